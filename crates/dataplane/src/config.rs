@@ -1,0 +1,361 @@
+//! What a switch is made of: ports, their roles and modes, VLAN membership.
+//!
+//! The configuration is validated once when a switch is built, so the
+//! per-frame path can trust it (one uplink at most, modes that need an
+//! uplink have one, VIDs in range, static entries on known ports).
+
+use crate::{PortId, DEFAULT_AGEING_MS, DEFAULT_MAC_LIMIT};
+use std::fmt;
+use std::str::FromStr;
+use vepa_packet::MacAddr;
+
+/// The forwarding mode of a downlink port, as Linux macvlan defines them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortMode {
+    /// Local switching between `veb` ports (macvlan "bridge").
+    Veb,
+    /// Every frame goes to the uplink; the adjacent switch reflects it back.
+    Vepa,
+    /// To the uplink only, and never to or from another local port.
+    Private,
+    /// The one downlink owns the uplink and receives everything.
+    Passthru,
+    /// Receives copies of frames whose source MAC is on its allow list.
+    Source,
+}
+
+impl PortMode {
+    pub const ALL: [PortMode; 5] = [
+        PortMode::Veb,
+        PortMode::Vepa,
+        PortMode::Private,
+        PortMode::Passthru,
+        PortMode::Source,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortMode::Veb => "veb",
+            PortMode::Vepa => "vepa",
+            PortMode::Private => "private",
+            PortMode::Passthru => "passthru",
+            PortMode::Source => "source",
+        }
+    }
+
+    /// The macvlan mode name the kernel uses for the same behaviour.
+    pub fn kernel_name(self) -> &'static str {
+        match self {
+            PortMode::Veb => "bridge",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for PortMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PortMode {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "veb" | "bridge" => Ok(PortMode::Veb),
+            "vepa" => Ok(PortMode::Vepa),
+            "private" => Ok(PortMode::Private),
+            "passthru" => Ok(PortMode::Passthru),
+            "source" => Ok(PortMode::Source),
+            other => Err(ConfigError::UnknownMode(other.to_string())),
+        }
+    }
+}
+
+/// Where a port sits on the switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortRole {
+    /// The one port towards the adjacent (relay) switch or the physical network.
+    Uplink,
+    /// A VM or container port with its forwarding mode.
+    Downlink(PortMode),
+}
+
+/// A set of 802.1Q VLAN IDs (1..=4094) as a 4096-bit map.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VidSet([u64; 64]);
+
+impl VidSet {
+    pub fn empty() -> VidSet {
+        VidSet([0; 64])
+    }
+
+    pub fn insert(&mut self, vid: u16) {
+        let v = (vid & 0x0fff) as usize;
+        self.0[v / 64] |= 1 << (v % 64);
+    }
+
+    pub fn contains(&self, vid: u16) -> bool {
+        let v = (vid & 0x0fff) as usize;
+        self.0[v / 64] & (1 << (v % 64)) != 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        (0u16..4096).filter(|v| self.contains(*v))
+    }
+}
+
+impl FromIterator<u16> for VidSet {
+    fn from_iter<I: IntoIterator<Item = u16>>(iter: I) -> Self {
+        let mut s = VidSet::empty();
+        for v in iter {
+            s.insert(v);
+        }
+        s
+    }
+}
+
+impl fmt::Debug for VidSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// A port's 802.1Q membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VlanMode {
+    /// Untagged frames belong to `vid`; tagged frames (other than priority tags) are refused.
+    Access { vid: u16 },
+    /// Tagged frames of the allowed VIDs; untagged frames belong to `native`, if set.
+    Trunk {
+        allowed: VidSet,
+        native: Option<u16>,
+    },
+}
+
+impl Default for VlanMode {
+    fn default() -> Self {
+        VlanMode::Access { vid: 1 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortConfig {
+    pub name: String,
+    pub role: PortRole,
+    /// Reflective relay (hairpin): a frame may leave by the port it came in on.
+    pub relay: bool,
+    pub vlan: VlanMode,
+    /// How many MACs this port may have learned at once.
+    pub mac_limit: u32,
+    /// For `source` ports: the source MACs whose frames this port receives.
+    pub source_macs: Vec<MacAddr>,
+}
+
+impl PortConfig {
+    pub fn new(name: impl Into<String>, role: PortRole) -> PortConfig {
+        PortConfig {
+            name: name.into(),
+            role,
+            relay: false,
+            vlan: VlanMode::default(),
+            mac_limit: DEFAULT_MAC_LIMIT,
+            source_macs: Vec::new(),
+        }
+    }
+
+    pub fn mode(&self) -> Option<PortMode> {
+        match self.role {
+            PortRole::Uplink => None,
+            PortRole::Downlink(m) => Some(m),
+        }
+    }
+}
+
+/// A MAC pinned to a port: never aged, never moved by learning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticFdbEntry {
+    pub mac: MacAddr,
+    pub vid: u16,
+    pub port: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchConfig {
+    pub name: String,
+    pub ports: Vec<PortConfig>,
+    pub ageing_ms: u64,
+    pub static_fdb: Vec<StaticFdbEntry>,
+}
+
+impl SwitchConfig {
+    pub fn new(name: impl Into<String>, ports: Vec<PortConfig>) -> SwitchConfig {
+        SwitchConfig {
+            name: name.into(),
+            ports,
+            ageing_ms: DEFAULT_AGEING_MS,
+            static_fdb: Vec::new(),
+        }
+    }
+
+    pub fn port_id(&self, name: &str) -> Option<PortId> {
+        self.ports
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| PortId(i as u16))
+    }
+
+    pub fn uplink(&self) -> Option<PortId> {
+        self.ports
+            .iter()
+            .position(|p| p.role == PortRole::Uplink)
+            .map(|i| PortId(i as u16))
+    }
+
+    /// Checks every rule the forwarding path relies on; the error names the
+    /// switch, the port and the field that is wrong.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let sw = &self.name;
+        let err = |port: &str, field: &'static str, problem: String| ConfigError::Invalid {
+            switch: sw.clone(),
+            port: port.to_string(),
+            field,
+            problem,
+        };
+        if self.ports.len() > u16::MAX as usize {
+            return Err(err(
+                "",
+                "ports",
+                format!("{} ports; at most {} fit", self.ports.len(), u16::MAX),
+            ));
+        }
+        let mut uplinks = 0;
+        for (i, p) in self.ports.iter().enumerate() {
+            if p.name.is_empty() {
+                return Err(err("", "name", "a port needs a non-empty name".into()));
+            }
+            if self.ports[..i].iter().any(|q| q.name == p.name) {
+                return Err(err(
+                    &p.name,
+                    "name",
+                    "duplicate port name on this switch".into(),
+                ));
+            }
+            check_vlan(&p.vlan).map_err(|problem| err(&p.name, "vlan", problem))?;
+            match p.role {
+                PortRole::Uplink => uplinks += 1,
+                PortRole::Downlink(PortMode::Source) => {}
+                PortRole::Downlink(_) if !p.source_macs.is_empty() => {
+                    return Err(err(
+                        &p.name,
+                        "source_macs",
+                        "only a port in mode \"source\" takes an allow list".into(),
+                    ))
+                }
+                PortRole::Downlink(_) => {}
+            }
+            if let Some(m) = p.source_macs.iter().find(|m| m.is_multicast()) {
+                return Err(err(
+                    &p.name,
+                    "source_macs",
+                    format!("{m} is a group address; expected a unicast MAC"),
+                ));
+            }
+        }
+        if uplinks > 1 {
+            return Err(err(
+                "",
+                "uplink",
+                format!("{uplinks} uplinks; a switch has at most one"),
+            ));
+        }
+        let downlinks: Vec<&PortConfig> = self
+            .ports
+            .iter()
+            .filter(|p| p.role != PortRole::Uplink)
+            .collect();
+        for p in &downlinks {
+            let Some(mode) = p.mode() else { continue };
+            if mode != PortMode::Veb && uplinks == 0 {
+                return Err(err(
+                    &p.name,
+                    "mode",
+                    format!("mode \"{mode}\" sends frames to the uplink, and this switch has none (add an uplink or use \"veb\")"),
+                ));
+            }
+            if mode == PortMode::Passthru && downlinks.len() > 1 {
+                return Err(err(
+                    &p.name,
+                    "mode",
+                    format!("a \"passthru\" port owns the uplink, so it must be the only downlink (found {})", downlinks.len()),
+                ));
+            }
+        }
+        for s in &self.static_fdb {
+            let port = s.port.as_str();
+            let Some(id) = self.port_id(port) else {
+                return Err(err(
+                    port,
+                    "static_fdb.port",
+                    format!("no port named '{port}' on this switch"),
+                ));
+            };
+            if s.mac.is_multicast() {
+                return Err(err(
+                    port,
+                    "static_fdb.mac",
+                    format!("{} is a group address; expected a unicast MAC", s.mac),
+                ));
+            }
+            if crate::egress_tag(&self.ports[id.index()].vlan, s.vid).is_none() {
+                return Err(err(
+                    port,
+                    "static_fdb.vid",
+                    format!("the port is not a member of VLAN {}", s.vid),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_vid(vid: u16) -> Result<(), String> {
+    if (1..=4094).contains(&vid) {
+        Ok(())
+    } else {
+        Err(format!("VLAN ID {vid} is out of range; expected 1 to 4094"))
+    }
+}
+
+fn check_vlan(v: &VlanMode) -> Result<(), String> {
+    match v {
+        VlanMode::Access { vid } => check_vid(*vid),
+        VlanMode::Trunk { allowed, native } => {
+            if allowed.contains(0) || allowed.contains(4095) {
+                return Err("VLAN IDs 0 and 4095 are reserved; expected 1 to 4094".into());
+            }
+            if let Some(n) = native {
+                check_vid(*n)?;
+            }
+            if allowed.iter().next().is_none() && native.is_none() {
+                return Err("a trunk needs at least one allowed VLAN or a native VLAN".into());
+            }
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "unknown mode '{0}': expected one of veb (or bridge), vepa, private, passthru, source"
+    )]
+    UnknownMode(String),
+    #[error("switch '{switch}'{}: {field}: {problem}", if port.is_empty() { String::new() } else { format!(", port '{port}'") })]
+    Invalid {
+        switch: String,
+        port: String,
+        field: &'static str,
+        problem: String,
+    },
+}

@@ -1,0 +1,86 @@
+//! Per-port traffic counters and the reasons a frame can be dropped.
+
+/// Why the switch did not forward a frame. Each is counted per ingress port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// Shorter than its headers claim, or otherwise unparseable.
+    Malformed,
+    /// Source MAC is a group address, which no station may send from.
+    InvalidSource,
+    /// The ingress port is not a member of the frame's VLAN (or refuses its tagging).
+    VlanIngress,
+    /// The port has learned as many MACs as it may; a new source is refused.
+    MacLimit,
+    /// The only destination is the ingress port, and reflective relay is off there.
+    NoHairpin,
+    /// A frame reflected by the relay would connect two local ports where one is `private`.
+    PrivateIsolation,
+    /// A reflected unicast frame between two `veb` ports, which were already switched locally.
+    AlreadyDelivered,
+    /// The mode sends this frame to the uplink, and the switch has none.
+    NoUplink,
+    /// No port in the frame's VLAN is left to send it to.
+    NoDestination,
+}
+
+impl DropReason {
+    pub const COUNT: usize = 9;
+    pub const ALL: [DropReason; DropReason::COUNT] = [
+        DropReason::Malformed,
+        DropReason::InvalidSource,
+        DropReason::VlanIngress,
+        DropReason::MacLimit,
+        DropReason::NoHairpin,
+        DropReason::PrivateIsolation,
+        DropReason::AlreadyDelivered,
+        DropReason::NoUplink,
+        DropReason::NoDestination,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::InvalidSource => "invalid_source",
+            DropReason::VlanIngress => "vlan_ingress",
+            DropReason::MacLimit => "mac_limit",
+            DropReason::NoHairpin => "no_hairpin",
+            DropReason::PrivateIsolation => "private_isolation",
+            DropReason::AlreadyDelivered => "already_delivered",
+            DropReason::NoUplink => "no_uplink",
+            DropReason::NoDestination => "no_destination",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    pub rx_frames: u64,
+    pub rx_bytes: u64,
+    pub tx_frames: u64,
+    pub tx_bytes: u64,
+    /// Frames the switch sent to this port that the port's device refused.
+    pub tx_errors: u64,
+    drops: [u64; DropReason::COUNT],
+}
+
+impl PortCounters {
+    pub fn drop_count(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+
+    pub fn drops_total(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+
+    /// The reasons with a non-zero count, in declaration order.
+    pub fn drops(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .into_iter()
+            .map(|r| (r, self.drops[r as usize]))
+            .filter(|(_, n)| *n > 0)
+    }
+
+    pub(crate) fn count_drop(&mut self, reason: DropReason) {
+        self.drops[reason as usize] += 1;
+    }
+}

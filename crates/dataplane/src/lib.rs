@@ -1,0 +1,37 @@
+//! The pure vepa forwarding pipeline.
+//!
+//! This crate decides where a frame goes; it never touches a socket. A
+//! [`Switch`] takes `(ingress port, frame bytes, time)` and fills a reusable
+//! list of [`Egress`] actions, so every rule of the forwarding contract
+//! (DESIGN.md §2: the Linux macvlan port modes, reflective relay, learning,
+//! 802.1Q) is testable and benchmarkable without root. The I/O side
+//! (`vepa-io`) owns the sockets and calls in here once per frame.
+
+mod config;
+mod counters;
+mod fdb;
+mod switch;
+mod vlan;
+
+pub use config::{
+    ConfigError, PortConfig, PortMode, PortRole, StaticFdbEntry, SwitchConfig, VidSet, VlanMode,
+};
+pub use counters::{DropReason, PortCounters};
+pub use fdb::{Fdb, FdbEntry, LearnOutcome};
+pub use switch::{Egress, Switch};
+pub use vlan::{egress_tag, ingress_vid};
+
+/// Index of a port within its switch (the order of [`SwitchConfig::ports`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortId(pub u16);
+
+impl PortId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Default FDB ageing time, as the Linux bridge and IEEE 802.1D use.
+pub const DEFAULT_AGEING_MS: u64 = 300_000;
+/// Default number of MACs one port may have learned at once.
+pub const DEFAULT_MAC_LIMIT: u32 = 1024;

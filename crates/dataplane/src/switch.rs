@@ -1,0 +1,341 @@
+//! One switch: the forwarding decision for each frame.
+//!
+//! The rules follow Linux macvlan (`drivers/net/macvlan.c`) for the port
+//! modes and the Linux bridge with hairpin for reflective relay, plus
+//! learning and 802.1Q, which macvlan does not have (it knows its ports'
+//! MACs; we learn them). DESIGN.md §2 is the contract; the unit tests in
+//! `tests/modes.rs` state it as tables.
+//!
+//! Frames arriving on the uplink whose source MAC is learned on a local
+//! downlink are *reflections* (the adjacent relay hairpinned them). They are
+//! never learned on the uplink (that would steal the VM's entry) and are
+//! delivered by the kernel's reflection rules, keyed on the sender's mode.
+
+use crate::counters::{DropReason, PortCounters};
+use crate::fdb::{Fdb, LearnOutcome};
+use crate::vlan::{egress_tag, ingress_vid};
+use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
+use vepa_packet::{EthernetFrame, MacAddr};
+
+/// One output of a forwarding decision: send the frame on `port`, tagged
+/// with `tag` (or untagged when `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Egress {
+    pub port: PortId,
+    pub tag: Option<u16>,
+}
+
+#[derive(Debug)]
+pub struct Switch {
+    config: SwitchConfig,
+    uplink: Option<PortId>,
+    /// The downlink that owns the uplink, on a `passthru` switch.
+    passthru: Option<PortId>,
+    fdb: Fdb,
+    counters: Vec<PortCounters>,
+}
+
+impl Switch {
+    pub fn new(config: SwitchConfig) -> Result<Switch, ConfigError> {
+        config.validate()?;
+        let uplink = config.uplink();
+        let passthru = config
+            .ports
+            .iter()
+            .position(|p| p.role == PortRole::Downlink(PortMode::Passthru))
+            .map(|i| PortId(i as u16));
+        let mut fdb = Fdb::new(config.ports.len(), config.ageing_ms);
+        for s in &config.static_fdb {
+            if let Some(id) = config.port_id(&s.port) {
+                fdb.insert_static(s.mac, s.vid, id);
+            }
+        }
+        let counters = vec![PortCounters::default(); config.ports.len()];
+        Ok(Switch {
+            config,
+            uplink,
+            passthru,
+            fdb,
+            counters,
+        })
+    }
+
+    pub fn config(&self) -> &SwitchConfig {
+        &self.config
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn fdb(&self) -> &Fdb {
+        &self.fdb
+    }
+
+    pub fn counters(&self, port: PortId) -> &PortCounters {
+        &self.counters[port.index()]
+    }
+
+    /// Ages the FDB; call about once a second.
+    pub fn tick(&mut self, now_ms: u64) -> usize {
+        self.fdb.age(now_ms)
+    }
+
+    /// Records that the device behind `port` refused a frame we sent.
+    pub fn count_tx_error(&mut self, port: PortId) {
+        if let Some(c) = self.counters.get_mut(port.index()) {
+            c.tx_errors += 1;
+        }
+    }
+
+    /// Decides where `frame`, received on `in_port` at `now_ms`, goes.
+    /// `out` is cleared and filled with the egress actions; on a drop it is
+    /// left empty and the reason is counted on the ingress port and returned.
+    pub fn process(
+        &mut self,
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        out: &mut Vec<Egress>,
+    ) -> Result<(), DropReason> {
+        out.clear();
+        let Some(c) = self.counters.get_mut(in_port.index()) else {
+            return Err(DropReason::Malformed);
+        };
+        c.rx_frames += 1;
+        c.rx_bytes += frame.len() as u64;
+        let mut result = self.forward(in_port, frame, now_ms, out);
+        if result.is_ok() && out.is_empty() {
+            result = Err(DropReason::NoDestination);
+        }
+        match result {
+            Ok(()) => {
+                let untagged = frame.len() as u64 - (if has_tag(frame) { 4 } else { 0 });
+                for e in out.iter() {
+                    let c = &mut self.counters[e.port.index()];
+                    c.tx_frames += 1;
+                    c.tx_bytes += untagged + if e.tag.is_some() { 4 } else { 0 };
+                }
+            }
+            Err(reason) => {
+                out.clear();
+                self.counters[in_port.index()].count_drop(reason);
+            }
+        }
+        result
+    }
+
+    fn port(&self, id: PortId) -> &PortConfig {
+        &self.config.ports[id.index()]
+    }
+
+    fn mode(&self, id: PortId) -> Option<PortMode> {
+        self.port(id).mode()
+    }
+
+    fn forward(
+        &mut self,
+        in_port: PortId,
+        bytes: &[u8],
+        now: u64,
+        out: &mut Vec<Egress>,
+    ) -> Result<(), DropReason> {
+        let frame = EthernetFrame::new_checked(bytes).map_err(|_| DropReason::Malformed)?;
+        let (src, dst) = (frame.src(), frame.dst());
+        if src.is_multicast() {
+            return Err(DropReason::InvalidSource);
+        }
+        let port = self.port(in_port);
+        let vid = ingress_vid(&port.vlan, frame.vlan()).ok_or(DropReason::VlanIngress)?;
+        let from_uplink = Some(in_port) == self.uplink;
+
+        // Who really sent it: a frame from the uplink whose source is one of
+        // our downlinks came back from the relay.
+        let reflected_from = match self.fdb.lookup(src, vid, now) {
+            Some(q) if from_uplink && q != in_port => Some(q),
+            _ => {
+                self.learn(src, vid, in_port, now)?;
+                None
+            }
+        };
+        let mut out = Out { sw: self, vid, out };
+
+        if let Some(owner) = out.sw.passthru {
+            // The passthru port and the uplink are one wire.
+            let to = if from_uplink {
+                owner
+            } else {
+                out.sw.uplink.ok_or(DropReason::NoUplink)?
+            };
+            out.push(to);
+            return Ok(());
+        }
+
+        if from_uplink {
+            out.source_copies(src);
+        }
+
+        match (out.sw.port(in_port).role, dst.is_multicast()) {
+            (PortRole::Downlink(PortMode::Veb), true) => {
+                if out.sw.uplink.is_some() {
+                    out.push_uplink()?;
+                }
+                out.push_mode(PortMode::Veb, in_port);
+            }
+            (PortRole::Downlink(_), true) => out.push_uplink()?,
+            (PortRole::Downlink(PortMode::Veb), false) => match out.sw.fdb.lookup(dst, vid, now) {
+                Some(q) if q == in_port => out.hairpin(in_port)?,
+                Some(q) if out.sw.mode(q) == Some(PortMode::Veb) => out.push(q),
+                // The uplink, or a local port that is not ours to switch to (kernel: xmit_world).
+                Some(_) => out.push_uplink()?,
+                None => {
+                    if out.sw.uplink.is_some() {
+                        out.push_uplink()?;
+                    }
+                    out.push_mode(PortMode::Veb, in_port);
+                }
+            },
+            (PortRole::Downlink(_), false) => out.push_uplink()?,
+            (PortRole::Uplink, true) => {
+                out.flood_from_uplink(reflected_from, false);
+                if out.sw.port(in_port).relay {
+                    out.push(in_port);
+                }
+            }
+            (PortRole::Uplink, false) => match out.sw.fdb.lookup(dst, vid, now) {
+                Some(q) if q == in_port => out.hairpin(in_port)?,
+                Some(q) => out.deliver_reflected_unicast(reflected_from, q)?,
+                None => {
+                    out.flood_from_uplink(reflected_from, true);
+                    if out.sw.port(in_port).relay {
+                        out.push(in_port);
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn learn(&mut self, src: MacAddr, vid: u16, port: PortId, now: u64) -> Result<(), DropReason> {
+        let limit = self.port(port).mac_limit;
+        match self.fdb.learn(src, vid, port, now, limit) {
+            LearnOutcome::LimitReached => Err(DropReason::MacLimit),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn has_tag(frame: &[u8]) -> bool {
+    frame.len() >= 14 && frame[12] == 0x81 && frame[13] == 0x00
+}
+
+/// The egress list under construction for one frame in one VLAN.
+struct Out<'a> {
+    sw: &'a Switch,
+    vid: u16,
+    out: &'a mut Vec<Egress>,
+}
+
+impl Out<'_> {
+    /// Adds `port` if it is a member of the frame's VLAN (flooding stays within it).
+    fn push(&mut self, port: PortId) {
+        if let Some(tag) = egress_tag(&self.sw.port(port).vlan, self.vid) {
+            self.out.push(Egress { port, tag });
+        }
+    }
+
+    fn push_uplink(&mut self) -> Result<(), DropReason> {
+        let up = self.sw.uplink.ok_or(DropReason::NoUplink)?;
+        self.push(up);
+        Ok(())
+    }
+
+    /// Back out of the ingress port: only with reflective relay on it.
+    fn hairpin(&mut self, port: PortId) -> Result<(), DropReason> {
+        if !self.sw.port(port).relay {
+            return Err(DropReason::NoHairpin);
+        }
+        self.push(port);
+        Ok(())
+    }
+
+    /// Every downlink in `mode` but the sender, and the sender too when it has relay on.
+    fn push_mode(&mut self, mode: PortMode, sender: PortId) {
+        for i in 0..self.sw.config.ports.len() {
+            let q = PortId(i as u16);
+            if self.sw.mode(q) == Some(mode) && (q != sender || self.sw.port(q).relay) {
+                self.push(q);
+            }
+        }
+    }
+
+    /// `source` ports receive a copy of what their allow-listed MACs send.
+    fn source_copies(&mut self, src: MacAddr) {
+        for i in 0..self.sw.config.ports.len() {
+            let q = PortId(i as u16);
+            let p = self.sw.port(q);
+            if p.mode() == Some(PortMode::Source) && p.source_macs.contains(&src) {
+                self.push(q);
+            }
+        }
+    }
+
+    /// A group frame (or unknown unicast) from the uplink, by the kernel's
+    /// `macvlan_process_broadcast` rules when it is a reflection.
+    fn flood_from_uplink(&mut self, reflected_from: Option<PortId>, unicast: bool) {
+        let Some(sender) = reflected_from else {
+            for i in 0..self.sw.config.ports.len() {
+                let q = PortId(i as u16);
+                if matches!(self.sw.mode(q), Some(m) if m != PortMode::Source) {
+                    self.push(q);
+                }
+            }
+            return;
+        };
+        match self.sw.mode(sender) {
+            Some(PortMode::Vepa) => {
+                self.push_mode_except(PortMode::Vepa, sender);
+                self.push_mode_except(PortMode::Veb, sender);
+            }
+            // veb ports already had it on the way out.
+            Some(PortMode::Veb) => self.push_mode_except(PortMode::Vepa, sender),
+            // private, passthru, source: a broadcast goes back to its sender
+            // alone; an unknown unicast to nobody.
+            _ if unicast => {}
+            _ => self.push(sender),
+        }
+    }
+
+    fn push_mode_except(&mut self, mode: PortMode, except: PortId) {
+        for i in 0..self.sw.config.ports.len() {
+            let q = PortId(i as u16);
+            if q != except && self.sw.mode(q) == Some(mode) {
+                self.push(q);
+            }
+        }
+    }
+
+    /// A unicast frame from the uplink to a known local port `to`.
+    fn deliver_reflected_unicast(
+        &mut self,
+        reflected_from: Option<PortId>,
+        to: PortId,
+    ) -> Result<(), DropReason> {
+        let to_mode = self.sw.mode(to);
+        if to_mode == Some(PortMode::Source) {
+            // Source ports are never chosen by destination MAC.
+            return Ok(());
+        }
+        if let Some(sender) = reflected_from.filter(|s| *s != to) {
+            let from_mode = self.sw.mode(sender);
+            if from_mode == Some(PortMode::Private) || to_mode == Some(PortMode::Private) {
+                return Err(DropReason::PrivateIsolation);
+            }
+            if from_mode == Some(PortMode::Veb) && to_mode == Some(PortMode::Veb) {
+                return Err(DropReason::AlreadyDelivered);
+            }
+        }
+        self.push(to);
+        Ok(())
+    }
+}

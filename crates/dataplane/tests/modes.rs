@@ -1,0 +1,462 @@
+//! The forwarding contract (DESIGN.md §2) as tables: for each topology, a
+//! sequence of (ingress port, source, destination) frames and the exact
+//! set of ports each must reach, or the reason it is dropped.
+
+mod common;
+use common::*;
+use vepa_dataplane::{DropReason, Egress, PortMode, StaticFdbEntry, Switch, SwitchConfig};
+use vepa_packet::MacAddr;
+
+/// X is a station beyond the uplink; U is never seen.
+const X: u8 = 0x50;
+const U: u8 = 0x99;
+
+enum Expect {
+    To(&'static [&'static str]),
+    Tagged(&'static [(&'static str, Option<u16>)]),
+    Drop(DropReason),
+}
+use Expect::*;
+
+struct Step {
+    at: &'static str,
+    src: MacAddr,
+    dst: MacAddr,
+    tag: Option<u16>,
+    expect: Expect,
+}
+
+fn step(at: &'static str, src: MacAddr, dst: MacAddr, expect: Expect) -> Step {
+    Step {
+        at,
+        src,
+        dst,
+        tag: None,
+        expect,
+    }
+}
+
+fn tagged(at: &'static str, src: MacAddr, dst: MacAddr, tag: u16, expect: Expect) -> Step {
+    Step {
+        at,
+        src,
+        dst,
+        tag: Some(tag),
+        expect,
+    }
+}
+
+/// Every VM says hello once through a veb-free path so the FDB knows where they are.
+fn learn_vms(sw: &mut Switch, names: &[&str]) {
+    let mut out = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let id = sw.config().port_id(n).unwrap();
+        let _ = sw.process(id, &frame(mac(X), mac(i as u8 + 1), None), 0, &mut out);
+    }
+    if let Some(up) = sw.config().uplink() {
+        let _ = sw.process(up, &frame(mac(U), mac(X), None), 0, &mut out);
+    }
+}
+
+fn run(cfg: SwitchConfig, learn: &[&str], steps: &[Step]) {
+    let mut sw = Switch::new(cfg).expect("valid config");
+    learn_vms(&mut sw, learn);
+    let mut out: Vec<Egress> = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        let id = sw.config().port_id(s.at).unwrap();
+        let res = sw.process(id, &frame(s.dst, s.src, s.tag), 1, &mut out);
+        let mut got: Vec<(String, Option<u16>)> = out
+            .iter()
+            .map(|e| (port_name(sw.config(), e.port).to_string(), e.tag))
+            .collect();
+        got.sort();
+        let ctx = format!("{}: step {i}: {} {} -> {}", sw.name(), s.at, s.src, s.dst);
+        match &s.expect {
+            To(names) => {
+                let mut want: Vec<(String, Option<u16>)> =
+                    names.iter().map(|n| (n.to_string(), None)).collect();
+                want.sort();
+                assert_eq!(res, Ok(()), "{ctx}");
+                assert_eq!(got, want, "{ctx}");
+            }
+            Tagged(list) => {
+                let mut want: Vec<(String, Option<u16>)> =
+                    list.iter().map(|(n, t)| (n.to_string(), *t)).collect();
+                want.sort();
+                assert_eq!(res, Ok(()), "{ctx}");
+                assert_eq!(got, want, "{ctx}");
+            }
+            Drop(reason) => {
+                assert_eq!(res, Err(*reason), "{ctx}");
+                assert!(got.is_empty(), "{ctx}");
+            }
+        }
+    }
+}
+
+const VMS: &[&str] = &["vm1", "vm2", "vm3"];
+
+#[test]
+fn veb_switches_locally() {
+    run(
+        host(PortMode::Veb),
+        VMS,
+        &[
+            step("vm1", mac(1), BCAST, To(&["up", "vm2", "vm3"])),
+            // the relay hands it back: vm2 and vm3 already had it
+            step("up", mac(1), BCAST, Drop(DropReason::NoDestination)),
+            step("up", mac(X), BCAST, To(&["vm1", "vm2", "vm3"])),
+            step("vm2", mac(2), mac(1), To(&["vm1"])),
+            step("vm1", mac(1), mac(X), To(&["up"])),
+            step("vm1", mac(1), mac(U), To(&["up", "vm2", "vm3"])),
+            step("up", mac(1), mac(2), Drop(DropReason::AlreadyDelivered)),
+            step("up", mac(X), mac(2), To(&["vm2"])),
+            step("vm1", mac(1), mac(1), Drop(DropReason::NoHairpin)),
+        ],
+    );
+}
+
+#[test]
+fn vepa_sends_everything_to_the_uplink() {
+    run(
+        host(PortMode::Vepa),
+        VMS,
+        &[
+            step("vm1", mac(1), BCAST, To(&["up"])),
+            step("up", mac(1), BCAST, To(&["vm2", "vm3"])),
+            step("up", mac(X), BCAST, To(&["vm1", "vm2", "vm3"])),
+            step("vm1", mac(1), mac(2), To(&["up"])),
+            step("up", mac(1), mac(2), To(&["vm2"])),
+            step("up", mac(X), mac(2), To(&["vm2"])),
+            step("up", mac(1), mac(U), To(&["vm2", "vm3"])),
+            step("up", mac(X), mac(X), Drop(DropReason::NoHairpin)),
+        ],
+    );
+}
+
+#[test]
+fn private_never_reaches_another_downlink() {
+    run(
+        host(PortMode::Private),
+        VMS,
+        &[
+            step("vm1", mac(1), BCAST, To(&["up"])),
+            // kernel: a private port's reflected broadcast goes back to it alone
+            step("up", mac(1), BCAST, To(&["vm1"])),
+            step("up", mac(X), BCAST, To(&["vm1", "vm2", "vm3"])),
+            step("vm1", mac(1), mac(2), To(&["up"])),
+            // the deliberate difference from the kernel: reflected unicast is dropped too
+            step("up", mac(1), mac(2), Drop(DropReason::PrivateIsolation)),
+            step("up", mac(1), mac(U), Drop(DropReason::NoDestination)),
+            step("up", mac(X), mac(2), To(&["vm2"])),
+        ],
+    );
+}
+
+#[test]
+fn mixed_modes_follow_the_kernel_reflection_rules() {
+    let cfg = SwitchConfig::new(
+        "mixed",
+        vec![
+            uplink("up"),
+            down("vm1", PortMode::Veb),
+            down("vm2", PortMode::Vepa),
+            down("vm3", PortMode::Veb),
+            down("vm4", PortMode::Private),
+        ],
+    );
+    run(
+        cfg,
+        &["vm1", "vm2", "vm3", "vm4"],
+        &[
+            step("vm1", mac(1), BCAST, To(&["up", "vm3"])),
+            step("up", mac(1), BCAST, To(&["vm2"])),
+            step("up", mac(2), BCAST, To(&["vm1", "vm3"])),
+            step("up", mac(4), BCAST, To(&["vm4"])),
+            step("up", mac(X), BCAST, To(&["vm1", "vm2", "vm3", "vm4"])),
+            step("vm1", mac(1), mac(2), To(&["up"])),
+            step("vm1", mac(1), mac(3), To(&["vm3"])),
+            step("up", mac(2), mac(4), Drop(DropReason::PrivateIsolation)),
+            step("up", mac(4), mac(1), Drop(DropReason::PrivateIsolation)),
+        ],
+    );
+}
+
+#[test]
+fn passthru_hands_the_uplink_to_one_port() {
+    let cfg = SwitchConfig::new("pt", vec![uplink("up"), down("vm1", PortMode::Passthru)]);
+    run(
+        cfg,
+        &["vm1"],
+        &[
+            step("up", mac(X), mac(U), To(&["vm1"])),
+            step("up", mac(X), mac(0x77), To(&["vm1"])),
+            step("up", mac(X), BCAST, To(&["vm1"])),
+            step("vm1", mac(1), mac(U), To(&["up"])),
+            step("vm1", mac(1), BCAST, To(&["up"])),
+        ],
+    );
+}
+
+#[test]
+fn source_ports_get_copies_by_source_mac() {
+    let mut src = down("tap", PortMode::Source);
+    src.source_macs = vec![mac(X)];
+    let cfg = SwitchConfig::new("src", vec![uplink("up"), down("vm1", PortMode::Vepa), src]);
+    run(
+        cfg,
+        &["vm1"],
+        &[
+            step("up", mac(X), mac(1), To(&["vm1", "tap"])),
+            step("up", mac(X), BCAST, To(&["vm1", "tap"])),
+            step("up", mac(0x51), BCAST, To(&["vm1"])),
+            step("up", mac(0x51), mac(U), To(&["vm1"])),
+            step("tap", mac(9), mac(X), To(&["up"])),
+            // learned on the source port, but never chosen by destination
+            step("up", mac(X), mac(9), To(&["tap"])),
+            step("up", mac(0x51), mac(9), Drop(DropReason::NoDestination)),
+        ],
+    );
+}
+
+#[test]
+fn reflective_relay_sends_back_out_the_ingress_port() {
+    let on = SwitchConfig::new(
+        "relay",
+        vec![
+            with_relay(down("host", PortMode::Veb)),
+            down("outside", PortMode::Veb),
+        ],
+    );
+    let off = SwitchConfig::new(
+        "plain",
+        vec![down("host", PortMode::Veb), down("outside", PortMode::Veb)],
+    );
+    let learn = |sw: SwitchConfig| -> Switch {
+        let mut s = Switch::new(sw).unwrap();
+        let mut out = Vec::new();
+        for (p, m) in [("host", 1), ("host", 2), ("outside", X)] {
+            let id = s.config().port_id(p).unwrap();
+            let _ = s.process(id, &frame(mac(U), mac(m), None), 0, &mut out);
+        }
+        s
+    };
+    let mut out = Vec::new();
+    let mut s = learn(on);
+    let host = s.config().port_id("host").unwrap();
+    let outside = s.config().port_id("outside").unwrap();
+    s.process(host, &frame(mac(2), mac(1), None), 1, &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![Egress {
+            port: host,
+            tag: None
+        }]
+    );
+    s.process(host, &frame(BCAST, mac(1), None), 1, &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 2, "flooded to both ports, the ingress included");
+    s.process(outside, &frame(mac(1), mac(X), None), 1, &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![Egress {
+            port: host,
+            tag: None
+        }]
+    );
+
+    let mut s = learn(off);
+    assert_eq!(
+        s.process(host, &frame(mac(2), mac(1), None), 1, &mut out),
+        Err(DropReason::NoHairpin)
+    );
+    s.process(host, &frame(BCAST, mac(1), None), 1, &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![Egress {
+            port: outside,
+            tag: None
+        }]
+    );
+    assert_eq!(s.counters(host).drop_count(DropReason::NoHairpin), 1);
+}
+
+#[test]
+fn vlans_keep_flooding_and_learning_apart() {
+    let cfg = SwitchConfig::new(
+        "vlan",
+        vec![
+            trunk(uplink("up"), &[10, 20], None),
+            access(down("a1", PortMode::Veb), 10),
+            access(down("a2", PortMode::Veb), 10),
+            access(down("b1", PortMode::Veb), 20),
+            trunk(down("t", PortMode::Veb), &[10, 20], Some(20)),
+        ],
+    );
+    run(
+        cfg,
+        &[],
+        &[
+            step(
+                "a1",
+                mac(1),
+                BCAST,
+                Tagged(&[("up", Some(10)), ("a2", None), ("t", Some(10))]),
+            ),
+            step(
+                "b1",
+                mac(3),
+                BCAST,
+                Tagged(&[("up", Some(20)), ("t", None)]),
+            ),
+            tagged(
+                "up",
+                mac(X),
+                BCAST,
+                10,
+                Tagged(&[("a1", None), ("a2", None), ("t", Some(10))]),
+            ),
+            tagged("up", mac(X), mac(1), 10, Tagged(&[("a1", None)])),
+            // the same MAC in another VLAN is another entry: unknown there
+            tagged(
+                "up",
+                mac(X),
+                mac(1),
+                20,
+                Tagged(&[("b1", None), ("t", None)]),
+            ),
+            tagged("up", mac(X), BCAST, 30, Drop(DropReason::VlanIngress)),
+            step("up", mac(X), BCAST, Drop(DropReason::VlanIngress)),
+            tagged("a1", mac(1), BCAST, 10, Drop(DropReason::VlanIngress)),
+            // a priority tag (VID 0) is untagged traffic
+            tagged(
+                "a1",
+                mac(1),
+                mac(2),
+                0,
+                Tagged(&[("up", Some(10)), ("a2", None), ("t", Some(10))]),
+            ),
+            step("t", mac(5), mac(3), Tagged(&[("b1", None)])),
+        ],
+    );
+}
+
+#[test]
+fn learning_limits_moves_and_static_entries() {
+    let mut cfg = host(PortMode::Veb);
+    cfg.ports[1].mac_limit = 1;
+    cfg.static_fdb.push(StaticFdbEntry {
+        mac: mac(9),
+        vid: 1,
+        port: "vm3".into(),
+    });
+    run(
+        cfg,
+        &["vm1", "vm2"],
+        &[
+            step("vm1", mac(0x11), BCAST, Drop(DropReason::MacLimit)),
+            // a MAC seen on a new port moves
+            step("vm2", mac(1), mac(X), To(&["up"])),
+            step("up", mac(X), mac(1), To(&["vm2"])),
+            // a static MAC does not move
+            step("vm1", mac(9), mac(X), To(&["up"])),
+            step("vm2", mac(2), mac(9), To(&["vm3"])),
+        ],
+    );
+}
+
+#[test]
+fn entries_age_out() {
+    let mut sw = Switch::new(host(PortMode::Veb)).unwrap();
+    let mut out = Vec::new();
+    let vm1 = sw.config().port_id("vm1").unwrap();
+    let vm2 = sw.config().port_id("vm2").unwrap();
+    sw.process(vm1, &frame(BCAST, mac(1), None), 0, &mut out)
+        .unwrap();
+    sw.process(vm2, &frame(mac(1), mac(2), None), 299_999, &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    sw.process(vm2, &frame(mac(1), mac(2), None), 300_000, &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 3, "aged out: unknown unicast floods");
+    assert_eq!(sw.tick(300_000), 1);
+}
+
+#[test]
+fn garbage_is_counted_never_panics() {
+    let mut sw = Switch::new(host(PortMode::Vepa)).unwrap();
+    let mut out = Vec::new();
+    let vm1 = sw.config().port_id("vm1").unwrap();
+    for len in 0..18 {
+        let mut f = frame(BCAST, mac(1), Some(5));
+        f.truncate(len);
+        let r = sw.process(vm1, &f, 0, &mut out);
+        if len < 18 {
+            assert_eq!(r, Err(DropReason::Malformed), "len {len}");
+        }
+    }
+    assert_eq!(
+        sw.process(vm1, &frame(mac(2), BCAST, None), 0, &mut out),
+        Err(DropReason::InvalidSource)
+    );
+    let c = sw.counters(vm1);
+    assert_eq!(c.drop_count(DropReason::Malformed), 18);
+    assert_eq!(c.drop_count(DropReason::InvalidSource), 1);
+    assert_eq!(c.rx_frames, 19);
+    assert_eq!(c.tx_frames, 0);
+}
+
+#[test]
+fn invalid_configs_name_the_field() {
+    let cases: Vec<(SwitchConfig, &str)> = vec![
+        (
+            SwitchConfig::new("s", vec![down("vm1", PortMode::Vepa)]),
+            "switch 's', port 'vm1': mode: mode \"vepa\" sends frames to the uplink",
+        ),
+        (
+            SwitchConfig::new(
+                "s",
+                vec![
+                    uplink("up"),
+                    down("a", PortMode::Veb),
+                    down("a", PortMode::Veb),
+                ],
+            ),
+            "port 'a': name: duplicate",
+        ),
+        (
+            SwitchConfig::new("s", vec![uplink("u1"), uplink("u2")]),
+            "uplink: 2 uplinks",
+        ),
+        (
+            SwitchConfig::new(
+                "s",
+                vec![
+                    uplink("up"),
+                    down("a", PortMode::Passthru),
+                    down("b", PortMode::Vepa),
+                ],
+            ),
+            "must be the only downlink",
+        ),
+        (
+            SwitchConfig::new(
+                "s",
+                vec![uplink("up"), access(down("a", PortMode::Veb), 4095)],
+            ),
+            "vlan: VLAN ID 4095 is out of range",
+        ),
+    ];
+    for (cfg, want) in cases {
+        let e = Switch::new(cfg).unwrap_err().to_string();
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+    }
+    assert!("hairpin"
+        .parse::<PortMode>()
+        .unwrap_err()
+        .to_string()
+        .contains("expected one of"));
+}

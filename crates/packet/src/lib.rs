@@ -1,0 +1,26 @@
+//! Frame views for vepa.
+//!
+//! The dataplane parses every frame exactly once; these views borrow the
+//! receive buffer instead of copying it (the smoltcp `wire` style: a checked
+//! constructor validates lengths once, accessors then index without checks
+//! that could fail). Only what forwarding needs today is here: Ethernet,
+//! 802.1Q tags and ARP; later layers arrive with the router and filters.
+
+mod arp;
+mod ethernet;
+mod mac;
+
+pub use arp::{ArpOperation, ArpPacket};
+pub use ethernet::{
+    write_retagged, EtherType, EthernetFrame, VlanTag, ETH_HEADER_LEN, VLAN_TAG_LEN,
+};
+pub use mac::MacAddr;
+
+/// Why a buffer could not be viewed as the requested packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("frame of {len} bytes is shorter than the {need} bytes its headers need")]
+    Truncated { len: usize, need: usize },
+    #[error("unsupported value {value:#06x} in field {field}")]
+    Unsupported { field: &'static str, value: u16 },
+}
