@@ -171,10 +171,6 @@ impl Switch {
             return Ok(());
         }
 
-        if from_uplink {
-            out.source_copies(src);
-        }
-
         match (out.sw.port(in_port).role, dst.is_multicast()) {
             (PortRole::Downlink(PortMode::Veb), true) => {
                 if out.sw.uplink.is_some() {
@@ -212,6 +208,9 @@ impl Switch {
                     }
                 }
             },
+        }
+        if from_uplink {
+            out.source_copies(src);
         }
         Ok(())
     }
@@ -269,12 +268,16 @@ impl Out<'_> {
         }
     }
 
-    /// `source` ports receive a copy of what their allow-listed MACs send.
+    /// `source` ports receive a copy of what their allow-listed MACs send
+    /// (once, even when the frame already reaches them otherwise).
     fn source_copies(&mut self, src: MacAddr) {
         for i in 0..self.sw.config.ports.len() {
             let q = PortId(i as u16);
             let p = self.sw.port(q);
-            if p.mode() == Some(PortMode::Source) && p.source_macs.contains(&src) {
+            if p.mode() == Some(PortMode::Source)
+                && p.source_macs.contains(&src)
+                && !self.out.iter().any(|e| e.port == q)
+            {
                 self.push(q);
             }
         }
