@@ -1,1 +1,61 @@
+//! vepa's ports and the loop that feeds them to the dataplane.
+//!
+//! A [`Port`] moves whole Ethernet frames between a device and the switch:
+//! [`TapPort`] owns a TAP device's file descriptor, [`PacketPort`] reads and
+//! writes an existing interface (a NIC, a veth end) through AF_PACKET. The
+//! [`Forwarder`] polls every port, runs each frame through its switch and
+//! writes the egress copies. This is the plain, correct loop; the fast path
+//! (vnet headers, GSO, rings, workers) replaces it behind the same trait.
+//! [`host`] creates the veths, taps and namespaces a topology asks for.
 
+mod forwarder;
+pub mod host;
+mod packet_socket;
+mod port;
+mod tap;
+
+pub use forwarder::{Attachment, Forwarder};
+pub use packet_socket::PacketPort;
+pub use port::Port;
+pub use tap::TapPort;
+
+/// The largest frame a port reads: a 1500-byte MTU frame plus tag, with room for jumbo.
+pub const MAX_FRAME: usize = 9216 + 18;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("interface '{0}' does not exist")]
+    NoSuchInterface(String),
+    #[error("interface name '{0}' is not valid (1 to 15 characters, no '/', ':' or whitespace)")]
+    BadInterfaceName(String),
+    #[error("{what} '{name}': {source}")]
+    Os {
+        what: &'static str,
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command}: {stderr}")]
+    Command { command: String, stderr: String },
+}
+
+impl IoError {
+    pub(crate) fn os(what: &'static str, name: &str) -> IoError {
+        IoError::Os {
+            what,
+            name: name.to_string(),
+            source: std::io::Error::last_os_error(),
+        }
+    }
+}
+
+/// Checks a Linux interface name (IFNAMSIZ is 16 with the NUL).
+pub fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < libc::IFNAMSIZ
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+}

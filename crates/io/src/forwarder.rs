@@ -1,0 +1,160 @@
+//! The forwarding loop: poll every port, run each received frame through
+//! its switch, send the copies.
+//!
+//! One thread, level-triggered poll(2), up to [`BATCH`] frames per port per
+//! wakeup so a busy port cannot starve the others. Retagging writes into one
+//! reused buffer; nothing is allocated per frame.
+
+use crate::port::Port;
+use crate::MAX_FRAME;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vepa_dataplane::{Egress, PortId, Switch};
+use vepa_packet::{write_retagged, EthernetFrame};
+
+/// Frames taken from one port before the loop looks at the others.
+pub const BATCH: usize = 64;
+/// How often the loop wakes up with no traffic to check for a stop and age the FDB.
+const IDLE_WAKEUP: Duration = Duration::from_millis(100);
+
+/// A port device bound to one port of one switch.
+pub struct Attachment {
+    pub port: Box<dyn Port>,
+    pub switch: usize,
+    pub id: PortId,
+}
+
+pub struct Forwarder {
+    switches: Vec<Switch>,
+    ports: Vec<Attachment>,
+    /// For each switch, for each of its ports, the index into `ports`.
+    route: Vec<Vec<Option<usize>>>,
+    /// Ports whose receive side failed once, so the error is logged once.
+    failed: Vec<bool>,
+}
+
+impl Forwarder {
+    pub fn new(switches: Vec<Switch>, ports: Vec<Attachment>) -> Forwarder {
+        let mut route: Vec<Vec<Option<usize>>> = switches
+            .iter()
+            .map(|s| vec![None; s.config().ports.len()])
+            .collect();
+        for (i, a) in ports.iter().enumerate() {
+            if let Some(slot) = route
+                .get_mut(a.switch)
+                .and_then(|r| r.get_mut(a.id.index()))
+            {
+                *slot = Some(i);
+            }
+        }
+        let failed = vec![false; ports.len()];
+        Forwarder {
+            switches,
+            ports,
+            route,
+            failed,
+        }
+    }
+
+    pub fn switches(&self) -> &[Switch] {
+        &self.switches
+    }
+
+    /// Forwards until `stop` is set; checks it at least every 100 ms.
+    pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
+        let start = Instant::now();
+        let mut pollfds: Vec<libc::pollfd> = self
+            .ports
+            .iter()
+            .map(|a| libc::pollfd {
+                fd: a.port.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let mut rx = vec![0u8; MAX_FRAME + 4];
+        let mut tx: Vec<u8> = Vec::with_capacity(MAX_FRAME + 4);
+        let mut out: Vec<Egress> = Vec::with_capacity(64);
+        let mut last_tick = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            // SAFETY: pollfds is a live, correctly sized array of pollfd.
+            let n = unsafe {
+                libc::poll(
+                    pollfds.as_mut_ptr(),
+                    pollfds.len() as libc::nfds_t,
+                    IDLE_WAKEUP.as_millis() as i32,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = start.elapsed().as_millis() as u64;
+            for i in 0..pollfds.len() {
+                if pollfds[i].revents == 0 {
+                    continue;
+                }
+                self.drain(i, now, &mut rx, &mut tx, &mut out);
+            }
+            if now.saturating_sub(last_tick) >= 1000 {
+                last_tick = now;
+                for s in &mut self.switches {
+                    s.tick(now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(
+        &mut self,
+        i: usize,
+        now: u64,
+        rx: &mut [u8],
+        tx: &mut Vec<u8>,
+        out: &mut Vec<Egress>,
+    ) {
+        for _ in 0..BATCH {
+            let frame = match self.ports[i].port.recv(rx) {
+                Ok(Some(f)) => f,
+                Ok(None) => return,
+                Err(e) => {
+                    if !self.failed[i] {
+                        self.failed[i] = true;
+                        tracing::warn!(port = self.ports[i].port.name(), error = %e, "receive failed");
+                    }
+                    return;
+                }
+            };
+            let (si, id) = (self.ports[i].switch, self.ports[i].id);
+            let sw = &mut self.switches[si];
+            if sw.process(id, frame, now, out).is_err() {
+                continue;
+            }
+            // process() accepted it, so it parses.
+            let Ok(parsed) = EthernetFrame::new_checked(frame) else {
+                continue;
+            };
+            let current = parsed.vlan().map(|t| t.vid);
+            for e in out.iter() {
+                let Some(j) = self.route[si][e.port.index()] else {
+                    continue;
+                };
+                let bytes: &[u8] = if current == e.tag {
+                    frame
+                } else {
+                    write_retagged(&parsed, e.tag, tx);
+                    tx
+                };
+                if let Err(err) = self.ports[j].port.send(bytes) {
+                    sw.count_tx_error(e.port);
+                    tracing::trace!(port = self.ports[j].port.name(), error = %err, "send failed");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! AF_PACKET ports on an existing interface (a NIC, a veth end).
+//!
+//! The socket is bound to one interface, sees every frame in promiscuous
+//! mode, and ignores the frames it sent itself. The kernel strips the 802.1Q
+//! tag of received frames into metadata (VLAN acceleration happens in the
+//! core, whether or not 802.1Q devices exist), so the tag is read back from
+//! `PACKET_AUXDATA` and put back in place before the switch sees the frame.
+
+use crate::port::{is_retry, Port};
+use crate::{valid_ifname, IoError};
+use std::ffi::CString;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+
+#[derive(Debug)]
+pub struct PacketPort {
+    name: String,
+    fd: OwnedFd,
+    ifindex: i32,
+}
+
+/// The kernel's index for interface `name`, if it exists in this namespace.
+pub fn ifindex(name: &str) -> Option<i32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: c is a valid NUL-terminated string for the duration of the call.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (idx != 0).then_some(idx as i32)
+}
+
+fn setsockopt<T>(fd: RawFd, level: libc::c_int, opt: libc::c_int, val: &T) -> io::Result<()> {
+    // SAFETY: val points to a live T and its exact size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            opt,
+            val as *const T as *const libc::c_void,
+            size_of::<T>() as u32,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl PacketPort {
+    /// Opens interface `name` for raw frames.
+    pub fn open(name: &str) -> Result<PacketPort, IoError> {
+        if !valid_ifname(name) {
+            return Err(IoError::BadInterfaceName(name.to_string()));
+        }
+        let ifindex = ifindex(name).ok_or_else(|| IoError::NoSuchInterface(name.to_string()))?;
+        // Protocol 0 receives nothing until bind names the interface, so no
+        // frame of another interface slips in between.
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if raw < 0 {
+            return Err(IoError::os("open AF_PACKET socket on", name));
+        }
+        // SAFETY: raw is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let os = |what| {
+            let e = IoError::os(what, name);
+            move |_| e
+        };
+        setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_AUXDATA,
+            &1i32,
+        )
+        .map_err(os("enable PACKET_AUXDATA on"))?;
+        // Best effort: kernels before 4.20 lack it, and recv also checks the packet type.
+        let _ = setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            PACKET_IGNORE_OUTGOING,
+            &1i32,
+        );
+        let _ = setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &(4i32 << 20),
+        );
+        // SAFETY: all-zero is a valid sockaddr_ll; fields are set below.
+        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sll.sll_ifindex = ifindex;
+        // SAFETY: sll is a valid sockaddr_ll and its size is passed.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(IoError::os("bind AF_PACKET socket to", name));
+        }
+        // SAFETY: all-zero is a valid packet_mreq.
+        let mut mreq: libc::packet_mreq = unsafe { zeroed() };
+        mreq.mr_ifindex = ifindex;
+        mreq.mr_type = libc::PACKET_MR_PROMISC as u16;
+        setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_ADD_MEMBERSHIP,
+            &mreq,
+        )
+        .map_err(os("set promiscuous mode on"))?;
+        Ok(PacketPort {
+            name: name.to_string(),
+            fd,
+            ifindex,
+        })
+    }
+
+    pub fn ifindex(&self) -> i32 {
+        self.ifindex
+    }
+}
+
+impl Port for PacketPort {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    fn recv<'a>(&mut self, buf: &'a mut [u8]) -> io::Result<Option<&'a [u8]>> {
+        // Leave four bytes in front so a stripped tag can be put back without a copy of the payload.
+        if buf.len() < 64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "receive buffer too small",
+            ));
+        }
+        loop {
+            let mut iov = libc::iovec {
+                iov_base: buf[4..].as_mut_ptr() as *mut libc::c_void,
+                iov_len: buf.len() - 4,
+            };
+            // u64 keeps the control buffer aligned for cmsghdr.
+            let mut control = [0u64; 16];
+            // SAFETY: all-zero is a valid sockaddr_ll and msghdr.
+            let mut from: libc::sockaddr_ll = unsafe { zeroed() };
+            // SAFETY: as above.
+            let mut msg: libc::msghdr = unsafe { zeroed() };
+            msg.msg_name = &mut from as *mut libc::sockaddr_ll as *mut libc::c_void;
+            msg.msg_namelen = size_of::<libc::sockaddr_ll>() as u32;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = size_of::<[u64; 16]>();
+            // SAFETY: msg points at live buffers (iov, from, control) for the call's duration.
+            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return if is_retry(&e) { Ok(None) } else { Err(e) };
+            }
+            if from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+                continue;
+            }
+            let n = n as usize;
+            if n > buf.len() - 4 {
+                // Larger than any frame we forward (a GSO super-frame): skip it.
+                tracing::debug!(port = %self.name, len = n, "dropping oversized frame");
+                continue;
+            }
+            let mut vlan: Option<(u16, u16)> = None;
+            // SAFETY: the CMSG_* helpers walk the control buffer the kernel just filled,
+            // bounded by msg_controllen; tpacket_auxdata is read unaligned.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == libc::PACKET_AUXDATA
+                    {
+                        let aux = std::ptr::read_unaligned(
+                            libc::CMSG_DATA(c) as *const libc::tpacket_auxdata
+                        );
+                        if aux.tp_status & TP_STATUS_VLAN_VALID != 0 {
+                            let tpid = if aux.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                                aux.tp_vlan_tpid
+                            } else {
+                                0x8100
+                            };
+                            vlan = Some((tpid, aux.tp_vlan_tci));
+                        }
+                    }
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+            }
+            return Ok(Some(match vlan {
+                Some((tpid, tci)) if n >= 12 => {
+                    buf.copy_within(4..16, 0);
+                    buf[12..14].copy_from_slice(&tpid.to_be_bytes());
+                    buf[14..16].copy_from_slice(&tci.to_be_bytes());
+                    &buf[..n + 4]
+                }
+                _ => &buf[4..4 + n],
+            }));
+        }
+    }
+
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: frame is a live slice; the socket is bound, so no address is needed.
+        let n = unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                frame.as_ptr() as *const libc::c_void,
+                frame.len(),
+                0,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+}
