@@ -138,3 +138,11 @@ pub fn disable_tx_offloads(ifname: &str) -> Result<(), IoError> {
     }
     Ok(())
 }
+
+/// Renames `old` to `new`, inside `netns` when given.
+pub fn rename(netns: Option<&str>, old: &str, new: &str) -> Result<(), IoError> {
+    match netns {
+        Some(ns) => ip(&["-n", ns, "link", "set", "dev", old, "name", new]),
+        None => ip(&["link", "set", "dev", old, "name", new]),
+    }
+}

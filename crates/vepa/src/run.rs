@@ -1,0 +1,44 @@
+//! `vepa run`: a topology in the foreground until SIGINT or SIGTERM.
+
+use crate::realize::realize;
+use crate::stats;
+use crate::topology::Topology;
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+pub fn run(file: &Path, stats_json: Option<&Path>) -> Result<()> {
+    let topo = Topology::load(file)?;
+    let configs = topo.validate()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("install signal handler")?;
+    }
+    let mut realized = realize(&topo, configs)?;
+    let ports: usize = topo
+        .switches
+        .iter()
+        .map(|s| s.ports.len() + s.uplink.is_some() as usize)
+        .sum();
+    tracing::info!(
+        switches = topo.switches.len(),
+        ports,
+        "forwarding; stop with Ctrl-C"
+    );
+    println!(
+        "vepa: forwarding {} switch(es), {ports} port(s); Ctrl-C stops and removes what was made",
+        topo.switches.len()
+    );
+    let result = realized.forwarder.run(&stop);
+    for s in realized.forwarder.switches() {
+        println!("switch {}", s.name());
+        print!("{}", stats::table(s));
+    }
+    if let Some(path) = stats_json {
+        let text = serde_json::to_string_pretty(&stats::to_json(realized.forwarder.switches()))?;
+        std::fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
+    }
+    drop(realized);
+    result.context("forwarding loop")
+}
