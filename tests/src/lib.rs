@@ -1,1 +1,385 @@
+//! The namespace harness shared by vepa's root integration tests.
+//!
+//! Every test builds its own hosts as network namespaces with unique names,
+//! wires them with veths (or lets `vepa run` do it), sends real frames and
+//! looks at what arrived. Each thing made is held by a guard whose `Drop`
+//! removes it, so a failing assertion still cleans up. Nothing here touches
+//! a device it did not create.
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use vepa_io::{PacketPort, Port};
+use vepa_packet::{ArpOperation, ArpPacket, EtherType, EthernetFrame, MacAddr};
+
+pub mod evb;
+
+/// Fails the test early, clearly, when not run as root.
+pub fn require_root() {
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "integration tests create namespaces and devices: run them as root (scripts/test.sh)"
+    );
+}
+
+/// A short id unique to this process and call, for device and namespace names
+/// (interface names have 15 characters at most).
+pub fn uid() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{:04x}{:x}",
+        std::process::id() & 0xffff,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The release binary under test.
+pub fn vepa_bin() -> PathBuf {
+    let p = std::env::var_os("VEPA_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/vepa")
+        });
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (cargo build --release) or set VEPA_BIN",
+        p.display()
+    );
+    p
+}
+
+/// Runs a command and returns its output, panicking with its stderr on failure.
+pub fn sh(args: &[&str]) -> Output {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs a command and ignores failure (for cleanup).
+pub fn sh_quiet(args: &[&str]) {
+    let _ = Command::new(args[0])
+        .args(&args[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// A network namespace removed on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(name: &str) -> Netns {
+        sh(&["ip", "netns", "add", name]);
+        sh(&["ip", "-n", name, "link", "set", "lo", "up"]);
+        Netns {
+            name: name.to_string(),
+        }
+    }
+
+    /// Runs a command inside the namespace.
+    pub fn exec(&self, args: &[&str]) -> Output {
+        let mut v = vec!["ip", "netns", "exec", &self.name];
+        v.extend_from_slice(args);
+        sh(&v)
+    }
+
+    pub fn mac(&self, ifname: &str) -> MacAddr {
+        let out = self.exec(&["cat", &format!("/sys/class/net/{ifname}/address")]);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a MAC address")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        sh_quiet(&["ip", "netns", "del", &self.name]);
+    }
+}
+
+pub fn netns_exists(name: &str) -> bool {
+    std::path::Path::new("/run/netns").join(name).exists()
+}
+
+pub fn link_exists(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+/// Links in the root namespace removed on drop (best effort; a link that
+/// is already gone is fine).
+pub struct Links(pub Vec<String>);
+
+impl Drop for Links {
+    fn drop(&mut self) {
+        for l in &self.0 {
+            if link_exists(l) {
+                sh_quiet(&["ip", "link", "del", l]);
+            }
+        }
+    }
+}
+
+/// Runs `f` on a thread that has entered namespace `ns`.
+fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: setns on this thread only, with a valid namespace fd.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+}
+
+/// Sends raw frames out of `ifname` in namespace `ns`.
+pub fn send_frames(ns: &str, ifname: &str, frames: Vec<Vec<u8>>) {
+    let ifname = ifname.to_string();
+    in_netns(ns, move || {
+        let mut p = PacketPort::open(&ifname).expect("open raw socket");
+        for f in frames {
+            p.send(&f).expect("send raw frame");
+        }
+    })
+    .join()
+    .expect("sender thread");
+}
+
+/// Everything received (inbound only) on one interface until stopped.
+pub struct Capture {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Vec<Vec<u8>>>>,
+}
+
+impl Capture {
+    pub fn start(ns: &str, ifname: &str) -> Capture {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&stop);
+        let ifname = ifname.to_string();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = in_netns(ns, move || {
+            let mut p = PacketPort::open(&ifname).expect("open capture socket");
+            let _ = ready_tx.send(());
+            let mut frames = Vec::new();
+            let mut buf = vec![0u8; 65536];
+            while !s.load(Ordering::Relaxed) {
+                match p.recv(&mut buf) {
+                    Ok(Some(f)) => frames.push(f.to_vec()),
+                    Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                    Err(e) => panic!("capture on {ifname}: {e}"),
+                }
+            }
+            frames
+        });
+        let _ = ready_rx.recv_timeout(Duration::from_secs(5));
+        Capture {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<Vec<u8>> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .map(|t| t.join().expect("capture thread"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// An ARP request frame (broadcast) from `mac`/`sender` asking for `target`.
+pub fn arp_request(mac: MacAddr, sender: [u8; 4], target: [u8; 4], vlan: Option<u16>) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&MacAddr::BROADCAST.0);
+    f.extend_from_slice(&mac.0);
+    if let Some(v) = vlan {
+        f.extend_from_slice(&EtherType::VLAN.to_be_bytes());
+        f.extend_from_slice(&v.to_be_bytes());
+    }
+    f.extend_from_slice(&EtherType::ARP.to_be_bytes());
+    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&mac.0);
+    f.extend_from_slice(&sender);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&target);
+    f
+}
+
+/// The ARP requests in `frames` asking for `target`, with the VLAN tag each carried.
+pub fn arp_requests_for(frames: &[Vec<u8>], target: [u8; 4]) -> Vec<Option<u16>> {
+    frames
+        .iter()
+        .filter_map(|f| {
+            let e = EthernetFrame::new_checked(&f[..]).ok()?;
+            if e.ethertype() != EtherType::ARP {
+                return None;
+            }
+            let a = ArpPacket::new_checked(e.payload()).ok()?;
+            (a.operation() == ArpOperation::Request && a.target_ip().octets() == target)
+                .then(|| e.vlan().map(|t| t.vid))
+        })
+        .collect()
+}
+
+/// Pings `ip` from namespace `ns`: true when any of three echoes is answered.
+pub fn ping(ns: &str, ip: &str) -> bool {
+    Command::new("ip")
+        .args([
+            "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", "-q", ip,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Pings every ordered pair of `hosts` (namespace, address) at once.
+pub fn reach_matrix(hosts: &[(String, String)]) -> Vec<Vec<bool>> {
+    let mut children: Vec<(usize, usize, Child)> = Vec::new();
+    for (a, (ns, _)) in hosts.iter().enumerate() {
+        for (b, (_, ip)) in hosts.iter().enumerate() {
+            if a != b {
+                let c = Command::new("ip")
+                    .args([
+                        "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", "-q", ip,
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start ping");
+                children.push((a, b, c));
+            }
+        }
+    }
+    let mut m = vec![vec![true; hosts.len()]; hosts.len()];
+    for (a, b, mut c) in children {
+        m[a][b] = c.wait().map(|s| s.success()).unwrap_or(false);
+    }
+    m
+}
+
+/// `vepa run` on a topology file, stopped (SIGTERM) on drop.
+pub struct Vepa {
+    child: Option<Child>,
+    pub stats_path: PathBuf,
+    _dir: tempfile::TempDir,
+    /// Links vepa makes in the root namespace, removed if vepa could not.
+    _links: Links,
+}
+
+impl Vepa {
+    /// Starts vepa and waits until every interface in `expect_links` exists.
+    pub fn start(topology: &str, expect_links: &[String]) -> Vepa {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("topology.toml");
+        std::fs::write(&file, topology).expect("write topology");
+        let stats_path = dir.path().join("stats.json");
+        let child = Command::new(vepa_bin())
+            .arg("run")
+            .arg("-f")
+            .arg(&file)
+            .arg("--stats-json")
+            .arg(&stats_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vepa");
+        let mut v = Vepa {
+            child: Some(child),
+            stats_path,
+            _dir: dir,
+            _links: Links(expect_links.to_vec()),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !expect_links.iter().all(|l| link_exists(l)) {
+            if let Some(c) = v.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    let mut err = String::new();
+                    if let Some(mut e) = c.stderr.take() {
+                        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                    }
+                    panic!("vepa exited early ({status}): {err}\n{topology}");
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vepa did not create {expect_links:?} in time"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The ports open right after the last device is made.
+        std::thread::sleep(Duration::from_millis(300));
+        v
+    }
+
+    /// Stops vepa and returns its final counters.
+    pub fn stop(mut self) -> serde_json::Value {
+        self.terminate();
+        let text = std::fs::read_to_string(&self.stats_path).expect("vepa wrote its stats");
+        serde_json::from_str(&text).expect("stats JSON")
+    }
+
+    fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match c.try_wait() {
+                    Ok(Some(_)) => break,
+                    _ if Instant::now() > deadline => {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        break;
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Vepa {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// One port's counter from `vepa run --stats-json` output.
+pub fn counter(stats: &serde_json::Value, switch: &str, port: &str, key: &str) -> u64 {
+    let sw = stats["switches"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == switch))
+        .unwrap_or_else(|| panic!("no switch {switch} in {stats}"));
+    let p = sw["ports"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == port))
+        .unwrap_or_else(|| panic!("no port {port} in {sw}"));
+    p.get(key)
+        .or_else(|| p["drops"].get(key))
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0)
+}
