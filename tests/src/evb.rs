@@ -50,6 +50,12 @@ impl Evb {
             Backend::Kernel => evb.build_kernel(&id, mode, relay),
             Backend::Vepa => evb.build_vepa(&id, mode, relay),
         }
+        // Every mode lets vm1 reach the outside host; once it does, the path
+        // through the relay is up (a fresh Linux bridge port takes a moment).
+        assert!(
+            crate::wait_reachable(evb.ns(0), &evb.ips[3]),
+            "{backend:?} {mode} relay={relay}: vm1 never reached the outside host"
+        );
         evb
     }
 

@@ -256,6 +256,24 @@ pub fn ping(ns: &str, ip: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Pings until `ip` answers from `ns`, for up to ten seconds.
+pub fn wait_reachable(ns: &str, ip: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-q", ip])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok {
+            return true;
+        }
+    }
+    false
+}
+
 /// Pings every ordered pair of `hosts` (namespace, address) at once.
 pub fn reach_matrix(hosts: &[(String, String)]) -> Vec<Vec<bool>> {
     let mut children: Vec<(usize, usize, Child)> = Vec::new();
