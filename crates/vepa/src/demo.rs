@@ -131,6 +131,23 @@ fn topology(s: &Scenario, n: &Names) -> Topology {
     }
 }
 
+/// Pings until `ip` answers from `ns`, for up to ten seconds.
+fn wait_reachable(ns: &str, ip: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-q", ip])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return true;
+        }
+    }
+    false
+}
+
 /// Pings every ordered pair at once; `reach[a][b]` says whether a reached b.
 fn ping_matrix(n: &Names) -> Result<[[bool; 4]; 4]> {
     let mut children = Vec::new();
@@ -239,7 +256,13 @@ pub fn run() -> Result<()> {
             let r = forwarder.run(&ts);
             (forwarder, r)
         });
-        let reach = ping_matrix(&names);
+        // vm1 reaches the outside host in every mode: once it does, the wires are up.
+        let ready = wait_reachable(&names.netns(0), &ip_of(3));
+        let reach = if ready {
+            ping_matrix(&names)
+        } else {
+            Err(anyhow::anyhow!("vm1 never reached the outside host"))
+        };
         thread_stop.store(true, Ordering::Relaxed);
         let (forwarder, result) = worker
             .join()

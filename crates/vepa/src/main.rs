@@ -33,12 +33,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show the modes at work: three VMs, an adjacent switch, an outside host;
-    /// ping every pair in veb, vepa (relay on and off) and private mode, print
-    /// the reachability matrix and counters, remove everything. Needs root.
+    /// Watch the modes at work in throw-away namespaces (needs root)
+    ///
+    /// Builds three VMs, an adjacent switch and an outside host; pings every
+    /// pair in veb, vepa (relay on and off) and private mode; prints the
+    /// reachability matrix and per-port counters; removes everything.
     Demo,
-    /// Run the topology in FILE in the foreground until Ctrl-C/SIGTERM, then
-    /// remove every device and namespace it made. Needs root.
+    /// Run a topology file in the foreground (needs root)
+    ///
+    /// Creates the devices and namespaces the file asks for, forwards until
+    /// Ctrl-C or SIGTERM, prints per-port counters, then removes every device
+    /// and namespace it made (and nothing else).
     ///
     /// Example: vepa run -f examples/vepa.toml
     Run {
@@ -49,8 +54,11 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         stats_json: Option<PathBuf>,
     },
-    /// Check a topology file without touching the host (no root needed).
+    /// Check a topology file without touching the host
+    ///
+    /// Reports the first mistake as file:line:column or switch/port/field.
     Validate {
+        /// Topology file (TOML).
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
     },

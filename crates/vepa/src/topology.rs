@@ -281,8 +281,12 @@ impl Topology {
             .map(|(_, s, p)| ((s.name.as_str(), p.name.as_str()), p))
             .collect();
         let mut ifnames: HashMap<&str, String> = HashMap::new();
+        let mut seen = HashSet::new();
         for (_, s, p) in self.ports() {
             let at = format!("switch '{}', port '{}'", s.name, p.name);
+            if !seen.insert((s.name.as_str(), p.name.as_str())) {
+                return Err(invalid(at, "name", "duplicate port name on this switch"));
+            }
             check_port(&at, s, p, &by_name)?;
             let ifname = p.host_ifname();
             if let Some(prev) = ifnames.insert(ifname, at.clone()) {
@@ -614,8 +618,9 @@ relay = true
         let cases = [
             (GOOD.replace("mode = \"vepa\"", "mode = \"hairpin\""), "t.toml:4:8: unknown variant `hairpin`"),
             (GOOD.replace("relay = true", "relay = true\nhairpin = 1"), "unknown field `hairpin`"),
-            (GOOD.replace("name = \"h-vm1\"", "name = \"h-up\""), "port 'h-up': name: interface 'h-up' is already used"),
-            (GOOD.replace("peer = \"host/h-up\"", "peer = \"host/nope\""), "port 'r-host': peer: no port 'nope'"),
+            (GOOD.replace("name = \"h-vm1\"", "name = \"h-up\""), "port 'h-up': name: duplicate port name"),
+            (GOOD.replace("type = \"veth\"", "type = \"veth\"\nifname = \"r-host\""), "port 'r-host': name: interface 'r-host' is already used by switch 'host', port 'h-vm1'"),
+            (GOOD.replace("peer = \"host/h-up\"", "peer = \"host/nope\""), "port 'h-up': peer: 'relay/r-host' must be a patch port whose peer is \"host/h-up\""),
             (GOOD.replace("10.0.0.1/24", "10.0.0.1"), "port 'h-vm1': address: '10.0.0.1': expected an address"),
             (GOOD.replace("name = \"h-vm1\"", "name = \"a-very-long-port-name\""), "name: the port name becomes the interface name"),
             (GOOD.replace("netns = \"vm1\"", "netns = \"vm1\"\nvlan = 5000"), "vlan: VLAN ID 5000 is out of range"),
@@ -629,5 +634,27 @@ relay = true
             assert!(e.contains(want), "{e:?} should contain {want:?}");
             assert!(!e.contains('\n'), "one line: {e:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    use super::Topology;
+
+    /// Every file in examples/ is a valid topology.
+    #[test]
+    fn examples_validate() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let t = Topology::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                t.validate()
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                n += 1;
+            }
+        }
+        assert!(n >= 6, "found {n} examples");
     }
 }
