@@ -122,6 +122,9 @@ impl fmt::Debug for VidSet {
 }
 
 /// A port's 802.1Q membership.
+// The trunk's 512-byte bitmap is inline on purpose: there is one per port,
+// and membership is then a single load on the per-frame path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VlanMode {
     /// Untagged frames belong to `vid`; tagged frames (other than priority tags) are refused.

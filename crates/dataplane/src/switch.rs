@@ -104,10 +104,16 @@ impl Switch {
         };
         c.rx_frames += 1;
         c.rx_bytes += frame.len() as u64;
-        let mut result = self.forward(in_port, frame, now_ms, out);
-        if result.is_ok() && out.is_empty() {
-            result = Err(DropReason::NoDestination);
-        }
+        let result = match self.forward(in_port, frame, now_ms, out) {
+            // Nothing left to send to: a broadcast the relay reflected from a
+            // veb port reached every port already on its way out.
+            Ok(Some(sender)) if out.is_empty() && self.mode(sender) == Some(PortMode::Veb) => {
+                Err(DropReason::AlreadyDelivered)
+            }
+            Ok(_) if out.is_empty() => Err(DropReason::NoDestination),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
         match result {
             Ok(()) => {
                 let untagged = frame.len() as u64 - (if has_tag(frame) { 4 } else { 0 });
@@ -133,13 +139,14 @@ impl Switch {
         self.port(id).mode()
     }
 
+    /// Fills `out`; returns the local sender of a reflected frame, if it was one.
     fn forward(
         &mut self,
         in_port: PortId,
         bytes: &[u8],
         now: u64,
         out: &mut Vec<Egress>,
-    ) -> Result<(), DropReason> {
+    ) -> Result<Option<PortId>, DropReason> {
         let frame = EthernetFrame::new_checked(bytes).map_err(|_| DropReason::Malformed)?;
         let (src, dst) = (frame.src(), frame.dst());
         if src.is_multicast() {
@@ -168,7 +175,7 @@ impl Switch {
                 out.sw.uplink.ok_or(DropReason::NoUplink)?
             };
             out.push(to);
-            return Ok(());
+            return Ok(reflected_from);
         }
 
         match (out.sw.port(in_port).role, dst.is_multicast()) {
@@ -212,7 +219,7 @@ impl Switch {
         if from_uplink {
             out.source_copies(src);
         }
-        Ok(())
+        Ok(reflected_from)
     }
 
     fn learn(&mut self, src: MacAddr, vid: u16, port: PortId, now: u64) -> Result<(), DropReason> {

@@ -177,6 +177,9 @@ impl Model {
             }
         }
         if out.is_empty() {
+            if passthru.is_none() && sender.is_some_and(|s| self.mode(s) == Some(PortMode::Veb)) {
+                return Err(DropReason::AlreadyDelivered);
+            }
             return Err(DropReason::NoDestination);
         }
         out.sort();

@@ -94,11 +94,10 @@ impl Forwarder {
                 return Err(e);
             }
             let now = start.elapsed().as_millis() as u64;
-            for i in 0..pollfds.len() {
-                if pollfds[i].revents == 0 {
-                    continue;
+            for (i, pfd) in pollfds.iter().enumerate() {
+                if pfd.revents != 0 {
+                    self.drain(i, now, &mut rx, &mut tx, &mut out);
                 }
-                self.drain(i, now, &mut rx, &mut tx, &mut out);
             }
             if now.saturating_sub(last_tick) >= 1000 {
                 last_tick = now;

@@ -175,7 +175,7 @@ impl Port for PacketPort {
                 let e = io::Error::last_os_error();
                 return if is_retry(&e) { Ok(None) } else { Err(e) };
             }
-            if from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+            if from.sll_pkttype == libc::PACKET_OUTGOING {
                 continue;
             }
             let n = n as usize;

@@ -7,13 +7,15 @@
 //! matrix shows what the mode allows. Everything is removed at the end, on
 //! an error and on Ctrl-C.
 
+use crate::probe;
 use crate::realize::{realize, Realized};
 use crate::stats;
 use crate::topology::{ModeName, PortKind, PortSpec, SwitchSpec, Topology};
 use anyhow::{bail, Context, Result};
-use std::process::{Command, Stdio};
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use vepa_packet::MacAddr;
 
 struct Scenario {
@@ -52,12 +54,8 @@ const SCENARIOS: [Scenario; 4] = [
 
 const HOSTS: [&str; 4] = ["vm1", "vm2", "vm3", "outside"];
 
-fn ip_of(host: usize) -> String {
-    if host == 3 {
-        "10.77.0.100".into()
-    } else {
-        format!("10.77.0.{}", host + 1)
-    }
+fn ip_of(host: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 77, 0, if host == 3 { 100 } else { host as u8 + 1 })
 }
 
 /// What DESIGN.md §2 measured on the kernel for this picture.
@@ -131,62 +129,43 @@ fn topology(s: &Scenario, n: &Names) -> Topology {
     }
 }
 
-/// Pings until `ip` answers from `ns`, for up to ten seconds.
-fn wait_reachable(ns: &str, ip: &str) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        let ok = Command::new("ip")
-            .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-q", ip])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return true;
+/// Pings until `host` answers from `from`, for up to ten seconds.
+fn wait_reachable(n: &Names, from: usize, host: usize) -> Result<bool> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if probe::ping(&n.netns(from), ip_of(host), 1, Duration::from_millis(500))? {
+            return Ok(true);
         }
     }
-    false
+    Ok(false)
 }
 
 /// Pings every ordered pair at once; `reach[a][b]` says whether a reached b.
 fn ping_matrix(n: &Names) -> Result<[[bool; 4]; 4]> {
-    let mut children = Vec::new();
+    let mut probes = Vec::new();
     for a in 0..4 {
-        for b in 0..4 {
-            if a == b {
-                continue;
-            }
-            let child = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &n.netns(a),
-                    "ping",
-                    "-c",
-                    "3",
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "1",
-                    "-q",
-                    &ip_of(b),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("start ping (install iputils-ping)")?;
-            children.push((a, b, child));
+        for b in (0..4).filter(|b| *b != a) {
+            let ns = n.netns(a);
+            probes.push((
+                a,
+                b,
+                std::thread::spawn(move || {
+                    probe::ping(&ns, ip_of(b), 3, Duration::from_millis(700))
+                }),
+            ));
         }
     }
     let mut reach = [[false; 4]; 4];
-    for (a, b, mut c) in children {
-        reach[a][b] = c.wait().map(|s| s.success()).unwrap_or(false);
+    for (a, b, t) in probes {
+        reach[a][b] = t
+            .join()
+            .map_err(|_| anyhow::anyhow!("ping thread panicked"))??;
     }
     Ok(reach)
 }
 
 fn print_matrix(s: &Scenario, reach: &[[bool; 4]; 4]) -> bool {
-    println!(
+    say!(
         "  ping from ↓ to →  {}",
         HOSTS.map(|h| format!("{h:>8}")).join("")
     );
@@ -213,7 +192,7 @@ fn print_matrix(s: &Scenario, reach: &[[bool; 4]; 4]) -> bool {
                 format!("{mark:>8}")
             })
             .collect();
-        println!("  {:<17}{cells}", HOSTS[a]);
+        say!("  {:<17}{cells}", HOSTS[a]);
     }
     all_as_expected
 }
@@ -227,23 +206,23 @@ pub fn run() -> Result<()> {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("install signal handler")?;
     }
     let names = Names::new();
-    println!(
+    say!(
         "vepa demo: three VMs on a host switch whose uplink leads to an adjacent switch, plus one"
     );
-    println!("host outside. Each VM and the outside host is a network namespace with a veth.\n");
-    println!("    vm1 ─┐");
-    println!("    vm2 ─┼─ [host switch: MODE] ═ uplink ═ [adjacent switch] ── outside");
-    println!(
+    say!("host outside. Each VM and the outside host is a network namespace with a veth.\n");
+    say!("    vm1 ─┐");
+    say!("    vm2 ─┼─ [host switch: MODE] ═ uplink ═ [adjacent switch] ── outside");
+    say!(
         "    vm3 ─┘                                (relay = hairpin on the port facing the host)\n"
     );
-    println!("✓ reached  ✗ did not reach (as the Linux kernel's macvlan does too)  ! differs from the kernel\n");
+    say!("✓ reached  ✗ did not reach (as the Linux kernel's macvlan does too)  ! differs from the kernel\n");
     let mut surprises = Vec::new();
     for s in &SCENARIOS {
         if stop.load(Ordering::Relaxed) {
             bail!("interrupted; everything made was removed");
         }
-        println!("── {} ──", s.title);
-        println!("  {}\n", s.lesson);
+        say!("── {} ──", s.title);
+        say!("  {}\n", s.lesson);
         let topo = topology(s, &names);
         let configs = topo.validate().context("demo topology")?;
         let Realized {
@@ -257,11 +236,10 @@ pub fn run() -> Result<()> {
             (forwarder, r)
         });
         // vm1 reaches the outside host in every mode: once it does, the wires are up.
-        let ready = wait_reachable(&names.netns(0), &ip_of(3));
-        let reach = if ready {
-            ping_matrix(&names)
-        } else {
-            Err(anyhow::anyhow!("vm1 never reached the outside host"))
+        let reach = match wait_reachable(&names, 0, 3) {
+            Ok(true) => ping_matrix(&names),
+            Ok(false) => Err(anyhow::anyhow!("vm1 never reached the outside host")),
+            Err(e) => Err(e),
         };
         thread_stop.store(true, Ordering::Relaxed);
         let (forwarder, result) = worker
@@ -273,17 +251,17 @@ pub fn run() -> Result<()> {
             surprises.push(s.title);
         }
         for sw in forwarder.switches() {
-            println!("\n  {} switch counters:", sw.name());
-            print!("{}", stats::table(sw));
+            say!("\n  {} switch counters:", sw.name());
+            say_raw!("{}", stats::table(sw));
         }
-        println!();
+        say!("");
         drop(forwarder);
         drop(host);
     }
-    println!(
+    say!(
         "Summary: veb switches VM-to-VM locally; vepa sends everything to the adjacent switch and"
     );
-    println!("depends on its reflective relay; private isolates VMs from each other whatever the relay does.");
+    say!("depends on its reflective relay; private isolates VMs from each other whatever the relay does.");
     if !surprises.is_empty() {
         bail!(
             "reachability differed from the kernel's in: {}",

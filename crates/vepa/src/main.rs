@@ -1,6 +1,24 @@
 //! The `vepa` command: run a topology, or watch the modes work in `vepa demo`.
 
+/// `println!` that ignores a closed stdout (`vepa demo | head`): output is a
+/// courtesy, and cleanup must still run.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` with the same tolerance.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod demo;
+mod probe;
 mod realize;
 mod run;
 mod stats;
@@ -85,7 +103,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             let topo = topology::Topology::load(&file)?;
             let cfgs = topo.validate()?;
             let ports: usize = cfgs.iter().map(|c| c.ports.len()).sum();
-            println!(
+            say!(
                 "{}: valid: {} switch(es), {ports} port(s)",
                 file.display(),
                 cfgs.len()

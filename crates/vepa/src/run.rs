@@ -26,14 +26,14 @@ pub fn run(file: &Path, stats_json: Option<&Path>) -> Result<()> {
         ports,
         "forwarding; stop with Ctrl-C"
     );
-    println!(
+    say!(
         "vepa: forwarding {} switch(es), {ports} port(s); Ctrl-C stops and removes what was made",
         topo.switches.len()
     );
     let result = realized.forwarder.run(&stop);
     for s in realized.forwarder.switches() {
-        println!("switch {}", s.name());
-        print!("{}", stats::table(s));
+        say!("switch {}", s.name());
+        say_raw!("{}", stats::table(s));
     }
     if let Some(path) = stats_json {
         let text = serde_json::to_string_pretty(&stats::to_json(realized.forwarder.switches()))?;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole vepa test suite, on a fresh Debian machine, as root:
+# installs what the tests use, checks formatting and lints, builds the
+# release binary once, then runs unit, property and namespace integration
+# tests (cargo-nextest when present, cargo test otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/test.sh: the integration tests create namespaces and devices; run as root" >&2
+  exit 1
+fi
+
+# command -> Debian package
+declare -A need=([ip]=iproute2 [ping]=iputils-ping [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+modprobe veth 2>/dev/null || true
+modprobe macvlan 2>/dev/null || true
+modprobe tun 2>/dev/null || true
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --release --all-targets --workspace -- -D warnings
+echo "== cargo build --release"
+cargo build --release --workspace
+export VEPA_BIN="$PWD/target/release/vepa"
+
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  # Namespace tests mostly wait on the network: more threads than cores pays.
+  cargo nextest run --release --workspace --test-threads 4 --no-fail-fast "$@"
+else
+  cargo test --release --workspace --no-fail-fast "$@" -- --test-threads 4
+fi
