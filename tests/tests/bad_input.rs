@@ -63,7 +63,7 @@ fn file_mistakes_are_one_line_each() {
         (
             &*one_veth(&id, "[[switch.port]]\nname = \"b{id}a\"\ntype = \"tap\"\n")
                 .replace("{id}", &id),
-            "already used",
+            "duplicate port name",
         ),
         (
             &*one_veth(&id, "").replace("veth", "wormhole"),
