@@ -311,11 +311,35 @@ pub struct Vepa {
 impl Vepa {
     /// Starts vepa and waits until every interface in `expect_links` exists.
     pub fn start(topology: &str, expect_links: &[String]) -> Vepa {
+        Vepa::start_in(None, topology, expect_links)
+    }
+
+    /// Starts vepa inside namespace `netns` (or vepa's own when `None`) and
+    /// waits until every interface in `expect_links` exists there.
+    pub fn start_in(netns: Option<&str>, topology: &str, expect_links: &[String]) -> Vepa {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("topology.toml");
         std::fs::write(&file, topology).expect("write topology");
         let stats_path = dir.path().join("stats.json");
-        let child = Command::new(vepa_bin())
+        let mut cmd = match netns {
+            Some(ns) => {
+                // `ip netns exec` enters the namespace and execs vepa: same pid.
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(vepa_bin());
+                c
+            }
+            None => Command::new(vepa_bin()),
+        };
+        let exists = |l: &String| match netns {
+            None => link_exists(l),
+            Some(ns) => Command::new("ip")
+                .args(["-n", ns, "link", "show", "dev", l])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+        };
+        let child = cmd
             .arg("run")
             .arg("-f")
             .arg(&file)
@@ -329,10 +353,15 @@ impl Vepa {
             child: Some(child),
             stats_path,
             _dir: dir,
-            _links: Links(expect_links.to_vec()),
+            // Links inside a test's namespace go with the namespace.
+            _links: Links(if netns.is_none() {
+                expect_links.to_vec()
+            } else {
+                Vec::new()
+            }),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !expect_links.iter().all(|l| link_exists(l)) {
+        while !expect_links.iter().all(exists) {
             if let Some(c) = v.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
                     let mut err = String::new();

@@ -16,7 +16,9 @@ fn tap_veth_and_netdev_ports_forward() {
     let c = Netns::new(&format!("pt{id}c"));
     // The netdev port: a veth the test makes, far end in c.
     let existing = format!("x{id}n");
-    sh(&["ip", "link", "add", &existing, "type", "veth", "peer", "name", "eth0", "netns", &c.name]);
+    sh(&[
+        "ip", "link", "add", &existing, "type", "veth", "peer", "name", "eth0", "netns", &c.name,
+    ]);
     let _existing = Links(vec![existing.clone()]);
     sh(&["ip", "link", "set", &existing, "up"]);
     c.exec(&["ip", "addr", "add", "10.8.0.3/24", "dev", "eth0"]);
@@ -38,27 +40,74 @@ fn tap_veth_and_netdev_ports_forward() {
         (c.name.clone(), "10.8.0.3".to_string()),
     ];
     let m = reach_matrix(&hosts);
-    assert!(m.iter().flatten().all(|ok| *ok), "every port reaches every other: {m:?}");
+    assert!(
+        m.iter().flatten().all(|ok| *ok),
+        "every port reaches every other: {m:?}"
+    );
 
     // A TCP stream from the tap to the veth, checked by the receiver.
     let mut server = Command::new("ip")
-        .args(["netns", "exec", &b.name, "iperf3", "-s", "-1", "-B", "10.8.0.2"])
+        .args([
+            "netns", "exec", &b.name, "iperf3", "-s", "-1", "-B", "10.8.0.2",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start iperf3 server (apt-get install iperf3)");
     std::thread::sleep(Duration::from_millis(500));
     let out = Command::new("ip")
-        .args(["netns", "exec", &a.name, "iperf3", "-c", "10.8.0.2", "-t", "2", "-J"])
+        .args([
+            "netns", "exec", &a.name, "iperf3", "-c", "10.8.0.2", "-t", "2", "-J",
+        ])
         .output()
         .expect("run iperf3 client");
     let _ = server.wait();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
     let received = report["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
-    assert!(received > 1_000_000, "TCP through tap and veth ports: {received} bytes arrived\n{report}");
+    assert!(
+        received > 1_000_000,
+        "TCP through tap and veth ports: {received} bytes arrived\n{report}"
+    );
 
     let stats = vepa.stop();
     assert_eq!(counter(&stats, "s", &tap, "tx_errors"), 0, "{stats}");
     assert_eq!(counter(&stats, "s", &veth, "tx_errors"), 0, "{stats}");
     assert!(counter(&stats, "s", "nd", "rx_frames") > 0, "{stats}");
+}
+
+/// vepa runs inside a namespace of its own and attaches to a persistent TAP
+/// device that already exists there (as a VM manager would leave it), and
+/// leaves that device in place when it stops.
+#[test]
+fn attaches_to_an_existing_tap_from_inside_a_namespace() {
+    require_root();
+    let id = uid();
+    let t = Netns::new(&format!("pt{id}t"));
+    let b = Netns::new(&format!("pt{id}v"));
+    let tap = format!("tp{id}");
+    sh(&[
+        "ip", "-n", &t.name, "tuntap", "add", "dev", &tap, "mode", "tap",
+    ]);
+    t.exec(&["ip", "addr", "add", "10.8.1.1/24", "dev", &tap]);
+    t.exec(&["ip", "link", "set", &tap, "up"]);
+    let veth = format!("w{id}");
+    let topo = format!(
+        "[[switch]]\nname = \"s\"\n\
+         [[switch.port]]\nname = \"{tap}\"\ntype = \"tap\"\n\
+         [[switch.port]]\nname = \"{veth}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.8.1.2/24\"]\n",
+        b.name
+    );
+    let vepa = Vepa::start_in(Some(&t.name), &topo, std::slice::from_ref(&veth));
+    assert!(
+        vepa_itest::ping(&t.name, "10.8.1.2"),
+        "the attached tap forwards"
+    );
+    let stats = vepa.stop();
+    assert!(counter(&stats, "s", &tap, "rx_frames") > 0, "{stats}");
+    t.exec(&["ip", "link", "show", "dev", &tap]); // still there: not ours to remove
+    let gone = Command::new("ip")
+        .args(["-n", &t.name, "link", "show", "dev", &veth])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the veth vepa made is removed");
 }

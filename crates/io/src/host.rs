@@ -46,6 +46,14 @@ pub fn link_exists(name: &str) -> bool {
     crate::packet_socket::ifindex(name).is_some()
 }
 
+/// Whether `name` is a TUN/TAP device in TAP mode (in vepa's namespace).
+pub fn is_tap(name: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/tun_flags"))
+        .ok()
+        .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+        .is_some_and(|flags| flags & libc::IFF_TAP as u32 != 0)
+}
+
 pub fn add_veth(name: &str, peer: &str) -> Result<(), IoError> {
     ip(&["link", "add", name, "type", "veth", "peer", "name", peer])
 }

@@ -19,8 +19,19 @@ pub struct TapPort {
 }
 
 impl TapPort {
-    /// Creates TAP device `name` (no packet-info header) and opens it non-blocking.
+    /// Creates TAP device `name` (no packet-info header) and opens it
+    /// non-blocking. It lives as long as this port.
     pub fn create(name: &str) -> Result<TapPort, IoError> {
+        Self::open(name, "create tap")
+    }
+
+    /// Attaches to the existing persistent TAP device `name` (made with
+    /// `ip tuntap add ... mode tap`); it stays when this port closes.
+    pub fn attach(name: &str) -> Result<TapPort, IoError> {
+        Self::open(name, "attach to tap")
+    }
+
+    fn open(name: &str, what: &'static str) -> Result<TapPort, IoError> {
         if !valid_ifname(name) {
             return Err(IoError::BadInterfaceName(name.to_string()));
         }
@@ -43,7 +54,7 @@ impl TapPort {
         // SAFETY: TUNSETIFF reads and writes one ifreq, which lives across the call.
         let rc = unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF as _, &mut req) };
         if rc < 0 {
-            return Err(IoError::os("create tap", name));
+            return Err(IoError::os(what, name));
         }
         Ok(TapPort {
             name: name.to_string(),

@@ -70,6 +70,19 @@ fn preflight(topo: &Topology) -> Result<()> {
                 bail!("{}: ifname: interface '{ifname}' does not exist", at())
             }
             PortKind::Netdev => {}
+            // An existing persistent TAP device is attached, not created; it
+            // stays as it is (vepa neither moves nor addresses what it does not own).
+            PortKind::Tap if host::is_tap(ifname) => {
+                let set = [
+                    ("netns", p.netns.is_some()),
+                    ("mac", p.mac.is_some()),
+                    ("address", !p.address.is_empty()),
+                    ("mtu", p.mtu.is_some()),
+                ];
+                if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
+                    bail!("{}: {field}: '{ifname}' is an existing TAP device that vepa attaches to and does not reconfigure; remove {field} or let vepa create the tap", at());
+                }
+            }
             _ if host::link_exists(ifname) => bail!(
                 "{}: {}: interface '{ifname}' already exists; vepa creates this port's device (use type = \"netdev\" to attach an existing one)",
                 at(),
@@ -120,6 +133,9 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>) -> Result<Realized> 
                 seq += 1;
                 make_veth(&mut state, p, &temp_ifname(seq)).with_context(|| at.clone())?;
                 Box::new(PacketPort::open(p.host_ifname()).with_context(|| at.clone())?)
+            }
+            PortKind::Tap if host::is_tap(p.host_ifname()) => {
+                Box::new(TapPort::attach(p.host_ifname()).with_context(|| at.clone())?)
             }
             PortKind::Tap => {
                 let tap = TapPort::create(p.host_ifname()).with_context(|| at.clone())?;
