@@ -1,0 +1,276 @@
+//! The checks serde cannot do: names, references between ports, field
+//! combinations per port type, and the dataplane's own rules, each reported
+//! with the switch, port and field.
+
+use super::{invalid, PortKind, PortSpec, SwitchSpec, TopologyError};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use vepa_dataplane::{
+    PortConfig, PortRole, StaticFdbEntry, SwitchConfig, VidSet, VlanMode, DEFAULT_AGEING_MS,
+};
+use vepa_io::valid_ifname;
+
+pub(super) fn check_port(
+    at: &str,
+    s: &SwitchSpec,
+    p: &PortSpec,
+    by_name: &HashMap<(&str, &str), &PortSpec>,
+) -> Result<(), TopologyError> {
+    let not_for = |field: &str, set: bool| -> Result<(), TopologyError> {
+        if set {
+            Err(invalid(
+                at,
+                field,
+                format!("not used by a port of type \"{}\"", kind_name(p.kind)),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    if p.name.is_empty() {
+        return Err(invalid(at, "name", "a port needs a name"));
+    }
+    if p.ifname.is_none() && p.kind != PortKind::Netdev && !valid_ifname(&p.name) {
+        return Err(invalid(
+            at,
+            "name",
+            "the port name becomes the interface name: expected 1 to 15 characters without '/', ':' or spaces (or set ifname)",
+        ));
+    }
+    if let Some(i) = &p.ifname {
+        if !valid_ifname(i) {
+            return Err(invalid(
+                at,
+                "ifname",
+                format!(
+                    "'{i}' is not an interface name (1 to 15 characters, no '/', ':' or spaces)"
+                ),
+            ));
+        }
+    }
+    if let Some(ns) = &p.netns {
+        if ns.is_empty() || ns.contains('/') || ns.len() > 200 || ns == "." || ns == ".." {
+            return Err(invalid(
+                at,
+                "netns",
+                format!("'{ns}' is not a namespace name"),
+            ));
+        }
+    }
+    if let Some(n) = &p.peer_name {
+        if !valid_ifname(n) {
+            return Err(invalid(
+                at,
+                "peer_name",
+                format!("'{n}' is not an interface name"),
+            ));
+        }
+    }
+    for a in &p.address {
+        check_address(a).map_err(|problem| invalid(at, "address", problem))?;
+    }
+    if let Some(m) = p.mtu {
+        if !(68..=9216).contains(&m) {
+            return Err(invalid(
+                at,
+                "mtu",
+                format!("{m} is out of range; expected 68 to 9216"),
+            ));
+        }
+    }
+    if p.mac.is_some_and(|m| m.is_multicast() || m.is_zero()) {
+        return Err(invalid(at, "mac", "expected a unicast, non-zero MAC"));
+    }
+    match p.kind {
+        PortKind::Veth => not_for("peer", p.peer.is_some())?,
+        PortKind::Tap => {
+            not_for("peer", p.peer.is_some())?;
+            not_for("peer_name", p.peer_name.is_some())?;
+        }
+        PortKind::Netdev => {
+            if p.ifname.is_none() {
+                return Err(invalid(
+                    at,
+                    "ifname",
+                    "a netdev port names the existing interface it uses",
+                ));
+            }
+            for (field, set) in [
+                ("netns", p.netns.is_some()),
+                ("peer_name", p.peer_name.is_some()),
+                ("peer", p.peer.is_some()),
+                ("mac", p.mac.is_some()),
+                ("address", !p.address.is_empty()),
+                ("mtu", p.mtu.is_some()),
+            ] {
+                not_for(field, set)?;
+            }
+        }
+        PortKind::Patch => {
+            for (field, set) in [
+                ("netns", p.netns.is_some()),
+                ("peer_name", p.peer_name.is_some()),
+                ("mac", p.mac.is_some()),
+                ("address", !p.address.is_empty()),
+            ] {
+                not_for(field, set)?;
+            }
+            let Some(peer) = &p.peer else {
+                return Err(invalid(
+                    at,
+                    "peer",
+                    "a patch port names the other end as \"switch/port\"",
+                ));
+            };
+            let Some((ps, pp)) = peer.split_once('/') else {
+                return Err(invalid(
+                    at,
+                    "peer",
+                    format!("'{peer}': expected \"switch/port\""),
+                ));
+            };
+            let Some(other) = by_name.get(&(ps, pp)) else {
+                return Err(invalid(
+                    at,
+                    "peer",
+                    format!("no port '{pp}' on a switch '{ps}'"),
+                ));
+            };
+            let back = format!("{}/{}", s.name, p.name);
+            if other.kind != PortKind::Patch || other.peer.as_deref() != Some(back.as_str()) {
+                return Err(invalid(
+                    at,
+                    "peer",
+                    format!("'{peer}' must be a patch port whose peer is \"{back}\""),
+                ));
+            }
+            if ps == s.name {
+                return Err(invalid(at, "peer", "a patch joins two different switches"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn kind_name(k: PortKind) -> &'static str {
+    match k {
+        PortKind::Veth => "veth",
+        PortKind::Tap => "tap",
+        PortKind::Netdev => "netdev",
+        PortKind::Patch => "patch",
+    }
+}
+
+fn check_address(a: &str) -> Result<(), String> {
+    let expected = || {
+        format!("'{a}': expected an address with prefix length, such as 10.0.0.1/24 or fd00::1/64")
+    };
+    let (ip, len) = a.split_once('/').ok_or_else(expected)?;
+    let ip: IpAddr = ip.parse().map_err(|_| expected())?;
+    let len: u8 = len.parse().map_err(|_| expected())?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    if len > max {
+        return Err(format!("'{a}': prefix length {len} is longer than {max}"));
+    }
+    Ok(())
+}
+
+fn vlan_mode(at: &str, p: &PortSpec) -> Result<VlanMode, TopologyError> {
+    match (&p.trunk, p.vlan, p.native_vlan) {
+        (Some(_), Some(_), _) => Err(invalid(
+            at,
+            "vlan",
+            "a port is either access (vlan) or trunk (trunk), not both",
+        )),
+        (None, _, Some(_)) => Err(invalid(
+            at,
+            "native_vlan",
+            "only a trunk port has a native VLAN (set trunk too)",
+        )),
+        (None, vid, None) => Ok(VlanMode::Access {
+            vid: vid.unwrap_or(1),
+        }),
+        (Some(vids), None, native) => Ok(VlanMode::Trunk {
+            allowed: vids.iter().copied().collect::<VidSet>(),
+            native,
+        }),
+    }
+}
+
+pub(super) fn switch_config(s: &SwitchSpec) -> Result<SwitchConfig, TopologyError> {
+    let mut ports = Vec::new();
+    for (p, is_uplink) in s
+        .uplink
+        .iter()
+        .map(|p| (p, true))
+        .chain(s.ports.iter().map(|p| (p, false)))
+    {
+        let at = format!("switch '{}', port '{}'", s.name, p.name);
+        if is_uplink && (p.mode.is_some() || !p.source_macs.is_empty()) {
+            return Err(invalid(
+                at,
+                "mode",
+                "the uplink has no mode; modes belong to downlinks",
+            ));
+        }
+        for vid in p
+            .trunk
+            .iter()
+            .flatten()
+            .chain(p.vlan.iter())
+            .chain(p.native_vlan.iter())
+        {
+            if !(1..=4094).contains(vid) {
+                return Err(invalid(
+                    at,
+                    "vlan",
+                    format!("VLAN ID {vid} is out of range; expected 1 to 4094"),
+                ));
+            }
+        }
+        let role = if is_uplink {
+            PortRole::Uplink
+        } else {
+            PortRole::Downlink(p.mode.unwrap_or(s.mode).into())
+        };
+        let mut c = PortConfig::new(p.name.clone(), role);
+        c.relay = p.relay;
+        c.vlan = vlan_mode(&at, p)?;
+        if let Some(l) = p.mac_limit {
+            c.mac_limit = l;
+        }
+        c.source_macs = p.source_macs.clone();
+        ports.push(c);
+    }
+    let mut cfg = SwitchConfig::new(s.name.clone(), ports);
+    cfg.ageing_ms = s
+        .ageing_secs
+        .map(|a| a.saturating_mul(1000))
+        .unwrap_or(DEFAULT_AGEING_MS);
+    cfg.static_fdb = s
+        .static_fdb
+        .iter()
+        .map(|e| StaticFdbEntry {
+            mac: e.mac,
+            vid: e.vlan,
+            port: e.port.clone(),
+        })
+        .collect();
+    cfg.validate().map_err(|e| match e {
+        vepa_dataplane::ConfigError::Invalid {
+            port,
+            field,
+            problem,
+            ..
+        } => {
+            let at = if port.is_empty() {
+                format!("switch '{}'", s.name)
+            } else {
+                format!("switch '{}', port '{port}'", s.name)
+            };
+            invalid(at, field, problem)
+        }
+        other => invalid(format!("switch '{}'", s.name), "mode", other.to_string()),
+    })?;
+    Ok(cfg)
+}

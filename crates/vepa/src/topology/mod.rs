@@ -1,0 +1,303 @@
+//! The topology file: switches, their ports and how each port is realized.
+//!
+//! Parsing (serde, unknown fields refused) gives the shape; [`Topology::validate`]
+//! then checks what serde cannot (names, references, combinations) and turns
+//! each switch into the dataplane's [`SwitchConfig`]. Every error names the
+//! switch, the port and the field, and what was expected.
+
+mod check;
+#[cfg(test)]
+mod tests;
+
+use check::{check_port, switch_config};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use vepa_dataplane::{PortMode, SwitchConfig};
+use vepa_packet::MacAddr;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    #[serde(default, rename = "switch")]
+    pub switches: Vec<SwitchSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchSpec {
+    pub name: String,
+    /// The mode of every downlink that does not set its own.
+    #[serde(default)]
+    pub mode: ModeName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ageing_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplink: Option<PortSpec>,
+    #[serde(default, rename = "port")]
+    pub ports: Vec<PortSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_fdb: Vec<StaticFdbSpec>,
+}
+
+/// Port modes as written in the file (`bridge` is accepted for `veb`, as the kernel calls it).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeName {
+    #[default]
+    #[serde(alias = "bridge")]
+    Veb,
+    Vepa,
+    Private,
+    Passthru,
+    Source,
+}
+
+impl From<ModeName> for PortMode {
+    fn from(m: ModeName) -> PortMode {
+        match m {
+            ModeName::Veb => PortMode::Veb,
+            ModeName::Vepa => PortMode::Vepa,
+            ModeName::Private => PortMode::Private,
+            ModeName::Passthru => PortMode::Passthru,
+            ModeName::Source => PortMode::Source,
+        }
+    }
+}
+
+/// How a port is realized on the host.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PortKind {
+    /// vepa creates a veth pair, keeps one end and moves the other into `netns`.
+    Veth,
+    /// vepa creates a TAP device and owns it (optionally moved into `netns`).
+    Tap,
+    /// An interface that already exists (a NIC, a veth end), used through AF_PACKET.
+    Netdev,
+    /// A wire to a port of another switch in this file (a veth pair vepa creates).
+    Patch,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PortSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: PortKind,
+    /// The host interface; defaults to the port name (required for `netdev`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ifname: Option<String>,
+    /// Namespace for the far end (`veth`) or the device itself (`tap`); created if missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// The far end's name inside `netns` (`veth`; default `eth0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_name: Option<String>,
+    /// For `patch`: the other end, as `switch/port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+    /// Addresses with prefix length for the far end, e.g. `10.0.0.1/24`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ModeName>,
+    /// Reflective relay (hairpin) on this port.
+    #[serde(default)]
+    pub relay: bool,
+    /// Access VLAN (untagged); default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    /// Trunk: the tagged VLANs allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trunk: Option<Vec<u16>>,
+    /// Trunk: the VLAN of untagged frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_vlan: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_macs: Vec<MacAddr>,
+}
+
+impl PortSpec {
+    pub fn new(name: &str, kind: PortKind) -> PortSpec {
+        PortSpec {
+            name: name.to_string(),
+            kind,
+            ifname: None,
+            netns: None,
+            peer_name: None,
+            peer: None,
+            mac: None,
+            address: Vec::new(),
+            mtu: None,
+            mode: None,
+            relay: false,
+            vlan: None,
+            trunk: None,
+            native_vlan: None,
+            mac_limit: None,
+            source_macs: Vec::new(),
+        }
+    }
+
+    /// The interface vepa reads and writes for this port.
+    pub fn host_ifname(&self) -> &str {
+        self.ifname.as_deref().unwrap_or(&self.name)
+    }
+
+    pub fn peer_ifname(&self) -> &str {
+        self.peer_name.as_deref().unwrap_or("eth0")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticFdbSpec {
+    pub mac: MacAddr,
+    #[serde(default = "default_vid")]
+    pub vlan: u16,
+    pub port: String,
+}
+
+fn default_vid() -> u16 {
+    1
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}:{column}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{at}: {field}: {problem}")]
+    Invalid {
+        at: String,
+        field: String,
+        problem: String,
+    },
+}
+
+fn invalid(
+    at: impl Into<String>,
+    field: impl Into<String>,
+    problem: impl Into<String>,
+) -> TopologyError {
+    TopologyError::Invalid {
+        at: at.into(),
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+impl Topology {
+    pub fn load(path: &Path) -> Result<Topology, TopologyError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Topology::parse(&file, &text)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Topology, TopologyError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| {
+                    let before = &text[..s.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+                    (line, column)
+                })
+                .unwrap_or((0, 0));
+            TopologyError::Syntax {
+                file: file.to_string(),
+                line,
+                column,
+                message: e.message().trim().replace('\n', " "),
+            }
+        })
+    }
+
+    #[cfg(test)]
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Every port with the index of its switch, uplink first within a switch
+    /// (the order of the dataplane's port IDs).
+    pub fn ports(&self) -> impl Iterator<Item = (usize, &SwitchSpec, &PortSpec)> {
+        self.switches.iter().enumerate().flat_map(|(i, s)| {
+            s.uplink
+                .iter()
+                .chain(s.ports.iter())
+                .map(move |p| (i, s, p))
+        })
+    }
+
+    /// Checks the whole file and builds one dataplane config per switch.
+    pub fn validate(&self) -> Result<Vec<SwitchConfig>, TopologyError> {
+        if self.switches.is_empty() {
+            return Err(invalid(
+                "topology",
+                "switch",
+                "no switches; expected at least one [[switch]] table",
+            ));
+        }
+        let mut names = HashSet::new();
+        for s in &self.switches {
+            if s.name.is_empty() || s.name.contains('/') {
+                return Err(invalid(
+                    format!("switch '{}'", s.name),
+                    "name",
+                    "expected a non-empty name without '/'",
+                ));
+            }
+            if !names.insert(s.name.as_str()) {
+                return Err(invalid(
+                    format!("switch '{}'", s.name),
+                    "name",
+                    "duplicate switch name",
+                ));
+            }
+        }
+        let by_name: HashMap<(&str, &str), &PortSpec> = self
+            .ports()
+            .map(|(_, s, p)| ((s.name.as_str(), p.name.as_str()), p))
+            .collect();
+        let mut ifnames: HashMap<&str, String> = HashMap::new();
+        let mut seen = HashSet::new();
+        for (_, s, p) in self.ports() {
+            let at = format!("switch '{}', port '{}'", s.name, p.name);
+            if !seen.insert((s.name.as_str(), p.name.as_str())) {
+                return Err(invalid(at, "name", "duplicate port name on this switch"));
+            }
+            check_port(&at, s, p, &by_name)?;
+            let ifname = p.host_ifname();
+            if let Some(prev) = ifnames.insert(ifname, at.clone()) {
+                let field = if p.ifname.is_some() { "ifname" } else { "name" };
+                return Err(invalid(
+                    at,
+                    field,
+                    format!("interface '{ifname}' is already used by {prev}"),
+                ));
+            }
+        }
+        self.switches.iter().map(switch_config).collect()
+    }
+}

@@ -1,0 +1,86 @@
+//! The topology file: what it accepts and how it reports mistakes.
+
+use super::*;
+use vepa_dataplane::PortRole;
+
+const GOOD: &str = r#"
+[[switch]]
+name = "host"
+mode = "vepa"
+[switch.uplink]
+name = "h-up"
+type = "patch"
+peer = "relay/r-host"
+[[switch.port]]
+name = "h-vm1"
+type = "veth"
+netns = "vm1"
+address = ["10.0.0.1/24"]
+
+[[switch]]
+name = "relay"
+[[switch.port]]
+name = "r-host"
+type = "patch"
+peer = "host/h-up"
+relay = true
+"#;
+
+fn err(text: &str) -> String {
+    match Topology::parse("t.toml", text).and_then(|t| t.validate().map(|_| t)) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_good_file_validates() {
+    let t = Topology::parse("t.toml", GOOD).unwrap();
+    let cfgs = t.validate().unwrap();
+    assert_eq!(cfgs.len(), 2);
+    assert_eq!(cfgs[0].ports[0].role, PortRole::Uplink);
+    assert_eq!(cfgs[0].ports[1].role, PortRole::Downlink(PortMode::Vepa));
+    assert!(cfgs[1].ports[0].relay);
+    // what we print, we read back the same
+    assert_eq!(Topology::parse("x", &t.to_toml()).unwrap(), t);
+}
+
+#[test]
+fn errors_name_the_field() {
+    let cases = [
+            (GOOD.replace("mode = \"vepa\"", "mode = \"hairpin\""), "t.toml:4:8: unknown variant `hairpin`"),
+            (GOOD.replace("relay = true", "relay = true\nhairpin = 1"), "unknown field `hairpin`"),
+            (GOOD.replace("name = \"h-vm1\"", "name = \"h-up\""), "port 'h-up': name: duplicate port name"),
+            (GOOD.replace("type = \"veth\"", "type = \"veth\"\nifname = \"r-host\""), "port 'r-host': name: interface 'r-host' is already used by switch 'host', port 'h-vm1'"),
+            (GOOD.replace("peer = \"host/h-up\"", "peer = \"host/nope\""), "port 'h-up': peer: 'relay/r-host' must be a patch port whose peer is \"host/h-up\""),
+            (GOOD.replace("10.0.0.1/24", "10.0.0.1"), "port 'h-vm1': address: '10.0.0.1': expected an address"),
+            (GOOD.replace("name = \"h-vm1\"", "name = \"a-very-long-port-name\""), "name: the port name becomes the interface name"),
+            (GOOD.replace("netns = \"vm1\"", "netns = \"vm1\"\nvlan = 5000"), "vlan: VLAN ID 5000 is out of range"),
+            (GOOD.replace("type = \"veth\"", "type = \"netdev\""), "ifname: a netdev port names the existing interface"),
+            ("[[switch]]\nname = \"s\"\nmode = \"vepa\"\n[[switch.port]]\nname = \"a\"\ntype = \"tap\"\n".to_string(), "switch 's', port 'a': mode: mode \"vepa\" sends frames to the uplink"),
+            ("[[switch]\n".to_string(), "t.toml:1:"),
+            (String::new(), "no switches"),
+        ];
+    for (text, want) in cases {
+        let e = err(&text);
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+        assert!(!e.contains('\n'), "one line: {e:?}");
+    }
+}
+
+/// Every file in examples/ is a valid topology.
+#[test]
+fn examples_validate() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let t = Topology::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            t.validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "found {n} examples");
+}
