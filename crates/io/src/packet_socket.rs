@@ -8,12 +8,14 @@
 
 use crate::port::{is_retry, Port};
 use crate::{valid_ifname, IoError};
+use vepa_packet::checksum;
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 
@@ -185,6 +187,7 @@ impl Port for PacketPort {
                 continue;
             }
             let mut vlan: Option<(u16, u16)> = None;
+            let mut csum_partial = false;
             // SAFETY: the CMSG_* helpers walk the control buffer the kernel just filled,
             // bounded by msg_controllen; tpacket_auxdata is read unaligned.
             unsafe {
@@ -195,6 +198,7 @@ impl Port for PacketPort {
                         let aux = std::ptr::read_unaligned(
                             libc::CMSG_DATA(c) as *const libc::tpacket_auxdata
                         );
+                        csum_partial = aux.tp_status & TP_STATUS_CSUMNOTREADY != 0;
                         if aux.tp_status & TP_STATUS_VLAN_VALID != 0 {
                             let tpid = if aux.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 {
                                 aux.tp_vlan_tpid
@@ -207,15 +211,21 @@ impl Port for PacketPort {
                     c = libc::CMSG_NXTHDR(&msg, c);
                 }
             }
-            return Ok(Some(match vlan {
+            let frame = match vlan {
                 Some((tpid, tci)) if n >= 12 => {
                     buf.copy_within(4..16, 0);
                     buf[12..14].copy_from_slice(&tpid.to_be_bytes());
                     buf[14..16].copy_from_slice(&tci.to_be_bytes());
-                    &buf[..n + 4]
+                    &mut buf[..n + 4]
                 }
-                _ => &buf[4..4 + n],
-            }));
+                _ => &mut buf[4..4 + n],
+            };
+            // A local sender (a veth with checksum offload on) left the TCP/UDP
+            // checksum to "hardware": we are that hardware now.
+            if csum_partial {
+                checksum::fill_l4_checksum(frame);
+            }
+            return Ok(Some(frame));
         }
     }
 

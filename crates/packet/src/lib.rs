@@ -7,6 +7,7 @@
 //! 802.1Q tags and ARP; later layers arrive with the router and filters.
 
 mod arp;
+pub mod checksum;
 mod ethernet;
 mod mac;
 
