@@ -9,13 +9,16 @@
 mod arp;
 pub mod checksum;
 mod ethernet;
+pub mod gso;
 mod mac;
+pub mod virtio;
 
 pub use arp::{ArpOperation, ArpPacket};
 pub use ethernet::{
     write_retagged, EtherType, EthernetFrame, VlanTag, ETH_HEADER_LEN, VLAN_TAG_LEN,
 };
 pub use mac::MacAddr;
+pub use virtio::VirtioNetHdr;
 
 /// Why a buffer could not be viewed as the requested packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
