@@ -152,9 +152,9 @@ fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static)
 pub fn send_frames(ns: &str, ifname: &str, frames: Vec<Vec<u8>>) {
     let ifname = ifname.to_string();
     in_netns(ns, move || {
-        let mut p = PacketPort::open(&ifname).expect("open raw socket");
+        let mut p = PacketPort::open(&ifname, false).expect("open raw socket");
         for f in frames {
-            p.send(&f).expect("send raw frame");
+            p.send(&Default::default(), &f).expect("send raw frame");
         }
     })
     .join()
@@ -174,13 +174,13 @@ impl Capture {
         let ifname = ifname.to_string();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = in_netns(ns, move || {
-            let mut p = PacketPort::open(&ifname).expect("open capture socket");
+            let mut p = PacketPort::open(&ifname, false).expect("open capture socket");
             let _ = ready_tx.send(());
             let mut frames = Vec::new();
             let mut buf = vec![0u8; 65536];
             while !s.load(Ordering::Relaxed) {
                 match p.recv(&mut buf) {
-                    Ok(Some(f)) => frames.push(f.to_vec()),
+                    Ok(Some((_, f))) => frames.push(f.to_vec()),
                     Ok(None) => std::thread::sleep(Duration::from_millis(2)),
                     Err(e) => panic!("capture on {ifname}: {e}"),
                 }
@@ -254,6 +254,71 @@ pub fn ping(ns: &str, ip: &str) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
+}
+
+/// The byte at `i` of the test stream: cheap to make, and a reordered,
+/// duplicated or corrupted byte shows.
+fn stream_byte(i: u64) -> u8 {
+    let x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (x >> 56) as u8 ^ (i as u8)
+}
+
+/// Sends `len` bytes over TCP from namespace `from` to `to_ip:port` in
+/// namespace `to`, and checks every byte that arrives. Returns the number of
+/// bytes received intact; panics on the first corrupted one.
+pub fn tcp_transfer(from: &str, to: &str, to_ip: &str, port: u16, len: u64) -> u64 {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = format!("{to_ip}:{port}").parse().expect("address");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let server = in_netns(to, move || {
+        let l = std::net::TcpListener::bind(addr).expect("listen");
+        let _ = ready_tx.send(());
+        let (mut s, _) = l.accept().expect("accept");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = vec![0u8; 1 << 16];
+        let mut at = 0u64;
+        loop {
+            let n = match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            for (k, b) in buf[..n].iter().enumerate() {
+                assert_eq!(
+                    *b,
+                    stream_byte(at + k as u64),
+                    "byte {} corrupted",
+                    at + k as u64
+                );
+            }
+            at += n as u64;
+        }
+        at
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("server ready");
+    in_netns(from, move || {
+        let mut s =
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        s.set_write_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = vec![0u8; 1 << 16];
+        let mut at = 0u64;
+        while at < len {
+            let n = (len - at).min(buf.len() as u64) as usize;
+            for (k, b) in buf[..n].iter_mut().enumerate() {
+                *b = stream_byte(at + k as u64);
+            }
+            if s.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            at += n as u64;
+        }
+    })
+    .join()
+    .expect("client thread");
+    server.join().expect("server thread")
 }
 
 /// Pings until `ip` answers from `ns`, for up to ten seconds.

@@ -11,7 +11,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use vepa_dataplane::{Egress, PortId, Switch};
-use vepa_packet::{write_retagged, EthernetFrame};
+use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
 
 /// Frames taken from one port before the loop looks at the others.
 pub const BATCH: usize = 64;
@@ -73,8 +73,11 @@ impl Forwarder {
                 revents: 0,
             })
             .collect();
-        let mut rx = vec![0u8; MAX_FRAME + 4];
-        let mut tx: Vec<u8> = Vec::with_capacity(MAX_FRAME + 4);
+        let mut bufs = Buffers {
+            rx: vec![0u8; MAX_FRAME + 4],
+            tx: Vec::with_capacity(MAX_FRAME + 4),
+            scratch: Vec::with_capacity(MAX_FRAME + 4),
+        };
         let mut out: Vec<Egress> = Vec::with_capacity(64);
         let mut last_tick = 0u64;
         while !stop.load(Ordering::Relaxed) {
@@ -96,7 +99,7 @@ impl Forwarder {
             let now = start.elapsed().as_millis() as u64;
             for (i, pfd) in pollfds.iter().enumerate() {
                 if pfd.revents != 0 {
-                    self.drain(i, now, &mut rx, &mut tx, &mut out);
+                    self.drain(i, now, &mut bufs, &mut out);
                 }
             }
             if now.saturating_sub(last_tick) >= 1000 {
@@ -109,16 +112,9 @@ impl Forwarder {
         Ok(())
     }
 
-    fn drain(
-        &mut self,
-        i: usize,
-        now: u64,
-        rx: &mut [u8],
-        tx: &mut Vec<u8>,
-        out: &mut Vec<Egress>,
-    ) {
+    fn drain(&mut self, i: usize, now: u64, bufs: &mut Buffers, out: &mut Vec<Egress>) {
         for _ in 0..BATCH {
-            let frame = match self.ports[i].port.recv(rx) {
+            let (vnet, frame) = match self.ports[i].port.recv(&mut bufs.rx) {
                 Ok(Some(f)) => f,
                 Ok(None) => return,
                 Err(e) => {
@@ -143,17 +139,65 @@ impl Forwarder {
                 let Some(j) = self.route[si][e.port.index()] else {
                     continue;
                 };
-                let bytes: &[u8] = if current == e.tag {
-                    frame
-                } else {
-                    write_retagged(&parsed, e.tag, tx);
-                    tx
+                let (bytes, hdr): (&[u8], VirtioNetHdr) = match (current, e.tag) {
+                    (c, t) if c == t => (frame, vnet),
+                    (c, t) => {
+                        write_retagged(&parsed, t, &mut bufs.tx);
+                        let delta = 4 * (t.is_some() as i32 - c.is_some() as i32);
+                        (&bufs.tx, vnet.shifted(delta))
+                    }
                 };
-                if let Err(err) = self.ports[j].port.send(bytes) {
+                if let Err(err) =
+                    send_to(self.ports[j].port.as_mut(), &hdr, bytes, &mut bufs.scratch)
+                {
                     sw.count_tx_error(e.port);
                     tracing::trace!(port = self.ports[j].port.name(), error = %err, "send failed");
                 }
             }
         }
     }
+}
+
+/// Reusable buffers of the loop: nothing is allocated per frame.
+struct Buffers {
+    rx: Vec<u8>,
+    /// A frame with its VLAN tag pushed, popped or rewritten.
+    tx: Vec<u8>,
+    /// Checksum completion and software segmentation for ports without offloads.
+    scratch: Vec<u8>,
+}
+
+/// Sends `frame` as `port` can take it: whole when the port has offloads
+/// (or the frame needs none), with its checksum finished, or cut into
+/// wire-sized segments.
+fn send_to(
+    port: &mut dyn Port,
+    vnet: &VirtioNetHdr,
+    frame: &[u8],
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    let plain = VirtioNetHdr::default();
+    if port.offloads() || vnet.is_plain() {
+        return port.send(vnet, frame);
+    }
+    if !vnet.is_gso() {
+        scratch.clear();
+        scratch.extend_from_slice(frame);
+        if !checksum::complete_partial(scratch, vnet.csum_start as usize, vnet.csum_offset as usize)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "checksum offsets outside the frame",
+            ));
+        }
+        return port.send(&plain, scratch);
+    }
+    let mut sent = Ok(());
+    gso::segment(frame, vnet, scratch, |seg| {
+        if sent.is_ok() {
+            sent = port.send(&plain, seg);
+        }
+    })
+    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    sent
 }

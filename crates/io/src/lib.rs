@@ -19,8 +19,8 @@ pub use packet_socket::PacketPort;
 pub use port::Port;
 pub use tap::TapPort;
 
-/// The largest frame a port reads: a 1500-byte MTU frame plus tag, with room for jumbo.
-pub const MAX_FRAME: usize = 9216 + 18;
+/// The largest frame a port reads: a 64 KiB GSO super-frame with its headers.
+pub const MAX_FRAME: usize = 65536 + 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {

@@ -6,13 +6,13 @@
 //! core, whether or not 802.1Q devices exist), so the tag is read back from
 //! `PACKET_AUXDATA` and put back in place before the switch sees the frame.
 
-use crate::port::{is_retry, Port};
+use crate::port::{iovec, iovec_mut, is_retry, Port};
 use crate::{valid_ifname, IoError};
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use vepa_packet::checksum;
+use vepa_packet::{checksum, VirtioNetHdr};
 
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
@@ -24,6 +24,7 @@ pub struct PacketPort {
     name: String,
     fd: OwnedFd,
     ifindex: i32,
+    vnet: bool,
 }
 
 /// The kernel's index for interface `name`, if it exists in this namespace.
@@ -53,8 +54,9 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, opt: libc::c_int, val: &T) -> io
 }
 
 impl PacketPort {
-    /// Opens interface `name` for raw frames.
-    pub fn open(name: &str) -> Result<PacketPort, IoError> {
+    /// Opens interface `name` for raw frames; with `offloads`, frames carry
+    /// a virtio-net header (`PACKET_VNET_HDR`) and GSO super-frames pass whole.
+    pub fn open(name: &str, offloads: bool) -> Result<PacketPort, IoError> {
         if !valid_ifname(name) {
             return Err(IoError::BadInterfaceName(name.to_string()));
         }
@@ -125,10 +127,27 @@ impl PacketPort {
             &mreq,
         )
         .map_err(os("set promiscuous mode on"))?;
+        if offloads {
+            setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_VNET_HDR,
+                &1i32,
+            )
+            .map_err(os("enable PACKET_VNET_HDR on"))?;
+        }
+        // Best effort: straight to the driver, skipping the qdisc layer.
+        let _ = setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_QDISC_BYPASS,
+            &1i32,
+        );
         Ok(PacketPort {
             name: name.to_string(),
             fd,
             ifindex,
+            vnet: offloads,
         })
     }
 
@@ -146,7 +165,11 @@ impl Port for PacketPort {
         self.fd.as_raw_fd()
     }
 
-    fn recv<'a>(&mut self, buf: &'a mut [u8]) -> io::Result<Option<&'a [u8]>> {
+    fn offloads(&self) -> bool {
+        self.vnet
+    }
+
+    fn recv<'a>(&mut self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
         // Leave four bytes in front so a stripped tag can be put back without a copy of the payload.
         if buf.len() < 64 {
             return Err(io::Error::new(
@@ -154,10 +177,13 @@ impl Port for PacketPort {
                 "receive buffer too small",
             ));
         }
+        let mut hdr = [0u8; VirtioNetHdr::LEN];
         loop {
-            let mut iov = libc::iovec {
-                iov_base: buf[4..].as_mut_ptr() as *mut libc::c_void,
-                iov_len: buf.len() - 4,
+            let mut iov = [iovec_mut(&mut hdr), iovec_mut(&mut buf[4..])];
+            let (iov_ptr, iov_len) = if self.vnet {
+                (iov.as_mut_ptr(), 2)
+            } else {
+                (iov[1..].as_mut_ptr(), 1)
             };
             // u64 keeps the control buffer aligned for cmsghdr.
             let mut control = [0u64; 16];
@@ -167,8 +193,8 @@ impl Port for PacketPort {
             let mut msg: libc::msghdr = unsafe { zeroed() };
             msg.msg_name = &mut from as *mut libc::sockaddr_ll as *mut libc::c_void;
             msg.msg_namelen = size_of::<libc::sockaddr_ll>() as u32;
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
+            msg.msg_iov = iov_ptr;
+            msg.msg_iovlen = iov_len;
             msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
             msg.msg_controllen = size_of::<[u64; 16]>();
             // SAFETY: msg points at live buffers (iov, from, control) for the call's duration.
@@ -180,12 +206,18 @@ impl Port for PacketPort {
             if from.sll_pkttype == libc::PACKET_OUTGOING {
                 continue;
             }
-            let n = n as usize;
+            let skip = if self.vnet { VirtioNetHdr::LEN } else { 0 };
+            let n = (n as usize).saturating_sub(skip);
             if n > buf.len() - 4 {
-                // Larger than any frame we forward (a GSO super-frame): skip it.
+                // Larger than our buffer: a super-frame on a port without offloads.
                 tracing::debug!(port = %self.name, len = n, "dropping oversized frame");
                 continue;
             }
+            let mut vnet = if self.vnet {
+                VirtioNetHdr::parse(&hdr)
+            } else {
+                VirtioNetHdr::default()
+            };
             let mut vlan: Option<(u16, u16)> = None;
             let mut csum_partial = false;
             // SAFETY: the CMSG_* helpers walk the control buffer the kernel just filled,
@@ -216,29 +248,36 @@ impl Port for PacketPort {
                     buf.copy_within(4..16, 0);
                     buf[12..14].copy_from_slice(&tpid.to_be_bytes());
                     buf[14..16].copy_from_slice(&tci.to_be_bytes());
+                    // The kernel's offsets count from the frame without its tag.
+                    vnet = vnet.shifted(4);
                     &mut buf[..n + 4]
                 }
                 _ => &mut buf[4..4 + n],
             };
-            // A local sender (a veth with checksum offload on) left the TCP/UDP
-            // checksum to "hardware": we are that hardware now.
-            if csum_partial {
+            // Without the vnet header, a local sender (a veth with checksum
+            // offload on) left the TCP/UDP checksum to "hardware": we are that
+            // hardware now. With it, the header says so and the frame stays partial.
+            if csum_partial && !self.vnet {
                 checksum::fill_l4_checksum(frame);
             }
-            return Ok(Some(frame));
+            return Ok(Some((vnet, frame)));
         }
     }
 
-    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        // SAFETY: frame is a live slice; the socket is bound, so no address is needed.
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                frame.as_ptr() as *const libc::c_void,
-                frame.len(),
-                0,
-            )
+    fn send(&mut self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()> {
+        let hdr = vnet.to_bytes();
+        let mut iov = [iovec(&hdr), iovec(frame)];
+        let (iov_ptr, iov_len) = if self.vnet {
+            (iov.as_mut_ptr(), 2)
+        } else {
+            (iov[1..].as_mut_ptr(), 1)
         };
+        // SAFETY: all-zero is a valid msghdr; the socket is bound, so no address is needed.
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        msg.msg_iov = iov_ptr;
+        msg.msg_iovlen = iov_len;
+        // SAFETY: msg points at live iovecs over live buffers for the call's duration.
+        let n = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, 0) };
         if n < 0 {
             Err(io::Error::last_os_error())
         } else {

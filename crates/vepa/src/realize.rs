@@ -126,19 +126,22 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>) -> Result<Realized> 
             }
         }
         let port: Box<dyn Port> = match p.kind {
-            PortKind::Netdev => {
-                Box::new(PacketPort::open(p.host_ifname()).with_context(|| at.clone())?)
-            }
+            PortKind::Netdev => Box::new(
+                PacketPort::open(p.host_ifname(), p.offload()).with_context(|| at.clone())?,
+            ),
             PortKind::Veth => {
                 seq += 1;
                 make_veth(&mut state, p, &temp_ifname(seq)).with_context(|| at.clone())?;
-                Box::new(PacketPort::open(p.host_ifname()).with_context(|| at.clone())?)
+                Box::new(
+                    PacketPort::open(p.host_ifname(), p.offload()).with_context(|| at.clone())?,
+                )
             }
             PortKind::Tap if host::is_tap(p.host_ifname()) => {
-                Box::new(TapPort::attach(p.host_ifname()).with_context(|| at.clone())?)
+                Box::new(TapPort::attach(p.host_ifname(), p.offload()).with_context(|| at.clone())?)
             }
             PortKind::Tap => {
-                let tap = TapPort::create(p.host_ifname()).with_context(|| at.clone())?;
+                let tap =
+                    TapPort::create(p.host_ifname(), p.offload()).with_context(|| at.clone())?;
                 let mac = p.mac.map(|m| m.to_string());
                 if let Some(ns) = &p.netns {
                     host::move_to_netns(p.host_ifname(), ns).with_context(|| at.clone())?;
@@ -173,7 +176,9 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>) -> Result<Realized> 
                     }
                     patched.insert((s.name.clone(), p.name.clone()));
                 }
-                Box::new(PacketPort::open(p.host_ifname()).with_context(|| at.clone())?)
+                // Both ends of a wire vepa made pass offloads: what one end
+                // sends whole, the other receives whole.
+                Box::new(PacketPort::open(p.host_ifname(), true).with_context(|| at.clone())?)
             }
         };
         attachments.push(Attachment {
@@ -198,7 +203,6 @@ fn prepare_host_end(ifname: &str, mtu: Option<u32>) -> Result<()> {
         format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"),
         "1",
     );
-    host::disable_tx_offloads(ifname)?;
     host::configure(None, ifname, None, &[], mtu)?;
     Ok(())
 }
@@ -211,8 +215,11 @@ fn make_veth(state: &mut HostState, p: &PortSpec, temp: &str) -> Result<()> {
     let first_name = if p.netns.is_some() { temp } else { peer };
     host::add_veth(ifname, first_name)?;
     state.link(ifname);
-    // Frames the far end sends must be complete (checksums filled, MTU-sized) for the plain AF_PACKET path.
-    host::disable_tx_offloads(first_name)?;
+    // Without offloads, what the far end sends must be complete (checksums
+    // filled, wire-sized): its stack does that work instead of us.
+    if !p.offload() {
+        host::disable_tx_offloads(first_name)?;
+    }
     prepare_host_end(ifname, p.mtu)?;
     let mac = p.mac.map(|m| m.to_string());
     match &p.netns {

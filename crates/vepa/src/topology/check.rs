@@ -112,6 +112,8 @@ pub(super) fn check_port(
                 ("peer_name", p.peer_name.is_some()),
                 ("mac", p.mac.is_some()),
                 ("address", !p.address.is_empty()),
+                // Both ends of a wire must agree; a patch always passes offloads.
+                ("offload", p.offload.is_some()),
             ] {
                 not_for(field, set)?;
             }

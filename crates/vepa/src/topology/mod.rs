@@ -104,6 +104,11 @@ pub struct PortSpec {
     pub address: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// Pass partial checksums and GSO super-frames through this port
+    /// (virtio-net header); default true. Off, the port sees only complete,
+    /// wire-sized frames and vepa segments for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offload: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ModeName>,
     /// Reflective relay (hairpin) on this port.
@@ -136,6 +141,7 @@ impl PortSpec {
             mac: None,
             address: Vec::new(),
             mtu: None,
+            offload: None,
             mode: None,
             relay: false,
             vlan: None,
@@ -149,6 +155,10 @@ impl PortSpec {
     /// The interface vepa reads and writes for this port.
     pub fn host_ifname(&self) -> &str {
         self.ifname.as_deref().unwrap_or(&self.name)
+    }
+
+    pub fn offload(&self) -> bool {
+        self.offload.unwrap_or(true)
     }
 
     pub fn peer_ifname(&self) -> &str {
