@@ -265,7 +265,7 @@ fn stream_byte(i: u64) -> u8 {
 
 /// Sends `len` bytes over TCP from namespace `from` to `to_ip:port` in
 /// namespace `to`, and checks every byte that arrives. Returns the number of
-/// bytes received intact; panics on the first corrupted one.
+/// bytes received intact within 60 seconds; panics on the first corrupted one.
 pub fn tcp_transfer(from: &str, to: &str, to_ip: &str, port: u16, len: u64) -> u64 {
     use std::io::{Read, Write};
     let addr: std::net::SocketAddr = format!("{to_ip}:{port}").parse().expect("address");
@@ -278,7 +278,8 @@ pub fn tcp_transfer(from: &str, to: &str, to_ip: &str, port: u16, len: u64) -> u
             .expect("timeout");
         let mut buf = vec![0u8; 1 << 16];
         let mut at = 0u64;
-        loop {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
             let n = match s.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
@@ -305,7 +306,8 @@ pub fn tcp_transfer(from: &str, to: &str, to_ip: &str, port: u16, len: u64) -> u
             .expect("timeout");
         let mut buf = vec![0u8; 1 << 16];
         let mut at = 0u64;
-        while at < len {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while at < len && Instant::now() < deadline {
             let n = (len - at).min(buf.len() as u64) as usize;
             for (k, b) in buf[..n].iter_mut().enumerate() {
                 *b = stream_byte(at + k as u64);

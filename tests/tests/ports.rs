@@ -1,7 +1,10 @@
 //! Each port type carries real traffic: a TAP device vepa owns (moved into a
 //! namespace), a veth vepa creates, and an existing interface attached as a
-//! netdev. Pings between all three, and a TCP stream (iperf3) that must
-//! arrive whole through the tap and veth ports.
+//! netdev. Pings between all three, a TCP stream (iperf3) through the tap
+//! and veth ports, and UDP from the netdev to the tap. The tap and the
+//! netdev run without offloads: the tap's kernel verifies every checksum
+//! it is handed, and the netdev's far end leaves its checksums partial, so
+//! vepa must complete them.
 
 use std::process::Command;
 use vepa_itest::{counter, iperf3, reach_matrix, require_root, sh, uid, Links, Netns, Vepa};
@@ -26,9 +29,9 @@ fn tap_veth_and_netdev_ports_forward() {
     let (tap, veth) = (format!("t{id}"), format!("v{id}"));
     let topo = format!(
         "[[switch]]\nname = \"s\"\n\
-         [[switch.port]]\nname = \"{tap}\"\ntype = \"tap\"\nnetns = \"{}\"\naddress = [\"10.8.0.1/24\"]\n\
+         [[switch.port]]\nname = \"{tap}\"\ntype = \"tap\"\noffload = false\nnetns = \"{}\"\naddress = [\"10.8.0.1/24\"]\n\
          [[switch.port]]\nname = \"{veth}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.8.0.2/24\"]\n\
-         [[switch.port]]\nname = \"nd\"\ntype = \"netdev\"\nifname = \"{existing}\"\n",
+         [[switch.port]]\nname = \"nd\"\ntype = \"netdev\"\nifname = \"{existing}\"\noffload = false\n",
         a.name, b.name
     );
     // The tap moves into namespace a, so only the veth shows in ours.
@@ -53,8 +56,8 @@ fn tap_veth_and_netdev_ports_forward() {
     );
 
     // UDP from the netdev side, whose veth leaves checksums to "hardware"
-    // (offload on, as the kernel sets it up): vepa must complete them.
-    let (sent, lost) = iperf3_udp(&c.name, &b.name, "10.8.0.2");
+    // (offload on, as the kernel sets it up), to the tap, whose kernel checks them.
+    let (sent, lost) = iperf3_udp(&c.name, &a.name, "10.8.0.1");
     assert!(
         sent > 100 && lost * 10 < sent,
         "UDP from the netdev port: {lost} of {sent} datagrams lost"
