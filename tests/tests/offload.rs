@@ -20,7 +20,11 @@ fn tso_frames_pass_whole_or_are_segmented() {
         .collect();
     let ports: Vec<String> = names.iter().map(|n| format!("o{id}{n}")).collect();
     // a and b are veths with offloads; c is a TAP without (vepa must segment for it).
-    let kind = ["type = \"veth\"\n", "type = \"veth\"\n", "type = \"tap\"\noffload = false\n"];
+    let kind = [
+        "type = \"veth\"\n",
+        "type = \"veth\"\n",
+        "type = \"tap\"\noffload = false\n",
+    ];
     let mut topo = String::from("[[switch]]\nname = \"s\"\n");
     for i in 0..3 {
         topo.push_str(&format!(
