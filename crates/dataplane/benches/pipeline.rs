@@ -3,7 +3,9 @@
 //! reported in elements (frames) per second.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use vepa_dataplane::{Egress, PortConfig, PortId, PortMode, PortRole, Switch, SwitchConfig, VlanMode};
+use vepa_dataplane::{
+    Egress, PortConfig, PortId, PortMode, PortRole, Switch, SwitchConfig, VlanMode,
+};
 use vepa_packet::MacAddr;
 
 const BATCH: usize = 1024;
@@ -88,7 +90,14 @@ fn known_unicast_many_macs(c: &mut Criterion) {
 fn flood(c: &mut Criterion) {
     // Broadcasts on an 8-port veb switch: seven copies each.
     let sw = switch(PortMode::Veb, 8, None, 1);
-    let frames = (0..8).map(|i| (PortId(i), frame(MacAddr::BROADCAST, mac(i as u32 + 1), None))).collect();
+    let frames = (0..8)
+        .map(|i| {
+            (
+                PortId(i),
+                frame(MacAddr::BROADCAST, mac(i as u32 + 1), None),
+            )
+        })
+        .collect();
     bench_frames(c, "flood_8_ports", sw, frames);
 }
 
@@ -119,5 +128,12 @@ fn vepa_reflection(c: &mut Criterion) {
     bench_frames(c, "vepa_with_reflection", sw, frames);
 }
 
-criterion_group!(benches, known_unicast, known_unicast_many_macs, flood, vlan, vepa_reflection);
+criterion_group!(
+    benches,
+    known_unicast,
+    known_unicast_many_macs,
+    flood,
+    vlan,
+    vepa_reflection
+);
 criterion_main!(benches);

@@ -1,20 +1,21 @@
-//! The forwarding loop: poll every port, run each received frame through
-//! its switch, send the copies.
+//! The forwarding loop: poll every port, run each received batch through
+//! its switch, send the copies in batches.
 //!
-//! One thread, level-triggered poll(2), up to [`BATCH`] frames per port per
-//! wakeup so a busy port cannot starve the others. Retagging writes into one
-//! reused buffer; nothing is allocated per frame.
+//! One thread, level-triggered poll(2). Each readable port yields up to
+//! [`MAX_BATCH`] frames in one call; every frame is decided, and its copies
+//! queue per output port; the queues leave in one call per port when the
+//! batch is done. A port that cannot take offloads gets its copies with
+//! checksums finished or cut into segments when they are queued. Buffers
+//! are allocated once; nothing is allocated per frame.
 
+use crate::batch::{RxBatch, TxQueue, MAX_BATCH};
 use crate::port::Port;
-use crate::MAX_FRAME;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use vepa_dataplane::{Egress, PortId, Switch};
 use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
 
-/// Frames taken from one port before the loop looks at the others.
-pub const BATCH: usize = 64;
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
 const IDLE_WAKEUP: Duration = Duration::from_millis(100);
 
@@ -32,6 +33,18 @@ pub struct Forwarder {
     route: Vec<Vec<Option<usize>>>,
     /// Ports whose receive side failed once, so the error is logged once.
     failed: Vec<bool>,
+}
+
+/// Reusable state of the loop.
+struct Buffers {
+    rx: RxBatch,
+    /// One queue per port, and which are not empty.
+    tx: Vec<TxQueue>,
+    dirty: Vec<usize>,
+    out: Vec<Egress>,
+    /// A frame with its tag changed, or a frame being segmented.
+    scratch: Vec<u8>,
+    segment: Vec<u8>,
 }
 
 impl Forwarder {
@@ -73,12 +86,14 @@ impl Forwarder {
                 revents: 0,
             })
             .collect();
-        let mut bufs = Buffers {
-            rx: vec![0u8; MAX_FRAME + 4],
-            tx: Vec::with_capacity(MAX_FRAME + 4),
-            scratch: Vec::with_capacity(MAX_FRAME + 4),
+        let mut b = Buffers {
+            rx: RxBatch::new(MAX_BATCH),
+            tx: (0..self.ports.len()).map(|_| TxQueue::default()).collect(),
+            dirty: Vec::with_capacity(self.ports.len()),
+            out: Vec::with_capacity(64),
+            scratch: Vec::new(),
+            segment: Vec::new(),
         };
-        let mut out: Vec<Egress> = Vec::with_capacity(64);
         let mut last_tick = 0u64;
         while !stop.load(Ordering::Relaxed) {
             // SAFETY: pollfds is a live, correctly sized array of pollfd.
@@ -99,7 +114,7 @@ impl Forwarder {
             let now = start.elapsed().as_millis() as u64;
             for (i, pfd) in pollfds.iter().enumerate() {
                 if pfd.revents != 0 {
-                    self.drain(i, now, &mut bufs, &mut out);
+                    self.forward_batch(i, now, &mut b);
                 }
             }
             if now.saturating_sub(last_tick) >= 1000 {
@@ -112,22 +127,26 @@ impl Forwarder {
         Ok(())
     }
 
-    fn drain(&mut self, i: usize, now: u64, bufs: &mut Buffers, out: &mut Vec<Egress>) {
-        for _ in 0..BATCH {
-            let (vnet, frame) = match self.ports[i].port.recv(&mut bufs.rx) {
-                Ok(Some(f)) => f,
-                Ok(None) => return,
-                Err(e) => {
-                    if !self.failed[i] {
-                        self.failed[i] = true;
-                        tracing::warn!(port = self.ports[i].port.name(), error = %e, "receive failed");
-                    }
-                    return;
+    /// One receive call on port `i`, every frame decided, every queue sent.
+    fn forward_batch(&mut self, i: usize, now: u64, b: &mut Buffers) {
+        let n = match self.ports[i].port.recv_batch(&mut b.rx) {
+            Ok(n) => n,
+            Err(e) => {
+                if !self.failed[i] {
+                    self.failed[i] = true;
+                    tracing::warn!(port = self.ports[i].port.name(), error = %e, "receive failed");
                 }
-            };
-            let (si, id) = (self.ports[i].switch, self.ports[i].id);
-            let sw = &mut self.switches[si];
-            if sw.process(id, frame, now, out).is_err() {
+                return;
+            }
+        };
+        let (si, id) = (self.ports[i].switch, self.ports[i].id);
+        for k in 0..n {
+            let slot = b.rx.slot(k);
+            let (frame, vnet) = (slot.frame(), slot.vnet);
+            if self.switches[si]
+                .process(id, frame, now, &mut b.out)
+                .is_err()
+            {
                 continue;
             }
             // process() accepted it, so it parses.
@@ -135,69 +154,89 @@ impl Forwarder {
                 continue;
             };
             let current = parsed.vlan().map(|t| t.vid);
-            for e in out.iter() {
+            for e in b.out.iter() {
                 let Some(j) = self.route[si][e.port.index()] else {
                     continue;
                 };
-                let (bytes, hdr): (&[u8], VirtioNetHdr) = match (current, e.tag) {
-                    (c, t) if c == t => (frame, vnet),
-                    (c, t) => {
-                        write_retagged(&parsed, t, &mut bufs.tx);
-                        let delta = 4 * (t.is_some() as i32 - c.is_some() as i32);
-                        (&bufs.tx, vnet.shifted(delta))
-                    }
+                let q = &mut b.tx[j];
+                if q.is_empty() {
+                    b.dirty.push(j);
+                }
+                let (bytes, hdr): (&[u8], VirtioNetHdr) = if current == e.tag {
+                    (frame, vnet)
+                } else {
+                    write_retagged(&parsed, e.tag, &mut b.scratch);
+                    let delta = 4 * (e.tag.is_some() as i32 - current.is_some() as i32);
+                    (&b.scratch, vnet.shifted(delta))
                 };
-                if let Err(err) =
-                    send_to(self.ports[j].port.as_mut(), &hdr, bytes, &mut bufs.scratch)
-                {
-                    sw.count_tx_error(e.port);
-                    tracing::trace!(port = self.ports[j].port.name(), error = %err, "send failed");
+                let unchanged = current == e.tag;
+                if let Err(err) = enqueue(
+                    q,
+                    self.ports[j].port.offloads(),
+                    k,
+                    unchanged,
+                    &hdr,
+                    bytes,
+                    &mut b.segment,
+                ) {
+                    self.switches[si].count_tx_error(e.port);
+                    tracing::trace!(port = self.ports[j].port.name(), error = %err, "cannot send");
                 }
             }
+        }
+        for j in b.dirty.drain(..) {
+            let q = &mut b.tx[j];
+            let queued = q.len();
+            let sent = self.ports[j]
+                .port
+                .send_batch(&mut q.frames(&b.rx))
+                .unwrap_or(0);
+            let a = &self.ports[j];
+            for _ in sent..queued {
+                self.switches[a.switch].count_tx_error(a.id);
+            }
+            q.clear();
         }
     }
 }
 
-/// Reusable buffers of the loop: nothing is allocated per frame.
-struct Buffers {
-    rx: Vec<u8>,
-    /// A frame with its VLAN tag pushed, popped or rewritten.
-    tx: Vec<u8>,
-    /// Checksum completion and software segmentation for ports without offloads.
-    scratch: Vec<u8>,
-}
-
-/// Sends `frame` as `port` can take it: whole when the port has offloads
-/// (or the frame needs none), with its checksum finished, or cut into
-/// wire-sized segments.
-fn send_to(
-    port: &mut dyn Port,
+/// Queues a copy for a port as the port can take it: as it is when the
+/// port has offloads (or the frame needs none), with its checksum
+/// finished, or cut into wire-sized segments.
+fn enqueue(
+    q: &mut TxQueue,
+    offloads: bool,
+    slot: usize,
+    unchanged: bool,
     vnet: &VirtioNetHdr,
     frame: &[u8],
-    scratch: &mut Vec<u8>,
+    seg: &mut Vec<u8>,
 ) -> io::Result<()> {
     let plain = VirtioNetHdr::default();
-    if port.offloads() || vnet.is_plain() {
-        return port.send(vnet, frame);
+    if offloads || vnet.is_plain() {
+        let hdr = if offloads { *vnet } else { plain };
+        if unchanged {
+            q.push_rx(slot, hdr);
+        } else {
+            q.push_copy(frame, hdr);
+        }
+        return Ok(());
     }
     if !vnet.is_gso() {
-        scratch.clear();
-        scratch.extend_from_slice(frame);
-        if !checksum::complete_partial(scratch, vnet.csum_start as usize, vnet.csum_offset as usize)
-        {
+        seg.clear();
+        seg.extend_from_slice(frame);
+        if !checksum::complete_partial(seg, vnet.csum_start as usize, vnet.csum_offset as usize) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "checksum offsets outside the frame",
             ));
         }
-        return port.send(&plain, scratch);
+        q.push_copy(seg, plain);
+        return Ok(());
     }
-    let mut sent = Ok(());
-    gso::segment(frame, vnet, scratch, |seg| {
-        if sent.is_ok() {
-            sent = port.send(&plain, seg);
-        }
-    })
-    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    sent
+    let mut scratch = std::mem::take(seg);
+    let r = gso::segment(frame, vnet, &mut scratch, |s| q.push_copy(s, plain));
+    *seg = scratch;
+    r.map(|_| ())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }

@@ -8,12 +8,14 @@
 //! (vnet headers, GSO, rings, workers) replaces it behind the same trait.
 //! [`host`] creates the veths, taps and namespaces a topology asks for.
 
+mod batch;
 mod forwarder;
 pub mod host;
 mod packet_socket;
 mod port;
 mod tap;
 
+pub use batch::{RxBatch, RxSlot, MAX_BATCH};
 pub use forwarder::{Attachment, Forwarder};
 pub use packet_socket::PacketPort;
 pub use port::Port;

@@ -6,6 +6,7 @@
 //! core, whether or not 802.1Q devices exist), so the tag is read back from
 //! `PACKET_AUXDATA` and put back in place before the switch sees the frame.
 
+use crate::batch::{RxBatch, MAX_BATCH};
 use crate::port::{iovec, iovec_mut, is_retry, Port};
 use crate::{valid_ifname, IoError};
 use std::ffi::CString;
@@ -156,6 +157,41 @@ impl PacketPort {
     }
 }
 
+/// What PACKET_AUXDATA says about a received frame.
+struct Aux {
+    vlan: Option<(u16, u16)>,
+    csum_partial: bool,
+}
+
+fn auxdata(msg: &libc::msghdr) -> Aux {
+    let mut aux = Aux {
+        vlan: None,
+        csum_partial: false,
+    };
+    // SAFETY: the CMSG_* helpers walk the control buffer the kernel just
+    // filled, bounded by msg_controllen; tpacket_auxdata is read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == libc::PACKET_AUXDATA {
+                let a =
+                    std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::tpacket_auxdata);
+                aux.csum_partial = a.tp_status & TP_STATUS_CSUMNOTREADY != 0;
+                if a.tp_status & TP_STATUS_VLAN_VALID != 0 {
+                    let tpid = if a.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                        a.tp_vlan_tpid
+                    } else {
+                        0x8100
+                    };
+                    aux.vlan = Some((tpid, a.tp_vlan_tci));
+                }
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    aux
+}
+
 impl Port for PacketPort {
     fn name(&self) -> &str {
         &self.name
@@ -170,97 +206,160 @@ impl Port for PacketPort {
     }
 
     fn recv<'a>(&mut self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
-        // Leave four bytes in front so a stripped tag can be put back without a copy of the payload.
-        if buf.len() < 64 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "receive buffer too small",
-            ));
+        let mut one = RxBatch::with_buffer_len(1, buf.len());
+        if self.recv_batch(&mut one)? == 0 {
+            return Ok(None);
         }
-        let mut hdr = [0u8; VirtioNetHdr::LEN];
-        loop {
-            let mut iov = [iovec_mut(&mut hdr), iovec_mut(&mut buf[4..])];
-            let (iov_ptr, iov_len) = if self.vnet {
-                (iov.as_mut_ptr(), 2)
+        let slot = one.slot(0);
+        let (vnet, frame) = (slot.vnet, slot.frame());
+        buf[..frame.len()].copy_from_slice(frame);
+        Ok(Some((vnet, &buf[..frame.len()])))
+    }
+
+    fn recv_batch(&mut self, batch: &mut RxBatch) -> io::Result<usize> {
+        const N: usize = MAX_BATCH;
+        let want = batch.capacity().min(N);
+        let mut hdrs = [[0u8; VirtioNetHdr::LEN]; N];
+        // u64 keeps each control buffer aligned for cmsghdr.
+        let mut control = [[0u64; 8]; N];
+        // SAFETY: all-zero is a valid sockaddr_ll, iovec and mmsghdr.
+        let mut from: [libc::sockaddr_ll; N] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut iovs: [[libc::iovec; 2]; N] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msgs: [libc::mmsghdr; N] = unsafe { zeroed() };
+        for i in 0..want {
+            // Four bytes stay free in front so a stripped tag can be put back in place.
+            let buf = &mut batch.slot_buf(i)[4..];
+            iovs[i] = [iovec_mut(&mut hdrs[i]), iovec_mut(buf)];
+            let m = &mut msgs[i].msg_hdr;
+            m.msg_name = &mut from[i] as *mut libc::sockaddr_ll as *mut libc::c_void;
+            m.msg_namelen = size_of::<libc::sockaddr_ll>() as u32;
+            m.msg_iov = if self.vnet {
+                iovs[i].as_mut_ptr()
             } else {
-                (iov[1..].as_mut_ptr(), 1)
+                iovs[i][1..].as_mut_ptr()
             };
-            // u64 keeps the control buffer aligned for cmsghdr.
-            let mut control = [0u64; 16];
-            // SAFETY: all-zero is a valid sockaddr_ll and msghdr.
-            let mut from: libc::sockaddr_ll = unsafe { zeroed() };
-            // SAFETY: as above.
-            let mut msg: libc::msghdr = unsafe { zeroed() };
-            msg.msg_name = &mut from as *mut libc::sockaddr_ll as *mut libc::c_void;
-            msg.msg_namelen = size_of::<libc::sockaddr_ll>() as u32;
-            msg.msg_iov = iov_ptr;
-            msg.msg_iovlen = iov_len;
-            msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_controllen = size_of::<[u64; 16]>();
-            // SAFETY: msg points at live buffers (iov, from, control) for the call's duration.
-            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                return if is_retry(&e) { Ok(None) } else { Err(e) };
-            }
-            if from.sll_pkttype == libc::PACKET_OUTGOING {
+            m.msg_iovlen = if self.vnet { 2 } else { 1 };
+            m.msg_control = control[i].as_mut_ptr() as *mut libc::c_void;
+            m.msg_controllen = size_of::<[u64; 8]>();
+        }
+        // SAFETY: every mmsghdr points at live iovecs, addresses and control
+        // buffers for the call's duration; `want` of them are initialised.
+        let got = unsafe {
+            libc::recvmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                want as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if got < 0 {
+            let e = io::Error::last_os_error();
+            return if is_retry(&e) { Ok(0) } else { Err(e) };
+        }
+        let skip = if self.vnet { VirtioNetHdr::LEN } else { 0 };
+        let mut kept = 0;
+        for i in 0..got as usize {
+            let m = &msgs[i];
+            if from[i].sll_pkttype == libc::PACKET_OUTGOING
+                || m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0
+            {
+                // Our own transmissions, or larger than a buffer: a
+                // super-frame on a port without offloads.
                 continue;
             }
-            let skip = if self.vnet { VirtioNetHdr::LEN } else { 0 };
-            let n = (n as usize).saturating_sub(skip);
-            if n > buf.len() - 4 {
-                // Larger than our buffer: a super-frame on a port without offloads.
-                tracing::debug!(port = %self.name, len = n, "dropping oversized frame");
-                continue;
-            }
-            let mut vnet = if self.vnet {
-                VirtioNetHdr::parse(&hdr)
+            let n = (m.msg_len as usize).saturating_sub(skip);
+            let aux = auxdata(&m.msg_hdr);
+            let vnet = if self.vnet {
+                VirtioNetHdr::parse(&hdrs[i])
             } else {
                 VirtioNetHdr::default()
             };
-            let mut vlan: Option<(u16, u16)> = None;
-            let mut csum_partial = false;
-            // SAFETY: the CMSG_* helpers walk the control buffer the kernel just filled,
-            // bounded by msg_controllen; tpacket_auxdata is read unaligned.
-            unsafe {
-                let mut c = libc::CMSG_FIRSTHDR(&msg);
-                while !c.is_null() {
-                    if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == libc::PACKET_AUXDATA
-                    {
-                        let aux = std::ptr::read_unaligned(
-                            libc::CMSG_DATA(c) as *const libc::tpacket_auxdata
-                        );
-                        csum_partial = aux.tp_status & TP_STATUS_CSUMNOTREADY != 0;
-                        if aux.tp_status & TP_STATUS_VLAN_VALID != 0 {
-                            let tpid = if aux.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 {
-                                aux.tp_vlan_tpid
-                            } else {
-                                0x8100
-                            };
-                            vlan = Some((tpid, aux.tp_vlan_tci));
-                        }
-                    }
-                    c = libc::CMSG_NXTHDR(&msg, c);
-                }
+            // Frames are compacted towards the front when some were skipped.
+            if kept != i {
+                batch.swap(kept, i);
             }
-            let frame = match vlan {
+            let slot = batch.slot_mut(kept);
+            let buf = &mut slot.buf[..];
+            let (start, len, mut vnet) = match aux.vlan {
                 Some((tpid, tci)) if n >= 12 => {
                     buf.copy_within(4..16, 0);
                     buf[12..14].copy_from_slice(&tpid.to_be_bytes());
                     buf[14..16].copy_from_slice(&tci.to_be_bytes());
                     // The kernel's offsets count from the frame without its tag.
-                    vnet = vnet.shifted(4);
-                    &mut buf[..n + 4]
+                    (0, n + 4, vnet.shifted(4))
                 }
-                _ => &mut buf[4..4 + n],
+                _ => (4, n, vnet),
             };
             // Without the vnet header, a local sender (a veth with checksum
             // offload on) left the TCP/UDP checksum to "hardware": we are that
             // hardware now. With it, the header says so and the frame stays partial.
-            if csum_partial && !self.vnet {
-                checksum::fill_l4_checksum(frame);
+            if aux.csum_partial && !self.vnet {
+                checksum::fill_l4_checksum(&mut buf[start..start + len]);
+                vnet = VirtioNetHdr::default();
             }
-            return Ok(Some((vnet, frame)));
+            slot.set(start, len, vnet);
+            kept += 1;
+        }
+        batch.set_len(kept);
+        Ok(kept)
+    }
+
+    fn send_batch(
+        &mut self,
+        frames: &mut dyn Iterator<Item = (VirtioNetHdr, &[u8])>,
+    ) -> io::Result<usize> {
+        const N: usize = MAX_BATCH;
+        let mut hdrs = [[0u8; VirtioNetHdr::LEN]; N];
+        // SAFETY: all-zero is a valid iovec and mmsghdr.
+        let mut iovs: [[libc::iovec; 2]; N] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msgs: [libc::mmsghdr; N] = unsafe { zeroed() };
+        let mut sent = 0;
+        loop {
+            let mut n = 0;
+            for (vnet, frame) in (&mut *frames).take(N) {
+                hdrs[n] = vnet.to_bytes();
+                iovs[n] = [iovec(&hdrs[n]), iovec(frame)];
+                let m = &mut msgs[n].msg_hdr;
+                m.msg_iov = if self.vnet {
+                    iovs[n].as_mut_ptr()
+                } else {
+                    iovs[n][1..].as_mut_ptr()
+                };
+                m.msg_iovlen = if self.vnet { 2 } else { 1 };
+                n += 1;
+            }
+            if n == 0 {
+                return Ok(sent);
+            }
+            let mut done = 0;
+            while done < n {
+                // SAFETY: msgs[done..n] point at live headers and frames for the call's duration.
+                let r = unsafe {
+                    libc::sendmmsg(
+                        self.fd.as_raw_fd(),
+                        msgs[done..].as_mut_ptr(),
+                        (n - done) as u32,
+                        0,
+                    )
+                };
+                if r < 0 {
+                    let e = io::Error::last_os_error();
+                    if sent + done == 0 {
+                        return Err(e);
+                    }
+                    // Count what went; the rest of this batch is lost (the caller counts errors).
+                    return Ok(sent + done);
+                }
+                done += r as usize;
+                if r == 0 {
+                    break;
+                }
+            }
+            sent += done;
         }
     }
 

@@ -1,5 +1,6 @@
 //! The one interface every port backend implements.
 
+use crate::batch::RxBatch;
 use std::io;
 use std::os::fd::RawFd;
 use vepa_packet::VirtioNetHdr;
@@ -28,6 +29,46 @@ pub trait Port: Send {
 
     /// Sends one frame; `vnet` must be plain unless the port has offloads.
     fn send(&mut self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()>;
+
+    /// Fills `batch` with the frames waiting, up to its capacity; returns
+    /// how many (0 when none). Backends with a batch call override this.
+    fn recv_batch(&mut self, batch: &mut RxBatch) -> io::Result<usize> {
+        let mut n = 0;
+        while n < batch.capacity() {
+            let slot = batch.slot_mut(n);
+            let base = slot.buf.as_ptr() as usize;
+            let got = match self.recv(&mut slot.buf) {
+                Ok(Some((vnet, frame))) => {
+                    Some((vnet, frame.as_ptr() as usize - base, frame.len()))
+                }
+                Ok(None) => None,
+                Err(e) if n == 0 => return Err(e),
+                Err(_) => None,
+            };
+            let Some((vnet, start, len)) = got else { break };
+            slot.set(start, len, vnet);
+            n += 1;
+        }
+        batch.set_len(n);
+        Ok(n)
+    }
+
+    /// Sends every frame `frames` yields; returns how many went. Backends
+    /// with a batch call override this.
+    fn send_batch(
+        &mut self,
+        frames: &mut dyn Iterator<Item = (VirtioNetHdr, &[u8])>,
+    ) -> io::Result<usize> {
+        let mut sent = 0;
+        for (vnet, frame) in frames {
+            match self.send(&vnet, frame) {
+                Ok(()) => sent += 1,
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(sent)
+    }
 }
 
 /// The would-block and interrupted cases a poll loop simply retries later.
