@@ -450,13 +450,14 @@ impl Vepa {
                 .status()
                 .is_ok_and(|s| s.success()),
         };
+        let log = dir.path().join("stdout");
         let child = cmd
             .arg("run")
             .arg("-f")
             .arg(&file)
             .arg("--stats-json")
             .arg(&stats_path)
-            .stdout(Stdio::null())
+            .stdout(File::create(&log).expect("stdout file"))
             .stderr(Stdio::piped())
             .spawn()
             .expect("start vepa");
@@ -471,8 +472,13 @@ impl Vepa {
                 Vec::new()
             }),
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !expect_links.iter().all(exists) {
+        // vepa says "forwarding" once every port is open.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            if said.contains("forwarding") && expect_links.iter().all(exists) {
+                break;
+            }
             if let Some(c) = v.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
                     let mut err = String::new();
@@ -484,13 +490,16 @@ impl Vepa {
             }
             assert!(
                 Instant::now() < deadline,
-                "vepa did not create {expect_links:?} in time"
+                "vepa did not start forwarding in time"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        // The ports open right after the last device is made.
-        std::thread::sleep(Duration::from_millis(300));
         v
+    }
+
+    /// The vepa process.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
     /// Stops vepa and returns its final counters.

@@ -84,6 +84,9 @@ impl RxBatch {
     }
 }
 
+/// Arena bytes a queue keeps between batches.
+const ARENA_KEEP: usize = 256 << 10;
+
 /// Where a queued frame's bytes are.
 #[derive(Clone, Copy)]
 enum TxFrom {
@@ -133,5 +136,10 @@ impl TxQueue {
     pub(crate) fn clear(&mut self) {
         self.items.clear();
         self.arena.clear();
+        // A burst of changed super-frames may have grown the arena to
+        // megabytes; with a hundred ports that adds up, so give most back.
+        if self.arena.capacity() > ARENA_KEEP {
+            self.arena.shrink_to(ARENA_KEEP);
+        }
     }
 }

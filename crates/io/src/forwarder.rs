@@ -18,6 +18,10 @@ use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
 
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
 const IDLE_WAKEUP: Duration = Duration::from_millis(100);
+/// After forwarding, keep looking (without sleeping) this long: the answer
+/// to what we just forwarded usually comes within it, and a sleeping
+/// thread's wakeup costs more than the look.
+const SPIN: Duration = Duration::from_micros(200);
 
 /// A port device bound to one port of one switch.
 pub struct Attachment {
@@ -95,15 +99,16 @@ impl Forwarder {
             segment: Vec::new(),
         };
         let mut last_tick = 0u64;
+        let mut last_frame = Instant::now() - SPIN;
         while !stop.load(Ordering::Relaxed) {
-            // SAFETY: pollfds is a live, correctly sized array of pollfd.
-            let n = unsafe {
-                libc::poll(
-                    pollfds.as_mut_ptr(),
-                    pollfds.len() as libc::nfds_t,
-                    IDLE_WAKEUP.as_millis() as i32,
-                )
+            let timeout = if last_frame.elapsed() < SPIN {
+                0
+            } else {
+                IDLE_WAKEUP.as_millis() as i32
             };
+            // SAFETY: pollfds is a live, correctly sized array of pollfd.
+            let n =
+                unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, timeout) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -111,11 +116,21 @@ impl Forwarder {
                 }
                 return Err(e);
             }
+            if n == 0 && timeout == 0 {
+                // Nothing yet: let whoever shares this core (often the very
+                // endpoints we serve) run before we look again.
+                std::thread::yield_now();
+                continue;
+            }
             let now = start.elapsed().as_millis() as u64;
+            let mut moved = 0;
             for (i, pfd) in pollfds.iter().enumerate() {
                 if pfd.revents != 0 {
-                    self.forward_batch(i, now, &mut b);
+                    moved += self.forward_batch(i, now, &mut b);
                 }
+            }
+            if moved > 0 {
+                last_frame = Instant::now();
             }
             if now.saturating_sub(last_tick) >= 1000 {
                 last_tick = now;
@@ -127,8 +142,9 @@ impl Forwarder {
         Ok(())
     }
 
-    /// One receive call on port `i`, every frame decided, every queue sent.
-    fn forward_batch(&mut self, i: usize, now: u64, b: &mut Buffers) {
+    /// One receive call on port `i`, every frame decided, every queue sent;
+    /// returns how many frames came in.
+    fn forward_batch(&mut self, i: usize, now: u64, b: &mut Buffers) -> usize {
         let n = match self.ports[i].port.recv_batch(&mut b.rx) {
             Ok(n) => n,
             Err(e) => {
@@ -136,7 +152,7 @@ impl Forwarder {
                     self.failed[i] = true;
                     tracing::warn!(port = self.ports[i].port.name(), error = %e, "receive failed");
                 }
-                return;
+                return 0;
             }
         };
         let (si, id) = (self.ports[i].switch, self.ports[i].id);
@@ -197,6 +213,7 @@ impl Forwarder {
             }
             q.clear();
         }
+        n
     }
 }
 
