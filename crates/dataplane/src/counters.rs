@@ -80,6 +80,18 @@ impl PortCounters {
             .filter(|(_, n)| *n > 0)
     }
 
+    /// Adds another set of counters (another thread's) to these.
+    pub fn add(&mut self, o: &PortCounters) {
+        self.rx_frames += o.rx_frames;
+        self.rx_bytes += o.rx_bytes;
+        self.tx_frames += o.tx_frames;
+        self.tx_bytes += o.tx_bytes;
+        self.tx_errors += o.tx_errors;
+        for (d, x) in self.drops.iter_mut().zip(o.drops) {
+            *d += x;
+        }
+    }
+
     pub(crate) fn count_drop(&mut self, reason: DropReason) {
         self.drops[reason as usize] += 1;
     }

@@ -2,11 +2,21 @@
 //!
 //! Entries age out after the switch's ageing time unless static; each port
 //! may hold a bounded number of learned MACs, so a port cannot exhaust the
-//! table for the others.
+//! table for the others. The table is shared by every forwarding thread:
+//! it is split into shards, each behind its own reader-writer lock, and the
+//! common case (a known source, seen again) takes only a read lock, since
+//! an entry's age is refreshed at most once a second.
 
 use crate::PortId;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use vepa_packet::MacAddr;
+
+const SHARDS: usize = 16;
+/// A refresh of an entry's age closer than this to the last one is skipped.
+const REFRESH_MS: u64 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdbEntry {
@@ -32,20 +42,38 @@ pub enum LearnOutcome {
     LimitReached,
 }
 
-#[derive(Debug, Clone)]
+type Shard = FxHashMap<(MacAddr, u16), FdbEntry>;
+
+#[derive(Debug)]
 pub struct Fdb {
-    map: FxHashMap<(MacAddr, u16), FdbEntry>,
-    learned_per_port: Vec<u32>,
+    shards: Box<[RwLock<Shard>]>,
+    learned_per_port: Box<[AtomicU32]>,
     ageing_ms: u64,
 }
 
 impl Fdb {
     pub fn new(ports: usize, ageing_ms: u64) -> Fdb {
         Fdb {
-            map: FxHashMap::default(),
-            learned_per_port: vec![0; ports],
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            learned_per_port: (0..ports).map(|_| AtomicU32::new(0)).collect(),
             ageing_ms,
         }
+    }
+
+    fn shard_of(mac: MacAddr, vid: u16) -> usize {
+        let mut h = FxHasher::default();
+        (mac, vid).hash(&mut h);
+        (h.finish() >> 32) as usize % SHARDS
+    }
+
+    // A panic while holding a shard cannot leave an entry half-written
+    // (entries are plain values), so a poisoned lock is still usable.
+    fn read(&self, i: usize) -> RwLockReadGuard<'_, Shard> {
+        self.shards[i].read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self, i: usize) -> RwLockWriteGuard<'_, Shard> {
+        self.shards[i].write().unwrap_or_else(|e| e.into_inner())
     }
 
     fn live(&self, e: &FdbEntry, now_ms: u64) -> bool {
@@ -54,38 +82,49 @@ impl Fdb {
 
     /// The port a live entry points to.
     pub fn lookup(&self, mac: MacAddr, vid: u16, now_ms: u64) -> Option<PortId> {
-        self.map
+        let shard = self.read(Self::shard_of(mac, vid));
+        shard
             .get(&(mac, vid))
             .filter(|e| self.live(e, now_ms))
             .map(|e| e.port)
     }
 
-    pub fn insert_static(&mut self, mac: MacAddr, vid: u16, port: PortId) {
-        if let Some(old) = self.map.insert(
-            (mac, vid),
-            FdbEntry {
-                port,
-                last_seen_ms: 0,
-                is_static: true,
-            },
-        ) {
+    pub fn insert_static(&self, mac: MacAddr, vid: u16, port: PortId) {
+        let entry = FdbEntry {
+            port,
+            last_seen_ms: 0,
+            is_static: true,
+        };
+        if let Some(old) = self
+            .write(Self::shard_of(mac, vid))
+            .insert((mac, vid), entry)
+        {
             if !old.is_static {
-                self.learned_per_port[old.port.index()] -= 1;
+                self.learned_per_port[old.port.index()].fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
 
     /// Records that `mac` was seen as a source on `port` in VLAN `vid`.
     pub fn learn(
-        &mut self,
+        &self,
         mac: MacAddr,
         vid: u16,
         port: PortId,
         now_ms: u64,
         limit: u32,
     ) -> LearnOutcome {
-        let ageing = self.ageing_ms;
-        match self.map.get_mut(&(mac, vid)) {
+        let si = Self::shard_of(mac, vid);
+        // The common case under a read lock: known here, and refreshed recently.
+        if let Some(e) = self.read(si).get(&(mac, vid)) {
+            if e.port == port && (e.is_static || now_ms.saturating_sub(e.last_seen_ms) < REFRESH_MS)
+            {
+                return LearnOutcome::Refreshed;
+            }
+        }
+        let mut shard = self.write(si);
+        let count = |p: PortId| self.learned_per_port[p.index()].load(Ordering::Relaxed);
+        match shard.get_mut(&(mac, vid)) {
             Some(e) if e.is_static => {
                 if e.port == port {
                     LearnOutcome::Refreshed
@@ -99,14 +138,14 @@ impl Fdb {
             }
             Some(e) => {
                 let from = e.port;
-                let expired = now_ms.saturating_sub(e.last_seen_ms) >= ageing;
-                if self.learned_per_port[port.index()] >= limit {
+                let expired = now_ms.saturating_sub(e.last_seen_ms) >= self.ageing_ms;
+                if count(port) >= limit {
                     return LearnOutcome::LimitReached;
                 }
                 e.port = port;
                 e.last_seen_ms = now_ms;
-                self.learned_per_port[from.index()] -= 1;
-                self.learned_per_port[port.index()] += 1;
+                self.learned_per_port[from.index()].fetch_sub(1, Ordering::Relaxed);
+                self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
                 if expired {
                     LearnOutcome::Learned
                 } else {
@@ -114,10 +153,10 @@ impl Fdb {
                 }
             }
             None => {
-                if self.learned_per_port[port.index()] >= limit {
+                if count(port) >= limit {
                     return LearnOutcome::LimitReached;
                 }
-                self.map.insert(
+                shard.insert(
                     (mac, vid),
                     FdbEntry {
                         port,
@@ -125,46 +164,51 @@ impl Fdb {
                         is_static: false,
                     },
                 );
-                self.learned_per_port[port.index()] += 1;
+                self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
                 LearnOutcome::Learned
             }
         }
     }
 
     /// Removes learned entries older than the ageing time; returns how many.
-    pub fn age(&mut self, now_ms: u64) -> usize {
-        let before = self.map.len();
-        let ageing = self.ageing_ms;
-        let counts = &mut self.learned_per_port;
-        self.map.retain(|_, e| {
-            let keep = e.is_static || now_ms.saturating_sub(e.last_seen_ms) < ageing;
-            if !keep {
-                counts[e.port.index()] -= 1;
-            }
-            keep
-        });
-        before - self.map.len()
+    pub fn age(&self, now_ms: u64) -> usize {
+        let mut removed = 0;
+        for i in 0..SHARDS {
+            let mut shard = self.write(i);
+            shard.retain(|_, e| {
+                let keep = e.is_static || now_ms.saturating_sub(e.last_seen_ms) < self.ageing_ms;
+                if !keep {
+                    self.learned_per_port[e.port.index()].fetch_sub(1, Ordering::Relaxed);
+                    removed += 1;
+                }
+                keep
+            });
+        }
+        removed
     }
 
     /// How many learned (non-static) MACs a port holds, expired ones included until aged.
     pub fn learned_on(&self, port: PortId) -> u32 {
-        self.learned_per_port[port.index()]
+        self.learned_per_port[port.index()].load(Ordering::Relaxed)
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        (0..SHARDS).map(|i| self.read(i).len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     /// Every entry, sorted by VLAN then MAC, for display.
     pub fn entries(&self) -> Vec<(MacAddr, u16, FdbEntry)> {
-        let mut v: Vec<_> = self
-            .map
-            .iter()
-            .map(|((m, vid), e)| (*m, *vid, *e))
+        let mut v: Vec<_> = (0..SHARDS)
+            .flat_map(|i| {
+                self.read(i)
+                    .iter()
+                    .map(|((m, vid), e)| (*m, *vid, *e))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         v.sort_by_key(|(m, vid, _)| (*vid, *m));
         v
@@ -181,28 +225,43 @@ mod tests {
 
     #[test]
     fn learns_moves_and_ages() {
-        let mut f = Fdb::new(3, 1000);
+        let f = Fdb::new(3, 10_000);
         assert_eq!(f.learn(mac(1), 1, PortId(0), 0, 10), LearnOutcome::Learned);
         assert_eq!(
-            f.learn(mac(1), 1, PortId(0), 500, 10),
+            f.learn(mac(1), 1, PortId(0), 5000, 10),
             LearnOutcome::Refreshed
         );
-        assert_eq!(f.lookup(mac(1), 1, 1400), Some(PortId(0)));
-        assert_eq!(f.lookup(mac(1), 2, 1400), None, "keyed by VLAN too");
         assert_eq!(
-            f.learn(mac(1), 1, PortId(1), 600, 10),
+            f.lookup(mac(1), 1, 14_000),
+            Some(PortId(0)),
+            "refreshed at 5000"
+        );
+        assert_eq!(f.lookup(mac(1), 2, 14_000), None, "keyed by VLAN too");
+        assert_eq!(
+            f.learn(mac(1), 1, PortId(1), 6000, 10),
             LearnOutcome::Moved { from: PortId(0) }
         );
         assert_eq!((f.learned_on(PortId(0)), f.learned_on(PortId(1))), (0, 1));
-        assert_eq!(f.lookup(mac(1), 1, 1600), None, "aged out");
-        assert_eq!(f.age(1600), 1);
+        assert_eq!(f.lookup(mac(1), 1, 16_000), None, "aged out");
+        assert_eq!(f.age(16_000), 1);
         assert!(f.is_empty());
         assert_eq!(f.learned_on(PortId(1)), 0);
     }
 
     #[test]
+    fn refresh_is_coarse() {
+        let f = Fdb::new(1, 10_000);
+        f.learn(mac(1), 1, PortId(0), 0, 10);
+        // Within a second the age is not rewritten.
+        f.learn(mac(1), 1, PortId(0), 999, 10);
+        assert_eq!(f.entries()[0].2.last_seen_ms, 0);
+        f.learn(mac(1), 1, PortId(0), 1000, 10);
+        assert_eq!(f.entries()[0].2.last_seen_ms, 1000);
+    }
+
+    #[test]
     fn limit_and_static() {
-        let mut f = Fdb::new(2, 1000);
+        let f = Fdb::new(2, 1000);
         assert_eq!(f.learn(mac(1), 1, PortId(0), 0, 1), LearnOutcome::Learned);
         assert_eq!(
             f.learn(mac(2), 1, PortId(0), 0, 1),
@@ -220,5 +279,29 @@ mod tests {
         );
         assert_eq!(f.age(u64::MAX / 2), 1);
         assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn shared_between_threads() {
+        let f = std::sync::Arc::new(Fdb::new(2, 300_000));
+        let handles: Vec<_> = (0..2u16)
+            .map(|t| {
+                let f = std::sync::Arc::clone(&f);
+                std::thread::spawn(move || {
+                    for i in 0..500u16 {
+                        let m = MacAddr([2, 0, t as u8, 0, (i >> 8) as u8, i as u8]);
+                        f.learn(m, 1, PortId(t), i as u64, 1024);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(f.len(), 1000);
+        assert_eq!(
+            (f.learned_on(PortId(0)), f.learned_on(PortId(1))),
+            (500, 500)
+        );
     }
 }

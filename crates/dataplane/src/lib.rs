@@ -18,7 +18,7 @@ pub use config::{
 };
 pub use counters::{DropReason, PortCounters};
 pub use fdb::{Fdb, FdbEntry, LearnOutcome};
-pub use switch::{Egress, Switch};
+pub use switch::{Egress, Forwarding, Switch, SwitchCore};
 pub use vlan::{egress_tag, ingress_vid};
 
 /// Index of a port within its switch (the order of [`SwitchConfig::ports`]).

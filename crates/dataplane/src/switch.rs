@@ -15,6 +15,8 @@ use crate::counters::{DropReason, PortCounters};
 use crate::fdb::{Fdb, LearnOutcome};
 use crate::vlan::{egress_tag, ingress_vid};
 use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
+use arc_swap::ArcSwap;
+use std::sync::Arc;
 use vepa_packet::{EthernetFrame, MacAddr};
 
 /// One output of a forwarding decision: send the frame on `port`, tagged
@@ -25,18 +27,20 @@ pub struct Egress {
     pub tag: Option<u16>,
 }
 
+/// The part of a switch the control plane replaces whole: its ports and
+/// their modes, with what is derived from them. Forwarding threads read it
+/// through [`SwitchCore::snapshot`] without locks; a new one is swapped in
+/// atomically and picked up by the next frame.
 #[derive(Debug)]
-pub struct Switch {
+pub struct Forwarding {
     config: SwitchConfig,
     uplink: Option<PortId>,
     /// The downlink that owns the uplink, on a `passthru` switch.
     passthru: Option<PortId>,
-    fdb: Fdb,
-    counters: Vec<PortCounters>,
 }
 
-impl Switch {
-    pub fn new(config: SwitchConfig) -> Result<Switch, ConfigError> {
+impl Forwarding {
+    fn new(config: SwitchConfig) -> Result<Forwarding, ConfigError> {
         config.validate()?;
         let uplink = config.uplink();
         let passthru = config
@@ -44,70 +48,115 @@ impl Switch {
             .iter()
             .position(|p| p.role == PortRole::Downlink(PortMode::Passthru))
             .map(|i| PortId(i as u16));
-        let mut fdb = Fdb::new(config.ports.len(), config.ageing_ms);
-        for s in &config.static_fdb {
-            if let Some(id) = config.port_id(&s.port) {
-                fdb.insert_static(s.mac, s.vid, id);
-            }
-        }
-        let counters = vec![PortCounters::default(); config.ports.len()];
-        Ok(Switch {
+        Ok(Forwarding {
             config,
             uplink,
             passthru,
-            fdb,
-            counters,
         })
     }
 
-    pub fn config(&self) -> &SwitchConfig {
-        &self.config
+    fn port(&self, id: PortId) -> &PortConfig {
+        &self.config.ports[id.index()]
     }
 
-    pub fn name(&self) -> &str {
-        &self.config.name
+    fn mode(&self, id: PortId) -> Option<PortMode> {
+        self.port(id).mode()
+    }
+}
+
+impl std::ops::Deref for Forwarding {
+    type Target = SwitchConfig;
+    fn deref(&self) -> &SwitchConfig {
+        &self.config
+    }
+}
+
+/// A switch as every forwarding thread shares it: the swappable forwarding
+/// snapshot and the learned state. Counters are the caller's (one set per
+/// thread, summed for display), so the per-frame path writes no shared line.
+#[derive(Debug)]
+pub struct SwitchCore {
+    forwarding: ArcSwap<Forwarding>,
+    fdb: Fdb,
+}
+
+impl SwitchCore {
+    pub fn new(config: SwitchConfig) -> Result<SwitchCore, ConfigError> {
+        let fw = Forwarding::new(config)?;
+        let fdb = Fdb::new(fw.config.ports.len(), fw.config.ageing_ms);
+        for s in &fw.config.static_fdb {
+            if let Some(id) = fw.config.port_id(&s.port) {
+                fdb.insert_static(s.mac, s.vid, id);
+            }
+        }
+        Ok(SwitchCore {
+            forwarding: ArcSwap::from_pointee(fw),
+            fdb,
+        })
+    }
+
+    /// The forwarding state now in force.
+    pub fn snapshot(&self) -> Arc<Forwarding> {
+        self.forwarding.load_full()
+    }
+
+    /// Replaces the ports' modes, relay flags, VLANs and limits at run time.
+    /// The port list itself (names, order, roles' count) must stay the same.
+    pub fn set_config(&self, config: SwitchConfig) -> Result<(), ConfigError> {
+        let old = self.forwarding.load();
+        let same_ports = old.config.ports.len() == config.ports.len()
+            && old
+                .config
+                .ports
+                .iter()
+                .zip(&config.ports)
+                .all(|(a, b)| a.name == b.name);
+        if !same_ports {
+            return Err(ConfigError::Invalid {
+                switch: config.name.clone(),
+                port: String::new(),
+                field: "ports",
+                problem: "ports cannot be added, removed or reordered on a running switch".into(),
+            });
+        }
+        let fw = Forwarding::new(config)?;
+        self.forwarding.store(Arc::new(fw));
+        Ok(())
     }
 
     pub fn fdb(&self) -> &Fdb {
         &self.fdb
     }
 
-    pub fn counters(&self, port: PortId) -> &PortCounters {
-        &self.counters[port.index()]
-    }
-
-    /// Ages the FDB; call about once a second.
-    pub fn tick(&mut self, now_ms: u64) -> usize {
+    /// Ages the FDB; call about once a second (from one thread).
+    pub fn tick(&self, now_ms: u64) -> usize {
         self.fdb.age(now_ms)
     }
 
-    /// Records that the device behind `port` refused a frame we sent.
-    pub fn count_tx_error(&mut self, port: PortId) {
-        if let Some(c) = self.counters.get_mut(port.index()) {
-            c.tx_errors += 1;
-        }
-    }
-
-    /// Decides where `frame`, received on `in_port` at `now_ms`, goes.
-    /// `out` is cleared and filled with the egress actions; on a drop it is
-    /// left empty and the reason is counted on the ingress port and returned.
+    /// Decides where `frame`, received on `in_port` at `now_ms`, goes, under
+    /// forwarding state `fw`. `out` is cleared and filled with the egress
+    /// actions; on a drop it is left empty and the reason is counted on the
+    /// ingress port in `counters` (one entry per port) and returned.
     pub fn process(
-        &mut self,
+        &self,
+        fw: &Forwarding,
+        counters: &mut [PortCounters],
         in_port: PortId,
         frame: &[u8],
         now_ms: u64,
         out: &mut Vec<Egress>,
     ) -> Result<(), DropReason> {
         out.clear();
-        let Some(c) = self.counters.get_mut(in_port.index()) else {
+        if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
             return Err(DropReason::Malformed);
-        };
+        }
+        let c = &mut counters[in_port.index()];
         c.rx_frames += 1;
         c.rx_bytes += frame.len() as u64;
-        let result = match self.forward(in_port, frame, now_ms, out) {
+        let result = match self.forward(fw, in_port, frame, now_ms, out) {
             // Nothing left to send to: a broadcast the relay reflected from a
             // veb port reached every port already on its way out.
-            Ok(Some(sender)) if out.is_empty() && self.mode(sender) == Some(PortMode::Veb) => {
+            Ok(Some(sender)) if out.is_empty() && fw.mode(sender) == Some(PortMode::Veb) => {
                 Err(DropReason::AlreadyDelivered)
             }
             Ok(_) if out.is_empty() => Err(DropReason::NoDestination),
@@ -118,30 +167,23 @@ impl Switch {
             Ok(()) => {
                 let untagged = frame.len() as u64 - (if has_tag(frame) { 4 } else { 0 });
                 for e in out.iter() {
-                    let c = &mut self.counters[e.port.index()];
+                    let c = &mut counters[e.port.index()];
                     c.tx_frames += 1;
                     c.tx_bytes += untagged + if e.tag.is_some() { 4 } else { 0 };
                 }
             }
             Err(reason) => {
                 out.clear();
-                self.counters[in_port.index()].count_drop(reason);
+                counters[in_port.index()].count_drop(reason);
             }
         }
         result
     }
 
-    fn port(&self, id: PortId) -> &PortConfig {
-        &self.config.ports[id.index()]
-    }
-
-    fn mode(&self, id: PortId) -> Option<PortMode> {
-        self.port(id).mode()
-    }
-
     /// Fills `out`; returns the local sender of a reflected frame, if it was one.
     fn forward(
-        &mut self,
+        &self,
+        fw: &Forwarding,
         in_port: PortId,
         bytes: &[u8],
         now: u64,
@@ -152,47 +194,52 @@ impl Switch {
         if src.is_multicast() {
             return Err(DropReason::InvalidSource);
         }
-        let port = self.port(in_port);
+        let port = fw.port(in_port);
         let vid = ingress_vid(&port.vlan, frame.vlan()).ok_or(DropReason::VlanIngress)?;
-        let from_uplink = Some(in_port) == self.uplink;
+        let from_uplink = Some(in_port) == fw.uplink;
 
         // Who really sent it: a frame from the uplink whose source is one of
         // our downlinks came back from the relay.
         let reflected_from = match self.fdb.lookup(src, vid, now) {
             Some(q) if from_uplink && q != in_port => Some(q),
             _ => {
-                self.learn(src, vid, in_port, now)?;
+                self.learn(fw, src, vid, in_port, now)?;
                 None
             }
         };
-        let mut out = Out { sw: self, vid, out };
+        let mut out = Out {
+            fw,
+            fdb: &self.fdb,
+            vid,
+            out,
+        };
 
-        if let Some(owner) = out.sw.passthru {
+        if let Some(owner) = out.fw.passthru {
             // The passthru port and the uplink are one wire.
             let to = if from_uplink {
                 owner
             } else {
-                out.sw.uplink.ok_or(DropReason::NoUplink)?
+                out.fw.uplink.ok_or(DropReason::NoUplink)?
             };
             out.push(to);
             return Ok(reflected_from);
         }
 
-        match (out.sw.port(in_port).role, dst.is_multicast()) {
+        match (out.fw.port(in_port).role, dst.is_multicast()) {
             (PortRole::Downlink(PortMode::Veb), true) => {
-                if out.sw.uplink.is_some() {
+                if out.fw.uplink.is_some() {
                     out.push_uplink()?;
                 }
                 out.push_mode(PortMode::Veb, in_port);
             }
             (PortRole::Downlink(_), true) => out.push_uplink()?,
-            (PortRole::Downlink(PortMode::Veb), false) => match out.sw.fdb.lookup(dst, vid, now) {
+            (PortRole::Downlink(PortMode::Veb), false) => match out.fdb.lookup(dst, vid, now) {
                 Some(q) if q == in_port => out.hairpin(in_port)?,
-                Some(q) if out.sw.mode(q) == Some(PortMode::Veb) => out.push(q),
+                Some(q) if out.fw.mode(q) == Some(PortMode::Veb) => out.push(q),
                 // The uplink, or a local port that is not ours to switch to (kernel: xmit_world).
                 Some(_) => out.push_uplink()?,
                 None => {
-                    if out.sw.uplink.is_some() {
+                    if out.fw.uplink.is_some() {
                         out.push_uplink()?;
                     }
                     out.push_mode(PortMode::Veb, in_port);
@@ -201,16 +248,16 @@ impl Switch {
             (PortRole::Downlink(_), false) => out.push_uplink()?,
             (PortRole::Uplink, true) => {
                 out.flood_from_uplink(reflected_from, false);
-                if out.sw.port(in_port).relay {
+                if out.fw.port(in_port).relay {
                     out.push(in_port);
                 }
             }
-            (PortRole::Uplink, false) => match out.sw.fdb.lookup(dst, vid, now) {
+            (PortRole::Uplink, false) => match out.fdb.lookup(dst, vid, now) {
                 Some(q) if q == in_port => out.hairpin(in_port)?,
                 Some(q) => out.deliver_reflected_unicast(reflected_from, q)?,
                 None => {
                     out.flood_from_uplink(reflected_from, true);
-                    if out.sw.port(in_port).relay {
+                    if out.fw.port(in_port).relay {
                         out.push(in_port);
                     }
                 }
@@ -222,12 +269,90 @@ impl Switch {
         Ok(reflected_from)
     }
 
-    fn learn(&mut self, src: MacAddr, vid: u16, port: PortId, now: u64) -> Result<(), DropReason> {
-        let limit = self.port(port).mac_limit;
+    fn learn(
+        &self,
+        fw: &Forwarding,
+        src: MacAddr,
+        vid: u16,
+        port: PortId,
+        now: u64,
+    ) -> Result<(), DropReason> {
+        let limit = fw.port(port).mac_limit;
         match self.fdb.learn(src, vid, port, now, limit) {
             LearnOutcome::LimitReached => Err(DropReason::MacLimit),
             _ => Ok(()),
         }
+    }
+}
+
+/// One switch for one thread: a [`SwitchCore`] with its own counters. The
+/// forwarder's threads share the core and keep counters each; tests and
+/// benchmarks use this directly.
+#[derive(Debug)]
+pub struct Switch {
+    core: Arc<SwitchCore>,
+    counters: Vec<PortCounters>,
+}
+
+impl Switch {
+    pub fn new(config: SwitchConfig) -> Result<Switch, ConfigError> {
+        let counters = vec![PortCounters::default(); config.ports.len()];
+        Ok(Switch {
+            core: Arc::new(SwitchCore::new(config)?),
+            counters,
+        })
+    }
+
+    pub fn core(&self) -> &Arc<SwitchCore> {
+        &self.core
+    }
+
+    /// The forwarding state now in force (derefs to the [`SwitchConfig`]).
+    pub fn config(&self) -> Arc<Forwarding> {
+        self.core.snapshot()
+    }
+
+    pub fn name(&self) -> String {
+        self.core.snapshot().config.name.clone()
+    }
+
+    pub fn fdb(&self) -> &Fdb {
+        &self.core.fdb
+    }
+
+    pub fn counters(&self, port: PortId) -> &PortCounters {
+        &self.counters[port.index()]
+    }
+
+    /// Adds counters kept elsewhere (another thread's) to this switch's.
+    pub fn absorb(&mut self, other: &[PortCounters]) {
+        for (c, o) in self.counters.iter_mut().zip(other) {
+            c.add(o);
+        }
+    }
+
+    pub fn tick(&mut self, now_ms: u64) -> usize {
+        self.core.tick(now_ms)
+    }
+
+    /// Records that the device behind `port` refused a frame we sent.
+    pub fn count_tx_error(&mut self, port: PortId) {
+        if let Some(c) = self.counters.get_mut(port.index()) {
+            c.tx_errors += 1;
+        }
+    }
+
+    /// See [`SwitchCore::process`].
+    pub fn process(
+        &mut self,
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        out: &mut Vec<Egress>,
+    ) -> Result<(), DropReason> {
+        let fw = self.core.forwarding.load();
+        self.core
+            .process(&fw, &mut self.counters, in_port, frame, now_ms, out)
     }
 }
 
@@ -237,7 +362,8 @@ fn has_tag(frame: &[u8]) -> bool {
 
 /// The egress list under construction for one frame in one VLAN.
 struct Out<'a> {
-    sw: &'a Switch,
+    fw: &'a Forwarding,
+    fdb: &'a Fdb,
     vid: u16,
     out: &'a mut Vec<Egress>,
 }
@@ -245,20 +371,20 @@ struct Out<'a> {
 impl Out<'_> {
     /// Adds `port` if it is a member of the frame's VLAN (flooding stays within it).
     fn push(&mut self, port: PortId) {
-        if let Some(tag) = egress_tag(&self.sw.port(port).vlan, self.vid) {
+        if let Some(tag) = egress_tag(&self.fw.port(port).vlan, self.vid) {
             self.out.push(Egress { port, tag });
         }
     }
 
     fn push_uplink(&mut self) -> Result<(), DropReason> {
-        let up = self.sw.uplink.ok_or(DropReason::NoUplink)?;
+        let up = self.fw.uplink.ok_or(DropReason::NoUplink)?;
         self.push(up);
         Ok(())
     }
 
     /// Back out of the ingress port: only with reflective relay on it.
     fn hairpin(&mut self, port: PortId) -> Result<(), DropReason> {
-        if !self.sw.port(port).relay {
+        if !self.fw.port(port).relay {
             return Err(DropReason::NoHairpin);
         }
         self.push(port);
@@ -267,9 +393,9 @@ impl Out<'_> {
 
     /// Every downlink in `mode` but the sender, and the sender too when it has relay on.
     fn push_mode(&mut self, mode: PortMode, sender: PortId) {
-        for i in 0..self.sw.config.ports.len() {
+        for i in 0..self.fw.config.ports.len() {
             let q = PortId(i as u16);
-            if self.sw.mode(q) == Some(mode) && (q != sender || self.sw.port(q).relay) {
+            if self.fw.mode(q) == Some(mode) && (q != sender || self.fw.port(q).relay) {
                 self.push(q);
             }
         }
@@ -278,9 +404,9 @@ impl Out<'_> {
     /// `source` ports receive a copy of what their allow-listed MACs send
     /// (once, even when the frame already reaches them otherwise).
     fn source_copies(&mut self, src: MacAddr) {
-        for i in 0..self.sw.config.ports.len() {
+        for i in 0..self.fw.config.ports.len() {
             let q = PortId(i as u16);
-            let p = self.sw.port(q);
+            let p = self.fw.port(q);
             if p.mode() == Some(PortMode::Source)
                 && p.source_macs.contains(&src)
                 && !self.out.iter().any(|e| e.port == q)
@@ -294,15 +420,15 @@ impl Out<'_> {
     /// `macvlan_process_broadcast` rules when it is a reflection.
     fn flood_from_uplink(&mut self, reflected_from: Option<PortId>, unicast: bool) {
         let Some(sender) = reflected_from else {
-            for i in 0..self.sw.config.ports.len() {
+            for i in 0..self.fw.config.ports.len() {
                 let q = PortId(i as u16);
-                if matches!(self.sw.mode(q), Some(m) if m != PortMode::Source) {
+                if matches!(self.fw.mode(q), Some(m) if m != PortMode::Source) {
                     self.push(q);
                 }
             }
             return;
         };
-        match self.sw.mode(sender) {
+        match self.fw.mode(sender) {
             Some(PortMode::Vepa) => {
                 self.push_mode_except(PortMode::Vepa, sender);
                 self.push_mode_except(PortMode::Veb, sender);
@@ -317,9 +443,9 @@ impl Out<'_> {
     }
 
     fn push_mode_except(&mut self, mode: PortMode, except: PortId) {
-        for i in 0..self.sw.config.ports.len() {
+        for i in 0..self.fw.config.ports.len() {
             let q = PortId(i as u16);
-            if q != except && self.sw.mode(q) == Some(mode) {
+            if q != except && self.fw.mode(q) == Some(mode) {
                 self.push(q);
             }
         }
@@ -331,13 +457,13 @@ impl Out<'_> {
         reflected_from: Option<PortId>,
         to: PortId,
     ) -> Result<(), DropReason> {
-        let to_mode = self.sw.mode(to);
+        let to_mode = self.fw.mode(to);
         if to_mode == Some(PortMode::Source) {
             // Source ports are never chosen by destination MAC.
             return Ok(());
         }
         if let Some(sender) = reflected_from.filter(|s| *s != to) {
-            let from_mode = self.sw.mode(sender);
+            let from_mode = self.fw.mode(sender);
             if from_mode == Some(PortMode::Private) || to_mode == Some(PortMode::Private) {
                 return Err(DropReason::PrivateIsolation);
             }

@@ -74,7 +74,12 @@ impl Model {
             _ => {
                 let count = self.fdb.iter().filter(|e| e.2 == port).count() as u32;
                 match self.fdb.iter_mut().find(|e| e.0 == src && e.1 == vid) {
-                    Some(e) if e.2 == port => e.3 = now,
+                    // Ages are refreshed at most once a second.
+                    Some(e) if e.2 == port => {
+                        if now - e.3 >= 1000 {
+                            e.3 = now;
+                        }
+                    }
                     _ if count >= self.cfg.ports[port].mac_limit => {
                         return Err(DropReason::MacLimit)
                     }

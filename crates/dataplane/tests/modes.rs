@@ -67,7 +67,7 @@ fn run(cfg: SwitchConfig, learn: &[&str], steps: &[Step]) {
         let res = sw.process(id, &frame(s.dst, s.src, s.tag), 1, &mut out);
         let mut got: Vec<(String, Option<u16>)> = out
             .iter()
-            .map(|e| (port_name(sw.config(), e.port).to_string(), e.tag))
+            .map(|e| (port_name(&sw.config(), e.port).to_string(), e.tag))
             .collect();
         got.sort();
         let ctx = format!("{}: step {i}: {} {} -> {}", sw.name(), s.at, s.src, s.dst);
@@ -452,4 +452,45 @@ fn invalid_configs_name_the_field() {
         .unwrap_err()
         .to_string()
         .contains("expected one of"));
+}
+
+#[test]
+fn a_new_snapshot_applies_to_the_next_frame() {
+    let mut sw = Switch::new(host(PortMode::Veb)).unwrap();
+    let mut out = Vec::new();
+    let vm1 = sw.config().port_id("vm1").unwrap();
+    let vm2 = sw.config().port_id("vm2").unwrap();
+    let up = sw.config().uplink().unwrap();
+    sw.process(vm2, &frame(BCAST, mac(2), None), 0, &mut out)
+        .unwrap();
+    sw.process(vm1, &frame(mac(2), mac(1), None), 0, &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![Egress {
+            port: vm2,
+            tag: None
+        }],
+        "veb: switched locally"
+    );
+    // Same ports, now vepa: learned state stays, forwarding changes at once.
+    sw.core().set_config(host(PortMode::Vepa)).unwrap();
+    sw.process(vm1, &frame(mac(2), mac(1), None), 1, &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![Egress {
+            port: up,
+            tag: None
+        }],
+        "vepa: up the uplink"
+    );
+    let mut fewer = host(PortMode::Vepa);
+    fewer.ports.pop();
+    assert!(sw
+        .core()
+        .set_config(fewer)
+        .unwrap_err()
+        .to_string()
+        .contains("ports cannot be added"));
 }
