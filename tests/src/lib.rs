@@ -152,7 +152,7 @@ fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static)
 pub fn send_frames(ns: &str, ifname: &str, frames: Vec<Vec<u8>>) {
     let ifname = ifname.to_string();
     in_netns(ns, move || {
-        let mut p = PacketPort::open(&ifname, false).expect("open raw socket");
+        let p = PacketPort::open(&ifname, false).expect("open raw socket");
         for f in frames {
             p.send(&Default::default(), &f).expect("send raw frame");
         }
@@ -174,7 +174,7 @@ impl Capture {
         let ifname = ifname.to_string();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = in_netns(ns, move || {
-            let mut p = PacketPort::open(&ifname, false).expect("open capture socket");
+            let p = PacketPort::open(&ifname, false).expect("open capture socket");
             let _ = ready_tx.send(());
             let mut frames = Vec::new();
             let mut buf = vec![0u8; 65536];

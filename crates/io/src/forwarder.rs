@@ -1,7 +1,12 @@
 //! The forwarding loop: poll every port, run each received batch through
 //! its switch, send the copies in batches.
 //!
-//! One thread, level-triggered poll(2). Each readable port yields up to
+//! Workers (threads, one per core by default) each own the receive side of
+//! every n-th port and share the switches (a lock-free forwarding snapshot
+//! and a sharded FDB) and every port's transmit side: a socket or TAP file
+//! descriptor takes sends from any thread, the kernel serialising them, so
+//! a frame for another worker's port needs no queue or wakeup in between.
+//! Each worker polls (level-triggered) its ports. Each readable port yields up to
 //! [`MAX_BATCH`] frames in one call; every frame is decided, and its copies
 //! queue per output port; the queues leave in one call per port when the
 //! batch is done. A port that cannot take offloads gets its copies with
@@ -13,7 +18,7 @@ use crate::port::Port;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use vepa_dataplane::{Egress, PortId, Switch};
+use vepa_dataplane::{Egress, PortCounters, PortId, Switch, SwitchCore};
 use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
 
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
@@ -35,20 +40,28 @@ pub struct Forwarder {
     ports: Vec<Attachment>,
     /// For each switch, for each of its ports, the index into `ports`.
     route: Vec<Vec<Option<usize>>>,
-    /// Ports whose receive side failed once, so the error is logged once.
-    failed: Vec<bool>,
+    workers: usize,
 }
 
-/// Reusable state of the loop.
+/// Reusable state of one worker.
 struct Buffers {
     rx: RxBatch,
-    /// One queue per port, and which are not empty.
+    /// One queue per port (any worker may send on any port), and which are not empty.
     tx: Vec<TxQueue>,
     dirty: Vec<usize>,
     out: Vec<Egress>,
     /// A frame with its tag changed, or a frame being segmented.
     scratch: Vec<u8>,
     segment: Vec<u8>,
+}
+
+/// What every worker reads: the ports and the switches' shared cores.
+struct Shared<'a> {
+    ports: &'a [Attachment],
+    cores: Vec<&'a SwitchCore>,
+    route: &'a [Vec<Option<usize>>],
+    start: Instant,
+    stop: &'a AtomicBool,
 }
 
 impl Forwarder {
@@ -65,42 +78,129 @@ impl Forwarder {
                 *slot = Some(i);
             }
         }
-        let failed = vec![false; ports.len()];
         Forwarder {
             switches,
             ports,
             route,
-            failed,
+            workers: 1,
         }
     }
 
+    /// Forwards with `n` threads (at least one, at most one per port), each
+    /// owning the receive side of every n-th port.
+    pub fn set_workers(&mut self, n: usize) {
+        self.workers = n.max(1);
+    }
+
+    /// The switches, with every worker's counters summed in once `run` returns.
     pub fn switches(&self) -> &[Switch] {
         &self.switches
     }
 
     /// Forwards until `stop` is set; checks it at least every 100 ms.
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
-        let start = Instant::now();
-        let mut pollfds: Vec<libc::pollfd> = self
-            .ports
+        let workers = self.workers.min(self.ports.len()).max(1);
+        let shared = Shared {
+            ports: &self.ports,
+            cores: self.switches.iter().map(|s| s.core().as_ref()).collect(),
+            route: &self.route,
+            start: Instant::now(),
+            stop,
+        };
+        let sizes: Vec<usize> = self
+            .switches
             .iter()
-            .map(|a| libc::pollfd {
-                fd: a.port.fd(),
+            .map(|s| s.config().ports.len())
+            .collect();
+        let results: Vec<io::Result<Vec<Vec<PortCounters>>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let shared = &shared;
+                    let sizes = sizes.clone();
+                    std::thread::Builder::new()
+                        .name(format!("vepa-worker-{w}"))
+                        .spawn_scoped(scope, move || Worker::new(shared, w, workers, &sizes).run())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h {
+                    Ok(h) => h
+                        .join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a forwarding worker panicked"))),
+                    Err(e) => Err(e),
+                })
+                .collect()
+        });
+        let mut first_err = None;
+        for r in results {
+            match r {
+                Ok(counters) => {
+                    for (sw, c) in self.switches.iter_mut().zip(&counters) {
+                        sw.absorb(c);
+                    }
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// One forwarding thread: its share of the ports' receive sides, its own
+/// counters and buffers.
+struct Worker<'a> {
+    shared: &'a Shared<'a>,
+    /// Indexes into `shared.ports` this worker receives on.
+    mine: Vec<usize>,
+    ticks: bool,
+    counters: Vec<Vec<PortCounters>>,
+    failed: Vec<bool>,
+    b: Buffers,
+}
+
+impl<'a> Worker<'a> {
+    fn new(shared: &'a Shared<'a>, w: usize, workers: usize, sizes: &[usize]) -> Worker<'a> {
+        let mine: Vec<usize> = (0..shared.ports.len())
+            .filter(|i| i % workers == w)
+            .collect();
+        Worker {
+            shared,
+            failed: vec![false; mine.len()],
+            mine,
+            ticks: w == 0,
+            counters: sizes
+                .iter()
+                .map(|n| vec![PortCounters::default(); *n])
+                .collect(),
+            b: Buffers {
+                rx: RxBatch::new(MAX_BATCH),
+                tx: (0..shared.ports.len())
+                    .map(|_| TxQueue::default())
+                    .collect(),
+                dirty: Vec::with_capacity(shared.ports.len()),
+                out: Vec::with_capacity(64),
+                scratch: Vec::new(),
+                segment: Vec::new(),
+            },
+        }
+    }
+
+    fn run(mut self) -> io::Result<Vec<Vec<PortCounters>>> {
+        let mut pollfds: Vec<libc::pollfd> = self
+            .mine
+            .iter()
+            .map(|&i| libc::pollfd {
+                fd: self.shared.ports[i].port.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             })
             .collect();
-        let mut b = Buffers {
-            rx: RxBatch::new(MAX_BATCH),
-            tx: (0..self.ports.len()).map(|_| TxQueue::default()).collect(),
-            dirty: Vec::with_capacity(self.ports.len()),
-            out: Vec::with_capacity(64),
-            scratch: Vec::new(),
-            segment: Vec::new(),
-        };
         let mut last_tick = 0u64;
         let mut last_frame = Instant::now() - SPIN;
-        while !stop.load(Ordering::Relaxed) {
+        while !self.shared.stop.load(Ordering::Relaxed) {
             let timeout = if last_frame.elapsed() < SPIN {
                 0
             } else {
@@ -122,45 +222,51 @@ impl Forwarder {
                 std::thread::yield_now();
                 continue;
             }
-            let now = start.elapsed().as_millis() as u64;
+            let now = self.shared.start.elapsed().as_millis() as u64;
             let mut moved = 0;
-            for (i, pfd) in pollfds.iter().enumerate() {
+            for (k, pfd) in pollfds.iter().enumerate() {
                 if pfd.revents != 0 {
-                    moved += self.forward_batch(i, now, &mut b);
+                    moved += self.forward_batch(k, now);
                 }
             }
             if moved > 0 {
                 last_frame = Instant::now();
             }
-            if now.saturating_sub(last_tick) >= 1000 {
+            if self.ticks && now.saturating_sub(last_tick) >= 1000 {
                 last_tick = now;
-                for s in &mut self.switches {
-                    s.tick(now);
+                for core in &self.shared.cores {
+                    core.tick(now);
                 }
             }
         }
-        Ok(())
+        Ok(self.counters)
     }
 
-    /// One receive call on port `i`, every frame decided, every queue sent;
-    /// returns how many frames came in.
-    fn forward_batch(&mut self, i: usize, now: u64, b: &mut Buffers) -> usize {
-        let n = match self.ports[i].port.recv_batch(&mut b.rx) {
+    /// One receive call on this worker's k-th port, every frame decided,
+    /// every queue sent; returns how many frames came in.
+    fn forward_batch(&mut self, k: usize, now: u64) -> usize {
+        let sh = self.shared;
+        let i = self.mine[k];
+        let b = &mut self.b;
+        let n = match sh.ports[i].port.recv_batch(&mut b.rx) {
             Ok(n) => n,
             Err(e) => {
-                if !self.failed[i] {
-                    self.failed[i] = true;
-                    tracing::warn!(port = self.ports[i].port.name(), error = %e, "receive failed");
+                if !self.failed[k] {
+                    self.failed[k] = true;
+                    tracing::warn!(port = sh.ports[i].port.name(), error = %e, "receive failed");
                 }
                 return 0;
             }
         };
-        let (si, id) = (self.ports[i].switch, self.ports[i].id);
-        for k in 0..n {
-            let slot = b.rx.slot(k);
+        let (si, id) = (sh.ports[i].switch, sh.ports[i].id);
+        let core = sh.cores[si];
+        let fw = core.snapshot();
+        let counters = &mut self.counters[si];
+        for slot_i in 0..n {
+            let slot = b.rx.slot(slot_i);
             let (frame, vnet) = (slot.frame(), slot.vnet);
-            if self.switches[si]
-                .process(id, frame, now, &mut b.out)
+            if core
+                .process(&fw, counters, id, frame, now, &mut b.out)
                 .is_err()
             {
                 continue;
@@ -171,46 +277,44 @@ impl Forwarder {
             };
             let current = parsed.vlan().map(|t| t.vid);
             for e in b.out.iter() {
-                let Some(j) = self.route[si][e.port.index()] else {
+                let Some(j) = sh.route[si][e.port.index()] else {
                     continue;
                 };
                 let q = &mut b.tx[j];
                 if q.is_empty() {
                     b.dirty.push(j);
                 }
-                let (bytes, hdr): (&[u8], VirtioNetHdr) = if current == e.tag {
+                let unchanged = current == e.tag;
+                let (bytes, hdr): (&[u8], VirtioNetHdr) = if unchanged {
                     (frame, vnet)
                 } else {
                     write_retagged(&parsed, e.tag, &mut b.scratch);
                     let delta = 4 * (e.tag.is_some() as i32 - current.is_some() as i32);
                     (&b.scratch, vnet.shifted(delta))
                 };
-                let unchanged = current == e.tag;
                 if let Err(err) = enqueue(
                     q,
-                    self.ports[j].port.offloads(),
-                    k,
+                    sh.ports[j].port.offloads(),
+                    slot_i,
                     unchanged,
                     &hdr,
                     bytes,
                     &mut b.segment,
                 ) {
-                    self.switches[si].count_tx_error(e.port);
-                    tracing::trace!(port = self.ports[j].port.name(), error = %err, "cannot send");
+                    counters[e.port.index()].tx_errors += 1;
+                    tracing::trace!(port = sh.ports[j].port.name(), error = %err, "cannot send");
                 }
             }
         }
         for j in b.dirty.drain(..) {
             let q = &mut b.tx[j];
             let queued = q.len();
-            let sent = self.ports[j]
+            let sent = sh.ports[j]
                 .port
                 .send_batch(&mut q.frames(&b.rx))
                 .unwrap_or(0);
-            let a = &self.ports[j];
-            for _ in sent..queued {
-                self.switches[a.switch].count_tx_error(a.id);
-            }
+            let a = &sh.ports[j];
+            self.counters[a.switch][a.id.index()].tx_errors += queued.saturating_sub(sent) as u64;
             q.clear();
         }
         n

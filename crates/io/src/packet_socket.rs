@@ -205,7 +205,7 @@ impl Port for PacketPort {
         self.vnet
     }
 
-    fn recv<'a>(&mut self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
+    fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
         let mut one = RxBatch::with_buffer_len(1, buf.len());
         if self.recv_batch(&mut one)? == 0 {
             return Ok(None);
@@ -216,7 +216,7 @@ impl Port for PacketPort {
         Ok(Some((vnet, &buf[..frame.len()])))
     }
 
-    fn recv_batch(&mut self, batch: &mut RxBatch) -> io::Result<usize> {
+    fn recv_batch(&self, batch: &mut RxBatch) -> io::Result<usize> {
         const N: usize = MAX_BATCH;
         let want = batch.capacity().min(N);
         let mut hdrs = [[0u8; VirtioNetHdr::LEN]; N];
@@ -308,7 +308,7 @@ impl Port for PacketPort {
     }
 
     fn send_batch(
-        &mut self,
+        &self,
         frames: &mut dyn Iterator<Item = (VirtioNetHdr, &[u8])>,
     ) -> io::Result<usize> {
         const N: usize = MAX_BATCH;
@@ -363,7 +363,7 @@ impl Port for PacketPort {
         }
     }
 
-    fn send(&mut self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()> {
+    fn send(&self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()> {
         let hdr = vnet.to_bytes();
         let mut iov = [iovec(&hdr), iovec(frame)];
         let (iov_ptr, iov_len) = if self.vnet {

@@ -12,7 +12,7 @@ use vepa_packet::VirtioNetHdr;
 /// super-frames (up to 64 KiB), as a virtio NIC does. A port without it
 /// sees only complete, wire-sized frames; the forwarder finishes checksums
 /// and segments for it.
-pub trait Port: Send {
+pub trait Port: Send + Sync {
     /// The interface name, for logs and counters.
     fn name(&self) -> &str;
 
@@ -25,14 +25,14 @@ pub trait Port: Send {
     /// Reads one waiting frame into `buf` and returns it with its offload
     /// state (the frame may not start at `buf[0]`); `Ok(None)` when nothing
     /// is waiting.
-    fn recv<'a>(&mut self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>>;
+    fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>>;
 
     /// Sends one frame; `vnet` must be plain unless the port has offloads.
-    fn send(&mut self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()>;
+    fn send(&self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()>;
 
     /// Fills `batch` with the frames waiting, up to its capacity; returns
     /// how many (0 when none). Backends with a batch call override this.
-    fn recv_batch(&mut self, batch: &mut RxBatch) -> io::Result<usize> {
+    fn recv_batch(&self, batch: &mut RxBatch) -> io::Result<usize> {
         let mut n = 0;
         while n < batch.capacity() {
             let slot = batch.slot_mut(n);
@@ -56,7 +56,7 @@ pub trait Port: Send {
     /// Sends every frame `frames` yields; returns how many went. Backends
     /// with a batch call override this.
     fn send_batch(
-        &mut self,
+        &self,
         frames: &mut dyn Iterator<Item = (VirtioNetHdr, &[u8])>,
     ) -> io::Result<usize> {
         let mut sent = 0;

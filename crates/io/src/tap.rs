@@ -104,7 +104,7 @@ impl Port for TapPort {
         self.vnet
     }
 
-    fn recv<'a>(&mut self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
+    fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
         let mut hdr = [0u8; VirtioNetHdr::LEN];
         let n = if self.vnet {
             let iov = [iovec_mut(&mut hdr), iovec_mut(buf)];
@@ -129,7 +129,7 @@ impl Port for TapPort {
         Ok(Some((VirtioNetHdr::parse(&hdr), &buf[..len])))
     }
 
-    fn send(&mut self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()> {
+    fn send(&self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()> {
         let n = if self.vnet {
             let hdr = vnet.to_bytes();
             let iov = [iovec(&hdr), iovec(frame)];

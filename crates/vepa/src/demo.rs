@@ -259,6 +259,7 @@ pub fn run() -> Result<()> {
             mut forwarder,
             host,
         } = realize(&topo, configs)?;
+        forwarder.set_workers(std::thread::available_parallelism().map_or(1, |n| n.get()));
         let thread_stop = Arc::new(AtomicBool::new(false));
         let ts = Arc::clone(&thread_stop);
         let worker = std::thread::spawn(move || {

@@ -71,6 +71,10 @@ enum Command {
         /// On exit, also write the final per-port counters as JSON here.
         #[arg(long, value_name = "PATH")]
         stats_json: Option<PathBuf>,
+        /// Forwarding threads (default: one per core). Each owns the receive
+        /// side of every N-th port; any of them sends on any port.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: Option<u16>,
     },
     /// Check a topology file without touching the host
     ///
@@ -95,10 +99,25 @@ fn main() {
     }
 }
 
+/// One forwarding thread per core.
+fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo => demo::run(),
-        Command::Run { file, stats_json } => run::run(&file, stats_json.as_deref()),
+        Command::Run {
+            file,
+            stats_json,
+            workers,
+        } => run::run(
+            &file,
+            stats_json.as_deref(),
+            workers.map(usize::from).unwrap_or_else(default_workers),
+        ),
         Command::Validate { file } => {
             let topo = topology::Topology::load(&file)?;
             let cfgs = topo.validate()?;

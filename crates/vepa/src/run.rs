@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-pub fn run(file: &Path, stats_json: Option<&Path>) -> Result<()> {
+pub fn run(file: &Path, stats_json: Option<&Path>, workers: usize) -> Result<()> {
     let topo = Topology::load(file)?;
     let configs = topo.validate()?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -16,6 +16,7 @@ pub fn run(file: &Path, stats_json: Option<&Path>) -> Result<()> {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("install signal handler")?;
     }
     let mut realized = realize(&topo, configs)?;
+    realized.forwarder.set_workers(workers);
     let ports: usize = topo
         .switches
         .iter()
@@ -27,7 +28,7 @@ pub fn run(file: &Path, stats_json: Option<&Path>) -> Result<()> {
         "forwarding; stop with Ctrl-C"
     );
     say!(
-        "vepa: forwarding {} switch(es), {ports} port(s); Ctrl-C stops and removes what was made",
+        "vepa: forwarding {} switch(es), {ports} port(s), {workers} worker(s); Ctrl-C stops and removes what was made",
         topo.switches.len()
     );
     let result = realized.forwarder.run(&stop);
