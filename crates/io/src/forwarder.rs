@@ -33,6 +33,10 @@ pub struct Attachment {
     pub port: Box<dyn Port>,
     pub switch: usize,
     pub id: PortId,
+    /// Ports with the same key are served by the same worker: the two ends
+    /// of a wire between two switches, so a frame crossing it is picked up
+    /// by the thread that sent it, without a wakeup of another.
+    pub affinity: Option<usize>,
 }
 
 pub struct Forwarder {
@@ -163,8 +167,11 @@ struct Worker<'a> {
 
 impl<'a> Worker<'a> {
     fn new(shared: &'a Shared<'a>, w: usize, workers: usize, sizes: &[usize]) -> Worker<'a> {
-        let mine: Vec<usize> = (0..shared.ports.len())
-            .filter(|i| i % workers == w)
+        let mine: Vec<usize> = assign(shared.ports, workers)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, owner)| *owner == w)
+            .map(|(i, _)| i)
             .collect();
         Worker {
             shared,
@@ -319,6 +326,33 @@ impl<'a> Worker<'a> {
         }
         n
     }
+}
+
+/// Which worker receives on each port: ports sharing an affinity key
+/// together, the rest spread round-robin after them.
+fn assign(ports: &[Attachment], workers: usize) -> Vec<usize> {
+    let mut owner = vec![usize::MAX; ports.len()];
+    let mut next = 0;
+    let mut by_key: Vec<(usize, usize)> = Vec::new();
+    for (i, a) in ports.iter().enumerate() {
+        if let Some(key) = a.affinity {
+            let w = match by_key.iter().find(|(k, _)| *k == key) {
+                Some((_, w)) => *w,
+                None => {
+                    let w = next % workers;
+                    next += 1;
+                    by_key.push((key, w));
+                    w
+                }
+            };
+            owner[i] = w;
+        }
+    }
+    for o in owner.iter_mut().filter(|o| **o == usize::MAX) {
+        *o = next % workers;
+        next += 1;
+    }
+    owner
 }
 
 /// Queues a copy for a port as the port can take it: as it is when the

@@ -181,10 +181,13 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>) -> Result<Realized> 
                 Box::new(PacketPort::open(p.host_ifname(), true).with_context(|| at.clone())?)
             }
         };
+        // Both ends of a patch share a key, so one worker serves the wire.
+        let affinity = (p.kind == PortKind::Patch).then(|| patch_key(topo, &s.name, p));
         attachments.push(Attachment {
             port,
             switch: si,
             id,
+            affinity,
         });
     }
     let switches = configs
@@ -195,6 +198,23 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>) -> Result<Realized> 
         forwarder: Forwarder::new(switches, attachments),
         host: state,
     })
+}
+
+/// One number for both ends of a patch wire.
+fn patch_key(topo: &Topology, switch: &str, p: &PortSpec) -> usize {
+    let pos = |sw: &str, port: &str| {
+        topo.ports()
+            .position(|(_, s, q)| s.name == sw && q.name == port)
+            .unwrap_or(0)
+    };
+    let me = pos(switch, &p.name);
+    let other = p
+        .peer
+        .as_deref()
+        .and_then(|x| x.split_once('/'))
+        .map(|(s, q)| pos(s, q))
+        .unwrap_or(me);
+    me.min(other)
 }
 
 /// The host end of a wire vepa made: no IPv6 chatter of its own, up.
