@@ -1,6 +1,7 @@
 //! The forwarding decision alone, no I/O: how many frames per second one
-//! core can switch. Run with `cargo bench -p vepa-dataplane`; throughput is
-//! reported in elements (frames) per second.
+//! core can switch, with the decision cache (the default) and without.
+//! Run with `cargo bench -p vepa-dataplane`; throughput is reported in
+//! elements (frames) per second.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use vepa_dataplane::{
@@ -76,6 +77,16 @@ fn known_unicast(c: &mut Criterion) {
     bench_frames(c, "l2_known_unicast", sw, frames);
 }
 
+fn known_unicast_uncached(c: &mut Criterion) {
+    // The same, with the decision cache off: the full pipeline every frame.
+    let sw = switch(PortMode::Veb, 2, None, 1).without_cache();
+    let frames = vec![
+        (PortId(0), frame(mac(2), mac(1), None)),
+        (PortId(1), frame(mac(1), mac(2), None)),
+    ];
+    bench_frames(c, "l2_known_unicast_uncached", sw, frames);
+}
+
 fn known_unicast_many_macs(c: &mut Criterion) {
     // 10k learned MACs behind the uplink, traffic to all of them.
     let sw = switch(PortMode::Vepa, 2, Some(VlanMode::default()), 1);
@@ -131,6 +142,7 @@ fn vepa_reflection(c: &mut Criterion) {
 criterion_group!(
     benches,
     known_unicast,
+    known_unicast_uncached,
     known_unicast_many_macs,
     flood,
     vlan,

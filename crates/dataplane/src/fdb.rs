@@ -10,13 +10,13 @@
 use crate::PortId;
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use vepa_packet::MacAddr;
 
 const SHARDS: usize = 16;
 /// A refresh of an entry's age closer than this to the last one is skipped.
-const REFRESH_MS: u64 = 1000;
+pub(crate) const REFRESH_MS: u64 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdbEntry {
@@ -40,12 +40,20 @@ pub enum LearnOutcome {
     },
     /// The port is at its MAC limit; the address was not learned.
     LimitReached,
+    /// Seen on the uplink while learned on a local port: a frame the relay
+    /// reflected back. Nothing is learned.
+    Reflected {
+        sender: PortId,
+    },
 }
 
 type Shard = FxHashMap<(MacAddr, u16), FdbEntry>;
 
 #[derive(Debug)]
 pub struct Fdb {
+    /// Bumped whenever an entry appears, moves or goes: a decision cached
+    /// under one generation is exact while the generation stays.
+    generation: AtomicU64,
     shards: Box<[RwLock<Shard>]>,
     learned_per_port: Box<[AtomicU32]>,
     ageing_ms: u64,
@@ -54,6 +62,7 @@ pub struct Fdb {
 impl Fdb {
     pub fn new(ports: usize, ageing_ms: u64) -> Fdb {
         Fdb {
+            generation: AtomicU64::new(0),
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             learned_per_port: (0..ports).map(|_| AtomicU32::new(0)).collect(),
             ageing_ms,
@@ -74,6 +83,30 @@ impl Fdb {
 
     fn write(&self, i: usize) -> RwLockWriteGuard<'_, Shard> {
         self.shards[i].write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The entry for (mac, vid), live or not.
+    pub fn entry(&self, mac: MacAddr, vid: u16) -> Option<FdbEntry> {
+        self.read(Self::shard_of(mac, vid))
+            .get(&(mac, vid))
+            .copied()
+    }
+
+    /// Until when (ms) an entry seen at `e` stays live without being seen again.
+    pub fn live_until(&self, e: &FdbEntry) -> u64 {
+        if e.is_static {
+            u64::MAX
+        } else {
+            e.last_seen_ms.saturating_add(self.ageing_ms)
+        }
     }
 
     fn live(&self, e: &FdbEntry, now_ms: u64) -> bool {
@@ -103,6 +136,34 @@ impl Fdb {
                 self.learned_per_port[old.port.index()].fetch_sub(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// The per-frame source step, with one shard lookup in the common case:
+    /// on the uplink, a source live on another port is a reflection (not
+    /// learned); anywhere else, the source is learned on `port`.
+    pub fn observe(
+        &self,
+        mac: MacAddr,
+        vid: u16,
+        port: PortId,
+        on_uplink: bool,
+        now_ms: u64,
+        limit: u32,
+    ) -> LearnOutcome {
+        let si = Self::shard_of(mac, vid);
+        if let Some(e) = self.read(si).get(&(mac, vid)) {
+            if self.live(e, now_ms) {
+                if e.port != port && on_uplink {
+                    return LearnOutcome::Reflected { sender: e.port };
+                }
+                if e.port == port
+                    && (e.is_static || now_ms.saturating_sub(e.last_seen_ms) < REFRESH_MS)
+                {
+                    return LearnOutcome::Refreshed;
+                }
+            }
+        }
+        self.learn(mac, vid, port, now_ms, limit)
     }
 
     /// Records that `mac` was seen as a source on `port` in VLAN `vid`.
@@ -146,6 +207,7 @@ impl Fdb {
                 e.last_seen_ms = now_ms;
                 self.learned_per_port[from.index()].fetch_sub(1, Ordering::Relaxed);
                 self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
+                self.bump();
                 if expired {
                     LearnOutcome::Learned
                 } else {
@@ -165,6 +227,7 @@ impl Fdb {
                     },
                 );
                 self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
+                self.bump();
                 LearnOutcome::Learned
             }
         }
@@ -183,6 +246,9 @@ impl Fdb {
                 }
                 keep
             });
+        }
+        if removed > 0 {
+            self.bump();
         }
         removed
     }

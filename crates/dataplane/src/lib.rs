@@ -7,12 +7,14 @@
 //! 802.1Q) is testable and benchmarkable without root. The I/O side
 //! (`vepa-io`) owns the sockets and calls in here once per frame.
 
+mod cache;
 mod config;
 mod counters;
 mod fdb;
 mod switch;
 mod vlan;
 
+pub use cache::FlowCache;
 pub use config::{
     ConfigError, PortConfig, PortMode, PortRole, StaticFdbEntry, SwitchConfig, VidSet, VlanMode,
 };

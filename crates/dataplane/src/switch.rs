@@ -11,6 +11,7 @@
 //! never learned on the uplink (that would steal the VM's entry) and are
 //! delivered by the kernel's reflection rules, keyed on the sender's mode.
 
+use crate::cache::{FlowCache, FlowKey, CACHED_EGRESS};
 use crate::counters::{DropReason, PortCounters};
 use crate::fdb::{Fdb, LearnOutcome};
 use crate::vlan::{egress_tag, ingress_vid};
@@ -76,7 +77,7 @@ impl std::ops::Deref for Forwarding {
 /// thread, summed for display), so the per-frame path writes no shared line.
 #[derive(Debug)]
 pub struct SwitchCore {
-    forwarding: ArcSwap<Forwarding>,
+    forwarding: Arc<ArcSwap<Forwarding>>,
     fdb: Fdb,
 }
 
@@ -90,7 +91,7 @@ impl SwitchCore {
             }
         }
         Ok(SwitchCore {
-            forwarding: ArcSwap::from_pointee(fw),
+            forwarding: Arc::new(ArcSwap::from_pointee(fw)),
             fdb,
         })
     }
@@ -180,6 +181,75 @@ impl SwitchCore {
         result
     }
 
+    /// [`process`](Self::process) through a decision cache: a frame whose
+    /// headers were decided before, under the same snapshot and FDB
+    /// generation, gets the same egress without the pipeline.
+    // The per-thread pieces (cache, counters) come separately so a caller
+    // can hold them in disjoint fields while it borrows its buffers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn process_cached(
+        &self,
+        fw: &Arc<Forwarding>,
+        cache: &mut FlowCache,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        out: &mut Vec<Egress>,
+    ) -> Result<(), DropReason> {
+        let key = match EthernetFrame::new_checked(frame) {
+            Ok(f)
+                if in_port.index() < fw.config.ports.len()
+                    && counters.len() >= fw.config.ports.len() =>
+            {
+                ingress_vid(&fw.port(in_port).vlan, f.vlan()).map(|vid| FlowKey {
+                    in_port,
+                    src: f.src(),
+                    dst: f.dst(),
+                    vid,
+                })
+            }
+            _ => None,
+        };
+        let Some(key) = key else {
+            return self.process(fw, counters, in_port, frame, now_ms, out);
+        };
+        cache.follow(Arc::as_ptr(fw) as usize);
+        let generation = self.fdb.generation();
+        out.clear();
+        if cache.get(&key, generation, now_ms, out) {
+            let c = &mut counters[in_port.index()];
+            c.rx_frames += 1;
+            c.rx_bytes += frame.len() as u64;
+            let untagged = frame.len() as u64 - (if has_tag(frame) { 4 } else { 0 });
+            for e in out.iter() {
+                let c = &mut counters[e.port.index()];
+                c.tx_frames += 1;
+                c.tx_bytes += untagged + if e.tag.is_some() { 4 } else { 0 };
+            }
+            return Ok(());
+        }
+        let result = self.process(fw, counters, in_port, frame, now_ms, out);
+        if result.is_ok() && out.len() <= CACHED_EGRESS {
+            // Exact until an entry it relied on could age out, or the
+            // source is due to have its age refreshed.
+            let mut until = u64::MAX;
+            if let Some(e) = self.fdb.entry(key.src, key.vid) {
+                until = until.min(self.fdb.live_until(&e));
+                if !e.is_static {
+                    until = until.min(e.last_seen_ms.saturating_add(crate::fdb::REFRESH_MS));
+                }
+            }
+            if !key.dst.is_multicast() {
+                if let Some(e) = self.fdb.entry(key.dst, key.vid) {
+                    until = until.min(self.fdb.live_until(&e));
+                }
+            }
+            cache.put(key, generation, until, out);
+        }
+        result
+    }
+
     /// Fills `out`; returns the local sender of a reflected frame, if it was one.
     fn forward(
         &self,
@@ -200,12 +270,11 @@ impl SwitchCore {
 
         // Who really sent it: a frame from the uplink whose source is one of
         // our downlinks came back from the relay.
-        let reflected_from = match self.fdb.lookup(src, vid, now) {
-            Some(q) if from_uplink && q != in_port => Some(q),
-            _ => {
-                self.learn(fw, src, vid, in_port, now)?;
-                None
-            }
+        let limit = fw.port(in_port).mac_limit;
+        let reflected_from = match self.fdb.observe(src, vid, in_port, from_uplink, now, limit) {
+            LearnOutcome::Reflected { sender } => Some(sender),
+            LearnOutcome::LimitReached => return Err(DropReason::MacLimit),
+            _ => None,
         };
         let mut out = Out {
             fw,
@@ -268,21 +337,6 @@ impl SwitchCore {
         }
         Ok(reflected_from)
     }
-
-    fn learn(
-        &self,
-        fw: &Forwarding,
-        src: MacAddr,
-        vid: u16,
-        port: PortId,
-        now: u64,
-    ) -> Result<(), DropReason> {
-        let limit = fw.port(port).mac_limit;
-        match self.fdb.learn(src, vid, port, now, limit) {
-            LearnOutcome::LimitReached => Err(DropReason::MacLimit),
-            _ => Ok(()),
-        }
-    }
 }
 
 /// One switch for one thread: a [`SwitchCore`] with its own counters. The
@@ -291,15 +345,21 @@ impl SwitchCore {
 #[derive(Debug)]
 pub struct Switch {
     core: Arc<SwitchCore>,
+    /// The snapshot, re-read only when a new one was stored.
+    cached: arc_swap::Cache<Arc<ArcSwap<Forwarding>>, Arc<Forwarding>>,
     counters: Vec<PortCounters>,
+    flows: Option<FlowCache>,
 }
 
 impl Switch {
     pub fn new(config: SwitchConfig) -> Result<Switch, ConfigError> {
         let counters = vec![PortCounters::default(); config.ports.len()];
+        let core = Arc::new(SwitchCore::new(config)?);
         Ok(Switch {
-            core: Arc::new(SwitchCore::new(config)?),
+            cached: arc_swap::Cache::new(Arc::clone(&core.forwarding)),
+            core,
             counters,
+            flows: Some(FlowCache::default()),
         })
     }
 
@@ -322,6 +382,17 @@ impl Switch {
 
     pub fn counters(&self, port: PortId) -> &PortCounters {
         &self.counters[port.index()]
+    }
+
+    /// Turns the decision cache off (on by default), to compare.
+    pub fn without_cache(mut self) -> Switch {
+        self.flows = None;
+        self
+    }
+
+    /// The decision cache's hits and misses, when it is on.
+    pub fn cache(&self) -> Option<&FlowCache> {
+        self.flows.as_ref()
     }
 
     /// Adds counters kept elsewhere (another thread's) to this switch's.
@@ -350,9 +421,16 @@ impl Switch {
         now_ms: u64,
         out: &mut Vec<Egress>,
     ) -> Result<(), DropReason> {
-        let fw = self.core.forwarding.load();
-        self.core
-            .process(&fw, &mut self.counters, in_port, frame, now_ms, out)
+        let fw = self.cached.load();
+        match self.flows.as_mut() {
+            Some(cache) => {
+                self.core
+                    .process_cached(fw, cache, &mut self.counters, in_port, frame, now_ms, out)
+            }
+            None => self
+                .core
+                .process(fw, &mut self.counters, in_port, frame, now_ms, out),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use vepa_dataplane::{DropReason, Egress, PortMode, StaticFdbEntry, Switch, SwitchConfig};
+use vepa_dataplane::{DropReason, Egress, PortId, PortMode, StaticFdbEntry, Switch, SwitchConfig};
 use vepa_packet::MacAddr;
 
 /// X is a station beyond the uplink; U is never seen.
@@ -493,4 +493,48 @@ fn a_new_snapshot_applies_to_the_next_frame() {
         .unwrap_err()
         .to_string()
         .contains("ports cannot be added"));
+}
+
+#[test]
+fn cached_decisions_follow_moves_and_ageing() {
+    let mut sw = Switch::new(host(PortMode::Veb)).unwrap();
+    let mut out = Vec::new();
+    let (vm1, vm2, vm3) = (PortId(1), PortId(2), PortId(3));
+    sw.process(vm2, &frame(BCAST, mac(2), None), 0, &mut out)
+        .unwrap();
+    for t in 1..100 {
+        sw.process(vm1, &frame(mac(2), mac(1), None), t, &mut out)
+            .unwrap();
+        assert_eq!(
+            out,
+            vec![Egress {
+                port: vm2,
+                tag: None
+            }]
+        );
+    }
+    let hits = sw.cache().unwrap().hits;
+    assert!(
+        hits >= 90,
+        "a repeated flow is served from the cache ({hits} hits)"
+    );
+    // mac(2) moves to vm3: the very next frame follows it.
+    sw.process(vm3, &frame(BCAST, mac(2), None), 100, &mut out)
+        .unwrap();
+    sw.process(vm1, &frame(mac(2), mac(1), None), 101, &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![Egress {
+            port: vm3,
+            tag: None
+        }]
+    );
+    // mac(2) last seen at 100 ages out at 300_100 even though nothing swept it.
+    sw.process(vm1, &frame(mac(2), mac(1), None), 300_099, &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    sw.process(vm1, &frame(mac(2), mac(1), None), 300_100, &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 3, "aged out: flooded");
 }

@@ -18,7 +18,7 @@ use crate::port::Port;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use vepa_dataplane::{Egress, PortCounters, PortId, Switch, SwitchCore};
+use vepa_dataplane::{Egress, FlowCache, PortCounters, PortId, Switch, SwitchCore};
 use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
 
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
@@ -161,6 +161,8 @@ struct Worker<'a> {
     mine: Vec<usize>,
     ticks: bool,
     counters: Vec<Vec<PortCounters>>,
+    /// One decision cache per switch.
+    flows: Vec<FlowCache>,
     failed: Vec<bool>,
     b: Buffers,
 }
@@ -182,6 +184,7 @@ impl<'a> Worker<'a> {
                 .iter()
                 .map(|n| vec![PortCounters::default(); *n])
                 .collect(),
+            flows: sizes.iter().map(|_| FlowCache::default()).collect(),
             b: Buffers {
                 rx: RxBatch::new(MAX_BATCH),
                 tx: (0..shared.ports.len())
@@ -269,11 +272,12 @@ impl<'a> Worker<'a> {
         let core = sh.cores[si];
         let fw = core.snapshot();
         let counters = &mut self.counters[si];
+        let flows = &mut self.flows[si];
         for slot_i in 0..n {
             let slot = b.rx.slot(slot_i);
             let (frame, vnet) = (slot.frame(), slot.vnet);
             if core
-                .process(&fw, counters, id, frame, now, &mut b.out)
+                .process_cached(&fw, flows, counters, id, frame, now, &mut b.out)
                 .is_err()
             {
                 continue;
