@@ -22,6 +22,8 @@ const TUN_F_CSUM: libc::c_uint = 0x01;
 const TUN_F_TSO4: libc::c_uint = 0x02;
 const TUN_F_TSO6: libc::c_uint = 0x04;
 const TUN_F_TSO_ECN: libc::c_uint = 0x08;
+const TUN_F_USO4: libc::c_uint = 0x20;
+const TUN_F_USO6: libc::c_uint = 0x40;
 
 #[derive(Debug)]
 pub struct TapPort {
@@ -77,9 +79,15 @@ impl TapPort {
             if unsafe { libc::ioctl(fd, TUNSETVNETHDRSZ as _, &size) } < 0 {
                 return Err(IoError::os("set the vnet header size of tap", name));
             }
-            let offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
-            // SAFETY: TUNSETOFFLOAD takes the flags by value.
-            if unsafe { libc::ioctl(fd, TUNSETOFFLOAD as _, offloads as libc::c_ulong) } < 0 {
+            // UDP segmentation offload (kernel 6.2+) where the kernel has it;
+            // without, TCP segmentation and checksum offload alone.
+            let tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+            let set = |flags: libc::c_uint| {
+                // SAFETY: TUNSETOFFLOAD takes the flags by value.
+                let rc = unsafe { libc::ioctl(fd, TUNSETOFFLOAD as _, flags as libc::c_ulong) };
+                rc == 0
+            };
+            if !set(tcp | TUN_F_USO4 | TUN_F_USO6) && !set(tcp) {
                 return Err(IoError::os("enable offloads on tap", name));
             }
         }

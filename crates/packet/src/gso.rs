@@ -221,6 +221,48 @@ mod tests {
     }
 
     #[test]
+    fn udp_segments_are_datagrams() {
+        // IPv6/UDP with 3000 bytes cut at 1200: three datagrams, each with its own length and checksum.
+        let payload: Vec<u8> = (0..3000u32).map(|i| (i % 253) as u8).collect();
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd];
+        let plen = 8 + payload.len();
+        f.extend_from_slice(&[0x60, 0, 0, 0, (plen >> 8) as u8, plen as u8, UDP, 64]);
+        f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        f.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, (plen >> 8) as u8, plen as u8, 0, 0]);
+        f.extend_from_slice(&payload);
+        let hdr = VirtioNetHdr {
+            flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+            gso_type: VIRTIO_NET_HDR_GSO_UDP_L4,
+            hdr_len: 62,
+            gso_size: 1200,
+            csum_start: 54,
+            csum_offset: 6,
+        };
+        let mut scratch = Vec::new();
+        let mut segs: Vec<Vec<u8>> = Vec::new();
+        assert_eq!(
+            segment(&f, &hdr, &mut scratch, |s| segs.push(s.to_vec())).unwrap(),
+            3
+        );
+        let mut data = Vec::new();
+        for s in &segs {
+            let l4 = &s[54..];
+            let len = u16::from_be_bytes([l4[4], l4[5]]) as usize;
+            assert_eq!(len, l4.len());
+            assert_eq!(
+                u16::from_be_bytes([s[18], s[19]]) as usize,
+                l4.len(),
+                "IPv6 payload length"
+            );
+            let pseudo = sum_words(0, &s[22..54]) + UDP as u32 + l4.len() as u32;
+            assert_eq!(finish(sum_words(pseudo, l4)), 0, "UDP checksum");
+            data.extend_from_slice(&l4[8..]);
+        }
+        assert_eq!(data, payload);
+    }
+
+    #[test]
     fn refuses_what_it_cannot_cut() {
         let frame = tcp4(100, 0x10);
         let mut scratch = Vec::new();
