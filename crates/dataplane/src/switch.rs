@@ -165,14 +165,7 @@ impl SwitchCore {
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => {
-                let untagged = frame.len() as u64 - (if has_tag(frame) { 4 } else { 0 });
-                for e in out.iter() {
-                    let c = &mut counters[e.port.index()];
-                    c.tx_frames += 1;
-                    c.tx_bytes += untagged + if e.tag.is_some() { 4 } else { 0 };
-                }
-            }
+            Ok(()) => count_egress(counters, frame, out),
             Err(reason) => {
                 out.clear();
                 counters[in_port.index()].count_drop(reason);
@@ -221,12 +214,7 @@ impl SwitchCore {
             let c = &mut counters[in_port.index()];
             c.rx_frames += 1;
             c.rx_bytes += frame.len() as u64;
-            let untagged = frame.len() as u64 - (if has_tag(frame) { 4 } else { 0 });
-            for e in out.iter() {
-                let c = &mut counters[e.port.index()];
-                c.tx_frames += 1;
-                c.tx_bytes += untagged + if e.tag.is_some() { 4 } else { 0 };
-            }
+            count_egress(counters, frame, out);
             return Ok(());
         }
         let result = self.process(fw, counters, in_port, frame, now_ms, out);
@@ -431,6 +419,17 @@ impl Switch {
                 .core
                 .process(fw, &mut self.counters, in_port, frame, now_ms, out),
         }
+    }
+}
+
+/// Counts the copies of a forwarded frame on their ports (a tag pushed or
+/// popped changes their size).
+fn count_egress(counters: &mut [PortCounters], frame: &[u8], out: &[Egress]) {
+    let untagged = frame.len() as u64 - (if has_tag(frame) { 4 } else { 0 });
+    for e in out {
+        let c = &mut counters[e.port.index()];
+        c.tx_frames += 1;
+        c.tx_bytes += untagged + if e.tag.is_some() { 4 } else { 0 };
     }
 }
 
