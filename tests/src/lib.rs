@@ -431,6 +431,16 @@ impl Vepa {
     /// Starts vepa inside namespace `netns` (or vepa's own when `None`) and
     /// waits until every interface in `expect_links` exists there.
     pub fn start_in(netns: Option<&str>, topology: &str, expect_links: &[String]) -> Vepa {
+        Vepa::start_with(netns, &[], topology, expect_links)
+    }
+
+    /// As [`start_in`](Self::start_in), with extra arguments for `vepa run`.
+    pub fn start_with(
+        netns: Option<&str>,
+        args: &[&str],
+        topology: &str,
+        expect_links: &[String],
+    ) -> Vepa {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("topology.toml");
         std::fs::write(&file, topology).expect("write topology");
@@ -460,6 +470,7 @@ impl Vepa {
             .arg(&file)
             .arg("--stats-json")
             .arg(&stats_path)
+            .args(args)
             .stdout(File::create(&log).expect("stdout file"))
             .stderr(Stdio::piped())
             .spawn()

@@ -11,12 +11,14 @@
 mod batch;
 mod forwarder;
 pub mod host;
+mod packet_ring;
 mod packet_socket;
 mod port;
 mod tap;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
 pub use forwarder::{Attachment, Forwarder};
+pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;
 pub use port::Port;
 pub use tap::TapPort;

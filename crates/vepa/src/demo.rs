@@ -258,7 +258,7 @@ pub fn run() -> Result<()> {
         let Realized {
             mut forwarder,
             host,
-        } = realize(&topo, configs)?;
+        } = realize(&topo, configs, Default::default())?;
         forwarder.set_workers(std::thread::available_parallelism().map_or(1, |n| n.get()));
         let thread_stop = Arc::new(AtomicBool::new(false));
         let ts = Arc::clone(&thread_stop);

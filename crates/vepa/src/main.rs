@@ -75,6 +75,10 @@ enum Command {
         /// side of every N-th port; any of them sends on any port.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: Option<u16>,
+        /// Experimental: AF_PACKET ports receive through a TPACKET_V3 ring
+        /// (see bench/RESULTS.md).
+        #[arg(long, hide = true)]
+        rx_ring: bool,
     },
     /// Check a topology file without touching the host
     ///
@@ -113,10 +117,12 @@ fn dispatch(cli: Cli) -> Result<()> {
             file,
             stats_json,
             workers,
+            rx_ring,
         } => run::run(
             &file,
             stats_json.as_deref(),
             workers.map(usize::from).unwrap_or_else(default_workers),
+            realize::PortOptions { rx_ring },
         ),
         Command::Validate { file } => {
             let topo = topology::Topology::load(&file)?;

@@ -10,7 +10,7 @@ use crate::topology::{PortKind, PortSpec, Topology};
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
 use vepa_dataplane::{PortId, Switch, SwitchConfig};
-use vepa_io::{host, Attachment, Forwarder, PacketPort, Port, TapPort};
+use vepa_io::{host, Attachment, Forwarder, PacketPort, Port, RingPort, TapPort};
 
 enum Made {
     Link(String),
@@ -104,7 +104,23 @@ fn temp_ifname(seq: usize) -> String {
     format!("vpt{:x}x{seq}", std::process::id() & 0xfffff)
 }
 
-pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>) -> Result<Realized> {
+/// How ports are opened.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortOptions {
+    /// AF_PACKET ports receive through a TPACKET_V3 ring instead of recvmmsg (experimental).
+    pub rx_ring: bool,
+}
+
+/// An AF_PACKET port on `ifname`, with the receive path `opts` asks for.
+fn packet_port(ifname: &str, offloads: bool, opts: PortOptions) -> Result<Box<dyn Port>> {
+    Ok(if opts.rx_ring {
+        Box::new(RingPort::open(ifname, offloads)?)
+    } else {
+        Box::new(PacketPort::open(ifname, offloads)?)
+    })
+}
+
+pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -> Result<Realized> {
     preflight(topo)?;
     let mut state = HostState::default();
     let mut namespaces_ready: HashSet<String> = HashSet::new();
@@ -126,15 +142,13 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>) -> Result<Realized> 
             }
         }
         let port: Box<dyn Port> = match p.kind {
-            PortKind::Netdev => Box::new(
-                PacketPort::open(p.host_ifname(), p.offload()).with_context(|| at.clone())?,
-            ),
+            PortKind::Netdev => {
+                packet_port(p.host_ifname(), p.offload(), opts).with_context(|| at.clone())?
+            }
             PortKind::Veth => {
                 seq += 1;
                 make_veth(&mut state, p, &temp_ifname(seq)).with_context(|| at.clone())?;
-                Box::new(
-                    PacketPort::open(p.host_ifname(), p.offload()).with_context(|| at.clone())?,
-                )
+                packet_port(p.host_ifname(), p.offload(), opts).with_context(|| at.clone())?
             }
             PortKind::Tap if host::is_tap(p.host_ifname()) => {
                 Box::new(TapPort::attach(p.host_ifname(), p.offload()).with_context(|| at.clone())?)
@@ -178,7 +192,7 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>) -> Result<Realized> 
                 }
                 // Both ends of a wire vepa made pass offloads: what one end
                 // sends whole, the other receives whole.
-                Box::new(PacketPort::open(p.host_ifname(), true).with_context(|| at.clone())?)
+                packet_port(p.host_ifname(), true, opts).with_context(|| at.clone())?
             }
         };
         // Both ends of a patch share a key, so one worker serves the wire.

@@ -1,6 +1,6 @@
 //! `vepa run`: a topology in the foreground until SIGINT or SIGTERM.
 
-use crate::realize::realize;
+use crate::realize::{realize, PortOptions};
 use crate::stats;
 use crate::topology::Topology;
 use anyhow::{Context, Result};
@@ -8,14 +8,19 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-pub fn run(file: &Path, stats_json: Option<&Path>, workers: usize) -> Result<()> {
+pub fn run(
+    file: &Path,
+    stats_json: Option<&Path>,
+    workers: usize,
+    opts: PortOptions,
+) -> Result<()> {
     let topo = Topology::load(file)?;
     let configs = topo.validate()?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("install signal handler")?;
     }
-    let mut realized = realize(&topo, configs)?;
+    let mut realized = realize(&topo, configs, opts)?;
     realized.forwarder.set_workers(workers);
     let ports: usize = topo
         .switches
