@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use vepa_io::{PacketPort, Port};
+use vepa_io::{PacketPort, Port, RxBatch};
 use vepa_packet::{ArpOperation, ArpPacket, EtherType, EthernetFrame, MacAddr};
 
 pub mod evb;
@@ -180,11 +180,11 @@ impl Capture {
             let p = PacketPort::open(&ifname, false).expect("open capture socket");
             let _ = ready_tx.send(());
             let mut frames = Vec::new();
-            let mut buf = vec![0u8; 65536];
+            let mut batch = RxBatch::new(32);
             while !s.load(Ordering::Relaxed) {
-                match p.recv(&mut buf) {
-                    Ok(Some((_, f))) => frames.push(f.to_vec()),
-                    Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                match p.recv_batch(&mut batch) {
+                    Ok(0) => std::thread::sleep(Duration::from_millis(2)),
+                    Ok(n) => frames.extend((0..n).map(|i| batch.slot(i).frame().to_vec())),
                     Err(e) => panic!("capture on {ifname}: {e}"),
                 }
             }

@@ -394,13 +394,6 @@ impl Switch {
         self.core.tick(now_ms)
     }
 
-    /// Records that the device behind `port` refused a frame we sent.
-    pub fn count_tx_error(&mut self, port: PortId) {
-        if let Some(c) = self.counters.get_mut(port.index()) {
-            c.tx_errors += 1;
-        }
-    }
-
     /// See [`SwitchCore::process`].
     pub fn process(
         &mut self,

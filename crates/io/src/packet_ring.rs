@@ -5,7 +5,7 @@
 
 use crate::batch::RxBatch;
 use crate::packet_socket::PacketPort;
-use crate::port::Port;
+use crate::port::{recv_one, Port};
 use crate::IoError;
 use std::io;
 use std::os::fd::RawFd;
@@ -161,11 +161,8 @@ impl Port for RingPort {
         self.sock.offloads()
     }
 
-    fn recv<'a>(&self, _buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a ring port receives in batches",
-        ))
+    fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
+        recv_one(self, buf)
     }
 
     fn recv_batch(&self, batch: &mut RxBatch) -> io::Result<usize> {

@@ -7,7 +7,7 @@
 //! `PACKET_AUXDATA` and put back in place before the switch sees the frame.
 
 use crate::batch::{RxBatch, MAX_BATCH};
-use crate::port::{iovec, iovec_mut, is_retry, Port};
+use crate::port::{iovec, iovec_mut, is_retry, recv_one, Port};
 use crate::{valid_ifname, IoError};
 use std::ffi::CString;
 use std::io;
@@ -206,14 +206,7 @@ impl Port for PacketPort {
     }
 
     fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
-        let mut one = RxBatch::with_buffer_len(1, buf.len());
-        if self.recv_batch(&mut one)? == 0 {
-            return Ok(None);
-        }
-        let slot = one.slot(0);
-        let (vnet, frame) = (slot.vnet, slot.frame());
-        buf[..frame.len()].copy_from_slice(frame);
-        Ok(Some((vnet, &buf[..frame.len()])))
+        recv_one(self, buf)
     }
 
     fn recv_batch(&self, batch: &mut RxBatch) -> io::Result<usize> {

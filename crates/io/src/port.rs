@@ -71,6 +71,24 @@ pub trait Port: Send + Sync {
     }
 }
 
+/// One frame through a backend's batch receive, copied into `buf`: the
+/// single-frame path for tools and tests, not the forwarding loop (it
+/// allocates a one-slot batch per call).
+pub(crate) fn recv_one<'a>(
+    port: &dyn Port,
+    buf: &'a mut [u8],
+) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
+    let mut one = RxBatch::with_buffer_len(1, buf.len());
+    if port.recv_batch(&mut one)? == 0 {
+        return Ok(None);
+    }
+    let slot = one.slot(0);
+    let frame = slot.frame();
+    let n = frame.len().min(buf.len());
+    buf[..n].copy_from_slice(&frame[..n]);
+    Ok(Some((slot.vnet, &buf[..n])))
+}
+
 /// The would-block and interrupted cases a poll loop simply retries later.
 pub(crate) fn is_retry(e: &io::Error) -> bool {
     matches!(
