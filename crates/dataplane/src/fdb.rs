@@ -56,7 +56,9 @@ pub struct Fdb {
     generation: AtomicU64,
     shards: Box<[RwLock<Shard>]>,
     learned_per_port: Box<[AtomicU32]>,
-    ageing_ms: u64,
+    /// Addresses learned or moved since the table was made.
+    learning_events: AtomicU64,
+    ageing_ms: AtomicU64,
 }
 
 impl Fdb {
@@ -65,8 +67,24 @@ impl Fdb {
             generation: AtomicU64::new(0),
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             learned_per_port: (0..ports).map(|_| AtomicU32::new(0)).collect(),
-            ageing_ms,
+            learning_events: AtomicU64::new(0),
+            ageing_ms: AtomicU64::new(ageing_ms),
         }
+    }
+
+    fn ageing_ms(&self) -> u64 {
+        self.ageing_ms.load(Ordering::Relaxed)
+    }
+
+    /// Changes the ageing time; entries keep their last-seen time.
+    pub fn set_ageing_ms(&self, ms: u64) {
+        self.ageing_ms.store(ms, Ordering::Relaxed);
+        self.bump();
+    }
+
+    /// How many addresses were learned or moved since the table was made.
+    pub fn learning_events(&self) -> u64 {
+        self.learning_events.load(Ordering::Relaxed)
     }
 
     fn shard_of(mac: MacAddr, vid: u16) -> usize {
@@ -105,12 +123,12 @@ impl Fdb {
         if e.is_static {
             u64::MAX
         } else {
-            e.last_seen_ms.saturating_add(self.ageing_ms)
+            e.last_seen_ms.saturating_add(self.ageing_ms())
         }
     }
 
     fn live(&self, e: &FdbEntry, now_ms: u64) -> bool {
-        e.is_static || now_ms.saturating_sub(e.last_seen_ms) < self.ageing_ms
+        e.is_static || now_ms.saturating_sub(e.last_seen_ms) < self.ageing_ms()
     }
 
     /// The port a live entry points to.
@@ -199,7 +217,7 @@ impl Fdb {
             }
             Some(e) => {
                 let from = e.port;
-                let expired = now_ms.saturating_sub(e.last_seen_ms) >= self.ageing_ms;
+                let expired = now_ms.saturating_sub(e.last_seen_ms) >= self.ageing_ms();
                 if count(port) >= limit {
                     return LearnOutcome::LimitReached;
                 }
@@ -207,6 +225,7 @@ impl Fdb {
                 e.last_seen_ms = now_ms;
                 self.learned_per_port[from.index()].fetch_sub(1, Ordering::Relaxed);
                 self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
+                self.learning_events.fetch_add(1, Ordering::Relaxed);
                 self.bump();
                 if expired {
                     LearnOutcome::Learned
@@ -227,6 +246,7 @@ impl Fdb {
                     },
                 );
                 self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
+                self.learning_events.fetch_add(1, Ordering::Relaxed);
                 self.bump();
                 LearnOutcome::Learned
             }
@@ -235,11 +255,12 @@ impl Fdb {
 
     /// Removes learned entries older than the ageing time; returns how many.
     pub fn age(&self, now_ms: u64) -> usize {
+        let ageing_ms = self.ageing_ms();
         let mut removed = 0;
         for i in 0..SHARDS {
             let mut shard = self.write(i);
             shard.retain(|_, e| {
-                let keep = e.is_static || now_ms.saturating_sub(e.last_seen_ms) < self.ageing_ms;
+                let keep = e.is_static || now_ms.saturating_sub(e.last_seen_ms) < ageing_ms;
                 if !keep {
                     self.learned_per_port[e.port.index()].fetch_sub(1, Ordering::Relaxed);
                     removed += 1;
@@ -251,6 +272,55 @@ impl Fdb {
             self.bump();
         }
         removed
+    }
+
+    /// Removes the entry for (mac, vid), static or learned; true if there was one.
+    pub fn remove(&self, mac: MacAddr, vid: u16) -> bool {
+        let old = self.write(Self::shard_of(mac, vid)).remove(&(mac, vid));
+        if let Some(e) = old {
+            if !e.is_static {
+                self.learned_per_port[e.port.index()].fetch_sub(1, Ordering::Relaxed);
+            }
+            self.bump();
+        }
+        old.is_some()
+    }
+
+    /// Removes learned entries (all, or those on one port); static ones stay.
+    /// Returns how many went.
+    pub fn flush(&self, port: Option<PortId>) -> usize {
+        let mut removed = 0;
+        for i in 0..SHARDS {
+            self.write(i).retain(|_, e| {
+                let keep = e.is_static || port.is_some_and(|p| p != e.port);
+                if !keep {
+                    self.learned_per_port[e.port.index()].fetch_sub(1, Ordering::Relaxed);
+                    removed += 1;
+                }
+                keep
+            });
+        }
+        if removed > 0 {
+            self.bump();
+        }
+        removed
+    }
+
+    /// Puts back a learned entry as it was (a switch rebuilt with other
+    /// ports keeps what it had learned on the ports it kept).
+    pub fn restore(&self, mac: MacAddr, vid: u16, port: PortId, last_seen_ms: u64) {
+        let entry = FdbEntry {
+            port,
+            last_seen_ms,
+            is_static: false,
+        };
+        let mut shard = self.write(Self::shard_of(mac, vid));
+        if shard.contains_key(&(mac, vid)) {
+            return;
+        }
+        shard.insert((mac, vid), entry);
+        self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
+        self.bump();
     }
 
     /// How many learned (non-static) MACs a port holds, expired ones included until aged.

@@ -121,8 +121,40 @@ impl SwitchCore {
             });
         }
         let fw = Forwarding::new(config)?;
+        // Static entries follow the new list: gone ones removed (before the
+        // new snapshot, so no frame is sent by an entry the list dropped),
+        // new ones pinned.
+        for s in &old.config.static_fdb {
+            if !fw.config.static_fdb.contains(s) {
+                self.fdb.remove(s.mac, s.vid);
+            }
+        }
+        for s in &fw.config.static_fdb {
+            if let Some(id) = fw.config.port_id(&s.port) {
+                self.fdb.insert_static(s.mac, s.vid, id);
+            }
+        }
+        if fw.config.ageing_ms != old.config.ageing_ms {
+            self.fdb.set_ageing_ms(fw.config.ageing_ms);
+        }
         self.forwarding.store(Arc::new(fw));
         Ok(())
+    }
+
+    /// Takes over what `old` (the same switch before its port list changed)
+    /// learned on the ports both have, so a new port does not make the
+    /// switch flood again for addresses it knew.
+    pub fn restore_learned(&self, old: &SwitchCore) {
+        let (was, now) = (old.snapshot(), self.snapshot());
+        for (mac, vid, e) in old.fdb.entries() {
+            if e.is_static {
+                continue;
+            }
+            let name = &was.config.ports[e.port.index()].name;
+            if let Some(id) = now.config.port_id(name) {
+                self.fdb.restore(mac, vid, id, e.last_seen_ms);
+            }
+        }
     }
 
     pub fn fdb(&self) -> &Fdb {

@@ -14,9 +14,11 @@
 //! are allocated once; nothing is allocated per frame.
 
 use crate::batch::{RxBatch, TxQueue, MAX_BATCH};
+use crate::capture::{CapturePoint, Direction};
 use crate::port::Port;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vepa_dataplane::{Egress, FlowCache, PortCounters, PortId, Switch, SwitchCore};
 use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
@@ -30,13 +32,61 @@ const SPIN: Duration = Duration::from_micros(200);
 
 /// A port device bound to one port of one switch.
 pub struct Attachment {
-    pub port: Box<dyn Port>,
+    pub port: std::sync::Arc<dyn Port>,
     pub switch: usize,
     pub id: PortId,
     /// Ports with the same key are served by the same worker: the two ends
     /// of a wire between two switches, so a frame crossing it is picked up
     /// by the thread that sent it, without a wakeup of another.
     pub affinity: Option<usize>,
+    /// Where `vepa capture` listens on this port.
+    pub capture: Arc<CapturePoint>,
+}
+
+/// Every worker's counters as of its last publication (a few times a
+/// second), for reading while the forwarder runs.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Worker, switch, port.
+    slots: Mutex<Vec<Vec<Vec<PortCounters>>>>,
+}
+
+/// How often a worker publishes its counters.
+const PUBLISH_EVERY_MS: u64 = 250;
+
+impl LiveCounters {
+    fn reset(&self, workers: usize) {
+        *self.slots.lock().unwrap_or_else(|e| e.into_inner()) = vec![Vec::new(); workers];
+    }
+
+    fn publish(&self, worker: usize, counters: &[Vec<PortCounters>]) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = slots.get_mut(worker) {
+            *slot = counters.to_vec();
+        }
+    }
+
+    /// The sum over workers, per switch and port, of what the running
+    /// forwarder has counted so far (empty once it has stopped and its
+    /// counters went into the switches).
+    pub fn sum(&self) -> Vec<Vec<PortCounters>> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut total: Vec<Vec<PortCounters>> = Vec::new();
+        for w in slots.iter() {
+            if total.len() < w.len() {
+                total.resize(w.len(), Vec::new());
+            }
+            for (t, s) in total.iter_mut().zip(w) {
+                if t.len() < s.len() {
+                    t.resize(s.len(), PortCounters::default());
+                }
+                for (a, b) in t.iter_mut().zip(s) {
+                    a.add(b);
+                }
+            }
+        }
+        total
+    }
 }
 
 pub struct Forwarder {
@@ -45,6 +95,8 @@ pub struct Forwarder {
     /// For each switch, for each of its ports, the index into `ports`.
     route: Vec<Vec<Option<usize>>>,
     workers: usize,
+    epoch: Instant,
+    live: Arc<LiveCounters>,
 }
 
 /// Reusable state of one worker.
@@ -66,6 +118,7 @@ struct Shared<'a> {
     route: &'a [Vec<Option<usize>>],
     start: Instant,
     stop: &'a AtomicBool,
+    live: &'a LiveCounters,
 }
 
 impl Forwarder {
@@ -87,7 +140,25 @@ impl Forwarder {
             ports,
             route,
             workers: 1,
+            epoch: Instant::now(),
+            live: Arc::default(),
         }
+    }
+
+    /// The instant FDB times count from. A forwarder rebuilt over switches
+    /// that already learned must keep the clock of the one before.
+    pub fn set_epoch(&mut self, epoch: Instant) {
+        self.epoch = epoch;
+    }
+
+    /// Counters of the running forwarder, readable from another thread.
+    pub fn live(&self) -> Arc<LiveCounters> {
+        Arc::clone(&self.live)
+    }
+
+    /// The switches (with the counters of finished runs) and the ports back.
+    pub fn into_parts(self) -> (Vec<Switch>, Vec<Attachment>) {
+        (self.switches, self.ports)
     }
 
     /// Forwards with `n` threads (at least one, at most one per port), each
@@ -108,9 +179,11 @@ impl Forwarder {
             ports: &self.ports,
             cores: self.switches.iter().map(|s| s.core().as_ref()).collect(),
             route: &self.route,
-            start: Instant::now(),
+            start: self.epoch,
             stop,
+            live: &self.live,
         };
+        self.live.reset(workers);
         let sizes: Vec<usize> = self
             .switches
             .iter()
@@ -136,6 +209,9 @@ impl Forwarder {
                 })
                 .collect()
         });
+        // Counters move from the live view into the switches in one step for
+        // whoever reads both under one lock.
+        self.live.reset(0);
         let mut first_err = None;
         for r in results {
             match r {
@@ -157,6 +233,7 @@ impl Forwarder {
 /// counters and buffers.
 struct Worker<'a> {
     shared: &'a Shared<'a>,
+    index: usize,
     /// Indexes into `shared.ports` this worker receives on.
     mine: Vec<usize>,
     ticks: bool,
@@ -177,6 +254,7 @@ impl<'a> Worker<'a> {
             .collect();
         Worker {
             shared,
+            index: w,
             failed: vec![false; mine.len()],
             mine,
             ticks: w == 0,
@@ -209,6 +287,7 @@ impl<'a> Worker<'a> {
             })
             .collect();
         let mut last_tick = 0u64;
+        let mut last_publish = 0u64;
         let mut last_frame = Instant::now() - SPIN;
         while !self.shared.stop.load(Ordering::Relaxed) {
             let timeout = if last_frame.elapsed() < SPIN {
@@ -242,6 +321,10 @@ impl<'a> Worker<'a> {
             if moved > 0 {
                 last_frame = Instant::now();
             }
+            if now.saturating_sub(last_publish) >= PUBLISH_EVERY_MS {
+                last_publish = now;
+                self.shared.live.publish(self.index, &self.counters);
+            }
             if self.ticks && now.saturating_sub(last_tick) >= 1000 {
                 last_tick = now;
                 for core in &self.shared.cores {
@@ -268,6 +351,12 @@ impl<'a> Worker<'a> {
                 return 0;
             }
         };
+        let capture = &sh.ports[i].capture;
+        if capture.is_active() {
+            for k in 0..n {
+                capture.deliver(Direction::In, b.rx.slot(k).frame());
+            }
+        }
         let (si, id) = (sh.ports[i].switch, sh.ports[i].id);
         let core = sh.cores[si];
         let fw = core.snapshot();
@@ -320,6 +409,12 @@ impl<'a> Worker<'a> {
         for j in b.dirty.drain(..) {
             let q = &mut b.tx[j];
             let queued = q.len();
+            let capture = &sh.ports[j].capture;
+            if capture.is_active() {
+                for (_, f) in q.frames(&b.rx) {
+                    capture.deliver(Direction::Out, f);
+                }
+            }
             let sent = sh.ports[j]
                 .port
                 .send_batch(&mut q.frames(&b.rx))

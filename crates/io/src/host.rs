@@ -154,3 +154,51 @@ pub fn rename(netns: Option<&str>, old: &str, new: &str) -> Result<(), IoError> 
         None => ip(&["link", "set", "dev", old, "name", new]),
     }
 }
+
+/// Sets the interface alias (ifalias): vepa marks what it owns with it.
+pub fn set_alias(netns: Option<&str>, ifname: &str, alias: &str) -> Result<(), IoError> {
+    match netns {
+        Some(ns) => ip(&["-n", ns, "link", "set", "dev", ifname, "alias", alias]),
+        None => ip(&["link", "set", "dev", ifname, "alias", alias]),
+    }
+}
+
+/// The alias of an interface in vepa's namespace (None: no such interface or no alias).
+pub fn alias(ifname: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/ifalias"))
+        .ok()
+        .map(|a| a.trim_end_matches('\n').to_string())
+        .filter(|a| !a.is_empty())
+}
+
+/// The alias of the loopback device inside `netns` (how vepa marks a namespace it made).
+pub fn netns_alias(netns: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-n", netns, "-j", "link", "show", "lo"])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v.get(0)?.get("ifalias")?.as_str().map(str::to_string)
+}
+
+/// Every interface in vepa's namespace.
+pub fn links() -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every named network namespace (`ip netns`).
+pub fn namespaces() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -9,6 +9,7 @@
 //! [`host`] creates the veths, taps and namespaces a topology asks for.
 
 mod batch;
+mod capture;
 mod forwarder;
 pub mod host;
 mod packet_ring;
@@ -17,7 +18,8 @@ mod port;
 mod tap;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
-pub use forwarder::{Attachment, Forwarder};
+pub use capture::{CapturePoint, CapturedFrame, Direction};
+pub use forwarder::{Attachment, Forwarder, LiveCounters};
 pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;
 pub use port::Port;

@@ -22,7 +22,7 @@ mod probe;
 mod realize;
 mod run;
 mod stats;
-mod topology;
+use vepa_api::topology;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -6,9 +6,11 @@
 //! that an error half-way, a signal or the normal end removes exactly what
 //! this run made, in reverse order, and nothing else.
 
-use crate::topology::{PortKind, PortSpec, Topology};
+use crate::topology::{PortKind, PortSpec, SwitchSpec, Topology};
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use vepa_dataplane::{PortId, Switch, SwitchConfig};
 use vepa_io::{host, Attachment, Forwarder, PacketPort, Port, RingPort, TapPort};
 
@@ -26,6 +28,28 @@ pub struct HostState {
 impl HostState {
     fn link(&mut self, name: &str) {
         self.made.push(Made::Link(name.to_string()));
+    }
+
+    /// The links this state made (so far).
+    pub fn links(&self) -> impl Iterator<Item = &str> {
+        self.made.iter().filter_map(|m| match m {
+            Made::Link(l) => Some(l.as_str()),
+            Made::Netns(_) => None,
+        })
+    }
+
+    /// The namespaces this state made.
+    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
+        self.made.iter().filter_map(|m| match m {
+            Made::Netns(n) => Some(n.as_str()),
+            Made::Link(_) => None,
+        })
+    }
+
+    /// Keeps what was made: it now belongs to someone else (the daemon's
+    /// store), and dropping this state no longer removes it.
+    pub fn keep(mut self) {
+        self.made.clear();
     }
 
     /// Removes everything, last made first. Namespaces go after the links
@@ -63,33 +87,40 @@ fn preflight(topo: &Topology) -> Result<()> {
         bail!("vepa needs root to create devices and open raw sockets (CAP_NET_ADMIN, CAP_NET_RAW): run it as root");
     }
     for (_, s, p) in topo.ports() {
-        let at = || format!("switch '{}', port '{}'", s.name, p.name);
-        let ifname = p.host_ifname();
-        match p.kind {
-            PortKind::Netdev if !host::link_exists(ifname) => {
-                bail!("{}: ifname: interface '{ifname}' does not exist", at())
-            }
-            PortKind::Netdev => {}
-            // An existing persistent TAP device is attached, not created; it
-            // stays as it is (vepa neither moves nor addresses what it does not own).
-            PortKind::Tap if host::is_tap(ifname) => {
-                let set = [
-                    ("netns", p.netns.is_some()),
-                    ("mac", p.mac.is_some()),
-                    ("address", !p.address.is_empty()),
-                    ("mtu", p.mtu.is_some()),
-                ];
-                if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
-                    bail!("{}: {field}: '{ifname}' is an existing TAP device that vepa attaches to and does not reconfigure; remove {field} or let vepa create the tap", at());
-                }
-            }
-            _ if host::link_exists(ifname) => bail!(
-                "{}: {}: interface '{ifname}' already exists; vepa creates this port's device (use type = \"netdev\" to attach an existing one)",
-                at(),
-                if p.ifname.is_some() { "ifname" } else { "name" }
-            ),
-            _ => {}
+        preflight_port(s, p)?;
+    }
+    Ok(())
+}
+
+/// What must hold on the host before `p` can be made: interfaces it uses
+/// exist, those it creates do not.
+pub fn preflight_port(s: &SwitchSpec, p: &PortSpec) -> Result<()> {
+    let at = || format!("switch '{}', port '{}'", s.name, p.name);
+    let ifname = p.host_ifname();
+    match p.kind {
+        PortKind::Netdev if !host::link_exists(ifname) => {
+            bail!("{}: ifname: interface '{ifname}' does not exist", at())
         }
+        PortKind::Netdev => {}
+        // An existing persistent TAP device is attached, not created; it
+        // stays as it is (vepa neither moves nor addresses what it does not own).
+        PortKind::Tap if host::is_tap(ifname) => {
+            let set = [
+                ("netns", p.netns.is_some()),
+                ("mac", p.mac.is_some()),
+                ("address", !p.address.is_empty()),
+                ("mtu", p.mtu.is_some()),
+            ];
+            if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
+                bail!("{}: {field}: '{ifname}' is an existing TAP device that vepa attaches to and does not reconfigure; remove {field} or let vepa create the tap", at());
+            }
+        }
+        _ if host::link_exists(ifname) => bail!(
+            "{}: {}: interface '{ifname}' already exists; vepa creates this port's device (use type = \"netdev\" to attach an existing one)",
+            at(),
+            if p.ifname.is_some() { "ifname" } else { "name" }
+        ),
+        _ => {}
     }
     Ok(())
 }
@@ -100,8 +131,10 @@ pub fn running_as_root() -> bool {
 }
 
 /// A temporary interface name for a veth end before it is renamed inside its namespace.
-fn temp_ifname(seq: usize) -> String {
-    format!("vpt{:x}x{seq}", std::process::id() & 0xfffff)
+fn temp_ifname() -> String {
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("vpt{:x}x{seq:x}", std::process::id() & 0xfffff)
 }
 
 /// How ports are opened.
@@ -112,53 +145,75 @@ pub struct PortOptions {
 }
 
 /// An AF_PACKET port on `ifname`, with the receive path `opts` asks for.
-fn packet_port(ifname: &str, offloads: bool, opts: PortOptions) -> Result<Box<dyn Port>> {
+fn packet_port(ifname: &str, offloads: bool, opts: PortOptions) -> Result<Arc<dyn Port>> {
     Ok(if opts.rx_ring {
-        Box::new(RingPort::open(ifname, offloads)?)
+        Arc::new(RingPort::open(ifname, offloads)?)
     } else {
-        Box::new(PacketPort::open(ifname, offloads)?)
+        Arc::new(PacketPort::open(ifname, offloads)?)
     })
 }
 
-pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -> Result<Realized> {
-    preflight(topo)?;
-    let mut state = HostState::default();
-    let mut namespaces_ready: HashSet<String> = HashSet::new();
-    let mut attachments: Vec<Attachment> = Vec::new();
-    let mut patched: HashSet<(String, String)> = HashSet::new();
-    let mut seq = 0usize;
-    let mut port_index = vec![0u16; topo.switches.len()];
-    for (si, s, p) in topo.ports() {
-        let id = PortId(port_index[si]);
-        port_index[si] += 1;
+/// Makes ports one at a time, remembering what one port of a topology
+/// already did for the next (a namespace made, a patch wire made).
+pub struct PortMaker<'t> {
+    topo: &'t Topology,
+    opts: PortOptions,
+    namespaces_ready: HashSet<String>,
+    patched: HashSet<(String, String)>,
+}
+
+impl<'t> PortMaker<'t> {
+    pub fn new(topo: &'t Topology, opts: PortOptions) -> PortMaker<'t> {
+        PortMaker {
+            topo,
+            opts,
+            namespaces_ready: HashSet::new(),
+            patched: HashSet::new(),
+        }
+    }
+
+    /// Creates port `p` of switch `s` on the host (recording what it made
+    /// in `state`) and opens it.
+    pub fn open(
+        &mut self,
+        state: &mut HostState,
+        s: &SwitchSpec,
+        p: &PortSpec,
+    ) -> Result<Arc<dyn Port>> {
         let at = format!("switch '{}', port '{}'", s.name, p.name);
+        self.open_inner(state, s, p).with_context(|| at)
+    }
+
+    fn open_inner(
+        &mut self,
+        state: &mut HostState,
+        s: &SwitchSpec,
+        p: &PortSpec,
+    ) -> Result<Arc<dyn Port>> {
+        let opts = self.opts;
         if let Some(ns) = &p.netns {
-            if !namespaces_ready.contains(ns) {
+            if !self.namespaces_ready.contains(ns) {
                 if !host::netns_exists(ns) {
-                    host::add_netns(ns).with_context(|| format!("{at}: netns"))?;
+                    host::add_netns(ns).context("netns")?;
                     state.made.push(Made::Netns(ns.clone()));
                 }
-                namespaces_ready.insert(ns.clone());
+                self.namespaces_ready.insert(ns.clone());
             }
         }
-        let port: Box<dyn Port> = match p.kind {
-            PortKind::Netdev => {
-                packet_port(p.host_ifname(), p.offload(), opts).with_context(|| at.clone())?
-            }
+        Ok(match p.kind {
+            PortKind::Netdev => packet_port(p.host_ifname(), p.offload(), opts)?,
             PortKind::Veth => {
-                seq += 1;
-                make_veth(&mut state, p, &temp_ifname(seq)).with_context(|| at.clone())?;
-                packet_port(p.host_ifname(), p.offload(), opts).with_context(|| at.clone())?
+                make_veth(state, p, &temp_ifname())?;
+                packet_port(p.host_ifname(), p.offload(), opts)?
             }
             PortKind::Tap if host::is_tap(p.host_ifname()) => {
-                Box::new(TapPort::attach(p.host_ifname(), p.offload()).with_context(|| at.clone())?)
+                Arc::new(TapPort::attach(p.host_ifname(), p.offload())?)
             }
             PortKind::Tap => {
-                let tap =
-                    TapPort::create(p.host_ifname(), p.offload()).with_context(|| at.clone())?;
+                let tap = TapPort::create(p.host_ifname(), p.offload())?;
                 let mac = p.mac.map(|m| m.to_string());
                 if let Some(ns) = &p.netns {
-                    host::move_to_netns(p.host_ifname(), ns).with_context(|| at.clone())?;
+                    host::move_to_netns(p.host_ifname(), ns)?;
                 }
                 host::configure(
                     p.netns.as_deref(),
@@ -166,9 +221,8 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
                     mac.as_deref(),
                     &p.address,
                     p.mtu,
-                )
-                .with_context(|| at.clone())?;
-                Box::new(tap)
+                )?;
+                Arc::new(tap)
             }
             PortKind::Patch => {
                 let (other_sw, other_port) = p
@@ -177,24 +231,38 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
                     .and_then(|x| x.split_once('/'))
                     .unwrap_or_default();
                 let key = (other_sw.to_string(), other_port.to_string());
-                if !patched.contains(&key) {
-                    let other_if = topo
+                if !self.patched.contains(&key) {
+                    let other_if = self
+                        .topo
                         .ports()
                         .find(|(_, os, op)| os.name == other_sw && op.name == other_port)
                         .map(|(_, _, op)| op.host_ifname().to_string())
                         .unwrap_or_default();
-                    host::add_veth(p.host_ifname(), &other_if).with_context(|| at.clone())?;
+                    host::add_veth(p.host_ifname(), &other_if)?;
                     state.link(p.host_ifname());
                     for end in [p.host_ifname(), other_if.as_str()] {
-                        prepare_host_end(end, p.mtu).with_context(|| at.clone())?;
+                        prepare_host_end(end, p.mtu)?;
                     }
-                    patched.insert((s.name.clone(), p.name.clone()));
+                    self.patched.insert((s.name.clone(), p.name.clone()));
                 }
                 // Both ends of a wire vepa made pass offloads: what one end
                 // sends whole, the other receives whole.
-                packet_port(p.host_ifname(), true, opts).with_context(|| at.clone())?
+                packet_port(p.host_ifname(), true, opts)?
             }
-        };
+        })
+    }
+}
+
+pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -> Result<Realized> {
+    preflight(topo)?;
+    let mut state = HostState::default();
+    let mut maker = PortMaker::new(topo, opts);
+    let mut attachments: Vec<Attachment> = Vec::new();
+    let mut port_index = vec![0u16; topo.switches.len()];
+    for (si, s, p) in topo.ports() {
+        let id = PortId(port_index[si]);
+        port_index[si] += 1;
+        let port = maker.open(&mut state, s, p)?;
         // Both ends of a patch share a key, so one worker serves the wire.
         let affinity = (p.kind == PortKind::Patch).then(|| patch_key(topo, &s.name, p));
         attachments.push(Attachment {
@@ -202,6 +270,7 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
             switch: si,
             id,
             affinity,
+            capture: Default::default(),
         });
     }
     let switches = configs
@@ -215,7 +284,7 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
 }
 
 /// One number for both ends of a patch wire.
-fn patch_key(topo: &Topology, switch: &str, p: &PortSpec) -> usize {
+pub fn patch_key(topo: &Topology, switch: &str, p: &PortSpec) -> usize {
     let pos = |sw: &str, port: &str| {
         topo.ports()
             .position(|(_, s, q)| s.name == sw && q.name == port)

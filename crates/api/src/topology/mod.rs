@@ -13,17 +13,18 @@ use check::{check_port, switch_config};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use utoipa::ToSchema;
 use vepa_dataplane::{PortMode, SwitchConfig};
 use vepa_packet::MacAddr;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
     #[serde(default, rename = "switch")]
     pub switches: Vec<SwitchSpec>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchSpec {
     pub name: String,
@@ -41,7 +42,7 @@ pub struct SwitchSpec {
 }
 
 /// Port modes as written in the file (`bridge` is accepted for `veb`, as the kernel calls it).
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ModeName {
     #[default]
@@ -66,7 +67,7 @@ impl From<ModeName> for PortMode {
 }
 
 /// How a port is realized on the host.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PortKind {
     /// vepa creates a veth pair, keeps one end and moves the other into `netns`.
@@ -79,7 +80,7 @@ pub enum PortKind {
     Patch,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortSpec {
     pub name: String,
@@ -98,6 +99,7 @@ pub struct PortSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub mac: Option<MacAddr>,
     /// Addresses with prefix length for the far end, e.g. `10.0.0.1/24`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -126,6 +128,7 @@ pub struct PortSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac_limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
     pub source_macs: Vec<MacAddr>,
 }
 
@@ -166,9 +169,10 @@ impl PortSpec {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaticFdbSpec {
+    #[schema(value_type = String, example = "02:00:00:00:00:01")]
     pub mac: MacAddr,
     #[serde(default = "default_vid")]
     pub vlan: u16,
@@ -244,9 +248,17 @@ impl Topology {
         })
     }
 
-    #[cfg(test)]
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_default()
+    /// The topology as a file `parse` reads back to the same value.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+
+    pub fn switch(&self, name: &str) -> Option<&SwitchSpec> {
+        self.switches.iter().find(|s| s.name == name)
+    }
+
+    pub fn switch_mut(&mut self, name: &str) -> Option<&mut SwitchSpec> {
+        self.switches.iter_mut().find(|s| s.name == name)
     }
 
     /// Every port with the index of its switch, uplink first within a switch
@@ -269,6 +281,11 @@ impl Topology {
                 "no switches; expected at least one [[switch]] table",
             ));
         }
+        self.check()
+    }
+
+    /// [`Topology::validate`] for a daemon's desired state, which may hold no switch at all.
+    pub fn check(&self) -> Result<Vec<SwitchConfig>, TopologyError> {
         let mut names = HashSet::new();
         for s in &self.switches {
             if s.name.is_empty() || s.name.contains('/') {

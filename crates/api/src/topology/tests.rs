@@ -42,7 +42,7 @@ fn a_good_file_validates() {
     assert_eq!(cfgs[0].ports[1].role, PortRole::Downlink(PortMode::Vepa));
     assert!(cfgs[1].ports[0].relay);
     // what we print, we read back the same
-    assert_eq!(Topology::parse("x", &t.to_toml()).unwrap(), t);
+    assert_eq!(Topology::parse("x", &t.to_toml().unwrap()).unwrap(), t);
 }
 
 #[test]

@@ -1,0 +1,165 @@
+//! Request and answer bodies of the HTTP API.
+
+use crate::plan::Change;
+use crate::topology::{ModeName, Topology};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use vepa_packet::MacAddr;
+
+/// Every error the API answers: what went wrong and, when one input was
+/// to blame, which field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Changes to a switch's own settings; fields left out stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ModeName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ageing_secs: Option<u64>,
+}
+
+/// Changes to a port's forwarding settings; fields left out stay as they
+/// are. (How a port is realized on the host is changed by deleting and
+/// adding it, or by `apply`.)
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortPatch {
+    /// A mode of its own; `"default"` goes back to the switch's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<PortModeSetting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trunk: Option<Vec<u16>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_vlan: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub source_macs: Option<Vec<MacAddr>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PortModeSetting {
+    Default,
+    #[serde(alias = "bridge")]
+    Veb,
+    Vepa,
+    Private,
+    Passthru,
+    Source,
+}
+
+impl PortModeSetting {
+    pub fn to_mode(self) -> Option<ModeName> {
+        match self {
+            PortModeSetting::Default => None,
+            PortModeSetting::Veb => Some(ModeName::Veb),
+            PortModeSetting::Vepa => Some(ModeName::Vepa),
+            PortModeSetting::Private => Some(ModeName::Private),
+            PortModeSetting::Passthru => Some(ModeName::Passthru),
+            PortModeSetting::Source => Some(ModeName::Source),
+        }
+    }
+}
+
+/// One row of a switch's filtering database.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FdbRow {
+    #[schema(value_type = String)]
+    pub mac: MacAddr,
+    pub vlan: u16,
+    pub port: String,
+    #[serde(rename = "static")]
+    pub is_static: bool,
+    /// Seconds since the address was last seen (learned entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_secs: Option<u64>,
+}
+
+/// A static FDB entry to add.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FdbAdd {
+    #[schema(value_type = String)]
+    pub mac: MacAddr,
+    #[serde(default = "one")]
+    pub vlan: u16,
+    pub port: String,
+}
+
+fn one() -> u16 {
+    1
+}
+
+/// Which learned entries a flush removes (all when `port` is left out).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FdbFlush {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FdbFlushed {
+    pub removed: usize,
+}
+
+/// Counters of one port since the daemon started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct PortStats {
+    pub switch: String,
+    pub port: String,
+    /// `up`, or why the port has no device (the daemon could not make it).
+    pub state: String,
+    pub rx_frames: u64,
+    pub rx_bytes: u64,
+    pub tx_frames: u64,
+    pub tx_bytes: u64,
+    pub tx_errors: u64,
+    /// Drops counted on this port as the ingress, by reason.
+    pub drops: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SwitchStats {
+    pub switch: String,
+    pub fdb_entries: usize,
+    pub learning_events: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct Stats {
+    pub switches: Vec<SwitchStats>,
+    pub ports: Vec<PortStats>,
+}
+
+/// A desired state to reach, whole.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    pub topology: Topology,
+    /// Only compute and return the plan.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a change did (or, for a dry run, would do).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApplyResult {
+    pub plan: Vec<Change>,
+    pub applied: bool,
+    /// The store's generation after the change.
+    pub generation: u64,
+}

@@ -1,0 +1,99 @@
+//! Copies of the frames a port sends and receives, for `vepa capture`.
+//!
+//! A [`CapturePoint`] sits on every port. While nobody listens it costs the
+//! forwarding path one relaxed load per batch; a listener gets copies
+//! through a bounded queue, and when the queue is full the copy is dropped
+//! and counted rather than slowing forwarding down.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+/// Which way a captured frame went through the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Received from the port's device.
+    In,
+    /// Sent to the port's device.
+    Out,
+}
+
+#[derive(Debug, Clone)]
+pub struct CapturedFrame {
+    pub at: SystemTime,
+    pub direction: Direction,
+    pub frame: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+pub struct CapturePoint {
+    active: AtomicBool,
+    sinks: Mutex<Vec<SyncSender<CapturedFrame>>>,
+    /// Copies a full listener queue could not take.
+    dropped: AtomicU64,
+}
+
+impl CapturePoint {
+    /// Starts a listener with room for `depth` frames not yet read.
+    pub fn subscribe(&self, depth: usize) -> Receiver<CapturedFrame> {
+        let (tx, rx) = sync_channel(depth.max(1));
+        let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        sinks.push(tx);
+        self.active.store(true, Ordering::Relaxed);
+        rx
+    }
+
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Hands a copy of `frame` to every listener; forgets listeners that left.
+    pub fn deliver(&self, direction: Direction, frame: &[u8]) {
+        let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        let at = SystemTime::now();
+        sinks.retain(|s| {
+            match s.try_send(CapturedFrame {
+                at,
+                direction,
+                frame: frame.to_vec(),
+            }) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        });
+        if sinks.is_empty() {
+            self.active.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listeners_get_copies_and_leaving_turns_it_off() {
+        let p = CapturePoint::default();
+        assert!(!p.is_active());
+        let rx = p.subscribe(1);
+        assert!(p.is_active());
+        p.deliver(Direction::In, &[1, 2, 3]);
+        p.deliver(Direction::Out, &[4]);
+        assert_eq!(p.dropped(), 1);
+        let got = rx.try_recv().unwrap();
+        assert_eq!((got.direction, got.frame), (Direction::In, vec![1, 2, 3]));
+        drop(rx);
+        p.deliver(Direction::In, &[5]);
+        assert!(!p.is_active());
+    }
+}
