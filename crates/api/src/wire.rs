@@ -163,3 +163,12 @@ pub struct ApplyResult {
     /// The store's generation after the change.
     pub generation: u64,
 }
+
+/// A port as `port show` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PortView {
+    pub switch: String,
+    /// `uplink` or `downlink`.
+    pub role: String,
+    pub spec: crate::topology::PortSpec,
+}

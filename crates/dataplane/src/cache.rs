@@ -36,8 +36,8 @@ struct Flow {
 /// One thread's cache for one switch.
 pub struct FlowCache {
     slots: Box<[Option<Flow>]>,
-    /// The snapshot the entries belong to (its address).
-    snapshot: usize,
+    /// The snapshot the entries belong to (its id).
+    snapshot: u64,
     pub hits: u64,
     pub misses: u64,
 }
@@ -71,7 +71,7 @@ fn slot_of(key: &FlowKey) -> usize {
 
 impl FlowCache {
     /// Forgets everything if the snapshot changed.
-    pub(crate) fn follow(&mut self, snapshot: usize) {
+    pub(crate) fn follow(&mut self, snapshot: u64) {
         if self.snapshot != snapshot {
             self.slots.iter_mut().for_each(|s| *s = None);
             self.snapshot = snapshot;

@@ -34,6 +34,9 @@ pub struct Egress {
 /// atomically and picked up by the next frame.
 #[derive(Debug)]
 pub struct Forwarding {
+    /// Unique among every snapshot this process makes: decision caches
+    /// follow it (an address could be reused by the next snapshot).
+    id: u64,
     config: SwitchConfig,
     uplink: Option<PortId>,
     /// The downlink that owns the uplink, on a `passthru` switch.
@@ -49,7 +52,9 @@ impl Forwarding {
             .iter()
             .position(|p| p.role == PortRole::Downlink(PortMode::Passthru))
             .map(|i| PortId(i as u16));
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Forwarding {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             config,
             uplink,
             passthru,
@@ -239,7 +244,7 @@ impl SwitchCore {
         let Some(key) = key else {
             return self.process(fw, counters, in_port, frame, now_ms, out);
         };
-        cache.follow(Arc::as_ptr(fw) as usize);
+        cache.follow(fw.id);
         let generation = self.fdb.generation();
         out.clear();
         if cache.get(&key, generation, now_ms, out) {

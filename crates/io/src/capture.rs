@@ -97,3 +97,28 @@ mod tests {
         assert!(!p.is_active());
     }
 }
+
+/// The pcap file header (microsecond timestamps, Ethernet frames).
+pub fn pcap_header() -> [u8; 24] {
+    let mut h = [0u8; 24];
+    h[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    h[4..6].copy_from_slice(&2u16.to_le_bytes());
+    h[6..8].copy_from_slice(&4u16.to_le_bytes());
+    // thiszone and sigfigs stay 0.
+    h[16..20].copy_from_slice(&(crate::MAX_FRAME as u32).to_le_bytes());
+    h[20..24].copy_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+    h
+}
+
+/// One pcap record: its header, then the frame.
+pub fn pcap_record(f: &CapturedFrame, out: &mut Vec<u8>) {
+    let since =
+        f.at.duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+    let len = f.frame.len() as u32;
+    out.extend_from_slice(&(since.as_secs() as u32).to_le_bytes());
+    out.extend_from_slice(&since.subsec_micros().to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&f.frame);
+}

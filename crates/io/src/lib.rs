@@ -18,7 +18,7 @@ mod port;
 mod tap;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
-pub use capture::{CapturePoint, CapturedFrame, Direction};
+pub use capture::{pcap_header, pcap_record, CapturePoint, CapturedFrame, Direction};
 pub use forwarder::{Attachment, Forwarder, LiveCounters};
 pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;

@@ -1,4 +1,6 @@
-//! The `vepa` command: run a topology, or watch the modes work in `vepa demo`.
+//! The `vepa` command: watch the modes work (`vepa demo`), run a topology
+//! in the foreground (`vepa run`), run the daemon (`vepa daemon`), and the
+//! CLI that drives it (`vepa switch|port|fdb|stats|apply|export|capture`).
 
 /// `println!` that ignores a closed stdout (`vepa demo | head`): output is a
 /// courtesy, and cleanup must still run.
@@ -17,6 +19,8 @@ macro_rules! say_raw {
     }};
 }
 
+mod client;
+mod daemon;
 mod demo;
 mod probe;
 mod realize;
@@ -42,9 +46,22 @@ use std::path::PathBuf;
 ///
 /// Start with `vepa demo`: it builds VMs, an adjacent switch and an outside
 /// host in namespaces and shows who reaches whom in each mode.
+///
+/// As a service: `vepa daemon` keeps the desired state in a store and
+/// serves an API on /run/vepa/vepa.sock; `vepa switch|port|fdb|stats`,
+/// `vepa apply -f FILE` and `vepa export` change and read it.
 #[derive(Parser)]
 #[command(name = "vepa", version, verbatim_doc_comment)]
 struct Cli {
+    /// The daemon's socket (default /run/vepa/vepa.sock, or VEPA_SOCKET).
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file.
+    #[arg(long, global = true, value_name = "URL")]
+    url: Option<String>,
+    /// The bearer token for --url (or, for the daemon, for --listen).
+    #[arg(long, global = true, value_name = "PATH")]
+    token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,6 +105,75 @@ enum Command {
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
     },
+    /// Run the switch as a service with durable state and an API (needs root)
+    ///
+    /// On start, the stored desired state is made real: devices vepa made
+    /// before are adopted, missing ones made, stale ones removed (only its
+    /// own, marked by an interface alias). Every API change is written to
+    /// the store before it is acknowledged. Stopping leaves the devices for
+    /// the next start.
+    ///
+    /// Example: vepa daemon --default   (then: vepa port show)
+    Daemon {
+        /// Where the desired state is kept.
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/vepa")]
+        state_dir: PathBuf,
+        /// Group allowed to use the socket (mode 0660); default root only.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+        /// Also serve the API on this loopback TCP address (needs --token-file).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
+        /// Forwarding threads (default: one per core).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: Option<u16>,
+        /// On an empty store, start with the embedded default topology
+        /// (examples/daemon-default.toml: switch vepa0, two VMs in namespaces).
+        #[arg(long)]
+        default: bool,
+    },
+    /// Add, remove, change or list switches (daemon)
+    #[command(subcommand)]
+    Switch(client::SwitchCmd),
+    /// Add, remove, change or list ports (daemon)
+    #[command(subcommand)]
+    Port(client::PortCmd),
+    /// Show, add, remove or flush FDB entries (daemon)
+    #[command(subcommand)]
+    Fdb(client::FdbCmd),
+    /// Per-port counters, drops by reason, FDB sizes (daemon)
+    Stats {
+        #[command(flatten)]
+        out: client::OutputArg,
+    },
+    /// Make the daemon's state equal to a topology file, whole or not at all
+    ///
+    /// Prints the plan (+ add, - remove, ~ change in place, ! device
+    /// recreated); with --dry-run, only prints it.
+    Apply {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the daemon's state as a topology file (`apply` of it is an empty plan)
+    Export,
+    /// Write the frames a port sends and receives as pcap (tcpdump -r reads it)
+    ///
+    /// Forwarding goes on; frames a slow reader cannot take are dropped
+    /// from the capture, not from the switch.
+    ///
+    /// Example: vepa capture s1/vm1 -w vm1.pcap -c 10
+    Capture {
+        /// The port, as SWITCH/PORT.
+        port: String,
+        /// File to write (default: stdout, e.g. `| tcpdump -r -`).
+        #[arg(short = 'w', value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Stop after this many frames.
+        #[arg(short = 'c', value_name = "N")]
+        count: Option<u64>,
+    },
 }
 
 fn main() {
@@ -111,7 +197,40 @@ fn default_workers() -> usize {
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
+    let client = || -> Result<client::http::Client> {
+        client::http::Client::new(client::http::target(
+            cli.socket.clone(),
+            cli.url.clone(),
+            cli.token_file.clone(),
+        )?)
+    };
     match cli.command {
+        Command::Daemon {
+            state_dir,
+            group,
+            listen,
+            workers,
+            default,
+        } => daemon::run(daemon::DaemonOptions {
+            state_dir,
+            socket: cli
+                .socket
+                .clone()
+                .or_else(|| std::env::var_os("VEPA_SOCKET").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(client::http::DEFAULT_SOCKET)),
+            group,
+            listen,
+            token_file: cli.token_file.clone(),
+            workers: workers.map(usize::from).unwrap_or_else(default_workers),
+            seed_default: default,
+        }),
+        Command::Switch(c) => client::switch(&client()?, c),
+        Command::Port(c) => client::port(&client()?, c),
+        Command::Fdb(c) => client::fdb(&client()?, c),
+        Command::Stats { out } => client::stats(&client()?, out.output),
+        Command::Apply { file, dry_run } => client::apply(&client()?, &file, dry_run),
+        Command::Export => client::export(&client()?),
+        Command::Capture { port, file, count } => client::capture(&client()?, &port, file, count),
         Command::Demo => demo::run(),
         Command::Run {
             file,

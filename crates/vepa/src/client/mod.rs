@@ -1,0 +1,501 @@
+//! The CLI commands that talk to a running daemon: `switch`, `port`,
+//! `fdb`, `stats`, `apply`, `export`, `capture`.
+
+pub mod http;
+mod show;
+
+use crate::topology::Topology;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use http::Client;
+use hyper::Method;
+use serde_json::{json, Map, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use vepa_api::wire::{ApplyRequest, ApplyResult, FdbFlushed, FdbRow, PortView, Stats};
+use vepa_packet::MacAddr;
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct OutputArg {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SwitchCmd {
+    /// Add a switch (no ports yet)
+    Add {
+        name: String,
+        /// Mode of the ports that do not set their own: veb (bridge), vepa, private, passthru, source.
+        #[arg(long)]
+        mode: Option<String>,
+        /// FDB ageing time (default 300).
+        #[arg(long, value_name = "SECS")]
+        ageing_secs: Option<u64>,
+    },
+    /// Remove a switch and every port on it
+    Del { name: String },
+    /// Change a switch's default mode or ageing time, at run time
+    Set {
+        name: String,
+        #[arg(long)]
+        mode: Option<String>,
+        #[arg(long, value_name = "SECS")]
+        ageing_secs: Option<u64>,
+    },
+    /// List switches (or one)
+    Show {
+        name: Option<String>,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PortFields {
+    /// Mode of its own (veb, vepa, private, passthru, source; `default` on set: the switch's).
+    #[arg(long)]
+    mode: Option<String>,
+    /// Reflective relay (hairpin): on or off.
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    relay: Option<bool>,
+    /// Access VLAN (untagged), 1-4094.
+    #[arg(long, value_name = "VID")]
+    vlan: Option<u16>,
+    /// Trunk: the tagged VLANs allowed, comma-separated.
+    #[arg(long, value_name = "VIDS", value_delimiter = ',')]
+    trunk: Option<Vec<u16>>,
+    /// Trunk: the VLAN of untagged frames.
+    #[arg(long, value_name = "VID")]
+    native_vlan: Option<u16>,
+    /// Most MACs learned on this port (default 1024).
+    #[arg(long, value_name = "N")]
+    mac_limit: Option<u32>,
+    /// For `source` ports: a MAC whose frames this port gets copies of (repeat).
+    #[arg(long = "source-mac", value_name = "MAC")]
+    source_macs: Vec<MacAddr>,
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("'{s}': expected on or off")),
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PortCmd {
+    /// Add a port: the daemon makes its device (veth, tap) or attaches to one (netdev)
+    ///
+    /// Example: vepa port add s1 vm1 --type veth --netns vm1 --address 10.0.0.1/24
+    Add {
+        switch: String,
+        port: String,
+        /// veth (vepa makes a pair, moves one end into --netns), tap, netdev (an existing interface), patch.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: String,
+        /// Make it the switch's uplink.
+        #[arg(long)]
+        uplink: bool,
+        /// Host interface name (default: the port name).
+        #[arg(long)]
+        ifname: Option<String>,
+        /// Namespace for the far end (veth) or the device (tap); made if missing.
+        #[arg(long)]
+        netns: Option<String>,
+        /// Name of the far end inside --netns (default eth0).
+        #[arg(long)]
+        peer_name: Option<String>,
+        /// For patch: the other end, as switch/port.
+        #[arg(long)]
+        peer: Option<String>,
+        #[arg(long)]
+        mac: Option<MacAddr>,
+        /// Address with prefix length for the far end (repeat).
+        #[arg(long = "address", value_name = "ADDR/LEN")]
+        address: Vec<String>,
+        #[arg(long)]
+        mtu: Option<u32>,
+        /// Pass offloads (virtio-net header): on (default) or off.
+        #[arg(long, value_name = "on|off", value_parser = on_off)]
+        offload: Option<bool>,
+        #[command(flatten)]
+        fields: PortFields,
+    },
+    /// Remove a port and the device vepa made for it
+    Del { switch: String, port: String },
+    /// Change a port's forwarding settings at run time (traffic still allowed keeps flowing)
+    ///
+    /// Example: vepa port set s1 vm1 --mode vepa --relay off
+    Set {
+        switch: String,
+        port: String,
+        #[command(flatten)]
+        fields: PortFields,
+    },
+    /// List ports (all, one switch's, or one)
+    Show {
+        switch: Option<String>,
+        port: Option<String>,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FdbCmd {
+    /// The switch's filtering database (learned and static)
+    Show {
+        switch: String,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Pin a MAC to a port (a static entry, kept in the store)
+    Add {
+        switch: String,
+        mac: MacAddr,
+        #[arg(long)]
+        port: String,
+        #[arg(long, default_value_t = 1)]
+        vlan: u16,
+    },
+    /// Remove a static entry
+    Del {
+        switch: String,
+        mac: MacAddr,
+        #[arg(long, default_value_t = 1)]
+        vlan: u16,
+    },
+    /// Forget learned addresses (all, or one port's); static entries stay
+    Flush {
+        switch: String,
+        #[arg(long)]
+        port: Option<String>,
+    },
+}
+
+/// A path segment, percent-encoded.
+fn seg(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn print_result(r: &ApplyResult) {
+    if r.plan.is_empty() {
+        say!("no change (generation {})", r.generation);
+        return;
+    }
+    for c in &r.plan {
+        say!("{c}");
+    }
+    if r.applied {
+        say!("applied (generation {})", r.generation);
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    say!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn put(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
+    if let Some(v) = v {
+        m.insert(k.to_string(), v);
+    }
+}
+
+fn fields_json(f: PortFields, m: &mut Map<String, Value>) {
+    put(m, "mode", f.mode.map(Value::from));
+    put(m, "relay", f.relay.map(Value::from));
+    put(m, "vlan", f.vlan.map(Value::from));
+    put(m, "trunk", f.trunk.map(|v| json!(v)));
+    put(m, "native_vlan", f.native_vlan.map(Value::from));
+    put(m, "mac_limit", f.mac_limit.map(Value::from));
+    if !f.source_macs.is_empty() {
+        m.insert("source_macs".into(), json!(f.source_macs));
+    }
+}
+
+pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
+    match cmd {
+        SwitchCmd::Add {
+            name,
+            mode,
+            ageing_secs,
+        } => {
+            let mut m = Map::new();
+            m.insert("name".into(), Value::from(name));
+            put(&mut m, "mode", mode.map(Value::from));
+            put(&mut m, "ageing_secs", ageing_secs.map(Value::from));
+            print_result(&c.call(Method::POST, "/v1/switches", Some(&m))?);
+        }
+        SwitchCmd::Del { name } => print_result(&c.call(
+            Method::DELETE,
+            &format!("/v1/switches/{}", seg(&name)),
+            None::<&()>,
+        )?),
+        SwitchCmd::Set {
+            name,
+            mode,
+            ageing_secs,
+        } => {
+            if mode.is_none() && ageing_secs.is_none() {
+                bail!("nothing to set: give --mode or --ageing-secs");
+            }
+            let mut m = Map::new();
+            put(&mut m, "mode", mode.map(Value::from));
+            put(&mut m, "ageing_secs", ageing_secs.map(Value::from));
+            print_result(&c.call(
+                Method::PATCH,
+                &format!("/v1/switches/{}", seg(&name)),
+                Some(&m),
+            )?);
+        }
+        SwitchCmd::Show { name, out } => {
+            let switches: Vec<crate::topology::SwitchSpec> = match &name {
+                Some(n) => vec![c.get(&format!("/v1/switches/{}", seg(n)))?],
+                None => c.get("/v1/switches")?,
+            };
+            match out.output {
+                Output::Json if name.is_some() => print_json(&switches[0])?,
+                Output::Json => print_json(&switches)?,
+                Output::Table => say_raw!("{}", show::switches(&switches)),
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
+    match cmd {
+        PortCmd::Add {
+            switch,
+            port,
+            kind,
+            uplink,
+            ifname,
+            netns,
+            peer_name,
+            peer,
+            mac,
+            address,
+            mtu,
+            offload,
+            fields,
+        } => {
+            let mut m = Map::new();
+            m.insert("name".into(), Value::from(port));
+            m.insert("type".into(), Value::from(kind));
+            put(&mut m, "ifname", ifname.map(Value::from));
+            put(&mut m, "netns", netns.map(Value::from));
+            put(&mut m, "peer_name", peer_name.map(Value::from));
+            put(&mut m, "peer", peer.map(Value::from));
+            put(&mut m, "mac", mac.map(|m| Value::from(m.to_string())));
+            if !address.is_empty() {
+                m.insert("address".into(), json!(address));
+            }
+            put(&mut m, "mtu", mtu.map(Value::from));
+            put(&mut m, "offload", offload.map(Value::from));
+            fields_json(fields, &mut m);
+            let path = format!(
+                "/v1/switches/{}/ports{}",
+                seg(&switch),
+                if uplink { "?uplink=true" } else { "" }
+            );
+            print_result(&c.call(Method::POST, &path, Some(&m))?);
+        }
+        PortCmd::Del { switch, port } => print_result(&c.call(
+            Method::DELETE,
+            &format!("/v1/switches/{}/ports/{}", seg(&switch), seg(&port)),
+            None::<&()>,
+        )?),
+        PortCmd::Set {
+            switch,
+            port,
+            fields,
+        } => {
+            let mut m = Map::new();
+            fields_json(fields, &mut m);
+            if m.is_empty() {
+                bail!("nothing to set: give at least one of --mode, --relay, --vlan, --trunk, --native-vlan, --mac-limit, --source-mac");
+            }
+            print_result(&c.call(
+                Method::PATCH,
+                &format!("/v1/switches/{}/ports/{}", seg(&switch), seg(&port)),
+                Some(&m),
+            )?);
+        }
+        PortCmd::Show { switch, port, out } => {
+            let views: Vec<PortView> = match (&switch, &port) {
+                (Some(s), Some(p)) => {
+                    vec![c.get(&format!("/v1/switches/{}/ports/{}", seg(s), seg(p)))?]
+                }
+                (Some(s), None) => c.get(&format!("/v1/switches/{}/ports", seg(s)))?,
+                _ => c.get("/v1/ports")?,
+            };
+            let stats: Stats = c.get("/v1/stats")?;
+            match out.output {
+                Output::Json if port.is_some() => print_json(&views[0])?,
+                Output::Json => print_json(&views)?,
+                Output::Table => say_raw!("{}", show::ports(&views, &stats)),
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn fdb(c: &Client, cmd: FdbCmd) -> Result<()> {
+    match cmd {
+        FdbCmd::Show { switch, out } => {
+            let rows: Vec<FdbRow> = c.get(&format!("/v1/switches/{}/fdb", seg(&switch)))?;
+            match out.output {
+                Output::Json => print_json(&rows)?,
+                Output::Table => say_raw!("{}", show::fdb(&rows)),
+            }
+        }
+        FdbCmd::Add {
+            switch,
+            mac,
+            port,
+            vlan,
+        } => print_result(&c.call(
+            Method::POST,
+            &format!("/v1/switches/{}/fdb", seg(&switch)),
+            Some(&json!({"mac": mac.to_string(), "vlan": vlan, "port": port})),
+        )?),
+        FdbCmd::Del { switch, mac, vlan } => print_result(&c.call(
+            Method::DELETE,
+            &format!(
+                "/v1/switches/{}/fdb/{}?vlan={vlan}",
+                seg(&switch),
+                seg(&mac.to_string())
+            ),
+            None::<&()>,
+        )?),
+        FdbCmd::Flush { switch, port } => {
+            let body = match port {
+                Some(p) => json!({ "port": p }),
+                None => json!({}),
+            };
+            let r: FdbFlushed = c.call(
+                Method::POST,
+                &format!("/v1/switches/{}/fdb/flush", seg(&switch)),
+                Some(&body),
+            )?;
+            say!(
+                "{} learned entr{} removed",
+                r.removed,
+                if r.removed == 1 { "y" } else { "ies" }
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn stats(c: &Client, out: Output) -> Result<()> {
+    let s: Stats = c.get("/v1/stats")?;
+    match out {
+        Output::Json => print_json(&s),
+        Output::Table => {
+            say_raw!("{}", show::stats(&s));
+            Ok(())
+        }
+    }
+}
+
+pub fn apply(c: &Client, file: &std::path::Path, dry_run: bool) -> Result<()> {
+    let topology = Topology::load(file)?;
+    // The same checks the daemon makes, before the request: the error then
+    // points into the file.
+    topology.check()?;
+    let r: ApplyResult = c.call(
+        Method::POST,
+        "/v1/apply",
+        Some(&ApplyRequest { topology, dry_run }),
+    )?;
+    if dry_run {
+        if r.plan.is_empty() {
+            say!("no change: the daemon is at this state already");
+        } else {
+            for ch in &r.plan {
+                say!("{ch}");
+            }
+            say!("(dry run: nothing applied)");
+        }
+        return Ok(());
+    }
+    print_result(&r);
+    Ok(())
+}
+
+pub fn export(c: &Client) -> Result<()> {
+    let t: Topology = c.get("/v1/topology")?;
+    say_raw!("{}", t.to_toml().context("render the topology as TOML")?);
+    Ok(())
+}
+
+/// `vepa capture SWITCH/PORT`: pcap to a file or stdout.
+pub fn capture(c: &Client, target: &str, file: Option<PathBuf>, count: Option<u64>) -> Result<()> {
+    let Some((switch, port)) = target.split_once('/') else {
+        bail!("capture: '{target}': expected SWITCH/PORT");
+    };
+    let mut path = format!("/v1/switches/{}/ports/{}/capture", seg(switch), seg(port));
+    if let Some(n) = count {
+        path += &format!("?count={n}");
+    }
+    let mut out: Box<dyn Write> = match &file {
+        Some(f) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(f)
+                .with_context(|| format!("-w: cannot create {}", f.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    // Records are counted as they pass (24-byte file header, then 16-byte
+    // record headers), so the summary is exact without parsing twice.
+    let mut seen: u64 = 0;
+    let mut skip: usize = 24;
+    let mut pending = Vec::new();
+    let result = c.stream(&path, |chunk| {
+        out.write_all(chunk)?;
+        out.flush()?;
+        pending.extend_from_slice(chunk);
+        loop {
+            if skip > 0 {
+                let n = skip.min(pending.len());
+                pending.drain(..n);
+                skip -= n;
+                if skip > 0 {
+                    break;
+                }
+            }
+            if pending.len() < 16 {
+                break;
+            }
+            let len =
+                u32::from_le_bytes([pending[8], pending[9], pending[10], pending[11]]) as usize;
+            pending.drain(..16);
+            seen += 1;
+            skip = len;
+        }
+        Ok(true)
+    });
+    if file.is_some() {
+        eprintln!("vepa capture: {seen} frame(s) from {target}");
+    }
+    result
+}

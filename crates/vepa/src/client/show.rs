@@ -1,0 +1,181 @@
+//! Tables for people (the `-o json` forms print the API's answers as they are).
+
+use crate::topology::{PortKind, SwitchSpec};
+use std::fmt::Write as _;
+use vepa_api::wire::{FdbRow, PortView, Stats};
+
+/// Left-aligned columns, two spaces apart.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(&width).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{c:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut out, header.to_vec());
+    for r in &rows {
+        line(&mut out, r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn kind(k: PortKind) -> &'static str {
+    match k {
+        PortKind::Veth => "veth",
+        PortKind::Tap => "tap",
+        PortKind::Netdev => "netdev",
+        PortKind::Patch => "patch",
+    }
+}
+
+fn mode_name(m: crate::topology::ModeName) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub fn switches(list: &[SwitchSpec]) -> String {
+    if list.is_empty() {
+        return "no switches\n".into();
+    }
+    table(
+        &["SWITCH", "MODE", "UPLINK", "PORTS", "STATIC FDB", "AGEING"],
+        list.iter()
+            .map(|s| {
+                vec![
+                    s.name.clone(),
+                    mode_name(s.mode),
+                    s.uplink
+                        .as_ref()
+                        .map(|u| u.name.clone())
+                        .unwrap_or_else(|| "-".into()),
+                    s.ports.len().to_string(),
+                    s.static_fdb.len().to_string(),
+                    format!("{}s", s.ageing_secs.unwrap_or(300)),
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub fn ports(views: &[PortView], stats: &Stats) -> String {
+    if views.is_empty() {
+        return "no ports\n".into();
+    }
+    table(
+        &[
+            "SWITCH", "PORT", "ROLE", "TYPE", "MODE", "RELAY", "VLAN", "NETNS", "STATE",
+        ],
+        views
+            .iter()
+            .map(|v| {
+                let p = &v.spec;
+                let vlan = match (&p.trunk, p.native_vlan) {
+                    (Some(t), n) => format!(
+                        "trunk {}{}",
+                        t.iter().map(u16::to_string).collect::<Vec<_>>().join(","),
+                        n.map(|n| format!(" native {n}")).unwrap_or_default()
+                    ),
+                    (None, _) => p.vlan.unwrap_or(1).to_string(),
+                };
+                let state = stats
+                    .ports
+                    .iter()
+                    .find(|s| s.switch == v.switch && s.port == p.name)
+                    .map(|s| s.state.clone())
+                    .unwrap_or_default();
+                vec![
+                    v.switch.clone(),
+                    p.name.clone(),
+                    v.role.clone(),
+                    kind(p.kind).into(),
+                    match (v.role.as_str(), p.mode) {
+                        ("uplink", _) => "-".into(),
+                        (_, Some(m)) => mode_name(m),
+                        (_, None) => "(switch)".into(),
+                    },
+                    if p.relay { "on" } else { "off" }.into(),
+                    vlan,
+                    p.netns.clone().unwrap_or_else(|| "-".into()),
+                    state,
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub fn fdb(rows: &[FdbRow]) -> String {
+    if rows.is_empty() {
+        return "no entries\n".into();
+    }
+    table(
+        &["MAC", "VLAN", "PORT", "TYPE", "AGE"],
+        rows.iter()
+            .map(|r| {
+                vec![
+                    r.mac.to_string(),
+                    r.vlan.to_string(),
+                    r.port.clone(),
+                    if r.is_static { "static" } else { "learned" }.into(),
+                    r.age_secs
+                        .map(|a| format!("{a}s"))
+                        .unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub fn stats(s: &Stats) -> String {
+    let mut out = table(
+        &[
+            "SWITCH", "PORT", "RX PKTS", "RX BYTES", "TX PKTS", "TX BYTES", "TX ERR", "DROPS",
+        ],
+        s.ports
+            .iter()
+            .map(|p| {
+                let drops = if p.drops.is_empty() {
+                    "-".to_string()
+                } else {
+                    p.drops
+                        .iter()
+                        .map(|(r, n)| format!("{r}={n}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                vec![
+                    p.switch.clone(),
+                    p.port.clone(),
+                    p.rx_frames.to_string(),
+                    p.rx_bytes.to_string(),
+                    p.tx_frames.to_string(),
+                    p.tx_bytes.to_string(),
+                    p.tx_errors.to_string(),
+                    drops,
+                ]
+            })
+            .collect(),
+    );
+    for sw in &s.switches {
+        let _ = writeln!(
+            out,
+            "switch {}: {} FDB entries, {} learning events",
+            sw.switch, sw.fdb_entries, sw.learning_events
+        );
+    }
+    out
+}

@@ -1,0 +1,782 @@
+//! The HTTP/JSON API (axum), served on the unix socket and optionally on
+//! a loopback TCP port with a bearer token.
+//!
+//! Handlers turn each request into a new desired topology (or a read) and
+//! hand it to the [`Engine`] on a blocking thread; a change is answered
+//! only after the engine has committed it to the store. Bodies are read
+//! with `serde_path_to_error`, so a bad field is named in the answer.
+
+use super::engine::{ChangeError, Engine};
+use super::metrics;
+use crate::topology::{PortSpec, SwitchSpec, Topology, TopologyError};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::sync::{Arc, Mutex};
+use utoipa::OpenApi;
+use vepa_api::wire::{
+    ApplyRequest, ApplyResult, ErrorBody, FdbAdd, FdbFlush, FdbFlushed, FdbRow, PortPatch,
+    PortView, Stats, SwitchPatch,
+};
+use vepa_packet::MacAddr;
+
+pub struct AppState {
+    pub engine: Arc<Mutex<Engine>>,
+    pub requests: metrics::Requests,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// An error answer: status and body.
+pub struct ApiError(StatusCode, ErrorBody);
+
+impl ApiError {
+    fn new(status: StatusCode, field: Option<&str>, error: impl Into<String>) -> ApiError {
+        ApiError(
+            status,
+            ErrorBody {
+                error: error.into(),
+                field: field.map(str::to_string),
+            },
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+/// The field named in a host error such as
+/// `switch 's', port 'p': ifname: interface 'x' already exists`.
+fn field_of_host_error(msg: &str) -> Option<String> {
+    let rest = msg.split_once("': ").map(|(_, r)| r)?;
+    let (field, _) = rest.split_once(": ")?;
+    (!field.contains(' ') && !field.is_empty()).then(|| field.to_string())
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(e: ChangeError) -> ApiError {
+        let msg = e.to_string();
+        match e {
+            ChangeError::Invalid(TopologyError::Invalid { field, .. }) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some(&field), msg)
+            }
+            ChangeError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, None, msg),
+            ChangeError::NotFound { field, .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, Some(&field), msg)
+            }
+            ChangeError::Conflict { field, .. } => {
+                ApiError::new(StatusCode::CONFLICT, Some(&field), msg)
+            }
+            ChangeError::Host(_) => {
+                let field = field_of_host_error(&msg);
+                ApiError::new(StatusCode::CONFLICT, field.as_deref(), msg)
+            }
+            ChangeError::Store(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, msg),
+        }
+    }
+}
+
+/// A JSON body whose errors name the field (`port.vlan`, `mac`...).
+pub struct Body2<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body2<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, None, e.body_text()))?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de)
+            .map(Body2)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let field = (path != ".").then_some(path.as_str());
+                let what = if inner.is_syntax() || inner.is_eof() {
+                    "malformed JSON"
+                } else {
+                    "invalid request"
+                };
+                let at = field.map(|f| format!(" at '{f}'")).unwrap_or_default();
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    field,
+                    format!("{what}{at}: {inner}"),
+                )
+            })
+    }
+}
+
+/// Runs `f` on the engine, off the async threads (it may wait for `ip` or the disk).
+async fn with_engine<T: Send + 'static>(
+    st: &Shared,
+    f: impl FnOnce(&mut Engine) -> Result<T, ChangeError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let engine = Arc::clone(&st.engine);
+    tokio::task::spawn_blocking(move || {
+        let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut e)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?
+    .map_err(ApiError::from)
+}
+
+/// Applies an edit of the desired topology as one change.
+async fn edit(
+    st: &Shared,
+    f: impl FnOnce(&mut Topology) -> Result<(), ChangeError> + Send + 'static,
+) -> Result<Json<ApplyResult>, ApiError> {
+    with_engine(st, move |e| {
+        let mut t = e.desired().clone();
+        f(&mut t)?;
+        e.change(t, false)
+    })
+    .await
+    .map(Json)
+}
+
+fn no_switch(name: &str) -> ChangeError {
+    ChangeError::NotFound {
+        field: "switch".into(),
+        message: format!("no switch '{name}'"),
+    }
+}
+
+fn no_port(switch: &str, port: &str) -> ChangeError {
+    ChangeError::NotFound {
+        field: "port".into(),
+        message: format!("switch '{switch}' has no port '{port}'"),
+    }
+}
+
+fn switch_mut<'a>(t: &'a mut Topology, name: &str) -> Result<&'a mut SwitchSpec, ChangeError> {
+    t.switch_mut(name).ok_or_else(|| no_switch(name))
+}
+
+fn port_mut<'a>(s: &'a mut SwitchSpec, port: &str) -> Result<&'a mut PortSpec, ChangeError> {
+    let name = s.name.clone();
+    s.uplink
+        .iter_mut()
+        .chain(s.ports.iter_mut())
+        .find(|p| p.name == port)
+        .ok_or_else(|| no_port(&name, port))
+}
+
+#[utoipa::path(get, path = "/v1/switches", responses((status = 200, body = [SwitchSpec])))]
+async fn list_switches(State(st): State<Shared>) -> Result<Json<Vec<SwitchSpec>>, ApiError> {
+    with_engine(&st, |e| Ok(e.desired().switches.clone()))
+        .await
+        .map(Json)
+}
+
+#[utoipa::path(post, path = "/v1/switches", request_body = SwitchSpec,
+    responses((status = 201, body = ApplyResult), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_switch(
+    State(st): State<Shared>,
+    Body2(spec): Body2<SwitchSpec>,
+) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
+    edit(&st, move |t| {
+        if t.switch(&spec.name).is_some() {
+            return Err(ChangeError::Conflict {
+                field: "name".into(),
+                message: format!("switch '{}' exists already", spec.name),
+            });
+        }
+        t.switches.push(spec);
+        Ok(())
+    })
+    .await
+    .map(|r| (StatusCode::CREATED, r))
+}
+
+#[utoipa::path(get, path = "/v1/switches/{switch}", params(("switch" = String, Path)),
+    responses((status = 200, body = SwitchSpec), (status = 404, body = ErrorBody)))]
+async fn get_switch(
+    State(st): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Json<SwitchSpec>, ApiError> {
+    with_engine(&st, move |e| {
+        e.desired()
+            .switch(&name)
+            .cloned()
+            .ok_or_else(|| no_switch(&name))
+    })
+    .await
+    .map(Json)
+}
+
+#[utoipa::path(patch, path = "/v1/switches/{switch}", params(("switch" = String, Path)), request_body = SwitchPatch,
+    responses((status = 200, body = ApplyResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_switch(
+    State(st): State<Shared>,
+    Path(name): Path<String>,
+    Body2(patch): Body2<SwitchPatch>,
+) -> Result<Json<ApplyResult>, ApiError> {
+    edit(&st, move |t| {
+        let s = switch_mut(t, &name)?;
+        if let Some(m) = patch.mode {
+            s.mode = m;
+        }
+        if let Some(a) = patch.ageing_secs {
+            s.ageing_secs = Some(a);
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[utoipa::path(delete, path = "/v1/switches/{switch}", params(("switch" = String, Path)),
+    responses((status = 200, body = ApplyResult), (status = 404, body = ErrorBody)))]
+async fn del_switch(
+    State(st): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Json<ApplyResult>, ApiError> {
+    edit(&st, move |t| {
+        let before = t.switches.len();
+        t.switches.retain(|s| s.name != name);
+        if t.switches.len() == before {
+            return Err(no_switch(&name));
+        }
+        Ok(())
+    })
+    .await
+}
+
+fn views(t: &Topology, switch: Option<&str>) -> Vec<PortView> {
+    t.switches
+        .iter()
+        .filter(|s| switch.is_none_or(|n| n == s.name))
+        .flat_map(|s| {
+            let up = s.uplink.iter().map(|p| (p, "uplink"));
+            let down = s.ports.iter().map(|p| (p, "downlink"));
+            up.chain(down).map(|(p, role)| PortView {
+                switch: s.name.clone(),
+                role: role.into(),
+                spec: p.clone(),
+            })
+        })
+        .collect()
+}
+
+#[utoipa::path(get, path = "/v1/ports", responses((status = 200, body = [PortView])))]
+async fn list_all_ports(State(st): State<Shared>) -> Result<Json<Vec<PortView>>, ApiError> {
+    with_engine(&st, |e| Ok(views(e.desired(), None)))
+        .await
+        .map(Json)
+}
+
+#[utoipa::path(get, path = "/v1/switches/{switch}/ports", params(("switch" = String, Path)),
+    responses((status = 200, body = [PortView]), (status = 404, body = ErrorBody)))]
+async fn list_ports(
+    State(st): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<PortView>>, ApiError> {
+    with_engine(&st, move |e| {
+        e.desired().switch(&name).ok_or_else(|| no_switch(&name))?;
+        Ok(views(e.desired(), Some(&name)))
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct AddPortQuery {
+    /// Make this port the switch's uplink.
+    #[serde(default)]
+    uplink: bool,
+}
+
+#[utoipa::path(post, path = "/v1/switches/{switch}/ports", params(("switch" = String, Path), AddPortQuery), request_body = PortSpec,
+    responses((status = 201, body = ApplyResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_port(
+    State(st): State<Shared>,
+    Path(name): Path<String>,
+    Query(q): Query<AddPortQuery>,
+    Body2(spec): Body2<PortSpec>,
+) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
+    edit(&st, move |t| {
+        let s = switch_mut(t, &name)?;
+        if s.uplink.iter().chain(&s.ports).any(|p| p.name == spec.name) {
+            return Err(ChangeError::Conflict {
+                field: "name".into(),
+                message: format!("switch '{name}' has a port '{}' already", spec.name),
+            });
+        }
+        if q.uplink {
+            if let Some(u) = &s.uplink {
+                return Err(ChangeError::Conflict {
+                    field: "uplink".into(),
+                    message: format!("switch '{name}' has an uplink already ('{}')", u.name),
+                });
+            }
+            s.uplink = Some(spec);
+        } else {
+            s.ports.push(spec);
+        }
+        Ok(())
+    })
+    .await
+    .map(|r| (StatusCode::CREATED, r))
+}
+
+#[utoipa::path(get, path = "/v1/switches/{switch}/ports/{port}", params(("switch" = String, Path), ("port" = String, Path)),
+    responses((status = 200, body = PortView), (status = 404, body = ErrorBody)))]
+async fn get_port(
+    State(st): State<Shared>,
+    Path((switch, port)): Path<(String, String)>,
+) -> Result<Json<PortView>, ApiError> {
+    with_engine(&st, move |e| {
+        e.desired()
+            .switch(&switch)
+            .ok_or_else(|| no_switch(&switch))?;
+        views(e.desired(), Some(&switch))
+            .into_iter()
+            .find(|v| v.spec.name == port)
+            .ok_or_else(|| no_port(&switch, &port))
+    })
+    .await
+    .map(Json)
+}
+
+#[utoipa::path(patch, path = "/v1/switches/{switch}/ports/{port}", params(("switch" = String, Path), ("port" = String, Path)), request_body = PortPatch,
+    responses((status = 200, body = ApplyResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_port(
+    State(st): State<Shared>,
+    Path((switch, port)): Path<(String, String)>,
+    Body2(patch): Body2<PortPatch>,
+) -> Result<Json<ApplyResult>, ApiError> {
+    edit(&st, move |t| {
+        let p = port_mut(switch_mut(t, &switch)?, &port)?;
+        if let Some(m) = patch.mode {
+            p.mode = m.to_mode();
+        }
+        if let Some(r) = patch.relay {
+            p.relay = r;
+        }
+        if let Some(v) = patch.vlan {
+            p.vlan = Some(v);
+        }
+        if let Some(v) = patch.trunk {
+            p.trunk = Some(v);
+        }
+        if let Some(v) = patch.native_vlan {
+            p.native_vlan = Some(v);
+        }
+        if let Some(v) = patch.mac_limit {
+            p.mac_limit = Some(v);
+        }
+        if let Some(v) = patch.source_macs {
+            p.source_macs = v;
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[utoipa::path(delete, path = "/v1/switches/{switch}/ports/{port}", params(("switch" = String, Path), ("port" = String, Path)),
+    responses((status = 200, body = ApplyResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn del_port(
+    State(st): State<Shared>,
+    Path((switch, port)): Path<(String, String)>,
+) -> Result<Json<ApplyResult>, ApiError> {
+    edit(&st, move |t| {
+        let s = switch_mut(t, &switch)?;
+        if s.uplink.as_ref().is_some_and(|u| u.name == port) {
+            s.uplink = None;
+        } else {
+            let before = s.ports.len();
+            s.ports.retain(|p| p.name != port);
+            if s.ports.len() == before {
+                return Err(no_port(&switch, &port));
+            }
+        }
+        // Static entries pointing at the port go with it.
+        s.static_fdb.retain(|e| e.port != port);
+        Ok(())
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/switches/{switch}/fdb", params(("switch" = String, Path)),
+    responses((status = 200, body = [FdbRow]), (status = 404, body = ErrorBody)))]
+async fn fdb_show(
+    State(st): State<Shared>,
+    Path(switch): Path<String>,
+) -> Result<Json<Vec<FdbRow>>, ApiError> {
+    with_engine(&st, move |e| e.fdb(&switch)).await.map(Json)
+}
+
+#[utoipa::path(post, path = "/v1/switches/{switch}/fdb", params(("switch" = String, Path)), request_body = FdbAdd,
+    responses((status = 201, body = ApplyResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn fdb_add(
+    State(st): State<Shared>,
+    Path(switch): Path<String>,
+    Body2(add): Body2<FdbAdd>,
+) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
+    edit(&st, move |t| {
+        let s = switch_mut(t, &switch)?;
+        if s.static_fdb
+            .iter()
+            .any(|e| e.mac == add.mac && e.vlan == add.vlan)
+        {
+            return Err(ChangeError::Conflict {
+                field: "mac".into(),
+                message: format!(
+                    "switch '{switch}' has a static entry for {} in VLAN {} already",
+                    add.mac, add.vlan
+                ),
+            });
+        }
+        s.static_fdb.push(crate::topology::StaticFdbSpec {
+            mac: add.mac,
+            vlan: add.vlan,
+            port: add.port,
+        });
+        Ok(())
+    })
+    .await
+    .map(|r| (StatusCode::CREATED, r))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct VlanQuery {
+    /// The VLAN of the entry (default 1).
+    #[serde(default)]
+    vlan: Option<u16>,
+}
+
+#[utoipa::path(delete, path = "/v1/switches/{switch}/fdb/{mac}", params(("switch" = String, Path), ("mac" = String, Path), VlanQuery),
+    responses((status = 200, body = ApplyResult), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn fdb_del(
+    State(st): State<Shared>,
+    Path((switch, mac)): Path<(String, String)>,
+    Query(q): Query<VlanQuery>,
+) -> Result<Json<ApplyResult>, ApiError> {
+    let mac: MacAddr = mac
+        .parse()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, Some("mac"), format!("mac: {e}")))?;
+    let vlan = q.vlan.unwrap_or(1);
+    edit(&st, move |t| {
+        let s = switch_mut(t, &switch)?;
+        let before = s.static_fdb.len();
+        s.static_fdb.retain(|e| !(e.mac == mac && e.vlan == vlan));
+        if s.static_fdb.len() == before {
+            return Err(ChangeError::NotFound {
+                field: "mac".into(),
+                message: format!("switch '{switch}' has no static entry for {mac} in VLAN {vlan}"),
+            });
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/switches/{switch}/fdb/flush", params(("switch" = String, Path)), request_body = FdbFlush,
+    responses((status = 200, body = FdbFlushed), (status = 404, body = ErrorBody)))]
+async fn fdb_flush(
+    State(st): State<Shared>,
+    Path(switch): Path<String>,
+    Body2(f): Body2<FdbFlush>,
+) -> Result<Json<FdbFlushed>, ApiError> {
+    with_engine(&st, move |e| e.fdb_flush(&switch, f.port.as_deref()))
+        .await
+        .map(|removed| Json(FdbFlushed { removed }))
+}
+
+#[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats)))]
+async fn stats(State(st): State<Shared>) -> Result<Json<Stats>, ApiError> {
+    with_engine(&st, |e| Ok(e.stats())).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/v1/topology", responses((status = 200, body = Topology)))]
+async fn topology(State(st): State<Shared>) -> Result<Json<Topology>, ApiError> {
+    with_engine(&st, |e| Ok(e.desired().clone()))
+        .await
+        .map(Json)
+}
+
+#[utoipa::path(post, path = "/v1/apply", request_body = ApplyRequest,
+    responses((status = 200, body = ApplyResult), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn apply(
+    State(st): State<Shared>,
+    Body2(req): Body2<ApplyRequest>,
+) -> Result<Json<ApplyResult>, ApiError> {
+    with_engine(&st, move |e| e.change(req.topology, req.dry_run))
+        .await
+        .map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct CaptureQuery {
+    /// Stop after this many frames (default: until the client goes).
+    #[serde(default)]
+    count: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/v1/switches/{switch}/ports/{port}/capture", params(("switch" = String, Path), ("port" = String, Path), CaptureQuery),
+    responses((status = 200, description = "pcap stream (application/vnd.tcpdump.pcap)"), (status = 404, body = ErrorBody)))]
+async fn capture(
+    State(st): State<Shared>,
+    Path((switch, port)): Path<(String, String)>,
+    Query(q): Query<CaptureQuery>,
+) -> Result<Response, ApiError> {
+    let point = with_engine(&st, move |e| e.capture_point(&switch, &port)).await?;
+    let rx = point.subscribe(4096);
+    let (tx, out) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let _ = tx.try_send(Bytes::copy_from_slice(&vepa_io::pcap_header()));
+    // The frames arrive on a std channel from the forwarding threads; a
+    // blocking task moves them on until the count is reached or the client leaves.
+    tokio::task::spawn_blocking(move || {
+        let mut sent = 0u64;
+        let mut buf = Vec::new();
+        while q.count.is_none_or(|c| sent < c) && !tx.is_closed() {
+            match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                Ok(f) => {
+                    buf.clear();
+                    vepa_io::pcap_record(&f, &mut buf);
+                    if tx.blocking_send(Bytes::copy_from_slice(&buf)).is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(out, |mut out| async move {
+        out.recv()
+            .await
+            .map(|b| (Ok::<Bytes, std::convert::Infallible>(b), out))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/vnd.tcpdump.pcap")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
+    let stats = with_engine(&st, |e| Ok(e.stats())).await?;
+    let text = metrics::render(&stats, &st.requests);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "vepa",
+        description = "The vepa daemon's API: switches, ports, FDB, stats, declarative apply, capture."
+    ),
+    paths(
+        list_switches,
+        add_switch,
+        get_switch,
+        set_switch,
+        del_switch,
+        list_all_ports,
+        list_ports,
+        add_port,
+        get_port,
+        set_port,
+        del_port,
+        fdb_show,
+        fdb_add,
+        fdb_del,
+        fdb_flush,
+        stats,
+        topology,
+        apply,
+        capture
+    ),
+    components(schemas(
+        ErrorBody,
+        ApplyResult,
+        vepa_api::plan::Change,
+        vepa_api::plan::FieldChange,
+        vepa_api::plan::Op
+    ))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        None,
+        "no such path; the API lives under /v1 (see /v1/openapi.json)",
+    )
+}
+
+/// Counts every request by route and answer for `/metrics`.
+async fn count_requests(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    st.requests.count(&method, &route, resp.status().as_u16());
+    resp
+}
+
+/// Every route, for both listeners.
+pub fn router(st: Shared) -> Router<Shared> {
+    let _ = &st;
+    Router::new()
+        .route("/v1/switches", get(list_switches).post(add_switch))
+        .route(
+            "/v1/switches/{switch}",
+            get(get_switch).patch(set_switch).delete(del_switch),
+        )
+        .route("/v1/ports", get(list_all_ports))
+        .route(
+            "/v1/switches/{switch}/ports",
+            get(list_ports).post(add_port),
+        )
+        .route(
+            "/v1/switches/{switch}/ports/{port}",
+            get(get_port).patch(set_port).delete(del_port),
+        )
+        .route("/v1/switches/{switch}/ports/{port}/capture", get(capture))
+        .route("/v1/switches/{switch}/fdb", get(fdb_show).post(fdb_add))
+        .route("/v1/switches/{switch}/fdb/flush", post(fdb_flush))
+        .route(
+            "/v1/switches/{switch}/fdb/{mac}",
+            axum::routing::delete(fdb_del),
+        )
+        .route("/v1/stats", get(stats))
+        .route("/v1/topology", get(topology))
+        .route("/v1/apply", post(apply))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(prometheus))
+        .fallback(not_found)
+}
+
+/// Adds request counting.
+pub fn finish(r: Router<Shared>, st: Shared) -> Router {
+    r.route_layer(middleware::from_fn_with_state(
+        Arc::clone(&st),
+        count_requests,
+    ))
+    .with_state(st)
+}
+
+/// The bearer-token check for the TCP listener (constant-time compare).
+pub async fn require_token(
+    State(token): State<Arc<Vec<u8>>>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    use subtle::ConstantTimeEq;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::as_bytes)
+        .unwrap_or(b"");
+    if bool::from(given.ct_eq(token.as_slice())) {
+        next.run(req).await
+    } else {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            Some("Authorization"),
+            "missing or wrong bearer token (send 'Authorization: Bearer <token from the daemon's token file>')",
+        )
+        .into_response()
+    }
+}
+
+/// Who is on the other end of a unix-socket connection.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub pid: Option<i32>,
+}
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, tokio::net::UnixListener>,
+    > for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Peer {
+        let cred = stream.io().peer_cred().ok();
+        Peer {
+            uid: cred.map(|c| c.uid()),
+            gid: cred.map(|c| c.gid()),
+            pid: cred.and_then(|c| c.pid()),
+        }
+    }
+}
+
+/// Whether a peer may use the socket: root, the daemon's own user, or a
+/// member (primary or supplementary) of the socket's group. The socket's
+/// mode (0660) already keeps others out; this holds even if someone
+/// loosens the mode.
+pub fn peer_allowed(p: &Peer, group: u32) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let Some(uid) = p.uid else { return false };
+    if uid == 0 || uid == me || p.gid == Some(group) {
+        return true;
+    }
+    let Some(pid) = p.pid else { return false };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Groups:"))
+                .map(|g| g.split_whitespace().any(|x| x.parse() == Ok(group)))
+        })
+        .unwrap_or(false)
+}
+
+pub async fn require_group(
+    State(group): State<u32>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<Peer>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if peer_allowed(&peer, group) {
+        next.run(req).await
+    } else {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            Some("peer"),
+            format!(
+                "uid {} is not root and not in the socket's group (gid {group})",
+                peer.uid
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| "?".into())
+            ),
+        )
+        .into_response()
+    }
+}

@@ -1,0 +1,256 @@
+//! The host devices behind a daemon's ports, and how the daemon knows
+//! which are its own.
+//!
+//! A *device* is what one port (or both ends of a patch wire) needs on the
+//! host. Devices vepa creates and that outlive the daemon (veth pairs) are
+//! marked with an interface alias `vepa:<instance>:<switch>/<port>#<fingerprint>`,
+//! namespaces it creates with an alias on their loopback
+//! `vepa:<instance>:netns`. The instance is the state directory's own id,
+//! so two daemons never take each other's devices, and nothing unmarked is
+//! ever removed. The fingerprint covers every field that shapes the device:
+//! a device with the right fingerprint is adopted as it is, any other
+//! marked one is removed and made again. The alias is set last, so a device
+//! a crash interrupted half-way is never adopted.
+
+use crate::realize::{preflight_port, HostState, PortMaker, PortOptions};
+use crate::topology::{PortKind, PortSpec, SwitchSpec, Topology};
+use anyhow::{Context, Result};
+use std::collections::HashSet;
+use std::sync::Arc;
+use vepa_api::plan::HOST_FIELDS;
+use vepa_io::{host, PacketPort, Port};
+
+/// A port's identity: switch name and port name.
+pub type PortKey = (String, String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// `switch/port` of the port that makes it (the smaller of a patch's two ends).
+    pub key: String,
+    pub members: Vec<PortKey>,
+    pub kind: PortKind,
+    /// vepa makes it (and may remove it), as opposed to attaching to an
+    /// interface or persistent tap that exists already.
+    pub owned: bool,
+    pub fingerprint: String,
+}
+
+pub struct Device {
+    pub spec: DeviceSpec,
+    pub ports: Vec<(PortKey, Arc<dyn Port>)>,
+    /// Links to delete when the device goes (empty for taps: closing removes them).
+    links: Vec<String>,
+}
+
+fn find<'a>(topo: &'a Topology, key: &PortKey) -> Option<(&'a SwitchSpec, &'a PortSpec)> {
+    topo.ports()
+        .find(|(_, s, p)| s.name == key.0 && p.name == key.1)
+        .map(|(_, s, p)| (s, p))
+}
+
+/// FNV-1a: a stable fingerprint of the fields that shape a device.
+fn fingerprint(parts: &[&PortSpec]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        let v = serde_json::to_value(p).unwrap_or_default();
+        for f in HOST_FIELDS {
+            let text = format!("{f}={};", v.get(f).unwrap_or(&serde_json::Value::Null));
+            for b in text.bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// The devices a topology needs, one per port and one per patch wire.
+pub fn devices(topo: &Topology) -> Vec<DeviceSpec> {
+    let mut out = Vec::new();
+    for (_, s, p) in topo.ports() {
+        let me = format!("{}/{}", s.name, p.name);
+        let key: PortKey = (s.name.clone(), p.name.clone());
+        if p.kind == PortKind::Patch {
+            let Some((os, op)) = p
+                .peer
+                .as_deref()
+                .and_then(|x| x.split_once('/'))
+                .and_then(|(a, b)| find(topo, &(a.to_string(), b.to_string())))
+            else {
+                continue;
+            };
+            let other = format!("{}/{}", os.name, op.name);
+            if other < me {
+                continue;
+            }
+            out.push(DeviceSpec {
+                key: me,
+                members: vec![key, (os.name.clone(), op.name.clone())],
+                kind: PortKind::Patch,
+                owned: true,
+                fingerprint: fingerprint(&[p, op]),
+            });
+            continue;
+        }
+        let owned = match p.kind {
+            PortKind::Netdev => false,
+            // A tap that is there already (and not ours) is attached.
+            PortKind::Tap => !host::is_tap(p.host_ifname()),
+            _ => true,
+        };
+        out.push(DeviceSpec {
+            key: me,
+            members: vec![key],
+            kind: p.kind,
+            owned,
+            fingerprint: fingerprint(&[p]),
+        });
+    }
+    out
+}
+
+/// Marks and sweeps on behalf of one daemon instance.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub instance: String,
+    pub opts: PortOptions,
+}
+
+impl Owner {
+    fn prefix(&self) -> String {
+        format!("vepa:{}:", self.instance)
+    }
+
+    fn alias(&self, d: &DeviceSpec) -> String {
+        format!("{}{}#{}", self.prefix(), d.key, d.fingerprint)
+    }
+
+    fn netns_mark(&self) -> String {
+        format!("{}netns", self.prefix())
+    }
+
+    fn owns_link(&self, ifname: &str) -> bool {
+        host::alias(ifname).is_some_and(|a| a.starts_with(&self.prefix()))
+    }
+
+    /// The host interfaces of a device's ports.
+    fn ifnames(topo: &Topology, d: &DeviceSpec) -> Vec<String> {
+        d.members
+            .iter()
+            .filter_map(|k| find(topo, k))
+            .map(|(_, p)| p.host_ifname().to_string())
+            .collect()
+    }
+
+    /// Opens the device as it stands when every interface carries this
+    /// device's mark (same fingerprint); None when it must be made.
+    pub fn adopt(&self, topo: &Topology, d: &DeviceSpec) -> Option<Result<Device>> {
+        if !d.owned || d.kind == PortKind::Tap {
+            return None;
+        }
+        let want = self.alias(d);
+        let names = Self::ifnames(topo, d);
+        if names.is_empty()
+            || names
+                .iter()
+                .any(|n| host::alias(n).as_deref() != Some(&want))
+        {
+            return None;
+        }
+        let open = || -> Result<Device> {
+            let mut ports = Vec::new();
+            for (k, name) in d.members.iter().zip(&names) {
+                let offload =
+                    d.kind == PortKind::Patch || find(topo, k).is_some_and(|(_, p)| p.offload());
+                let port: Arc<dyn Port> = Arc::new(
+                    PacketPort::open(name, offload)
+                        .with_context(|| format!("switch '{}', port '{}'", k.0, k.1))?,
+                );
+                ports.push((k.clone(), port));
+            }
+            Ok(Device {
+                spec: d.clone(),
+                ports,
+                links: names[..1].to_vec(),
+            })
+        };
+        Some(open())
+    }
+
+    /// Makes (or attaches to) the device. A stale device of ours in the
+    /// way is removed first; anything else in the way is an error naming
+    /// the field. On an error nothing made here is left behind.
+    pub fn create(&self, topo: &Topology, d: &DeviceSpec) -> Result<Device> {
+        let members: Vec<(&SwitchSpec, &PortSpec)> =
+            d.members.iter().filter_map(|k| find(topo, k)).collect();
+        for (s, p) in &members {
+            if d.owned && self.owns_link(p.host_ifname()) {
+                let _ = host::del_link(p.host_ifname());
+            }
+            preflight_port(s, p)?;
+        }
+        let mut state = HostState::default();
+        let mut maker = PortMaker::new(topo, self.opts);
+        let mut ports = Vec::new();
+        for (s, p) in &members {
+            let port = maker.open(&mut state, s, p)?;
+            ports.push(((s.name.clone(), p.name.clone()), port));
+        }
+        let alias = self.alias(d);
+        if matches!(d.kind, PortKind::Veth | PortKind::Patch) {
+            for (s, p) in &members {
+                host::set_alias(None, p.host_ifname(), &alias)
+                    .with_context(|| format!("switch '{}', port '{}': mark", s.name, p.name))?;
+            }
+        }
+        for ns in state.namespaces() {
+            host::set_alias(Some(ns), "lo", &self.netns_mark())
+                .with_context(|| format!("netns '{ns}': mark"))?;
+        }
+        let links = state.links().map(str::to_string).collect();
+        state.keep();
+        Ok(Device {
+            spec: d.clone(),
+            ports,
+            links,
+        })
+    }
+
+    /// Removes a device vepa made (closing its ports first); attached ones are only closed.
+    pub fn remove(&self, dev: Device) {
+        drop(dev.ports);
+        for l in &dev.links {
+            if host::link_exists(l) {
+                if let Err(e) = host::del_link(l) {
+                    tracing::warn!(link = %l, error = %e, "cannot remove");
+                }
+            }
+        }
+    }
+
+    /// Removes marked interfaces that no live device accounts for, and
+    /// marked namespaces no port of `topo` uses.
+    pub fn sweep(&self, topo: &Topology, live: &[&DeviceSpec]) {
+        let keep: HashSet<String> = live.iter().map(|d| self.alias(d)).collect();
+        let prefix = self.prefix();
+        for l in host::links() {
+            if let Some(a) = host::alias(&l) {
+                if a.starts_with(&prefix) && !keep.contains(&a) && host::link_exists(&l) {
+                    tracing::info!(link = %l, "removing a device of ours the desired state no longer has");
+                    let _ = host::del_link(&l);
+                }
+            }
+        }
+        let used: HashSet<&str> = topo
+            .ports()
+            .filter_map(|(_, _, p)| p.netns.as_deref())
+            .collect();
+        let mark = self.netns_mark();
+        for ns in host::namespaces() {
+            if !used.contains(ns.as_str()) && host::netns_alias(&ns).as_deref() == Some(&mark) {
+                tracing::info!(netns = %ns, "removing a namespace of ours no port uses");
+                let _ = host::del_netns(&ns);
+            }
+        }
+    }
+}

@@ -1,0 +1,546 @@
+//! The running side of the daemon: the devices on the host, the switches
+//! and the forwarder, kept equal to the stored desired state.
+//!
+//! Every change, whatever API call asked for it, is a new desired
+//! topology. It is checked, diffed against the one in force, carried out
+//! and committed to the store, in that order, whole or not at all:
+//!
+//! - changes to forwarding only (modes, relay, VLANs, limits, static FDB
+//!   entries, ageing) are swapped into the running switches, without
+//!   stopping a thread or dropping a frame of the traffic they still allow;
+//! - changes to ports or switches stop the forwarder between two batches,
+//!   remove and make devices (each step undone if a later one fails),
+//!   and start a forwarder over the new layout; what the switches learned
+//!   on the ports they keep, and every counter, carries over.
+//!
+//! A failure before the commit puts host and dataplane back as they were;
+//! the store is written only when everything else worked, and the caller
+//! acknowledges only after the write. A crash in between leaves the store
+//! at the last acknowledged state, which the next start reconciles onto the
+//! host (devices adopted, made again, or removed).
+
+use super::devices::{Device, DeviceSpec, Owner, PortKey};
+use super::store::{Store, StoreError};
+use crate::realize::patch_key;
+use crate::topology::{Topology, TopologyError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+use vepa_api::plan::diff;
+use vepa_api::wire::{ApplyResult, FdbRow, PortStats, Stats, SwitchStats};
+use vepa_dataplane::{PortCounters, PortId, Switch, SwitchConfig, SwitchCore};
+use vepa_io::{Attachment, CapturePoint, Forwarder, LiveCounters};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Invalid(#[from] TopologyError),
+    #[error("{message}")]
+    NotFound { field: String, message: String },
+    #[error("{message}")]
+    Conflict { field: String, message: String },
+    /// The host refused (an interface in the way, a namespace that cannot be made...).
+    #[error("{0:#}")]
+    Host(anyhow::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Running {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<(Forwarder, std::io::Result<()>)>,
+    live: Arc<LiveCounters>,
+    /// Switch and port names in the forwarder's order.
+    layout: Vec<(String, Vec<String>)>,
+}
+
+pub struct Engine {
+    owner: Owner,
+    store: Store,
+    workers: usize,
+    /// FDB times count from here for the daemon's whole life.
+    epoch: Instant,
+    desired: Topology,
+    generation: u64,
+    devices: BTreeMap<String, Device>,
+    /// Devices that could not be made at start, and why (their ports run without a device).
+    failed: BTreeMap<String, (DeviceSpec, String)>,
+    cores: HashMap<String, Arc<SwitchCore>>,
+    captures: HashMap<PortKey, Arc<CapturePoint>>,
+    /// Counters of forwarders that have stopped.
+    base: HashMap<PortKey, PortCounters>,
+    running: Option<Running>,
+}
+
+/// Switch and port names in dataplane order.
+fn layout(topo: &Topology) -> Vec<(String, Vec<String>)> {
+    topo.switches
+        .iter()
+        .map(|s| {
+            let ports = s
+                .uplink
+                .iter()
+                .chain(&s.ports)
+                .map(|p| p.name.clone())
+                .collect();
+            (s.name.clone(), ports)
+        })
+        .collect()
+}
+
+impl Engine {
+    /// Loads the stored state and makes the host match it: devices of ours
+    /// adopted when they are as the state says, made when missing, removed
+    /// when the state no longer has them.
+    pub fn start(store: Store, owner: Owner, workers: usize) -> Result<Engine, ChangeError> {
+        let stored = store.load()?;
+        let mut e = Engine {
+            owner,
+            store,
+            workers,
+            epoch: Instant::now(),
+            desired: stored.topology,
+            generation: stored.generation,
+            devices: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            cores: HashMap::new(),
+            captures: HashMap::new(),
+            base: HashMap::new(),
+            running: None,
+        };
+        let configs = e.desired.check()?;
+        for d in super::devices::devices(&e.desired) {
+            let made = match e.owner.adopt(&e.desired, &d) {
+                Some(r) => r.map(|dev| (dev, "adopted")),
+                None => e.owner.create(&e.desired, &d).map(|dev| (dev, "made")),
+            };
+            match made {
+                Ok((dev, how)) => {
+                    tracing::info!(device = %d.key, "{how}");
+                    e.devices.insert(d.key.clone(), dev);
+                }
+                Err(err) => {
+                    tracing::error!(device = %d.key, error = %format!("{err:#}"), "cannot make the device; its port runs without it");
+                    e.failed.insert(d.key.clone(), (d, format!("{err:#}")));
+                }
+            }
+        }
+        e.sweep();
+        e.start_forwarder(configs, &HashMap::new());
+        Ok(e)
+    }
+
+    pub fn desired(&self) -> &Topology {
+        &self.desired
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn sweep(&self) {
+        let live: Vec<&DeviceSpec> = self
+            .devices
+            .values()
+            .map(|d| &d.spec)
+            .chain(self.failed.values().map(|(s, _)| s))
+            .collect();
+        self.owner.sweep(&self.desired, &live);
+    }
+
+    /// Reaches `new` (or, with `dry_run`, says how it would).
+    pub fn change(&mut self, new: Topology, dry_run: bool) -> Result<ApplyResult, ChangeError> {
+        let configs = new.check()?;
+        let plan = diff(&self.desired, &new);
+        if dry_run || new == self.desired {
+            return Ok(ApplyResult {
+                plan,
+                applied: false,
+                generation: self.generation,
+            });
+        }
+        let wanted = super::devices::devices(&new);
+        let is_current = |d: &DeviceSpec| {
+            self.devices.get(&d.key).is_some_and(|x| x.spec == *d)
+                || self.failed.get(&d.key).is_some_and(|(x, _)| x == d)
+        };
+        let to_create: Vec<DeviceSpec> =
+            wanted.iter().filter(|d| !is_current(d)).cloned().collect();
+        let to_remove: Vec<String> = self
+            .devices
+            .iter()
+            .filter(|(k, dev)| !wanted.iter().any(|w| w.key == **k && w.spec_eq(&dev.spec)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let structural =
+            !to_create.is_empty() || !to_remove.is_empty() || layout(&new) != layout(&self.desired);
+        if structural {
+            self.change_structure(new, configs, to_create, to_remove)?;
+        } else {
+            self.change_forwarding(&new, configs)?;
+        }
+        Ok(ApplyResult {
+            plan,
+            applied: true,
+            generation: self.generation,
+        })
+    }
+
+    /// Same switches, same ports: the new settings are swapped in.
+    fn change_forwarding(
+        &mut self,
+        new: &Topology,
+        configs: Vec<SwitchConfig>,
+    ) -> Result<(), ChangeError> {
+        let mut swapped: Vec<(Arc<SwitchCore>, SwitchConfig)> = Vec::new();
+        let mut result = Ok(());
+        for cfg in configs {
+            let Some(core) = self.cores.get(&cfg.name) else {
+                continue;
+            };
+            let old = core.snapshot();
+            if **old == cfg {
+                continue;
+            }
+            let before: SwitchConfig = (**old).clone();
+            if let Err(e) = core.set_config(cfg) {
+                result = Err(ChangeError::Conflict {
+                    field: "ports".into(),
+                    message: e.to_string(),
+                });
+                break;
+            }
+            swapped.push((Arc::clone(core), before));
+        }
+        let result = result.and_then(|()| {
+            self.store
+                .commit(new, self.generation)
+                .map_err(ChangeError::Store)
+        });
+        match result {
+            Ok(g) => {
+                self.generation = g;
+                self.desired = new.clone();
+                Ok(())
+            }
+            Err(e) => {
+                for (core, before) in swapped.into_iter().rev() {
+                    let _ = core.set_config(before);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn change_structure(
+        &mut self,
+        new: Topology,
+        configs: Vec<SwitchConfig>,
+        to_create: Vec<DeviceSpec>,
+        to_remove: Vec<String>,
+    ) -> Result<(), ChangeError> {
+        let old_cores = self.stop_forwarder();
+        let old = self.desired.clone();
+        let mut removed: Vec<DeviceSpec> = Vec::new();
+        for k in &to_remove {
+            if let Some(dev) = self.devices.remove(k) {
+                removed.push(dev.spec.clone());
+                self.owner.remove(dev);
+            }
+        }
+        let mut made: Vec<String> = Vec::new();
+        let mut result: Result<(), ChangeError> = Ok(());
+        for d in &to_create {
+            self.failed.remove(&d.key);
+            match self.owner.create(&new, d) {
+                Ok(dev) => {
+                    made.push(d.key.clone());
+                    self.devices.insert(d.key.clone(), dev);
+                }
+                Err(e) => {
+                    result = Err(ChangeError::Host(e));
+                    break;
+                }
+            }
+        }
+        let result = result.and_then(|()| {
+            self.store
+                .commit(&new, self.generation)
+                .map_err(ChangeError::Store)
+        });
+        match result {
+            Ok(g) => {
+                self.generation = g;
+                self.desired = new;
+                self.failed.retain(|k, _| {
+                    self.desired
+                        .ports()
+                        .any(|(_, s, p)| *k == format!("{}/{}", s.name, p.name))
+                });
+                self.captures.retain(|k, _| {
+                    self.desired
+                        .ports()
+                        .any(|(_, s, p)| s.name == k.0 && p.name == k.1)
+                });
+                self.start_forwarder(configs, &old_cores);
+                self.sweep();
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "change failed; putting the host back as it was");
+                for k in made.iter().rev() {
+                    if let Some(dev) = self.devices.remove(k) {
+                        self.owner.remove(dev);
+                    }
+                }
+                for d in &removed {
+                    match self.owner.create(&old, d) {
+                        Ok(dev) => {
+                            self.devices.insert(d.key.clone(), dev);
+                        }
+                        Err(err) => {
+                            tracing::error!(device = %d.key, error = %format!("{err:#}"), "cannot make the device again");
+                            self.failed
+                                .insert(d.key.clone(), (d.clone(), format!("{err:#}")));
+                        }
+                    }
+                }
+                let configs = old.check().unwrap_or_default();
+                self.start_forwarder(configs, &old_cores);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops the forwarder between two batches; its counters go to the
+    /// totals, and the switches' cores are handed back for their FDBs.
+    fn stop_forwarder(&mut self) -> HashMap<String, Arc<SwitchCore>> {
+        let Some(r) = self.running.take() else {
+            return std::mem::take(&mut self.cores);
+        };
+        r.stop.store(true, Ordering::Relaxed);
+        match r.thread.join() {
+            Ok((fwd, result)) => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "forwarder had stopped with an error");
+                }
+                let (switches, _ports) = fwd.into_parts();
+                for (sw, (name, ports)) in switches.iter().zip(&r.layout) {
+                    for (i, port) in ports.iter().enumerate() {
+                        self.base
+                            .entry((name.clone(), port.clone()))
+                            .or_default()
+                            .add(sw.counters(PortId(i as u16)));
+                    }
+                }
+            }
+            Err(_) => tracing::error!("forwarder thread panicked; its counters are lost"),
+        }
+        std::mem::take(&mut self.cores)
+    }
+
+    fn start_forwarder(
+        &mut self,
+        configs: Vec<SwitchConfig>,
+        old_cores: &HashMap<String, Arc<SwitchCore>>,
+    ) {
+        let topo = &self.desired;
+        let mut switches = Vec::new();
+        for cfg in configs {
+            let name = cfg.name.clone();
+            match Switch::new(cfg) {
+                Ok(sw) => {
+                    if let Some(old) = old_cores.get(&name) {
+                        sw.core().restore_learned(old);
+                    }
+                    self.cores.insert(name, Arc::clone(sw.core()));
+                    switches.push(sw);
+                }
+                Err(e) => tracing::error!(switch = %name, error = %e, "switch refused its config"),
+            }
+        }
+        let ports: HashMap<&PortKey, &Arc<dyn vepa_io::Port>> = self
+            .devices
+            .values()
+            .flat_map(|d| d.ports.iter().map(|(k, p)| (k, p)))
+            .collect();
+        let mut attachments = Vec::new();
+        let mut index = vec![0u16; topo.switches.len()];
+        for (si, s, p) in topo.ports() {
+            let id = PortId(index[si]);
+            index[si] += 1;
+            let key = (s.name.clone(), p.name.clone());
+            let Some(port) = ports.get(&key) else {
+                continue;
+            };
+            let affinity =
+                (p.kind == crate::topology::PortKind::Patch).then(|| patch_key(topo, &s.name, p));
+            attachments.push(Attachment {
+                port: Arc::clone(port),
+                switch: si,
+                id,
+                affinity,
+                capture: Arc::clone(self.captures.entry(key).or_default()),
+            });
+        }
+        let mut fwd = Forwarder::new(switches, attachments);
+        fwd.set_workers(self.workers);
+        fwd.set_epoch(self.epoch);
+        let live = fwd.live();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let spawned = std::thread::Builder::new()
+            .name("vepa-forwarder".into())
+            .spawn(move || {
+                let r = fwd.run(&flag);
+                (fwd, r)
+            });
+        match spawned {
+            Ok(thread) => {
+                self.running = Some(Running {
+                    stop,
+                    thread,
+                    live,
+                    layout: layout(&self.desired),
+                })
+            }
+            Err(e) => tracing::error!(error = %e, "cannot start the forwarder thread"),
+        }
+    }
+
+    /// Stops forwarding; devices stay for the next start to adopt.
+    pub fn shutdown(&mut self) {
+        self.stop_forwarder();
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn core(&self, switch: &str) -> Result<&Arc<SwitchCore>, ChangeError> {
+        self.cores.get(switch).ok_or_else(|| ChangeError::NotFound {
+            field: "switch".into(),
+            message: format!("no switch '{switch}'"),
+        })
+    }
+
+    pub fn fdb(&self, switch: &str) -> Result<Vec<FdbRow>, ChangeError> {
+        let core = self.core(switch)?;
+        let fw = core.snapshot();
+        let now = self.now_ms();
+        Ok(core
+            .fdb()
+            .entries()
+            .into_iter()
+            .filter(|(_, _, e)| e.is_static || core.fdb().live_until(e) > now)
+            .map(|(mac, vlan, e)| FdbRow {
+                mac,
+                vlan,
+                port: fw
+                    .ports
+                    .get(e.port.index())
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default(),
+                is_static: e.is_static,
+                age_secs: (!e.is_static).then(|| now.saturating_sub(e.last_seen_ms) / 1000),
+            })
+            .collect())
+    }
+
+    /// Forgets learned addresses (all, or one port's).
+    pub fn fdb_flush(&self, switch: &str, port: Option<&str>) -> Result<usize, ChangeError> {
+        let core = self.core(switch)?;
+        let id = match port {
+            None => None,
+            Some(p) => Some(
+                core.snapshot()
+                    .port_id(p)
+                    .ok_or_else(|| ChangeError::NotFound {
+                        field: "port".into(),
+                        message: format!("switch '{switch}' has no port '{p}'"),
+                    })?,
+            ),
+        };
+        Ok(core.fdb().flush(id))
+    }
+
+    /// Where `vepa capture` listens on a port.
+    pub fn capture_point(
+        &mut self,
+        switch: &str,
+        port: &str,
+    ) -> Result<Arc<CapturePoint>, ChangeError> {
+        if !self
+            .desired
+            .ports()
+            .any(|(_, s, p)| s.name == switch && p.name == port)
+        {
+            return Err(ChangeError::NotFound {
+                field: "port".into(),
+                message: format!("no port '{port}' on switch '{switch}'"),
+            });
+        }
+        Ok(Arc::clone(
+            self.captures
+                .entry((switch.to_string(), port.to_string()))
+                .or_default(),
+        ))
+    }
+
+    pub fn stats(&self) -> Stats {
+        let live = self.running.as_ref().map(|r| (r.live.sum(), &r.layout));
+        let live_of = |si: usize, pi: usize, s: &str, p: &str| -> Option<PortCounters> {
+            let (sum, layout) = live.as_ref()?;
+            let (name, ports) = layout.get(si)?;
+            (name == s && ports.get(pi).map(String::as_str) == Some(p))
+                .then(|| sum.get(si).and_then(|v| v.get(pi)).cloned())
+                .flatten()
+        };
+        let mut out = Stats::default();
+        for (si, s) in self.desired.switches.iter().enumerate() {
+            let core = self.cores.get(&s.name);
+            out.switches.push(SwitchStats {
+                switch: s.name.clone(),
+                fdb_entries: core.map(|c| c.fdb().len()).unwrap_or(0),
+                learning_events: core.map(|c| c.fdb().learning_events()).unwrap_or(0),
+            });
+            for (pi, p) in s.uplink.iter().chain(&s.ports).enumerate() {
+                let key = (s.name.clone(), p.name.clone());
+                let mut c = self.base.get(&key).cloned().unwrap_or_default();
+                if let Some(l) = live_of(si, pi, &s.name, &p.name) {
+                    c.add(&l);
+                }
+                let dev_key = format!("{}/{}", s.name, p.name);
+                let state = self
+                    .failed
+                    .iter()
+                    .find(|(k, (d, _))| **k == dev_key || d.members.contains(&key))
+                    .map(|(_, (_, why))| format!("down: {why}"))
+                    .unwrap_or_else(|| "up".into());
+                out.ports.push(PortStats {
+                    switch: s.name.clone(),
+                    port: p.name.clone(),
+                    state,
+                    rx_frames: c.rx_frames,
+                    rx_bytes: c.rx_bytes,
+                    tx_frames: c.tx_frames,
+                    tx_bytes: c.tx_bytes,
+                    tx_errors: c.tx_errors,
+                    drops: c
+                        .drops()
+                        .map(|(r, n)| (r.as_str().to_string(), n))
+                        .collect(),
+                });
+            }
+        }
+        out
+    }
+}
+
+impl DeviceSpec {
+    fn spec_eq(&self, o: &DeviceSpec) -> bool {
+        self == o
+    }
+}

@@ -1,0 +1,152 @@
+//! Prometheus text exposition of the daemon's counters.
+//!
+//! Written by hand: the counters live in the dataplane and are read per
+//! scrape, and the text format is a few lines per family, which a
+//! registry crate would only copy into its own types first.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use vepa_api::wire::Stats;
+
+/// API requests by method, route and status.
+#[derive(Default)]
+pub struct Requests(Mutex<BTreeMap<(String, String, u16), u64>>);
+
+impl Requests {
+    pub fn count(&self, method: &str, route: &str, status: u16) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *m.entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+    }
+}
+
+/// A label value as the text format wants it.
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+pub fn render(stats: &Stats, requests: &Requests) -> String {
+    let mut out = String::new();
+    let port_families: [(&str, &str, fn(&vepa_api::wire::PortStats) -> u64); 5] = [
+        (
+            "vepa_port_rx_packets_total",
+            "Frames received on the port.",
+            |p| p.rx_frames,
+        ),
+        (
+            "vepa_port_rx_bytes_total",
+            "Bytes received on the port.",
+            |p| p.rx_bytes,
+        ),
+        (
+            "vepa_port_tx_packets_total",
+            "Frames sent on the port.",
+            |p| p.tx_frames,
+        ),
+        ("vepa_port_tx_bytes_total", "Bytes sent on the port.", |p| {
+            p.tx_bytes
+        }),
+        (
+            "vepa_port_tx_errors_total",
+            "Frames the port's device refused.",
+            |p| p.tx_errors,
+        ),
+    ];
+    for (name, help, get) in port_families {
+        family(&mut out, name, "counter", help);
+        for p in &stats.ports {
+            let _ = writeln!(
+                out,
+                "{name}{{switch=\"{}\",port=\"{}\"}} {}",
+                esc(&p.switch),
+                esc(&p.port),
+                get(p)
+            );
+        }
+    }
+    family(
+        &mut out,
+        "vepa_port_drops_total",
+        "counter",
+        "Frames dropped, by ingress port and reason.",
+    );
+    for p in &stats.ports {
+        for reason in vepa_dataplane::DropReason::ALL {
+            let n = p.drops.get(reason.as_str()).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "vepa_port_drops_total{{switch=\"{}\",port=\"{}\",reason=\"{}\"}} {n}",
+                esc(&p.switch),
+                esc(&p.port),
+                reason.as_str()
+            );
+        }
+    }
+    family(
+        &mut out,
+        "vepa_port_up",
+        "gauge",
+        "1 when the port has its device.",
+    );
+    for p in &stats.ports {
+        let _ = writeln!(
+            out,
+            "vepa_port_up{{switch=\"{}\",port=\"{}\"}} {}",
+            esc(&p.switch),
+            esc(&p.port),
+            u8::from(p.state == "up")
+        );
+    }
+    family(
+        &mut out,
+        "vepa_fdb_entries",
+        "gauge",
+        "Entries in the switch's FDB, static ones included.",
+    );
+    for s in &stats.switches {
+        let _ = writeln!(
+            out,
+            "vepa_fdb_entries{{switch=\"{}\"}} {}",
+            esc(&s.switch),
+            s.fdb_entries
+        );
+    }
+    family(
+        &mut out,
+        "vepa_fdb_learning_events_total",
+        "counter",
+        "Addresses learned or moved since the switch started.",
+    );
+    for s in &stats.switches {
+        let _ = writeln!(
+            out,
+            "vepa_fdb_learning_events_total{{switch=\"{}\"}} {}",
+            esc(&s.switch),
+            s.learning_events
+        );
+    }
+    family(
+        &mut out,
+        "vepa_api_requests_total",
+        "counter",
+        "API requests, by method, route and status.",
+    );
+    let reqs = requests.0.lock().unwrap_or_else(|e| e.into_inner());
+    for ((method, route, status), n) in reqs.iter() {
+        let _ = writeln!(
+            out,
+            "vepa_api_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+            esc(method),
+            esc(route)
+        );
+    }
+    out
+}

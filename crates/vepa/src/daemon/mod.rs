@@ -1,0 +1,210 @@
+//! `vepa daemon`: the switch as a service.
+//!
+//! The desired state lives in the [`store`]; the [`engine`] keeps the host
+//! and the dataplane equal to it; the [`api`] serves it over a unix socket
+//! (and optionally loopback TCP with a token). Stopping the daemon stops
+//! forwarding but leaves the devices it made, which the next start adopts.
+
+pub mod api;
+pub mod devices;
+pub mod engine;
+pub mod metrics;
+pub mod store;
+
+use crate::realize::{running_as_root, PortOptions};
+use crate::topology::Topology;
+use anyhow::{bail, Context, Result};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The embedded default topology (`--default`).
+pub const DEFAULT_TOPOLOGY: &str = include_str!("../../../../examples/daemon-default.toml");
+
+pub struct DaemonOptions {
+    pub state_dir: PathBuf,
+    pub socket: PathBuf,
+    pub group: Option<String>,
+    pub listen: Option<SocketAddr>,
+    pub token_file: Option<PathBuf>,
+    pub workers: usize,
+    pub seed_default: bool,
+}
+
+/// A group name or number to a gid.
+fn group_id(name: &str) -> Result<u32> {
+    if let Ok(n) = name.parse() {
+        return Ok(n);
+    }
+    let groups = std::fs::read_to_string("/etc/group").context("read /etc/group")?;
+    groups
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            (f.next() == Some(name))
+                .then(|| f.nth(1).and_then(|g| g.parse().ok()))
+                .flatten()
+        })
+        .with_context(|| format!("--group: no group '{name}' in /etc/group"))
+}
+
+fn read_token(path: &Path) -> Result<Vec<u8>> {
+    let t = std::fs::read_to_string(path)
+        .with_context(|| format!("--token-file: cannot read {}", path.display()))?;
+    let t = t.trim();
+    if t.len() < 16 {
+        bail!(
+            "--token-file: {}: the token must be at least 16 characters",
+            path.display()
+        );
+    }
+    Ok(t.as_bytes().to_vec())
+}
+
+/// Binds the socket: its directory made, a stale socket file (nobody
+/// listening) replaced, mode 0660 and the group set.
+fn bind_socket(path: &Path, gid: u32) -> Result<tokio::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--socket: cannot make {}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!(
+                "--socket: {} is in use: another vepa daemon is running",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("--socket: cannot replace {}", path.display()))?;
+    }
+    let l = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("--socket: cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("--socket: chmod {}", path.display()))?;
+    std::os::unix::fs::chown(path, None, Some(gid))
+        .with_context(|| format!("--socket: chgrp {}", path.display()))?;
+    Ok(l)
+}
+
+pub fn run(o: DaemonOptions) -> Result<()> {
+    if !running_as_root() {
+        bail!("vepa daemon needs root to create devices and open raw sockets: run it as root");
+    }
+    let gid = match &o.group {
+        Some(g) => group_id(g)?,
+        None => 0,
+    };
+    let token = match (&o.listen, &o.token_file) {
+        (Some(addr), Some(f)) => {
+            if !addr.ip().is_loopback() {
+                bail!("--listen: {addr} is not a loopback address; the TCP API listens on loopback only (127.0.0.1 or ::1)");
+            }
+            Some(Arc::new(read_token(f)?))
+        }
+        (Some(_), None) => {
+            bail!("--listen needs --token-file: the TCP API always asks for a bearer token")
+        }
+        (None, Some(_)) => bail!("--token-file is only used with --listen"),
+        (None, None) => None,
+    };
+    let store = store::Store::open(&o.state_dir)?;
+    let owner = devices::Owner {
+        instance: store.instance().to_string(),
+        opts: PortOptions::default(),
+    };
+    let mut engine = engine::Engine::start(store, owner, o.workers)
+        .context("reconcile the stored state onto the host")?;
+    if o.seed_default && engine.generation() == 0 && engine.desired().switches.is_empty() {
+        let t = Topology::parse("embedded default", DEFAULT_TOPOLOGY)?;
+        engine
+            .change(t, false)
+            .context("apply the embedded default topology")?;
+        say!("vepa daemon: applied the embedded default topology (examples/daemon-default.toml)");
+    }
+    let summary = format!(
+        "generation {}, {} switch(es), {} port(s)",
+        engine.generation(),
+        engine.desired().switches.len(),
+        engine.desired().ports().count()
+    );
+    let engine = Arc::new(Mutex::new(engine));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("vepa-api")
+        .build()
+        .context("start the API runtime")?;
+    let served = rt.block_on(serve(&o, gid, token, Arc::clone(&engine), &summary));
+    let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
+    e.shutdown();
+    let _ = std::fs::remove_file(&o.socket);
+    served
+}
+
+async fn serve(
+    o: &DaemonOptions,
+    gid: u32,
+    token: Option<Arc<Vec<u8>>>,
+    engine: Arc<Mutex<engine::Engine>>,
+    summary: &str,
+) -> Result<()> {
+    use axum::middleware::from_fn_with_state;
+    let st: api::Shared = Arc::new(api::AppState {
+        engine,
+        requests: Default::default(),
+    });
+    let unix = bind_socket(&o.socket, gid)?;
+    let unix_app = api::finish(
+        api::router(Arc::clone(&st)).route_layer(from_fn_with_state(gid, api::require_group)),
+        Arc::clone(&st),
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    let unix_server = axum::serve(
+        unix,
+        unix_app.into_make_service_with_connect_info::<api::Peer>(),
+    )
+    .with_graceful_shutdown(wait(stop_rx.clone()));
+    tasks.spawn(async move { unix_server.await });
+    let mut where_ = format!("{}", o.socket.display());
+    if let (Some(addr), Some(token)) = (o.listen, token) {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--listen: cannot listen on {addr}"))?;
+        let app = api::finish(
+            api::router(Arc::clone(&st)).route_layer(from_fn_with_state(token, api::require_token)),
+            Arc::clone(&st),
+        );
+        let tcp_server = axum::serve(l, app).with_graceful_shutdown(wait(stop_rx.clone()));
+        tasks.spawn(async move { tcp_server.await });
+        where_ += &format!(" and http://{addr} (bearer token)");
+    }
+    say!(
+        "vepa daemon: serving on {where_}; state {} ({summary})",
+        o.state_dir.display()
+    );
+    tracing::info!(socket = %o.socket.display(), "ready");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("install SIGTERM handler")?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        Some(r) = tasks.join_next() => {
+            if let Ok(Err(e)) = r {
+                tracing::error!(error = %e, "API listener failed");
+            }
+        }
+    }
+    say!("vepa daemon: stopping; devices stay for the next start");
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
+}
