@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use vepa_io::{PacketPort, Port, RxBatch};
 use vepa_packet::{ArpOperation, ArpPacket, EtherType, EthernetFrame, MacAddr};
 
+pub mod daemon;
 pub mod evb;
 
 /// Fails the test early, clearly, when not run as root.

@@ -82,6 +82,11 @@ impl Fdb {
         self.bump();
     }
 
+    /// Adds to the learning count (a rebuilt switch keeps its history).
+    pub fn carry_learning_events(&self, n: u64) {
+        self.learning_events.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// How many addresses were learned or moved since the table was made.
     pub fn learning_events(&self) -> u64 {
         self.learning_events.load(Ordering::Relaxed)

@@ -151,6 +151,7 @@ impl SwitchCore {
     /// switch flood again for addresses it knew.
     pub fn restore_learned(&self, old: &SwitchCore) {
         let (was, now) = (old.snapshot(), self.snapshot());
+        self.fdb.carry_learning_events(old.fdb.learning_events());
         for (mac, vid, e) in old.fdb.entries() {
             if e.is_static {
                 continue;

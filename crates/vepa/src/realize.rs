@@ -115,6 +115,11 @@ pub fn preflight_port(s: &SwitchSpec, p: &PortSpec) -> Result<()> {
                 bail!("{}: {field}: '{ifname}' is an existing TAP device that vepa attaches to and does not reconfigure; remove {field} or let vepa create the tap", at());
             }
         }
+        PortKind::Veth if p.netns.is_none() && host::link_exists(p.peer_ifname()) => bail!(
+            "{}: peer_name: interface '{}' already exists here; without netns the far end stays in vepa's namespace, so give it a free name with peer_name (or set netns)",
+            at(),
+            p.peer_ifname()
+        ),
         _ if host::link_exists(ifname) => bail!(
             "{}: {}: interface '{ifname}' already exists; vepa creates this port's device (use type = \"netdev\" to attach an existing one)",
             at(),

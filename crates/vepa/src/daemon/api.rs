@@ -101,7 +101,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body2<T> {
             .map_err(|e| {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let field = (path != ".").then_some(path.as_str());
+                let field = (path != "." && path != "?").then_some(path.as_str());
                 let what = if inner.is_syntax() || inner.is_eof() {
                     "malformed JSON"
                 } else {

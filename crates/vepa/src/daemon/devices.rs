@@ -216,6 +216,52 @@ impl Owner {
         })
     }
 
+    /// The interfaces and namespaces making `d` would create (for the
+    /// store's pending record).
+    pub fn would_create(&self, topo: &Topology, d: &DeviceSpec) -> (Vec<String>, Vec<String>) {
+        let mut links = Vec::new();
+        let mut netns = Vec::new();
+        for (_, p) in d.members.iter().filter_map(|k| find(topo, k)) {
+            if d.owned && p.kind != PortKind::Netdev {
+                links.push(p.host_ifname().to_string());
+            }
+            if let Some(ns) = &p.netns {
+                if !host::netns_exists(ns) {
+                    netns.push(ns.clone());
+                }
+            }
+        }
+        (links, netns)
+    }
+
+    /// After a crash: removes what a change had begun to create but not
+    /// yet marked (unmarked interfaces and namespaces on the pending list
+    /// that the desired state does not use); marks pending namespaces it
+    /// does use, since vepa made them.
+    pub fn clean_pending(&self, topo: &Topology, links: &[String], netns: &[String]) {
+        for l in links {
+            if host::link_exists(l) && host::alias(l).is_none() {
+                tracing::info!(link = %l, "removing a device a crash left half-made");
+                let _ = host::del_link(l);
+            }
+        }
+        let used: HashSet<&str> = topo
+            .ports()
+            .filter_map(|(_, _, p)| p.netns.as_deref())
+            .collect();
+        for ns in netns {
+            if !host::netns_exists(ns) || host::netns_alias(ns).is_some() {
+                continue;
+            }
+            if used.contains(ns.as_str()) {
+                let _ = host::set_alias(Some(ns), "lo", &self.netns_mark());
+            } else {
+                tracing::info!(netns = %ns, "removing a namespace a crash left half-made");
+                let _ = host::del_netns(ns);
+            }
+        }
+    }
+
     /// Removes a device vepa made (closing its ports first); attached ones are only closed.
     pub fn remove(&self, dev: Device) {
         drop(dev.ports);

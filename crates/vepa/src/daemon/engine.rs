@@ -111,6 +111,12 @@ impl Engine {
             running: None,
         };
         let configs = e.desired.check()?;
+        let pending = e.store.pending()?;
+        if !pending.is_empty() {
+            e.owner
+                .clean_pending(&e.desired, &pending.links, &pending.netns);
+            e.store.set_pending(&Default::default())?;
+        }
         for d in super::devices::devices(&e.desired) {
             let made = match e.owner.adopt(&e.desired, &d) {
                 Some(r) => r.map(|dev| (dev, "adopted")),
@@ -241,6 +247,15 @@ impl Engine {
         to_create: Vec<DeviceSpec>,
         to_remove: Vec<String>,
     ) -> Result<(), ChangeError> {
+        let mut pending = super::store::Pending::default();
+        for d in &to_create {
+            let (links, netns) = self.owner.would_create(&new, d);
+            pending.links.extend(links);
+            pending.netns.extend(netns);
+        }
+        if !pending.is_empty() {
+            self.store.set_pending(&pending)?;
+        }
         let old_cores = self.stop_forwarder();
         let old = self.desired.clone();
         let mut removed: Vec<DeviceSpec> = Vec::new();
@@ -309,6 +324,11 @@ impl Engine {
                 }
                 let configs = old.check().unwrap_or_default();
                 self.start_forwarder(configs, &old_cores);
+                if let Err(err) = self.store.set_pending(&Default::default()) {
+                    tracing::warn!(error = %err, "cannot clear the pending record");
+                }
+                // Namespaces made for the new ports go too.
+                self.sweep();
                 Err(e)
             }
         }

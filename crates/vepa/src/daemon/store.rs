@@ -14,6 +14,22 @@ const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
 const TOPOLOGY: &str = "topology";
 const GENERATION: &str = "generation";
 const INSTANCE: &str = "instance";
+const PENDING: &str = "pending";
+
+/// Host names a change is about to create, written before it creates
+/// them: a crash between making a device and marking it as ours would
+/// otherwise leave an unmarked device no start could tell from a stranger's.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Pending {
+    pub links: Vec<String>,
+    pub netns: Vec<String>,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty() && self.netns.is_empty()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -146,6 +162,27 @@ impl Store {
         })
     }
 
+    pub fn pending(&self) -> Result<Pending, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(STATE).map_err(|e| self.db_err(e))?;
+        let v = t.get(PENDING).map_err(|e| self.db_err(e))?;
+        Ok(v.and_then(|v| serde_json::from_slice(v.value()).ok())
+            .unwrap_or_default())
+    }
+
+    /// Records (durably) what a change is about to create; empty clears it.
+    pub fn set_pending(&self, p: &Pending) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(p).unwrap_or_default();
+        self.write(|t| {
+            if p.is_empty() {
+                t.remove(PENDING)?;
+            } else {
+                t.insert(PENDING, bytes.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
     /// Writes `topology` as the desired state, durably; returns the new generation.
     pub fn commit(&self, topology: &Topology, generation: u64) -> Result<u64, StoreError> {
         let bytes = serde_json::to_vec(topology).map_err(|source| StoreError::Corrupt {
@@ -156,6 +193,7 @@ impl Store {
         self.write(|t| {
             t.insert(TOPOLOGY, bytes.as_slice())?;
             t.insert(GENERATION, next.to_le_bytes().as_slice())?;
+            t.remove(PENDING)?;
             Ok(())
         })?;
         Ok(next)
