@@ -313,7 +313,7 @@ impl SwitchConfig {
             if crate::egress_tag(&self.ports[id.index()].vlan, s.vid).is_none() {
                 return Err(err(
                     port,
-                    "static_fdb.vid",
+                    "static_fdb.vlan",
                     format!("the port is not a member of VLAN {}", s.vid),
                 ));
             }

@@ -215,17 +215,18 @@ pub(super) fn switch_config(s: &SwitchSpec) -> Result<SwitchConfig, TopologyErro
                 "the uplink has no mode; modes belong to downlinks",
             ));
         }
-        for vid in p
+        let vids = p
             .trunk
             .iter()
             .flatten()
-            .chain(p.vlan.iter())
-            .chain(p.native_vlan.iter())
-        {
+            .map(|v| ("trunk", v))
+            .chain(p.vlan.iter().map(|v| ("vlan", v)))
+            .chain(p.native_vlan.iter().map(|v| ("native_vlan", v)));
+        for (field, vid) in vids {
             if !(1..=4094).contains(vid) {
                 return Err(invalid(
                     at,
-                    "vlan",
+                    field,
                     format!("VLAN ID {vid} is out of range; expected 1 to 4094"),
                 ));
             }
