@@ -159,14 +159,21 @@ impl Daemon {
     }
 
     /// One raw HTTP/1.1 request on the socket: status and body.
-    pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> std::io::Result<(u16, String)> {
         let s = UnixStream::connect(&self.socket)?;
         http_on(s, method, path, body, None)
     }
 
     /// The desired state as the daemon reports it.
     pub fn topology(&self) -> serde_json::Value {
-        let (status, body) = self.http("GET", "/v1/topology", None).expect("GET /v1/topology");
+        let (status, body) = self
+            .http("GET", "/v1/topology", None)
+            .expect("GET /v1/topology");
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).expect("topology JSON")
     }
@@ -199,7 +206,10 @@ pub fn http_on<S: Read + Write>(
         .unwrap_or(0);
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     // Chunked answers: join the chunks.
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let mut out = String::new();
         let mut r = rest;
         while let Some((len, tail)) = r.split_once("\r\n") {

@@ -23,19 +23,57 @@ fn ports_added_at_run_time_forward_and_a_mode_change_takes_effect_under_traffic(
     d.links = vec![up.clone(), p1.clone(), p2.clone()];
     d.ok(&["switch", "add", &sw, "--mode", "veb"]);
     d.ok(&[
-        "port", "add", &sw, &up, "--type", "veth", "--uplink", "--netns", &out.name,
-        "--address", "10.61.0.100/24",
+        "port",
+        "add",
+        &sw,
+        &up,
+        "--type",
+        "veth",
+        "--uplink",
+        "--netns",
+        &out.name,
+        "--address",
+        "10.61.0.100/24",
     ]);
     for (p, ns, ip) in [(&p1, &vm1, "10.61.0.1/24"), (&p2, &vm2, "10.61.0.2/24")] {
-        let said = d.ok(&["port", "add", &sw, p, "--type", "veth", "--netns", &ns.name, "--address", ip]);
+        let said = d.ok(&[
+            "port",
+            "add",
+            &sw,
+            p,
+            "--type",
+            "veth",
+            "--netns",
+            &ns.name,
+            "--address",
+            ip,
+        ]);
         assert!(said.contains(&format!("+ port {sw}/{p}")), "{said}");
     }
-    assert!(wait_reachable(&vm1.name, "10.61.0.2"), "veb: vm1 reaches vm2");
-    assert!(wait_reachable(&vm1.name, "10.61.0.100"), "vm1 reaches the outside");
+    assert!(
+        wait_reachable(&vm1.name, "10.61.0.2"),
+        "veb: vm1 reaches vm2"
+    );
+    assert!(
+        wait_reachable(&vm1.name, "10.61.0.100"),
+        "vm1 reaches the outside"
+    );
 
     // A steady ping to the outside runs across the change: it stays allowed.
     let bg = Command::new("ip")
-        .args(["netns", "exec", &vm1.name, "ping", "-i", "0.02", "-c", "150", "-W", "1", "10.61.0.100"])
+        .args([
+            "netns",
+            "exec",
+            &vm1.name,
+            "ping",
+            "-i",
+            "0.02",
+            "-c",
+            "150",
+            "-W",
+            "1",
+            "10.61.0.100",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -43,8 +81,14 @@ fn ports_added_at_run_time_forward_and_a_mode_change_takes_effect_under_traffic(
     std::thread::sleep(Duration::from_millis(800));
     let said = d.ok(&["switch", "set", &sw, "--mode", "vepa"]);
     assert!(said.contains("mode: \"veb\" -> \"vepa\""), "{said}");
-    assert!(!ping(&vm1.name, "10.61.0.2"), "vepa without relay: vm1 must not reach vm2");
-    assert!(ping(&vm1.name, "10.61.0.100"), "vepa: the outside stays reachable");
+    assert!(
+        !ping(&vm1.name, "10.61.0.2"),
+        "vepa without relay: vm1 must not reach vm2"
+    );
+    assert!(
+        ping(&vm1.name, "10.61.0.100"),
+        "vepa: the outside stays reachable"
+    );
     let bg = bg.wait_with_output().expect("background ping");
     let text = String::from_utf8_lossy(&bg.stdout);
     assert!(
@@ -54,7 +98,10 @@ fn ports_added_at_run_time_forward_and_a_mode_change_takes_effect_under_traffic(
 
     // Back to veb at run time, and per-port overrides.
     d.ok(&["switch", "set", &sw, "--mode", "veb"]);
-    assert!(wait_reachable(&vm1.name, "10.61.0.2"), "veb again: vm1 reaches vm2");
+    assert!(
+        wait_reachable(&vm1.name, "10.61.0.2"),
+        "veb again: vm1 reaches vm2"
+    );
     d.ok(&["port", "set", &sw, &p2, "--vlan", "20"]);
     assert!(!ping(&vm1.name, "10.61.0.2"), "vm2 moved to VLAN 20");
     d.ok(&["port", "set", &sw, &p2, "--vlan", "1"]);
@@ -69,7 +116,10 @@ fn ports_added_at_run_time_forward_and_a_mode_change_takes_effect_under_traffic(
     let mac1 = vm1.mac("eth0").to_string();
     let fdb = d.json(&["fdb", "show", &sw]);
     assert!(
-        fdb.as_array().unwrap().iter().any(|r| r["mac"] == mac1.as_str() && r["port"] == p1.as_str()),
+        fdb.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["mac"] == mac1.as_str() && r["port"] == p1.as_str()),
         "vm1 learned on its port: {fdb}"
     );
     let stats = d.json(&["stats"]);
@@ -86,7 +136,11 @@ fn ports_added_at_run_time_forward_and_a_mode_change_takes_effect_under_traffic(
     // Static FDB entries: stored, shown, removed.
     d.ok(&["fdb", "add", &sw, "02:00:00:00:aa:01", "--port", &p2]);
     let fdb = d.json(&["fdb", "show", &sw]);
-    assert!(fdb.as_array().unwrap().iter().any(|r| r["mac"] == "02:00:00:00:aa:01" && r["static"] == true));
+    assert!(fdb
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["mac"] == "02:00:00:00:aa:01" && r["static"] == true));
     d.ok(&["fdb", "del", &sw, "02:00:00:00:aa:01"]);
     assert!(d.ok(&["fdb", "flush", &sw]).contains("removed"));
 
@@ -108,19 +162,32 @@ fn ports_added_at_run_time_forward_and_a_mode_change_takes_effect_under_traffic(
     std::fs::write(&file2, &bigger).unwrap();
     let f2 = file2.to_str().unwrap();
     let plan = d.ok(&["apply", "-f", f2, "--dry-run"]);
-    assert_eq!(plan.lines().next(), Some(format!("+ port {sw}/{p3}").as_str()), "{plan}");
+    assert_eq!(
+        plan.lines().next(),
+        Some(format!("+ port {sw}/{p3}").as_str()),
+        "{plan}"
+    );
     assert!(!link_exists(&p3), "a dry run makes nothing");
     d.ok(&["apply", "-f", f2]);
     assert!(netns_exists(&ns3), "the daemon made the namespace");
     assert!(wait_reachable(&ns3, "10.61.0.1"), "the new VM reaches vm1");
     let again = d.ok(&["export"]);
     std::fs::write(&file2, &again).unwrap();
-    assert!(d.ok(&["apply", "-f", f2]).contains("no change"), "export of the bigger state round-trips");
+    assert!(
+        d.ok(&["apply", "-f", f2]).contains("no change"),
+        "export of the bigger state round-trips"
+    );
     // Back to the first file: the port, its device and the namespace it made go.
     let said = d.ok(&["apply", "-f", f]);
     assert!(said.contains(&format!("- port {sw}/{p3}")), "{said}");
-    assert!(!link_exists(&p3) && !netns_exists(&ns3), "removed with its namespace");
-    assert!(wait_reachable(&vm1.name, "10.61.0.2"), "the others still forward");
+    assert!(
+        !link_exists(&p3) && !netns_exists(&ns3),
+        "removed with its namespace"
+    );
+    assert!(
+        wait_reachable(&vm1.name, "10.61.0.2"),
+        "the others still forward"
+    );
 }
 
 #[test]
@@ -133,11 +200,23 @@ fn an_apply_that_fails_half_way_changes_nothing() {
     let p1 = format!("f1{id}");
     d.links = vec![p1.clone()];
     d.ok(&["switch", "add", &sw]);
-    d.ok(&["port", "add", &sw, &p1, "--type", "veth", "--netns", &vm1.name]);
+    d.ok(&[
+        "port", "add", &sw, &p1, "--type", "veth", "--netns", &vm1.name,
+    ]);
     let before = d.topology();
     // A link the daemon does not own, in the way of the second new port.
     let (blocker, blocker_peer) = (format!("fb{id}"), format!("fc{id}"));
-    sh(&["ip", "link", "add", &blocker, "type", "veth", "peer", "name", &blocker_peer]);
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        &blocker,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &blocker_peer,
+    ]);
     let _guard = vepa_itest::Links(vec![blocker.clone()]);
     let (p2, ns2) = (format!("f2{id}"), format!("dfb{id}"));
     d.links.push(p2.clone());
@@ -151,11 +230,20 @@ fn an_apply_that_fails_half_way_changes_nothing() {
     )
     .unwrap();
     let err = d.fails(&["apply", "-f", file.to_str().unwrap()]);
-    assert!(err.contains(&blocker) && err.contains("409") && err.contains("field 'ifname'"), "{err}");
+    assert!(
+        err.contains(&blocker) && err.contains("409") && err.contains("field 'ifname'"),
+        "{err}"
+    );
     assert_eq!(d.topology(), before, "the store is unchanged");
-    assert!(!link_exists(&p2), "the port made before the failure is gone again");
+    assert!(
+        !link_exists(&p2),
+        "the port made before the failure is gone again"
+    );
     assert!(!netns_exists(&ns2), "so is the namespace made for it");
-    assert!(link_exists(&blocker), "what vepa does not own is left alone");
+    assert!(
+        link_exists(&blocker),
+        "what vepa does not own is left alone"
+    );
     assert!(link_exists(&p1), "the existing port is still there");
     // And the daemon still takes changes.
     d.ok(&["switch", "set", &sw, "--ageing-secs", "60"]);
@@ -165,21 +253,53 @@ fn an_apply_that_fails_half_way_changes_nothing() {
 fn capture_writes_pcap_that_tcpdump_reads_and_metrics_count() {
     require_root();
     let id = uid();
-    let (vm1, vm2) = (Netns::new(&format!("dca{id}")), Netns::new(&format!("dcb{id}")));
+    let (vm1, vm2) = (
+        Netns::new(&format!("dca{id}")),
+        Netns::new(&format!("dcb{id}")),
+    );
     let mut d = Daemon::start();
     let sw = format!("c{id}");
     let (p1, p2) = (format!("c1{id}"), format!("c2{id}"));
     d.links = vec![p1.clone(), p2.clone()];
     d.ok(&["switch", "add", &sw]);
-    d.ok(&["port", "add", &sw, &p1, "--type", "veth", "--netns", &vm1.name, "--address", "10.62.0.1/24"]);
-    d.ok(&["port", "add", &sw, &p2, "--type", "veth", "--netns", &vm2.name, "--address", "10.62.0.2/24"]);
+    d.ok(&[
+        "port",
+        "add",
+        &sw,
+        &p1,
+        "--type",
+        "veth",
+        "--netns",
+        &vm1.name,
+        "--address",
+        "10.62.0.1/24",
+    ]);
+    d.ok(&[
+        "port",
+        "add",
+        &sw,
+        &p2,
+        "--type",
+        "veth",
+        "--netns",
+        &vm2.name,
+        "--address",
+        "10.62.0.2/24",
+    ]);
     assert!(wait_reachable(&vm1.name, "10.62.0.2"));
     let pcap = d.dir.path().join("vm1.pcap");
     let target = format!("{sw}/{p1}");
     let cap = Command::new(vepa_itest::vepa_bin())
         .arg("--socket")
         .arg(&d.socket)
-        .args(["capture", &target, "-w", pcap.to_str().unwrap(), "-c", "200"])
+        .args([
+            "capture",
+            &target,
+            "-w",
+            pcap.to_str().unwrap(),
+            "-c",
+            "200",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -193,8 +313,14 @@ fn capture_writes_pcap_that_tcpdump_reads_and_metrics_count() {
     let _ = cap.wait_with_output();
     let read = sh(&["tcpdump", "-nr", pcap.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&read.stdout);
-    assert!(text.contains("10.62.0.1 > 10.62.0.2: ICMP echo request"), "{text}");
-    assert!(text.contains("10.62.0.2 > 10.62.0.1: ICMP echo reply"), "{text}");
+    assert!(
+        text.contains("10.62.0.1 > 10.62.0.2: ICMP echo request"),
+        "{text}"
+    );
+    assert!(
+        text.contains("10.62.0.2 > 10.62.0.1: ICMP echo reply"),
+        "{text}"
+    );
 
     let (status, metrics) = d.http("GET", "/metrics", None).expect("GET /metrics");
     assert_eq!(status, 200);
@@ -206,13 +332,60 @@ fn capture_writes_pcap_that_tcpdump_reads_and_metrics_count() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {prefix} in\n{metrics}"))
     };
-    assert!(line(&format!("vepa_port_rx_packets_total{{switch=\"{sw}\",port=\"{p1}\"}}")) >= 3);
-    assert!(line(&format!("vepa_port_tx_bytes_total{{switch=\"{sw}\",port=\"{p2}\"}}")) > 0);
+    assert!(
+        line(&format!(
+            "vepa_port_rx_packets_total{{switch=\"{sw}\",port=\"{p1}\"}}"
+        )) >= 3
+    );
+    assert!(
+        line(&format!(
+            "vepa_port_tx_bytes_total{{switch=\"{sw}\",port=\"{p2}\"}}"
+        )) > 0
+    );
     assert!(line(&format!("vepa_fdb_entries{{switch=\"{sw}\"}}")) >= 2);
-    assert!(line(&format!("vepa_fdb_learning_events_total{{switch=\"{sw}\"}}")) >= 2);
-    assert!(line(&format!(
-        "vepa_port_drops_total{{switch=\"{sw}\",port=\"{p1}\",reason=\"no_hairpin\"}}"
-    )) < u64::MAX);
+    assert!(
+        line(&format!(
+            "vepa_fdb_learning_events_total{{switch=\"{sw}\"}}"
+        )) >= 2
+    );
+    assert!(
+        line(&format!(
+            "vepa_port_drops_total{{switch=\"{sw}\",port=\"{p1}\",reason=\"no_hairpin\"}}"
+        )) < u64::MAX
+    );
     assert!(line("vepa_api_requests_total{method=\"POST\",route=\"/v1/switches/{switch}/ports\",status=\"201\"}") >= 2);
     assert!(metrics.contains("# TYPE vepa_port_drops_total counter"));
+}
+
+#[test]
+fn the_embedded_default_forwards_and_the_api_describes_itself() {
+    require_root();
+    let mut d = Daemon::start_with(&["--default"]);
+    d.links = vec!["vepa0-vm1".into(), "vepa0-vm2".into()];
+    assert!(wait_reachable("vepa-vm1", "10.77.0.2"), "{}", d.log());
+    assert!(d.ok(&["port", "show"]).contains("vepa0-vm2"));
+    let (status, doc) = d.http("GET", "/v1/openapi.json", None).expect("openapi");
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("JSON");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    for path in [
+        "/v1/switches",
+        "/v1/switches/{switch}",
+        "/v1/switches/{switch}/ports/{port}",
+        "/v1/switches/{switch}/fdb",
+        "/v1/switches/{switch}/ports/{port}/capture",
+        "/v1/apply",
+        "/v1/stats",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["schemas"].get("PortSpec").is_some());
+    // A second start on the same state keeps the state (no second seeding) and adopts the devices.
+    d.stop();
+    d.launch();
+    assert!(wait_reachable("vepa-vm1", "10.77.0.2"));
+    assert!(d.log().contains("adopted"), "{}", d.log());
 }

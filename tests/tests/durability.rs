@@ -71,7 +71,12 @@ fn observed(d: &Daemon, sw: &str, fixed: &[&str], p2: &str) -> Model {
             .unwrap_or(1),
         fdb: s["static_fdb"]
             .as_array()
-            .map(|a| a.iter().filter_map(|e| e["mac"].as_str()).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["mac"].as_str())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         ageing: s["ageing_secs"].as_u64().unwrap_or(300),
     }
@@ -93,14 +98,39 @@ impl Rng {
 fn sigkill_during_api_changes_keeps_exactly_what_was_acknowledged() {
     require_root();
     let id = uid();
-    let (vm1, vm2) = (Netns::new(&format!("dka{id}")), Netns::new(&format!("dkb{id}")));
+    let (vm1, vm2) = (
+        Netns::new(&format!("dka{id}")),
+        Netns::new(&format!("dkb{id}")),
+    );
     let mut d = Daemon::start();
     let sw = format!("k{id}");
     let (p1, p2) = (format!("k1{id}"), format!("k2{id}"));
     d.links = vec![p1.clone(), p2.clone()];
     d.ok(&["switch", "add", &sw]);
-    d.ok(&["port", "add", &sw, &p1, "--type", "veth", "--netns", &vm1.name, "--address", "10.63.0.1/24"]);
-    d.ok(&["port", "add", &sw, &p2, "--type", "veth", "--netns", &vm2.name, "--address", "10.63.0.2/24"]);
+    d.ok(&[
+        "port",
+        "add",
+        &sw,
+        &p1,
+        "--type",
+        "veth",
+        "--netns",
+        &vm1.name,
+        "--address",
+        "10.63.0.1/24",
+    ]);
+    d.ok(&[
+        "port",
+        "add",
+        &sw,
+        &p2,
+        "--type",
+        "veth",
+        "--netns",
+        &vm2.name,
+        "--address",
+        "10.63.0.2/24",
+    ]);
     assert!(wait_reachable(&vm1.name, "10.63.0.2"));
     let fixed = [p1.as_str(), p2.as_str()];
     let mut model = observed(&d, &sw, &fixed, &p2);
@@ -128,14 +158,43 @@ fn sigkill_during_api_changes_keeps_exactly_what_was_acknowledged() {
             _ => Op::Ageing(60 + rng.next() % 600),
         };
         let args: Vec<String> = match &op {
-            Op::AddPort(p) => vec!["port", "add", &sw, p, "--type", "veth", "--peer-name", &format!("r{}", &p[1..])]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            Op::AddPort(p) => vec![
+                "port",
+                "add",
+                &sw,
+                p,
+                "--type",
+                "veth",
+                "--peer-name",
+                &format!("r{}", &p[1..]),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
             Op::DelPort(p) => vec!["port".into(), "del".into(), sw.clone(), p.clone()],
-            Op::Vlan(v) => vec!["port".into(), "set".into(), sw.clone(), p2.clone(), "--vlan".into(), v.to_string()],
-            Op::Fdb(mac) => vec!["fdb".into(), "add".into(), sw.clone(), mac.clone(), "--port".into(), p1.clone()],
-            Op::Ageing(a) => vec!["switch".into(), "set".into(), sw.clone(), "--ageing-secs".into(), a.to_string()],
+            Op::Vlan(v) => vec![
+                "port".into(),
+                "set".into(),
+                sw.clone(),
+                p2.clone(),
+                "--vlan".into(),
+                v.to_string(),
+            ],
+            Op::Fdb(mac) => vec![
+                "fdb".into(),
+                "add".into(),
+                sw.clone(),
+                mac.clone(),
+                "--port".into(),
+                p1.clone(),
+            ],
+            Op::Ageing(a) => vec![
+                "switch".into(),
+                "set".into(),
+                sw.clone(),
+                "--ageing-secs".into(),
+                a.to_string(),
+            ],
         };
         if let Op::AddPort(p) = &op {
             d.links.push(format!("r{}", &p[1..]));
@@ -150,7 +209,10 @@ fn sigkill_during_api_changes_keeps_exactly_what_was_acknowledged() {
             .expect("vepa CLI");
         std::thread::sleep(Duration::from_micros(rng.next() % 30_000));
         d.kill9();
-        let acked = client.wait_with_output().map(|o| o.status.success()).unwrap_or(false);
+        let acked = client
+            .wait_with_output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
         d.launch();
         let now = observed(&d, &sw, &fixed, &p2);
         let with_op = op.apply(&model);
@@ -182,9 +244,16 @@ fn sigkill_during_api_changes_keeps_exactly_what_was_acknowledged() {
         }
         // Traffic as the stored state says.
         if model.vlan2 == 1 {
-            assert!(wait_reachable(&vm1.name, "10.63.0.2"), "kill {i}: same VLAN, must reach");
+            assert!(
+                wait_reachable(&vm1.name, "10.63.0.2"),
+                "kill {i}: same VLAN, must reach"
+            );
         } else {
-            assert!(!ping(&vm1.name, "10.63.0.2"), "kill {i}: VLAN {}, must not reach", model.vlan2);
+            assert!(
+                !ping(&vm1.name, "10.63.0.2"),
+                "kill {i}: VLAN {}, must not reach",
+                model.vlan2
+            );
         }
     }
     eprintln!(
@@ -192,6 +261,12 @@ fn sigkill_during_api_changes_keeps_exactly_what_was_acknowledged() {
         started.elapsed()
     );
     assert!(mid_request + after_ack >= 50);
-    assert!(mid_request >= 5, "too few kills landed during a request: {mid_request}");
-    assert!(after_ack >= 5, "too few kills landed after an acknowledgement: {after_ack}");
+    assert!(
+        mid_request >= 5,
+        "too few kills landed during a request: {mid_request}"
+    );
+    assert!(
+        after_ack >= 5,
+        "too few kills landed after an acknowledgement: {after_ack}"
+    );
 }

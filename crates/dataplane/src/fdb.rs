@@ -445,4 +445,29 @@ mod tests {
             (500, 500)
         );
     }
+
+    #[test]
+    fn remove_flush_restore_and_the_learning_count() {
+        let f = Fdb::new(3, 10_000);
+        f.learn(mac(1), 1, PortId(0), 0, 10);
+        f.learn(mac(2), 1, PortId(1), 0, 10);
+        f.learn(mac(2), 1, PortId(0), 2000, 10); // a move
+        f.insert_static(mac(3), 1, PortId(2));
+        assert_eq!(f.learning_events(), 3);
+        assert_eq!(f.flush(Some(PortId(1))), 0);
+        assert_eq!(f.flush(Some(PortId(0))), 2);
+        assert_eq!(f.learned_on(PortId(0)), 0);
+        assert_eq!(f.len(), 1, "the static entry stays");
+        assert!(f.remove(mac(3), 1));
+        assert!(!f.remove(mac(3), 1));
+        assert!(f.is_empty());
+        f.restore(mac(4), 7, PortId(1), 5000);
+        assert_eq!(f.lookup(mac(4), 7, 14_999), Some(PortId(1)));
+        assert_eq!(f.lookup(mac(4), 7, 15_000), None, "restored with its age");
+        assert_eq!(f.learned_on(PortId(1)), 1);
+        f.set_ageing_ms(20_000);
+        assert_eq!(f.lookup(mac(4), 7, 15_000), Some(PortId(1)));
+        f.carry_learning_events(10);
+        assert_eq!(f.learning_events(), 13);
+    }
 }

@@ -77,27 +77,6 @@ impl CapturePoint {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listeners_get_copies_and_leaving_turns_it_off() {
-        let p = CapturePoint::default();
-        assert!(!p.is_active());
-        let rx = p.subscribe(1);
-        assert!(p.is_active());
-        p.deliver(Direction::In, &[1, 2, 3]);
-        p.deliver(Direction::Out, &[4]);
-        assert_eq!(p.dropped(), 1);
-        let got = rx.try_recv().unwrap();
-        assert_eq!((got.direction, got.frame), (Direction::In, vec![1, 2, 3]));
-        drop(rx);
-        p.deliver(Direction::In, &[5]);
-        assert!(!p.is_active());
-    }
-}
-
 /// The pcap file header (microsecond timestamps, Ethernet frames).
 pub fn pcap_header() -> [u8; 24] {
     let mut h = [0u8; 24];
@@ -121,4 +100,41 @@ pub fn pcap_record(f: &CapturedFrame, out: &mut Vec<u8>) {
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&f.frame);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listeners_get_copies_and_leaving_turns_it_off() {
+        let p = CapturePoint::default();
+        assert!(!p.is_active());
+        let rx = p.subscribe(1);
+        assert!(p.is_active());
+        p.deliver(Direction::In, &[1, 2, 3]);
+        p.deliver(Direction::Out, &[4]);
+        assert_eq!(p.dropped(), 1);
+        let got = rx.try_recv().unwrap();
+        assert_eq!((got.direction, got.frame), (Direction::In, vec![1, 2, 3]));
+        drop(rx);
+        p.deliver(Direction::In, &[5]);
+        assert!(!p.is_active());
+    }
+
+    #[test]
+    fn pcap_layout() {
+        let h = pcap_header();
+        assert_eq!(&h[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+        assert_eq!(h[20], 1);
+        let f = CapturedFrame {
+            at: std::time::UNIX_EPOCH + std::time::Duration::from_micros(3_000_007),
+            direction: Direction::In,
+            frame: vec![9; 60],
+        };
+        let mut out = Vec::new();
+        pcap_record(&f, &mut out);
+        assert_eq!(out.len(), 16 + 60);
+        assert_eq!(&out[..12], &[3, 0, 0, 0, 7, 0, 0, 0, 60, 0, 0, 0]);
+    }
 }

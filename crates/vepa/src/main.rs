@@ -137,7 +137,7 @@ enum Command {
     Switch(client::SwitchCmd),
     /// Add, remove, change or list ports (daemon)
     #[command(subcommand)]
-    Port(client::PortCmd),
+    Port(Box<client::PortCmd>),
     /// Show, add, remove or flush FDB entries (daemon)
     #[command(subcommand)]
     Fdb(client::FdbCmd),
@@ -165,7 +165,7 @@ enum Command {
     ///
     /// Example: vepa capture s1/vm1 -w vm1.pcap -c 10
     Capture {
-        /// The port, as SWITCH/PORT.
+        /// The port, as SWITCH/PORT (or PORT when only one switch has it).
         port: String,
         /// File to write (default: stdout, e.g. `| tcpdump -r -`).
         #[arg(short = 'w', value_name = "FILE")]
@@ -177,13 +177,22 @@ enum Command {
 }
 
 fn main() {
+    let cli = Cli::parse();
+    // The daemon tells what it does (adoptions, removals) by default; the
+    // other commands only warn. RUST_LOG (e.g. `vepa=debug`) overrides both.
+    let default_filter = if matches!(cli.command, Command::Daemon { .. }) {
+        "vepa=info,warn"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = dispatch(Cli::parse()) {
+    if let Err(e) = dispatch(cli) {
         eprintln!("vepa: error: {e:#}");
         std::process::exit(1);
     }
@@ -225,7 +234,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             seed_default: default,
         }),
         Command::Switch(c) => client::switch(&client()?, c),
-        Command::Port(c) => client::port(&client()?, c),
+        Command::Port(c) => client::port(&client()?, *c),
         Command::Fdb(c) => client::fdb(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),
         Command::Apply { file, dry_run } => client::apply(&client()?, &file, dry_run),

@@ -451,9 +451,22 @@ pub fn export(c: &Client) -> Result<()> {
 
 /// `vepa capture SWITCH/PORT`: pcap to a file or stdout.
 pub fn capture(c: &Client, target: &str, file: Option<PathBuf>, count: Option<u64>) -> Result<()> {
-    let Some((switch, port)) = target.split_once('/') else {
-        bail!("capture: '{target}': expected SWITCH/PORT");
+    let (switch, port) = match target.split_once('/') {
+        Some((s, p)) => (s.to_string(), p.to_string()),
+        None => {
+            // A bare port name is fine when one switch has it.
+            let all: Vec<PortView> = c.get("/v1/ports")?;
+            let hits: Vec<&PortView> = all.iter().filter(|v| v.spec.name == target).collect();
+            match hits.as_slice() {
+                [one] => (one.switch.clone(), target.to_string()),
+                [] => bail!("capture: no port '{target}' on any switch"),
+                _ => bail!(
+                    "capture: several switches have a port '{target}'; say which, as SWITCH/PORT"
+                ),
+            }
+        }
     };
+    let (switch, port) = (switch.as_str(), port.as_str());
     let mut path = format!("/v1/switches/{}/ports/{}/capture", seg(switch), seg(port));
     if let Some(n) = count {
         path += &format!("?count={n}");

@@ -45,7 +45,13 @@ pub enum ChangeError {
     #[error("{0:#}")]
     Host(anyhow::Error),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
+}
+
+impl From<StoreError> for ChangeError {
+    fn from(e: StoreError) -> ChangeError {
+        ChangeError::Store(Box::new(e))
+    }
 }
 
 struct Running {
@@ -223,7 +229,7 @@ impl Engine {
         let result = result.and_then(|()| {
             self.store
                 .commit(new, self.generation)
-                .map_err(ChangeError::Store)
+                .map_err(ChangeError::from)
         });
         match result {
             Ok(g) => {
@@ -283,7 +289,7 @@ impl Engine {
         let result = result.and_then(|()| {
             self.store
                 .commit(&new, self.generation)
-                .map_err(ChangeError::Store)
+                .map_err(ChangeError::from)
         });
         match result {
             Ok(g) => {

@@ -35,7 +35,8 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 pub fn render(stats: &Stats, requests: &Requests) -> String {
     let mut out = String::new();
-    let port_families: [(&str, &str, fn(&vepa_api::wire::PortStats) -> u64); 5] = [
+    type Get = fn(&vepa_api::wire::PortStats) -> u64;
+    let port_families: [(&str, &str, Get); 5] = [
         (
             "vepa_port_rx_packets_total",
             "Frames received on the port.",

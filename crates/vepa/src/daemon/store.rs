@@ -45,7 +45,7 @@ pub enum StoreError {
     Db {
         file: PathBuf,
         #[source]
-        source: redb::Error,
+        source: Box<redb::Error>,
     },
     #[error("{file}: stored topology is unreadable: {source}")]
     Corrupt {
@@ -85,7 +85,7 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { file: file.clone() },
             e => StoreError::Db {
                 file: file.clone(),
-                source: e.into(),
+                source: Box::new(e.into()),
             },
         })?;
         let mut store = Store {
@@ -125,13 +125,13 @@ impl Store {
     fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
         StoreError::Db {
             file: self.file.clone(),
-            source: e.into(),
+            source: Box::new(e.into()),
         }
     }
 
     fn write(
         &self,
-        f: impl FnOnce(&mut redb::Table<&str, &[u8]>) -> Result<(), redb::Error>,
+        f: impl FnOnce(&mut redb::Table<&str, &[u8]>) -> Result<(), redb::StorageError>,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
         {
