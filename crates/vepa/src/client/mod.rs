@@ -98,7 +98,9 @@ pub enum PortCmd {
     ///
     /// Example: vepa port add s1 vm1 --type veth --netns vm1 --address 10.0.0.1/24
     Add {
+        /// The switch to add the port to.
         switch: String,
+        /// Port name; also the host interface name unless --ifname is given (15 characters at most).
         port: String,
         /// veth (vepa makes a pair, moves one end into --netns), tap, netdev (an existing interface), patch.
         #[arg(long = "type", value_name = "TYPE")]
@@ -118,11 +120,13 @@ pub enum PortCmd {
         /// For patch: the other end, as switch/port.
         #[arg(long)]
         peer: Option<String>,
+        /// MAC of the far end (veth) or of the tap, e.g. 02:00:00:00:00:01.
         #[arg(long)]
         mac: Option<MacAddr>,
         /// Address with prefix length for the far end (repeat).
         #[arg(long = "address", value_name = "ADDR/LEN")]
         address: Vec<String>,
+        /// MTU of the port's devices (68-9216).
         #[arg(long)]
         mtu: Option<u32>,
         /// Pass offloads (virtio-net header): on (default) or off.
