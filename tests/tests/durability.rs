@@ -98,13 +98,14 @@ impl Rng {
 fn sigkill_during_api_changes_keeps_exactly_what_was_acknowledged() {
     require_root();
     let id = uid();
-    let (vm1, vm2) = (
+    let (vm1, vm2, vm3) = (
         Netns::new(&format!("dka{id}")),
         Netns::new(&format!("dkb{id}")),
+        Netns::new(&format!("dkc{id}")),
     );
     let mut d = Daemon::start();
     let sw = format!("k{id}");
-    let (p1, p2) = (format!("k1{id}"), format!("k2{id}"));
+    let (p1, p2, p3) = (format!("k1{id}"), format!("k2{id}"), format!("k3{id}"));
     d.links = vec![p1.clone(), p2.clone()];
     d.ok(&["switch", "add", &sw]);
     d.ok(&[
@@ -131,8 +132,22 @@ fn sigkill_during_api_changes_keeps_exactly_what_was_acknowledged() {
         "--address",
         "10.63.0.2/24",
     ]);
+    // A tap dies with the daemon; every start makes it again (same MAC).
+    d.ok(&[
+        "port",
+        "add",
+        &sw,
+        &p3,
+        "--type",
+        "tap",
+        "--netns",
+        &vm3.name,
+        "--address",
+        "10.63.0.3/24",
+    ]);
     assert!(wait_reachable(&vm1.name, "10.63.0.2"));
-    let fixed = [p1.as_str(), p2.as_str()];
+    assert!(wait_reachable(&vm1.name, "10.63.0.3"));
+    let fixed = [p1.as_str(), p2.as_str(), p3.as_str()];
     let mut model = observed(&d, &sw, &fixed, &p2);
 
     let seed = std::time::SystemTime::now()
@@ -243,6 +258,10 @@ fn sigkill_during_api_changes_keeps_exactly_what_was_acknowledged() {
             assert_eq!(port["state"], "up", "kill {i}: {port}");
         }
         // Traffic as the stored state says.
+        assert!(
+            wait_reachable(&vm1.name, "10.63.0.3"),
+            "kill {i}: the tap VM, made again"
+        );
         if model.vlan2 == 1 {
             assert!(
                 wait_reachable(&vm1.name, "10.63.0.2"),

@@ -92,12 +92,9 @@ pub fn devices(topo: &Topology) -> Vec<DeviceSpec> {
             });
             continue;
         }
-        let owned = match p.kind {
-            PortKind::Netdev => false,
-            // A tap that is there already (and not ours) is attached.
-            PortKind::Tap => !host::is_tap(p.host_ifname()),
-            _ => true,
-        };
+        // A tap that exists already (a persistent one, not ours) is
+        // attached rather than made; that is found out when it is opened.
+        let owned = p.kind != PortKind::Netdev;
         out.push(DeviceSpec {
             key: me,
             members: vec![key],
@@ -127,6 +124,16 @@ impl Owner {
 
     fn netns_mark(&self) -> String {
         format!("{}netns", self.prefix())
+    }
+
+    /// A locally administered MAC that depends only on this instance and the port.
+    fn stable_mac(&self, key: &str) -> vepa_packet::MacAddr {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in self.instance.bytes().chain([b'/']).chain(key.bytes()) {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        vepa_packet::MacAddr::local_from_seed(h)
     }
 
     fn owns_link(&self, ifname: &str) -> bool {
@@ -193,6 +200,17 @@ impl Owner {
         let mut maker = PortMaker::new(topo, self.opts);
         let mut ports = Vec::new();
         for (s, p) in &members {
+            // A tap dies with the daemon and is made again at the next
+            // start; a MAC of its own that stays the same keeps the
+            // neighbours' ARP caches right across the restart.
+            let mut stable;
+            let p = if p.kind == PortKind::Tap && p.mac.is_none() {
+                stable = (*p).clone();
+                stable.mac = Some(self.stable_mac(&d.key));
+                &stable
+            } else {
+                *p
+            };
             let port = maker.open(&mut state, s, p)?;
             ports.push(((s.name.clone(), p.name.clone()), port));
         }
@@ -217,12 +235,13 @@ impl Owner {
     }
 
     /// The interfaces and namespaces making `d` would create (for the
-    /// store's pending record).
+    /// store's pending record): only names nothing has yet, so a crash
+    /// can never make vepa remove what was there before.
     pub fn would_create(&self, topo: &Topology, d: &DeviceSpec) -> (Vec<String>, Vec<String>) {
         let mut links = Vec::new();
         let mut netns = Vec::new();
         for (_, p) in d.members.iter().filter_map(|k| find(topo, k)) {
-            if d.owned && p.kind != PortKind::Netdev {
+            if d.owned && !host::link_exists(p.host_ifname()) {
                 links.push(p.host_ifname().to_string());
             }
             if let Some(ns) = &p.netns {
