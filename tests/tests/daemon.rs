@@ -389,3 +389,74 @@ fn the_embedded_default_forwards_and_the_api_describes_itself() {
     assert!(wait_reachable("vepa-vm1", "10.77.0.2"));
     assert!(d.log().contains("adopted"), "{}", d.log());
 }
+
+#[test]
+fn a_patch_wire_comes_and_goes_whole() {
+    require_root();
+    let id = uid();
+    let (vm1, out) = (
+        Netns::new(&format!("dpa{id}")),
+        Netns::new(&format!("dpo{id}")),
+    );
+    let mut d = Daemon::start();
+    let (h, r) = (format!("h{id}"), format!("r{id}"));
+    let (up, rel, v1, o) = (
+        format!("pu{id}"),
+        format!("pr{id}"),
+        format!("pv{id}"),
+        format!("po{id}"),
+    );
+    d.links = vec![up.clone(), rel.clone(), v1.clone(), o.clone()];
+    let file = d.dir.path().join("wired.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[switch]]
+name = "{h}"
+[switch.uplink]
+name = "{up}"
+type = "patch"
+peer = "{r}/{rel}"
+[[switch.port]]
+name = "{v1}"
+type = "veth"
+netns = "{vm1}"
+address = ["10.64.0.1/24"]
+
+[[switch]]
+name = "{r}"
+[[switch.port]]
+name = "{rel}"
+type = "patch"
+peer = "{h}/{up}"
+relay = true
+[[switch.port]]
+name = "{o}"
+type = "veth"
+netns = "{out}"
+address = ["10.64.0.100/24"]
+"#,
+            vm1 = vm1.name,
+            out = out.name
+        ),
+    )
+    .unwrap();
+    d.ok(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(wait_reachable(&vm1.name, "10.64.0.100"), "across the patch");
+    // Deleting one end of the wire takes the other with it.
+    let said = d.ok(&["port", "del", &r, &rel]);
+    assert!(
+        said.contains(&format!("- port {h}/{up}")) && said.contains(&format!("- port {r}/{rel}")),
+        "{said}"
+    );
+    assert!(!link_exists(&up) && !link_exists(&rel));
+    assert!(!ping(&vm1.name, "10.64.0.100"), "no wire, no way out");
+    // Back whole, then the relay switch deleted: the host switch's uplink goes too.
+    d.ok(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(wait_reachable(&vm1.name, "10.64.0.100"));
+    let said = d.ok(&["switch", "del", &r]);
+    assert!(said.contains(&format!("- port {h}/{up}")), "{said}");
+    assert!(!link_exists(&up) && !link_exists(&rel) && !link_exists(&o));
+    assert!(link_exists(&v1));
+}

@@ -105,14 +105,14 @@ fn bad_requests_get_a_4xx_naming_the_field_and_change_nothing() {
                 "{{\"mac\": \"02:00:00:00:00:01\", \"vlan\": 0, \"port\": \"{p1}\"}}"
             )),
             422,
-            Some("static_fdb.vlan"),
+            Some("vlan"),
         ),
         (
             "POST",
             format!("/v1/switches/{sw}/fdb"),
             Some("{\"mac\": \"02:00:00:00:00:01\", \"port\": \"nope\"}".into()),
             422,
-            Some("static_fdb.port"),
+            Some("port"),
         ),
         (
             "DELETE",
@@ -137,6 +137,20 @@ fn bad_requests_get_a_4xx_naming_the_field_and_change_nothing() {
             Some("name"),
         ),
         ("GET", "/v2/switches".into(), None, 404, None),
+        (
+            "POST",
+            ports.clone(),
+            Some("{\"name\": \"w\", \"type\": \"patch\", \"peer\": \"a/b\"}".into()),
+            422,
+            Some("type"),
+        ),
+        (
+            "POST",
+            "/v1/switches".into(),
+            Some(format!("{{\"name\": \"{}\"}}", "n".repeat(65))),
+            422,
+            Some("name"),
+        ),
     ];
     for (method, path, body, status, field) in &cases {
         let (got, text) = d.http(method, path, body.as_deref()).expect("request");

@@ -85,6 +85,25 @@ impl fmt::Display for Change {
 /// removed, then changed or added, each with its ports.
 pub fn diff(from: &Topology, to: &Topology) -> Vec<Change> {
     let mut out = Vec::new();
+    let kept = |a: &Topology, b: &Topology| -> Vec<String> {
+        a.switches
+            .iter()
+            .filter(|s| b.switch(&s.name).is_some())
+            .map(|s| s.name.clone())
+            .collect()
+    };
+    let (was, now) = (kept(from, to), kept(to, from));
+    if was != now {
+        out.push(change(
+            Op::Update,
+            "topology".into(),
+            vec![FieldChange {
+                field: "switch order".into(),
+                from: Some(format!("{was:?}")),
+                to: Some(format!("{now:?}")),
+            }],
+        ));
+    }
     for s in &from.switches {
         if to.switch(&s.name).is_none() {
             for p in all_ports(s) {
@@ -152,6 +171,15 @@ fn field_changes(a: &impl Serialize, b: &impl Serialize, skip: &[&str]) -> Vec<F
 
 fn diff_switch(old: &SwitchSpec, new: &SwitchSpec, out: &mut Vec<Change>) {
     let mut fields = field_changes(old, new, &["port", "uplink", "static_fdb", "name"]);
+    let same_entries = old.static_fdb.len() == new.static_fdb.len()
+        && old.static_fdb.iter().all(|e| new.static_fdb.contains(e));
+    if same_entries && old.static_fdb != new.static_fdb {
+        fields.push(FieldChange {
+            field: "static_fdb".into(),
+            from: Some("(same entries".into()),
+            to: Some("another order)".into()),
+        });
+    }
     let names = |s: &SwitchSpec| -> Vec<String> { all_ports(s).map(|p| p.name.clone()).collect() };
     let (was, now) = (names(old), names(new));
     let mut kept_was: Vec<&String> = was.iter().filter(|n| now.contains(n)).collect();
@@ -284,6 +312,24 @@ type = "veth"
                 "+ switch s2",
                 "+ port s2/vm3",
             ]
+        );
+    }
+
+    #[test]
+    fn reordering_switches_or_static_entries_is_a_change() {
+        let mut t = topo(BASE);
+        let mut s2 = t.switches[0].clone();
+        s2.name = "s0".into();
+        s2.ports.clear();
+        t.switches.push(s2);
+        let mut swapped = t.clone();
+        swapped.switches.reverse();
+        let plan = diff(&t, &swapped);
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert!(
+            plan[0].to_string().starts_with("~ topology: switch order"),
+            "{}",
+            plan[0]
         );
     }
 }

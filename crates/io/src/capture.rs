@@ -19,11 +19,19 @@ pub enum Direction {
     Out,
 }
 
+/// A captured frame keeps at most this many bytes (pcap's snap length):
+/// a listener's queue then holds at most `depth` × 16 KiB, GSO super-frames
+/// or not.
+pub const SNAPLEN: usize = 16384;
+
 #[derive(Debug, Clone)]
 pub struct CapturedFrame {
     pub at: SystemTime,
     pub direction: Direction,
+    /// The first [`SNAPLEN`] bytes.
     pub frame: Vec<u8>,
+    /// The frame's whole length.
+    pub len: usize,
 }
 
 #[derive(Debug, Default)]
@@ -61,7 +69,8 @@ impl CapturePoint {
             match s.try_send(CapturedFrame {
                 at,
                 direction,
-                frame: frame.to_vec(),
+                frame: frame[..frame.len().min(SNAPLEN)].to_vec(),
+                len: frame.len(),
             }) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
@@ -84,7 +93,7 @@ pub fn pcap_header() -> [u8; 24] {
     h[4..6].copy_from_slice(&2u16.to_le_bytes());
     h[6..8].copy_from_slice(&4u16.to_le_bytes());
     // thiszone and sigfigs stay 0.
-    h[16..20].copy_from_slice(&(crate::MAX_FRAME as u32).to_le_bytes());
+    h[16..20].copy_from_slice(&(SNAPLEN as u32).to_le_bytes());
     h[20..24].copy_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
     h
 }
@@ -94,11 +103,10 @@ pub fn pcap_record(f: &CapturedFrame, out: &mut Vec<u8>) {
     let since =
         f.at.duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-    let len = f.frame.len() as u32;
     out.extend_from_slice(&(since.as_secs() as u32).to_le_bytes());
     out.extend_from_slice(&since.subsec_micros().to_le_bytes());
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(f.frame.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(f.len as u32).to_le_bytes());
     out.extend_from_slice(&f.frame);
 }
 
@@ -117,7 +125,12 @@ mod tests {
         assert_eq!(p.dropped(), 1);
         let got = rx.try_recv().unwrap();
         assert_eq!((got.direction, got.frame), (Direction::In, vec![1, 2, 3]));
+        let rx2 = p.subscribe(1);
+        p.deliver(Direction::In, &vec![7; SNAPLEN + 100]);
+        let big = rx2.try_recv().unwrap();
+        assert_eq!((big.frame.len(), big.len), (SNAPLEN, SNAPLEN + 100));
         drop(rx);
+        drop(rx2);
         p.deliver(Direction::In, &[5]);
         assert!(!p.is_active());
     }
@@ -131,6 +144,7 @@ mod tests {
             at: std::time::UNIX_EPOCH + std::time::Duration::from_micros(3_000_007),
             direction: Direction::In,
             frame: vec![9; 60],
+            len: 60,
         };
         let mut out = Vec::new();
         pcap_record(&f, &mut out);

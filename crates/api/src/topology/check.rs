@@ -208,11 +208,18 @@ pub(super) fn switch_config(s: &SwitchSpec) -> Result<SwitchConfig, TopologyErro
         .chain(s.ports.iter().map(|p| (p, false)))
     {
         let at = format!("switch '{}', port '{}'", s.name, p.name);
-        if is_uplink && (p.mode.is_some() || !p.source_macs.is_empty()) {
+        if is_uplink && p.mode.is_some() {
             return Err(invalid(
                 at,
                 "mode",
                 "the uplink has no mode; modes belong to downlinks",
+            ));
+        }
+        if is_uplink && !p.source_macs.is_empty() {
+            return Err(invalid(
+                at,
+                "source_macs",
+                "the uplink takes no allow list; source_macs belong to downlinks in mode \"source\"",
             ));
         }
         let vids = p
@@ -244,6 +251,15 @@ pub(super) fn switch_config(s: &SwitchSpec) -> Result<SwitchConfig, TopologyErro
         }
         c.source_macs = p.source_macs.clone();
         ports.push(c);
+    }
+    for e in &s.static_fdb {
+        if !(1..=4094).contains(&e.vlan) {
+            return Err(invalid(
+                format!("switch '{}'", s.name),
+                "static_fdb.vlan",
+                format!("VLAN ID {} is out of range; expected 1 to 4094", e.vlan),
+            ));
+        }
     }
     let mut cfg = SwitchConfig::new(s.name.clone(), ports);
     cfg.ageing_ms = s

@@ -183,6 +183,10 @@ fn default_vid() -> u16 {
     1
 }
 
+/// The longest switch or port name: a device's ownership mark (an
+/// interface alias of at most 255 bytes) holds both.
+pub const MAX_NAME: usize = 64;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
     #[error("{file}: cannot read: {source}")]
@@ -288,11 +292,11 @@ impl Topology {
     pub fn check(&self) -> Result<Vec<SwitchConfig>, TopologyError> {
         let mut names = HashSet::new();
         for s in &self.switches {
-            if s.name.is_empty() || s.name.contains('/') {
+            if s.name.is_empty() || s.name.contains('/') || s.name.len() > MAX_NAME {
                 return Err(invalid(
                     format!("switch '{}'", s.name),
                     "name",
-                    "expected a non-empty name without '/'",
+                    format!("expected a non-empty name of at most {MAX_NAME} bytes without '/'"),
                 ));
             }
             if !names.insert(s.name.as_str()) {
@@ -313,6 +317,13 @@ impl Topology {
             let at = format!("switch '{}', port '{}'", s.name, p.name);
             if !seen.insert((s.name.as_str(), p.name.as_str())) {
                 return Err(invalid(at, "name", "duplicate port name on this switch"));
+            }
+            if p.name.len() > MAX_NAME {
+                return Err(invalid(
+                    at,
+                    "name",
+                    format!("expected at most {MAX_NAME} bytes"),
+                ));
             }
             check_port(&at, s, p, &by_name)?;
             let ifname = p.host_ifname();

@@ -29,7 +29,14 @@ use vepa_packet::MacAddr;
 pub struct AppState {
     pub engine: Arc<Mutex<Engine>>,
     pub requests: metrics::Requests,
+    /// Captures streaming now (each holds a blocking thread and a queue).
+    pub captures: std::sync::atomic::AtomicUsize,
 }
+
+/// At most this many captures at once.
+const MAX_CAPTURES: usize = 8;
+/// Frames a capture listener may have waiting (each at most 16 KiB).
+const CAPTURE_QUEUE: usize = 1024;
 
 pub type Shared = Arc<AppState>;
 
@@ -243,14 +250,31 @@ async fn del_switch(
     Path(name): Path<String>,
 ) -> Result<Json<ApplyResult>, ApiError> {
     edit(&st, move |t| {
-        let before = t.switches.len();
+        let gone = t.switch(&name).cloned().ok_or_else(|| no_switch(&name))?;
         t.switches.retain(|s| s.name != name);
-        if t.switches.len() == before {
-            return Err(no_switch(&name));
+        // The other ends of its patch wires go with it.
+        for p in gone.uplink.iter().chain(&gone.ports) {
+            if let Some((sw, port)) = p.peer.as_deref().and_then(|x| x.split_once('/')) {
+                if let Some(other) = t.switch_mut(sw) {
+                    remove_port(other, port);
+                }
+            }
         }
         Ok(())
     })
     .await
+}
+
+/// Takes a port (uplink or downlink) and the static entries pointing at it off a switch.
+fn remove_port(s: &mut SwitchSpec, port: &str) -> Option<PortSpec> {
+    let gone = if s.uplink.as_ref().is_some_and(|u| u.name == port) {
+        s.uplink.take()
+    } else {
+        let i = s.ports.iter().position(|p| p.name == port)?;
+        Some(s.ports.remove(i))
+    };
+    s.static_fdb.retain(|e| e.port != port);
+    gone
 }
 
 fn views(t: &Topology, switch: Option<&str>) -> Vec<PortView> {
@@ -306,6 +330,13 @@ async fn add_port(
     Query(q): Query<AddPortQuery>,
     Body2(spec): Body2<PortSpec>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
+    if spec.kind == crate::topology::PortKind::Patch {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("type"),
+            "a patch joins two switches and both ends must exist together: add them in one `vepa apply` (POST /v1/apply)",
+        ));
+    }
     edit(&st, move |t| {
         let s = switch_mut(t, &name)?;
         if s.uplink.iter().chain(&s.ports).any(|p| p.name == spec.name) {
@@ -365,14 +396,20 @@ async fn set_port(
         if let Some(r) = patch.relay {
             p.relay = r;
         }
+        // Access (vlan) and trunk (trunk, native_vlan) exclude each other:
+        // setting one kind turns the port into it.
         if let Some(v) = patch.vlan {
             p.vlan = Some(v);
+            p.trunk = None;
+            p.native_vlan = None;
         }
         if let Some(v) = patch.trunk {
             p.trunk = Some(v);
+            p.vlan = None;
         }
         if let Some(v) = patch.native_vlan {
             p.native_vlan = Some(v);
+            p.vlan = None;
         }
         if let Some(v) = patch.mac_limit {
             p.mac_limit = Some(v);
@@ -393,17 +430,13 @@ async fn del_port(
 ) -> Result<Json<ApplyResult>, ApiError> {
     edit(&st, move |t| {
         let s = switch_mut(t, &switch)?;
-        if s.uplink.as_ref().is_some_and(|u| u.name == port) {
-            s.uplink = None;
-        } else {
-            let before = s.ports.len();
-            s.ports.retain(|p| p.name != port);
-            if s.ports.len() == before {
-                return Err(no_port(&switch, &port));
+        let gone = remove_port(s, &port).ok_or_else(|| no_port(&switch, &port))?;
+        // A patch is one wire: its other end goes too.
+        if let Some((sw, other)) = gone.peer.as_deref().and_then(|x| x.split_once('/')) {
+            if let Some(o) = t.switch_mut(sw) {
+                remove_port(o, other);
             }
         }
-        // Static entries pointing at the port go with it.
-        s.static_fdb.retain(|e| e.port != port);
         Ok(())
     })
     .await
@@ -425,8 +458,22 @@ async fn fdb_add(
     Path(switch): Path<String>,
     Body2(add): Body2<FdbAdd>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
+    if !(1..=4094).contains(&add.vlan) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("vlan"),
+            format!("VLAN ID {} is out of range; expected 1 to 4094", add.vlan),
+        ));
+    }
     edit(&st, move |t| {
         let s = switch_mut(t, &switch)?;
+        if !s.uplink.iter().chain(&s.ports).any(|p| p.name == add.port) {
+            return Err(ChangeError::Invalid(TopologyError::Invalid {
+                at: format!("switch '{switch}'"),
+                field: "port".into(),
+                problem: format!("no port '{}' on this switch", add.port),
+            }));
+        }
         if s.static_fdb
             .iter()
             .any(|e| e.mac == add.mac && e.vlan == add.vlan)
@@ -534,8 +581,18 @@ async fn capture(
     Path((switch, port)): Path<(String, String)>,
     Query(q): Query<CaptureQuery>,
 ) -> Result<Response, ApiError> {
+    use std::sync::atomic::Ordering;
     let point = with_engine(&st, move |e| e.capture_point(&switch, &port)).await?;
-    let rx = point.subscribe(4096);
+    if st.captures.fetch_add(1, Ordering::AcqRel) >= MAX_CAPTURES {
+        st.captures.fetch_sub(1, Ordering::AcqRel);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            format!("{MAX_CAPTURES} captures are running already; stop one first"),
+        ));
+    }
+    let rx = point.subscribe(CAPTURE_QUEUE);
+    let st2 = Arc::clone(&st);
     let (tx, out) = tokio::sync::mpsc::channel::<Bytes>(64);
     let _ = tx.try_send(Bytes::copy_from_slice(&vepa_io::pcap_header()));
     // The frames arrive on a std channel from the forwarding threads; a
@@ -557,6 +614,7 @@ async fn capture(
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
+        st2.captures.fetch_sub(1, Ordering::AcqRel);
     });
     let stream = futures_util::stream::unfold(out, |mut out| async move {
         out.recv()

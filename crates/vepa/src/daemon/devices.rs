@@ -235,14 +235,15 @@ impl Owner {
     }
 
     /// The interfaces and namespaces making `d` would create (for the
-    /// store's pending record): only names nothing has yet, so a crash
-    /// can never make vepa remove what was there before.
+    /// store's pending record): names nothing has yet, or that a stale
+    /// device of ours has, so a crash never makes vepa remove a stranger's.
     pub fn would_create(&self, topo: &Topology, d: &DeviceSpec) -> (Vec<String>, Vec<String>) {
         let mut links = Vec::new();
         let mut netns = Vec::new();
         for (_, p) in d.members.iter().filter_map(|k| find(topo, k)) {
-            if d.owned && !host::link_exists(p.host_ifname()) {
-                links.push(p.host_ifname().to_string());
+            let name = p.host_ifname();
+            if d.owned && (!host::link_exists(name) || self.owns_link(name)) {
+                links.push(name.to_string());
             }
             if let Some(ns) = &p.netns {
                 if !host::netns_exists(ns) {

@@ -123,25 +123,86 @@ impl Engine {
                 .clean_pending(&e.desired, &pending.links, &pending.netns);
             e.store.set_pending(&Default::default())?;
         }
+        let mut adopted = Vec::new();
+        let mut to_make = Vec::new();
         for d in super::devices::devices(&e.desired) {
-            let made = match e.owner.adopt(&e.desired, &d) {
-                Some(r) => r.map(|dev| (dev, "adopted")),
-                None => e.owner.create(&e.desired, &d).map(|dev| (dev, "made")),
-            };
-            match made {
-                Ok((dev, how)) => {
-                    tracing::info!(device = %d.key, "{how}");
-                    e.devices.insert(d.key.clone(), dev);
+            match e.owner.adopt(&e.desired, &d) {
+                Some(Ok(dev)) => {
+                    tracing::info!(device = %d.key, "adopted");
+                    adopted.push(dev);
                 }
-                Err(err) => {
-                    tracing::error!(device = %d.key, error = %format!("{err:#}"), "cannot make the device; its port runs without it");
+                Some(Err(err)) => {
+                    tracing::error!(device = %d.key, error = %format!("{err:#}"), "cannot open the device; its port runs without it");
                     e.failed.insert(d.key.clone(), (d, format!("{err:#}")));
                 }
+                None => to_make.push(d),
             }
         }
+        for dev in adopted {
+            e.devices.insert(dev.spec.key.clone(), dev);
+        }
+        let desired = e.desired.clone();
+        e.make_devices(&desired, &to_make, false)?;
         e.sweep();
         e.start_forwarder(configs, &HashMap::new());
         Ok(e)
+    }
+
+    /// Writes the pending record for making `devices` of `topo`.
+    fn record_pending(&self, topo: &Topology, devices: &[DeviceSpec]) -> Result<(), ChangeError> {
+        let mut pending = super::store::Pending::default();
+        for d in devices {
+            let (links, netns) = self.owner.would_create(topo, d);
+            pending.links.extend(links);
+            pending.netns.extend(netns);
+        }
+        if !pending.is_empty() {
+            self.store.set_pending(&pending)?;
+        }
+        Ok(())
+    }
+
+    /// Makes `devices` of `topo` under a pending record. With `strict`, the
+    /// first failure stops and is returned (the caller undoes); otherwise a
+    /// device that cannot be made is recorded as failed and its port runs
+    /// without it. Returns the keys made.
+    fn make_devices(
+        &mut self,
+        topo: &Topology,
+        devices: &[DeviceSpec],
+        strict: bool,
+    ) -> Result<Vec<String>, ChangeError> {
+        self.record_pending(topo, devices)?;
+        let mut made = Vec::new();
+        let mut result = Ok(());
+        for d in devices {
+            let was_failed = self.failed.remove(&d.key);
+            match self.owner.create(topo, d) {
+                Ok(dev) => {
+                    tracing::info!(device = %d.key, "made");
+                    made.push(d.key.clone());
+                    self.devices.insert(d.key.clone(), dev);
+                }
+                // A device that could not be made before and still cannot
+                // stays down without failing the change that retried it.
+                Err(err) if !strict || was_failed.as_ref().is_some_and(|(x, _)| x == d) => {
+                    tracing::error!(device = %d.key, error = %format!("{err:#}"), "cannot make the device; its port runs without it");
+                    self.failed
+                        .insert(d.key.clone(), (d.clone(), format!("{err:#}")));
+                }
+                Err(err) => {
+                    if let Some(f) = was_failed {
+                        self.failed.insert(d.key.clone(), f);
+                    }
+                    result = Err(ChangeError::Host(err));
+                    break;
+                }
+            }
+        }
+        if !strict {
+            self.store.set_pending(&Default::default())?;
+        }
+        result.map(|()| made)
     }
 
     pub fn desired(&self) -> &Topology {
@@ -166,7 +227,7 @@ impl Engine {
     pub fn change(&mut self, new: Topology, dry_run: bool) -> Result<ApplyResult, ChangeError> {
         let configs = new.check()?;
         let plan = diff(&self.desired, &new);
-        if dry_run || new == self.desired {
+        if dry_run || (new == self.desired && self.failed.is_empty()) {
             return Ok(ApplyResult {
                 plan,
                 applied: false,
@@ -174,10 +235,8 @@ impl Engine {
             });
         }
         let wanted = super::devices::devices(&new);
-        let is_current = |d: &DeviceSpec| {
-            self.devices.get(&d.key).is_some_and(|x| x.spec == *d)
-                || self.failed.get(&d.key).is_some_and(|(x, _)| x == d)
-        };
+        // Devices that failed before are tried again.
+        let is_current = |d: &DeviceSpec| self.devices.get(&d.key).is_some_and(|x| x.spec == *d);
         let to_create: Vec<DeviceSpec> =
             wanted.iter().filter(|d| !is_current(d)).cloned().collect();
         let to_remove: Vec<String> = self
@@ -253,15 +312,7 @@ impl Engine {
         to_create: Vec<DeviceSpec>,
         to_remove: Vec<String>,
     ) -> Result<(), ChangeError> {
-        let mut pending = super::store::Pending::default();
-        for d in &to_create {
-            let (links, netns) = self.owner.would_create(&new, d);
-            pending.links.extend(links);
-            pending.netns.extend(netns);
-        }
-        if !pending.is_empty() {
-            self.store.set_pending(&pending)?;
-        }
+        let failed_before = self.failed.clone();
         let old_cores = self.stop_forwarder();
         let old = self.desired.clone();
         let mut removed: Vec<DeviceSpec> = Vec::new();
@@ -271,21 +322,13 @@ impl Engine {
                 self.owner.remove(dev);
             }
         }
-        let mut made: Vec<String> = Vec::new();
-        let mut result: Result<(), ChangeError> = Ok(());
-        for d in &to_create {
-            self.failed.remove(&d.key);
-            match self.owner.create(&new, d) {
-                Ok(dev) => {
-                    made.push(d.key.clone());
-                    self.devices.insert(d.key.clone(), dev);
-                }
-                Err(e) => {
-                    result = Err(ChangeError::Host(e));
-                    break;
-                }
-            }
-        }
+        let result = self.make_devices(&new, &to_create, true).map(|_| ());
+        // What this change made (all of it on success, some on a failure).
+        let made: Vec<String> = to_create
+            .iter()
+            .filter(|d| self.devices.contains_key(&d.key))
+            .map(|d| d.key.clone())
+            .collect();
         let result = result.and_then(|()| {
             self.store
                 .commit(&new, self.generation)
@@ -300,11 +343,15 @@ impl Engine {
                         .ports()
                         .any(|(_, s, p)| *k == format!("{}/{}", s.name, p.name))
                 });
-                self.captures.retain(|k, _| {
-                    self.desired
+                let desired = &self.desired;
+                let kept = |k: &PortKey| {
+                    desired
                         .ports()
                         .any(|(_, s, p)| s.name == k.0 && p.name == k.1)
-                });
+                };
+                self.captures.retain(|k, _| kept(k));
+                // A port added again later starts from zero.
+                self.base.retain(|k, _| kept(k));
                 self.start_forwarder(configs, &old_cores);
                 self.sweep();
                 Ok(())
@@ -316,23 +363,14 @@ impl Engine {
                         self.owner.remove(dev);
                     }
                 }
-                for d in &removed {
-                    match self.owner.create(&old, d) {
-                        Ok(dev) => {
-                            self.devices.insert(d.key.clone(), dev);
-                        }
-                        Err(err) => {
-                            tracing::error!(device = %d.key, error = %format!("{err:#}"), "cannot make the device again");
-                            self.failed
-                                .insert(d.key.clone(), (d.clone(), format!("{err:#}")));
-                        }
-                    }
+                // Ports that had no device before have none again; what
+                // this change removed is made again (under a pending record).
+                self.failed = failed_before;
+                if let Err(err) = self.make_devices(&old, &removed, false) {
+                    tracing::warn!(error = %err, "cannot record or clear the pending record");
                 }
                 let configs = old.check().unwrap_or_default();
                 self.start_forwarder(configs, &old_cores);
-                if let Err(err) = self.store.set_pending(&Default::default()) {
-                    tracing::warn!(error = %err, "cannot clear the pending record");
-                }
                 // Namespaces made for the new ports go too.
                 self.sweep();
                 Err(e)

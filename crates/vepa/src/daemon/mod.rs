@@ -154,6 +154,7 @@ async fn serve(
     let st: api::Shared = Arc::new(api::AppState {
         engine,
         requests: Default::default(),
+        captures: Default::default(),
     });
     let unix = bind_socket(&o.socket, gid)?;
     let unix_app = api::finish(
