@@ -261,11 +261,15 @@ impl Fdb {
     /// Removes learned entries older than the ageing time; returns how many.
     pub fn age(&self, now_ms: u64) -> usize {
         let ageing_ms = self.ageing_ms();
+        self.remove_learned(|e| now_ms.saturating_sub(e.last_seen_ms) >= ageing_ms)
+    }
+
+    /// Removes the learned (never static) entries `doomed` picks; returns how many.
+    fn remove_learned(&self, doomed: impl Fn(&FdbEntry) -> bool) -> usize {
         let mut removed = 0;
         for i in 0..SHARDS {
-            let mut shard = self.write(i);
-            shard.retain(|_, e| {
-                let keep = e.is_static || now_ms.saturating_sub(e.last_seen_ms) < ageing_ms;
+            self.write(i).retain(|_, e| {
+                let keep = e.is_static || !doomed(e);
                 if !keep {
                     self.learned_per_port[e.port.index()].fetch_sub(1, Ordering::Relaxed);
                     removed += 1;
@@ -294,21 +298,7 @@ impl Fdb {
     /// Removes learned entries (all, or those on one port); static ones stay.
     /// Returns how many went.
     pub fn flush(&self, port: Option<PortId>) -> usize {
-        let mut removed = 0;
-        for i in 0..SHARDS {
-            self.write(i).retain(|_, e| {
-                let keep = e.is_static || port.is_some_and(|p| p != e.port);
-                if !keep {
-                    self.learned_per_port[e.port.index()].fetch_sub(1, Ordering::Relaxed);
-                    removed += 1;
-                }
-                keep
-            });
-        }
-        if removed > 0 {
-            self.bump();
-        }
-        removed
+        self.remove_learned(|e| port.is_none_or(|p| p == e.port))
     }
 
     /// Puts back a learned entry as it was (a switch rebuilt with other

@@ -106,33 +106,26 @@ pub fn render(stats: &Stats, requests: &Requests) -> String {
             u8::from(p.state == "up")
         );
     }
-    family(
-        &mut out,
-        "vepa_fdb_entries",
-        "gauge",
-        "Entries in the switch's FDB, static ones included.",
-    );
-    for s in &stats.switches {
-        let _ = writeln!(
-            out,
-            "vepa_fdb_entries{{switch=\"{}\"}} {}",
-            esc(&s.switch),
-            s.fdb_entries
-        );
-    }
-    family(
-        &mut out,
-        "vepa_fdb_learning_events_total",
-        "counter",
-        "Addresses learned or moved since the switch started.",
-    );
-    for s in &stats.switches {
-        let _ = writeln!(
-            out,
-            "vepa_fdb_learning_events_total{{switch=\"{}\"}} {}",
-            esc(&s.switch),
-            s.learning_events
-        );
+    type PerSwitch = fn(&vepa_api::wire::SwitchStats) -> u64;
+    let switch_families: [(&str, &str, &str, PerSwitch); 2] = [
+        (
+            "vepa_fdb_entries",
+            "gauge",
+            "Entries in the switch's FDB, static ones included.",
+            |s| s.fdb_entries as u64,
+        ),
+        (
+            "vepa_fdb_learning_events_total",
+            "counter",
+            "Addresses learned or moved since the switch started.",
+            |s| s.learning_events,
+        ),
+    ];
+    for (name, kind, help, get) in switch_families {
+        family(&mut out, name, kind, help);
+        for s in &stats.switches {
+            let _ = writeln!(out, "{name}{{switch=\"{}\"}} {}", esc(&s.switch), get(s));
+        }
     }
     family(
         &mut out,
