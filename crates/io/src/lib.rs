@@ -6,12 +6,10 @@
 //! [`Forwarder`] polls every port, runs each frame through its switch and
 //! writes the egress copies. This is the plain, correct loop; the fast path
 //! (vnet headers, GSO, rings, workers) replaces it behind the same trait.
-//! [`host`] creates the veths, taps and namespaces a topology asks for.
 
 mod batch;
 mod capture;
 mod forwarder;
-pub mod host;
 mod packet_ring;
 mod packet_socket;
 mod port;
@@ -41,8 +39,6 @@ pub enum IoError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{command}: {stderr}")]
-    Command { command: String, stderr: String },
 }
 
 impl IoError {

@@ -143,29 +143,10 @@ fn wait_reachable(n: &Names, from: usize, host: usize) -> Result<bool> {
 /// Gives vm1 and vm2 permanent ARP entries for each other, then pings vm1 → vm2.
 fn static_arp_ping(n: &Names) -> Result<bool> {
     for (a, b) in [(0, 1), (1, 0)] {
-        let mac = MacAddr([0x02, 0x76, 0x65, 0x70, 0x00, b as u8 + 1]).to_string();
-        let ip = ip_of(b).to_string();
+        let mac = MacAddr([0x02, 0x76, 0x65, 0x70, 0x00, b as u8 + 1]);
         let ns = n.netns(a);
-        let args = [
-            "-n",
-            &ns,
-            "neigh",
-            "replace",
-            &ip,
-            "lladdr",
-            &mac,
-            "dev",
-            "eth0",
-            "nud",
-            "permanent",
-        ];
-        let ok = std::process::Command::new("ip")
-            .args(args)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            bail!("ip {}: failed", args.join(" "));
-        }
+        vepa_kernel::host::set_neighbour(Some(&ns), "eth0", ip_of(b).into(), mac.0)
+            .with_context(|| format!("{ns}: static ARP entry for {}", ip_of(b)))?;
     }
     probe::ping(&n.netns(0), ip_of(1), 3, Duration::from_millis(500))
 }

@@ -12,7 +12,8 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use vepa_dataplane::{PortId, Switch, SwitchConfig};
-use vepa_io::{host, Attachment, Forwarder, PacketPort, Port, RingPort, TapPort};
+use vepa_io::{Attachment, Forwarder, PacketPort, Port, RingPort, TapPort};
+use vepa_kernel::host;
 
 enum Made {
     Link(String),
@@ -216,17 +217,11 @@ impl<'t> PortMaker<'t> {
             }
             PortKind::Tap => {
                 let tap = TapPort::create(p.host_ifname(), p.offload())?;
-                let mac = p.mac.map(|m| m.to_string());
+                let mac = p.mac.map(|m| m.0);
                 if let Some(ns) = &p.netns {
                     host::move_to_netns(p.host_ifname(), ns)?;
                 }
-                host::configure(
-                    p.netns.as_deref(),
-                    p.host_ifname(),
-                    mac.as_deref(),
-                    &p.address,
-                    p.mtu,
-                )?;
+                host::configure(p.netns.as_deref(), p.host_ifname(), mac, &p.address, p.mtu)?;
                 Arc::new(tap)
             }
             PortKind::Patch => {
@@ -329,14 +324,14 @@ fn make_veth(state: &mut HostState, p: &PortSpec, temp: &str) -> Result<()> {
         host::disable_tx_offloads(first_name)?;
     }
     prepare_host_end(ifname, p.mtu)?;
-    let mac = p.mac.map(|m| m.to_string());
+    let mac = p.mac.map(|m| m.0);
     match &p.netns {
         Some(ns) => {
             host::move_to_netns(first_name, ns)?;
             host::rename(Some(ns), first_name, peer)?;
-            host::configure(Some(ns), peer, mac.as_deref(), &p.address, p.mtu)?;
+            host::configure(Some(ns), peer, mac, &p.address, p.mtu)?;
         }
-        None => host::configure(None, peer, mac.as_deref(), &p.address, p.mtu)?,
+        None => host::configure(None, peer, mac, &p.address, p.mtu)?,
     }
     Ok(())
 }

@@ -18,7 +18,8 @@ use anyhow::{Context, Result};
 use std::collections::HashSet;
 use std::sync::Arc;
 use vepa_api::plan::HOST_FIELDS;
-use vepa_io::{host, PacketPort, Port};
+use vepa_io::{PacketPort, Port};
+use vepa_kernel::host;
 
 /// A port's identity: switch name and port name.
 pub type PortKey = (String, String);

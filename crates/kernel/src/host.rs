@@ -1,0 +1,216 @@
+//! The host operations vepa's realizer and daemon use: namespaces, veth
+//! pairs, moving, renaming, addressing, marking and listing links. Each
+//! call runs on a short-lived thread in the namespace it concerns, with
+//! its own netlink handle, so no caller ever changes namespace.
+
+use crate::{netns, KernelError, Netlink, NewLink};
+use std::ffi::CString;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+
+pub fn netns_exists(name: &str) -> bool {
+    netns::exists(name)
+}
+
+pub fn add_netns(name: &str) -> Result<(), KernelError> {
+    netns::create(name)
+}
+
+pub fn del_netns(name: &str) -> Result<(), KernelError> {
+    netns::delete(name)
+}
+
+/// Every named network namespace.
+pub fn namespaces() -> Vec<String> {
+    netns::list()
+}
+
+/// Runs `f` with a netlink handle in `netns` (vepa's own for None).
+fn with<T: Send + 'static>(
+    netns: Option<&str>,
+    f: impl FnOnce(&Netlink) -> Result<T, KernelError> + Send + 'static,
+) -> Result<T, KernelError> {
+    netns::run_in(netns, move || f(&Netlink::new()?))
+}
+
+/// Whether interface `name` exists in vepa's own namespace.
+pub fn link_exists(name: &str) -> bool {
+    let Ok(c) = CString::new(name) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated name.
+    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
+/// Whether `name` is a TUN/TAP device in TAP mode (in vepa's namespace).
+pub fn is_tap(name: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/tun_flags"))
+        .ok()
+        .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+        .is_some_and(|flags| flags & libc::IFF_TAP as u32 != 0)
+}
+
+pub fn add_veth(name: &str, peer: &str) -> Result<(), KernelError> {
+    let (n, p) = (name.to_string(), peer.to_string());
+    with(None, move |nl| nl.add(NewLink::Veth { name: &n, peer: &p }))
+}
+
+pub fn del_link(name: &str) -> Result<(), KernelError> {
+    let n = name.to_string();
+    with(None, move |nl| nl.del(&n))
+}
+
+pub fn move_to_netns(ifname: &str, netns_name: &str) -> Result<(), KernelError> {
+    let ns = netns::open(netns_name)?;
+    let n = ifname.to_string();
+    with(None, move |nl| nl.move_to(&n, ns.as_raw_fd()))
+}
+
+/// Parses `10.0.0.1/24` (or an IPv6 address with its prefix).
+pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), KernelError> {
+    let bad = || KernelError::Invalid(format!("'{s}' is not an address with a prefix length"));
+    let (a, p) = s.split_once('/').ok_or_else(bad)?;
+    let addr: IpAddr = a.parse().map_err(|_| bad())?;
+    let prefix: u8 = p.parse().map_err(|_| bad())?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    if prefix > max {
+        return Err(bad());
+    }
+    Ok((addr, prefix))
+}
+
+/// Sets MAC, MTU and addresses on `ifname` and brings it up, inside `netns` when given.
+pub fn configure(
+    netns: Option<&str>,
+    ifname: &str,
+    mac: Option<[u8; 6]>,
+    addresses: &[String],
+    mtu: Option<u32>,
+) -> Result<(), KernelError> {
+    let addrs = addresses
+        .iter()
+        .map(|a| parse_cidr(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = ifname.to_string();
+    with(netns, move |nl| {
+        if let Some(m) = mac {
+            nl.set_mac(&n, m)?;
+        }
+        if let Some(m) = mtu {
+            nl.set_mtu(&n, m)?;
+        }
+        for (a, p) in addrs {
+            nl.add_address(&n, a, p)?;
+        }
+        nl.set_up(&n, true)
+    })
+}
+
+/// A permanent ARP/ND entry on `ifname` inside `netns`.
+pub fn set_neighbour(
+    netns: Option<&str>,
+    ifname: &str,
+    ip: IpAddr,
+    mac: [u8; 6],
+) -> Result<(), KernelError> {
+    let n = ifname.to_string();
+    with(netns, move |nl| nl.set_neighbour(&n, ip, mac))
+}
+
+/// Renames `old` to `new`, inside `netns` when given.
+pub fn rename(netns: Option<&str>, old: &str, new: &str) -> Result<(), KernelError> {
+    let (o, n) = (old.to_string(), new.to_string());
+    with(netns, move |nl| nl.rename(&o, &n))
+}
+
+/// Sets the interface alias (ifalias): vepa marks what it owns with it.
+pub fn set_alias(netns: Option<&str>, ifname: &str, alias: &str) -> Result<(), KernelError> {
+    let (n, a) = (ifname.to_string(), alias.to_string());
+    with(netns, move |nl| nl.set_alias(&n, &a))
+}
+
+/// The alias of an interface in vepa's namespace (None: no such interface or no alias).
+pub fn alias(ifname: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/ifalias"))
+        .ok()
+        .map(|a| a.trim_end_matches('\n').to_string())
+        .filter(|a| !a.is_empty())
+}
+
+/// The alias of the loopback device inside `netns` (how vepa marks a namespace it made).
+pub fn netns_alias(netns: &str) -> Option<String> {
+    with(Some(netns), |nl| Ok(nl.link("lo")?.and_then(|l| l.alias)))
+        .ok()
+        .flatten()
+}
+
+/// Every interface in vepa's namespace.
+pub fn links() -> Vec<String> {
+    with(None, |nl| {
+        Ok(nl.links()?.into_iter().map(|l| l.name).collect())
+    })
+    .unwrap_or_default()
+}
+
+const SIOCETHTOOL: libc::c_ulong = 0x8946;
+const ETHTOOL_STXCSUM: u32 = 0x17;
+const ETHTOOL_SSG: u32 = 0x19;
+const ETHTOOL_STSO: u32 = 0x1f;
+const ETHTOOL_SGSO: u32 = 0x24;
+
+#[repr(C)]
+struct EthtoolValue {
+    cmd: u32,
+    data: u32,
+}
+
+/// Turns off transmit checksum offload, scatter-gather, TSO and GSO on
+/// `ifname` (in vepa's namespace), so what the device sends is complete,
+/// MTU-sized frames with checksums filled in.
+pub fn disable_tx_offloads(ifname: &str) -> Result<(), KernelError> {
+    let os = |op| KernelError::Os {
+        op,
+        name: ifname.to_string(),
+        source: std::io::Error::last_os_error(),
+    };
+    // SAFETY: plain socket(2); checked below and closed by OwnedFd.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(os("open ethtool socket for"));
+    }
+    // SAFETY: raw is a fresh descriptor nothing else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    for cmd in [ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_SSG, ETHTOOL_STXCSUM] {
+        let mut val = EthtoolValue { cmd, data: 0 };
+        // SAFETY: all-zero is a valid ifreq.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (d, s) in req
+            .ifr_name
+            .iter_mut()
+            .zip(ifname.bytes().take(libc::IFNAMSIZ - 1))
+        {
+            *d = s as libc::c_char;
+        }
+        req.ifr_ifru.ifru_data = &mut val as *mut EthtoolValue as *mut libc::c_char;
+        // SAFETY: SIOCETHTOOL reads the ifreq and the ethtool_value it points to; both outlive the call.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), SIOCETHTOOL as _, &mut req) };
+        if rc < 0 {
+            return Err(os("turn off transmit offloads on"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs() {
+        assert_eq!(parse_cidr("10.0.0.1/24").unwrap().1, 24);
+        assert!(parse_cidr("fd00::1/64").unwrap().0.is_ipv6());
+        for bad in ["10.0.0.1", "10.0.0.1/33", "x/24", "fd00::1/129"] {
+            assert!(parse_cidr(bad).is_err(), "{bad}");
+        }
+    }
+}

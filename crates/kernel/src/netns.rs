@@ -1,0 +1,210 @@
+//! Named network namespaces (`/run/netns/NAME`, as iproute2 keeps them),
+//! made and removed with syscalls, and work done inside one.
+//!
+//! A namespace is a file bind-mounted over `/proc/thread-self/ns/net` of a
+//! thread that unshared its network namespace; the directory is a shared
+//! mount so other mount namespaces see new entries (what `ip netns add`
+//! does). Work inside a namespace runs on a thread of its own that has
+//! entered it, so the caller's threads never change namespace.
+
+use crate::KernelError;
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub const NETNS_DIR: &str = "/run/netns";
+
+fn path(name: &str) -> PathBuf {
+    Path::new(NETNS_DIR).join(name)
+}
+
+fn os(op: &'static str, name: &str) -> KernelError {
+    KernelError::Os {
+        op,
+        name: name.to_string(),
+        source: std::io::Error::last_os_error(),
+    }
+}
+
+fn cstr(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_encoded_bytes()).unwrap_or_default()
+}
+
+pub fn exists(name: &str) -> bool {
+    path(name).exists()
+}
+
+/// Every named namespace.
+pub fn list() -> Vec<String> {
+    std::fs::read_dir(NETNS_DIR)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Makes `/run/netns` a shared mount point (once), as iproute2 does.
+fn prepare_dir() -> Result<(), KernelError> {
+    std::fs::create_dir_all(NETNS_DIR).map_err(|source| KernelError::Os {
+        op: "mkdir",
+        name: NETNS_DIR.into(),
+        source,
+    })?;
+    let dir = cstr(Path::new(NETNS_DIR));
+    let none = CString::new("none").unwrap_or_default();
+    // SAFETY: valid NUL-terminated strings; a null data pointer is allowed.
+    let shared = unsafe {
+        libc::mount(
+            none.as_ptr(),
+            dir.as_ptr(),
+            none.as_ptr(),
+            libc::MS_SHARED | libc::MS_REC,
+            std::ptr::null(),
+        )
+    };
+    if shared == 0 {
+        return Ok(());
+    }
+    if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
+        return Err(os("mount --make-shared", NETNS_DIR));
+    }
+    // Not a mount point yet: bind it on itself, then make it shared.
+    // SAFETY: as above.
+    let bound = unsafe {
+        libc::mount(
+            dir.as_ptr(),
+            dir.as_ptr(),
+            none.as_ptr(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        )
+    };
+    if bound != 0 {
+        return Err(os("mount --bind", NETNS_DIR));
+    }
+    // SAFETY: as above.
+    if unsafe {
+        libc::mount(
+            none.as_ptr(),
+            dir.as_ptr(),
+            none.as_ptr(),
+            libc::MS_SHARED | libc::MS_REC,
+            std::ptr::null(),
+        )
+    } != 0
+    {
+        return Err(os("mount --make-shared", NETNS_DIR));
+    }
+    Ok(())
+}
+
+/// Makes a named namespace with its loopback up.
+pub fn create(name: &str) -> Result<(), KernelError> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(KernelError::Invalid(format!(
+            "'{name}' is not a namespace name"
+        )));
+    }
+    prepare_dir()?;
+    let p = path(name);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .map_err(|source| KernelError::Os {
+            op: "create netns",
+            name: name.into(),
+            source,
+        })?;
+    let target = cstr(&p);
+    let n = name.to_string();
+    let made = std::thread::spawn(move || -> Result<(), KernelError> {
+        // SAFETY: unshare affects only this thread, which ends right after.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(os("unshare", &n));
+        }
+        let src = CString::new("/proc/thread-self/ns/net").unwrap_or_default();
+        let none = CString::new("none").unwrap_or_default();
+        // SAFETY: valid NUL-terminated strings.
+        if unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                none.as_ptr(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        } != 0
+        {
+            return Err(os("mount netns", &n));
+        }
+        let nl = crate::Netlink::new()?;
+        nl.set_up("lo", true)
+    })
+    .join()
+    .unwrap_or_else(|_| Err(KernelError::Invalid("namespace thread panicked".into())));
+    if made.is_err() {
+        let _ = delete(name);
+    }
+    made
+}
+
+/// Removes a named namespace (its devices go with its last user).
+pub fn delete(name: &str) -> Result<(), KernelError> {
+    let p = path(name);
+    let c = cstr(&p);
+    // SAFETY: valid NUL-terminated path.
+    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    std::fs::remove_file(&p).map_err(|source| KernelError::Os {
+        op: "delete netns",
+        name: name.into(),
+        source,
+    })
+}
+
+pub fn open(name: &str) -> Result<File, KernelError> {
+    File::open(path(name)).map_err(|source| KernelError::Os {
+        op: "open netns",
+        name: name.into(),
+        source,
+    })
+}
+
+/// Runs `f` on a thread inside namespace `name` (or vepa's own for None).
+pub fn run_in<T: Send + 'static>(
+    name: Option<&str>,
+    f: impl FnOnce() -> Result<T, KernelError> + Send + 'static,
+) -> Result<T, KernelError> {
+    let ns = name.map(open).transpose()?;
+    let label = name.unwrap_or("").to_string();
+    std::thread::spawn(move || {
+        if let Some(ns) = ns {
+            // SAFETY: a valid namespace fd; setns affects only this thread.
+            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(os("setns", &label));
+            }
+        }
+        f()
+    })
+    .join()
+    .unwrap_or_else(|_| Err(KernelError::Invalid("namespace thread panicked".into())))
+}
+
+/// Runs `f` on a thread in a new, nameless namespace that vanishes, with
+/// everything made in it, when `f` returns.
+pub fn scratch<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, KernelError> + Send + 'static,
+) -> Result<T, KernelError> {
+    std::thread::spawn(move || {
+        // SAFETY: unshare affects only this thread.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(os("unshare", "scratch"));
+        }
+        f()
+    })
+    .join()
+    .unwrap_or_else(|_| Err(KernelError::Invalid("scratch thread panicked".into())))
+}
