@@ -5,6 +5,7 @@
 //! Nothing here shells out: devices are made with netlink messages, TAP
 //! devices and offloads with ioctls, namespaces with unshare/setns/mount.
 
+pub mod doctor;
 pub mod host;
 pub mod netlink;
 pub mod netns;

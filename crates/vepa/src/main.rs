@@ -22,6 +22,7 @@ macro_rules! say_raw {
 mod client;
 mod daemon;
 mod demo;
+mod doctor;
 mod probe;
 mod realize;
 mod run;
@@ -132,6 +133,16 @@ enum Command {
         #[arg(long)]
         default: bool,
     },
+    /// What this kernel can do, tried in a scratch namespace, and what vepa uses instead (needs root)
+    ///
+    /// Each feature (macvlan in every mode, macvtap, ipvlan, 802.1Q, veth,
+    /// bridge hairpin, vxlan, geneve, dummy, TAP with its offloads, AF_PACKET
+    /// v3, AF_XDP, nftables, vhost-net, SR-IOV NICs) is made or opened for
+    /// real in a throw-away network namespace; nothing is left behind.
+    Doctor {
+        #[command(flatten)]
+        out: client::OutputArg,
+    },
     /// Add, remove, change or list switches (daemon)
     #[command(subcommand)]
     Switch(client::SwitchCmd),
@@ -233,6 +244,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             workers: workers.map(usize::from).unwrap_or_else(default_workers),
             seed_default: default,
         }),
+        Command::Doctor { out } => doctor::run(out.output == client::Output::Json),
         Command::Switch(c) => client::switch(&client()?, c),
         Command::Port(c) => client::port(&client()?, *c),
         Command::Fdb(c) => client::fdb(&client()?, c),

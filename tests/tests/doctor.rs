@@ -1,0 +1,80 @@
+//! `vepa doctor`: features tried for real; the table and JSON agree; nothing left behind.
+
+use std::process::Command;
+use vepa_itest::{require_root, vepa_bin};
+
+fn links() -> usize {
+    std::fs::read_dir("/sys/class/net")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn doctor_tries_each_feature_and_both_outputs_agree() {
+    require_root();
+    let before = links();
+    let json = Command::new(vepa_bin())
+        .args(["doctor", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let table = Command::new(vepa_bin()).arg("doctor").output().unwrap();
+    assert!(table.status.success());
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    let features = report["features"].as_array().expect("features");
+    let available = |name: &str| -> bool {
+        features
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing from {report}"))["available"]
+            .as_bool()
+            .unwrap_or(false)
+    };
+    // What this machine's kernel has and lacks (the issue states it).
+    for mode in ["bridge", "vepa", "private", "passthru", "source"] {
+        assert!(available(&format!("macvlan {mode}")), "macvlan {mode}");
+    }
+    assert!(available("veth") && available("macvtap") && available("bridge hairpin"));
+    assert!(!available("ipvlan"), "ipvlan is absent here");
+    assert!(!available("802.1q"), "802.1Q is absent here");
+    // Every JSON feature is a table row with the same verdict, and back.
+    assert!(table.starts_with(&format!("kernel {}", report["kernel"].as_str().unwrap())));
+    for f in features {
+        let name = f["name"].as_str().unwrap();
+        let verdict = if f["available"].as_bool().unwrap() {
+            "yes"
+        } else {
+            "no"
+        };
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with("  "))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{table}"));
+        assert_eq!(
+            row[name.len()..].split_whitespace().next(),
+            Some(verdict),
+            "{row}"
+        );
+        assert!(row.contains(f["vepa_uses"].as_str().unwrap()), "{row}");
+    }
+    let rows = table
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.starts_with("nic ") && !l.starts_with("no physical"))
+        .count();
+    assert_eq!(
+        rows,
+        features.len(),
+        "as many rows as JSON features:\n{table}"
+    );
+    assert_eq!(
+        links(),
+        before,
+        "the scratch namespace took its devices with it"
+    );
+}
