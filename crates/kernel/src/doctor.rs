@@ -141,6 +141,7 @@ fn device_checks() -> Vec<Feature> {
                 name: &name,
                 lower: &l,
                 mode,
+                sources: &[],
             })?;
             let got = nl.link(&name)?.and_then(|x| x.macvlan_mode).unwrap_or("?");
             Ok(format!("made; kernel reports mode {got}"))

@@ -60,6 +60,20 @@ pub fn del_link(name: &str) -> Result<(), KernelError> {
     with(None, move |nl| nl.del(&n))
 }
 
+/// Deletes a link inside `netns` (vepa's own for None).
+pub fn del_link_in(netns: Option<&str>, name: &str) -> Result<(), KernelError> {
+    let n = name.to_string();
+    with(netns, move |nl| nl.del(&n))
+}
+
+/// Runs `f` with a netlink handle in `netns` (vepa's own for None).
+pub fn netlink<T: Send + 'static>(
+    netns: Option<&str>,
+    f: impl FnOnce(&Netlink) -> Result<T, KernelError> + Send + 'static,
+) -> Result<T, KernelError> {
+    with(netns, f)
+}
+
 pub fn move_to_netns(ifname: &str, netns_name: &str) -> Result<(), KernelError> {
     let ns = netns::open(netns_name)?;
     let n = ifname.to_string();

@@ -139,10 +139,12 @@ pub enum NewLink<'a> {
         name: &'a str,
         peer: &'a str,
     },
+    /// `sources`: for mode source, the MACs whose frames the device receives.
     Macvlan {
         name: &'a str,
         lower: &'a str,
         mode: MacvlanMode,
+        sources: &'a [[u8; 6]],
     },
     Macvtap {
         name: &'a str,
@@ -299,8 +301,22 @@ impl Netlink {
         let name = new.name().to_string();
         let msg = match new {
             NewLink::Veth { name, peer } => LinkVeth::new(name, peer).build(),
-            NewLink::Macvlan { name, lower, mode } => {
-                LinkMacVlan::new(name, self.index(lower)?, mode.wire()).build()
+            NewLink::Macvlan {
+                name,
+                lower,
+                mode,
+                sources,
+            } => {
+                let mut b = LinkMacVlan::new(name, self.index(lower)?, mode.wire());
+                if !sources.is_empty() {
+                    use rtnetlink::packet_route::link::MacVlanMacAddressMode;
+                    b = b
+                        .append_info_data(InfoMacVlan::MacAddrMode(MacVlanMacAddressMode::Set))
+                        .append_info_data(InfoMacVlan::MacAddrData(
+                            sources.iter().map(|m| InfoMacVlan::MacAddr(*m)).collect(),
+                        ));
+                }
+                b.build()
             }
             NewLink::Macvtap { name, lower, mode } => {
                 LinkMacVtap::new(name, self.index(lower)?, mode.wire()).build()

@@ -116,6 +116,7 @@ fn topology(s: &Scenario, n: &Names) -> Topology {
                 uplink: Some(up),
                 ports: vms,
                 static_fdb: vec![],
+                backend: Default::default(),
             },
             SwitchSpec {
                 name: "adjacent".into(),
@@ -124,6 +125,7 @@ fn topology(s: &Scenario, n: &Names) -> Topology {
                 uplink: None,
                 ports: vec![rh, out],
                 static_fdb: vec![],
+                backend: Default::default(),
             },
         ],
     }
@@ -239,6 +241,7 @@ pub fn run() -> Result<()> {
         let Realized {
             mut forwarder,
             host,
+            ..
         } = realize(&topo, configs, Default::default())?;
         forwarder.set_workers(std::thread::available_parallelism().map_or(1, |n| n.get()));
         let thread_stop = Arc::new(AtomicBool::new(false));

@@ -23,6 +23,7 @@ mod client;
 mod daemon;
 mod demo;
 mod doctor;
+mod kernel_switch;
 mod probe;
 mod realize;
 mod run;

@@ -17,6 +17,8 @@ use vepa_kernel::host;
 
 enum Made {
     Link(String),
+    /// A link inside a namespace vepa did not make (a macvlan moved into it).
+    LinkIn(String, String),
     Netns(String),
 }
 
@@ -27,15 +29,20 @@ pub struct HostState {
 }
 
 impl HostState {
-    fn link(&mut self, name: &str) {
+    pub fn link(&mut self, name: &str) {
         self.made.push(Made::Link(name.to_string()));
+    }
+
+    pub fn link_in(&mut self, netns: &str, name: &str) {
+        self.made
+            .push(Made::LinkIn(netns.to_string(), name.to_string()));
     }
 
     /// The links this state made (so far).
     pub fn links(&self) -> impl Iterator<Item = &str> {
         self.made.iter().filter_map(|m| match m {
             Made::Link(l) => Some(l.as_str()),
-            Made::Netns(_) => None,
+            Made::LinkIn(..) | Made::Netns(_) => None,
         })
     }
 
@@ -43,7 +50,7 @@ impl HostState {
     pub fn namespaces(&self) -> impl Iterator<Item = &str> {
         self.made.iter().filter_map(|m| match m {
             Made::Netns(n) => Some(n.as_str()),
-            Made::Link(_) => None,
+            Made::Link(_) | Made::LinkIn(..) => None,
         })
     }
 
@@ -59,6 +66,9 @@ impl HostState {
         while let Some(m) = self.made.pop() {
             let r = match &m {
                 Made::Link(l) => host::del_link(l),
+                // Gone already when its namespace went.
+                Made::LinkIn(ns, _) if !host::netns_exists(ns) => Ok(()),
+                Made::LinkIn(ns, l) => host::del_link_in(Some(ns), l),
                 Made::Netns(n) => host::del_netns(n),
             };
             if let Err(e) = r {
@@ -80,6 +90,8 @@ impl Drop for HostState {
 pub struct Realized {
     pub forwarder: Forwarder,
     pub host: HostState,
+    /// Each switch's backend, and why.
+    pub choices: Vec<crate::kernel_switch::Choice>,
 }
 
 /// Checks the host before anything is made.
@@ -137,7 +149,7 @@ pub fn running_as_root() -> bool {
 }
 
 /// A temporary interface name for a veth end before it is renamed inside its namespace.
-fn temp_ifname() -> String {
+pub fn temp_ifname() -> String {
     static SEQ: AtomicUsize = AtomicUsize::new(0);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     format!("vpt{:x}x{seq:x}", std::process::id() & 0xfffff)
@@ -190,13 +202,39 @@ impl<'t> PortMaker<'t> {
         self.open_inner(state, s, p).with_context(|| at)
     }
 
-    fn open_inner(
+    /// Makes the veth pair of a patch wire unless its other end made it already.
+    pub fn ensure_patch(
         &mut self,
         state: &mut HostState,
         s: &SwitchSpec,
         p: &PortSpec,
-    ) -> Result<Arc<dyn Port>> {
-        let opts = self.opts;
+    ) -> Result<()> {
+        let (other_sw, other_port) = p
+            .peer
+            .as_deref()
+            .and_then(|x| x.split_once('/'))
+            .unwrap_or_default();
+        let key = (other_sw.to_string(), other_port.to_string());
+        if self.patched.contains(&key) {
+            return Ok(());
+        }
+        let other_if = self
+            .topo
+            .ports()
+            .find(|(_, os, op)| os.name == other_sw && op.name == other_port)
+            .map(|(_, _, op)| op.host_ifname().to_string())
+            .unwrap_or_default();
+        host::add_veth(p.host_ifname(), &other_if)?;
+        state.link(p.host_ifname());
+        for end in [p.host_ifname(), other_if.as_str()] {
+            prepare_host_end(end, p.mtu)?;
+        }
+        self.patched.insert((s.name.clone(), p.name.clone()));
+        Ok(())
+    }
+
+    /// Makes the namespace a port needs, once.
+    pub fn ensure_netns(&mut self, state: &mut HostState, p: &PortSpec) -> Result<()> {
         if let Some(ns) = &p.netns {
             if !self.namespaces_ready.contains(ns) {
                 if !host::netns_exists(ns) {
@@ -206,6 +244,17 @@ impl<'t> PortMaker<'t> {
                 self.namespaces_ready.insert(ns.clone());
             }
         }
+        Ok(())
+    }
+
+    fn open_inner(
+        &mut self,
+        state: &mut HostState,
+        s: &SwitchSpec,
+        p: &PortSpec,
+    ) -> Result<Arc<dyn Port>> {
+        let opts = self.opts;
+        self.ensure_netns(state, p)?;
         Ok(match p.kind {
             PortKind::Netdev => packet_port(p.host_ifname(), p.offload(), opts)?,
             PortKind::Veth => {
@@ -225,26 +274,7 @@ impl<'t> PortMaker<'t> {
                 Arc::new(tap)
             }
             PortKind::Patch => {
-                let (other_sw, other_port) = p
-                    .peer
-                    .as_deref()
-                    .and_then(|x| x.split_once('/'))
-                    .unwrap_or_default();
-                let key = (other_sw.to_string(), other_port.to_string());
-                if !self.patched.contains(&key) {
-                    let other_if = self
-                        .topo
-                        .ports()
-                        .find(|(_, os, op)| os.name == other_sw && op.name == other_port)
-                        .map(|(_, _, op)| op.host_ifname().to_string())
-                        .unwrap_or_default();
-                    host::add_veth(p.host_ifname(), &other_if)?;
-                    state.link(p.host_ifname());
-                    for end in [p.host_ifname(), other_if.as_str()] {
-                        prepare_host_end(end, p.mtu)?;
-                    }
-                    self.patched.insert((s.name.clone(), p.name.clone()));
-                }
+                self.ensure_patch(state, s, p)?;
                 // Both ends of a wire vepa made pass offloads: what one end
                 // sends whole, the other receives whole.
                 packet_port(p.host_ifname(), true, opts)?
@@ -255,13 +285,24 @@ impl<'t> PortMaker<'t> {
 
 pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -> Result<Realized> {
     preflight(topo)?;
+    let choices = crate::kernel_switch::decide(topo)?;
     let mut state = HostState::default();
     let mut maker = PortMaker::new(topo, opts);
+    for (s, c) in topo.switches.iter().zip(&choices) {
+        tracing::info!(switch = %s.name, "{}", c.why);
+        if let Some(shape) = c.kernel {
+            crate::kernel_switch::realize(&mut maker, &mut state, s, shape)?;
+        }
+    }
     let mut attachments: Vec<Attachment> = Vec::new();
     let mut port_index = vec![0u16; topo.switches.len()];
     for (si, s, p) in topo.ports() {
         let id = PortId(port_index[si]);
         port_index[si] += 1;
+        if choices[si].kernel.is_some() {
+            // The kernel forwards for this switch; vepa has no port on it.
+            continue;
+        }
         let port = maker.open(&mut state, s, p)?;
         // Both ends of a patch share a key, so one worker serves the wire.
         let affinity = (p.kind == PortKind::Patch).then(|| patch_key(topo, &s.name, p));
@@ -280,6 +321,7 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
     Ok(Realized {
         forwarder: Forwarder::new(switches, attachments),
         host: state,
+        choices,
     })
 }
 
@@ -310,7 +352,7 @@ fn prepare_host_end(ifname: &str, mtu: Option<u32>) -> Result<()> {
     Ok(())
 }
 
-fn make_veth(state: &mut HostState, p: &PortSpec, temp: &str) -> Result<()> {
+pub fn make_veth(state: &mut HostState, p: &PortSpec, temp: &str) -> Result<()> {
     let ifname = p.host_ifname();
     let peer = p.peer_ifname();
     // The far end is created under a temporary name: its final name (eth0)

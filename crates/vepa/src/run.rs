@@ -36,6 +36,9 @@ pub fn run(
         "vepa: forwarding {} switch(es), {ports} port(s), {workers} worker(s); Ctrl-C stops and removes what was made",
         topo.switches.len()
     );
+    for (s, c) in topo.switches.iter().zip(&realized.choices) {
+        say!("switch {}: {}", s.name, c.why);
+    }
     let result = realized.forwarder.run(&stop);
     for s in realized.forwarder.switches() {
         say!("switch {}", s.name());

@@ -6,6 +6,7 @@
 //! switch, the port and the field, and what was expected.
 
 mod check;
+pub mod kernel;
 #[cfg(test)]
 mod tests;
 
@@ -39,6 +40,30 @@ pub struct SwitchSpec {
     pub ports: Vec<PortSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_fdb: Vec<StaticFdbSpec>,
+    /// Who forwards for this switch: vepa's userspace dataplane (default),
+    /// the kernel's own devices, or whichever fits (`auto`).
+    #[serde(default, skip_serializing_if = "Backend::is_default")]
+    pub backend: Backend,
+}
+
+/// Where a switch's forwarding happens.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The kernel when the switch needs nothing it lacks, else userspace.
+    Auto,
+    /// Kernel devices: macvlan/macvtap on the uplink for a switch with
+    /// one, a Linux bridge (hairpin for relay) for one without.
+    Kernel,
+    /// vepa's own dataplane.
+    #[default]
+    Userspace,
+}
+
+impl Backend {
+    pub fn is_default(&self) -> bool {
+        *self == Backend::Userspace
+    }
 }
 
 /// Port modes as written in the file (`bridge` is accepted for `veb`, as the kernel calls it).

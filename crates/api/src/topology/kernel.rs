@@ -1,0 +1,138 @@
+//! Whether a switch can be made of the kernel's own devices, and of which.
+//!
+//! A switch with an uplink becomes macvlan devices (veth ports: moved into
+//! their namespace) or macvtap devices (tap ports) on the uplink's
+//! interface, each in its port's mode. A switch without one becomes a
+//! Linux bridge with hairpin on the ports that have relay. What the kernel
+//! devices cannot do (VLANs here, MAC limits, static entries, relay on a
+//! macvlan port) keeps the switch in userspace, and the reason names the
+//! field.
+
+use super::{ModeName, PortKind, SwitchSpec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelShape {
+    Macvlan,
+    Bridge,
+}
+
+/// Why a switch cannot be a kernel switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfit {
+    pub port: Option<String>,
+    pub field: &'static str,
+    pub why: String,
+}
+
+fn unfit(port: Option<&str>, field: &'static str, why: impl Into<String>) -> Unfit {
+    Unfit {
+        port: port.map(str::to_string),
+        field,
+        why: why.into(),
+    }
+}
+
+/// The kernel's name for a mode.
+pub fn kernel_mode(m: ModeName) -> &'static str {
+    match m {
+        ModeName::Veb => "bridge",
+        ModeName::Vepa => "vepa",
+        ModeName::Private => "private",
+        ModeName::Passthru => "passthru",
+        ModeName::Source => "source",
+    }
+}
+
+pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
+    if !s.static_fdb.is_empty() {
+        return Err(unfit(
+            None,
+            "static_fdb",
+            "kernel macvlan and bridge switches take no static entries from vepa",
+        ));
+    }
+    for p in s.uplink.iter().chain(&s.ports) {
+        let at = Some(p.name.as_str());
+        if p.vlan.is_some_and(|v| v != 1) || p.trunk.is_some() || p.native_vlan.is_some() {
+            return Err(unfit(
+                at,
+                "vlan",
+                "VLANs need 802.1Q, which vepa does in userspace",
+            ));
+        }
+        if p.mac_limit.is_some() {
+            return Err(unfit(
+                at,
+                "mac_limit",
+                "kernel devices have no per-port MAC limit",
+            ));
+        }
+    }
+    match &s.uplink {
+        Some(up) => {
+            if up.kind == PortKind::Tap {
+                return Err(unfit(
+                    Some(&up.name),
+                    "type",
+                    "a kernel switch's uplink must be a netdev, veth or patch",
+                ));
+            }
+            for p in &s.ports {
+                let at = Some(p.name.as_str());
+                if !matches!(p.kind, PortKind::Veth | PortKind::Tap) {
+                    return Err(unfit(
+                        at,
+                        "type",
+                        "a kernel macvlan switch's ports are veth (macvlan) or tap (macvtap)",
+                    ));
+                }
+                if p.relay {
+                    return Err(unfit(at, "relay", "a macvlan port cannot hairpin; reflective relay is the adjacent (bridge) switch's"));
+                }
+            }
+            Ok(KernelShape::Macvlan)
+        }
+        None => {
+            for p in &s.ports {
+                let at = Some(p.name.as_str());
+                if p.mode.unwrap_or(s.mode) != ModeName::Veb {
+                    return Err(unfit(
+                        at,
+                        "mode",
+                        "a switch without an uplink is a Linux bridge: veb only",
+                    ));
+                }
+                if p.kind == PortKind::Tap {
+                    return Err(unfit(
+                        at,
+                        "type",
+                        "tap ports of a kernel bridge are not supported; use veth",
+                    ));
+                }
+            }
+            Ok(KernelShape::Bridge)
+        }
+    }
+}
+
+/// The kernel features (as `vepa doctor` names them) a kernel switch of this shape needs.
+pub fn features_needed(s: &SwitchSpec, shape: KernelShape) -> Vec<String> {
+    let mut out: Vec<String> = match shape {
+        KernelShape::Bridge => vec!["bridge hairpin".into()],
+        KernelShape::Macvlan => s
+            .ports
+            .iter()
+            .map(|p| {
+                let mode = kernel_mode(p.mode.unwrap_or(s.mode));
+                if p.kind == PortKind::Tap {
+                    "macvtap".to_string()
+                } else {
+                    format!("macvlan {mode}")
+                }
+            })
+            .collect(),
+    };
+    out.sort();
+    out.dedup();
+    out
+}

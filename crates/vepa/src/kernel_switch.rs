@@ -1,0 +1,244 @@
+//! Switches made of the kernel's own devices (`backend = "kernel"`, or
+//! `"auto"` when it fits): macvlan/macvtap devices on the uplink's
+//! interface, or a Linux bridge with hairpin for relay. Which switches can
+//! be, and why not, is `vepa_api::topology::kernel`; this module decides
+//! for each switch of a topology and makes the devices, recording each in
+//! the run's [`HostState`] so that it goes as exactly as the userspace ports.
+
+use crate::realize::{make_veth, temp_ifname, HostState, PortMaker};
+use crate::topology::kernel::{features_needed, kernel_mode, kernel_shape, KernelShape};
+use crate::topology::{Backend, ModeName, PortKind, SwitchSpec, Topology};
+use anyhow::{bail, Context, Result};
+use vepa_kernel::{host, BridgePortFlags, MacvlanMode, NewLink};
+
+/// How one switch is realized, and why.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub kernel: Option<KernelShape>,
+    pub why: String,
+}
+
+/// Decides every switch's backend; `kernel` switches that cannot be are errors.
+pub fn decide(topo: &Topology) -> Result<Vec<Choice>> {
+    let mut features: Option<Vec<(String, bool, String)>> = None;
+    let mut feature = |name: &str| -> (bool, String) {
+        let f = features.get_or_insert_with(|| {
+            vepa_kernel::doctor::run()
+                .features
+                .into_iter()
+                .map(|f| (f.name, f.available, f.detail))
+                .collect()
+        });
+        f.iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, a, d)| (*a, d.clone()))
+            .unwrap_or((false, "not checked".into()))
+    };
+    let mut out = Vec::new();
+    for s in &topo.switches {
+        if s.backend == Backend::Userspace {
+            out.push(Choice {
+                kernel: None,
+                why: "userspace (asked for)".into(),
+            });
+            continue;
+        }
+        let shape = match kernel_shape(s) {
+            Ok(shape) => shape,
+            Err(u) if s.backend == Backend::Kernel => {
+                let at = match &u.port {
+                    Some(p) => format!("switch '{}', port '{p}'", s.name),
+                    None => format!("switch '{}'", s.name),
+                };
+                bail!(
+                    "{at}: {}: a kernel switch cannot do this: {}; use backend = \"userspace\" (or \"auto\")",
+                    u.field,
+                    u.why
+                );
+            }
+            Err(u) => {
+                out.push(Choice {
+                    kernel: None,
+                    why: format!("userspace: {} ({})", u.why, u.field),
+                });
+                continue;
+            }
+        };
+        let missing: Vec<String> = features_needed(s, shape)
+            .into_iter()
+            .filter(|f| !feature(f).0)
+            .collect();
+        if !missing.is_empty() {
+            if s.backend == Backend::Kernel {
+                bail!(
+                    "switch '{}': backend: this kernel lacks {} (see `vepa doctor`); use backend = \"userspace\"",
+                    s.name,
+                    missing.join(", ")
+                );
+            }
+            out.push(Choice {
+                kernel: None,
+                why: format!("userspace: the kernel lacks {}", missing.join(", ")),
+            });
+            continue;
+        }
+        let private = s
+            .ports
+            .iter()
+            .any(|p| p.mode.unwrap_or(s.mode) == ModeName::Private);
+        if s.backend == Backend::Auto && private {
+            out.push(Choice {
+                kernel: None,
+                why: "userspace: private isolation against reflected unicast holds only in vepa's dataplane".into(),
+            });
+            continue;
+        }
+        out.push(Choice {
+            kernel: Some(shape),
+            why: match shape {
+                KernelShape::Macvlan => "kernel: macvlan/macvtap on the uplink".into(),
+                KernelShape::Bridge => "kernel: Linux bridge".into(),
+            },
+        });
+    }
+    Ok(out)
+}
+
+fn macvlan_mode(m: ModeName) -> MacvlanMode {
+    match kernel_mode(m) {
+        "vepa" => MacvlanMode::Vepa,
+        "private" => MacvlanMode::Private,
+        "passthru" => MacvlanMode::Passthru,
+        "source" => MacvlanMode::Source,
+        _ => MacvlanMode::Bridge,
+    }
+}
+
+/// The bridge device of a kernel bridge switch: the switch's name.
+pub fn bridge_name(s: &SwitchSpec) -> Result<&str> {
+    if !vepa_io::valid_ifname(&s.name) {
+        bail!(
+            "switch '{}': name: a kernel bridge switch is a device named after the switch; expected 1 to 15 characters without '/', ':' or spaces",
+            s.name
+        );
+    }
+    Ok(&s.name)
+}
+
+/// Makes switch `s` of kernel shape `shape`.
+pub fn realize(
+    maker: &mut PortMaker,
+    state: &mut HostState,
+    s: &SwitchSpec,
+    shape: KernelShape,
+) -> Result<()> {
+    match shape {
+        KernelShape::Macvlan => macvlan_switch(maker, state, s),
+        KernelShape::Bridge => bridge_switch(maker, state, s),
+    }
+}
+
+fn macvlan_switch(maker: &mut PortMaker, state: &mut HostState, s: &SwitchSpec) -> Result<()> {
+    let Some(up) = &s.uplink else {
+        bail!("switch '{}': a macvlan switch needs an uplink", s.name);
+    };
+    let at_up = format!("switch '{}', port '{}'", s.name, up.name);
+    match up.kind {
+        PortKind::Patch => maker.ensure_patch(state, s, up).context(at_up.clone())?,
+        PortKind::Veth => {
+            maker.ensure_netns(state, up).context(at_up.clone())?;
+            make_veth(state, up, &temp_ifname()).context(at_up.clone())?;
+        }
+        _ => host::configure(None, up.host_ifname(), None, &[], None).context(at_up.clone())?,
+    }
+    let lower = up.host_ifname().to_string();
+    for p in &s.ports {
+        let at = format!("switch '{}', port '{}'", s.name, p.name);
+        maker.ensure_netns(state, p).with_context(|| at.clone())?;
+        let mode = macvlan_mode(p.mode.unwrap_or(s.mode));
+        let mac = p.mac.map(|m| m.0);
+        if p.kind == PortKind::Tap {
+            let (name, l) = (p.host_ifname().to_string(), lower.clone());
+            host::netlink(None, move |nl| {
+                nl.add(NewLink::Macvtap {
+                    name: &name,
+                    lower: &l,
+                    mode,
+                })
+            })
+            .with_context(|| at.clone())?;
+            state.link(p.host_ifname());
+            host::configure(None, p.host_ifname(), mac, &p.address, p.mtu)
+                .with_context(|| at.clone())?;
+            continue;
+        }
+        // Made under a temporary name: the final one (eth0) may exist here.
+        let temp = temp_ifname();
+        let sources: Vec<[u8; 6]> = p.source_macs.iter().map(|m| m.0).collect();
+        let (t, l) = (temp.clone(), lower.clone());
+        host::netlink(None, move |nl| {
+            nl.add(NewLink::Macvlan {
+                name: &t,
+                lower: &l,
+                mode,
+                sources: &sources,
+            })
+        })
+        .with_context(|| at.clone())?;
+        match &p.netns {
+            Some(ns) => {
+                host::move_to_netns(&temp, ns).with_context(|| at.clone())?;
+                state.link_in(ns, p.peer_ifname());
+                host::rename(Some(ns), &temp, p.peer_ifname()).with_context(|| at.clone())?;
+                host::configure(Some(ns), p.peer_ifname(), mac, &p.address, p.mtu)
+                    .with_context(|| at.clone())?;
+            }
+            None => {
+                state.link(p.host_ifname());
+                host::rename(None, &temp, p.host_ifname()).with_context(|| at.clone())?;
+                host::configure(None, p.host_ifname(), mac, &p.address, p.mtu)
+                    .with_context(|| at.clone())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bridge_switch(maker: &mut PortMaker, state: &mut HostState, s: &SwitchSpec) -> Result<()> {
+    let br = bridge_name(s)?.to_string();
+    if host::link_exists(&br) {
+        bail!("switch '{}': name: interface '{br}' already exists", s.name);
+    }
+    let b = br.clone();
+    host::netlink(None, move |nl| nl.add(NewLink::Bridge { name: &b }))
+        .with_context(|| format!("switch '{}'", s.name))?;
+    state.link(&br);
+    host::configure(None, &br, None, &[], None)?;
+    for p in &s.ports {
+        let at = format!("switch '{}', port '{}'", s.name, p.name);
+        match p.kind {
+            PortKind::Patch => maker
+                .ensure_patch(state, s, p)
+                .with_context(|| at.clone())?,
+            PortKind::Veth => {
+                maker.ensure_netns(state, p).with_context(|| at.clone())?;
+                make_veth(state, p, &temp_ifname()).with_context(|| at.clone())?;
+            }
+            _ => {}
+        }
+        let (name, b, relay) = (p.host_ifname().to_string(), br.clone(), p.relay);
+        host::netlink(None, move |nl| {
+            nl.set_master(&name, &b)?;
+            nl.set_bridge_port(
+                &name,
+                BridgePortFlags {
+                    hairpin: Some(relay),
+                    ..Default::default()
+                },
+            )?;
+            nl.set_up(&name, true)
+        })
+        .with_context(|| at.clone())?;
+    }
+    Ok(())
+}
