@@ -358,23 +358,40 @@ fn socket(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Names an I/O error as a doctor step.
+fn failed(op: &'static str) -> impl Fn(std::io::Error) -> KernelError {
+    move |source| KernelError::Os {
+        op,
+        name: "doctor".into(),
+        source,
+    }
+}
+
+/// setsockopt(SOL_PACKET, opt, value).
+fn setsockopt<T>(fd: &OwnedFd, opt: libc::c_int, value: &T) -> std::io::Result<()> {
+    // SAFETY: value points to a live T of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            opt,
+            value as *const T as *const libc::c_void,
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 fn socket_checks() -> Vec<Feature> {
     let mut out = Vec::new();
     let v3 = socket(libc::AF_PACKET, libc::SOCK_RAW, 0, "socket(AF_PACKET)").and_then(|fd| {
         let v: libc::c_int = 2; // TPACKET_V3
-                                // SAFETY: PACKET_VERSION takes an int, which outlives the call.
-        if unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_VERSION,
-                &v as *const _ as *const libc::c_void,
-                std::mem::size_of_val(&v) as libc::socklen_t,
-            )
-        } < 0
-        {
-            return Err(last_os("PACKET_VERSION TPACKET_V3"));
-        }
+        setsockopt(&fd, libc::PACKET_VERSION, &v)
+            .map_err(|_| last_os("PACKET_VERSION TPACKET_V3"))?;
         let req = libc::tpacket_req3 {
             tp_block_size: 1 << 16,
             tp_block_nr: 1,
@@ -384,19 +401,7 @@ fn socket_checks() -> Vec<Feature> {
             tp_sizeof_priv: 0,
             tp_feature_req_word: 0,
         };
-        // SAFETY: PACKET_RX_RING takes a tpacket_req3, which outlives the call.
-        if unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_RX_RING,
-                &req as *const _ as *const libc::c_void,
-                std::mem::size_of_val(&req) as libc::socklen_t,
-            )
-        } < 0
-        {
-            return Err(last_os("PACKET_RX_RING"));
-        }
+        setsockopt(&fd, libc::PACKET_RX_RING, &req).map_err(failed("PACKET_RX_RING"))?;
         Ok("TPACKET_V3 receive ring set up".to_string())
     });
     out.push(feature(

@@ -46,59 +46,46 @@ pub fn list() -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Makes `/run/netns` a shared mount point (once), as iproute2 does.
-fn prepare_dir() -> Result<(), KernelError> {
-    std::fs::create_dir_all(NETNS_DIR).map_err(|source| KernelError::Os {
-        op: "mkdir",
-        name: NETNS_DIR.into(),
-        source,
-    })?;
-    let dir = cstr(Path::new(NETNS_DIR));
-    let none = CString::new("none").unwrap_or_default();
-    // SAFETY: valid NUL-terminated strings; a null data pointer is allowed.
-    let shared = unsafe {
-        libc::mount(
-            none.as_ptr(),
-            dir.as_ptr(),
-            none.as_ptr(),
-            libc::MS_SHARED | libc::MS_REC,
-            std::ptr::null(),
-        )
-    };
-    if shared == 0 {
-        return Ok(());
-    }
-    if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
-        return Err(os("mount --make-shared", NETNS_DIR));
-    }
-    // Not a mount point yet: bind it on itself, then make it shared.
-    // SAFETY: as above.
-    let bound = unsafe {
-        libc::mount(
-            dir.as_ptr(),
-            dir.as_ptr(),
-            none.as_ptr(),
-            libc::MS_BIND | libc::MS_REC,
-            std::ptr::null(),
-        )
-    };
-    if bound != 0 {
-        return Err(os("mount --bind", NETNS_DIR));
-    }
-    // SAFETY: as above.
+/// mount(2) with no filesystem type or data: binds and propagation changes.
+fn mount(src: &Path, target: &Path, flags: libc::c_ulong) -> std::io::Result<()> {
+    let (src, target) = (cstr(src), cstr(target));
+    let none = c"none";
+    // SAFETY: valid NUL-terminated strings that outlive the call; a null data pointer is allowed.
     if unsafe {
         libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
             none.as_ptr(),
-            dir.as_ptr(),
-            none.as_ptr(),
-            libc::MS_SHARED | libc::MS_REC,
+            flags,
             std::ptr::null(),
         )
-    } != 0
+    } == 0
     {
-        return Err(os("mount --make-shared", NETNS_DIR));
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
-    Ok(())
+}
+
+/// Makes `/run/netns` a shared mount point (once), as iproute2 does.
+fn prepare_dir() -> Result<(), KernelError> {
+    let dir = Path::new(NETNS_DIR);
+    let failed = |op, source| KernelError::Os {
+        op,
+        name: NETNS_DIR.into(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| failed("mkdir", e))?;
+    let shared = libc::MS_SHARED | libc::MS_REC;
+    match mount(Path::new("none"), dir, shared) {
+        Ok(()) => Ok(()),
+        // Not a mount point yet: bind it on itself, then make it shared.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            mount(dir, dir, libc::MS_BIND | libc::MS_REC).map_err(|e| failed("mount --bind", e))?;
+            mount(Path::new("none"), dir, shared).map_err(|e| failed("mount --make-shared", e))
+        }
+        Err(e) => Err(failed("mount --make-shared", e)),
+    }
 }
 
 /// Makes a named namespace with its loopback up.
@@ -119,28 +106,19 @@ pub fn create(name: &str) -> Result<(), KernelError> {
             name: name.into(),
             source,
         })?;
-    let target = cstr(&p);
     let n = name.to_string();
     let made = std::thread::spawn(move || -> Result<(), KernelError> {
         // SAFETY: unshare affects only this thread, which ends right after.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
             return Err(os("unshare", &n));
         }
-        let src = CString::new("/proc/thread-self/ns/net").unwrap_or_default();
-        let none = CString::new("none").unwrap_or_default();
-        // SAFETY: valid NUL-terminated strings.
-        if unsafe {
-            libc::mount(
-                src.as_ptr(),
-                target.as_ptr(),
-                none.as_ptr(),
-                libc::MS_BIND,
-                std::ptr::null(),
-            )
-        } != 0
-        {
-            return Err(os("mount netns", &n));
-        }
+        mount(Path::new("/proc/thread-self/ns/net"), &p, libc::MS_BIND).map_err(|source| {
+            KernelError::Os {
+                op: "mount netns",
+                name: n.clone(),
+                source,
+            }
+        })?;
         let nl = crate::Netlink::new()?;
         nl.set_up("lo", true)
     })
