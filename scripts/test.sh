@@ -34,6 +34,21 @@ echo "== cargo build --release"
 cargo build --release --workspace
 export VEPA_BIN="$PWD/target/release/vepa"
 
+echo "== package: cargo deb, dpkg -i, vepa doctor, dpkg -r"
+command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked --quiet
+cargo deb -p vepa --no-build --strip --quiet
+deb=$(ls -t target/debian/vepa_*.deb | head -1)
+if dpkg -s vepa >/dev/null 2>&1; then
+  # Never replace or remove a vepa someone installed on this machine.
+  echo "vepa is installed here already: $deb was built and read, not installed"
+  dpkg-deb --info "$deb" >/dev/null
+else
+  dpkg -i "$deb"
+  /usr/bin/vepa doctor -o json | grep -q '"name": "macvlan vepa"'
+  test -f /lib/systemd/system/vepa.service
+  dpkg -r vepa >/dev/null
+fi
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   # Namespace tests mostly wait on the network: more threads than cores pays.

@@ -276,7 +276,7 @@ const TAP_OFFLOADS: [(&str, libc::c_uint); 6] = [
 fn last_os(op: &'static str) -> KernelError {
     KernelError::Os {
         op,
-        name: "doctor".into(),
+        name: String::new(),
         source: std::io::Error::last_os_error(),
     }
 }
@@ -362,7 +362,7 @@ fn socket(
 fn failed(op: &'static str) -> impl Fn(std::io::Error) -> KernelError {
     move |source| KernelError::Os {
         op,
-        name: "doctor".into(),
+        name: String::new(),
         source,
     }
 }

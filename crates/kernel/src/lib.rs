@@ -14,7 +14,7 @@ pub use netlink::{BridgePortFlags, Link, MacvlanMode, Netlink, NewLink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
-    #[error("{op} '{name}': {source}")]
+    #[error("{op}{}: {source}", quoted(name))]
     Os {
         op: &'static str,
         name: String,
@@ -25,6 +25,15 @@ pub enum KernelError {
     NoSuchLink(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// ` 'name'`, or nothing for an unnamed operation.
+fn quoted(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(" '{name}'")
+    }
 }
 
 impl KernelError {
