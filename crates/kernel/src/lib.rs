@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod host;
 pub mod netlink;
 pub mod netns;
+pub mod nic;
 
 pub use netlink::{BridgePortFlags, Link, MacvlanMode, Netlink, NewLink};
 

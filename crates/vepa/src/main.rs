@@ -24,6 +24,7 @@ mod daemon;
 mod demo;
 mod doctor;
 mod kernel_switch;
+mod nic;
 mod probe;
 mod realize;
 mod run;
@@ -144,6 +145,9 @@ enum Command {
         #[command(flatten)]
         out: client::OutputArg,
     },
+    /// Physical NICs: embedded bridge mode (VEB/VEPA) and SR-IOV virtual functions (needs root)
+    #[command(subcommand)]
+    Nic(nic::NicCmd),
     /// Add, remove, change or list switches (daemon)
     #[command(subcommand)]
     Switch(client::SwitchCmd),
@@ -246,6 +250,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             seed_default: default,
         }),
         Command::Doctor { out } => doctor::run(out.output == client::Output::Json),
+        Command::Nic(c) => nic::run(c),
         Command::Switch(c) => client::switch(&client()?, c),
         Command::Port(c) => client::port(&client()?, *c),
         Command::Fdb(c) => client::fdb(&client()?, c),
