@@ -110,6 +110,7 @@ fn ports_added_at_run_time_forward_and_a_mode_change_takes_effect_under_traffic(
     // Show commands, as JSON.
     let s = d.json(&["switch", "show", &sw]);
     assert_eq!(s["mode"], "veb");
+    assert!(d.ok(&["switch", "show"]).contains("userspace (asked for)"));
     let ports = d.json(&["port", "show", &sw]);
     assert_eq!(ports.as_array().map(|a| a.len()), Some(3), "{ports}");
     assert_eq!(ports[0]["role"], "uplink");

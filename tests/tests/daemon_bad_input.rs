@@ -139,6 +139,13 @@ fn bad_requests_get_a_4xx_naming_the_field_and_change_nothing() {
         ("GET", "/v2/switches".into(), None, 404, None),
         (
             "POST",
+            "/v1/switches".into(),
+            Some("{\"name\": \"kb\", \"backend\": \"kernel\"}".into()),
+            422,
+            Some("backend"),
+        ),
+        (
+            "POST",
             ports.clone(),
             Some("{\"name\": \"w\", \"type\": \"patch\", \"peer\": \"a/b\"}".into()),
             422,

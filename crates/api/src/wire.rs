@@ -135,6 +135,11 @@ pub struct PortStats {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct SwitchStats {
     pub switch: String,
+    /// Who forwards for it (userspace or kernel), and why.
+    #[serde(default)]
+    pub backend: String,
+    #[serde(default)]
+    pub why: String,
     pub fdb_entries: usize,
     pub learning_events: u64,
 }

@@ -278,7 +278,10 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
             match out.output {
                 Output::Json if name.is_some() => print_json(&switches[0])?,
                 Output::Json => print_json(&switches)?,
-                Output::Table => say_raw!("{}", show::switches(&switches)),
+                Output::Table => {
+                    let stats: Stats = c.get("/v1/stats")?;
+                    say_raw!("{}", show::switches(&switches, &stats))
+                }
             }
         }
     }

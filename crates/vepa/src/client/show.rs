@@ -48,14 +48,28 @@ fn mode_name(m: crate::topology::ModeName) -> String {
         .unwrap_or_default()
 }
 
-pub fn switches(list: &[SwitchSpec]) -> String {
+pub fn switches(list: &[SwitchSpec], stats: &Stats) -> String {
     if list.is_empty() {
         return "no switches\n".into();
     }
     table(
-        &["SWITCH", "MODE", "UPLINK", "PORTS", "STATIC FDB", "AGEING"],
+        &[
+            "SWITCH",
+            "MODE",
+            "UPLINK",
+            "PORTS",
+            "STATIC FDB",
+            "AGEING",
+            "BACKEND",
+        ],
         list.iter()
             .map(|s| {
+                let backend = stats
+                    .switches
+                    .iter()
+                    .find(|x| x.switch == s.name)
+                    .map(|x| format!("{} ({})", x.backend, x.why))
+                    .unwrap_or_default();
                 vec![
                     s.name.clone(),
                     mode_name(s.mode),
@@ -66,6 +80,7 @@ pub fn switches(list: &[SwitchSpec]) -> String {
                     s.ports.len().to_string(),
                     s.static_fdb.len().to_string(),
                     format!("{}s", s.ageing_secs.unwrap_or(300)),
+                    backend,
                 ]
             })
             .collect(),

@@ -226,6 +226,18 @@ impl Engine {
     /// Reaches `new` (or, with `dry_run`, says how it would).
     pub fn change(&mut self, new: Topology, dry_run: bool) -> Result<ApplyResult, ChangeError> {
         let configs = new.check()?;
+        // Kernel-backed switches are `vepa run`'s for now; `auto` runs in userspace here.
+        if let Some(s) = new
+            .switches
+            .iter()
+            .find(|s| s.backend == crate::topology::Backend::Kernel)
+        {
+            return Err(ChangeError::Invalid(TopologyError::Invalid {
+                at: format!("switch '{}'", s.name),
+                field: "backend".into(),
+                problem: "the daemon realizes switches in userspace only (so far); run kernel-backed switches with `vepa run -f`, or use backend = \"userspace\" or \"auto\"".into(),
+            }));
+        }
         let plan = diff(&self.desired, &new);
         if dry_run || (new == self.desired && self.failed.is_empty()) {
             return Ok(ApplyResult {
@@ -567,6 +579,13 @@ impl Engine {
             let core = self.cores.get(&s.name);
             out.switches.push(SwitchStats {
                 switch: s.name.clone(),
+                backend: "userspace".into(),
+                why: match s.backend {
+                    crate::topology::Backend::Auto => {
+                        "auto: the daemon realizes switches in userspace (kernel switches: vepa run)".into()
+                    }
+                    _ => "asked for".into(),
+                },
                 fdb_entries: core.map(|c| c.fdb().len()).unwrap_or(0),
                 learning_events: core.map(|c| c.fdb().learning_events()).unwrap_or(0),
             });
