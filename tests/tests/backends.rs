@@ -126,3 +126,95 @@ fn asking_the_kernel_for_what_it_lacks_fails_clearly_and_makes_nothing() {
         !vepa_itest::link_exists(&format!("n{id}a")) && !vepa_itest::link_exists(&format!("n{id}"))
     );
 }
+
+/// Links in vepa's namespace whose name contains `part`.
+fn links_named(part: &str) -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains(part))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_daemon_keeps_kernel_switches_across_kill_9_and_removes_them_whole() {
+    require_root();
+    let id = uid();
+    let hosts: Vec<Netns> = ["a", "b", "c", "o"]
+        .iter()
+        .map(|h| Netns::new(&format!("kd{id}{h}")))
+        .collect();
+    let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    let mut d = vepa_itest::daemon::Daemon::start();
+    d.links = vec![
+        format!("k{id}up"),
+        format!("k{id}rl"),
+        format!("k{id}o"),
+        format!("r{id}"),
+    ];
+    // Someone else's link with a similar name: never touched.
+    let stranger = format!("k{id}x");
+    vepa_itest::sh(&[
+        "ip",
+        "link",
+        "add",
+        &stranger,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("k{id}y"),
+    ]);
+    let _guard = vepa_itest::Links(vec![stranger.clone()]);
+    let file = d.dir.path().join("kernel.toml");
+    std::fs::write(&file, topology(&id, "kernel", "vepa", true, &names)).unwrap();
+    d.ok(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(d
+        .ok(&["switch", "show"])
+        .contains("kernel (kernel: macvlan/macvtap on the uplink)"));
+    assert!(
+        wait_reachable(&names[0], "10.70.0.2"),
+        "vm1 → vm2 through the kernel bridge's hairpin"
+    );
+    let eth0 = |ns: &str| -> String {
+        String::from_utf8_lossy(
+            &vepa_itest::sh(&["ip", "-n", ns, "-o", "link", "show", "eth0"]).stdout,
+        )
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+    };
+    let before = (links_named(&id), eth0(&names[0]));
+    for _ in 0..3 {
+        d.kill9();
+        d.launch();
+        assert_eq!(
+            (links_named(&id), eth0(&names[0])),
+            before,
+            "adopted, not made twice:\n{}",
+            d.log()
+        );
+        assert!(d.log().contains("adopted device=kernel:h"), "{}", d.log());
+        assert!(wait_reachable(&names[0], "10.70.0.2"));
+    }
+    // Deleting the host switch takes its macvlans and its wire (and the
+    // relay's end of it); deleting the relay takes the bridge and its port.
+    d.ok(&["switch", "del", &format!("h{id}")]);
+    for n in &names[..3] {
+        let out = std::process::Command::new("ip")
+            .args(["-n", n, "link", "show", "eth0"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{n}: eth0 removed with its switch");
+    }
+    d.ok(&["switch", "del", &format!("r{id}")]);
+    let mut left = links_named(&id);
+    left.sort();
+    let mut expect = vec![stranger.clone(), format!("k{id}y")];
+    expect.sort();
+    assert_eq!(left, expect, "only the stranger's pair is left");
+}

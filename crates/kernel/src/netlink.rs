@@ -298,6 +298,19 @@ impl Netlink {
 
     /// Makes a link (down; `set_up` brings it up).
     pub fn add(&self, new: NewLink<'_>) -> Result<(), KernelError> {
+        let (name, msg) = self.new_link_message(new)?;
+        self.send_add("add link", &name, msg)
+    }
+
+    /// Makes a link directly inside the namespace open at `netns_fd` (its
+    /// lower device, for macvlan, stays in this one): no temporary name.
+    pub fn add_in(&self, new: NewLink<'_>, netns_fd: RawFd) -> Result<(), KernelError> {
+        let (name, mut msg) = self.new_link_message(new)?;
+        msg.attributes.push(LinkAttribute::NetNsFd(netns_fd));
+        self.send_add("add link", &name, msg)
+    }
+
+    fn new_link_message(&self, new: NewLink<'_>) -> Result<(String, LinkMessage), KernelError> {
         let name = new.name().to_string();
         let msg = match new {
             NewLink::Veth { name, peer } => LinkVeth::new(name, peer).build(),
@@ -347,7 +360,7 @@ impl Netlink {
                     .build()
             }
         };
-        self.send_add("add link", &name, msg)
+        Ok((name, msg))
     }
 
     pub fn del(&self, name: &str) -> Result<(), KernelError> {

@@ -125,26 +125,65 @@ pub fn bridge_name(s: &SwitchSpec) -> Result<&str> {
     Ok(&s.name)
 }
 
+/// The links a kernel switch is made of, with the namespace each is in
+/// (None: vepa's own), patch wires aside (those are their own devices).
+pub fn links_of(s: &SwitchSpec, shape: KernelShape) -> Vec<(Option<String>, String)> {
+    let mut out = Vec::new();
+    match shape {
+        KernelShape::Macvlan => {
+            if let Some(up) = s.uplink.as_ref().filter(|u| u.kind == PortKind::Veth) {
+                out.push((None, up.host_ifname().to_string()));
+            }
+            for p in &s.ports {
+                match (&p.netns, p.kind) {
+                    (Some(ns), PortKind::Veth) => {
+                        out.push((Some(ns.clone()), p.peer_ifname().to_string()))
+                    }
+                    _ => out.push((None, p.host_ifname().to_string())),
+                }
+            }
+        }
+        KernelShape::Bridge => {
+            out.push((None, s.name.clone()));
+            for p in s.ports.iter().filter(|p| p.kind == PortKind::Veth) {
+                out.push((None, p.host_ifname().to_string()));
+            }
+        }
+    }
+    out
+}
+
 /// Makes switch `s` of kernel shape `shape`.
+/// With `make_patches` false, the patch wires it hangs on exist already
+/// (the daemon makes them as devices of their own).
 pub fn realize(
     maker: &mut PortMaker,
     state: &mut HostState,
     s: &SwitchSpec,
     shape: KernelShape,
+    make_patches: bool,
 ) -> Result<()> {
     match shape {
-        KernelShape::Macvlan => macvlan_switch(maker, state, s),
-        KernelShape::Bridge => bridge_switch(maker, state, s),
+        KernelShape::Macvlan => macvlan_switch(maker, state, s, make_patches),
+        KernelShape::Bridge => bridge_switch(maker, state, s, make_patches),
     }
 }
 
-fn macvlan_switch(maker: &mut PortMaker, state: &mut HostState, s: &SwitchSpec) -> Result<()> {
+fn macvlan_switch(
+    maker: &mut PortMaker,
+    state: &mut HostState,
+    s: &SwitchSpec,
+    make_patches: bool,
+) -> Result<()> {
     let Some(up) = &s.uplink else {
         bail!("switch '{}': a macvlan switch needs an uplink", s.name);
     };
     let at_up = format!("switch '{}', port '{}'", s.name, up.name);
     match up.kind {
-        PortKind::Patch => maker.ensure_patch(state, s, up).context(at_up.clone())?,
+        PortKind::Patch if make_patches => {
+            maker.ensure_patch(state, s, up).context(at_up.clone())?
+        }
+        PortKind::Patch => {}
         PortKind::Veth => {
             maker.ensure_netns(state, up).context(at_up.clone())?;
             make_veth(state, up, &temp_ifname()).context(at_up.clone())?;
@@ -172,30 +211,42 @@ fn macvlan_switch(maker: &mut PortMaker, state: &mut HostState, s: &SwitchSpec) 
                 .with_context(|| at.clone())?;
             continue;
         }
-        // Made under a temporary name: the final one (eth0) may exist here.
-        let temp = temp_ifname();
         let sources: Vec<[u8; 6]> = p.source_macs.iter().map(|m| m.0).collect();
-        let (t, l) = (temp.clone(), lower.clone());
-        host::netlink(None, move |nl| {
-            nl.add(NewLink::Macvlan {
-                name: &t,
-                lower: &l,
-                mode,
-                sources: &sources,
-            })
-        })
-        .with_context(|| at.clone())?;
+        let l = lower.clone();
         match &p.netns {
+            // Made right inside the namespace under its final name (eth0
+            // may well exist here), so no temporary name is ever left.
             Some(ns) => {
-                host::move_to_netns(&temp, ns).with_context(|| at.clone())?;
+                let fd = vepa_kernel::netns::open(ns).with_context(|| at.clone())?;
+                let name = p.peer_ifname().to_string();
+                host::netlink(None, move |nl| {
+                    nl.add_in(
+                        NewLink::Macvlan {
+                            name: &name,
+                            lower: &l,
+                            mode,
+                            sources: &sources,
+                        },
+                        std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    )
+                })
+                .with_context(|| at.clone())?;
                 state.link_in(ns, p.peer_ifname());
-                host::rename(Some(ns), &temp, p.peer_ifname()).with_context(|| at.clone())?;
                 host::configure(Some(ns), p.peer_ifname(), mac, &p.address, p.mtu)
                     .with_context(|| at.clone())?;
             }
             None => {
+                let name = p.host_ifname().to_string();
+                host::netlink(None, move |nl| {
+                    nl.add(NewLink::Macvlan {
+                        name: &name,
+                        lower: &l,
+                        mode,
+                        sources: &sources,
+                    })
+                })
+                .with_context(|| at.clone())?;
                 state.link(p.host_ifname());
-                host::rename(None, &temp, p.host_ifname()).with_context(|| at.clone())?;
                 host::configure(None, p.host_ifname(), mac, &p.address, p.mtu)
                     .with_context(|| at.clone())?;
             }
@@ -204,7 +255,12 @@ fn macvlan_switch(maker: &mut PortMaker, state: &mut HostState, s: &SwitchSpec) 
     Ok(())
 }
 
-fn bridge_switch(maker: &mut PortMaker, state: &mut HostState, s: &SwitchSpec) -> Result<()> {
+fn bridge_switch(
+    maker: &mut PortMaker,
+    state: &mut HostState,
+    s: &SwitchSpec,
+    make_patches: bool,
+) -> Result<()> {
     let br = bridge_name(s)?.to_string();
     if host::link_exists(&br) {
         bail!("switch '{}': name: interface '{br}' already exists", s.name);
@@ -217,7 +273,7 @@ fn bridge_switch(maker: &mut PortMaker, state: &mut HostState, s: &SwitchSpec) -
     for p in &s.ports {
         let at = format!("switch '{}', port '{}'", s.name, p.name);
         match p.kind {
-            PortKind::Patch => maker
+            PortKind::Patch if make_patches => maker
                 .ensure_patch(state, s, p)
                 .with_context(|| at.clone())?,
             PortKind::Veth => {

@@ -46,6 +46,14 @@ impl HostState {
         })
     }
 
+    /// The links this state made inside namespaces it did not make.
+    pub fn links_in(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.made.iter().filter_map(|m| match m {
+            Made::LinkIn(ns, l) => Some((ns.as_str(), l.as_str())),
+            _ => None,
+        })
+    }
+
     /// The namespaces this state made.
     pub fn namespaces(&self) -> impl Iterator<Item = &str> {
         self.made.iter().filter_map(|m| match m {
@@ -291,7 +299,7 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
     for (s, c) in topo.switches.iter().zip(&choices) {
         tracing::info!(switch = %s.name, "{}", c.why);
         if let Some(shape) = c.kernel {
-            crate::kernel_switch::realize(&mut maker, &mut state, s, shape)?;
+            crate::kernel_switch::realize(&mut maker, &mut state, s, shape, true)?;
         }
     }
     let mut attachments: Vec<Attachment> = Vec::new();

@@ -12,10 +12,12 @@
 //! marked one is removed and made again. The alias is set last, so a device
 //! a crash interrupted half-way is never adopted.
 
+use crate::kernel_switch;
 use crate::realize::{preflight_port, HostState, PortMaker, PortOptions};
+use crate::topology::kernel::KernelShape;
 use crate::topology::{PortKind, PortSpec, SwitchSpec, Topology};
 use anyhow::{Context, Result};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use vepa_api::plan::HOST_FIELDS;
 use vepa_io::{PacketPort, Port};
@@ -34,6 +36,10 @@ pub struct DeviceSpec {
     /// interface or persistent tap that exists already.
     pub owned: bool,
     pub fingerprint: String,
+    /// A whole switch made of kernel devices (no port of it is opened).
+    pub kernel: Option<KernelShape>,
+    /// Patch ends on kernel switches: made with the wire, never opened.
+    pub closed: Vec<PortKey>,
 }
 
 pub struct Device {
@@ -41,6 +47,8 @@ pub struct Device {
     pub ports: Vec<(PortKey, Arc<dyn Port>)>,
     /// Links to delete when the device goes (empty for taps: closing removes them).
     links: Vec<String>,
+    /// Links inside namespaces (a kernel switch's macvlans), to delete too.
+    links_in: Vec<(String, String)>,
 }
 
 fn find<'a>(topo: &'a Topology, key: &PortKey) -> Option<(&'a SwitchSpec, &'a PortSpec)> {
@@ -65,12 +73,16 @@ fn fingerprint(parts: &[&PortSpec]) -> String {
     format!("{h:016x}")
 }
 
-/// The devices a topology needs, one per port and one per patch wire.
-pub fn devices(topo: &Topology) -> Vec<DeviceSpec> {
+/// The devices a topology needs: one per port of a userspace switch, one
+/// per patch wire, one per kernel switch (after the wires it hangs on).
+pub fn devices(topo: &Topology, kernel: &HashMap<String, KernelShape>) -> Vec<DeviceSpec> {
     let mut out = Vec::new();
     for (_, s, p) in topo.ports() {
         let me = format!("{}/{}", s.name, p.name);
         let key: PortKey = (s.name.clone(), p.name.clone());
+        if p.kind != PortKind::Patch && kernel.contains_key(&s.name) {
+            continue;
+        }
         if p.kind == PortKind::Patch {
             let Some((os, op)) = p
                 .peer
@@ -84,12 +96,17 @@ pub fn devices(topo: &Topology) -> Vec<DeviceSpec> {
             if other < me {
                 continue;
             }
+            let ends = [key, (os.name.clone(), op.name.clone())];
+            let (closed, members): (Vec<PortKey>, Vec<PortKey>) =
+                ends.into_iter().partition(|k| kernel.contains_key(&k.0));
             out.push(DeviceSpec {
                 key: me,
-                members: vec![key, (os.name.clone(), op.name.clone())],
+                fingerprint: format!("{}{}", fingerprint(&[p, op]), closed.len()),
+                members,
                 kind: PortKind::Patch,
                 owned: true,
-                fingerprint: fingerprint(&[p, op]),
+                kernel: None,
+                closed,
             });
             continue;
         }
@@ -102,7 +119,28 @@ pub fn devices(topo: &Topology) -> Vec<DeviceSpec> {
             kind: p.kind,
             owned,
             fingerprint: fingerprint(&[p]),
+            kernel: None,
+            closed: Vec::new(),
         });
+    }
+    for s in &topo.switches {
+        if let Some(shape) = kernel.get(&s.name) {
+            let text = serde_json::to_string(s).unwrap_or_default();
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in text.bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            out.push(DeviceSpec {
+                key: format!("kernel:{}", s.name),
+                members: Vec::new(),
+                kind: PortKind::Netdev,
+                owned: true,
+                fingerprint: format!("{h:016x}"),
+                kernel: Some(*shape),
+                closed: Vec::new(),
+            });
+        }
     }
     out
 }
@@ -145,6 +183,7 @@ impl Owner {
     fn ifnames(topo: &Topology, d: &DeviceSpec) -> Vec<String> {
         d.members
             .iter()
+            .chain(&d.closed)
             .filter_map(|k| find(topo, k))
             .map(|(_, p)| p.host_ifname().to_string())
             .collect()
@@ -153,6 +192,9 @@ impl Owner {
     /// Opens the device as it stands when every interface carries this
     /// device's mark (same fingerprint); None when it must be made.
     pub fn adopt(&self, topo: &Topology, d: &DeviceSpec) -> Option<Result<Device>> {
+        if let Some(shape) = d.kernel {
+            return self.adopt_kernel(topo, d, shape);
+        }
         if !d.owned || d.kind == PortKind::Tap {
             return None;
         }
@@ -180,18 +222,108 @@ impl Owner {
                 spec: d.clone(),
                 ports,
                 links: names[..1].to_vec(),
+                links_in: Vec::new(),
             })
         };
         Some(open())
+    }
+
+    fn kernel_switch<'t>(topo: &'t Topology, d: &DeviceSpec) -> Option<&'t SwitchSpec> {
+        d.key
+            .strip_prefix("kernel:")
+            .and_then(|name| topo.switch(name))
+    }
+
+    /// The alias of a link in a namespace (vepa's own for None).
+    fn alias_in(ns: &Option<String>, name: &str) -> Option<String> {
+        match ns {
+            None => host::alias(name),
+            Some(ns) => {
+                let n = name.to_string();
+                host::netlink(Some(ns), move |nl| Ok(nl.link(&n)?.and_then(|l| l.alias)))
+                    .ok()
+                    .flatten()
+            }
+        }
+    }
+
+    fn adopt_kernel(
+        &self,
+        topo: &Topology,
+        d: &DeviceSpec,
+        shape: KernelShape,
+    ) -> Option<Result<Device>> {
+        let s = Self::kernel_switch(topo, d)?;
+        let want = self.alias(d);
+        let links = kernel_switch::links_of(s, shape);
+        if links
+            .iter()
+            .any(|(ns, n)| Self::alias_in(ns, n).as_deref() != Some(&want))
+        {
+            return None;
+        }
+        let (root, inside): (Vec<_>, Vec<_>) = links.into_iter().partition(|(ns, _)| ns.is_none());
+        Some(Ok(Device {
+            spec: d.clone(),
+            ports: Vec::new(),
+            links: root.into_iter().map(|(_, n)| n).collect(),
+            links_in: inside
+                .into_iter()
+                .filter_map(|(ns, n)| ns.map(|ns| (ns, n)))
+                .collect(),
+        }))
+    }
+
+    fn create_kernel(&self, topo: &Topology, d: &DeviceSpec, shape: KernelShape) -> Result<Device> {
+        let s = Self::kernel_switch(topo, d).context("kernel switch missing from the topology")?;
+        // Stale parts of ours in the way go first.
+        for (ns, n) in kernel_switch::links_of(s, shape) {
+            if Self::alias_in(&ns, &n).is_some_and(|a| a.starts_with(&self.prefix())) {
+                let _ = host::del_link_in(ns.as_deref(), &n);
+            }
+        }
+        let mut state = HostState::default();
+        let mut maker = PortMaker::new(topo, self.opts);
+        kernel_switch::realize(&mut maker, &mut state, s, shape, false)?;
+        let alias = self.alias(d);
+        for l in state.links() {
+            host::set_alias(None, l, &alias)
+                .with_context(|| format!("switch '{}': mark {l}", s.name))?;
+        }
+        for (ns, l) in state.links_in() {
+            host::set_alias(Some(ns), l, &alias)
+                .with_context(|| format!("switch '{}': mark {l}", s.name))?;
+        }
+        for ns in state.namespaces() {
+            host::set_alias(Some(ns), "lo", &self.netns_mark())
+                .with_context(|| format!("netns '{ns}': mark"))?;
+        }
+        let links = state.links().map(str::to_string).collect();
+        let links_in = state
+            .links_in()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        state.keep();
+        Ok(Device {
+            spec: d.clone(),
+            ports: Vec::new(),
+            links,
+            links_in,
+        })
     }
 
     /// Makes (or attaches to) the device. A stale device of ours in the
     /// way is removed first; anything else in the way is an error naming
     /// the field. On an error nothing made here is left behind.
     pub fn create(&self, topo: &Topology, d: &DeviceSpec) -> Result<Device> {
+        if let Some(shape) = d.kernel {
+            return self.create_kernel(topo, d, shape);
+        }
         let members: Vec<(&SwitchSpec, &PortSpec)> =
             d.members.iter().filter_map(|k| find(topo, k)).collect();
-        for (s, p) in &members {
+        let closed: Vec<(&SwitchSpec, &PortSpec)> =
+            d.closed.iter().filter_map(|k| find(topo, k)).collect();
+        for (s, p) in members.iter().chain(&closed) {
             if d.owned && self.owns_link(p.host_ifname()) {
                 let _ = host::del_link(p.host_ifname());
             }
@@ -215,9 +347,14 @@ impl Owner {
             let port = maker.open(&mut state, s, p)?;
             ports.push(((s.name.clone(), p.name.clone()), port));
         }
+        for (s, p) in &closed {
+            maker
+                .ensure_patch(&mut state, s, p)
+                .with_context(|| format!("switch '{}', port '{}'", s.name, p.name))?;
+        }
         let alias = self.alias(d);
         if matches!(d.kind, PortKind::Veth | PortKind::Patch) {
-            for (s, p) in &members {
+            for (s, p) in members.iter().chain(&closed) {
                 host::set_alias(None, p.host_ifname(), &alias)
                     .with_context(|| format!("switch '{}', port '{}': mark", s.name, p.name))?;
             }
@@ -232,16 +369,42 @@ impl Owner {
             spec: d.clone(),
             ports,
             links,
+            links_in: Vec::new(),
         })
     }
 
     /// The interfaces and namespaces making `d` would create (for the
     /// store's pending record): names nothing has yet, or that a stale
     /// device of ours has, so a crash never makes vepa remove a stranger's.
-    pub fn would_create(&self, topo: &Topology, d: &DeviceSpec) -> (Vec<String>, Vec<String>) {
+    pub fn would_create(
+        &self,
+        topo: &Topology,
+        d: &DeviceSpec,
+    ) -> (Vec<String>, Vec<String>, Vec<(String, String)>) {
         let mut links = Vec::new();
         let mut netns = Vec::new();
-        for (_, p) in d.members.iter().filter_map(|k| find(topo, k)) {
+        let mut links_in = Vec::new();
+        if let (Some(shape), Some(s)) = (d.kernel, Self::kernel_switch(topo, d)) {
+            for (ns, n) in kernel_switch::links_of(s, shape) {
+                match ns {
+                    None if !host::link_exists(&n) || self.owns_link(&n) => links.push(n),
+                    None => {}
+                    Some(ns) => links_in.push((ns, n)),
+                }
+            }
+            for p in s.uplink.iter().chain(&s.ports) {
+                if let Some(ns) = p.netns.as_ref().filter(|ns| !host::netns_exists(ns)) {
+                    netns.push(ns.clone());
+                }
+            }
+            return (links, netns, links_in);
+        }
+        for (_, p) in d
+            .members
+            .iter()
+            .chain(&d.closed)
+            .filter_map(|k| find(topo, k))
+        {
             let name = p.host_ifname();
             if d.owned && (!host::link_exists(name) || self.owns_link(name)) {
                 links.push(name.to_string());
@@ -252,14 +415,32 @@ impl Owner {
                 }
             }
         }
-        (links, netns)
+        (links, netns, links_in)
     }
 
     /// After a crash: removes what a change had begun to create but not
     /// yet marked (unmarked interfaces and namespaces on the pending list
     /// that the desired state does not use); marks pending namespaces it
     /// does use, since vepa made them.
-    pub fn clean_pending(&self, topo: &Topology, links: &[String], netns: &[String]) {
+    pub fn clean_pending(
+        &self,
+        topo: &Topology,
+        links: &[String],
+        netns: &[String],
+        links_in: &[(String, String)],
+    ) {
+        for (ns, l) in links_in {
+            if host::netns_exists(ns) && Self::alias_in(&Some(ns.clone()), l).is_none() {
+                let exists = {
+                    let n = l.clone();
+                    host::netlink(Some(ns), move |nl| Ok(nl.link(&n)?.is_some())).unwrap_or(false)
+                };
+                if exists {
+                    tracing::info!(netns = %ns, link = %l, "removing a device a crash left half-made");
+                    let _ = host::del_link_in(Some(ns), l);
+                }
+            }
+        }
         for l in links {
             if host::link_exists(l) && host::alias(l).is_none() {
                 tracing::info!(link = %l, "removing a device a crash left half-made");
@@ -286,6 +467,11 @@ impl Owner {
     /// Removes a device vepa made (closing its ports first); attached ones are only closed.
     pub fn remove(&self, dev: Device) {
         drop(dev.ports);
+        for (ns, l) in &dev.links_in {
+            if host::netns_exists(ns) {
+                let _ = host::del_link_in(Some(ns), l);
+            }
+        }
         for l in &dev.links {
             if host::link_exists(l) {
                 if let Err(e) = host::del_link(l) {

@@ -22,6 +22,7 @@
 use super::devices::{Device, DeviceSpec, Owner, PortKey};
 use super::store::{Store, StoreError};
 use crate::realize::patch_key;
+use crate::topology::kernel::KernelShape;
 use crate::topology::{Topology, TopologyError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,6 +79,35 @@ pub struct Engine {
     /// Counters of forwarders that have stopped.
     base: HashMap<PortKey, PortCounters>,
     running: Option<Running>,
+    /// Each switch's backend and why, as last decided.
+    choices: HashMap<String, (bool, String)>,
+}
+
+/// Which switches the kernel makes (and their shape), and each switch's
+/// backend with the reason, for a desired topology.
+/// Kernel switches and their shapes; every switch's (kernel?, why).
+type Backends = (
+    HashMap<String, KernelShape>,
+    HashMap<String, (bool, String)>,
+);
+
+fn backends(topo: &Topology) -> Result<Backends, ChangeError> {
+    let choices = crate::kernel_switch::decide(topo).map_err(|e| {
+        ChangeError::Invalid(TopologyError::Invalid {
+            at: "topology".into(),
+            field: "backend".into(),
+            problem: format!("{e:#}"),
+        })
+    })?;
+    let mut kernel = HashMap::new();
+    let mut why = HashMap::new();
+    for (s, c) in topo.switches.iter().zip(choices) {
+        if let Some(shape) = c.kernel {
+            kernel.insert(s.name.clone(), shape);
+        }
+        why.insert(s.name.clone(), (c.kernel.is_some(), c.why));
+    }
+    Ok((kernel, why))
 }
 
 /// Switch and port names in dataplane order.
@@ -115,17 +145,24 @@ impl Engine {
             captures: HashMap::new(),
             base: HashMap::new(),
             running: None,
+            choices: HashMap::new(),
         };
         let configs = e.desired.check()?;
         let pending = e.store.pending()?;
         if !pending.is_empty() {
-            e.owner
-                .clean_pending(&e.desired, &pending.links, &pending.netns);
+            e.owner.clean_pending(
+                &e.desired,
+                &pending.links,
+                &pending.netns,
+                &pending.links_in,
+            );
             e.store.set_pending(&Default::default())?;
         }
         let mut adopted = Vec::new();
         let mut to_make = Vec::new();
-        for d in super::devices::devices(&e.desired) {
+        let (kernel, choices) = backends(&e.desired)?;
+        e.choices = choices;
+        for d in super::devices::devices(&e.desired, &kernel) {
             match e.owner.adopt(&e.desired, &d) {
                 Some(Ok(dev)) => {
                     tracing::info!(device = %d.key, "adopted");
@@ -152,9 +189,10 @@ impl Engine {
     fn record_pending(&self, topo: &Topology, devices: &[DeviceSpec]) -> Result<(), ChangeError> {
         let mut pending = super::store::Pending::default();
         for d in devices {
-            let (links, netns) = self.owner.would_create(topo, d);
+            let (links, netns, links_in) = self.owner.would_create(topo, d);
             pending.links.extend(links);
             pending.netns.extend(netns);
+            pending.links_in.extend(links_in);
         }
         if !pending.is_empty() {
             self.store.set_pending(&pending)?;
@@ -226,18 +264,6 @@ impl Engine {
     /// Reaches `new` (or, with `dry_run`, says how it would).
     pub fn change(&mut self, new: Topology, dry_run: bool) -> Result<ApplyResult, ChangeError> {
         let configs = new.check()?;
-        // Kernel-backed switches are `vepa run`'s for now; `auto` runs in userspace here.
-        if let Some(s) = new
-            .switches
-            .iter()
-            .find(|s| s.backend == crate::topology::Backend::Kernel)
-        {
-            return Err(ChangeError::Invalid(TopologyError::Invalid {
-                at: format!("switch '{}'", s.name),
-                field: "backend".into(),
-                problem: "the daemon realizes switches in userspace only (so far); run kernel-backed switches with `vepa run -f`, or use backend = \"userspace\" or \"auto\"".into(),
-            }));
-        }
         let plan = diff(&self.desired, &new);
         if dry_run || (new == self.desired && self.failed.is_empty()) {
             return Ok(ApplyResult {
@@ -246,7 +272,8 @@ impl Engine {
                 generation: self.generation,
             });
         }
-        let wanted = super::devices::devices(&new);
+        let (kernel, choices) = backends(&new)?;
+        let wanted = super::devices::devices(&new, &kernel);
         // Devices that failed before are tried again.
         let is_current = |d: &DeviceSpec| self.devices.get(&d.key).is_some_and(|x| x.spec == *d);
         let to_create: Vec<DeviceSpec> =
@@ -264,6 +291,7 @@ impl Engine {
         } else {
             self.change_forwarding(&new, configs)?;
         }
+        self.choices = choices;
         Ok(ApplyResult {
             plan,
             applied: true,
@@ -579,13 +607,15 @@ impl Engine {
             let core = self.cores.get(&s.name);
             out.switches.push(SwitchStats {
                 switch: s.name.clone(),
-                backend: "userspace".into(),
-                why: match s.backend {
-                    crate::topology::Backend::Auto => {
-                        "auto: the daemon realizes switches in userspace (kernel switches: vepa run)".into()
-                    }
-                    _ => "asked for".into(),
+                backend: match self.choices.get(&s.name) {
+                    Some((true, _)) => "kernel".into(),
+                    _ => "userspace".into(),
                 },
+                why: self
+                    .choices
+                    .get(&s.name)
+                    .map(|(_, why)| why.clone())
+                    .unwrap_or_default(),
                 fdb_entries: core.map(|c| c.fdb().len()).unwrap_or(0),
                 learning_events: core.map(|c| c.fdb().learning_events()).unwrap_or(0),
             });
@@ -596,10 +626,13 @@ impl Engine {
                     c.add(&l);
                 }
                 let dev_key = format!("{}/{}", s.name, p.name);
+                let kernel_unit = format!("kernel:{}", s.name);
                 let state = self
                     .failed
                     .iter()
-                    .find(|(k, (d, _))| **k == dev_key || d.members.contains(&key))
+                    .find(|(k, (d, _))| {
+                        **k == dev_key || **k == kernel_unit || d.members.contains(&key)
+                    })
                     .map(|(_, (_, why))| format!("down: {why}"))
                     .unwrap_or_else(|| "up".into());
                 out.ports.push(PortStats {

@@ -23,11 +23,14 @@ const PENDING: &str = "pending";
 pub struct Pending {
     pub links: Vec<String>,
     pub netns: Vec<String>,
+    /// Links to be made inside namespaces (a kernel switch's macvlans).
+    #[serde(default)]
+    pub links_in: Vec<(String, String)>,
 }
 
 impl Pending {
     pub fn is_empty(&self) -> bool {
-        self.links.is_empty() && self.netns.is_empty()
+        self.links.is_empty() && self.netns.is_empty() && self.links_in.is_empty()
     }
 }
 
