@@ -140,7 +140,8 @@ fn bad_requests_get_a_4xx_naming_the_field_and_change_nothing() {
         (
             "POST",
             "/v1/switches".into(),
-            Some("{\"name\": \"kb\", \"backend\": \"kernel\"}".into()),
+            // A kernel switch cannot do VLANs (802.1Q is absent, and done in userspace).
+            Some("{\"name\": \"kb\", \"backend\": \"kernel\", \"port\": [{\"name\": \"kbq\", \"type\": \"veth\", \"netns\": \"kbq\", \"vlan\": 10}]}".into()),
             422,
             Some("backend"),
         ),
