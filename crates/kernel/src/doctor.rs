@@ -23,6 +23,8 @@ pub struct Nic {
     pub driver: String,
     pub sriov_total_vfs: Option<u32>,
     pub sriov_vfs: Option<u32>,
+    /// The NIC's embedded bridge mode (veb/vepa), when its driver reports one.
+    pub hwmode: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,6 +96,20 @@ pub fn run() -> Report {
         },
         "VFs as netdev ports (vepa nic)",
         "software ports only",
+    ));
+    let hw: Vec<String> = nics
+        .iter()
+        .filter_map(|n| n.hwmode.as_ref().map(|m| format!("{} ({m})", n.name)))
+        .collect();
+    features.push(feature(
+        "nic hwmode",
+        if hw.is_empty() {
+            Err("absent: no NIC driver reports an embedded bridge mode".into())
+        } else {
+            Ok(hw.join(", "))
+        },
+        "vepa nic set DEV hwmode vepa|veb",
+        "the adjacent switch (or vepa) does the relaying",
     ));
     Report {
         kernel: kernel_release(),
@@ -175,6 +191,8 @@ fn device_checks() -> Vec<Feature> {
                 nl.add(NewLink::Ipvlan {
                     name: "dipv",
                     lower: &l,
+                    mode: crate::IpvlanMode::L2,
+                    flag: crate::IpvlanFlag::Bridge,
                 })
             })
             .map(|_| "made (l2)".to_string())
@@ -523,6 +541,10 @@ pub fn nics() -> Vec<Nic> {
                 driver,
                 sriov_total_vfs: read_u32(p.join("device/sriov_totalvfs")),
                 sriov_vfs: read_u32(p.join("device/sriov_numvfs")),
+                hwmode: crate::nic::hwmode(&e.file_name().to_string_lossy())
+                    .ok()
+                    .flatten()
+                    .map(|m| m.as_str().to_string()),
             }
         })
         .collect();

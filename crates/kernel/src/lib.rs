@@ -11,7 +11,7 @@ pub mod netlink;
 pub mod netns;
 pub mod nic;
 
-pub use netlink::{BridgePortFlags, Link, MacvlanMode, Netlink, NewLink};
+pub use netlink::{BridgePortFlags, IpvlanFlag, IpvlanMode, Link, MacvlanMode, Netlink, NewLink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {

@@ -68,6 +68,22 @@ fn mode_name(m: &MacVlanMode) -> &'static str {
     }
 }
 
+/// ipvlan's addressing mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpvlanMode {
+    L2,
+    L3,
+    L3s,
+}
+
+/// ipvlan's forwarding between slaves: bridge (default), private or vepa.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpvlanFlag {
+    Bridge,
+    Private,
+    Vepa,
+}
+
 /// What `Netlink::link` reports of a link.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Link {
@@ -167,6 +183,8 @@ pub enum NewLink<'a> {
     Ipvlan {
         name: &'a str,
         lower: &'a str,
+        mode: IpvlanMode,
+        flag: IpvlanFlag,
     },
     Dummy {
         name: &'a str,
@@ -341,11 +359,30 @@ impl Netlink {
             NewLink::Vlan { name, lower, vid } => {
                 rtnetlink::LinkVlan::new(name, self.index(lower)?, vid).build()
             }
-            NewLink::Ipvlan { name, lower } => {
+            NewLink::Ipvlan {
+                name,
+                lower,
+                mode,
+                flag,
+            } => {
+                use rtnetlink::packet_route::link::IpVlanFlags;
+                let mode = match mode {
+                    IpvlanMode::L2 => IpVlanMode::L2,
+                    IpvlanMode::L3 => IpVlanMode::L3,
+                    IpvlanMode::L3s => IpVlanMode::L3S,
+                };
+                let flags = match flag {
+                    IpvlanFlag::Bridge => IpVlanFlags::empty(),
+                    IpvlanFlag::Private => IpVlanFlags::Private,
+                    IpvlanFlag::Vepa => IpVlanFlags::Vepa,
+                };
                 rtnetlink::LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::IpVlan)
                     .name(name.to_string())
                     .link(self.index(lower)?)
-                    .set_info_data(InfoData::IpVlan(vec![InfoIpVlan::Mode(IpVlanMode::L2)]))
+                    .set_info_data(InfoData::IpVlan(vec![
+                        InfoIpVlan::Mode(mode),
+                        InfoIpVlan::Flags(flags),
+                    ]))
                     .build()
             }
             NewLink::Dummy { name } => rtnetlink::LinkDummy::new(name).build(),

@@ -40,14 +40,15 @@ pub fn table(r: &Report) -> String {
     }
     for n in &r.nics {
         out += &format!(
-            "nic {}: driver {}, SR-IOV {}\n",
+            "nic {}: driver {}, SR-IOV {}, hwmode {}\n",
             n.name,
             if n.driver.is_empty() { "?" } else { &n.driver },
             match (n.sriov_total_vfs, n.sriov_vfs) {
                 (Some(t), Some(c)) => format!("{c} of {t} VFs"),
                 (Some(t), None) => format!("{t} VFs possible"),
                 _ => "not supported".into(),
-            }
+            },
+            n.hwmode.as_deref().unwrap_or("not reported")
         );
     }
     out

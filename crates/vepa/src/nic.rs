@@ -99,7 +99,11 @@ pub fn run(cmd: NicCmd) -> Result<()> {
             let mut nics: Vec<NicView> = vepa_kernel::doctor::nics()
                 .into_iter()
                 .map(|n| NicView {
-                    hwmode: nic::hwmode(&n.name).ok().flatten().map(HwMode::as_str),
+                    hwmode: match n.hwmode.as_deref() {
+                        Some("vepa") => Some("vepa"),
+                        Some(_) => Some("veb"),
+                        None => None,
+                    },
                     name: n.name,
                     driver: n.driver,
                     sriov_total_vfs: n.sriov_total_vfs,
