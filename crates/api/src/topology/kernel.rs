@@ -136,3 +136,54 @@ pub fn features_needed(s: &SwitchSpec, shape: KernelShape) -> Vec<String> {
     out.dedup();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::Topology;
+
+    fn switch(text: &str) -> SwitchSpec {
+        Topology::parse("t", text).unwrap().switches.remove(0)
+    }
+
+    const HOST: &str = "[[switch]]\nname = \"h\"\nmode = \"vepa\"\n[switch.uplink]\nname = \"up\"\ntype = \"netdev\"\nifname = \"eth9\"\n[[switch.port]]\nname = \"vm1\"\ntype = \"veth\"\n";
+
+    #[test]
+    fn shapes_and_what_keeps_a_switch_in_userspace() {
+        assert_eq!(kernel_shape(&switch(HOST)), Ok(KernelShape::Macvlan));
+        let bridge = "[[switch]]\nname = \"r\"\n[[switch.port]]\nname = \"a\"\ntype = \"veth\"\nrelay = true\n";
+        assert_eq!(kernel_shape(&switch(bridge)), Ok(KernelShape::Bridge));
+        // (text to add, field named)
+        let cases = [
+            ("vlan = 10\n", "vlan"),
+            ("trunk = [10]\n", "vlan"),
+            ("mac_limit = 5\n", "mac_limit"),
+            ("relay = true\n", "relay"),
+        ];
+        for (extra, field) in cases {
+            let e = kernel_shape(&switch(&format!("{HOST}{extra}"))).unwrap_err();
+            assert_eq!(
+                (e.field, e.port.as_deref()),
+                (field, Some("vm1")),
+                "{extra}"
+            );
+        }
+        let e = kernel_shape(&switch(&format!("{bridge}mode = \"vepa\"\n"))).unwrap_err();
+        assert_eq!(e.field, "mode");
+        let with_static =
+            format!("{HOST}[[switch.static_fdb]]\nmac = \"02:00:00:00:00:01\"\nport = \"vm1\"\n");
+        assert_eq!(
+            kernel_shape(&switch(&with_static)).unwrap_err().field,
+            "static_fdb"
+        );
+    }
+
+    #[test]
+    fn features_follow_the_ports_modes() {
+        let s = switch(&format!("{HOST}[[switch.port]]\nname = \"vm2\"\ntype = \"tap\"\n[[switch.port]]\nname = \"vm3\"\ntype = \"veth\"\nmode = \"private\"\n"));
+        assert_eq!(
+            features_needed(&s, KernelShape::Macvlan),
+            ["macvlan private", "macvlan vepa", "macvtap"]
+        );
+    }
+}
