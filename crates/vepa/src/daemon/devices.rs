@@ -389,7 +389,21 @@ impl Owner {
                 match ns {
                     None if !host::link_exists(&n) || self.owns_link(&n) => links.push(n),
                     None => {}
-                    Some(ns) => links_in.push((ns, n)),
+                    // Only a name that is free there, or a stale one of
+                    // ours: a crash must never make vepa remove another's.
+                    Some(ns) => {
+                        let exists = {
+                            let (ns, n) = (ns.clone(), n.clone());
+                            host::netns_exists(&ns)
+                                && host::netlink(Some(&ns), move |nl| Ok(nl.link(&n)?.is_some()))
+                                    .unwrap_or(true)
+                        };
+                        let ours = Self::alias_in(&Some(ns.clone()), &n)
+                            .is_some_and(|a| a.starts_with(&self.prefix()));
+                        if !exists || ours {
+                            links_in.push((ns, n));
+                        }
+                    }
                 }
             }
             for p in s.uplink.iter().chain(&s.ports) {
