@@ -468,29 +468,13 @@ fn nftables() -> Result<String, KernelError> {
         libc::NETLINK_NETFILTER,
         "socket(NETLINK_NETFILTER)",
     )?;
-    // nlmsghdr (16 bytes) + nfgenmsg (4 bytes): NFT_MSG_GETTABLE in subsystem NFTABLES.
-    let mut msg = [0u8; 20];
-    msg[0..4].copy_from_slice(&20u32.to_ne_bytes());
-    msg[4..6].copy_from_slice(&((10u16 << 8) | 1).to_ne_bytes());
-    msg[6..8].copy_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
-    msg[8..12].copy_from_slice(&1u32.to_ne_bytes());
-    // SAFETY: msg is a valid buffer of its length; the kernel is the destination.
-    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: valid buffer and address, both outlive the call.
-    let sent = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            msg.as_ptr() as *const libc::c_void,
-            msg.len(),
-            0,
-            &sa as *const _ as *const libc::sockaddr,
-            std::mem::size_of_val(&sa) as libc::socklen_t,
-        )
+    // NFT_MSG_GETTABLE in subsystem NFTABLES, as a dump; the body is an empty nfgenmsg.
+    let dump = crate::nic::Request {
+        ty: (10u16 << 8) | 1,
+        flags: (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16,
+        body: vec![0u8; 4],
     };
-    if sent < 0 {
-        return Err(last_os("send NFT_MSG_GETTABLE"));
-    }
+    crate::nic::send(&fd, &dump, "nftables")?;
     let mut buf = [0u8; 8192];
     // SAFETY: buf is writable for its length.
     let n = unsafe {

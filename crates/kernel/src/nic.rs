@@ -170,7 +170,8 @@ fn route_socket(name: &str) -> Result<OwnedFd, KernelError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn send(fd: &OwnedFd, r: &Request, name: &str) -> Result<(), KernelError> {
+/// Sends one netlink request (nlmsghdr with sequence 1, then the body) to the kernel.
+pub(crate) fn send(fd: &OwnedFd, r: &Request, name: &str) -> Result<(), KernelError> {
     let mut msg = Vec::with_capacity(16 + r.body.len());
     msg.extend_from_slice(&((16 + r.body.len()) as u32).to_ne_bytes());
     msg.extend_from_slice(&r.ty.to_ne_bytes());
