@@ -244,7 +244,13 @@ pub fn create_persistent_tap(
     {
         *d = s as libc::c_char;
     }
-    let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(['%', '/', ':']) {
+        return Err(KernelError::Invalid(format!(
+            "'{name}' is not a tap name (1 to 15 characters, no '%', '/' or ':')"
+        )));
+    }
+    // IFF_TUN_EXCL: never take over a tap that exists (someone's QEMU).
+    let mut flags = libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_TUN_EXCL;
     if vnet_hdr {
         flags |= libc::IFF_VNET_HDR;
     }

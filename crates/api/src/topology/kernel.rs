@@ -89,6 +89,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
                 if p.relay {
                     return Err(unfit(at, "relay", "a macvlan port cannot hairpin; reflective relay is the adjacent (bridge) switch's"));
                 }
+                if p.kind == PortKind::Tap && p.netns.is_some() {
+                    return Err(unfit(
+                        at,
+                        "netns",
+                        "a macvtap stays in vepa's namespace for its VM; remove netns",
+                    ));
+                }
             }
             Ok(KernelShape::Macvlan)
         }

@@ -508,6 +508,28 @@ impl Owner {
                 }
             }
         }
+        // Marked links inside namespaces (a kernel switch's macvlans) that
+        // no live device accounts for: left by a crash before a commit.
+        for ns in host::namespaces() {
+            let (p, k) = (prefix.clone(), keep.clone());
+            let stale = host::netlink(Some(&ns), move |nl| {
+                Ok(nl
+                    .links()?
+                    .into_iter()
+                    .filter(|l| {
+                        l.alias
+                            .as_ref()
+                            .is_some_and(|a| a.starts_with(&p) && !k.contains(a))
+                    })
+                    .map(|l| l.name)
+                    .collect::<Vec<_>>())
+            })
+            .unwrap_or_default();
+            for l in stale {
+                tracing::info!(netns = %ns, link = %l, "removing a device of ours the desired state no longer has");
+                let _ = host::del_link_in(Some(&ns), &l);
+            }
+        }
         let used: HashSet<&str> = topo
             .ports()
             .filter_map(|(_, _, p)| p.netns.as_deref())
