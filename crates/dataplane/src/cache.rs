@@ -7,9 +7,11 @@
 //! out or the source is due a refresh of its age. Anything else (a drop, a
 //! frame that is not cacheable) takes the full pipeline.
 
+use crate::flow::{Key, Rewrite, RuleStats};
 use crate::{Egress, PortId};
 use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use vepa_packet::MacAddr;
 
 /// Egress copies one entry holds; larger floods are not cached.
@@ -36,6 +38,8 @@ struct Flow {
 /// One thread's cache for one switch.
 pub struct FlowCache {
     slots: Box<[Option<Flow>]>,
+    /// Decisions of the flow tables, made when the switch has flows.
+    pub(crate) pipeline: Option<Box<PipelineCache>>,
     /// The snapshot the entries belong to (its id).
     snapshot: u64,
     pub hits: u64,
@@ -46,6 +50,7 @@ impl Default for FlowCache {
     fn default() -> Self {
         FlowCache {
             slots: vec![None; SLOTS].into_boxed_slice(),
+            pipeline: None,
             snapshot: 0,
             hits: 0,
             misses: 0,
@@ -74,6 +79,9 @@ impl FlowCache {
     pub(crate) fn follow(&mut self, snapshot: u64) {
         if self.snapshot != snapshot {
             self.slots.iter_mut().for_each(|s| *s = None);
+            if let Some(p) = self.pipeline.as_mut() {
+                p.slots.iter_mut().for_each(|s| s.valid = false);
+            }
             self.snapshot = snapshot;
         }
     }
@@ -117,5 +125,59 @@ impl FlowCache {
             n: egress.len() as u8,
             out,
         });
+    }
+}
+
+/// Flows one cached pipeline decision may have matched (goto chains).
+pub(crate) const CACHED_RULES: usize = 4;
+const PIPELINE_SLOTS: usize = 4096;
+/// `generation` of a decision that did not consult the FDB.
+pub(crate) const ANY_GENERATION: u64 = u64::MAX;
+
+/// A flow-table decision for one exact packet key. Like the L2 entries it
+/// is exact: the snapshot (flows, ports) and, when `NORMAL` took part, the
+/// FDB generation and the entries' ages bound it.
+#[derive(Clone)]
+pub(crate) struct PipelineEntry {
+    pub valid: bool,
+    pub key: Key,
+    pub generation: u64,
+    pub valid_until_ms: u64,
+    pub n: u8,
+    pub out: [Egress; CACHED_EGRESS],
+    pub rewrite: Option<Rewrite>,
+    pub rules: [Option<Arc<RuleStats>>; CACHED_RULES],
+}
+
+pub(crate) struct PipelineCache {
+    pub slots: Box<[PipelineEntry]>,
+}
+
+impl PipelineCache {
+    pub fn new() -> Box<PipelineCache> {
+        let empty = PipelineEntry {
+            valid: false,
+            key: [0; crate::flow::KEY_WORDS],
+            generation: 0,
+            valid_until_ms: 0,
+            n: 0,
+            out: [Egress {
+                port: PortId(0),
+                tag: None,
+                rewrite: 0,
+            }; CACHED_EGRESS],
+            rewrite: None,
+            rules: Default::default(),
+        };
+        Box::new(PipelineCache {
+            slots: vec![empty; PIPELINE_SLOTS].into_boxed_slice(),
+        })
+    }
+
+    #[inline]
+    pub fn slot_of(key: &Key) -> usize {
+        let mut h = FxHasher::default();
+        key.hash(&mut h);
+        (h.finish() >> 20) as usize & (PIPELINE_SLOTS - 1)
     }
 }

@@ -21,10 +21,15 @@ pub enum DropReason {
     NoUplink,
     /// No port in the frame's VLAN is left to send it to.
     NoDestination,
+    /// No flow matched, and the table-miss policy drops (a controller is
+    /// in charge, or it is gone and the fail mode is `secure`).
+    TableMiss,
+    /// A flow matched and its actions sent the frame nowhere.
+    FlowDrop,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 11;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -35,6 +40,8 @@ impl DropReason {
         DropReason::AlreadyDelivered,
         DropReason::NoUplink,
         DropReason::NoDestination,
+        DropReason::TableMiss,
+        DropReason::FlowDrop,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +55,8 @@ impl DropReason {
             DropReason::AlreadyDelivered => "already_delivered",
             DropReason::NoUplink => "no_uplink",
             DropReason::NoDestination => "no_destination",
+            DropReason::TableMiss => "table_miss",
+            DropReason::FlowDrop => "flow_drop",
         }
     }
 }

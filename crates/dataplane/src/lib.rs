@@ -11,6 +11,7 @@ mod cache;
 mod config;
 mod counters;
 mod fdb;
+pub mod flow;
 mod switch;
 mod vlan;
 

@@ -11,9 +11,12 @@
 //! never learned on the uplink (that would steal the VM's entry) and are
 //! delivered by the kernel's reflection rules, keyed on the sender's mode.
 
-use crate::cache::{FlowCache, FlowKey, CACHED_EGRESS};
+use crate::cache::{
+    FlowCache, FlowKey, PipelineCache, PipelineEntry, ANY_GENERATION, CACHED_EGRESS, CACHED_RULES,
+};
 use crate::counters::{DropReason, PortCounters};
 use crate::fdb::{Fdb, LearnOutcome};
+use crate::flow::{Decision, Exec, Pipeline};
 use crate::vlan::{egress_tag, ingress_vid};
 use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
 use arc_swap::ArcSwap;
@@ -21,11 +24,23 @@ use std::sync::Arc;
 use vepa_packet::{EthernetFrame, MacAddr};
 
 /// One output of a forwarding decision: send the frame on `port`, tagged
-/// with `tag` (or untagged when `None`).
+/// with `tag` (or untagged when `None`), with the header changes of
+/// rewrite `rewrite` of its [`Decision`] (0: none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Egress {
     pub port: PortId,
     pub tag: Option<u16>,
+    pub rewrite: u8,
+}
+
+impl Egress {
+    pub fn new(port: PortId, tag: Option<u16>) -> Egress {
+        Egress {
+            port,
+            tag,
+            rewrite: 0,
+        }
+    }
 }
 
 /// The part of a switch the control plane replaces whole: its ports and
@@ -41,10 +56,12 @@ pub struct Forwarding {
     uplink: Option<PortId>,
     /// The downlink that owns the uplink, on a `passthru` switch.
     passthru: Option<PortId>,
+    /// The flow tables in front of the L2 forwarding.
+    flows: Arc<Pipeline>,
 }
 
 impl Forwarding {
-    fn new(config: SwitchConfig) -> Result<Forwarding, ConfigError> {
+    fn new(config: SwitchConfig, flows: Arc<Pipeline>) -> Result<Forwarding, ConfigError> {
         config.validate()?;
         let uplink = config.uplink();
         let passthru = config
@@ -58,7 +75,13 @@ impl Forwarding {
             config,
             uplink,
             passthru,
+            flows,
         })
+    }
+
+    /// The flow tables in force.
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.flows
     }
 
     fn port(&self, id: PortId) -> &PortConfig {
@@ -88,7 +111,7 @@ pub struct SwitchCore {
 
 impl SwitchCore {
     pub fn new(config: SwitchConfig) -> Result<SwitchCore, ConfigError> {
-        let fw = Forwarding::new(config)?;
+        let fw = Forwarding::new(config, Arc::default())?;
         let fdb = Fdb::new(fw.config.ports.len(), fw.config.ageing_ms);
         for s in &fw.config.static_fdb {
             if let Some(id) = fw.config.port_id(&s.port) {
@@ -125,7 +148,7 @@ impl SwitchCore {
                 problem: "ports cannot be added, removed or reordered on a running switch".into(),
             });
         }
-        let fw = Forwarding::new(config)?;
+        let fw = Forwarding::new(config, Arc::clone(&old.flows))?;
         // Static entries follow the new list: gone ones removed (before the
         // new snapshot, so no frame is sent by an entry the list dropped),
         // new ones pinned.
@@ -144,6 +167,18 @@ impl SwitchCore {
         }
         self.forwarding.store(Arc::new(fw));
         Ok(())
+    }
+
+    /// Puts new flow tables in force; the next frame sees them. The
+    /// control plane serialises this with [`set_config`](Self::set_config).
+    pub fn set_pipeline(&self, flows: Arc<Pipeline>) {
+        let old = self.forwarding.load();
+        let fw = match Forwarding::new(old.config.clone(), flows) {
+            Ok(fw) => fw,
+            // The config was valid when it went in; it still is.
+            Err(_) => return,
+        };
+        self.forwarding.store(Arc::new(fw));
     }
 
     /// Takes over what `old` (the same switch before its port list changed)
@@ -173,9 +208,10 @@ impl SwitchCore {
     }
 
     /// Decides where `frame`, received on `in_port` at `now_ms`, goes, under
-    /// forwarding state `fw`. `out` is cleared and filled with the egress
-    /// actions; on a drop it is left empty and the reason is counted on the
-    /// ingress port in `counters` (one entry per port) and returned.
+    /// forwarding state `fw`. `d` is cleared and filled with the egress
+    /// copies (and what else the flow tables decided); on a drop its egress
+    /// is left empty and the reason is counted on the ingress port in
+    /// `counters` (one entry per port) and returned.
     pub fn process(
         &self,
         fw: &Forwarding,
@@ -183,33 +219,75 @@ impl SwitchCore {
         in_port: PortId,
         frame: &[u8],
         now_ms: u64,
-        out: &mut Vec<Egress>,
+        d: &mut Decision,
     ) -> Result<(), DropReason> {
-        out.clear();
+        d.clear();
         if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
             return Err(DropReason::Malformed);
         }
         let c = &mut counters[in_port.index()];
         c.rx_frames += 1;
         c.rx_bytes += frame.len() as u64;
-        let result = match self.forward(fw, in_port, frame, now_ms, out) {
-            // Nothing left to send to: a broadcast the relay reflected from a
-            // veb port reached every port already on its way out.
-            Ok(Some(sender)) if out.is_empty() && fw.mode(sender) == Some(PortMode::Veb) => {
-                Err(DropReason::AlreadyDelivered)
-            }
-            Ok(_) if out.is_empty() => Err(DropReason::NoDestination),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
+        let result = if fw.flows.is_active() {
+            self.run_flows(fw, in_port, frame, now_ms, d)
+        } else {
+            self.l2(fw, in_port, frame, now_ms, &mut d.egress)
         };
         match result {
-            Ok(()) => count_egress(counters, frame, out),
+            Ok(()) => count_egress(counters, frame, &d.egress),
             Err(reason) => {
-                out.clear();
+                d.egress.clear();
                 counters[in_port.index()].count_drop(reason);
             }
         }
         result
+    }
+
+    /// The switch's own (mode-aware L2) forwarding: what `NORMAL` does.
+    fn l2(
+        &self,
+        fw: &Forwarding,
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        out: &mut Vec<Egress>,
+    ) -> Result<(), DropReason> {
+        let first = out.len();
+        match self.forward(fw, in_port, frame, now_ms, out) {
+            // Nothing left to send to: a broadcast the relay reflected from a
+            // veb port reached every port already on its way out.
+            Ok(Some(sender)) if out.len() == first && fw.mode(sender) == Some(PortMode::Veb) => {
+                Err(DropReason::AlreadyDelivered)
+            }
+            Ok(_) if out.len() == first => Err(DropReason::NoDestination),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                out.truncate(first);
+                Err(e)
+            }
+        }
+    }
+
+    fn run_flows(
+        &self,
+        fw: &Forwarding,
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        d: &mut Decision,
+    ) -> Result<(), DropReason> {
+        let key = crate::flow::extract(frame, in_port.0 as u32 + 1).ok_or(DropReason::Malformed)?;
+        let mut exec = Exec {
+            pipeline: &fw.flows,
+            in_port,
+            ports: fw.config.ports.len(),
+            frame,
+            now_ms,
+            d,
+        };
+        exec.run(&key, &mut |out: &mut Vec<Egress>| {
+            self.l2(fw, in_port, frame, now_ms, out)
+        })
     }
 
     /// [`process`](Self::process) through a decision cache: a frame whose
@@ -226,52 +304,144 @@ impl SwitchCore {
         in_port: PortId,
         frame: &[u8],
         now_ms: u64,
-        out: &mut Vec<Egress>,
+        d: &mut Decision,
     ) -> Result<(), DropReason> {
+        if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
+            return self.process(fw, counters, in_port, frame, now_ms, d);
+        }
+        if fw.flows.is_active() {
+            return self.process_flows_cached(fw, cache, counters, in_port, frame, now_ms, d);
+        }
         let key = match EthernetFrame::new_checked(frame) {
-            Ok(f)
-                if in_port.index() < fw.config.ports.len()
-                    && counters.len() >= fw.config.ports.len() =>
-            {
-                ingress_vid(&fw.port(in_port).vlan, f.vlan()).map(|vid| FlowKey {
-                    in_port,
-                    src: f.src(),
-                    dst: f.dst(),
-                    vid,
-                })
-            }
+            Ok(f) => ingress_vid(&fw.port(in_port).vlan, f.vlan()).map(|vid| FlowKey {
+                in_port,
+                src: f.src(),
+                dst: f.dst(),
+                vid,
+            }),
             _ => None,
         };
         let Some(key) = key else {
-            return self.process(fw, counters, in_port, frame, now_ms, out);
+            return self.process(fw, counters, in_port, frame, now_ms, d);
         };
         cache.follow(fw.id);
         let generation = self.fdb.generation();
-        out.clear();
-        if cache.get(&key, generation, now_ms, out) {
+        d.clear();
+        if cache.get(&key, generation, now_ms, &mut d.egress) {
             let c = &mut counters[in_port.index()];
             c.rx_frames += 1;
             c.rx_bytes += frame.len() as u64;
-            count_egress(counters, frame, out);
+            count_egress(counters, frame, &d.egress);
             return Ok(());
         }
-        let result = self.process(fw, counters, in_port, frame, now_ms, out);
-        if result.is_ok() && out.len() <= CACHED_EGRESS {
-            // Exact until an entry it relied on could age out, or the
-            // source is due to have its age refreshed.
-            let mut until = u64::MAX;
-            if let Some(e) = self.fdb.entry(key.src, key.vid) {
+        let result = self.process(fw, counters, in_port, frame, now_ms, d);
+        if result.is_ok() && d.egress.len() <= CACHED_EGRESS {
+            let until = self.valid_until(key.src, key.dst, key.vid);
+            cache.put(key, generation, until, &d.egress);
+        }
+        result
+    }
+
+    /// How long a decision that used the FDB for `src`/`dst` stays exact:
+    /// until an entry it relied on could age out, or the source is due to
+    /// have its age refreshed.
+    fn valid_until(&self, src: MacAddr, dst: MacAddr, vid: u16) -> u64 {
+        let mut until = u64::MAX;
+        if let Some(e) = self.fdb.entry(src, vid) {
+            until = until.min(self.fdb.live_until(&e));
+            if !e.is_static {
+                until = until.min(e.last_seen_ms.saturating_add(crate::fdb::REFRESH_MS));
+            }
+        }
+        if !dst.is_multicast() {
+            if let Some(e) = self.fdb.entry(dst, vid) {
                 until = until.min(self.fdb.live_until(&e));
-                if !e.is_static {
-                    until = until.min(e.last_seen_ms.saturating_add(crate::fdb::REFRESH_MS));
-                }
             }
-            if !key.dst.is_multicast() {
-                if let Some(e) = self.fdb.entry(key.dst, key.vid) {
-                    until = until.min(self.fdb.live_until(&e));
+        }
+        until
+    }
+
+    /// The flow-table path through the cache, keyed by every header field.
+    #[allow(clippy::too_many_arguments)]
+    fn process_flows_cached(
+        &self,
+        fw: &Arc<Forwarding>,
+        cache: &mut FlowCache,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        d: &mut Decision,
+    ) -> Result<(), DropReason> {
+        let Some(key) = crate::flow::extract(frame, in_port.0 as u32 + 1) else {
+            return self.process(fw, counters, in_port, frame, now_ms, d);
+        };
+        cache.follow(fw.id);
+        let generation = self.fdb.generation();
+        let slot = PipelineCache::slot_of(&key);
+        d.clear();
+        {
+            let pc = cache.pipeline.get_or_insert_with(PipelineCache::new);
+            let e = &pc.slots[slot];
+            if e.valid
+                && e.key == key
+                && (e.generation == ANY_GENERATION || e.generation == generation)
+                && now_ms < e.valid_until_ms
+            {
+                d.egress.extend_from_slice(&e.out[..e.n as usize]);
+                if let Some(r) = &e.rewrite {
+                    d.rewrites.push(r.clone());
                 }
+                for r in e.rules.iter().flatten() {
+                    r.hit(frame.len(), now_ms);
+                }
+                cache.hits += 1;
+                let c = &mut counters[in_port.index()];
+                c.rx_frames += 1;
+                c.rx_bytes += frame.len() as u64;
+                count_egress(counters, frame, &d.egress);
+                return Ok(());
             }
-            cache.put(key, generation, until, out);
+        }
+        cache.misses += 1;
+        let result = self.process(fw, counters, in_port, frame, now_ms, d);
+        let cacheable = result.is_ok()
+            && !d.uncacheable
+            && d.controller.is_empty()
+            && !d.egress.is_empty()
+            && d.egress.len() <= CACHED_EGRESS
+            && d.rewrites.len() <= 1
+            && d.rules.len() <= CACHED_RULES;
+        if !cacheable {
+            return result;
+        }
+        let (generation, until) = if d.used_normal {
+            let vid = EthernetFrame::new_checked(frame)
+                .ok()
+                .and_then(|f| ingress_vid(&fw.port(in_port).vlan, f.vlan()).map(|v| (f, v)));
+            match vid {
+                Some((f, vid)) => (generation, self.valid_until(f.src(), f.dst(), vid)),
+                None => return result,
+            }
+        } else {
+            (ANY_GENERATION, u64::MAX)
+        };
+        let mut entry = PipelineEntry {
+            valid: true,
+            key,
+            generation,
+            valid_until_ms: until,
+            n: d.egress.len() as u8,
+            out: [d.egress[0]; CACHED_EGRESS],
+            rewrite: d.rewrites.first().cloned(),
+            rules: Default::default(),
+        };
+        entry.out[..d.egress.len()].copy_from_slice(&d.egress);
+        for (slot, r) in entry.rules.iter_mut().zip(&d.rules) {
+            *slot = Some(Arc::clone(r));
+        }
+        if let Some(pc) = cache.pipeline.as_mut() {
+            pc.slots[slot] = entry;
         }
         result
     }
@@ -375,6 +545,7 @@ pub struct Switch {
     cached: arc_swap::Cache<Arc<ArcSwap<Forwarding>>, Arc<Forwarding>>,
     counters: Vec<PortCounters>,
     flows: Option<FlowCache>,
+    decision: Decision,
 }
 
 impl Switch {
@@ -386,6 +557,7 @@ impl Switch {
             core,
             counters,
             flows: Some(FlowCache::default()),
+            decision: Decision::default(),
         })
     }
 
@@ -432,7 +604,7 @@ impl Switch {
         self.core.tick(now_ms)
     }
 
-    /// See [`SwitchCore::process`].
+    /// See [`SwitchCore::process`]: the egress copies land in `out`.
     pub fn process(
         &mut self,
         in_port: PortId,
@@ -440,16 +612,35 @@ impl Switch {
         now_ms: u64,
         out: &mut Vec<Egress>,
     ) -> Result<(), DropReason> {
+        let r = self.decide(in_port, frame, now_ms);
+        out.clear();
+        out.extend_from_slice(&self.decision.egress);
+        r
+    }
+
+    /// See [`SwitchCore::process`]; the whole decision is [`Self::decision`].
+    pub fn decide(&mut self, in_port: PortId, frame: &[u8], now_ms: u64) -> Result<(), DropReason> {
         let fw = self.cached.load();
+        let d = &mut self.decision;
         match self.flows.as_mut() {
             Some(cache) => {
                 self.core
-                    .process_cached(fw, cache, &mut self.counters, in_port, frame, now_ms, out)
+                    .process_cached(fw, cache, &mut self.counters, in_port, frame, now_ms, d)
             }
             None => self
                 .core
-                .process(fw, &mut self.counters, in_port, frame, now_ms, out),
+                .process(fw, &mut self.counters, in_port, frame, now_ms, d),
         }
+    }
+
+    /// What the last [`decide`](Self::decide) or [`process`](Self::process) decided.
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// Puts new flow tables in force (see [`SwitchCore::set_pipeline`]).
+    pub fn set_pipeline(&self, flows: Arc<Pipeline>) {
+        self.core.set_pipeline(flows);
     }
 }
 
@@ -480,7 +671,7 @@ impl Out<'_> {
     /// Adds `port` if it is a member of the frame's VLAN (flooding stays within it).
     fn push(&mut self, port: PortId) {
         if let Some(tag) = egress_tag(&self.fw.port(port).vlan, self.vid) {
-            self.out.push(Egress { port, tag });
+            self.out.push(Egress::new(port, tag));
         }
     }
 

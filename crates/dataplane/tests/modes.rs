@@ -240,25 +240,13 @@ fn reflective_relay_sends_back_out_the_ingress_port() {
     let outside = s.config().port_id("outside").unwrap();
     s.process(host, &frame(mac(2), mac(1), None), 1, &mut out)
         .unwrap();
-    assert_eq!(
-        out,
-        vec![Egress {
-            port: host,
-            tag: None
-        }]
-    );
+    assert_eq!(out, vec![Egress::new(host, None)]);
     s.process(host, &frame(BCAST, mac(1), None), 1, &mut out)
         .unwrap();
     assert_eq!(out.len(), 2, "flooded to both ports, the ingress included");
     s.process(outside, &frame(mac(1), mac(X), None), 1, &mut out)
         .unwrap();
-    assert_eq!(
-        out,
-        vec![Egress {
-            port: host,
-            tag: None
-        }]
-    );
+    assert_eq!(out, vec![Egress::new(host, None)]);
 
     let mut s = learn(off);
     assert_eq!(
@@ -267,13 +255,7 @@ fn reflective_relay_sends_back_out_the_ingress_port() {
     );
     s.process(host, &frame(BCAST, mac(1), None), 1, &mut out)
         .unwrap();
-    assert_eq!(
-        out,
-        vec![Egress {
-            port: outside,
-            tag: None
-        }]
-    );
+    assert_eq!(out, vec![Egress::new(outside, None)]);
     assert_eq!(s.counters(host).drop_count(DropReason::NoHairpin), 1);
 }
 
@@ -465,26 +447,12 @@ fn a_new_snapshot_applies_to_the_next_frame() {
         .unwrap();
     sw.process(vm1, &frame(mac(2), mac(1), None), 0, &mut out)
         .unwrap();
-    assert_eq!(
-        out,
-        vec![Egress {
-            port: vm2,
-            tag: None
-        }],
-        "veb: switched locally"
-    );
+    assert_eq!(out, vec![Egress::new(vm2, None)], "veb: switched locally");
     // Same ports, now vepa: learned state stays, forwarding changes at once.
     sw.core().set_config(host(PortMode::Vepa)).unwrap();
     sw.process(vm1, &frame(mac(2), mac(1), None), 1, &mut out)
         .unwrap();
-    assert_eq!(
-        out,
-        vec![Egress {
-            port: up,
-            tag: None
-        }],
-        "vepa: up the uplink"
-    );
+    assert_eq!(out, vec![Egress::new(up, None)], "vepa: up the uplink");
     let mut fewer = host(PortMode::Vepa);
     fewer.ports.pop();
     assert!(sw
@@ -505,13 +473,7 @@ fn cached_decisions_follow_moves_and_ageing() {
     for t in 1..100 {
         sw.process(vm1, &frame(mac(2), mac(1), None), t, &mut out)
             .unwrap();
-        assert_eq!(
-            out,
-            vec![Egress {
-                port: vm2,
-                tag: None
-            }]
-        );
+        assert_eq!(out, vec![Egress::new(vm2, None)]);
     }
     let hits = sw.cache().unwrap().hits;
     assert!(
@@ -523,13 +485,7 @@ fn cached_decisions_follow_moves_and_ageing() {
         .unwrap();
     sw.process(vm1, &frame(mac(2), mac(1), None), 101, &mut out)
         .unwrap();
-    assert_eq!(
-        out,
-        vec![Egress {
-            port: vm3,
-            tag: None
-        }]
-    );
+    assert_eq!(out, vec![Egress::new(vm3, None)]);
     // mac(2) last seen at 100 ages out at 300_100 even though nothing swept it.
     sw.process(vm1, &frame(mac(2), mac(1), None), 300_099, &mut out)
         .unwrap();

@@ -20,7 +20,8 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vepa_dataplane::{Egress, FlowCache, PortCounters, PortId, Switch, SwitchCore};
+use vepa_dataplane::flow::{Decision, PacketInReason};
+use vepa_dataplane::{FlowCache, PortCounters, PortId, Switch, SwitchCore};
 use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
 
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
@@ -42,6 +43,24 @@ pub struct Attachment {
     /// Where `vepa capture` listens on this port.
     pub capture: Arc<CapturePoint>,
 }
+
+/// A frame the flow tables sent to the controller.
+#[derive(Debug, Clone)]
+pub struct PacketIn {
+    /// Index of the switch in the forwarder.
+    pub switch: usize,
+    pub in_port: PortId,
+    pub reason: PacketInReason,
+    pub table: u8,
+    pub cookie: u64,
+    pub metadata: u64,
+    /// The frame as the flow's actions made it.
+    pub frame: Vec<u8>,
+}
+
+/// Where controller copies go; a full queue drops them (the controller is
+/// slower than the traffic) rather than slow forwarding down.
+pub type PacketInSink = std::sync::mpsc::SyncSender<PacketIn>;
 
 /// Every worker's counters as of its last publication (a few times a
 /// second), for reading while the forwarder runs.
@@ -97,6 +116,7 @@ pub struct Forwarder {
     workers: usize,
     epoch: Instant,
     live: Arc<LiveCounters>,
+    packet_in: Option<PacketInSink>,
 }
 
 /// Reusable state of one worker.
@@ -105,7 +125,7 @@ struct Buffers {
     /// One queue per port (any worker may send on any port), and which are not empty.
     tx: Vec<TxQueue>,
     dirty: Vec<usize>,
-    out: Vec<Egress>,
+    d: Decision,
     /// A frame with its tag changed, or a frame being segmented.
     scratch: Vec<u8>,
     segment: Vec<u8>,
@@ -119,6 +139,7 @@ struct Shared<'a> {
     start: Instant,
     stop: &'a AtomicBool,
     live: &'a LiveCounters,
+    packet_in: Option<&'a PacketInSink>,
 }
 
 impl Forwarder {
@@ -142,7 +163,13 @@ impl Forwarder {
             workers: 1,
             epoch: Instant::now(),
             live: Arc::default(),
+            packet_in: None,
         }
+    }
+
+    /// Sends the frames flows output to `CONTROLLER` to `sink`.
+    pub fn set_packet_in(&mut self, sink: PacketInSink) {
+        self.packet_in = Some(sink);
     }
 
     /// The instant FDB times count from. A forwarder rebuilt over switches
@@ -182,6 +209,7 @@ impl Forwarder {
             start: self.epoch,
             stop,
             live: &self.live,
+            packet_in: self.packet_in.as_ref(),
         };
         self.live.reset(workers);
         let sizes: Vec<usize> = self
@@ -269,7 +297,7 @@ impl<'a> Worker<'a> {
                     .map(|_| TxQueue::default())
                     .collect(),
                 dirty: Vec::with_capacity(shared.ports.len()),
-                out: Vec::with_capacity(64),
+                d: Decision::default(),
                 scratch: Vec::new(),
                 segment: Vec::new(),
             },
@@ -366,7 +394,7 @@ impl<'a> Worker<'a> {
             let slot = b.rx.slot(slot_i);
             let (frame, vnet) = (slot.frame(), slot.vnet);
             if core
-                .process_cached(&fw, flows, counters, id, frame, now, &mut b.out)
+                .process_cached(&fw, flows, counters, id, frame, now, &mut b.d)
                 .is_err()
             {
                 continue;
@@ -376,7 +404,7 @@ impl<'a> Worker<'a> {
                 continue;
             };
             let current = parsed.vlan().map(|t| t.vid);
-            for e in b.out.iter() {
+            for e in b.d.egress.iter() {
                 let Some(j) = sh.route[si][e.port.index()] else {
                     continue;
                 };
@@ -384,12 +412,16 @@ impl<'a> Worker<'a> {
                 if q.is_empty() {
                     b.dirty.push(j);
                 }
-                let unchanged = current == e.tag;
+                let rewrite = b.d.rewrite_of(e);
+                let unchanged = current == e.tag && rewrite.is_none();
                 let (bytes, hdr): (&[u8], VirtioNetHdr) = if unchanged {
                     (frame, vnet)
                 } else {
-                    write_retagged(&parsed, e.tag, &mut b.scratch);
-                    let delta = 4 * (e.tag.is_some() as i32 - current.is_some() as i32);
+                    match rewrite {
+                        Some(r) => r.write(frame, e.tag, vnet.needs_csum(), &mut b.scratch),
+                        None => write_retagged(&parsed, e.tag, &mut b.scratch),
+                    }
+                    let delta = b.scratch.len() as i32 - frame.len() as i32;
                     (&b.scratch, vnet.shifted(delta))
                 };
                 if let Err(err) = enqueue(
@@ -403,6 +435,34 @@ impl<'a> Worker<'a> {
                 ) {
                     counters[e.port.index()].tx_errors += 1;
                     tracing::trace!(port = sh.ports[j].port.name(), error = %err, "cannot send");
+                }
+            }
+            if let (Some(sink), false) = (sh.packet_in, b.d.controller.is_empty()) {
+                for c in &b.d.controller {
+                    let mut bytes = Vec::with_capacity(frame.len() + 4);
+                    match b.d.rewrites.get((c.rewrite as usize).wrapping_sub(1)) {
+                        Some(r) => r.write(frame, c.tag, false, &mut bytes),
+                        None => write_retagged(&parsed, c.tag, &mut bytes),
+                    }
+                    if vnet.needs_csum() && !vnet.is_gso() {
+                        let delta = bytes.len() as i32 - frame.len() as i32;
+                        let h = vnet.shifted(delta);
+                        checksum::complete_partial(
+                            &mut bytes,
+                            h.csum_start as usize,
+                            h.csum_offset as usize,
+                        );
+                    }
+                    // A full queue loses the copy: the controller is behind.
+                    let _ = sink.try_send(PacketIn {
+                        switch: si,
+                        in_port: id,
+                        reason: c.reason,
+                        table: c.table,
+                        cookie: c.cookie,
+                        metadata: c.metadata,
+                        frame: bytes,
+                    });
                 }
             }
         }

@@ -17,7 +17,7 @@ mod tap;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
 pub use capture::{pcap_header, pcap_record, CapturePoint, CapturedFrame, Direction};
-pub use forwarder::{Attachment, Forwarder, LiveCounters};
+pub use forwarder::{Attachment, Forwarder, LiveCounters, PacketIn, PacketInSink};
 pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;
 pub use port::Port;

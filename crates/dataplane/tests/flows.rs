@@ -1,0 +1,369 @@
+//! Flow tables in front of the switch, as specifications: what each kind
+//! of flow does to real frames, and that an empty pipeline is the plain
+//! switch.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use vepa_dataplane::flow::{
+    Action, Bucket, Field, FlowFilter, FlowSpec, Group, GroupKind, Instruction, Match, Miss,
+    OutPort, PacketInReason, Pipeline,
+};
+use vepa_dataplane::{DropReason, Egress, PortId, PortMode, Switch, SwitchConfig};
+use vepa_packet::MacAddr;
+
+/// vm1, vm2, mon on one veb switch (ports 1, 2, 3 in OpenFlow numbers).
+fn three() -> Switch {
+    Switch::new(SwitchConfig::new(
+        "sdn",
+        vec![
+            down("vm1", PortMode::Veb),
+            down("vm2", PortMode::Veb),
+            down("mon", PortMode::Veb),
+        ],
+    ))
+    .expect("valid")
+}
+
+const VM1: PortId = PortId(0);
+const VM2: PortId = PortId(1);
+const MON: PortId = PortId(2);
+
+fn ipv4(dst: MacAddr, src: MacAddr, proto: u8, sport: u16, dport: u16) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst.0);
+    f.extend_from_slice(&src.0);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(&[0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, proto, 0, 0]);
+    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+    match proto {
+        1 => f.extend_from_slice(&[8, 0, 0, 0, 0, 1, 0, 1]),
+        _ => {
+            f.extend_from_slice(&sport.to_be_bytes());
+            f.extend_from_slice(&dport.to_be_bytes());
+            f.extend_from_slice(&[0; 16]);
+        }
+    }
+    f.resize(60, 0);
+    f
+}
+
+fn flow(priority: u16, fields: &[(Field, u128)], actions: Vec<Action>) -> FlowSpec {
+    let mut m = Match::any();
+    for &(f, v) in fields {
+        m.exact(f, v).expect("field");
+    }
+    FlowSpec {
+        priority,
+        matcher: m,
+        instructions: vec![Instruction::Apply(actions)],
+        ..FlowSpec::default()
+    }
+}
+
+fn install(sw: &Switch, flows: Vec<FlowSpec>) -> Pipeline {
+    let mut p = Pipeline::default();
+    for f in flows {
+        p.add(f, sw.config().ports.len(), 0).expect("valid flow");
+    }
+    sw.set_pipeline(Arc::new(p.clone()));
+    p
+}
+
+fn ports(out: &[Egress]) -> Vec<PortId> {
+    let mut v: Vec<PortId> = out.iter().map(|e| e.port).collect();
+    v.sort();
+    v
+}
+
+/// Teaches the switch where vm1 and vm2 are.
+fn learn(sw: &mut Switch) {
+    let mut out = Vec::new();
+    let _ = sw.process(VM1, &frame(BCAST, mac(1), None), 0, &mut out);
+    let _ = sw.process(VM2, &frame(BCAST, mac(2), None), 0, &mut out);
+}
+
+#[test]
+fn an_empty_pipeline_is_the_plain_switch() {
+    let mut plain = three();
+    let mut sdn = three();
+    install(&sdn, vec![]);
+    for sw in [&mut plain, &mut sdn] {
+        learn(sw);
+    }
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for f in [
+        ipv4(mac(2), mac(1), 1, 0, 0),
+        frame(BCAST, mac(1), None),
+        frame(mac(9), mac(1), None),
+    ] {
+        assert_eq!(
+            plain.process(VM1, &f, 1, &mut a),
+            sdn.process(VM1, &f, 1, &mut b)
+        );
+        assert_eq!(ports(&a), ports(&b));
+    }
+}
+
+#[test]
+fn a_flow_drops_icmp_while_tcp_still_passes() {
+    let mut sw = three();
+    learn(&mut sw);
+    install(
+        &sw,
+        vec![
+            flow(
+                100,
+                &[
+                    (Field::EthType, 0x800),
+                    (Field::IpProto, 1),
+                    (Field::InPort, 1),
+                ],
+                vec![],
+            ),
+            flow(0, &[], vec![Action::Output(OutPort::Normal)]),
+        ],
+    );
+    let mut out = Vec::new();
+    assert_eq!(
+        sw.process(VM1, &ipv4(mac(2), mac(1), 1, 0, 0), 1, &mut out),
+        Err(DropReason::FlowDrop)
+    );
+    sw.process(VM1, &ipv4(mac(2), mac(1), 6, 40000, 22), 1, &mut out)
+        .expect("tcp passes");
+    assert_eq!(ports(&out), [VM2]);
+    // ICMP the other way is not matched.
+    sw.process(VM2, &ipv4(mac(1), mac(2), 1, 0, 0), 1, &mut out)
+        .expect("icmp from vm2 passes");
+    assert_eq!(ports(&out), [VM1]);
+    assert_eq!(sw.counters(VM1).drop_count(DropReason::FlowDrop), 1);
+}
+
+#[test]
+fn a_flow_steers_a_copy_to_a_monitor_port() {
+    let mut sw = three();
+    learn(&mut sw);
+    install(
+        &sw,
+        vec![flow(
+            50,
+            &[(Field::InPort, 1)],
+            vec![
+                Action::Output(OutPort::Normal),
+                Action::Output(OutPort::Port(MON)),
+            ],
+        )],
+    );
+    let mut out = Vec::new();
+    sw.process(VM1, &ipv4(mac(2), mac(1), 6, 1, 2), 1, &mut out)
+        .expect("forwarded");
+    assert_eq!(ports(&out), [VM2, MON]);
+    // Twice: the second comes from the cache, and both count on the flow.
+    sw.process(VM1, &ipv4(mac(2), mac(1), 6, 1, 2), 1, &mut out)
+        .expect("forwarded");
+    assert_eq!(ports(&out), [VM2, MON]);
+    let p = sw.config().pipeline().clone();
+    assert_eq!(p.flows(&FlowFilter::default())[0].stats.packets(), 2);
+    assert!(sw.cache().expect("cache on").hits >= 1);
+}
+
+#[test]
+fn goto_table_metadata_and_the_action_set() {
+    let mut sw = three();
+    let mut p = Pipeline::default();
+    // Table 0: tag the packet's origin in metadata, queue an output to vm2,
+    // and go on; table 1 adds the monitor only for metadata 7.
+    p.add(
+        FlowSpec {
+            matcher: {
+                let mut m = Match::any();
+                m.exact(Field::InPort, 1).expect("port");
+                m
+            },
+            instructions: vec![
+                Instruction::Write(vec![Action::Output(OutPort::Port(VM2))]),
+                Instruction::WriteMetadata {
+                    value: 7,
+                    mask: 0xff,
+                },
+                Instruction::Goto(1),
+            ],
+            ..FlowSpec::default()
+        },
+        3,
+        0,
+    )
+    .expect("t0");
+    p.add(
+        FlowSpec {
+            table: 1,
+            matcher: {
+                let mut m = Match::any();
+                m.exact(Field::Metadata, 7).expect("meta");
+                m
+            },
+            instructions: vec![Instruction::Apply(vec![Action::Output(OutPort::Port(MON))])],
+            ..FlowSpec::default()
+        },
+        3,
+        0,
+    )
+    .expect("t1");
+    sw.set_pipeline(Arc::new(p.clone()));
+    let mut out = Vec::new();
+    sw.process(VM1, &frame(mac(9), mac(1), None), 0, &mut out)
+        .expect("out");
+    // Apply-actions run at once, the action set at the end.
+    assert_eq!(out.iter().map(|e| e.port).collect::<Vec<_>>(), [MON, VM2]);
+    // A clear_actions in table 1 would have dropped the queued output.
+    p.modify(
+        &FlowFilter {
+            table: Some(1),
+            ..FlowFilter::default()
+        },
+        &[Instruction::Clear],
+        false,
+        3,
+    )
+    .expect("modify");
+    sw.set_pipeline(Arc::new(p));
+    assert_eq!(
+        sw.process(VM1, &frame(mac(9), mac(1), None), 0, &mut out),
+        Err(DropReason::FlowDrop)
+    );
+}
+
+#[test]
+fn set_field_and_vlan_actions_are_recorded_per_copy() {
+    let mut sw = three();
+    install(
+        &sw,
+        vec![flow(
+            10,
+            &[(Field::InPort, 1)],
+            vec![
+                Action::Output(OutPort::Port(VM2)),
+                Action::SetField(Field::EthDst, 0x0200_0000_0042),
+                Action::PushVlan(0x8100),
+                Action::SetField(Field::VlanVid, 0x1000 | 30),
+                Action::Output(OutPort::Port(MON)),
+            ],
+        )],
+    );
+    sw.decide(VM1, &frame(mac(2), mac(1), None), 0)
+        .expect("out");
+    let d = sw.decision();
+    assert_eq!(d.egress[0], Egress::new(VM2, None), "first copy as it came");
+    assert_eq!(d.egress[1].port, MON);
+    assert_eq!(d.egress[1].tag, Some(30));
+    let r = d.rewrite_of(&d.egress[1]).expect("rewritten");
+    let mut bytes = Vec::new();
+    r.write(&frame(mac(2), mac(1), None), Some(30), false, &mut bytes);
+    assert_eq!(&bytes[0..6], &[2, 0, 0, 0, 0, 0x42]);
+    assert_eq!(&bytes[12..16], &[0x81, 0x00, 0, 30]);
+}
+
+#[test]
+fn misses_follow_the_policy_and_controller_gets_copies() {
+    let mut sw = three();
+    let mut p = Pipeline::default();
+    p.miss = Miss::Drop;
+    sw.set_pipeline(Arc::new(p.clone()));
+    let mut out = Vec::new();
+    assert_eq!(
+        sw.process(VM1, &frame(BCAST, mac(1), None), 0, &mut out),
+        Err(DropReason::TableMiss)
+    );
+    // simple_switch_13's table-miss flow: everything to the controller.
+    p.add(
+        flow(
+            0,
+            &[],
+            vec![Action::Output(OutPort::Controller { max_len: 0xffff })],
+        ),
+        3,
+        0,
+    )
+    .expect("miss flow");
+    sw.set_pipeline(Arc::new(p));
+    for _ in 0..2 {
+        sw.decide(VM1, &frame(BCAST, mac(1), None), 0)
+            .expect("to controller");
+        let d = sw.decision();
+        assert!(d.egress.is_empty());
+        assert_eq!(d.controller.len(), 1, "every packet goes up, none cached");
+        assert_eq!(d.controller[0].reason, PacketInReason::Action);
+    }
+}
+
+#[test]
+fn groups_all_and_select() {
+    let mut sw = three();
+    let mut p = Pipeline::default();
+    p.add_group(
+        Group {
+            id: 1,
+            kind: GroupKind::All,
+            buckets: vec![
+                Bucket {
+                    weight: 0,
+                    watch_port: None,
+                    watch_group: None,
+                    actions: vec![Action::Output(OutPort::Port(VM2))],
+                },
+                Bucket {
+                    weight: 0,
+                    watch_port: None,
+                    watch_group: None,
+                    actions: vec![Action::Output(OutPort::Port(MON))],
+                },
+            ],
+        },
+        3,
+    )
+    .expect("group");
+    p.add_group(
+        Group {
+            id: 2,
+            kind: GroupKind::Select,
+            buckets: vec![
+                Bucket {
+                    weight: 1,
+                    watch_port: None,
+                    watch_group: None,
+                    actions: vec![Action::Output(OutPort::Port(VM1))],
+                },
+                Bucket {
+                    weight: 1,
+                    watch_port: None,
+                    watch_group: None,
+                    actions: vec![Action::Output(OutPort::Port(MON))],
+                },
+            ],
+        },
+        3,
+    )
+    .expect("group");
+    p.add(flow(5, &[(Field::InPort, 1)], vec![Action::Group(1)]), 3, 0)
+        .expect("flow");
+    p.add(flow(5, &[(Field::InPort, 2)], vec![Action::Group(2)]), 3, 0)
+        .expect("flow");
+    sw.set_pipeline(Arc::new(p.clone()));
+    let mut out = Vec::new();
+    sw.process(VM1, &frame(mac(2), mac(1), None), 0, &mut out)
+        .expect("all");
+    assert_eq!(ports(&out), [VM2, MON]);
+    // Select spreads different flows over its buckets, each flow sticking to one.
+    let mut seen = std::collections::BTreeSet::new();
+    for n in 0..32u8 {
+        sw.process(VM2, &frame(mac(100 + n), mac(2), None), 0, &mut out)
+            .expect("select");
+        assert_eq!(out.len(), 1);
+        seen.insert(out[0].port);
+    }
+    assert_eq!(seen.len(), 2, "both buckets used");
+    // Deleting the group takes its flows with it.
+    assert_eq!(p.delete_group(Some(1)).len(), 1);
+}
