@@ -4,6 +4,7 @@
 //! these types and the CLI sends them, so the two cannot drift apart; the
 //! OpenAPI document is derived from them too.
 
+pub mod flowtext;
 pub mod plan;
 pub mod topology;
 pub mod wire;

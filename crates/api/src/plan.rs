@@ -170,7 +170,11 @@ fn field_changes(a: &impl Serialize, b: &impl Serialize, skip: &[&str]) -> Vec<F
 }
 
 fn diff_switch(old: &SwitchSpec, new: &SwitchSpec, out: &mut Vec<Change>) {
-    let mut fields = field_changes(old, new, &["port", "uplink", "static_fdb", "name"]);
+    let mut fields = field_changes(
+        old,
+        new,
+        &["port", "uplink", "static_fdb", "name", "flows", "groups"],
+    );
     let same_entries = old.static_fdb.len() == new.static_fdb.len()
         && old.static_fdb.iter().all(|e| new.static_fdb.contains(e));
     if same_entries && old.static_fdb != new.static_fdb {
@@ -236,6 +240,37 @@ fn diff_switch(old: &SwitchSpec, new: &SwitchSpec, out: &mut Vec<Change>) {
             Op::Update
         };
         out.push(change(op, port_object(new, p), fields));
+    }
+    for (kind, was, now) in [
+        ("group", &old.groups, &new.groups),
+        ("flow", &old.flows, &new.flows),
+    ] {
+        for t in was.iter().filter(|t| !now.contains(t)) {
+            out.push(change(
+                Op::Remove,
+                format!("{kind} {}: {t}", new.name),
+                Vec::new(),
+            ));
+        }
+        for t in now.iter().filter(|t| !was.contains(t)) {
+            out.push(change(
+                Op::Add,
+                format!("{kind} {}: {t}", new.name),
+                Vec::new(),
+            ));
+        }
+        let same = was.len() == now.len() && was.iter().all(|t| now.contains(t));
+        if same && was != now {
+            out.push(change(
+                Op::Update,
+                format!("switch {}", new.name),
+                vec![FieldChange {
+                    field: format!("{kind}s"),
+                    from: Some("(same entries".into()),
+                    to: Some("another order)".into()),
+                }],
+            ));
+        }
     }
     for e in &old.static_fdb {
         if !new.static_fdb.contains(e) {

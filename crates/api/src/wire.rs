@@ -177,3 +177,78 @@ pub struct PortView {
     pub role: String,
     pub spec: crate::topology::PortSpec,
 }
+
+/// Flows to add, in `ovs-ofctl add-flow` syntax; all are added or none.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowAdd {
+    pub flows: Vec<String>,
+}
+
+/// A modify (`ovs-ofctl mod-flows`): the flows the text's match selects
+/// get its actions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowMod {
+    pub flow: String,
+    /// Only the flow with exactly this match and priority.
+    #[serde(default)]
+    pub strict: bool,
+}
+
+/// A delete (`ovs-ofctl del-flows`): every flow the match covers, or
+/// every flow at all without one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowDel {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    #[serde(default)]
+    pub strict: bool,
+}
+
+/// How many flows a change touched, and the stored generation after it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FlowChange {
+    pub changed: usize,
+    pub generation: u64,
+}
+
+/// One flow with its counters.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FlowView {
+    pub table: u8,
+    pub priority: u16,
+    pub cookie: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Seconds since it was added.
+    pub duration_secs: f64,
+    pub idle_timeout: u16,
+    pub hard_timeout: u16,
+    /// The match, in `ovs-ofctl` syntax (empty: every packet).
+    #[serde(rename = "match")]
+    pub matcher: String,
+    pub actions: String,
+    /// The whole flow in the canonical form the store keeps.
+    pub flow: String,
+}
+
+/// Groups to add or change, in `ovs-ofctl add-group` syntax.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupAdd {
+    pub groups: Vec<String>,
+    /// Replace existing groups of the same id (`mod-group`) instead of refusing them.
+    #[serde(default)]
+    pub modify: bool,
+}
+
+/// One group with its counters.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GroupView {
+    pub group_id: u32,
+    pub packets: u64,
+    pub bytes: u64,
+    pub group: String,
+}

@@ -110,22 +110,15 @@ fn topology(s: &Scenario, n: &Names) -> Topology {
     Topology {
         switches: vec![
             SwitchSpec {
-                name: "host".into(),
                 mode: s.mode,
-                ageing_secs: None,
                 uplink: Some(up),
                 ports: vms,
-                static_fdb: vec![],
-                backend: Default::default(),
+                ..SwitchSpec::new("host")
             },
             SwitchSpec {
-                name: "adjacent".into(),
                 mode: ModeName::Veb,
-                ageing_secs: None,
-                uplink: None,
                 ports: vec![rh, out],
-                static_fdb: vec![],
-                backend: Default::default(),
+                ..SwitchSpec::new("adjacent")
             },
         ],
     }

@@ -157,6 +157,12 @@ enum Command {
     /// Show, add, remove or flush FDB entries (daemon)
     #[command(subcommand)]
     Fdb(client::FdbCmd),
+    /// Add, change, remove or list flows, in ovs-ofctl's syntax (daemon)
+    #[command(subcommand)]
+    Flow(client::flows::FlowCmd),
+    /// Add, change, remove or list OpenFlow groups (daemon)
+    #[command(subcommand)]
+    Group(client::flows::GroupCmd),
     /// Per-port counters, drops by reason, FDB sizes (daemon)
     Stats {
         #[command(flatten)]
@@ -256,6 +262,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Switch(c) => client::switch(&client()?, c),
         Command::Port(c) => client::port(&client()?, *c),
         Command::Fdb(c) => client::fdb(&client()?, c),
+        Command::Flow(c) => client::flows::flow(&client()?, c),
+        Command::Group(c) => client::flows::group(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),
         Command::Apply { file, dry_run } => client::apply(&client()?, &file, dry_run),
         Command::Export => client::export(&client()?),

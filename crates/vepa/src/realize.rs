@@ -322,9 +322,17 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
             capture: Default::default(),
         });
     }
+    // `vepa run` has no controller: flows from the file, misses by fail mode.
     let switches = configs
         .into_iter()
-        .map(|c| Switch::new(c).context("switch"))
+        .zip(&topo.switches)
+        .map(|(c, spec)| {
+            let sw = Switch::new(c).context("switch")?;
+            let mut p = spec.pipeline(0)?;
+            p.miss = crate::daemon::sdn::miss_policy(spec.openflow.as_ref(), false);
+            sw.set_pipeline(std::sync::Arc::new(p));
+            Ok(sw)
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(Realized {
         forwarder: Forwarder::new(switches, attachments),

@@ -44,6 +44,24 @@ pub fn kernel_mode(m: ModeName) -> &'static str {
 }
 
 pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
+    if !s.flows.is_empty() || !s.groups.is_empty() {
+        return Err(unfit(
+            None,
+            if s.flows.is_empty() {
+                "groups"
+            } else {
+                "flows"
+            },
+            "flow tables are vepa's userspace dataplane",
+        ));
+    }
+    if s.openflow.is_some() {
+        return Err(unfit(
+            None,
+            "openflow",
+            "an OpenFlow endpoint drives vepa's userspace flow tables",
+        ));
+    }
     if !s.static_fdb.is_empty() {
         return Err(unfit(
             None,

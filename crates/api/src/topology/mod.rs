@@ -7,6 +7,7 @@
 
 mod check;
 pub mod kernel;
+pub mod sdn;
 #[cfg(test)]
 mod tests;
 
@@ -44,6 +45,34 @@ pub struct SwitchSpec {
     /// the kernel's own devices, or whichever fits (`auto`).
     #[serde(default, skip_serializing_if = "Backend::is_default")]
     pub backend: Backend,
+    /// OpenFlow endpoints: a listener for `ovs-ofctl`, a controller to dial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openflow: Option<sdn::OpenFlowSpec>,
+    /// Groups, in `ovs-ofctl add-group` syntax (`group_id=1,type=all,bucket=output:vm1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Flows, in `ovs-ofctl add-flow` syntax (`priority=100,icmp,in_port=vm1,actions=drop`);
+    /// ports by name or OpenFlow number (uplink 1, then the ports in order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<String>,
+}
+
+impl SwitchSpec {
+    /// A switch with no ports, in `veb` mode, on the userspace dataplane.
+    pub fn new(name: &str) -> SwitchSpec {
+        SwitchSpec {
+            name: name.to_string(),
+            mode: ModeName::default(),
+            ageing_secs: None,
+            uplink: None,
+            ports: Vec::new(),
+            static_fdb: Vec::new(),
+            backend: Backend::default(),
+            openflow: None,
+            groups: Vec::new(),
+            flows: Vec::new(),
+        }
+    }
 }
 
 /// Where a switch's forwarding happens.
@@ -360,6 +389,19 @@ impl Topology {
                     format!("interface '{ifname}' is already used by {prev}"),
                 ));
             }
+        }
+        let mut listeners: HashMap<std::net::SocketAddr, &str> = HashMap::new();
+        for s in &self.switches {
+            if let Some(addr) = s.check_openflow()? {
+                if let Some(prev) = listeners.insert(addr, &s.name) {
+                    return Err(invalid(
+                        format!("switch '{}'", s.name),
+                        "openflow.listen",
+                        format!("{addr} is already switch '{prev}'s listener"),
+                    ));
+                }
+            }
+            s.pipeline(0)?;
         }
         self.switches.iter().map(switch_config).collect()
     }

@@ -427,6 +427,39 @@ impl Pipeline {
             .min()
     }
 
+    /// Gives each flow that `old` also has (same table, priority and
+    /// match) `old`'s counters and age, and each group its counters: a
+    /// pipeline rebuilt from text keeps what the running one counted.
+    pub fn adopt_stats(&mut self, old: &Pipeline) {
+        for r in self.flows(&FlowFilter::default()) {
+            let Some(prev) = old
+                .table(r.table)
+                .and_then(|t| t.find_strict(&r.matcher, r.priority))
+            else {
+                continue;
+            };
+            let kept = Arc::new(Rule {
+                id: r.id,
+                table: r.table,
+                priority: r.priority,
+                matcher: r.matcher.clone(),
+                cookie: r.cookie,
+                idle_timeout: r.idle_timeout,
+                hard_timeout: r.hard_timeout,
+                flags: r.flags,
+                instructions: r.instructions.clone(),
+                installed_ms: prev.installed_ms,
+                stats: Arc::clone(&prev.stats),
+            });
+            self.tables[r.table as usize].insert(kept);
+        }
+        for (id, (_, stats)) in self.groups.iter_mut() {
+            if let Some((_, s)) = old.groups.get(id) {
+                *stats = Arc::clone(s);
+            }
+        }
+    }
+
     pub fn group(&self, id: u32) -> Option<&(Arc<Group>, Arc<GroupStats>)> {
         self.groups.get(&id)
     }

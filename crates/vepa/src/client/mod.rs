@@ -1,6 +1,7 @@
 //! The CLI commands that talk to a running daemon: `switch`, `port`,
 //! `fdb`, `stats`, `apply`, `export`, `capture`.
 
+pub mod flows;
 pub mod http;
 mod show;
 

@@ -44,7 +44,11 @@ pub type Shared = Arc<AppState>;
 pub struct ApiError(StatusCode, ErrorBody);
 
 impl ApiError {
-    fn new(status: StatusCode, field: Option<&str>, error: impl Into<String>) -> ApiError {
+    pub(super) fn new(
+        status: StatusCode,
+        field: Option<&str>,
+        error: impl Into<String>,
+    ) -> ApiError {
         ApiError(
             status,
             ErrorBody {
@@ -88,12 +92,15 @@ impl From<ChangeError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, field.as_deref(), msg)
             }
             ChangeError::Store(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, msg),
+            ChangeError::Flow { field, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some(&field), msg)
+            }
         }
     }
 }
 
 /// A JSON body whose errors name the field (`port.vlan`, `mac`...).
-pub struct Body2<T>(T);
+pub struct Body2<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body2<T> {
     type Rejection = ApiError;
@@ -125,13 +132,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body2<T> {
 }
 
 /// Runs `f` on the engine, off the async threads (it may wait for `ip` or the disk).
-async fn with_engine<T: Send + 'static>(
+pub(super) async fn with_engine<T: Send + 'static>(
     st: &Shared,
     f: impl FnOnce(&mut Engine) -> Result<T, ChangeError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let engine = Arc::clone(&st.engine);
     tokio::task::spawn_blocking(move || {
         let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
+        // Flows edited one by one (OpenFlow) show in the desired state.
+        e.sync_flows();
         f(&mut e)
     })
     .await
@@ -666,7 +675,14 @@ async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
         stats,
         topology,
         apply,
-        capture
+        capture,
+        super::api_flows::dump,
+        super::api_flows::add,
+        super::api_flows::modify,
+        super::api_flows::delete,
+        super::api_flows::groups,
+        super::api_flows::group_add,
+        super::api_flows::group_del
     ),
     components(schemas(
         ErrorBody,
@@ -727,6 +743,19 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route(
             "/v1/switches/{switch}/fdb/{mac}",
             axum::routing::delete(fdb_del),
+        )
+        .route(
+            "/v1/switches/{switch}/flows",
+            get(super::api_flows::dump)
+                .post(super::api_flows::add)
+                .patch(super::api_flows::modify)
+                .delete(super::api_flows::delete),
+        )
+        .route(
+            "/v1/switches/{switch}/groups",
+            get(super::api_flows::groups)
+                .post(super::api_flows::group_add)
+                .delete(super::api_flows::group_del),
         )
         .route("/v1/stats", get(stats))
         .route("/v1/topology", get(topology))

@@ -47,6 +47,13 @@ pub enum ChangeError {
     Host(anyhow::Error),
     #[error(transparent)]
     Store(Box<StoreError>),
+    /// A flow or group the switch refused.
+    #[error("{message}")]
+    Flow {
+        field: String,
+        message: String,
+        error: vepa_dataplane::flow::FlowError,
+    },
 }
 
 impl From<StoreError> for ChangeError {
@@ -65,22 +72,24 @@ struct Running {
 
 pub struct Engine {
     owner: Owner,
-    store: Store,
+    pub(super) store: Store,
     workers: usize,
     /// FDB times count from here for the daemon's whole life.
     epoch: Instant,
-    desired: Topology,
-    generation: u64,
+    pub(super) desired: Topology,
+    pub(super) generation: u64,
     devices: BTreeMap<String, Device>,
     /// Devices that could not be made at start, and why (their ports run without a device).
     failed: BTreeMap<String, (DeviceSpec, String)>,
-    cores: HashMap<String, Arc<SwitchCore>>,
+    pub(super) cores: HashMap<String, Arc<SwitchCore>>,
+    /// Each switch's flow tables.
+    pub(super) sdn: HashMap<String, super::sdn::Sdn>,
     captures: HashMap<PortKey, Arc<CapturePoint>>,
     /// Counters of forwarders that have stopped.
     base: HashMap<PortKey, PortCounters>,
     running: Option<Running>,
     /// Each switch's backend and why, as last decided.
-    choices: HashMap<String, (bool, String)>,
+    pub(super) choices: HashMap<String, (bool, String)>,
 }
 
 /// Which switches the kernel makes (and their shape), and each switch's
@@ -146,6 +155,7 @@ impl Engine {
             base: HashMap::new(),
             running: None,
             choices: HashMap::new(),
+            sdn: HashMap::new(),
         };
         let configs = e.desired.check()?;
         let pending = e.store.pending()?;
@@ -162,6 +172,8 @@ impl Engine {
         let mut to_make = Vec::new();
         let (kernel, choices) = backends(&e.desired)?;
         e.choices = choices;
+        let desired = e.desired.clone();
+        e.sdn = e.pipelines_for(&desired)?;
         for d in super::devices::devices(&e.desired, &kernel) {
             match e.owner.adopt(&e.desired, &d) {
                 Some(Ok(dev)) => {
@@ -273,6 +285,7 @@ impl Engine {
             });
         }
         let (kernel, choices) = backends(&new)?;
+        let pipelines = self.pipelines_for(&new)?;
         let wanted = super::devices::devices(&new, &kernel);
         // Devices that failed before are tried again.
         let is_current = |d: &DeviceSpec| self.devices.get(&d.key).is_some_and(|x| x.spec == *d);
@@ -286,12 +299,23 @@ impl Engine {
             .collect();
         let structural =
             !to_create.is_empty() || !to_remove.is_empty() || layout(&new) != layout(&self.desired);
-        if structural {
-            self.change_structure(new, configs, to_create, to_remove)?;
+        let old_sdn = std::mem::replace(&mut self.sdn, pipelines);
+        let r = if structural {
+            self.change_structure(new, configs, to_create, to_remove)
         } else {
-            self.change_forwarding(&new, configs)?;
+            self.change_forwarding(&new, configs)
+        };
+        if let Err(e) = r {
+            self.sdn = old_sdn;
+            self.publish_all();
+            return Err(e);
+        }
+        // The commit wrote every flow.
+        for s in self.sdn.values_mut() {
+            s.unsaved = false;
         }
         self.choices = choices;
+        self.publish_all();
         Ok(ApplyResult {
             plan,
             applied: true,
@@ -459,6 +483,12 @@ impl Engine {
                     if let Some(old) = old_cores.get(&name) {
                         sw.core().restore_learned(old);
                     }
+                    if let Some(sdn) = self.sdn.get(&name) {
+                        let mut p = sdn.pipeline.clone();
+                        let of = topo.switch(&name).and_then(|s| s.openflow.as_ref());
+                        p.miss = super::sdn::miss_policy(of, sdn.controller_up);
+                        sw.set_pipeline(Arc::new(p));
+                    }
                     self.cores.insert(name, Arc::clone(sw.core()));
                     switches.push(sw);
                 }
@@ -519,7 +549,7 @@ impl Engine {
         self.stop_forwarder();
     }
 
-    fn now_ms(&self) -> u64 {
+    pub(super) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
 

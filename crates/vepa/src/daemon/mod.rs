@@ -6,9 +6,11 @@
 //! forwarding but leaves the devices it made, which the next start adopts.
 
 pub mod api;
+pub mod api_flows;
 pub mod devices;
 pub mod engine;
 pub mod metrics;
+pub mod sdn;
 pub mod store;
 
 use crate::realize::{running_as_root, PortOptions};
@@ -172,6 +174,30 @@ async fn serve(
     )
     .with_graceful_shutdown(wait(stop_rx.clone()));
     tasks.spawn(async move { unix_server.await });
+    // Flow timeouts, and flow edits from OpenFlow written to the store.
+    let housekeeping = Arc::clone(&st.engine);
+    let mut stop_house = stop_rx.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop_house.wait_for(|v| *v) => return Ok(()),
+            }
+            let e = Arc::clone(&housekeeping);
+            let _ = tokio::task::spawn_blocking(move || {
+                let mut e = e.lock().unwrap_or_else(|p| p.into_inner());
+                let gone = e.expire_flows();
+                if !gone.is_empty() {
+                    tracing::debug!(flows = gone.len(), "flows timed out");
+                }
+                if let Err(err) = e.flush_flows() {
+                    tracing::warn!(error = %err, "cannot store flow changes");
+                }
+            })
+            .await;
+        }
+    });
     let mut where_ = format!("{}", o.socket.display());
     if let (Some(addr), Some(token)) = (o.listen, token) {
         let l = tokio::net::TcpListener::bind(addr)

@@ -1,0 +1,338 @@
+//! The engine's flow tables: one master pipeline per switch, published
+//! into the running dataplane and kept in the desired state.
+//!
+//! Flows change two ways: through the desired topology (`apply`, the
+//! topology API: the pipeline is rebuilt from the flow texts, keeping the
+//! counters of flows that stay) and flow by flow (`vepa flow`, OpenFlow:
+//! the master pipeline is edited in place). Flow-by-flow edits are
+//! published to the dataplane by the caller once per batch
+//! ([`Engine::publish`]) and written back into the desired state's flow
+//! texts lazily ([`Engine::sync_flows`]); [`Engine::flush_flows`] commits
+//! them to the store (the API does before it answers, OpenFlow before a
+//! barrier reply).
+
+use super::engine::{ChangeError, Engine};
+use crate::topology::sdn::{FailMode, OpenFlowSpec};
+use crate::topology::Topology;
+use std::collections::HashMap;
+use std::sync::Arc;
+use vepa_api::flowtext::{format_flow, format_group, PortNames};
+use vepa_dataplane::flow::{
+    FlowError, FlowFilter, FlowSpec, Group, Instruction, Miss, Pipeline, RemovedReason, Rule,
+};
+
+/// One switch's SDN state.
+#[derive(Debug, Clone, Default)]
+pub struct Sdn {
+    pub pipeline: Pipeline,
+    /// The desired state's flow texts lag behind the pipeline.
+    pub text_stale: bool,
+    /// The store lags behind the pipeline.
+    pub unsaved: bool,
+    /// An active controller connection is up.
+    pub controller_up: bool,
+}
+
+/// What a switch does with a frame no flow matches.
+pub fn miss_policy(of: Option<&OpenFlowSpec>, controller_up: bool) -> Miss {
+    match of {
+        None => Miss::Normal,
+        Some(_) if controller_up => Miss::Drop,
+        Some(o) if o.fail_mode == FailMode::Secure => Miss::Drop,
+        Some(_) => Miss::Normal,
+    }
+}
+
+fn flow_error(switch: &str, e: FlowError) -> ChangeError {
+    ChangeError::Flow {
+        field: "flow".into(),
+        message: format!("switch '{switch}': {e}"),
+        error: e,
+    }
+}
+
+impl Engine {
+    /// The pipelines `new` asks for: kept where a switch's flows, groups and
+    /// ports are as before, rebuilt from text (counters carried over) where not.
+    pub(super) fn pipelines_for(
+        &self,
+        new: &Topology,
+    ) -> Result<HashMap<String, Sdn>, ChangeError> {
+        let mut out = HashMap::new();
+        for s in &new.switches {
+            let cur = self.sdn.get(&s.name);
+            let same = self.desired.switch(&s.name).is_some_and(|o| {
+                o.flows == s.flows && o.groups == s.groups && o.port_names() == s.port_names()
+            });
+            let sdn = match cur {
+                Some(c) if same && !c.text_stale => c.clone(),
+                _ => {
+                    let mut p = s.pipeline(self.now_ms())?;
+                    if let Some(c) = cur {
+                        p.adopt_stats(&c.pipeline);
+                    }
+                    Sdn {
+                        pipeline: p,
+                        text_stale: false,
+                        unsaved: false,
+                        controller_up: cur.is_some_and(|c| c.controller_up),
+                    }
+                }
+            };
+            out.insert(s.name.clone(), sdn);
+        }
+        Ok(out)
+    }
+
+    /// Puts switch `name`'s master pipeline (with its miss policy) in force.
+    pub fn publish(&self, name: &str) {
+        let (Some(core), Some(sdn)) = (self.cores.get(name), self.sdn.get(name)) else {
+            return;
+        };
+        let mut p = sdn.pipeline.clone();
+        let of = self.desired.switch(name).and_then(|s| s.openflow.as_ref());
+        p.miss = miss_policy(of, sdn.controller_up);
+        core.set_pipeline(Arc::new(p));
+    }
+
+    pub(super) fn publish_all(&self) {
+        for s in &self.desired.switches {
+            self.publish(&s.name);
+        }
+    }
+
+    fn sdn_mut(&mut self, switch: &str) -> Result<&mut Sdn, ChangeError> {
+        if self.desired.switch(switch).is_none() {
+            return Err(ChangeError::NotFound {
+                field: "switch".into(),
+                message: format!("no switch '{switch}'"),
+            });
+        }
+        if self.choices.get(switch).is_some_and(|c| c.0) {
+            return Err(ChangeError::Conflict {
+                field: "backend".into(),
+                message: format!(
+                    "switch '{switch}' runs on the kernel backend; flow tables need the userspace dataplane"
+                ),
+            });
+        }
+        Ok(self.sdn.entry(switch.to_string()).or_default())
+    }
+
+    /// The switch's port names, by OpenFlow number − 1.
+    pub fn port_names(&self, switch: &str) -> Result<Vec<String>, ChangeError> {
+        self.desired
+            .switch(switch)
+            .map(|s| s.port_names())
+            .ok_or_else(|| ChangeError::NotFound {
+                field: "switch".into(),
+                message: format!("no switch '{switch}'"),
+            })
+    }
+
+    fn edited(&mut self, switch: &str) {
+        if let Some(s) = self.sdn.get_mut(switch) {
+            s.text_stale = true;
+            s.unsaved = true;
+        }
+    }
+
+    /// Adds a flow (replacing one with the same table, priority and match).
+    /// Not in force until [`publish`](Self::publish).
+    pub fn flow_add(
+        &mut self,
+        switch: &str,
+        spec: FlowSpec,
+    ) -> Result<Option<Arc<Rule>>, ChangeError> {
+        let ports = self.port_names(switch)?.len();
+        let now = self.now_ms();
+        let sdn = self.sdn_mut(switch)?;
+        let r = sdn
+            .pipeline
+            .add(spec, ports, now)
+            .map_err(|e| flow_error(switch, e))?;
+        self.edited(switch);
+        Ok(r)
+    }
+
+    pub fn flow_modify(
+        &mut self,
+        switch: &str,
+        filter: &FlowFilter,
+        instructions: &[Instruction],
+        reset_counts: bool,
+    ) -> Result<usize, ChangeError> {
+        let ports = self.port_names(switch)?.len();
+        let sdn = self.sdn_mut(switch)?;
+        let n = sdn
+            .pipeline
+            .modify(filter, instructions, reset_counts, ports)
+            .map_err(|e| flow_error(switch, e))?;
+        if n > 0 {
+            self.edited(switch);
+        }
+        Ok(n)
+    }
+
+    pub fn flow_delete(
+        &mut self,
+        switch: &str,
+        filter: &FlowFilter,
+    ) -> Result<Vec<Arc<Rule>>, ChangeError> {
+        let sdn = self.sdn_mut(switch)?;
+        let gone = sdn.pipeline.delete(filter);
+        if !gone.is_empty() {
+            self.edited(switch);
+        }
+        Ok(gone)
+    }
+
+    pub fn group_add(&mut self, switch: &str, g: Group, modify: bool) -> Result<(), ChangeError> {
+        let ports = self.port_names(switch)?.len();
+        let sdn = self.sdn_mut(switch)?;
+        let r = if modify {
+            sdn.pipeline.modify_group(g, ports)
+        } else {
+            sdn.pipeline.add_group(g, ports)
+        };
+        r.map_err(|e| flow_error(switch, e))?;
+        self.edited(switch);
+        Ok(())
+    }
+
+    /// Removes a group (all for `None`) and the flows that use it.
+    pub fn group_delete(
+        &mut self,
+        switch: &str,
+        id: Option<u32>,
+    ) -> Result<Vec<Arc<Rule>>, ChangeError> {
+        let sdn = self.sdn_mut(switch)?;
+        let gone = sdn.pipeline.delete_group(id);
+        self.edited(switch);
+        Ok(gone)
+    }
+
+    /// The master pipeline of a switch (its flows, groups and counters).
+    pub fn pipeline(&self, switch: &str) -> Result<&Pipeline, ChangeError> {
+        self.port_names(switch)?;
+        static EMPTY: std::sync::OnceLock<Pipeline> = std::sync::OnceLock::new();
+        Ok(self
+            .sdn
+            .get(switch)
+            .map(|s| &s.pipeline)
+            .unwrap_or_else(|| EMPTY.get_or_init(Pipeline::default)))
+    }
+
+    /// The switch clock flows count time in (ms).
+    pub fn flow_clock_ms(&self) -> u64 {
+        self.now_ms()
+    }
+
+    /// Marks whether switch `name`'s controller connection is up, which
+    /// decides its miss policy with the fail mode, and publishes.
+    #[allow(dead_code)] // the OpenFlow agent's, which comes next
+    pub fn set_controller_up(&mut self, name: &str, up: bool) {
+        if let Some(s) = self.sdn.get_mut(name) {
+            s.controller_up = up;
+        } else if self.desired.switch(name).is_some() {
+            self.sdn.insert(
+                name.to_string(),
+                Sdn {
+                    controller_up: up,
+                    ..Sdn::default()
+                },
+            );
+        }
+        self.publish(name);
+    }
+
+    /// Removes flows whose timeouts passed; returns them (per switch) for
+    /// FLOW_REMOVED messages. Publishes the switches that changed.
+    pub fn expire_flows(&mut self) -> Vec<(String, Arc<Rule>, RemovedReason)> {
+        let now = self.now_ms();
+        let mut out = Vec::new();
+        let names: Vec<String> = self.sdn.keys().cloned().collect();
+        for name in names {
+            let Some(sdn) = self.sdn.get_mut(&name) else {
+                continue;
+            };
+            if sdn.pipeline.next_expiry().is_none_or(|t| t > now) {
+                continue;
+            }
+            let gone = sdn.pipeline.expire(now);
+            if gone.is_empty() {
+                continue;
+            }
+            self.edited(&name);
+            self.publish(&name);
+            out.extend(gone.into_iter().map(|(r, why)| (name.clone(), r, why)));
+        }
+        out
+    }
+
+    /// Writes the pipelines edited flow by flow back into the desired
+    /// state's flow and group texts (canonical form, table then priority
+    /// order). Nothing is committed.
+    pub fn sync_flows(&mut self) {
+        let stale: Vec<String> = self
+            .sdn
+            .iter()
+            .filter(|(_, s)| s.text_stale)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in stale {
+            let Some(spec) = self.desired.switch(&name) else {
+                continue;
+            };
+            let names = spec.port_names();
+            let ports = PortNames(&names);
+            let Some(sdn) = self.sdn.get_mut(&name) else {
+                continue;
+            };
+            let flows: Vec<String> = sdn
+                .pipeline
+                .flows(&FlowFilter::default())
+                .iter()
+                .map(|r| format_flow(&spec_of(r), ports))
+                .collect();
+            let groups: Vec<String> = sdn
+                .pipeline
+                .groups()
+                .iter()
+                .map(|(g, _)| format_group(g, ports))
+                .collect();
+            sdn.text_stale = false;
+            if let Some(s) = self.desired.switch_mut(&name) {
+                s.flows = flows;
+                s.groups = groups;
+            }
+        }
+    }
+
+    /// Commits flow-by-flow edits to the store.
+    pub fn flush_flows(&mut self) -> Result<(), ChangeError> {
+        self.sync_flows();
+        if !self.sdn.values().any(|s| s.unsaved) {
+            return Ok(());
+        }
+        self.generation = self.store.commit(&self.desired, self.generation)?;
+        for s in self.sdn.values_mut() {
+            s.unsaved = false;
+        }
+        Ok(())
+    }
+}
+
+/// A flow as it would be added again.
+pub fn spec_of(r: &Rule) -> FlowSpec {
+    FlowSpec {
+        table: r.table,
+        priority: r.priority,
+        matcher: r.matcher.clone(),
+        cookie: r.cookie,
+        idle_timeout: r.idle_timeout,
+        hard_timeout: r.hard_timeout,
+        flags: r.flags,
+        instructions: r.instructions.clone(),
+    }
+}
