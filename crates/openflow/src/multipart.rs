@@ -547,7 +547,7 @@ impl MultipartReply {
                 let mut v = Vec::new();
                 while !r.is_empty() {
                     let len = r.u16(e)? as usize;
-                    if len < 40 || (len - 40) % 16 != 0 {
+                    if len < 40 || !(len - 40).is_multiple_of(16) {
                         return Err(e);
                     }
                     let mut b = r.sub(len - 2, e)?;
@@ -635,7 +635,7 @@ impl MultipartReply {
                 MultipartReply::TableFeatures(v)
             }
             PORT_DESC => {
-                if r.remaining() % PORT_DESC_LEN != 0 {
+                if !r.remaining().is_multiple_of(PORT_DESC_LEN) {
                     return Err(e);
                 }
                 let mut v = Vec::new();

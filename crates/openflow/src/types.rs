@@ -38,7 +38,7 @@ impl Oxm {
         let (field, hasmask) = (fh >> 1, fh & 1 == 1);
         let body = r.bytes(len, bad)?;
         if hasmask {
-            if len % 2 != 0 || len == 0 {
+            if !len.is_multiple_of(2) || len == 0 {
                 return Err(bad);
             }
             let (v, m) = body.split_at(len / 2);
@@ -170,7 +170,7 @@ impl Action {
         let bad_len = DecodeError::new(BAD_ACTION, BAD_ACTION_BAD_LEN);
         let kind = r.u16(bad_len)?;
         let len = r.u16(bad_len)? as usize;
-        if len < 8 || len % 8 != 0 {
+        if len < 8 || !len.is_multiple_of(8) {
             return Err(bad_len);
         }
         let mut b = r.sub(len - 4, bad_len)?;
@@ -382,7 +382,7 @@ impl Instruction {
         let bad_len = DecodeError::new(BAD_INSTRUCTION, BAD_INSTRUCTION_BAD_LEN);
         let kind = r.u16(bad_len)?;
         let len = r.u16(bad_len)? as usize;
-        if len < 8 || len % 8 != 0 {
+        if len < 8 || !len.is_multiple_of(8) {
             return Err(bad_len);
         }
         let mut b = r.sub(len - 4, bad_len)?;
@@ -400,7 +400,7 @@ impl Instruction {
                     mask: b.u64(bad_len)?,
                 }
             }
-            3 | 4 | 5 => {
+            3..=5 => {
                 b.skip(4, bad_len)?;
                 let actions = decode_actions(&mut b)?;
                 match kind {
@@ -507,7 +507,7 @@ impl Bucket {
     pub fn decode(r: &mut Reader) -> Result<Bucket, DecodeError> {
         let bad = DecodeError::new(GROUP_MOD_FAILED, GROUP_MOD_FAILED_BAD_BUCKET);
         let len = r.u16(bad)? as usize;
-        if len < 16 || len % 8 != 0 {
+        if len < 16 || !len.is_multiple_of(8) {
             return Err(bad);
         }
         let mut b = r.sub(len - 2, bad)?;
