@@ -284,10 +284,84 @@ impl SwitchCore {
             frame,
             now_ms,
             d,
+            miss_entry: false,
         };
         exec.run(&key, &mut |out: &mut Vec<Egress>| {
             self.l2(fw, in_port, frame, now_ms, out)
         })
+    }
+
+    /// A frame the controller sends (OpenFlow PACKET_OUT) as if it came in
+    /// on `in_port`: `actions` run on it (an output to `TABLE` runs it
+    /// through the flow tables; `NORMAL` through the switch's own
+    /// forwarding, learning its source on `in_port`). Fills `d`; nothing is
+    /// counted on the ports but what the switch forwards.
+    pub fn packet_out(
+        &self,
+        fw: &Forwarding,
+        in_port: PortId,
+        frame: &[u8],
+        actions: &[crate::flow::Action],
+        now_ms: u64,
+        d: &mut Decision,
+    ) -> Result<(), DropReason> {
+        use crate::flow::{Action, FlowSpec, Instruction, OutPort};
+        d.clear();
+        let ports = fw.config.ports.len();
+        if in_port.index() >= ports {
+            return Err(DropReason::Malformed);
+        }
+        let key = crate::flow::extract(frame, in_port.0 as u32 + 1).ok_or(DropReason::Malformed)?;
+        let to_table = actions.contains(&Action::Output(OutPort::Table));
+        let rest: Vec<Action> = actions
+            .iter()
+            .filter(|a| **a != Action::Output(OutPort::Table))
+            .cloned()
+            .collect();
+        let mut once = Pipeline::default();
+        once.add(
+            FlowSpec {
+                priority: 1,
+                instructions: vec![Instruction::Apply(rest)],
+                ..FlowSpec::default()
+            },
+            ports,
+            now_ms,
+        )
+        .map_err(|_| DropReason::Malformed)?;
+        let mut exec = Exec {
+            pipeline: &once,
+            in_port,
+            ports,
+            frame,
+            now_ms,
+            d,
+            miss_entry: false,
+        };
+        let _ = exec.run(&key, &mut |out: &mut Vec<Egress>| {
+            self.l2(fw, in_port, frame, now_ms, out)
+        });
+        if to_table {
+            let mut more = Decision::default();
+            let mut scratch = vec![PortCounters::default(); ports];
+            if self
+                .process(fw, &mut scratch, in_port, frame, now_ms, &mut more)
+                .is_ok()
+            {
+                let base = d.rewrites.len() as u8;
+                d.egress.extend(more.egress.iter().map(|e| Egress {
+                    rewrite: if e.rewrite == 0 { 0 } else { e.rewrite + base },
+                    ..*e
+                }));
+                d.rewrites.extend(more.rewrites);
+                d.controller
+                    .extend(more.controller.iter().map(|c| crate::flow::ToController {
+                        rewrite: if c.rewrite == 0 { 0 } else { c.rewrite + base },
+                        ..*c
+                    }));
+            }
+        }
+        Ok(())
     }
 
     /// [`process`](Self::process) through a decision cache: a frame whose

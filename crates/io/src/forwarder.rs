@@ -47,8 +47,8 @@ pub struct Attachment {
 /// A frame the flow tables sent to the controller.
 #[derive(Debug, Clone)]
 pub struct PacketIn {
-    /// Index of the switch in the forwarder.
-    pub switch: usize,
+    /// The switch's name.
+    pub switch: Arc<str>,
     pub in_port: PortId,
     pub reason: PacketInReason,
     pub table: u8,
@@ -140,6 +140,7 @@ struct Shared<'a> {
     stop: &'a AtomicBool,
     live: &'a LiveCounters,
     packet_in: Option<&'a PacketInSink>,
+    names: Vec<Arc<str>>,
 }
 
 impl Forwarder {
@@ -210,6 +211,11 @@ impl Forwarder {
             stop,
             live: &self.live,
             packet_in: self.packet_in.as_ref(),
+            names: self
+                .switches
+                .iter()
+                .map(|s| Arc::from(s.name().as_str()))
+                .collect(),
         };
         self.live.reset(workers);
         let sizes: Vec<usize> = self
@@ -455,7 +461,7 @@ impl<'a> Worker<'a> {
                     }
                     // A full queue loses the copy: the controller is behind.
                     let _ = sink.try_send(PacketIn {
-                        switch: si,
+                        switch: Arc::clone(&sh.names[si]),
                         in_port: id,
                         reason: c.reason,
                         table: c.table,

@@ -277,7 +277,7 @@ fn decode_table_features(r: &mut Reader) -> Result<TableFeatures, DecodeError> {
     })
 }
 
-fn encode_table_features(t: &TableFeatures, out: &mut Vec<u8>) {
+pub fn encode_table_features(t: &TableFeatures, out: &mut Vec<u8>) {
     let start = out.len();
     out.u16(0);
     out.u8(t.table_id);

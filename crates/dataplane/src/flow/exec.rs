@@ -102,6 +102,9 @@ pub(crate) struct Exec<'a> {
     pub frame: &'a [u8],
     pub now_ms: u64,
     pub d: &'a mut Decision,
+    /// The flow running now is a table-miss entry (priority 0, matching
+    /// everything): its controller copies say "no match", as OpenFlow 1.3 asks.
+    pub miss_entry: bool,
 }
 
 impl Exec<'_> {
@@ -137,6 +140,7 @@ impl Exec<'_> {
                 return self.verdict(DropReason::TableMiss);
             };
             rule.stats.hit(self.frame.len(), self.now_ms);
+            self.miss_entry = rule.priority == 0 && rule.matcher.specificity() == 0;
             self.d.rules.push(Arc::clone(&rule.stats));
             let mut next = None;
             for ins in &rule.instructions {
@@ -400,7 +404,11 @@ impl Exec<'_> {
                 }
             }
             OutPort::Controller { max_len } => d.controller.push(ToController {
-                reason: PacketInReason::Action,
+                reason: if self.miss_entry {
+                    PacketInReason::NoMatch
+                } else {
+                    PacketInReason::Action
+                },
                 table,
                 cookie,
                 max_len,

@@ -84,6 +84,8 @@ pub struct Engine {
     pub(super) cores: HashMap<String, Arc<SwitchCore>>,
     /// Each switch's flow tables.
     pub(super) sdn: HashMap<String, super::sdn::Sdn>,
+    /// Where forwarders send controller copies.
+    packet_in: Option<vepa_io::PacketInSink>,
     captures: HashMap<PortKey, Arc<CapturePoint>>,
     /// Counters of forwarders that have stopped.
     base: HashMap<PortKey, PortCounters>,
@@ -139,7 +141,12 @@ impl Engine {
     /// Loads the stored state and makes the host match it: devices of ours
     /// adopted when they are as the state says, made when missing, removed
     /// when the state no longer has them.
-    pub fn start(store: Store, owner: Owner, workers: usize) -> Result<Engine, ChangeError> {
+    pub fn start(
+        store: Store,
+        owner: Owner,
+        workers: usize,
+        packet_in: Option<vepa_io::PacketInSink>,
+    ) -> Result<Engine, ChangeError> {
         let stored = store.load()?;
         let mut e = Engine {
             owner,
@@ -156,6 +163,7 @@ impl Engine {
             running: None,
             choices: HashMap::new(),
             sdn: HashMap::new(),
+            packet_in,
         };
         let configs = e.desired.check()?;
         let pending = e.store.pending()?;
@@ -522,6 +530,9 @@ impl Engine {
         let mut fwd = Forwarder::new(switches, attachments);
         fwd.set_workers(self.workers);
         fwd.set_epoch(self.epoch);
+        if let Some(sink) = &self.packet_in {
+            fwd.set_packet_in(sink.clone());
+        }
         let live = fwd.live();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -547,6 +558,23 @@ impl Engine {
     /// Stops forwarding; devices stay for the next start to adopt.
     pub fn shutdown(&mut self) {
         self.stop_forwarder();
+    }
+
+    /// The port device of `switch`/`port`, when it has one.
+    pub(super) fn port_device(&self, switch: &str, port: &str) -> Option<Arc<dyn vepa_io::Port>> {
+        self.devices.values().find_map(|d| {
+            d.ports
+                .iter()
+                .find(|(k, _)| k.0 == switch && k.1 == port)
+                .map(|(_, p)| Arc::clone(p))
+        })
+    }
+
+    /// Where `vepa capture` listens on a port, if someone ever did.
+    pub(super) fn capture_of(&self, switch: &str, port: &str) -> Option<Arc<CapturePoint>> {
+        self.captures
+            .get(&(switch.to_string(), port.to_string()))
+            .cloned()
     }
 
     pub(super) fn now_ms(&self) -> u64 {

@@ -10,6 +10,7 @@ pub mod api_flows;
 pub mod devices;
 pub mod engine;
 pub mod metrics;
+pub mod openflow;
 pub mod sdn;
 pub mod store;
 
@@ -116,7 +117,9 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         instance: store.instance().to_string(),
         opts: PortOptions::default(),
     };
-    let mut engine = engine::Engine::start(store, owner, o.workers)
+    // Controller copies: the forwarders' queue, read by the OpenFlow hub.
+    let (pin_tx, pin_rx) = std::sync::mpsc::sync_channel(openflow::PACKET_IN_QUEUE);
+    let mut engine = engine::Engine::start(store, owner, o.workers, Some(pin_tx))
         .context("reconcile the stored state onto the host")?;
     if o.seed_default && engine.generation() == 0 && engine.desired().switches.is_empty() {
         let t = Topology::parse("embedded default", DEFAULT_TOPOLOGY)?;
@@ -138,8 +141,13 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         .thread_name("vepa-api")
         .build()
         .context("start the API runtime")?;
-    let served = rt.block_on(serve(&o, gid, token, Arc::clone(&engine), &summary));
+    let hub = Arc::new(openflow::Hub::default());
+    openflow::spawn_packet_in_reader(Arc::clone(&hub), pin_rx);
+    let served = rt.block_on(serve(&o, gid, token, Arc::clone(&engine), hub, &summary));
     let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
+    if let Err(err) = e.flush_flows() {
+        tracing::warn!(error = %err, "cannot store the last flow changes");
+    }
     e.shutdown();
     let _ = std::fs::remove_file(&o.socket);
     served
@@ -150,6 +158,7 @@ async fn serve(
     gid: u32,
     token: Option<Arc<Vec<u8>>>,
     engine: Arc<Mutex<engine::Engine>>,
+    hub: Arc<openflow::Hub>,
     summary: &str,
 ) -> Result<()> {
     use axum::middleware::from_fn_with_state;
@@ -174,8 +183,16 @@ async fn serve(
     )
     .with_graceful_shutdown(wait(stop_rx.clone()));
     tasks.spawn(async move { unix_server.await });
+    // OpenFlow listeners and controller connections.
+    let of_stop = stop_rx.clone();
+    let (of_engine, of_hub) = (Arc::clone(&st.engine), Arc::clone(&hub));
+    tasks.spawn(async move {
+        openflow::manage(of_engine, of_hub, of_stop).await;
+        Ok(())
+    });
     // Flow timeouts, and flow edits from OpenFlow written to the store.
     let housekeeping = Arc::clone(&st.engine);
+    let house_hub = Arc::clone(&hub);
     let mut stop_house = stop_rx.clone();
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -185,11 +202,20 @@ async fn serve(
                 _ = stop_house.wait_for(|v| *v) => return Ok(()),
             }
             let e = Arc::clone(&housekeeping);
+            let hub = Arc::clone(&house_hub);
             let _ = tokio::task::spawn_blocking(move || {
                 let mut e = e.lock().unwrap_or_else(|p| p.into_inner());
                 let gone = e.expire_flows();
-                if !gone.is_empty() {
-                    tracing::debug!(flows = gone.len(), "flows timed out");
+                let now_ms = e.flow_clock_ms();
+                for (switch, rule, reason) in gone {
+                    hub.publish(
+                        &switch,
+                        openflow::Event::FlowRemoved {
+                            rule,
+                            reason,
+                            now_ms,
+                        },
+                    );
                 }
                 if let Err(err) = e.flush_flows() {
                     tracing::warn!(error = %err, "cannot store flow changes");

@@ -230,7 +230,6 @@ impl Engine {
 
     /// Marks whether switch `name`'s controller connection is up, which
     /// decides its miss policy with the fail mode, and publishes.
-    #[allow(dead_code)] // the OpenFlow agent's, which comes next
     pub fn set_controller_up(&mut self, name: &str, up: bool) {
         if let Some(s) = self.sdn.get_mut(name) {
             s.controller_up = up;
@@ -334,5 +333,140 @@ pub fn spec_of(r: &Rule) -> FlowSpec {
         hard_timeout: r.hard_timeout,
         flags: r.flags,
         instructions: r.instructions.clone(),
+    }
+}
+
+/// One port as OpenFlow describes it.
+#[derive(Debug, Clone)]
+pub struct PortInfo {
+    /// OpenFlow port number (position + 1).
+    pub no: u32,
+    pub name: String,
+    pub mac: [u8; 6],
+    /// The port has its device (it can carry frames).
+    pub up: bool,
+}
+
+fn read_mac(ifname: &str) -> Option<[u8; 6]> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address")).ok()?;
+    let m: vepa_packet::MacAddr = text.trim().parse().ok()?;
+    Some(m.0)
+}
+
+impl Engine {
+    /// The switch's ports in OpenFlow order.
+    pub fn port_infos(&self, switch: &str) -> Result<Vec<PortInfo>, ChangeError> {
+        let spec = self
+            .desired
+            .switch(switch)
+            .ok_or_else(|| ChangeError::NotFound {
+                field: "switch".into(),
+                message: format!("no switch '{switch}'"),
+            })?;
+        Ok(spec
+            .uplink
+            .iter()
+            .chain(&spec.ports)
+            .enumerate()
+            .map(|(i, p)| {
+                let up = self.port_device(switch, &p.name).is_some();
+                PortInfo {
+                    no: i as u32 + 1,
+                    name: p.name.clone(),
+                    mac: p
+                        .mac
+                        .map(|m| m.0)
+                        .or_else(|| read_mac(p.host_ifname()))
+                        .unwrap_or([0; 6]),
+                    up,
+                }
+            })
+            .collect())
+    }
+
+    /// Each port's counters, in OpenFlow order.
+    pub fn port_counters(&self, switch: &str) -> Vec<vepa_api::wire::PortStats> {
+        self.stats()
+            .ports
+            .into_iter()
+            .filter(|p| p.switch == switch)
+            .collect()
+    }
+
+    /// OpenFlow PACKET_OUT: runs `actions` on `frame` as if it came in on
+    /// `in_port` (`None`: from the controller itself, which allows only
+    /// outputs to ports, FLOOD and ALL) and sends the copies. Returns how
+    /// many copies left.
+    pub fn packet_out(
+        &mut self,
+        switch: &str,
+        in_port: Option<vepa_dataplane::PortId>,
+        actions: &[vepa_dataplane::flow::Action],
+        frame: &[u8],
+    ) -> Result<usize, ChangeError> {
+        use vepa_dataplane::flow::{Action, Decision, OutPort};
+        use vepa_dataplane::{Egress, PortId};
+        let names = self.port_names(switch)?;
+        let core = self
+            .cores
+            .get(switch)
+            .cloned()
+            .ok_or_else(|| ChangeError::Conflict {
+                field: "switch".into(),
+                message: format!("switch '{switch}' has no userspace dataplane running"),
+            })?;
+        let mut d = Decision::default();
+        match in_port {
+            Some(p) => {
+                let fw = core.snapshot();
+                let _ = core.packet_out(&fw, p, frame, actions, self.now_ms(), &mut d);
+            }
+            None => {
+                let tag = vepa_packet::EthernetFrame::new_checked(frame)
+                    .ok()
+                    .and_then(|f| f.vlan().map(|t| t.vid));
+                for a in actions {
+                    match a {
+                        Action::Output(OutPort::Port(p)) => d.egress.push(Egress::new(*p, tag)),
+                        Action::Output(OutPort::Flood | OutPort::All) => d
+                            .egress
+                            .extend((0..names.len()).map(|i| Egress::new(PortId(i as u16), tag))),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let Ok(parsed) = vepa_packet::EthernetFrame::new_checked(frame) else {
+            return Ok(0);
+        };
+        let current = parsed.vlan().map(|t| t.vid);
+        let mut buf = Vec::new();
+        let mut sent = 0;
+        for e in &d.egress {
+            let Some(name) = names.get(e.port.index()) else {
+                continue;
+            };
+            let Some(dev) = self.port_device(switch, name) else {
+                continue;
+            };
+            let bytes: &[u8] = match d.rewrite_of(e) {
+                Some(r) => {
+                    r.write(frame, e.tag, false, &mut buf);
+                    &buf
+                }
+                None if e.tag != current => {
+                    vepa_packet::write_retagged(&parsed, e.tag, &mut buf);
+                    &buf
+                }
+                None => frame,
+            };
+            if let Some(c) = self.capture_of(switch, name) {
+                c.deliver(vepa_io::Direction::Out, bytes);
+            }
+            if dev.send(&Default::default(), bytes).is_ok() {
+                sent += 1;
+            }
+        }
+        Ok(sent)
     }
 }
