@@ -182,8 +182,11 @@ impl Capture {
             let _ = ready_tx.send(());
             let mut frames = Vec::new();
             let mut batch = RxBatch::new(32);
-            while !s.load(Ordering::Relaxed) {
+            loop {
+                // Once told to stop, read what is queued, then end.
+                let stopping = s.load(Ordering::Relaxed);
                 match p.recv_batch(&mut batch) {
+                    Ok(0) if stopping => break,
                     Ok(0) => std::thread::sleep(Duration::from_millis(2)),
                     Ok(n) => frames.extend((0..n).map(|i| batch.slot(i).frame().to_vec())),
                     Err(e) => panic!("capture on {ifname}: {e}"),
@@ -199,6 +202,8 @@ impl Capture {
     }
 
     pub fn finish(mut self) -> Vec<Vec<u8>> {
+        // Frames still on their way through the switch.
+        std::thread::sleep(Duration::from_millis(50));
         self.stop.store(true, Ordering::Relaxed);
         self.thread
             .take()
@@ -564,4 +569,24 @@ pub fn counter(stats: &serde_json::Value, switch: &str, port: &str, key: &str) -
         .or_else(|| p["drops"].get(key))
         .and_then(|v| v.as_u64())
         .unwrap_or(0)
+}
+
+/// A loopback TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Waits until something accepts TCP connections on loopback `port`.
+pub fn wait_listening(port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }

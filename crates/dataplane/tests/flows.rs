@@ -294,7 +294,8 @@ fn misses_follow_the_policy_and_controller_gets_copies() {
         let d = sw.decision();
         assert!(d.egress.is_empty());
         assert_eq!(d.controller.len(), 1, "every packet goes up, none cached");
-        assert_eq!(d.controller[0].reason, PacketInReason::Action);
+        // OpenFlow 1.3: what the table-miss entry sends says "no match".
+        assert_eq!(d.controller[0].reason, PacketInReason::NoMatch);
     }
 }
 

@@ -328,8 +328,7 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
         .zip(&topo.switches)
         .map(|(c, spec)| {
             let sw = Switch::new(c).context("switch")?;
-            let mut p = spec.pipeline(0)?;
-            p.miss = crate::daemon::sdn::miss_policy(spec.openflow.as_ref(), false);
+            let p = crate::daemon::sdn::with_mode(spec.pipeline(0)?, spec.openflow.as_ref(), false);
             sw.set_pipeline(std::sync::Arc::new(p));
             Ok(sw)
         })

@@ -199,6 +199,10 @@ pub struct Pipeline {
     tables: Vec<FlowTable>,
     groups: FxHashMap<u32, (Arc<Group>, Arc<GroupStats>)>,
     pub miss: Miss,
+    /// Flows kept but not used: every frame takes the switch's own
+    /// forwarding (`standalone` fail mode while its controller is gone,
+    /// as Open vSwitch's fail-open flow does).
+    pub bypass: bool,
     next_id: u64,
     len: usize,
 }
@@ -207,7 +211,7 @@ impl Pipeline {
     /// Whether frames must go through it at all: a pipeline with no flow
     /// and a `NORMAL` miss is the switch without SDN.
     pub fn is_active(&self) -> bool {
-        self.len > 0 || self.miss != Miss::Normal
+        !self.bypass && (self.len > 0 || self.miss != Miss::Normal)
     }
 
     pub fn len(&self) -> usize {

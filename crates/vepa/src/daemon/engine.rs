@@ -492,9 +492,8 @@ impl Engine {
                         sw.core().restore_learned(old);
                     }
                     if let Some(sdn) = self.sdn.get(&name) {
-                        let mut p = sdn.pipeline.clone();
                         let of = topo.switch(&name).and_then(|s| s.openflow.as_ref());
-                        p.miss = super::sdn::miss_policy(of, sdn.controller_up);
+                        let p = super::sdn::with_mode(sdn.pipeline.clone(), of, sdn.controller_up);
                         sw.set_pipeline(Arc::new(p));
                     }
                     self.cores.insert(name, Arc::clone(sw.core()));

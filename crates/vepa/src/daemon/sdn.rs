@@ -33,14 +33,33 @@ pub struct Sdn {
     pub controller_up: bool,
 }
 
-/// What a switch does with a frame no flow matches.
-pub fn miss_policy(of: Option<&OpenFlowSpec>, controller_up: bool) -> Miss {
-    match of {
-        None => Miss::Normal,
-        Some(_) if controller_up => Miss::Drop,
-        Some(o) if o.fail_mode == FailMode::Secure => Miss::Drop,
-        Some(_) => Miss::Normal,
+/// How a switch's flows apply, from its OpenFlow settings and whether its
+/// controller is connected: the miss policy, and whether flows are
+/// bypassed altogether.
+///
+/// - no controller configured: flows apply; misses take the switch's own
+///   forwarding, or are dropped in `secure` mode;
+/// - controller connected: flows apply, misses are dropped (OpenFlow 1.3);
+/// - controller configured but gone: `standalone` forwards every frame as
+///   a plain switch (flows kept, unused), `secure` keeps using the flows
+///   and drops misses.
+pub fn flow_mode(of: Option<&OpenFlowSpec>, controller_up: bool) -> (Miss, bool) {
+    let Some(o) = of else {
+        return (Miss::Normal, false);
+    };
+    let secure = o.fail_mode == FailMode::Secure;
+    match (o.controller.is_some(), controller_up) {
+        (_, true) => (Miss::Drop, false),
+        (true, false) if !secure => (Miss::Normal, true),
+        (_, false) if secure => (Miss::Drop, false),
+        _ => (Miss::Normal, false),
     }
+}
+
+/// A pipeline with the mode `flow_mode` gives it.
+pub fn with_mode(mut p: Pipeline, of: Option<&OpenFlowSpec>, controller_up: bool) -> Pipeline {
+    (p.miss, p.bypass) = flow_mode(of, controller_up);
+    p
 }
 
 fn flow_error(switch: &str, e: FlowError) -> ChangeError {
@@ -89,9 +108,8 @@ impl Engine {
         let (Some(core), Some(sdn)) = (self.cores.get(name), self.sdn.get(name)) else {
             return;
         };
-        let mut p = sdn.pipeline.clone();
         let of = self.desired.switch(name).and_then(|s| s.openflow.as_ref());
-        p.miss = miss_policy(of, sdn.controller_up);
+        let p = with_mode(sdn.pipeline.clone(), of, sdn.controller_up);
         core.set_pipeline(Arc::new(p));
     }
 

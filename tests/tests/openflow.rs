@@ -1,0 +1,405 @@
+//! The OpenFlow 1.3 endpoint, driven by real clients against real
+//! namespaces: `ovs-ofctl` on the passive listener, an os-ken learning
+//! switch on the active connection (both fail modes), and a raw client
+//! sending malformed messages.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use vepa_itest::daemon::Daemon;
+use vepa_itest::{
+    free_port, ping, require_root, sh, tcp_transfer, uid, wait_listening, wait_reachable, Capture,
+    Netns,
+};
+
+/// A daemon with one veb switch whose ports are veths into namespaces
+/// (OpenFlow ports 1, 2, 3... in this order).
+struct Fixture {
+    d: Daemon,
+    sw: String,
+    ns: Vec<Netns>,
+}
+
+fn setup(openflow: &str, hosts: usize, net: u8) -> Fixture {
+    let id = uid();
+    let sw = format!("o{id}");
+    let ns: Vec<Netns> = (0..hosts)
+        .map(|i| Netns::new(&format!("of{i}{id}")))
+        .collect();
+    let mut d = Daemon::start();
+    let mut t = format!("[[switch]]\nname = \"{sw}\"\nmode = \"veb\"\nopenflow = {openflow}\n");
+    for (i, n) in ns.iter().enumerate() {
+        let port = format!("p{i}{id}");
+        d.links.push(port.clone());
+        t.push_str(&format!(
+            "[[switch.port]]\nname = \"{port}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.{net}.0.{}/24\"]\n",
+            n.name,
+            i + 1
+        ));
+    }
+    let file = d.dir.path().join("of.toml");
+    std::fs::write(&file, t).expect("write topology");
+    d.ok(&["apply", "-f", file.to_str().expect("path")]);
+    Fixture { d, sw, ns }
+}
+
+fn ofctl(port: u16, args: &[&str]) -> Output {
+    let target = format!("tcp:127.0.0.1:{port}");
+    let mut full = vec!["-O", "OpenFlow13", args[0], &target];
+    full.extend_from_slice(&args[1..]);
+    Command::new("ovs-ofctl")
+        .args(&full)
+        .output()
+        .expect("run ovs-ofctl (openvswitch-common)")
+}
+
+fn ofctl_ok(port: u16, args: &[&str]) -> String {
+    let o = ofctl(port, args);
+    assert!(
+        o.status.success(),
+        "ovs-ofctl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn n_packets(line: &str) -> u64 {
+    line.split("n_packets=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn ovs_ofctl_adds_dumps_and_deletes_flows_that_move_real_traffic() {
+    require_root();
+    let of = free_port();
+    let f = setup(&format!("{{ listen = \"ptcp:{of}\" }}"), 3, 65);
+    assert!(wait_listening(of), "the listener comes up");
+    let (vm1, vm2, mon) = (&f.ns[0], &f.ns[1], &f.ns[2]);
+    assert!(
+        wait_reachable(&vm1.name, "10.65.0.2"),
+        "no flows: a plain switch"
+    );
+
+    let show = ofctl_ok(of, &["show"]);
+    assert!(show.contains("n_tables:254"), "{show}");
+    for i in 0..3 {
+        assert!(show.contains(&format!(" {}(p{i}", i + 1)), "{show}");
+    }
+
+    // Drop ICMP from vm1 while TCP still passes.
+    ofctl_ok(
+        of,
+        &["add-flow", "priority=100,icmp,in_port=1,actions=drop"],
+    );
+    assert!(!ping(&vm1.name, "10.65.0.2"), "ICMP from vm1 is dropped");
+    assert_eq!(
+        tcp_transfer(&vm1.name, &vm2.name, "10.65.0.2", 5301, 100_000),
+        100_000,
+        "TCP passes"
+    );
+    let dump = ofctl_ok(of, &["dump-flows"]);
+    let line = dump
+        .lines()
+        .find(|l| l.contains("icmp"))
+        .unwrap_or_else(|| panic!("{dump}"));
+    assert!(n_packets(line) >= 1, "{line}");
+
+    // Steer a copy of vm1's traffic to the monitor.
+    ofctl_ok(
+        of,
+        &["add-flow", "priority=50,in_port=1,actions=NORMAL,output:3"],
+    );
+    let cap = Capture::start(&mon.name, "eth0");
+    assert_eq!(
+        tcp_transfer(&vm1.name, &vm2.name, "10.65.0.2", 5302, 50_000),
+        50_000
+    );
+    let seen = cap.finish();
+    let vm1_mac = vm1.mac("eth0");
+    let tcp_to_5302 = seen
+        .iter()
+        .filter(|x| {
+            x.len() >= 38
+                && x[6..12] == vm1_mac.0
+                && x[23] == 6
+                && x[36..38] == 5302u16.to_be_bytes()
+        })
+        .count();
+    assert!(
+        tcp_to_5302 >= 1,
+        "the monitor saw vm1's TCP ({} frames)",
+        seen.len()
+    );
+
+    // The daemon's own view is the same table.
+    let ours = f.d.ok(&["flow", "dump", &f.sw]);
+    assert_eq!(ours.lines().count(), 2, "{ours}");
+    assert!(ours.contains("priority=100,icmp"), "{ours}");
+
+    let ports = ofctl_ok(of, &["dump-ports"]);
+    assert!(ports.contains("3 ports"), "{ports}");
+    let agg = ofctl_ok(of, &["dump-aggregate"]);
+    assert!(agg.contains("flow_count=2"), "{agg}");
+
+    // del-flows by match, then all.
+    ofctl_ok(of, &["del-flows", "icmp"]);
+    assert!(wait_reachable(&vm1.name, "10.65.0.2"), "ICMP passes again");
+    ofctl_ok(of, &["del-flows"]);
+    let dump = ofctl_ok(of, &["dump-flows"]);
+    assert_eq!(dump.lines().count(), 1, "only the reply header: {dump}");
+    assert!(f.d.ok(&["flow", "dump", &f.sw]).trim().is_empty());
+}
+
+/// Reads one OpenFlow message (blocking, with the stream's timeout).
+fn read_msg(s: &mut TcpStream) -> Option<(vepa_openflow::Header, vepa_openflow::Message)> {
+    let mut head = [0u8; 8];
+    s.read_exact(&mut head).ok()?;
+    let len = u16::from_be_bytes([head[2], head[3]]) as usize;
+    let mut buf = head.to_vec();
+    buf.resize(len.max(8), 0);
+    s.read_exact(&mut buf[8..]).ok()?;
+    vepa_openflow::decode(&buf).ok()
+}
+
+/// The next ERROR (skipping echo requests), as (xid, type, code).
+fn next_error(s: &mut TcpStream) -> (u32, u16, u16) {
+    loop {
+        let (h, m) = read_msg(s).expect("a reply");
+        if let vepa_openflow::Message::Error { err_type, code, .. } = m {
+            return (h.xid, err_type, code);
+        }
+    }
+}
+
+#[test]
+fn malformed_messages_get_an_error_and_the_connection_survives() {
+    use vepa_openflow::err::*;
+    use vepa_openflow::Message;
+    require_root();
+    let of = free_port();
+    let f = setup(&format!("{{ listen = \"ptcp:{of}\" }}"), 2, 66);
+    assert!(wait_listening(of));
+    let mut s = TcpStream::connect(("127.0.0.1", of)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let (_, hello) = read_msg(&mut s).expect("the switch's hello");
+    assert!(matches!(hello, Message::Hello { .. }));
+    s.write_all(
+        &Message::Hello {
+            versions: Some(vec![1 << 4]),
+        }
+        .to_bytes(1),
+    )
+    .expect("hello");
+
+    // A FLOW_MOD cut short (its header says 24 bytes).
+    let mut short = vec![4, 14, 0, 24, 0, 0, 0, 7];
+    short.extend_from_slice(&[0u8; 16]);
+    s.write_all(&short).expect("send");
+    assert_eq!(next_error(&mut s), (7, BAD_REQUEST, BAD_REQUEST_BAD_LEN));
+
+    // An unknown message type.
+    s.write_all(&[4, 99, 0, 8, 0, 0, 0, 8]).expect("send");
+    assert_eq!(next_error(&mut s), (8, BAD_REQUEST, BAD_REQUEST_BAD_TYPE));
+
+    // A match on a field vepa lacks (SCTP destination port).
+    let fm = Message::FlowMod(vepa_openflow::FlowMod {
+        cookie: 0,
+        cookie_mask: 0,
+        table_id: 0,
+        command: 0,
+        idle_timeout: 0,
+        hard_timeout: 0,
+        priority: 1,
+        buffer_id: vepa_openflow::NO_BUFFER,
+        out_port: vepa_openflow::port::ANY,
+        out_group: vepa_openflow::GROUP_ANY,
+        flags: 0,
+        matcher: vepa_openflow::Match {
+            fields: vec![vepa_openflow::Oxm::basic(18, vec![0, 80], None)],
+        },
+        instructions: vec![],
+    });
+    s.write_all(&fm.to_bytes(9)).expect("send");
+    assert_eq!(next_error(&mut s), (9, BAD_MATCH, BAD_MATCH_BAD_FIELD));
+
+    // A meter: vepa has none.
+    let meter = Message::MeterMod {
+        command: 0,
+        flags: 1,
+        meter_id: 1,
+        bands: vec![],
+    };
+    s.write_all(&meter.to_bytes(10)).expect("send");
+    assert_eq!(
+        next_error(&mut s),
+        (10, METER_MOD_FAILED, METER_MOD_FAILED_OUT_OF_METERS)
+    );
+
+    // Still talking.
+    s.write_all(&Message::EchoRequest(b"alive".to_vec()).to_bytes(11))
+        .expect("send");
+    let (h, m) = read_msg(&mut s).expect("echo reply");
+    assert_eq!((h.xid, m), (11, Message::EchoReply(b"alive".to_vec())));
+
+    // A length below the header's: the stream cannot be cut any more, so
+    // the switch says why and closes.
+    s.write_all(&[4, 2, 0, 4, 0, 0, 0, 12]).expect("send");
+    assert_eq!(next_error(&mut s), (12, BAD_REQUEST, BAD_REQUEST_BAD_LEN));
+    let mut rest = [0u8; 8];
+    assert!(matches!(s.read(&mut rest), Ok(0)), "closed cleanly");
+
+    // The switch still serves others, and nothing was installed.
+    let show = ofctl_ok(of, &["show"]);
+    assert!(show.contains("n_tables:254"));
+    assert!(f.d.ok(&["flow", "dump", &f.sw]).trim().is_empty());
+}
+
+/// An os-ken learning switch listening on loopback `port`, killed on drop.
+struct Controller {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Controller {
+    fn start(port: u16, dir: &std::path::Path) -> Controller {
+        let app = concat!(env!("CARGO_MANIFEST_DIR"), "/osken/learning_switch.py");
+        let log = dir.join("osken.log");
+        let out = std::fs::File::create(&log).expect("log");
+        let child = Command::new("osken-manager")
+            .args(["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port"])
+            .arg(port.to_string())
+            .arg(app)
+            .stdout(Stdio::from(out.try_clone().expect("log")))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("run osken-manager (python3-os-ken)");
+        assert!(wait_listening(port), "os-ken listens on {port}");
+        Controller { child, log }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn packet_ins_for(&self, pair: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("packet-in") && l.contains(pair))
+            .count()
+    }
+
+    fn packet_ins(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches("packet-in")
+            .count()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Runs the learning switch against vepa, then stops it; returns the
+/// fixture for the fail-mode checks.
+fn controller_drives(fail_mode: &str, net: u8) -> (Fixture, Controller) {
+    let cport = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = Controller::start(cport, dir.path());
+    let f = setup(
+        &format!("{{ controller = \"tcp:127.0.0.1:{cport}\", fail_mode = \"{fail_mode}\" }}"),
+        3,
+        net,
+    );
+    // The app installs its table-miss flow when the switch connects.
+    wait_for("the controller's table-miss flow", || {
+        f.d.ok(&["flow", "dump", &f.sw]).contains("CONTROLLER")
+    });
+    let (vm1, vm2) = (&f.ns[0], &f.ns[1]);
+    assert!(
+        wait_reachable(&vm1.name, &format!("10.{net}.0.2")),
+        "vm1 reaches vm2 through the controller"
+    );
+    assert!(c.packet_ins() >= 2, "the controller saw packet-ins");
+    let vm2_mac = vm2.mac("eth0").to_string();
+    wait_for("a learned flow", || {
+        f.d.ok(&["flow", "dump", &f.sw])
+            .contains(&format!("dl_dst={vm2_mac}"))
+    });
+    // Learned flows carry the pair now: no more packet-ins for it.
+    let vm1_mac = vm1.mac("eth0").to_string();
+    let pair = format!("{vm1_mac} -> {vm2_mac}");
+    let before = c.packet_ins_for(&pair);
+    assert!(ping(&vm1.name, &format!("10.{net}.0.2")));
+    assert_eq!(
+        c.packet_ins_for(&pair),
+        before,
+        "forwarded by the installed flows"
+    );
+    c.stop();
+    // Let the switch see the connection go.
+    std::thread::sleep(Duration::from_millis(500));
+    std::mem::forget(dir);
+    (f, c)
+}
+
+#[test]
+fn a_controller_drives_the_switch_and_standalone_falls_back_to_normal() {
+    require_root();
+    if Command::new("osken-manager")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("osken-manager missing: scripts/test.sh installs python3-os-ken");
+    }
+    let (f, _c) = controller_drives("standalone", 67);
+    let vm1 = &f.ns[0];
+    // vm3 was never learned; without the controller the switch forwards as
+    // a plain one (the flows stay, unused).
+    let _ = sh(&[
+        "ip", "netns", "exec", &vm1.name, "ip", "neigh", "flush", "all",
+    ]);
+    assert!(
+        wait_reachable(&vm1.name, "10.67.0.3"),
+        "standalone: NORMAL forwarding"
+    );
+    assert!(
+        f.d.ok(&["flow", "dump", &f.sw]).contains("CONTROLLER"),
+        "the controller's flows stay"
+    );
+}
+
+#[test]
+fn a_controller_drives_the_switch_and_secure_keeps_flows_and_drops_misses() {
+    require_root();
+    let (f, _c) = controller_drives("secure", 68);
+    let vm1 = &f.ns[0];
+    // The learned pair still works on its flows...
+    assert!(
+        ping(&vm1.name, "10.68.0.2"),
+        "secure: installed flows keep forwarding"
+    );
+    // ...a destination no flow covers does not.
+    assert!(!ping(&vm1.name, "10.68.0.3"), "secure: misses are dropped");
+}
