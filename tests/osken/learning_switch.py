@@ -1,10 +1,12 @@
 """A MAC-learning switch for os-ken, driving a switch over OpenFlow 1.3.
 
-It does what os-ken's own simple_switch_13 example does (Debian's
-python3-os-ken does not ship the examples): a table-miss flow sends every
-unknown frame to the controller; the controller learns which port each
-source MAC is on, installs a flow for destinations it knows and floods the
-rest with a PACKET_OUT. Each packet-in is logged, so tests can count them.
+The learning switch of Ryu's simple_switch_13 example, written for os-ken,
+which no longer ships that example (neither Debian's python3-os-ken nor
+its releases on PyPI have it): a table-miss flow sends every unknown frame
+to the controller; the controller learns which port each source MAC is
+on, installs a flow for destinations it knows and floods the rest with a
+PACKET_OUT. Each packet-in is logged as "packet in DPID SRC DST PORT", so
+tests can count them.
 """
 
 from os_ken.base import app_manager
@@ -43,7 +45,7 @@ class LearningSwitch(app_manager.OSKenApp):
         ofp, parser = dp.ofproto, dp.ofproto_parser
         in_port = msg.match["in_port"]
         eth = packet.Packet(msg.data).get_protocols(ethernet.ethernet)[0]
-        self.logger.info("packet-in port %s %s -> %s", in_port, eth.src, eth.dst)
+        self.logger.info("packet in %s %s %s %s", dp.id, eth.src, eth.dst, in_port)
         known = self.ports_of.setdefault(dp.id, {})
         known[eth.src] = in_port
         out = known.get(eth.dst, ofp.OFPP_FLOOD)
