@@ -328,10 +328,19 @@ pub fn parse_flow(text: &str, ports: PortNames) -> Result<ParsedFlow> {
             ("out_port", Some(v)) => p.out_port = Some(out_port(name, v, ports)?),
             ("out_group", Some(v)) => p.out_group = Some(num_max(name, v, 0xffff_ff00)? as u32),
             ("in_port", Some(v)) => {
-                let id = ports.id(v).ok_or_else(|| {
-                    FlowTextError::new(name, format!("no port '{v}' on this switch"))
-                })?;
-                m.exact(Field::InPort, id.0 as u128 + 1)
+                // A name must exist; a number may be a port the switch does
+                // not have (yet), as in OpenFlow: the flow then never matches.
+                let no = match (ports.id(v), v.parse::<u32>()) {
+                    (Some(id), _) => id.0 as u32 + 1,
+                    (None, Ok(n)) if (1..=0xffff_ff00).contains(&n) => n,
+                    _ => {
+                        return Err(FlowTextError::new(
+                            name,
+                            format!("no port '{v}' on this switch"),
+                        ))
+                    }
+                };
+                m.exact(Field::InPort, no as u128)
                     .map_err(|e| FlowTextError::new(name, e.to_string()))?;
             }
             ("dl_vlan", Some(v)) => {

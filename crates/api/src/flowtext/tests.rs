@@ -76,6 +76,8 @@ fn format_then_parse_is_the_identity() {
         "priority=3,dl_vlan=0xffff,actions=push_vlan:0x8100,mod_vlan_vid:5,set_field:02:00:00:00:00:09->eth_dst,output:up",
         "priority=9,udp6,ipv6_dst=fd00::/64,tp_src=53,actions=dec_ttl,IN_PORT",
         "priority=4,metadata=0x10/0xf0,actions=clear_actions,write_actions(group:3),write_metadata:0x1/0x1,goto_table:9",
+        // A port number the switch lacks (a controller may install it): kept as a number.
+        "priority=2,in_port=9,actions=drop",
     ] {
         let p = parse_flow(text, PortNames(&n)).unwrap_or_else(|e| panic!("{text}: {e}"));
         let again = format_flow(&p.spec, PortNames(&n));

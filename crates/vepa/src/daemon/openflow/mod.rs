@@ -303,19 +303,27 @@ async fn listen(
         }
     };
     tracing::info!(switch = %switch, %addr, "OpenFlow listener up");
+    // The sessions end with the listener (dropping the set aborts them):
+    // a switch removed or reconfigured keeps no connection behind.
+    let mut sessions = tokio::task::JoinSet::new();
     loop {
-        let Ok((stream, peer)) = l.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        tracing::debug!(switch = %switch, %peer, "OpenFlow connection");
-        tokio::spawn(session::run(
-            stream,
-            switch.clone(),
-            Arc::clone(&engine),
-            Arc::clone(&hub),
-            false,
-        ));
+        tokio::select! {
+            accepted = l.accept() => {
+                let Ok((stream, peer)) = accepted else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                tracing::debug!(switch = %switch, %peer, "OpenFlow connection");
+                sessions.spawn(session::run(
+                    stream,
+                    switch.clone(),
+                    Arc::clone(&engine),
+                    Arc::clone(&hub),
+                    false,
+                ));
+            }
+            Some(_) = sessions.join_next() => {}
+        }
     }
 }
 
