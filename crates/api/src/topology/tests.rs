@@ -84,3 +84,43 @@ fn examples_validate() {
     }
     assert!(n >= 6, "found {n} examples");
 }
+
+#[test]
+fn flows_groups_and_openflow_errors_name_the_entry() {
+    let with = |extra: &str| {
+        GOOD.replacen(
+            "mode = \"vepa\"\n",
+            &format!("mode = \"vepa\"\n{extra}\n"),
+            1,
+        )
+    };
+    let ok = with(
+        r#"flows = ["priority=10,icmp,in_port=h-vm1,actions=drop", "in_port=h-up,actions=NORMAL"]
+groups = ["group_id=1,type=all,bucket=actions=output:h-vm1"]
+openflow = { listen = "ptcp:16653", controller = "tcp:127.0.0.1:16633", fail_mode = "secure" }"#,
+    );
+    let t = Topology::parse("t.toml", &ok).unwrap();
+    t.validate().unwrap();
+    assert_eq!(t.switches[0].pipeline(0).unwrap().len(), 2);
+    // export and parse again: the same.
+    assert_eq!(Topology::parse("t.toml", &t.to_toml().unwrap()).unwrap(), t);
+
+    let e = err(&with(
+        r#"flows = ["priority=1,actions=drop", "in_port=nowhere,actions=drop"]"#,
+    ));
+    assert!(e.contains("switch 'host': flows[1]: in_port"), "{e}");
+    let e = err(&with(
+        r#"flows = ["priority=1,udp,actions=drop", "priority=1,udp,actions=NORMAL"]"#,
+    ));
+    assert!(e.contains("flows[1]") && e.contains("flows[0]"), "{e}");
+    let e = err(&with(r#"flows = ["priority=1,actions=group:7"]"#));
+    assert!(e.contains("flows[0]") && e.contains("group 7"), "{e}");
+    let e = err(&with(r#"flows = ["priority=1"]"#));
+    assert!(e.contains("flows[0]") && e.contains("actions="), "{e}");
+    let e = err(&with(r#"openflow = { listen = "tcp:1" }"#));
+    assert!(e.contains("openflow.listen"), "{e}");
+    let e = err(&with(r#"openflow = { controller = "tcp:host:99999" }"#));
+    assert!(e.contains("openflow.controller"), "{e}");
+    let e = err(&with(r#"openflow = { fail_mode = "closed" }"#));
+    assert!(e.contains("fail_mode") || e.contains("closed"), "{e}");
+}
