@@ -152,6 +152,54 @@ fn ovs_ofctl_adds_dumps_and_deletes_flows_that_move_real_traffic() {
     let dump = ofctl_ok(of, &["dump-flows"]);
     assert_eq!(dump.lines().count(), 1, "only the reply header: {dump}");
     assert!(f.d.ok(&["flow", "dump", &f.sw]).trim().is_empty());
+
+    // A meter: ICMP from vm1 limited to 5 packets/s (burst 2).
+    ofctl_ok(
+        of,
+        &[
+            "add-meter",
+            "meter=1,pktps,burst,stats,bands=type=drop,rate=5,burst_size=2",
+        ],
+    );
+    ofctl_ok(
+        of,
+        &[
+            "add-flow",
+            "priority=10,icmp,in_port=1,actions=meter:1,NORMAL",
+        ],
+    );
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &vm1.name,
+            "ping",
+            "-c",
+            "20",
+            "-i",
+            "0.05",
+            "-W",
+            "1",
+            "10.65.0.2",
+        ])
+        .output()
+        .expect("ping");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let received: u32 = text
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" received"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (2..=12).contains(&received),
+        "metered to ~5/s over ~1 s: {text}"
+    );
+    let stats = ofctl_ok(of, &["meter-stats"]);
+    assert!(stats.contains("packet_in_count:20"), "{stats}");
+    assert!(
+        f.d.ok(&["export"]).contains("meter=1,pktps"),
+        "meters are desired state"
+    );
 }
 
 /// Reads one OpenFlow message (blocking, with the stream's timeout).
@@ -227,17 +275,18 @@ fn malformed_messages_get_an_error_and_the_connection_survives() {
     s.write_all(&fm.to_bytes(9)).expect("send");
     assert_eq!(next_error(&mut s), (9, BAD_MATCH, BAD_MATCH_BAD_FIELD));
 
-    // A meter: vepa has none.
+    // A meter band vepa lacks (DSCP remark): drop bands only.
+    let remark = vec![0u8, 2, 0, 16, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0];
     let meter = Message::MeterMod {
         command: 0,
-        flags: 1,
+        flags: 2,
         meter_id: 1,
-        bands: vec![],
+        bands: remark,
     };
     s.write_all(&meter.to_bytes(10)).expect("send");
     assert_eq!(
         next_error(&mut s),
-        (10, METER_MOD_FAILED, METER_MOD_FAILED_OUT_OF_METERS)
+        (10, METER_MOD_FAILED, METER_MOD_FAILED_BAD_BAND)
     );
 
     // Still talking.

@@ -173,7 +173,15 @@ fn diff_switch(old: &SwitchSpec, new: &SwitchSpec, out: &mut Vec<Change>) {
     let mut fields = field_changes(
         old,
         new,
-        &["port", "uplink", "static_fdb", "name", "flows", "groups"],
+        &[
+            "port",
+            "uplink",
+            "static_fdb",
+            "name",
+            "flows",
+            "groups",
+            "meters",
+        ],
     );
     let same_entries = old.static_fdb.len() == new.static_fdb.len()
         && old.static_fdb.iter().all(|e| new.static_fdb.contains(e));
@@ -242,6 +250,7 @@ fn diff_switch(old: &SwitchSpec, new: &SwitchSpec, out: &mut Vec<Change>) {
         out.push(change(op, port_object(new, p), fields));
     }
     for (kind, was, now) in [
+        ("meter", &old.meters, &new.meters),
         ("group", &old.groups, &new.groups),
         ("flow", &old.flows, &new.flows),
     ] {

@@ -26,10 +26,12 @@ pub enum DropReason {
     TableMiss,
     /// A flow matched and its actions sent the frame nowhere.
     FlowDrop,
+    /// Over a meter's rate: its drop band dropped it.
+    MeterDrop,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -42,6 +44,7 @@ impl DropReason {
         DropReason::NoDestination,
         DropReason::TableMiss,
         DropReason::FlowDrop,
+        DropReason::MeterDrop,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +60,7 @@ impl DropReason {
             DropReason::NoDestination => "no_destination",
             DropReason::TableMiss => "table_miss",
             DropReason::FlowDrop => "flow_drop",
+            DropReason::MeterDrop => "meter_drop",
         }
     }
 }

@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use std::sync::Arc;
 use vepa_dataplane::flow::{
-    Action, Bucket, Field, FlowFilter, FlowSpec, Group, GroupKind, Instruction, Match, Miss,
-    OutPort, PacketInReason, Pipeline,
+    Action, Band, Bucket, Field, FlowFilter, FlowSpec, Group, GroupKind, Instruction, Match, Meter,
+    MeterUnit, Miss, OutPort, PacketInReason, Pipeline,
 };
 use vepa_dataplane::{DropReason, Egress, PortId, PortMode, Switch, SwitchConfig};
 use vepa_packet::MacAddr;
@@ -367,4 +367,57 @@ fn groups_all_and_select() {
     assert_eq!(seen.len(), 2, "both buckets used");
     // Deleting the group takes its flows with it.
     assert_eq!(p.delete_group(Some(1)).len(), 1);
+}
+
+#[test]
+fn a_meter_drops_what_exceeds_its_rate_and_deleting_it_takes_its_flows() {
+    let mut sw = three();
+    let mut p = Pipeline::default();
+    p.add_meter(
+        Meter {
+            id: 1,
+            unit: MeterUnit::Pktps,
+            burst: true,
+            stats: true,
+            bands: vec![Band { rate: 10, burst: 5 }],
+        },
+        false,
+        0,
+    )
+    .expect("meter");
+    let mut spec = flow(
+        5,
+        &[(Field::InPort, 1)],
+        vec![Action::Output(OutPort::Port(VM2))],
+    );
+    spec.instructions.push(Instruction::Meter(1));
+    p.add(spec, 3, 0).expect("metered flow");
+    sw.set_pipeline(Arc::new(p.clone()));
+    let mut out = Vec::new();
+    let passed = (0..20)
+        .filter(|_| {
+            sw.process(VM1, &frame(mac(2), mac(1), None), 0, &mut out)
+                .is_ok()
+        })
+        .count();
+    assert_eq!(passed, 5, "a burst of 5 passes, the rest is over the rate");
+    assert_eq!(sw.counters(VM1).drop_count(DropReason::MeterDrop), 15);
+    // A second later the bucket is full again (the cache never kept a verdict).
+    let passed = (0..20)
+        .filter(|_| {
+            sw.process(VM1, &frame(mac(2), mac(1), None), 1000, &mut out)
+                .is_ok()
+        })
+        .count();
+    assert_eq!(passed, 5);
+    let missing = flow(6, &[(Field::InPort, 2)], vec![]);
+    let mut missing = missing;
+    missing.instructions.push(Instruction::Meter(9));
+    assert!(p.add(missing, 3, 0).is_err(), "a flow needs its meter");
+    assert_eq!(
+        p.delete_meter(Some(1)).len(),
+        1,
+        "the metered flow goes with its meter"
+    );
+    assert!(p.is_empty());
 }

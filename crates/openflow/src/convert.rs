@@ -13,7 +13,8 @@ use crate::types::{
 };
 use crate::{DecodeError, GroupMod};
 use vepa_dataplane::flow::{
-    Action, Bucket, Field, FlowError, Group, GroupKind, Instruction, Match, OutPort, TABLES,
+    Action, Band, Bucket, Field, FlowError, Group, GroupKind, Instruction, Match, Meter, MeterUnit,
+    OutPort, MAX_BANDS, METER_MAX, TABLES,
 };
 use vepa_dataplane::PortId;
 
@@ -240,12 +241,7 @@ pub fn instructions_to_dp(
             OfInstruction::WriteActions(a) => Instruction::Write(actions_to_dp(a, n_ports, false)?),
             OfInstruction::ApplyActions(a) => Instruction::Apply(actions_to_dp(a, n_ports, false)?),
             OfInstruction::ClearActions => Instruction::Clear,
-            OfInstruction::Meter(_) => {
-                return Err(DecodeError::new(
-                    BAD_INSTRUCTION,
-                    BAD_INSTRUCTION_UNSUP_INST,
-                ))
-            }
+            OfInstruction::Meter(m) => Instruction::Meter(*m),
             OfInstruction::Experimenter { .. } => {
                 return Err(DecodeError::new(
                     BAD_INSTRUCTION,
@@ -290,7 +286,9 @@ pub fn flow_error(e: &FlowError) -> DecodeError {
         FlowError::BadGroup(..) => (GROUP_MOD_FAILED, GROUP_MOD_FAILED_INVALID_GROUP),
         FlowError::Overlap => (FLOW_MOD_FAILED, FLOW_MOD_FAILED_OVERLAP),
         FlowError::TableFull => (FLOW_MOD_FAILED, FLOW_MOD_FAILED_TABLE_FULL),
-        FlowError::Meter(_) => (BAD_INSTRUCTION, BAD_INSTRUCTION_UNSUP_INST),
+        FlowError::Meter(_) => (METER_MOD_FAILED, METER_MOD_FAILED_UNKNOWN_METER),
+        FlowError::MeterExists(_) => (METER_MOD_FAILED, METER_MOD_FAILED_METER_EXISTS),
+        FlowError::BadMeter(..) => (METER_MOD_FAILED, METER_MOD_FAILED_INVALID_METER),
     };
     DecodeError::new(t, c)
 }
@@ -373,4 +371,102 @@ pub fn buckets_from_dp(g: &Group) -> Vec<OfBucket> {
             actions: b.actions.iter().map(action_from_dp).collect(),
         })
         .collect()
+}
+
+pub mod meter_flags {
+    pub const KBPS: u16 = 1;
+    pub const PKTPS: u16 = 2;
+    pub const BURST: u16 = 4;
+    pub const STATS: u16 = 8;
+}
+
+/// `OFPMBT_DROP`, the one band type vepa has.
+pub const BAND_DROP: u16 = 1;
+
+/// A METER_MOD's meter; its bands must all be drop bands.
+pub fn meter_to_dp(flags: u16, meter_id: u32, bands: &[u8]) -> Result<Meter, DecodeError> {
+    use meter_flags::*;
+    if meter_id == 0 || meter_id > METER_MAX {
+        return Err(DecodeError::new(
+            METER_MOD_FAILED,
+            METER_MOD_FAILED_INVALID_METER,
+        ));
+    }
+    let unit = match (flags & KBPS != 0, flags & PKTPS != 0) {
+        (true, false) => MeterUnit::Kbps,
+        (false, true) => MeterUnit::Pktps,
+        _ => {
+            return Err(DecodeError::new(
+                METER_MOD_FAILED,
+                METER_MOD_FAILED_BAD_FLAGS,
+            ))
+        }
+    };
+    if flags & !(KBPS | PKTPS | BURST | STATS) != 0 {
+        return Err(DecodeError::new(
+            METER_MOD_FAILED,
+            METER_MOD_FAILED_BAD_FLAGS,
+        ));
+    }
+    let bad = DecodeError::new(METER_MOD_FAILED, METER_MOD_FAILED_BAD_BAND);
+    let mut r = crate::wire::Reader::new(bands);
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        let kind = r.u16(bad)?;
+        let len = r.u16(bad)?;
+        if len != 16 {
+            return Err(bad);
+        }
+        let rate = r.u32(bad)?;
+        let burst = r.u32(bad)?;
+        r.skip(4, bad)?;
+        if kind != BAND_DROP {
+            return Err(bad);
+        }
+        if rate == 0 {
+            return Err(DecodeError::new(
+                METER_MOD_FAILED,
+                METER_MOD_FAILED_BAD_RATE,
+            ));
+        }
+        out.push(Band { rate, burst });
+    }
+    if out.is_empty() || out.len() > MAX_BANDS {
+        return Err(DecodeError::new(
+            METER_MOD_FAILED,
+            METER_MOD_FAILED_OUT_OF_BANDS,
+        ));
+    }
+    Ok(Meter {
+        id: meter_id,
+        unit,
+        burst: flags & BURST != 0,
+        stats: flags & STATS != 0,
+        bands: out,
+    })
+}
+
+/// A meter's flags and bands as OpenFlow writes them.
+pub fn meter_from_dp(m: &Meter) -> (u16, Vec<u8>) {
+    use crate::wire::Put;
+    use meter_flags::*;
+    let mut flags = match m.unit {
+        MeterUnit::Kbps => KBPS,
+        MeterUnit::Pktps => PKTPS,
+    };
+    if m.burst {
+        flags |= BURST;
+    }
+    if m.stats {
+        flags |= STATS;
+    }
+    let mut b = Vec::new();
+    for band in &m.bands {
+        b.u16(BAND_DROP);
+        b.u16(16);
+        b.u32(band.rate);
+        b.u32(band.burst);
+        b.zeros(4);
+    }
+    (flags, b)
 }

@@ -153,6 +153,26 @@ pub struct GroupFeatures {
     pub actions: [u32; 4],
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterStats {
+    pub meter_id: u32,
+    pub flow_count: u32,
+    pub packet_in_count: u64,
+    pub byte_in_count: u64,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+    /// (packets, bytes) each band handled.
+    pub bands: Vec<(u64, u64)>,
+}
+
+/// One meter's configuration; `bands` as on the wire (16 bytes each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterConfig {
+    pub flags: u16,
+    pub meter_id: u32,
+    pub bands: Vec<u8>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MeterFeatures {
     pub max_meter: u32,
@@ -191,8 +211,10 @@ pub enum MultipartReply {
     },
     Table(Vec<TableStats>),
     PortStats(Vec<PortStats>),
-    /// A reply with no entries (queues, meters: vepa has none).
+    /// A reply with no entries (queues: vepa has none).
     Empty(u16),
+    Meter(Vec<MeterStats>),
+    MeterConfig(Vec<MeterConfig>),
     Group(Vec<GroupStats>),
     GroupDesc(Vec<GroupDesc>),
     GroupFeatures(GroupFeatures),
@@ -428,6 +450,8 @@ impl MultipartReply {
             MultipartReply::Table(_) => TABLE,
             MultipartReply::PortStats(_) => PORT_STATS,
             MultipartReply::Empty(k) => *k,
+            MultipartReply::Meter(_) => METER,
+            MultipartReply::MeterConfig(_) => METER_CONFIG,
             MultipartReply::Group(_) => GROUP,
             MultipartReply::GroupDesc(_) => GROUP_DESC,
             MultipartReply::GroupFeatures(_) => GROUP_FEATURES,
@@ -542,7 +566,56 @@ impl MultipartReply {
                 }
                 MultipartReply::PortStats(v)
             }
-            QUEUE | METER | METER_CONFIG if r.is_empty() => MultipartReply::Empty(kind),
+            QUEUE if r.is_empty() => MultipartReply::Empty(kind),
+            METER => {
+                let mut v = Vec::new();
+                while !r.is_empty() {
+                    let meter_id = r.u32(e)?;
+                    let len = r.u16(e)? as usize;
+                    if len < 40 || !(len - 40).is_multiple_of(16) {
+                        return Err(e);
+                    }
+                    let mut b = r.sub(len - 6, e)?;
+                    b.skip(6, e)?;
+                    let flow_count = b.u32(e)?;
+                    let packet_in_count = b.u64(e)?;
+                    let byte_in_count = b.u64(e)?;
+                    let duration_sec = b.u32(e)?;
+                    let duration_nsec = b.u32(e)?;
+                    let mut bands = Vec::new();
+                    while !b.is_empty() {
+                        bands.push((b.u64(e)?, b.u64(e)?));
+                    }
+                    v.push(MeterStats {
+                        meter_id,
+                        flow_count,
+                        packet_in_count,
+                        byte_in_count,
+                        duration_sec,
+                        duration_nsec,
+                        bands,
+                    });
+                }
+                MultipartReply::Meter(v)
+            }
+            METER_CONFIG => {
+                let mut v = Vec::new();
+                while !r.is_empty() {
+                    let len = r.u16(e)? as usize;
+                    if len < 8 || !(len - 8).is_multiple_of(16) {
+                        return Err(e);
+                    }
+                    let mut b = r.sub(len - 2, e)?;
+                    let flags = b.u16(e)?;
+                    let meter_id = b.u32(e)?;
+                    v.push(MeterConfig {
+                        flags,
+                        meter_id,
+                        bands: b.rest().to_vec(),
+                    });
+                }
+                MultipartReply::MeterConfig(v)
+            }
             GROUP => {
                 let mut v = Vec::new();
                 while !r.is_empty() {
@@ -712,6 +785,30 @@ impl MultipartReply {
                 }
             }
             MultipartReply::Empty(_) => {}
+            MultipartReply::Meter(v) => {
+                for m in v {
+                    out.u32(m.meter_id);
+                    out.u16((40 + 16 * m.bands.len()) as u16);
+                    out.zeros(6);
+                    out.u32(m.flow_count);
+                    out.u64(m.packet_in_count);
+                    out.u64(m.byte_in_count);
+                    out.u32(m.duration_sec);
+                    out.u32(m.duration_nsec);
+                    for (p, b) in &m.bands {
+                        out.u64(*p);
+                        out.u64(*b);
+                    }
+                }
+            }
+            MultipartReply::MeterConfig(v) => {
+                for m in v {
+                    out.u16((8 + m.bands.len()) as u16);
+                    out.u16(m.flags);
+                    out.u32(m.meter_id);
+                    out.extend_from_slice(&m.bands);
+                }
+            }
             MultipartReply::Group(v) => {
                 for g in v {
                     out.u16((40 + 16 * g.buckets.len()) as u16);

@@ -273,8 +273,55 @@ fn arb_reply() -> impl Strategy<Value = MultipartReply> {
                 })
                 .collect()
         )),
-        prop::sample::select(vec![kind::QUEUE, kind::METER, kind::METER_CONFIG])
-            .prop_map(MultipartReply::Empty),
+        Just(MultipartReply::Empty(kind::QUEUE)),
+        vec(
+            (
+                any::<u32>(),
+                any::<u32>(),
+                any::<(u64, u64)>(),
+                any::<(u32, u32)>(),
+                vec(any::<(u64, u64)>(), 0..3)
+            ),
+            0..3
+        )
+        .prop_map(|v| MultipartReply::Meter(
+            v.into_iter()
+                .map(
+                    |(
+                        meter_id,
+                        flow_count,
+                        (packet_in_count, byte_in_count),
+                        (duration_sec, duration_nsec),
+                        bands,
+                    )| MeterStats {
+                        meter_id,
+                        flow_count,
+                        packet_in_count,
+                        byte_in_count,
+                        duration_sec,
+                        duration_nsec,
+                        bands
+                    }
+                )
+                .collect()
+        )),
+        vec(
+            (
+                any::<u16>(),
+                any::<u32>(),
+                (0usize..3).prop_flat_map(|n| vec(any::<u8>(), n * 16))
+            ),
+            0..3
+        )
+        .prop_map(|v| MultipartReply::MeterConfig(
+            v.into_iter()
+                .map(|(flags, meter_id, bands)| MeterConfig {
+                    flags,
+                    meter_id,
+                    bands
+                })
+                .collect()
+        )),
         vec(
             (
                 any::<u32>(),
@@ -636,12 +683,12 @@ fn a_flow_mod_from_ovs_ofctl_decodes() {
 fn unsupported_things_get_the_right_error() {
     use crate::err::*;
     use convert::*;
-    let meter = vec![Instruction::Meter(1)];
+    let remark = [0u8, 2, 0, 16, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0];
     assert_eq!(
-        instructions_to_dp(&meter, 0, 3).err(),
+        meter_to_dp(meter_flags::PKTPS, 1, &remark).err(),
         Some(DecodeError::new(
-            BAD_INSTRUCTION,
-            BAD_INSTRUCTION_UNSUP_INST
+            METER_MOD_FAILED,
+            METER_MOD_FAILED_BAD_BAND
         ))
     );
     let mpls = vec![Action::PushMpls(0x8847)];

@@ -281,3 +281,36 @@ pub fn format_group(g: &Group, ports: PortNames) -> String {
     }
     s
 }
+
+/// A meter as `ovs-ofctl add-meter` takes it.
+pub fn format_meter(m: &vepa_dataplane::flow::Meter) -> String {
+    use vepa_dataplane::flow::MeterUnit;
+    let mut s = format!(
+        "meter={},{}",
+        m.id,
+        match m.unit {
+            MeterUnit::Kbps => "kbps",
+            MeterUnit::Pktps => "pktps",
+        }
+    );
+    if m.burst {
+        s.push_str(",burst");
+    }
+    if m.stats {
+        s.push_str(",stats");
+    }
+    s.push_str(",bands=");
+    let bands: Vec<String> = m
+        .bands
+        .iter()
+        .map(|b| {
+            if m.burst {
+                format!("type=drop,rate={},burst_size={}", b.rate, b.burst)
+            } else {
+                format!("type=drop,rate={}", b.rate)
+            }
+        })
+        .collect();
+    s.push_str(&bands.join(","));
+    s
+}

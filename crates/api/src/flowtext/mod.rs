@@ -13,8 +13,10 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-pub use format::{format_actions, format_flow, format_group, format_match, format_out_port};
-pub use parse::{parse_flow, parse_group, ParsedFlow};
+pub use format::{
+    format_actions, format_flow, format_group, format_match, format_meter, format_out_port,
+};
+pub use parse::{parse_flow, parse_group, parse_meter, ParsedFlow};
 
 /// A flow or group text that could not be read: which part, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

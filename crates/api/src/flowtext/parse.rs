@@ -672,3 +672,95 @@ pub fn parse_group(text: &str, ports: PortNames) -> Result<Group> {
     }
     Ok(Group { id, kind, buckets })
 }
+
+/// Reads a meter, as `ovs-ofctl add-meter` writes it:
+/// `meter=N,kbps|pktps[,burst][,stats],bands=type=drop,rate=R[,burst_size=B]...`.
+pub fn parse_meter(text: &str) -> Result<vepa_dataplane::flow::Meter> {
+    use vepa_dataplane::flow::{Band, Meter, MeterUnit};
+    let (head, bands) = match text.split_once("bands=") {
+        Some((h, b)) => (h, b),
+        None => {
+            return Err(FlowTextError::new(
+                "bands",
+                "a meter needs bands=type=drop,rate=R",
+            ))
+        }
+    };
+    let mut id = None;
+    let mut unit = None;
+    let (mut burst, mut stats) = (false, false);
+    for tok in split_top(head, &[',', ' ']) {
+        match tok.split_once('=') {
+            Some(("meter", v)) => {
+                id = Some(num_max("meter", v, vepa_dataplane::flow::METER_MAX as u128)? as u32)
+            }
+            None if tok == "kbps" || tok == "pktps" => {
+                if unit.is_some() {
+                    return Err(FlowTextError::new(&tok, "give one of kbps or pktps"));
+                }
+                unit = Some(if tok == "kbps" {
+                    MeterUnit::Kbps
+                } else {
+                    MeterUnit::Pktps
+                });
+            }
+            None if tok == "burst" => burst = true,
+            None if tok == "stats" => stats = true,
+            _ => {
+                return Err(FlowTextError::new(
+                    &tok,
+                    "expected meter=N, kbps, pktps, burst, stats or bands=",
+                ))
+            }
+        }
+    }
+    let mut out: Vec<Band> = Vec::new();
+    for tok in split_top(bands, &[',', ' ']) {
+        let Some((k, v)) = tok.split_once('=') else {
+            return Err(FlowTextError::new(
+                &tok,
+                "expected type=drop, rate=R or burst_size=B",
+            ));
+        };
+        match k {
+            "type" if v == "drop" => out.push(Band { rate: 0, burst: 0 }),
+            "type" => {
+                return Err(FlowTextError::new(
+                    "type",
+                    format!("band type '{v}': vepa has drop bands only"),
+                ))
+            }
+            "rate" | "burst_size" => {
+                let n = num_max(k, v, u32::MAX as u128)? as u32;
+                let Some(b) = out.last_mut() else {
+                    return Err(FlowTextError::new(k, "comes after type=drop"));
+                };
+                if k == "rate" {
+                    b.rate = n;
+                } else {
+                    b.burst = n;
+                }
+            }
+            _ => return Err(FlowTextError::new(k, "expected type, rate or burst_size")),
+        }
+    }
+    let id = id.ok_or_else(|| FlowTextError::new("meter", "a meter needs meter=N"))?;
+    if id == 0 {
+        return Err(FlowTextError::new("meter", "meter ids start at 1"));
+    }
+    let unit = unit.ok_or_else(|| FlowTextError::new("meter", "say kbps or pktps"))?;
+    if let Some(b) = out.iter().find(|b| b.rate == 0) {
+        let _ = b;
+        return Err(FlowTextError::new(
+            "rate",
+            "every band needs rate=R above 0",
+        ));
+    }
+    Ok(Meter {
+        id,
+        unit,
+        burst,
+        stats,
+        bands: out,
+    })
+}

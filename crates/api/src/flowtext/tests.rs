@@ -97,3 +97,22 @@ fn groups_both_ways() {
     let e = parse_group("group_id=1,type=odd", PortNames(&n)).expect_err("bad type");
     assert_eq!(e.part, "type");
 }
+
+#[test]
+fn meters_both_ways() {
+    for text in [
+        "meter=1,pktps,burst,stats,bands=type=drop,rate=100,burst_size=10",
+        "meter=7,kbps,bands=type=drop,rate=1000,type=drop,rate=5000",
+    ] {
+        let m = parse_meter(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(format_meter(&m), text);
+    }
+    for (text, part) in [
+        ("meter=1,pktps,bands=type=dscp_remark,rate=1", "type"),
+        ("meter=1,bands=type=drop,rate=1", "meter"),
+        ("meter=1,kbps,bands=type=drop", "rate"),
+        ("meter=0,kbps,bands=type=drop,rate=1", "meter"),
+    ] {
+        assert_eq!(parse_meter(text).expect_err(text).part, part, "{text}");
+    }
+}

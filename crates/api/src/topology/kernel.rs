@@ -44,13 +44,15 @@ pub fn kernel_mode(m: ModeName) -> &'static str {
 }
 
 pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
-    if !s.flows.is_empty() || !s.groups.is_empty() {
+    if !s.flows.is_empty() || !s.groups.is_empty() || !s.meters.is_empty() {
         return Err(unfit(
             None,
-            if s.flows.is_empty() {
+            if !s.flows.is_empty() {
+                "flows"
+            } else if !s.groups.is_empty() {
                 "groups"
             } else {
-                "flows"
+                "meters"
             },
             "flow tables are vepa's userspace dataplane",
         ));

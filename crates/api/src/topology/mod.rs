@@ -48,6 +48,9 @@ pub struct SwitchSpec {
     /// OpenFlow endpoints: a listener for `ovs-ofctl`, a controller to dial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openflow: Option<sdn::OpenFlowSpec>,
+    /// Meters, in `ovs-ofctl add-meter` syntax (`meter=1,kbps,bands=type=drop,rate=1000`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meters: Vec<String>,
     /// Groups, in `ovs-ofctl add-group` syntax (`group_id=1,type=all,bucket=output:vm1`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
@@ -69,6 +72,7 @@ impl SwitchSpec {
             static_fdb: Vec::new(),
             backend: Backend::default(),
             openflow: None,
+            meters: Vec::new(),
             groups: Vec::new(),
             flows: Vec::new(),
         }

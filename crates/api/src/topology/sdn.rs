@@ -2,7 +2,7 @@
 //! `ovs-ofctl` syntax) and its OpenFlow endpoints.
 
 use super::{invalid, SwitchSpec, TopologyError};
-use crate::flowtext::{format_flow, parse_flow, parse_group, PortNames};
+use crate::flowtext::{format_flow, parse_flow, parse_group, parse_meter, PortNames};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use utoipa::ToSchema;
@@ -106,6 +106,12 @@ impl SwitchSpec {
         let names = self.port_names();
         let ports = PortNames(&names);
         let mut p = Pipeline::default();
+        for (i, text) in self.meters.iter().enumerate() {
+            let m = parse_meter(text)
+                .map_err(|e| invalid(&at, format!("meters[{i}]"), e.to_string()))?;
+            p.add_meter(m, false, now_ms)
+                .map_err(|e| invalid(&at, format!("meters[{i}]"), e.to_string()))?;
+        }
         for (i, text) in self.groups.iter().enumerate() {
             let g = parse_group(text, ports)
                 .map_err(|e| invalid(&at, format!("groups[{i}]"), e.to_string()))?;

@@ -50,7 +50,7 @@ pub enum Instruction {
 
 impl Instruction {
     /// OpenFlow's order of instruction types within one flow.
-    fn rank(&self) -> u8 {
+    pub(crate) fn rank(&self) -> u8 {
         match self {
             Instruction::Meter(_) => 0,
             Instruction::Apply(_) => 1,

@@ -155,7 +155,17 @@ impl Exec<'_> {
                         Field::Metadata.put(&mut w.key, ((m & !mask) | (value & mask)) as u128);
                     }
                     Instruction::Goto(t) => next = Some(*t),
-                    Instruction::Meter(_) => {}
+                    Instruction::Meter(id) => {
+                        // Time decides, so the decision is not cached.
+                        self.d.uncacheable = true;
+                        let pass = self
+                            .pipeline
+                            .meter(*id)
+                            .is_none_or(|(m, st)| m.admit(st, self.frame.len(), self.now_ms));
+                        if !pass {
+                            return self.verdict(DropReason::MeterDrop);
+                        }
+                    }
                 }
             }
             match next {

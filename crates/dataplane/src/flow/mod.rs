@@ -17,6 +17,7 @@ mod action;
 mod exec;
 mod key;
 mod matcher;
+mod meter;
 mod rewrite;
 mod table;
 
@@ -28,6 +29,7 @@ pub use key::{
     KEY_WORDS, VID_PRESENT,
 };
 pub use matcher::Match;
+pub use meter::{Band, Meter, MeterState, MeterUnit, MAX_BANDS, MAX_METERS, METER_MAX};
 pub use rewrite::Rewrite;
 pub use table::{
     FlowTable, RemovedReason, Rule, RuleStats, FLAG_CHECK_OVERLAP, FLAG_RESET_COUNTS,
@@ -68,8 +70,12 @@ pub enum FlowError {
     Overlap,
     #[error("the switch holds {MAX_FLOWS} flows, its limit")]
     TableFull,
-    #[error("meters are not supported yet (meter {0})")]
+    #[error("meter {0} does not exist")]
     Meter(u32),
+    #[error("meter {0} already exists")]
+    MeterExists(u32),
+    #[error("meter {0}: {1}")]
+    BadMeter(u32, String),
 }
 
 /// What happens to a frame no flow matches.
@@ -198,6 +204,7 @@ pub struct GroupStats {
 pub struct Pipeline {
     tables: Vec<FlowTable>,
     groups: FxHashMap<u32, (Arc<Group>, Arc<GroupStats>)>,
+    meters: FxHashMap<u32, (Arc<Meter>, Arc<MeterState>)>,
     pub miss: Miss,
     /// Flows kept but not used: every frame takes the switch's own
     /// forwarding (`standalone` fail mode while its controller is gone,
@@ -274,7 +281,9 @@ impl Pipeline {
         check_instructions(&spec.instructions, spec.table, ports)?;
         for i in &spec.instructions {
             if let Instruction::Meter(m) = i {
-                return Err(FlowError::Meter(*m));
+                if !self.meters.contains_key(m) {
+                    return Err(FlowError::Meter(*m));
+                }
             }
             for a in i.actions() {
                 if let Action::Group(g) = a {
@@ -291,11 +300,13 @@ impl Pipeline {
     /// and priority is replaced, its counters reset. Returns the replaced one.
     pub fn add(
         &mut self,
-        spec: FlowSpec,
+        mut spec: FlowSpec,
         ports: usize,
         now_ms: u64,
     ) -> Result<Option<Arc<Rule>>, FlowError> {
         self.check(&spec, ports)?;
+        // Run in OpenFlow's order whatever order they came in: meter first.
+        spec.instructions.sort_by_key(Instruction::rank);
         let table = spec.table as usize;
         if self.tables.len() <= table {
             self.tables.resize_with(table + 1, FlowTable::default);
@@ -462,6 +473,96 @@ impl Pipeline {
                 *stats = Arc::clone(s);
             }
         }
+        for (id, (m, st)) in self.meters.iter_mut() {
+            if let Some((om, ost)) = old.meters.get(id) {
+                if om == m {
+                    *st = Arc::clone(ost);
+                }
+            }
+        }
+    }
+
+    pub fn meter(&self, id: u32) -> Option<&(Arc<Meter>, Arc<MeterState>)> {
+        self.meters.get(&id)
+    }
+
+    pub fn meters(&self) -> Vec<(Arc<Meter>, Arc<MeterState>)> {
+        let mut v: Vec<_> = self.meters.values().cloned().collect();
+        v.sort_by_key(|(m, _)| m.id);
+        v
+    }
+
+    fn check_meter(m: &Meter) -> Result<(), FlowError> {
+        if m.id == 0 || m.id > METER_MAX {
+            return Err(FlowError::BadMeter(
+                m.id,
+                format!("meter ids are 1 to {METER_MAX:#x}"),
+            ));
+        }
+        if m.bands.is_empty() || m.bands.len() > MAX_BANDS {
+            return Err(FlowError::BadMeter(
+                m.id,
+                format!("a meter has 1 to {MAX_BANDS} bands"),
+            ));
+        }
+        if let Some(b) = m.bands.iter().find(|b| b.rate == 0) {
+            return Err(FlowError::BadMeter(
+                m.id,
+                format!("band rate {} must be above 0", b.rate),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds a meter (`modify`: replaces one of the same id, counters reset).
+    pub fn add_meter(&mut self, m: Meter, modify: bool, now_ms: u64) -> Result<(), FlowError> {
+        Self::check_meter(&m)?;
+        match (self.meters.contains_key(&m.id), modify) {
+            (true, false) => return Err(FlowError::MeterExists(m.id)),
+            (false, true) => return Err(FlowError::Meter(m.id)),
+            (false, false) if self.meters.len() >= MAX_METERS => {
+                return Err(FlowError::BadMeter(
+                    m.id,
+                    format!("at most {MAX_METERS} meters"),
+                ))
+            }
+            _ => {}
+        }
+        let st = Arc::new(m.new_state(now_ms));
+        self.meters.insert(m.id, (Arc::new(m), st));
+        Ok(())
+    }
+
+    /// Removes a meter (every meter for `None`) and the flows that use it.
+    pub fn delete_meter(&mut self, id: Option<u32>) -> Vec<Arc<Rule>> {
+        let ids: Vec<u32> = match id {
+            Some(i) => self
+                .meters
+                .contains_key(&i)
+                .then_some(i)
+                .into_iter()
+                .collect(),
+            None => self.meters.keys().copied().collect(),
+        };
+        let mut removed = Vec::new();
+        for i in ids {
+            self.meters.remove(&i);
+            let users: Vec<Arc<Rule>> = self
+                .flows(&FlowFilter::default())
+                .into_iter()
+                .filter(|r| r.instructions.contains(&Instruction::Meter(i)))
+                .collect();
+            for r in users {
+                if self.tables[r.table as usize]
+                    .remove(&r.matcher, r.priority)
+                    .is_some()
+                {
+                    self.len -= 1;
+                    removed.push(r);
+                }
+            }
+        }
+        removed
     }
 
     pub fn group(&self, id: u32) -> Option<&(Arc<Group>, Arc<GroupStats>)> {

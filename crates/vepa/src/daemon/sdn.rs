@@ -16,7 +16,7 @@ use crate::topology::sdn::{FailMode, OpenFlowSpec};
 use crate::topology::Topology;
 use std::collections::HashMap;
 use std::sync::Arc;
-use vepa_api::flowtext::{format_flow, format_group, PortNames};
+use vepa_api::flowtext::{format_flow, format_group, format_meter, PortNames};
 use vepa_dataplane::flow::{
     FlowError, FlowFilter, FlowSpec, Group, Instruction, Miss, Pipeline, RemovedReason, Rule,
 };
@@ -81,7 +81,10 @@ impl Engine {
         for s in &new.switches {
             let cur = self.sdn.get(&s.name);
             let same = self.desired.switch(&s.name).is_some_and(|o| {
-                o.flows == s.flows && o.groups == s.groups && o.port_names() == s.port_names()
+                o.flows == s.flows
+                    && o.groups == s.groups
+                    && o.meters == s.meters
+                    && o.port_names() == s.port_names()
             });
             let sdn = match cur {
                 Some(c) if same && !c.text_stale => c.clone(),
@@ -218,6 +221,34 @@ impl Engine {
         Ok(())
     }
 
+    /// Adds a meter (`modify`: replaces the one of its id).
+    pub fn meter_add(
+        &mut self,
+        switch: &str,
+        m: vepa_dataplane::flow::Meter,
+        modify: bool,
+    ) -> Result<(), ChangeError> {
+        let now = self.now_ms();
+        let sdn = self.sdn_mut(switch)?;
+        sdn.pipeline
+            .add_meter(m, modify, now)
+            .map_err(|e| flow_error(switch, e))?;
+        self.edited(switch);
+        Ok(())
+    }
+
+    /// Removes a meter (all for `None`) and the flows that use it.
+    pub fn meter_delete(
+        &mut self,
+        switch: &str,
+        id: Option<u32>,
+    ) -> Result<Vec<Arc<Rule>>, ChangeError> {
+        let sdn = self.sdn_mut(switch)?;
+        let gone = sdn.pipeline.delete_meter(id);
+        self.edited(switch);
+        Ok(gone)
+    }
+
     /// Removes a group (all for `None`) and the flows that use it.
     pub fn group_delete(
         &mut self,
@@ -318,10 +349,17 @@ impl Engine {
                 .iter()
                 .map(|(g, _)| format_group(g, ports))
                 .collect();
+            let meters: Vec<String> = sdn
+                .pipeline
+                .meters()
+                .iter()
+                .map(|(m, _)| format_meter(m))
+                .collect();
             sdn.text_stale = false;
             if let Some(s) = self.desired.switch_mut(&name) {
                 s.flows = flows;
                 s.groups = groups;
+                s.meters = meters;
             }
         }
     }

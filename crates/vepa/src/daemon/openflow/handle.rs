@@ -239,12 +239,15 @@ pub fn batch(e: &mut Engine, hub: &Hub, c: &mut Conn, msgs: Vec<Incoming>) -> (V
                     err(x, &m.raw, xid, &mut out);
                 }
             }
-            Message::MeterMod { .. } => err(
-                DecodeError::new(METER_MOD_FAILED, METER_MOD_FAILED_OUT_OF_METERS),
-                &m.raw,
-                xid,
-                &mut out,
-            ),
+            Message::MeterMod {
+                command,
+                flags,
+                meter_id,
+                bands,
+            } => match meter_mod(e, hub, c, command, flags, meter_id, &bands) {
+                Ok(()) => touched = true,
+                Err(x) => err(x, &m.raw, xid, &mut out),
+            },
             Message::MultipartRequest { body, .. } => {
                 match replies::multipart(e, &c.switch, &body) {
                     Ok(msgs) => {
@@ -457,6 +460,52 @@ fn group_mod(
         _ => Err(DecodeError::new(
             GROUP_MOD_FAILED,
             GROUP_MOD_FAILED_BAD_COMMAND,
+        )),
+    }
+}
+
+/// `OFPM_ALL`: every meter (delete).
+const METER_ALL: u32 = 0xffff_ffff;
+
+fn meter_mod(
+    e: &mut Engine,
+    hub: &Hub,
+    c: &Conn,
+    command: u16,
+    flags: u16,
+    meter_id: u32,
+    bands: &[u8],
+) -> Result<(), DecodeError> {
+    let map = |x: ChangeError| match &x {
+        ChangeError::Flow { error, .. } => convert::flow_error(error),
+        other => change_error(other),
+    };
+    match command {
+        0 | 1 => {
+            let m = convert::meter_to_dp(flags, meter_id, bands)?;
+            e.meter_add(&c.switch, m, command == 1).map_err(map)
+        }
+        2 => {
+            let id = (meter_id != METER_ALL).then_some(meter_id);
+            let gone = e.meter_delete(&c.switch, id).map_err(map)?;
+            let now = e.flow_clock_ms();
+            for r in gone {
+                if r.flags & FLAG_SEND_FLOW_REM != 0 {
+                    hub.publish(
+                        &c.switch,
+                        Event::FlowRemoved {
+                            rule: r,
+                            reason: RemovedReason::Delete,
+                            now_ms: now,
+                        },
+                    );
+                }
+            }
+            Ok(())
+        }
+        _ => Err(DecodeError::new(
+            METER_MOD_FAILED,
+            METER_MOD_FAILED_BAD_COMMAND,
         )),
     }
 }

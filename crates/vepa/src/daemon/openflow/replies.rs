@@ -276,11 +276,67 @@ pub fn multipart(
             split(ports, MultipartReply::PortDesc)
         }
         MultipartRequest::Queue { .. } => one(MultipartReply::Empty(kind::QUEUE)),
-        MultipartRequest::Meter { .. } => one(MultipartReply::Empty(kind::METER)),
-        MultipartRequest::MeterConfig { .. } => one(MultipartReply::Empty(kind::METER_CONFIG)),
-        MultipartRequest::MeterFeatures => {
-            one(MultipartReply::MeterFeatures(MeterFeatures::default()))
+        MultipartRequest::Meter { meter_id } | MultipartRequest::MeterConfig { meter_id } => {
+            let p = e
+                .pipeline(switch)
+                .map_err(|_| DecodeError::new(BAD_REQUEST, BAD_REQUEST_EPERM))?;
+            let meters: Vec<_> = p
+                .meters()
+                .into_iter()
+                .filter(|(m, _)| *meter_id == 0xffff_ffff || m.id == *meter_id)
+                .collect();
+            if matches!(req, MultipartRequest::MeterConfig { .. }) {
+                let v: Vec<MeterConfig> = meters
+                    .iter()
+                    .map(|(m, _)| {
+                        let (flags, bands) = convert::meter_from_dp(m);
+                        MeterConfig {
+                            flags,
+                            meter_id: m.id,
+                            bands,
+                        }
+                    })
+                    .collect();
+                split(v, MultipartReply::MeterConfig)
+            } else {
+                use std::sync::atomic::Ordering::Relaxed;
+                let flows = p.flows(&FlowFilter::default());
+                let v: Vec<MeterStats> = meters
+                    .iter()
+                    .map(|(m, st)| {
+                        let age = now.saturating_sub(st.installed_ms);
+                        let uses = vepa_dataplane::flow::Instruction::Meter(m.id);
+                        MeterStats {
+                            meter_id: m.id,
+                            flow_count: flows
+                                .iter()
+                                .filter(|r| r.instructions.contains(&uses))
+                                .count() as u32,
+                            packet_in_count: st.packets_in.load(Relaxed),
+                            byte_in_count: st.bytes_in.load(Relaxed),
+                            duration_sec: (age / 1000) as u32,
+                            duration_nsec: ((age % 1000) * 1_000_000) as u32,
+                            bands: st
+                                .band_packets
+                                .iter()
+                                .zip(&st.band_bytes)
+                                .map(|(a, b)| (a.load(Relaxed), b.load(Relaxed)))
+                                .collect(),
+                        }
+                    })
+                    .collect();
+                split(v, MultipartReply::Meter)
+            }
         }
+        MultipartRequest::MeterFeatures => one(MultipartReply::MeterFeatures(MeterFeatures {
+            max_meter: vepa_dataplane::flow::MAX_METERS as u32,
+            // Drop bands.
+            band_types: 1 << 1,
+            // kbps, pktps, burst, stats.
+            capabilities: 0b1111,
+            max_bands: vepa_dataplane::flow::MAX_BANDS as u8,
+            max_color: 0,
+        })),
         MultipartRequest::Group { group_id } => {
             let p = e
                 .pipeline(switch)
