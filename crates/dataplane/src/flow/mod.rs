@@ -78,6 +78,14 @@ pub enum FlowError {
     BadMeter(u32, String),
 }
 
+/// The ids an OpenFlow delete names: the one given (if there), or all.
+fn chosen<V>(map: &FxHashMap<u32, V>, id: Option<u32>) -> Vec<u32> {
+    match id {
+        Some(i) => map.contains_key(&i).then_some(i).into_iter().collect(),
+        None => map.keys().copied().collect(),
+    }
+}
+
 /// What happens to a frame no flow matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Miss {
@@ -390,15 +398,22 @@ impl Pipeline {
     /// Removes the flows `filter` selects (OpenFlow `OFPFC_DELETE[_STRICT]`).
     pub fn delete(&mut self, filter: &FlowFilter) -> Vec<Arc<Rule>> {
         let chosen = self.flows(filter);
-        for r in &chosen {
+        self.remove_rules(chosen)
+    }
+
+    /// Takes these flows out of their tables; returns the ones that were there.
+    fn remove_rules(&mut self, rules: Vec<Arc<Rule>>) -> Vec<Arc<Rule>> {
+        let mut gone = Vec::with_capacity(rules.len());
+        for r in rules {
             if self.tables[r.table as usize]
                 .remove(&r.matcher, r.priority)
                 .is_some()
             {
                 self.len -= 1;
+                gone.push(r);
             }
         }
-        chosen
+        gone
     }
 
     /// Removes the flows whose timeouts have passed at `now_ms`.
@@ -535,15 +550,7 @@ impl Pipeline {
 
     /// Removes a meter (every meter for `None`) and the flows that use it.
     pub fn delete_meter(&mut self, id: Option<u32>) -> Vec<Arc<Rule>> {
-        let ids: Vec<u32> = match id {
-            Some(i) => self
-                .meters
-                .contains_key(&i)
-                .then_some(i)
-                .into_iter()
-                .collect(),
-            None => self.meters.keys().copied().collect(),
-        };
+        let ids = chosen(&self.meters, id);
         let mut removed = Vec::new();
         for i in ids {
             self.meters.remove(&i);
@@ -552,15 +559,7 @@ impl Pipeline {
                 .into_iter()
                 .filter(|r| r.instructions.contains(&Instruction::Meter(i)))
                 .collect();
-            for r in users {
-                if self.tables[r.table as usize]
-                    .remove(&r.matcher, r.priority)
-                    .is_some()
-                {
-                    self.len -= 1;
-                    removed.push(r);
-                }
-            }
+            removed.extend(self.remove_rules(users));
         }
         removed
     }
@@ -633,15 +632,7 @@ impl Pipeline {
 
     /// Removes a group (every group for `None`) and the flows that use it.
     pub fn delete_group(&mut self, id: Option<u32>) -> Vec<Arc<Rule>> {
-        let ids: Vec<u32> = match id {
-            Some(i) => self
-                .groups
-                .contains_key(&i)
-                .then_some(i)
-                .into_iter()
-                .collect(),
-            None => self.groups.keys().copied().collect(),
-        };
+        let ids = chosen(&self.groups, id);
         let mut removed = Vec::new();
         for i in ids {
             self.groups.remove(&i);

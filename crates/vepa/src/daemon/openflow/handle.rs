@@ -293,6 +293,29 @@ pub fn batch(e: &mut Engine, hub: &Hub, c: &mut Conn, msgs: Vec<Incoming>) -> (V
     (out, false)
 }
 
+/// FLOW_REMOVED for the flows that asked for it (`send_flow_rem`).
+fn announce_removed(
+    e: &Engine,
+    hub: &Hub,
+    switch: &str,
+    gone: Vec<std::sync::Arc<vepa_dataplane::flow::Rule>>,
+    reason: RemovedReason,
+) {
+    let now_ms = e.flow_clock_ms();
+    for rule in gone {
+        if rule.flags & FLAG_SEND_FLOW_REM != 0 {
+            hub.publish(
+                switch,
+                Event::FlowRemoved {
+                    rule,
+                    reason,
+                    now_ms,
+                },
+            );
+        }
+    }
+}
+
 /// A stable datapath id from the switch name (FNV-1a, 48 bits as Open
 /// vSwitch's MAC-derived ids are).
 pub fn datapath_id(switch: &str) -> u64 {
@@ -380,20 +403,8 @@ fn flow_mod(
                 out_group: (f.out_group != vepa_openflow::GROUP_ANY).then_some(f.out_group),
             };
             e.flow_delete(&c.switch, &filter).map(|gone| {
-                let now = e.flow_clock_ms();
                 let any = !gone.is_empty();
-                for r in gone {
-                    if r.flags & FLAG_SEND_FLOW_REM != 0 {
-                        hub.publish(
-                            &c.switch,
-                            Event::FlowRemoved {
-                                rule: r,
-                                reason: RemovedReason::Delete,
-                                now_ms: now,
-                            },
-                        );
-                    }
-                }
+                announce_removed(e, hub, &c.switch, gone, RemovedReason::Delete);
                 any
             })
         }
@@ -442,19 +453,7 @@ fn group_mod(
             let gone = e
                 .group_delete(&c.switch, id)
                 .map_err(|x| change_error(&x))?;
-            let now = e.flow_clock_ms();
-            for r in gone {
-                if r.flags & FLAG_SEND_FLOW_REM != 0 {
-                    hub.publish(
-                        &c.switch,
-                        Event::FlowRemoved {
-                            rule: r,
-                            reason: RemovedReason::GroupDelete,
-                            now_ms: now,
-                        },
-                    );
-                }
-            }
+            announce_removed(e, hub, &c.switch, gone, RemovedReason::GroupDelete);
             Ok(())
         }
         _ => Err(DecodeError::new(
@@ -488,19 +487,7 @@ fn meter_mod(
         2 => {
             let id = (meter_id != METER_ALL).then_some(meter_id);
             let gone = e.meter_delete(&c.switch, id).map_err(map)?;
-            let now = e.flow_clock_ms();
-            for r in gone {
-                if r.flags & FLAG_SEND_FLOW_REM != 0 {
-                    hub.publish(
-                        &c.switch,
-                        Event::FlowRemoved {
-                            rule: r,
-                            reason: RemovedReason::Delete,
-                            now_ms: now,
-                        },
-                    );
-                }
-            }
+            announce_removed(e, hub, &c.switch, gone, RemovedReason::Delete);
             Ok(())
         }
         _ => Err(DecodeError::new(
