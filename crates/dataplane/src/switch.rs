@@ -318,7 +318,7 @@ impl SwitchCore {
             .filter(|a| **a != Action::Output(OutPort::Table))
             .cloned()
             .collect();
-        let mut once = Pipeline::default();
+        let mut once = fw.flows.groups_only();
         once.add(
             FlowSpec {
                 priority: 1,
@@ -348,17 +348,25 @@ impl SwitchCore {
                 .process(fw, &mut scratch, in_port, frame, now_ms, &mut more)
                 .is_ok()
             {
-                let base = d.rewrites.len() as u8;
-                d.egress.extend(more.egress.iter().map(|e| Egress {
-                    rewrite: if e.rewrite == 0 { 0 } else { e.rewrite + base },
-                    ..*e
-                }));
+                // Rewrite indexes are a byte: copies whose rewrite would not
+                // fit are dropped rather than sent changed wrongly.
+                let base = d.rewrites.len();
+                let shift = |r: u8| -> Option<u8> {
+                    if r == 0 {
+                        Some(0)
+                    } else {
+                        u8::try_from(r as usize + base).ok()
+                    }
+                };
+                d.egress.extend(
+                    more.egress
+                        .iter()
+                        .filter_map(|e| shift(e.rewrite).map(|rewrite| Egress { rewrite, ..*e })),
+                );
                 d.rewrites.extend(more.rewrites);
-                d.controller
-                    .extend(more.controller.iter().map(|c| crate::flow::ToController {
-                        rewrite: if c.rewrite == 0 { 0 } else { c.rewrite + base },
-                        ..*c
-                    }));
+                d.controller.extend(more.controller.iter().filter_map(|c| {
+                    shift(c.rewrite).map(|rewrite| crate::flow::ToController { rewrite, ..*c })
+                }));
             }
         }
         Ok(())

@@ -447,7 +447,7 @@ impl<'a> Worker<'a> {
                 for c in &b.d.controller {
                     let mut bytes = Vec::with_capacity(frame.len() + 4);
                     match b.d.rewrites.get((c.rewrite as usize).wrapping_sub(1)) {
-                        Some(r) => r.write(frame, c.tag, false, &mut bytes),
+                        Some(r) => r.write(frame, c.tag, vnet.needs_csum(), &mut bytes),
                         None => write_retagged(&parsed, c.tag, &mut bytes),
                     }
                     if vnet.needs_csum() && !vnet.is_gso() {

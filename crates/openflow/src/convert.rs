@@ -149,6 +149,16 @@ pub fn out_port_to_dp(
     })
 }
 
+/// An `out_port` filter (modify, delete, stats): `None` for `OFPP_ANY`; a
+/// port no flow can output to (`LOCAL`, one the switch lacks) selects
+/// nothing, which `OutPort::Table` does (flows never output there).
+pub fn out_port_filter(p: u32, n_ports: usize) -> Option<OutPort> {
+    match p {
+        port::ANY => None,
+        p => Some(out_port_to_dp(p, 0, n_ports, false).unwrap_or(OutPort::Table)),
+    }
+}
+
 pub fn out_port_from_dp(p: OutPort) -> (u32, u16) {
     match p {
         OutPort::Port(id) => (id.0 as u32 + 1, 0),
@@ -284,6 +294,7 @@ pub fn flow_error(e: &FlowError) -> DecodeError {
         FlowError::UnknownGroup(_) => (BAD_ACTION, BAD_ACTION_BAD_OUT_GROUP),
         FlowError::GroupExists(_) => (GROUP_MOD_FAILED, GROUP_MOD_FAILED_GROUP_EXISTS),
         FlowError::BadGroup(..) => (GROUP_MOD_FAILED, GROUP_MOD_FAILED_INVALID_GROUP),
+        FlowError::GroupLoop(_) => (GROUP_MOD_FAILED, GROUP_MOD_FAILED_LOOP),
         FlowError::Overlap => (FLOW_MOD_FAILED, FLOW_MOD_FAILED_OVERLAP),
         FlowError::TableFull => (FLOW_MOD_FAILED, FLOW_MOD_FAILED_TABLE_FULL),
         FlowError::Meter(_) => (METER_MOD_FAILED, METER_MOD_FAILED_UNKNOWN_METER),

@@ -128,12 +128,18 @@ pub fn format_match(m: &Match, ports: PortNames) -> String {
         match f {
             Field::EthType if word.is_some() => continue,
             Field::IpProto if word.is_some() && proto.is_some() => continue,
+            // A port the switch lacks stays a number (it never matches).
+            Field::InPort if v == 0 || v as usize > ports.0.len() => {
+                parts.push(format!("in_port={v}"))
+            }
             Field::InPort => parts.push(format!(
                 "in_port={}",
-                ports.name(vepa_dataplane::PortId((v as u32).saturating_sub(1) as u16))
+                ports.name(vepa_dataplane::PortId((v - 1) as u16))
             )),
             Field::VlanVid if k == 0x1fff && v == 0 => parts.push("dl_vlan=0xffff".into()),
-            Field::VlanVid if k == 0x1fff => parts.push(format!("dl_vlan={}", v & 0xfff)),
+            Field::VlanVid if k == 0x1fff && v & 0x1000 != 0 => {
+                parts.push(format!("dl_vlan={}", v & 0xfff))
+            }
             Field::VlanVid => parts.push(format!("vlan_vid={v:#x}/{k:#x}")),
             _ => parts.push(format!("{}={}", name(f), value_mask(f, v, k))),
         }

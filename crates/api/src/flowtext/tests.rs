@@ -78,6 +78,7 @@ fn format_then_parse_is_the_identity() {
         "priority=4,metadata=0x10/0xf0,actions=clear_actions,write_actions(group:3),write_metadata:0x1/0x1,goto_table:9",
         // A port number the switch lacks (a controller may install it): kept as a number.
         "priority=2,in_port=9,actions=drop",
+        "priority=2,in_port=70000,vlan_vid=0x5/0x1fff,actions=drop",
     ] {
         let p = parse_flow(text, PortNames(&n)).unwrap_or_else(|e| panic!("{text}: {e}"));
         let again = format_flow(&p.spec, PortNames(&n));

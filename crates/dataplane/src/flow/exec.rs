@@ -94,6 +94,9 @@ struct Working {
 
 /// Limits recursion through group buckets that name other groups.
 const MAX_GROUP_DEPTH: u8 = 8;
+/// Copies one frame may make at most (groups that fan out to groups could
+/// multiply without end); past it, further outputs are dropped.
+pub const MAX_COPIES: usize = 1024;
 
 pub(crate) struct Exec<'a> {
     pub pipeline: &'a Pipeline,
@@ -303,9 +306,11 @@ impl Exec<'_> {
         normal: &mut dyn FnMut(&mut Vec<Egress>) -> Result<(), DropReason>,
         depth: u8,
     ) {
-        if depth >= MAX_GROUP_DEPTH {
+        if depth >= MAX_GROUP_DEPTH || self.d.egress.len() >= MAX_COPIES {
             return;
         }
+        // Group counters count each packet: a cached decision would skip them.
+        self.d.uncacheable = true;
         let Some((g, stats)) = self.pipeline.group(id) else {
             return;
         };
@@ -349,6 +354,9 @@ impl Exec<'_> {
         };
         if g.kind == GroupKind::All {
             for b in &g.buckets {
+                if self.d.egress.len() >= MAX_COPIES {
+                    break;
+                }
                 let mut copy = w.clone();
                 self.apply(&mut copy, &b.actions, table, cookie, normal, depth + 1);
             }
@@ -381,11 +389,13 @@ impl Exec<'_> {
         let rewrite = self.rewrite(w);
         let d = &mut *self.d;
         let mut push = |p: PortId| {
-            d.egress.push(Egress {
-                port: p,
-                tag,
-                rewrite,
-            })
+            if d.egress.len() < MAX_COPIES {
+                d.egress.push(Egress {
+                    port: p,
+                    tag,
+                    rewrite,
+                })
+            }
         };
         match port {
             OutPort::Port(p) if p != self.in_port && p.index() < self.ports => push(p),

@@ -104,7 +104,9 @@ impl Meter {
             };
             let elapsed = now_ms.saturating_sub(*last);
             // rate per second × elapsed ms = thousandths of the unit.
-            *tokens = (*tokens + b.rate as u64 * elapsed).min(self.depth(b));
+            *tokens = tokens
+                .saturating_add((b.rate as u64).saturating_mul(elapsed))
+                .min(self.depth(b));
             *last = now_ms.max(*last);
             if *tokens < cost && applied.is_none_or(|a| self.bands[a].rate < b.rate) {
                 applied = Some(i);

@@ -45,6 +45,10 @@ pub const TABLES: usize = 254;
 pub const MAX_GROUPS: usize = 65_536;
 /// Flows a switch may hold over all its tables.
 pub const MAX_FLOWS: usize = 1_000_000;
+/// Actions one flow or bucket may have, and buckets one group: each must
+/// fit in one OpenFlow message when it is described back.
+pub const MAX_ACTIONS: usize = 512;
+pub const MAX_BUCKETS: usize = 512;
 
 /// Why a flow or group change was refused; each names what was wrong, and
 /// the OpenFlow endpoint maps each to its error type and code.
@@ -66,6 +70,8 @@ pub enum FlowError {
     GroupExists(u32),
     #[error("group {0}: {1}")]
     BadGroup(u32, String),
+    #[error("group {0} would reach itself through its buckets")]
+    GroupLoop(u32),
     #[error("a flow of the same priority overlaps this one (check_overlap is set)")]
     Overlap,
     #[error("the switch holds {MAX_FLOWS} flows, its limit")]
@@ -287,6 +293,12 @@ impl Pipeline {
             return Err(FlowError::BadPort(0));
         }
         check_instructions(&spec.instructions, spec.table, ports)?;
+        let actions: usize = spec.instructions.iter().map(|i| i.actions().len()).sum();
+        if actions > MAX_ACTIONS {
+            return Err(FlowError::Instruction(format!(
+                "{actions} actions; a flow has at most {MAX_ACTIONS}"
+            )));
+        }
         for i in &spec.instructions {
             if let Instruction::Meter(m) = i {
                 if !self.meters.contains_key(m) {
@@ -372,6 +384,8 @@ impl Pipeline {
                 ports,
             )?;
         }
+        let mut instructions = instructions.to_vec();
+        instructions.sort_by_key(Instruction::rank);
         for r in &chosen {
             let new = Arc::new(Rule {
                 id: r.id,
@@ -382,7 +396,7 @@ impl Pipeline {
                 idle_timeout: r.idle_timeout,
                 hard_timeout: r.hard_timeout,
                 flags: r.flags,
-                instructions: instructions.to_vec(),
+                instructions: instructions.clone(),
                 installed_ms: r.installed_ms,
                 stats: if reset_counts {
                     Arc::default()
@@ -497,6 +511,16 @@ impl Pipeline {
         }
     }
 
+    /// An empty pipeline with this one's groups and meters (what a
+    /// PACKET_OUT's actions run against).
+    pub fn groups_only(&self) -> Pipeline {
+        Pipeline {
+            groups: self.groups.clone(),
+            meters: self.meters.clone(),
+            ..Pipeline::default()
+        }
+    }
+
     pub fn meter(&self, id: u32) -> Option<&(Arc<Meter>, Arc<MeterState>)> {
         self.meters.get(&id)
     }
@@ -587,12 +611,33 @@ impl Pipeline {
                 "an indirect group has exactly one bucket".into(),
             ));
         }
+        if g.buckets.len() > MAX_BUCKETS {
+            return Err(FlowError::BadGroup(
+                g.id,
+                format!(
+                    "{} buckets; a group has at most {MAX_BUCKETS}",
+                    g.buckets.len()
+                ),
+            ));
+        }
         for b in &g.buckets {
+            if b.actions.len() > MAX_ACTIONS {
+                return Err(FlowError::BadGroup(
+                    g.id,
+                    format!("a bucket has at most {MAX_ACTIONS} actions"),
+                ));
+            }
             for a in &b.actions {
                 check_action(a, ports)?;
                 if let Action::Group(n) = a {
-                    if *n == g.id || !self.groups.contains_key(n) {
+                    if *n == g.id {
+                        return Err(FlowError::GroupLoop(g.id));
+                    }
+                    if !self.groups.contains_key(n) {
                         return Err(FlowError::UnknownGroup(*n));
+                    }
+                    if self.reaches(*n, g.id) {
+                        return Err(FlowError::GroupLoop(g.id));
                     }
                 }
             }
@@ -603,6 +648,30 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+
+    /// Whether group `from` leads to group `to` through its buckets.
+    fn reaches(&self, from: u32, to: u32) -> bool {
+        let mut stack = vec![from];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(id) = stack.pop() {
+            if id == to {
+                return true;
+            }
+            if !seen.insert(id) {
+                continue;
+            }
+            if let Some((g, _)) = self.groups.get(&id) {
+                for b in &g.buckets {
+                    for a in &b.actions {
+                        if let Action::Group(n) = a {
+                            stack.push(*n);
+                        }
+                    }
+                }
+            }
+        }
+        false
     }
 
     pub fn add_group(&mut self, g: Group, ports: usize) -> Result<(), FlowError> {

@@ -98,8 +98,13 @@ impl Rule {
     /// Whether an action of this flow outputs to `port` (OpenFlow's
     /// `out_port` filter on modify, delete and stats).
     pub fn outputs_to(&self, port: super::OutPort) -> bool {
-        super::action::all_actions(&self.instructions)
-            .any(|a| matches!(a, super::Action::Output(p) if *p == port))
+        use super::OutPort::Controller;
+        super::action::all_actions(&self.instructions).any(|a| match (a, port) {
+            // The filter names the port; how much of the packet goes there is not part of it.
+            (super::Action::Output(Controller { .. }), Controller { .. }) => true,
+            (super::Action::Output(p), q) => *p == q,
+            _ => false,
+        })
     }
 
     pub fn outputs_to_group(&self, group: u32) -> bool {

@@ -241,3 +241,51 @@ fn timeouts_expire_flows() {
     assert_eq!(gone[0].1, RemovedReason::HardTimeout);
     assert!(p.is_empty());
 }
+
+#[test]
+fn groups_cannot_reach_themselves_and_filters_ignore_controller_max_len() {
+    let mut p = Pipeline::default();
+    let g = |id: u32, to: Option<u32>| Group {
+        id,
+        kind: GroupKind::All,
+        buckets: vec![Bucket {
+            weight: 0,
+            watch_port: None,
+            watch_group: None,
+            actions: to.map(Action::Group).into_iter().collect(),
+        }],
+    };
+    p.add_group(g(2, None), 2).expect("2");
+    p.add_group(g(1, Some(2)), 2).expect("1 -> 2");
+    assert_eq!(
+        p.modify_group(g(2, Some(1)), 2),
+        Err(FlowError::GroupLoop(2))
+    );
+    assert_eq!(p.add_group(g(3, Some(3)), 2), Err(FlowError::GroupLoop(3)));
+
+    let to_controller = FlowSpec {
+        instructions: vec![Instruction::Apply(vec![Action::Output(
+            OutPort::Controller { max_len: 0xffff },
+        )])],
+        ..FlowSpec::default()
+    };
+    p.add(to_controller, 2, 0).expect("flow");
+    let f = FlowFilter {
+        out_port: Some(OutPort::Controller { max_len: 0 }),
+        ..FlowFilter::default()
+    };
+    assert_eq!(p.flows(&f).len(), 1);
+    // A modify's instructions run in OpenFlow's order too.
+    p.modify(
+        &FlowFilter::default(),
+        &[Instruction::Write(vec![]), Instruction::Clear],
+        false,
+        2,
+    )
+    .expect("modify");
+    let r = &p.flows(&FlowFilter::default())[0];
+    assert_eq!(
+        r.instructions,
+        vec![Instruction::Clear, Instruction::Write(vec![])]
+    );
+}

@@ -38,6 +38,11 @@ fn atomically<T>(
 ) -> Result<(T, u64), ChangeError> {
     let names = e.port_names(switch)?;
     let before = e.sdn.get(switch).cloned();
+    // The texts too: a failed commit has already written them into the desired state.
+    let texts = e
+        .desired
+        .switch(switch)
+        .map(|s| (s.flows.clone(), s.groups.clone(), s.meters.clone()));
     let r = f(e, &names).and_then(|v| e.flush_flows().map(|()| v));
     match r {
         Ok(v) => {
@@ -45,6 +50,12 @@ fn atomically<T>(
             Ok((v, e.generation()))
         }
         Err(err) => {
+            if let (Some((flows, groups, meters)), Some(s)) = (texts, e.desired.switch_mut(switch))
+            {
+                s.flows = flows;
+                s.groups = groups;
+                s.meters = meters;
+            }
             match before {
                 Some(b) => {
                     e.sdn.insert(switch.to_string(), b);

@@ -335,6 +335,10 @@ fn flow_mod(
     f: &vepa_openflow::FlowMod,
 ) -> Result<bool, DecodeError> {
     let n_ports = e.port_names(&c.switch).map(|v| v.len()).unwrap_or(0);
+    if f.buffer_id != vepa_openflow::NO_BUFFER {
+        // vepa buffers no packets, so no flow mod can name one.
+        return Err(DecodeError::new(BAD_REQUEST, BAD_REQUEST_BUFFER_UNKNOWN));
+    }
     let matcher = convert::match_to_dp(&f.matcher)?;
     let all_tables = f.table_id == vepa_openflow::TABLE_ALL;
     if !all_tables && f.table_id as usize >= vepa_dataplane::flow::TABLES {
@@ -389,10 +393,7 @@ fn flow_mod(
             .map(|n| n > 0)
         }
         cmd::DELETE | cmd::DELETE_STRICT => {
-            let out_port = match f.out_port {
-                port::ANY => None,
-                p => Some(convert::out_port_to_dp(p, 0, n_ports, false)?),
-            };
+            let out_port = convert::out_port_filter(f.out_port, n_ports);
             let filter = FlowFilter {
                 table,
                 matcher,
@@ -415,12 +416,7 @@ fn flow_mod(
             ))
         }
     };
-    let changed = result.map_err(|x| change_error(&x))?;
-    if f.buffer_id != vepa_openflow::NO_BUFFER {
-        // vepa buffers no packets: the flow is in, the buffer is not.
-        return Err(DecodeError::new(BAD_REQUEST, BAD_REQUEST_BUFFER_UNKNOWN));
-    }
-    Ok(changed)
+    result.map_err(|x| change_error(&x))
 }
 
 fn group_mod(

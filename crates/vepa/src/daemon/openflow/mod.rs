@@ -106,6 +106,8 @@ struct Endpoints {
     listener: Option<JoinHandle<()>>,
     controller: Option<JoinHandle<()>>,
     ports: Vec<PortInfo>,
+    /// When a listener that ended may be started again.
+    retry_at: Instant,
 }
 
 impl Endpoints {
@@ -171,11 +173,29 @@ pub async fn manage(engine: Arc<Mutex<Engine>>, hub: Arc<Hub>, mut stop: watch::
         };
         // Endpoints whose task ended (a listener that could not bind) are
         // retried every few seconds.
-        let retry = running.values().any(|r| {
-            r.listener.as_ref().is_some_and(|h| h.is_finished())
-                || r.controller.as_ref().is_some_and(|h| h.is_finished())
-        });
-        if last_generation == Some(generation) && !retry {
+        // A listener that could not bind (its port taken) is tried again
+        // every few seconds, on its own: the controller connection stays.
+        let now = Instant::now();
+        for (name, r) in running.iter_mut() {
+            let dead = r.listener.as_ref().is_some_and(|h| h.is_finished());
+            if dead && now >= r.retry_at {
+                r.retry_at = now + Duration::from_secs(3);
+                r.listener = r
+                    .spec
+                    .listen
+                    .as_deref()
+                    .and_then(|l| parse_listen(l).ok())
+                    .map(|addr| {
+                        tokio::spawn(listen(
+                            addr,
+                            name.clone(),
+                            Arc::clone(&engine),
+                            Arc::clone(&hub),
+                        ))
+                    });
+            }
+        }
+        if last_generation == Some(generation) {
             continue;
         }
         last_generation = Some(generation);
@@ -186,18 +206,11 @@ pub async fn manage(engine: Arc<Mutex<Engine>>, hub: Arc<Hub>, mut stop: watch::
                 .get(&name)
                 .and_then(|w| w.spec.as_ref())
                 .is_some_and(|s| running.get(&name).is_some_and(|r| r.spec == *s));
-            let dead = running.get(&name).is_some_and(|r| {
-                r.listener.as_ref().is_some_and(|h| h.is_finished())
-                    || r.controller.as_ref().is_some_and(|h| h.is_finished())
-            });
-            if !keep || dead {
+            if !keep {
                 if let Some(mut r) = running.remove(&name) {
                     r.stop();
                     let n = name.clone();
                     locked(&engine, move |e| e.set_controller_up(&n, false)).await;
-                    if dead && keep {
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                    }
                 }
             }
         }
@@ -243,6 +256,7 @@ pub async fn manage(engine: Arc<Mutex<Engine>>, hub: Arc<Hub>, mut stop: watch::
                     listener,
                     controller,
                     ports: w.ports.clone(),
+                    retry_at: Instant::now() + Duration::from_secs(3),
                 },
             );
         }

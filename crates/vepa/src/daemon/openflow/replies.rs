@@ -72,10 +72,7 @@ fn flow_filter(e: &Engine, switch: &str, f: &FlowStatsRequest) -> Result<FlowFil
         strict_priority: None,
         cookie: f.cookie,
         cookie_mask: f.cookie_mask,
-        out_port: match f.out_port {
-            port::ANY => None,
-            p => Some(convert::out_port_to_dp(p, 0, n_ports, false)?),
-        },
+        out_port: convert::out_port_filter(f.out_port, n_ports),
         out_group: (f.out_group != vepa_openflow::GROUP_ANY).then_some(f.out_group),
     })
 }

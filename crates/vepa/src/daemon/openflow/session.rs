@@ -99,7 +99,8 @@ pub async fn run(
                     let Ok((c, out, cl)) = done else { return };
                     conn = Some(c);
                     if !out.is_empty() && wr.write_all(&out).await.is_err() {
-                        return;
+                        close = true;
+                        break;
                     }
                     if cl {
                         close = true;
@@ -113,7 +114,7 @@ pub async fn run(
             ev = events.recv() => {
                 match ev {
                     Ok(ev) => {
-                        let Some(c) = conn.as_ref() else { return };
+                        let Some(c) = conn.as_ref() else { break };
                         if let Some(bytes) = async_message(c, &hub, &ev) {
                             if wr.write_all(&bytes).await.is_err() {
                                 break;
