@@ -46,6 +46,11 @@ fn feature(name: &str, r: Result<String, String>, yes: &str, no: &str) -> Featur
 
 /// A kernel error as the doctor reports it: errno text, and the usual cause.
 fn why(e: KernelError) -> String {
+    why_ref(&e)
+}
+
+/// [`why`] for an error kept for later checks too.
+fn why_ref(e: &KernelError) -> String {
     match e.errno() {
         Some(libc::EOPNOTSUPP) | Some(libc::ENOENT) | Some(libc::EAFNOSUPPORT) => {
             format!("absent (not built or module missing): {e}")
@@ -326,9 +331,10 @@ fn tap_checks() -> Vec<Feature> {
     let tap = open();
     out.push(feature(
         "tap vnet header",
+        // The errno decides "absent" (no /dev/net/tun) from "failed".
         tap.as_ref()
             .map(|_| "tap made with IFF_VNET_HDR".to_string())
-            .map_err(|e| why(KernelError::Invalid(e.to_string()))),
+            .map_err(why_ref),
         "tap ports that pass partial checksums and GSO frames whole",
         "userspace switch without TAP ports",
     ));

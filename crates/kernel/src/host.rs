@@ -12,6 +12,11 @@ pub fn netns_exists(name: &str) -> bool {
     netns::exists(name)
 }
 
+/// Removes a plain file a crash left where a namespace should be.
+pub fn netns_clear_stale(name: &str) -> bool {
+    netns::clear_stale(name)
+}
+
 pub fn add_netns(name: &str) -> Result<(), KernelError> {
     netns::create(name)
 }

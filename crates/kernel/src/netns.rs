@@ -32,7 +32,28 @@ fn cstr(p: &Path) -> CString {
 }
 
 pub fn exists(name: &str) -> bool {
-    path(name).exists()
+    is_namespace(&path(name))
+}
+
+/// Removes a plain file left where namespace `name` should be (a creation
+/// cut short by a crash); true when there was one.
+pub fn clear_stale(name: &str) -> bool {
+    let p = path(name);
+    p.exists() && !is_namespace(&p) && std::fs::remove_file(&p).is_ok()
+}
+
+/// `NSFS_MAGIC`: what statfs says of a bind-mounted namespace file.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// Whether `p` is a namespace (a mount of nsfs), not the plain file a
+/// creation cut short by a crash leaves behind.
+fn is_namespace(p: &Path) -> bool {
+    let c = cstr(p);
+    // SAFETY: all-zero is a valid statfs, which the call fills.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a statfs to fill, both outliving the call.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    rc == 0 && st.f_type as i64 == NSFS_MAGIC
 }
 
 /// Every named namespace.
@@ -97,6 +118,11 @@ pub fn create(name: &str) -> Result<(), KernelError> {
     }
     prepare_dir()?;
     let p = path(name);
+    // A plain file where a namespace should be is what a crash between
+    // creating the file and mounting the namespace on it leaves: clear it.
+    if p.exists() && !is_namespace(&p) {
+        let _ = std::fs::remove_file(&p);
+    }
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -136,6 +136,15 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
                         "tap ports of a kernel bridge are not supported; use veth",
                     ));
                 }
+                // Enslaving an interface vepa does not own would take it
+                // from whoever configured it, and not give it back.
+                if p.kind == PortKind::Netdev {
+                    return Err(unfit(
+                        at,
+                        "type",
+                        "a kernel bridge takes veth and patch ports, not an existing interface; use the userspace backend",
+                    ));
+                }
             }
             Ok(KernelShape::Bridge)
         }
@@ -197,6 +206,19 @@ mod tests {
         }
         let e = kernel_shape(&switch(&format!("{bridge}mode = \"vepa\"\n"))).unwrap_err();
         assert_eq!(e.field, "mode");
+        // A bridge never enslaves an interface it does not own.
+        let nic = format!(
+            "{bridge}[[switch.port]]\nname = \"n\"\ntype = \"netdev\"\nifname = \"eth9\"\n"
+        );
+        let e = kernel_shape(&switch(&nic)).unwrap_err();
+        assert_eq!((e.field, e.port.as_deref()), ("type", Some("n")));
+        // Flow tables keep a switch in userspace.
+        let flows = bridge.replacen(
+            "name = \"r\"\n",
+            "name = \"r\"\nflows = [\"priority=1,actions=drop\"]\n",
+            1,
+        );
+        assert_eq!(kernel_shape(&switch(&flows)).unwrap_err().field, "flows");
         let with_static =
             format!("{HOST}[[switch.static_fdb]]\nmac = \"02:00:00:00:00:01\"\nport = \"vm1\"\n");
         assert_eq!(

@@ -394,6 +394,21 @@ impl Topology {
                 ));
             }
         }
+        // A kernel bridge switch is a device named after the switch.
+        for s in &self.switches {
+            if s.backend != Backend::Userspace && s.uplink.is_none() {
+                if let Some(prev) = ifnames.get(s.name.as_str()) {
+                    return Err(invalid(
+                        format!("switch '{}'", s.name),
+                        "name",
+                        format!(
+                            "a kernel bridge switch is a device named after the switch, and interface '{}' is already used by {prev}",
+                            s.name
+                        ),
+                    ));
+                }
+            }
+        }
         let mut listeners: HashMap<std::net::SocketAddr, &str> = HashMap::new();
         for s in &self.switches {
             if let Some(addr) = s.check_openflow()? {

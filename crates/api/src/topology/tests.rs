@@ -124,3 +124,29 @@ openflow = { listen = "ptcp:16653", controller = "tcp:127.0.0.1:16633", fail_mod
     let e = err(&with(r#"openflow = { fail_mode = "closed" }"#));
     assert!(e.contains("fail_mode") || e.contains("closed"), "{e}");
 }
+
+#[test]
+fn a_kernel_bridge_name_collides_with_a_port_interface() {
+    let text = r#"
+[[switch]]
+name = "other"
+[[switch.port]]
+name = "br7"
+type = "veth"
+
+[[switch]]
+name = "br7"
+backend = "kernel"
+[[switch.port]]
+name = "k1"
+type = "veth"
+"#;
+    let e = err(text);
+    assert!(
+        e.contains("switch 'br7'") && e.contains("name") && e.contains("already used"),
+        "{e}"
+    );
+    // A userspace switch makes no device of that name.
+    let ok = text.replace("backend = \"kernel\"\n", "");
+    Topology::parse("t.toml", &ok).unwrap().validate().unwrap();
+}

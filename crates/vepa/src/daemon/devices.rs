@@ -125,7 +125,21 @@ pub fn devices(topo: &Topology, kernel: &HashMap<String, KernelShape>) -> Vec<De
     }
     for s in &topo.switches {
         if let Some(shape) = kernel.get(&s.name) {
-            let text = serde_json::to_string(s).unwrap_or_default();
+            // The far ends of its patch wires count too: a wire remade
+            // because its other end changed takes this switch's devices
+            // with it, so they are made again on the new wire.
+            let mut text = serde_json::to_string(s).unwrap_or_default();
+            for p in s.uplink.iter().chain(&s.ports) {
+                let far = p
+                    .peer
+                    .as_deref()
+                    .filter(|_| p.kind == PortKind::Patch)
+                    .and_then(|x| x.split_once('/'))
+                    .and_then(|(a, b)| find(topo, &(a.to_string(), b.to_string())));
+                if let Some((_, op)) = far {
+                    text.push_str(&serde_json::to_string(op).unwrap_or_default());
+                }
+            }
             let mut h: u64 = 0xcbf2_9ce4_8422_2325;
             for b in text.bytes() {
                 h ^= u64::from(b);
@@ -466,6 +480,9 @@ impl Owner {
             .filter_map(|(_, _, p)| p.netns.as_deref())
             .collect();
         for ns in netns {
+            if host::netns_clear_stale(ns) {
+                tracing::info!(netns = %ns, "removed the file a crash left where a namespace was being made");
+            }
             if !host::netns_exists(ns) || host::netns_alias(ns).is_some() {
                 continue;
             }
@@ -541,5 +558,45 @@ impl Owner {
                 let _ = host::del_netns(&ns);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topo(mtu: u32) -> Topology {
+        Topology::parse(
+            "t",
+            &format!(
+                "[[switch]]\nname = \"kb\"\nbackend = \"kernel\"\n[[switch.port]]\nname = \"w\"\ntype = \"patch\"\npeer = \"u/w\"\n\
+                 [[switch]]\nname = \"u\"\n[[switch.port]]\nname = \"w\"\ntype = \"patch\"\npeer = \"kb/w\"\nmtu = {mtu}\n"
+            ),
+        )
+        .expect("topology")
+    }
+
+    #[test]
+    fn a_kernel_switch_is_remade_with_the_wires_it_hangs_on() {
+        let kernel: HashMap<String, KernelShape> = [("kb".to_string(), KernelShape::Bridge)].into();
+        let fp = |t: &Topology| -> (String, String) {
+            let d = devices(t, &kernel);
+            let unit = d
+                .iter()
+                .find(|x| x.key == "kernel:kb")
+                .expect("unit")
+                .fingerprint
+                .clone();
+            let wire = d
+                .iter()
+                .find(|x| x.kind == PortKind::Patch)
+                .expect("wire")
+                .fingerprint
+                .clone();
+            (unit, wire)
+        };
+        let (a, b) = (fp(&topo(1500)), fp(&topo(9000)));
+        assert_ne!(a.1, b.1, "the wire changes with its far end");
+        assert_ne!(a.0, b.0, "so does the kernel switch on it");
     }
 }
