@@ -384,6 +384,7 @@ fn controller_drives(fail_mode: &str, net: u8) -> (Fixture, Controller) {
     wait_for("the controller's table-miss flow", || {
         f.d.ok(&["flow", "dump", &f.sw]).contains("CONTROLLER")
     });
+    assert!(f.d.ok(&["stats"]).contains("controller connected"));
     let (vm1, vm2) = (&f.ns[0], &f.ns[1]);
     assert!(
         wait_reachable(&vm1.name, &format!("10.{net}.0.2")),
@@ -406,8 +407,9 @@ fn controller_drives(fail_mode: &str, net: u8) -> (Fixture, Controller) {
         "forwarded by the installed flows"
     );
     c.stop();
-    // Let the switch see the connection go.
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for("the switch to see its controller go", || {
+        f.d.ok(&["stats"]).contains("controller not connected")
+    });
     std::mem::forget(dir);
     (f, c)
 }

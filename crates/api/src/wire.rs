@@ -142,6 +142,12 @@ pub struct SwitchStats {
     pub why: String,
     pub fdb_entries: usize,
     pub learning_events: u64,
+    /// Flows in its tables.
+    #[serde(default)]
+    pub flows: usize,
+    /// Whether its OpenFlow controller is connected; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_connected: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -186,11 +186,20 @@ pub fn stats(s: &Stats) -> String {
             .collect(),
     );
     for sw in &s.switches {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "switch {}: {} FDB entries, {} learning events",
             sw.switch, sw.fdb_entries, sw.learning_events
         );
+        if sw.flows > 0 {
+            let _ = write!(out, ", {} flows", sw.flows);
+        }
+        match sw.controller_connected {
+            Some(true) => out.push_str(", controller connected"),
+            Some(false) => out.push_str(", controller not connected (fail mode applies)"),
+            None => {}
+        }
+        out.push('\n');
     }
     out
 }

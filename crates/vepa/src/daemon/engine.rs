@@ -675,6 +675,12 @@ impl Engine {
                     .unwrap_or_default(),
                 fdb_entries: core.map(|c| c.fdb().len()).unwrap_or(0),
                 learning_events: core.map(|c| c.fdb().learning_events()).unwrap_or(0),
+                flows: self.sdn.get(&s.name).map_or(0, |x| x.pipeline.len()),
+                controller_connected: s
+                    .openflow
+                    .as_ref()
+                    .and_then(|o| o.controller.as_ref())
+                    .map(|_| self.sdn.get(&s.name).is_some_and(|x| x.controller_up)),
             });
             for (pi, p) in s.uplink.iter().chain(&s.ports).enumerate() {
                 let key = (s.name.clone(), p.name.clone());

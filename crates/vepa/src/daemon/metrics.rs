@@ -107,7 +107,7 @@ pub fn render(stats: &Stats, requests: &Requests) -> String {
         );
     }
     type PerSwitch = fn(&vepa_api::wire::SwitchStats) -> u64;
-    let switch_families: [(&str, &str, &str, PerSwitch); 2] = [
+    let switch_families: [(&str, &str, &str, PerSwitch); 3] = [
         (
             "vepa_fdb_entries",
             "gauge",
@@ -120,11 +120,33 @@ pub fn render(stats: &Stats, requests: &Requests) -> String {
             "Addresses learned or moved since the switch started.",
             |s| s.learning_events,
         ),
+        (
+            "vepa_flows",
+            "gauge",
+            "Flows in the switch's flow tables.",
+            |s| s.flows as u64,
+        ),
     ];
     for (name, kind, help, get) in switch_families {
         family(&mut out, name, kind, help);
         for s in &stats.switches {
             let _ = writeln!(out, "{name}{{switch=\"{}\"}} {}", esc(&s.switch), get(s));
+        }
+    }
+    family(
+        &mut out,
+        "vepa_openflow_controller_connected",
+        "gauge",
+        "1 while the switch's OpenFlow controller is connected (switches with one).",
+    );
+    for s in &stats.switches {
+        if let Some(up) = s.controller_connected {
+            let _ = writeln!(
+                out,
+                "vepa_openflow_controller_connected{{switch=\"{}\"}} {}",
+                esc(&s.switch),
+                u8::from(up)
+            );
         }
     }
     family(
