@@ -454,3 +454,53 @@ fn a_controller_drives_the_switch_and_secure_keeps_flows_and_drops_misses() {
     // ...a destination no flow covers does not.
     assert!(!ping(&vm1.name, "10.68.0.3"), "secure: misses are dropped");
 }
+
+#[test]
+fn controller_copies_of_offloaded_tcp_come_as_wire_sized_segments() {
+    use vepa_openflow::Message;
+    require_root();
+    let of = free_port();
+    let f = setup(&format!("{{ listen = \"ptcp:{of}\" }}"), 2, 69);
+    assert!(wait_listening(of));
+    let (vm1, vm2) = (&f.ns[0], &f.ns[1]);
+    assert!(wait_reachable(&vm1.name, "10.69.0.2"));
+    let mut s = TcpStream::connect(("127.0.0.1", of)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    read_msg(&mut s).expect("hello");
+    s.write_all(
+        &Message::Hello {
+            versions: Some(vec![1 << 4]),
+        }
+        .to_bytes(1),
+    )
+    .expect("hello");
+    ofctl_ok(
+        of,
+        &[
+            "add-flow",
+            "priority=100,tcp,in_port=1,actions=NORMAL,CONTROLLER:65535",
+        ],
+    );
+    // A bulk transfer: vm1's stack hands the switch 64 KiB super-frames.
+    assert_eq!(
+        tcp_transfer(&vm1.name, &vm2.name, "10.69.0.2", 5401, 300_000),
+        300_000
+    );
+    let mut sizes = Vec::new();
+    while let Some((_, m)) = read_msg(&mut s) {
+        if let Message::PacketIn(p) = m {
+            sizes.push(p.data.len());
+        }
+    }
+    assert!(
+        sizes.len() > 50,
+        "packet-ins for the transfer: {}",
+        sizes.len()
+    );
+    let largest = sizes.iter().max().copied().unwrap_or(0);
+    assert!(
+        largest <= 1514,
+        "every copy is wire-sized; the largest was {largest} bytes"
+    );
+}

@@ -450,25 +450,35 @@ impl<'a> Worker<'a> {
                         Some(r) => r.write(frame, c.tag, vnet.needs_csum(), &mut bytes),
                         None => write_retagged(&parsed, c.tag, &mut bytes),
                     }
-                    if vnet.needs_csum() && !vnet.is_gso() {
-                        let delta = bytes.len() as i32 - frame.len() as i32;
-                        let h = vnet.shifted(delta);
+                    let send = |frame: Vec<u8>| {
+                        // A full queue loses the copy: the controller is behind.
+                        let _ = sink.try_send(PacketIn {
+                            switch: Arc::clone(&sh.names[si]),
+                            in_port: id,
+                            reason: c.reason,
+                            table: c.table,
+                            cookie: c.cookie,
+                            metadata: c.metadata,
+                            frame,
+                        });
+                    };
+                    let h = vnet.shifted(bytes.len() as i32 - frame.len() as i32);
+                    if h.is_gso() {
+                        // The controller sees what the wire would carry:
+                        // segments with their checksums, not a super-frame
+                        // it could send back whole in a packet-out.
+                        let mut scratch = Vec::new();
+                        let _ = gso::segment(&bytes, &h, &mut scratch, |seg| send(seg.to_vec()));
+                        continue;
+                    }
+                    if h.needs_csum() {
                         checksum::complete_partial(
                             &mut bytes,
                             h.csum_start as usize,
                             h.csum_offset as usize,
                         );
                     }
-                    // A full queue loses the copy: the controller is behind.
-                    let _ = sink.try_send(PacketIn {
-                        switch: Arc::clone(&sh.names[si]),
-                        in_port: id,
-                        reason: c.reason,
-                        table: c.table,
-                        cookie: c.cookie,
-                        metadata: c.metadata,
-                        frame: bytes,
-                    });
+                    send(bytes);
                 }
             }
         }
