@@ -18,6 +18,8 @@ pub struct Daemon {
     /// Root-namespace links a test expects the daemon to make, removed on
     /// drop if the daemon could not.
     pub links: Vec<String>,
+    /// Environment for the next launch.
+    pub env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -37,6 +39,7 @@ impl Daemon {
             state,
             extra: args.iter().map(|s| s.to_string()).collect(),
             links: Vec::new(),
+            env: Vec::new(),
         };
         d.launch();
         d
@@ -60,6 +63,7 @@ impl Daemon {
             .arg("1")
             .args(&self.extra)
             .env("RUST_LOG", "vepa=info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()

@@ -201,6 +201,23 @@ fn the_daemon_keeps_kernel_switches_across_kill_9_and_removes_them_whole() {
         assert!(d.log().contains("adopted device=kernel:h"), "{}", d.log());
         assert!(wait_reachable(&names[0], "10.70.0.2"));
     }
+    // A kernel feature gone since the state was stored: the daemon still
+    // starts, adopts the switch's devices and says what is missing; edits
+    // are refused until the switch's backend changes.
+    d.stop();
+    d.env = vec![("VEPA_DOCTOR_ABSENT".into(), "macvlan vepa".into())];
+    d.launch();
+    let show = d.ok(&["switch", "show"]);
+    assert!(show.contains("now lacks macvlan vepa"), "{show}");
+    assert!(
+        wait_reachable(&names[0], "10.70.0.2"),
+        "adopted devices forward"
+    );
+    let err = d.fails(&["switch", "set", &format!("h{id}"), "--ageing-secs", "100"]);
+    assert!(err.contains("lacks macvlan vepa"), "{err}");
+    d.stop();
+    d.env.clear();
+    d.launch();
     // Deleting the host switch takes its macvlans and its wire (and the
     // relay's end of it); deleting the relay takes the bridge and its port.
     d.ok(&["switch", "del", &format!("h{id}")]);

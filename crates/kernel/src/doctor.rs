@@ -116,6 +116,16 @@ pub fn run() -> Report {
         "vepa nic set DEV hwmode vepa|veb",
         "the adjacent switch (or vepa) does the relaying",
     ));
+    // VEPA_DOCTOR_ABSENT=name,...: features to report missing whatever the
+    // kernel has, to try vepa's fallbacks (and to test them).
+    if let Ok(absent) = std::env::var("VEPA_DOCTOR_ABSENT") {
+        for f in features.iter_mut() {
+            if absent.split(',').any(|a| a.trim() == f.name) {
+                f.available = false;
+                f.detail = "absent (VEPA_DOCTOR_ABSENT)".into();
+            }
+        }
+    }
     Report {
         kernel: kernel_release(),
         features,

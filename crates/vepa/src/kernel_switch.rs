@@ -20,6 +20,14 @@ pub struct Choice {
 
 /// Decides every switch's backend; `kernel` switches that cannot be are errors.
 pub fn decide(topo: &Topology) -> Result<Vec<Choice>> {
+    decide_with(topo, true)
+}
+
+/// [`decide`]; with `strict` off, a `kernel` switch whose kernel features
+/// are missing stays a kernel switch (its devices, if they exist, are
+/// adopted; if they cannot be made, they are reported down) instead of
+/// failing: what a daemon restarting on its stored state needs.
+pub fn decide_with(topo: &Topology, strict: bool) -> Result<Vec<Choice>> {
     let mut features: Option<Vec<(String, bool, String)>> = None;
     let mut feature = |name: &str| -> (bool, String) {
         let f = features.get_or_insert_with(|| {
@@ -69,6 +77,16 @@ pub fn decide(topo: &Topology) -> Result<Vec<Choice>> {
             .filter(|f| !feature(f).0)
             .collect();
         if !missing.is_empty() {
+            if s.backend == Backend::Kernel && !strict {
+                out.push(Choice {
+                    kernel: Some(shape),
+                    why: format!(
+                        "kernel, though this kernel now lacks {} (see `vepa doctor`)",
+                        missing.join(", ")
+                    ),
+                });
+                continue;
+            }
             if s.backend == Backend::Kernel {
                 bail!(
                     "switch '{}': backend: this kernel lacks {} (see `vepa doctor`); use backend = \"userspace\"",

@@ -102,8 +102,8 @@ type Backends = (
     HashMap<String, (bool, String)>,
 );
 
-fn backends(topo: &Topology) -> Result<Backends, ChangeError> {
-    let choices = crate::kernel_switch::decide(topo).map_err(|e| {
+fn backends(topo: &Topology, strict: bool) -> Result<Backends, ChangeError> {
+    let choices = crate::kernel_switch::decide_with(topo, strict).map_err(|e| {
         ChangeError::Invalid(TopologyError::Invalid {
             at: "topology".into(),
             field: "backend".into(),
@@ -178,7 +178,9 @@ impl Engine {
         }
         let mut adopted = Vec::new();
         let mut to_make = Vec::new();
-        let (kernel, choices) = backends(&e.desired)?;
+        // The stored state starts even if a kernel switch's feature has gone
+        // since: its devices are adopted or reported down, not refused.
+        let (kernel, choices) = backends(&e.desired, false)?;
         e.choices = choices;
         let desired = e.desired.clone();
         e.sdn = e.pipelines_for(&desired)?;
@@ -292,7 +294,7 @@ impl Engine {
                 generation: self.generation,
             });
         }
-        let (kernel, choices) = backends(&new)?;
+        let (kernel, choices) = backends(&new, true)?;
         let pipelines = self.pipelines_for(&new)?;
         let wanted = super::devices::devices(&new, &kernel);
         // Devices that failed before are tried again.
