@@ -727,3 +727,23 @@ fn unsupported_things_get_the_right_error() {
         Some(DecodeError::new(BAD_REQUEST, BAD_REQUEST_BAD_VERSION))
     );
 }
+
+#[test]
+fn fixed_size_names_read_back_the_same() {
+    use crate::types::{get_str, put_str};
+    for raw in [
+        vec![1u8; 16],
+        b"abcdefghijklmno\0".to_vec(),
+        // Invalid UTF-8 that widens when replaced, and a character cut at the end.
+        vec![0xff; 16],
+        "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"
+            .as_bytes()
+            .to_vec(),
+    ] {
+        let s = get_str(&raw);
+        let mut out = Vec::new();
+        put_str(&mut out, &s, 16);
+        assert_eq!(out.len(), 16);
+        assert_eq!(get_str(&out), s, "{raw:?}");
+    }
+}

@@ -557,15 +557,27 @@ pub const PORT_DESC_LEN: usize = 64;
 
 /// A NUL-padded fixed-size string field.
 pub fn put_str(out: &mut Vec<u8>, s: &str, size: usize) {
-    let b = s.as_bytes();
-    let n = b.len().min(size - 1);
-    out.extend_from_slice(&b[..n]);
-    out.zeros(size - n);
+    let b = fit(s, size - 1).as_bytes();
+    out.extend_from_slice(b);
+    out.zeros(size - b.len());
 }
 
+/// The longest prefix of `s` of at most `max` bytes that ends on a character.
+fn fit(s: &str, max: usize) -> &str {
+    let mut n = s.len().min(max);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    &s[..n]
+}
+
+/// A NUL-padded string field: up to its first NUL, as UTF-8 (invalid bytes
+/// replaced), cut to what `put_str` writes back (the field less its NUL),
+/// so a string read and written again reads the same.
 pub fn get_str(b: &[u8]) -> String {
     let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    let s = String::from_utf8_lossy(&b[..end]);
+    fit(&s, b.len().saturating_sub(1)).to_string()
 }
 
 impl PortDesc {
