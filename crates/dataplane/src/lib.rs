@@ -12,6 +12,7 @@ mod config;
 mod counters;
 mod fdb;
 pub mod flow;
+pub mod router;
 mod switch;
 mod vlan;
 
