@@ -9,6 +9,7 @@
 
 mod cache;
 mod config;
+pub mod conntrack;
 mod counters;
 mod fdb;
 pub mod flow;
