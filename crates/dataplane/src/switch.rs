@@ -221,6 +221,22 @@ impl SwitchCore {
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
+        self.process_keyed(fw, counters, in_port, frame, now_ms, d, None)
+    }
+
+    /// [`process`](Self::process) with the frame's flow key, when the
+    /// caller parsed it already.
+    #[allow(clippy::too_many_arguments)]
+    fn process_keyed(
+        &self,
+        fw: &Forwarding,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        d: &mut Decision,
+        key: Option<&crate::flow::Key>,
+    ) -> Result<(), DropReason> {
         d.clear();
         if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
             return Err(DropReason::Malformed);
@@ -229,7 +245,7 @@ impl SwitchCore {
         c.rx_frames += 1;
         c.rx_bytes += frame.len() as u64;
         let result = if fw.flows.is_active() {
-            self.run_flows(fw, in_port, frame, now_ms, d)
+            self.run_flows(fw, in_port, frame, now_ms, d, key)
         } else {
             self.l2(fw, in_port, frame, now_ms, &mut d.egress)
         };
@@ -275,8 +291,14 @@ impl SwitchCore {
         frame: &[u8],
         now_ms: u64,
         d: &mut Decision,
+        key: Option<&crate::flow::Key>,
     ) -> Result<(), DropReason> {
-        let key = crate::flow::extract(frame, in_port.0 as u32 + 1).ok_or(DropReason::Malformed)?;
+        let key = match key {
+            Some(k) => *k,
+            None => {
+                crate::flow::extract(frame, in_port.0 as u32 + 1).ok_or(DropReason::Malformed)?
+            }
+        };
         let mut exec = Exec {
             pipeline: &fw.flows,
             in_port,
@@ -486,7 +508,7 @@ impl SwitchCore {
             }
         }
         cache.misses += 1;
-        let result = self.process(fw, counters, in_port, frame, now_ms, d);
+        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d, Some(&key));
         let cacheable = result.is_ok()
             && !d.uncacheable
             && d.controller.is_empty()

@@ -351,18 +351,24 @@ impl Action {
     }
 }
 
-pub fn decode_actions(r: &mut Reader) -> Result<Vec<Action>, DecodeError> {
+/// Reads items until the reader is empty (action and instruction lists).
+fn decode_all<T>(
+    r: &mut Reader,
+    one: fn(&mut Reader) -> Result<T, DecodeError>,
+) -> Result<Vec<T>, DecodeError> {
     let mut v = Vec::new();
     while !r.is_empty() {
-        v.push(Action::decode(r)?);
+        v.push(one(r)?);
     }
     Ok(v)
 }
 
+pub fn decode_actions(r: &mut Reader) -> Result<Vec<Action>, DecodeError> {
+    decode_all(r, Action::decode)
+}
+
 pub fn encode_actions(actions: &[Action], out: &mut Vec<u8>) {
-    for a in actions {
-        a.encode(out);
-    }
+    actions.iter().for_each(|a| a.encode(out));
 }
 
 /// An instruction (`ofp_instruction_*`).
@@ -481,17 +487,11 @@ impl Instruction {
 }
 
 pub fn decode_instructions(r: &mut Reader) -> Result<Vec<Instruction>, DecodeError> {
-    let mut v = Vec::new();
-    while !r.is_empty() {
-        v.push(Instruction::decode(r)?);
-    }
-    Ok(v)
+    decode_all(r, Instruction::decode)
 }
 
 pub fn encode_instructions(list: &[Instruction], out: &mut Vec<u8>) {
-    for i in list {
-        i.encode(out);
-    }
+    list.iter().for_each(|i| i.encode(out));
 }
 
 /// A group bucket.

@@ -30,12 +30,13 @@ fn text_error(field: &str, i: Option<usize>, e: impl std::fmt::Display) -> Chang
 }
 
 /// Runs `f` on switch `switch`'s flows; on an error (or a failed commit)
-/// the switch's pipeline is put back as it was. Returns the generation.
-fn atomically<T>(
+/// the switch's pipeline is put back as it was. `f` says how many flows
+/// (or groups) it changed.
+fn atomically(
     e: &mut Engine,
     switch: &str,
-    f: impl FnOnce(&mut Engine, &[String]) -> Result<T, ChangeError>,
-) -> Result<(T, u64), ChangeError> {
+    f: impl FnOnce(&mut Engine, &[String]) -> Result<usize, ChangeError>,
+) -> Result<FlowChange, ChangeError> {
     let names = e.port_names(switch)?;
     let before = e.sdn.get(switch).cloned();
     // The texts too: a failed commit has already written them into the desired state.
@@ -45,9 +46,12 @@ fn atomically<T>(
         .map(|s| (s.flows.clone(), s.groups.clone(), s.meters.clone()));
     let r = f(e, &names).and_then(|v| e.flush_flows().map(|()| v));
     match r {
-        Ok(v) => {
+        Ok(changed) => {
             e.publish(switch);
-            Ok((v, e.generation()))
+            Ok(FlowChange {
+                changed,
+                generation: e.generation(),
+            })
         }
         Err(err) => {
             if let (Some((flows, groups, meters)), Some(s)) = (texts, e.desired.switch_mut(switch))
@@ -149,7 +153,7 @@ pub async fn add(
     Body2(req): Body2<FlowAdd>,
 ) -> Result<(StatusCode, Json<FlowChange>), ApiError> {
     with_engine(&st, move |e| {
-        let (n, generation) = atomically(e, &switch, |e, names| {
+        atomically(e, &switch, |e, names| {
             for (i, text) in req.flows.iter().enumerate() {
                 let p = parse_flow(text, PortNames(names))
                     .map_err(|err| text_error("flows", Some(i), err))?;
@@ -164,10 +168,6 @@ pub async fn add(
                     .map_err(|err| text_error("flows", Some(i), err))?;
             }
             Ok(req.flows.len())
-        })?;
-        Ok(FlowChange {
-            changed: n,
-            generation,
         })
     })
     .await
@@ -182,7 +182,7 @@ pub async fn modify(
     Body2(req): Body2<FlowMod>,
 ) -> Result<Json<FlowChange>, ApiError> {
     with_engine(&st, move |e| {
-        let (n, generation) = atomically(e, &switch, |e, names| {
+        atomically(e, &switch, |e, names| {
             let p = parse_flow(&req.flow, PortNames(names))
                 .map_err(|err| text_error("flow", None, err))?;
             if !p.has_actions {
@@ -202,10 +202,6 @@ pub async fn modify(
                 &p.spec.instructions,
                 p.spec.flags & FLAG_RESET_COUNTS != 0,
             )
-        })?;
-        Ok(FlowChange {
-            changed: n,
-            generation,
         })
     })
     .await
@@ -220,7 +216,7 @@ pub async fn delete(
     Body2(req): Body2<FlowDel>,
 ) -> Result<Json<FlowChange>, ApiError> {
     with_engine(&st, move |e| {
-        let (n, generation) = atomically(e, &switch, |e, names| {
+        atomically(e, &switch, |e, names| {
             let filter = match req.filter.as_deref().filter(|f| !f.trim().is_empty()) {
                 Some(text) => {
                     let p = parse_flow(text, PortNames(names))
@@ -238,10 +234,6 @@ pub async fn delete(
                 None => FlowFilter::default(),
             };
             Ok(e.flow_delete(&switch, &filter)?.len())
-        })?;
-        Ok(FlowChange {
-            changed: n,
-            generation,
         })
     })
     .await
@@ -279,7 +271,7 @@ pub async fn group_add(
     Body2(req): Body2<GroupAdd>,
 ) -> Result<(StatusCode, Json<FlowChange>), ApiError> {
     with_engine(&st, move |e| {
-        let (n, generation) = atomically(e, &switch, |e, names| {
+        atomically(e, &switch, |e, names| {
             for (i, text) in req.groups.iter().enumerate() {
                 let g = parse_group(text, PortNames(names))
                     .map_err(|err| text_error("groups", Some(i), err))?;
@@ -287,10 +279,6 @@ pub async fn group_add(
                     .map_err(|err| text_error("groups", Some(i), err))?;
             }
             Ok(req.groups.len())
-        })?;
-        Ok(FlowChange {
-            changed: n,
-            generation,
         })
     })
     .await
@@ -312,12 +300,8 @@ pub async fn group_del(
     Query(q): Query<GroupDelQuery>,
 ) -> Result<Json<FlowChange>, ApiError> {
     with_engine(&st, move |e| {
-        let (n, generation) = atomically(e, &switch, |e, _| {
+        atomically(e, &switch, |e, _| {
             Ok(e.group_delete(&switch, q.group_id)?.len())
-        })?;
-        Ok(FlowChange {
-            changed: n,
-            generation,
         })
     })
     .await
