@@ -4,12 +4,14 @@
 //! receive buffer instead of copying it (the smoltcp `wire` style: a checked
 //! constructor validates lengths once, accessors then index without checks
 //! that could fail). Only what forwarding needs today is here: Ethernet,
-//! 802.1Q tags and ARP; later layers arrive with the router and filters.
+//! 802.1Q tags, ARP, and in [`ip`] the IPv4/IPv6/ICMP views and builders
+//! the router and filters use.
 
 mod arp;
 pub mod checksum;
 mod ethernet;
 pub mod gso;
+pub mod ip;
 mod mac;
 pub mod virtio;
 

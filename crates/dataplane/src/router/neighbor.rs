@@ -1,0 +1,356 @@
+//! The neighbor table: which MAC answers for an IP address on a router
+//! port, learned from ARP and neighbor discovery, with the packets that
+//! wait for an answer.
+//!
+//! States follow the kernel's in a smaller form: an entry is *incomplete*
+//! while solicitations go out (one a second, three in all; then the
+//! waiting packets get "host unreachable" and the entry goes), *reachable*
+//! for [`REACHABLE_MS`] after an answer, then *stale*: still used, but each
+//! use sends a unicast probe (one a second); three unanswered probes make
+//! it incomplete again, and a broadcast solicitation asks anew. Entries
+//! unconfirmed for [`GC_MS`] are forgotten.
+
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+use vepa_packet::{MacAddr, VirtioNetHdr};
+
+pub const REACHABLE_MS: u64 = 30_000;
+pub const RETRANS_MS: u64 = 1_000;
+pub const MAX_SOLICIT: u8 = 3;
+pub const GC_MS: u64 = 300_000;
+/// Packets kept per unresolved neighbor (the first of a flow, mostly).
+pub const QUEUE_LEN: usize = 8;
+/// Entries per router.
+pub const DEFAULT_LIMIT: usize = 16_384;
+
+/// A packet waiting for its next hop's MAC: the whole frame (Ethernet
+/// header to be filled in), its offload header, and the port it came in
+/// on (for the "host unreachable" if nobody answers).
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub frame: Vec<u8>,
+    pub hdr: VirtioNetHdr,
+    pub ingress: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeighborState {
+    Incomplete,
+    Reachable,
+    Stale,
+}
+
+impl NeighborState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NeighborState::Incomplete => "incomplete",
+            NeighborState::Reachable => "reachable",
+            NeighborState::Stale => "stale",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    mac: Option<MacAddr>,
+    confirmed_ms: u64,
+    /// When the last solicitation or probe left, and how many since the last answer.
+    sent_ms: u64,
+    tries: u8,
+    queue: Vec<Queued>,
+}
+
+/// What a lookup found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// Send to this MAC; `probe` asks to confirm it with a unicast solicitation first.
+    Known { mac: MacAddr, probe: bool },
+    /// Unknown; the packet waits. `solicit` asks for a broadcast solicitation now.
+    Waiting { solicit: bool },
+    /// The packet was dropped: its queue or the table is full.
+    Dropped,
+}
+
+/// What the one-second tick asks the router to do.
+#[derive(Debug, Default)]
+pub struct Due {
+    /// Solicit these again (port, address).
+    pub solicit: Vec<(usize, IpAddr)>,
+    /// Nobody answered for (port, address): these packets are undeliverable.
+    pub failed: Vec<(usize, IpAddr, Vec<Queued>)>,
+}
+
+/// A row of `vepa router show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighborRow {
+    pub port: usize,
+    pub ip: IpAddr,
+    pub mac: Option<MacAddr>,
+    pub state: NeighborState,
+    pub age_ms: u64,
+}
+
+#[derive(Debug)]
+pub struct Neighbors {
+    map: FxHashMap<(usize, IpAddr), Entry>,
+    limit: usize,
+}
+
+impl Default for Neighbors {
+    fn default() -> Self {
+        Neighbors::new(DEFAULT_LIMIT)
+    }
+}
+
+impl Neighbors {
+    pub fn new(limit: usize) -> Neighbors {
+        Neighbors {
+            map: FxHashMap::default(),
+            limit,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The MAC for `ip` on `port`, or the packet queued until it is known.
+    pub fn resolve(
+        &mut self,
+        port: usize,
+        ip: IpAddr,
+        now: u64,
+        packet: impl FnOnce() -> Queued,
+    ) -> Resolved {
+        let full = self.map.len() >= self.limit;
+        let e = match self.map.get_mut(&(port, ip)) {
+            Some(e) => e,
+            None if full => return Resolved::Dropped,
+            None => self.map.entry((port, ip)).or_default(),
+        };
+        if let Some(mac) = e.mac {
+            if now.saturating_sub(e.confirmed_ms) < REACHABLE_MS {
+                return Resolved::Known { mac, probe: false };
+            }
+            if e.tries < MAX_SOLICIT {
+                let probe = now.saturating_sub(e.sent_ms) >= RETRANS_MS;
+                if probe {
+                    e.sent_ms = now;
+                    e.tries += 1;
+                }
+                return Resolved::Known { mac, probe };
+            }
+            // Probes went unanswered: ask everyone again.
+            e.mac = None;
+            e.tries = 0;
+        }
+        let solicit = e.tries == 0;
+        if solicit {
+            e.tries = 1;
+            e.sent_ms = now;
+        }
+        if e.queue.len() >= QUEUE_LEN {
+            return Resolved::Dropped;
+        }
+        e.queue.push(packet());
+        Resolved::Waiting { solicit }
+    }
+
+    /// Records an answer (or any message the router trusts to name the
+    /// MAC of `ip`); returns the packets that waited for it. `create`
+    /// false only updates an entry that exists (a gratuitous ARP for an
+    /// address the router never asked about is not taken).
+    pub fn confirm(
+        &mut self,
+        port: usize,
+        ip: IpAddr,
+        mac: MacAddr,
+        now: u64,
+        create: bool,
+    ) -> Vec<Queued> {
+        if !create && !self.map.contains_key(&(port, ip)) {
+            return Vec::new();
+        }
+        if !self.map.contains_key(&(port, ip)) && self.map.len() >= self.limit {
+            return Vec::new();
+        }
+        let e = self.map.entry((port, ip)).or_default();
+        e.mac = Some(mac);
+        e.confirmed_ms = now;
+        e.tries = 0;
+        std::mem::take(&mut e.queue)
+    }
+
+    /// Retransmissions, failures and forgetting, once a second.
+    pub fn tick(&mut self, now: u64) -> Due {
+        let mut due = Due::default();
+        let mut gone = Vec::new();
+        for (&(port, ip), e) in self.map.iter_mut() {
+            if e.mac.is_some() {
+                if now.saturating_sub(e.confirmed_ms) >= GC_MS {
+                    gone.push((port, ip));
+                }
+                continue;
+            }
+            if now.saturating_sub(e.sent_ms) < RETRANS_MS {
+                continue;
+            }
+            if e.tries >= MAX_SOLICIT {
+                due.failed.push((port, ip, std::mem::take(&mut e.queue)));
+                gone.push((port, ip));
+            } else {
+                e.tries += 1;
+                e.sent_ms = now;
+                due.solicit.push((port, ip));
+            }
+        }
+        for k in gone {
+            self.map.remove(&k);
+        }
+        due
+    }
+
+    /// Forgets every entry of `port` (all ports with `None`).
+    pub fn flush(&mut self, port: Option<usize>) -> usize {
+        let before = self.map.len();
+        self.map.retain(|(p, _), _| port.is_some_and(|x| x != *p));
+        before - self.map.len()
+    }
+
+    /// Drops entries of ports at or beyond `ports` (after a port went away).
+    pub fn retain_ports(&mut self, ports: usize) {
+        self.map.retain(|(p, _), _| *p < ports);
+    }
+
+    pub fn rows(&self, now: u64) -> Vec<NeighborRow> {
+        let mut rows: Vec<NeighborRow> = self
+            .map
+            .iter()
+            .map(|(&(port, ip), e)| NeighborRow {
+                port,
+                ip,
+                mac: e.mac,
+                state: match e.mac {
+                    None => NeighborState::Incomplete,
+                    Some(_) if now.saturating_sub(e.confirmed_ms) < REACHABLE_MS => {
+                        NeighborState::Reachable
+                    }
+                    Some(_) => NeighborState::Stale,
+                },
+                age_ms: now.saturating_sub(if e.mac.is_some() {
+                    e.confirmed_ms
+                } else {
+                    e.sent_ms
+                }),
+            })
+            .collect();
+        rows.sort_by_key(|r| (r.port, r.ip));
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q() -> Queued {
+        Queued {
+            frame: vec![0; 60],
+            hdr: VirtioNetHdr::default(),
+            ingress: Some(0),
+        }
+    }
+
+    const IP: &str = "10.0.0.2";
+    const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+
+    #[test]
+    fn resolves_queues_and_releases() {
+        let mut n = Neighbors::new(4);
+        let ip: IpAddr = IP.parse().unwrap();
+        assert_eq!(n.resolve(1, ip, 0, q), Resolved::Waiting { solicit: true });
+        assert_eq!(
+            n.resolve(1, ip, 10, q),
+            Resolved::Waiting { solicit: false }
+        );
+        let released = n.confirm(1, ip, MAC, 20, false);
+        assert_eq!(released.len(), 2);
+        assert_eq!(
+            n.resolve(1, ip, 30, q),
+            Resolved::Known {
+                mac: MAC,
+                probe: false
+            }
+        );
+        // Stale: still used, probed once a second, three times, then asked anew.
+        let t = 20 + REACHABLE_MS;
+        assert_eq!(
+            n.resolve(1, ip, t, q),
+            Resolved::Known {
+                mac: MAC,
+                probe: true
+            }
+        );
+        assert_eq!(
+            n.resolve(1, ip, t + 10, q),
+            Resolved::Known {
+                mac: MAC,
+                probe: false
+            }
+        );
+        assert_eq!(
+            n.resolve(1, ip, t + 1000, q),
+            Resolved::Known {
+                mac: MAC,
+                probe: true
+            }
+        );
+        assert_eq!(
+            n.resolve(1, ip, t + 2000, q),
+            Resolved::Known {
+                mac: MAC,
+                probe: true
+            }
+        );
+        assert_eq!(
+            n.resolve(1, ip, t + 3000, q),
+            Resolved::Waiting { solicit: true }
+        );
+    }
+
+    #[test]
+    fn gives_up_after_three_solicitations() {
+        let mut n = Neighbors::new(4);
+        let ip: IpAddr = IP.parse().unwrap();
+        n.resolve(0, ip, 0, q);
+        assert_eq!(n.tick(500).solicit.len(), 0);
+        assert_eq!(n.tick(1000).solicit, vec![(0, ip)]);
+        assert_eq!(n.tick(2000).solicit, vec![(0, ip)]);
+        let due = n.tick(3000);
+        assert_eq!((due.failed.len(), due.failed[0].2.len()), (1, 1));
+        assert!(n.is_empty());
+    }
+
+    #[test]
+    fn bounds_queue_and_table() {
+        let mut n = Neighbors::new(1);
+        let ip: IpAddr = IP.parse().unwrap();
+        for _ in 0..QUEUE_LEN {
+            assert!(matches!(n.resolve(0, ip, 0, q), Resolved::Waiting { .. }));
+        }
+        assert_eq!(n.resolve(0, ip, 0, q), Resolved::Dropped);
+        assert_eq!(
+            n.resolve(0, "10.0.0.3".parse().unwrap(), 0, q),
+            Resolved::Dropped
+        );
+        // An unsolicited answer creates nothing; a solicited one does.
+        assert!(n
+            .confirm(0, "10.0.0.9".parse().unwrap(), MAC, 0, false)
+            .is_empty());
+        assert_eq!(n.len(), 1);
+    }
+}
