@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vepa_dataplane::flow::{Decision, PacketInReason};
+use vepa_dataplane::router::{Router, RouterTx};
 use vepa_dataplane::{FlowCache, PortCounters, PortId, Switch, SwitchCore};
 use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
 
@@ -42,6 +43,37 @@ pub struct Attachment {
     pub affinity: Option<usize>,
     /// Where `vepa capture` listens on this port.
     pub capture: Arc<CapturePoint>,
+}
+
+/// A router whose ports sit on switches of this forwarder.
+pub struct RouterAttachment {
+    pub router: Arc<Router>,
+    /// For each router port, in the router's order: its switch and port.
+    pub ports: Vec<(usize, PortId)>,
+}
+
+/// How many routers a frame may cross inside one forwarder before it is
+/// dropped (a routing loop between routers would otherwise spin here;
+/// TTL ends it too, this only bounds the work per received frame).
+const MAX_ROUTER_HOPS: u8 = 16;
+
+/// What is behind a switch port.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Nothing,
+    /// A device: the index into the attachments.
+    Device(usize),
+    /// A router port: router index, port index.
+    Router(usize, usize),
+}
+
+/// A frame the forwarder is to hand a router.
+struct ToRouter {
+    router: usize,
+    port: usize,
+    frame: Vec<u8>,
+    hdr: VirtioNetHdr,
+    hops: u8,
 }
 
 /// A frame the flow tables sent to the controller.
@@ -111,8 +143,9 @@ impl LiveCounters {
 pub struct Forwarder {
     switches: Vec<Switch>,
     ports: Vec<Attachment>,
-    /// For each switch, for each of its ports, the index into `ports`.
-    route: Vec<Vec<Option<usize>>>,
+    routers: Vec<RouterAttachment>,
+    /// For each switch, for each of its ports, what is behind it.
+    route: Vec<Vec<Target>>,
     workers: usize,
     epoch: Instant,
     live: Arc<LiveCounters>,
@@ -122,20 +155,30 @@ pub struct Forwarder {
 /// Reusable state of one worker.
 struct Buffers {
     rx: RxBatch,
+    d: Decision,
+    out: Outbox,
+    /// Frames routers sent, to run through their switches.
+    routed: Vec<RouterTx>,
+}
+
+/// Where a decided frame's copies go before they leave.
+struct Outbox {
     /// One queue per port (any worker may send on any port), and which are not empty.
     tx: Vec<TxQueue>,
     dirty: Vec<usize>,
-    d: Decision,
     /// A frame with its tag changed, or a frame being segmented.
     scratch: Vec<u8>,
     segment: Vec<u8>,
+    /// Copies for router ports.
+    to_router: Vec<ToRouter>,
 }
 
 /// What every worker reads: the ports and the switches' shared cores.
 struct Shared<'a> {
     ports: &'a [Attachment],
     cores: Vec<&'a SwitchCore>,
-    route: &'a [Vec<Option<usize>>],
+    routers: &'a [RouterAttachment],
+    route: &'a [Vec<Target>],
     start: Instant,
     stop: &'a AtomicBool,
     live: &'a LiveCounters,
@@ -145,27 +188,42 @@ struct Shared<'a> {
 
 impl Forwarder {
     pub fn new(switches: Vec<Switch>, ports: Vec<Attachment>) -> Forwarder {
-        let mut route: Vec<Vec<Option<usize>>> = switches
+        let mut route: Vec<Vec<Target>> = switches
             .iter()
-            .map(|s| vec![None; s.config().ports.len()])
+            .map(|s| vec![Target::Nothing; s.config().ports.len()])
             .collect();
         for (i, a) in ports.iter().enumerate() {
             if let Some(slot) = route
                 .get_mut(a.switch)
                 .and_then(|r| r.get_mut(a.id.index()))
             {
-                *slot = Some(i);
+                *slot = Target::Device(i);
             }
         }
         Forwarder {
             switches,
             ports,
+            routers: Vec::new(),
             route,
             workers: 1,
             epoch: Instant::now(),
             live: Arc::default(),
             packet_in: None,
         }
+    }
+
+    /// Puts routers on switch ports: a copy the switch sends to such a
+    /// port goes to the router, and what the router sends enters the
+    /// switch by that port.
+    pub fn set_routers(&mut self, routers: Vec<RouterAttachment>) {
+        for (ri, r) in routers.iter().enumerate() {
+            for (pi, (si, id)) in r.ports.iter().enumerate() {
+                if let Some(slot) = self.route.get_mut(*si).and_then(|x| x.get_mut(id.index())) {
+                    *slot = Target::Router(ri, pi);
+                }
+            }
+        }
+        self.routers = routers;
     }
 
     /// Sends the frames flows output to `CONTROLLER` to `sink`.
@@ -206,6 +264,7 @@ impl Forwarder {
         let shared = Shared {
             ports: &self.ports,
             cores: self.switches.iter().map(|s| s.core().as_ref()).collect(),
+            routers: &self.routers,
             route: &self.route,
             start: self.epoch,
             stop,
@@ -299,13 +358,17 @@ impl<'a> Worker<'a> {
             flows: sizes.iter().map(|_| FlowCache::default()).collect(),
             b: Buffers {
                 rx: RxBatch::new(MAX_BATCH),
-                tx: (0..shared.ports.len())
-                    .map(|_| TxQueue::default())
-                    .collect(),
-                dirty: Vec::with_capacity(shared.ports.len()),
                 d: Decision::default(),
-                scratch: Vec::new(),
-                segment: Vec::new(),
+                out: Outbox {
+                    tx: (0..shared.ports.len())
+                        .map(|_| TxQueue::default())
+                        .collect(),
+                    dirty: Vec::with_capacity(shared.ports.len()),
+                    scratch: Vec::new(),
+                    segment: Vec::new(),
+                    to_router: Vec::new(),
+                },
+                routed: Vec::new(),
             },
         }
     }
@@ -364,6 +427,12 @@ impl<'a> Worker<'a> {
                 for core in &self.shared.cores {
                     core.tick(now);
                 }
+                for (ri, r) in self.shared.routers.iter().enumerate() {
+                    r.router.tick(now, &mut self.b.routed);
+                    self.inject(ri, 1, now);
+                }
+                self.route_all(now);
+                self.flush();
             }
         }
         Ok(self.counters)
@@ -405,85 +474,93 @@ impl<'a> Worker<'a> {
             {
                 continue;
             }
-            // process() accepted it, so it parses.
-            let Ok(parsed) = EthernetFrame::new_checked(frame) else {
+            emit(
+                sh,
+                &mut b.out,
+                &b.d,
+                counters,
+                si,
+                id,
+                frame,
+                vnet,
+                Some(slot_i),
+                0,
+            );
+        }
+        if !self.b.out.to_router.is_empty() {
+            self.route_all(now);
+        }
+        self.flush();
+        n
+    }
+
+    /// Hands routers their frames and runs what they send through the
+    /// switches, until no router has anything left (frames that crossed
+    /// [`MAX_ROUTER_HOPS`] routers are not handed on).
+    fn route_all(&mut self, now: u64) {
+        while let Some(t) = self.b.out.to_router.pop() {
+            let Some(r) = self.shared.routers.get(t.router) else {
                 continue;
             };
-            let current = parsed.vlan().map(|t| t.vid);
-            for e in b.d.egress.iter() {
-                let Some(j) = sh.route[si][e.port.index()] else {
-                    continue;
-                };
-                let q = &mut b.tx[j];
-                if q.is_empty() {
-                    b.dirty.push(j);
-                }
-                let rewrite = b.d.rewrite_of(e);
-                let unchanged = current == e.tag && rewrite.is_none();
-                let (bytes, hdr): (&[u8], VirtioNetHdr) = if unchanged {
-                    (frame, vnet)
-                } else {
-                    match rewrite {
-                        Some(r) => r.write(frame, e.tag, vnet.needs_csum(), &mut b.scratch),
-                        None => write_retagged(&parsed, e.tag, &mut b.scratch),
-                    }
-                    let delta = b.scratch.len() as i32 - frame.len() as i32;
-                    (&b.scratch, vnet.shifted(delta))
-                };
-                if let Err(err) = enqueue(
-                    q,
-                    sh.ports[j].port.offloads(),
-                    slot_i,
-                    unchanged,
-                    &hdr,
-                    bytes,
-                    &mut b.segment,
-                ) {
-                    counters[e.port.index()].tx_errors += 1;
-                    tracing::trace!(port = sh.ports[j].port.name(), error = %err, "cannot send");
-                }
-            }
-            if let (Some(sink), false) = (sh.packet_in, b.d.controller.is_empty()) {
-                for c in &b.d.controller {
-                    let mut bytes = Vec::with_capacity(frame.len() + 4);
-                    match b.d.rewrites.get((c.rewrite as usize).wrapping_sub(1)) {
-                        Some(r) => r.write(frame, c.tag, vnet.needs_csum(), &mut bytes),
-                        None => write_retagged(&parsed, c.tag, &mut bytes),
-                    }
-                    let send = |frame: Vec<u8>| {
-                        // A full queue loses the copy: the controller is behind.
-                        let _ = sink.try_send(PacketIn {
-                            switch: Arc::clone(&sh.names[si]),
-                            in_port: id,
-                            reason: c.reason,
-                            table: c.table,
-                            cookie: c.cookie,
-                            metadata: c.metadata,
-                            frame,
-                        });
-                    };
-                    let h = vnet.shifted(bytes.len() as i32 - frame.len() as i32);
-                    if h.is_gso() {
-                        // The controller sees what the wire would carry:
-                        // segments with their checksums, not a super-frame
-                        // it could send back whole in a packet-out.
-                        let mut scratch = Vec::new();
-                        let _ = gso::segment(&bytes, &h, &mut scratch, |seg| send(seg.to_vec()));
-                        continue;
-                    }
-                    if h.needs_csum() {
-                        checksum::complete_partial(
-                            &mut bytes,
-                            h.csum_start as usize,
-                            h.csum_offset as usize,
-                        );
-                    }
-                    send(bytes);
-                }
-            }
+            r.router
+                .receive(t.port, &t.frame, &t.hdr, now, &mut self.b.routed);
+            self.inject(t.router, t.hops + 1, now);
         }
-        for j in b.dirty.drain(..) {
-            let q = &mut b.tx[j];
+    }
+
+    /// Runs the frames router `ri` sent (in `b.routed`) through the
+    /// switches its ports are on.
+    fn inject(&mut self, ri: usize, hops: u8, now: u64) {
+        let sh = self.shared;
+        let Some(r) = sh.routers.get(ri) else {
+            self.b.routed.clear();
+            return;
+        };
+        let routed = std::mem::take(&mut self.b.routed);
+        for tx in &routed {
+            let Some(&(si, id)) = r.ports.get(tx.port) else {
+                continue;
+            };
+            let core = sh.cores[si];
+            let fw = core.snapshot();
+            let counters = &mut self.counters[si];
+            if core
+                .process_cached(
+                    &fw,
+                    &mut self.flows[si],
+                    counters,
+                    id,
+                    &tx.frame,
+                    now,
+                    &mut self.b.d,
+                )
+                .is_err()
+            {
+                continue;
+            }
+            emit(
+                sh,
+                &mut self.b.out,
+                &self.b.d,
+                counters,
+                si,
+                id,
+                &tx.frame,
+                tx.hdr,
+                None,
+                hops,
+            );
+        }
+        self.b.routed = routed;
+        self.b.routed.clear();
+    }
+
+    /// Sends every queue that has frames, in one call per port.
+    fn flush(&mut self) {
+        let sh = self.shared;
+        let b = &mut self.b;
+        for j in b.out.dirty.drain(..) {
+            let q = &mut b.out.tx[j];
             let queued = q.len();
             let capture = &sh.ports[j].capture;
             if capture.is_active() {
@@ -499,7 +576,118 @@ impl<'a> Worker<'a> {
             self.counters[a.switch][a.id.index()].tx_errors += queued.saturating_sub(sent) as u64;
             q.clear();
         }
-        n
+    }
+}
+
+/// Queues the copies decision `d` made of `frame` (received on switch `si`,
+/// port `id`; from rx slot `slot`, or a router's frame when `None`) for
+/// their ports, routers and the controller.
+#[allow(clippy::too_many_arguments)]
+fn emit(
+    sh: &Shared<'_>,
+    out: &mut Outbox,
+    d: &Decision,
+    counters: &mut [PortCounters],
+    si: usize,
+    id: PortId,
+    frame: &[u8],
+    vnet: VirtioNetHdr,
+    slot: Option<usize>,
+    hops: u8,
+) {
+    // The switch accepted it, so it parses.
+    let Ok(parsed) = EthernetFrame::new_checked(frame) else {
+        return;
+    };
+    let current = parsed.vlan().map(|t| t.vid);
+    for e in d.egress.iter() {
+        let target = sh.route[si][e.port.index()];
+        let j = match target {
+            Target::Device(j) => j,
+            Target::Router(..) | Target::Nothing => usize::MAX,
+        };
+        let rewrite = d.rewrite_of(e);
+        let unchanged = current == e.tag && rewrite.is_none();
+        let (bytes, hdr): (&[u8], VirtioNetHdr) = if unchanged {
+            (frame, vnet)
+        } else {
+            match rewrite {
+                Some(r) => r.write(frame, e.tag, vnet.needs_csum(), &mut out.scratch),
+                None => write_retagged(&parsed, e.tag, &mut out.scratch),
+            }
+            let delta = out.scratch.len() as i32 - frame.len() as i32;
+            (&out.scratch, vnet.shifted(delta))
+        };
+        match target {
+            Target::Nothing => {}
+            Target::Router(router, port) => {
+                if hops < MAX_ROUTER_HOPS {
+                    out.to_router.push(ToRouter {
+                        router,
+                        port,
+                        frame: bytes.to_vec(),
+                        hdr,
+                        hops,
+                    });
+                }
+            }
+            Target::Device(_) => {
+                let q = &mut out.tx[j];
+                if q.is_empty() {
+                    out.dirty.push(j);
+                }
+                let from_rx = slot.filter(|_| unchanged);
+                if let Err(err) = enqueue(
+                    q,
+                    sh.ports[j].port.offloads(),
+                    from_rx,
+                    &hdr,
+                    bytes,
+                    &mut out.segment,
+                ) {
+                    counters[e.port.index()].tx_errors += 1;
+                    tracing::trace!(port = sh.ports[j].port.name(), error = %err, "cannot send");
+                }
+            }
+        }
+    }
+    if let (Some(sink), false) = (sh.packet_in, d.controller.is_empty()) {
+        for c in &d.controller {
+            let mut bytes = Vec::with_capacity(frame.len() + 4);
+            match d.rewrites.get((c.rewrite as usize).wrapping_sub(1)) {
+                Some(r) => r.write(frame, c.tag, vnet.needs_csum(), &mut bytes),
+                None => write_retagged(&parsed, c.tag, &mut bytes),
+            }
+            let send = |frame: Vec<u8>| {
+                // A full queue loses the copy: the controller is behind.
+                let _ = sink.try_send(PacketIn {
+                    switch: Arc::clone(&sh.names[si]),
+                    in_port: id,
+                    reason: c.reason,
+                    table: c.table,
+                    cookie: c.cookie,
+                    metadata: c.metadata,
+                    frame,
+                });
+            };
+            let h = vnet.shifted(bytes.len() as i32 - frame.len() as i32);
+            if h.is_gso() {
+                // The controller sees what the wire would carry:
+                // segments with their checksums, not a super-frame
+                // it could send back whole in a packet-out.
+                let mut scratch = Vec::new();
+                let _ = gso::segment(&bytes, &h, &mut scratch, |seg| send(seg.to_vec()));
+                continue;
+            }
+            if h.needs_csum() {
+                checksum::complete_partial(
+                    &mut bytes,
+                    h.csum_start as usize,
+                    h.csum_offset as usize,
+                );
+            }
+            send(bytes);
+        }
     }
 }
 
@@ -533,11 +721,11 @@ fn assign(ports: &[Attachment], workers: usize) -> Vec<usize> {
 /// Queues a copy for a port as the port can take it: as it is when the
 /// port has offloads (or the frame needs none), with its checksum
 /// finished, or cut into wire-sized segments.
+/// `slot`: the frame is that receive slot's, unchanged (no copy).
 fn enqueue(
     q: &mut TxQueue,
     offloads: bool,
-    slot: usize,
-    unchanged: bool,
+    slot: Option<usize>,
     vnet: &VirtioNetHdr,
     frame: &[u8],
     seg: &mut Vec<u8>,
@@ -545,7 +733,7 @@ fn enqueue(
     let plain = VirtioNetHdr::default();
     if offloads || vnet.is_plain() {
         let hdr = if offloads { *vnet } else { plain };
-        if unchanged {
+        if let Some(slot) = slot {
             q.push_rx(slot, hdr);
         } else {
             q.push_copy(frame, hdr);

@@ -17,7 +17,9 @@ mod tap;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
 pub use capture::{pcap_header, pcap_record, CapturePoint, CapturedFrame, Direction};
-pub use forwarder::{Attachment, Forwarder, LiveCounters, PacketIn, PacketInSink};
+pub use forwarder::{
+    Attachment, Forwarder, LiveCounters, PacketIn, PacketInSink, RouterAttachment,
+};
 pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;
 pub use port::Port;

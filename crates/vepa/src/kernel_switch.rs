@@ -51,7 +51,14 @@ pub fn decide_with(topo: &Topology, strict: bool) -> Result<Vec<Choice>> {
             });
             continue;
         }
-        let shape = match kernel_shape(s) {
+        let shape = match kernel_shape(s).and_then(|shape| match topo.router_ports_on(&s.name).next() {
+            Some((r, p)) => Err(crate::topology::kernel::Unfit {
+                port: None,
+                field: "router",
+                why: format!("router port {}:{} is on it, and routing is vepa's userspace dataplane", r.name, p.name),
+            }),
+            None => Ok(shape),
+        }) {
             Ok(shape) => shape,
             Err(u) if s.backend == Backend::Kernel => {
                 let at = match &u.port {

@@ -333,8 +333,16 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
             Ok(sw)
         })
         .collect::<Result<Vec<_>>>()?;
+    let configs: Vec<SwitchConfig> = switches.iter().map(|s| (*s.config()).clone()).collect();
+    let mut routers = Vec::new();
+    for cfg in topo.router_configs()? {
+        let r = std::sync::Arc::new(vepa_dataplane::router::Router::new(&cfg).context("router")?);
+        routers.push(crate::daemon::engine::router_attachment(r, &cfg, topo, &configs));
+    }
+    let mut forwarder = Forwarder::new(switches, attachments);
+    forwarder.set_routers(routers);
     Ok(Realized {
-        forwarder: Forwarder::new(switches, attachments),
+        forwarder,
         host: state,
         choices,
     })

@@ -199,7 +199,12 @@ fn vlan_mode(at: &str, p: &PortSpec) -> Result<VlanMode, TopologyError> {
     }
 }
 
-pub(super) fn switch_config(s: &SwitchSpec) -> Result<SwitchConfig, TopologyError> {
+/// The dataplane config of `s`, with `routers`' ports (and their pinned
+/// MACs) after its own.
+pub(super) fn switch_config(
+    s: &SwitchSpec,
+    routers: Vec<(PortConfig, StaticFdbEntry)>,
+) -> Result<SwitchConfig, TopologyError> {
     let mut ports = Vec::new();
     for (p, is_uplink) in s
         .uplink
@@ -275,6 +280,10 @@ pub(super) fn switch_config(s: &SwitchSpec) -> Result<SwitchConfig, TopologyErro
             port: e.port.clone(),
         })
         .collect();
+    for (port, pin) in routers {
+        cfg.ports.push(port);
+        cfg.static_fdb.push(pin);
+    }
     cfg.validate().map_err(|e| match e {
         vepa_dataplane::ConfigError::Invalid {
             port,

@@ -7,6 +7,7 @@
 
 mod check;
 pub mod kernel;
+pub mod router;
 pub mod sdn;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,9 @@ use vepa_packet::MacAddr;
 pub struct Topology {
     #[serde(default, rename = "switch")]
     pub switches: Vec<SwitchSpec>,
+    /// Routers between the switches' subnets.
+    #[serde(default, rename = "router", skip_serializing_if = "Vec::is_empty")]
+    pub routers: Vec<router::RouterSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -422,6 +426,10 @@ impl Topology {
             }
             s.pipeline(0)?;
         }
-        self.switches.iter().map(switch_config).collect()
+        self.router_configs()?;
+        self.switches
+            .iter()
+            .map(|s| switch_config(s, self.router_switch_ports(s)))
+            .collect()
     }
 }

@@ -23,6 +23,7 @@ use super::devices::{Device, DeviceSpec, Owner, PortKey};
 use super::store::{Store, StoreError};
 use crate::realize::patch_key;
 use crate::topology::kernel::KernelShape;
+use crate::topology::router::switch_port_name;
 use crate::topology::{Topology, TopologyError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,8 +32,9 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 use vepa_api::plan::diff;
 use vepa_api::wire::{ApplyResult, FdbRow, PortStats, Stats, SwitchStats};
+use vepa_dataplane::router::{Router, RouterConfig};
 use vepa_dataplane::{PortCounters, PortId, Switch, SwitchConfig, SwitchCore};
-use vepa_io::{Attachment, CapturePoint, Forwarder, LiveCounters};
+use vepa_io::{Attachment, CapturePoint, Forwarder, LiveCounters, RouterAttachment};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
@@ -92,6 +94,8 @@ pub struct Engine {
     running: Option<Running>,
     /// Each switch's backend and why, as last decided.
     pub(super) choices: HashMap<String, (bool, String)>,
+    /// The routers, kept across forwarder restarts (their neighbors too).
+    pub(super) routers: HashMap<String, Arc<Router>>,
 }
 
 /// Which switches the kernel makes (and their shape), and each switch's
@@ -121,7 +125,7 @@ fn backends(topo: &Topology, strict: bool) -> Result<Backends, ChangeError> {
     Ok((kernel, why))
 }
 
-/// Switch and port names in dataplane order.
+/// Switch and port names in dataplane order (router ports last).
 fn layout(topo: &Topology) -> Vec<(String, Vec<String>)> {
     topo.switches
         .iter()
@@ -131,10 +135,35 @@ fn layout(topo: &Topology) -> Vec<(String, Vec<String>)> {
                 .iter()
                 .chain(&s.ports)
                 .map(|p| p.name.clone())
+                .chain(
+                    topo.router_ports_on(&s.name)
+                        .map(|(r, p)| switch_port_name(&r.name, &p.name)),
+                )
                 .collect();
             (s.name.clone(), ports)
         })
         .collect()
+}
+
+/// Each router port's switch index and port, in `configs`' switches.
+pub fn router_attachment(
+    router: Arc<Router>,
+    cfg: &RouterConfig,
+    topo: &Topology,
+    configs: &[SwitchConfig],
+) -> RouterAttachment {
+    let spec = topo.router(&cfg.name);
+    let ports = cfg
+        .ports
+        .iter()
+        .filter_map(|p| {
+            let sw = &spec?.ports.iter().find(|q| q.name == p.name)?.switch;
+            let si = configs.iter().position(|c| &c.name == sw)?;
+            let id = configs[si].port_id(&switch_port_name(&cfg.name, &p.name))?;
+            Some((si, id))
+        })
+        .collect();
+    RouterAttachment { router, ports }
 }
 
 impl Engine {
@@ -164,6 +193,7 @@ impl Engine {
             choices: HashMap::new(),
             sdn: HashMap::new(),
             packet_in,
+            routers: HashMap::new(),
         };
         let configs = e.desired.check()?;
         let pending = e.store.pending()?;
@@ -359,6 +389,10 @@ impl Engine {
             }
             swapped.push((Arc::clone(core), before));
         }
+        let old_routers = self.router_configs();
+        if result.is_ok() {
+            result = self.set_routers(new);
+        }
         let result = result.and_then(|()| {
             self.store
                 .commit(new, self.generation)
@@ -374,6 +408,15 @@ impl Engine {
                 for (core, before) in swapped.into_iter().rev() {
                     let _ = core.set_config(before);
                 }
+                for (name, r) in &self.routers {
+                    match old_routers.get(name) {
+                        Some(cfg) => {
+                            let _ = r.set_config(cfg);
+                        }
+                        None => {}
+                    }
+                }
+                self.routers.retain(|name, _| old_routers.contains_key(name));
                 Err(e)
             }
         }
@@ -422,6 +465,9 @@ impl Engine {
                     desired
                         .ports()
                         .any(|(_, s, p)| s.name == k.0 && p.name == k.1)
+                        || desired
+                            .router_ports_on(&k.0)
+                            .any(|(r, p)| switch_port_name(&r.name, &p.name) == k.1)
                 };
                 self.captures.retain(|k, _| kept(k));
                 // A port added again later starts from zero.
@@ -450,6 +496,38 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Each router's configuration in force.
+    fn router_configs(&self) -> HashMap<String, RouterConfig> {
+        self.routers
+            .iter()
+            .map(|(n, r)| (n.clone(), r.tables().config.clone()))
+            .collect()
+    }
+
+    /// Makes the routers `topo` has (keeping those that exist, with their
+    /// neighbors) and forgets the others.
+    fn set_routers(&mut self, topo: &Topology) -> Result<(), ChangeError> {
+        let configs = topo.router_configs()?;
+        for cfg in &configs {
+            match self.routers.get(&cfg.name) {
+                Some(r) => r.set_config(cfg),
+                None => Router::new(cfg).map(|r| {
+                    self.routers.insert(cfg.name.clone(), Arc::new(r));
+                }),
+            }
+            .map_err(|e| {
+                ChangeError::Invalid(TopologyError::Invalid {
+                    at: format!("router '{}'", e.router),
+                    field: e.field,
+                    problem: e.problem,
+                })
+            })?;
+        }
+        self.routers
+            .retain(|name, _| configs.iter().any(|c| &c.name == name));
+        Ok(())
     }
 
     /// Stops the forwarder between two batches; its counters go to the
@@ -528,7 +606,22 @@ impl Engine {
                 capture: Arc::clone(self.captures.entry(key).or_default()),
             });
         }
+        let configs: Vec<SwitchConfig> = switches.iter().map(|s| (*s.config()).clone()).collect();
+        if let Err(e) = self.set_routers(&self.desired.clone()) {
+            tracing::error!(error = %e, "routers refused their config");
+        }
+        let topo = &self.desired;
+        let routers = topo
+            .routers
+            .iter()
+            .filter_map(|spec| {
+                let r = self.routers.get(&spec.name)?;
+                let cfg = r.tables().config.clone();
+                Some(router_attachment(Arc::clone(r), &cfg, topo, &configs))
+            })
+            .collect();
         let mut fwd = Forwarder::new(switches, attachments);
+        fwd.set_routers(routers);
         fwd.set_workers(self.workers);
         fwd.set_epoch(self.epoch);
         if let Some(sink) = &self.packet_in {
@@ -684,13 +777,23 @@ impl Engine {
                     .and_then(|o| o.controller.as_ref())
                     .map(|_| self.sdn.get(&s.name).is_some_and(|x| x.controller_up)),
             });
-            for (pi, p) in s.uplink.iter().chain(&s.ports).enumerate() {
-                let key = (s.name.clone(), p.name.clone());
+            let names = s
+                .uplink
+                .iter()
+                .chain(&s.ports)
+                .map(|p| p.name.clone())
+                .chain(
+                    self.desired
+                        .router_ports_on(&s.name)
+                        .map(|(r, p)| switch_port_name(&r.name, &p.name)),
+                );
+            for (pi, port) in names.enumerate() {
+                let key = (s.name.clone(), port.clone());
                 let mut c = self.base.get(&key).cloned().unwrap_or_default();
-                if let Some(l) = live_of(si, pi, &s.name, &p.name) {
+                if let Some(l) = live_of(si, pi, &s.name, &port) {
                     c.add(&l);
                 }
-                let dev_key = format!("{}/{}", s.name, p.name);
+                let dev_key = format!("{}/{}", s.name, port);
                 let kernel_unit = format!("kernel:{}", s.name);
                 let state = self
                     .failed
@@ -702,7 +805,7 @@ impl Engine {
                     .unwrap_or_else(|| "up".into());
                 out.ports.push(PortStats {
                     switch: s.name.clone(),
-                    port: p.name.clone(),
+                    port,
                     state,
                     rx_frames: c.rx_frames,
                     rx_bytes: c.rx_bytes,

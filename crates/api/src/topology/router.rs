@@ -1,0 +1,361 @@
+//! Routers in the topology file: ports on switches with addresses, and
+//! static routes.
+//!
+//! ```toml
+//! [[router]]
+//! name = "r1"
+//! [[router.port]]
+//! name = "a"
+//! switch = "net-a"
+//! address = ["10.1.0.1/24", "fd00:1::1/64"]
+//! [[router.route]]
+//! prefix = "default"
+//! via = "10.9.0.254"
+//! ```
+//!
+//! Each router port becomes a port named `ROUTER:PORT` on its switch (in
+//! `veb` mode, on its access VLAN, its MAC pinned there), after the
+//! switch's own ports.
+
+use super::{invalid, SwitchSpec, Topology, TopologyError, MAX_NAME};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use utoipa::ToSchema;
+use vepa_dataplane::router::{IfAddr, Prefix, RouteConfig, RouterConfig, RouterPortConfig};
+use vepa_dataplane::{PortConfig, PortMode, PortRole, StaticFdbEntry, VlanMode};
+use vepa_packet::MacAddr;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSpec {
+    pub name: String,
+    #[serde(default, rename = "port")]
+    pub ports: Vec<RouterPortSpec>,
+    #[serde(default, rename = "route", skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterPortSpec {
+    pub name: String,
+    /// The switch this port sits on.
+    pub switch: String,
+    /// The router's addresses on this port, with their subnet length
+    /// (`10.1.0.1/24`, `fd00:1::1/64`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address: Vec<String>,
+    /// Default: a locally administered MAC derived from the router and port names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub mac: Option<MacAddr>,
+    /// The largest IP packet sent out of this port; default 1500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// The access VLAN on the switch; default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// `10.0.0.0/8`, `fd00::/16`, or `default` (the family of `via`).
+    pub prefix: String,
+    /// The gateway, on one of the router's subnets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// The router port to send out of (required without `via`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+}
+
+impl RouterSpec {
+    pub fn new(name: &str) -> RouterSpec {
+        RouterSpec {
+            name: name.to_string(),
+            ports: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+
+    /// The dataplane configuration; every error names the router, the port
+    /// or route, and the field.
+    pub fn config(&self) -> Result<RouterConfig, TopologyError> {
+        let at = format!("router '{}'", self.name);
+        let mut ports = Vec::new();
+        for p in &self.ports {
+            let pat = format!("router '{}', port '{}'", self.name, p.name);
+            let mut addresses = Vec::new();
+            for a in &p.address {
+                let ifa: IfAddr = a
+                    .parse()
+                    .map_err(|e| invalid(&pat, "address", format!("{e}")))?;
+                addresses.push(ifa);
+            }
+            let mtu = p.mtu.unwrap_or(1500);
+            let mtu = u16::try_from(mtu)
+                .ok()
+                .filter(|m| *m >= 68)
+                .ok_or_else(|| {
+                    invalid(
+                        &pat,
+                        "mtu",
+                        format!("{mtu} is out of range; expected 68 to 65535"),
+                    )
+                })?;
+            ports.push(RouterPortConfig {
+                name: p.name.clone(),
+                mac: p.mac.unwrap_or_else(|| derived_mac(&self.name, &p.name)),
+                addresses,
+                mtu,
+            });
+        }
+        let mut routes = Vec::new();
+        for r in &self.routes {
+            let rat = format!("router '{}', route '{}'", self.name, r.prefix);
+            let via: Option<IpAddr> = match &r.via {
+                Some(v) => Some(
+                    v.parse()
+                        .map_err(|_| invalid(&rat, "via", format!("'{v}' is not an IP address")))?,
+                ),
+                None => None,
+            };
+            let prefix: Prefix = if r.prefix == "default" {
+                let v6 = via.is_some_and(|v| v.is_ipv6());
+                if v6 { "::/0" } else { "0.0.0.0/0" }
+                    .parse()
+                    .map_err(|e| invalid(&rat, "prefix", format!("{e}")))?
+            } else {
+                r.prefix
+                    .parse()
+                    .map_err(|e| invalid(&rat, "prefix", format!("{e}")))?
+            };
+            routes.push(RouteConfig {
+                prefix,
+                via,
+                port: r.port.clone(),
+            });
+        }
+        let cfg = RouterConfig {
+            name: self.name.clone(),
+            ports,
+            routes,
+        };
+        cfg.build().map_err(|e| invalid(&at, e.field, e.problem))?;
+        Ok(cfg)
+    }
+}
+
+/// A stable, locally administered MAC for a router port.
+pub fn derived_mac(router: &str, port: &str) -> MacAddr {
+    // FNV-1a: stable across releases, unlike std's hasher.
+    let mut h: u32 = 0x811c9dc5;
+    for b in router.bytes().chain([0u8]).chain(port.bytes()) {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let b = h.to_be_bytes();
+    MacAddr([0x02, 0x76, b[0], b[1], b[2], b[3]])
+}
+
+/// The name a router port has on its switch.
+pub fn switch_port_name(router: &str, port: &str) -> String {
+    format!("{router}:{port}")
+}
+
+/// A router port as its switch sees it.
+pub struct OnSwitch {
+    pub name: String,
+    pub mac: MacAddr,
+    pub vlan: u16,
+}
+
+impl Topology {
+    pub fn router(&self, name: &str) -> Option<&RouterSpec> {
+        self.routers.iter().find(|r| r.name == name)
+    }
+
+    pub fn router_mut(&mut self, name: &str) -> Option<&mut RouterSpec> {
+        self.routers.iter_mut().find(|r| r.name == name)
+    }
+
+    /// The router ports on switch `s`, in the order they follow its own ports.
+    pub fn router_ports_on<'t>(
+        &'t self,
+        s: &'t str,
+    ) -> impl Iterator<Item = (&'t RouterSpec, &'t RouterPortSpec)> + 't {
+        self.routers.iter().flat_map(move |r| {
+            r.ports
+                .iter()
+                .filter(move |p| p.switch == s)
+                .map(move |p| (r, p))
+        })
+    }
+
+    /// The router ports of switch `s` as dataplane ports (after its own),
+    /// with the static entries that pin their MACs.
+    pub(super) fn router_switch_ports(&self, s: &SwitchSpec) -> Vec<(PortConfig, StaticFdbEntry)> {
+        self.router_ports_on(&s.name)
+            .map(|(r, p)| {
+                let name = switch_port_name(&r.name, &p.name);
+                let vid = p.vlan.unwrap_or(1);
+                let mut c = PortConfig::new(name.clone(), PortRole::Downlink(PortMode::Veb));
+                c.vlan = VlanMode::Access { vid };
+                let mac = p.mac.unwrap_or_else(|| derived_mac(&r.name, &p.name));
+                (
+                    c,
+                    StaticFdbEntry {
+                        mac,
+                        vid,
+                        port: name,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Checks routers: names, the switches their ports are on, and each
+    /// router's own configuration. Returns the dataplane configurations.
+    pub fn router_configs(&self) -> Result<Vec<RouterConfig>, TopologyError> {
+        let mut out: Vec<RouterConfig> = Vec::new();
+        for r in &self.routers {
+            let at = format!("router '{}'", r.name);
+            if r.name.is_empty() || r.name.len() > MAX_NAME || r.name.contains(['/', ':']) {
+                return Err(invalid(
+                    at,
+                    "name",
+                    format!(
+                        "expected a non-empty name of at most {MAX_NAME} bytes without '/' or ':'"
+                    ),
+                ));
+            }
+            if out.iter().any(|o| o.name == r.name) {
+                return Err(invalid(at, "name", "duplicate router name"));
+            }
+            for p in &r.ports {
+                let pat = format!("router '{}', port '{}'", r.name, p.name);
+                if p.name.is_empty() || p.name.len() > MAX_NAME || p.name.contains(['/', ':']) {
+                    return Err(invalid(pat, "name", format!("expected a non-empty name of at most {MAX_NAME} bytes without '/' or ':'")));
+                }
+                let Some(s) = self.switch(&p.switch) else {
+                    return Err(invalid(pat, "switch", format!("no switch '{}'", p.switch)));
+                };
+                if s.backend == super::Backend::Kernel {
+                    return Err(invalid(
+                        pat,
+                        "switch",
+                        format!("switch '{}' uses the kernel backend; a router port needs vepa's userspace dataplane (backend = \"userspace\" or \"auto\")", s.name),
+                    ));
+                }
+                if let Some(v) = p.vlan.filter(|v| !(1..=4094).contains(v)) {
+                    return Err(invalid(
+                        pat,
+                        "vlan",
+                        format!("VLAN ID {v} is out of range; expected 1 to 4094"),
+                    ));
+                }
+                let name = switch_port_name(&r.name, &p.name);
+                if s.uplink.iter().chain(&s.ports).any(|q| q.name == name) {
+                    return Err(invalid(
+                        pat,
+                        "name",
+                        format!("switch '{}' has a port named '{name}' already, the name this router port takes there", s.name),
+                    ));
+                }
+            }
+            out.push(r.config()?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topo(extra: &str) -> Topology {
+        let text = format!(
+            r#"
+[[switch]]
+name = "net-a"
+[[switch.port]]
+name = "vm1"
+type = "veth"
+netns = "a1"
+[[switch]]
+name = "net-b"
+[[switch.port]]
+name = "vm2"
+type = "veth"
+netns = "b1"
+[[router]]
+name = "r1"
+[[router.port]]
+name = "a"
+switch = "net-a"
+address = ["10.1.0.1/24", "fd00:1::1/64"]
+[[router.port]]
+name = "b"
+switch = "net-b"
+address = ["10.2.0.1/24"]
+{extra}
+"#
+        );
+        Topology::parse("t.toml", &text).unwrap()
+    }
+
+    #[test]
+    fn router_ports_join_their_switches() {
+        let t = topo("[[router.route]]\nprefix = \"default\"\nvia = \"10.2.0.254\"\n");
+        let configs = t.check().unwrap();
+        let a = &configs[0];
+        assert_eq!(
+            a.ports.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["vm1", "r1:a"]
+        );
+        assert_eq!(a.static_fdb[0].mac, derived_mac("r1", "a"));
+        let r = t.router_configs().unwrap();
+        assert_eq!(r[0].routes[0].prefix.to_string(), "0.0.0.0/0");
+        let again = Topology::parse("t.toml", &t.to_toml().unwrap()).unwrap();
+        assert_eq!(again, t, "export reads back the same");
+    }
+
+    #[test]
+    fn bad_routers_name_the_field() {
+        let cases = [
+            (
+                "[[router.route]]\nprefix = \"default\"\nvia = \"192.168.1.1\"\n",
+                "unreachable",
+            ),
+            (
+                "[[router.route]]\nprefix = \"10.0.0.1/8\"\nvia = \"10.2.0.9\"\n",
+                "host bits",
+            ),
+            (
+                "[[router.route]]\nprefix = \"10.0.0.0/8\"\nvia = \"nope\"\n",
+                "via",
+            ),
+            (
+                "[[router.port]]\nname = \"c\"\nswitch = \"net-z\"\n",
+                "no switch 'net-z'",
+            ),
+            (
+                "[[router.port]]\nname = \"c\"\nswitch = \"net-a\"\naddress = [\"10.1.0.9/16\"]\n",
+                "overlaps",
+            ),
+            (
+                "[[router.port]]\nname = \"c\"\nswitch = \"net-a\"\naddress = [\"10.9.0.1\"]\n",
+                "ADDRESS/LENGTH",
+            ),
+            (
+                "[[router.port]]\nname = \"c\"\nswitch = \"net-a\"\nmtu = 20\n",
+                "mtu",
+            ),
+        ];
+        for (extra, want) in cases {
+            let e = topo(extra).check().unwrap_err().to_string();
+            assert!(e.contains(want), "{e} (wanted {want})");
+        }
+    }
+}
