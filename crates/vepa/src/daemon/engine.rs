@@ -409,11 +409,8 @@ impl Engine {
                     let _ = core.set_config(before);
                 }
                 for (name, r) in &self.routers {
-                    match old_routers.get(name) {
-                        Some(cfg) => {
-                            let _ = r.set_config(cfg);
-                        }
-                        None => {}
+                    if let Some(cfg) = old_routers.get(name) {
+                        let _ = r.set_config(cfg);
                     }
                 }
                 self.routers.retain(|name, _| old_routers.contains_key(name));
