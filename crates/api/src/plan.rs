@@ -20,6 +20,7 @@ pub const HOST_FIELDS: &[&str] = &[
     "peer",
     "mac",
     "address",
+    "gateway",
     "mtu",
     "offload",
 ];
@@ -48,7 +49,8 @@ pub struct FieldChange {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Change {
     pub op: Op,
-    /// `switch NAME`, `port SWITCH/PORT` or `fdb SWITCH MAC vlan VID`.
+    /// `switch NAME`, `port SWITCH/PORT`, `fdb SWITCH MAC vlan VID`,
+    /// `router NAME`, `router port ROUTER/PORT` or `route ROUTER PREFIX`.
     pub object: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
@@ -126,7 +128,67 @@ pub fn diff(from: &Topology, to: &Topology) -> Vec<Change> {
             Some(old) => diff_switch(old, s, &mut out),
         }
     }
+    diff_routers(from, to, &mut out);
     out
+}
+
+/// Routers removed, then added or changed: ports by name (a changed port
+/// is updated in place), static routes by prefix.
+fn diff_routers(from: &Topology, to: &Topology, out: &mut Vec<Change>) {
+    use crate::topology::router::RouterSpec;
+    let empty = |name: &str| RouterSpec::new(name);
+    for r in &from.routers {
+        if to.router(&r.name).is_none() {
+            out.push(change(Op::Remove, format!("router {}", r.name), Vec::new()));
+        }
+    }
+    for r in &to.routers {
+        let old = match from.router(&r.name) {
+            Some(o) => o.clone(),
+            None => {
+                out.push(change(Op::Add, format!("router {}", r.name), Vec::new()));
+                empty(&r.name)
+            }
+        };
+        for p in &old.ports {
+            if !r.ports.iter().any(|q| q.name == p.name) {
+                out.push(change(
+                    Op::Remove,
+                    format!("router port {}/{}", r.name, p.name),
+                    Vec::new(),
+                ));
+            }
+        }
+        for p in &r.ports {
+            let object = format!("router port {}/{}", r.name, p.name);
+            match old.ports.iter().find(|q| q.name == p.name) {
+                None => out.push(change(Op::Add, object, Vec::new())),
+                Some(q) if q != p => {
+                    out.push(change(Op::Update, object, field_changes(q, p, &["name"])))
+                }
+                Some(_) => {}
+            }
+        }
+        for x in &old.routes {
+            if !r.routes.iter().any(|y| y.prefix == x.prefix) {
+                out.push(change(
+                    Op::Remove,
+                    format!("route {} {}", r.name, x.prefix),
+                    Vec::new(),
+                ));
+            }
+        }
+        for x in &r.routes {
+            let object = format!("route {} {}", r.name, x.prefix);
+            match old.routes.iter().find(|y| y.prefix == x.prefix) {
+                None => out.push(change(Op::Add, object, Vec::new())),
+                Some(y) if y != x => {
+                    out.push(change(Op::Update, object, field_changes(y, x, &["prefix"])))
+                }
+                Some(_) => {}
+            }
+        }
+    }
 }
 
 fn change(op: Op, object: String, fields: Vec<FieldChange>) -> Change {

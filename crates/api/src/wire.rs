@@ -258,3 +258,67 @@ pub struct GroupView {
     pub bytes: u64,
     pub group: String,
 }
+
+/// A router as it runs: its ports, its routing table (connected and
+/// static), the neighbors it has resolved and what it has counted.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RouterView {
+    pub name: String,
+    pub ports: Vec<RouterPortView>,
+    pub routes: Vec<RouteView>,
+    pub neighbors: Vec<NeighborView>,
+    pub counters: RouterCountersView,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RouterPortView {
+    pub name: String,
+    pub switch: String,
+    /// The port's name on its switch (`ROUTER:PORT`).
+    pub switch_port: String,
+    #[schema(value_type = String)]
+    pub mac: MacAddr,
+    pub addresses: Vec<String>,
+    pub mtu: u16,
+    pub vlan: u16,
+}
+
+/// One entry of a routing table.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RouteView {
+    pub prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    pub port: String,
+    /// `connected` (a port's subnet) or `static`.
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NeighborView {
+    pub port: String,
+    pub ip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub mac: Option<MacAddr>,
+    /// `reachable`, `stale` or `incomplete`.
+    pub state: String,
+    pub age_secs: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RouterCountersView {
+    pub forwarded: u64,
+    /// Packets addressed to the router itself.
+    pub delivered: u64,
+    pub icmp_errors: u64,
+    pub icmp_rate_limited: u64,
+    /// Packets not forwarded, by reason (only reasons that happened).
+    pub drops: std::collections::BTreeMap<String, u64>,
+}
+
+/// What a neighbor flush removed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NeighborsFlushed {
+    pub flushed: usize,
+}

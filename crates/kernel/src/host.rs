@@ -106,11 +106,24 @@ pub fn configure(
     addresses: &[String],
     mtu: Option<u32>,
 ) -> Result<(), KernelError> {
+    configure_with_gateways(netns, ifname, mac, addresses, mtu, &[])
+}
+
+/// [`configure`], then a default route via each of `gateways` (one per family).
+pub fn configure_with_gateways(
+    netns: Option<&str>,
+    ifname: &str,
+    mac: Option<[u8; 6]>,
+    addresses: &[String],
+    mtu: Option<u32>,
+    gateways: &[IpAddr],
+) -> Result<(), KernelError> {
     let addrs = addresses
         .iter()
         .map(|a| parse_cidr(a))
         .collect::<Result<Vec<_>, _>>()?;
     let n = ifname.to_string();
+    let gws = gateways.to_vec();
     with(netns, move |nl| {
         if let Some(m) = mac {
             nl.set_mac(&n, m)?;
@@ -121,7 +134,11 @@ pub fn configure(
         for (a, p) in addrs {
             nl.add_address(&n, a, p)?;
         }
-        nl.set_up(&n, true)
+        nl.set_up(&n, true)?;
+        for g in gws {
+            nl.add_default_route(&n, g)?;
+        }
+        Ok(())
     })
 }
 

@@ -510,6 +510,26 @@ impl Netlink {
             .map_err(|e| nl_err("add address", name, e))
     }
 
+    /// A default route via `gw` out of `name` (as `ip route add default via GW dev NAME`).
+    pub fn add_default_route(&self, name: &str, gw: IpAddr) -> Result<(), KernelError> {
+        use rtnetlink::RouteMessageBuilder;
+        let index = self.index(name)?;
+        let h = self.handle.clone();
+        let msg = match gw {
+            IpAddr::V4(g) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                .output_interface(index)
+                .gateway(g)
+                .build(),
+            IpAddr::V6(g) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                .output_interface(index)
+                .gateway(g)
+                .build(),
+        };
+        self.rt
+            .block_on(async move { h.route().add(msg).execute().await })
+            .map_err(|e| nl_err("add default route", name, e))
+    }
+
     /// A permanent neighbour (ARP/ND) entry: `ip` → `mac` on `name`.
     pub fn set_neighbour(&self, name: &str, ip: IpAddr, mac: [u8; 6]) -> Result<(), KernelError> {
         use rtnetlink::packet_route::neighbour::NeighbourState;

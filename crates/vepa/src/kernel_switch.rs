@@ -51,13 +51,18 @@ pub fn decide_with(topo: &Topology, strict: bool) -> Result<Vec<Choice>> {
             });
             continue;
         }
-        let shape = match kernel_shape(s).and_then(|shape| match topo.router_ports_on(&s.name).next() {
-            Some((r, p)) => Err(crate::topology::kernel::Unfit {
-                port: None,
-                field: "router",
-                why: format!("router port {}:{} is on it, and routing is vepa's userspace dataplane", r.name, p.name),
-            }),
-            None => Ok(shape),
+        let shape = match kernel_shape(s).and_then(|shape| {
+            match topo.router_ports_on(&s.name).next() {
+                Some((r, p)) => Err(crate::topology::kernel::Unfit {
+                    port: None,
+                    field: "router",
+                    why: format!(
+                        "router port {}:{} is on it, and routing is vepa's userspace dataplane",
+                        r.name, p.name
+                    ),
+                }),
+                None => Ok(shape),
+            }
         }) {
             Ok(shape) => shape,
             Err(u) if s.backend == Backend::Kernel => {
@@ -257,8 +262,15 @@ fn macvlan_switch(
                 })
                 .with_context(|| at.clone())?;
                 state.link_in(ns, p.peer_ifname());
-                host::configure(Some(ns), p.peer_ifname(), mac, &p.address, p.mtu)
-                    .with_context(|| at.clone())?;
+                host::configure_with_gateways(
+                    Some(ns),
+                    p.peer_ifname(),
+                    mac,
+                    &p.address,
+                    p.mtu,
+                    &p.gateways(),
+                )
+                .with_context(|| at.clone())?;
             }
             None => {
                 let name = p.host_ifname().to_string();

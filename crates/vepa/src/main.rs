@@ -163,6 +163,12 @@ enum Command {
     /// Add, change, remove or list OpenFlow groups (daemon)
     #[command(subcommand)]
     Group(client::flows::GroupCmd),
+    /// Add, remove or show routers and their ports; neighbors and counters (daemon)
+    #[command(subcommand)]
+    Router(client::routers::RouterCmd),
+    /// Add, remove or show a router's static routes (daemon)
+    #[command(subcommand)]
+    Route(client::routers::RouteCmd),
     /// Per-port counters, drops by reason, FDB sizes (daemon)
     Stats {
         #[command(flatten)]
@@ -264,6 +270,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Fdb(c) => client::fdb(&client()?, c),
         Command::Flow(c) => client::flows::flow(&client()?, c),
         Command::Group(c) => client::flows::group(&client()?, c),
+        Command::Router(c) => client::routers::router(&client()?, c),
+        Command::Route(c) => client::routers::route(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),
         Command::Apply { file, dry_run } => client::apply(&client()?, &file, dry_run),
         Command::Export => client::export(&client()?),

@@ -278,7 +278,14 @@ impl<'t> PortMaker<'t> {
                 if let Some(ns) = &p.netns {
                     host::move_to_netns(p.host_ifname(), ns)?;
                 }
-                host::configure(p.netns.as_deref(), p.host_ifname(), mac, &p.address, p.mtu)?;
+                host::configure_with_gateways(
+                    p.netns.as_deref(),
+                    p.host_ifname(),
+                    mac,
+                    &p.address,
+                    p.mtu,
+                    &p.gateways(),
+                )?;
                 Arc::new(tap)
             }
             PortKind::Patch => {
@@ -337,7 +344,9 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
     let mut routers = Vec::new();
     for cfg in topo.router_configs()? {
         let r = std::sync::Arc::new(vepa_dataplane::router::Router::new(&cfg).context("router")?);
-        routers.push(crate::daemon::engine::router_attachment(r, &cfg, topo, &configs));
+        routers.push(crate::daemon::engine::router_attachment(
+            r, &cfg, topo, &configs,
+        ));
     }
     let mut forwarder = Forwarder::new(switches, attachments);
     forwarder.set_routers(routers);
@@ -394,7 +403,7 @@ pub fn make_veth(state: &mut HostState, p: &PortSpec, temp: &str) -> Result<()> 
         Some(ns) => {
             host::move_to_netns(first_name, ns)?;
             host::rename(Some(ns), first_name, peer)?;
-            host::configure(Some(ns), peer, mac, &p.address, p.mtu)?;
+            host::configure_with_gateways(Some(ns), peer, mac, &p.address, p.mtu, &p.gateways())?;
         }
         None => host::configure(None, peer, mac, &p.address, p.mtu)?,
     }

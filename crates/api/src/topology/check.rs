@@ -69,6 +69,41 @@ pub(super) fn check_port(
     for a in &p.address {
         check_address(a).map_err(|problem| invalid(at, "address", problem))?;
     }
+    let mut families = Vec::new();
+    for g in &p.gateway {
+        let ip: IpAddr = g
+            .parse()
+            .map_err(|_| invalid(at, "gateway", format!("'{g}' is not an IP address")))?;
+        if p.netns.is_none() {
+            return Err(invalid(
+                at,
+                "gateway",
+                "a gateway is a default route inside the port's namespace; set netns (vepa never changes the host's own routes)",
+            ));
+        }
+        if families.contains(&ip.is_ipv4()) {
+            return Err(invalid(
+                at,
+                "gateway",
+                format!("'{g}': one gateway per address family"),
+            ));
+        }
+        families.push(ip.is_ipv4());
+        let on_link = p.address.iter().any(|a| {
+            a.parse::<vepa_dataplane::router::IfAddr>()
+                .is_ok_and(|x| x.subnet().contains(&ip))
+        });
+        if !on_link {
+            return Err(invalid(
+                at,
+                "gateway",
+                format!(
+                    "{g} is on none of the port's subnets ({})",
+                    p.address.join(", ")
+                ),
+            ));
+        }
+    }
     if let Some(m) = p.mtu {
         if !(68..=9216).contains(&m) {
             return Err(invalid(

@@ -166,6 +166,9 @@ pub struct PortSpec {
     /// Addresses with prefix length for the far end, e.g. `10.0.0.1/24`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub address: Vec<String>,
+    /// Default routes for the far end (one per family), e.g. a router port's address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
     /// Pass partial checksums and GSO super-frames through this port
@@ -205,6 +208,7 @@ impl PortSpec {
             peer: None,
             mac: None,
             address: Vec::new(),
+            gateway: Vec::new(),
             mtu: None,
             offload: None,
             mode: None,
@@ -224,6 +228,11 @@ impl PortSpec {
 
     pub fn offload(&self) -> bool {
         self.offload.unwrap_or(true)
+    }
+
+    /// The gateways, parsed (the topology check has vetted them).
+    pub fn gateways(&self) -> Vec<std::net::IpAddr> {
+        self.gateway.iter().filter_map(|g| g.parse().ok()).collect()
     }
 
     pub fn peer_ifname(&self) -> &str {

@@ -1,8 +1,10 @@
 //! The CLI commands that talk to a running daemon: `switch`, `port`,
-//! `fdb`, `stats`, `apply`, `export`, `capture`.
+//! `fdb`, `stats`, `apply`, `export`, `capture` (and, in their modules,
+//! `flow`, `group`, `router`, `route`).
 
 pub mod flows;
 pub mod http;
+pub mod routers;
 mod show;
 
 use crate::topology::Topology;
@@ -127,6 +129,9 @@ pub enum PortCmd {
         /// Address with prefix length for the far end (repeat).
         #[arg(long = "address", value_name = "ADDR/LEN")]
         address: Vec<String>,
+        /// Default route for the far end (one per family; needs --netns), e.g. a router port's address.
+        #[arg(long = "gateway", value_name = "IP")]
+        gateway: Vec<String>,
         /// MTU of the port's devices (68-9216).
         #[arg(long)]
         mtu: Option<u32>,
@@ -200,7 +205,7 @@ fn seg(s: &str) -> String {
         .collect()
 }
 
-fn print_result(r: &ApplyResult) {
+pub(super) fn print_result(r: &ApplyResult) {
     if r.plan.is_empty() {
         say!("no change (generation {})", r.generation);
         return;
@@ -218,7 +223,7 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
-fn put(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
+pub(super) fn put(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
     if let Some(v) = v {
         m.insert(k.to_string(), v);
     }
@@ -302,6 +307,7 @@ pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
             peer,
             mac,
             address,
+            gateway,
             mtu,
             offload,
             fields,
@@ -316,6 +322,9 @@ pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
             put(&mut m, "mac", mac.map(|m| Value::from(m.to_string())));
             if !address.is_empty() {
                 m.insert("address".into(), json!(address));
+            }
+            if !gateway.is_empty() {
+                m.insert("gateway".into(), json!(gateway));
             }
             put(&mut m, "mtu", mtu.map(Value::from));
             put(&mut m, "offload", offload.map(Value::from));

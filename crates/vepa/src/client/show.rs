@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use vepa_api::wire::{FdbRow, PortView, Stats};
 
 /// Left-aligned columns, two spaces apart.
-fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(super) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {

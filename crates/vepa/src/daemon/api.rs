@@ -149,7 +149,7 @@ pub(super) async fn with_engine<T: Send + 'static>(
 }
 
 /// Applies an edit of the desired topology as one change.
-async fn edit(
+pub(super) async fn edit(
     st: &Shared,
     f: impl FnOnce(&mut Topology) -> Result<(), ChangeError> + Send + 'static,
 ) -> Result<Json<ApplyResult>, ApiError> {
@@ -638,8 +638,16 @@ async fn capture(
 }
 
 async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
-    let stats = with_engine(&st, |e| Ok(e.stats())).await?;
-    let text = metrics::render(&stats, &st.requests);
+    let (stats, routers) = with_engine(&st, |e| {
+        let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
+        let routers = names
+            .iter()
+            .filter_map(|n| super::api_routers::view(e, n).ok())
+            .collect::<Vec<_>>();
+        Ok((e.stats(), routers))
+    })
+    .await?;
+    let text = metrics::render(&stats, &routers, &st.requests);
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -654,7 +662,7 @@ async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
 #[openapi(
     info(
         title = "vepa",
-        description = "The vepa daemon's API: switches, ports, FDB, stats, declarative apply, capture."
+        description = "The vepa daemon's API: switches, ports, FDB, flows, routers and routes, stats, declarative apply, capture."
     ),
     paths(
         list_switches,
@@ -682,7 +690,17 @@ async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
         super::api_flows::delete,
         super::api_flows::groups,
         super::api_flows::group_add,
-        super::api_flows::group_del
+        super::api_flows::group_del,
+        super::api_routers::list,
+        super::api_routers::get,
+        super::api_routers::add,
+        super::api_routers::del,
+        super::api_routers::port_add,
+        super::api_routers::port_del,
+        super::api_routers::routes,
+        super::api_routers::route_add,
+        super::api_routers::route_del,
+        super::api_routers::neighbors_flush
     ),
     components(schemas(
         ErrorBody,
@@ -756,6 +774,32 @@ pub fn router(st: Shared) -> Router<Shared> {
             get(super::api_flows::groups)
                 .post(super::api_flows::group_add)
                 .delete(super::api_flows::group_del),
+        )
+        .route(
+            "/v1/routers",
+            get(super::api_routers::list).post(super::api_routers::add),
+        )
+        .route(
+            "/v1/routers/{router}",
+            get(super::api_routers::get).delete(super::api_routers::del),
+        )
+        .route(
+            "/v1/routers/{router}/ports",
+            post(super::api_routers::port_add),
+        )
+        .route(
+            "/v1/routers/{router}/ports/{port}",
+            axum::routing::delete(super::api_routers::port_del),
+        )
+        .route(
+            "/v1/routers/{router}/routes",
+            get(super::api_routers::routes)
+                .post(super::api_routers::route_add)
+                .delete(super::api_routers::route_del),
+        )
+        .route(
+            "/v1/routers/{router}/neighbors/flush",
+            post(super::api_routers::neighbors_flush),
         )
         .route("/v1/stats", get(stats))
         .route("/v1/topology", get(topology))

@@ -413,7 +413,8 @@ impl Engine {
                         let _ = r.set_config(cfg);
                     }
                 }
-                self.routers.retain(|name, _| old_routers.contains_key(name));
+                self.routers
+                    .retain(|name, _| old_routers.contains_key(name));
                 Err(e)
             }
         }

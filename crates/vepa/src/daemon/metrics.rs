@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use vepa_api::wire::Stats;
+use vepa_api::wire::{RouterView, Stats};
 
 /// API requests by method, route and status.
 #[derive(Default)]
@@ -33,7 +33,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-pub fn render(stats: &Stats, requests: &Requests) -> String {
+pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> String {
     let mut out = String::new();
     type Get = fn(&vepa_api::wire::PortStats) -> u64;
     let port_families: [(&str, &str, Get); 5] = [
@@ -146,6 +146,61 @@ pub fn render(stats: &Stats, requests: &Requests) -> String {
                 "vepa_openflow_controller_connected{{switch=\"{}\"}} {}",
                 esc(&s.switch),
                 u8::from(up)
+            );
+        }
+    }
+    type RouterGet = fn(&RouterView) -> u64;
+    let router_families: [(&str, &str, &str, RouterGet); 5] = [
+        (
+            "vepa_router_forwarded_total",
+            "counter",
+            "Packets the router forwarded.",
+            |r| r.counters.forwarded,
+        ),
+        (
+            "vepa_router_delivered_total",
+            "counter",
+            "Packets addressed to the router itself.",
+            |r| r.counters.delivered,
+        ),
+        (
+            "vepa_router_icmp_errors_total",
+            "counter",
+            "ICMP errors the router sent.",
+            |r| r.counters.icmp_errors,
+        ),
+        (
+            "vepa_router_icmp_rate_limited_total",
+            "counter",
+            "ICMP errors the rate limit held back.",
+            |r| r.counters.icmp_rate_limited,
+        ),
+        (
+            "vepa_router_neighbors",
+            "gauge",
+            "Entries in the router's ARP/ND neighbor table.",
+            |r| r.neighbors.len() as u64,
+        ),
+    ];
+    for (name, kind, help, get) in router_families {
+        family(&mut out, name, kind, help);
+        for r in routers {
+            let _ = writeln!(out, "{name}{{router=\"{}\"}} {}", esc(&r.name), get(r));
+        }
+    }
+    family(
+        &mut out,
+        "vepa_router_drops_total",
+        "counter",
+        "Packets the router did not forward, by reason.",
+    );
+    for r in routers {
+        for (reason, n) in &r.counters.drops {
+            let _ = writeln!(
+                out,
+                "vepa_router_drops_total{{router=\"{}\",reason=\"{}\"}} {n}",
+                esc(&r.name),
+                esc(reason)
             );
         }
     }

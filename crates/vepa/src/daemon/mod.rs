@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod api_flows;
+pub mod api_routers;
 pub mod devices;
 pub mod engine;
 pub mod metrics;

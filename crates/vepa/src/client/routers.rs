@@ -1,0 +1,271 @@
+//! `vepa router` and `vepa route`: routers between the switches' subnets,
+//! their ports and static routes.
+
+use super::http::Client;
+use super::show::table;
+use super::{print_json, print_result, put, seg, Output, OutputArg};
+use anyhow::Result;
+use clap::Subcommand;
+use hyper::Method;
+use serde_json::{json, Map, Value};
+use vepa_api::wire::{NeighborsFlushed, RouteView, RouterView};
+use vepa_packet::MacAddr;
+
+#[derive(Subcommand, Debug)]
+pub enum RouterCmd {
+    /// Add a router (no ports yet; give it some with `vepa router port add`)
+    ///
+    /// Example: vepa router add r1
+    Add { name: String },
+    /// Remove a router, its ports and routes
+    Del { name: String },
+    /// Show routers: ports, routes, neighbors (ARP/ND) and counters
+    Show {
+        name: Option<String>,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Add or remove router ports (a router port is a port on a switch)
+    #[command(subcommand)]
+    Port(RouterPortCmd),
+    /// Forget every resolved neighbor (ARP and ND entries) of a router
+    Flush { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RouterPortCmd {
+    /// Attach a router to a switch with addresses on that subnet
+    ///
+    /// The port appears on the switch as ROUTER:PORT; hosts on the switch use
+    /// its address as their gateway.
+    ///
+    /// Example: vepa router port add r1 a --switch net-a --address 10.1.0.1/24 --address fd00:1::1/64
+    Add {
+        router: String,
+        port: String,
+        /// The switch the port sits on.
+        #[arg(long)]
+        switch: String,
+        /// The router's address on this subnet, with its length (repeat).
+        #[arg(long = "address", value_name = "ADDR/LEN")]
+        address: Vec<String>,
+        /// Default: derived from the router and port names (02:76:...).
+        #[arg(long)]
+        mac: Option<MacAddr>,
+        /// Largest IP packet sent out of this port (default 1500).
+        #[arg(long)]
+        mtu: Option<u32>,
+        /// Access VLAN on the switch (default 1).
+        #[arg(long, value_name = "VID")]
+        vlan: Option<u16>,
+    },
+    /// Detach a router port
+    Del { router: String, port: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RouteCmd {
+    /// Add a static route: to PREFIX via a gateway on one of the router's subnets, or out of a port
+    ///
+    /// Examples:
+    ///   vepa route add r1 default --via 10.2.0.254
+    ///   vepa route add r1 192.0.2.0/24 --via 10.2.0.9
+    ///   vepa route add r1 fd00:9::/64 --port b
+    #[command(verbatim_doc_comment)]
+    Add {
+        router: String,
+        /// 10.0.0.0/8, fd00::/16, or default (of the family of --via).
+        prefix: String,
+        #[arg(long)]
+        via: Option<String>,
+        /// The router port to send out of (required without --via).
+        #[arg(long)]
+        port: Option<String>,
+    },
+    /// Remove a static route
+    Del { router: String, prefix: String },
+    /// A router's routing table: connected subnets and static routes
+    Show {
+        router: String,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+pub fn router(c: &Client, cmd: RouterCmd) -> Result<()> {
+    match cmd {
+        RouterCmd::Add { name } => {
+            print_result(&c.call(Method::POST, "/v1/routers", Some(&json!({ "name": name })))?)
+        }
+        RouterCmd::Del { name } => print_result(&c.call(
+            Method::DELETE,
+            &format!("/v1/routers/{}", seg(&name)),
+            None::<&()>,
+        )?),
+        RouterCmd::Show { name, out } => {
+            let routers: Vec<RouterView> = match &name {
+                Some(n) => vec![c.get(&format!("/v1/routers/{}", seg(n)))?],
+                None => c.get("/v1/routers")?,
+            };
+            match out.output {
+                Output::Json if name.is_some() => print_json(&routers[0])?,
+                Output::Json => print_json(&routers)?,
+                Output::Table if routers.is_empty() => say!("no routers"),
+                Output::Table => {
+                    let text: Vec<String> = routers.iter().map(show).collect();
+                    say_raw!("{}", text.join("\n"));
+                }
+            }
+        }
+        RouterCmd::Port(RouterPortCmd::Add {
+            router,
+            port,
+            switch,
+            address,
+            mac,
+            mtu,
+            vlan,
+        }) => {
+            let mut m = Map::new();
+            m.insert("name".into(), Value::from(port));
+            m.insert("switch".into(), Value::from(switch));
+            if !address.is_empty() {
+                m.insert("address".into(), json!(address));
+            }
+            put(&mut m, "mac", mac.map(|v| Value::from(v.to_string())));
+            put(&mut m, "mtu", mtu.map(Value::from));
+            put(&mut m, "vlan", vlan.map(Value::from));
+            print_result(&c.call(
+                Method::POST,
+                &format!("/v1/routers/{}/ports", seg(&router)),
+                Some(&m),
+            )?);
+        }
+        RouterCmd::Port(RouterPortCmd::Del { router, port }) => print_result(&c.call(
+            Method::DELETE,
+            &format!("/v1/routers/{}/ports/{}", seg(&router), seg(&port)),
+            None::<&()>,
+        )?),
+        RouterCmd::Flush { name } => {
+            let r: NeighborsFlushed = c.call(
+                Method::POST,
+                &format!("/v1/routers/{}/neighbors/flush", seg(&name)),
+                None::<&()>,
+            )?;
+            say!("flushed {} neighbor(s)", r.flushed);
+        }
+    }
+    Ok(())
+}
+
+pub fn route(c: &Client, cmd: RouteCmd) -> Result<()> {
+    match cmd {
+        RouteCmd::Add {
+            router,
+            prefix,
+            via,
+            port,
+        } => {
+            let mut m = Map::new();
+            m.insert("prefix".into(), Value::from(prefix));
+            put(&mut m, "via", via.map(Value::from));
+            put(&mut m, "port", port.map(Value::from));
+            print_result(&c.call(
+                Method::POST,
+                &format!("/v1/routers/{}/routes", seg(&router)),
+                Some(&m),
+            )?);
+        }
+        RouteCmd::Del { router, prefix } => print_result(&c.call(
+            Method::DELETE,
+            &format!(
+                "/v1/routers/{}/routes?prefix={}",
+                seg(&router),
+                seg(&prefix)
+            ),
+            None::<&()>,
+        )?),
+        RouteCmd::Show { router, out } => {
+            let routes: Vec<RouteView> = c.get(&format!("/v1/routers/{}/routes", seg(&router)))?;
+            match out.output {
+                Output::Json => print_json(&routes)?,
+                Output::Table => say_raw!("{}", route_table(&routes)),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn route_table(routes: &[RouteView]) -> String {
+    table(
+        &["PREFIX", "VIA", "PORT", "KIND"],
+        routes
+            .iter()
+            .map(|r| {
+                vec![
+                    r.prefix.clone(),
+                    r.via.clone().unwrap_or_else(|| "-".into()),
+                    r.port.clone(),
+                    r.kind.clone(),
+                ]
+            })
+            .collect(),
+    )
+}
+
+fn show(r: &RouterView) -> String {
+    let mut out = format!("router {}\n", r.name);
+    out.push_str(&table(
+        &["PORT", "SWITCH", "MAC", "MTU", "VLAN", "ADDRESSES"],
+        r.ports
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.switch.clone(),
+                    p.mac.to_string(),
+                    p.mtu.to_string(),
+                    p.vlan.to_string(),
+                    p.addresses.join(", "),
+                ]
+            })
+            .collect(),
+    ));
+    out.push('\n');
+    out.push_str(&route_table(&r.routes));
+    out.push('\n');
+    if r.neighbors.is_empty() {
+        out.push_str("no neighbors\n");
+    } else {
+        out.push_str(&table(
+            &["NEIGHBOR", "PORT", "MAC", "STATE", "AGE"],
+            r.neighbors
+                .iter()
+                .map(|n| {
+                    vec![
+                        n.ip.clone(),
+                        n.port.clone(),
+                        n.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+                        n.state.clone(),
+                        format!("{}s", n.age_secs),
+                    ]
+                })
+                .collect(),
+        ));
+    }
+    let c = &r.counters;
+    let drops: Vec<String> = c.drops.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    out.push_str(&format!(
+        "\nforwarded {}  to the router {}  ICMP errors sent {} ({} rate-limited)  dropped: {}\n",
+        c.forwarded,
+        c.delivered,
+        c.icmp_errors,
+        c.icmp_rate_limited,
+        if drops.is_empty() {
+            "none".into()
+        } else {
+            drops.join(" ")
+        }
+    ));
+    out
+}
