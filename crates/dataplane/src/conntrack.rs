@@ -1,6 +1,6 @@
-//! Connection tracking (groundwork for the IP filtering issue): which
-//! packets belong to a connection one side opened, so a stateful filter
-//! can allow "established" return traffic without a rule for it.
+//! Connection tracking: which packets belong to a connection one side
+//! opened, so a stateful filter can allow "established" return traffic
+//! without a rule for it.
 //!
 //! A connection is keyed by its original direction's 5-tuple; a packet
 //! matching the reversed tuple is the reply direction. TCP follows a
@@ -149,6 +149,25 @@ impl Conntrack {
 
     pub fn get(&self, orig: &Tuple) -> Option<&Conn> {
         self.conns.get(orig)
+    }
+
+    /// Whether `t` is either direction of a tracked connection.
+    pub fn knows(&self, t: &Tuple) -> bool {
+        self.conns.contains_key(t) || self.replies.contains_key(t)
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// A new limit; connections beyond it stay until they end.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Every tracked connection, oldest tuple order aside.
+    pub fn connections(&self) -> Vec<Conn> {
+        self.conns.values().cloned().collect()
     }
 
     pub fn flush(&mut self) {

@@ -28,10 +28,26 @@ pub enum DropReason {
     FlowDrop,
     /// Over a meter's rate: its drop band dropped it.
     MeterDrop,
+    /// A port's access list dropped (or rejected) it.
+    AclDrop,
+    /// A stateful access list allowed a new connection, but the
+    /// connection table was full.
+    ConntrackFull,
+    /// Sent from a MAC the port is not bound to.
+    SpoofedMac,
+    /// Sent from an IP address the port is not bound to.
+    SpoofedIp,
+    /// An ARP packet or neighbor advertisement claiming an address (or
+    /// MAC) the port is not bound to.
+    SpoofedArp,
+    /// A router advertisement or redirect from a VM port.
+    RogueRouterAdvert,
+    /// A DHCP server reply from a VM port.
+    RogueDhcp,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 19;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -45,6 +61,13 @@ impl DropReason {
         DropReason::TableMiss,
         DropReason::FlowDrop,
         DropReason::MeterDrop,
+        DropReason::AclDrop,
+        DropReason::ConntrackFull,
+        DropReason::SpoofedMac,
+        DropReason::SpoofedIp,
+        DropReason::SpoofedArp,
+        DropReason::RogueRouterAdvert,
+        DropReason::RogueDhcp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +84,13 @@ impl DropReason {
             DropReason::TableMiss => "table_miss",
             DropReason::FlowDrop => "flow_drop",
             DropReason::MeterDrop => "meter_drop",
+            DropReason::AclDrop => "acl_drop",
+            DropReason::ConntrackFull => "conntrack_full",
+            DropReason::SpoofedMac => "spoofed_mac",
+            DropReason::SpoofedIp => "spoofed_ip",
+            DropReason::SpoofedArp => "spoofed_arp",
+            DropReason::RogueRouterAdvert => "rogue_ra",
+            DropReason::RogueDhcp => "rogue_dhcp",
         }
     }
 }

@@ -12,6 +12,7 @@ mod config;
 pub mod conntrack;
 mod counters;
 mod fdb;
+pub mod filter;
 pub mod flow;
 pub mod router;
 mod switch;

@@ -16,10 +16,12 @@ use crate::cache::{
 };
 use crate::counters::{DropReason, PortCounters};
 use crate::fdb::{Fdb, LearnOutcome};
+use crate::filter::{FilterVerdict, PortFilter};
+use crate::flow::Generated;
 use crate::flow::{Decision, Exec, Pipeline};
 use crate::vlan::{egress_tag, ingress_vid};
 use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::Arc;
 use vepa_packet::{EthernetFrame, MacAddr};
 
@@ -107,7 +109,12 @@ impl std::ops::Deref for Forwarding {
 pub struct SwitchCore {
     forwarding: Arc<ArcSwap<Forwarding>>,
     fdb: Fdb,
+    /// Each port's filters (ACLs, anti-spoofing), when any port has some.
+    filters: ArcSwapOption<Vec<Option<Arc<PortFilter>>>>,
 }
+
+/// Every port's filters, by port index (`None`: none on that port).
+pub type PortFilters = Vec<Option<Arc<PortFilter>>>;
 
 impl SwitchCore {
     pub fn new(config: SwitchConfig) -> Result<SwitchCore, ConfigError> {
@@ -121,6 +128,7 @@ impl SwitchCore {
         Ok(SwitchCore {
             forwarding: Arc::new(ArcSwap::from_pointee(fw)),
             fdb,
+            filters: ArcSwapOption::empty(),
         })
     }
 
@@ -399,8 +407,121 @@ impl SwitchCore {
     /// generation, gets the same egress without the pipeline.
     // The per-thread pieces (cache, counters) come separately so a caller
     // can hold them in disjoint fields while it borrows its buffers.
+    ///
+    /// Ports' filters run around the decision: the sending port's guard and
+    /// inbound list first, each receiving port's outbound list on its copy.
     #[allow(clippy::too_many_arguments)]
     pub fn process_cached(
+        &self,
+        fw: &Arc<Forwarding>,
+        cache: &mut FlowCache,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        d: &mut Decision,
+    ) -> Result<(), DropReason> {
+        let filters = self.filters.load();
+        let Some(filters) = filters.as_ref() else {
+            return self.decide_cached(fw, cache, counters, in_port, frame, now_ms, d);
+        };
+        if let (Some(Some(f)), Some(c)) = (
+            filters.get(in_port.index()),
+            counters.get_mut(in_port.index()),
+        ) {
+            let verdict = f.ingress(frame, now_ms);
+            if verdict != FilterVerdict::Pass {
+                c.rx_frames += 1;
+                c.rx_bytes += frame.len() as u64;
+                d.clear();
+                let tag = EthernetFrame::new_checked(frame)
+                    .ok()
+                    .and_then(|e| e.vlan())
+                    .map(|t| t.vid);
+                return match verdict {
+                    FilterVerdict::Drop(r) => {
+                        c.count_drop(r);
+                        Err(r)
+                    }
+                    FilterVerdict::Reject(reply) => {
+                        c.count_drop(DropReason::AclDrop);
+                        d.generated.push(Generated {
+                            port: in_port,
+                            tag,
+                            frame: reply,
+                        });
+                        Ok(())
+                    }
+                    FilterVerdict::Pass => Ok(()),
+                };
+            }
+        }
+        let r = self.decide_cached(fw, cache, counters, in_port, frame, now_ms, d);
+        if r.is_ok() {
+            self.filter_egress(filters, counters, in_port, frame, now_ms, d);
+        }
+        r
+    }
+
+    /// Takes the copies the receiving ports' outbound lists refuse out of
+    /// `d` (uncounting their transmission, counting the drop on the port).
+    fn filter_egress(
+        &self,
+        filters: &PortFilters,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        d: &mut Decision,
+    ) {
+        let len = frame.len() as u64 - if has_tag(frame) { 4 } else { 0 };
+        let tag = EthernetFrame::new_checked(frame)
+            .ok()
+            .and_then(|e| e.vlan())
+            .map(|t| t.vid);
+        let mut generated = Vec::new();
+        d.egress.retain(|e| {
+            let Some(Some(f)) = filters.get(e.port.index()) else {
+                return true;
+            };
+            let verdict = f.egress(frame, now_ms);
+            if verdict == FilterVerdict::Pass {
+                return true;
+            }
+            if let Some(c) = counters.get_mut(e.port.index()) {
+                c.tx_frames = c.tx_frames.saturating_sub(1);
+                c.tx_bytes = c
+                    .tx_bytes
+                    .saturating_sub(len + if e.tag.is_some() { 4 } else { 0 });
+                c.count_drop(match &verdict {
+                    FilterVerdict::Drop(r) => *r,
+                    _ => DropReason::AclDrop,
+                });
+            }
+            if let FilterVerdict::Reject(reply) = verdict {
+                generated.push(Generated {
+                    port: in_port,
+                    tag,
+                    frame: reply,
+                });
+            }
+            false
+        });
+        d.generated.extend(generated);
+    }
+
+    /// Installs the ports' filters (`None`: no port has any).
+    pub fn set_filters(&self, filters: Option<PortFilters>) {
+        self.filters.store(filters.map(Arc::new));
+    }
+
+    /// The filters in force.
+    pub fn filters(&self) -> Option<Arc<PortFilters>> {
+        self.filters.load_full()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide_cached(
         &self,
         fw: &Arc<Forwarding>,
         cache: &mut FlowCache,

@@ -651,6 +651,46 @@ fn emit(
             }
         }
     }
+    for g in &d.generated {
+        let bytes: &[u8] = match g.tag {
+            None => &g.frame,
+            Some(_) => match EthernetFrame::new_checked(&g.frame[..]) {
+                Ok(f) => {
+                    write_retagged(&f, g.tag, &mut out.scratch);
+                    &out.scratch
+                }
+                Err(_) => continue,
+            },
+        };
+        match sh.route[si].get(g.port.index()) {
+            Some(Target::Device(j)) => {
+                let j = *j;
+                let q = &mut out.tx[j];
+                if q.is_empty() {
+                    out.dirty.push(j);
+                }
+                let hdr = VirtioNetHdr::default();
+                let _ = enqueue(
+                    q,
+                    sh.ports[j].port.offloads(),
+                    None,
+                    &hdr,
+                    bytes,
+                    &mut out.segment,
+                );
+            }
+            Some(Target::Router(router, port)) if hops < MAX_ROUTER_HOPS => {
+                out.to_router.push(ToRouter {
+                    router: *router,
+                    port: *port,
+                    frame: bytes.to_vec(),
+                    hdr: VirtioNetHdr::default(),
+                    hops,
+                });
+            }
+            _ => {}
+        }
+    }
     if let (Some(sink), false) = (sh.packet_in, d.controller.is_empty()) {
         for c in &d.controller {
             let mut bytes = Vec::with_capacity(frame.len() + 4);

@@ -55,6 +55,17 @@ pub struct Decision {
     pub(crate) normal_drop: Option<DropReason>,
     /// The decision depends on more than the key (a TTL ran down).
     pub(crate) uncacheable: bool,
+    /// Frames the switch itself answers with (a filter's reject): sent out
+    /// of `port` with VLAN `tag`, untagged in the buffer.
+    pub generated: Vec<Generated>,
+}
+
+/// A frame the switch originates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    pub port: crate::PortId,
+    pub tag: Option<u16>,
+    pub frame: Vec<u8>,
 }
 
 impl Decision {
@@ -67,6 +78,7 @@ impl Decision {
         self.normal.clear();
         self.normal_drop = None;
         self.uncacheable = false;
+        self.generated.clear();
     }
 
     /// The rewrite an egress refers to.

@@ -23,7 +23,7 @@ mod table;
 
 pub use action::{check_action, check_instructions, Action, ActionSet, Instruction, OutPort};
 pub(crate) use exec::Exec;
-pub use exec::{Decision, PacketInReason, ToController};
+pub use exec::{Decision, Generated, PacketInReason, ToController};
 pub use key::{
     extract, Field, Key, Prerequisite, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP,
     KEY_WORDS, VID_PRESENT,

@@ -30,7 +30,8 @@ pub use config::{
 pub use neighbor::{NeighborRow, NeighborState, Neighbors};
 pub use prefix::{Prefix, PrefixError, PrefixTable};
 
-use arc_swap::ArcSwap;
+use crate::filter::{reject_ip, Acl, AclVerdict, L3Packet, Zone};
+use arc_swap::{ArcSwap, ArcSwapOption};
 use neighbor::{Queued, Resolved};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
@@ -63,10 +64,15 @@ pub enum RouterDrop {
     NeighborFull,
     /// Addressed to the router on a protocol it does not serve.
     LocalUnsupported,
+    /// The router's access list dropped or rejected it.
+    AclDrop,
+    /// The router's access list allowed a new connection, but its
+    /// connection table was full.
+    ConntrackFull,
 }
 
 impl RouterDrop {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 9;
     pub const ALL: [RouterDrop; Self::COUNT] = [
         RouterDrop::BadHeader,
         RouterDrop::NoRoute,
@@ -75,6 +81,8 @@ impl RouterDrop {
         RouterDrop::Unresolved,
         RouterDrop::NeighborFull,
         RouterDrop::LocalUnsupported,
+        RouterDrop::AclDrop,
+        RouterDrop::ConntrackFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +94,8 @@ impl RouterDrop {
             RouterDrop::Unresolved => "unresolved",
             RouterDrop::NeighborFull => "neighbor_full",
             RouterDrop::LocalUnsupported => "local_unsupported",
+            RouterDrop::AclDrop => "acl_drop",
+            RouterDrop::ConntrackFull => "conntrack_full",
         }
     }
 }
@@ -122,8 +132,16 @@ struct Limiter {
     at_ms: u64,
 }
 
+/// The access list on what a router forwards, and its connections.
+#[derive(Debug)]
+pub struct RouterFilter {
+    pub acl: Arc<Acl>,
+    pub zone: Arc<Zone>,
+}
+
 pub struct Router {
     tables: ArcSwap<RouterTables>,
+    filter: ArcSwapOption<RouterFilter>,
     neighbors: Mutex<Neighbors>,
     limiter: Mutex<Limiter>,
     ident: AtomicU16,
@@ -178,6 +196,7 @@ impl Router {
         let t = config.build()?;
         Ok(Router {
             tables: ArcSwap::from_pointee(t),
+            filter: ArcSwapOption::empty(),
             neighbors: Mutex::new(Neighbors::default()),
             limiter: Mutex::new(Limiter {
                 tokens: ICMP_BURST * 1000,
@@ -215,6 +234,73 @@ impl Router {
         n.retain_ports(t.config.ports.len());
         self.tables.store(Arc::new(t));
         Ok(())
+    }
+
+    /// Filters what the router forwards (`None`: everything routable passes).
+    pub fn set_filter(&self, f: Option<RouterFilter>) {
+        self.filter.store(f.map(Arc::new));
+    }
+
+    pub fn filter(&self) -> Option<Arc<RouterFilter>> {
+        self.filter.load_full()
+    }
+
+    /// Runs the forward filter on `packet` (an IP packet being forwarded):
+    /// true to go on. A reject's answer is routed back to the sender.
+    fn permitted(
+        &self,
+        t: &RouterTables,
+        packet: &[u8],
+        now: u64,
+        out: &mut Vec<RouterTx>,
+    ) -> bool {
+        let f = self.filter.load();
+        let Some(f) = f.as_ref() else {
+            return true;
+        };
+        let Some(p) = L3Packet::from_ip(packet) else {
+            return true;
+        };
+        match f.acl.evaluate(&p, &f.zone, now) {
+            AclVerdict::Allow => true,
+            AclVerdict::Drop => {
+                self.counters.drop(RouterDrop::AclDrop);
+                false
+            }
+            AclVerdict::TableFull => {
+                self.counters.drop(RouterDrop::ConntrackFull);
+                false
+            }
+            AclVerdict::Reject => {
+                self.counters.drop(RouterDrop::AclDrop);
+                if let Some(reply) = reject_ip(packet, &p) {
+                    self.route_packet(t, &reply, now, out);
+                }
+                false
+            }
+        }
+    }
+
+    /// Sends an IP packet the router made whole (a reject's answer) towards its destination.
+    fn route_packet(&self, t: &RouterTables, packet: &[u8], now: u64, out: &mut Vec<RouterTx>) {
+        let Some(dst) = L3Packet::from_ip(packet).map(|p| p.dst) else {
+            return;
+        };
+        let Some((_, hop)) = t.lookup(&dst) else {
+            return;
+        };
+        let mut frame = vec![0u8; ETH_HEADER_LEN];
+        frame.extend_from_slice(packet);
+        self.send(
+            t,
+            hop.port,
+            hop.via.unwrap_or(dst),
+            frame,
+            VirtioNetHdr::default(),
+            None,
+            now,
+            out,
+        );
     }
 
     fn lock_neighbors(&self) -> std::sync::MutexGuard<'_, Neighbors> {
@@ -346,19 +432,22 @@ impl Router {
         let mtu = t.config.ports[hop.port].mtu as usize;
         let next = hop.via.unwrap_or(IpAddr::V4(dst));
         let size = wire_size(ip4.as_bytes(), ip4.header_len(), ip4.protocol(), hdr);
+        if size > mtu && (ip4.dont_fragment() || hdr.is_gso()) {
+            self.counters.drop(RouterDrop::TooBig);
+            self.icmp_error(
+                t,
+                port,
+                ip4.as_bytes(),
+                IcmpError::TooBig(mtu as u16),
+                now,
+                out,
+            );
+            return;
+        }
+        if !self.permitted(t, ip4.as_bytes(), now, out) {
+            return;
+        }
         if size > mtu {
-            if ip4.dont_fragment() || hdr.is_gso() {
-                self.counters.drop(RouterDrop::TooBig);
-                self.icmp_error(
-                    t,
-                    port,
-                    ip4.as_bytes(),
-                    IcmpError::TooBig(mtu as u16),
-                    now,
-                    out,
-                );
-                return;
-            }
             let mut frames = Vec::new();
             ip::fragment_ipv4(ip4.as_bytes(), mtu, |f| {
                 let mut frame = Vec::with_capacity(ETH_HEADER_LEN + f.len());
@@ -466,6 +555,9 @@ impl Router {
                 now,
                 out,
             );
+            return;
+        }
+        if !self.permitted(t, ip6.as_bytes(), now, out) {
             return;
         }
         let mut frame = Vec::with_capacity(ETH_HEADER_LEN + ip6.total_len());

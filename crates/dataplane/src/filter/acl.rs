@@ -1,0 +1,281 @@
+//! An access list: rules in order, the first match decides, a default for
+//! the rest; with connection tracking when it is stateful.
+//!
+//! A stateful list classifies each packet against its zone's connection
+//! table first (new, established, related, invalid), so a rule can say
+//! `allow state established,related`; a packet a rule allows that opens
+//! a connection is tracked from then on. A full table refuses the new
+//! connection, which the caller counts as its own drop reason, while
+//! connections already tracked carry on.
+
+use super::packet::L3Packet;
+use super::rule::{AclAction, AclRule, StateSet};
+use crate::conntrack::{Conn, Conntrack, TrackError, Verdict};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// What an ACL decided for a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclVerdict {
+    Allow,
+    Drop,
+    Reject,
+    /// Allowed, but the connection table is full.
+    TableFull,
+}
+
+/// A connection table and what was refused for lack of room in it. One
+/// per place filters sit (a switch port, a router).
+#[derive(Debug)]
+pub struct Zone {
+    ct: Mutex<Conntrack>,
+    pub full_drops: AtomicU64,
+}
+
+impl Zone {
+    pub fn new(limit: usize) -> Zone {
+        Zone {
+            ct: Mutex::new(Conntrack::new(limit)),
+            full_drops: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Conntrack> {
+        self.ct.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn limit(&self) -> usize {
+        self.lock().limit()
+    }
+
+    pub fn set_limit(&self, limit: usize) {
+        self.lock().set_limit(limit);
+    }
+
+    pub fn expire(&self, now: u64) -> usize {
+        self.lock().expire(now)
+    }
+
+    pub fn flush(&self) -> usize {
+        let mut ct = self.lock();
+        let n = ct.len();
+        ct.flush();
+        n
+    }
+
+    /// Every connection, for `vepa conntrack show`.
+    pub fn connections(&self) -> Vec<Conn> {
+        self.lock().connections()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Hits {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+impl Hits {
+    fn add(&self, len: usize) {
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug)]
+pub struct Acl {
+    pub name: String,
+    pub rules: Vec<AclRule>,
+    pub default: AclAction,
+    pub stateful: bool,
+    /// One per rule, then the default's.
+    hits: Vec<Hits>,
+}
+
+impl Acl {
+    pub fn new(name: &str, rules: Vec<AclRule>, default: AclAction, stateful: bool) -> Acl {
+        let hits = (0..=rules.len()).map(|_| Hits::default()).collect();
+        Acl {
+            name: name.to_string(),
+            rules,
+            default,
+            stateful,
+            hits,
+        }
+    }
+
+    /// Whether any rule asks for a connection state (which makes tracking necessary).
+    pub fn uses_state(rules: &[AclRule]) -> bool {
+        rules.iter().any(|r| r.state.is_some())
+    }
+
+    /// Packets and bytes each rule matched, then the default's.
+    pub fn hits(&self) -> Vec<(u64, u64)> {
+        self.hits
+            .iter()
+            .map(|h| {
+                (
+                    h.packets.load(Ordering::Relaxed),
+                    h.bytes.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+
+    pub fn evaluate(&self, p: &L3Packet, zone: &Zone, now: u64) -> AclVerdict {
+        let mut opens = false;
+        let state = if !self.stateful {
+            StateSet::NEW
+        } else {
+            let mut ct = zone.lock();
+            match p.related {
+                Some(t) if ct.knows(&t) => StateSet::RELATED,
+                _ => match ct.track(&p.tuple(), p.tcp_flags, now, false) {
+                    Ok(Verdict::Established) => StateSet::ESTABLISHED,
+                    Ok(Verdict::Pending) => StateSet::NEW,
+                    Ok(Verdict::New) => {
+                        opens = true;
+                        StateSet::NEW
+                    }
+                    Ok(Verdict::Invalid) | Err(_) => StateSet::INVALID,
+                },
+            }
+        };
+        let (i, action) = self
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.matches(p, state))
+            .map(|(i, r)| (i, r.action))
+            .unwrap_or((self.rules.len(), self.default));
+        self.hits[i].add(p.len);
+        if action == AclAction::Allow && opens {
+            let r = zone.lock().track(&p.tuple(), p.tcp_flags, now, true);
+            if let Err(TrackError::TableFull(_)) = r {
+                zone.full_drops.fetch_add(1, Ordering::Relaxed);
+                return AclVerdict::TableFull;
+            }
+        }
+        match action {
+            AclAction::Allow => AclVerdict::Allow,
+            AclAction::Drop => AclVerdict::Drop,
+            AclAction::Reject => AclVerdict::Reject,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use vepa_packet::ip;
+
+    fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: u8) -> L3Packet {
+        let (a, b) = (Ipv4Addr::from(src), Ipv4Addr::from(dst));
+        let seg = ip::tcp_segment(a.into(), b.into(), sport, dport, 1, 1, flags);
+        let mut pkt = Vec::new();
+        ip::push_ipv4(&mut pkt, a, b, ip::PROTO_TCP, 64, 1, &seg);
+        L3Packet::from_ip(&pkt).unwrap()
+    }
+
+    fn acl(rules: &[&str], stateful: bool) -> Acl {
+        let rules: Vec<AclRule> = rules.iter().map(|r| r.parse().unwrap()).collect();
+        Acl::new("t", rules, AclAction::Drop, stateful)
+    }
+
+    const A: [u8; 4] = [10, 1, 0, 2];
+    const B: [u8; 4] = [10, 2, 0, 2];
+
+    #[test]
+    fn established_return_traffic_needs_no_rule() {
+        let a = acl(
+            &[
+                "allow state established,related",
+                "allow tcp src 10.1.0.0/24 dport 80",
+            ],
+            true,
+        );
+        let z = Zone::new(16);
+        use ip::{TCP_ACK as K, TCP_SYN as S};
+        let table = [
+            (tcp(A, B, 4000, 80, S), AclVerdict::Allow, "A opens to B:80"),
+            (
+                tcp(B, A, 80, 4000, S | K),
+                AclVerdict::Allow,
+                "B's SYN-ACK is the reply",
+            ),
+            (tcp(A, B, 4000, 80, K), AclVerdict::Allow, "handshake done"),
+            (tcp(B, A, 80, 4000, K), AclVerdict::Allow, "data back"),
+            (
+                tcp(B, A, 5000, 22, S),
+                AclVerdict::Drop,
+                "B may not open to A",
+            ),
+            (
+                tcp(A, B, 4001, 22, S),
+                AclVerdict::Drop,
+                "A may open port 80 only",
+            ),
+            (
+                tcp(B, A, 80, 4999, K),
+                AclVerdict::Drop,
+                "an ACK of no connection is invalid",
+            ),
+        ];
+        for (p, want, why) in table {
+            assert_eq!(a.evaluate(&p, &z, 0), want, "{why}");
+        }
+        let hits = a.hits();
+        assert_eq!((hits[0].0, hits[1].0, hits[2].0), (3, 1, 3));
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_connections_only() {
+        let a = acl(&["allow state established", "allow tcp"], true);
+        let z = Zone::new(2);
+        assert_eq!(
+            a.evaluate(&tcp(A, B, 1, 80, ip::TCP_SYN), &z, 0),
+            AclVerdict::Allow
+        );
+        assert_eq!(
+            a.evaluate(&tcp(A, B, 2, 80, ip::TCP_SYN), &z, 0),
+            AclVerdict::Allow
+        );
+        assert_eq!(
+            a.evaluate(&tcp(A, B, 3, 80, ip::TCP_SYN), &z, 0),
+            AclVerdict::TableFull
+        );
+        assert_eq!(z.full_drops.load(Ordering::Relaxed), 1);
+        let reply = tcp(B, A, 80, 1, ip::TCP_SYN | ip::TCP_ACK);
+        assert_eq!(
+            a.evaluate(&reply, &z, 0),
+            AclVerdict::Allow,
+            "existing ones continue"
+        );
+    }
+
+    #[test]
+    fn stateless_lists_never_track() {
+        let a = acl(&["allow tcp dport 80"], false);
+        let z = Zone::new(1);
+        for port in 1..10 {
+            assert_eq!(
+                a.evaluate(&tcp(A, B, port, 80, ip::TCP_SYN), &z, 0),
+                AclVerdict::Allow
+            );
+        }
+        assert!(z.is_empty());
+        assert_eq!(
+            a.evaluate(&tcp(A, B, 1, 81, ip::TCP_SYN), &z, 0),
+            AclVerdict::Drop
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! Anti-spoofing on a VM port: the MACs and IP addresses it may send
+//! from, and what a VM must never send (router advertisements, DHCP
+//! server replies).
+//!
+//! Allowed besides the bound addresses: `0.0.0.0` for DHCP (client to
+//! server), `::` for ICMPv6 (duplicate address detection, MLD), and IPv6
+//! link-local sources (a VM's own fe80:: address is not known in
+//! advance). ARP and neighbor advertisements must name a bound address
+//! and MAC, so a VM cannot claim another's address in the neighbors'
+//! caches.
+
+use crate::counters::DropReason;
+use crate::router::Prefix;
+use std::net::IpAddr;
+use vepa_packet::ip::{self, Ipv4View, Ipv6View, NdMessage};
+use vepa_packet::{ArpPacket, EtherType, EthernetFrame, MacAddr};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortGuard {
+    pub macs: Vec<MacAddr>,
+    /// Addresses (or whole prefixes) the port may use as a source.
+    pub ips: Vec<Prefix>,
+}
+
+impl PortGuard {
+    fn mac_ok(&self, m: MacAddr) -> bool {
+        self.macs.contains(&m)
+    }
+
+    fn ip_ok(&self, a: &IpAddr) -> bool {
+        self.ips.iter().any(|p| p.contains(a))
+    }
+
+    /// Whether the port may send `frame`; the reason to count if not.
+    pub fn check(&self, frame: &[u8]) -> Result<(), DropReason> {
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return Err(DropReason::Malformed);
+        };
+        if !self.mac_ok(eth.src()) {
+            return Err(DropReason::SpoofedMac);
+        }
+        match eth.ethertype() {
+            EtherType::ARP => {
+                let a =
+                    ArpPacket::new_checked(eth.payload()).map_err(|_| DropReason::SpoofedArp)?;
+                let spa = a.sender_ip();
+                if !self.mac_ok(a.sender_mac())
+                    || (!spa.is_unspecified() && !self.ip_ok(&spa.into()))
+                {
+                    return Err(DropReason::SpoofedArp);
+                }
+                Ok(())
+            }
+            EtherType::IPV4 => {
+                let v = Ipv4View::parse(eth.payload()).map_err(|_| DropReason::Malformed)?;
+                let udp_ports = (v.protocol() == ip::PROTO_UDP && v.fragment_offset() == 0)
+                    .then(|| {
+                        v.payload().get(..4).map(|p| {
+                            (
+                                u16::from_be_bytes([p[0], p[1]]),
+                                u16::from_be_bytes([p[2], p[3]]),
+                            )
+                        })
+                    })
+                    .flatten();
+                if udp_ports.is_some_and(|(s, _)| s == 67) {
+                    return Err(DropReason::RogueDhcp);
+                }
+                let src = v.src();
+                if src.is_unspecified() {
+                    return if udp_ports == Some((68, 67)) {
+                        Ok(())
+                    } else {
+                        Err(DropReason::SpoofedIp)
+                    };
+                }
+                if !self.ip_ok(&src.into()) {
+                    return Err(DropReason::SpoofedIp);
+                }
+                Ok(())
+            }
+            EtherType::IPV6 => {
+                let v = Ipv6View::parse(eth.payload()).map_err(|_| DropReason::Malformed)?;
+                let src = v.src();
+                match v.upper() {
+                    Some((ip::PROTO_ICMPV6, m)) => match m.first() {
+                        Some(&(ip::ND_ROUTER_ADVERT | ip::ND_REDIRECT)) => {
+                            return Err(DropReason::RogueRouterAdvert)
+                        }
+                        Some(&ip::ND_NEIGHBOR_ADVERT) | Some(&ip::ND_NEIGHBOR_SOLICIT) => {
+                            if let Some(nd) = NdMessage::parse(m) {
+                                if nd.lladdr.is_some_and(|l| !self.mac_ok(l)) {
+                                    return Err(DropReason::SpoofedArp);
+                                }
+                                let t = IpAddr::V6(nd.target);
+                                let own_target =
+                                    self.ip_ok(&t) || crate::router::config::is_link_local(&t);
+                                if nd.ty == ip::ND_NEIGHBOR_ADVERT && !own_target {
+                                    return Err(DropReason::SpoofedArp);
+                                }
+                            }
+                        }
+                        _ => {}
+                    },
+                    Some((ip::PROTO_UDP, u)) if u.get(..2) == Some(&547u16.to_be_bytes()[..]) => {
+                        return Err(DropReason::RogueDhcp)
+                    }
+                    _ => {}
+                }
+                let s = IpAddr::V6(src);
+                if src.is_unspecified() {
+                    return if matches!(v.upper(), Some((ip::PROTO_ICMPV6, _))) {
+                        Ok(())
+                    } else {
+                        Err(DropReason::SpoofedIp)
+                    };
+                }
+                if !crate::router::config::is_link_local(&s) && !self.ip_ok(&s) {
+                    return Err(DropReason::SpoofedIp);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    const MINE: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+    const OTHER: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+
+    fn guard() -> PortGuard {
+        PortGuard {
+            macs: vec![MINE],
+            ips: vec![
+                "10.0.0.1/32".parse().unwrap(),
+                "fd00::1/128".parse().unwrap(),
+            ],
+        }
+    }
+
+    fn v4(mac: MacAddr, src: &str, proto: u8, l4: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
+        ip::write_ethernet(&mut f, MacAddr::BROADCAST, mac, EtherType::IPV4);
+        ip::push_ipv4(
+            &mut f,
+            src.parse().unwrap(),
+            Ipv4Addr::new(10, 0, 0, 9),
+            proto,
+            64,
+            1,
+            l4,
+        );
+        f
+    }
+
+    fn arp(sha: MacAddr, spa: &str) -> Vec<u8> {
+        let mut f = Vec::new();
+        ip::write_ethernet(&mut f, MacAddr::BROADCAST, sha, EtherType::ARP);
+        f.extend_from_slice(&ip::arp(
+            2,
+            sha,
+            spa.parse().unwrap(),
+            MacAddr::ZERO,
+            Ipv4Addr::new(10, 0, 0, 9),
+        ));
+        f
+    }
+
+    fn v6(src: &str, ty: u8, body: &[u8]) -> Vec<u8> {
+        let s: Ipv6Addr = src.parse().unwrap();
+        let d: Ipv6Addr = "ff02::1".parse().unwrap();
+        let m = ip::icmpv6(s, d, ty, 0, [0; 4], body);
+        let mut f = Vec::new();
+        ip::write_ethernet(
+            &mut f,
+            MacAddr([0x33, 0x33, 0, 0, 0, 1]),
+            MINE,
+            EtherType::IPV6,
+        );
+        ip::push_ipv6(&mut f, s, d, ip::PROTO_ICMPV6, 255, &m);
+        f
+    }
+
+    #[test]
+    fn spoofing_is_refused_with_its_reason() {
+        let g = guard();
+        let dhcp_client = [0, 68, 0, 67, 0, 8, 0, 0];
+        let dhcp_server = [0, 67, 0, 68, 0, 8, 0, 0];
+        let na_other = ip::nd_body(ip::ND_NEIGHBOR_ADVERT, "fd00::2".parse().unwrap(), MINE);
+        let na_mine = ip::nd_body(ip::ND_NEIGHBOR_ADVERT, "fd00::1".parse().unwrap(), MINE);
+        let table: Vec<(Vec<u8>, Result<(), DropReason>, &str)> = vec![
+            (
+                v4(MINE, "10.0.0.1", ip::PROTO_UDP, &[0; 8]),
+                Ok(()),
+                "its own",
+            ),
+            (
+                v4(OTHER, "10.0.0.1", ip::PROTO_UDP, &[0; 8]),
+                Err(DropReason::SpoofedMac),
+                "another MAC",
+            ),
+            (
+                v4(MINE, "10.0.0.7", ip::PROTO_UDP, &[0; 8]),
+                Err(DropReason::SpoofedIp),
+                "another IP",
+            ),
+            (
+                v4(MINE, "0.0.0.0", ip::PROTO_UDP, &dhcp_client),
+                Ok(()),
+                "DHCP discover",
+            ),
+            (
+                v4(MINE, "0.0.0.0", ip::PROTO_UDP, &[0; 8]),
+                Err(DropReason::SpoofedIp),
+                "0.0.0.0 otherwise",
+            ),
+            (
+                v4(MINE, "10.0.0.1", ip::PROTO_UDP, &dhcp_server),
+                Err(DropReason::RogueDhcp),
+                "a DHCP server",
+            ),
+            (arp(MINE, "10.0.0.1"), Ok(()), "its own ARP"),
+            (
+                arp(MINE, "10.0.0.5"),
+                Err(DropReason::SpoofedArp),
+                "ARP for another's address",
+            ),
+            (arp(MINE, "0.0.0.0"), Ok(()), "ARP probe"),
+            (
+                v6("fe80::1", ip::ND_ROUTER_ADVERT, &[0; 8]),
+                Err(DropReason::RogueRouterAdvert),
+                "router advertisement",
+            ),
+            (
+                v6("fe80::1", ip::ND_NEIGHBOR_ADVERT, &na_other),
+                Err(DropReason::SpoofedArp),
+                "NA for another's address",
+            ),
+            (
+                v6("fd00::1", ip::ND_NEIGHBOR_ADVERT, &na_mine),
+                Ok(()),
+                "NA for its own",
+            ),
+            (
+                v6("fd00::9", 128, &[0; 4]),
+                Err(DropReason::SpoofedIp),
+                "another IPv6 source",
+            ),
+            (v6("::", ip::ND_NEIGHBOR_SOLICIT, &na_mine), Ok(()), "DAD"),
+        ];
+        for (f, want, why) in table {
+            assert_eq!(g.check(&f), want, "{why}");
+        }
+    }
+}

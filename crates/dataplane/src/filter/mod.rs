@@ -1,0 +1,152 @@
+//! IP filtering: access lists (stateless or with connection tracking) on
+//! switch ports and routers, and anti-spoofing on VM ports.
+//!
+//! - [`rule`]: the rule language (`allow tcp dst 10.2.0.0/24 dport 80`);
+//! - [`packet`]: what a rule looks at, read from a frame once;
+//! - [`acl`]: ordered rules with a default, counters, a connection zone;
+//! - [`guard`]: the MACs and addresses a port may send from.
+//!
+//! A port's filters run where DESIGN.md's pipeline puts them: the guard and
+//! the inbound list on a frame the port sends into the switch, the
+//! outbound list on each copy the switch sends to the port. Frames that
+//! are not IP pass the lists (ARP is the guard's), and so does IPv6
+//! neighbor discovery: a list that blocked it would cut a VM off its link.
+
+pub mod acl;
+pub mod guard;
+pub mod packet;
+pub mod rule;
+
+pub use acl::{Acl, AclVerdict, Zone};
+pub use guard::PortGuard;
+pub use packet::L3Packet;
+pub use rule::{AclAction, AclRule, RuleError};
+
+use crate::counters::DropReason;
+use std::sync::Arc;
+use vepa_packet::ip::{self, Ipv4View, Ipv6View};
+use vepa_packet::{EtherType, EthernetFrame};
+
+/// What a port filter decided for one frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterVerdict {
+    Pass,
+    Drop(DropReason),
+    /// Dropped; this frame (untagged) answers the sender.
+    Reject(Vec<u8>),
+}
+
+/// The filters of one switch port.
+#[derive(Debug)]
+pub struct PortFilter {
+    pub guard: Option<PortGuard>,
+    pub acl_in: Option<Arc<Acl>>,
+    pub acl_out: Option<Arc<Acl>>,
+    /// Shared by both directions: what one allows out, the other sees come back.
+    pub zone: Arc<Zone>,
+}
+
+impl PortFilter {
+    /// A frame the port sends into the switch.
+    pub fn ingress(&self, frame: &[u8], now: u64) -> FilterVerdict {
+        if let Some(g) = &self.guard {
+            if let Err(r) = g.check(frame) {
+                return FilterVerdict::Drop(r);
+            }
+        }
+        match &self.acl_in {
+            Some(acl) => apply(acl, &self.zone, frame, now),
+            None => FilterVerdict::Pass,
+        }
+    }
+
+    /// A copy the switch sends to the port.
+    pub fn egress(&self, frame: &[u8], now: u64) -> FilterVerdict {
+        match &self.acl_out {
+            Some(acl) => apply(acl, &self.zone, frame, now),
+            None => FilterVerdict::Pass,
+        }
+    }
+}
+
+fn apply(acl: &Acl, zone: &Zone, frame: &[u8], now: u64) -> FilterVerdict {
+    let Some(p) = L3Packet::from_frame(frame) else {
+        return FilterVerdict::Pass;
+    };
+    if p.is_nd() {
+        return FilterVerdict::Pass;
+    }
+    match acl.evaluate(&p, zone, now) {
+        AclVerdict::Allow => FilterVerdict::Pass,
+        AclVerdict::Drop => FilterVerdict::Drop(DropReason::AclDrop),
+        AclVerdict::TableFull => FilterVerdict::Drop(DropReason::ConntrackFull),
+        AclVerdict::Reject => match reject_frame(frame, &p) {
+            Some(f) => FilterVerdict::Reject(f),
+            None => FilterVerdict::Drop(DropReason::AclDrop),
+        },
+    }
+}
+
+/// The answer to a rejected packet, as if from its destination: a TCP
+/// reset for TCP, ICMP port unreachable otherwise (as nftables' `reject`
+/// does). None for what must not be answered (an ICMP error, a group
+/// destination, a later fragment).
+pub fn reject_ip(packet: &[u8], p: &L3Packet) -> Option<Vec<u8>> {
+    if p.fragment
+        || p.related.is_some()
+        || p.src.is_unspecified()
+        || p.src.is_multicast()
+        || p.dst.is_multicast()
+    {
+        return None;
+    }
+    let mut out = Vec::new();
+    match (p.src, p.dst) {
+        (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) => {
+            if d.is_broadcast() {
+                return None;
+            }
+            let v = Ipv4View::parse(packet).ok()?;
+            if p.proto == ip::PROTO_TCP {
+                let rst = ip::tcp_reset_for(d.into(), s.into(), v.payload())?;
+                ip::push_ipv4(&mut out, d, s, ip::PROTO_TCP, 64, 0, &rst);
+            } else {
+                let quote = &packet[..packet.len().min(548)];
+                let m = ip::icmpv4(3, 3, [0; 4], quote);
+                ip::push_ipv4(&mut out, d, s, ip::PROTO_ICMP, 64, 0, &m);
+            }
+        }
+        (std::net::IpAddr::V6(s), std::net::IpAddr::V6(d)) => {
+            let v = Ipv6View::parse(packet).ok()?;
+            if p.proto == ip::PROTO_TCP {
+                let (_, seg) = v.upper()?;
+                let rst = ip::tcp_reset_for(d.into(), s.into(), seg)?;
+                ip::push_ipv6(&mut out, d, s, ip::PROTO_TCP, 64, &rst);
+            } else {
+                let quote = &packet[..packet.len().min(1232)];
+                let m = ip::icmpv6(d, s, 1, 4, [0; 4], quote);
+                ip::push_ipv6(&mut out, d, s, ip::PROTO_ICMPV6, 64, &m);
+            }
+        }
+        _ => return None,
+    }
+    Some(out)
+}
+
+/// [`reject_ip`] for a frame: the answer with the MACs swapped, untagged.
+fn reject_frame(frame: &[u8], p: &L3Packet) -> Option<Vec<u8>> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.dst().is_multicast() {
+        return None;
+    }
+    let body = reject_ip(eth.payload(), p)?;
+    let mut f = Vec::with_capacity(14 + body.len());
+    let ethertype = if p.src.is_ipv4() {
+        EtherType::IPV4
+    } else {
+        EtherType::IPV6
+    };
+    ip::write_ethernet(&mut f, eth.src(), eth.dst(), ethertype);
+    f.extend_from_slice(&body);
+    Some(f)
+}
