@@ -50,7 +50,7 @@ pub struct FieldChange {
 pub struct Change {
     pub op: Op,
     /// `switch NAME`, `port SWITCH/PORT`, `fdb SWITCH MAC vlan VID`,
-    /// `router NAME`, `router port ROUTER/PORT` or `route ROUTER PREFIX`.
+    /// `router NAME`, `router port ROUTER/PORT`, `route ROUTER PREFIX` or `acl NAME`.
     pub object: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
@@ -129,6 +129,22 @@ pub fn diff(from: &Topology, to: &Topology) -> Vec<Change> {
         }
     }
     diff_routers(from, to, &mut out);
+    for a in &from.acls {
+        if to.acl(&a.name).is_none() {
+            out.push(change(Op::Remove, format!("acl {}", a.name), Vec::new()));
+        }
+    }
+    for a in &to.acls {
+        match from.acl(&a.name) {
+            None => out.push(change(Op::Add, format!("acl {}", a.name), Vec::new())),
+            Some(o) if o != a => out.push(change(
+                Op::Update,
+                format!("acl {}", a.name),
+                field_changes(o, a, &["name"]),
+            )),
+            Some(_) => {}
+        }
+    }
     out
 }
 

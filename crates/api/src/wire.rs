@@ -47,6 +47,14 @@ pub struct PortPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>)]
     pub source_macs: Option<Vec<MacAddr>>,
+    /// Anti-spoofing on or off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_macs: Option<Vec<MacAddr>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -320,5 +328,72 @@ pub struct RouterCountersView {
 /// What a neighbor flush removed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NeighborsFlushed {
+    pub flushed: usize,
+}
+
+/// An access list as it runs: its rules with what each matched.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AclView {
+    pub name: String,
+    /// `port SWITCH/PORT in|out` or `router NAME`.
+    pub place: String,
+    /// allow, drop or reject.
+    pub default: String,
+    /// Whether it tracks connections.
+    pub stateful: bool,
+    pub rules: Vec<AclRuleView>,
+    /// What the default took.
+    pub default_packets: u64,
+    pub default_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AclRuleView {
+    /// 1 for the first rule.
+    pub number: usize,
+    pub rule: String,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// A rule to add to an ACL: at the end, or before rule `at` (1-based).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AclRuleAdd {
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<usize>,
+}
+
+/// One connection table: a filtered port's or a router's.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ZoneView {
+    /// `port SWITCH/PORT` or `router NAME`.
+    pub zone: String,
+    pub limit: usize,
+    /// New connections refused because the table was full.
+    pub full_drops: u64,
+    pub connections: Vec<ConnView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConnView {
+    /// tcp, udp, icmp, icmp6 or the protocol number.
+    pub proto: String,
+    pub src: String,
+    pub dst: String,
+    pub sport: u16,
+    pub dport: u16,
+    /// syn_sent, syn_received, established, closing, time_wait;
+    /// for datagrams unreplied or replied.
+    pub state: String,
+    pub idle_secs: u64,
+    /// Packets in the original and in the reply direction.
+    pub packets: [u64; 2],
+}
+
+/// How many entries a flush removed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Flushed {
     pub flushed: usize,
 }

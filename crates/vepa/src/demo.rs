@@ -109,6 +109,7 @@ fn topology(s: &Scenario, n: &Names) -> Topology {
     out.address = vec![format!("{}/24", ip_of(3))];
     Topology {
         routers: Vec::new(),
+        acls: Vec::new(),
         switches: vec![
             SwitchSpec {
                 mode: s.mode,

@@ -63,6 +63,26 @@ pub fn decide_with(topo: &Topology, strict: bool) -> Result<Vec<Choice>> {
                 }),
                 None => Ok(shape),
             }
+        })
+        .and_then(|shape| {
+            let guarded = s.uplink.iter().chain(&s.ports).find(|p| p.guard);
+            let listed = topo
+                .acls
+                .iter()
+                .find(|a| a.port.as_deref().and_then(|p| p.split_once('/')).is_some_and(|(sw, _)| sw == s.name));
+            match (guarded, listed) {
+                (Some(p), _) => Err(crate::topology::kernel::Unfit {
+                    port: Some(p.name.clone()),
+                    field: "guard",
+                    why: "anti-spoofing is vepa's userspace dataplane".into(),
+                }),
+                (None, Some(a)) => Err(crate::topology::kernel::Unfit {
+                    port: None,
+                    field: "acl",
+                    why: format!("ACL '{}' filters one of its ports, and filtering is vepa's userspace dataplane", a.name),
+                }),
+                (None, None) => Ok(shape),
+            }
         }) {
             Ok(shape) => shape,
             Err(u) if s.backend == Backend::Kernel => {

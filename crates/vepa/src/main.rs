@@ -169,6 +169,12 @@ enum Command {
     /// Add, remove or show a router's static routes (daemon)
     #[command(subcommand)]
     Route(client::routers::RouteCmd),
+    /// Add, remove or show access lists on switch ports and routers (daemon)
+    #[command(subcommand)]
+    Acl(client::acls::AclCmd),
+    /// Show or flush the connections stateful ACLs track (daemon)
+    #[command(subcommand)]
+    Conntrack(client::acls::ConntrackCmd),
     /// Per-port counters, drops by reason, FDB sizes (daemon)
     Stats {
         #[command(flatten)]
@@ -272,6 +278,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Group(c) => client::flows::group(&client()?, c),
         Command::Router(c) => client::routers::router(&client()?, c),
         Command::Route(c) => client::routers::route(&client()?, c),
+        Command::Acl(c) => client::acls::acl(&client()?, c),
+        Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),
         Command::Apply { file, dry_run } => client::apply(&client()?, &file, dry_run),
         Command::Export => client::export(&client()?),

@@ -348,6 +348,18 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
             r, &cfg, topo, &configs,
         ));
     }
+    // `vepa run` has no housekeeping: tracked connections are not expired.
+    let cores: std::collections::HashMap<String, std::sync::Arc<vepa_dataplane::SwitchCore>> =
+        switches
+            .iter()
+            .map(|s| (s.name(), std::sync::Arc::clone(s.core())))
+            .collect();
+    let by_name: std::collections::HashMap<String, std::sync::Arc<vepa_dataplane::router::Router>> =
+        routers
+            .iter()
+            .map(|r| (r.router.name(), std::sync::Arc::clone(&r.router)))
+            .collect();
+    crate::daemon::filters::Filters::default().apply(topo, &cores, &by_name);
     let mut forwarder = Forwarder::new(switches, attachments);
     forwarder.set_routers(routers);
     Ok(Realized {

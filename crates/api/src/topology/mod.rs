@@ -6,6 +6,7 @@
 //! switch, the port and the field, and what was expected.
 
 mod check;
+pub mod filter;
 pub mod kernel;
 pub mod router;
 pub mod sdn;
@@ -28,6 +29,9 @@ pub struct Topology {
     /// Routers between the switches' subnets.
     #[serde(default, rename = "router", skip_serializing_if = "Vec::is_empty")]
     pub routers: Vec<router::RouterSpec>,
+    /// Access lists on switch ports and routers.
+    #[serde(default, rename = "acl", skip_serializing_if = "Vec::is_empty")]
+    pub acls: Vec<filter::AclSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -195,6 +199,17 @@ pub struct PortSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<String>)]
     pub source_macs: Vec<MacAddr>,
+    /// Anti-spoofing: the port may send only from its MACs and addresses
+    /// (`allowed_macs`/`allowed_ips`, by default `mac` and `address`), and
+    /// no router advertisements or DHCP server replies.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guard: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub allowed_macs: Vec<MacAddr>,
+    /// Addresses or prefixes (`10.0.0.5`, `10.0.0.0/29`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_ips: Vec<String>,
 }
 
 impl PortSpec {
@@ -218,6 +233,9 @@ impl PortSpec {
             native_vlan: None,
             mac_limit: None,
             source_macs: Vec::new(),
+            guard: false,
+            allowed_macs: Vec::new(),
+            allowed_ips: Vec::new(),
         }
     }
 
@@ -436,6 +454,7 @@ impl Topology {
             s.pipeline(0)?;
         }
         self.router_configs()?;
+        self.check_acls()?;
         self.switches
             .iter()
             .map(|s| switch_config(s, self.router_switch_ports(s)))

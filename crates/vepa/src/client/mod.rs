@@ -1,7 +1,8 @@
 //! The CLI commands that talk to a running daemon: `switch`, `port`,
 //! `fdb`, `stats`, `apply`, `export`, `capture` (and, in their modules,
-//! `flow`, `group`, `router`, `route`).
+//! `flow`, `group`, `router`, `route`, `acl`, `conntrack`).
 
+pub mod acls;
 pub mod flows;
 pub mod http;
 pub mod routers;
@@ -85,6 +86,15 @@ pub struct PortFields {
     /// For `source` ports: a MAC whose frames this port gets copies of (repeat).
     #[arg(long = "source-mac", value_name = "MAC")]
     source_macs: Vec<MacAddr>,
+    /// Anti-spoofing: only the port's MACs and addresses as sources, no router advertisements or DHCP server replies.
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    guard: Option<bool>,
+    /// With --guard: a MAC the port may send from (repeat; default its --mac).
+    #[arg(long = "allowed-mac", value_name = "MAC")]
+    allowed_macs: Vec<MacAddr>,
+    /// With --guard: an address or prefix it may send from (repeat; default its --address).
+    #[arg(long = "allowed-ip", value_name = "IP[/LEN]")]
+    allowed_ips: Vec<String>,
 }
 
 fn on_off(s: &str) -> Result<bool, String> {
@@ -238,6 +248,13 @@ fn fields_json(f: PortFields, m: &mut Map<String, Value>) {
     put(m, "mac_limit", f.mac_limit.map(Value::from));
     if !f.source_macs.is_empty() {
         m.insert("source_macs".into(), json!(f.source_macs));
+    }
+    put(m, "guard", f.guard.map(Value::from));
+    if !f.allowed_macs.is_empty() {
+        m.insert("allowed_macs".into(), json!(f.allowed_macs));
+    }
+    if !f.allowed_ips.is_empty() {
+        m.insert("allowed_ips".into(), json!(f.allowed_ips));
     }
 }
 

@@ -423,6 +423,15 @@ async fn set_port(
         if let Some(v) = patch.mac_limit {
             p.mac_limit = Some(v);
         }
+        if let Some(v) = patch.guard {
+            p.guard = v;
+        }
+        if let Some(v) = patch.allowed_macs {
+            p.allowed_macs = v;
+        }
+        if let Some(v) = patch.allowed_ips {
+            p.allowed_ips = v;
+        }
         if let Some(v) = patch.source_macs {
             p.source_macs = v;
         }
@@ -662,7 +671,7 @@ async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
 #[openapi(
     info(
         title = "vepa",
-        description = "The vepa daemon's API: switches, ports, FDB, flows, routers and routes, stats, declarative apply, capture."
+        description = "The vepa daemon's API: switches, ports, FDB, flows, routers and routes, ACLs and conntrack, stats, declarative apply, capture."
     ),
     paths(
         list_switches,
@@ -700,7 +709,15 @@ async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
         super::api_routers::routes,
         super::api_routers::route_add,
         super::api_routers::route_del,
-        super::api_routers::neighbors_flush
+        super::api_routers::neighbors_flush,
+        super::api_acls::list,
+        super::api_acls::get,
+        super::api_acls::add,
+        super::api_acls::del,
+        super::api_acls::rule_add,
+        super::api_acls::rule_del,
+        super::api_acls::conntrack,
+        super::api_acls::conntrack_flush
     ),
     components(schemas(
         ErrorBody,
@@ -800,6 +817,24 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route(
             "/v1/routers/{router}/neighbors/flush",
             post(super::api_routers::neighbors_flush),
+        )
+        .route(
+            "/v1/acls",
+            get(super::api_acls::list).post(super::api_acls::add),
+        )
+        .route(
+            "/v1/acls/{acl}",
+            get(super::api_acls::get).delete(super::api_acls::del),
+        )
+        .route("/v1/acls/{acl}/rules", post(super::api_acls::rule_add))
+        .route(
+            "/v1/acls/{acl}/rules/{number}",
+            axum::routing::delete(super::api_acls::rule_del),
+        )
+        .route("/v1/conntrack", get(super::api_acls::conntrack))
+        .route(
+            "/v1/conntrack/flush",
+            post(super::api_acls::conntrack_flush),
         )
         .route("/v1/stats", get(stats))
         .route("/v1/topology", get(topology))

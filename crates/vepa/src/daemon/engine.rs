@@ -96,6 +96,8 @@ pub struct Engine {
     pub(super) choices: HashMap<String, (bool, String)>,
     /// The routers, kept across forwarder restarts (their neighbors too).
     pub(super) routers: HashMap<String, Arc<Router>>,
+    /// ACLs, guards and connection tables in force.
+    pub(super) filters: super::filters::Filters,
 }
 
 /// Which switches the kernel makes (and their shape), and each switch's
@@ -194,6 +196,7 @@ impl Engine {
             sdn: HashMap::new(),
             packet_in,
             routers: HashMap::new(),
+            filters: Default::default(),
         };
         let configs = e.desired.check()?;
         let pending = e.store.pending()?;
@@ -402,6 +405,8 @@ impl Engine {
             Ok(g) => {
                 self.generation = g;
                 self.desired = new.clone();
+                self.filters
+                    .apply(&self.desired, &self.cores, &self.routers);
                 Ok(())
             }
             Err(e) => {
@@ -618,6 +623,8 @@ impl Engine {
                 Some(router_attachment(Arc::clone(r), &cfg, topo, &configs))
             })
             .collect();
+        self.filters
+            .apply(&self.desired, &self.cores, &self.routers);
         let mut fwd = Forwarder::new(switches, attachments);
         fwd.set_routers(routers);
         fwd.set_workers(self.workers);

@@ -6,10 +6,12 @@
 //! forwarding but leaves the devices it made, which the next start adopts.
 
 pub mod api;
+pub mod api_acls;
 pub mod api_flows;
 pub mod api_routers;
 pub mod devices;
 pub mod engine;
+pub mod filters;
 pub mod metrics;
 pub mod openflow;
 pub mod sdn;
@@ -206,6 +208,8 @@ async fn serve(
             let hub = Arc::clone(&house_hub);
             let _ = tokio::task::spawn_blocking(move || {
                 let mut e = e.lock().unwrap_or_else(|p| p.into_inner());
+                let now = e.now_ms();
+                e.filters.expire(now);
                 let gone = e.expire_flows();
                 let now_ms = e.flow_clock_ms();
                 for (switch, rule, reason) in gone {
