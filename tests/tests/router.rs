@@ -259,18 +259,27 @@ fn routes_ipv4_and_ipv6_between_subnets_and_answers_what_it_cannot_forward() {
         table.contains("10.71.1.0/24") && table.contains("reachable"),
         "{table}"
     );
-    // Router ports are switch ports: counted in stats, under ROUTER:PORT.
-    let stats = n.d.json(&["stats"]);
+    // Router ports are switch ports: counted in stats, under ROUTER:PORT
+    // (workers publish their counters a few times a second; a loaded
+    // machine may take a moment longer).
     let rp = format!("r{id}:a");
-    let port = stats["ports"]
-        .as_array()
-        .and_then(|p| {
-            p.iter()
-                .find(|p| p["switch"] == n.sw_a.as_str() && p["port"] == rp.as_str())
-        })
-        .cloned()
-        .unwrap_or_default();
-    assert!(port["rx_frames"].as_u64().unwrap_or(0) > 100, "{stats}");
+    let rx_of = |stats: &serde_json::Value| {
+        stats["ports"]
+            .as_array()
+            .and_then(|p| {
+                p.iter()
+                    .find(|p| p["switch"] == n.sw_a.as_str() && p["port"] == rp.as_str())
+            })
+            .and_then(|p| p["rx_frames"].as_u64())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut stats = n.d.json(&["stats"]);
+    while rx_of(&stats) <= 100 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stats = n.d.json(&["stats"]);
+    }
+    assert!(rx_of(&stats) > 100, "{stats}");
     let metrics = n.d.http("GET", "/metrics", None).expect("metrics").1;
     assert!(
         metrics.contains(&format!("vepa_router_forwarded_total{{router=\"r{id}\"}}")),

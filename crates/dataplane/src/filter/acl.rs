@@ -71,6 +71,14 @@ impl Zone {
         n
     }
 
+    /// Records (or follows) the connection of a packet let through
+    /// without a list; a full table just leaves it untracked.
+    pub fn commit(&self, p: &L3Packet, now: u64) {
+        if p.related.is_none() && !p.fragment {
+            let _ = self.lock().track(&p.tuple(), p.tcp_flags, now, true);
+        }
+    }
+
     /// Every connection, for `vepa conntrack show`.
     pub fn connections(&self) -> Vec<Conn> {
         self.lock().connections()

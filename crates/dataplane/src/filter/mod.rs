@@ -44,6 +44,10 @@ pub struct PortFilter {
     pub acl_out: Option<Arc<Acl>>,
     /// Shared by both directions: what one allows out, the other sees come back.
     pub zone: Arc<Zone>,
+    /// Whether connections are tracked here: then a direction without a
+    /// list still records the connections it lets through, so the other
+    /// direction's list knows their replies.
+    pub stateful: bool,
 }
 
 impl PortFilter {
@@ -56,15 +60,24 @@ impl PortFilter {
         }
         match &self.acl_in {
             Some(acl) => apply(acl, &self.zone, frame, now),
-            None => FilterVerdict::Pass,
+            None => self.pass_tracked(frame, now),
         }
+    }
+
+    fn pass_tracked(&self, frame: &[u8], now: u64) -> FilterVerdict {
+        if self.stateful {
+            if let Some(p) = L3Packet::from_frame(frame) {
+                self.zone.commit(&p, now);
+            }
+        }
+        FilterVerdict::Pass
     }
 
     /// A copy the switch sends to the port.
     pub fn egress(&self, frame: &[u8], now: u64) -> FilterVerdict {
         match &self.acl_out {
             Some(acl) => apply(acl, &self.zone, frame, now),
-            None => FilterVerdict::Pass,
+            None => self.pass_tracked(frame, now),
         }
     }
 }

@@ -96,11 +96,13 @@ impl Filters {
                         let zone = self.zones.get(&zone).cloned().unwrap_or_else(|| {
                             Arc::new(Zone::new(DEFAULT_CONNTRACK_LIMIT as usize))
                         });
+                        let stateful = acl_in.iter().chain(&acl_out).any(|a| a.stateful);
                         Some(Arc::new(PortFilter {
                             guard,
                             acl_in,
                             acl_out,
                             zone,
+                            stateful,
                         }))
                     })
                     .collect();
