@@ -515,6 +515,21 @@ fn spoofed_sources_forged_arp_and_rogue_servers_are_dropped_and_counted() {
         "counted"
     );
     ns_sh(n1, "ip addr del 10.73.0.77/24 dev eth0");
+    // The same with IPv6 (nodad: the address is usable at once).
+    ns_sh(n1, "ip addr add fd73::77/64 dev eth0 nodad");
+    let before6 = drops(&d, "spoofed_ip");
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", n1, "ping", "-6", "-c", "2", "-W", "1", "-I", "fd73::77", "fd73::2",
+        ])
+        .output()
+        .expect("ping");
+    assert!(
+        !out.status.success(),
+        "a spoofed IPv6 source reaches nobody"
+    );
+    assert!(eventually(|| drops(&d, "spoofed_ip") > before6), "counted");
+    ns_sh(n1, "ip addr del fd73::77/64 dev eth0");
 
     // vm1 changes its MAC: nothing it sends gets through.
     ns_sh(
@@ -587,7 +602,7 @@ fn spoofed_sources_forged_arp_and_rogue_servers_are_dropped_and_counted() {
 fn a_port_acl_rejects_with_a_reset_and_filters_both_ways() {
     require_root();
     let id = uid();
-    let (d, a, b) = vepa_net(&id, "");
+    let (mut d, a, b) = vepa_net(&id, "");
     let _servers = (Servers::start(&a.name), Servers::start(&b.name));
     assert!(wait_reachable(&a.name, "10.72.2.2"));
     let port = format!("fb{id}/vfb{id}");
@@ -640,6 +655,27 @@ fn a_port_acl_rejects_with_a_reset_and_filters_both_ways() {
     // Rules can go at run time: without the reject, SSH times out under the default.
     d.ok(&["acl", "del", &format!("in{id}"), "--rule", "3"]);
     assert!(!tcp_ok(&a.name, "10.72.2.2:22"));
+    // Durable: in the export (which applies as no change), back after a restart.
+    let export = d.ok(&["export"]);
+    assert!(
+        export.contains("[[acl]]") && !export.contains("reject"),
+        "{export}"
+    );
+    let again = d.dir.path().join("again.toml");
+    std::fs::write(&again, &export).expect("write export");
+    let plan = d.ok(&["apply", "-f", again.to_str().expect("path"), "--dry-run"]);
+    assert!(plan.contains("no change"), "{plan}");
+    d.stop();
+    d.launch();
+    assert!(
+        wait_reachable(&a.name, "10.72.2.2"),
+        "ICMP allowed after the restart"
+    );
+    assert!(
+        !tcp_ok(&a.name, "10.72.2.2:22"),
+        "the list is back in force"
+    );
+    assert!(tcp_ok(&a.name, "10.72.2.2:80"));
     // Bad input names the field and changes nothing.
     let before = d.topology();
     for (args, want) in [

@@ -186,6 +186,31 @@ mod tests {
         f
     }
 
+    proptest::proptest! {
+        /// Any frame, steered towards ARP/IPv4/IPv6, gets a verdict from the
+        /// guard and the lists (and a reject answer when one applies), never a panic.
+        #[test]
+        fn any_frame_gets_a_verdict(mut f in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160), kind in 0usize..3) {
+            if f.len() >= 15 {
+                f[6..12].copy_from_slice(&MINE.0);
+                f[12..14].copy_from_slice(&[0x0806u16, 0x0800, 0x86dd][kind].to_be_bytes());
+                f[14] = (f[14] & 0x0f) | [0x00, 0x40, 0x60][kind];
+            }
+            let _ = guard().check(&f);
+            let rules = ["reject tcp", "reject udp", "allow state established", "drop icmp6"];
+            let acl = super::super::Acl::new("p", rules.iter().map(|r| r.parse().unwrap()).collect(), super::super::AclAction::Reject, true);
+            let pf = super::super::PortFilter {
+                guard: Some(guard()),
+                acl_in: Some(std::sync::Arc::new(acl)),
+                acl_out: None,
+                zone: std::sync::Arc::new(super::super::Zone::new(4)),
+                stateful: true,
+            };
+            let _ = pf.ingress(&f, 0);
+            let _ = pf.egress(&f, 0);
+        }
+    }
+
     #[test]
     fn spoofing_is_refused_with_its_reason() {
         let g = guard();
