@@ -150,8 +150,15 @@ impl FromStr for AclRule {
         };
         let set_proto =
             |r: &mut AclRule, p: u8, fam: Option<Family>, w: &str| -> Result<(), RuleError> {
-                if r.proto.is_some() || (r.family.is_some() && fam.is_some()) {
+                if r.proto.is_some() {
                     return Err(RuleError(format!("'{w}': one protocol per rule")));
+                }
+                if let (Some(a), Some(b)) = (&r.family, &fam) {
+                    if a != b {
+                        return Err(RuleError(format!(
+                            "'{w}' is of the other address family than the rule's"
+                        )));
+                    }
                 }
                 r.proto = Some(p);
                 if fam.is_some() {
@@ -360,6 +367,7 @@ mod tests {
             ("allow src 10.0.0.1", None),
             ("drop proto 47", None),
             ("allow icmp6 dst fd00::/64", None),
+            ("allow ip6 icmp6", Some("allow icmp6")),
         ] {
             let r: AclRule = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
             let shown = r.to_string();
@@ -377,6 +385,7 @@ mod tests {
             ("allow icmp6 src 10.0.0.0/8", "different families"),
             ("allow state maybe", "state 'maybe'"),
             ("allow tcp udp", "one protocol"),
+            ("allow ip icmp6", "other address family"),
             ("allow tcp to 10.0.0.1", "'to' is not part"),
             ("allow src", "'src' needs a value"),
             ("allow type 3", "need icmp"),
