@@ -383,6 +383,14 @@ fn routes_change_at_run_time_persist_and_refuse_bad_input_whole() {
     assert_eq!(n.d.topology(), before, "nothing half-applied");
     assert!(ping(a, "10.71.2.2"), "still routing");
 
+    // Default routes of both families live side by side; `default` alone
+    // is then ambiguous, the prefixes are not.
+    n.d.ok(&["route", "add", &r, "default", "--via", "10.71.2.2"]);
+    n.d.ok(&["route", "add", &r, "default", "--via", "fd71:2::2"]);
+    let err = n.d.fails(&["route", "del", &r, "default"]);
+    assert!(err.contains("say 0.0.0.0/0 or ::/0"), "{err}");
+    n.d.ok(&["route", "del", &r, "::/0"]);
+    n.d.ok(&["route", "del", &r, "default"]);
     // Export reproduces it; a restart brings the router back as it was.
     let export = n.d.ok(&["export"]);
     assert!(

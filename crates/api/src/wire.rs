@@ -356,11 +356,12 @@ pub struct AclRuleView {
     pub bytes: u64,
 }
 
-/// A rule to add to an ACL: at the end, or before rule `at` (1-based).
+/// Rules to add to an ACL, in one change: at the end, or before rule
+/// `at` (1-based).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AclRuleAdd {
-    pub rule: String,
+    pub rules: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<usize>,
 }

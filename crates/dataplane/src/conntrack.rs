@@ -175,6 +175,27 @@ impl Conntrack {
         self.replies.clear();
     }
 
+    /// What `track` would say of a packet with tuple `t` and TCP `flags`,
+    /// changing nothing: a filter classifies first and lets only what it
+    /// allows move a connection on (a forged RST it drops must not end one).
+    pub fn peek(&self, t: &Tuple, flags: u8) -> Verdict {
+        let (orig, reply) = if self.conns.contains_key(t) {
+            (*t, false)
+        } else if let Some(o) = self.replies.get(t) {
+            (*o, true)
+        } else {
+            return if opens(t, flags) {
+                Verdict::New
+            } else {
+                Verdict::Invalid
+            };
+        };
+        match self.conns.get(&orig) {
+            Some(c) => transition(c.state, reply, flags).1,
+            None => Verdict::Invalid,
+        }
+    }
+
     /// Classifies a packet with tuple `t` (and TCP `flags`, 0 for other
     /// protocols) at `now_ms`, updating its connection. With `create`, a
     /// packet that may open a connection is tracked from now on.
@@ -190,9 +211,7 @@ impl Conntrack {
         } else if let Some(o) = self.replies.get(t) {
             (*o, true)
         } else {
-            let opens = t.proto != IPPROTO_TCP
-                || (flags & tcp::SYN != 0 && flags & (tcp::ACK | tcp::RST) == 0);
-            if !opens {
+            if !opens(t, flags) {
                 return Ok(Verdict::Invalid);
             }
             if create {
@@ -222,47 +241,11 @@ impl Conntrack {
         };
         c.last_seen_ms = now_ms;
         c.packets[reply as usize] += 1;
-        let verdict = match &mut c.state {
-            State::Datagram { replied } => {
-                *replied |= reply;
-                if *replied {
-                    Verdict::Established
-                } else {
-                    Verdict::Pending
-                }
-            }
-            State::Tcp(s) => {
-                if flags & tcp::RST != 0 {
-                    let v = if *s == TcpState::SynSent && !reply {
-                        Verdict::Pending
-                    } else {
-                        Verdict::Established
-                    };
-                    self.remove(&orig);
-                    return Ok(v);
-                }
-                *s = match (*s, reply) {
-                    (TcpState::SynSent, true)
-                        if flags & (tcp::SYN | tcp::ACK) == tcp::SYN | tcp::ACK =>
-                    {
-                        TcpState::SynReceived
-                    }
-                    (TcpState::SynReceived, false) if flags & tcp::ACK != 0 => {
-                        TcpState::Established
-                    }
-                    (TcpState::Established, _) if flags & tcp::FIN != 0 => TcpState::Closing,
-                    (TcpState::Closing, _) if flags & tcp::FIN != 0 => TcpState::TimeWait,
-                    (other, _) => other,
-                };
-                match *s {
-                    TcpState::SynSent => Verdict::Pending,
-                    // The SYN-ACK itself is the first reply: it passes as established.
-                    TcpState::SynReceived if reply => Verdict::Established,
-                    TcpState::SynReceived => Verdict::Pending,
-                    _ => Verdict::Established,
-                }
-            }
-        };
+        let (state, verdict, ends) = transition(c.state, reply, flags);
+        c.state = state;
+        if ends {
+            self.remove(&orig);
+        }
         Ok(verdict)
     }
 
@@ -295,6 +278,56 @@ impl Conntrack {
             self.remove(t);
         }
         gone.len()
+    }
+}
+
+/// Whether a packet that fits no connection may open one.
+fn opens(t: &Tuple, flags: u8) -> bool {
+    t.proto != IPPROTO_TCP || (flags & tcp::SYN != 0 && flags & (tcp::ACK | tcp::RST) == 0)
+}
+
+/// A connection's next state on a packet in direction `reply`, what the
+/// packet is to it, and whether the connection ends (a reset).
+fn transition(s: State, reply: bool, flags: u8) -> (State, Verdict, bool) {
+    match s {
+        State::Datagram { replied } => {
+            let replied = replied || reply;
+            let v = if replied {
+                Verdict::Established
+            } else {
+                Verdict::Pending
+            };
+            (State::Datagram { replied }, v, false)
+        }
+        State::Tcp(t) => {
+            if flags & tcp::RST != 0 {
+                let v = if t == TcpState::SynSent && !reply {
+                    Verdict::Pending
+                } else {
+                    Verdict::Established
+                };
+                return (s, v, true);
+            }
+            let next = match (t, reply) {
+                (TcpState::SynSent, true)
+                    if flags & (tcp::SYN | tcp::ACK) == tcp::SYN | tcp::ACK =>
+                {
+                    TcpState::SynReceived
+                }
+                (TcpState::SynReceived, false) if flags & tcp::ACK != 0 => TcpState::Established,
+                (TcpState::Established, _) if flags & tcp::FIN != 0 => TcpState::Closing,
+                (TcpState::Closing, _) if flags & tcp::FIN != 0 => TcpState::TimeWait,
+                (other, _) => other,
+            };
+            let v = match next {
+                TcpState::SynSent => Verdict::Pending,
+                // The SYN-ACK itself is the first reply: it passes as established.
+                TcpState::SynReceived if reply => Verdict::Established,
+                TcpState::SynReceived => Verdict::Pending,
+                _ => Verdict::Established,
+            };
+            (State::Tcp(next), v, false)
+        }
     }
 }
 

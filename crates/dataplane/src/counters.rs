@@ -44,10 +44,12 @@ pub enum DropReason {
     RogueRouterAdvert,
     /// A DHCP server reply from a VM port.
     RogueDhcp,
+    /// Neither ARP nor IP, from a port with a guard.
+    ForbiddenEthertype,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -68,6 +70,7 @@ impl DropReason {
         DropReason::SpoofedArp,
         DropReason::RogueRouterAdvert,
         DropReason::RogueDhcp,
+        DropReason::ForbiddenEthertype,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +94,7 @@ impl DropReason {
             DropReason::SpoofedArp => "spoofed_arp",
             DropReason::RogueRouterAdvert => "rogue_ra",
             DropReason::RogueDhcp => "rogue_dhcp",
+            DropReason::ForbiddenEthertype => "forbidden_ethertype",
         }
     }
 }

@@ -48,8 +48,9 @@ pub struct Attachment {
 /// A router whose ports sit on switches of this forwarder.
 pub struct RouterAttachment {
     pub router: Arc<Router>,
-    /// For each router port, in the router's order: its switch and port.
-    pub ports: Vec<(usize, PortId)>,
+    /// For each router port, in the router's order: its switch and port
+    /// (`None`: a port whose switch this forwarder does not run).
+    pub ports: Vec<Option<(usize, PortId)>>,
 }
 
 /// How many routers a frame may cross inside one forwarder before it is
@@ -169,8 +170,8 @@ struct Outbox {
     /// A frame with its tag changed, or a frame being segmented.
     scratch: Vec<u8>,
     segment: Vec<u8>,
-    /// Copies for router ports.
-    to_router: Vec<ToRouter>,
+    /// Copies for router ports, in arrival order.
+    to_router: std::collections::VecDeque<ToRouter>,
 }
 
 /// What every worker reads: the ports and the switches' shared cores.
@@ -217,8 +218,13 @@ impl Forwarder {
     /// switch by that port.
     pub fn set_routers(&mut self, routers: Vec<RouterAttachment>) {
         for (ri, r) in routers.iter().enumerate() {
-            for (pi, (si, id)) in r.ports.iter().enumerate() {
-                if let Some(slot) = self.route.get_mut(*si).and_then(|x| x.get_mut(id.index())) {
+            for (pi, (si, id)) in r
+                .ports
+                .iter()
+                .enumerate()
+                .filter_map(|(pi, p)| p.map(|p| (pi, p)))
+            {
+                if let Some(slot) = self.route.get_mut(si).and_then(|x| x.get_mut(id.index())) {
                     *slot = Target::Router(ri, pi);
                 }
             }
@@ -366,7 +372,7 @@ impl<'a> Worker<'a> {
                     dirty: Vec::with_capacity(shared.ports.len()),
                     scratch: Vec::new(),
                     segment: Vec::new(),
-                    to_router: Vec::new(),
+                    to_router: std::collections::VecDeque::new(),
                 },
                 routed: Vec::new(),
             },
@@ -498,7 +504,7 @@ impl<'a> Worker<'a> {
     /// switches, until no router has anything left (frames that crossed
     /// [`MAX_ROUTER_HOPS`] routers are not handed on).
     fn route_all(&mut self, now: u64) {
-        while let Some(t) = self.b.out.to_router.pop() {
+        while let Some(t) = self.b.out.to_router.pop_front() {
             let Some(r) = self.shared.routers.get(t.router) else {
                 continue;
             };
@@ -518,7 +524,7 @@ impl<'a> Worker<'a> {
         };
         let routed = std::mem::take(&mut self.b.routed);
         for tx in &routed {
-            let Some(&(si, id)) = r.ports.get(tx.port) else {
+            let Some(&Some((si, id))) = r.ports.get(tx.port) else {
                 continue;
             };
             let core = sh.cores[si];
@@ -622,7 +628,7 @@ fn emit(
             Target::Nothing => {}
             Target::Router(router, port) => {
                 if hops < MAX_ROUTER_HOPS {
-                    out.to_router.push(ToRouter {
+                    out.to_router.push_back(ToRouter {
                         router,
                         port,
                         frame: bytes.to_vec(),
@@ -680,7 +686,7 @@ fn emit(
                 );
             }
             Some(Target::Router(router, port)) if hops < MAX_ROUTER_HOPS => {
-                out.to_router.push(ToRouter {
+                out.to_router.push_back(ToRouter {
                     router: *router,
                     port: *port,
                     frame: bytes.to_vec(),

@@ -101,6 +101,12 @@ pub struct Ipv6View<'a> {
     b: &'a [u8],
     /// Upper-layer protocol and its offset, when reachable (not a later fragment).
     upper: Option<(u8, usize)>,
+    /// A fragment header was seen: the protocol it carries, and whether
+    /// this is a later fragment (no upper-layer header in it).
+    fragment: Option<(u8, bool)>,
+    /// The extension header chain could not be walked to its end (too
+    /// long, or cut short): nothing past the fixed header can be trusted.
+    opaque: bool,
 }
 
 impl<'a> Ipv6View<'a> {
@@ -128,6 +134,8 @@ impl<'a> Ipv6View<'a> {
         let mut next = b[6];
         let mut at = 40;
         let mut upper = None;
+        let mut fragment = None;
+        let mut opaque = true;
         // Hop-by-hop, routing, destination options and fragment headers;
         // a bounded walk, as a hostile chain could be long.
         for _ in 0..8 {
@@ -139,22 +147,34 @@ impl<'a> Ipv6View<'a> {
                 }
                 44 => {
                     let Some(h) = b.get(at..at + 8) else { break };
-                    if u16::from_be_bytes([h[2], h[3]]) & 0xfff8 != 0 {
+                    let later = u16::from_be_bytes([h[2], h[3]]) & 0xfff8 != 0;
+                    fragment = Some((h[0], later));
+                    if later {
+                        opaque = false;
                         break;
                     }
                     next = h[0];
                     at += 8;
                 }
-                59 => break,
+                59 => {
+                    opaque = false;
+                    break;
+                }
                 p => {
                     if at <= b.len() {
                         upper = Some((p, at));
+                        opaque = false;
                     }
                     break;
                 }
             }
         }
-        Ok(Ipv6View { b, upper })
+        Ok(Ipv6View {
+            b,
+            upper,
+            fragment,
+            opaque,
+        })
     }
 
     pub fn total_len(&self) -> usize {
@@ -171,6 +191,14 @@ impl<'a> Ipv6View<'a> {
     }
     pub fn dst(&self) -> Ipv6Addr {
         ipv6_at(self.b, 24)
+    }
+    /// A fragment header's protocol, and whether this is a later fragment.
+    pub fn fragment(&self) -> Option<(u8, bool)> {
+        self.fragment
+    }
+    /// The extension headers could not be walked to the upper layer.
+    pub fn is_opaque(&self) -> bool {
+        self.opaque
     }
     /// The upper-layer protocol and its bytes, past extension headers.
     pub fn upper(&self) -> Option<(u8, &'a [u8])> {

@@ -100,6 +100,8 @@ pub struct Realized {
     pub host: HostState,
     /// Each switch's backend, and why.
     pub choices: Vec<crate::kernel_switch::Choice>,
+    /// The filters installed, for their connection tables to be expired.
+    pub filters: crate::daemon::filters::Filters,
 }
 
 /// Checks the host before anything is made.
@@ -348,7 +350,6 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
             r, &cfg, topo, &configs,
         ));
     }
-    // `vepa run` has no housekeeping: tracked connections are not expired.
     let cores: std::collections::HashMap<String, std::sync::Arc<vepa_dataplane::SwitchCore>> =
         switches
             .iter()
@@ -359,11 +360,13 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
             .iter()
             .map(|r| (r.router.name(), std::sync::Arc::clone(&r.router)))
             .collect();
-    crate::daemon::filters::Filters::default().apply(topo, &cores, &by_name);
+    let mut filters = crate::daemon::filters::Filters::default();
+    filters.apply(topo, &cores, &by_name);
     let mut forwarder = Forwarder::new(switches, attachments);
     forwarder.set_routers(routers);
     Ok(Realized {
         forwarder,
+        filters,
         host: state,
         choices,
     })

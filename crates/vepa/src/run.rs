@@ -39,7 +39,25 @@ pub fn run(
     for (s, c) in topo.switches.iter().zip(&realized.choices) {
         say!("switch {}: {}", s.name, c.why);
     }
+    // Tracked connections time out while forwarding runs (the forwarder's
+    // clock is the one they were stamped with).
+    let epoch = std::time::Instant::now();
+    realized.forwarder.set_epoch(epoch);
+    let filters = std::mem::take(&mut realized.filters);
+    let housekeeping_stop = Arc::clone(&stop);
+    let housekeeping = std::thread::spawn(move || {
+        let mut ticks = 0u32;
+        while !housekeeping_stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            ticks += 1;
+            if ticks.is_multiple_of(5) {
+                filters.expire(epoch.elapsed().as_millis() as u64);
+            }
+        }
+    });
     let result = realized.forwarder.run(&stop);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = housekeeping.join();
     for s in realized.forwarder.switches() {
         say!("switch {}", s.name());
         say_raw!("{}", stats::table(s));

@@ -70,6 +70,28 @@ pub struct RouteSpec {
     pub port: Option<String>,
 }
 
+impl RouteSpec {
+    /// The prefix as a value: `default` is `0.0.0.0/0`, or `::/0` when
+    /// `via` is an IPv6 address.
+    pub fn prefix_value(&self) -> Result<Prefix, String> {
+        let text = if self.prefix == "default" {
+            let v6 = self
+                .via
+                .as_deref()
+                .and_then(|v| v.parse::<IpAddr>().ok())
+                .is_some_and(|v| v.is_ipv6());
+            if v6 {
+                "::/0"
+            } else {
+                "0.0.0.0/0"
+            }
+        } else {
+            &self.prefix
+        };
+        text.parse::<Prefix>().map_err(|e| e.to_string())
+    }
+}
+
 impl RouterSpec {
     pub fn new(name: &str) -> RouterSpec {
         RouterSpec {
@@ -90,7 +112,7 @@ impl RouterSpec {
             for a in &p.address {
                 let ifa: IfAddr = a
                     .parse()
-                    .map_err(|e| invalid(&pat, "address", format!("{e}")))?;
+                    .map_err(|e| invalid(&pat, "address", format!("'{a}': {e}")))?;
                 addresses.push(ifa);
             }
             let mtu = p.mtu.unwrap_or(1500);
@@ -121,16 +143,7 @@ impl RouterSpec {
                 ),
                 None => None,
             };
-            let prefix: Prefix = if r.prefix == "default" {
-                let v6 = via.is_some_and(|v| v.is_ipv6());
-                if v6 { "::/0" } else { "0.0.0.0/0" }
-                    .parse()
-                    .map_err(|e| invalid(&rat, "prefix", format!("{e}")))?
-            } else {
-                r.prefix
-                    .parse()
-                    .map_err(|e| invalid(&rat, "prefix", format!("{e}")))?
-            };
+            let prefix = r.prefix_value().map_err(|e| invalid(&rat, "prefix", e))?;
             routes.push(RouteConfig {
                 prefix,
                 via,

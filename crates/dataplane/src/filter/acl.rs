@@ -92,6 +92,13 @@ pub struct Hits {
 }
 
 impl Hits {
+    fn copy(&self, o: &Hits) {
+        self.packets
+            .store(o.packets.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.bytes
+            .store(o.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
     fn add(&self, len: usize) {
         self.packets.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(len as u64, Ordering::Relaxed);
@@ -139,21 +146,28 @@ impl Acl {
     }
 
     pub fn evaluate(&self, p: &L3Packet, zone: &Zone, now: u64) -> AclVerdict {
+        if p.opaque {
+            // Headers that cannot be read to the ports cannot be judged.
+            self.hits[self.rules.len()].add(p.len);
+            return AclVerdict::Drop;
+        }
         let mut opens = false;
-        let state = if !self.stateful {
+        // Later fragments carry no ports: never tracked, never "established"
+        // (no reassembly here; a rule without ports can still allow them).
+        let state = if !self.stateful || p.fragment {
             StateSet::NEW
         } else {
-            let mut ct = zone.lock();
+            let ct = zone.lock();
             match p.related {
                 Some(t) if ct.knows(&t) => StateSet::RELATED,
-                _ => match ct.track(&p.tuple(), p.tcp_flags, now, false) {
-                    Ok(Verdict::Established) => StateSet::ESTABLISHED,
-                    Ok(Verdict::Pending) => StateSet::NEW,
-                    Ok(Verdict::New) => {
+                _ => match ct.peek(&p.tuple(), p.tcp_flags) {
+                    Verdict::Established => StateSet::ESTABLISHED,
+                    Verdict::Pending => StateSet::NEW,
+                    Verdict::New => {
                         opens = true;
                         StateSet::NEW
                     }
-                    Ok(Verdict::Invalid) | Err(_) => StateSet::INVALID,
+                    Verdict::Invalid => StateSet::INVALID,
                 },
             }
         };
@@ -165,8 +179,14 @@ impl Acl {
             .map(|(i, r)| (i, r.action))
             .unwrap_or((self.rules.len(), self.default));
         self.hits[i].add(p.len);
-        if action == AclAction::Allow && opens {
-            let r = zone.lock().track(&p.tuple(), p.tcp_flags, now, true);
+        if action == AclAction::Allow
+            && self.stateful
+            && !p.fragment
+            && state != StateSet::RELATED
+            && state != StateSet::INVALID
+        {
+            // Only what is let through moves its connection on.
+            let r = zone.lock().track(&p.tuple(), p.tcp_flags, now, opens);
             if let Err(TrackError::TableFull(_)) = r {
                 zone.full_drops.fetch_add(1, Ordering::Relaxed);
                 return AclVerdict::TableFull;
@@ -176,6 +196,21 @@ impl Acl {
             AclAction::Allow => AclVerdict::Allow,
             AclAction::Drop => AclVerdict::Drop,
             AclAction::Reject => AclVerdict::Reject,
+        }
+    }
+
+    /// Carries the counters of rules that stay (same text) over from the
+    /// list this one replaces, and the default's.
+    pub fn inherit(&self, old: &Acl) {
+        let mut used = vec![false; old.rules.len()];
+        for (i, r) in self.rules.iter().enumerate() {
+            if let Some(j) = (0..old.rules.len()).find(|&j| !used[j] && old.rules[j] == *r) {
+                used[j] = true;
+                self.hits[i].copy(&old.hits[j]);
+            }
+        }
+        if self.default == old.default {
+            self.hits[self.rules.len()].copy(&old.hits[old.rules.len()]);
         }
     }
 }

@@ -3,15 +3,17 @@
 //! server replies).
 //!
 //! Allowed besides the bound addresses: `0.0.0.0` for DHCP (client to
-//! server), `::` for ICMPv6 (duplicate address detection, MLD), and IPv6
-//! link-local sources (a VM's own fe80:: address is not known in
-//! advance). ARP and neighbor advertisements must name a bound address
-//! and MAC, so a VM cannot claim another's address in the neighbors'
-//! caches.
+//! server), `::` for ICMPv6 (duplicate address detection, MLD), and the
+//! EUI-64 link-local address of each bound MAC (a VM that makes its
+//! link-local address another way, e.g. stable privacy, lists it in its
+//! allowed addresses). ARP and neighbor advertisements must name a bound
+//! address and MAC, so a VM cannot claim another's address in the
+//! neighbors' caches. Only ARP, IPv4 and IPv6 leave a guarded port, and
+//! only with headers that can be read to the end.
 
 use crate::counters::DropReason;
 use crate::router::Prefix;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use vepa_packet::ip::{self, Ipv4View, Ipv6View, NdMessage};
 use vepa_packet::{ArpPacket, EtherType, EthernetFrame, MacAddr};
 
@@ -29,6 +31,11 @@ impl PortGuard {
 
     fn ip_ok(&self, a: &IpAddr) -> bool {
         self.ips.iter().any(|p| p.contains(a))
+    }
+
+    /// A bound address, or the EUI-64 link-local address of a bound MAC.
+    fn ip6_ok(&self, a: Ipv6Addr) -> bool {
+        self.ip_ok(&IpAddr::V6(a)) || self.macs.iter().any(|m| ip::link_local(*m) == a)
     }
 
     /// Whether the port may send `frame`; the reason to count if not.
@@ -81,6 +88,10 @@ impl PortGuard {
             }
             EtherType::IPV6 => {
                 let v = Ipv6View::parse(eth.payload()).map_err(|_| DropReason::Malformed)?;
+                if v.is_opaque() {
+                    // What cannot be read cannot be vetted.
+                    return Err(DropReason::Malformed);
+                }
                 let src = v.src();
                 match v.upper() {
                     Some((ip::PROTO_ICMPV6, m)) => match m.first() {
@@ -92,10 +103,7 @@ impl PortGuard {
                                 if nd.lladdr.is_some_and(|l| !self.mac_ok(l)) {
                                     return Err(DropReason::SpoofedArp);
                                 }
-                                let t = IpAddr::V6(nd.target);
-                                let own_target =
-                                    self.ip_ok(&t) || crate::router::config::is_link_local(&t);
-                                if nd.ty == ip::ND_NEIGHBOR_ADVERT && !own_target {
+                                if nd.ty == ip::ND_NEIGHBOR_ADVERT && !self.ip6_ok(nd.target) {
                                     return Err(DropReason::SpoofedArp);
                                 }
                             }
@@ -107,7 +115,6 @@ impl PortGuard {
                     }
                     _ => {}
                 }
-                let s = IpAddr::V6(src);
                 if src.is_unspecified() {
                     return if matches!(v.upper(), Some((ip::PROTO_ICMPV6, _))) {
                         Ok(())
@@ -115,12 +122,13 @@ impl PortGuard {
                         Err(DropReason::SpoofedIp)
                     };
                 }
-                if !crate::router::config::is_link_local(&s) && !self.ip_ok(&s) {
+                if !self.ip6_ok(src) {
                     return Err(DropReason::SpoofedIp);
                 }
                 Ok(())
             }
-            _ => Ok(()),
+            // Nothing else (no inner 802.1Q tag, no other protocol) leaves a guarded port.
+            _ => Err(DropReason::ForbiddenEthertype),
         }
     }
 }
@@ -218,6 +226,10 @@ mod tests {
         let dhcp_server = [0, 67, 0, 68, 0, 8, 0, 0];
         let na_other = ip::nd_body(ip::ND_NEIGHBOR_ADVERT, "fd00::2".parse().unwrap(), MINE);
         let na_mine = ip::nd_body(ip::ND_NEIGHBOR_ADVERT, "fd00::1".parse().unwrap(), MINE);
+        let ll = ip::link_local(MINE).to_string();
+        let na_ll_other = ip::nd_body(ip::ND_NEIGHBOR_ADVERT, ip::link_local(OTHER), MINE);
+        let mut tagged = v4(MINE, "10.0.0.1", ip::PROTO_UDP, &[0; 8]);
+        tagged.splice(12..12, [0x81, 0x00, 0x00, 0x00, 0x81, 0x00, 0x00, 0x05]);
         let table: Vec<(Vec<u8>, Result<(), DropReason>, &str)> = vec![
             (
                 v4(MINE, "10.0.0.1", ip::PROTO_UDP, &[0; 8]),
@@ -262,9 +274,25 @@ mod tests {
                 "router advertisement",
             ),
             (
-                v6("fe80::1", ip::ND_NEIGHBOR_ADVERT, &na_other),
+                v6(&ll, ip::ND_NEIGHBOR_ADVERT, &na_other),
                 Err(DropReason::SpoofedArp),
                 "NA for another's address",
+            ),
+            (
+                v6(&ll, ip::ND_NEIGHBOR_ADVERT, &na_ll_other),
+                Err(DropReason::SpoofedArp),
+                "NA for another's link-local address",
+            ),
+            (
+                v6("fe80::99", 128, &[0; 4]),
+                Err(DropReason::SpoofedIp),
+                "another link-local source",
+            ),
+            (v6(&ll, 128, &[0; 4]), Ok(()), "its own link-local source"),
+            (
+                tagged,
+                Err(DropReason::ForbiddenEthertype),
+                "a frame hiding an inner tag",
             ),
             (
                 v6("fd00::1", ip::ND_NEIGHBOR_ADVERT, &na_mine),

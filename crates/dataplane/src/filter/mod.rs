@@ -106,7 +106,8 @@ fn apply(acl: &Acl, zone: &Zone, frame: &[u8], now: u64) -> FilterVerdict {
 /// destination, a later fragment).
 pub fn reject_ip(packet: &[u8], p: &L3Packet) -> Option<Vec<u8>> {
     if p.fragment
-        || p.related.is_some()
+        || p.opaque
+        || p.is_icmp_error()
         || p.src.is_unspecified()
         || p.src.is_multicast()
         || p.dst.is_multicast()

@@ -26,6 +26,10 @@ pub struct L3Packet {
     pub related: Option<Tuple>,
     /// IP packet length.
     pub len: usize,
+    /// Headers that cannot be read to the transport layer (an IPv6
+    /// extension chain too long or cut short, a first fragment too short
+    /// for its transport header): lists drop it, guards refuse it.
+    pub opaque: bool,
 }
 
 impl L3Packet {
@@ -46,35 +50,31 @@ impl L3Packet {
                 let v = Ipv4View::parse(b).ok()?;
                 let fragment = v.fragment_offset() != 0;
                 let l4 = if fragment { &[][..] } else { v.payload() };
-                Some(L3Packet::with_l4(
-                    v.protocol(),
-                    v.src().into(),
-                    v.dst().into(),
-                    l4,
-                    fragment,
-                    v.total_len(),
-                ))
+                let (src, dst) = (v.src().into(), v.dst().into());
+                let mut p =
+                    L3Packet::with_l4(v.protocol(), src, dst, l4, fragment, v.total_len(), true);
+                p.opaque = !fragment && too_short(p.proto, l4);
+                Some(p)
             }
             6 => {
                 let v = Ipv6View::parse(b).ok()?;
-                let (proto, l4, fragment) = match v.upper() {
-                    Some((p, body)) => (p, body, false),
-                    // A later fragment, or no upper layer at all.
-                    None => (v.next_header(), &[][..], true),
+                let (proto, l4, fragment) = match (v.upper(), v.fragment()) {
+                    (Some((p, body)), _) => (p, body, false),
+                    // A later fragment: the protocol its fragment header names.
+                    (None, Some((p, true))) => (p, &[][..], true),
+                    // No upper layer (59), or a chain that cannot be walked.
+                    (None, _) => (v.next_header(), &[][..], false),
                 };
-                Some(L3Packet::with_l4(
-                    proto,
-                    v.src().into(),
-                    v.dst().into(),
-                    l4,
-                    fragment,
-                    v.total_len(),
-                ))
+                let (src, dst) = (v.src().into(), v.dst().into());
+                let mut p = L3Packet::with_l4(proto, src, dst, l4, fragment, v.total_len(), true);
+                p.opaque = v.is_opaque() || (v.upper().is_some() && too_short(proto, l4));
+                Some(p)
             }
             _ => None,
         }
     }
 
+    /// `outer`: also read the packet an ICMP error quotes (one level only).
     fn with_l4(
         proto: u8,
         src: IpAddr,
@@ -82,6 +82,7 @@ impl L3Packet {
         l4: &[u8],
         fragment: bool,
         len: usize,
+        outer: bool,
     ) -> L3Packet {
         let mut p = L3Packet {
             proto,
@@ -94,6 +95,7 @@ impl L3Packet {
             fragment,
             related: None,
             len,
+            opaque: false,
         };
         let be = |i: usize| l4.get(i..i + 2).map(|x| u16::from_be_bytes([x[0], x[1]]));
         match proto {
@@ -114,7 +116,7 @@ impl L3Packet {
                         let id = be(4).unwrap_or(0);
                         p.sport = id;
                         p.dport = id;
-                    } else if is_error(ty, v6) {
+                    } else if is_error(ty, v6) && outer {
                         p.related = l4.get(8..).and_then(L3Packet::quoted).map(|q| q.tuple());
                     }
                 }
@@ -140,6 +142,7 @@ impl L3Packet {
                     b.get(ihl..).unwrap_or(&[]),
                     false,
                     0,
+                    false,
                 ))
             }
             6 => {
@@ -155,6 +158,7 @@ impl L3Packet {
                     &b[40..],
                     false,
                     0,
+                    false,
                 ))
             }
             _ => None,
@@ -172,11 +176,30 @@ impl L3Packet {
         }
     }
 
+    /// An ICMP or ICMPv6 error message (never answered with another).
+    pub fn is_icmp_error(&self) -> bool {
+        match (self.proto, self.icmp) {
+            (ip::PROTO_ICMP, Some((t, _))) => is_error(t, false),
+            (ip::PROTO_ICMPV6, Some((t, _))) => is_error(t, true),
+            _ => false,
+        }
+    }
+
     pub fn is_nd(&self) -> bool {
         self.proto == ip::PROTO_ICMPV6
             && self
                 .icmp
                 .is_some_and(|(t, _)| (ip::ND_ROUTER_SOLICIT..=ip::ND_REDIRECT).contains(&t))
+    }
+}
+
+/// Whether `l4` is too short for the transport header a filter reads.
+fn too_short(proto: u8, l4: &[u8]) -> bool {
+    match proto {
+        ip::PROTO_TCP => l4.len() < 20,
+        ip::PROTO_UDP => l4.len() < 8,
+        ip::PROTO_ICMP | ip::PROTO_ICMPV6 => l4.len() < 4,
+        _ => false,
     }
 }
 
@@ -229,6 +252,13 @@ mod tests {
             L3Packet::from_ip(&r2).unwrap(),
         );
         assert_eq!(x.tuple().reverse(), y.tuple());
+        // A first fragment cut before its TCP header cannot be judged.
+        let mut tiny = Vec::new();
+        ip::push_ipv4(&mut tiny, a, b, ip::PROTO_TCP, 64, 5, &syn[..8]);
+        tiny[6] = 0x20; // more fragments
+        ip::fill_ipv4_checksum(&mut tiny);
+        assert!(L3Packet::from_ip(&tiny).unwrap().opaque);
+        assert!(!p.opaque);
     }
 
     proptest! {

@@ -173,8 +173,13 @@ impl FromStr for AclRule {
                     .ok_or_else(|| RuleError(format!("'{what}' needs a value")))
             };
             match w {
-                "ip" | "ip4" | "ipv4" => r.family = Some(Family::V4),
-                "ip6" | "ipv6" => r.family = Some(Family::V6),
+                "ip" | "ip4" | "ipv4" | "ip6" | "ipv6" => {
+                    let f = if w.contains('6') { Family::V6 } else { Family::V4 };
+                    if r.family.as_ref().is_some_and(|x| *x != f) {
+                        return Err(RuleError(format!("'{w}' is of the other address family than the rule's")));
+                    }
+                    r.family = Some(f);
+                }
                 "tcp" => set_proto(&mut r, ip::PROTO_TCP, None, w)?,
                 "udp" => set_proto(&mut r, ip::PROTO_UDP, None, w)?,
                 "icmp" => set_proto(&mut r, ip::PROTO_ICMP, Some(Family::V4), w)?,
@@ -216,13 +221,23 @@ impl FromStr for AclRule {
 impl AclRule {
     /// Combinations that could never match are refused, not kept as dead rules.
     fn check(&self) -> Result<(), RuleError> {
-        let ports = self.sport.is_some() || self.dport.is_some();
-        if ports && !matches!(self.proto, Some(ip::PROTO_TCP | ip::PROTO_UDP)) {
-            return Err(RuleError("sport/dport need tcp or udp".into()));
+        let l4 = matches!(self.proto, Some(ip::PROTO_TCP | ip::PROTO_UDP));
+        for (name, set) in [
+            ("sport", self.sport.is_some()),
+            ("dport", self.dport.is_some()),
+        ] {
+            if set && !l4 {
+                return Err(RuleError(format!("{name} needs tcp or udp in the rule")));
+            }
         }
-        let icmp = self.icmp_type.is_some() || self.icmp_code.is_some();
-        if icmp && !matches!(self.proto, Some(ip::PROTO_ICMP | ip::PROTO_ICMPV6)) {
-            return Err(RuleError("type/code need icmp or icmp6".into()));
+        let icmp = matches!(self.proto, Some(ip::PROTO_ICMP | ip::PROTO_ICMPV6));
+        for (name, set) in [
+            ("type", self.icmp_type.is_some()),
+            ("code", self.icmp_code.is_some()),
+        ] {
+            if set && !icmp {
+                return Err(RuleError(format!("{name} needs icmp or icmp6 in the rule")));
+            }
         }
         let fam = |p: &Option<Prefix>| {
             p.map(|p| {
@@ -233,14 +248,17 @@ impl AclRule {
                 }
             })
         };
-        let mut families = [self.family.clone(), fam(&self.src), fam(&self.dst)]
-            .into_iter()
-            .flatten();
-        if let Some(first) = families.next() {
-            if families.any(|f| f != first) {
-                return Err(RuleError(
-                    "addresses and protocol are of different families (IPv4 and IPv6)".into(),
-                ));
+        let parts = [
+            ("the protocol", self.family.clone()),
+            ("src", fam(&self.src)),
+            ("dst", fam(&self.dst)),
+        ];
+        let mut known = parts.iter().filter_map(|(n, f)| f.as_ref().map(|f| (n, f)));
+        if let Some((first, f)) = known.next() {
+            if let Some((other, _)) = known.find(|(_, g)| *g != f) {
+                return Err(RuleError(format!(
+                    "{other} is of another address family (IPv4/IPv6) than {first}"
+                )));
             }
         }
         Ok(())
@@ -377,18 +395,22 @@ mod tests {
         for (text, want) in [
             ("", "empty rule"),
             ("permit tcp", "not an action"),
-            ("allow dport 80", "need tcp or udp"),
+            ("allow dport 80", "dport needs tcp or udp"),
             ("allow tcp dport 70000", "dport '70000'"),
             ("allow tcp dport 90-80", "dport '90-80'"),
             ("allow src 10.0.0.1/33", "src '10.0.0.1/33'"),
             ("allow src 10.0.0.1/8", "host bits"),
-            ("allow icmp6 src 10.0.0.0/8", "different families"),
+            (
+                "allow icmp6 src 10.0.0.0/8",
+                "src is of another address family",
+            ),
+            ("allow icmp6 ip", "other address family"),
             ("allow state maybe", "state 'maybe'"),
             ("allow tcp udp", "one protocol"),
             ("allow ip icmp6", "other address family"),
             ("allow tcp to 10.0.0.1", "'to' is not part"),
             ("allow src", "'src' needs a value"),
-            ("allow type 3", "need icmp"),
+            ("allow type 3", "type needs icmp"),
         ] {
             let e = text.parse::<AclRule>().unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e} (wanted {want})");

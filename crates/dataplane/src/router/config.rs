@@ -125,6 +125,21 @@ impl RouterTables {
         t.lookup(dst).map(|(p, h)| (p, *h))
     }
 
+    /// Whether `a` is the broadcast address of one of `port`'s IPv4 subnets.
+    pub fn is_subnet_broadcast(&self, port: usize, a: &IpAddr) -> bool {
+        self.config.ports.get(port).is_some_and(|p| {
+            p.addresses.iter().any(|x| {
+                x.addr.is_ipv4()
+                    && x.len < 31
+                    && x.subnet().contains(a)
+                    && is_broadcast_of(&IfAddr {
+                        addr: *a,
+                        len: x.len,
+                    })
+            })
+        })
+    }
+
     /// The address the router speaks from on `port` for the family of
     /// `peer`: the port's first address of that family that is not
     /// link-local, else (IPv6) its link-local one.

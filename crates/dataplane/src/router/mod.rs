@@ -32,10 +32,11 @@ pub use prefix::{Prefix, PrefixError, PrefixTable};
 
 use crate::filter::{reject_ip, Acl, AclVerdict, L3Packet, Zone};
 use arc_swap::{ArcSwap, ArcSwapOption};
-use neighbor::{Queued, Resolved};
+use neighbor::{Answer, Queued, Resolved};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use vepa_packet::checksum;
 use vepa_packet::ip::{self, Ipv4View, Ipv6View, NdMessage};
 use vepa_packet::{
     ArpOperation, ArpPacket, EtherType, EthernetFrame, MacAddr, VirtioNetHdr, ETH_HEADER_LEN,
@@ -221,12 +222,12 @@ impl Router {
         let t = config.build()?;
         let old = self.tables.load();
         let mut n = self.lock_neighbors();
-        // A port whose MAC or position changed starts over.
+        // A port whose name, MAC or addresses changed (or that moved) starts over.
         for (i, p) in old.config.ports.iter().enumerate() {
             if t.config
                 .ports
                 .get(i)
-                .is_none_or(|q| q.name != p.name || q.addresses != p.addresses)
+                .is_none_or(|q| q.name != p.name || q.mac != p.mac || q.addresses != p.addresses)
             {
                 n.flush(Some(i));
             }
@@ -360,9 +361,9 @@ impl Router {
         let (spa, tpa, sha) = (a.sender_ip(), a.target_ip(), a.sender_mac());
         let ours = t.own.get(&IpAddr::V4(tpa)) == Some(&port);
         if !spa.is_unspecified() && !sha.is_multicast() {
-            let released = self
-                .lock_neighbors()
-                .confirm(port, IpAddr::V4(spa), sha, now, ours);
+            let released =
+                self.lock_neighbors()
+                    .confirm(port, IpAddr::V4(spa), sha, now, ours, Answer::FULL);
             self.release(t, port, sha, released, out);
         }
         if ours && a.operation() == ArpOperation::Request {
@@ -419,6 +420,10 @@ impl Router {
             // Not routed: no multicast routing, no directed broadcasts.
             return;
         }
+        if dst.is_loopback() || dst.octets()[0] == 0 {
+            self.counters.drop(RouterDrop::BadHeader);
+            return;
+        }
         if ip4.ttl() <= 1 {
             self.counters.drop(RouterDrop::TtlExceeded);
             self.icmp_error(t, port, ip4.as_bytes(), IcmpError::TimeExceeded, now, out);
@@ -429,6 +434,10 @@ impl Router {
             self.icmp_error(t, port, ip4.as_bytes(), IcmpError::NetUnreachable, now, out);
             return;
         };
+        if hop.connected && t.is_subnet_broadcast(hop.port, &IpAddr::V4(dst)) {
+            // A directed broadcast (RFC 2644: not forwarded by default).
+            return;
+        }
         let mtu = t.config.ports[hop.port].mtu as usize;
         let next = hop.via.unwrap_or(IpAddr::V4(dst));
         let size = wire_size(ip4.as_bytes(), ip4.header_len(), ip4.protocol(), hdr);
@@ -448,8 +457,19 @@ impl Router {
             return;
         }
         if size > mtu {
+            // A checksum left to the hardware is finished before the
+            // packet is cut: the fragments go out as they are.
+            let mut whole = ip4.as_bytes().to_vec();
+            let l3 = eth.header_len();
+            if hdr.needs_csum() && (hdr.csum_start as usize) >= l3 {
+                checksum::complete_partial(
+                    &mut whole,
+                    hdr.csum_start as usize - l3,
+                    hdr.csum_offset as usize,
+                );
+            }
             let mut frames = Vec::new();
-            ip::fragment_ipv4(ip4.as_bytes(), mtu, |f| {
+            ip::fragment_ipv4(&whole, mtu, |f| {
                 let mut frame = Vec::with_capacity(ETH_HEADER_LEN + f.len());
                 frame.extend_from_slice(&[0; ETH_HEADER_LEN]);
                 frame.extend_from_slice(f);
@@ -516,13 +536,17 @@ impl Router {
                 proto,
                 body,
                 ip6.as_bytes(),
-                false,
+                ip6.fragment().is_some(),
                 now,
                 out,
             );
             return;
         }
         if dst.is_multicast() || eth.dst().is_multicast() || src.is_unspecified() {
+            return;
+        }
+        if dst.is_loopback() || dst.is_unspecified() {
+            self.counters.drop(RouterDrop::BadHeader);
             return;
         }
         if config::is_link_local(&IpAddr::V6(src)) || config::is_link_local(&IpAddr::V6(dst)) {
@@ -593,10 +617,19 @@ impl Router {
         };
         let ours = t.own.get(&IpAddr::V6(nd.target)) == Some(&port);
         if nd.ty == ip::ND_NEIGHBOR_ADVERT {
-            let mac = nd.lladdr.unwrap_or_else(|| eth.src());
-            let released =
-                self.lock_neighbors()
-                    .confirm(port, IpAddr::V6(nd.target), mac, now, false);
+            let how = Answer {
+                solicited: nd.flags & ip::NA_SOLICITED != 0,
+                override_: nd.flags & ip::NA_OVERRIDE != 0,
+            };
+            let target = IpAddr::V6(nd.target);
+            let mut n = self.lock_neighbors();
+            // Without a link-layer option, an advertisement can only
+            // confirm the MAC the entry has.
+            let Some(mac) = nd.lladdr.or_else(|| n.mac_of(port, &target)) else {
+                return;
+            };
+            let released = n.confirm(port, target, mac, now, false, how);
+            drop(n);
             self.release(t, port, mac, released, out);
             return;
         }
@@ -613,9 +646,15 @@ impl Router {
             )
         } else {
             let their = nd.lladdr.unwrap_or_else(|| eth.src());
-            let released = self
-                .lock_neighbors()
-                .confirm(port, IpAddr::V6(src), their, now, true);
+            // A solicitation names its sender's MAC, but proves nothing
+            // about reachability (RFC 4861 7.2.3): the entry starts stale.
+            let how = Answer {
+                solicited: false,
+                override_: true,
+            };
+            let released =
+                self.lock_neighbors()
+                    .confirm(port, IpAddr::V6(src), their, now, true, how);
             self.release(t, port, their, released, out);
             (
                 src,

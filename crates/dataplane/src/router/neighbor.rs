@@ -20,6 +20,10 @@ pub const MAX_SOLICIT: u8 = 3;
 pub const GC_MS: u64 = 300_000;
 /// Packets kept per unresolved neighbor (the first of a flow, mostly).
 pub const QUEUE_LEN: usize = 8;
+/// Bytes kept per unresolved neighbor, and for all of them together
+/// (GSO frames are up to 64 KiB: the packet count alone bounds little).
+pub const QUEUE_BYTES: usize = 256 * 1024;
+pub const MAX_QUEUED_BYTES: usize = 8 << 20;
 /// Entries per router.
 pub const DEFAULT_LIMIT: usize = 16_384;
 
@@ -54,6 +58,8 @@ impl NeighborState {
 struct Entry {
     mac: Option<MacAddr>,
     confirmed_ms: u64,
+    /// Known but unconfirmed (an unsolicited or non-override answer).
+    doubted: bool,
     /// When the last solicitation or probe left, and how many since the last answer.
     sent_ms: u64,
     tries: u8,
@@ -94,6 +100,29 @@ pub struct NeighborRow {
 pub struct Neighbors {
     map: FxHashMap<(usize, IpAddr), Entry>,
     limit: usize,
+    /// Bytes of every waiting packet.
+    queued: usize,
+}
+
+/// How an answer names a MAC (RFC 4861 7.2.5): solicited answers confirm
+/// reachability; one without the override flag does not replace a MAC
+/// the entry has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub solicited: bool,
+    pub override_: bool,
+}
+
+impl Answer {
+    /// ARP replies and requests carry no flags: they are taken as both.
+    pub const FULL: Answer = Answer {
+        solicited: true,
+        override_: true,
+    };
+}
+
+fn bytes(q: &[Queued]) -> usize {
+    q.iter().map(|p| p.frame.len()).sum()
 }
 
 impl Default for Neighbors {
@@ -107,6 +136,7 @@ impl Neighbors {
         Neighbors {
             map: FxHashMap::default(),
             limit,
+            queued: 0,
         }
     }
 
@@ -126,14 +156,15 @@ impl Neighbors {
         now: u64,
         packet: impl FnOnce() -> Queued,
     ) -> Resolved {
-        let full = self.map.len() >= self.limit;
-        let e = match self.map.get_mut(&(port, ip)) {
-            Some(e) => e,
-            None if full => return Resolved::Dropped,
-            None => self.map.entry((port, ip)).or_default(),
-        };
+        if !self.map.contains_key(&(port, ip))
+            && self.map.len() >= self.limit
+            && !self.evict_incomplete()
+        {
+            return Resolved::Dropped;
+        }
+        let e = self.map.entry((port, ip)).or_default();
         if let Some(mac) = e.mac {
-            if now.saturating_sub(e.confirmed_ms) < REACHABLE_MS {
+            if !e.doubted && now.saturating_sub(e.confirmed_ms) < REACHABLE_MS {
                 return Resolved::Known { mac, probe: false };
             }
             if e.tries < MAX_SOLICIT {
@@ -156,8 +187,32 @@ impl Neighbors {
         if e.queue.len() >= QUEUE_LEN {
             return Resolved::Dropped;
         }
-        e.queue.push(packet());
+        let q = packet();
+        let n = q.frame.len();
+        if bytes(&e.queue) + n > QUEUE_BYTES || self.queued + n > MAX_QUEUED_BYTES {
+            return Resolved::Dropped;
+        }
+        e.queue.push(q);
+        self.queued += n;
         Resolved::Waiting { solicit }
+    }
+
+    /// Makes room in a full table by forgetting the incomplete entry asked
+    /// about longest ago (an address nobody answers for is worth least).
+    fn evict_incomplete(&mut self) -> bool {
+        let oldest = self
+            .map
+            .iter()
+            .filter(|(_, e)| e.mac.is_none())
+            .min_by_key(|(_, e)| e.sent_ms)
+            .map(|(k, _)| *k);
+        match oldest.and_then(|k| self.map.remove(&k)) {
+            Some(e) => {
+                self.queued -= bytes(&e.queue).min(self.queued);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Records an answer (or any message the router trusts to name the
@@ -171,18 +226,39 @@ impl Neighbors {
         mac: MacAddr,
         now: u64,
         create: bool,
+        how: Answer,
     ) -> Vec<Queued> {
         if !create && !self.map.contains_key(&(port, ip)) {
             return Vec::new();
         }
-        if !self.map.contains_key(&(port, ip)) && self.map.len() >= self.limit {
+        if !self.map.contains_key(&(port, ip))
+            && self.map.len() >= self.limit
+            && !self.evict_incomplete()
+        {
             return Vec::new();
         }
         let e = self.map.entry((port, ip)).or_default();
+        match e.mac {
+            // Another MAC without the override flag: kept, but in doubt.
+            Some(old) if old != mac && !how.override_ => {
+                e.doubted = true;
+                return Vec::new();
+            }
+            Some(old) if old == mac && !how.solicited => return Vec::new(),
+            _ => {}
+        }
         e.mac = Some(mac);
         e.confirmed_ms = now;
+        e.doubted = !how.solicited;
         e.tries = 0;
-        std::mem::take(&mut e.queue)
+        let q = std::mem::take(&mut e.queue);
+        self.queued -= bytes(&q).min(self.queued);
+        q
+    }
+
+    /// The MAC an entry holds.
+    pub fn mac_of(&self, port: usize, ip: &IpAddr) -> Option<MacAddr> {
+        self.map.get(&(port, *ip)).and_then(|e| e.mac)
     }
 
     /// Retransmissions, failures and forgetting, once a second.
@@ -200,7 +276,9 @@ impl Neighbors {
                 continue;
             }
             if e.tries >= MAX_SOLICIT {
-                due.failed.push((port, ip, std::mem::take(&mut e.queue)));
+                let q = std::mem::take(&mut e.queue);
+                self.queued -= bytes(&q).min(self.queued);
+                due.failed.push((port, ip, q));
                 gone.push((port, ip));
             } else {
                 e.tries += 1;
@@ -218,12 +296,14 @@ impl Neighbors {
     pub fn flush(&mut self, port: Option<usize>) -> usize {
         let before = self.map.len();
         self.map.retain(|(p, _), _| port.is_some_and(|x| x != *p));
+        self.queued = self.map.values().map(|e| bytes(&e.queue)).sum();
         before - self.map.len()
     }
 
     /// Drops entries of ports at or beyond `ports` (after a port went away).
     pub fn retain_ports(&mut self, ports: usize) {
         self.map.retain(|(p, _), _| *p < ports);
+        self.queued = self.map.values().map(|e| bytes(&e.queue)).sum();
     }
 
     pub fn rows(&self, now: u64) -> Vec<NeighborRow> {
@@ -236,7 +316,7 @@ impl Neighbors {
                 mac: e.mac,
                 state: match e.mac {
                     None => NeighborState::Incomplete,
-                    Some(_) if now.saturating_sub(e.confirmed_ms) < REACHABLE_MS => {
+                    Some(_) if !e.doubted && now.saturating_sub(e.confirmed_ms) < REACHABLE_MS => {
                         NeighborState::Reachable
                     }
                     Some(_) => NeighborState::Stale,
@@ -277,7 +357,7 @@ mod tests {
             n.resolve(1, ip, 10, q),
             Resolved::Waiting { solicit: false }
         );
-        let released = n.confirm(1, ip, MAC, 20, false);
+        let released = n.confirm(1, ip, MAC, 20, false, Answer::FULL);
         assert_eq!(released.len(), 2);
         assert_eq!(
             n.resolve(1, ip, 30, q),
@@ -343,14 +423,74 @@ mod tests {
             assert!(matches!(n.resolve(0, ip, 0, q), Resolved::Waiting { .. }));
         }
         assert_eq!(n.resolve(0, ip, 0, q), Resolved::Dropped);
+        // A full table gives the longest-unanswered incomplete entry's place away.
         assert_eq!(
-            n.resolve(0, "10.0.0.3".parse().unwrap(), 0, q),
-            Resolved::Dropped
+            n.resolve(0, "10.0.0.3".parse().unwrap(), 5, q),
+            Resolved::Waiting { solicit: true }
         );
+        assert_eq!(n.len(), 1);
         // An unsolicited answer creates nothing; a solicited one does.
         assert!(n
-            .confirm(0, "10.0.0.9".parse().unwrap(), MAC, 0, false)
+            .confirm(0, "10.0.0.9".parse().unwrap(), MAC, 0, false, Answer::FULL)
             .is_empty());
         assert_eq!(n.len(), 1);
+    }
+
+    #[test]
+    fn queued_bytes_are_bounded() {
+        let mut n = Neighbors::new(64);
+        let big = || Queued {
+            frame: vec![0; 65_000],
+            hdr: VirtioNetHdr::default(),
+            ingress: None,
+        };
+        let ip: IpAddr = IP.parse().unwrap();
+        let kept = (0..8)
+            .filter(|_| n.resolve(0, ip, 0, big) != Resolved::Dropped)
+            .count();
+        assert_eq!(kept, QUEUE_BYTES / 65_000, "per neighbor");
+        let mut total = 0;
+        for i in 0..40u8 {
+            let other = IpAddr::from([10, 0, 1, i]);
+            total += (0..4)
+                .filter(|_| n.resolve(0, other, 0, big) != Resolved::Dropped)
+                .count();
+        }
+        assert!((total + kept) * 65_000 <= MAX_QUEUED_BYTES, "overall");
+        n.confirm(0, ip, MAC, 1, false, Answer::FULL);
+        assert!(
+            n.resolve(0, IpAddr::from([10, 0, 2, 1]), 2, big) != Resolved::Dropped,
+            "room again"
+        );
+    }
+
+    #[test]
+    fn advertisements_follow_their_flags() {
+        let mut n = Neighbors::new(4);
+        let ip: IpAddr = IP.parse().unwrap();
+        let other = MacAddr([2, 0, 0, 0, 0, 9]);
+        n.confirm(0, ip, MAC, 0, true, Answer::FULL);
+        let weak = Answer {
+            solicited: true,
+            override_: false,
+        };
+        n.confirm(0, ip, other, 10, false, weak);
+        let row = &n.rows(10)[0];
+        assert_eq!(
+            (row.mac, row.state),
+            (Some(MAC), NeighborState::Stale),
+            "kept, in doubt"
+        );
+        let unsolicited = Answer {
+            solicited: false,
+            override_: true,
+        };
+        n.confirm(0, ip, other, 20, false, unsolicited);
+        let row = &n.rows(20)[0];
+        assert_eq!(
+            (row.mac, row.state),
+            (Some(other), NeighborState::Stale),
+            "replaced, unconfirmed"
+        );
     }
 }

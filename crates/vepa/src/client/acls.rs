@@ -102,16 +102,14 @@ pub fn acl(c: &Client, cmd: AclCmd) -> Result<()> {
                 if rules.is_empty() {
                     bail!("no rules to add to ACL '{name}' (a new ACL needs --port or --router)");
                 }
-                for (k, rule) in rules.into_iter().enumerate() {
-                    let mut m = Map::new();
-                    m.insert("rule".into(), Value::from(rule));
-                    put(&mut m, "at", at.map(|a| Value::from(a + k)));
-                    print_result(&c.call(
-                        Method::POST,
-                        &format!("/v1/acls/{}/rules", seg(&name)),
-                        Some(&m),
-                    )?);
-                }
+                let mut m = Map::new();
+                m.insert("rules".into(), json!(rules));
+                put(&mut m, "at", at.map(Value::from));
+                print_result(&c.call(
+                    Method::POST,
+                    &format!("/v1/acls/{}/rules", seg(&name)),
+                    Some(&m),
+                )?);
                 return Ok(());
             }
             if at.is_some() {

@@ -256,7 +256,7 @@ fn show(r: &RouterView) -> String {
     let c = &r.counters;
     let drops: Vec<String> = c.drops.iter().map(|(k, v)| format!("{k}={v}")).collect();
     out.push_str(&format!(
-        "\nforwarded {}  to the router {}  ICMP errors sent {} ({} rate-limited)  dropped: {}\n",
+        "\nforwarded {}  addressed to the router {}  ICMP errors sent {} ({} rate-limited)  dropped: {}\n",
         c.forwarded,
         c.delivered,
         c.icmp_errors,

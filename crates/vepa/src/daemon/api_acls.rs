@@ -140,17 +140,25 @@ pub(super) async fn rule_add(
             None => a.rules.len(),
             Some(n) if n >= 1 && n <= a.rules.len() + 1 => n - 1,
             Some(n) => {
-                return Err(ChangeError::NotFound {
+                return Err(ChangeError::Conflict {
                     field: "at".into(),
                     message: format!(
-                        "ACL '{name}' has {} rules; a new one goes at 1 to {}, not {n}",
+                        "ACL '{name}' has {} rules; new ones go at 1 to {}, not {n}",
                         a.rules.len(),
                         a.rules.len() + 1
                     ),
                 })
             }
         };
-        a.rules.insert(at, add.rule);
+        if add.rules.is_empty() {
+            return Err(ChangeError::Conflict {
+                field: "rules".into(),
+                message: "no rules to add".into(),
+            });
+        }
+        for (k, rule) in add.rules.into_iter().enumerate() {
+            a.rules.insert(at + k, rule);
+        }
         Ok(())
     })
     .await

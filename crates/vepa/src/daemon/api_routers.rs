@@ -232,7 +232,14 @@ pub(super) async fn route_add(
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
     edit(&st, move |t| {
         let r = router_mut(t, &name)?;
-        if r.routes.iter().any(|x| x.prefix == route.prefix) {
+        let want = route.prefix_value().ok();
+        if r.routes
+            .iter()
+            .any(|x| match (x.prefix_value().ok(), want) {
+                (Some(a), Some(b)) => a == b,
+                _ => x.prefix == route.prefix,
+            })
+        {
             return Err(ChangeError::Conflict {
                 field: "prefix".into(),
                 message: format!(
@@ -263,13 +270,29 @@ pub(super) async fn route_del(
 ) -> Result<Json<ApplyResult>, ApiError> {
     edit(&st, move |t| {
         let r = router_mut(t, &name)?;
+        // The prefix as written, or the same network written another way;
+        // `default` names the default route of either family, if only one.
+        let matches: Vec<usize> = r
+            .routes
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| {
+                x.prefix == q.prefix
+                    || (q.prefix == "default" && x.prefix_value().is_ok_and(|p| p.len == 0))
+                    || matches!((x.prefix_value(), q.prefix.parse::<vepa_dataplane::router::Prefix>()), (Ok(a), Ok(b)) if a == b)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if matches.len() > 1 {
+            return Err(ChangeError::Conflict {
+                field: "prefix".into(),
+                message: format!("router '{name}' has an IPv4 and an IPv6 default route; say 0.0.0.0/0 or ::/0"),
+            });
+        }
         let before = r.routes.len();
-        // The prefix as written, or the same network written another way.
-        let same = |a: &str| {
-            a == q.prefix
-                || matches!((a.parse::<vepa_dataplane::router::Prefix>(), q.prefix.parse::<vepa_dataplane::router::Prefix>()), (Ok(x), Ok(y)) if x == y)
-        };
-        r.routes.retain(|x| !same(&x.prefix));
+        if let Some(&i) = matches.first() {
+            r.routes.remove(i);
+        }
         if r.routes.len() == before {
             return Err(ChangeError::NotFound {
                 field: "prefix".into(),

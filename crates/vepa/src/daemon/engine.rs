@@ -158,7 +158,7 @@ pub fn router_attachment(
     let ports = cfg
         .ports
         .iter()
-        .filter_map(|p| {
+        .map(|p| {
             let sw = &spec?.ports.iter().find(|q| q.name == p.name)?.switch;
             let si = configs.iter().position(|c| &c.name == sw)?;
             let id = configs[si].port_id(&switch_port_name(&cfg.name, &p.name))?;
@@ -340,8 +340,25 @@ impl Engine {
             .filter(|(k, dev)| !wanted.iter().any(|w| w.key == **k && w.spec_eq(&dev.spec)))
             .map(|(k, _)| k.clone())
             .collect();
-        let structural =
-            !to_create.is_empty() || !to_remove.is_empty() || layout(&new) != layout(&self.desired);
+        // The forwarder maps each router port to its switch port: a router
+        // whose ports are listed anew restarts it too.
+        let router_layout = |t: &Topology| -> Vec<(String, Vec<(String, String)>)> {
+            t.routers
+                .iter()
+                .map(|r| {
+                    let ports = r
+                        .ports
+                        .iter()
+                        .map(|p| (p.name.clone(), p.switch.clone()))
+                        .collect();
+                    (r.name.clone(), ports)
+                })
+                .collect()
+        };
+        let structural = !to_create.is_empty()
+            || !to_remove.is_empty()
+            || layout(&new) != layout(&self.desired)
+            || router_layout(&new) != router_layout(&self.desired);
         let old_sdn = std::mem::replace(&mut self.sdn, pipelines);
         let r = if structural {
             self.change_structure(new, configs, to_create, to_remove)

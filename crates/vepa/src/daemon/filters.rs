@@ -40,7 +40,13 @@ impl Filters {
             let stateful = topo.zone_stateful(&zone);
             let acl = match self.acls.remove(&spec.name) {
                 Some((old, was, acl)) if old == *spec && was == stateful => acl,
-                _ => Arc::new(Acl::new(&spec.name, rules, spec.default.into(), stateful)),
+                Some((_, _, old)) => {
+                    // Rules that stay keep their counters.
+                    let acl = Acl::new(&spec.name, rules, spec.default.into(), stateful);
+                    acl.inherit(&old);
+                    Arc::new(acl)
+                }
+                None => Arc::new(Acl::new(&spec.name, rules, spec.default.into(), stateful)),
             };
             acls.insert(spec.name.clone(), (spec.clone(), stateful, acl));
         }
