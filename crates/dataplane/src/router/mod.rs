@@ -133,6 +133,19 @@ struct Limiter {
     at_ms: u64,
 }
 
+/// A packet the router is to pass on, as both families describe it.
+struct Transit<'p> {
+    /// From the IP header on.
+    packet: &'p [u8],
+    dst: IpAddr,
+    /// TTL or hop limit as received.
+    hops_left: u8,
+    /// The transport protocol and its offset, when known (for GSO sizes).
+    l4: Option<(u8, usize)>,
+    /// IPv4 without DF: cut to the egress MTU rather than refused.
+    may_fragment: bool,
+}
+
 /// The access list on what a router forwards, and its connections.
 #[derive(Debug)]
 pub struct RouterFilter {
@@ -424,79 +437,14 @@ impl Router {
             self.counters.drop(RouterDrop::BadHeader);
             return;
         }
-        if ip4.ttl() <= 1 {
-            self.counters.drop(RouterDrop::TtlExceeded);
-            self.icmp_error(t, port, ip4.as_bytes(), IcmpError::TimeExceeded, now, out);
-            return;
-        }
-        let Some((_, hop)) = t.lookup(&IpAddr::V4(dst)) else {
-            self.counters.drop(RouterDrop::NoRoute);
-            self.icmp_error(t, port, ip4.as_bytes(), IcmpError::NetUnreachable, now, out);
-            return;
+        let transit = Transit {
+            packet: ip4.as_bytes(),
+            dst: IpAddr::V4(dst),
+            hops_left: ip4.ttl(),
+            l4: Some((ip4.protocol(), ip4.header_len())),
+            may_fragment: !ip4.dont_fragment(),
         };
-        if hop.connected && t.is_subnet_broadcast(hop.port, &IpAddr::V4(dst)) {
-            // A directed broadcast (RFC 2644: not forwarded by default).
-            return;
-        }
-        let mtu = t.config.ports[hop.port].mtu as usize;
-        let next = hop.via.unwrap_or(IpAddr::V4(dst));
-        let size = wire_size(ip4.as_bytes(), ip4.header_len(), ip4.protocol(), hdr);
-        if size > mtu && (ip4.dont_fragment() || hdr.is_gso()) {
-            self.counters.drop(RouterDrop::TooBig);
-            self.icmp_error(
-                t,
-                port,
-                ip4.as_bytes(),
-                IcmpError::TooBig(mtu as u16),
-                now,
-                out,
-            );
-            return;
-        }
-        if !self.permitted(t, ip4.as_bytes(), now, out) {
-            return;
-        }
-        if size > mtu {
-            // A checksum left to the hardware is finished before the
-            // packet is cut: the fragments go out as they are.
-            let mut whole = ip4.as_bytes().to_vec();
-            let l3 = eth.header_len();
-            if hdr.needs_csum() && (hdr.csum_start as usize) >= l3 {
-                checksum::complete_partial(
-                    &mut whole,
-                    hdr.csum_start as usize - l3,
-                    hdr.csum_offset as usize,
-                );
-            }
-            let mut frames = Vec::new();
-            ip::fragment_ipv4(&whole, mtu, |f| {
-                let mut frame = Vec::with_capacity(ETH_HEADER_LEN + f.len());
-                frame.extend_from_slice(&[0; ETH_HEADER_LEN]);
-                frame.extend_from_slice(f);
-                ip::decrement_ttl(&mut frame[ETH_HEADER_LEN..]);
-                frames.push(frame);
-            });
-            for frame in frames {
-                self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
-                self.send(
-                    t,
-                    hop.port,
-                    next,
-                    frame,
-                    VirtioNetHdr::default(),
-                    Some(port),
-                    now,
-                    out,
-                );
-            }
-            return;
-        }
-        let mut frame = Vec::with_capacity(ETH_HEADER_LEN + ip4.total_len());
-        frame.extend_from_slice(&[0; ETH_HEADER_LEN]);
-        frame.extend_from_slice(ip4.as_bytes());
-        ip::decrement_ttl(&mut frame[ETH_HEADER_LEN..]);
-        self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
-        self.send(t, hop.port, next, frame, *hdr, Some(port), now, out);
+        self.forward(t, port, transit, hdr, eth.header_len(), now, out);
     }
 
     fn ipv6(
@@ -553,44 +501,104 @@ impl Router {
             // Link-local scope never crosses a router.
             return;
         }
-        if ip6.hop_limit() <= 1 {
+        let upper = ip6.upper().map(|(p, b)| (p, ip6.total_len() - b.len()));
+        let transit = Transit {
+            packet: ip6.as_bytes(),
+            dst: IpAddr::V6(dst),
+            hops_left: ip6.hop_limit(),
+            l4: upper,
+            // IPv6 routers never fragment (RFC 8200 5).
+            may_fragment: false,
+        };
+        self.forward(t, port, transit, hdr, eth.header_len(), now, out);
+    }
+
+    /// What both families do with a packet to pass on: hop limit, route,
+    /// MTU, the forward filter, then out (fragmented if it must and may be).
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        t: &RouterTables,
+        port: usize,
+        x: Transit<'_>,
+        hdr: &VirtioNetHdr,
+        l2_len: usize,
+        now: u64,
+        out: &mut Vec<RouterTx>,
+    ) {
+        if x.hops_left <= 1 {
             self.counters.drop(RouterDrop::TtlExceeded);
-            self.icmp_error(t, port, ip6.as_bytes(), IcmpError::TimeExceeded, now, out);
+            self.icmp_error(t, port, x.packet, IcmpError::TimeExceeded, now, out);
             return;
         }
-        let Some((_, hop)) = t.lookup(&IpAddr::V6(dst)) else {
+        let Some((_, hop)) = t.lookup(&x.dst) else {
             self.counters.drop(RouterDrop::NoRoute);
-            self.icmp_error(t, port, ip6.as_bytes(), IcmpError::NetUnreachable, now, out);
+            self.icmp_error(t, port, x.packet, IcmpError::NetUnreachable, now, out);
             return;
         };
+        if hop.connected && t.is_subnet_broadcast(hop.port, &x.dst) {
+            // A directed broadcast (RFC 2644: not forwarded by default).
+            return;
+        }
         let mtu = t.config.ports[hop.port].mtu as usize;
-        let upper = ip6.upper().map(|(p, b)| (p, ip6.total_len() - b.len()));
-        let size = match upper {
-            Some((p, at)) => wire_size(ip6.as_bytes(), at, p, hdr),
-            None => ip6.total_len(),
+        let size = match x.l4 {
+            Some((proto, at)) => wire_size(x.packet, at, proto, hdr),
+            None => x.packet.len(),
         };
-        if size > mtu {
+        let fragment = size > mtu;
+        if fragment && (!x.may_fragment || hdr.is_gso()) {
             self.counters.drop(RouterDrop::TooBig);
-            self.icmp_error(
+            self.icmp_error(t, port, x.packet, IcmpError::TooBig(mtu as u16), now, out);
+            return;
+        }
+        if !self.permitted(t, x.packet, now, out) {
+            return;
+        }
+        let next = hop.via.unwrap_or(x.dst);
+        let one_less = |frame: &mut Vec<u8>| match x.dst {
+            IpAddr::V4(_) => ip::decrement_ttl(&mut frame[ETH_HEADER_LEN..]),
+            IpAddr::V6(_) => frame[ETH_HEADER_LEN + 7] -= 1,
+        };
+        if !fragment {
+            let mut frame = Vec::with_capacity(ETH_HEADER_LEN + x.packet.len());
+            frame.extend_from_slice(&[0; ETH_HEADER_LEN]);
+            frame.extend_from_slice(x.packet);
+            one_less(&mut frame);
+            self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
+            self.send(t, hop.port, next, frame, *hdr, Some(port), now, out);
+            return;
+        }
+        // A checksum left to the hardware is finished before the packet is
+        // cut: the fragments go out as they are.
+        let mut whole = x.packet.to_vec();
+        if hdr.needs_csum() && (hdr.csum_start as usize) >= l2_len {
+            checksum::complete_partial(
+                &mut whole,
+                hdr.csum_start as usize - l2_len,
+                hdr.csum_offset as usize,
+            );
+        }
+        let mut frames = Vec::new();
+        ip::fragment_ipv4(&whole, mtu, |f| {
+            let mut frame = Vec::with_capacity(ETH_HEADER_LEN + f.len());
+            frame.extend_from_slice(&[0; ETH_HEADER_LEN]);
+            frame.extend_from_slice(f);
+            one_less(&mut frame);
+            frames.push(frame);
+        });
+        for frame in frames {
+            self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
+            self.send(
                 t,
-                port,
-                ip6.as_bytes(),
-                IcmpError::TooBig(mtu as u16),
+                hop.port,
+                next,
+                frame,
+                VirtioNetHdr::default(),
+                Some(port),
                 now,
                 out,
             );
-            return;
         }
-        if !self.permitted(t, ip6.as_bytes(), now, out) {
-            return;
-        }
-        let mut frame = Vec::with_capacity(ETH_HEADER_LEN + ip6.total_len());
-        frame.extend_from_slice(&[0; ETH_HEADER_LEN]);
-        frame.extend_from_slice(ip6.as_bytes());
-        frame[ETH_HEADER_LEN + 7] -= 1;
-        self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
-        let next = hop.via.unwrap_or(IpAddr::V6(dst));
-        self.send(t, hop.port, next, frame, *hdr, Some(port), now, out);
     }
 
     /// Neighbor solicitations for the router's addresses, and advertisements.
