@@ -16,9 +16,13 @@
 //!
 //! - [`prefix`]: prefixes and the longest-prefix-match table;
 //! - [`config`]: ports, addresses, routes, and their validation;
-//! - [`neighbor`]: the ARP/ND neighbor table with waiting packets.
+//! - [`neighbor`]: the ARP/ND neighbor table with waiting packets;
+//! - `link`: ARP and neighbor discovery, next-hop resolution;
+//! - `icmp`: what the router says itself (echo replies, errors, resets).
 
 pub mod config;
+mod icmp;
+mod link;
 pub mod neighbor;
 pub mod prefix;
 #[cfg(test)]
@@ -32,15 +36,13 @@ pub use prefix::{Prefix, PrefixError, PrefixTable};
 
 use crate::filter::{reject_ip, Acl, AclVerdict, L3Packet, Zone};
 use arc_swap::{ArcSwap, ArcSwapOption};
-use neighbor::{Answer, Queued, Resolved};
-use std::net::{IpAddr, Ipv6Addr};
+use icmp::{IcmpError, Limiter, ICMP_BURST};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use vepa_packet::checksum;
-use vepa_packet::ip::{self, Ipv4View, Ipv6View, NdMessage};
-use vepa_packet::{
-    ArpOperation, ArpPacket, EtherType, EthernetFrame, MacAddr, VirtioNetHdr, ETH_HEADER_LEN,
-};
+use vepa_packet::ip::{self, Ipv4View, Ipv6View};
+use vepa_packet::{EtherType, EthernetFrame, VirtioNetHdr, ETH_HEADER_LEN};
 
 /// A frame the router sends out of one of its ports.
 #[derive(Debug, Clone)]
@@ -121,18 +123,6 @@ impl RouterCounters {
     }
 }
 
-/// ICMP errors per second the router sends at most, and the burst.
-const ICMP_RATE: u64 = 1000;
-const ICMP_BURST: u64 = 100;
-const DEFAULT_TTL: u8 = 64;
-
-/// A token bucket for ICMP errors (in thousandths of a token).
-#[derive(Debug)]
-struct Limiter {
-    tokens: u64,
-    at_ms: u64,
-}
-
 /// A packet the router is to pass on, as both families describe it.
 struct Transit<'p> {
     /// From the IP header on.
@@ -167,41 +157,6 @@ impl std::fmt::Debug for Router {
         f.debug_struct("Router")
             .field("name", &self.tables.load().config.name)
             .finish()
-    }
-}
-
-/// The ICMP message kinds the router originates, for both families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum IcmpError {
-    TimeExceeded,
-    NetUnreachable,
-    HostUnreachable,
-    PortUnreachable,
-    TooBig(u16),
-}
-
-impl IcmpError {
-    fn v4(self) -> (u8, u8, [u8; 4]) {
-        match self {
-            IcmpError::TimeExceeded => (11, 0, [0; 4]),
-            IcmpError::NetUnreachable => (3, 0, [0; 4]),
-            IcmpError::HostUnreachable => (3, 1, [0; 4]),
-            IcmpError::PortUnreachable => (3, 3, [0; 4]),
-            IcmpError::TooBig(mtu) => {
-                let m = mtu.to_be_bytes();
-                (3, 4, [0, 0, m[0], m[1]])
-            }
-        }
-    }
-
-    fn v6(self) -> (u8, u8, [u8; 4]) {
-        match self {
-            IcmpError::TimeExceeded => (3, 0, [0; 4]),
-            IcmpError::NetUnreachable => (1, 0, [0; 4]),
-            IcmpError::HostUnreachable => (1, 3, [0; 4]),
-            IcmpError::PortUnreachable => (1, 4, [0; 4]),
-            IcmpError::TooBig(mtu) => (2, 0, (mtu as u32).to_be_bytes()),
-        }
     }
 }
 
@@ -295,28 +250,6 @@ impl Router {
         }
     }
 
-    /// Sends an IP packet the router made whole (a reject's answer) towards its destination.
-    fn route_packet(&self, t: &RouterTables, packet: &[u8], now: u64, out: &mut Vec<RouterTx>) {
-        let Some(dst) = L3Packet::from_ip(packet).map(|p| p.dst) else {
-            return;
-        };
-        let Some((_, hop)) = t.lookup(&dst) else {
-            return;
-        };
-        let mut frame = vec![0u8; ETH_HEADER_LEN];
-        frame.extend_from_slice(packet);
-        self.send(
-            t,
-            hop.port,
-            hop.via.unwrap_or(dst),
-            frame,
-            VirtioNetHdr::default(),
-            None,
-            now,
-            out,
-        );
-    }
-
     fn lock_neighbors(&self) -> std::sync::MutexGuard<'_, Neighbors> {
         self.neighbors.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -356,39 +289,6 @@ impl Router {
             EtherType::IPV4 => self.ipv4(&t, port, &eth, hdr, now, out),
             EtherType::IPV6 => self.ipv6(&t, port, &eth, hdr, now, out),
             _ => {}
-        }
-    }
-
-    fn arp(
-        &self,
-        t: &RouterTables,
-        port: usize,
-        eth: &EthernetFrame<&[u8]>,
-        now: u64,
-        out: &mut Vec<RouterTx>,
-    ) {
-        let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
-            self.counters.drop(RouterDrop::BadHeader);
-            return;
-        };
-        let (spa, tpa, sha) = (a.sender_ip(), a.target_ip(), a.sender_mac());
-        let ours = t.own.get(&IpAddr::V4(tpa)) == Some(&port);
-        if !spa.is_unspecified() && !sha.is_multicast() {
-            let released =
-                self.lock_neighbors()
-                    .confirm(port, IpAddr::V4(spa), sha, now, ours, Answer::FULL);
-            self.release(t, port, sha, released, out);
-        }
-        if ours && a.operation() == ArpOperation::Request {
-            let mac = t.config.ports[port].mac;
-            let mut f = Vec::with_capacity(60);
-            ip::write_ethernet(&mut f, sha, mac, EtherType::ARP);
-            f.extend_from_slice(&ip::arp(2, mac, tpa, sha, spa));
-            out.push(RouterTx {
-                port,
-                frame: f,
-                hdr: VirtioNetHdr::default(),
-            });
         }
     }
 
@@ -601,376 +501,6 @@ impl Router {
         }
     }
 
-    /// Neighbor solicitations for the router's addresses, and advertisements.
-    #[allow(clippy::too_many_arguments)]
-    fn nd(
-        &self,
-        t: &RouterTables,
-        port: usize,
-        eth: &EthernetFrame<&[u8]>,
-        ip6: &Ipv6View<'_>,
-        msg: &[u8],
-        now: u64,
-        out: &mut Vec<RouterTx>,
-    ) {
-        let (src, dst) = (ip6.src(), ip6.dst());
-        // RFC 4861 7.1: hop limit 255 proves the sender is on the link.
-        if ip6.hop_limit() != 255 || !ip::icmpv6_checksum_ok(src, dst, msg) {
-            self.counters.drop(RouterDrop::BadHeader);
-            return;
-        }
-        let Some(nd) = NdMessage::parse(msg) else {
-            self.counters.drop(RouterDrop::BadHeader);
-            return;
-        };
-        let ours = t.own.get(&IpAddr::V6(nd.target)) == Some(&port);
-        if nd.ty == ip::ND_NEIGHBOR_ADVERT {
-            let how = Answer {
-                solicited: nd.flags & ip::NA_SOLICITED != 0,
-                override_: nd.flags & ip::NA_OVERRIDE != 0,
-            };
-            let target = IpAddr::V6(nd.target);
-            let mut n = self.lock_neighbors();
-            // Without a link-layer option, an advertisement can only
-            // confirm the MAC the entry has.
-            let Some(mac) = nd.lladdr.or_else(|| n.mac_of(port, &target)) else {
-                return;
-            };
-            let released = n.confirm(port, target, mac, now, false, how);
-            drop(n);
-            self.release(t, port, mac, released, out);
-            return;
-        }
-        if !ours {
-            return;
-        }
-        let mac = t.config.ports[port].mac;
-        let (to, to_mac, flags) = if src.is_unspecified() {
-            // Duplicate address detection: answer everyone.
-            (
-                Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
-                MacAddr([0x33, 0x33, 0, 0, 0, 1]),
-                ip::NA_ROUTER | ip::NA_OVERRIDE,
-            )
-        } else {
-            let their = nd.lladdr.unwrap_or_else(|| eth.src());
-            // A solicitation names its sender's MAC, but proves nothing
-            // about reachability (RFC 4861 7.2.3): the entry starts stale.
-            let how = Answer {
-                solicited: false,
-                override_: true,
-            };
-            let released =
-                self.lock_neighbors()
-                    .confirm(port, IpAddr::V6(src), their, now, true, how);
-            self.release(t, port, their, released, out);
-            (
-                src,
-                their,
-                ip::NA_ROUTER | ip::NA_SOLICITED | ip::NA_OVERRIDE,
-            )
-        };
-        let body = ip::nd_body(ip::ND_NEIGHBOR_ADVERT, nd.target, mac);
-        let m = ip::icmpv6(
-            nd.target,
-            to,
-            ip::ND_NEIGHBOR_ADVERT,
-            0,
-            [flags, 0, 0, 0],
-            &body,
-        );
-        let mut f = Vec::with_capacity(ETH_HEADER_LEN + 40 + m.len());
-        ip::write_ethernet(&mut f, to_mac, mac, EtherType::IPV6);
-        ip::push_ipv6(&mut f, nd.target, to, ip::PROTO_ICMPV6, 255, &m);
-        out.push(RouterTx {
-            port,
-            frame: f,
-            hdr: VirtioNetHdr::default(),
-        });
-    }
-
-    /// A packet addressed to the router itself: echo is answered, UDP gets
-    /// "port unreachable", TCP a reset; nothing else is served.
-    #[allow(clippy::too_many_arguments)]
-    fn local(
-        &self,
-        t: &RouterTables,
-        port: usize,
-        src: IpAddr,
-        dst: IpAddr,
-        proto: u8,
-        body: &[u8],
-        packet: &[u8],
-        fragment: bool,
-        now: u64,
-        out: &mut Vec<RouterTx>,
-    ) {
-        self.counters.delivered.fetch_add(1, Ordering::Relaxed);
-        if fragment || src.is_unspecified() {
-            // No reassembly: a fragmented packet to the router is not served.
-            self.counters.drop(RouterDrop::LocalUnsupported);
-            return;
-        }
-        match (src, dst, proto) {
-            (IpAddr::V4(s), IpAddr::V4(d), ip::PROTO_ICMP)
-                if body.first() == Some(&8) && body.len() >= 8 =>
-            {
-                let m = ip::icmpv4(0, 0, [body[4], body[5], body[6], body[7]], &body[8..]);
-                self.originate(
-                    t,
-                    IpAddr::V4(d),
-                    IpAddr::V4(s),
-                    ip::PROTO_ICMP,
-                    &m,
-                    now,
-                    out,
-                );
-            }
-            (IpAddr::V6(s), IpAddr::V6(d), ip::PROTO_ICMPV6)
-                if body.first() == Some(&128) && body.len() >= 8 =>
-            {
-                let m = ip::icmpv6(
-                    d,
-                    s,
-                    129,
-                    0,
-                    [body[4], body[5], body[6], body[7]],
-                    &body[8..],
-                );
-                self.originate(
-                    t,
-                    IpAddr::V6(d),
-                    IpAddr::V6(s),
-                    ip::PROTO_ICMPV6,
-                    &m,
-                    now,
-                    out,
-                );
-            }
-            (_, _, ip::PROTO_UDP) => {
-                self.icmp_error(t, port, packet, IcmpError::PortUnreachable, now, out)
-            }
-            (_, _, ip::PROTO_TCP) => {
-                if let Some(rst) = ip::tcp_reset_for(dst, src, body) {
-                    self.originate(t, dst, src, ip::PROTO_TCP, &rst, now, out);
-                }
-            }
-            _ => self.counters.drop(RouterDrop::LocalUnsupported),
-        }
-    }
-
-    /// Sends an ICMP error about `packet` (from its IP header on) back to
-    /// its source, as RFC 1812 4.3.2.7 and RFC 4443 2.4 allow.
-    fn icmp_error(
-        &self,
-        t: &RouterTables,
-        ingress: usize,
-        packet: &[u8],
-        kind: IcmpError,
-        now: u64,
-        out: &mut Vec<RouterTx>,
-    ) {
-        let Some((src, quote_max, about_error)) = error_context(packet) else {
-            return;
-        };
-        if about_error {
-            return;
-        }
-        if !self.take_token(now) {
-            self.counters
-                .icmp_rate_limited
-                .fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let Some(from) = t.source_for(ingress, &src) else {
-            return;
-        };
-        let quote = &packet[..packet.len().min(quote_max)];
-        self.counters.icmp_errors.fetch_add(1, Ordering::Relaxed);
-        match (from, src) {
-            (IpAddr::V4(f), IpAddr::V4(_)) => {
-                let (ty, code, rest) = kind.v4();
-                let m = ip::icmpv4(ty, code, rest, quote);
-                self.originate(t, IpAddr::V4(f), src, ip::PROTO_ICMP, &m, now, out);
-            }
-            (IpAddr::V6(f), IpAddr::V6(s)) => {
-                let (ty, code, rest) = kind.v6();
-                let m = ip::icmpv6(f, s, ty, code, rest, quote);
-                self.originate(t, from, src, ip::PROTO_ICMPV6, &m, now, out);
-            }
-            _ => {}
-        }
-    }
-
-    fn take_token(&self, now: u64) -> bool {
-        let mut l = self.limiter.lock().unwrap_or_else(|e| e.into_inner());
-        let refill = now.saturating_sub(l.at_ms) * ICMP_RATE;
-        l.tokens = (l.tokens + refill).min(ICMP_BURST * 1000);
-        l.at_ms = now;
-        if l.tokens >= 1000 {
-            l.tokens -= 1000;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// A packet of the router's own, routed like any other.
-    #[allow(clippy::too_many_arguments)]
-    fn originate(
-        &self,
-        t: &RouterTables,
-        src: IpAddr,
-        dst: IpAddr,
-        proto: u8,
-        payload: &[u8],
-        now: u64,
-        out: &mut Vec<RouterTx>,
-    ) {
-        let Some((_, hop)) = t.lookup(&dst) else {
-            self.counters.drop(RouterDrop::NoRoute);
-            return;
-        };
-        let mut frame = vec![0u8; ETH_HEADER_LEN];
-        match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                let id = self.ident.fetch_add(1, Ordering::Relaxed);
-                ip::push_ipv4(&mut frame, s, d, proto, DEFAULT_TTL, id, payload);
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                ip::push_ipv6(&mut frame, s, d, proto, DEFAULT_TTL, payload)
-            }
-            _ => return,
-        }
-        self.send(
-            t,
-            hop.port,
-            hop.via.unwrap_or(dst),
-            frame,
-            VirtioNetHdr::default(),
-            None,
-            now,
-            out,
-        );
-    }
-
-    /// Fills in the Ethernet header for next hop `next` on `port` and sends,
-    /// or queues the frame and solicits the next hop's MAC.
-    #[allow(clippy::too_many_arguments)]
-    fn send(
-        &self,
-        t: &RouterTables,
-        port: usize,
-        next: IpAddr,
-        mut frame: Vec<u8>,
-        hdr: VirtioNetHdr,
-        ingress: Option<usize>,
-        now: u64,
-        out: &mut Vec<RouterTx>,
-    ) {
-        let mac = t.config.ports[port].mac;
-        let ethertype = if next.is_ipv4() {
-            EtherType::IPV4
-        } else {
-            EtherType::IPV6
-        };
-        frame[6..12].copy_from_slice(&mac.0);
-        frame[12..14].copy_from_slice(&ethertype.to_be_bytes());
-        let mut pending = None;
-        let r = self.lock_neighbors().resolve(port, next, now, || {
-            let q = Queued {
-                frame: std::mem::take(&mut frame),
-                hdr,
-                ingress,
-            };
-            pending = Some(());
-            q
-        });
-        match r {
-            Resolved::Known { mac: to, probe } => {
-                frame[..6].copy_from_slice(&to.0);
-                out.push(RouterTx { port, frame, hdr });
-                if probe {
-                    self.solicit(t, port, next, Some(to), out);
-                }
-            }
-            Resolved::Waiting { solicit } => {
-                debug_assert!(pending.is_some());
-                if solicit {
-                    self.solicit(t, port, next, None, out);
-                }
-            }
-            Resolved::Dropped => self.counters.drop(RouterDrop::NeighborFull),
-        }
-    }
-
-    /// An ARP request or neighbor solicitation for `ip` on `port`:
-    /// broadcast (multicast) to resolve, unicast to `known` to probe.
-    fn solicit(
-        &self,
-        t: &RouterTables,
-        port: usize,
-        ip: IpAddr,
-        known: Option<MacAddr>,
-        out: &mut Vec<RouterTx>,
-    ) {
-        let mac = t.config.ports[port].mac;
-        let Some(from) = t.source_for(port, &ip) else {
-            return;
-        };
-        let mut f = Vec::with_capacity(86);
-        match (from, ip) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                ip::write_ethernet(
-                    &mut f,
-                    known.unwrap_or(MacAddr::BROADCAST),
-                    mac,
-                    EtherType::ARP,
-                );
-                f.extend_from_slice(&ip::arp(1, mac, s, MacAddr::ZERO, d));
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                let to = if known.is_some() {
-                    d
-                } else {
-                    ip::solicited_node(d)
-                };
-                let to_mac = known.unwrap_or_else(|| ip::ipv6_multicast_mac(to));
-                let body = ip::nd_body(ip::ND_NEIGHBOR_SOLICIT, d, mac);
-                let m = ip::icmpv6(s, to, ip::ND_NEIGHBOR_SOLICIT, 0, [0; 4], &body);
-                ip::write_ethernet(&mut f, to_mac, mac, EtherType::IPV6);
-                ip::push_ipv6(&mut f, s, to, ip::PROTO_ICMPV6, 255, &m);
-            }
-            _ => return,
-        }
-        out.push(RouterTx {
-            port,
-            frame: f,
-            hdr: VirtioNetHdr::default(),
-        });
-    }
-
-    /// Packets that waited for `mac` go out.
-    fn release(
-        &self,
-        _t: &RouterTables,
-        port: usize,
-        mac: MacAddr,
-        released: Vec<Queued>,
-        out: &mut Vec<RouterTx>,
-    ) {
-        for mut q in released {
-            if q.frame.len() >= ETH_HEADER_LEN {
-                q.frame[..6].copy_from_slice(&mac.0);
-                out.push(RouterTx {
-                    port,
-                    frame: q.frame,
-                    hdr: q.hdr,
-                });
-            }
-        }
-    }
-
     /// Once a second: solicitations again, "host unreachable" for packets
     /// whose next hop never answered.
     pub fn tick(&self, now: u64, out: &mut Vec<RouterTx>) {
@@ -989,46 +519,6 @@ impl Router {
                 }
             }
         }
-    }
-}
-
-/// The source of `packet`, how much of it an error may quote, and whether
-/// it must not be answered with an error (it is one, a later fragment, or
-/// from an address no error may go to).
-fn error_context(packet: &[u8]) -> Option<(IpAddr, usize, bool)> {
-    match packet.first()? >> 4 {
-        4 => {
-            let v = Ipv4View::parse(packet).ok()?;
-            let src = v.src();
-            let bad_src = src.is_unspecified()
-                || src.is_multicast()
-                || src.is_broadcast()
-                || src.is_loopback();
-            let dst = v.dst();
-            let is_error = v.protocol() == ip::PROTO_ICMP
-                && v.fragment_offset() == 0
-                && !matches!(
-                    v.payload().first(),
-                    Some(0 | 8 | 13 | 14 | 15 | 16 | 17 | 18) | None
-                );
-            let skip = bad_src
-                || is_error
-                || v.fragment_offset() != 0
-                || dst.is_multicast()
-                || dst.is_broadcast();
-            // The quote fits in 576 bytes (RFC 1812 4.3.2.3).
-            Some((IpAddr::V4(src), 576 - 28, skip))
-        }
-        6 => {
-            let v = Ipv6View::parse(packet).ok()?;
-            let src = v.src();
-            let is_error = matches!(v.upper(), Some((ip::PROTO_ICMPV6, b)) if b.first().is_some_and(|t| *t < 128));
-            let skip =
-                src.is_unspecified() || src.is_multicast() || is_error || v.dst().is_multicast();
-            // The error fits in the IPv6 minimum MTU (RFC 4443 2.4(c)).
-            Some((IpAddr::V6(src), 1280 - 48, skip))
-        }
-        _ => None,
     }
 }
 

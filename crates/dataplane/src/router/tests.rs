@@ -3,8 +3,11 @@
 use super::*;
 use proptest::prelude::*;
 use std::net::Ipv4Addr;
+use std::net::Ipv6Addr;
+use vepa_packet::ip::NdMessage;
 use vepa_packet::ip::{Ipv4View, Ipv6View};
 use vepa_packet::virtio::VIRTIO_NET_HDR_GSO_TCPV4;
+use vepa_packet::{ArpOperation, ArpPacket, MacAddr};
 
 const RA: MacAddr = MacAddr([2, 0, 0, 0, 0xa, 1]);
 const RB: MacAddr = MacAddr([2, 0, 0, 0, 0xb, 1]);
