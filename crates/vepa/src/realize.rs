@@ -124,7 +124,7 @@ pub fn preflight_port(s: &SwitchSpec, p: &PortSpec) -> Result<()> {
         PortKind::Netdev if !host::link_exists(ifname) => {
             bail!("{}: ifname: interface '{ifname}' does not exist", at())
         }
-        PortKind::Netdev => {}
+        PortKind::Netdev | PortKind::Vxlan => {}
         // An existing persistent TAP device is attached, not created; it
         // stays as it is (vepa neither moves nor addresses what it does not own).
         PortKind::Tap if host::is_tap(ifname) => {
@@ -267,6 +267,7 @@ impl<'t> PortMaker<'t> {
         self.ensure_netns(state, p)?;
         Ok(match p.kind {
             PortKind::Netdev => packet_port(p.host_ifname(), p.offload(), opts)?,
+            PortKind::Vxlan => Arc::new(vxlan_port(p)?),
             PortKind::Veth => {
                 make_veth(state, p, &temp_ifname())?;
                 packet_port(p.host_ifname(), p.offload(), opts)?
@@ -370,6 +371,30 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
         host: state,
         choices,
     })
+}
+
+/// The tunnel of a `vxlan` port (its fields vetted by the topology check).
+pub fn vxlan_port(p: &PortSpec) -> Result<vepa_io::VxlanPort> {
+    let parse = |s: &str| {
+        s.parse::<std::net::IpAddr>()
+            .with_context(|| format!("'{s}'"))
+    };
+    let local = parse(p.local.as_deref().unwrap_or_default()).context("local")?;
+    let remotes = p
+        .remote
+        .iter()
+        .map(|r| parse(r))
+        .collect::<Result<Vec<_>>>()
+        .context("remote")?;
+    let cfg = vepa_io::VxlanConfig {
+        name: p.name.clone(),
+        vni: p.vni.unwrap_or(0),
+        local,
+        port: p.dstport.unwrap_or(vepa_io::VXLAN_PORT),
+        remotes,
+        underlay_mtu: p.mtu.unwrap_or(1500),
+    };
+    vepa_io::VxlanPort::open(cfg).with_context(|| format!("port '{}': vxlan", p.name))
 }
 
 /// One number for both ends of a patch wire.

@@ -30,7 +30,10 @@ pub(super) fn check_port(
     if p.name.is_empty() {
         return Err(invalid(at, "name", "a port needs a name"));
     }
-    if p.ifname.is_none() && p.kind != PortKind::Netdev && !valid_ifname(&p.name) {
+    if p.ifname.is_none()
+        && !matches!(p.kind, PortKind::Netdev | PortKind::Vxlan)
+        && !valid_ifname(&p.name)
+    {
         return Err(invalid(
             at,
             "name",
@@ -117,6 +120,7 @@ pub(super) fn check_port(
         return Err(invalid(at, "mac", "expected a unicast, non-zero MAC"));
     }
     match p.kind {
+        PortKind::Vxlan => check_vxlan(at, p, &not_for)?,
         PortKind::Veth => not_for("peer", p.peer.is_some())?,
         PortKind::Tap => {
             not_for("peer", p.peer.is_some())?;
@@ -195,7 +199,77 @@ fn kind_name(k: PortKind) -> &'static str {
         PortKind::Tap => "tap",
         PortKind::Netdev => "netdev",
         PortKind::Patch => "patch",
+        PortKind::Vxlan => "vxlan",
     }
+}
+
+/// A VXLAN port: a VNI, a local VTEP address, remotes of its family, and
+/// none of what makes an interface.
+fn check_vxlan(
+    at: &str,
+    p: &PortSpec,
+    not_for: &dyn Fn(&str, bool) -> Result<(), TopologyError>,
+) -> Result<(), TopologyError> {
+    for (field, set) in [
+        ("ifname", p.ifname.is_some()),
+        ("netns", p.netns.is_some()),
+        ("peer_name", p.peer_name.is_some()),
+        ("peer", p.peer.is_some()),
+        ("mac", p.mac.is_some()),
+        ("address", !p.address.is_empty()),
+        ("gateway", !p.gateway.is_empty()),
+        ("offload", p.offload.is_some()),
+    ] {
+        not_for(field, set)?;
+    }
+    match p.vni {
+        Some(v) if (1..=0xff_ffff).contains(&v) => {}
+        Some(v) => {
+            return Err(invalid(
+                at,
+                "vni",
+                format!("{v} is out of range; expected 1 to 16777215"),
+            ))
+        }
+        None => return Err(invalid(at, "vni", "a vxlan port needs its VNI")),
+    }
+    let Some(local) = &p.local else {
+        return Err(invalid(
+            at,
+            "local",
+            "a vxlan port needs its local VTEP address (on the underlay)",
+        ));
+    };
+    let local: IpAddr = local
+        .parse()
+        .map_err(|_| invalid(at, "local", format!("'{local}' is not an IP address")))?;
+    if local.is_unspecified() || local.is_multicast() {
+        return Err(invalid(
+            at,
+            "local",
+            format!("{local} is not a unicast address"),
+        ));
+    }
+    for r in &p.remote {
+        let ip: IpAddr = r
+            .parse()
+            .map_err(|_| invalid(at, "remote", format!("'{r}' is not an IP address")))?;
+        if ip.is_ipv4() != local.is_ipv4()
+            || ip.is_multicast()
+            || ip.is_unspecified()
+            || ip == local
+        {
+            return Err(invalid(
+                at,
+                "remote",
+                format!("{ip}: expected a unicast address of the local VTEP's family, not the local one"),
+            ));
+        }
+    }
+    if p.dstport == Some(0) {
+        return Err(invalid(at, "dstport", "expected a UDP port 1 to 65535"));
+    }
+    Ok(())
 }
 
 fn check_address(a: &str) -> Result<(), String> {

@@ -73,6 +73,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
     }
     for p in s.uplink.iter().chain(&s.ports) {
         let at = Some(p.name.as_str());
+        if p.kind == PortKind::Vxlan {
+            return Err(unfit(
+                at,
+                "type",
+                "vepa's vxlan ports are its userspace dataplane's (a kernel vxlan device is not made for them yet)",
+            ));
+        }
         if p.vlan.is_some_and(|v| v != 1) || p.trunk.is_some() || p.native_vlan.is_some() {
             return Err(unfit(
                 at,

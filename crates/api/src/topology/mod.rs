@@ -144,6 +144,8 @@ pub enum PortKind {
     Netdev,
     /// A wire to a port of another switch in this file (a veth pair vepa creates).
     Patch,
+    /// A VXLAN tunnel to remote VTEPs (a UDP socket on `local`; no interface).
+    Vxlan,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -170,6 +172,19 @@ pub struct PortSpec {
     /// Addresses with prefix length for the far end, e.g. `10.0.0.1/24`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub address: Vec<String>,
+    /// For `vxlan`: the VXLAN network identifier (1 to 16777215).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vni: Option<u32>,
+    /// For `vxlan`: the local VTEP address, on the underlay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<String>,
+    /// For `vxlan`: remote VTEP addresses (flooded frames go to each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote: Vec<String>,
+    /// For `vxlan`: the UDP port of the VTEPs (default 4789; the kernel's
+    /// vxlan defaults to 8472 unless made with `dstport 4789`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dstport: Option<u16>,
     /// Default routes for the far end (one per family), e.g. a router port's address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateway: Vec<String>,
@@ -224,6 +239,10 @@ impl PortSpec {
             mac: None,
             address: Vec::new(),
             gateway: Vec::new(),
+            vni: None,
+            local: None,
+            remote: Vec::new(),
+            dstport: None,
             mtu: None,
             offload: None,
             mode: None,
@@ -415,6 +434,10 @@ impl Topology {
                 ));
             }
             check_port(&at, s, p, &by_name)?;
+            if p.kind == PortKind::Vxlan {
+                // A socket, not an interface.
+                continue;
+            }
             let ifname = p.host_ifname();
             if let Some(prev) = ifnames.insert(ifname, at.clone()) {
                 let field = if p.ifname.is_some() { "ifname" } else { "name" };

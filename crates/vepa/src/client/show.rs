@@ -38,6 +38,7 @@ fn kind(k: PortKind) -> &'static str {
         PortKind::Tap => "tap",
         PortKind::Netdev => "netdev",
         PortKind::Patch => "patch",
+        PortKind::Vxlan => "vxlan",
     }
 }
 

@@ -1,0 +1,434 @@
+//! A VXLAN tunnel port (RFC 7348): Ethernet frames in UDP to remote
+//! tunnel endpoints (VTEPs), one VNI per port.
+//!
+//! The port receives on a UDP socket bound to the local VTEP address and
+//! the VXLAN port (4789 by default; the Linux kernel's own default is 8472
+//! unless a device is made with `dstport 4789`). Each remote VTEP's inner
+//! source MACs are learned, so a unicast frame goes to the one VTEP that
+//! has its destination; broadcast, multicast and unknown unicast are
+//! replicated to every static remote (head-end replication). Frames are
+//! sent from a small pool of sockets with their own source ports, picked
+//! by a hash of the inner flow, so the underlay's ECMP sees the flows
+//! apart. The port takes no offloads: the forwarder segments GSO frames
+//! before they reach it. A frame that would not fit the underlay MTU with
+//! its encapsulation (36 bytes of IPv4, UDP and VXLAN headers, 56 over
+//! IPv6: an inner IP MTU of 1450 on a 1500-byte IPv4 underlay, as the
+//! kernel's vxlan) is dropped and counted, as are packets with a bad
+//! header, another VNI, or a cut inner frame.
+
+use crate::port::{is_retry, Port};
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use vepa_packet::{checksum, MacAddr, VirtioNetHdr};
+
+pub const VXLAN_PORT: u16 = 4789;
+const HEADER: usize = 8;
+/// The I flag: the VNI is valid (RFC 7348 5).
+const FLAG_VNI: u8 = 0x08;
+/// Sockets frames leave from (source-port entropy).
+const SENDERS: usize = 8;
+/// The receive buffer asked for (root may exceed `rmem_max`).
+const RCVBUF: libc::c_int = 8 << 20;
+/// MACs learned behind remote VTEPs at most.
+const LEARN_LIMIT: usize = 65_536;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VxlanConfig {
+    pub name: String,
+    pub vni: u32,
+    /// The local VTEP address (bound).
+    pub local: IpAddr,
+    /// The UDP port of every VTEP, ours included.
+    pub port: u16,
+    /// Static remote VTEPs: where flooded frames go.
+    pub remotes: Vec<IpAddr>,
+    /// MTU of the underlay path.
+    pub underlay_mtu: u32,
+}
+
+impl VxlanConfig {
+    /// Bytes a frame gains on the underlay: IP, UDP and VXLAN headers.
+    pub fn overhead(&self) -> usize {
+        if self.local.is_ipv4() {
+            20 + 8 + HEADER
+        } else {
+            40 + 8 + HEADER
+        }
+    }
+
+    /// The largest inner frame (Ethernet header included) that fits.
+    pub fn max_inner(&self) -> usize {
+        (self.underlay_mtu as usize).saturating_sub(self.overhead())
+    }
+}
+
+/// What the tunnel counted (besides the switch's port counters).
+#[derive(Debug, Default)]
+pub struct VxlanCounters {
+    pub rx_bad_header: AtomicU64,
+    pub rx_unknown_vni: AtomicU64,
+    pub rx_truncated: AtomicU64,
+    pub tx_too_big: AtomicU64,
+    /// Received inner frames too big for the tunnel that are not TCP.
+    pub rx_too_big: AtomicU64,
+    pub tx_flooded: AtomicU64,
+}
+
+pub struct VxlanPort {
+    cfg: VxlanConfig,
+    rx: UdpSocket,
+    tx: Vec<UdpSocket>,
+    /// Inner MAC → the VTEP it was last seen behind.
+    learned: Mutex<HashMap<MacAddr, IpAddr>>,
+    pub counters: VxlanCounters,
+}
+
+impl VxlanPort {
+    pub fn open(cfg: VxlanConfig) -> io::Result<VxlanPort> {
+        let with = |e: io::Error, what: &str| io::Error::new(e.kind(), format!("{what}: {e}"));
+        let rx = UdpSocket::bind(SocketAddr::new(cfg.local, cfg.port))
+            .map_err(|e| with(e, &format!("bind {}", SocketAddr::new(cfg.local, cfg.port))))?;
+        rx.set_nonblocking(true)?;
+        // Room for bursts of 64 KiB super-frames between two polls.
+        set_rcvbuf(&rx, RCVBUF);
+        let mut tx = Vec::with_capacity(SENDERS);
+        for _ in 0..SENDERS {
+            let s = UdpSocket::bind(SocketAddr::new(cfg.local, 0))
+                .map_err(|e| with(e, "bind a sender"))?;
+            s.set_nonblocking(true)?;
+            tx.push(s);
+        }
+        Ok(VxlanPort {
+            cfg,
+            rx,
+            tx,
+            learned: Mutex::new(HashMap::new()),
+            counters: VxlanCounters::default(),
+        })
+    }
+
+    pub fn config(&self) -> &VxlanConfig {
+        &self.cfg
+    }
+
+    /// The remote MACs learned and their VTEPs.
+    pub fn learned(&self) -> Vec<(MacAddr, IpAddr)> {
+        let l = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = l.iter().map(|(m, ip)| (*m, *ip)).collect();
+        v.sort_by_key(|(m, _)| m.0);
+        v
+    }
+
+    /// Checks a received datagram; the inner frame's range when it is ours.
+    fn inner(&self, d: &[u8]) -> Option<std::ops::Range<usize>> {
+        if d.len() < HEADER {
+            self.counters.rx_truncated.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if d[0] & FLAG_VNI == 0 {
+            self.counters.rx_bad_header.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let vni = u32::from_be_bytes([0, d[4], d[5], d[6]]);
+        if vni != self.cfg.vni {
+            self.counters.rx_unknown_vni.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if d.len() < HEADER + 14 {
+            self.counters.rx_truncated.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(HEADER..d.len())
+    }
+
+    fn learn(&self, src: MacAddr, vtep: IpAddr) {
+        if src.is_multicast() || src.is_zero() {
+            return;
+        }
+        let mut l = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        if l.len() >= LEARN_LIMIT && !l.contains_key(&src) {
+            return;
+        }
+        l.insert(src, vtep);
+    }
+
+    /// A hash of the inner flow (MACs, addresses, protocol, ports — nothing
+    /// that changes per packet) picks the sender, and so the source port:
+    /// one flow, one path, in order.
+    fn sender(&self, frame: &[u8]) -> &UdpSocket {
+        let mut h: u32 = 0x811c_9dc5;
+        let mut mix = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= *b as u32;
+                h = h.wrapping_mul(0x0100_0193);
+            }
+        };
+        mix(frame.get(..14).unwrap_or(frame));
+        match u16::from_be_bytes([frame[12], frame[13]]) {
+            0x0800 if frame.len() >= 34 => {
+                let ihl = (frame[14] & 0x0f) as usize * 4;
+                mix(&frame[23..24]);
+                mix(&frame[26..34]);
+                mix(frame.get(14 + ihl..14 + ihl + 4).unwrap_or(&[]));
+            }
+            0x86dd if frame.len() >= 54 => {
+                mix(&frame[20..21]);
+                mix(&frame[22..54]);
+                mix(frame.get(54..58).unwrap_or(&[]));
+            }
+            _ => {}
+        }
+        &self.tx[h as usize % self.tx.len()]
+    }
+}
+
+/// The GSO header for an oversized inner TCP frame (IPv4, or IPv6 without
+/// extension headers): segments of the size the tunnel carries, the
+/// checksum left partial (its field set to the pseudo-header sum, as the
+/// kernel leaves it for an offload).
+fn super_frame(f: &mut [u8], max: usize) -> Option<VirtioNetHdr> {
+    use vepa_packet::virtio::{
+        VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6,
+    };
+    let eth = vepa_packet::EthernetFrame::new_checked(&*f).ok()?;
+    let l3 = eth.header_len();
+    let (l4, gso, pseudo) = match eth.ethertype() {
+        vepa_packet::EtherType::IPV4 => {
+            let ip = f.get(l3..l3 + 20)?;
+            let ihl = (ip[0] & 0x0f) as usize * 4;
+            let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+            if ip[9] != 6 || ihl < 20 || total != f.len() - l3 {
+                return None;
+            }
+            let l4_len = total.checked_sub(ihl)?;
+            let sum = checksum::sum_words(0, &ip[12..20]) + 6 + l4_len as u32;
+            (l3 + ihl, VIRTIO_NET_HDR_GSO_TCPV4, sum)
+        }
+        vepa_packet::EtherType::IPV6 => {
+            let ip = f.get(l3..l3 + 40)?;
+            let len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+            if ip[6] != 6 || len != f.len() - l3 - 40 {
+                return None;
+            }
+            let sum = checksum::sum_words(0, &ip[8..40]) + 6 + len as u32;
+            (l3 + 40, VIRTIO_NET_HDR_GSO_TCPV6, sum)
+        }
+        _ => return None,
+    };
+    let tcp_len = (*f.get(l4 + 12)? >> 4) as usize * 4;
+    let headers = l4 + tcp_len;
+    if tcp_len < 20 || headers >= max || headers > f.len() {
+        return None;
+    }
+    let mut folded = pseudo;
+    while folded >> 16 != 0 {
+        folded = (folded & 0xffff) + (folded >> 16);
+    }
+    f[l4 + 16..l4 + 18].copy_from_slice(&(folded as u16).to_be_bytes());
+    Some(VirtioNetHdr {
+        flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        gso_type: gso,
+        hdr_len: headers as u16,
+        gso_size: (max - headers) as u16,
+        csum_start: l4 as u16,
+        csum_offset: 16,
+    })
+}
+
+/// Sets the socket's receive buffer, beyond `net.core.rmem_max` when
+/// allowed (CAP_NET_ADMIN), else as far as it goes.
+fn set_rcvbuf(s: &UdpSocket, bytes: libc::c_int) {
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: setsockopt on a socket we own, with a c_int value and its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                &bytes as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return;
+        }
+    }
+}
+
+thread_local! {
+    static OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Port for VxlanPort {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn fd(&self) -> RawFd {
+        self.rx.as_raw_fd()
+    }
+
+    fn offloads(&self) -> bool {
+        false
+    }
+
+    fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
+        let (hdr, r) = loop {
+            let (n, from) = match self.rx.recv_from(buf) {
+                Ok(x) => x,
+                Err(e) if is_retry(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let Some(r) = self.inner(&buf[..n]) else {
+                continue;
+            };
+            let inner = &mut buf[r.clone()];
+            self.learn(MacAddr::from_slice(&inner[6..12]), from.ip());
+            if inner.len() > self.cfg.max_inner() {
+                // A TCP super-frame the sender's stack left whole (tunnel
+                // GSO between namespaces): passed on as GSO, cut to the
+                // tunnel's MTU, for the forwarder or the receiving port.
+                match super_frame(inner, self.cfg.max_inner()) {
+                    Some(hdr) => break (hdr, r),
+                    None => {
+                        self.counters.rx_too_big.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
+            }
+            // A sender on this host (the kernel's vxlan over a veth) may
+            // leave the inner TCP/UDP checksum to an offload that never
+            // happens; the outer checksum was verified on receipt, so the
+            // inner one is written afresh rather than trusted.
+            checksum::fill_l4_checksum(inner);
+            break (VirtioNetHdr::default(), r);
+        };
+        Ok(Some((hdr, &buf[r])))
+    }
+
+    fn send(&self, _vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()> {
+        if frame.len() < 14 {
+            return Ok(());
+        }
+        if frame.len() > self.cfg.max_inner() {
+            self.counters.tx_too_big.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let dst = MacAddr::from_slice(&frame[..6]);
+        let known = if dst.is_multicast() {
+            None
+        } else {
+            self.learned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&dst)
+                .copied()
+        };
+        let sock = self.sender(frame);
+        OUT.with(|out| {
+            let mut out = out.borrow_mut();
+            out.clear();
+            let v = self.cfg.vni.to_be_bytes();
+            out.extend_from_slice(&[FLAG_VNI, 0, 0, 0, v[1], v[2], v[3], 0]);
+            out.extend_from_slice(frame);
+            match known {
+                Some(vtep) => sock
+                    .send_to(&out, SocketAddr::new(vtep, self.cfg.port))
+                    .map(|_| ()),
+                None => {
+                    self.counters.tx_flooded.fetch_add(1, Ordering::Relaxed);
+                    let mut first_err = None;
+                    for r in &self.cfg.remotes {
+                        if let Err(e) = sock.send_to(&out, SocketAddr::new(*r, self.cfg.port)) {
+                            first_err.get_or_insert(e);
+                        }
+                    }
+                    first_err.map_or(Ok(()), Err)
+                }
+            }
+        })
+        .or_else(|e| if is_retry(&e) { Ok(()) } else { Err(e) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn port(local: &str, port: u16, remotes: &[&str], vni: u32) -> VxlanPort {
+        VxlanPort::open(VxlanConfig {
+            name: "vx".into(),
+            vni,
+            local: local.parse().unwrap(),
+            port,
+            remotes: remotes.iter().map(|r| r.parse().unwrap()).collect(),
+            underlay_mtu: 1500,
+        })
+        .unwrap()
+    }
+
+    fn frame(dst: [u8; 6], src: [u8; 6], len: usize) -> Vec<u8> {
+        let mut f = dst.to_vec();
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.resize(len, 0xab);
+        f
+    }
+
+    fn wait_recv(p: &VxlanPort) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut buf = vec![0u8; 2048];
+        while Instant::now() < deadline {
+            if let Some((_, f)) = p.recv(&mut buf).unwrap() {
+                return Some(f.to_vec());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    #[test]
+    fn floods_learns_and_refuses_what_is_not_its_own() {
+        // Two VTEPs on loopback addresses, same UDP port.
+        let a = port("127.0.0.1", 47891, &["127.0.0.2"], 42);
+        let b = port("127.0.0.2", 47891, &["127.0.0.1"], 42);
+        let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
+        // Broadcast from A's side: flooded to B.
+        a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 60))
+            .unwrap();
+        assert_eq!(wait_recv(&b).unwrap(), frame([0xff; 6], ma, 60));
+        assert_eq!(
+            b.learned(),
+            vec![(MacAddr(ma), "127.0.0.1".parse().unwrap())]
+        );
+        // B answers by unicast to the learned VTEP.
+        b.send(&VirtioNetHdr::default(), &frame(ma, mb, 100))
+            .unwrap();
+        assert_eq!(wait_recv(&a).unwrap(), frame(ma, mb, 100));
+        assert_eq!(b.counters.tx_flooded.load(Ordering::Relaxed), 0);
+        // Too big for a 1500-byte underlay: dropped and counted.
+        a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 1465))
+            .unwrap();
+        assert_eq!(a.counters.tx_too_big.load(Ordering::Relaxed), 1);
+        // Another VNI, a bad header, a cut frame: counted, not delivered.
+        let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = "127.0.0.2:47891";
+        let mut other = vec![FLAG_VNI, 0, 0, 0, 0, 0, 7, 0];
+        other.extend_from_slice(&frame(mb, ma, 60));
+        raw.send_to(&other, to).unwrap();
+        let mut bad = other.clone();
+        bad[0] = 0;
+        raw.send_to(&bad, to).unwrap();
+        raw.send_to(&[FLAG_VNI, 0, 0, 0, 0, 0, 42, 0, 1, 2, 3], to)
+            .unwrap();
+        assert!(wait_recv(&b).is_none());
+        assert_eq!(b.counters.rx_unknown_vni.load(Ordering::Relaxed), 1);
+        assert_eq!(b.counters.rx_bad_header.load(Ordering::Relaxed), 1);
+        assert_eq!(b.counters.rx_truncated.load(Ordering::Relaxed), 1);
+    }
+}
