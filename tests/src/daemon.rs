@@ -20,6 +20,8 @@ pub struct Daemon {
     pub links: Vec<String>,
     /// Environment for the next launch.
     pub env: Vec<(String, String)>,
+    /// The namespace the daemon runs in (its devices and sockets there).
+    pub netns: Option<String>,
 }
 
 impl Daemon {
@@ -27,8 +29,17 @@ impl Daemon {
         Daemon::start_with(&[])
     }
 
+    /// Starts a daemon inside namespace `ns` (a "host" of a multi-host test).
+    pub fn start_in(ns: &str) -> Daemon {
+        Daemon::make(&[], Some(ns))
+    }
+
     /// Starts a daemon with extra arguments (`--listen`, `--group`...).
     pub fn start_with(args: &[&str]) -> Daemon {
+        Daemon::make(args, None)
+    }
+
+    fn make(args: &[&str], netns: Option<&str>) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("vepa.sock");
         let state = dir.path().join("state");
@@ -40,6 +51,7 @@ impl Daemon {
             extra: args.iter().map(|s| s.to_string()).collect(),
             links: Vec::new(),
             env: Vec::new(),
+            netns: netns.map(str::to_string),
         };
         d.launch();
         d
@@ -53,7 +65,16 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .expect("log file");
-        let child = Command::new(vepa_bin())
+        let mut cmd = match &self.netns {
+            // `ip netns exec` execs vepa: the child's pid is the daemon's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(vepa_bin());
+                c
+            }
+            None => Command::new(vepa_bin()),
+        };
+        let child = cmd
             .arg("--socket")
             .arg(&self.socket)
             .arg("daemon")

@@ -3,11 +3,13 @@
 //! with a kernel `vxlan` device (VNI 42, dstport 4789) in a Linux bridge
 //! with a VM behind it; a veth between the two hosts is the underlay
 //! (192.0.2.0/24, a documentation range, inside the test's namespaces).
+//! Through `vepa run` and through a daemon in host 1 (`vepa tunnel show`).
 
 use std::process::Command;
+use vepa_itest::daemon::Daemon;
 use vepa_itest::{
-    arp_request, arp_requests_for, ping, require_root, send_frames, sh, tcp_transfer, uid,
-    wait_reachable, Capture, Netns, Vepa,
+    arp_request, arp_requests_for, in_netns, ping, require_root, send_frames, sh, tcp_transfer,
+    uid, wait_reachable, Capture, Netns, Vepa,
 };
 
 fn ns_sh(ns: &str, cmd: &str) {
@@ -22,10 +24,9 @@ fn ns_sh(ns: &str, cmd: &str) {
     );
 }
 
-#[test]
-fn vxlan_interoperates_with_the_kernel() {
-    require_root();
-    let id = uid();
+/// Host 1 (for vepa) and host 2 (kernel vxlan VNI 42 in a bridge, VM 2
+/// behind it at 10.80.0.2), joined by the underlay veth.
+fn two_hosts(id: &str) -> (Netns, Netns, Netns, Netns) {
     let (h1, h2) = (
         Netns::new(&format!("xh1{id}")),
         Netns::new(&format!("xh2{id}")),
@@ -34,7 +35,6 @@ fn vxlan_interoperates_with_the_kernel() {
         Netns::new(&format!("xv1{id}")),
         Netns::new(&format!("xv2{id}")),
     );
-    // The underlay.
     sh(&[
         "ip", "-n", &h1.name, "link", "add", "und", "type", "veth", "peer", "name", "und", "netns",
         &h2.name,
@@ -47,7 +47,6 @@ fn vxlan_interoperates_with_the_kernel() {
         &h2.name,
         "ip addr add 192.0.2.2/24 dev und && ip link set und up",
     );
-    // Host 2: kernel vxlan in a bridge, a VM behind it (inner MTU 1450).
     ns_sh(
         &h2.name,
         "ip link add vx42 type vxlan id 42 dstport 4789 local 192.0.2.2 dev und && \
@@ -67,14 +66,17 @@ fn vxlan_interoperates_with_the_kernel() {
         &vm2.name,
         "ip link set eth0 mtu 1450 && ip addr add 10.80.0.2/24 dev eth0 && ip link set eth0 up",
     );
-    // Host 1: vepa, a VM and the tunnel.
-    let port = format!("xp{id}");
-    let topo = format!(
+    (h1, h2, vm1, vm2)
+}
+
+/// Host 1's switch: VM 1 (10.80.0.1, MTU 1450) and the tunnel to host 2.
+fn host1_topology(id: &str, vm1: &Netns) -> String {
+    format!(
         r#"
 [[switch]]
 name = "s{id}"
 [[switch.port]]
-name = "{port}"
+name = "xp{id}"
 type = "veth"
 netns = "{vm}"
 address = ["10.80.0.1/24"]
@@ -87,7 +89,16 @@ local = "192.0.2.1"
 remote = ["192.0.2.2"]
 "#,
         vm = vm1.name
-    );
+    )
+}
+
+#[test]
+fn vxlan_interoperates_with_the_kernel() {
+    require_root();
+    let id = uid();
+    let (h1, h2, vm1, vm2) = two_hosts(&id);
+    let port = format!("xp{id}");
+    let topo = host1_topology(&id, &vm1);
     let v = Vepa::start_in(Some(&h1.name), &topo, std::slice::from_ref(&port));
     assert!(
         wait_reachable(&vm1.name, "10.80.0.2"),
@@ -134,4 +145,65 @@ remote = ["192.0.2.2"]
     let stats = v.stop();
     let rx = vepa_itest::counter(&stats, &format!("s{id}"), &format!("vx{id}"), "rx_frames");
     assert!(rx > 1000, "{stats}");
+}
+
+#[test]
+fn tunnels_show_what_they_learned_and_count_bad_packets() {
+    require_root();
+    let id = uid();
+    let (h1, h2, vm1, vm2) = two_hosts(&id);
+    let mut d = Daemon::start_in(&h1.name);
+    d.links = Vec::new();
+    let file = d.dir.path().join("vx.toml");
+    std::fs::write(&file, host1_topology(&id, &vm1)).expect("write");
+    d.ok(&["apply", "-f", file.to_str().expect("path")]);
+    assert!(wait_reachable(&vm1.name, "10.80.0.2"));
+    // VM 2's MAC is learned behind host 2's VTEP.
+    let mac2 = vm2.mac("eth0").to_string();
+    let t = d.json(&["tunnel", "show"]);
+    let learned = t[0]["learned"].as_array().cloned().unwrap_or_default();
+    assert!(
+        learned
+            .iter()
+            .any(|l| l["mac"] == mac2.as_str() && l["vtep"] == "192.0.2.2"),
+        "{t}"
+    );
+    assert_eq!(
+        (t[0]["vni"].as_u64(), t[0]["max_inner_frame"].as_u64()),
+        (Some(42), Some(1464))
+    );
+    // A bad header, another VNI, a cut inner frame: counted and dropped.
+    in_netns(&h2.name, || {
+        let u = std::net::UdpSocket::bind("192.0.2.2:0").expect("udp");
+        let mut frame = vec![0xff; 6];
+        frame.extend_from_slice(&[2, 0, 0, 0, 0, 9, 0x08, 0x06]);
+        frame.resize(60, 0);
+        for (flags, vni, body) in [
+            (0u8, 42u8, &frame[..]),
+            (8, 7, &frame[..]),
+            (8, 42, &frame[..6]),
+        ] {
+            let mut p = vec![flags, 0, 0, 0, 0, 0, vni, 0];
+            p.extend_from_slice(body);
+            u.send_to(&p, "192.0.2.1:4789").expect("send");
+        }
+    })
+    .join()
+    .expect("sender");
+    let counted = (0..30).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let c = &d.json(&["tunnel", "show"])[0]["counters"];
+        c["rx_bad_header"] == 1 && c["rx_unknown_vni"] == 1 && c["rx_truncated"] == 1
+    });
+    assert!(counted, "{}", d.json(&["tunnel", "show"]));
+    assert!(ping(&vm1.name, "10.80.0.2"), "still forwarding");
+    // Bad topology input names the field.
+    let mut bad = host1_topology(&id, &vm1).replace("vni = 42", "vni = 16777216");
+    std::fs::write(&file, &bad).expect("write");
+    let err = d.fails(&["apply", "-f", file.to_str().expect("path")]);
+    assert!(err.contains("vni") && err.contains("16777215"), "{err}");
+    bad = host1_topology(&id, &vm1).replace("remote = [\"192.0.2.2\"]", "remote = [\"fd00::2\"]");
+    std::fs::write(&file, &bad).expect("write");
+    let err = d.fails(&["apply", "-f", file.to_str().expect("path")]);
+    assert!(err.contains("remote"), "{err}");
 }

@@ -398,3 +398,27 @@ pub struct ConnView {
 pub struct Flushed {
     pub flushed: usize,
 }
+
+/// A VXLAN port as it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TunnelView {
+    pub switch: String,
+    pub port: String,
+    pub vni: u32,
+    pub local: String,
+    pub dstport: u16,
+    pub remotes: Vec<String>,
+    /// The largest inner frame (Ethernet header included) the underlay carries.
+    pub max_inner_frame: usize,
+    /// Remote MACs and the VTEP each was last seen behind.
+    pub learned: Vec<LearnedMac>,
+    /// Drops and floods by kind (only those that happened).
+    pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LearnedMac {
+    #[schema(value_type = String)]
+    pub mac: MacAddr,
+    pub vtep: String,
+}

@@ -27,6 +27,11 @@ pub trait Port: Send + Sync {
     /// is waiting.
     fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>>;
 
+    /// For a tunnel port: its endpoints, what it learned and counted.
+    fn tunnel(&self) -> Option<crate::vxlan::TunnelState> {
+        None
+    }
+
     /// Sends one frame; `vnet` must be plain unless the port has offloads.
     fn send(&self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()>;
 

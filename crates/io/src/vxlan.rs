@@ -78,6 +78,21 @@ pub struct VxlanCounters {
     pub tx_flooded: AtomicU64,
 }
 
+/// A tunnel port as `vepa tunnel show` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelState {
+    pub vni: u32,
+    pub local: IpAddr,
+    pub port: u16,
+    pub remotes: Vec<IpAddr>,
+    /// The largest inner frame the underlay MTU leaves room for.
+    pub max_inner: usize,
+    /// Remote MACs and the VTEP each is behind.
+    pub learned: Vec<(MacAddr, IpAddr)>,
+    /// bad header, unknown VNI, truncated, too big (in), too big (out), flooded.
+    pub counts: [(&'static str, u64); 6],
+}
+
 pub struct VxlanPort {
     cfg: VxlanConfig,
     rx: UdpSocket,
@@ -274,6 +289,27 @@ impl Port for VxlanPort {
 
     fn offloads(&self) -> bool {
         false
+    }
+
+    fn tunnel(&self) -> Option<TunnelState> {
+        let c = &self.counters;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Some(TunnelState {
+            vni: self.cfg.vni,
+            local: self.cfg.local,
+            port: self.cfg.port,
+            remotes: self.cfg.remotes.clone(),
+            max_inner: self.cfg.max_inner(),
+            learned: self.learned(),
+            counts: [
+                ("rx_bad_header", n(&c.rx_bad_header)),
+                ("rx_unknown_vni", n(&c.rx_unknown_vni)),
+                ("rx_truncated", n(&c.rx_truncated)),
+                ("rx_too_big", n(&c.rx_too_big)),
+                ("tx_too_big", n(&c.tx_too_big)),
+                ("tx_flooded", n(&c.tx_flooded)),
+            ],
+        })
     }
 
     fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {

@@ -169,6 +169,9 @@ enum Command {
     /// Add, remove or show a router's static routes (daemon)
     #[command(subcommand)]
     Route(client::routers::RouteCmd),
+    /// VXLAN tunnels: endpoints, learned remote MACs, drops (daemon)
+    #[command(subcommand)]
+    Tunnel(client::routers::TunnelCmd),
     /// Add, remove or show access lists on switch ports and routers (daemon)
     #[command(subcommand)]
     Acl(client::acls::AclCmd),
@@ -279,6 +282,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Router(c) => client::routers::router(&client()?, c),
         Command::Route(c) => client::routers::route(&client()?, c),
         Command::Acl(c) => client::acls::acl(&client()?, c),
+        Command::Tunnel(c) => client::routers::tunnel(&client()?, c),
         Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),
         Command::Apply { file, dry_run } => client::apply(&client()?, &file, dry_run),

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use hyper::Method;
 use serde_json::{json, Map, Value};
-use vepa_api::wire::{NeighborsFlushed, RouteView, RouterView};
+use vepa_api::wire::{NeighborsFlushed, RouteView, RouterView, TunnelView};
 use vepa_packet::MacAddr;
 
 #[derive(Subcommand, Debug)]
@@ -90,6 +90,53 @@ pub enum RouteCmd {
         #[command(flatten)]
         out: OutputArg,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TunnelCmd {
+    /// VXLAN ports: VNI, local and remote VTEPs, the inner MTU, remote MACs learned (and behind
+    /// which VTEP), drops
+    Show {
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+pub fn tunnel(c: &Client, cmd: TunnelCmd) -> Result<()> {
+    let TunnelCmd::Show { out } = cmd;
+    let tunnels: Vec<TunnelView> = c.get("/v1/tunnels")?;
+    match out.output {
+        Output::Json => print_json(&tunnels)?,
+        Output::Table if tunnels.is_empty() => say!("no tunnels"),
+        Output::Table => {
+            for t in &tunnels {
+                let counts: Vec<String> =
+                    t.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                say!(
+                    "{}/{}: vni {}, {}:{} -> [{}], inner frames up to {} bytes; {}",
+                    t.switch,
+                    t.port,
+                    t.vni,
+                    t.local,
+                    t.dstport,
+                    t.remotes.join(", "),
+                    t.max_inner_frame,
+                    if counts.is_empty() {
+                        "no drops".into()
+                    } else {
+                        counts.join(" ")
+                    }
+                );
+                let rows = t
+                    .learned
+                    .iter()
+                    .map(|l| vec![l.mac.to_string(), l.vtep.clone()])
+                    .collect();
+                say_raw!("{}", table(&["MAC", "VTEP"], rows));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn router(c: &Client, cmd: RouterCmd) -> Result<()> {

@@ -717,7 +717,8 @@ async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
         super::api_acls::rule_add,
         super::api_acls::rule_del,
         super::api_acls::conntrack,
-        super::api_acls::conntrack_flush
+        super::api_acls::conntrack_flush,
+        super::api_tunnels::list
     ),
     components(schemas(
         ErrorBody,
@@ -836,6 +837,7 @@ pub fn router(st: Shared) -> Router<Shared> {
             "/v1/conntrack/flush",
             post(super::api_acls::conntrack_flush),
         )
+        .route("/v1/tunnels", get(super::api_tunnels::list))
         .route("/v1/stats", get(stats))
         .route("/v1/topology", get(topology))
         .route("/v1/apply", post(apply))

@@ -9,6 +9,7 @@ pub mod api;
 pub mod api_acls;
 pub mod api_flows;
 pub mod api_routers;
+pub mod api_tunnels;
 pub mod devices;
 pub mod engine;
 pub mod filters;

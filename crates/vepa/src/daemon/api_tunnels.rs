@@ -1,0 +1,50 @@
+//! `GET /v1/tunnels`: every VXLAN port with its endpoints, the remote MACs
+//! it learned (and behind which VTEP) and what it dropped.
+
+use super::api::{with_engine, ApiError, Shared};
+use super::engine::Engine;
+use crate::topology::PortKind;
+use axum::extract::State;
+use axum::Json;
+use vepa_api::wire::{LearnedMac, TunnelView};
+
+pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {
+    let mut out = Vec::new();
+    for (_, s, p) in e.desired.ports() {
+        if p.kind != PortKind::Vxlan {
+            continue;
+        }
+        let Some(t) = e.port_device(&s.name, &p.name).and_then(|d| d.tunnel()) else {
+            continue;
+        };
+        out.push(TunnelView {
+            switch: s.name.clone(),
+            port: p.name.clone(),
+            vni: t.vni,
+            local: t.local.to_string(),
+            dstport: t.port,
+            remotes: t.remotes.iter().map(|r| r.to_string()).collect(),
+            max_inner_frame: t.max_inner,
+            learned: t
+                .learned
+                .into_iter()
+                .map(|(mac, vtep)| LearnedMac {
+                    mac,
+                    vtep: vtep.to_string(),
+                })
+                .collect(),
+            counters: t
+                .counts
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect(),
+        });
+    }
+    out
+}
+
+#[utoipa::path(get, path = "/v1/tunnels", responses((status = 200, body = [TunnelView])))]
+pub(super) async fn list(State(st): State<Shared>) -> Result<Json<Vec<TunnelView>>, ApiError> {
+    with_engine(&st, |e| Ok(tunnels(e))).await.map(Json)
+}
