@@ -70,15 +70,30 @@ impl Router {
         let Some(dst) = L3Packet::from_ip(packet).map(|p| p.dst) else {
             return;
         };
-        let Some((_, hop)) = t.lookup(&dst) else {
-            return;
-        };
         let mut frame = vec![0u8; ETH_HEADER_LEN];
         frame.extend_from_slice(packet);
+        self.route_frame(t, dst, frame, now, out);
+    }
+
+    /// Routes a frame of the router's own (IP packet after a blank
+    /// Ethernet header) to `dst`: the next hop's MAC is filled in by `send`.
+    fn route_frame(
+        &self,
+        t: &RouterTables,
+        dst: IpAddr,
+        frame: Vec<u8>,
+        now: u64,
+        out: &mut Vec<RouterTx>,
+    ) {
+        let Some((_, hop)) = t.lookup(&dst) else {
+            self.counters.drop(RouterDrop::NoRoute);
+            return;
+        };
+        let next = hop.via.unwrap_or(dst);
         self.send(
             t,
             hop.port,
-            hop.via.unwrap_or(dst),
+            next,
             frame,
             VirtioNetHdr::default(),
             None,
@@ -225,10 +240,6 @@ impl Router {
         now: u64,
         out: &mut Vec<RouterTx>,
     ) {
-        let Some((_, hop)) = t.lookup(&dst) else {
-            self.counters.drop(RouterDrop::NoRoute);
-            return;
-        };
         let mut frame = vec![0u8; ETH_HEADER_LEN];
         match (src, dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -240,16 +251,7 @@ impl Router {
             }
             _ => return,
         }
-        self.send(
-            t,
-            hop.port,
-            hop.via.unwrap_or(dst),
-            frame,
-            VirtioNetHdr::default(),
-            None,
-            now,
-            out,
-        );
+        self.route_frame(t, dst, frame, now, out);
     }
 }
 
