@@ -23,7 +23,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::RwLock;
 use vepa_packet::{checksum, MacAddr, VirtioNetHdr};
 
 pub const VXLAN_PORT: u16 = 4789;
@@ -99,7 +99,9 @@ pub struct VxlanPort {
     rx: UdpSocket,
     tx: Vec<UdpSocket>,
     /// Inner MAC → the VTEP it was last seen behind.
-    learned: Mutex<HashMap<MacAddr, IpAddr>>,
+    /// Read on every frame sent and received; written only when a MAC
+    /// appears or moves.
+    learned: RwLock<HashMap<MacAddr, IpAddr>>,
     pub counters: VxlanCounters,
 }
 
@@ -122,7 +124,7 @@ impl VxlanPort {
             cfg,
             rx,
             tx,
-            learned: Mutex::new(HashMap::new()),
+            learned: RwLock::new(HashMap::new()),
             counters: VxlanCounters::default(),
         })
     }
@@ -133,7 +135,7 @@ impl VxlanPort {
 
     /// The remote MACs learned and their VTEPs.
     pub fn learned(&self) -> Vec<(MacAddr, IpAddr)> {
-        let l = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        let l = self.learned.read().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<_> = l.iter().map(|(m, ip)| (*m, *ip)).collect();
         v.sort_by_key(|(m, _)| m.0);
         v
@@ -165,7 +167,16 @@ impl VxlanPort {
         if src.is_multicast() || src.is_zero() {
             return;
         }
-        let mut l = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        let known = self
+            .learned
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&src)
+            .copied();
+        if known == Some(vtep) {
+            return;
+        }
+        let mut l = self.learned.write().unwrap_or_else(|e| e.into_inner());
         if l.len() >= LEARN_LIMIT && !l.contains_key(&src) {
             return;
         }
@@ -358,7 +369,7 @@ impl Port for VxlanPort {
             None
         } else {
             self.learned
-                .lock()
+                .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&dst)
                 .copied()

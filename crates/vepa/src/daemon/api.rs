@@ -148,6 +148,29 @@ pub(super) async fn with_engine<T: Send + 'static>(
     .map_err(ApiError::from)
 }
 
+/// Adds a named thing with `push` unless `exists` finds one of that name
+/// already (409, naming the field `name`); 201 with the change's result.
+pub(super) async fn add_named(
+    st: &Shared,
+    what: &'static str,
+    name: String,
+    exists: fn(&Topology, &str) -> bool,
+    push: impl FnOnce(&mut Topology) + Send + 'static,
+) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
+    edit(st, move |t| {
+        if exists(t, &name) {
+            return Err(ChangeError::Conflict {
+                field: "name".into(),
+                message: format!("{what} '{name}' exists already"),
+            });
+        }
+        push(t);
+        Ok(())
+    })
+    .await
+    .map(|r| (StatusCode::CREATED, r))
+}
+
 /// Applies an edit of the desired topology as one change.
 pub(super) async fn edit(
     st: &Shared,
@@ -202,18 +225,15 @@ async fn add_switch(
     State(st): State<Shared>,
     Body2(spec): Body2<SwitchSpec>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
-    edit(&st, move |t| {
-        if t.switch(&spec.name).is_some() {
-            return Err(ChangeError::Conflict {
-                field: "name".into(),
-                message: format!("switch '{}' exists already", spec.name),
-            });
-        }
-        t.switches.push(spec);
-        Ok(())
-    })
+    let name = spec.name.clone();
+    add_named(
+        &st,
+        "switch",
+        name,
+        |t, n| t.switch(n).is_some(),
+        move |t| t.switches.push(spec),
+    )
     .await
-    .map(|r| (StatusCode::CREATED, r))
 }
 
 #[utoipa::path(get, path = "/v1/switches/{switch}", params(("switch" = String, Path)),

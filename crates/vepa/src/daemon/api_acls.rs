@@ -2,7 +2,7 @@
 //! shortened or removed as one checked and stored change. Its counters
 //! and the connection tables are what the running filters know.
 
-use super::api::{edit, with_engine, ApiError, Body2, Shared};
+use super::api::{add_named, edit, with_engine, ApiError, Body2, Shared};
 use super::engine::{ChangeError, Engine};
 use crate::topology::filter::{AclSpec, Direction};
 use axum::extract::{Path, Query, State};
@@ -96,21 +96,15 @@ pub(super) async fn add(
     State(st): State<Shared>,
     Body2(spec): Body2<AclSpec>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
-    edit(&st, move |t| {
-        if t.acl(&spec.name).is_some() {
-            return Err(ChangeError::Conflict {
-                field: "name".into(),
-                message: format!(
-                    "ACL '{}' exists already (add rules with POST /v1/acls/{}/rules)",
-                    spec.name, spec.name
-                ),
-            });
-        }
-        t.acls.push(spec);
-        Ok(())
-    })
+    let name = spec.name.clone();
+    add_named(
+        &st,
+        "ACL",
+        name,
+        |t, n| t.acl(n).is_some(),
+        move |t| t.acls.push(spec),
+    )
     .await
-    .map(|r| (StatusCode::CREATED, r))
 }
 
 #[utoipa::path(delete, path = "/v1/acls/{acl}", params(("acl" = String, Path)),

@@ -4,7 +4,7 @@
 //! the answer. The views add what only the running router knows: its
 //! neighbors and counters.
 
-use super::api::{edit, with_engine, ApiError, Body2, Shared};
+use super::api::{add_named, edit, with_engine, ApiError, Body2, Shared};
 use super::engine::{ChangeError, Engine};
 use crate::topology::router::{switch_port_name, RouteSpec, RouterPortSpec, RouterSpec};
 use crate::topology::Topology;
@@ -141,18 +141,15 @@ pub(super) async fn add(
     State(st): State<Shared>,
     Body2(spec): Body2<RouterSpec>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
-    edit(&st, move |t| {
-        if t.router(&spec.name).is_some() {
-            return Err(ChangeError::Conflict {
-                field: "name".into(),
-                message: format!("router '{}' exists already", spec.name),
-            });
-        }
-        t.routers.push(spec);
-        Ok(())
-    })
+    let name = spec.name.clone();
+    add_named(
+        &st,
+        "router",
+        name,
+        |t, n| t.router(n).is_some(),
+        move |t| t.routers.push(spec),
+    )
     .await
-    .map(|r| (StatusCode::CREATED, r))
 }
 
 #[utoipa::path(delete, path = "/v1/routers/{router}", params(("router" = String, Path)),
