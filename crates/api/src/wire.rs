@@ -404,7 +404,11 @@ pub struct Flushed {
 pub struct TunnelView {
     pub switch: String,
     pub port: String,
+    /// The VNI (0 on a trunk with `vlan_vni`).
     pub vni: u32,
+    /// Each VLAN's VNI, as `VID:VNI`, on a trunk port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vlan_vni: Vec<String>,
     pub local: String,
     pub dstport: u16,
     pub remotes: Vec<String>,

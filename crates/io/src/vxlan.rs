@@ -49,6 +49,9 @@ pub struct VxlanConfig {
     pub remotes: Vec<IpAddr>,
     /// MTU of the underlay path.
     pub underlay_mtu: u32,
+    /// For a trunk port: each VLAN's VNI (frames leave untagged in their
+    /// VLAN's VNI and come back tagged). Empty: every frame in `vni`.
+    pub vlan_vni: Vec<(u16, u32)>,
 }
 
 impl VxlanConfig {
@@ -77,6 +80,8 @@ pub struct VxlanCounters {
     /// Received inner frames too big for the tunnel that are not TCP.
     pub rx_too_big: AtomicU64,
     pub tx_flooded: AtomicU64,
+    /// Frames of a VLAN the port maps to no VNI (or untagged, on a mapped port).
+    pub tx_no_vni: AtomicU64,
 }
 
 /// A tunnel port as `vepa tunnel show` reports it.
@@ -90,8 +95,10 @@ pub struct TunnelState {
     pub max_inner: usize,
     /// Remote MACs and the VTEP each is behind.
     pub learned: Vec<(MacAddr, IpAddr)>,
-    /// bad header, unknown VNI, truncated, too big (in), too big (out), flooded.
-    pub counts: [(&'static str, u64); 6],
+    /// Each VLAN's VNI on a trunk port.
+    pub vlan_vni: Vec<(u16, u32)>,
+    /// bad header, unknown VNI, truncated, too big (in), too big (out), flooded, no VNI.
+    pub counts: [(&'static str, u64); 7],
 }
 
 pub struct VxlanPort {
@@ -141,8 +148,9 @@ impl VxlanPort {
         v
     }
 
-    /// Checks a received datagram; the inner frame's range when it is ours.
-    fn inner(&self, d: &[u8]) -> Option<std::ops::Range<usize>> {
+    /// Checks a received datagram; the inner frame's range when it is
+    /// ours, and the VLAN its VNI maps to on a trunk port.
+    fn inner(&self, d: &[u8]) -> Option<(std::ops::Range<usize>, Option<u16>)> {
         if d.len() < HEADER {
             self.counters.rx_truncated.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -152,15 +160,19 @@ impl VxlanPort {
             return None;
         }
         let vni = u32::from_be_bytes([0, d[4], d[5], d[6]]);
-        if vni != self.cfg.vni {
-            self.counters.rx_unknown_vni.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
+        let vid = match self.cfg.vlan_vni.iter().find(|(_, n)| *n == vni) {
+            Some((vid, _)) => Some(*vid),
+            None if self.cfg.vlan_vni.is_empty() && vni == self.cfg.vni => None,
+            None => {
+                self.counters.rx_unknown_vni.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
         if d.len() < HEADER + 14 {
             self.counters.rx_truncated.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        Some(HEADER..d.len())
+        Some((HEADER..d.len(), vid))
     }
 
     fn learn(&self, src: MacAddr, vtep: IpAddr) {
@@ -315,6 +327,7 @@ impl Port for VxlanPort {
             remotes: self.cfg.remotes.clone(),
             max_inner: self.cfg.max_inner(),
             learned: self.learned(),
+            vlan_vni: self.cfg.vlan_vni.clone(),
             counts: [
                 ("rx_bad_header", n(&c.rx_bad_header)),
                 ("rx_unknown_vni", n(&c.rx_unknown_vni)),
@@ -322,6 +335,7 @@ impl Port for VxlanPort {
                 ("rx_too_big", n(&c.rx_too_big)),
                 ("tx_too_big", n(&c.tx_too_big)),
                 ("tx_flooded", n(&c.tx_flooded)),
+                ("tx_no_vni", n(&c.tx_no_vni)),
             ],
         })
     }
@@ -333,12 +347,27 @@ impl Port for VxlanPort {
                 Err(e) if is_retry(&e) => return Ok(None),
                 Err(e) => return Err(e),
             };
-            let Some(r) = self.inner(&buf[..n]) else {
+            let Some((r, vid)) = self.inner(&buf[..n]) else {
                 continue;
             };
+            self.learn(
+                MacAddr::from_slice(&buf[r.start + 6..r.start + 12]),
+                from.ip(),
+            );
+            let untagged_len = r.len();
+            let r = match vid {
+                // The VLAN's tag goes back in, in the room of the VXLAN header.
+                Some(vid) => {
+                    let at = r.start;
+                    buf.copy_within(at..at + 12, at - 4);
+                    buf[at + 8..at + 10].copy_from_slice(&[0x81, 0x00]);
+                    buf[at + 10..at + 12].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
+                    at - 4..r.end
+                }
+                None => r,
+            };
             let inner = &mut buf[r.clone()];
-            self.learn(MacAddr::from_slice(&inner[6..12]), from.ip());
-            if inner.len() > self.cfg.max_inner() {
+            if untagged_len > self.cfg.max_inner() {
                 // A TCP super-frame the sender's stack left whole (tunnel
                 // GSO between namespaces): passed on as GSO, cut to the
                 // tunnel's MTU, for the forwarder or the receiving port.
@@ -364,6 +393,20 @@ impl Port for VxlanPort {
         if frame.len() < 14 {
             return Ok(());
         }
+        // The VNI, and whether the frame's tag comes off (a mapped trunk).
+        let (vni, strip) = if self.cfg.vlan_vni.is_empty() {
+            (self.cfg.vni, false)
+        } else {
+            let tagged = frame.len() >= 18 && frame[12..14] == [0x81, 0x00];
+            let vid = tagged.then(|| u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff);
+            match vid.and_then(|v| self.cfg.vlan_vni.iter().find(|(x, _)| *x == v)) {
+                Some((_, vni)) => (*vni, true),
+                None => {
+                    self.counters.tx_no_vni.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+            }
+        };
         let dst = MacAddr::from_slice(&frame[..6]);
         let known = if dst.is_multicast() {
             None
@@ -375,26 +418,44 @@ impl Port for VxlanPort {
                 .copied()
         };
         let sock = self.sender(frame);
+        let header = header(vni);
         let r = if vnet.is_gso() {
-            self.send_gso(sock, known, vnet, frame)
+            self.send_gso(sock, known, vnet, frame, header, strip)
         } else {
-            if frame.len() > self.cfg.max_inner() {
+            let cut = if strip { 4 } else { 0 };
+            if frame.len() - cut > self.cfg.max_inner() {
                 self.counters.tx_too_big.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
             }
             OUT.with(|out| {
                 let mut out = out.borrow_mut();
                 out.clear();
-                out.extend_from_slice(&self.header());
-                out.extend_from_slice(frame);
+                encap(&mut out, &header, frame, strip);
                 if vnet.needs_csum() {
-                    let start = HEADER + vnet.csum_start as usize;
+                    let start = (HEADER + vnet.csum_start as usize).saturating_sub(cut);
                     checksum::complete_partial(&mut out, start, vnet.csum_offset as usize);
                 }
                 self.deliver(sock, known, &out, None)
             })
         };
         r.or_else(|e| if is_retry(&e) { Ok(()) } else { Err(e) })
+    }
+}
+
+/// The VXLAN header for `vni`.
+fn header(vni: u32) -> [u8; HEADER] {
+    let v = vni.to_be_bytes();
+    [FLAG_VNI, 0, 0, 0, v[1], v[2], v[3], 0]
+}
+
+/// Appends `header` and `frame`, without its 802.1Q tag when `strip`.
+fn encap(out: &mut Vec<u8>, header: &[u8; HEADER], frame: &[u8], strip: bool) {
+    out.extend_from_slice(header);
+    if strip {
+        out.extend_from_slice(&frame[..12]);
+        out.extend_from_slice(&frame[16..]);
+    } else {
+        out.extend_from_slice(frame);
     }
 }
 
@@ -405,11 +466,6 @@ const UDP_SEGMENT: libc::c_int = 103;
 const GSO_BYTES: usize = 65_000;
 
 impl VxlanPort {
-    fn header(&self) -> [u8; HEADER] {
-        let v = self.cfg.vni.to_be_bytes();
-        [FLAG_VNI, 0, 0, 0, v[1], v[2], v[3], 0]
-    }
-
     /// Sends `out` (one datagram, or equal-sized ones of `seg` bytes with
     /// a shorter last) to the VTEP that has the destination, or to every
     /// remote.
@@ -452,9 +508,11 @@ impl VxlanPort {
         known: Option<IpAddr>,
         vnet: &VirtioNetHdr,
         frame: &[u8],
+        header: [u8; HEADER],
+        strip: bool,
     ) -> io::Result<()> {
-        let header = self.header();
         let max = self.cfg.max_inner();
+        let cut = if strip { 4 } else { 0 };
         OUT.with(|out| {
             SEG.with(|scratch| {
                 let (mut out, mut scratch) = (out.borrow_mut(), scratch.borrow_mut());
@@ -473,11 +531,11 @@ impl VxlanPort {
                     }
                 };
                 let cut = vepa_packet::gso::segment(frame, vnet, &mut scratch, |inner| {
-                    if inner.len() > max {
+                    if inner.len() - cut > max {
                         too_big = true;
                         return;
                     }
-                    let unit = HEADER + inner.len();
+                    let unit = HEADER + inner.len() - cut;
                     let fits = out.len() + unit <= GSO_BYTES;
                     if !out.is_empty() && (!fits || unit > seg_len) {
                         flush(&mut out, seg_len);
@@ -485,8 +543,7 @@ impl VxlanPort {
                     if out.is_empty() {
                         seg_len = unit;
                     }
-                    out.extend_from_slice(&header);
-                    out.extend_from_slice(inner);
+                    encap(&mut out, &header, inner, strip);
                     if unit < seg_len {
                         // A shorter datagram ends a GSO send.
                         flush(&mut out, seg_len);
@@ -579,6 +636,7 @@ mod tests {
             port,
             remotes: remotes.iter().map(|r| r.parse().unwrap()).collect(),
             underlay_mtu: 1500,
+            vlan_vni: Vec::new(),
         })
         .unwrap()
     }
@@ -693,5 +751,46 @@ mod tests {
             (0..payload).map(|i| i as u8).collect::<Vec<_>>(),
             "the stream, in order"
         );
+    }
+
+    #[test]
+    fn vlans_map_to_vnis_and_back() {
+        let mapped = |local: &str, vid: u16| {
+            VxlanPort::open(VxlanConfig {
+                name: "vx".into(),
+                vni: 0,
+                local: local.parse().unwrap(),
+                port: 47893,
+                remotes: vec![if local == "127.0.0.1" {
+                    "127.0.0.4"
+                } else {
+                    "127.0.0.1"
+                }
+                .parse()
+                .unwrap()],
+                underlay_mtu: 1500,
+                vlan_vni: vec![(vid, 1010)],
+            })
+            .unwrap()
+        };
+        // VLAN 10 here and VLAN 30 there are both VNI 1010.
+        let (a, b) = (mapped("127.0.0.1", 10), mapped("127.0.0.4", 30));
+        let plain = frame([0xff; 6], [2, 0, 0, 0, 0, 1], 60);
+        let tagged = |vid: u16| {
+            let mut f = plain.clone();
+            f.splice(12..12, [0x81, 0x00, 0, vid as u8]);
+            f
+        };
+        a.send(&VirtioNetHdr::default(), &tagged(10)).unwrap();
+        assert_eq!(
+            wait_recv(&b).unwrap(),
+            tagged(30),
+            "tag off at one end, the other's on at the other"
+        );
+        // Untagged, or of an unmapped VLAN: not sent.
+        a.send(&VirtioNetHdr::default(), &plain).unwrap();
+        a.send(&VirtioNetHdr::default(), &tagged(20)).unwrap();
+        assert_eq!(a.counters.tx_no_vni.load(Ordering::Relaxed), 2);
+        assert!(wait_recv(&b).is_none());
     }
 }

@@ -393,6 +393,7 @@ pub fn vxlan_port(p: &PortSpec) -> Result<vepa_io::VxlanPort> {
         port: p.dstport.unwrap_or(vepa_io::VXLAN_PORT),
         remotes,
         underlay_mtu: p.mtu.unwrap_or(1500),
+        vlan_vni: p.vlan_vnis(),
     };
     vepa_io::VxlanPort::open(cfg).with_context(|| format!("port '{}': vxlan", p.name))
 }

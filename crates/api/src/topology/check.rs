@@ -222,16 +222,75 @@ fn check_vxlan(
     ] {
         not_for(field, set)?;
     }
-    match p.vni {
-        Some(v) if (1..=0xff_ffff).contains(&v) => {}
-        Some(v) => {
+    let vni_ok = |v: u32| (1..=0xff_ffff).contains(&v);
+    if p.vlan_vni.is_empty() {
+        match p.vni {
+            Some(v) if vni_ok(v) => {}
+            Some(v) => {
+                return Err(invalid(
+                    at,
+                    "vni",
+                    format!("{v} is out of range; expected 1 to 16777215"),
+                ))
+            }
+            None => {
+                return Err(invalid(
+                    at,
+                    "vni",
+                    "a vxlan port needs its VNI (or vlan_vni on a trunk)",
+                ))
+            }
+        }
+    } else {
+        if p.vni.is_some() || p.native_vlan.is_some() {
             return Err(invalid(
                 at,
-                "vni",
-                format!("{v} is out of range; expected 1 to 16777215"),
-            ))
+                if p.vni.is_some() {
+                    "vni"
+                } else {
+                    "native_vlan"
+                },
+                "a port with vlan_vni carries tagged VLANs only, each in its own VNI",
+            ));
         }
-        None => return Err(invalid(at, "vni", "a vxlan port needs its VNI")),
+        let mut vids = Vec::new();
+        let mut vnis = Vec::new();
+        for m in &p.vlan_vni {
+            let bad = || {
+                invalid(
+                    at,
+                    "vlan_vni",
+                    format!(
+                        "'{m}': expected VID:VNI, e.g. \"10:1010\" (VID 1-4094, VNI 1-16777215)"
+                    ),
+                )
+            };
+            let (v, n) = m.split_once(':').ok_or_else(bad)?;
+            let v: u16 = v.trim().parse().map_err(|_| bad())?;
+            let n: u32 = n.trim().parse().map_err(|_| bad())?;
+            if !(1..=4094).contains(&v) || !vni_ok(n) {
+                return Err(bad());
+            }
+            if vids.contains(&v) || vnis.contains(&n) {
+                return Err(invalid(
+                    at,
+                    "vlan_vni",
+                    format!("'{m}': each VLAN and each VNI once"),
+                ));
+            }
+            vids.push(v);
+            vnis.push(n);
+        }
+        let mut trunk = p.trunk.clone().unwrap_or_default();
+        trunk.sort_unstable();
+        vids.sort_unstable();
+        if trunk != vids {
+            return Err(invalid(
+                at,
+                "trunk",
+                format!("a port with vlan_vni is a trunk of exactly its VLANs ({vids:?})"),
+            ));
+        }
     }
     let Some(local) = &p.local else {
         return Err(invalid(

@@ -181,6 +181,9 @@ pub struct PortSpec {
     /// For `vxlan`: remote VTEP addresses (flooded frames go to each).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remote: Vec<String>,
+    /// For a `vxlan` trunk port: each VLAN's VNI, as `"VID:VNI"` (instead of `vni`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vlan_vni: Vec<String>,
     /// For `vxlan`: the UDP port of the VTEPs (default 4789; the kernel's
     /// vxlan defaults to 8472 unless made with `dstport 4789`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,6 +245,7 @@ impl PortSpec {
             vni: None,
             local: None,
             remote: Vec::new(),
+            vlan_vni: Vec::new(),
             dstport: None,
             mtu: None,
             offload: None,
@@ -270,6 +274,17 @@ impl PortSpec {
     /// The gateways, parsed (the topology check has vetted them).
     pub fn gateways(&self) -> Vec<std::net::IpAddr> {
         self.gateway.iter().filter_map(|g| g.parse().ok()).collect()
+    }
+
+    /// The `vlan_vni` pairs, parsed (the topology check has vetted them).
+    pub fn vlan_vnis(&self) -> Vec<(u16, u32)> {
+        self.vlan_vni
+            .iter()
+            .filter_map(|m| {
+                let (v, n) = m.split_once(':')?;
+                Some((v.trim().parse().ok()?, n.trim().parse().ok()?))
+            })
+            .collect()
     }
 
     pub fn peer_ifname(&self) -> &str {

@@ -21,6 +21,7 @@ pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {
             switch: s.name.clone(),
             port: p.name.clone(),
             vni: t.vni,
+            vlan_vni: t.vlan_vni.iter().map(|(v, n)| format!("{v}:{n}")).collect(),
             local: t.local.to_string(),
             dstport: t.port,
             remotes: t.remotes.iter().map(|r| r.to_string()).collect(),
