@@ -211,3 +211,126 @@ fn tunnels_show_what_they_learned_and_count_bad_packets() {
     let err = d.fails(&["apply", "-f", file.to_str().expect("path")]);
     assert!(err.contains("remote"), "{err}");
 }
+
+/// A trunk's VLANs each in their own VNI, against two kernel vxlan devices
+/// (VNI 1010 and 1020) in two bridges: each VLAN reaches its own VNI's VM
+/// only, though all four VMs share one subnet.
+#[test]
+fn vlans_map_to_vnis_against_the_kernel() {
+    require_root();
+    let id = uid();
+    let (h1, h2) = (
+        Netns::new(&format!("yh1{id}")),
+        Netns::new(&format!("yh2{id}")),
+    );
+    let vms: Vec<Netns> = (1..=4).map(|i| Netns::new(&format!("yv{i}{id}"))).collect();
+    sh(&[
+        "ip", "-n", &h1.name, "link", "add", "und", "type", "veth", "peer", "name", "und", "netns",
+        &h2.name,
+    ]);
+    ns_sh(
+        &h1.name,
+        "ip addr add 192.0.2.1/24 dev und && ip link set und up",
+    );
+    ns_sh(
+        &h2.name,
+        "ip addr add 192.0.2.2/24 dev und && ip link set und up",
+    );
+    // Host 2: VNI 1010 → VM 3, VNI 1020 → VM 4.
+    for (vni, vm, ip) in [(1010, &vms[2], "10.82.0.3"), (1020, &vms[3], "10.82.0.4")] {
+        ns_sh(
+            &h2.name,
+            &format!(
+                "ip link add vx{vni} type vxlan id {vni} dstport 4789 local 192.0.2.2 dev und && \
+                 bridge fdb append 00:00:00:00:00:00 dev vx{vni} dst 192.0.2.1 && \
+                 ip link add br{vni} type bridge && ip link set vx{vni} master br{vni} && \
+                 ip link set vx{vni} up && ip link set br{vni} up"
+            ),
+        );
+        sh(&[
+            "ip",
+            "-n",
+            &vm.name,
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("v{vni}"),
+            "netns",
+            &h2.name,
+        ]);
+        ns_sh(
+            &h2.name,
+            &format!("ip link set v{vni} mtu 1450 master br{vni} && ip link set v{vni} up"),
+        );
+        ns_sh(
+            &vm.name,
+            &format!(
+                "ip link set eth0 mtu 1450 && ip addr add {ip}/24 dev eth0 && ip link set eth0 up"
+            ),
+        );
+    }
+    // Host 1: VM 1 in VLAN 10, VM 2 in VLAN 20, the trunk tunnel.
+    let topo = format!(
+        r#"
+[[switch]]
+name = "t{id}"
+[[switch.port]]
+name = "y1{id}"
+type = "veth"
+netns = "{n1}"
+address = ["10.82.0.1/24"]
+mtu = 1450
+vlan = 10
+[[switch.port]]
+name = "y2{id}"
+type = "veth"
+netns = "{n2}"
+address = ["10.82.0.2/24"]
+mtu = 1450
+vlan = 20
+[[switch.port]]
+name = "yx{id}"
+type = "vxlan"
+local = "192.0.2.1"
+remote = ["192.0.2.2"]
+trunk = [10, 20]
+vlan_vni = ["10:1010", "20:1020"]
+"#,
+        n1 = vms[0].name,
+        n2 = vms[1].name,
+    );
+    let _v = Vepa::start_in(
+        Some(&h1.name),
+        &topo,
+        &[format!("y1{id}"), format!("y2{id}")],
+    );
+    assert!(
+        wait_reachable(&vms[0].name, "10.82.0.3"),
+        "VLAN 10 reaches VNI 1010"
+    );
+    assert!(
+        wait_reachable(&vms[1].name, "10.82.0.4"),
+        "VLAN 20 reaches VNI 1020"
+    );
+    assert!(
+        !ping(&vms[0].name, "10.82.0.4"),
+        "VLAN 10 does not reach VNI 1020"
+    );
+    assert!(
+        !ping(&vms[1].name, "10.82.0.3"),
+        "VLAN 20 does not reach VNI 1010"
+    );
+    let len = 4 << 20;
+    assert_eq!(
+        tcp_transfer(&vms[0].name, &vms[2].name, "10.82.0.3", 5203, len),
+        len
+    );
+    assert_eq!(
+        tcp_transfer(&vms[3].name, &vms[1].name, "10.82.0.2", 5204, len),
+        len
+    );
+}

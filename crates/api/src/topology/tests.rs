@@ -160,23 +160,44 @@ fn vxlan_ports_are_checked() {
     };
     let ok = Topology::parse("t", &base("vni = 42\n")).unwrap();
     ok.check().unwrap();
-    let trunk = Topology::parse("t", &base("vlan_vni = [\"10:1010\", \"20:1020\"]\ntrunk = [10, 20]\n")).unwrap();
+    let trunk = Topology::parse(
+        "t",
+        &base("vlan_vni = [\"10:1010\", \"20:1020\"]\ntrunk = [10, 20]\n"),
+    )
+    .unwrap();
     trunk.check().unwrap();
-    assert_eq!(trunk.switches[0].ports[0].vlan_vnis(), vec![(10, 1010), (20, 1020)]);
+    assert_eq!(
+        trunk.switches[0].ports[0].vlan_vnis(),
+        vec![(10, 1010), (20, 1020)]
+    );
     for (extra, want) in [
         ("", "needs its VNI"),
         ("vni = 16777216\n", "out of range"),
         ("vni = 42\nnetns = \"x\"\n", "netns"),
         ("vlan_vni = [\"10:1010\"]\n", "trunk of exactly its VLANs"),
-        ("vlan_vni = [\"10-1010\"]\ntrunk = [10]\n", "expected VID:VNI"),
-        ("vlan_vni = [\"10:1010\", \"20:1010\"]\ntrunk = [10, 20]\n", "each VLAN and each VNI once"),
+        (
+            "vlan_vni = [\"10-1010\"]\ntrunk = [10]\n",
+            "expected VID:VNI",
+        ),
+        (
+            "vlan_vni = [\"10:1010\", \"20:1010\"]\ntrunk = [10, 20]\n",
+            "each VLAN and each VNI once",
+        ),
         ("vlan_vni = [\"10:1010\"]\ntrunk = [10]\nvni = 5\n", "vni"),
     ] {
-        let e = Topology::parse("t", &base(extra)).unwrap().check().unwrap_err().to_string();
+        let e = Topology::parse("t", &base(extra))
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(want), "{extra}: {e} (wanted {want})");
     }
     let mut bad_remote = base("vni = 42\n");
     bad_remote = bad_remote.replace("192.0.2.2", "fd00::2");
-    let e = Topology::parse("t", &bad_remote).unwrap().check().unwrap_err().to_string();
+    let e = Topology::parse("t", &bad_remote)
+        .unwrap()
+        .check()
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("remote"), "{e}");
 }
