@@ -131,8 +131,6 @@ fn vxlan_interoperates_with_the_kernel() {
         "one copy of the broadcast"
     );
     // The kernel learned vepa's VM against vepa's VTEP.
-    let fdb = sh(&["ip", "-n", &h2.name, "-d", "link"]);
-    let _ = fdb;
     let out = String::from_utf8_lossy(
         &sh(&["bridge", "-n", &h2.name, "fdb", "show", "dev", "vx42"]).stdout,
     )
