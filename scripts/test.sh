@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # command -> Debian package
-declare -A need=([ip]=iproute2 [ping]=iputils-ping [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux [ovs-ofctl]=openvswitch-common [osken-manager]=python3-os-ken [traceroute]=traceroute [nft]=nftables)
+declare -A need=([ip]=iproute2 [ping]=iputils-ping [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux [ovs-ofctl]=openvswitch-common [osken-manager]=python3-os-ken [traceroute]=traceroute [nft]=nftables [etcd]=etcd-server [etcdctl]=etcd-client [protoc]=protobuf-compiler)
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")

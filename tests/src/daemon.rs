@@ -34,6 +34,11 @@ impl Daemon {
         Daemon::make(&[], Some(ns))
     }
 
+    /// Starts a daemon inside namespace `ns` with extra arguments.
+    pub fn start_in_with(ns: &str, args: &[&str]) -> Daemon {
+        Daemon::make(args, Some(ns))
+    }
+
     /// Starts a daemon with extra arguments (`--listen`, `--group`...).
     pub fn start_with(args: &[&str]) -> Daemon {
         Daemon::make(args, None)

@@ -18,6 +18,7 @@ use vepa_io::{PacketPort, Port, RxBatch};
 use vepa_packet::{ArpOperation, ArpPacket, EtherType, EthernetFrame, MacAddr};
 
 pub mod daemon;
+pub mod etcd;
 pub mod evb;
 
 /// Fails the test early, clearly, when not run as root.

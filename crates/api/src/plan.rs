@@ -25,6 +25,24 @@ pub const HOST_FIELDS: &[&str] = &[
     "offload",
 ];
 
+/// The fields that shape a VXLAN port's socket and endpoints, and a
+/// fabric port's `relay` (the tunnel reflects, not the switch).
+pub fn device_fields(p: &PortSpec) -> impl Iterator<Item = &'static str> {
+    const TUNNEL: &[&str] = &["vni", "local", "remote", "vlan_vni", "dstport", "fabric"];
+    let tunnel = if p.kind == crate::topology::PortKind::Vxlan {
+        TUNNEL
+    } else {
+        &[]
+    };
+    let relay: &[&str] = if p.fabric { &["relay"] } else { &[] };
+    HOST_FIELDS.iter().chain(tunnel).chain(relay).copied()
+}
+
+/// Whether changing `field` of `p` means making its device again.
+pub fn remakes_device(p: &PortSpec, field: &str) -> bool {
+    device_fields(p).any(|f| f == field)
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Op {
@@ -319,7 +337,7 @@ fn diff_switch(old: &SwitchSpec, new: &SwitchSpec, out: &mut Vec<Change>) {
         }
         let op = if fields
             .iter()
-            .any(|f| HOST_FIELDS.contains(&f.field.as_str()))
+            .any(|f| remakes_device(p, &f.field) || remakes_device(&before, &f.field))
         {
             Op::Recreate
         } else {

@@ -412,12 +412,69 @@ pub struct TunnelView {
     pub local: String,
     pub dstport: u16,
     pub remotes: Vec<String>,
+    /// The other hosts' VTEPs with this VNI, from the control plane (fabric ports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// MACs the other hosts published, and their VTEP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<LearnedMac>,
+    /// The fabric reflects frames back to this host (relay on a fabric port).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reflect: bool,
+    /// Frames from members are refused (the uplink of a private switch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolate: bool,
     /// The largest inner frame (Ethernet header included) the underlay carries.
     pub max_inner_frame: usize,
     /// Remote MACs and the VTEP each was last seen behind.
     pub learned: Vec<LearnedMac>,
     /// Drops and floods by kind (only those that happened).
     pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+/// The etcd control plane as this daemon sees it: its connection and
+/// every host the store lists (the last known list while etcd is away).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HostsView {
+    pub endpoints: Vec<String>,
+    /// The key prefix the hosts share.
+    pub prefix: String,
+    pub host_id: String,
+    pub underlay: String,
+    /// `connected`, `connecting` or `retrying`.
+    pub state: String,
+    /// Why the last session with etcd ended or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Seconds until the next attempt (while `retrying`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_in_secs: Option<u64>,
+    pub hosts: Vec<HostRecord>,
+}
+
+/// One host's entry in the store (JSON under `PREFIX/hosts/HOST-ID`,
+/// attached to the host's lease).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HostRecord {
+    pub host: String,
+    #[schema(value_type = String)]
+    pub underlay: std::net::IpAddr,
+    pub version: String,
+    pub networks: Vec<NetworkRecord>,
+}
+
+/// A switch of a host that spans hosts: its fabric port's VNI and VTEP,
+/// and the MACs of the VMs behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NetworkRecord {
+    pub vni: u32,
+    pub switch: String,
+    pub mode: String,
+    #[schema(value_type = String)]
+    pub vtep: std::net::IpAddr,
+    pub dstport: u16,
+    #[schema(value_type = Vec<String>)]
+    pub macs: Vec<MacAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

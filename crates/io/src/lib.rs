@@ -25,7 +25,7 @@ pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;
 pub use port::Port;
 pub use tap::TapPort;
-pub use vxlan::{TunnelState, VxlanConfig, VxlanCounters, VxlanPort, VXLAN_PORT};
+pub use vxlan::{Fabric, TunnelState, VxlanConfig, VxlanCounters, VxlanPort, VXLAN_PORT};
 
 /// The largest frame a port reads: a 64 KiB GSO super-frame with its headers.
 pub const MAX_FRAME: usize = 65536 + 256;

@@ -32,6 +32,11 @@ pub trait Port: Send + Sync {
         None
     }
 
+    /// The VXLAN tunnel behind this port, for the control plane to program.
+    fn as_vxlan(&self) -> Option<&crate::vxlan::VxlanPort> {
+        None
+    }
+
     /// Sends one frame; `vnet` must be plain unless the port has offloads.
     fn send(&self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()>;
 

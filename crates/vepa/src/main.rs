@@ -134,6 +134,8 @@ enum Command {
         /// (examples/daemon-default.toml: switch vepa0, two VMs in namespaces).
         #[arg(long)]
         default: bool,
+        #[command(flatten)]
+        fabric: daemon::FabricArgs,
     },
     /// What this kernel can do, tried in a scratch namespace, and what vepa uses instead (needs root)
     ///
@@ -172,6 +174,9 @@ enum Command {
     /// VXLAN tunnels: endpoints, learned remote MACs, drops (daemon)
     #[command(subcommand)]
     Tunnel(client::routers::TunnelCmd),
+    /// Hosts of the multi-host fabric, as etcd lists them (daemon with --etcd)
+    #[command(subcommand)]
+    Hosts(client::routers::HostsCmd),
     /// Add, remove or show access lists on switch ports and routers (daemon)
     #[command(subcommand)]
     Acl(client::acls::AclCmd),
@@ -259,6 +264,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             listen,
             workers,
             default,
+            fabric,
         } => daemon::run(daemon::DaemonOptions {
             state_dir,
             socket: cli
@@ -271,6 +277,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             token_file: cli.token_file.clone(),
             workers: workers.map(usize::from).unwrap_or_else(default_workers),
             seed_default: default,
+            fabric: fabric.options()?,
         }),
         Command::Doctor { out } => doctor::run(out.output == client::Output::Json),
         Command::Nic(c) => nic::run(c),
@@ -283,6 +290,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Route(c) => client::routers::route(&client()?, c),
         Command::Acl(c) => client::acls::acl(&client()?, c),
         Command::Tunnel(c) => client::routers::tunnel(&client()?, c),
+        Command::Hosts(c) => client::routers::hosts(&client()?, c),
         Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),
         Command::Apply { file, dry_run } => client::apply(&client()?, &file, dry_run),
@@ -298,7 +306,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             &file,
             stats_json.as_deref(),
             workers.map(usize::from).unwrap_or_else(default_workers),
-            realize::PortOptions { rx_ring },
+            realize::PortOptions {
+                rx_ring,
+                underlay: None,
+            },
         ),
         Command::Validate { file } => {
             let topo = topology::Topology::load(&file)?;

@@ -170,6 +170,9 @@ pub fn temp_ifname() -> String {
 pub struct PortOptions {
     /// AF_PACKET ports receive through a TPACKET_V3 ring instead of recvmmsg (experimental).
     pub rx_ring: bool,
+    /// The daemon's `--underlay-ip`: the local VTEP of fabric ports that
+    /// name none.
+    pub underlay: Option<std::net::IpAddr>,
 }
 
 /// An AF_PACKET port on `ifname`, with the receive path `opts` asks for.
@@ -267,7 +270,7 @@ impl<'t> PortMaker<'t> {
         self.ensure_netns(state, p)?;
         Ok(match p.kind {
             PortKind::Netdev => packet_port(p.host_ifname(), p.offload(), opts)?,
-            PortKind::Vxlan => Arc::new(vxlan_port(p)?),
+            PortKind::Vxlan => Arc::new(vxlan_port(p, opts.underlay)?),
             PortKind::Veth => {
                 make_veth(state, p, &temp_ifname())?;
                 packet_port(p.host_ifname(), p.offload(), opts)?
@@ -374,12 +377,18 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
 }
 
 /// The tunnel of a `vxlan` port (its fields vetted by the topology check).
-pub fn vxlan_port(p: &PortSpec) -> Result<vepa_io::VxlanPort> {
+pub fn vxlan_port(p: &PortSpec, underlay: Option<std::net::IpAddr>) -> Result<vepa_io::VxlanPort> {
     let parse = |s: &str| {
         s.parse::<std::net::IpAddr>()
             .with_context(|| format!("'{s}'"))
     };
-    let local = parse(p.local.as_deref().unwrap_or_default()).context("local")?;
+    let local = match (&p.local, underlay) {
+        (Some(l), _) => parse(l).context("local")?,
+        (None, Some(u)) => u,
+        (None, None) => bail!(
+            "local: a fabric port without `local` takes the daemon's --underlay-ip, and none was given"
+        ),
+    };
     let remotes = p
         .remote
         .iter()
@@ -394,6 +403,7 @@ pub fn vxlan_port(p: &PortSpec) -> Result<vepa_io::VxlanPort> {
         remotes,
         underlay_mtu: p.mtu.unwrap_or(1500),
         vlan_vni: p.vlan_vnis(),
+        reflect: p.fabric && p.relay,
     };
     vepa_io::VxlanPort::open(cfg).with_context(|| format!("port '{}': vxlan", p.name))
 }

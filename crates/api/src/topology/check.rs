@@ -121,6 +121,7 @@ pub(super) fn check_port(
     }
     match p.kind {
         PortKind::Vxlan => check_vxlan(at, p, &not_for)?,
+        _ if p.fabric => not_for("fabric", true)?,
         PortKind::Veth => not_for("peer", p.peer.is_some())?,
         PortKind::Tap => {
             not_for("peer", p.peer.is_some())?;
@@ -292,12 +293,22 @@ fn check_vxlan(
             ));
         }
     }
-    let Some(local) = &p.local else {
+    if p.fabric && !p.vlan_vni.is_empty() {
         return Err(invalid(
             at,
-            "local",
-            "a vxlan port needs its local VTEP address (on the underlay)",
+            "vlan_vni",
+            "a fabric port carries one VNI (`vni`); make one fabric port per VNI",
         ));
+    }
+    let local = match &p.local {
+        Some(l) => l,
+        // The daemon fills in its --underlay-ip.
+        None if p.fabric => return check_remotes(at, p, None),
+        None => return Err(invalid(
+            at,
+            "local",
+            "a vxlan port needs its local VTEP address (on the underlay), or `fabric = true` under a daemon with --underlay-ip",
+        )),
     };
     let local: IpAddr = local
         .parse()
@@ -309,14 +320,20 @@ fn check_vxlan(
             format!("{local} is not a unicast address"),
         ));
     }
+    check_remotes(at, p, Some(local))
+}
+
+/// Remote VTEPs: unicast, of the local VTEP's family, not the local one.
+fn check_remotes(at: &str, p: &PortSpec, local: Option<IpAddr>) -> Result<(), TopologyError> {
+    let family = local.or_else(|| p.remote.first().and_then(|r| r.parse().ok()));
     for r in &p.remote {
         let ip: IpAddr = r
             .parse()
             .map_err(|_| invalid(at, "remote", format!("'{r}' is not an IP address")))?;
-        if ip.is_ipv4() != local.is_ipv4()
+        if family.is_some_and(|f| f.is_ipv4() != ip.is_ipv4())
             || ip.is_multicast()
             || ip.is_unspecified()
-            || ip == local
+            || Some(ip) == local
         {
             return Err(invalid(
                 at,
@@ -417,7 +434,9 @@ pub(super) fn switch_config(
             PortRole::Downlink(p.mode.unwrap_or(s.mode).into())
         };
         let mut c = PortConfig::new(p.name.clone(), role);
-        c.relay = p.relay;
+        // A fabric port's relay is the fabric's (the tunnel reflects to
+        // this host); hairpin here would send members' floods back to all.
+        c.relay = p.relay && !p.fabric;
         c.vlan = vlan_mode(&at, p)?;
         if let Some(l) = p.mac_limit {
             c.mac_limit = l;

@@ -188,6 +188,13 @@ pub struct PortSpec {
     /// vxlan defaults to 8472 unless made with `dstport 4789`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dstport: Option<u16>,
+    /// For `vxlan`: the tunnel's other VTEPs are the hosts that publish the
+    /// same VNI through the daemon's etcd control plane (`--etcd`), besides
+    /// any `remote`; `local` defaults to the daemon's `--underlay-ip`, and
+    /// `relay` means the fabric reflects frames back to this host (it does
+    /// not hairpin at this switch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fabric: bool,
     /// Default routes for the far end (one per family), e.g. a router port's address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateway: Vec<String>,
@@ -247,6 +254,7 @@ impl PortSpec {
             remote: Vec::new(),
             vlan_vni: Vec::new(),
             dstport: None,
+            fabric: false,
             mtu: None,
             offload: None,
             mode: None,

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use hyper::Method;
 use serde_json::{json, Map, Value};
-use vepa_api::wire::{NeighborsFlushed, RouteView, RouterView, TunnelView};
+use vepa_api::wire::{HostsView, NeighborsFlushed, RouteView, RouterView, TunnelView};
 use vepa_packet::MacAddr;
 
 #[derive(Subcommand, Debug)]
@@ -127,13 +127,103 @@ pub fn tunnel(c: &Client, cmd: TunnelCmd) -> Result<()> {
                         counts.join(" ")
                     }
                 );
+                if !t.members.is_empty() || t.reflect || t.isolate {
+                    say!(
+                        "  fabric members [{}]{}{}",
+                        t.members.join(", "),
+                        if t.reflect {
+                            ", reflects to this host"
+                        } else {
+                            ""
+                        },
+                        if t.isolate {
+                            ", isolated (private)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
                 let rows = t
-                    .learned
+                    .published
                     .iter()
-                    .map(|l| vec![l.mac.to_string(), l.vtep.clone()])
+                    .map(|l| vec![l.mac.to_string(), l.vtep.clone(), "published".into()])
+                    .chain(
+                        t.learned
+                            .iter()
+                            .map(|l| vec![l.mac.to_string(), l.vtep.clone(), "learned".into()]),
+                    )
                     .collect();
-                say_raw!("{}", table(&["MAC", "VTEP"], rows));
+                say_raw!("{}", table(&["MAC", "VTEP", "FROM"], rows));
             }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HostsCmd {
+    /// The hosts the etcd control plane lists (the last known list while etcd is away): their
+    /// underlay address, and each spanning switch's VNI, VTEP and VM MACs
+    Show {
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+pub fn hosts(c: &Client, cmd: HostsCmd) -> Result<()> {
+    let HostsCmd::Show { out } = cmd;
+    let v: HostsView = c.get("/v1/hosts")?;
+    match out.output {
+        Output::Json => print_json(&v)?,
+        Output::Table => {
+            say!(
+                "etcd {} ({}): {}{}{}; this host {} at {}",
+                v.endpoints.join(","),
+                v.prefix,
+                v.state,
+                v.retry_in_secs
+                    .map(|s| format!(", next try in {s} s"))
+                    .unwrap_or_default(),
+                v.last_error
+                    .as_ref()
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default(),
+                v.host_id,
+                v.underlay
+            );
+            let rows = v
+                .hosts
+                .iter()
+                .flat_map(|h| {
+                    let me = h.host == v.host_id;
+                    let head = vec![
+                        format!("{}{}", h.host, if me { " (this host)" } else { "" }),
+                        h.underlay.to_string(),
+                    ];
+                    if h.networks.is_empty() {
+                        return vec![[head, vec![String::new(); 4]].concat()];
+                    }
+                    h.networks
+                        .iter()
+                        .map(|n| {
+                            [
+                                head.clone(),
+                                vec![
+                                    n.vni.to_string(),
+                                    format!("{} ({})", n.switch, n.mode),
+                                    format!("{}:{}", n.vtep, n.dstport),
+                                    n.macs.len().to_string(),
+                                ],
+                            ]
+                            .concat()
+                        })
+                        .collect()
+                })
+                .collect();
+            say_raw!(
+                "{}",
+                table(&["HOST", "UNDERLAY", "VNI", "SWITCH", "VTEP", "MACS"], rows)
+            );
         }
     }
     Ok(())

@@ -31,6 +31,8 @@ pub struct AppState {
     pub requests: metrics::Requests,
     /// Captures streaming now (each holds a blocking thread and a queue).
     pub captures: std::sync::atomic::AtomicUsize,
+    /// The etcd control plane (`--etcd`), if the daemon runs one.
+    pub control_plane: Option<Arc<super::fabric::ControlPlane>>,
 }
 
 /// At most this many captures at once.
@@ -738,7 +740,8 @@ async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
         super::api_acls::rule_del,
         super::api_acls::conntrack,
         super::api_acls::conntrack_flush,
-        super::api_tunnels::list
+        super::api_tunnels::list,
+        super::api_tunnels::hosts
     ),
     components(schemas(
         ErrorBody,
@@ -858,6 +861,7 @@ pub fn router(st: Shared) -> Router<Shared> {
             post(super::api_acls::conntrack_flush),
         )
         .route("/v1/tunnels", get(super::api_tunnels::list))
+        .route("/v1/hosts", get(super::api_tunnels::hosts))
         .route("/v1/stats", get(stats))
         .route("/v1/topology", get(topology))
         .route("/v1/apply", post(apply))

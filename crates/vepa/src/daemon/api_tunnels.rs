@@ -1,12 +1,14 @@
 //! `GET /v1/tunnels`: every VXLAN port with its endpoints, the remote MACs
-//! it learned (and behind which VTEP) and what it dropped.
+//! it learned (and behind which VTEP) and what it dropped; `GET /v1/hosts`:
+//! the multi-host control plane and the hosts etcd lists.
 
 use super::api::{with_engine, ApiError, Shared};
 use super::engine::Engine;
 use crate::topology::PortKind;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
-use vepa_api::wire::{LearnedMac, TunnelView};
+use vepa_api::wire::{HostsView, LearnedMac, TunnelView};
 
 pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {
     let mut out = Vec::new();
@@ -25,6 +27,17 @@ pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {
             local: t.local.to_string(),
             dstport: t.port,
             remotes: t.remotes.iter().map(|r| r.to_string()).collect(),
+            members: t.members.iter().map(|r| r.to_string()).collect(),
+            published: t
+                .fabric_macs
+                .iter()
+                .map(|(mac, vtep)| LearnedMac {
+                    mac: *mac,
+                    vtep: vtep.to_string(),
+                })
+                .collect(),
+            reflect: t.reflect,
+            isolate: t.isolate,
             max_inner_frame: t.max_inner,
             learned: t
                 .learned
@@ -48,4 +61,18 @@ pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {
 #[utoipa::path(get, path = "/v1/tunnels", responses((status = 200, body = [TunnelView])))]
 pub(super) async fn list(State(st): State<Shared>) -> Result<Json<Vec<TunnelView>>, ApiError> {
     with_engine(&st, |e| Ok(tunnels(e))).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/v1/hosts", responses((status = 200, body = HostsView), (status = 409, description = "the daemon runs without --etcd")))]
+pub(super) async fn hosts(State(st): State<Shared>) -> Result<Json<HostsView>, ApiError> {
+    match &st.control_plane {
+        Some(cp) => Ok(Json(cp.view())),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            None,
+            String::from(
+                "this daemon runs no multi-host control plane: start it with --etcd URL --underlay-ip IP",
+            ),
+        )),
+    }
 }

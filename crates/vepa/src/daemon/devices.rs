@@ -19,7 +19,7 @@ use crate::topology::{PortKind, PortSpec, SwitchSpec, Topology};
 use anyhow::{Context, Result};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use vepa_api::plan::HOST_FIELDS;
+use vepa_api::plan::device_fields;
 use vepa_io::{PacketPort, Port};
 use vepa_kernel::host;
 
@@ -62,7 +62,7 @@ fn fingerprint(parts: &[&PortSpec]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
         let v = serde_json::to_value(p).unwrap_or_default();
-        for f in HOST_FIELDS {
+        for f in device_fields(p) {
             let text = format!("{f}={};", v.get(f).unwrap_or(&serde_json::Value::Null));
             for b in text.bytes() {
                 h ^= u64::from(b);

@@ -12,6 +12,7 @@ pub mod api_routers;
 pub mod api_tunnels;
 pub mod devices;
 pub mod engine;
+pub mod fabric;
 pub mod filters;
 pub mod metrics;
 pub mod openflow;
@@ -37,6 +38,83 @@ pub struct DaemonOptions {
     pub token_file: Option<PathBuf>,
     pub workers: usize,
     pub seed_default: bool,
+    pub fabric: Option<fabric::FabricOptions>,
+}
+
+/// The multi-host control plane's flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FabricArgs {
+    /// etcd endpoint(s) of the multi-host control plane, e.g. http://10.0.0.9:2379
+    /// (repeat or separate with commas). This host's VTEP, VNIs and VM MACs are
+    /// published there; fabric ports (`fabric = true`) reach the other hosts it lists.
+    #[arg(long, value_name = "URL", value_delimiter = ',')]
+    etcd: Vec<String>,
+    /// This host's name in the store (default: the hostname).
+    #[arg(long, value_name = "NAME", requires = "etcd")]
+    host_id: Option<String>,
+    /// This host's address on the underlay: its VTEP for fabric ports without `local`.
+    #[arg(long, value_name = "IP", requires = "etcd")]
+    underlay_ip: Option<std::net::IpAddr>,
+    /// Key prefix the hosts of one fabric share.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "/vepa",
+        requires = "etcd"
+    )]
+    etcd_prefix: String,
+    /// Seconds a host's entries outlive it (its etcd lease).
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(2..=3600), requires = "etcd")]
+    etcd_lease_ttl: u16,
+}
+
+impl FabricArgs {
+    pub fn options(self) -> Result<Option<fabric::FabricOptions>> {
+        if self.etcd.is_empty() {
+            return Ok(None);
+        }
+        for e in &self.etcd {
+            if !(e.starts_with("http://") || e.starts_with("https://")) || e.len() < 8 {
+                bail!("--etcd: '{e}' is not an endpoint URL; expected http://HOST:PORT");
+            }
+        }
+        let underlay = self.underlay_ip.context(
+            "--etcd needs --underlay-ip: this host's address on the underlay, which the other hosts send tunnel traffic to",
+        )?;
+        if underlay.is_unspecified() || underlay.is_multicast() || underlay.is_loopback() {
+            bail!("--underlay-ip: {underlay} is not a unicast address the other hosts can reach");
+        }
+        let host_id = match self.host_id {
+            Some(h) => h,
+            None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .context("--host-id: not given, and the hostname cannot be read")?
+                .trim()
+                .to_string(),
+        };
+        if host_id.is_empty()
+            || host_id.len() > 64
+            || !host_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            bail!("--host-id: '{host_id}': expected 1 to 64 letters, digits, '-', '_' or '.'");
+        }
+        let prefix = self.etcd_prefix.trim_end_matches('/').to_string();
+        if !prefix.starts_with('/') {
+            bail!(
+                "--etcd-prefix: '{}': expected a key prefix starting with '/'",
+                self.etcd_prefix
+            );
+        }
+        Ok(Some(fabric::FabricOptions {
+            endpoints: self.etcd,
+            host_id,
+            underlay,
+            prefix,
+            lease_ttl: i64::from(self.etcd_lease_ttl),
+        }))
+    }
 }
 
 /// A group name or number to a gid.
@@ -119,7 +197,10 @@ pub fn run(o: DaemonOptions) -> Result<()> {
     let store = store::Store::open(&o.state_dir)?;
     let owner = devices::Owner {
         instance: store.instance().to_string(),
-        opts: PortOptions::default(),
+        opts: PortOptions {
+            underlay: o.fabric.as_ref().map(|f| f.underlay),
+            ..PortOptions::default()
+        },
     };
     // Controller copies: the forwarders' queue, read by the OpenFlow hub.
     let (pin_tx, pin_rx) = std::sync::mpsc::sync_channel(openflow::PACKET_IN_QUEUE);
@@ -170,6 +251,10 @@ async fn serve(
         engine,
         requests: Default::default(),
         captures: Default::default(),
+        control_plane: o
+            .fabric
+            .clone()
+            .map(|f| Arc::new(fabric::ControlPlane::new(f))),
     });
     let unix = bind_socket(&o.socket, gid)?;
     let unix_app = api::finish(
@@ -181,6 +266,13 @@ async fn serve(
         let _ = rx.wait_for(|v| *v).await;
     };
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(cp) = &st.control_plane {
+        let (cp, e, stop) = (Arc::clone(cp), Arc::clone(&st.engine), stop_rx.clone());
+        tasks.spawn(async move {
+            fabric::run(cp, e, stop).await;
+            Ok(())
+        });
+    }
     let unix_server = axum::serve(
         unix,
         unix_app.into_make_service_with_connect_info::<api::Peer>(),

@@ -18,12 +18,13 @@
 //! header, another VNI, or a cut inner frame.
 
 use crate::port::{is_retry, Port};
+use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use vepa_packet::{checksum, MacAddr, VirtioNetHdr};
 
 pub const VXLAN_PORT: u16 = 4789;
@@ -52,6 +53,10 @@ pub struct VxlanConfig {
     /// For a trunk port: each VLAN's VNI (frames leave untagged in their
     /// VLAN's VNI and come back tagged). Empty: every frame in `vni`.
     pub vlan_vni: Vec<(u16, u32)>,
+    /// The fabric reflects (reflective relay across the tunnel): this
+    /// host's own VTEP is one of the flood targets, and a frame for a VM
+    /// behind it comes back in, as from a hairpinning adjacent bridge.
+    pub reflect: bool,
 }
 
 impl VxlanConfig {
@@ -82,6 +87,10 @@ pub struct VxlanCounters {
     pub tx_flooded: AtomicU64,
     /// Frames of a VLAN the port maps to no VNI (or untagged, on a mapped port).
     pub tx_no_vni: AtomicU64,
+    /// Packets from an address that is no VTEP of this tunnel.
+    pub rx_unknown_vtep: AtomicU64,
+    /// Packets from a member of a fabric this port isolates (`private`).
+    pub rx_isolated: AtomicU64,
 }
 
 /// A tunnel port as `vepa tunnel show` reports it.
@@ -91,14 +100,21 @@ pub struct TunnelState {
     pub local: IpAddr,
     pub port: u16,
     pub remotes: Vec<IpAddr>,
+    /// The other hosts' VTEPs of this VNI (from the control plane).
+    pub members: Vec<IpAddr>,
+    /// Their VMs' MACs, as the control plane published them.
+    pub fabric_macs: Vec<(MacAddr, IpAddr)>,
+    pub reflect: bool,
+    pub isolate: bool,
     /// The largest inner frame the underlay MTU leaves room for.
     pub max_inner: usize,
     /// Remote MACs and the VTEP each is behind.
     pub learned: Vec<(MacAddr, IpAddr)>,
     /// Each VLAN's VNI on a trunk port.
     pub vlan_vni: Vec<(u16, u32)>,
-    /// bad header, unknown VNI, truncated, too big (in), too big (out), flooded, no VNI.
-    pub counts: [(&'static str, u64); 7],
+    /// bad header, unknown VNI, truncated, too big (in), too big (out),
+    /// flooded, no VNI, unknown VTEP, isolated.
+    pub counts: [(&'static str, u64); 9],
 }
 
 pub struct VxlanPort {
@@ -109,6 +125,7 @@ pub struct VxlanPort {
     /// Read on every frame sent and received; written only when a MAC
     /// appears or moves.
     learned: RwLock<HashMap<MacAddr, IpAddr>>,
+    fabric: ArcSwap<Fabric>,
     pub counters: VxlanCounters,
 }
 
@@ -132,8 +149,31 @@ impl VxlanPort {
             rx,
             tx,
             learned: RwLock::new(HashMap::new()),
+            fabric: ArcSwap::from_pointee(Fabric::default()),
             counters: VxlanCounters::default(),
         })
+    }
+
+    /// What the control plane last said of the fabric.
+    pub fn fabric(&self) -> Arc<Fabric> {
+        self.fabric.load_full()
+    }
+
+    /// Takes the control plane's new view of the fabric: MACs learned
+    /// behind a VTEP that is gone are forgotten (their frames flood again
+    /// until someone answers), and published MACs replace learned ones.
+    pub fn set_fabric(&self, f: Fabric) {
+        let mut l = self.learned.write().unwrap_or_else(|e| e.into_inner());
+        l.retain(|mac, vtep| !f.macs.contains_key(mac) && self.knows(&f, vtep));
+        self.fabric.store(Arc::new(f));
+    }
+
+    /// Whether `ip` is a VTEP of this tunnel: a static remote, a fabric
+    /// member, or this host's own when the fabric reflects.
+    fn knows(&self, f: &Fabric, ip: &IpAddr) -> bool {
+        self.cfg.remotes.contains(ip)
+            || f.is_member(ip)
+            || (self.cfg.reflect && *ip == self.cfg.local)
     }
 
     pub fn config(&self) -> &VxlanConfig {
@@ -175,8 +215,8 @@ impl VxlanPort {
         Some((HEADER..d.len(), vid))
     }
 
-    fn learn(&self, src: MacAddr, vtep: IpAddr) {
-        if src.is_multicast() || src.is_zero() {
+    fn learn(&self, f: &Fabric, src: MacAddr, vtep: IpAddr) {
+        if src.is_multicast() || src.is_zero() || f.macs.contains_key(&src) {
             return;
         }
         let known = self
@@ -225,59 +265,6 @@ impl VxlanPort {
     }
 }
 
-/// The GSO header for an oversized inner TCP frame (IPv4, or IPv6 without
-/// extension headers): segments of the size the tunnel carries, the
-/// checksum left partial (its field set to the pseudo-header sum, as the
-/// kernel leaves it for an offload).
-fn super_frame(f: &mut [u8], max: usize) -> Option<VirtioNetHdr> {
-    use vepa_packet::virtio::{
-        VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6,
-    };
-    let eth = vepa_packet::EthernetFrame::new_checked(&*f).ok()?;
-    let l3 = eth.header_len();
-    let (l4, gso, pseudo) = match eth.ethertype() {
-        vepa_packet::EtherType::IPV4 => {
-            let ip = f.get(l3..l3 + 20)?;
-            let ihl = (ip[0] & 0x0f) as usize * 4;
-            let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-            if ip[9] != 6 || ihl < 20 || total != f.len() - l3 {
-                return None;
-            }
-            let l4_len = total.checked_sub(ihl)?;
-            let sum = checksum::sum_words(0, &ip[12..20]) + 6 + l4_len as u32;
-            (l3 + ihl, VIRTIO_NET_HDR_GSO_TCPV4, sum)
-        }
-        vepa_packet::EtherType::IPV6 => {
-            let ip = f.get(l3..l3 + 40)?;
-            let len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
-            if ip[6] != 6 || len != f.len() - l3 - 40 {
-                return None;
-            }
-            let sum = checksum::sum_words(0, &ip[8..40]) + 6 + len as u32;
-            (l3 + 40, VIRTIO_NET_HDR_GSO_TCPV6, sum)
-        }
-        _ => return None,
-    };
-    let tcp_len = (*f.get(l4 + 12)? >> 4) as usize * 4;
-    let headers = l4 + tcp_len;
-    if tcp_len < 20 || headers >= max || headers > f.len() {
-        return None;
-    }
-    let mut folded = pseudo;
-    while folded >> 16 != 0 {
-        folded = (folded & 0xffff) + (folded >> 16);
-    }
-    f[l4 + 16..l4 + 18].copy_from_slice(&(folded as u16).to_be_bytes());
-    Some(VirtioNetHdr {
-        flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
-        gso_type: gso,
-        hdr_len: headers as u16,
-        gso_size: (max - headers) as u16,
-        csum_start: l4 as u16,
-        csum_offset: 16,
-    })
-}
-
 /// Sets the socket's receive buffer, beyond `net.core.rmem_max` when
 /// allowed (CAP_NET_ADMIN), else as far as it goes.
 fn set_rcvbuf(s: &UdpSocket, bytes: libc::c_int) {
@@ -317,14 +304,27 @@ impl Port for VxlanPort {
         true
     }
 
+    fn as_vxlan(&self) -> Option<&VxlanPort> {
+        Some(self)
+    }
+
     fn tunnel(&self) -> Option<TunnelState> {
         let c = &self.counters;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let fabric = self.fabric.load();
         Some(TunnelState {
             vni: self.cfg.vni,
             local: self.cfg.local,
             port: self.cfg.port,
             remotes: self.cfg.remotes.clone(),
+            members: fabric.members.clone(),
+            fabric_macs: {
+                let mut m: Vec<_> = fabric.macs.iter().map(|(m, ip)| (*m, *ip)).collect();
+                m.sort_by_key(|(m, _)| m.0);
+                m
+            },
+            reflect: self.cfg.reflect,
+            isolate: fabric.isolate,
             max_inner: self.cfg.max_inner(),
             learned: self.learned(),
             vlan_vni: self.cfg.vlan_vni.clone(),
@@ -336,6 +336,8 @@ impl Port for VxlanPort {
                 ("tx_too_big", n(&c.tx_too_big)),
                 ("tx_flooded", n(&c.tx_flooded)),
                 ("tx_no_vni", n(&c.tx_no_vni)),
+                ("rx_unknown_vtep", n(&c.rx_unknown_vtep)),
+                ("rx_isolated", n(&c.rx_isolated)),
             ],
         })
     }
@@ -350,9 +352,24 @@ impl Port for VxlanPort {
             let Some((r, vid)) = self.inner(&buf[..n]) else {
                 continue;
             };
+            // Only the tunnel's own VTEPs are heard: anyone else could
+            // otherwise steer our VMs' traffic by sending from their MACs.
+            let vtep = from.ip();
+            let fabric = self.fabric.load();
+            if fabric.isolate && fabric.is_member(&vtep) {
+                self.counters.rx_isolated.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if !self.knows(&fabric, &vtep) {
+                self.counters
+                    .rx_unknown_vtep
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             self.learn(
+                &fabric,
                 MacAddr::from_slice(&buf[r.start + 6..r.start + 12]),
-                from.ip(),
+                vtep,
             );
             let untagged_len = r.len();
             let r = match vid {
@@ -411,11 +428,14 @@ impl Port for VxlanPort {
         let known = if dst.is_multicast() {
             None
         } else {
-            self.learned
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&dst)
-                .copied()
+            let published = self.fabric.load().macs.get(&dst).copied();
+            published.or_else(|| {
+                self.learned
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&dst)
+                    .copied()
+            })
         };
         let sock = self.sender(frame);
         let header = header(vni);
@@ -459,12 +479,6 @@ fn encap(out: &mut Vec<u8>, header: &[u8; HEADER], frame: &[u8], strip: bool) {
     }
 }
 
-/// `SOL_UDP` / `UDP_SEGMENT` (linux/udp.h): one send, many datagrams.
-const SOL_UDP: libc::c_int = 17;
-const UDP_SEGMENT: libc::c_int = 103;
-/// A UDP GSO send carries at most this much (the datagram length field).
-const GSO_BYTES: usize = 65_000;
-
 impl VxlanPort {
     /// Sends `out` (one datagram, or equal-sized ones of `seg` bytes with
     /// a shorter last) to the VTEP that has the destination, or to every
@@ -489,7 +503,13 @@ impl VxlanPort {
             None => {
                 self.counters.tx_flooded.fetch_add(1, Ordering::Relaxed);
                 let mut first_err = None;
-                for r in &self.cfg.remotes {
+                let fabric = self.fabric.load();
+                let members = fabric
+                    .members
+                    .iter()
+                    .filter(|m| !self.cfg.remotes.contains(m));
+                let own = self.cfg.reflect.then_some(&self.cfg.local);
+                for r in self.cfg.remotes.iter().chain(members).chain(own) {
                     if let Err(e) = send(*r) {
                         first_err.get_or_insert(e);
                     }
@@ -498,299 +518,12 @@ impl VxlanPort {
             }
         }
     }
-
-    /// A GSO super-frame: cut into wire-sized inner frames (checksums
-    /// finished), each behind its VXLAN header, and handed to the kernel in
-    /// as few UDP GSO sends as fit (one datagram per inner frame on the wire).
-    fn send_gso(
-        &self,
-        sock: &UdpSocket,
-        known: Option<IpAddr>,
-        vnet: &VirtioNetHdr,
-        frame: &[u8],
-        header: [u8; HEADER],
-        strip: bool,
-    ) -> io::Result<()> {
-        let max = self.cfg.max_inner();
-        let cut = if strip { 4 } else { 0 };
-        OUT.with(|out| {
-            SEG.with(|scratch| {
-                let (mut out, mut scratch) = (out.borrow_mut(), scratch.borrow_mut());
-                out.clear();
-                let mut seg_len = 0usize;
-                let mut result = Ok(());
-                let mut too_big = false;
-                let mut flush = |out: &mut Vec<u8>, seg_len: usize| {
-                    if !out.is_empty() {
-                        if let Err(e) = self.deliver(sock, known, out, Some(seg_len)) {
-                            if result.is_ok() {
-                                result = Err(e);
-                            }
-                        }
-                        out.clear();
-                    }
-                };
-                let cut = vepa_packet::gso::segment(frame, vnet, &mut scratch, |inner| {
-                    if inner.len() - cut > max {
-                        too_big = true;
-                        return;
-                    }
-                    let unit = HEADER + inner.len() - cut;
-                    let fits = out.len() + unit <= GSO_BYTES;
-                    if !out.is_empty() && (!fits || unit > seg_len) {
-                        flush(&mut out, seg_len);
-                    }
-                    if out.is_empty() {
-                        seg_len = unit;
-                    }
-                    encap(&mut out, &header, inner, strip);
-                    if unit < seg_len {
-                        // A shorter datagram ends a GSO send.
-                        flush(&mut out, seg_len);
-                    }
-                });
-                flush(&mut out, seg_len);
-                if too_big {
-                    self.counters.tx_too_big.fetch_add(1, Ordering::Relaxed);
-                }
-                match cut {
-                    Ok(_) => result,
-                    Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-                }
-            })
-        })
-    }
 }
 
-thread_local! {
-    static SEG: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
+mod fabric;
+mod segment;
 
-/// One `sendmsg` with a `UDP_SEGMENT` control message: the kernel cuts
-/// `data` into datagrams of `seg` bytes (the last may be shorter).
-fn send_segmented(sock: &UdpSocket, to: SocketAddr, data: &[u8], seg: usize) -> io::Result<()> {
-    let (mut v4, mut v6): (libc::sockaddr_in, libc::sockaddr_in6) =
-        // SAFETY: plain C structs for which all-zero bytes are a valid value.
-        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-    let (name, len) = match to {
-        SocketAddr::V4(a) => {
-            v4.sin_family = libc::AF_INET as libc::sa_family_t;
-            v4.sin_port = a.port().to_be();
-            v4.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-            (
-                &mut v4 as *mut libc::sockaddr_in as *mut libc::c_void,
-                std::mem::size_of::<libc::sockaddr_in>(),
-            )
-        }
-        SocketAddr::V6(a) => {
-            v6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            v6.sin6_port = a.port().to_be();
-            v6.sin6_addr.s6_addr = a.ip().octets();
-            (
-                &mut v6 as *mut libc::sockaddr_in6 as *mut libc::c_void,
-                std::mem::size_of::<libc::sockaddr_in6>(),
-            )
-        }
-    };
-    let mut iov = crate::port::iovec(data);
-    // Room for one cmsghdr carrying a u16, aligned as the kernel wants.
-    let mut control = [0u64; 4];
-    // SAFETY: CMSG_SPACE only computes a size.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) } as usize;
-    // SAFETY: an all-zero msghdr is valid; every pointer set below outlives the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = name;
-    msg.msg_namelen = len as libc::socklen_t;
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-    msg.msg_controllen = space.min(std::mem::size_of_val(&control));
-    // SAFETY: msg_control points at a buffer of msg_controllen bytes, large
-    // enough for one cmsghdr with a u16 (CMSG_SPACE); CMSG_FIRSTHDR and
-    // CMSG_DATA stay within it.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = SOL_UDP;
-        (*c).cmsg_type = UDP_SEGMENT;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u16, seg as u16);
-    }
-    // SAFETY: msg is fully initialised and refers to live buffers.
-    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
+pub use fabric::Fabric;
+use segment::{send_segmented, super_frame};
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, Instant};
-
-    fn port(local: &str, port: u16, remotes: &[&str], vni: u32) -> VxlanPort {
-        VxlanPort::open(VxlanConfig {
-            name: "vx".into(),
-            vni,
-            local: local.parse().unwrap(),
-            port,
-            remotes: remotes.iter().map(|r| r.parse().unwrap()).collect(),
-            underlay_mtu: 1500,
-            vlan_vni: Vec::new(),
-        })
-        .unwrap()
-    }
-
-    fn frame(dst: [u8; 6], src: [u8; 6], len: usize) -> Vec<u8> {
-        let mut f = dst.to_vec();
-        f.extend_from_slice(&src);
-        f.extend_from_slice(&[0x08, 0x00]);
-        f.resize(len, 0xab);
-        f
-    }
-
-    fn wait_recv(p: &VxlanPort) -> Option<Vec<u8>> {
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut buf = vec![0u8; 2048];
-        while Instant::now() < deadline {
-            if let Some((_, f)) = p.recv(&mut buf).unwrap() {
-                return Some(f.to_vec());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        None
-    }
-
-    #[test]
-    fn floods_learns_and_refuses_what_is_not_its_own() {
-        // Two VTEPs on loopback addresses, same UDP port.
-        let a = port("127.0.0.1", 47891, &["127.0.0.2"], 42);
-        let b = port("127.0.0.2", 47891, &["127.0.0.1"], 42);
-        let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
-        // Broadcast from A's side: flooded to B.
-        a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 60))
-            .unwrap();
-        assert_eq!(wait_recv(&b).unwrap(), frame([0xff; 6], ma, 60));
-        assert_eq!(
-            b.learned(),
-            vec![(MacAddr(ma), "127.0.0.1".parse().unwrap())]
-        );
-        // B answers by unicast to the learned VTEP.
-        b.send(&VirtioNetHdr::default(), &frame(ma, mb, 100))
-            .unwrap();
-        assert_eq!(wait_recv(&a).unwrap(), frame(ma, mb, 100));
-        assert_eq!(b.counters.tx_flooded.load(Ordering::Relaxed), 0);
-        // Too big for a 1500-byte underlay: dropped and counted.
-        a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 1465))
-            .unwrap();
-        assert_eq!(a.counters.tx_too_big.load(Ordering::Relaxed), 1);
-        // Another VNI, a bad header, a cut frame: counted, not delivered.
-        let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let to = "127.0.0.2:47891";
-        let mut other = vec![FLAG_VNI, 0, 0, 0, 0, 0, 7, 0];
-        other.extend_from_slice(&frame(mb, ma, 60));
-        raw.send_to(&other, to).unwrap();
-        let mut bad = other.clone();
-        bad[0] = 0;
-        raw.send_to(&bad, to).unwrap();
-        raw.send_to(&[FLAG_VNI, 0, 0, 0, 0, 0, 42, 0, 1, 2, 3], to)
-            .unwrap();
-        assert!(wait_recv(&b).is_none());
-        assert_eq!(b.counters.rx_unknown_vni.load(Ordering::Relaxed), 1);
-        assert_eq!(b.counters.rx_bad_header.load(Ordering::Relaxed), 1);
-        assert_eq!(b.counters.rx_truncated.load(Ordering::Relaxed), 1);
-    }
-
-    #[test]
-    fn super_frames_leave_as_wire_sized_datagrams() {
-        use vepa_packet::virtio::{VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
-        let a = port("127.0.0.1", 47892, &["127.0.0.3"], 9);
-        let b = port("127.0.0.3", 47892, &["127.0.0.1"], 9);
-        let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
-        let mut f = frame(mb, ma, 14);
-        let payload = 10_000usize;
-        let total = (20 + 20 + payload) as u16;
-        f.extend_from_slice(&[
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0,
-            1,
-            0x40,
-            0,
-            64,
-            6,
-            0,
-            0,
-        ]);
-        f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
-        f.extend_from_slice(&[
-            0x30, 0x39, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
-        ]);
-        f.extend((0..payload).map(|i| i as u8));
-        let hdr = VirtioNetHdr {
-            flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
-            gso_type: VIRTIO_NET_HDR_GSO_TCPV4,
-            hdr_len: 54,
-            gso_size: 1398,
-            csum_start: 34,
-            csum_offset: 16,
-        };
-        a.send(&hdr, &f).unwrap();
-        let mut got = Vec::new();
-        while let Some(x) = wait_recv(&b) {
-            assert!(x.len() <= b.config().max_inner(), "wire-sized");
-            got.extend_from_slice(&x[54..]);
-            if got.len() >= payload {
-                break;
-            }
-        }
-        assert_eq!(
-            got,
-            (0..payload).map(|i| i as u8).collect::<Vec<_>>(),
-            "the stream, in order"
-        );
-    }
-
-    #[test]
-    fn vlans_map_to_vnis_and_back() {
-        let mapped = |local: &str, vid: u16| {
-            VxlanPort::open(VxlanConfig {
-                name: "vx".into(),
-                vni: 0,
-                local: local.parse().unwrap(),
-                port: 47893,
-                remotes: vec![if local == "127.0.0.1" {
-                    "127.0.0.4"
-                } else {
-                    "127.0.0.1"
-                }
-                .parse()
-                .unwrap()],
-                underlay_mtu: 1500,
-                vlan_vni: vec![(vid, 1010)],
-            })
-            .unwrap()
-        };
-        // VLAN 10 here and VLAN 30 there are both VNI 1010.
-        let (a, b) = (mapped("127.0.0.1", 10), mapped("127.0.0.4", 30));
-        let plain = frame([0xff; 6], [2, 0, 0, 0, 0, 1], 60);
-        let tagged = |vid: u16| {
-            let mut f = plain.clone();
-            f.splice(12..12, [0x81, 0x00, 0, vid as u8]);
-            f
-        };
-        a.send(&VirtioNetHdr::default(), &tagged(10)).unwrap();
-        assert_eq!(
-            wait_recv(&b).unwrap(),
-            tagged(30),
-            "tag off at one end, the other's on at the other"
-        );
-        // Untagged, or of an unmapped VLAN: not sent.
-        a.send(&VirtioNetHdr::default(), &plain).unwrap();
-        a.send(&VirtioNetHdr::default(), &tagged(20)).unwrap();
-        assert_eq!(a.counters.tx_no_vni.load(Ordering::Relaxed), 2);
-        assert!(wait_recv(&b).is_none());
-    }
-}
+mod tests;

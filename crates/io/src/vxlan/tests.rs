@@ -1,0 +1,245 @@
+use super::*;
+use std::time::{Duration, Instant};
+
+fn port(local: &str, port: u16, remotes: &[&str], vni: u32) -> VxlanPort {
+    VxlanPort::open(VxlanConfig {
+        name: "vx".into(),
+        vni,
+        local: local.parse().unwrap(),
+        port,
+        remotes: remotes.iter().map(|r| r.parse().unwrap()).collect(),
+        underlay_mtu: 1500,
+        vlan_vni: Vec::new(),
+        reflect: false,
+    })
+    .unwrap()
+}
+
+fn frame(dst: [u8; 6], src: [u8; 6], len: usize) -> Vec<u8> {
+    let mut f = dst.to_vec();
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.resize(len, 0xab);
+    f
+}
+
+fn wait_recv(p: &VxlanPort) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut buf = vec![0u8; 2048];
+    while Instant::now() < deadline {
+        if let Some((_, f)) = p.recv(&mut buf).unwrap() {
+            return Some(f.to_vec());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+#[test]
+fn floods_learns_and_refuses_what_is_not_its_own() {
+    // Two VTEPs on loopback addresses, same UDP port.
+    let a = port("127.0.0.1", 47891, &["127.0.0.2"], 42);
+    let b = port("127.0.0.2", 47891, &["127.0.0.1"], 42);
+    let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
+    // Broadcast from A's side: flooded to B.
+    a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 60))
+        .unwrap();
+    assert_eq!(wait_recv(&b).unwrap(), frame([0xff; 6], ma, 60));
+    assert_eq!(
+        b.learned(),
+        vec![(MacAddr(ma), "127.0.0.1".parse().unwrap())]
+    );
+    // B answers by unicast to the learned VTEP.
+    b.send(&VirtioNetHdr::default(), &frame(ma, mb, 100))
+        .unwrap();
+    assert_eq!(wait_recv(&a).unwrap(), frame(ma, mb, 100));
+    assert_eq!(b.counters.tx_flooded.load(Ordering::Relaxed), 0);
+    // Too big for a 1500-byte underlay: dropped and counted.
+    a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 1465))
+        .unwrap();
+    assert_eq!(a.counters.tx_too_big.load(Ordering::Relaxed), 1);
+    // Another VNI, a bad header, a cut frame: counted, not delivered.
+    let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = "127.0.0.2:47891";
+    let mut other = vec![FLAG_VNI, 0, 0, 0, 0, 0, 7, 0];
+    other.extend_from_slice(&frame(mb, ma, 60));
+    raw.send_to(&other, to).unwrap();
+    let mut bad = other.clone();
+    bad[0] = 0;
+    raw.send_to(&bad, to).unwrap();
+    raw.send_to(&[FLAG_VNI, 0, 0, 0, 0, 0, 42, 0, 1, 2, 3], to)
+        .unwrap();
+    assert!(wait_recv(&b).is_none());
+    assert_eq!(b.counters.rx_unknown_vni.load(Ordering::Relaxed), 1);
+    assert_eq!(b.counters.rx_bad_header.load(Ordering::Relaxed), 1);
+    assert_eq!(b.counters.rx_truncated.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn super_frames_leave_as_wire_sized_datagrams() {
+    use vepa_packet::virtio::{VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
+    let a = port("127.0.0.1", 47892, &["127.0.0.3"], 9);
+    let b = port("127.0.0.3", 47892, &["127.0.0.1"], 9);
+    let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
+    let mut f = frame(mb, ma, 14);
+    let payload = 10_000usize;
+    let total = (20 + 20 + payload) as u16;
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+    f.extend_from_slice(&[
+        0x30, 0x39, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    f.extend((0..payload).map(|i| i as u8));
+    let hdr = VirtioNetHdr {
+        flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        gso_type: VIRTIO_NET_HDR_GSO_TCPV4,
+        hdr_len: 54,
+        gso_size: 1398,
+        csum_start: 34,
+        csum_offset: 16,
+    };
+    a.send(&hdr, &f).unwrap();
+    let mut got = Vec::new();
+    while let Some(x) = wait_recv(&b) {
+        assert!(x.len() <= b.config().max_inner(), "wire-sized");
+        got.extend_from_slice(&x[54..]);
+        if got.len() >= payload {
+            break;
+        }
+    }
+    assert_eq!(
+        got,
+        (0..payload).map(|i| i as u8).collect::<Vec<_>>(),
+        "the stream, in order"
+    );
+}
+
+#[test]
+fn vlans_map_to_vnis_and_back() {
+    let mapped = |local: &str, vid: u16| {
+        VxlanPort::open(VxlanConfig {
+            name: "vx".into(),
+            vni: 0,
+            local: local.parse().unwrap(),
+            port: 47893,
+            remotes: vec![if local == "127.0.0.1" {
+                "127.0.0.4"
+            } else {
+                "127.0.0.1"
+            }
+            .parse()
+            .unwrap()],
+            underlay_mtu: 1500,
+            vlan_vni: vec![(vid, 1010)],
+            reflect: false,
+        })
+        .unwrap()
+    };
+    // VLAN 10 here and VLAN 30 there are both VNI 1010.
+    let (a, b) = (mapped("127.0.0.1", 10), mapped("127.0.0.4", 30));
+    let plain = frame([0xff; 6], [2, 0, 0, 0, 0, 1], 60);
+    let tagged = |vid: u16| {
+        let mut f = plain.clone();
+        f.splice(12..12, [0x81, 0x00, 0, vid as u8]);
+        f
+    };
+    a.send(&VirtioNetHdr::default(), &tagged(10)).unwrap();
+    assert_eq!(
+        wait_recv(&b).unwrap(),
+        tagged(30),
+        "tag off at one end, the other's on at the other"
+    );
+    // Untagged, or of an unmapped VLAN: not sent.
+    a.send(&VirtioNetHdr::default(), &plain).unwrap();
+    a.send(&VirtioNetHdr::default(), &tagged(20)).unwrap();
+    assert_eq!(a.counters.tx_no_vni.load(Ordering::Relaxed), 2);
+    assert!(wait_recv(&b).is_none());
+}
+
+/// A fabric port: members come from the control plane; strangers are not
+/// heard; an isolating port refuses members; published MACs go straight
+/// to their VTEP; a VTEP that leaves takes what was learned behind it.
+#[test]
+fn fabric_members_are_heard_and_strangers_are_not() {
+    let a = port("127.0.0.3", 47894, &[], 100);
+    let b = port("127.0.0.4", 47894, &[], 100);
+    let c = port("127.0.0.5", 47894, &[], 100);
+    let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+    let (ma, mb) = ([2, 0, 0, 0, 1, 0xa], [2, 0, 0, 0, 1, 0xb]);
+    // Nobody known yet: A floods to no one; B does not hear A.
+    a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 60))
+        .unwrap();
+    assert!(wait_recv(&b).is_none());
+    b.set_fabric(Fabric {
+        members: vec![ip("127.0.0.3")],
+        ..Fabric::default()
+    });
+    a.set_fabric(Fabric {
+        members: vec![ip("127.0.0.4"), ip("127.0.0.5")],
+        macs: [(MacAddr(mb), ip("127.0.0.4"))].into_iter().collect(),
+        isolate: false,
+    });
+    // A floods to both members; B hears it, C (A unknown to it) does not.
+    a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 60))
+        .unwrap();
+    assert_eq!(wait_recv(&b).unwrap(), frame([0xff; 6], ma, 60));
+    assert!(wait_recv(&c).is_none());
+    assert_eq!(c.counters.rx_unknown_vtep.load(Ordering::Relaxed), 1);
+    // A published MAC: unicast, not flooded.
+    a.send(&VirtioNetHdr::default(), &frame(mb, ma, 80))
+        .unwrap();
+    assert_eq!(wait_recv(&b).unwrap(), frame(mb, ma, 80));
+    assert_eq!(a.counters.tx_flooded.load(Ordering::Relaxed), 2);
+    assert_eq!(b.learned(), vec![(MacAddr(ma), ip("127.0.0.3"))]);
+    // Isolating: B refuses what its members send.
+    b.set_fabric(Fabric {
+        members: vec![ip("127.0.0.3")],
+        isolate: true,
+        ..Fabric::default()
+    });
+    a.send(&VirtioNetHdr::default(), &frame(mb, ma, 80))
+        .unwrap();
+    assert!(wait_recv(&b).is_none());
+    assert_eq!(b.counters.rx_isolated.load(Ordering::Relaxed), 1);
+    // A leaves B's fabric: what B learned behind A goes.
+    b.set_fabric(Fabric::default());
+    assert!(b.learned().is_empty());
+}
+
+/// A reflecting fabric port sends floods to its own VTEP too, and hears
+/// itself: the frame comes back in, as from a hairpinning relay.
+#[test]
+fn a_reflecting_port_hears_itself() {
+    let a = VxlanPort::open(VxlanConfig {
+        name: "vx".into(),
+        vni: 100,
+        local: "127.0.0.6".parse().unwrap(),
+        port: 47893,
+        remotes: Vec::new(),
+        underlay_mtu: 1500,
+        vlan_vni: Vec::new(),
+        reflect: true,
+    })
+    .unwrap();
+    let ma = [2, 0, 0, 0, 2, 0xa];
+    a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 60))
+        .unwrap();
+    assert_eq!(wait_recv(&a).unwrap(), frame([0xff; 6], ma, 60));
+    assert_eq!(
+        a.learned(),
+        vec![(MacAddr(ma), "127.0.0.6".parse().unwrap())]
+    );
+}

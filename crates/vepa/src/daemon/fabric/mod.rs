@@ -1,0 +1,178 @@
+//! The multi-host control plane: the daemon publishes this host (its
+//! VTEP, the VNIs of its fabric ports and the MACs of its VMs) in etcd
+//! under a lease, watches the other hosts, and programs each fabric port
+//! with them (flood targets, published MACs, isolation).
+//!
+//! etcd is the only shared state; a host's record is one key,
+//! `PREFIX/hosts/HOST-ID`, a JSON [`HostRecord`], attached to a lease the
+//! daemon keeps alive, so a host that dies disappears from the others
+//! when its lease runs out. While etcd is away the ports keep what they
+//! were last told (the fabric keeps forwarding) and the daemon retries
+//! with a backoff; when it is back, a full read replaces the last known
+//! list and the watch resumes from there.
+
+mod record;
+mod session;
+
+pub use record::{fabric_ports, local_record, program};
+
+use super::engine::Engine;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vepa_api::wire::{HostRecord, HostsView};
+
+#[derive(Debug, Clone)]
+pub struct FabricOptions {
+    pub endpoints: Vec<String>,
+    pub host_id: String,
+    pub underlay: IpAddr,
+    /// Key prefix shared by the hosts of one fabric (no trailing `/`).
+    pub prefix: String,
+    /// Seconds a host's record outlives the host.
+    pub lease_ttl: i64,
+}
+
+#[derive(Debug, Default)]
+struct Status {
+    state: &'static str,
+    last_error: Option<String>,
+    retry_at: Option<Instant>,
+    hosts: BTreeMap<String, HostRecord>,
+}
+
+/// The control plane's options and what it knows, for the API.
+pub struct ControlPlane {
+    pub opts: FabricOptions,
+    status: Mutex<Status>,
+}
+
+impl ControlPlane {
+    pub fn new(opts: FabricOptions) -> ControlPlane {
+        ControlPlane {
+            opts,
+            status: Mutex::new(Status {
+                state: "connecting",
+                ..Status::default()
+            }),
+        }
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn connected(&self) {
+        let mut s = self.status();
+        s.state = "connected";
+        s.retry_at = None;
+    }
+
+    fn retrying(&self, err: String, after: Duration) {
+        let mut s = self.status();
+        s.state = "retrying";
+        s.last_error = Some(err);
+        s.retry_at = Some(Instant::now() + after);
+    }
+
+    fn connecting(&self) {
+        let mut s = self.status();
+        s.state = "connecting";
+        s.retry_at = None;
+    }
+
+    fn hosts(&self) -> BTreeMap<String, HostRecord> {
+        self.status().hosts.clone()
+    }
+
+    fn set_hosts(&self, hosts: BTreeMap<String, HostRecord>) {
+        self.status().hosts = hosts;
+    }
+
+    pub fn view(&self) -> HostsView {
+        let s = self.status();
+        HostsView {
+            endpoints: self.opts.endpoints.clone(),
+            prefix: self.opts.prefix.clone(),
+            host_id: self.opts.host_id.clone(),
+            underlay: self.opts.underlay.to_string(),
+            state: s.state.to_string(),
+            last_error: s.last_error.clone(),
+            retry_in_secs: s
+                .retry_at
+                .map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
+            hosts: s.hosts.values().cloned().collect(),
+        }
+    }
+}
+
+/// Programs every fabric port of the running topology with what the
+/// others published; ports that already have it are left alone (and a
+/// port made anew by a topology change gets it at the next call).
+pub fn program_ports(e: &Engine, cp: &ControlPlane, hosts: &BTreeMap<String, HostRecord>) {
+    for f in fabric_ports(e.desired(), cp.opts.underlay) {
+        let Some(dev) = e.port_device(&f.switch, &f.port) else {
+            continue;
+        };
+        let Some(vx) = dev.as_vxlan() else { continue };
+        let want = program(&f, &cp.opts.host_id, hosts);
+        if *vx.fabric() != want {
+            tracing::info!(
+                switch = %f.switch, port = %f.port, vni = f.vni,
+                members = ?want.members, macs = want.macs.len(),
+                "fabric port programmed"
+            );
+            vx.set_fabric(want);
+        }
+    }
+}
+
+/// This host's record as the engine has it now.
+pub fn this_host(e: &Engine, cp: &ControlPlane) -> HostRecord {
+    let o = &cp.opts;
+    let ports = fabric_ports(e.desired(), o.underlay);
+    local_record(&o.host_id, o.underlay, &ports, e.desired(), &|s| {
+        e.fdb(s).unwrap_or_default()
+    })
+}
+
+/// Runs the control plane until `stop`: sessions with etcd, retried with
+/// a doubling backoff (1 s to 30 s) when etcd cannot be reached or a
+/// session breaks.
+pub async fn run(
+    cp: Arc<ControlPlane>,
+    engine: Arc<Mutex<Engine>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    const FIRST: Duration = Duration::from_secs(1);
+    const MOST: Duration = Duration::from_secs(30);
+    let mut backoff = FIRST;
+    let endpoints = cp.opts.endpoints.join(",");
+    loop {
+        cp.connecting();
+        let began = Instant::now();
+        let r = session::run(&cp, &engine, &mut stop).await;
+        if *stop.borrow() {
+            return;
+        }
+        let err = match r {
+            Ok(()) => return,
+            Err(e) => format!("{e:#}"),
+        };
+        // A session that lived a while starts the backoff over.
+        if began.elapsed() > MOST {
+            backoff = FIRST;
+        }
+        tracing::warn!(
+            "etcd {endpoints}: {err}; the fabric keeps forwarding with what it knows; retrying in {} s",
+            backoff.as_secs()
+        );
+        cp.retrying(err, backoff);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = async { let _ = stop.wait_for(|v| *v).await; } => return,
+        }
+        backoff = (backoff * 2).min(MOST);
+    }
+}

@@ -1,0 +1,232 @@
+//! What a host publishes and how the others' records become each local
+//! fabric port's [`Fabric`]: pure functions, tested without etcd.
+
+use crate::topology::{ModeName, PortKind, Topology};
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+use vepa_api::wire::{FdbRow, HostRecord, NetworkRecord};
+use vepa_io::Fabric;
+
+/// A fabric port of this host, as the topology has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFabricPort {
+    pub switch: String,
+    pub port: String,
+    pub vni: u32,
+    pub vtep: IpAddr,
+    pub dstport: u16,
+    pub mode: ModeName,
+    /// The port is its switch's uplink (frames from members are from VMs).
+    pub uplink: bool,
+}
+
+/// Every `fabric = true` VXLAN port of the topology, its VTEP the port's
+/// `local` or the daemon's underlay address.
+pub fn fabric_ports(topo: &Topology, underlay: IpAddr) -> Vec<LocalFabricPort> {
+    let mut out = Vec::new();
+    for s in &topo.switches {
+        let uplink = s.uplink.iter().map(|p| (p, true));
+        for (p, is_uplink) in uplink.chain(s.ports.iter().map(|p| (p, false))) {
+            if p.kind != PortKind::Vxlan || !p.fabric {
+                continue;
+            }
+            let Some(vni) = p.vni else { continue };
+            let vtep = p
+                .local
+                .as_deref()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(underlay);
+            out.push(LocalFabricPort {
+                switch: s.name.clone(),
+                port: p.name.clone(),
+                vni,
+                vtep,
+                dstport: p.dstport.unwrap_or(vepa_io::VXLAN_PORT),
+                mode: s.mode,
+                uplink: is_uplink,
+            });
+        }
+    }
+    out
+}
+
+pub fn mode_name(m: ModeName) -> &'static str {
+    match m {
+        ModeName::Veb => "veb",
+        ModeName::Vepa => "vepa",
+        ModeName::Private => "private",
+        ModeName::Passthru => "passthru",
+        ModeName::Source => "source",
+    }
+}
+
+/// This host's record: one network per fabric port, with the MACs its
+/// switch learned (or was told) behind ports that are not tunnels.
+pub fn local_record(
+    host: &str,
+    underlay: IpAddr,
+    ports: &[LocalFabricPort],
+    topo: &Topology,
+    fdb: &dyn Fn(&str) -> Vec<FdbRow>,
+) -> HostRecord {
+    let tunnels: HashSet<(&str, &str)> = topo
+        .ports()
+        .filter(|(_, _, p)| p.kind == PortKind::Vxlan)
+        .map(|(_, s, p)| (s.name.as_str(), p.name.as_str()))
+        .collect();
+    let networks = ports
+        .iter()
+        .map(|f| {
+            let mut macs: Vec<_> = fdb(&f.switch)
+                .into_iter()
+                .filter(|r| !tunnels.contains(&(f.switch.as_str(), r.port.as_str())))
+                .map(|r| r.mac)
+                .collect();
+            macs.sort_by_key(|m| m.0);
+            macs.dedup();
+            NetworkRecord {
+                vni: f.vni,
+                switch: f.switch.clone(),
+                mode: mode_name(f.mode).to_string(),
+                vtep: f.vtep,
+                dstport: f.dstport,
+                macs,
+            }
+        })
+        .collect();
+    HostRecord {
+        host: host.to_string(),
+        underlay,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        networks,
+    }
+}
+
+/// A local fabric port's view of the others: the VTEPs of every other
+/// host carrying its VNI on its UDP port and address family, and their MACs.
+pub fn program(port: &LocalFabricPort, me: &str, hosts: &BTreeMap<String, HostRecord>) -> Fabric {
+    let mut f = Fabric {
+        isolate: port.uplink && port.mode == ModeName::Private,
+        ..Fabric::default()
+    };
+    for (id, h) in hosts {
+        if id == me {
+            continue;
+        }
+        for n in &h.networks {
+            if n.vni != port.vni
+                || n.dstport != port.dstport
+                || n.vtep.is_ipv4() != port.vtep.is_ipv4()
+                || n.vtep == port.vtep
+            {
+                continue;
+            }
+            if !f.members.contains(&n.vtep) {
+                f.members.push(n.vtep);
+            }
+            for m in &n.macs {
+                f.macs.insert(*m, n.vtep);
+            }
+        }
+    }
+    f.members.sort();
+    f
+}
+
+/// The host ID in a key `PREFIX/hosts/ID`.
+pub fn host_of_key<'k>(prefix: &str, key: &'k str) -> Option<&'k str> {
+    key.strip_prefix(prefix)?
+        .strip_prefix("/hosts/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
+pub fn host_key(prefix: &str, host: &str) -> String {
+    format!("{prefix}/hosts/{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vepa_packet::MacAddr;
+
+    fn net(vni: u32, vtep: &str, macs: &[[u8; 6]]) -> NetworkRecord {
+        NetworkRecord {
+            vni,
+            switch: "s".into(),
+            mode: "vepa".into(),
+            vtep: vtep.parse().unwrap(),
+            dstport: 4789,
+            macs: macs.iter().map(|m| MacAddr(*m)).collect(),
+        }
+    }
+
+    fn host(id: &str, nets: Vec<NetworkRecord>) -> (String, HostRecord) {
+        let underlay = nets[0].vtep;
+        (
+            id.into(),
+            HostRecord {
+                host: id.into(),
+                underlay,
+                version: "t".into(),
+                networks: nets,
+            },
+        )
+    }
+
+    fn port(mode: ModeName, uplink: bool) -> LocalFabricPort {
+        LocalFabricPort {
+            switch: "s".into(),
+            port: "fab".into(),
+            vni: 100,
+            vtep: "192.0.2.1".parse().unwrap(),
+            dstport: 4789,
+            mode,
+            uplink,
+        }
+    }
+
+    #[test]
+    fn members_are_the_other_hosts_with_the_vni() {
+        let hosts: BTreeMap<_, _> = [
+            host("a", vec![net(100, "192.0.2.1", &[[2, 0, 0, 0, 0, 1]])]),
+            host("b", vec![net(100, "192.0.2.2", &[[2, 0, 0, 0, 0, 2]])]),
+            host(
+                "c",
+                vec![
+                    net(200, "192.0.2.3", &[[2, 0, 0, 0, 0, 3]]),
+                    net(100, "192.0.2.3", &[]),
+                ],
+            ),
+            host("d", vec![net(200, "192.0.2.4", &[])]),
+            host("e", vec![net(100, "2001:db8::5", &[])]),
+        ]
+        .into_iter()
+        .collect();
+        let f = program(&port(ModeName::Vepa, true), "a", &hosts);
+        let ips: Vec<IpAddr> = ["192.0.2.2", "192.0.2.3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(f.members, ips);
+        assert_eq!(f.macs.len(), 1, "only VNI 100's MACs: {:?}", f.macs);
+        assert_eq!(f.macs[&MacAddr([2, 0, 0, 0, 0, 2])], ips[0]);
+        assert!(!f.isolate);
+    }
+
+    #[test]
+    fn a_private_uplink_isolates_members() {
+        let hosts = BTreeMap::new();
+        assert!(program(&port(ModeName::Private, true), "a", &hosts).isolate);
+        assert!(!program(&port(ModeName::Private, false), "a", &hosts).isolate);
+        assert!(!program(&port(ModeName::Veb, true), "a", &hosts).isolate);
+    }
+
+    #[test]
+    fn keys_name_hosts() {
+        assert_eq!(host_of_key("/vepa", "/vepa/hosts/h1"), Some("h1"));
+        assert_eq!(host_of_key("/vepa", "/vepa/hosts/"), None);
+        assert_eq!(host_of_key("/vepa", "/vepa/hosts/a/b"), None);
+        assert_eq!(host_of_key("/vepa", "/other/hosts/h1"), None);
+        assert_eq!(host_key("/vepa", "h1"), "/vepa/hosts/h1");
+    }
+}

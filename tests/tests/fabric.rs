@@ -1,0 +1,441 @@
+//! Hosts that find each other through etcd: each "host" is a namespace
+//! with a vepa daemon (`--etcd`), a VM behind a switch whose uplink is a
+//! fabric VXLAN port (VNI 100), and a leg on the underlay bridge
+//! (192.0.2.0/24, a documentation range, in a namespace of the test's own,
+//! where a real etcd listens on 192.0.2.250). No host names another: the
+//! store is how they meet.
+
+use std::time::{Duration, Instant};
+use vepa_itest::daemon::Daemon;
+use vepa_itest::etcd::Etcd;
+use vepa_itest::{ping, require_root, sh, uid, wait_reachable, Netns};
+
+const ETCD_IP: &str = "192.0.2.250";
+/// Leases short enough for the test to watch one run out.
+const TTL: &str = "3";
+
+fn ns_sh(ns: &str, cmd: &str) {
+    let out = sh(&["ip", "netns", "exec", ns, "sh", "-c", cmd]);
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The underlay (a bridge in a namespace) and etcd on it.
+struct Underlay {
+    id: String,
+    etcd: Etcd,
+    ns: Netns,
+}
+
+struct Host {
+    daemon: Daemon,
+    vms: Vec<Netns>,
+    /// The host's namespace, removed with it.
+    _ns: Netns,
+}
+
+fn vm_ip(n: u8, k: u8) -> String {
+    format!("10.90.{k}.{n}")
+}
+
+impl Underlay {
+    fn new(id: &str) -> Underlay {
+        let ns = Netns::new(&format!("fu{id}"));
+        ns_sh(
+            &ns.name,
+            &format!("ip link add br0 type bridge && ip addr add {ETCD_IP}/24 dev br0 && ip link set br0 up"),
+        );
+        let etcd = Etcd::start(&ns.name, ETCD_IP, 2379);
+        Underlay {
+            id: id.to_string(),
+            etcd,
+            ns,
+        }
+    }
+
+    /// The topology of host `n`: switch `fab` in `mode`, its uplink the
+    /// fabric port, and `vms` VMs (VM k at 10.90.0.{n + 10k}, MTU 1450).
+    fn topology(&self, n: u8, vms: u8, mode: &str, relay: bool) -> String {
+        let id = &self.id;
+        let mut t = format!(
+            "[[switch]]\nname = \"fab\"\nmode = \"{mode}\"\n\
+             [switch.uplink]\nname = \"fabric\"\ntype = \"vxlan\"\nvni = 100\nfabric = true\nrelay = {relay}\n"
+        );
+        for k in 0..vms {
+            t += &format!(
+                "[[switch.port]]\nname = \"f{k}{n}{id}\"\ntype = \"veth\"\nnetns = \"fv{k}{n}{id}\"\n\
+                 address = [\"10.90.0.{}/24\"]\nmtu = 1450\n",
+                n + 10 * k
+            );
+        }
+        t
+    }
+
+    /// Host `n` at 192.0.2.n on the underlay, its daemon up (not yet applied).
+    fn host(&self, n: u8, vms: u8) -> Host {
+        let id = &self.id;
+        let ns = Netns::new(&format!("fh{n}{id}"));
+        sh(&[
+            "ip",
+            "-n",
+            &ns.name,
+            "link",
+            "add",
+            "und",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("u{n}"),
+            "netns",
+            &self.ns.name,
+        ]);
+        ns_sh(&self.ns.name, &format!("ip link set u{n} master br0 up"));
+        ns_sh(
+            &ns.name,
+            &format!("ip addr add 192.0.2.{n}/24 dev und && ip link set und up"),
+        );
+        let vms = (0..vms)
+            .map(|k| Netns::new(&format!("fv{k}{n}{id}")))
+            .collect();
+        let url = self.etcd.url();
+        let (hid, under) = (format!("h{n}"), format!("192.0.2.{n}"));
+        let mut daemon = Daemon::start_in_with(
+            &ns.name,
+            &[
+                "--etcd",
+                &url,
+                "--host-id",
+                &hid,
+                "--underlay-ip",
+                &under,
+                "--etcd-lease-ttl",
+                TTL,
+            ],
+        );
+        daemon.links = Vec::new();
+        Host {
+            daemon,
+            vms,
+            _ns: ns,
+        }
+    }
+
+    fn apply(&self, h: &Host, n: u8, mode: &str, relay: bool) {
+        let file = h.daemon.dir.path().join("fabric.toml");
+        std::fs::write(&file, self.topology(n, h.vms.len() as u8, mode, relay)).expect("write");
+        h.daemon.ok(&["apply", "-f", file.to_str().expect("path")]);
+    }
+}
+
+/// Polls `f` every 100 ms for up to `secs`; true once it holds.
+fn within(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn hosts_listed(d: &Daemon) -> Vec<String> {
+    d.json(&["hosts", "show"])["hosts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h["host"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn members(d: &Daemon) -> Vec<String> {
+    d.json(&["tunnel", "show"])[0]["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn hosts_meet_through_etcd_and_leave_with_their_lease() {
+    require_root();
+    let id = uid();
+    let mut u = Underlay::new(&id);
+    let mut hosts: Vec<Host> = (1..=3).map(|n| u.host(n, 1)).collect();
+    for (i, h) in hosts.iter().enumerate() {
+        u.apply(h, i as u8 + 1, "veb", false);
+    }
+    // Every VM reaches every other, with no peer configured anywhere.
+    for (a, from) in hosts.iter().enumerate() {
+        for b in (1..=3u8).filter(|b| *b as usize != a + 1) {
+            let to = vm_ip(b, 0);
+            assert!(
+                wait_reachable(&from.vms[0].name, &to),
+                "VM {} reaches {to}:\n{}",
+                a + 1,
+                from.daemon.log()
+            );
+        }
+    }
+    let v = hosts[0].daemon.json(&["hosts", "show"]);
+    assert_eq!(v["state"], "connected", "{v}");
+    assert_eq!(hosts_listed(&hosts[0].daemon), ["h1", "h2", "h3"]);
+    // Host 1's tunnel: the others as members, VM 2's MAC published by host 2.
+    assert_eq!(members(&hosts[0].daemon), ["192.0.2.2", "192.0.2.3"]);
+    let mac2 = hosts[1].vms[0].mac("eth0").to_string();
+    let t = hosts[0].daemon.json(&["tunnel", "show"]);
+    assert!(
+        t[0]["published"].as_array().is_some_and(|p| p
+            .iter()
+            .any(|m| m["mac"] == mac2.as_str() && m["vtep"] == "192.0.2.2")),
+        "{t}"
+    );
+    let table = hosts[0].daemon.ok(&["hosts", "show"]);
+    assert!(
+        table.contains("h2") && table.contains("192.0.2.2:4789"),
+        "{table}"
+    );
+
+    // A fourth host joins: reachable within 5 s of its daemon's start.
+    let t0 = Instant::now();
+    let h4 = u.host(4, 1);
+    u.apply(&h4, 4, "veb", false);
+    assert!(wait_reachable(&hosts[0].vms[0].name, &vm_ip(4, 0)));
+    let joined = t0.elapsed();
+    assert!(
+        joined < Duration::from_secs(5),
+        "host 4 reachable after {joined:?}"
+    );
+    assert!(ping(&h4.vms[0].name, &vm_ip(2, 0)));
+    hosts.push(h4);
+
+    // Host 3 is killed: it leaves the others' tables when its lease runs out.
+    hosts[2].daemon.kill9();
+    let t0 = Instant::now();
+    assert!(
+        within(12, || !members(&hosts[0].daemon)
+            .contains(&"192.0.2.3".to_string())),
+        "host 3 still a member: {:?}",
+        members(&hosts[0].daemon)
+    );
+    let gone = t0.elapsed();
+    assert!(!hosts_listed(&hosts[1].daemon).contains(&"h3".to_string()));
+    assert!(!u
+        .etcd
+        .keys("/vepa/hosts/")
+        .iter()
+        .any(|k| k.ends_with("/h3")));
+    eprintln!("host 4 reachable {joined:?} after its daemon started; host 3 gone {gone:?} after SIGKILL (lease {TTL} s)");
+
+    // etcd goes away: the fabric forwards with what it knows...
+    u.etcd.stop();
+    assert!(
+        within(15, || hosts[0].daemon.json(&["hosts", "show"])["state"]
+            != "connected"),
+        "host 1 notices etcd is gone"
+    );
+    assert!(ping(&hosts[0].vms[0].name, &vm_ip(2, 0)));
+    assert!(ping(&hosts[3].vms[0].name, &vm_ip(1, 0)));
+    let v = hosts[0].daemon.json(&["hosts", "show"]);
+    assert_eq!(hosts_listed(&hosts[0].daemon), ["h1", "h2", "h4"], "{v}");
+    assert!(v["last_error"].as_str().is_some(), "{v}");
+    // ...and resyncs when it is back: host 3 starts again and is reached.
+    u.etcd.launch();
+    for h in [&hosts[0], &hosts[1], &hosts[3]] {
+        assert!(
+            within(40, || h.daemon.json(&["hosts", "show"])["state"]
+                == "connected"),
+            "reconnected: {}",
+            h.daemon.json(&["hosts", "show"])
+        );
+    }
+    hosts[2].daemon.launch();
+    assert!(
+        within(10, || members(&hosts[0].daemon)
+            .contains(&"192.0.2.3".to_string())),
+        "host 3 back in host 1's tunnel"
+    );
+    assert!(wait_reachable(&hosts[0].vms[0].name, &vm_ip(3, 0)));
+    assert!(ping(&hosts[2].vms[0].name, &vm_ip(4, 0)));
+    drop(hosts);
+    drop(u);
+}
+
+fn counter(d: &Daemon, key: &str) -> u64 {
+    d.json(&["tunnel", "show"])[0]["counters"][key]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// VEPA semantics across hosts. Two hosts, two VMs each (host n's at
+/// 10.90.0.n and 10.90.0.n+10), one switch spanning both:
+/// `private` — no VM reaches another, and the frames host 1's VMs send
+/// do cross and are refused on host 2; `vepa` — VMs on different hosts
+/// talk, VMs on one host do not (nothing reflects); `vepa` with the
+/// fabric's relay — they do; `veb` — all do.
+#[test]
+fn a_switch_spanning_hosts_keeps_its_mode() {
+    require_root();
+    let id = uid();
+    let u = Underlay::new(&id);
+    let hosts: Vec<Host> = (1..=2).map(|n| u.host(n, 2)).collect();
+    let apply_all = |mode: &str, relay: bool| {
+        for (i, h) in hosts.iter().enumerate() {
+            u.apply(h, i as u8 + 1, mode, relay);
+        }
+        for h in &hosts {
+            assert!(
+                within(10, || members(&h.daemon).len() == 1),
+                "fabric programmed: {}",
+                h.daemon.json(&["tunnel", "show"])
+            );
+        }
+    };
+    let (a1, a2) = (&hosts[0].vms[0].name, &hosts[0].vms[1].name);
+    let (b1, b2) = (&hosts[1].vms[0].name, &hosts[1].vms[1].name);
+    let (ip_a2, ip_b1, ip_b2) = ("10.90.0.11", "10.90.0.2", "10.90.0.12");
+
+    apply_all("private", false);
+    let refused = counter(&hosts[1].daemon, "rx_isolated");
+    assert!(!ping(a1, ip_b1), "private: across hosts");
+    assert!(!ping(a1, ip_a2), "private: on one host");
+    assert!(!ping(b2, "10.90.0.1"), "private: back across");
+    let t = hosts[1].daemon.json(&["tunnel", "show"]);
+    assert_eq!(t[0]["isolate"], true, "{t}");
+    assert!(
+        counter(&hosts[1].daemon, "rx_isolated") > refused,
+        "host 1's frames reached host 2 and were refused: {t}"
+    );
+
+    apply_all("vepa", false);
+    assert!(wait_reachable(a1, ip_b1), "vepa: across hosts");
+    assert!(ping(b1, "10.90.0.11"), "vepa: across hosts, back");
+    assert!(!ping(a1, ip_a2), "vepa without relay: not on one host");
+    assert!(!ping(b1, ip_b2), "vepa without relay: not on one host");
+
+    apply_all("vepa", true);
+    assert!(wait_reachable(a1, ip_a2), "vepa with relay: on one host");
+    assert!(wait_reachable(b2, ip_b1), "vepa with relay: on one host");
+    assert!(ping(a2, ip_b2), "vepa with relay: across hosts");
+    let t = hosts[0].daemon.json(&["tunnel", "show"]);
+    assert_eq!(t[0]["reflect"], true, "{t}");
+
+    apply_all("veb", false);
+    for (from, to) in [(a1, ip_a2), (a1, ip_b2), (b1, ip_b2)] {
+        assert!(wait_reachable(from, to), "veb: {from} reaches {to}");
+    }
+}
+
+/// etcd cannot be reached at start: the daemon says so, serves its API,
+/// retries with a growing backoff, and joins once etcd is there. Bad
+/// control-plane flags are refused before anything starts.
+#[test]
+fn etcd_unreachable_at_start_is_retried() {
+    require_root();
+    let id = uid();
+    let ns = Netns::new(&format!("fe{id}"));
+    let d = Daemon::start_in_with(
+        &ns.name,
+        &[
+            "--etcd",
+            "http://127.0.0.1:23790",
+            "--host-id",
+            "lonely",
+            "--underlay-ip",
+            "192.0.2.1",
+        ],
+    );
+    assert!(
+        within(10, || d.log().contains("retrying in 2 s")),
+        "two attempts logged:\n{}",
+        d.log()
+    );
+    let log = d.log();
+    assert!(
+        log.contains("etcd http://127.0.0.1:23790: unreachable") && log.contains("retrying in 1 s"),
+        "{log}"
+    );
+    let v = d.json(&["hosts", "show"]);
+    assert_eq!(v["state"], "retrying", "{v}");
+    assert!(
+        v["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unreachable")),
+        "{v}"
+    );
+    let table = d.ok(&["hosts", "show"]);
+    assert!(
+        table.contains("retrying") && table.contains("last error"),
+        "{table}"
+    );
+    // The daemon works meanwhile, and joins when etcd comes.
+    let etcd = Etcd::start(&ns.name, "127.0.0.1", 23790);
+    assert!(
+        within(40, || d.json(&["hosts", "show"])["state"] == "connected"),
+        "{}",
+        d.json(&["hosts", "show"])
+    );
+    assert_eq!(hosts_listed(&d), ["lonely"]);
+    assert_eq!(etcd.keys("/vepa/hosts/"), ["/vepa/hosts/lonely"]);
+    drop(d);
+    // A daemon stopped cleanly takes its record with it.
+    assert!(etcd.keys("/vepa/hosts/").is_empty());
+
+    // Flags: each refusal names the flag.
+    for (args, expect) in [
+        (vec!["--etcd", "http://127.0.0.1:1"], "--underlay-ip"),
+        (
+            vec!["--etcd", "127.0.0.1:2379", "--underlay-ip", "192.0.2.1"],
+            "--etcd",
+        ),
+        (
+            vec!["--etcd", "http://127.0.0.1:1", "--underlay-ip", "127.0.0.1"],
+            "--underlay-ip",
+        ),
+        (
+            vec![
+                "--etcd",
+                "http://127.0.0.1:1",
+                "--underlay-ip",
+                "192.0.2.1",
+                "--host-id",
+                "a/b",
+            ],
+            "--host-id",
+        ),
+        (vec!["--host-id", "x"], "--etcd"),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .arg(vepa_itest::vepa_bin())
+            .arg("--socket")
+            .arg(dir.path().join("s"))
+            .arg("daemon")
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args(&args)
+            .output()
+            .expect("vepa daemon");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(expect),
+            "{args:?}: {err}"
+        );
+    }
+    // Without --etcd, `hosts show` says what is missing.
+    let plain = Daemon::start_in(&ns.name);
+    let err = plain.fails(&["hosts", "show"]);
+    assert!(err.contains("--etcd"), "{err}");
+}
