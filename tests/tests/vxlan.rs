@@ -192,10 +192,25 @@ fn tunnels_show_what_they_learned_and_count_bad_packets() {
     })
     .join()
     .expect("sender");
+    // A good packet from an address that is no VTEP of the tunnel.
+    ns_sh(&h2.name, "ip addr add 192.0.2.3/24 dev und");
+    in_netns(&h2.name, || {
+        let u = std::net::UdpSocket::bind("192.0.2.3:0").expect("udp");
+        let mut p = vec![8, 0, 0, 0, 0, 0, 42, 0];
+        p.extend_from_slice(&[0xff; 6]);
+        p.extend_from_slice(&[2, 0, 0, 0, 0, 9, 0x08, 0x06]);
+        p.resize(8 + 60, 0);
+        u.send_to(&p, "192.0.2.1:4789").expect("send");
+    })
+    .join()
+    .expect("stranger");
     let counted = (0..30).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
         let c = &d.json(&["tunnel", "show"])[0]["counters"];
-        c["rx_bad_header"] == 1 && c["rx_unknown_vni"] == 1 && c["rx_truncated"] == 1
+        c["rx_bad_header"] == 1
+            && c["rx_unknown_vni"] == 1
+            && c["rx_truncated"] == 1
+            && c["rx_unknown_vtep"] == 1
     });
     assert!(counted, "{}", d.json(&["tunnel", "show"]));
     assert!(ping(&vm1.name, "10.80.0.2"), "still forwarding");
@@ -331,4 +346,93 @@ vlan_vni = ["10:1010", "20:1020"]
         tcp_transfer(&vms[3].name, &vms[1].name, "10.82.0.2", 5204, len),
         len
     );
+}
+
+/// An IPv6 underlay (2001:db8::/64, a documentation range): vepa against a
+/// kernel vxlan over IPv6, whose inner IP MTU is 1430 (56 bytes of IPv6,
+/// UDP and VXLAN headers on a 1500-byte underlay).
+#[test]
+fn vxlan_over_an_ipv6_underlay() {
+    require_root();
+    let id = uid();
+    let (h1, h2) = (
+        Netns::new(&format!("zh1{id}")),
+        Netns::new(&format!("zh2{id}")),
+    );
+    let (vm1, vm2) = (
+        Netns::new(&format!("zv1{id}")),
+        Netns::new(&format!("zv2{id}")),
+    );
+    sh(&[
+        "ip", "-n", &h1.name, "link", "add", "und", "type", "veth", "peer", "name", "und", "netns",
+        &h2.name,
+    ]);
+    ns_sh(
+        &h1.name,
+        "ip addr add 2001:db8::1/64 dev und nodad && ip link set und up",
+    );
+    ns_sh(
+        &h2.name,
+        "ip addr add 2001:db8::2/64 dev und nodad && ip link set und up && \
+         ip link add vx6 type vxlan id 42 dstport 4789 local 2001:db8::2 dev und && \
+         bridge fdb append 00:00:00:00:00:00 dev vx6 dst 2001:db8::1 && \
+         ip link add br0 type bridge && ip link set vx6 master br0 && \
+         ip link set vx6 up && ip link set br0 up",
+    );
+    sh(&[
+        "ip", "-n", &vm2.name, "link", "add", "eth0", "type", "veth", "peer", "name", "vm2",
+        "netns", &h2.name,
+    ]);
+    ns_sh(
+        &h2.name,
+        "ip link set vm2 mtu 1430 master br0 && ip link set vm2 up",
+    );
+    ns_sh(
+        &vm2.name,
+        "ip link set eth0 mtu 1430 && ip addr add 10.83.0.2/24 dev eth0 && ip link set eth0 up",
+    );
+    let topo = format!(
+        r#"
+[[switch]]
+name = "s{id}"
+[[switch.port]]
+name = "zp{id}"
+type = "veth"
+netns = "{vm}"
+address = ["10.83.0.1/24"]
+mtu = 1430
+[[switch.port]]
+name = "zx{id}"
+type = "vxlan"
+vni = 42
+local = "2001:db8::1"
+remote = ["2001:db8::2"]
+"#,
+        vm = vm1.name
+    );
+    let v = Vepa::start_in(Some(&h1.name), &topo, &[format!("zp{id}")]);
+    assert!(wait_reachable(&vm1.name, "10.83.0.2"), "over IPv6");
+    assert!(ping(&vm2.name, "10.83.0.1"), "and back");
+    let len = 4 << 20;
+    assert_eq!(
+        tcp_transfer(&vm1.name, &vm2.name, "10.83.0.2", 5203, len),
+        len
+    );
+    assert_eq!(
+        tcp_transfer(&vm2.name, &vm1.name, "10.83.0.1", 5204, len),
+        len
+    );
+    let out = String::from_utf8_lossy(
+        &sh(&["bridge", "-n", &h2.name, "fdb", "show", "dev", "vx6"]).stdout,
+    )
+    .into_owned();
+    let mac1 = vm1.mac("eth0").to_string();
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&mac1) && l.contains("dst 2001:db8::1")),
+        "{out}"
+    );
+    let stats = v.stop();
+    let tx = vepa_itest::counter(&stats, &format!("s{id}"), &format!("zx{id}"), "tx_bytes");
+    assert!(tx > len, "{stats}");
 }
