@@ -174,6 +174,11 @@ fn tunnels_show_what_they_learned_and_count_bad_packets() {
         (t[0]["vni"].as_u64(), t[0]["max_inner_frame"].as_u64()),
         (Some(42), Some(1464))
     );
+    let ports = d.ok(&["port", "show"]);
+    assert!(
+        ports.contains("1500 (inner 1450)"),
+        "the MTU shown: {ports}"
+    );
     // A bad header, another VNI, a cut inner frame: counted and dropped.
     in_netns(&h2.name, || {
         let u = std::net::UdpSocket::bind("192.0.2.2:0").expect("udp");

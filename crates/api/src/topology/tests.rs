@@ -201,3 +201,39 @@ fn vxlan_ports_are_checked() {
         .to_string();
     assert!(e.contains("remote"), "{e}");
 }
+
+#[test]
+fn fabric_ports_are_checked() {
+    let port = |body: &str| {
+        format!(
+            "[[switch]]\nname = \"s\"\nmode = \"vepa\"\n[switch.uplink]\nname = \"fab\"\n{body}"
+        )
+    };
+    let ok = Topology::parse(
+        "t",
+        &port("type = \"vxlan\"\nvni = 100\nfabric = true\nrelay = true\n"),
+    )
+    .unwrap();
+    let cfg = ok.validate().unwrap();
+    // The fabric reflects; the switch does not hairpin on that port.
+    assert!(!cfg[0].ports[0].relay);
+    for (body, want) in [
+        ("type = \"vxlan\"\nvni = 100\n", "fabric = true"),
+        ("type = \"veth\"\nfabric = true\n", "fabric"),
+        (
+            "type = \"vxlan\"\nfabric = true\nvlan_vni = [\"10:1010\"]\ntrunk = [10]\n",
+            "one VNI",
+        ),
+        (
+            "type = \"vxlan\"\nvni = 1\nfabric = true\nremote = [\"192.0.2.9\", \"fd00::9\"]\n",
+            "remote",
+        ),
+    ] {
+        let e = Topology::parse("t", &port(body))
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{body}: {e} (wanted {want})");
+    }
+}

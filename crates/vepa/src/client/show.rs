@@ -88,13 +88,29 @@ pub fn switches(list: &[SwitchSpec], stats: &Stats) -> String {
     )
 }
 
+/// A port's MTU; for a tunnel, the underlay's and the inner IP MTU it
+/// leaves (50 bytes of IPv4, UDP, VXLAN and inner Ethernet headers; 70 over IPv6).
+fn mtu(p: &crate::topology::PortSpec) -> String {
+    if p.kind == PortKind::Vxlan {
+        let under = p.mtu.unwrap_or(1500);
+        let v6 = p
+            .local
+            .as_deref()
+            .and_then(|l| l.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| ip.is_ipv6());
+        let inner = under.saturating_sub(if v6 { 70 } else { 50 });
+        return format!("{under} (inner {inner})");
+    }
+    p.mtu.map_or_else(|| "-".into(), |m| m.to_string())
+}
+
 pub fn ports(views: &[PortView], stats: &Stats) -> String {
     if views.is_empty() {
         return "no ports\n".into();
     }
     table(
         &[
-            "SWITCH", "PORT", "ROLE", "TYPE", "MODE", "RELAY", "VLAN", "NETNS", "STATE",
+            "SWITCH", "PORT", "ROLE", "TYPE", "MODE", "RELAY", "VLAN", "MTU", "NETNS", "STATE",
         ],
         views
             .iter()
@@ -126,6 +142,7 @@ pub fn ports(views: &[PortView], stats: &Stats) -> String {
                     },
                     if p.relay { "on" } else { "off" }.into(),
                     vlan,
+                    mtu(p),
                     p.netns.clone().unwrap_or_else(|| "-".into()),
                     state,
                 ]
