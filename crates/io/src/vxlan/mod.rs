@@ -24,7 +24,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use vepa_packet::{checksum, MacAddr, VirtioNetHdr};
 
 pub const VXLAN_PORT: u16 = 4789;
@@ -91,6 +91,8 @@ pub struct VxlanCounters {
     pub rx_unknown_vtep: AtomicU64,
     /// Packets from a member of a fabric this port isolates (`private`).
     pub rx_isolated: AtomicU64,
+    /// Inner TCP segments joined into super-frames on receipt.
+    pub rx_coalesced: AtomicU64,
 }
 
 /// A tunnel port as `vepa tunnel show` reports it.
@@ -113,8 +115,8 @@ pub struct TunnelState {
     /// Each VLAN's VNI on a trunk port.
     pub vlan_vni: Vec<(u16, u32)>,
     /// bad header, unknown VNI, truncated, too big (in), too big (out),
-    /// flooded, no VNI, unknown VTEP, isolated.
-    pub counts: [(&'static str, u64); 9],
+    /// flooded, no VNI, unknown VTEP, isolated, coalesced.
+    pub counts: [(&'static str, u64); 10],
 }
 
 pub struct VxlanPort {
@@ -126,6 +128,8 @@ pub struct VxlanPort {
     /// appears or moves.
     learned: RwLock<HashMap<MacAddr, IpAddr>>,
     fabric: ArcSwap<Fabric>,
+    /// The last read's datagrams (one worker receives; the lock is uncontended).
+    gro: Mutex<gro::GroBuf>,
     pub counters: VxlanCounters,
 }
 
@@ -137,6 +141,8 @@ impl VxlanPort {
         rx.set_nonblocking(true)?;
         // Room for bursts of 64 KiB super-frames between two polls.
         set_rcvbuf(&rx, RCVBUF);
+        // Coalesced reads where the kernel offers them; plain ones otherwise.
+        gro::enable(&rx);
         let mut tx = Vec::with_capacity(SENDERS);
         for _ in 0..SENDERS {
             let s = UdpSocket::bind(SocketAddr::new(cfg.local, 0))
@@ -150,6 +156,7 @@ impl VxlanPort {
             tx,
             learned: RwLock::new(HashMap::new()),
             fabric: ArcSwap::from_pointee(Fabric::default()),
+            gro: Mutex::new(gro::GroBuf::new()),
             counters: VxlanCounters::default(),
         })
     }
@@ -338,23 +345,24 @@ impl Port for VxlanPort {
                 ("tx_no_vni", n(&c.tx_no_vni)),
                 ("rx_unknown_vtep", n(&c.rx_unknown_vtep)),
                 ("rx_isolated", n(&c.rx_isolated)),
+                ("rx_coalesced", n(&c.rx_coalesced)),
             ],
         })
     }
 
     fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
+        let mut gro = self.gro.lock().unwrap_or_else(|e| e.into_inner());
         let (hdr, r) = loop {
-            let (n, from) = match self.rx.recv_from(buf) {
-                Ok(x) => x,
-                Err(e) if is_retry(&e) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let Some((r, vid)) = self.inner(&buf[..n]) else {
+            if gro.is_empty() && !gro.fill(&self.rx)? {
+                return Ok(None);
+            }
+            let Some(d) = gro.take() else { continue };
+            let Some((r, vid)) = self.inner(gro.bytes(d.clone())) else {
                 continue;
             };
             // Only the tunnel's own VTEPs are heard: anyone else could
             // otherwise steer our VMs' traffic by sending from their MACs.
-            let vtep = from.ip();
+            let vtep = gro.from.ip();
             let fabric = self.fabric.load();
             if fabric.isolate && fabric.is_member(&vtep) {
                 self.counters.rx_isolated.fetch_add(1, Ordering::Relaxed);
@@ -366,23 +374,32 @@ impl Port for VxlanPort {
                     .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            self.learn(
-                &fabric,
-                MacAddr::from_slice(&buf[r.start + 6..r.start + 12]),
-                vtep,
-            );
-            let untagged_len = r.len();
+            let first = gro.bytes(d.clone());
+            let inner = &first[r.clone()];
+            self.learn(&fabric, MacAddr::from_slice(&inner[6..12]), vtep);
+            let untagged_len = inner.len();
+            // Four bytes of room in front, for a VLAN tag.
+            if untagged_len + 4 > buf.len() {
+                self.counters.rx_too_big.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            buf[4..4 + untagged_len].copy_from_slice(inner);
             let r = match vid {
-                // The VLAN's tag goes back in, in the room of the VXLAN header.
+                // The VLAN's tag goes back in, in front of the EtherType.
                 Some(vid) => {
-                    let at = r.start;
-                    buf.copy_within(at..at + 12, at - 4);
-                    buf[at + 8..at + 10].copy_from_slice(&[0x81, 0x00]);
-                    buf[at + 10..at + 12].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
-                    at - 4..r.end
+                    buf.copy_within(4..16, 0);
+                    buf[12..14].copy_from_slice(&[0x81, 0x00]);
+                    buf[14..16].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
+                    0..4 + untagged_len
                 }
-                None => r,
+                None => 4..4 + untagged_len,
             };
+            if vid.is_none() && untagged_len <= self.cfg.max_inner() {
+                let header: [u8; HEADER] = first[..HEADER].try_into().unwrap_or_default();
+                if let Some(joined) = self.coalesce(&mut gro, &header, buf, r.end) {
+                    break joined;
+                }
+            }
             let inner = &mut buf[r.clone()];
             if untagged_len > self.cfg.max_inner() {
                 // A TCP super-frame the sender's stack left whole (tunnel
@@ -480,6 +497,62 @@ fn encap(out: &mut Vec<u8>, header: &[u8; HEADER], frame: &[u8], strip: bool) {
 }
 
 impl VxlanPort {
+    /// Joins the TCP segment at `buf[4..end]` (untagged, from the datagram
+    /// with VXLAN `header` just taken) and the segments of the same flow
+    /// that follow it in the read into one GSO super-frame; None (nothing
+    /// more taken) when no second segment joins.
+    fn coalesce(
+        &self,
+        gro: &mut gro::GroBuf,
+        header: &[u8; HEADER],
+        buf: &mut [u8],
+        end: usize,
+    ) -> Option<(VirtioNetHdr, std::ops::Range<usize>)> {
+        let seg = gro::TcpSeg::parse(&buf[4..end])?;
+        let mss = seg.payload(&buf[4..end]);
+        let mut end = end;
+        let mut next = seg.seq.wrapping_add(mss as u32);
+        let mut flags = seg.flags;
+        let mut joined = 1;
+        while flags & gro::PSH == 0 {
+            let Some(r) = gro.peek() else { break };
+            let d = gro.bytes(r);
+            if d.len() < HEADER + 14 || d[..HEADER] != header[..] {
+                break;
+            }
+            let b = &d[HEADER..];
+            let Some(bs) = gro::TcpSeg::parse(b) else {
+                break;
+            };
+            let pay = bs.payload(b);
+            // (An IP datagram's length field bounds the whole.)
+            if pay > mss
+                || end + pay > buf.len()
+                || end + pay - 4 - 14 > 65_535
+                || !seg.continues(&buf[4..end], next, b, &bs)
+            {
+                break;
+            }
+            buf[end..end + pay].copy_from_slice(&b[b.len() - pay..]);
+            end += pay;
+            next = next.wrapping_add(pay as u32);
+            flags = bs.flags;
+            joined += 1;
+            gro.take();
+            if pay < mss {
+                break;
+            }
+        }
+        if joined < 2 {
+            return None;
+        }
+        let hdr = seg.finish(&mut buf[4..end], mss, flags);
+        self.counters
+            .rx_coalesced
+            .fetch_add(joined, Ordering::Relaxed);
+        Some((hdr, 4..end))
+    }
+
     /// Sends `out` (one datagram, or equal-sized ones of `seg` bytes with
     /// a shorter last) to the VTEP that has the destination, or to every
     /// remote.
@@ -521,6 +594,7 @@ impl VxlanPort {
 }
 
 mod fabric;
+mod gro;
 mod segment;
 
 pub use fabric::Fabric;
