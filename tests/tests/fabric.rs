@@ -201,6 +201,15 @@ fn hosts_meet_through_etcd_and_leave_with_their_lease() {
             .any(|m| m["mac"] == mac2.as_str() && m["vtep"] == "192.0.2.2")),
         "{t}"
     );
+    let (status, metrics) = hosts[0]
+        .daemon
+        .http("GET", "/metrics", None)
+        .expect("metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("vepa_fabric_hosts 3") && metrics.contains("vepa_fabric_connected 1"),
+        "{metrics}"
+    );
     let table = hosts[0].daemon.ok(&["hosts", "show"]);
     assert!(
         table.contains("h2") && table.contains("192.0.2.2:4789"),

@@ -669,16 +669,18 @@ async fn capture(
 }
 
 async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
-    let (stats, routers) = with_engine(&st, |e| {
+    let (stats, routers, tunnels) = with_engine(&st, |e| {
         let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
         let routers = names
             .iter()
             .filter_map(|n| super::api_routers::view(e, n).ok())
             .collect::<Vec<_>>();
-        Ok((e.stats(), routers))
+        Ok((e.stats(), routers, super::api_tunnels::tunnels(e)))
     })
     .await?;
-    let text = metrics::render(&stats, &routers, &st.requests);
+    let hosts = st.control_plane.as_ref().map(|cp| cp.view());
+    let mut text = metrics::render(&stats, &routers, &st.requests);
+    metrics::render_tunnels(&mut text, &tunnels, hosts.as_ref());
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use vepa_api::wire::{RouterView, Stats};
+use vepa_api::wire::{HostsView, RouterView, Stats, TunnelView};
 
 /// API requests by method, route and status.
 #[derive(Default)]
@@ -220,4 +220,60 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
         );
     }
     out
+}
+
+/// VXLAN ports' events and the control plane's state.
+pub fn render_tunnels(out: &mut String, tunnels: &[TunnelView], hosts: Option<&HostsView>) {
+    family(
+        out,
+        "vepa_tunnel_events_total",
+        "counter",
+        "VXLAN port drops, floods and coalesced segments, by kind.",
+    );
+    for t in tunnels {
+        for (kind, n) in &t.counters {
+            let _ = writeln!(
+                out,
+                "vepa_tunnel_events_total{{switch=\"{}\",port=\"{}\",kind=\"{}\"}} {n}",
+                esc(&t.switch),
+                esc(&t.port),
+                esc(kind)
+            );
+        }
+    }
+    family(
+        out,
+        "vepa_tunnel_members",
+        "gauge",
+        "Other hosts' VTEPs a fabric port floods to.",
+    );
+    for t in tunnels {
+        let _ = writeln!(
+            out,
+            "vepa_tunnel_members{{switch=\"{}\",port=\"{}\"}} {}",
+            esc(&t.switch),
+            esc(&t.port),
+            t.members.len()
+        );
+    }
+    if let Some(h) = hosts {
+        family(
+            out,
+            "vepa_fabric_connected",
+            "gauge",
+            "1 while the daemon has a session with etcd.",
+        );
+        let _ = writeln!(
+            out,
+            "vepa_fabric_connected {}",
+            u8::from(h.state == "connected")
+        );
+        family(
+            out,
+            "vepa_fabric_hosts",
+            "gauge",
+            "Hosts the store lists (the last known list while etcd is away).",
+        );
+        let _ = writeln!(out, "vepa_fabric_hosts {}", h.hosts.len());
+    }
 }
