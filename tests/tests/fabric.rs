@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 use vepa_itest::daemon::Daemon;
 use vepa_itest::etcd::Etcd;
-use vepa_itest::{ping, require_root, sh, uid, wait_reachable, Netns};
+use vepa_itest::{arp_requests_for, ping, require_root, sh, uid, wait_reachable, Capture, Netns};
 
 const ETCD_IP: &str = "192.0.2.250";
 /// Leases short enough for the test to watch one run out.
@@ -58,11 +58,11 @@ impl Underlay {
 
     /// The topology of host `n`: switch `fab` in `mode`, its uplink the
     /// fabric port, and `vms` VMs (VM k at 10.90.0.{n + 10k}, MTU 1450).
-    fn topology(&self, n: u8, vms: u8, mode: &str, relay: bool) -> String {
+    fn topology(&self, n: u8, vms: u8, mode: &str, uplink: &str) -> String {
         let id = &self.id;
         let mut t = format!(
             "[[switch]]\nname = \"fab\"\nmode = \"{mode}\"\n\
-             [switch.uplink]\nname = \"fabric\"\ntype = \"vxlan\"\nvni = 100\nfabric = true\nrelay = {relay}\n"
+             [switch.uplink]\nname = \"fabric\"\ntype = \"vxlan\"\nvni = 100\nfabric = true\n{uplink}\n"
         );
         for k in 0..vms {
             t += &format!(
@@ -125,8 +125,13 @@ impl Underlay {
     }
 
     fn apply(&self, h: &Host, n: u8, mode: &str, relay: bool) {
+        self.apply_with(h, n, mode, &format!("relay = {relay}"));
+    }
+
+    /// Applies host `n`'s topology with `uplink` lines added to the fabric port.
+    fn apply_with(&self, h: &Host, n: u8, mode: &str, uplink: &str) {
         let file = h.daemon.dir.path().join("fabric.toml");
-        std::fs::write(&file, self.topology(n, h.vms.len() as u8, mode, relay)).expect("write");
+        std::fs::write(&file, self.topology(n, h.vms.len() as u8, mode, uplink)).expect("write");
         h.daemon.ok(&["apply", "-f", file.to_str().expect("path")]);
     }
 }
@@ -447,4 +452,51 @@ fn etcd_unreachable_at_start_is_retried() {
     let plain = Daemon::start_in(&ns.name);
     let err = plain.fails(&["hosts", "show"]);
     assert!(err.contains("--etcd"), "{err}");
+}
+
+/// ARP suppression: once host 2's VM has announced its address (in its ARP
+/// reply), host 1 answers requests for it itself; host 2's VM sees no
+/// request for its address, and traffic flows.
+#[test]
+fn arp_for_another_hosts_vm_is_answered_locally() {
+    require_root();
+    let id = uid();
+    let u = Underlay::new(&id);
+    let hosts: Vec<Host> = (1..=2).map(|n| u.host(n, 1)).collect();
+    for (i, h) in hosts.iter().enumerate() {
+        u.apply_with(h, i as u8 + 1, "veb", "arp_suppress = true");
+    }
+    let (a, b) = (&hosts[0].vms[0].name, &hosts[1].vms[0].name);
+    assert!(wait_reachable(a, "10.90.0.2"));
+    let published = || {
+        let t = hosts[0].daemon.json(&["tunnel", "show"]);
+        t[0]["published_ips"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|e| e["ip"] == "10.90.0.2"))
+    };
+    assert!(
+        within(10, published),
+        "{}",
+        hosts[0].daemon.json(&["tunnel", "show"])
+    );
+    sh(&["ip", "-n", a, "neigh", "flush", "all"]);
+    let cap = Capture::start(b, "eth0");
+    assert!(ping(a, "10.90.0.2"), "answered locally, then reached");
+    std::thread::sleep(Duration::from_millis(200));
+    let seen = cap.finish();
+    assert!(
+        arp_requests_for(&seen, [10, 90, 0, 2]).is_empty(),
+        "no request for VM 2's address reached it"
+    );
+    let t = hosts[0].daemon.json(&["tunnel", "show"]);
+    assert!(
+        t[0]["counters"]["tx_arp_suppressed"].as_u64() >= Some(1),
+        "{t}"
+    );
+    assert_eq!(t[0]["arp_suppress"], true);
+    let v = hosts[1].daemon.json(&["hosts", "show"]);
+    assert!(
+        v.to_string().contains("10.90.0.1"),
+        "host 1's VM address published: {v}"
+    );
 }

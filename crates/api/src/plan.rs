@@ -28,7 +28,15 @@ pub const HOST_FIELDS: &[&str] = &[
 /// The fields that shape a VXLAN port's socket and endpoints, and a
 /// fabric port's `relay` (the tunnel reflects, not the switch).
 pub fn device_fields(p: &PortSpec) -> impl Iterator<Item = &'static str> {
-    const TUNNEL: &[&str] = &["vni", "local", "remote", "vlan_vni", "dstport", "fabric"];
+    const TUNNEL: &[&str] = &[
+        "vni",
+        "local",
+        "remote",
+        "vlan_vni",
+        "dstport",
+        "fabric",
+        "arp_suppress",
+    ];
     let tunnel = if p.kind == crate::topology::PortKind::Vxlan {
         TUNNEL
     } else {

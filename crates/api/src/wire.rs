@@ -424,6 +424,12 @@ pub struct TunnelView {
     /// Frames from members are refused (the uplink of a private switch).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub isolate: bool,
+    /// ARP requests for published addresses are answered here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub arp_suppress: bool,
+    /// The other hosts' published VM addresses (what ARP suppression answers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published_ips: Vec<IpMac>,
     /// The largest inner frame (Ethernet header included) the underlay carries.
     pub max_inner_frame: usize,
     /// Remote MACs and the VTEP each was last seen behind.
@@ -463,8 +469,18 @@ pub struct HostRecord {
     pub networks: Vec<NetworkRecord>,
 }
 
+/// A VM's IPv4 address and MAC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IpMac {
+    #[schema(value_type = String)]
+    pub ip: std::net::Ipv4Addr,
+    #[schema(value_type = String)]
+    pub mac: MacAddr,
+}
+
 /// A switch of a host that spans hosts: its fabric port's VNI and VTEP,
-/// and the MACs of the VMs behind it.
+/// and the MACs (and, where they announced them in ARP, the IPv4
+/// addresses) of the VMs behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NetworkRecord {
     pub vni: u32,
@@ -475,6 +491,8 @@ pub struct NetworkRecord {
     pub dstport: u16,
     #[schema(value_type = Vec<String>)]
     pub macs: Vec<MacAddr>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<IpMac>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -117,6 +117,10 @@ enum Command {
     /// the next start.
     ///
     /// Example: vepa daemon --default   (then: vepa port show)
+    ///
+    /// Many hosts: vepa daemon --etcd http://10.0.0.9:2379 --underlay-ip 192.0.2.1
+    /// on each (then: vepa hosts show); switches whose uplink is a `fabric = true`
+    /// vxlan port span every host that carries the same VNI (examples/fabric.toml).
     Daemon {
         /// Where the desired state is kept.
         #[arg(long, value_name = "DIR", default_value = "/var/lib/vepa")]

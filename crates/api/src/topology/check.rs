@@ -121,7 +121,9 @@ pub(super) fn check_port(
     }
     match p.kind {
         PortKind::Vxlan => check_vxlan(at, p, &not_for)?,
-        _ if p.fabric => not_for("fabric", true)?,
+        _ if p.fabric || p.arp_suppress => {
+            not_for(if p.fabric { "fabric" } else { "arp_suppress" }, true)?
+        }
         PortKind::Veth => not_for("peer", p.peer.is_some())?,
         PortKind::Tap => {
             not_for("peer", p.peer.is_some())?;
@@ -292,6 +294,13 @@ fn check_vxlan(
                 format!("a port with vlan_vni is a trunk of exactly its VLANs ({vids:?})"),
             ));
         }
+    }
+    if p.arp_suppress && !p.fabric {
+        return Err(invalid(
+            at,
+            "arp_suppress",
+            "answers from what the fabric publishes: only on a port with `fabric = true`",
+        ));
     }
     if p.fabric && !p.vlan_vni.is_empty() {
         return Err(invalid(

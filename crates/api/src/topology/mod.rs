@@ -195,6 +195,10 @@ pub struct PortSpec {
     /// not hairpin at this switch).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fabric: bool,
+    /// For a fabric port: answer the VMs' ARP requests for addresses the
+    /// other hosts published here, instead of flooding them to every host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub arp_suppress: bool,
     /// Default routes for the far end (one per family), e.g. a router port's address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateway: Vec<String>,
@@ -255,6 +259,7 @@ impl PortSpec {
             vlan_vni: Vec::new(),
             dstport: None,
             fabric: false,
+            arp_suppress: false,
             mtu: None,
             offload: None,
             mode: None,

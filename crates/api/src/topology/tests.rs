@@ -220,6 +220,11 @@ fn fabric_ports_are_checked() {
     for (body, want) in [
         ("type = \"vxlan\"\nvni = 100\n", "fabric = true"),
         ("type = \"veth\"\nfabric = true\n", "fabric"),
+        ("type = \"veth\"\narp_suppress = true\n", "arp_suppress"),
+        (
+            "type = \"vxlan\"\nvni = 1\nlocal = \"192.0.2.1\"\narp_suppress = true\n",
+            "arp_suppress",
+        ),
         (
             "type = \"vxlan\"\nfabric = true\nvlan_vni = [\"10:1010\"]\ntrunk = [10]\n",
             "one VNI",

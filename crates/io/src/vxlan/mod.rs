@@ -37,6 +37,8 @@ const SENDERS: usize = 8;
 const RCVBUF: libc::c_int = 8 << 20;
 /// MACs learned behind remote VTEPs at most.
 const LEARN_LIMIT: usize = 65_536;
+/// Addresses noted from the VMs' ARP at most.
+const SNOOP_LIMIT: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VxlanConfig {
@@ -57,6 +59,9 @@ pub struct VxlanConfig {
     /// host's own VTEP is one of the flood targets, and a frame for a VM
     /// behind it comes back in, as from a hairpinning adjacent bridge.
     pub reflect: bool,
+    /// Answer ARP requests for the fabric's published addresses here
+    /// rather than flooding them to every host.
+    pub arp_suppress: bool,
 }
 
 impl VxlanConfig {
@@ -93,6 +98,8 @@ pub struct VxlanCounters {
     pub rx_isolated: AtomicU64,
     /// Inner TCP segments joined into super-frames on receipt.
     pub rx_coalesced: AtomicU64,
+    /// ARP requests answered here instead of flooded (ARP suppression).
+    pub tx_arp_suppressed: AtomicU64,
 }
 
 /// A tunnel port as `vepa tunnel show` reports it.
@@ -115,8 +122,11 @@ pub struct TunnelState {
     /// Each VLAN's VNI on a trunk port.
     pub vlan_vni: Vec<(u16, u32)>,
     /// bad header, unknown VNI, truncated, too big (in), too big (out),
-    /// flooded, no VNI, unknown VTEP, isolated, coalesced.
-    pub counts: [(&'static str, u64); 10],
+    /// flooded, no VNI, unknown VTEP, isolated, coalesced, ARP suppressed.
+    pub counts: [(&'static str, u64); 11],
+    pub arp_suppress: bool,
+    /// The published addresses ARP suppression answers for.
+    pub fabric_ips: Vec<(std::net::Ipv4Addr, MacAddr)>,
 }
 
 pub struct VxlanPort {
@@ -128,6 +138,8 @@ pub struct VxlanPort {
     /// appears or moves.
     learned: RwLock<HashMap<MacAddr, IpAddr>>,
     fabric: ArcSwap<Fabric>,
+    /// IPv4 addresses this port's VMs announced in ARP, and their MACs.
+    snooped: RwLock<HashMap<std::net::Ipv4Addr, MacAddr>>,
     /// The last read's datagrams (one worker receives; the lock is uncontended).
     gro: Mutex<gro::GroBuf>,
     pub counters: VxlanCounters,
@@ -156,6 +168,7 @@ impl VxlanPort {
             tx,
             learned: RwLock::new(HashMap::new()),
             fabric: ArcSwap::from_pointee(Fabric::default()),
+            snooped: RwLock::new(HashMap::new()),
             gro: Mutex::new(gro::GroBuf::new()),
             counters: VxlanCounters::default(),
         })
@@ -176,11 +189,58 @@ impl VxlanPort {
     }
 
     /// Whether `ip` is a VTEP of this tunnel: a static remote, a fabric
-    /// member, or this host's own when the fabric reflects.
+    /// member, or this host's own when the fabric reflects or ARP answers
+    /// come back in.
     fn knows(&self, f: &Fabric, ip: &IpAddr) -> bool {
         self.cfg.remotes.contains(ip)
             || f.is_member(ip)
-            || (self.cfg.reflect && *ip == self.cfg.local)
+            || ((self.cfg.reflect || self.cfg.arp_suppress) && *ip == self.cfg.local)
+    }
+
+    /// The IPv4 addresses this port's VMs announced in ARP, with their MACs.
+    pub fn snooped(&self) -> Vec<(std::net::Ipv4Addr, MacAddr)> {
+        let s = self.snooped.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = s.iter().map(|(i, m)| (*i, *m)).collect();
+        v.sort();
+        v
+    }
+
+    /// Notes the sender of a VM's ARP; with suppression on, answers a
+    /// request for a published address by sending the reply to this
+    /// port's own socket, so it comes in as if from that host. True when
+    /// answered (the request goes no further).
+    fn arp(&self, frame: &[u8], sock: &UdpSocket) -> bool {
+        let Some((ip, mac, asks)) = fabric::arp_of(frame) else {
+            return false;
+        };
+        let known = self
+            .snooped
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&ip)
+            .copied();
+        if known != Some(mac) {
+            let mut s = self.snooped.write().unwrap_or_else(|e| e.into_inner());
+            if s.len() < SNOOP_LIMIT || s.contains_key(&ip) {
+                s.insert(ip, mac);
+            }
+        }
+        let Some(target) = asks.filter(|_| self.cfg.arp_suppress) else {
+            return false;
+        };
+        let Some(owner) = self.fabric.load().ips.get(&target).copied() else {
+            return false;
+        };
+        let reply = fabric::arp_reply(target, owner, ip, mac);
+        let mut out = Vec::with_capacity(HEADER + reply.len());
+        encap(&mut out, &header(self.cfg.vni), &reply, false);
+        let to = SocketAddr::new(self.cfg.local, self.cfg.port);
+        if sock.send_to(&out, to).is_ok() {
+            self.counters
+                .tx_arp_suppressed
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        true
     }
 
     pub fn config(&self) -> &VxlanConfig {
@@ -346,7 +406,14 @@ impl Port for VxlanPort {
                 ("rx_unknown_vtep", n(&c.rx_unknown_vtep)),
                 ("rx_isolated", n(&c.rx_isolated)),
                 ("rx_coalesced", n(&c.rx_coalesced)),
+                ("tx_arp_suppressed", n(&c.tx_arp_suppressed)),
             ],
+            arp_suppress: self.cfg.arp_suppress,
+            fabric_ips: {
+                let mut v: Vec<_> = fabric.ips.iter().map(|(i, m)| (*i, *m)).collect();
+                v.sort();
+                v
+            },
         })
     }
 
@@ -455,6 +522,9 @@ impl Port for VxlanPort {
             })
         };
         let sock = self.sender(frame);
+        if !strip && self.arp(frame, sock) {
+            return Ok(());
+        }
         let header = header(vni);
         let r = if vnet.is_gso() {
             self.send_gso(sock, known, vnet, frame, header, strip)

@@ -11,6 +11,7 @@ fn port(local: &str, port: u16, remotes: &[&str], vni: u32) -> VxlanPort {
         underlay_mtu: 1500,
         vlan_vni: Vec::new(),
         reflect: false,
+        arp_suppress: false,
     })
     .unwrap()
 }
@@ -162,6 +163,7 @@ fn vlans_map_to_vnis_and_back() {
             underlay_mtu: 1500,
             vlan_vni: vec![(vid, 1010)],
             reflect: false,
+            arp_suppress: false,
         })
         .unwrap()
     };
@@ -207,7 +209,7 @@ fn fabric_members_are_heard_and_strangers_are_not() {
     a.set_fabric(Fabric {
         members: vec![ip("127.0.0.4"), ip("127.0.0.5")],
         macs: [(MacAddr(mb), ip("127.0.0.4"))].into_iter().collect(),
-        isolate: false,
+        ..Fabric::default()
     });
     // A floods to both members; B hears it, C (A unknown to it) does not.
     a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 60))
@@ -249,6 +251,7 @@ fn a_reflecting_port_hears_itself() {
         underlay_mtu: 1500,
         vlan_vni: Vec::new(),
         reflect: true,
+        arp_suppress: false,
     })
     .unwrap();
     let ma = [2, 0, 0, 0, 2, 0xa];

@@ -8,7 +8,7 @@ use crate::topology::PortKind;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use vepa_api::wire::{HostsView, LearnedMac, TunnelView};
+use vepa_api::wire::{HostsView, IpMac, LearnedMac, TunnelView};
 
 pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {
     let mut out = Vec::new();
@@ -38,6 +38,12 @@ pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {
                 .collect(),
             reflect: t.reflect,
             isolate: t.isolate,
+            arp_suppress: t.arp_suppress,
+            published_ips: t
+                .fabric_ips
+                .iter()
+                .map(|(ip, mac)| IpMac { ip: *ip, mac: *mac })
+                .collect(),
             max_inner_frame: t.max_inner,
             learned: t
                 .learned

@@ -132,9 +132,15 @@ pub fn program_ports(e: &Engine, cp: &ControlPlane, hosts: &BTreeMap<String, Hos
 pub fn this_host(e: &Engine, cp: &ControlPlane) -> HostRecord {
     let o = &cp.opts;
     let ports = fabric_ports(e.desired(), o.underlay);
-    local_record(&o.host_id, o.underlay, &ports, e.desired(), &|s| {
-        e.fdb(s).unwrap_or_default()
-    })
+    let learned = record::Learned {
+        fdb: &|s| e.fdb(s).unwrap_or_default(),
+        arp: &|s, p| {
+            e.port_device(s, p)
+                .and_then(|d| d.as_vxlan().map(|v| v.snooped()))
+                .unwrap_or_default()
+        },
+    };
+    local_record(&o.host_id, o.underlay, &ports, e.desired(), &learned)
 }
 
 /// Runs the control plane until `stop`: sessions with etcd, retried with

@@ -3,9 +3,10 @@
 
 use crate::topology::{ModeName, PortKind, Topology};
 use std::collections::{BTreeMap, HashSet};
-use std::net::IpAddr;
-use vepa_api::wire::{FdbRow, HostRecord, NetworkRecord};
+use std::net::{IpAddr, Ipv4Addr};
+use vepa_api::wire::{FdbRow, HostRecord, IpMac, NetworkRecord};
 use vepa_io::Fabric;
+use vepa_packet::MacAddr;
 
 /// A fabric port of this host, as the topology has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,14 +61,26 @@ pub fn mode_name(m: ModeName) -> &'static str {
     }
 }
 
+/// Addresses announced in ARP, with their MACs.
+pub type ArpEntries = Vec<(Ipv4Addr, MacAddr)>;
+
+/// Where the daemon reads what the running switches know.
+pub struct Learned<'a> {
+    /// A switch's FDB.
+    pub fdb: &'a dyn Fn(&str) -> Vec<FdbRow>,
+    /// The addresses a fabric port (switch, port) saw its VMs announce in ARP.
+    pub arp: &'a dyn Fn(&str, &str) -> ArpEntries,
+}
+
 /// This host's record: one network per fabric port, with the MACs its
-/// switch learned (or was told) behind ports that are not tunnels.
+/// switch learned (or was told) behind ports that are not tunnels, and
+/// the addresses those MACs announced in ARP.
 pub fn local_record(
     host: &str,
     underlay: IpAddr,
     ports: &[LocalFabricPort],
     topo: &Topology,
-    fdb: &dyn Fn(&str) -> Vec<FdbRow>,
+    learned: &Learned,
 ) -> HostRecord {
     let tunnels: HashSet<(&str, &str)> = topo
         .ports()
@@ -77,13 +90,19 @@ pub fn local_record(
     let networks = ports
         .iter()
         .map(|f| {
-            let mut macs: Vec<_> = fdb(&f.switch)
+            let mut macs: Vec<_> = (learned.fdb)(&f.switch)
                 .into_iter()
                 .filter(|r| !tunnels.contains(&(f.switch.as_str(), r.port.as_str())))
                 .map(|r| r.mac)
                 .collect();
             macs.sort_by_key(|m| m.0);
             macs.dedup();
+            // Only addresses of MACs still behind this host's ports.
+            let ips = (learned.arp)(&f.switch, &f.port)
+                .into_iter()
+                .filter(|(_, m)| macs.binary_search_by_key(&m.0, |x| x.0).is_ok())
+                .map(|(ip, mac)| IpMac { ip, mac })
+                .collect();
             NetworkRecord {
                 vni: f.vni,
                 switch: f.switch.clone(),
@@ -91,6 +110,7 @@ pub fn local_record(
                 vtep: f.vtep,
                 dstport: f.dstport,
                 macs,
+                ips,
             }
         })
         .collect();
@@ -127,6 +147,9 @@ pub fn program(port: &LocalFabricPort, me: &str, hosts: &BTreeMap<String, HostRe
             for m in &n.macs {
                 f.macs.insert(*m, n.vtep);
             }
+            for a in n.ips.iter().filter(|a| n.macs.contains(&a.mac)) {
+                f.ips.insert(a.ip, a.mac);
+            }
         }
     }
     f.members.sort();
@@ -147,7 +170,6 @@ pub fn host_key(prefix: &str, host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vepa_packet::MacAddr;
 
     fn net(vni: u32, vtep: &str, macs: &[[u8; 6]]) -> NetworkRecord {
         NetworkRecord {
@@ -157,6 +179,14 @@ mod tests {
             vtep: vtep.parse().unwrap(),
             dstport: 4789,
             macs: macs.iter().map(|m| MacAddr(*m)).collect(),
+            ips: macs
+                .iter()
+                .enumerate()
+                .map(|(i, m)| IpMac {
+                    ip: Ipv4Addr::new(10, 0, 0, i as u8 + 1),
+                    mac: MacAddr(*m),
+                })
+                .collect(),
         }
     }
 
@@ -210,6 +240,10 @@ mod tests {
         assert_eq!(f.members, ips);
         assert_eq!(f.macs.len(), 1, "only VNI 100's MACs: {:?}", f.macs);
         assert_eq!(f.macs[&MacAddr([2, 0, 0, 0, 0, 2])], ips[0]);
+        assert_eq!(
+            f.ips.get(&Ipv4Addr::new(10, 0, 0, 1)),
+            Some(&MacAddr([2, 0, 0, 0, 0, 2]))
+        );
         assert!(!f.isolate);
     }
 
