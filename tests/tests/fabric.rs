@@ -500,3 +500,60 @@ fn arp_for_another_hosts_vm_is_answered_locally() {
         "host 1's VM address published: {v}"
     );
 }
+
+/// A trunk's VLANs across hosts, each in its own VNI (`vlan_vni` on the
+/// fabric port): hosts 1 and 2 carry VLAN 10 in VNI 1010 and VLAN 20 in
+/// VNI 1020, host 3 only VNI 1010 (on an access switch). Each VLAN's VMs
+/// meet across hosts; VLANs stay apart though they share a subnet; each
+/// VNI's floods go only to the hosts that carry it.
+#[test]
+fn vlans_span_hosts_in_their_own_vnis() {
+    require_root();
+    let id = uid();
+    let u = Underlay::new(&id);
+    let hosts: Vec<Host> = (1..=3)
+        .map(|n| u.host(n, if n == 3 { 1 } else { 2 }))
+        .collect();
+    let topo = |n: u8| {
+        let mut t = String::from("[[switch]]\nname = \"fab\"\n[switch.uplink]\nname = \"fabric\"\ntype = \"vxlan\"\nfabric = true\n");
+        if n == 3 {
+            t += "vni = 1010\n";
+        } else {
+            t += "trunk = [10, 20]\nvlan_vni = [\"10:1010\", \"20:1020\"]\n";
+        }
+        let vms: &[(u8, u16)] = if n == 3 {
+            &[(0, 1)]
+        } else {
+            &[(0, 10), (1, 20)]
+        };
+        for (k, vlan) in vms {
+            t += &format!(
+                "[[switch.port]]\nname = \"f{k}{n}{id}\"\ntype = \"veth\"\nnetns = \"fv{k}{n}{id}\"\n\
+                 address = [\"10.90.0.{}/24\"]\nmtu = 1450\nvlan = {vlan}\n",
+                n + 10 * k
+            );
+        }
+        t
+    };
+    for (i, h) in hosts.iter().enumerate() {
+        let file = h.daemon.dir.path().join("trunk.toml");
+        std::fs::write(&file, topo(i as u8 + 1)).expect("write");
+        h.daemon.ok(&["apply", "-f", file.to_str().expect("path")]);
+    }
+    let flood = |d: &Daemon| d.json(&["tunnel", "show"])[0]["flood"].clone();
+    assert!(
+        within(10, || flood(&hosts[0].daemon)
+            == serde_json::json!({"1010": ["192.0.2.2", "192.0.2.3"], "1020": ["192.0.2.2"]})),
+        "{}",
+        hosts[0].daemon.json(&["tunnel", "show"])
+    );
+    let (a10, a20) = (&hosts[0].vms[0].name, &hosts[0].vms[1].name);
+    assert!(wait_reachable(a10, "10.90.0.2"), "VLAN 10 across hosts");
+    assert!(wait_reachable(a20, "10.90.0.12"), "VLAN 20 across hosts");
+    assert!(
+        wait_reachable(a10, "10.90.0.3"),
+        "VNI 1010 to host 3's access VM"
+    );
+    assert!(!ping(a20, "10.90.0.3"), "VLAN 20 does not reach VNI 1010");
+    assert!(!ping(a10, "10.90.0.12"), "VLAN 10 does not reach VLAN 20");
+}

@@ -415,6 +415,9 @@ pub struct TunnelView {
     /// The other hosts' VTEPs with this VNI, from the control plane (fabric ports).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
+    /// Per VNI, the members its floods go to (fabric ports).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub flood: std::collections::BTreeMap<u32, Vec<String>>,
     /// MACs the other hosts published, and their VTEP.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub published: Vec<LearnedMac>,

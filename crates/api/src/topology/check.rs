@@ -302,13 +302,6 @@ fn check_vxlan(
             "answers from what the fabric publishes: only on a port with `fabric = true`",
         ));
     }
-    if p.fabric && !p.vlan_vni.is_empty() {
-        return Err(invalid(
-            at,
-            "vlan_vni",
-            "a fabric port carries one VNI (`vni`); make one fabric port per VNI",
-        ));
-    }
     let local = match &p.local {
         Some(l) => l,
         // The daemon fills in its --underlay-ip.

@@ -226,10 +226,6 @@ fn fabric_ports_are_checked() {
             "arp_suppress",
         ),
         (
-            "type = \"vxlan\"\nfabric = true\nvlan_vni = [\"10:1010\"]\ntrunk = [10]\n",
-            "one VNI",
-        ),
-        (
             "type = \"vxlan\"\nvni = 1\nfabric = true\nremote = [\"192.0.2.9\", \"fd00::9\"]\n",
             "remote",
         ),

@@ -17,6 +17,9 @@ use vepa_packet::{ArpOperation, ArpPacket, MacAddr};
 pub struct Fabric {
     /// The VTEPs of the other hosts with this VNI: flooded to, heard from.
     pub members: Vec<IpAddr>,
+    /// Per VNI of the port, the members carrying it: where its floods go
+    /// (a VNI missing here floods to every member).
+    pub flood: HashMap<u32, Vec<IpAddr>>,
     /// Their VMs' MACs and the VTEP each is behind: unicast goes straight
     /// there, and what the port learns never moves them.
     pub macs: HashMap<MacAddr, IpAddr>,

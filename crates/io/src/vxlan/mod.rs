@@ -111,6 +111,8 @@ pub struct TunnelState {
     pub remotes: Vec<IpAddr>,
     /// The other hosts' VTEPs of this VNI (from the control plane).
     pub members: Vec<IpAddr>,
+    /// Per VNI, the members its floods go to.
+    pub flood: Vec<(u32, Vec<IpAddr>)>,
     /// Their VMs' MACs, as the control plane published them.
     pub fabric_macs: Vec<(MacAddr, IpAddr)>,
     pub reflect: bool,
@@ -385,6 +387,11 @@ impl Port for VxlanPort {
             port: self.cfg.port,
             remotes: self.cfg.remotes.clone(),
             members: fabric.members.clone(),
+            flood: {
+                let mut v: Vec<_> = fabric.flood.iter().map(|(n, m)| (*n, m.clone())).collect();
+                v.sort();
+                v
+            },
             fabric_macs: {
                 let mut m: Vec<_> = fabric.macs.iter().map(|(m, ip)| (*m, *ip)).collect();
                 m.sort_by_key(|(m, _)| m.0);
@@ -542,7 +549,7 @@ impl Port for VxlanPort {
                     let start = (HEADER + vnet.csum_start as usize).saturating_sub(cut);
                     checksum::complete_partial(&mut out, start, vnet.csum_offset as usize);
                 }
-                self.deliver(sock, known, &out, None)
+                self.deliver(sock, vni, known, &out, None)
             })
         };
         r.or_else(|e| if is_retry(&e) { Ok(()) } else { Err(e) })
@@ -629,6 +636,7 @@ impl VxlanPort {
     fn deliver(
         &self,
         sock: &UdpSocket,
+        vni: u32,
         known: Option<IpAddr>,
         out: &[u8],
         seg: Option<usize>,
@@ -648,7 +656,9 @@ impl VxlanPort {
                 let mut first_err = None;
                 let fabric = self.fabric.load();
                 let members = fabric
-                    .members
+                    .flood
+                    .get(&vni)
+                    .unwrap_or(&fabric.members)
                     .iter()
                     .filter(|m| !self.cfg.remotes.contains(m));
                 let own = self.cfg.reflect.then_some(&self.cfg.local);

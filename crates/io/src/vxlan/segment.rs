@@ -83,6 +83,7 @@ impl VxlanPort {
     ) -> io::Result<()> {
         let max = self.cfg.max_inner();
         let cut = if strip { 4 } else { 0 };
+        let vni = u32::from_be_bytes([0, header[4], header[5], header[6]]);
         OUT.with(|out| {
             SEG.with(|scratch| {
                 let (mut out, mut scratch) = (out.borrow_mut(), scratch.borrow_mut());
@@ -92,7 +93,7 @@ impl VxlanPort {
                 let mut too_big = false;
                 let mut flush = |out: &mut Vec<u8>, seg_len: usize| {
                     if !out.is_empty() {
-                        if let Err(e) = self.deliver(sock, known, out, Some(seg_len)) {
+                        if let Err(e) = self.deliver(sock, vni, known, out, Some(seg_len)) {
                             if result.is_ok() {
                                 result = Err(e);
                             }

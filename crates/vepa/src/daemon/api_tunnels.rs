@@ -28,6 +28,11 @@ pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {
             dstport: t.port,
             remotes: t.remotes.iter().map(|r| r.to_string()).collect(),
             members: t.members.iter().map(|r| r.to_string()).collect(),
+            flood: t
+                .flood
+                .iter()
+                .map(|(n, m)| (*n, m.iter().map(|r| r.to_string()).collect()))
+                .collect(),
             published: t
                 .fabric_macs
                 .iter()

@@ -119,7 +119,7 @@ pub fn program_ports(e: &Engine, cp: &ControlPlane, hosts: &BTreeMap<String, Hos
         let want = program(&f, &cp.opts.host_id, hosts);
         if *vx.fabric() != want {
             tracing::info!(
-                switch = %f.switch, port = %f.port, vni = f.vni,
+                switch = %f.switch, port = %f.port, vnis = ?f.vnis,
                 members = ?want.members, macs = want.macs.len(),
                 "fabric port programmed"
             );

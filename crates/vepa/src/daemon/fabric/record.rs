@@ -13,7 +13,8 @@ use vepa_packet::MacAddr;
 pub struct LocalFabricPort {
     pub switch: String,
     pub port: String,
-    pub vni: u32,
+    /// Its VNIs, each with the VLAN it carries on a trunk (`vlan_vni`).
+    pub vnis: Vec<(Option<u16>, u32)>,
     pub vtep: IpAddr,
     pub dstport: u16,
     pub mode: ModeName,
@@ -31,7 +32,14 @@ pub fn fabric_ports(topo: &Topology, underlay: IpAddr) -> Vec<LocalFabricPort> {
             if p.kind != PortKind::Vxlan || !p.fabric {
                 continue;
             }
-            let Some(vni) = p.vni else { continue };
+            let vnis: Vec<(Option<u16>, u32)> = match p.vni {
+                Some(vni) => vec![(None, vni)],
+                None => p
+                    .vlan_vnis()
+                    .into_iter()
+                    .map(|(v, n)| (Some(v), n))
+                    .collect(),
+            };
             let vtep = p
                 .local
                 .as_deref()
@@ -40,7 +48,7 @@ pub fn fabric_ports(topo: &Topology, underlay: IpAddr) -> Vec<LocalFabricPort> {
             out.push(LocalFabricPort {
                 switch: s.name.clone(),
                 port: p.name.clone(),
-                vni,
+                vnis,
                 vtep,
                 dstport: p.dstport.unwrap_or(vepa_io::VXLAN_PORT),
                 mode: s.mode,
@@ -72,9 +80,10 @@ pub struct Learned<'a> {
     pub arp: &'a dyn Fn(&str, &str) -> ArpEntries,
 }
 
-/// This host's record: one network per fabric port, with the MACs its
-/// switch learned (or was told) behind ports that are not tunnels, and
-/// the addresses those MACs announced in ARP.
+/// This host's record: one network per VNI of each fabric port, with the
+/// MACs its switch learned (or was told) behind ports that are not
+/// tunnels (in the VNI's VLAN, on a trunk), and the addresses those MACs
+/// announced in ARP.
 pub fn local_record(
     host: &str,
     underlay: IpAddr,
@@ -89,10 +98,12 @@ pub fn local_record(
         .collect();
     let networks = ports
         .iter()
-        .map(|f| {
+        .flat_map(|f| f.vnis.iter().map(move |v| (f, *v)))
+        .map(|(f, (vlan, vni))| {
             let mut macs: Vec<_> = (learned.fdb)(&f.switch)
                 .into_iter()
                 .filter(|r| !tunnels.contains(&(f.switch.as_str(), r.port.as_str())))
+                .filter(|r| vlan.is_none_or(|v| r.vlan == v))
                 .map(|r| r.mac)
                 .collect();
             macs.sort_by_key(|m| m.0);
@@ -104,7 +115,7 @@ pub fn local_record(
                 .map(|(ip, mac)| IpMac { ip, mac })
                 .collect();
             NetworkRecord {
-                vni: f.vni,
+                vni,
                 switch: f.switch.clone(),
                 mode: mode_name(f.mode).to_string(),
                 vtep: f.vtep,
@@ -122,24 +133,34 @@ pub fn local_record(
     }
 }
 
-/// A local fabric port's view of the others: the VTEPs of every other
-/// host carrying its VNI on its UDP port and address family, and their MACs.
+/// A local fabric port's view of the others: for each of its VNIs, the
+/// VTEPs of every other host carrying it on the port's UDP port and
+/// address family (where that VNI's floods go), and their MACs.
 pub fn program(port: &LocalFabricPort, me: &str, hosts: &BTreeMap<String, HostRecord>) -> Fabric {
     let mut f = Fabric {
         isolate: port.uplink && port.mode == ModeName::Private,
         ..Fabric::default()
     };
+    for (_, vni) in &port.vnis {
+        f.flood.insert(*vni, Vec::new());
+    }
     for (id, h) in hosts {
         if id == me {
             continue;
         }
         for n in &h.networks {
-            if n.vni != port.vni
-                || n.dstport != port.dstport
+            let Some(flood) = f.flood.get_mut(&n.vni) else {
+                continue;
+            };
+            if n.dstport != port.dstport
                 || n.vtep.is_ipv4() != port.vtep.is_ipv4()
                 || n.vtep == port.vtep
             {
                 continue;
+            }
+            if !flood.contains(&n.vtep) {
+                flood.push(n.vtep);
+                flood.sort();
             }
             if !f.members.contains(&n.vtep) {
                 f.members.push(n.vtep);
@@ -207,7 +228,7 @@ mod tests {
         LocalFabricPort {
             switch: "s".into(),
             port: "fab".into(),
-            vni: 100,
+            vnis: vec![(None, 100)],
             vtep: "192.0.2.1".parse().unwrap(),
             dstport: 4789,
             mode,
@@ -245,6 +266,15 @@ mod tests {
             Some(&MacAddr([2, 0, 0, 0, 0, 2]))
         );
         assert!(!f.isolate);
+        assert_eq!(f.flood[&100], ips);
+        // A trunk port with VNIs 100 and 200: each VNI floods to its own hosts.
+        let mut trunk = port(ModeName::Veb, true);
+        trunk.vnis = vec![(Some(10), 100), (Some(20), 200)];
+        let f = program(&trunk, "a", &hosts);
+        let d: IpAddr = "192.0.2.4".parse().unwrap();
+        assert_eq!(f.flood[&200], vec![ips[1], d]);
+        assert_eq!(f.flood[&100], ips);
+        assert_eq!(f.members, vec![ips[0], ips[1], d]);
     }
 
     #[test]
