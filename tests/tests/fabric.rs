@@ -264,6 +264,15 @@ fn hosts_meet_through_etcd_and_leave_with_their_lease() {
     let v = hosts[0].daemon.json(&["hosts", "show"]);
     assert_eq!(hosts_listed(&hosts[0].daemon), ["h1", "h2", "h4"], "{v}");
     assert!(v["last_error"].as_str().is_some(), "{v}");
+    // A daemon restarted while etcd is away starts with the hosts it knew.
+    hosts[1].daemon.stop();
+    hosts[1].daemon.launch();
+    assert!(
+        wait_reachable(&hosts[1].vms[0].name, &vm_ip(4, 0)),
+        "host 2, restarted without etcd, still reaches host 4:\n{}",
+        hosts[1].daemon.log()
+    );
+    assert_eq!(hosts_listed(&hosts[1].daemon), ["h1", "h2", "h4"]);
     // ...and resyncs when it is back: host 3 starts again and is reached.
     u.etcd.launch();
     for h in [&hosts[0], &hosts[1], &hosts[3]] {

@@ -270,6 +270,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             default,
             fabric,
         } => daemon::run(daemon::DaemonOptions {
+            fabric: fabric.options(&state_dir)?,
             state_dir,
             socket: cli
                 .socket
@@ -281,7 +282,6 @@ fn dispatch(cli: Cli) -> Result<()> {
             token_file: cli.token_file.clone(),
             workers: workers.map(usize::from).unwrap_or_else(default_workers),
             seed_default: default,
-            fabric: fabric.options()?,
         }),
         Command::Doctor { out } => doctor::run(out.output == client::Output::Json),
         Command::Nic(c) => nic::run(c),

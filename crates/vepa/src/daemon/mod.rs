@@ -70,7 +70,7 @@ pub struct FabricArgs {
 }
 
 impl FabricArgs {
-    pub fn options(self) -> Result<Option<fabric::FabricOptions>> {
+    pub fn options(self, state_dir: &Path) -> Result<Option<fabric::FabricOptions>> {
         if self.etcd.is_empty() {
             return Ok(None);
         }
@@ -116,6 +116,7 @@ impl FabricArgs {
             underlay,
             prefix,
             lease_ttl: i64::from(self.etcd_lease_ttl),
+            cache: Some(state_dir.join("fabric-hosts.json")),
         }))
     }
 }

@@ -32,6 +32,9 @@ pub struct FabricOptions {
     pub prefix: String,
     /// Seconds a host's record outlives the host.
     pub lease_ttl: i64,
+    /// Where the last known list of hosts is kept, so a daemon restarted
+    /// while etcd is away forwards with it until etcd answers.
+    pub cache: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -50,10 +53,17 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     pub fn new(opts: FabricOptions) -> ControlPlane {
+        let hosts = opts
+            .cache
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
         ControlPlane {
             opts,
             status: Mutex::new(Status {
                 state: "connecting",
+                hosts,
                 ..Status::default()
             }),
         }
@@ -87,7 +97,21 @@ impl ControlPlane {
     }
 
     fn set_hosts(&self, hosts: BTreeMap<String, HostRecord>) {
-        self.status().hosts = hosts;
+        let mut s = self.status();
+        if s.hosts == hosts {
+            return;
+        }
+        if let Some(path) = &self.opts.cache {
+            let tmp = path.with_extension("tmp");
+            let saved = serde_json::to_vec(&hosts)
+                .map_err(std::io::Error::other)
+                .and_then(|b| std::fs::write(&tmp, b))
+                .and_then(|()| std::fs::rename(&tmp, path));
+            if let Err(e) = saved {
+                tracing::warn!(path = %path.display(), error = %e, "cannot keep the list of hosts");
+            }
+        }
+        s.hosts = hosts;
     }
 
     pub fn view(&self) -> HostsView {
@@ -155,6 +179,21 @@ pub async fn run(
     const MOST: Duration = Duration::from_secs(30);
     let mut backoff = FIRST;
     let endpoints = cp.opts.endpoints.join(",");
+    // Until etcd answers, the hosts known when the daemon last ran.
+    let known = cp.hosts();
+    if !known.is_empty() {
+        tracing::info!(
+            hosts = known.len(),
+            "fabric ports start with the last known hosts"
+        );
+        let cp2 = Arc::clone(&cp);
+        let e = Arc::clone(&engine);
+        let _ = tokio::task::spawn_blocking(move || {
+            let e = e.lock().unwrap_or_else(|p| p.into_inner());
+            program_ports(&e, &cp2, &known);
+        })
+        .await;
+    }
     loop {
         cp.connecting();
         let began = Instant::now();
