@@ -393,7 +393,11 @@ impl<'a> Worker<'a> {
         let mut last_publish = 0u64;
         let mut last_frame = Instant::now() - SPIN;
         while !self.shared.stop.load(Ordering::Relaxed) {
-            let timeout = if last_frame.elapsed() < SPIN {
+            let pending = self
+                .mine
+                .iter()
+                .any(|&i| self.shared.ports[i].port.pending());
+            let timeout = if pending || last_frame.elapsed() < SPIN {
                 0
             } else {
                 IDLE_WAKEUP.as_millis() as i32
@@ -408,7 +412,7 @@ impl<'a> Worker<'a> {
                 }
                 return Err(e);
             }
-            if n == 0 && timeout == 0 {
+            if n == 0 && timeout == 0 && !pending {
                 // Nothing yet: let whoever shares this core (often the very
                 // endpoints we serve) run before we look again.
                 std::thread::yield_now();
@@ -417,7 +421,7 @@ impl<'a> Worker<'a> {
             let now = self.shared.start.elapsed().as_millis() as u64;
             let mut moved = 0;
             for (k, pfd) in pollfds.iter().enumerate() {
-                if pfd.revents != 0 {
+                if pfd.revents != 0 || self.shared.ports[self.mine[k]].port.pending() {
                     moved += self.forward_batch(k, now);
                 }
             }

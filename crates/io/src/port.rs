@@ -32,6 +32,13 @@ pub trait Port: Send + Sync {
         None
     }
 
+    /// Frames already read from the device but not yet handed out (a
+    /// coalesced read bigger than a batch): the forwarder comes back for
+    /// them without waiting for the fd.
+    fn pending(&self) -> bool {
+        false
+    }
+
     /// The VXLAN tunnel behind this port, for the control plane to program.
     fn as_vxlan(&self) -> Option<&crate::vxlan::VxlanPort> {
         None

@@ -395,6 +395,13 @@ pub fn vxlan_port(p: &PortSpec, underlay: Option<std::net::IpAddr>) -> Result<ve
         .map(|r| parse(r))
         .collect::<Result<Vec<_>>>()
         .context("remote")?;
+    // The topology check could not see --underlay-ip.
+    if let Some(r) = remotes
+        .iter()
+        .find(|r| **r == local || r.is_ipv4() != local.is_ipv4())
+    {
+        bail!("remote: {r}: expected a unicast address of the local VTEP's family ({local}), not the local one");
+    }
     let cfg = vepa_io::VxlanConfig {
         name: p.name.clone(),
         vni: p.vni.unwrap_or(0),

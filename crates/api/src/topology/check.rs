@@ -295,6 +295,13 @@ fn check_vxlan(
             ));
         }
     }
+    if p.arp_suppress && !p.vlan_vni.is_empty() {
+        return Err(invalid(
+            at,
+            "arp_suppress",
+            "not on a trunk with vlan_vni (yet): only on a fabric port with one `vni`",
+        ));
+    }
     if p.arp_suppress && !p.fabric {
         return Err(invalid(
             at,

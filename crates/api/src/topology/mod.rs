@@ -448,6 +448,9 @@ impl Topology {
             .map(|(_, s, p)| ((s.name.as_str(), p.name.as_str()), p))
             .collect();
         let mut ifnames: HashMap<&str, String> = HashMap::new();
+        // A tunnel's socket: its local address (a fabric port without one
+        // takes the daemon's underlay address) and UDP port.
+        let mut sockets: HashMap<(Option<&str>, u16), String> = HashMap::new();
         let mut seen = HashSet::new();
         for (_, s, p) in self.ports() {
             let at = format!("switch '{}', port '{}'", s.name, p.name);
@@ -464,6 +467,15 @@ impl Topology {
             check_port(&at, s, p, &by_name)?;
             if p.kind == PortKind::Vxlan {
                 // A socket, not an interface.
+                let port = p.dstport.unwrap_or(4789);
+                if let Some(prev) = sockets.insert((p.local.as_deref(), port), at.clone()) {
+                    let local = p.local.as_deref().unwrap_or("the underlay address");
+                    return Err(invalid(
+                        at,
+                        if p.local.is_some() { "local" } else { "dstport" },
+                        format!("{local} port {port} is already {prev}'s tunnel socket; one VXLAN port per address and UDP port (a trunk with vlan_vni carries several VNIs)"),
+                    ));
+                }
                 continue;
             }
             let ifname = p.host_ifname();

@@ -222,6 +222,10 @@ fn fabric_ports_are_checked() {
         ("type = \"veth\"\nfabric = true\n", "fabric"),
         ("type = \"veth\"\narp_suppress = true\n", "arp_suppress"),
         (
+            "type = \"vxlan\"\nfabric = true\narp_suppress = true\nvlan_vni = [\"10:1010\"]\ntrunk = [10]\n",
+            "arp_suppress",
+        ),
+        (
             "type = \"vxlan\"\nvni = 1\nlocal = \"192.0.2.1\"\narp_suppress = true\n",
             "arp_suppress",
         ),
@@ -237,4 +241,24 @@ fn fabric_ports_are_checked() {
             .to_string();
         assert!(e.contains(want), "{body}: {e} (wanted {want})");
     }
+}
+
+#[test]
+fn two_tunnels_cannot_share_a_socket() {
+    let text = |second: &str| {
+        format!(
+            "[[switch]]\nname = \"a\"\n[switch.uplink]\nname = \"fa\"\ntype = \"vxlan\"\nvni = 1\nfabric = true\n\
+             [[switch]]\nname = \"b\"\n[switch.uplink]\nname = \"fb\"\ntype = \"vxlan\"\nvni = 2\nfabric = true\n{second}"
+        )
+    };
+    let e = Topology::parse("t", &text(""))
+        .unwrap()
+        .check()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("dstport") && e.contains("already"), "{e}");
+    Topology::parse("t", &text("dstport = 4790\n"))
+        .unwrap()
+        .check()
+        .unwrap();
 }

@@ -39,6 +39,8 @@ const RCVBUF: libc::c_int = 8 << 20;
 const LEARN_LIMIT: usize = 65_536;
 /// Addresses noted from the VMs' ARP at most.
 const SNOOP_LIMIT: usize = 4096;
+/// How long an address noted from ARP is published without being heard again.
+const SNOOP_AGE: std::time::Duration = std::time::Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VxlanConfig {
@@ -141,9 +143,13 @@ pub struct VxlanPort {
     learned: RwLock<HashMap<MacAddr, IpAddr>>,
     fabric: ArcSwap<Fabric>,
     /// IPv4 addresses this port's VMs announced in ARP, and their MACs.
-    snooped: RwLock<HashMap<std::net::Ipv4Addr, MacAddr>>,
+    snooped: RwLock<HashMap<std::net::Ipv4Addr, (MacAddr, std::time::Instant)>>,
     /// The last read's datagrams (one worker receives; the lock is uncontended).
     gro: Mutex<gro::GroBuf>,
+    /// The source ports of this port's own sockets (`tx`).
+    own_ports: Vec<u16>,
+    /// Datagrams of the last read are left (see [`Port::pending`]).
+    pending: std::sync::atomic::AtomicBool,
     pub counters: VxlanCounters,
 }
 
@@ -164,6 +170,10 @@ impl VxlanPort {
             s.set_nonblocking(true)?;
             tx.push(s);
         }
+        let own_ports = tx
+            .iter()
+            .map(|s| s.local_addr().map(|a| a.port()))
+            .collect::<io::Result<Vec<_>>>()?;
         Ok(VxlanPort {
             cfg,
             rx,
@@ -172,6 +182,8 @@ impl VxlanPort {
             fabric: ArcSwap::from_pointee(Fabric::default()),
             snooped: RwLock::new(HashMap::new()),
             gro: Mutex::new(gro::GroBuf::new()),
+            own_ports,
+            pending: std::sync::atomic::AtomicBool::new(false),
             counters: VxlanCounters::default(),
         })
     }
@@ -186,23 +198,42 @@ impl VxlanPort {
     /// until someone answers), and published MACs replace learned ones.
     pub fn set_fabric(&self, f: Fabric) {
         let mut l = self.learned.write().unwrap_or_else(|e| e.into_inner());
-        l.retain(|mac, vtep| !f.macs.contains_key(mac) && self.knows(&f, vtep));
+        l.retain(|mac, vtep| !f.macs.contains_key(mac) && self.vtep_known(&f, vtep));
         self.fabric.store(Arc::new(f));
     }
 
-    /// Whether `ip` is a VTEP of this tunnel: a static remote, a fabric
-    /// member, or this host's own when the fabric reflects or ARP answers
-    /// come back in.
-    fn knows(&self, f: &Fabric, ip: &IpAddr) -> bool {
+    /// Whether a MAC may be learned behind `ip`: a static remote, a fabric
+    /// member, or this host's own VTEP when the fabric reflects.
+    fn vtep_known(&self, f: &Fabric, ip: &IpAddr) -> bool {
         self.cfg.remotes.contains(ip)
             || f.is_member(ip)
-            || ((self.cfg.reflect || self.cfg.arp_suppress) && *ip == self.cfg.local)
+            || (self.cfg.reflect && *ip == self.cfg.local)
     }
 
-    /// The IPv4 addresses this port's VMs announced in ARP, with their MACs.
+    /// Whether a packet of `vni` from `from` is heard: from a static
+    /// remote, from a fabric member that carries that VNI, or from one of
+    /// this port's own sockets when the fabric reflects or answers ARP.
+    fn heard(&self, f: &Fabric, vni: u32, from: SocketAddr) -> bool {
+        let ip = from.ip();
+        if ip == self.cfg.local {
+            return (self.cfg.reflect || self.cfg.arp_suppress)
+                && self.own_ports.contains(&from.port());
+        }
+        self.cfg.remotes.contains(&ip)
+            || f.flood
+                .get(&vni)
+                .map_or_else(|| f.is_member(&ip), |m| m.contains(&ip))
+    }
+
+    /// The IPv4 addresses this port's VMs announced in ARP within the
+    /// last [`SNOOP_AGE`], with their MACs.
     pub fn snooped(&self) -> Vec<(std::net::Ipv4Addr, MacAddr)> {
         let s = self.snooped.read().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<_> = s.iter().map(|(i, m)| (*i, *m)).collect();
+        let mut v: Vec<_> = s
+            .iter()
+            .filter(|(_, (_, at))| at.elapsed() < SNOOP_AGE)
+            .map(|(i, (m, _))| (*i, *m))
+            .collect();
         v.sort();
         v
     }
@@ -215,16 +246,15 @@ impl VxlanPort {
         let Some((ip, mac, asks)) = fabric::arp_of(frame) else {
             return false;
         };
-        let known = self
-            .snooped
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&ip)
-            .copied();
-        if known != Some(mac) {
+        {
+            // ARP is rare next to data: a write per ARP frame keeps the
+            // entry fresh (a VM's neighbour probes refresh it).
             let mut s = self.snooped.write().unwrap_or_else(|e| e.into_inner());
+            if s.len() >= SNOOP_LIMIT && !s.contains_key(&ip) {
+                s.retain(|_, (_, at)| at.elapsed() < SNOOP_AGE);
+            }
             if s.len() < SNOOP_LIMIT || s.contains_key(&ip) {
-                s.insert(ip, mac);
+                s.insert(ip, (mac, std::time::Instant::now()));
             }
         }
         let Some(target) = asks.filter(|_| self.cfg.arp_suppress) else {
@@ -233,15 +263,22 @@ impl VxlanPort {
         let Some(owner) = self.fabric.load().ips.get(&target).copied() else {
             return false;
         };
+        // A VM announcing its own address (gratuitous ARP, a moved VM or
+        // VRRP address) or asking for what it owns: that goes out as sent.
+        if target == ip || owner == mac {
+            return false;
+        }
         let reply = fabric::arp_reply(target, owner, ip, mac);
         let mut out = Vec::with_capacity(HEADER + reply.len());
         encap(&mut out, &header(self.cfg.vni), &reply, false);
         let to = SocketAddr::new(self.cfg.local, self.cfg.port);
-        if sock.send_to(&out, to).is_ok() {
-            self.counters
-                .tx_arp_suppressed
-                .fetch_add(1, Ordering::Relaxed);
+        // Unanswered (the socket's buffer full), the request is flooded.
+        if sock.send_to(&out, to).is_err() {
+            return false;
         }
+        self.counters
+            .tx_arp_suppressed
+            .fetch_add(1, Ordering::Relaxed);
         true
     }
 
@@ -285,7 +322,11 @@ impl VxlanPort {
     }
 
     fn learn(&self, f: &Fabric, src: MacAddr, vtep: IpAddr) {
-        if src.is_multicast() || src.is_zero() || f.macs.contains_key(&src) {
+        if src.is_multicast()
+            || src.is_zero()
+            || f.macs.contains_key(&src)
+            || !self.vtep_known(f, &vtep)
+        {
             return;
         }
         let known = self
@@ -299,6 +340,11 @@ impl VxlanPort {
         }
         let mut l = self.learned.write().unwrap_or_else(|e| e.into_inner());
         if l.len() >= LEARN_LIMIT && !l.contains_key(&src) {
+            return;
+        }
+        // The fabric may have changed since `f` was read: a VTEP that left
+        // meanwhile (set_fabric cleared what was behind it) gets nothing.
+        if !self.vtep_known(&self.fabric.load(), &vtep) {
             return;
         }
         l.insert(src, vtep);
@@ -377,6 +423,10 @@ impl Port for VxlanPort {
         Some(self)
     }
 
+    fn pending(&self) -> bool {
+        self.pending.load(Ordering::Relaxed)
+    }
+
     fn tunnel(&self) -> Option<TunnelState> {
         let c = &self.counters;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -428,6 +478,7 @@ impl Port for VxlanPort {
         let mut gro = self.gro.lock().unwrap_or_else(|e| e.into_inner());
         let (hdr, r) = loop {
             if gro.is_empty() && !gro.fill(&self.rx)? {
+                self.pending.store(false, Ordering::Relaxed);
                 return Ok(None);
             }
             let Some(d) = gro.take() else { continue };
@@ -442,7 +493,11 @@ impl Port for VxlanPort {
                 self.counters.rx_isolated.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            if !self.knows(&fabric, &vtep) {
+            let vni = {
+                let h = gro.bytes(d.clone());
+                u32::from_be_bytes([0, h[4], h[5], h[6]])
+            };
+            if !self.heard(&fabric, vni, gro.from) {
                 self.counters
                     .rx_unknown_vtep
                     .fetch_add(1, Ordering::Relaxed);
@@ -494,6 +549,7 @@ impl Port for VxlanPort {
             checksum::fill_l4_checksum(inner);
             break (VirtioNetHdr::default(), r);
         };
+        self.pending.store(!gro.is_empty(), Ordering::Relaxed);
         Ok(Some((hdr, &buf[r])))
     }
 

@@ -263,3 +263,93 @@ fn a_reflecting_port_hears_itself() {
         vec![(MacAddr(ma), "127.0.0.6".parse().unwrap())]
     );
 }
+
+/// A coalesced read bigger than a batch: what does not fit stays pending
+/// (for the forwarder to come back for without waiting on the socket),
+/// and nothing is lost.
+#[test]
+fn a_read_bigger_than_a_batch_stays_pending() {
+    let b = port("127.0.0.7", 47895, &["127.0.0.8"], 5);
+    let raw = UdpSocket::bind("127.0.0.8:0").unwrap();
+    // 60 VXLAN datagrams of one size, inner UDP (never joined), in one
+    // UDP GSO send: a GRO socket takes them in one read.
+    let mut inner = frame([2, 0, 0, 0, 3, 0xb], [2, 0, 0, 0, 3, 0xa], 14);
+    inner.extend_from_slice(&[
+        0x45, 0, 0, 100, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
+    inner.extend_from_slice(&[0, 1, 0, 2, 0, 80, 0, 0]);
+    inner.resize(114, 7);
+    let mut data = Vec::new();
+    for _ in 0..60 {
+        data.extend_from_slice(&[FLAG_VNI, 0, 0, 0, 0, 0, 5, 0]);
+        data.extend_from_slice(&inner);
+    }
+    segment::send_segmented(&raw, "127.0.0.7:47895".parse().unwrap(), &data, 8 + 114).unwrap();
+    let mut batch = crate::RxBatch::new(32);
+    let mut got = 0;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while got < 60 && Instant::now() < deadline {
+        got += b.recv_batch(&mut batch).unwrap();
+        if got == 32 {
+            assert!(b.pending(), "the rest of the read waits");
+        }
+    }
+    assert_eq!(got, 60);
+    assert!(!b.pending());
+}
+
+/// ARP suppression: a request for a published address is answered by the
+/// port itself (the reply comes in as from the owner's host); a
+/// gratuitous ARP for that address is not answered but sent on.
+#[test]
+fn published_addresses_are_answered_and_announcements_go_out() {
+    let a = VxlanPort::open(VxlanConfig {
+        name: "vx".into(),
+        vni: 6,
+        local: "127.0.0.9".parse().unwrap(),
+        port: 47896,
+        remotes: Vec::new(),
+        underlay_mtu: 1500,
+        vlan_vni: Vec::new(),
+        reflect: false,
+        arp_suppress: true,
+    })
+    .unwrap();
+    let owner = MacAddr([2, 0, 0, 0, 4, 0xb]);
+    let vm = MacAddr([2, 0, 0, 0, 4, 0xa]);
+    let far: IpAddr = "127.0.0.10".parse().unwrap();
+    a.set_fabric(Fabric {
+        members: vec![far],
+        macs: [(owner, far)].into_iter().collect(),
+        ips: [("10.0.0.5".parse().unwrap(), owner)].into_iter().collect(),
+        ..Fabric::default()
+    });
+    let arp = |sender: [u8; 4], target: [u8; 4]| {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&vm.0);
+        f.extend_from_slice(&[0x08, 0x06]);
+        f.extend_from_slice(&vepa_packet::ip::arp(
+            1,
+            vm,
+            sender.into(),
+            MacAddr([0; 6]),
+            target.into(),
+        ));
+        f
+    };
+    a.send(&VirtioNetHdr::default(), &arp([10, 0, 0, 1], [10, 0, 0, 5]))
+        .unwrap();
+    let reply = wait_recv(&a).expect("answered here");
+    assert_eq!((&reply[..6], &reply[6..12]), (&vm.0[..], &owner.0[..]));
+    assert_eq!(&reply[20..22], &[0, 2], "an ARP reply");
+    assert_eq!(&reply[28..32], &[10, 0, 0, 5]);
+    assert_eq!(a.counters.tx_arp_suppressed.load(Ordering::Relaxed), 1);
+    assert!(a.learned().is_empty(), "nothing learned behind itself");
+    assert_eq!(a.snooped(), vec![("10.0.0.1".parse().unwrap(), vm)]);
+    // Gratuitous ARP for the published address: flooded, not answered.
+    a.send(&VirtioNetHdr::default(), &arp([10, 0, 0, 5], [10, 0, 0, 5]))
+        .unwrap();
+    assert!(wait_recv(&a).is_none());
+    assert_eq!(a.counters.tx_arp_suppressed.load(Ordering::Relaxed), 1);
+    assert_eq!(a.counters.tx_flooded.load(Ordering::Relaxed), 1);
+}

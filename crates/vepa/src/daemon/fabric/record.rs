@@ -2,7 +2,7 @@
 //! fabric port's [`Fabric`]: pure functions, tested without etcd.
 
 use crate::topology::{ModeName, PortKind, Topology};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use vepa_api::wire::{FdbRow, HostRecord, IpMac, NetworkRecord};
 use vepa_io::Fabric;
@@ -144,6 +144,11 @@ pub fn program(port: &LocalFabricPort, me: &str, hosts: &BTreeMap<String, HostRe
     for (_, vni) in &port.vnis {
         f.flood.insert(*vni, Vec::new());
     }
+    // An address or MAC two hosts claim (a VM that moved, while the old
+    // host still lists it) is used from neither: frames flood and the
+    // port learns where it really is.
+    let mut ips: HashMap<Ipv4Addr, Option<MacAddr>> = HashMap::new();
+    let mut macs: HashMap<MacAddr, Option<IpAddr>> = HashMap::new();
     for (id, h) in hosts {
         if id == me {
             continue;
@@ -166,13 +171,27 @@ pub fn program(port: &LocalFabricPort, me: &str, hosts: &BTreeMap<String, HostRe
                 f.members.push(n.vtep);
             }
             for m in &n.macs {
-                f.macs.insert(*m, n.vtep);
+                let e = macs.entry(*m).or_insert(Some(n.vtep));
+                if *e != Some(n.vtep) {
+                    *e = None;
+                }
             }
             for a in n.ips.iter().filter(|a| n.macs.contains(&a.mac)) {
-                f.ips.insert(a.ip, a.mac);
+                let e = ips.entry(a.ip).or_insert(Some(a.mac));
+                if *e != Some(a.mac) {
+                    *e = None;
+                }
             }
         }
     }
+    f.macs = macs
+        .into_iter()
+        .filter_map(|(m, v)| v.map(|v| (m, v)))
+        .collect();
+    f.ips = ips
+        .into_iter()
+        .filter_map(|(i, m)| m.filter(|m| f.macs.contains_key(m)).map(|m| (i, m)))
+        .collect();
     f.members.sort();
     f
 }
@@ -275,6 +294,30 @@ mod tests {
         assert_eq!(f.flood[&200], vec![ips[1], d]);
         assert_eq!(f.flood[&100], ips);
         assert_eq!(f.members, vec![ips[0], ips[1], d]);
+    }
+
+    #[test]
+    fn what_two_hosts_claim_is_used_from_neither() {
+        let mac = [2, 0, 0, 0, 0, 7];
+        let hosts: BTreeMap<_, _> = [
+            host("b", vec![net(100, "192.0.2.2", &[mac, [2, 0, 0, 0, 0, 8]])]),
+            host("c", vec![net(100, "192.0.2.3", &[mac])]),
+        ]
+        .into_iter()
+        .collect();
+        let f = program(&port(ModeName::Veb, true), "a", &hosts);
+        assert!(!f.macs.contains_key(&MacAddr(mac)), "{:?}", f.macs);
+        assert!(f.macs.contains_key(&MacAddr([2, 0, 0, 0, 0, 8])));
+        // 10.0.0.1 is claimed by b and c with the same (disputed) MAC: dropped.
+        assert!(
+            !f.ips.contains_key(&Ipv4Addr::new(10, 0, 0, 1)),
+            "{:?}",
+            f.ips
+        );
+        assert_eq!(
+            f.ips.get(&Ipv4Addr::new(10, 0, 0, 2)),
+            Some(&MacAddr([2, 0, 0, 0, 0, 8]))
+        );
     }
 
     #[test]

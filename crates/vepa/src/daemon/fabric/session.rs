@@ -2,13 +2,18 @@
 //! read of the others and a watch from that revision on; it ends (with
 //! the reason) when any of the lease keep-alive, the watch or a write
 //! fails, or cleanly on stop (the lease revoked: the others drop this
-//! host at once rather than when the lease runs out).
+//! host at once rather than when the lease runs out). The lease is kept
+//! alive by a task of its own, so a long wait for the engine (a big
+//! apply holds it) never lets it run out.
 
 use super::record::{host_key, host_of_key};
 use super::{program_ports, this_host, ControlPlane};
 use crate::daemon::engine::Engine;
 use anyhow::{bail, Context, Result};
-use etcd_client::{Client, ConnectOptions, EventType, GetOptions, PutOptions, WatchOptions};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, LeaseKeepAliveStream,
+    LeaseKeeper, PutOptions, Txn, TxnOp, WatchOptions,
+};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,16 +47,97 @@ async fn publish(client: &mut Client, key: &str, record: &HostRecord, lease: i64
     Ok(())
 }
 
+/// Keeps `lease` alive every third of its TTL until a renewal fails or
+/// goes unanswered for a whole TTL; returns why it stopped.
+async fn keep_alive(
+    mut keeper: LeaseKeeper,
+    mut alive: LeaseKeepAliveStream,
+    lease: i64,
+    ttl: Duration,
+) -> anyhow::Error {
+    let mut renew = tokio::time::interval((ttl / 3).max(Duration::from_millis(500)));
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut answered = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = renew.tick() => {
+                if answered.elapsed() > ttl {
+                    return anyhow::anyhow!("lease {lease:x}: renewals unanswered for {} s", ttl.as_secs());
+                }
+                if let Err(e) = keeper.keep_alive().await {
+                    return anyhow::Error::new(e).context("keep the lease alive");
+                }
+            }
+            r = alive.message() => match r {
+                Ok(Some(r)) if r.ttl() > 0 => answered = tokio::time::Instant::now(),
+                Ok(Some(_)) => return anyhow::anyhow!("lease {lease:x} expired"),
+                Ok(None) => return anyhow::anyhow!("lease keep-alive stream closed"),
+                Err(e) => return anyhow::Error::new(e).context("lease keep-alive"),
+            },
+        }
+    }
+}
+
+/// Publishes this host under `key` unless another host holds the ID: the
+/// record is written only if the key is as it was read (so two daemons
+/// starting with one ID cannot both win), and a record of another
+/// underlay address is left alone until its lease runs out.
+async fn claim(
+    client: &mut Client,
+    cp: &ControlPlane,
+    key: &str,
+    record: &HostRecord,
+    lease: i64,
+) -> Result<()> {
+    let o = &cp.opts;
+    let existing = client.get(key, None).await.context("read")?;
+    let mut seen = 0;
+    if let Some(kv) = existing.kvs().first() {
+        seen = kv.mod_revision();
+        if let Ok(r) = serde_json::from_slice::<HostRecord>(kv.value()) {
+            if r.underlay != o.underlay {
+                bail!(
+                    "--host-id {}: the store has this ID for underlay {} (another host?); it is free once that host's lease runs out",
+                    o.host_id,
+                    r.underlay
+                );
+            }
+        }
+    }
+    let value = serde_json::to_vec(record).context("encode this host's record")?;
+    let txn = Txn::new()
+        .when([Compare::mod_revision(key, CompareOp::Equal, seen)])
+        .and_then([TxnOp::put(
+            key,
+            value,
+            Some(PutOptions::new().with_lease(lease)),
+        )]);
+    if !client
+        .txn(txn)
+        .await
+        .context("publish this host")?
+        .succeeded()
+    {
+        bail!(
+            "--host-id {}: another daemon wrote this ID just now; trying again",
+            o.host_id
+        );
+    }
+    Ok(())
+}
+
 pub(super) async fn run(
     cp: &Arc<ControlPlane>,
     engine: &Arc<Mutex<Engine>>,
     stop: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     let o = &cp.opts;
+    // HTTP/2 pings no closer than etcd's --grpc-keepalive-min-time (5 s),
+    // or it drops the connection for pinging too often.
     let options = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(3))
         .with_timeout(Duration::from_secs(5))
-        .with_keep_alive(Duration::from_secs(2), Duration::from_secs(3));
+        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
     let mut client = Client::connect(&o.endpoints, Some(options))
         .await
         .context("connect")?;
@@ -61,24 +147,12 @@ pub(super) async fn run(
         .context("unreachable (grant a lease)")?
         .id();
     let key = host_key(&o.prefix, &o.host_id);
-    // Another host under our ID would be overwritten: refuse while its
-    // record lives (a restart of this host, same underlay, takes it over).
-    let existing = client.get(key.as_str(), None).await.context("read")?;
-    if let Some(kv) = existing.kvs().first() {
-        if let Ok(r) = serde_json::from_slice::<HostRecord>(kv.value()) {
-            if r.underlay != o.underlay {
-                let _ = client.lease_revoke(lease).await;
-                bail!(
-                    "--host-id {}: the store has this ID for underlay {} (another host?); it is free once that host's lease runs out",
-                    o.host_id,
-                    r.underlay
-                );
-            }
-        }
-    }
     let cp2 = Arc::clone(cp);
     let mut published = with_engine(engine, move |e| this_host(e, &cp2)).await?;
-    publish(&mut client, &key, &published, lease).await?;
+    if let Err(e) = claim(&mut client, cp, &key, &published, lease).await {
+        let _ = client.lease_revoke(lease).await;
+        return Err(e);
+    }
     let hosts_prefix = format!("{}/hosts/", o.prefix);
     let all = client
         .get(hosts_prefix.as_str(), Some(GetOptions::new().with_prefix()))
@@ -111,19 +185,27 @@ pub(super) async fn run(
         )
         .await
         .context("watch the hosts")?;
-    let (mut keeper, mut alive) = client
+    let (keeper, alive) = client
         .lease_keep_alive(lease)
         .await
         .context("keep the lease alive")?;
+    let ttl = Duration::from_secs(o.lease_ttl as u64);
+    let mut lease_task = tokio::spawn(keep_alive(keeper, alive, lease, ttl));
+    // The keep-alive task ends with the session, however it ends.
+    struct Abort(tokio::task::AbortHandle);
+    impl Drop for Abort {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let _abort = Abort(lease_task.abort_handle());
     cp.connected();
     tracing::info!(
         host = %o.host_id, lease = format!("{lease:x}"), hosts = count,
         "etcd {}: connected, this host published", o.endpoints.join(",")
     );
-    let mut renew = tokio::time::interval(Duration::from_millis(
-        (o.lease_ttl as u64 * 1000 / 3).max(500),
-    ));
     let mut refresh = tokio::time::interval(Duration::from_secs(1));
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             // (The guard wait_for returns is not Send: dropped here.)
@@ -131,12 +213,9 @@ pub(super) async fn run(
                 let _ = tokio::time::timeout(Duration::from_secs(2), client.lease_revoke(lease)).await;
                 return Ok(());
             }
-            _ = renew.tick() => keeper.keep_alive().await.context("keep the lease alive")?,
-            r = alive.message() => match r.context("lease keep-alive")? {
-                Some(r) if r.ttl() > 0 => {}
-                Some(_) => bail!("lease {lease:x} expired"),
-                None => bail!("lease keep-alive stream closed"),
-            },
+            r = &mut lease_task => {
+                return Err(r.unwrap_or_else(|e| anyhow::anyhow!("lease task: {e}")));
+            }
             r = watch.message() => {
                 let Some(w) = r.context("watch")? else {
                     bail!("watch stream closed");
@@ -160,12 +239,24 @@ pub(super) async fn run(
                         }
                         EventType::Put => match serde_json::from_slice::<HostRecord>(kv.value()) {
                             Ok(r) => {
+                                if id == o.host_id && r.underlay != o.underlay {
+                                    bail!(
+                                        "--host-id {}: taken over by underlay {}",
+                                        o.host_id,
+                                        r.underlay
+                                    );
+                                }
                                 if !hosts.contains_key(id) {
                                     tracing::info!(host = id, underlay = %r.underlay, "host joined the fabric");
                                 }
                                 hosts.insert(id.to_string(), r);
                             }
-                            Err(e) => tracing::warn!(host = id, error = %e, "unreadable host record skipped"),
+                            // As in the full read: a record we cannot read
+                            // is no host (not its last readable state).
+                            Err(e) => {
+                                tracing::warn!(host = id, error = %e, "unreadable host record: host dropped");
+                                hosts.remove(id);
+                            }
                         },
                     }
                 }
