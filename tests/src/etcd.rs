@@ -75,19 +75,19 @@ impl Etcd {
         }
     }
 
+    /// `etcdctl ARGS` in the namespace, against this etcd.
+    fn etcdctl(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.netns, "etcdctl", "--endpoints"])
+            .arg(self.url())
+            .args(args)
+            .env("ETCDCTL_API", "3");
+        c
+    }
+
     /// `etcdctl endpoint health` in the namespace.
     pub fn healthy(&self) -> bool {
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.netns,
-                "etcdctl",
-                "--endpoints",
-                &self.url(),
-            ])
-            .args(["--dial-timeout", "1s", "endpoint", "health"])
-            .env("ETCDCTL_API", "3")
+        self.etcdctl(&["--dial-timeout", "1s", "endpoint", "health"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -109,17 +109,8 @@ impl Etcd {
 
     /// Keys under `prefix`, as etcdctl lists them.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.netns,
-                "etcdctl",
-                "--endpoints",
-                &self.url(),
-            ])
-            .args(["get", "--prefix", "--keys-only", prefix])
-            .env("ETCDCTL_API", "3")
+        let out = self
+            .etcdctl(&["get", "--prefix", "--keys-only", prefix])
             .output()
             .expect("etcdctl");
         String::from_utf8_lossy(&out.stdout)

@@ -24,35 +24,61 @@ fn ns_sh(ns: &str, cmd: &str) {
     );
 }
 
+/// The underlay: host addresses (1, 2), their prefix length and `ip addr`
+/// flags, and the inner MTU the kernel's vxlan leaves over it.
+struct Underlay {
+    addrs: [&'static str; 2],
+    prefix: u8,
+    flags: &'static str,
+    inner_mtu: u32,
+}
+
+const V4: Underlay = Underlay {
+    addrs: ["192.0.2.1", "192.0.2.2"],
+    prefix: 24,
+    flags: "",
+    inner_mtu: 1450,
+};
+
+/// 2001:db8::/64, a documentation range; no duplicate address detection
+/// to wait for. 56 bytes of IPv6, UDP and VXLAN headers: inner MTU 1430.
+const V6: Underlay = Underlay {
+    addrs: ["2001:db8::1", "2001:db8::2"],
+    prefix: 64,
+    flags: " nodad",
+    inner_mtu: 1430,
+};
+
 /// Host 1 (for vepa) and host 2 (kernel vxlan VNI 42 in a bridge, VM 2
-/// behind it at 10.80.0.2), joined by the underlay veth.
-fn two_hosts(id: &str) -> (Netns, Netns, Netns, Netns) {
+/// behind it at `vm2_ip`), joined by the underlay veth. Namespace names
+/// start with `tag`.
+fn two_hosts_on(id: &str, tag: char, u: &Underlay, vm2_ip: &str) -> (Netns, Netns, Netns, Netns) {
     let (h1, h2) = (
-        Netns::new(&format!("xh1{id}")),
-        Netns::new(&format!("xh2{id}")),
+        Netns::new(&format!("{tag}h1{id}")),
+        Netns::new(&format!("{tag}h2{id}")),
     );
     let (vm1, vm2) = (
-        Netns::new(&format!("xv1{id}")),
-        Netns::new(&format!("xv2{id}")),
+        Netns::new(&format!("{tag}v1{id}")),
+        Netns::new(&format!("{tag}v2{id}")),
     );
     sh(&[
         "ip", "-n", &h1.name, "link", "add", "und", "type", "veth", "peer", "name", "und", "netns",
         &h2.name,
     ]);
+    let ([a1, a2], len, flags, mtu) = (u.addrs, u.prefix, u.flags, u.inner_mtu);
     ns_sh(
         &h1.name,
-        "ip addr add 192.0.2.1/24 dev und && ip link set und up",
+        &format!("ip addr add {a1}/{len} dev und{flags} && ip link set und up"),
     );
     ns_sh(
         &h2.name,
-        "ip addr add 192.0.2.2/24 dev und && ip link set und up",
-    );
-    ns_sh(
-        &h2.name,
-        "ip link add vx42 type vxlan id 42 dstport 4789 local 192.0.2.2 dev und && \
-         bridge fdb append 00:00:00:00:00:00 dev vx42 dst 192.0.2.1 && \
-         ip link add br0 type bridge && ip link set vx42 master br0 && \
-         ip link set vx42 up && ip link set br0 up",
+        &format!(
+            "ip addr add {a2}/{len} dev und{flags} && ip link set und up && \
+             ip link add vx42 type vxlan id 42 dstport 4789 local {a2} dev und && \
+             bridge fdb append 00:00:00:00:00:00 dev vx42 dst {a1} && \
+             ip link add br0 type bridge && ip link set vx42 master br0 && \
+             ip link set vx42 up && ip link set br0 up"
+        ),
     );
     sh(&[
         "ip", "-n", &vm2.name, "link", "add", "eth0", "type", "veth", "peer", "name", "vm2",
@@ -60,13 +86,19 @@ fn two_hosts(id: &str) -> (Netns, Netns, Netns, Netns) {
     ]);
     ns_sh(
         &h2.name,
-        "ip link set vm2 mtu 1450 master br0 && ip link set vm2 up",
+        &format!("ip link set vm2 mtu {mtu} master br0 && ip link set vm2 up"),
     );
     ns_sh(
         &vm2.name,
-        "ip link set eth0 mtu 1450 && ip addr add 10.80.0.2/24 dev eth0 && ip link set eth0 up",
+        &format!(
+            "ip link set eth0 mtu {mtu} && ip addr add {vm2_ip}/24 dev eth0 && ip link set eth0 up"
+        ),
     );
     (h1, h2, vm1, vm2)
+}
+
+fn two_hosts(id: &str) -> (Netns, Netns, Netns, Netns) {
+    two_hosts_on(id, 'x', &V4, "10.80.0.2")
 }
 
 /// Host 1's switch: VM 1 (10.80.0.1, MTU 1450) and the tunnel to host 2.
@@ -360,42 +392,7 @@ vlan_vni = ["10:1010", "20:1020"]
 fn vxlan_over_an_ipv6_underlay() {
     require_root();
     let id = uid();
-    let (h1, h2) = (
-        Netns::new(&format!("zh1{id}")),
-        Netns::new(&format!("zh2{id}")),
-    );
-    let (vm1, vm2) = (
-        Netns::new(&format!("zv1{id}")),
-        Netns::new(&format!("zv2{id}")),
-    );
-    sh(&[
-        "ip", "-n", &h1.name, "link", "add", "und", "type", "veth", "peer", "name", "und", "netns",
-        &h2.name,
-    ]);
-    ns_sh(
-        &h1.name,
-        "ip addr add 2001:db8::1/64 dev und nodad && ip link set und up",
-    );
-    ns_sh(
-        &h2.name,
-        "ip addr add 2001:db8::2/64 dev und nodad && ip link set und up && \
-         ip link add vx6 type vxlan id 42 dstport 4789 local 2001:db8::2 dev und && \
-         bridge fdb append 00:00:00:00:00:00 dev vx6 dst 2001:db8::1 && \
-         ip link add br0 type bridge && ip link set vx6 master br0 && \
-         ip link set vx6 up && ip link set br0 up",
-    );
-    sh(&[
-        "ip", "-n", &vm2.name, "link", "add", "eth0", "type", "veth", "peer", "name", "vm2",
-        "netns", &h2.name,
-    ]);
-    ns_sh(
-        &h2.name,
-        "ip link set vm2 mtu 1430 master br0 && ip link set vm2 up",
-    );
-    ns_sh(
-        &vm2.name,
-        "ip link set eth0 mtu 1430 && ip addr add 10.83.0.2/24 dev eth0 && ip link set eth0 up",
-    );
+    let (h1, h2, vm1, vm2) = two_hosts_on(&id, 'z', &V6, "10.83.0.2");
     let topo = format!(
         r#"
 [[switch]]
@@ -428,7 +425,7 @@ remote = ["2001:db8::2"]
         len
     );
     let out = String::from_utf8_lossy(
-        &sh(&["bridge", "-n", &h2.name, "fdb", "show", "dev", "vx6"]).stdout,
+        &sh(&["bridge", "-n", &h2.name, "fdb", "show", "dev", "vx42"]).stdout,
     )
     .into_owned();
     let mac1 = vm1.mac("eth0").to_string();
