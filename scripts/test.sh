@@ -12,11 +12,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # command -> Debian package
-declare -A need=([ip]=iproute2 [ping]=iputils-ping [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux [ovs-ofctl]=openvswitch-common [osken-manager]=python3-os-ken [traceroute]=traceroute [nft]=nftables [etcd]=etcd-server [etcdctl]=etcd-client [protoc]=protobuf-compiler)
+declare -A need=([ip]=iproute2 [ping]=iputils-ping [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux [ovs-ofctl]=openvswitch-common [osken-manager]=python3-os-ken [traceroute]=traceroute [nft]=nftables [etcd]=etcd-server [etcdctl]=etcd-client [protoc]=protobuf-compiler [qemu-system-x86_64]=qemu-system-x86 [virt-xml-validate]=libvirt-clients [xmllint]=libxml2-utils)
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
+# The QEMU guest tests boot a Debian kernel (with its modules) from /boot
+# with a static busybox for their initramfs.
+ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 if ((${#missing[@]})); then
   echo "== installing: ${missing[*]}"
   apt-get update -qq

@@ -20,6 +20,7 @@ use vepa_packet::{ArpOperation, ArpPacket, EtherType, EthernetFrame, MacAddr};
 pub mod daemon;
 pub mod etcd;
 pub mod evb;
+pub mod guest;
 
 /// Fails the test early, clearly, when not run as root.
 pub fn require_root() {

@@ -181,6 +181,27 @@ enum Command {
     /// Hosts of the multi-host fabric, as etcd lists them (daemon with --etcd)
     #[command(subcommand)]
     Hosts(client::routers::HostsCmd),
+    /// QEMU arguments that plug a guest into a VM's port (daemon)
+    ///
+    /// A VM's port is a `tap` port without --netns: a persistent tap QEMU
+    /// opens by name while vepa switches its host side. Prints one line to
+    /// add to the qemu-system command, e.g.
+    ///   qemu-system-x86_64 ... $(vepa vm-args vm1)
+    /// The guest's MAC is the port's --mac, else derived from its names.
+    #[command(name = "vm-args")]
+    VmArgs {
+        /// The port, as PORT or SWITCH/PORT.
+        port: String,
+    },
+    /// The libvirt <interface> element for a VM's port (daemon)
+    ///
+    /// An `ethernet` interface on the port's tap (`managed='no'`), with the
+    /// guest's MAC and virtio model: paste it into the domain's <devices>.
+    #[command(name = "libvirt-xml")]
+    LibvirtXml {
+        /// The port, as PORT or SWITCH/PORT.
+        port: String,
+    },
     /// Add, remove or show access lists on switch ports and routers (daemon)
     #[command(subcommand)]
     Acl(client::acls::AclCmd),
@@ -295,6 +316,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Acl(c) => client::acls::acl(&client()?, c),
         Command::Tunnel(c) => client::routers::tunnel(&client()?, c),
         Command::Hosts(c) => client::routers::hosts(&client()?, c),
+        Command::VmArgs { port } => client::vm::vm_args(&client()?, &port),
+        Command::LibvirtXml { port } => client::vm::libvirt_xml(&client()?, &port),
         Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),
         Command::Apply { file, dry_run } => client::apply(&client()?, &file, dry_run),

@@ -275,6 +275,7 @@ impl<'t> PortMaker<'t> {
                 make_veth(state, p, &temp_ifname())?;
                 packet_port(p.host_ifname(), p.offload(), opts)?
             }
+            PortKind::Tap if p.netns.is_none() => vm_tap(state, p, opts)?,
             PortKind::Tap if host::is_tap(p.host_ifname()) => {
                 Arc::new(TapPort::attach(p.host_ifname(), p.offload())?)
             }
@@ -374,6 +375,24 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
         host: state,
         choices,
     })
+}
+
+/// A VM's tap (a `tap` port without `netns`): a persistent device QEMU
+/// opens by name (`-netdev tap,ifname=...`, see `vepa vm-args`), made if
+/// missing (and then removed with the port), brought up at the port's MTU.
+/// vepa keeps no descriptor of it: it switches the device's host side
+/// over AF_PACKET with virtio-net headers, so the guest's TSO frames pass
+/// whole whenever QEMU enables the tap's offloads.
+fn vm_tap(state: &mut HostState, p: &PortSpec, opts: PortOptions) -> Result<Arc<dyn Port>> {
+    let name = p.host_ifname();
+    if !host::link_exists(name) {
+        host::create_persistent_tap(name, None, p.offload()).context("make the VM's tap")?;
+        state.made.push(Made::Link(name.to_string()));
+    } else if !host::is_tap(name) {
+        bail!("ifname: '{name}' exists and is not a tap device");
+    }
+    host::configure(None, name, None, &[], p.mtu).context("bring the VM's tap up")?;
+    packet_port(name, p.offload(), opts)
 }
 
 /// The tunnel of a `vxlan` port (its fields vetted by the topology check).

@@ -128,6 +128,21 @@ pub(super) fn check_port(
         PortKind::Tap => {
             not_for("peer", p.peer.is_some())?;
             not_for("peer_name", p.peer_name.is_some())?;
+            if p.netns.is_none() {
+                // A VM's tap: the guest owns the far side.
+                for (field, set) in [
+                    ("address", !p.address.is_empty()),
+                    ("gateway", !p.gateway.is_empty()),
+                ] {
+                    if set {
+                        return Err(invalid(
+                            at,
+                            field,
+                            "a tap without netns is a VM's: the guest sets its own addresses (give netns for a container's tap)",
+                        ));
+                    }
+                }
+            }
         }
         PortKind::Netdev => {
             if p.ifname.is_none() {

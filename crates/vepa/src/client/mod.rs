@@ -7,6 +7,7 @@ pub mod flows;
 pub mod http;
 pub mod routers;
 mod show;
+pub mod vm;
 
 use crate::topology::Topology;
 use anyhow::{bail, Context, Result};

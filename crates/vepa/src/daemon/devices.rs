@@ -209,7 +209,14 @@ impl Owner {
         if let Some(shape) = d.kernel {
             return self.adopt_kernel(topo, d, shape);
         }
-        if !d.owned || d.kind == PortKind::Tap {
+        // A container's tap dies with the daemon's descriptor; a VM's tap
+        // persists (QEMU holds it) and is adopted like a veth.
+        let container_tap = d.kind == PortKind::Tap
+            && d.members
+                .first()
+                .and_then(|k| find(topo, k))
+                .is_none_or(|(_, p)| p.netns.is_some());
+        if !d.owned || container_tap {
             return None;
         }
         let want = self.alias(d);
@@ -367,7 +374,13 @@ impl Owner {
                 .with_context(|| format!("switch '{}', port '{}'", s.name, p.name))?;
         }
         let alias = self.alias(d);
-        if matches!(d.kind, PortKind::Veth | PortKind::Patch) {
+        // A VM's tap is marked only when vepa made it (one a VM manager
+        // made stays theirs: never removed, never adopted).
+        let vm_tap = d.kind == PortKind::Tap
+            && members
+                .iter()
+                .all(|(_, p)| p.netns.is_none() && state.links().any(|l| l == p.host_ifname()));
+        if matches!(d.kind, PortKind::Veth | PortKind::Patch) || vm_tap {
             for (s, p) in members.iter().chain(&closed) {
                 host::set_alias(None, p.host_ifname(), &alias)
                     .with_context(|| format!("switch '{}', port '{}': mark", s.name, p.name))?;

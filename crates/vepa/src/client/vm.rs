@@ -1,0 +1,107 @@
+//! `vepa vm-args` and `vepa libvirt-xml`: how a VM manager plugs a guest
+//! into a port. For a VM's tap (a `tap` port without `netns`) that is the
+//! tap's name, QEMU's virtio-net device and the guest's MAC: the port's
+//! `mac` when it has one, else one derived from the switch and port names,
+//! so every guest gets its own and keeps it across restarts.
+
+use super::http::Client;
+use crate::topology::PortKind;
+use anyhow::{bail, Result};
+use vepa_api::wire::PortView;
+use vepa_packet::MacAddr;
+
+/// The port `name` (or `switch/port`) as the daemon has it.
+fn find(c: &Client, name: &str) -> Result<PortView> {
+    let all: Vec<PortView> = c.get("/v1/ports")?;
+    let (sw, port) = match name.split_once('/') {
+        Some((s, p)) => (Some(s), p),
+        None => (None, name),
+    };
+    let mut hits: Vec<PortView> = all
+        .into_iter()
+        .filter(|v| v.spec.name == port && sw.is_none_or(|s| s == v.switch))
+        .collect();
+    match hits.len() {
+        0 => bail!("port '{name}': no such port (vepa port show lists them)"),
+        1 => Ok(hits.remove(0)),
+        _ => bail!("port '{name}': on several switches; name it as SWITCH/PORT"),
+    }
+}
+
+/// The guest's MAC: the port's own, or 52:54:00 (QEMU's prefix) and three
+/// bytes of a hash of `switch/port`.
+pub fn guest_mac(v: &PortView) -> MacAddr {
+    if let Some(m) = v.spec.mac {
+        return m;
+    }
+    let mut h: u32 = 0x811c_9dc5;
+    for b in v.switch.bytes().chain([b'/']).chain(v.spec.name.bytes()) {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let b = h.to_be_bytes();
+    MacAddr([0x52, 0x54, 0x00, b[1], b[2], b[3]])
+}
+
+/// A VM's tap, or an error saying what the port is instead.
+fn vm_port(c: &Client, name: &str) -> Result<PortView> {
+    let v = find(c, name)?;
+    if v.spec.kind != PortKind::Tap || v.spec.netns.is_some() {
+        bail!(
+            "port '{name}': not a VM's port; make one with: vepa port add {} {} --type tap (no --netns)",
+            v.switch,
+            v.spec.name
+        );
+    }
+    Ok(v)
+}
+
+/// QEMU's `-netdev`/`-device` arguments for the port, one per line.
+pub fn qemu_args(v: &PortView) -> Vec<String> {
+    let id = format!("net-{}", v.spec.name);
+    let offload = if v.spec.offload() { "on" } else { "off" };
+    vec![
+        "-netdev".into(),
+        format!(
+            "tap,id={id},ifname={},script=no,downscript=no,vhost=off,vnet_hdr={offload}",
+            v.spec.host_ifname()
+        ),
+        "-device".into(),
+        format!(
+            "virtio-net-pci,netdev={id},mac={}{}",
+            guest_mac(v),
+            v.spec
+                .mtu
+                .map(|m| format!(",host_mtu={m}"))
+                .unwrap_or_default()
+        ),
+    ]
+}
+
+/// The `<interface>` element of a libvirt domain for the port: an
+/// `ethernet` interface on the existing tap (`managed='no'`: libvirt
+/// opens it and leaves it be).
+pub fn libvirt_interface(v: &PortView) -> String {
+    let mtu = v
+        .spec
+        .mtu
+        .map(|m| format!("\n  <mtu size='{m}'/>"))
+        .unwrap_or_default();
+    format!(
+        "<interface type='ethernet'>\n  <mac address='{}'/>\n  <target dev='{}' managed='no'/>\n  <model type='virtio'/>{mtu}\n</interface>",
+        guest_mac(v),
+        v.spec.host_ifname()
+    )
+}
+
+pub fn vm_args(c: &Client, name: &str) -> Result<()> {
+    let v = vm_port(c, name)?;
+    say!("{}", qemu_args(&v).join(" "));
+    Ok(())
+}
+
+pub fn libvirt_xml(c: &Client, name: &str) -> Result<()> {
+    let v = vm_port(c, name)?;
+    say!("{}", libvirt_interface(&v));
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Real guests: QEMU (TCG: this machine has no nested KVM) booting
+//! Debian's kernel from `/boot` with a tiny initramfs of our own — busybox
+//! and the virtio-net modules of that kernel — and a shell on the serial
+//! console that the test drives line by line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The modules virtio-net needs, in load order.
+const MODULES: [&str; 8] = [
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_modern_dev",
+    "virtio_pci_legacy_dev",
+    "virtio_pci",
+    "failover",
+    "net_failover",
+    "virtio_net",
+];
+
+const INIT: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net; do
+  insmod /lib/modules/$m.ko 2>/dev/null
+done
+for a in $(cat /proc/cmdline); do
+  case $a in vepa.ip=*) IP=${a#vepa.ip=} ;; esac
+done
+ip link set lo up
+n=0
+while ! ip link show eth0 >/dev/null 2>&1 && [ $n -lt 50 ]; do sleep 0.1; n=$((n+1)); done
+ip link set eth0 up
+[ -n "$IP" ] && ip addr add $IP dev eth0
+echo "VEPA-GUEST-READY"
+exec sh
+"#;
+
+/// A kernel under `/boot` and its modules directory.
+fn kernel() -> Option<(PathBuf, PathBuf)> {
+    let mut found: Vec<(PathBuf, PathBuf)> = std::fs::read_dir("/boot")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let ver = name.strip_prefix("vmlinuz-")?.to_string();
+            let modules = PathBuf::from(format!("/lib/modules/{ver}"));
+            modules.is_dir().then(|| (e.path(), modules))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// Appends one entry to a `newc` cpio archive.
+fn cpio_entry(out: &mut Vec<u8>, name: &str, mode: u32, data: &[u8]) {
+    let fields = [
+        0u32,
+        mode,
+        0,
+        0,
+        1,
+        0,
+        data.len() as u32,
+        0,
+        0,
+        0,
+        0,
+        name.len() as u32 + 1,
+        0,
+    ];
+    out.extend_from_slice(b"070701");
+    for (i, f) in fields.iter().enumerate() {
+        // The inode number (first field) only has to differ per entry.
+        let v = if i == 0 { out.len() as u32 } else { *f };
+        out.extend_from_slice(format!("{v:08x}").as_bytes());
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+    out.extend_from_slice(data);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+}
+
+/// The initramfs (built once per test process) and the kernel to boot.
+pub struct Image {
+    pub kernel: PathBuf,
+    pub initramfs: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Builds the image, or None (with why) when the machine lacks QEMU, a
+/// kernel under /boot, busybox-static or a module (the test script
+/// installs them).
+pub fn image() -> Result<&'static Image, String> {
+    static IMAGE: OnceLock<Result<Image, String>> = OnceLock::new();
+    IMAGE.get_or_init(build).as_ref().map_err(|e| e.clone())
+}
+
+fn build() -> Result<Image, String> {
+    let (kernel, modules) =
+        kernel().ok_or("no /boot/vmlinuz-* with its /lib/modules (linux-image-amd64)")?;
+    let busybox = std::fs::read("/bin/busybox").map_err(|e| format!("/bin/busybox: {e}"))?;
+    if has_interpreter(&busybox) {
+        return Err(
+            "/bin/busybox is dynamically linked; the initramfs needs busybox-static".into(),
+        );
+    }
+    let mut cpio = Vec::new();
+    for d in ["bin", "dev", "proc", "sys", "lib", "lib/modules"] {
+        cpio_entry(&mut cpio, d, 0o040755, &[]);
+    }
+    cpio_entry(&mut cpio, "bin/busybox", 0o100755, &busybox);
+    cpio_entry(&mut cpio, "init", 0o100755, INIT.as_bytes());
+    for m in MODULES {
+        let path =
+            find_module(&modules, m).ok_or(format!("module {m} under {}", modules.display()))?;
+        let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        cpio_entry(&mut cpio, &format!("lib/modules/{m}.ko"), 0o100644, &data);
+    }
+    cpio_entry(&mut cpio, "TRAILER!!!", 0, &[]);
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let initramfs = dir.path().join("initramfs.cpio");
+    std::fs::write(&initramfs, cpio).map_err(|e| e.to_string())?;
+    Ok(Image {
+        kernel,
+        initramfs,
+        _dir: dir,
+    })
+}
+
+/// Whether an ELF64 executable asks for a dynamic loader (a PT_INTERP
+/// program header).
+fn has_interpreter(elf: &[u8]) -> bool {
+    let u16_at = |o: usize| {
+        elf.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u64_at = |o: usize| {
+        elf.get(o..o + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(|b| u64::from_le_bytes(b) as usize)
+    };
+    let (Some(phoff), Some(size), Some(count)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else {
+        return false;
+    };
+    (0..count).any(|i| elf.get(phoff + i * size..phoff + i * size + 4) == Some(&[3, 0, 0, 0][..]))
+}
+
+fn find_module(dir: &Path, name: &str) -> Option<PathBuf> {
+    let want = format!("{name}.ko");
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|f| f == want.as_str()) {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// A running guest: its console's lines arrive on a channel; commands go
+/// to its shell.
+pub struct Guest {
+    pub name: String,
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    /// Everything the console printed so far (for failure messages).
+    pub log: Vec<String>,
+    seq: u32,
+}
+
+impl Guest {
+    /// Boots a guest with address `ip` (with prefix length) and the
+    /// network arguments `net` (e.g. `vepa vm-args` output, split).
+    pub fn boot(name: &str, ip: &str, net: &[String]) -> Guest {
+        let img = image().unwrap_or_else(|e| panic!("guest image: {e}"));
+        let mut child = Command::new("qemu-system-x86_64")
+            .args([
+                "-machine",
+                "accel=tcg",
+                "-cpu",
+                "max",
+                "-m",
+                "192",
+                "-smp",
+                "1",
+            ])
+            .args([
+                "-nodefaults",
+                "-no-reboot",
+                "-display",
+                "none",
+                "-serial",
+                "stdio",
+            ])
+            .arg("-kernel")
+            .arg(&img.kernel)
+            .arg("-initrd")
+            .arg(&img.initramfs)
+            .args([
+                "-append",
+                &format!("console=ttyS0 quiet panic=-1 vepa.ip={ip}"),
+            ])
+            .args(net)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qemu-system-x86_64");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+                let l = String::from_utf8_lossy(&l)
+                    .trim_end_matches('\r')
+                    .to_string();
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Guest {
+            name: name.to_string(),
+            child,
+            stdin,
+            lines,
+            log: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    /// Waits for a console line containing `what`.
+    pub fn wait_for(&mut self, what: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.log.push(l.clone());
+                    if l.contains(what) {
+                        return Some(l);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    return None
+                }
+            }
+        }
+    }
+
+    /// Waits until the guest's network is configured.
+    pub fn ready(&mut self, timeout: Duration) {
+        if self.wait_for("VEPA-GUEST-READY", timeout).is_none() {
+            let err = self
+                .child
+                .stderr
+                .take()
+                .map(|mut e| {
+                    let _ = self.child.kill();
+                    let mut s = String::new();
+                    let _ = std::io::Read::read_to_string(&mut e, &mut s);
+                    s
+                })
+                .unwrap_or_default();
+            panic!(
+                "guest {} did not come up in {timeout:?}:\n{}\n{err}",
+                self.name,
+                self.log.join("\n")
+            );
+        }
+    }
+
+    /// Runs `cmd` in the guest's shell; its exit status, or None on timeout.
+    pub fn run(&mut self, cmd: &str, timeout: Duration) -> Option<i32> {
+        self.seq += 1;
+        // The marker is split in the command so the echoed input never matches.
+        let marker = format!("VEPA-DONE-{}", self.seq);
+        let line = format!("{cmd}; echo VEPA-DO''NE-{} $?\n", self.seq);
+        self.stdin.write_all(line.as_bytes()).ok()?;
+        self.stdin.flush().ok()?;
+        let l = self.wait_for(&marker, timeout)?;
+        l.rsplit(' ').next()?.trim().parse().ok()
+    }
+
+    /// Whether the guest gets an answer from `ip` (two echoes, 1 s each).
+    pub fn reaches(&mut self, ip: &str) -> bool {
+        self.run(
+            &format!("ping -c 2 -W 1 {ip} >/dev/null 2>&1"),
+            Duration::from_secs(20),
+        ) == Some(0)
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
