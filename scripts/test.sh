@@ -21,6 +21,8 @@ done
 # with a static busybox for their initramfs.
 ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+# The CNI tests delegate addresses to host-local, as a runtime would.
+[ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
 if ((${#missing[@]})); then
   echo "== installing: ${missing[*]}"
   apt-get update -qq
