@@ -27,6 +27,7 @@ const INIT: &str = r#"#!/bin/busybox sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+mkdir -p /tmp
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net; do
   insmod /lib/modules/$m.ko 2>/dev/null
 done
@@ -128,6 +129,31 @@ fn build() -> Result<Image, String> {
         let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         cpio_entry(&mut cpio, &format!("lib/modules/{m}.ko"), 0o100644, &data);
     }
+    // iperf3 and the libraries it links, where its loader looks for them
+    // (for the benchmark; tests do without it).
+    if let Ok(libs) = libraries("/usr/bin/iperf3") {
+        let mut dirs = std::collections::BTreeSet::new();
+        for path in std::iter::once("/usr/bin/iperf3".to_string()).chain(libs) {
+            let Ok(data) = std::fs::read(&path) else {
+                continue;
+            };
+            let rel = path.trim_start_matches('/');
+            let mut parent = Path::new(rel).parent();
+            let mut chain = Vec::new();
+            while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+                chain.push(p.to_string_lossy().into_owned());
+                parent = p.parent();
+            }
+            for d in chain.into_iter().rev() {
+                if dirs.insert(d.clone())
+                    && !["bin", "lib", "dev", "proc", "sys"].contains(&d.as_str())
+                {
+                    cpio_entry(&mut cpio, &d, 0o040755, &[]);
+                }
+            }
+            cpio_entry(&mut cpio, rel, 0o100755, &data);
+        }
+    }
     cpio_entry(&mut cpio, "TRAILER!!!", 0, &[]);
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let initramfs = dir.path().join("initramfs.cpio");
@@ -137,6 +163,25 @@ fn build() -> Result<Image, String> {
         initramfs,
         _dir: dir,
     })
+}
+
+/// The shared libraries (and loader) `bin` links, as `ldd` finds them.
+fn libraries(bin: &str) -> Result<Vec<String>, String> {
+    let out = Command::new("ldd")
+        .arg(bin)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("ldd {bin} failed"));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            // "libx.so => /lib/.../libx.so (0x...)" or "/lib64/ld-linux... (0x...)"
+            let path = l.split("=>").last()?.split_whitespace().next()?;
+            path.starts_with('/').then(|| path.to_string())
+        })
+        .collect())
 }
 
 /// Whether an ELF64 executable asks for a dynamic loader (a PT_INTERP
@@ -189,35 +234,70 @@ impl Guest {
     /// Boots a guest with address `ip` (with prefix length) and the
     /// network arguments `net` (e.g. `vepa vm-args` output, split).
     pub fn boot(name: &str, ip: &str, net: &[String]) -> Guest {
+        Guest::boot_in(None, name, ip, net)
+    }
+
+    /// QEMU's arguments for a guest at `ip`, but the network's.
+    fn base_args(ip: &str) -> Vec<String> {
         let img = image().unwrap_or_else(|e| panic!("guest image: {e}"));
-        let mut child = Command::new("qemu-system-x86_64")
-            .args([
-                "-machine",
-                "accel=tcg",
-                "-cpu",
-                "max",
-                "-m",
-                "192",
-                "-smp",
-                "1",
-            ])
-            .args([
-                "-nodefaults",
-                "-no-reboot",
-                "-display",
-                "none",
-                "-serial",
-                "stdio",
-            ])
-            .arg("-kernel")
-            .arg(&img.kernel)
-            .arg("-initrd")
-            .arg(&img.initramfs)
-            .args([
-                "-append",
-                &format!("console=ttyS0 quiet panic=-1 vepa.ip={ip}"),
-            ])
-            .args(net)
+        let mut a: Vec<String> = [
+            "-machine",
+            "accel=tcg",
+            "-cpu",
+            "max",
+            "-m",
+            "192",
+            "-smp",
+            "1",
+            "-nodefaults",
+            "-no-reboot",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-kernel",
+        ]
+        .map(String::from)
+        .to_vec();
+        a.push(img.kernel.display().to_string());
+        a.push("-initrd".into());
+        a.push(img.initramfs.display().to_string());
+        a.push("-append".into());
+        a.push(format!("console=ttyS0 quiet panic=-1 vepa.ip={ip}"));
+        a
+    }
+
+    /// [`Guest::boot`] with QEMU started inside namespace `netns`.
+    pub fn boot_in(netns: Option<&str>, name: &str, ip: &str, net: &[String]) -> Guest {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "qemu-system-x86_64"]);
+                c
+            }
+            None => Command::new("qemu-system-x86_64"),
+        };
+        cmd.args(Guest::base_args(ip)).args(net);
+        Guest::spawn(name, cmd)
+    }
+
+    /// Boots a guest whose network arguments `line` must go through a
+    /// shell (`vepa vm-args` of a macvtap ends in a redirection).
+    pub fn boot_shell(name: &str, ip: &str, line: &str) -> Guest {
+        let quoted: Vec<String> = Guest::base_args(ip)
+            .iter()
+            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+            .collect();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(format!(
+            "exec qemu-system-x86_64 {} {line}",
+            quoted.join(" ")
+        ));
+        Guest::spawn(name, cmd)
+    }
+
+    fn spawn(name: &str, mut cmd: Command) -> Guest {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -297,6 +377,17 @@ impl Guest {
         self.stdin.flush().ok()?;
         let l = self.wait_for(&marker, timeout)?;
         l.rsplit(' ').next()?.trim().parse().ok()
+    }
+
+    /// What `cmd` prints (its first line), or None on timeout.
+    pub fn value(&mut self, cmd: &str, timeout: Duration) -> Option<String> {
+        self.seq += 1;
+        let marker = format!("VEPA-VALUE-{}", self.seq);
+        let line = format!("echo VEPA-VA''LUE-{} $({cmd})\n", self.seq);
+        self.stdin.write_all(line.as_bytes()).ok()?;
+        self.stdin.flush().ok()?;
+        let l = self.wait_for(&marker, timeout)?;
+        Some(l.split_once(&marker)?.1.trim().to_string()).filter(|_| !l.contains("VEPA-VA''LUE"))
     }
 
     /// Whether the guest gets an answer from `ip` (two echoes, 1 s each).

@@ -158,3 +158,168 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
     let err = d.fails(&["vm-args", "nosuchport"]);
     assert!(err.contains("no such port"), "{err}");
 }
+
+/// Benchmark, not part of the suite (`bench/guest` runs it): iperf3 TCP
+/// between a QEMU guest (virtio-net, TSO) and a namespace, through vepa (a
+/// VM tap) and through a Linux bridge (the same kind of tap), both ways.
+/// TCG emulates the guest's CPU, so the guest is the bottleneck: the
+/// ratio says what the switch costs on top of that.
+#[test]
+#[ignore]
+fn bench_guest_iperf3() {
+    require_root();
+    let secs: u32 = std::env::var("VEPA_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let id = uid();
+    let server = Netns::new(&format!("bs{id}"));
+    let kernel = Netns::new(&format!("bk{id}"));
+    let kserver = Netns::new(&format!("bq{id}"));
+    // vepa: a VM tap and a veth to the server's namespace.
+    let d = Daemon::start();
+    apply(
+        &d,
+        &format!(
+            "[[switch]]\nname = \"b{id}\"\n[[switch.port]]\nname = \"bt{id}\"\ntype = \"tap\"\n\
+             [[switch.port]]\nname = \"bv{id}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.0.8.100/24\"]\n",
+            server.name
+        ),
+    );
+    // The kernel: a bridge with a tap and a veth, in a namespace.
+    let k = |cmd: &str| vepa_itest::sh(&["ip", "netns", "exec", &kernel.name, "sh", "-c", cmd]);
+    k("ip link add br0 type bridge && ip link set br0 up && \
+       ip tuntap add dev ktap mode tap vnet_hdr && ip link set ktap master br0 up");
+    vepa_itest::sh(&[
+        "ip",
+        "-n",
+        &kernel.name,
+        "link",
+        "add",
+        "kv",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        &kserver.name,
+    ]);
+    k("ip link set kv master br0 up");
+    vepa_itest::sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &kserver.name,
+        "sh",
+        "-c",
+        "ip addr add 10.0.8.100/24 dev eth0 && ip link set eth0 up",
+    ]);
+    let vepa_net: Vec<String> = d
+        .ok(&["vm-args", &format!("bt{id}")])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let kernel_net: Vec<String> = [
+        "-netdev",
+        "tap,id=k,ifname=ktap,script=no,downscript=no,vhost=off,vnet_hdr=on",
+        "-device",
+        "virtio-net-pci,netdev=k,mac=52:54:00:00:08:02",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut report = Vec::new();
+    for (what, netns, srv, net) in [
+        ("vepa", None, &server.name, vepa_net),
+        (
+            "bridge",
+            Some(kernel.name.as_str()),
+            &kserver.name,
+            kernel_net,
+        ),
+    ] {
+        let mut g = Guest::boot_in(netns, what, "10.0.8.1/24", &net);
+        g.ready(Duration::from_secs(120));
+        assert!(
+            g.reaches("10.0.8.100"),
+            "{what}: the guest reaches the server"
+        );
+        for (dir, flag) in [("guest -> ns", ""), ("ns -> guest", "-R")] {
+            let mut srv_proc = std::process::Command::new("ip")
+                .args(["netns", "exec", srv, "iperf3", "-s", "-1"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("iperf3 server");
+            std::thread::sleep(Duration::from_millis(300));
+            let mbits = g.value(
+                &format!(
+                    "iperf3 -c 10.0.8.100 -t {secs} {flag} -f m 2>&1 | \
+                     awk '/receiver/ {{for(i=1;i<=NF;i++) if($i==\"Mbits/sec\") print $(i-1)}}'"
+                ),
+                Duration::from_secs(u64::from(secs) + 30),
+            );
+            let _ = srv_proc.kill();
+            let _ = srv_proc.wait();
+            if mbits.as_deref().unwrap_or_default().is_empty() {
+                let tail = g.log.len().saturating_sub(15);
+                eprintln!(
+                    "{what} {dir}: no figure; the console said:\n{}",
+                    g.log[tail..].join("\n")
+                );
+            }
+            report.push(format!(
+                "{what:6} {dir}: {} Mbit/s",
+                mbits.unwrap_or_default()
+            ));
+        }
+    }
+    for r in &report {
+        eprintln!("{r}");
+    }
+}
+
+/// The same guests with the kernel forwarding (`backend = "kernel"`): the
+/// VM ports are macvtaps on the host switch's uplink (a patch wire to a
+/// Linux bridge with the outside host), in the switch's mode; QEMU gets
+/// each macvtap's device as a file descriptor from `vepa vm-args`. A
+/// kernel switch's devices are made anew when its mode changes, so each
+/// mode boots its own guests.
+#[test]
+fn guests_on_macvtaps_of_a_kernel_switch() {
+    require_root();
+    if let Err(e) = guest::image() {
+        panic!("guest image ({e}); scripts/test.sh installs qemu-system-x86, linux-image-amd64 and busybox-static");
+    }
+    let id = uid();
+    let outside = Netns::new(&format!("gk{id}"));
+    let d = Daemon::start();
+    for (mode, want_others) in [("vepa", true), ("private", false)] {
+        let text = topology(&id, &outside.name, mode, true)
+            .replace("[[switch]]\n", "[[switch]]\nbackend = \"kernel\"\n");
+        apply(&d, &text);
+        // New macvtaps, new MACs: the outside forgets the old ones.
+        outside.exec(&["ip", "neigh", "flush", "all"]);
+        let mut guests: Vec<Guest> = (1..=3)
+            .map(|i| {
+                let line = d.ok(&["vm-args", &format!("g{i}{id}")]);
+                assert!(
+                    line.contains("fd=3") && line.contains("3<>/dev/tap"),
+                    "{line}"
+                );
+                Guest::boot_shell(&format!("guest{i}"), &format!("10.0.9.{i}/24"), line.trim())
+            })
+            .collect();
+        for g in &mut guests {
+            g.ready(Duration::from_secs(120));
+        }
+        assert!(
+            wait_reachable(&outside.name, "10.0.9.1"),
+            "{mode}: the outside reaches guest 1"
+        );
+        assert_eq!(
+            reach(&mut guests),
+            vec![(vec![want_others; 2], true); 3],
+            "kernel {mode} with the bridge's hairpin: others {want_others}, the outside yes"
+        );
+    }
+}

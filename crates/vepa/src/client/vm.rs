@@ -56,9 +56,35 @@ fn vm_port(c: &Client, name: &str) -> Result<PortView> {
     Ok(v)
 }
 
-/// QEMU's `-netdev`/`-device` arguments for the port, one per line.
+/// A macvtap's character device and MAC, when the port's device is one
+/// (a tap port of a kernel switch): QEMU is handed the open device as a
+/// file descriptor, and the guest must use the macvtap's own MAC.
+fn macvtap(v: &PortView) -> Option<(String, MacAddr)> {
+    let name = v.spec.host_ifname();
+    let sys = std::path::Path::new("/sys/class/net").join(name);
+    if !sys.join("macvtap").is_dir() {
+        return None;
+    }
+    let read = |f: &str| std::fs::read_to_string(sys.join(f)).ok();
+    let index = read("ifindex")?.trim().to_string();
+    let mac = read("address")?.trim().parse().ok()?;
+    Some((format!("/dev/tap{index}"), mac))
+}
+
+/// QEMU's `-netdev`/`-device` arguments for the port. For a macvtap the
+/// last word is a shell redirection opening its device as fd 3, so the
+/// line must go through a shell (`eval qemu-system-x86_64 ... $(vepa vm-args PORT)`).
 pub fn qemu_args(v: &PortView) -> Vec<String> {
     let id = format!("net-{}", v.spec.name);
+    if let Some((dev, mac)) = macvtap(v) {
+        return vec![
+            "-netdev".into(),
+            format!("tap,id={id},fd=3,vhost=off"),
+            "-device".into(),
+            format!("virtio-net-pci,netdev={id},mac={mac}"),
+            format!("3<>{dev}"),
+        ];
+    }
     let offload = if v.spec.offload() { "on" } else { "off" };
     vec![
         "-netdev".into(),
@@ -79,9 +105,10 @@ pub fn qemu_args(v: &PortView) -> Vec<String> {
 }
 
 /// The `<interface>` element of a libvirt domain for the port: an
-/// `ethernet` interface on the existing tap (`managed='no'`: libvirt
-/// opens it and leaves it be).
+/// `ethernet` interface on the existing tap or macvtap (`managed='no'`:
+/// libvirt opens it and leaves it be).
 pub fn libvirt_interface(v: &PortView) -> String {
+    let mac = macvtap(v).map_or_else(|| guest_mac(v), |(_, m)| m);
     let mtu = v
         .spec
         .mtu
@@ -89,7 +116,7 @@ pub fn libvirt_interface(v: &PortView) -> String {
         .unwrap_or_default();
     format!(
         "<interface type='ethernet'>\n  <mac address='{}'/>\n  <target dev='{}' managed='no'/>\n  <model type='virtio'/>{mtu}\n</interface>",
-        guest_mac(v),
+        mac,
         v.spec.host_ifname()
     )
 }
