@@ -15,13 +15,30 @@ fn plugin() -> PathBuf {
 
 struct Runtime {
     state: tempfile::TempDir,
+    /// The namespace the plugin runs in (the runtime's own), if not this one.
+    netns: Option<String>,
 }
 
 impl Runtime {
+    fn new(netns: Option<&str>) -> Runtime {
+        Runtime {
+            state: tempfile::tempdir().expect("tempdir"),
+            netns: netns.map(str::to_string),
+        }
+    }
+
     /// Runs the plugin: exit success and its stdout as JSON (or Null).
     fn call(&self, command: &str, config: &Value, env: &[(&str, &str)]) -> (bool, Value) {
-        let mut c = Command::new(plugin());
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(plugin());
+                c
+            }
+            None => Command::new(plugin()),
+        };
         c.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .env("CNI_COMMAND", command)
             .env("CNI_PATH", "/usr/lib/cni")
             .env("VEPA_CNI_STATE", self.state.path())
@@ -91,9 +108,7 @@ fn containers_attach_detach_and_keep_their_mode() {
     )
     .expect("write");
     d.ok(&["apply", "-f", file.to_str().expect("path")]);
-    let rt = Runtime {
-        state: tempfile::tempdir().expect("tempdir"),
-    };
+    let rt = Runtime::new(None);
     let ipam_dir = tempfile::tempdir().expect("tempdir");
     let veb = config(
         &format!("veb{id}"),
@@ -297,9 +312,7 @@ fn containers_on_a_kernel_macvlan() {
     ]);
     host.exec(&["ip", "link", "set", "mst", "up"]);
     host.exec(&["ip", "link", "set", "mstp", "up"]);
-    let rt = Runtime {
-        state: tempfile::tempdir().expect("tempdir"),
-    };
+    let rt = Runtime::new(Some(&host.name));
     let ipam_dir = tempfile::tempdir().expect("tempdir");
     let cfg = json!({
         "cniVersion": "1.0.0", "name": format!("mv{id}"), "type": "vepa-cni",
@@ -316,31 +329,14 @@ fn containers_on_a_kernel_macvlan() {
     let proc_ns = format!("/proc/{}/ns/net", sleeper.id());
     std::thread::sleep(std::time::Duration::from_millis(200));
     let run = |command: &str, ctr: &str, netns: &str| {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &host.name])
-            .arg(plugin())
-            .env_clear()
-            .env("CNI_COMMAND", command)
-            .env("CNI_PATH", "/usr/lib/cni")
-            .env("VEPA_CNI_STATE", rt.state.path())
-            .env("CNI_CONTAINERID", ctr)
-            .env("CNI_NETNS", netns)
-            .env("CNI_IFNAME", "eth0")
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("vepa-cni");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(cfg.to_string().as_bytes())
-            .expect("cfg");
-        let out = child.wait_with_output().expect("vepa-cni");
-        (
-            out.status.success(),
-            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null),
+        rt.call(
+            command,
+            &cfg,
+            &[
+                ("CNI_CONTAINERID", ctr),
+                ("CNI_NETNS", netns),
+                ("CNI_IFNAME", "eth0"),
+            ],
         )
     };
     let (ok1, r1) = run("ADD", "m1", &format!("/run/netns/{}", c[0].name));
