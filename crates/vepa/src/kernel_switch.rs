@@ -247,6 +247,9 @@ fn macvlan_switch(
         let mode = macvlan_mode(p.mode.unwrap_or(s.mode));
         let mac = p.mac.map(|m| m.0);
         if p.kind == PortKind::Tap {
+            // The macvtap's MAC is its guest's: the same every time the
+            // switch is made, so a re-made device keeps neighbours' caches right.
+            let mac = Some(p.guest_mac(&s.name).0);
             let (name, l) = (p.host_ifname().to_string(), lower.clone());
             host::netlink(None, move |nl| {
                 nl.add(NewLink::Macvtap {

@@ -242,6 +242,22 @@ pub struct PortSpec {
 }
 
 impl PortSpec {
+    /// The MAC a VM on this port (of switch `switch`) uses: the port's
+    /// `mac`, else 52:54:00 (QEMU's prefix) and three bytes of a hash of
+    /// `switch/port`, so each guest has its own and keeps it.
+    pub fn guest_mac(&self, switch: &str) -> MacAddr {
+        if let Some(m) = self.mac {
+            return m;
+        }
+        let mut h: u32 = 0x811c_9dc5;
+        for b in switch.bytes().chain([b'/']).chain(self.name.bytes()) {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        let b = h.to_be_bytes();
+        MacAddr([0x52, 0x54, 0x00, b[1], b[2], b[3]])
+    }
+
     pub fn new(name: &str, kind: PortKind) -> PortSpec {
         PortSpec {
             name: name.to_string(),

@@ -28,19 +28,9 @@ fn find(c: &Client, name: &str) -> Result<PortView> {
     }
 }
 
-/// The guest's MAC: the port's own, or 52:54:00 (QEMU's prefix) and three
-/// bytes of a hash of `switch/port`.
+/// The guest's MAC (see `PortSpec::guest_mac`).
 pub fn guest_mac(v: &PortView) -> MacAddr {
-    if let Some(m) = v.spec.mac {
-        return m;
-    }
-    let mut h: u32 = 0x811c_9dc5;
-    for b in v.switch.bytes().chain([b'/']).chain(v.spec.name.bytes()) {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    let b = h.to_be_bytes();
-    MacAddr([0x52, 0x54, 0x00, b[1], b[2], b[3]])
+    v.spec.guest_mac(&v.switch)
 }
 
 /// A VM's tap, or an error saying what the port is instead.
