@@ -59,6 +59,11 @@ pub fn vepa_bin() -> PathBuf {
 }
 
 /// Runs a command and returns its output, panicking with its stderr on failure.
+/// Runs `cmd` with `sh -c` inside namespace `ns`, panicking with its stderr on failure.
+pub fn ns_sh(ns: &str, cmd: &str) -> Output {
+    sh(&["ip", "netns", "exec", ns, "sh", "-c", cmd])
+}
+
 pub fn sh(args: &[&str]) -> Output {
     let out = Command::new(args[0])
         .args(&args[1..])

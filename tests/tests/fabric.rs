@@ -8,20 +8,13 @@
 use std::time::{Duration, Instant};
 use vepa_itest::daemon::Daemon;
 use vepa_itest::etcd::Etcd;
-use vepa_itest::{arp_requests_for, ping, require_root, sh, uid, wait_reachable, Capture, Netns};
+use vepa_itest::{
+    arp_requests_for, ns_sh, ping, require_root, sh, uid, wait_reachable, Capture, Netns,
+};
 
 const ETCD_IP: &str = "192.0.2.250";
 /// Leases short enough for the test to watch one run out.
 const TTL: &str = "3";
-
-fn ns_sh(ns: &str, cmd: &str) {
-    let out = sh(&["ip", "netns", "exec", ns, "sh", "-c", cmd]);
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The underlay (a bridge in a namespace) and etcd on it.
 struct Underlay {

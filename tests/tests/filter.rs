@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use vepa_itest::daemon::Daemon;
-use vepa_itest::{in_netns, ping, require_root, send_frames, sh, uid, wait_reachable, Netns};
+use vepa_itest::{
+    in_netns, ns_sh, ping, require_root, send_frames, sh, uid, wait_reachable, Netns,
+};
 use vepa_packet::MacAddr;
 
 const RULES: [&str; 5] = [
@@ -216,18 +218,6 @@ fn eventually(mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
-}
-
-fn ns_sh(ns: &str, cmd: &str) {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "sh", "-c", cmd])
-        .output()
-        .expect("sh");
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// (a) The kernel: a namespace routes between A and B, nftables filters.

@@ -187,7 +187,7 @@ fn bench_guest_iperf3() {
         ),
     );
     // The kernel: a bridge with a tap and a veth, in a namespace.
-    let k = |cmd: &str| vepa_itest::sh(&["ip", "netns", "exec", &kernel.name, "sh", "-c", cmd]);
+    let k = |cmd: &str| vepa_itest::ns_sh(&kernel.name, cmd);
     k("ip link add br0 type bridge && ip link set br0 up && \
        ip tuntap add dev ktap mode tap vnet_hdr && ip link set ktap master br0 up");
     vepa_itest::sh(&[

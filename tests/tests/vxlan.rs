@@ -5,24 +5,11 @@
 //! (192.0.2.0/24, a documentation range, inside the test's namespaces).
 //! Through `vepa run` and through a daemon in host 1 (`vepa tunnel show`).
 
-use std::process::Command;
 use vepa_itest::daemon::Daemon;
 use vepa_itest::{
-    arp_request, arp_requests_for, in_netns, ping, require_root, send_frames, sh, tcp_transfer,
-    uid, wait_reachable, Capture, Netns, Vepa,
+    arp_request, arp_requests_for, in_netns, ns_sh, ping, require_root, send_frames, sh,
+    tcp_transfer, uid, wait_reachable, Capture, Netns, Vepa,
 };
-
-fn ns_sh(ns: &str, cmd: &str) {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "sh", "-c", cmd])
-        .output()
-        .expect("sh");
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The underlay: host addresses (1, 2), their prefix length and `ip addr`
 /// flags, and the inner MTU the kernel's vxlan leaves over it.
@@ -103,24 +90,38 @@ fn two_hosts(id: &str) -> (Netns, Netns, Netns, Netns) {
 
 /// Host 1's switch: VM 1 (10.80.0.1, MTU 1450) and the tunnel to host 2.
 fn host1_topology(id: &str, vm1: &Netns) -> String {
+    host1_topology_on(id, 'x', &V4, vm1, "10.80.0.1")
+}
+
+/// Host 1's switch over underlay `u`: the VM (port `{tag}p{id}`, MTU the
+/// tunnel's) and the tunnel (`{tag}x{id}` for `z`, `vx{id}` for `x`).
+fn host1_topology_on(id: &str, tag: char, u: &Underlay, vm1: &Netns, vm_ip: &str) -> String {
+    let tunnel = if tag == 'x' {
+        format!("vx{id}")
+    } else {
+        format!("{tag}x{id}")
+    };
     format!(
         r#"
 [[switch]]
 name = "s{id}"
 [[switch.port]]
-name = "xp{id}"
+name = "{tag}p{id}"
 type = "veth"
 netns = "{vm}"
-address = ["10.80.0.1/24"]
-mtu = 1450
+address = ["{vm_ip}/24"]
+mtu = {mtu}
 [[switch.port]]
-name = "vx{id}"
+name = "{tunnel}"
 type = "vxlan"
 vni = 42
-local = "192.0.2.1"
-remote = ["192.0.2.2"]
+local = "{local}"
+remote = ["{remote}"]
 "#,
-        vm = vm1.name
+        vm = vm1.name,
+        mtu = u.inner_mtu,
+        local = u.addrs[0],
+        remote = u.addrs[1],
     )
 }
 
@@ -393,25 +394,7 @@ fn vxlan_over_an_ipv6_underlay() {
     require_root();
     let id = uid();
     let (h1, h2, vm1, vm2) = two_hosts_on(&id, 'z', &V6, "10.83.0.2");
-    let topo = format!(
-        r#"
-[[switch]]
-name = "s{id}"
-[[switch.port]]
-name = "zp{id}"
-type = "veth"
-netns = "{vm}"
-address = ["10.83.0.1/24"]
-mtu = 1430
-[[switch.port]]
-name = "zx{id}"
-type = "vxlan"
-vni = 42
-local = "2001:db8::1"
-remote = ["2001:db8::2"]
-"#,
-        vm = vm1.name
-    );
+    let topo = host1_topology_on(&id, 'z', &V6, &vm1, "10.83.0.1");
     let v = Vepa::start_in(Some(&h1.name), &topo, &[format!("zp{id}")]);
     assert!(wait_reachable(&vm1.name, "10.83.0.2"), "over IPv6");
     assert!(ping(&vm2.name, "10.83.0.1"), "and back");
