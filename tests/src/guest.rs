@@ -345,6 +345,17 @@ impl Guest {
         }
     }
 
+    /// Stops the guest and returns what QEMU said on stderr.
+    pub fn stop(&mut self) -> String {
+        let _ = self.child.kill();
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+        }
+        let _ = self.child.wait();
+        s
+    }
+
     /// Waits until the guest's network is configured.
     pub fn ready(&mut self, timeout: Duration) {
         if self.wait_for("VEPA-GUEST-READY", timeout).is_none() {
@@ -359,8 +370,9 @@ impl Guest {
                     s
                 })
                 .unwrap_or_default();
+            let status = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
             panic!(
-                "guest {} did not come up in {timeout:?}:\n{}\n{err}",
+                "guest {} did not come up in {timeout:?} (qemu: {status}):\n{}\n{err}",
                 self.name,
                 self.log.join("\n")
             );

@@ -323,3 +323,63 @@ fn guests_on_macvtaps_of_a_kernel_switch() {
         );
     }
 }
+
+/// A guest over vhost-user: QEMU hands its frames to vepa through shared
+/// memory (no kernel device), next to a guest on a VM tap and a namespace
+/// on a veth, all on one switch; each reaches the others.
+#[test]
+fn a_guest_over_vhost_user_reaches_the_rest() {
+    require_root();
+    if let Err(e) = guest::image() {
+        panic!("guest image ({e}); scripts/test.sh installs qemu-system-x86, linux-image-amd64 and busybox-static");
+    }
+    let id = uid();
+    if let Ok(img) = guest::image() {
+        let _ = std::fs::copy(&img.initramfs, "/tmp/vu/initrd");
+    }
+    let outside = Netns::new(&format!("gw{id}"));
+    let d = Daemon::start();
+    apply(
+        &d,
+        &format!(
+            "[[switch]]\nname = \"gv{id}\"\n\
+             [[switch.port]]\nname = \"u1{id}\"\ntype = \"vhost-user\"\n\
+             [[switch.port]]\nname = \"t2{id}\"\ntype = \"tap\"\n\
+             [[switch.port]]\nname = \"o{id}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.0.7.100/24\"]\n",
+            outside.name
+        ),
+    );
+    let args = |port: &str, extra: &[&str]| -> Vec<String> {
+        let mut a = vec!["vm-args", port];
+        a.extend_from_slice(extra);
+        d.ok(&a).split_whitespace().map(str::to_string).collect()
+    };
+    let net1 = args(&format!("u1{id}"), &["--memory", "192"]);
+    assert!(
+        net1.iter().any(|a| a.starts_with("vhost-user,")),
+        "{net1:?}"
+    );
+    let net2 = args(&format!("t2{id}"), &[]);
+    let mut g1 = Guest::boot("vhost-user", "10.0.7.1/24", &net1);
+    let mut g2 = Guest::boot("tap", "10.0.7.2/24", &net2);
+    g1.ready(Duration::from_secs(120));
+    g2.ready(Duration::from_secs(120));
+    if !wait_reachable(&outside.name, "10.0.7.1") {
+        let st = g1.value("cat /sys/class/net/eth0/statistics/tx_packets /sys/class/net/eth0/statistics/rx_packets /sys/class/net/eth0/operstate | tr '\\n' ' '", Duration::from_secs(10));
+        panic!(
+            "the namespace reaches the vhost-user guest: guest says {st:?}\nqemu: {}\n{}\n{}\n{}",
+            g1.stop(),
+            g1.log.join("\n"),
+            d.ok(&["stats"]),
+            d.log()
+        );
+    }
+    assert!(g1.reaches("10.0.7.100"), "vhost-user guest -> namespace");
+    assert!(g1.reaches("10.0.7.2"), "vhost-user guest -> tap guest");
+    assert!(g2.reaches("10.0.7.1"), "tap guest -> vhost-user guest");
+    let xml = d.ok(&["libvirt-xml", &format!("u1{id}")]);
+    assert!(
+        xml.contains("<interface type='vhostuser'>") && xml.contains("mode='client'"),
+        "{xml}"
+    );
+}

@@ -14,6 +14,7 @@ mod packet_ring;
 mod packet_socket;
 mod port;
 mod tap;
+mod vhost_user;
 mod vxlan;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
@@ -25,6 +26,7 @@ pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;
 pub use port::Port;
 pub use tap::TapPort;
+pub use vhost_user::VhostUserPort;
 pub use vxlan::{Fabric, TunnelState, VxlanConfig, VxlanCounters, VxlanPort, VXLAN_PORT};
 
 /// The largest frame a port reads: a 64 KiB GSO super-frame with its headers.

@@ -192,6 +192,11 @@ enum Command {
     VmArgs {
         /// The port, as PORT or SWITCH/PORT.
         port: String,
+        /// For a vhost-user port: the guest's memory in MiB (QEMU's -m),
+        /// which must be shared with vepa.
+        #[arg(long, value_name = "MIB", default_value_t = 1024,
+              value_parser = clap::value_parser!(u32).range(16..=1048576))]
+        memory: u32,
     },
     /// The libvirt <interface> element for a VM's port (daemon)
     ///
@@ -316,7 +321,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Acl(c) => client::acls::acl(&client()?, c),
         Command::Tunnel(c) => client::routers::tunnel(&client()?, c),
         Command::Hosts(c) => client::routers::hosts(&client()?, c),
-        Command::VmArgs { port } => client::vm::vm_args(&client()?, &port),
+        Command::VmArgs { port, memory } => client::vm::vm_args(&client()?, &port, memory),
         Command::LibvirtXml { port } => client::vm::libvirt_xml(&client()?, &port),
         Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),

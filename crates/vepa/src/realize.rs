@@ -124,7 +124,7 @@ pub fn preflight_port(s: &SwitchSpec, p: &PortSpec) -> Result<()> {
         PortKind::Netdev if !host::link_exists(ifname) => {
             bail!("{}: ifname: interface '{ifname}' does not exist", at())
         }
-        PortKind::Netdev | PortKind::Vxlan => {}
+        PortKind::Netdev | PortKind::Vxlan | PortKind::VhostUser => {}
         // An existing persistent TAP device is attached, not created; it
         // stays as it is (vepa neither moves nor addresses what it does not own).
         PortKind::Tap if host::is_tap(ifname) => {
@@ -271,6 +271,18 @@ impl<'t> PortMaker<'t> {
         Ok(match p.kind {
             PortKind::Netdev => packet_port(p.host_ifname(), p.offload(), opts)?,
             PortKind::Vxlan => Arc::new(vxlan_port(p, opts.underlay)?),
+            PortKind::VhostUser => {
+                let socket = std::path::PathBuf::from(p.vhost_user_socket());
+                if let Some(dir) = socket.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("socket: cannot make {}", dir.display()))?;
+                }
+                let mac = p.mac.map(|m| m.0).unwrap_or_default();
+                Arc::new(
+                    vepa_io::VhostUserPort::open(&p.name, socket.clone(), mac)
+                        .with_context(|| format!("socket: {}", socket.display()))?,
+                )
+            }
             PortKind::Veth => {
                 make_veth(state, p, &temp_ifname())?;
                 packet_port(p.host_ifname(), p.offload(), opts)?

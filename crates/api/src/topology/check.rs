@@ -31,7 +31,10 @@ pub(super) fn check_port(
         return Err(invalid(at, "name", "a port needs a name"));
     }
     if p.ifname.is_none()
-        && !matches!(p.kind, PortKind::Netdev | PortKind::Vxlan)
+        && !matches!(
+            p.kind,
+            PortKind::Netdev | PortKind::Vxlan | PortKind::VhostUser
+        )
         && !valid_ifname(&p.name)
     {
         return Err(invalid(
@@ -121,6 +124,29 @@ pub(super) fn check_port(
     }
     match p.kind {
         PortKind::Vxlan => check_vxlan(at, p, &not_for)?,
+        PortKind::VhostUser => {
+            for (field, set) in [
+                ("ifname", p.ifname.is_some()),
+                ("netns", p.netns.is_some()),
+                ("peer_name", p.peer_name.is_some()),
+                ("peer", p.peer.is_some()),
+                ("address", !p.address.is_empty()),
+                ("gateway", !p.gateway.is_empty()),
+                ("offload", p.offload.is_some()),
+            ] {
+                not_for(field, set)?;
+            }
+            if let Some(s) = &p.socket {
+                if !s.starts_with('/') || s.len() > 100 {
+                    return Err(invalid(
+                        at,
+                        "socket",
+                        format!("'{s}': expected an absolute path of at most 100 bytes"),
+                    ));
+                }
+            }
+        }
+        _ if p.socket.is_some() => not_for("socket", true)?,
         _ if p.fabric || p.arp_suppress => {
             not_for(if p.fabric { "fabric" } else { "arp_suppress" }, true)?
         }
@@ -218,6 +244,7 @@ fn kind_name(k: PortKind) -> &'static str {
         PortKind::Netdev => "netdev",
         PortKind::Patch => "patch",
         PortKind::Vxlan => "vxlan",
+        PortKind::VhostUser => "vhost-user",
     }
 }
 

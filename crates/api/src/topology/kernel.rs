@@ -73,6 +73,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
     }
     for p in s.uplink.iter().chain(&s.ports) {
         let at = Some(p.name.as_str());
+        if p.kind == PortKind::VhostUser {
+            return Err(unfit(
+                at,
+                "type",
+                "a vhost-user port is served by vepa's userspace dataplane",
+            ));
+        }
         if p.kind == PortKind::Vxlan {
             return Err(unfit(
                 at,

@@ -146,6 +146,10 @@ pub enum PortKind {
     Patch,
     /// A VXLAN tunnel to remote VTEPs (a UDP socket on `local`; no interface).
     Vxlan,
+    /// A vhost-user-net backend on a unix socket (`socket`) for QEMU's
+    /// `-netdev vhost-user`; no interface.
+    #[serde(rename = "vhost-user")]
+    VhostUser,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -199,6 +203,10 @@ pub struct PortSpec {
     /// other hosts published here, instead of flooding them to every host.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub arp_suppress: bool,
+    /// For `vhost-user`: the socket QEMU connects to (default
+    /// /run/vepa/vhost-user/PORT.sock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
     /// Default routes for the far end (one per family), e.g. a router port's address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateway: Vec<String>,
@@ -258,6 +266,13 @@ impl PortSpec {
         MacAddr([0x52, 0x54, 0x00, b[1], b[2], b[3]])
     }
 
+    /// A vhost-user port's socket.
+    pub fn vhost_user_socket(&self) -> String {
+        self.socket
+            .clone()
+            .unwrap_or_else(|| format!("/run/vepa/vhost-user/{}.sock", self.name))
+    }
+
     pub fn new(name: &str, kind: PortKind) -> PortSpec {
         PortSpec {
             name: name.to_string(),
@@ -276,6 +291,7 @@ impl PortSpec {
             dstport: None,
             fabric: false,
             arp_suppress: false,
+            socket: None,
             mtu: None,
             offload: None,
             mode: None,
@@ -481,6 +497,10 @@ impl Topology {
                 ));
             }
             check_port(&at, s, p, &by_name)?;
+            if p.kind == PortKind::VhostUser {
+                // A socket, not an interface.
+                continue;
+            }
             if p.kind == PortKind::Vxlan {
                 // A socket, not an interface.
                 let port = p.dstport.unwrap_or(4789);

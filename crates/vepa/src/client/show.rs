@@ -39,6 +39,7 @@ fn kind(k: PortKind) -> &'static str {
         PortKind::Netdev => "netdev",
         PortKind::Patch => "patch",
         PortKind::Vxlan => "vxlan",
+        PortKind::VhostUser => "vhost-user",
     }
 }
 

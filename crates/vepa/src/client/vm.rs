@@ -36,9 +36,11 @@ pub fn guest_mac(v: &PortView) -> MacAddr {
 /// A VM's tap, or an error saying what the port is instead.
 fn vm_port(c: &Client, name: &str) -> Result<PortView> {
     let v = find(c, name)?;
-    if v.spec.kind != PortKind::Tap || v.spec.netns.is_some() {
+    let vm = v.spec.kind == PortKind::VhostUser
+        || (v.spec.kind == PortKind::Tap && v.spec.netns.is_none());
+    if !vm {
         bail!(
-            "port '{name}': not a VM's port; make one with: vepa port add {} {} --type tap (no --netns)",
+            "port '{name}': not a VM's port; make one with: vepa port add {} {} --type tap (no --netns) or --type vhost-user",
             v.switch,
             v.spec.name
         );
@@ -64,8 +66,31 @@ fn macvtap(v: &PortView) -> Option<(String, MacAddr)> {
 /// QEMU's `-netdev`/`-device` arguments for the port. For a macvtap the
 /// last word is a shell redirection opening its device as fd 3, so the
 /// line must go through a shell (`eval qemu-system-x86_64 ... $(vepa vm-args PORT)`).
-pub fn qemu_args(v: &PortView) -> Vec<String> {
+pub fn qemu_args(v: &PortView, memory_mib: u32) -> Vec<String> {
     let id = format!("net-{}", v.spec.name);
+    if v.spec.kind == PortKind::VhostUser {
+        // The guest's memory must be shared with vepa: a memfd backend of
+        // the guest's size (`-m`).
+        return vec![
+            "-object".into(),
+            format!(
+                "memory-backend-memfd,id=mem-{},size={memory_mib}M,share=on",
+                v.spec.name
+            ),
+            "-machine".into(),
+            format!("memory-backend=mem-{}", v.spec.name),
+            "-chardev".into(),
+            format!(
+                "socket,id=chr-{},path={}",
+                v.spec.name,
+                v.spec.vhost_user_socket()
+            ),
+            "-netdev".into(),
+            format!("vhost-user,id={id},chardev=chr-{}", v.spec.name),
+            "-device".into(),
+            format!("virtio-net-pci,netdev={id},mac={}", guest_mac(v)),
+        ];
+    }
     if let Some((dev, mac)) = macvtap(v) {
         return vec![
             "-netdev".into(),
@@ -98,6 +123,15 @@ pub fn qemu_args(v: &PortView) -> Vec<String> {
 /// `ethernet` interface on the existing tap or macvtap (`managed='no'`:
 /// libvirt opens it and leaves it be).
 pub fn libvirt_interface(v: &PortView) -> String {
+    if v.spec.kind == PortKind::VhostUser {
+        // (The domain also needs shared memory: <memoryBacking><source
+        // type='memfd'/><access mode='shared'/></memoryBacking>.)
+        return format!(
+            "<interface type='vhostuser'>\n  <mac address='{}'/>\n  <source type='unix' path='{}' mode='client'/>\n  <model type='virtio'/>\n</interface>",
+            guest_mac(v),
+            v.spec.vhost_user_socket()
+        );
+    }
     let mac = macvtap(v).map_or_else(|| guest_mac(v), |(_, m)| m);
     let mtu = v
         .spec
@@ -111,9 +145,9 @@ pub fn libvirt_interface(v: &PortView) -> String {
     )
 }
 
-pub fn vm_args(c: &Client, name: &str) -> Result<()> {
+pub fn vm_args(c: &Client, name: &str, memory_mib: u32) -> Result<()> {
     let v = vm_port(c, name)?;
-    say!("{}", qemu_args(&v).join(" "));
+    say!("{}", qemu_args(&v, memory_mib).join(" "));
     Ok(())
 }
 

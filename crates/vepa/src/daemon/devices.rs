@@ -112,7 +112,10 @@ pub fn devices(topo: &Topology, kernel: &HashMap<String, KernelShape>) -> Vec<De
         }
         // A tap that exists already (a persistent one, not ours) is
         // attached rather than made; that is found out when it is opened.
-        let owned = !matches!(p.kind, PortKind::Netdev | PortKind::Vxlan);
+        let owned = !matches!(
+            p.kind,
+            PortKind::Netdev | PortKind::Vxlan | PortKind::VhostUser
+        );
         out.push(DeviceSpec {
             key: me,
             members: vec![key],
