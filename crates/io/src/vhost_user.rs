@@ -66,10 +66,9 @@ impl VhostUserBackendMut for NetBackend {
     }
 
     fn features(&self) -> u64 {
-        // No VHOST_USER_F_PROTOCOL_FEATURES: QEMU then starts the rings
-        // enabled (it would otherwise disable them with a request the
-        // backend library refuses before the features are acked).
-        1 << VIRTIO_F_VERSION_1 | 1 << VIRTIO_NET_F_MAC
+        1 << VIRTIO_F_VERSION_1
+            | 1 << VIRTIO_NET_F_MAC
+            | vhost::vhost_user::message::VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {

@@ -81,7 +81,7 @@ pub fn qemu_args(v: &PortView, memory_mib: u32) -> Vec<String> {
             format!("memory-backend=mem-{}", v.spec.name),
             "-chardev".into(),
             format!(
-                "socket,id=chr-{},path={}",
+                "socket,id=chr-{},path={},reconnect=1",
                 v.spec.name,
                 v.spec.vhost_user_socket()
             ),
