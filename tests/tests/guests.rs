@@ -334,9 +334,6 @@ fn a_guest_over_vhost_user_reaches_the_rest() {
         panic!("guest image ({e}); scripts/test.sh installs qemu-system-x86, linux-image-amd64 and busybox-static");
     }
     let id = uid();
-    if let Ok(img) = guest::image() {
-        let _ = std::fs::copy(&img.initramfs, "/tmp/vu/initrd");
-    }
     let outside = Netns::new(&format!("gw{id}"));
     let d = Daemon::start();
     apply(
@@ -354,7 +351,7 @@ fn a_guest_over_vhost_user_reaches_the_rest() {
         a.extend_from_slice(extra);
         d.ok(&a).split_whitespace().map(str::to_string).collect()
     };
-    let net1 = args(&format!("u1{id}"), &["--memory", "192"]);
+    let net1 = args(&format!("u1{id}"), &["--memory", "192", "--tcg"]);
     assert!(
         net1.iter().any(|a| a.starts_with("vhost-user,")),
         "{net1:?}"

@@ -183,20 +183,29 @@ enum Command {
     Hosts(client::routers::HostsCmd),
     /// QEMU arguments that plug a guest into a VM's port (daemon)
     ///
-    /// A VM's port is a `tap` port without --netns: a persistent tap QEMU
-    /// opens by name while vepa switches its host side. Prints one line to
-    /// add to the qemu-system command, e.g.
+    /// A VM's port is a `tap` port without --netns (a persistent tap QEMU
+    /// opens by name while vepa switches its host side; on a kernel switch,
+    /// a macvtap) or a `vhost-user` port (QEMU hands frames to vepa through
+    /// the guest's shared memory). Prints one line to add to the
+    /// qemu-system command, e.g.
     ///   qemu-system-x86_64 ... $(vepa vm-args vm1)
+    ///   qemu-system-x86_64 -m 2048 ... $(vepa vm-args vu1 --memory 2048)
     /// The guest's MAC is the port's --mac, else derived from its names.
     #[command(name = "vm-args")]
     VmArgs {
         /// The port, as PORT or SWITCH/PORT.
         port: String,
-        /// For a vhost-user port: the guest's memory in MiB (QEMU's -m),
-        /// which must be shared with vepa.
+        /// For a vhost-user port: the guest's memory in MiB, the same as
+        /// QEMU's -m (a memfd backend of that size is shared with vepa).
         #[arg(long, value_name = "MIB", default_value_t = 1024,
               value_parser = clap::value_parser!(u32).range(16..=1048576))]
         memory: u32,
+        /// For a vhost-user port: the guest runs without KVM (QEMU's TCG
+        /// emulation), so its NIC gets legacy interrupts (vectors=0):
+        /// QEMU 7.2 crashes starting a vhost-user NIC with MSI-X under TCG.
+        /// The default when /dev/kvm is missing.
+        #[arg(long)]
+        tcg: bool,
     },
     /// The libvirt <interface> element for a VM's port (daemon)
     ///
@@ -321,7 +330,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Acl(c) => client::acls::acl(&client()?, c),
         Command::Tunnel(c) => client::routers::tunnel(&client()?, c),
         Command::Hosts(c) => client::routers::hosts(&client()?, c),
-        Command::VmArgs { port, memory } => client::vm::vm_args(&client()?, &port, memory),
+        Command::VmArgs { port, memory, tcg } => {
+            let tcg = tcg || !std::path::Path::new("/dev/kvm").exists();
+            client::vm::vm_args(&client()?, &port, memory, tcg)
+        }
         Command::LibvirtXml { port } => client::vm::libvirt_xml(&client()?, &port),
         Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),

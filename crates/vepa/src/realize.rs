@@ -277,9 +277,8 @@ impl<'t> PortMaker<'t> {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("socket: cannot make {}", dir.display()))?;
                 }
-                let mac = p.mac.map(|m| m.0).unwrap_or_default();
                 Arc::new(
-                    vepa_io::VhostUserPort::open(&p.name, socket.clone(), mac)
+                    vepa_io::VhostUserPort::open(&p.name, socket.clone())
                         .with_context(|| format!("socket: {}", socket.display()))?,
                 )
             }

@@ -66,7 +66,12 @@ fn macvtap(v: &PortView) -> Option<(String, MacAddr)> {
 /// QEMU's `-netdev`/`-device` arguments for the port. For a macvtap the
 /// last word is a shell redirection opening its device as fd 3, so the
 /// line must go through a shell (`eval qemu-system-x86_64 ... $(vepa vm-args PORT)`).
-pub fn qemu_args(v: &PortView, memory_mib: u32) -> Vec<String> {
+///
+/// With `tcg` (QEMU without KVM, hence without irqfd) a vhost-user NIC
+/// asks for legacy interrupts: QEMU 7.2 then takes an irqfd path for
+/// MSI-X vectors it never set up and crashes when the guest starts the
+/// NIC (`msix_set_vector_notifiers` from `vhost_net_start`).
+pub fn qemu_args(v: &PortView, memory_mib: u32, tcg: bool) -> Vec<String> {
     let id = format!("net-{}", v.spec.name);
     if v.spec.kind == PortKind::VhostUser {
         // The guest's memory must be shared with vepa: a memfd backend of
@@ -88,7 +93,11 @@ pub fn qemu_args(v: &PortView, memory_mib: u32) -> Vec<String> {
             "-netdev".into(),
             format!("vhost-user,id={id},chardev=chr-{}", v.spec.name),
             "-device".into(),
-            format!("virtio-net-pci,netdev={id},mac={}", guest_mac(v)),
+            format!(
+                "virtio-net-pci,netdev={id},mac={}{}",
+                guest_mac(v),
+                if tcg { ",vectors=0" } else { "" }
+            ),
         ];
     }
     if let Some((dev, mac)) = macvtap(v) {
@@ -145,9 +154,9 @@ pub fn libvirt_interface(v: &PortView) -> String {
     )
 }
 
-pub fn vm_args(c: &Client, name: &str, memory_mib: u32) -> Result<()> {
+pub fn vm_args(c: &Client, name: &str, memory_mib: u32, tcg: bool) -> Result<()> {
     let v = vm_port(c, name)?;
-    say!("{}", qemu_args(&v, memory_mib).join(" "));
+    say!("{}", qemu_args(&v, memory_mib, tcg).join(" "));
     Ok(())
 }
 
