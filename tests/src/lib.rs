@@ -341,7 +341,12 @@ pub fn tcp_transfer(from: &str, to: &str, to_ip: &str, port: u16, len: u64) -> u
 
 /// Pings until `ip` answers from `ns`, for up to ten seconds.
 pub fn wait_reachable(ns: &str, ip: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_reachable_for(ns, ip, Duration::from_secs(10))
+}
+
+/// Pings until `ip` answers from `ns`, for up to `limit`.
+pub fn wait_reachable_for(ns: &str, ip: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         let ok = Command::new("ip")
             .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-q", ip])

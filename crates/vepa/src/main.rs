@@ -211,6 +211,9 @@ enum Command {
     ///
     /// An `ethernet` interface on the port's tap (`managed='no'`), with the
     /// guest's MAC and virtio model: paste it into the domain's <devices>.
+    /// For a vhost-user port, a `vhostuser` interface on its socket (QEMU
+    /// the client, reconnecting); the domain then also needs
+    /// <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>.
     #[command(name = "libvirt-xml")]
     LibvirtXml {
         /// The port, as PORT or SWITCH/PORT.
@@ -366,5 +369,15 @@ fn dispatch(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (a flag that
+    /// clashes with a global one, say, fails here rather than at run time).
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

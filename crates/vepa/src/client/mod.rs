@@ -106,17 +106,24 @@ fn on_off(s: &str) -> Result<bool, String> {
     }
 }
 
+// Parsed once per command line (and boxed in `Command`): the size of
+// `Add` costs nothing worth an indirection inside.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum PortCmd {
     /// Add a port: the daemon makes its device (veth, tap) or attaches to one (netdev)
     ///
-    /// Example: vepa port add s1 vm1 --type veth --netns vm1 --address 10.0.0.1/24
+    /// Examples:
+    ///   vepa port add s1 c1 --type veth --netns c1 --address 10.0.0.1/24
+    ///   vepa port add s1 vm1 --type tap            (a VM's tap: see vepa vm-args)
+    ///   vepa port add s1 vm2 --type vhost-user     (QEMU -netdev vhost-user)
     Add {
         /// The switch to add the port to.
         switch: String,
         /// Port name; also the host interface name unless --ifname is given (15 characters at most).
         port: String,
-        /// veth (vepa makes a pair, moves one end into --netns), tap, netdev (an existing interface), patch.
+        /// veth (vepa makes a pair, moves one end into --netns), tap (a VM's without --netns),
+        /// netdev (an existing interface), patch, vhost-user (a socket QEMU connects to).
         #[arg(long = "type", value_name = "TYPE")]
         kind: String,
         /// Make it the switch's uplink.
@@ -149,6 +156,10 @@ pub enum PortCmd {
         /// Pass offloads (virtio-net header): on (default) or off.
         #[arg(long, value_name = "on|off", value_parser = on_off)]
         offload: Option<bool>,
+        /// For vhost-user: the socket vepa serves (an absolute path;
+        /// default /run/vepa/vhost-user/PORT.sock; `socket` in a topology).
+        #[arg(long, value_name = "PATH")]
+        vhost_socket: Option<String>,
         #[command(flatten)]
         fields: PortFields,
     },
@@ -328,6 +339,7 @@ pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
             gateway,
             mtu,
             offload,
+            vhost_socket,
             fields,
         } => {
             let mut m = Map::new();
@@ -346,6 +358,7 @@ pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
             }
             put(&mut m, "mtu", mtu.map(Value::from));
             put(&mut m, "offload", offload.map(Value::from));
+            put(&mut m, "socket", vhost_socket.map(Value::from));
             fields_json(fields, &mut m);
             let path = format!(
                 "/v1/switches/{}/ports{}",

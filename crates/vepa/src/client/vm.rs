@@ -133,10 +133,10 @@ pub fn qemu_args(v: &PortView, memory_mib: u32, tcg: bool) -> Vec<String> {
 /// libvirt opens it and leaves it be).
 pub fn libvirt_interface(v: &PortView) -> String {
     if v.spec.kind == PortKind::VhostUser {
-        // (The domain also needs shared memory: <memoryBacking><source
-        // type='memfd'/><access mode='shared'/></memoryBacking>.)
+        // QEMU is the client and reconnects when vepa restarts. (The
+        // domain also needs shared memory: see MEMORY_BACKING.)
         return format!(
-            "<interface type='vhostuser'>\n  <mac address='{}'/>\n  <source type='unix' path='{}' mode='client'/>\n  <model type='virtio'/>\n</interface>",
+            "<interface type='vhostuser'>\n  <mac address='{}'/>\n  <source type='unix' path='{}' mode='client'>\n    <reconnect enabled='yes' timeout='1'/>\n  </source>\n  <model type='virtio'/>\n</interface>",
             guest_mac(v),
             v.spec.vhost_user_socket()
         );
@@ -160,8 +160,16 @@ pub fn vm_args(c: &Client, name: &str, memory_mib: u32, tcg: bool) -> Result<()>
     Ok(())
 }
 
+/// What a domain with a vhost-user interface needs besides it: guest
+/// memory vepa can map.
+pub const MEMORY_BACKING: &str =
+    "<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>";
+
 pub fn libvirt_xml(c: &Client, name: &str) -> Result<()> {
     let v = vm_port(c, name)?;
     say!("{}", libvirt_interface(&v));
+    if v.spec.kind == PortKind::VhostUser {
+        eprintln!("note: the domain also needs shared memory, under <domain>: {MEMORY_BACKING}");
+    }
     Ok(())
 }
