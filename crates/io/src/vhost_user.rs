@@ -28,7 +28,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use vepa_packet::virtio::{
     VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6,
@@ -48,6 +48,7 @@ use vhost::VhostUserMemoryRegionBase;
 use virtio_queue::{Queue, QueueT};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap};
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 const RX: usize = 0;
 const TX: usize = 1;
@@ -174,7 +175,8 @@ struct Shared {
     epoll: Epoll,
     /// The session in progress, to end it when the port goes.
     conn: Mutex<Option<UnixStream>>,
-    closing: AtomicBool,
+    /// Written when the port goes: the accept loop ends.
+    stop: EventFd,
     /// Frames from the guest that were not whole or too big.
     rx_bad: AtomicU64,
 }
@@ -479,6 +481,38 @@ fn set_nonblocking(f: &File) -> io::Result<()> {
     Ok(())
 }
 
+/// Waits until a guest connects (true) or the port goes (false).
+fn wait_for_guest(listener: &UnixListener, stop: &EventFd) -> bool {
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: stop.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two pollfds of descriptors this port holds open.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        if fds[1].revents != 0 {
+            return false;
+        }
+        if fds[0].revents != 0 {
+            return true;
+        }
+    }
+}
+
 /// Serves one guest's session until it ends. Returns why it ended.
 fn session(shared: &Arc<Shared>, stream: UnixStream) -> String {
     if let Ok(c) = stream.try_clone() {
@@ -523,6 +557,15 @@ pub struct VhostUserPort {
     name: String,
     shared: Arc<Shared>,
     pub socket: PathBuf,
+    /// The socket file this port bound (device, inode): a port made anew
+    /// on the same path replaces the file, which the old one then leaves.
+    inode: (u64, u64),
+}
+
+fn socket_inode(p: &std::path::Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p)?;
+    Ok((m.dev(), m.ino()))
 }
 
 impl VhostUserPort {
@@ -532,21 +575,19 @@ impl VhostUserPort {
             dev: Mutex::new(Device::new()),
             epoll: Epoll::new()?,
             conn: Mutex::new(None),
-            closing: AtomicBool::new(false),
+            stop: EventFd::new(EFD_NONBLOCK)?,
             rx_bad: AtomicU64::new(0),
         });
         let _ = std::fs::remove_file(&socket);
         // Bound before this returns: QEMU may connect at once.
         let listener = UnixListener::bind(&socket)?;
+        let inode = socket_inode(&socket)?;
         let (sh, path) = (Arc::clone(&shared), socket.clone());
         std::thread::Builder::new()
             .name(format!("vu-{name}"))
             .spawn(move || {
-                for stream in listener.incoming() {
-                    if sh.closing.load(Ordering::Acquire) {
-                        break;
-                    }
-                    match stream {
+                while wait_for_guest(&listener, &sh.stop) {
+                    match listener.accept().map(|(s, _)| s) {
                         Ok(s) => {
                             tracing::info!(socket = %path.display(), "vhost-user: a guest connected");
                             let why = session(&sh, s);
@@ -557,15 +598,13 @@ impl VhostUserPort {
                             std::thread::sleep(std::time::Duration::from_millis(100));
                         }
                     }
-                    if sh.closing.load(Ordering::Acquire) {
-                        break;
-                    }
                 }
             })?;
         Ok(VhostUserPort {
             name: name.to_string(),
             shared,
             socket,
+            inode,
         })
     }
 
@@ -580,7 +619,7 @@ impl VhostUserPort {
 
 impl Drop for VhostUserPort {
     fn drop(&mut self) {
-        self.shared.closing.store(true, Ordering::Release);
+        let _ = self.shared.stop.write(1);
         if let Some(c) = self
             .shared
             .conn
@@ -590,9 +629,9 @@ impl Drop for VhostUserPort {
         {
             let _ = c.shutdown(std::net::Shutdown::Both);
         }
-        // Wakes the accept loop, which sees `closing` and ends.
-        let _ = UnixStream::connect(&self.socket);
-        let _ = std::fs::remove_file(&self.socket);
+        if socket_inode(&self.socket).ok() == Some(self.inode) {
+            let _ = std::fs::remove_file(&self.socket);
+        }
     }
 }
 

@@ -473,6 +473,23 @@ fn socket_checks() -> Vec<Feature> {
         "QEMU may use vhost-net on taps vepa does not serve",
         "taps served by vepa's own threads (virtio-net header)",
     ));
+    // vhost-user itself is vepa's (a unix socket, no kernel device); the
+    // guest's memory reaches vepa as a memfd QEMU shares.
+    // SAFETY: memfd_create(2) with a constant name; closed at once.
+    let memfd = unsafe { libc::memfd_create(c"vepa-doctor".as_ptr(), libc::MFD_CLOEXEC) };
+    let memfd = if memfd < 0 {
+        Err(why(last_os("memfd_create")))
+    } else {
+        // SAFETY: a fresh descriptor nothing else owns.
+        drop(unsafe { OwnedFd::from_raw_fd(memfd) });
+        Ok("memfd_create works (QEMU's memory-backend-memfd)".to_string())
+    };
+    out.push(feature(
+        "vhost-user memfd",
+        memfd,
+        "vhost-user ports: vepa serves the device, maps the guest's shared memory",
+        "vhost-user with file-backed guest memory (memory-backend-file,share=on)",
+    ));
     out
 }
 
