@@ -833,3 +833,6 @@ impl Port for VhostUserPort {
         Ok(sent)
     }
 }
+
+#[cfg(test)]
+mod tests;
