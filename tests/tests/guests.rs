@@ -169,6 +169,8 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
         ),
         "vepa listens on the vhost-user socket"
     );
+    let show = d.ok(&["port", "show", &format!("gx{id}"), &format!("gu{id}")]);
+    assert!(show.contains("up (no guest)"), "{show}");
     let xml = d.ok(&["libvirt-xml", &format!("gu{id}")]);
     assert!(
         xml.contains(&format!("path='/tmp/vepa-gu{id}.sock' mode='client'")),
@@ -451,6 +453,8 @@ fn a_guest_over_vhost_user_reaches_the_rest() {
     assert!(g1.reaches("10.0.7.100"), "vhost-user guest -> namespace");
     assert!(g1.reaches("10.0.7.2"), "vhost-user guest -> tap guest");
     assert!(g2.reaches("10.0.7.1"), "tap guest -> vhost-user guest");
+    let show = d.ok(&["port", "show", &format!("gv{id}"), &format!("u1{id}")]);
+    assert!(show.contains("up (guest connected)"), "{show}");
     // TCP both ways: the guest's TSO super-frames and partial checksums
     // go through vepa to the namespace's veth, and the way back.
     for reverse in [false, true] {

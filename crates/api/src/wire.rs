@@ -129,7 +129,8 @@ pub struct FdbFlushed {
 pub struct PortStats {
     pub switch: String,
     pub port: String,
-    /// `up`, or why the port has no device (the daemon could not make it).
+    /// `up` (with what the port says of its peer, e.g. `up (guest connected)`
+    /// for vhost-user), or `down: ` and why the port has no device.
     pub state: String,
     pub rx_frames: u64,
     pub rx_bytes: u64,

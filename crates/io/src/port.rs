@@ -39,6 +39,12 @@ pub trait Port: Send + Sync {
         false
     }
 
+    /// What a port that is up says of its peer, for `port show` (a
+    /// vhost-user port: whether a guest is connected).
+    fn status(&self) -> Option<String> {
+        None
+    }
+
     /// The VXLAN tunnel behind this port, for the control plane to program.
     fn as_vxlan(&self) -> Option<&crate::vxlan::VxlanPort> {
         None

@@ -177,7 +177,7 @@ struct Shared {
     conn: Mutex<Option<UnixStream>>,
     /// Written when the port goes: the accept loop ends.
     stop: EventFd,
-    /// Frames from the guest that were not whole or too big.
+    /// Frames from the guest that were not whole or too big, this session.
     rx_bad: AtomicU64,
 }
 
@@ -591,7 +591,8 @@ impl VhostUserPort {
                         Ok(s) => {
                             tracing::info!(socket = %path.display(), "vhost-user: a guest connected");
                             let why = session(&sh, s);
-                            tracing::info!(socket = %path.display(), why, "vhost-user: the guest went away");
+                            let bad = sh.rx_bad.swap(0, Ordering::Relaxed);
+                            tracing::info!(socket = %path.display(), why, bad_frames = bad, "vhost-user: the guest went away");
                         }
                         Err(e) => {
                             tracing::warn!(socket = %path.display(), error = %e, "vhost-user: accept");
@@ -705,6 +706,16 @@ impl Port for VhostUserPort {
     /// accept is finished here (see `send_batch`).
     fn offloads(&self) -> bool {
         true
+    }
+
+    fn status(&self) -> Option<String> {
+        let d = self.shared.dev();
+        let running = [RX, TX].map(|i| d.running(i).is_some());
+        Some(match (d.mem.is_some(), running) {
+            (false, _) => "no guest".to_string(),
+            (true, [true, true]) => "guest connected".to_string(),
+            (true, _) => "guest connected, rings not started".to_string(),
+        })
     }
 
     fn pending(&self) -> bool {

@@ -824,7 +824,18 @@ impl Engine {
                         **k == dev_key || **k == kernel_unit || d.members.contains(&key)
                     })
                     .map(|(_, (_, why))| format!("down: {why}"))
-                    .unwrap_or_else(|| "up".into());
+                    .unwrap_or_else(|| {
+                        let status = self
+                            .devices
+                            .values()
+                            .flat_map(|d| &d.ports)
+                            .find(|(k, _)| *k == key)
+                            .and_then(|(_, p)| p.status());
+                        match status {
+                            Some(s) => format!("up ({s})"),
+                            None => "up".into(),
+                        }
+                    });
                 out.ports.push(PortStats {
                     switch: s.name.clone(),
                     port,

@@ -103,7 +103,7 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
             "vepa_port_up{{switch=\"{}\",port=\"{}\"}} {}",
             esc(&p.switch),
             esc(&p.port),
-            u8::from(p.state == "up")
+            u8::from(p.state.starts_with("up"))
         );
     }
     type PerSwitch = fn(&vepa_api::wire::SwitchStats) -> u64;
