@@ -214,6 +214,21 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
         "rel.sock",
     ]);
     assert!(err.contains("socket") && err.contains("absolute"), "{err}");
+    // Two ports cannot serve one socket.
+    let err = d.fails(&[
+        "port",
+        "add",
+        &format!("gx{id}"),
+        &format!("gw{id}"),
+        "--type",
+        "vhost-user",
+        "--vhost-socket",
+        &format!("/tmp/vepa-gu{id}.sock"),
+    ]);
+    assert!(
+        err.contains("socket") && err.contains(&format!("already switch 'gx{id}', port 'gu{id}'")),
+        "{err}"
+    );
     // The port goes, and its socket with it.
     d.ok(&["port", "del", &format!("gx{id}"), &format!("gu{id}")]);
     assert!(!std::path::Path::new(&format!("/tmp/vepa-gu{id}.sock")).exists());

@@ -272,7 +272,7 @@ impl<'t> PortMaker<'t> {
             PortKind::Netdev => packet_port(p.host_ifname(), p.offload(), opts)?,
             PortKind::Vxlan => Arc::new(vxlan_port(p, opts.underlay)?),
             PortKind::VhostUser => {
-                let socket = std::path::PathBuf::from(p.vhost_user_socket());
+                let socket = std::path::PathBuf::from(p.vhost_user_socket(&s.name));
                 if let Some(dir) = socket.parent() {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("socket: cannot make {}", dir.display()))?;

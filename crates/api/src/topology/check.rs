@@ -136,14 +136,24 @@ pub(super) fn check_port(
             ] {
                 not_for(field, set)?;
             }
-            if let Some(s) = &p.socket {
-                if !s.starts_with('/') || s.len() > 100 {
+            match &p.socket {
+                Some(s) if !s.starts_with('/') || s.ends_with('/') || s.contains('\0') => {
                     return Err(invalid(
                         at,
                         "socket",
-                        format!("'{s}': expected an absolute path of at most 100 bytes"),
+                        format!("'{s}': expected an absolute path to a socket file"),
                     ));
                 }
+                Some(_) => {}
+                // The name is then a file name in the default directory.
+                None if p.name.contains('/') || p.name == "." || p.name == ".." => {
+                    return Err(invalid(
+                        at,
+                        "name",
+                        "a vhost-user port's socket is named after it (/run/vepa/vhost-user/SWITCH/PORT.sock): expected a name without '/' (or set socket)",
+                    ));
+                }
+                None => {}
             }
         }
         _ if p.socket.is_some() => not_for("socket", true)?,

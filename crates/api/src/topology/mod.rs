@@ -204,7 +204,7 @@ pub struct PortSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub arp_suppress: bool,
     /// For `vhost-user`: the socket QEMU connects to (default
-    /// /run/vepa/vhost-user/PORT.sock).
+    /// /run/vepa/vhost-user/SWITCH/PORT.sock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<String>,
     /// Default routes for the far end (one per family), e.g. a router port's address.
@@ -266,11 +266,12 @@ impl PortSpec {
         MacAddr([0x52, 0x54, 0x00, b[1], b[2], b[3]])
     }
 
-    /// A vhost-user port's socket.
-    pub fn vhost_user_socket(&self) -> String {
+    /// A vhost-user port's socket: `socket`, else
+    /// /run/vepa/vhost-user/SWITCH/PORT.sock (port names are per switch).
+    pub fn vhost_user_socket(&self, switch: &str) -> String {
         self.socket
             .clone()
-            .unwrap_or_else(|| format!("/run/vepa/vhost-user/{}.sock", self.name))
+            .unwrap_or_else(|| format!("{VHOST_USER_DIR}/{switch}/{}.sock", self.name))
     }
 
     pub fn new(name: &str, kind: PortKind) -> PortSpec {
@@ -354,6 +355,13 @@ fn default_vid() -> u16 {
 /// The longest switch or port name: a device's ownership mark (an
 /// interface alias of at most 255 bytes) holds both.
 pub const MAX_NAME: usize = 64;
+
+/// Where vhost-user ports' sockets are by default.
+pub const VHOST_USER_DIR: &str = "/run/vepa/vhost-user";
+
+/// The longest socket path a unix socket address holds (sun_path, less
+/// its terminating zero).
+pub const MAX_SOCKET_PATH: usize = 107;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
@@ -483,6 +491,7 @@ impl Topology {
         // A tunnel's socket: its local address (a fabric port without one
         // takes the daemon's underlay address) and UDP port.
         let mut sockets: HashMap<(Option<&str>, u16), String> = HashMap::new();
+        let mut unix_sockets: HashMap<String, String> = HashMap::new();
         let mut seen = HashSet::new();
         for (_, s, p) in self.ports() {
             let at = format!("switch '{}', port '{}'", s.name, p.name);
@@ -499,6 +508,22 @@ impl Topology {
             check_port(&at, s, p, &by_name)?;
             if p.kind == PortKind::VhostUser {
                 // A socket, not an interface.
+                let path = p.vhost_user_socket(&s.name);
+                let field = if p.socket.is_some() { "socket" } else { "name" };
+                if path.len() > MAX_SOCKET_PATH {
+                    return Err(invalid(
+                        at,
+                        field,
+                        format!("the socket {path} is longer than a unix socket address holds ({MAX_SOCKET_PATH} bytes): set a shorter socket"),
+                    ));
+                }
+                if let Some(prev) = unix_sockets.insert(path.clone(), at.clone()) {
+                    return Err(invalid(
+                        at,
+                        field,
+                        format!("the socket {path} is already {prev}'s"),
+                    ));
+                }
                 continue;
             }
             if p.kind == PortKind::Vxlan {

@@ -152,6 +152,51 @@ type = "veth"
 }
 
 #[test]
+fn vhost_user_ports_are_checked() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"vm1\"\ntype = \"vhost-user\"\n{a}\n\
+             [[switch.port]]\nname = \"vm2\"\ntype = \"vhost-user\"\n{b}\n"
+        )
+    };
+    let ok = Topology::parse("t", &two("", "socket = \"/tmp/vm2.sock\"")).unwrap();
+    ok.check().unwrap();
+    let p = &ok.switches[0].ports;
+    assert_eq!(
+        p[0].vhost_user_socket("s"),
+        "/run/vepa/vhost-user/s/vm1.sock"
+    );
+    assert_eq!(p[1].vhost_user_socket("s"), "/tmp/vm2.sock");
+    // Port names are per switch, and so are default sockets.
+    let ok = Topology::parse(
+        "t",
+        "[[switch]]\nname = \"a\"\n[[switch.port]]\nname = \"vm\"\ntype = \"vhost-user\"\n\
+         [[switch]]\nname = \"b\"\n[[switch.port]]\nname = \"vm\"\ntype = \"vhost-user\"\n",
+    )
+    .unwrap();
+    ok.check().unwrap();
+    let long = format!("socket = \"/tmp/{}.sock\"", "x".repeat(100));
+    for (a, b, want) in [
+        ("socket = \"vm.sock\"", "", ": socket: 'vm.sock'"),
+        ("socket = \"/tmp/\"", "", "absolute path to a socket file"),
+        (
+            "socket = \"/tmp/s.sock\"",
+            "socket = \"/tmp/s.sock\"",
+            "already switch 's', port 'vm1''s",
+        ),
+        (&long, "", "longer than a unix socket address holds"),
+        ("netns = \"x\"", "", "netns"),
+        ("address = [\"10.0.0.1/24\"]", "", "address"),
+    ] {
+        let e = err(&two(a, b));
+        assert!(e.contains(want), "{a} / {b}: {e} (wanted {want})");
+    }
+    let e =
+        err("[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"a/b\"\ntype = \"vhost-user\"\n");
+    assert!(e.contains("without '/'"), "{e}");
+}
+
+#[test]
 fn vxlan_ports_are_checked() {
     let base = |extra: &str| {
         format!(

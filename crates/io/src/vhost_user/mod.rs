@@ -545,8 +545,8 @@ fn session(shared: &Arc<Shared>, stream: UnixStream) -> String {
             Err(e) => break e.to_string(),
         }
     };
-    *shared.conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
     shared.reset();
+    *shared.conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
     why
 }
 
@@ -709,13 +709,23 @@ impl Port for VhostUserPort {
     }
 
     fn status(&self) -> Option<String> {
+        let connected = self
+            .shared
+            .conn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
         let d = self.shared.dev();
         let running = [RX, TX].map(|i| d.running(i).is_some());
-        Some(match (d.mem.is_some(), running) {
-            (false, _) => "no guest".to_string(),
-            (true, [true, true]) => "guest connected".to_string(),
-            (true, _) => "guest connected, rings not started".to_string(),
-        })
+        Some(
+            match (connected, running) {
+                (false, _) => "no guest",
+                (true, [true, true]) => "guest connected",
+                // QEMU is there; the guest's driver has not started the NIC.
+                (true, _) => "guest connected, driver not started",
+            }
+            .to_string(),
+        )
     }
 
     fn pending(&self) -> bool {

@@ -157,7 +157,7 @@ pub enum PortCmd {
         #[arg(long, value_name = "on|off", value_parser = on_off)]
         offload: Option<bool>,
         /// For vhost-user: the socket vepa serves (an absolute path;
-        /// default /run/vepa/vhost-user/PORT.sock; `socket` in a topology).
+        /// default /run/vepa/vhost-user/SWITCH/PORT.sock; `socket` in a topology).
         #[arg(long, value_name = "PATH")]
         vhost_socket: Option<String>,
         #[command(flatten)]

@@ -88,7 +88,7 @@ pub fn qemu_args(v: &PortView, memory_mib: u32, tcg: bool) -> Vec<String> {
             format!(
                 "socket,id=chr-{},path={},reconnect=1",
                 v.spec.name,
-                v.spec.vhost_user_socket()
+                v.spec.vhost_user_socket(&v.switch)
             ),
             "-netdev".into(),
             format!("vhost-user,id={id},chardev=chr-{}", v.spec.name),
@@ -138,7 +138,7 @@ pub fn libvirt_interface(v: &PortView) -> String {
         return format!(
             "<interface type='vhostuser'>\n  <mac address='{}'/>\n  <source type='unix' path='{}' mode='client'>\n    <reconnect enabled='yes' timeout='1'/>\n  </source>\n  <model type='virtio'/>\n</interface>",
             guest_mac(v),
-            v.spec.vhost_user_socket()
+            v.spec.vhost_user_socket(&v.switch)
         );
     }
     let mac = macvtap(v).map_or_else(|| guest_mac(v), |(_, m)| m);
