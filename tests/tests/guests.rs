@@ -46,15 +46,21 @@ fn reach(guests: &mut [Guest]) -> Vec<(Vec<bool>, bool)> {
         .collect()
 }
 
-#[test]
-fn guests_on_a_vepa_switch_reach_what_the_mode_allows() {
+/// What a guest test starts from: root, the guest image, a unique id, an
+/// "outside" namespace (named `prefix` and the id) and a daemon.
+fn guest_test(prefix: &str) -> (String, Netns, Daemon) {
     require_root();
     if let Err(e) = guest::image() {
         panic!("guest image ({e}); scripts/test.sh installs qemu-system-x86, linux-image-amd64 and busybox-static");
     }
     let id = uid();
-    let outside = Netns::new(&format!("go{id}"));
-    let mut d = Daemon::start();
+    let outside = Netns::new(&format!("{prefix}{id}"));
+    (id, outside, Daemon::start())
+}
+
+#[test]
+fn guests_on_a_vepa_switch_reach_what_the_mode_allows() {
+    let (id, outside, mut d) = guest_test("go");
     apply(&d, &topology(&id, &outside.name, "vepa", true));
     let mut guests: Vec<Guest> = (1..=3)
         .map(|i| {
@@ -100,6 +106,22 @@ fn guests_on_a_vepa_switch_reach_what_the_mode_allows() {
     }
 }
 
+/// Asserts libvirt's schema takes `domain` (written to `file`).
+fn valid_domain(file: &std::path::Path, domain: &str) {
+    std::fs::write(file, domain).expect("write");
+    let out = std::process::Command::new("virt-xml-validate")
+        .arg(file)
+        .arg("domain")
+        .output()
+        .expect("virt-xml-validate (libvirt-clients)");
+    assert!(
+        out.status.success(),
+        "{domain}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `vepa vm-args` and `vepa libvirt-xml` for a VM's port; the libvirt
 /// element, put verbatim into a domain, is valid by libvirt's own schema
 /// (`virt-xml-validate`); ports that are not a VM's are refused by name.
@@ -137,18 +159,7 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
          <os><type arch='x86_64'>hvm</type></os>\n<devices>\n{xml}</devices>\n</domain>\n"
     );
     let file = d.dir.path().join("domain.xml");
-    std::fs::write(&file, &domain).expect("write");
-    let out = std::process::Command::new("virt-xml-validate")
-        .arg(&file)
-        .arg("domain")
-        .output()
-        .expect("virt-xml-validate (libvirt-clients)");
-    assert!(
-        out.status.success(),
-        "{domain}\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    valid_domain(&file, &domain);
     // vhost-user: shared guest memory of the given size, QEMU the client
     // of vepa's socket (reconnecting), and under TCG legacy interrupts.
     let args = d.ok(&["vm-args", &format!("gu{id}"), "--memory", "256", "--tcg"]);
@@ -181,18 +192,7 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
          <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>\n\
          <os><type arch='x86_64'>hvm</type></os>\n<devices>\n{xml}</devices>\n</domain>\n"
     );
-    std::fs::write(&file, &domain).expect("write");
-    let out = std::process::Command::new("virt-xml-validate")
-        .arg(&file)
-        .arg("domain")
-        .output()
-        .expect("virt-xml-validate (libvirt-clients)");
-    assert!(
-        out.status.success(),
-        "{domain}\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    valid_domain(&file, &domain);
     // The tap is there for QEMU to open, and is a tap.
     assert!(vepa_itest::link_exists(&format!("gv{id}")));
     let err = d.fails(&["vm-args", &format!("gc{id}")]);
@@ -202,29 +202,24 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
     );
     let err = d.fails(&["vm-args", "nosuchport"]);
     assert!(err.contains("no such port"), "{err}");
-    // A vhost-user socket must be an absolute path; nothing is applied.
-    let err = d.fails(&[
-        "port",
-        "add",
-        &format!("gx{id}"),
-        &format!("gw{id}"),
-        "--type",
-        "vhost-user",
-        "--vhost-socket",
-        "rel.sock",
-    ]);
+    // A vhost-user socket must be an absolute path, and two ports cannot
+    // serve one; nothing is applied.
+    let add_vhost_user = |socket: &str| {
+        let (sw, port) = (format!("gx{id}"), format!("gw{id}"));
+        d.fails(&[
+            "port",
+            "add",
+            &sw,
+            &port,
+            "--type",
+            "vhost-user",
+            "--vhost-socket",
+            socket,
+        ])
+    };
+    let err = add_vhost_user("rel.sock");
     assert!(err.contains("socket") && err.contains("absolute"), "{err}");
-    // Two ports cannot serve one socket.
-    let err = d.fails(&[
-        "port",
-        "add",
-        &format!("gx{id}"),
-        &format!("gw{id}"),
-        "--type",
-        "vhost-user",
-        "--vhost-socket",
-        &format!("/tmp/vepa-gu{id}.sock"),
-    ]);
+    let err = add_vhost_user(&format!("/tmp/vepa-gu{id}.sock"));
     assert!(
         err.contains("socket") && err.contains(&format!("already switch 'gx{id}', port 'gu{id}'")),
         "{err}"
@@ -380,13 +375,7 @@ fn bench_guest_iperf3() {
 /// mode boots its own guests.
 #[test]
 fn guests_on_macvtaps_of_a_kernel_switch() {
-    require_root();
-    if let Err(e) = guest::image() {
-        panic!("guest image ({e}); scripts/test.sh installs qemu-system-x86, linux-image-amd64 and busybox-static");
-    }
-    let id = uid();
-    let outside = Netns::new(&format!("gk{id}"));
-    let d = Daemon::start();
+    let (id, outside, d) = guest_test("gk");
     for (mode, want_others) in [("vepa", true), ("private", false)] {
         let text = topology(&id, &outside.name, mode, true)
             .replace("[[switch]]\n", "[[switch]]\nbackend = \"kernel\"\n");
@@ -423,13 +412,7 @@ fn guests_on_macvtaps_of_a_kernel_switch() {
 /// on a veth, all on one switch; each reaches the others.
 #[test]
 fn a_guest_over_vhost_user_reaches_the_rest() {
-    require_root();
-    if let Err(e) = guest::image() {
-        panic!("guest image ({e}); scripts/test.sh installs qemu-system-x86, linux-image-amd64 and busybox-static");
-    }
-    let id = uid();
-    let outside = Netns::new(&format!("gw{id}"));
-    let mut d = Daemon::start();
+    let (id, outside, mut d) = guest_test("gw");
     apply(
         &d,
         &format!(

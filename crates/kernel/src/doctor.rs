@@ -306,6 +306,17 @@ const TAP_OFFLOADS: [(&str, libc::c_uint); 6] = [
     ),
 ];
 
+/// What a call that returns a new descriptor (`fd`, or -1 with errno)
+/// said: `ok`, or why not; the descriptor is closed at once.
+fn opened(fd: libc::c_int, op: &'static str, ok: &str) -> Result<String, String> {
+    if fd < 0 {
+        return Err(why(last_os(op)));
+    }
+    // SAFETY: a fresh descriptor nothing else owns.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok(ok.to_string())
+}
+
 fn last_os(op: &'static str) -> KernelError {
     KernelError::Os {
         op,
@@ -458,15 +469,9 @@ fn socket_checks() -> Vec<Feature> {
         "nftables available to operators; vepa filters in its dataplane",
         "userspace ACLs",
     ));
-    // SAFETY: open(2) with a constant path; closed at once.
+    // SAFETY: open(2) with a constant path.
     let vhost = unsafe { libc::open(c"/dev/vhost-net".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-    let vhost = if vhost < 0 {
-        Err(why(last_os("open /dev/vhost-net")))
-    } else {
-        // SAFETY: a fresh descriptor nothing else owns.
-        drop(unsafe { OwnedFd::from_raw_fd(vhost) });
-        Ok("/dev/vhost-net opens".to_string())
-    };
+    let vhost = opened(vhost, "open /dev/vhost-net", "/dev/vhost-net opens");
     out.push(feature(
         "vhost-net",
         vhost,
@@ -475,15 +480,13 @@ fn socket_checks() -> Vec<Feature> {
     ));
     // vhost-user itself is vepa's (a unix socket, no kernel device); the
     // guest's memory reaches vepa as a memfd QEMU shares.
-    // SAFETY: memfd_create(2) with a constant name; closed at once.
+    // SAFETY: memfd_create(2) with a constant name.
     let memfd = unsafe { libc::memfd_create(c"vepa-doctor".as_ptr(), libc::MFD_CLOEXEC) };
-    let memfd = if memfd < 0 {
-        Err(why(last_os("memfd_create")))
-    } else {
-        // SAFETY: a fresh descriptor nothing else owns.
-        drop(unsafe { OwnedFd::from_raw_fd(memfd) });
-        Ok("memfd_create works (QEMU's memory-backend-memfd)".to_string())
-    };
+    let memfd = opened(
+        memfd,
+        "memfd_create",
+        "memfd_create works (QEMU's memory-backend-memfd)",
+    );
     out.push(feature(
         "vhost-user memfd",
         memfd,

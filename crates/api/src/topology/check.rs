@@ -125,17 +125,8 @@ pub(super) fn check_port(
     match p.kind {
         PortKind::Vxlan => check_vxlan(at, p, &not_for)?,
         PortKind::VhostUser => {
-            for (field, set) in [
-                ("ifname", p.ifname.is_some()),
-                ("netns", p.netns.is_some()),
-                ("peer_name", p.peer_name.is_some()),
-                ("peer", p.peer.is_some()),
-                ("address", !p.address.is_empty()),
-                ("gateway", !p.gateway.is_empty()),
-                ("offload", p.offload.is_some()),
-            ] {
-                not_for(field, set)?;
-            }
+            // The guest's MAC (`mac`) is what vm-args gives QEMU.
+            no_interface_fields(p, &not_for)?;
             match &p.socket {
                 Some(s) if !s.starts_with('/') || s.ends_with('/') || s.contains('\0') => {
                     return Err(invalid(
@@ -258,10 +249,9 @@ fn kind_name(k: PortKind) -> &'static str {
     }
 }
 
-/// A VXLAN port: a VNI, a local VTEP address, remotes of its family, and
-/// none of what makes an interface.
-fn check_vxlan(
-    at: &str,
+/// A port that is a socket, not an interface, has none of an interface's
+/// fields.
+fn no_interface_fields(
     p: &PortSpec,
     not_for: &dyn Fn(&str, bool) -> Result<(), TopologyError>,
 ) -> Result<(), TopologyError> {
@@ -270,13 +260,24 @@ fn check_vxlan(
         ("netns", p.netns.is_some()),
         ("peer_name", p.peer_name.is_some()),
         ("peer", p.peer.is_some()),
-        ("mac", p.mac.is_some()),
         ("address", !p.address.is_empty()),
         ("gateway", !p.gateway.is_empty()),
         ("offload", p.offload.is_some()),
     ] {
         not_for(field, set)?;
     }
+    Ok(())
+}
+
+/// A VXLAN port: a VNI, a local VTEP address, remotes of its family, and
+/// none of what makes an interface.
+fn check_vxlan(
+    at: &str,
+    p: &PortSpec,
+    not_for: &dyn Fn(&str, bool) -> Result<(), TopologyError>,
+) -> Result<(), TopologyError> {
+    not_for("mac", p.mac.is_some())?;
+    no_interface_fields(p, not_for)?;
     let vni_ok = |v: u32| (1..=0xff_ffff).contains(&v);
     if p.vlan_vni.is_empty() {
         match p.vni {
