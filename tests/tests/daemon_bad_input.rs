@@ -243,6 +243,23 @@ fn only_root_and_the_group_may_use_the_socket() {
         "{err}"
     );
     assert_eq!(d.topology(), before);
+
+    // The group may connect guests to vhost-user sockets too.
+    let sock = d.dir.path().join("vu.sock");
+    d.ok(&["switch", "add", "vug"]);
+    d.ok(&[
+        "port",
+        "add",
+        "vug",
+        "vu1",
+        "--type",
+        "vhost-user",
+        "--vhost-socket",
+        &sock.display().to_string(),
+    ]);
+    let meta = std::fs::metadata(&sock).expect("vhost-user socket");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), 1);
 }
 
 #[test]

@@ -125,7 +125,9 @@ enum Command {
         /// Where the desired state is kept.
         #[arg(long, value_name = "DIR", default_value = "/var/lib/vepa")]
         state_dir: PathBuf,
-        /// Group allowed to use the socket (mode 0660); default root only.
+        /// Group allowed to use the socket (mode 0660), and to connect a
+        /// guest to a vhost-user port's socket (add QEMU's user, e.g.
+        /// libvirt-qemu, to it); default root only.
         #[arg(long, value_name = "GROUP")]
         group: Option<String>,
         /// Also serve the API on this loopback TCP address (needs --token-file).
@@ -355,7 +357,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             workers.map(usize::from).unwrap_or_else(default_workers),
             realize::PortOptions {
                 rx_ring,
-                underlay: None,
+                ..realize::PortOptions::default()
             },
         ),
         Command::Validate { file } => {

@@ -173,6 +173,8 @@ pub struct PortOptions {
     /// The daemon's `--underlay-ip`: the local VTEP of fabric ports that
     /// name none.
     pub underlay: Option<std::net::IpAddr>,
+    /// The daemon's `--group`: it may connect to vhost-user sockets too.
+    pub socket_group: Option<u32>,
 }
 
 /// An AF_PACKET port on `ifname`, with the receive path `opts` asks for.
@@ -278,7 +280,7 @@ impl<'t> PortMaker<'t> {
                         .with_context(|| format!("socket: cannot make {}", dir.display()))?;
                 }
                 Arc::new(
-                    vepa_io::VhostUserPort::open(&p.name, socket.clone())
+                    vepa_io::VhostUserPort::open(&p.name, socket.clone(), opts.socket_group)
                         .with_context(|| format!("socket: {}", socket.display()))?,
                 )
             }

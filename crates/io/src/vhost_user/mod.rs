@@ -569,8 +569,9 @@ fn socket_inode(p: &std::path::Path) -> io::Result<(u64, u64)> {
 }
 
 impl VhostUserPort {
-    /// Serves `socket` (made anew; its directory must exist).
-    pub fn open(name: &str, socket: PathBuf) -> io::Result<VhostUserPort> {
+    /// Serves `socket` (made anew, mode 0660, of group `group` if given;
+    /// its directory must exist).
+    pub fn open(name: &str, socket: PathBuf, group: Option<u32>) -> io::Result<VhostUserPort> {
         let shared = Arc::new(Shared {
             dev: Mutex::new(Device::new()),
             epoll: Epoll::new()?,
@@ -582,6 +583,13 @@ impl VhostUserPort {
         // Bound before this returns: QEMU may connect at once.
         let listener = UnixListener::bind(&socket)?;
         let inode = socket_inode(&socket)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660))?;
+        }
+        if let Some(gid) = group {
+            std::os::unix::fs::chown(&socket, None, Some(gid))?;
+        }
         let (sh, path) = (Arc::clone(&shared), socket.clone());
         std::thread::Builder::new()
             .name(format!("vu-{name}"))

@@ -214,7 +214,7 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
 fn frames_cross_a_vhost_user_port_both_ways() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("vu.sock");
-    let port = VhostUserPort::open("vu0", socket.clone()).unwrap();
+    let port = VhostUserPort::open("vu0", socket.clone(), None).unwrap();
     // The guest takes checksum offload but not TSO.
     let mut g = connect(&socket, F_GUEST_TSO4 | F_GUEST_TSO6 | F_GUEST_ECN);
     // The last requests need no reply: the port may still be reading them.

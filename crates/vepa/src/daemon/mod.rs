@@ -203,6 +203,7 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         instance: store.instance().to_string(),
         opts: PortOptions {
             underlay: o.fabric.as_ref().map(|f| f.underlay),
+            socket_group: o.group.is_some().then_some(gid),
             ..PortOptions::default()
         },
     };
