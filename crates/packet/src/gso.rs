@@ -55,7 +55,10 @@ fn layout(frame: &[u8], gso: u8) -> Result<Layout, GsoError> {
         (g, _) => return Err(GsoError::Unsupported(g)),
     };
     let payload = l4 + l4_len;
-    if l4_len < 8 || payload > frame.len() {
+    // A TCP header is 20 bytes at least (segments rewrite its flags and
+    // checksum, at 13 and 16).
+    let least = if proto == TCP { 20 } else { 8 };
+    if l4_len < least || payload > frame.len() {
         return Err(GsoError::BadHeaders);
     }
     Ok(Layout {
@@ -294,5 +297,22 @@ mod tests {
             |_| {}
         )
         .is_err());
+        // A TCP data offset under five words (here two: 8 bytes, then a
+        // few bytes of "payload") is refused, not indexed past.
+        for offset in [0x00u8, 0x20, 0x40] {
+            let mut short = tcp4(0, 0x10);
+            short[14 + 20 + 12] = offset;
+            short.truncate(14 + 20 + 9);
+            let gso = VirtioNetHdr {
+                gso_type: VIRTIO_NET_HDR_GSO_TCPV4,
+                gso_size: 1448,
+                ..Default::default()
+            };
+            assert_eq!(
+                segment(&short, &gso, &mut scratch, |_| {}),
+                Err(GsoError::BadHeaders),
+                "data offset {offset:#x}"
+            );
+        }
     }
 }

@@ -53,8 +53,13 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 const RX: usize = 0;
 const TX: usize = 1;
 const QUEUE_SIZE: u16 = 1024;
-/// The virtio-net header with VIRTIO_F_VERSION_1 (`num_buffers` last).
+/// The virtio-net header with VIRTIO_F_VERSION_1 (`num_buffers` last);
+/// a legacy driver's (no VERSION_1, no MRG_RXBUF) is 10 bytes.
 const HDR: usize = 12;
+/// The driver does not want interrupts (avail ring flags).
+const VRING_AVAIL_F_NO_INTERRUPT: u16 = 1;
+/// virtio-net header flags a driver may set (DATA_VALID is the device's).
+const GUEST_HDR_FLAGS: u8 = vepa_packet::virtio::VIRTIO_NET_HDR_F_NEEDS_CSUM;
 
 const F_CSUM: u64 = 1 << 0;
 const F_GUEST_CSUM: u64 = 1 << 1;
@@ -65,7 +70,17 @@ const F_GUEST_ECN: u64 = 1 << 9;
 const F_HOST_TSO4: u64 = 1 << 11;
 const F_HOST_TSO6: u64 = 1 << 12;
 const F_HOST_ECN: u64 = 1 << 13;
+const F_RING_INDIRECT_DESC: u64 = 1 << 28;
 const F_VERSION_1: u64 = 1 << 32;
+
+/// The header length the negotiated features give.
+fn header_len(features: u64) -> usize {
+    if features & F_VERSION_1 != 0 {
+        HDR
+    } else {
+        VirtioNetHdr::LEN
+    }
+}
 
 /// What the device offers: a virtio 1.0 NIC with checksum and TCP
 /// segmentation offloads both ways (the guest sends and takes 64 KiB
@@ -81,6 +96,7 @@ fn offered() -> u64 {
         | F_HOST_TSO4
         | F_HOST_TSO6
         | F_HOST_ECN
+        | F_RING_INDIRECT_DESC
         | F_VERSION_1
         | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
 }
@@ -108,9 +124,15 @@ impl Ring {
         }
     }
 
-    /// Tells the guest about used buffers, unless it asked not to be told.
+    /// Tells the guest about used buffers, unless it asked not to be told
+    /// (VRING_AVAIL_F_NO_INTERRUPT: EVENT_IDX is not offered).
     fn interrupt(&mut self, mem: &GuestMemoryMmap) {
-        if !self.queue.needs_notification(mem).unwrap_or(true) {
+        // The used index is written; the flags are read after it.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let flags: u16 = mem
+            .read_obj(GuestAddress(self.queue.avail_ring()))
+            .unwrap_or(0);
+        if flags & VRING_AVAIL_F_NO_INTERRUPT != 0 {
             return;
         }
         if let Some(call) = &self.call {
@@ -269,6 +291,14 @@ impl VhostUserBackendReqHandlerMut for Backend {
         let mut regions = Vec::new();
         let mut maps = Vec::new();
         for (r, file) in ctx.iter().zip(files) {
+            // A mapping past the file's end would fault (SIGBUS) on use.
+            let size = file.metadata().map_err(VuError::ReqHandlerError)?.len();
+            if r.mmap_offset
+                .checked_add(r.memory_size)
+                .is_none_or(|end| end > size)
+            {
+                return Err(VuError::InvalidParam);
+            }
             let region =
                 GuestRegionMmap::new(r.mmap_region(file)?, GuestAddress(r.guest_phys_addr))
                     .ok_or(VuError::InvalidParam)?;
@@ -364,7 +394,14 @@ impl VhostUserBackendReqHandlerMut for Backend {
     }
 
     fn set_vring_call(&mut self, index: u8, fd: Option<File>) -> VuResult<()> {
-        self.shared.dev().ring(u32::from(index))?.call = fd;
+        let mut d = self.shared.dev();
+        let r = d.ring(u32::from(index))?;
+        // A running ring may have used buffers the old descriptor (or none)
+        // was told of: one interrupt more does no harm, one less might.
+        if let (true, Some(f)) = (r.started, &fd) {
+            let _ = (&*f).write(&1u64.to_ne_bytes());
+        }
+        r.call = fd;
         Ok(())
     }
 
@@ -515,28 +552,43 @@ fn wait_for_guest(listener: &UnixListener, stop: &EventFd) -> bool {
 
 /// Serves one guest's session until it ends. Returns why it ended.
 fn session(shared: &Arc<Shared>, stream: UnixStream) -> String {
+    let Ok(peer) = stream.try_clone() else {
+        return "cannot clone the connection".to_string();
+    };
     if let Ok(c) = stream.try_clone() {
         *shared.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+    }
+    // The port went while this connection was being accepted (its drop
+    // found no session to end).
+    if readable_now(&shared.stop) {
+        *shared.conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        return "the port was removed".to_string();
     }
     let backend = Arc::new(Mutex::new(Backend {
         shared: Arc::clone(shared),
     }));
     let mut req = BackendReqHandler::from_stream(stream, backend);
     let why = loop {
+        let early_needs_reply = next_is_vring_enable_needing_reply(&peer);
         match req.handle_request() {
             Ok(()) => {}
-            // Read whole and refused before any state changed: QEMU 7.2's
+            // Read whole and refused before any state changed: QEMU's
             // early SET_VRING_ENABLE, the only request that needs
             // PROTOCOL_FEATURES acked (see the module's text). With one
             // queue pair (no MQ offered) QEMU only ever sends it to enable
-            // both rings (virtio-net's peer_attach), and it does not send
-            // it again after SET_FEATURES: taken as "enable".
+            // both rings (virtio-net's peer_attach), and QEMU 7.2 does not
+            // send it again after SET_FEATURES: taken as "enable". Newer
+            // QEMUs wait for an answer to it (NEED_REPLY): given here,
+            // since `vhost` gives none to a request it refuses.
             Err(VuError::InactiveFeature(f)) if f == VhostUserVirtioFeatures::PROTOCOL_FEATURES => {
                 tracing::debug!(
                     "vhost-user: SET_VRING_ENABLE before SET_FEATURES, taken as enable"
                 );
                 for r in &mut shared.dev().rings {
                     r.enabled = true;
+                }
+                if early_needs_reply && ack_vring_enable(&peer).is_err() {
+                    break "cannot answer SET_VRING_ENABLE".to_string();
                 }
             }
             Err(VuError::Disconnected | VuError::PartialMessage) => {
@@ -548,6 +600,54 @@ fn session(shared: &Arc<Shared>, stream: UnixStream) -> String {
     shared.reset();
     *shared.conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
     why
+}
+
+/// vhost-user's SET_VRING_ENABLE request code, and its header flags.
+const SET_VRING_ENABLE: u32 = 18;
+const MSG_VERSION_1: u32 = 0x1;
+const MSG_REPLY: u32 = 0x4;
+const MSG_NEED_REPLY: u32 = 0x8;
+
+/// Whether the next message (looked at, not read) is a SET_VRING_ENABLE
+/// that wants an answer.
+fn next_is_vring_enable_needing_reply(peer: &UnixStream) -> bool {
+    let mut h = [0u8; 8];
+    // SAFETY: recv(2) with MSG_PEEK into a buffer of the length given.
+    let n = unsafe {
+        libc::recv(
+            peer.as_raw_fd(),
+            h.as_mut_ptr() as *mut libc::c_void,
+            h.len(),
+            libc::MSG_PEEK | libc::MSG_WAITALL,
+        )
+    };
+    if n != h.len() as isize {
+        return false;
+    }
+    let code = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+    let flags = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    code == SET_VRING_ENABLE && flags & MSG_NEED_REPLY != 0
+}
+
+/// The answer to a SET_VRING_ENABLE: done (0).
+fn ack_vring_enable(mut peer: &UnixStream) -> io::Result<()> {
+    let mut m = Vec::with_capacity(20);
+    for v in [SET_VRING_ENABLE, MSG_VERSION_1 | MSG_REPLY, 8] {
+        m.extend_from_slice(&v.to_le_bytes());
+    }
+    m.extend_from_slice(&0u64.to_le_bytes());
+    peer.write_all(&m)
+}
+
+/// Whether an eventfd has been written (without reading it).
+fn readable_now(fd: &EventFd) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd of a descriptor the caller holds open.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 }
 }
 
 /// A vhost-user-net port: the socket QEMU connects to (one guest at a
@@ -663,17 +763,49 @@ where
     Some(len)
 }
 
+/// The header of a frame of `len` bytes from the guest, if it asks only
+/// for what was negotiated: a partial checksum inside the frame (CSUM),
+/// TCP segmentation of the kinds acked (HOST_TSO4/6, HOST_ECN) with a
+/// segment size. Flags the device alone may set are cleared.
+fn guest_header(mut h: VirtioNetHdr, features: u64, len: usize) -> Option<VirtioNetHdr> {
+    h.flags &= GUEST_HDR_FLAGS;
+    if h.needs_csum()
+        && (features & F_CSUM == 0
+            || usize::from(h.csum_start) + usize::from(h.csum_offset) + 2 > len)
+    {
+        return None;
+    }
+    let gso_ok = match h.gso() {
+        0 => true,
+        VIRTIO_NET_HDR_GSO_TCPV4 => features & F_HOST_TSO4 != 0,
+        VIRTIO_NET_HDR_GSO_TCPV6 => features & F_HOST_TSO6 != 0,
+        _ => false,
+    };
+    let ecn_ok = h.gso_type & VIRTIO_NET_HDR_GSO_ECN == 0 || features & F_HOST_ECN != 0;
+    if !gso_ok || !ecn_ok || (h.is_gso() && (h.gso_size == 0 || !h.needs_csum())) {
+        return None;
+    }
+    Some(h)
+}
+
 /// Writes `hdr` and `frame` into the next receive buffer; false when the
 /// guest has posted none (or one too small, which it gets back empty).
-fn write_frame(mem: &GuestMemoryMmap, q: &mut Queue, hdr: &VirtioNetHdr, frame: &[u8]) -> bool {
+fn write_frame(
+    mem: &GuestMemoryMmap,
+    q: &mut Queue,
+    hdr_len: usize,
+    hdr: &VirtioNetHdr,
+    frame: &[u8],
+) -> bool {
     let Some(chain) = q.pop_descriptor_chain(mem) else {
         return false;
     };
     let head = chain.head_index();
     let mut head_bytes = [0u8; HDR];
     head_bytes[..VirtioNetHdr::LEN].copy_from_slice(&hdr.to_bytes());
-    head_bytes[10] = 1; // num_buffers
-    let total = HDR + frame.len();
+    head_bytes[10] = 1; // num_buffers (VERSION_1's header)
+    let head_bytes = &head_bytes[..hdr_len];
+    let total = hdr_len + frame.len();
     let mut done = 0usize;
     for desc in chain.writable() {
         if done == total {
@@ -682,10 +814,10 @@ fn write_frame(mem: &GuestMemoryMmap, q: &mut Queue, hdr: &VirtioNetHdr, frame: 
         let mut at = desc.addr();
         let mut room = (desc.len() as usize).min(total - done);
         while room > 0 {
-            let part: &[u8] = if done < HDR {
-                &head_bytes[done..HDR.min(done + room)]
+            let part: &[u8] = if done < hdr_len {
+                &head_bytes[done..hdr_len.min(done + room)]
             } else {
-                &frame[done - HDR..done - HDR + room]
+                &frame[done - hdr_len..done - hdr_len + room]
             };
             if mem.write_slice(part, at).is_err() {
                 let _ = q.add_used(mem, head, 0);
@@ -742,8 +874,10 @@ impl Port for VhostUserPort {
             return false;
         };
         let q = &d.rings[TX].queue;
+        // More than a ring's worth ahead is a broken ring (pops fail): not
+        // something to come back for.
         q.avail_idx(mem, Ordering::Acquire)
-            .map(|a| a.0 != q.next_avail())
+            .map(|a| (1..=q.size()).contains(&a.0.wrapping_sub(q.next_avail())))
             .unwrap_or(false)
     }
 
@@ -755,6 +889,7 @@ impl Port for VhostUserPort {
         let mut d = self.shared.dev();
         self.drain_kick(&d);
         let d = &mut *d;
+        let (features, hdr_len) = (d.features, header_len(d.features));
         let Some(mem) = d.mem.as_ref().filter(|_| {
             let r = &d.rings[TX];
             r.started && r.enabled
@@ -773,16 +908,20 @@ impl Port for VhostUserPort {
             let buf = batch.slot_buf(n);
             let got = read_chain(mem, chain, buf);
             let _ = ring.queue.add_used(mem, head, 0);
-            match got {
-                Some(len) if len >= HDR + 14 => {
-                    let mut h = [0u8; VirtioNetHdr::LEN];
-                    h.copy_from_slice(&buf[..VirtioNetHdr::LEN]);
-                    batch
-                        .slot_mut(n)
-                        .set(HDR, len - HDR, VirtioNetHdr::parse(&h));
+            let hdr = got.filter(|&len| len >= hdr_len + 14).and_then(|len| {
+                let mut h = [0u8; VirtioNetHdr::LEN];
+                h.copy_from_slice(&buf[..VirtioNetHdr::LEN]);
+                Some((
+                    guest_header(VirtioNetHdr::parse(&h), features, len - hdr_len)?,
+                    len,
+                ))
+            });
+            match hdr {
+                Some((h, len)) => {
+                    batch.slot_mut(n).set(hdr_len, len - hdr_len, h);
                     n += 1;
                 }
-                _ => {
+                None => {
                     self.shared.rx_bad.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -811,7 +950,7 @@ impl Port for VhostUserPort {
     ) -> io::Result<usize> {
         let mut d = self.shared.dev();
         let d = &mut *d;
-        let features = d.features;
+        let (features, hdr_len) = (d.features, header_len(d.features));
         let Some(mem) = d.mem.as_ref().filter(|_| {
             let r = &d.rings[RX];
             r.started && r.enabled
@@ -839,7 +978,7 @@ impl Port for VhostUserPort {
                 // What the guest did not take: cut here.
                 let mut all = true;
                 let r = gso::segment(frame, &vnet, &mut scratch, |s| {
-                    all &= write_frame(mem, &mut ring.queue, &VirtioNetHdr::default(), s);
+                    all &= write_frame(mem, &mut ring.queue, hdr_len, &VirtioNetHdr::default(), s);
                 });
                 r.is_ok() && all
             } else if vnet.needs_csum() && !csum_ok {
@@ -848,9 +987,14 @@ impl Port for VhostUserPort {
                     &mut f,
                     vnet.csum_start as usize,
                     vnet.csum_offset as usize,
-                ) && write_frame(mem, &mut ring.queue, &VirtioNetHdr::default(), &f)
+                ) && write_frame(mem, &mut ring.queue, hdr_len, &VirtioNetHdr::default(), &f)
             } else {
-                write_frame(mem, &mut ring.queue, &vnet, frame)
+                let mut h = vnet;
+                if !csum_ok {
+                    // Plain here; DATA_VALID is only for a guest with GUEST_CSUM.
+                    h.flags = 0;
+                }
+                write_frame(mem, &mut ring.queue, hdr_len, &h, frame)
             };
             if ok {
                 sent += 1;
