@@ -39,6 +39,12 @@ pub trait Port: Send + Sync {
         false
     }
 
+    /// Frames the device refused before the switch saw them, by reason (a
+    /// vhost-user guest's bad frames): counted since the port was opened.
+    fn device_drops(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+
     /// What a port that is up says of its peer, for `port show` (a
     /// vhost-user port: whether a guest is connected).
     fn status(&self) -> Option<String> {

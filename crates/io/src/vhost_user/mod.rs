@@ -199,7 +199,8 @@ struct Shared {
     conn: Mutex<Option<UnixStream>>,
     /// Written when the port goes: the accept loop ends.
     stop: EventFd,
-    /// Frames from the guest that were not whole or too big, this session.
+    /// Frames from the guest refused: not whole, too big, or with a
+    /// virtio-net header asking for what was not negotiated.
     rx_bad: AtomicU64,
 }
 
@@ -698,8 +699,9 @@ impl VhostUserPort {
                     match listener.accept().map(|(s, _)| s) {
                         Ok(s) => {
                             tracing::info!(socket = %path.display(), "vhost-user: a guest connected");
+                            let before = sh.rx_bad.load(Ordering::Relaxed);
                             let why = session(&sh, s);
-                            let bad = sh.rx_bad.swap(0, Ordering::Relaxed);
+                            let bad = sh.rx_bad.load(Ordering::Relaxed) - before;
                             tracing::info!(socket = %path.display(), why, bad_frames = bad, "vhost-user: the guest went away");
                         }
                         Err(e) => {
@@ -846,6 +848,13 @@ impl Port for VhostUserPort {
     /// accept is finished here (see `send_batch`).
     fn offloads(&self) -> bool {
         true
+    }
+
+    fn device_drops(&self) -> Vec<(&'static str, u64)> {
+        match self.shared.rx_bad.load(Ordering::Relaxed) {
+            0 => Vec::new(),
+            n => vec![("bad_guest_frame", n)],
+        }
     }
 
     fn status(&self) -> Option<String> {

@@ -436,7 +436,7 @@ fn a_guest_that_breaks_the_rules_is_refused_not_obeyed() {
         let got = guest_sends(&port, &mut g, 0x21_0000 + k as u64 * 0x1000, h, &frame);
         assert!(got.is_empty(), "header {k} refused");
     }
-    assert_eq!(port.shared.rx_bad.load(Ordering::Relaxed), 3);
+    assert_eq!(port.device_drops(), vec![("bad_guest_frame", 3)]);
     assert_eq!(
         g.tx.used(&g.mem).len(),
         4,

@@ -815,6 +815,12 @@ impl Engine {
                 if let Some(l) = live_of(si, pi, &s.name, &port) {
                     c.add(&l);
                 }
+                let opened = self
+                    .devices
+                    .values()
+                    .flat_map(|d| &d.ports)
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, p)| p);
                 let dev_key = format!("{}/{}", s.name, port);
                 let kernel_unit = format!("kernel:{}", s.name);
                 let state = self
@@ -824,18 +830,17 @@ impl Engine {
                         **k == dev_key || **k == kernel_unit || d.members.contains(&key)
                     })
                     .map(|(_, (_, why))| format!("down: {why}"))
-                    .unwrap_or_else(|| {
-                        let status = self
-                            .devices
-                            .values()
-                            .flat_map(|d| &d.ports)
-                            .find(|(k, _)| *k == key)
-                            .and_then(|(_, p)| p.status());
-                        match status {
-                            Some(s) => format!("up ({s})"),
-                            None => "up".into(),
-                        }
+                    .unwrap_or_else(|| match opened.and_then(|p| p.status()) {
+                        Some(s) => format!("up ({s})"),
+                        None => "up".into(),
                     });
+                let mut drops: std::collections::BTreeMap<String, u64> = c
+                    .drops()
+                    .map(|(r, n)| (r.as_str().to_string(), n))
+                    .collect();
+                for (r, n) in opened.map(|p| p.device_drops()).unwrap_or_default() {
+                    *drops.entry(r.to_string()).or_default() += n;
+                }
                 out.ports.push(PortStats {
                     switch: s.name.clone(),
                     port,
@@ -845,10 +850,7 @@ impl Engine {
                     tx_frames: c.tx_frames,
                     tx_bytes: c.tx_bytes,
                     tx_errors: c.tx_errors,
-                    drops: c
-                        .drops()
-                        .map(|(r, n)| (r.as_str().to_string(), n))
-                        .collect(),
+                    drops,
                 });
             }
         }
