@@ -45,7 +45,7 @@ use vhost::vhost_user::{
     VhostUserBackendReqHandlerMut,
 };
 use vhost::VhostUserMemoryRegionBase;
-use virtio_queue::{Queue, QueueT};
+use virtio_queue::{Queue, QueueOwnedT, QueueT};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap};
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
@@ -70,12 +70,13 @@ const F_GUEST_ECN: u64 = 1 << 9;
 const F_HOST_TSO4: u64 = 1 << 11;
 const F_HOST_TSO6: u64 = 1 << 12;
 const F_HOST_ECN: u64 = 1 << 13;
+const F_MRG_RXBUF: u64 = 1 << 15;
 const F_RING_INDIRECT_DESC: u64 = 1 << 28;
 const F_VERSION_1: u64 = 1 << 32;
 
 /// The header length the negotiated features give.
 fn header_len(features: u64) -> usize {
-    if features & F_VERSION_1 != 0 {
+    if features & (F_VERSION_1 | F_MRG_RXBUF) != 0 {
         HDR
     } else {
         VirtioNetHdr::LEN
@@ -96,6 +97,7 @@ fn offered() -> u64 {
         | F_HOST_TSO4
         | F_HOST_TSO6
         | F_HOST_ECN
+        | F_MRG_RXBUF
         | F_RING_INDIRECT_DESC
         | F_VERSION_1
         | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
@@ -790,49 +792,104 @@ fn guest_header(mut h: VirtioNetHdr, features: u64, len: usize) -> Option<Virtio
     Some(h)
 }
 
-/// Writes `hdr` and `frame` into the next receive buffer; false when the
-/// guest has posted none (or one too small, which it gets back empty).
-fn write_frame(
-    mem: &GuestMemoryMmap,
-    q: &mut Queue,
+/// Writes frames for the guest into the buffers it posted on its receive
+/// queue: one chain a frame, or with MRG_RXBUF as many as the frame needs
+/// (`num_buffers` in the header says how many).
+struct RxWriter<'a> {
+    mem: &'a GuestMemoryMmap,
+    q: &'a mut Queue,
     hdr_len: usize,
-    hdr: &VirtioNetHdr,
-    frame: &[u8],
-) -> bool {
-    let Some(chain) = q.pop_descriptor_chain(mem) else {
-        return false;
-    };
-    let head = chain.head_index();
-    let mut head_bytes = [0u8; HDR];
-    head_bytes[..VirtioNetHdr::LEN].copy_from_slice(&hdr.to_bytes());
-    head_bytes[10] = 1; // num_buffers (VERSION_1's header)
-    let head_bytes = &head_bytes[..hdr_len];
-    let total = hdr_len + frame.len();
-    let mut done = 0usize;
-    for desc in chain.writable() {
-        if done == total {
-            break;
-        }
-        let mut at = desc.addr();
-        let mut room = (desc.len() as usize).min(total - done);
-        while room > 0 {
-            let part: &[u8] = if done < hdr_len {
-                &head_bytes[done..hdr_len.min(done + room)]
-            } else {
-                &frame[done - hdr_len..done - hdr_len + room]
-            };
-            if mem.write_slice(part, at).is_err() {
-                let _ = q.add_used(mem, head, 0);
-                return false;
-            }
-            at = GuestAddress(at.0 + part.len() as u64);
-            done += part.len();
-            room -= part.len();
+    mergeable: bool,
+    /// Per frame, reused: the chains' heads, their writable buffers (chain
+    /// number, address, length) and what each chain received.
+    heads: Vec<u16>,
+    bufs: Vec<(usize, GuestAddress, usize)>,
+    lens: Vec<u32>,
+}
+
+impl<'a> RxWriter<'a> {
+    fn new(mem: &'a GuestMemoryMmap, q: &'a mut Queue, features: u64) -> RxWriter<'a> {
+        RxWriter {
+            mem,
+            q,
+            hdr_len: header_len(features),
+            mergeable: features & F_MRG_RXBUF != 0,
+            heads: Vec::new(),
+            bufs: Vec::new(),
+            lens: Vec::new(),
         }
     }
-    let ok = done == total;
-    let _ = q.add_used(mem, head, if ok { total as u32 } else { 0 });
-    ok
+
+    /// Writes `hdr` and `frame`; false when the guest has not posted room
+    /// for it (with one chain a frame, a chain too small goes back empty;
+    /// with mergeable buffers, the chains stay posted).
+    fn write(&mut self, hdr: &VirtioNetHdr, frame: &[u8]) -> bool {
+        let total = self.hdr_len + frame.len();
+        self.heads.clear();
+        self.bufs.clear();
+        let mut room = 0usize;
+        while room < total {
+            let Some(chain) = self.q.pop_descriptor_chain(self.mem) else {
+                break;
+            };
+            let k = self.heads.len();
+            self.heads.push(chain.head_index());
+            for d in chain.writable() {
+                self.bufs.push((k, d.addr(), d.len() as usize));
+                room += d.len() as usize;
+            }
+            if !self.mergeable {
+                break;
+            }
+        }
+        if room < total {
+            if self.mergeable {
+                for _ in &self.heads {
+                    self.q.go_to_previous_position();
+                }
+            } else if let Some(&head) = self.heads.first() {
+                let _ = self.q.add_used(self.mem, head, 0);
+            }
+            return false;
+        }
+        let mut head_bytes = [0u8; HDR];
+        head_bytes[..VirtioNetHdr::LEN].copy_from_slice(&hdr.to_bytes());
+        // num_buffers (the 12-byte header's last field).
+        let n = u16::try_from(self.heads.len()).unwrap_or(u16::MAX);
+        head_bytes[10..12].copy_from_slice(&n.to_le_bytes());
+        let head_bytes = &head_bytes[..self.hdr_len];
+        self.lens.clear();
+        self.lens.resize(self.heads.len(), 0);
+        let mut done = 0usize;
+        let mut ok = true;
+        for &(k, addr, len) in &self.bufs {
+            if done == total || !ok {
+                break;
+            }
+            let mut at = addr;
+            let mut left = len.min(total - done);
+            while left > 0 {
+                let part: &[u8] = if done < self.hdr_len {
+                    &head_bytes[done..self.hdr_len.min(done + left)]
+                } else {
+                    &frame[done - self.hdr_len..done - self.hdr_len + left]
+                };
+                if self.mem.write_slice(part, at).is_err() {
+                    ok = false;
+                    break;
+                }
+                at = GuestAddress(at.0 + part.len() as u64);
+                done += part.len();
+                left -= part.len();
+                self.lens[k] += part.len() as u32;
+            }
+        }
+        for (k, &head) in self.heads.iter().enumerate() {
+            let len = if ok { self.lens[k] } else { 0 };
+            let _ = self.q.add_used(self.mem, head, len);
+        }
+        ok
+    }
 }
 
 impl Port for VhostUserPort {
@@ -959,7 +1016,7 @@ impl Port for VhostUserPort {
     ) -> io::Result<usize> {
         let mut d = self.shared.dev();
         let d = &mut *d;
-        let (features, hdr_len) = (d.features, header_len(d.features));
+        let features = d.features;
         let Some(mem) = d.mem.as_ref().filter(|_| {
             let r = &d.rings[RX];
             r.started && r.enabled
@@ -974,6 +1031,7 @@ impl Port for VhostUserPort {
             features & F_GUEST_ECN != 0,
         );
         let used_before = ring.queue.next_used();
+        let mut rx = RxWriter::new(mem, &mut ring.queue, features);
         let mut sent = 0;
         let mut scratch = Vec::new();
         for (vnet, frame) in frames {
@@ -987,7 +1045,7 @@ impl Port for VhostUserPort {
                 // What the guest did not take: cut here.
                 let mut all = true;
                 let r = gso::segment(frame, &vnet, &mut scratch, |s| {
-                    all &= write_frame(mem, &mut ring.queue, hdr_len, &VirtioNetHdr::default(), s);
+                    all &= rx.write(&VirtioNetHdr::default(), s);
                 });
                 r.is_ok() && all
             } else if vnet.needs_csum() && !csum_ok {
@@ -996,19 +1054,20 @@ impl Port for VhostUserPort {
                     &mut f,
                     vnet.csum_start as usize,
                     vnet.csum_offset as usize,
-                ) && write_frame(mem, &mut ring.queue, hdr_len, &VirtioNetHdr::default(), &f)
+                ) && rx.write(&VirtioNetHdr::default(), &f)
             } else {
                 let mut h = vnet;
                 if !csum_ok {
                     // Plain here; DATA_VALID is only for a guest with GUEST_CSUM.
                     h.flags = 0;
                 }
-                write_frame(mem, &mut ring.queue, hdr_len, &h, frame)
+                rx.write(&h, frame)
             };
             if ok {
                 sent += 1;
             }
         }
+        drop(rx);
         if ring.queue.next_used() != used_before {
             ring.interrupt(mem);
         }

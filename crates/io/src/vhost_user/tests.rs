@@ -460,6 +460,41 @@ fn a_guest_that_breaks_the_rules_is_refused_not_obeyed() {
     let got = guest_sends(&port, &mut g, 0x22_0000, [0u8; HDR], &frame);
     assert_eq!(got.len(), 1, "frames flow after the restart");
 
+    // Mergeable receive buffers: a frame bigger than one buffer takes as
+    // many as it needs, and the first header says how many.
+    for i in 0..4u64 {
+        g.rx.post(&g.mem, &[(0x30_0000 + i * 0x1000, 1024, true)]);
+    }
+    let big = tcp4(2500 - 54);
+    assert!(port.send(&VirtioNetHdr::default(), &big).is_ok());
+    let used = g.rx.used(&g.mem);
+    assert_eq!(
+        used,
+        vec![(0, 1024), (1, 1024), (2, (HDR + 2500 - 2048) as u32)]
+    );
+    let mut got = Vec::new();
+    for (k, (_, len)) in used.iter().enumerate() {
+        let mut b = vec![0u8; *len as usize];
+        g.mem
+            .read_slice(&mut b, GuestAddress(0x30_0000 + k as u64 * 0x1000))
+            .unwrap();
+        got.extend_from_slice(&b);
+    }
+    assert_eq!(u16::from_le_bytes([got[10], got[11]]), 3, "num_buffers");
+    assert_eq!(&got[HDR..], &big[..]);
+    // Not enough posted: nothing is used, the buffer stays the guest's and
+    // takes the next frame that fits.
+    assert!(port.send(&VirtioNetHdr::default(), &big).is_err());
+    assert!(g.rx.used(&g.mem).is_empty());
+    for i in 4..6u64 {
+        g.rx.post(&g.mem, &[(0x30_0000 + i * 0x1000, 1024, true)]);
+    }
+    assert!(port.send(&VirtioNetHdr::default(), &big).is_ok());
+    assert_eq!(
+        g.rx.used(&g.mem).iter().map(|u| u.0).collect::<Vec<_>>(),
+        vec![3, 4, 5]
+    );
+
     // An avail index far past what the ring holds: nothing to come back
     // for (no busy loop), nothing read.
     let far = g.tx.avail_idx.wrapping_add(1000);
@@ -467,4 +502,33 @@ fn a_guest_that_breaks_the_rules_is_refused_not_obeyed() {
     assert!(!port.pending());
     let mut batch = RxBatch::new(8);
     assert_eq!(port.recv_batch(&mut batch).unwrap(), 0);
+}
+
+/// A legacy driver (no VERSION_1, no MRG_RXBUF) has a 10-byte header both
+/// ways.
+#[test]
+fn a_legacy_driver_has_a_ten_byte_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("vu.sock");
+    let port = VhostUserPort::open("vu2", socket.clone(), None).unwrap();
+    let mut g = connect(&socket, F_VERSION_1 | F_MRG_RXBUF);
+    wait_until("the rings start", || {
+        port.status().as_deref() == Some("guest connected")
+    });
+    let frame = tcp4(20);
+    g.mem
+        .write_slice(&[0u8; 10], GuestAddress(0x20_0000))
+        .unwrap();
+    g.mem.write_slice(&frame, GuestAddress(0x20_000a)).unwrap();
+    g.tx.post(&g.mem, &[(0x20_0000, 10 + frame.len() as u32, false)]);
+    g.tx_kick.write(1).unwrap();
+    let mut batch = RxBatch::new(8);
+    assert_eq!(port.recv_batch(&mut batch).unwrap(), 1);
+    assert_eq!(batch.slot(0).frame(), &frame[..]);
+    g.rx.post(&g.mem, &[(0x30_0000, 2048, true)]);
+    assert!(port.send(&VirtioNetHdr::default(), &frame).is_ok());
+    assert_eq!(g.rx.used(&g.mem), vec![(0, 10 + frame.len() as u32)]);
+    let mut got = vec![0u8; 10 + frame.len()];
+    g.mem.read_slice(&mut got, GuestAddress(0x30_0000)).unwrap();
+    assert_eq!(&got[10..], &frame[..]);
 }
