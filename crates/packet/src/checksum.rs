@@ -94,36 +94,12 @@ mod tests {
 
     /// An IPv4/UDP frame whose checksum a receiver would verify.
     fn udp4(payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-        let total = 20 + 8 + payload.len();
-        f.extend_from_slice(&[
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0,
-            0,
-            0x40,
-            0,
-            64,
-            UDP,
-            0,
-            0,
-        ]);
-        f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
-        let ulen = 8 + payload.len();
-        f.extend_from_slice(&[
-            0x30,
-            0x39,
-            0x00,
-            0x35,
-            (ulen >> 8) as u8,
-            ulen as u8,
-            0xde,
-            0xad,
-        ]);
-        f.extend_from_slice(payload);
-        f
+        let ulen = (8 + payload.len()) as u16;
+        let mut udp = vec![0x30, 0x39, 0x00, 0x35];
+        udp.extend_from_slice(&ulen.to_be_bytes());
+        udp.extend_from_slice(&[0xde, 0xad]);
+        udp.extend_from_slice(payload);
+        crate::ip::test_ipv4_frame(UDP, 0, &udp)
     }
 
     fn verifies(frame: &[u8]) -> bool {

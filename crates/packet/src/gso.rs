@@ -161,28 +161,11 @@ mod tests {
     use crate::virtio::VIRTIO_NET_HDR_F_NEEDS_CSUM;
 
     fn tcp4(payload_len: usize, flags: u8) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-        let total = 20 + 20 + payload_len;
-        f.extend_from_slice(&[
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0x12,
-            0x34,
-            0x40,
-            0,
-            64,
-            TCP,
-            0,
-            0,
-        ]);
-        f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
-        f.extend_from_slice(&[
+        let mut tcp = vec![
             0x30, 0x39, 0x14, 0x51, 0, 0, 0x10, 0, 0, 0, 0, 1, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0,
-        ]);
-        f.extend((0..payload_len).map(|i| (i % 251) as u8));
-        f
+        ];
+        tcp.extend((0..payload_len).map(|i| (i % 251) as u8));
+        crate::ip::test_ipv4_frame(TCP, 0x1234, &tcp)
     }
 
     fn l4_ok(seg: &[u8]) -> bool {

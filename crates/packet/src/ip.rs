@@ -307,6 +307,22 @@ pub fn push_ipv4(
     out.extend_from_slice(payload);
 }
 
+/// For tests: 02:00:00:00:00:01 to …:02, 10.0.0.1 to 10.0.0.2, protocol
+/// `proto`, IP id `ident`, then `l4` as given.
+#[cfg(test)]
+pub(crate) fn test_ipv4_frame(proto: u8, ident: u16, l4: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    write_ethernet(
+        &mut f,
+        MacAddr([2, 0, 0, 0, 0, 2]),
+        MacAddr([2, 0, 0, 0, 0, 1]),
+        0x0800,
+    );
+    let (src, dst) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+    push_ipv4(&mut f, src, dst, proto, 64, ident, l4);
+    f
+}
+
 /// Appends an IPv6 header and an upper-layer `payload` of protocol `next`.
 pub fn push_ipv6(
     out: &mut Vec<u8>,

@@ -5,6 +5,7 @@
 use super::*;
 use std::time::{Duration, Instant};
 use vepa_packet::virtio::VIRTIO_NET_HDR_F_NEEDS_CSUM;
+use vepa_packet::MacAddr;
 use vhost::vhost_user::message::VhostUserProtocolFeatures;
 use vhost::vhost_user::{Frontend, VhostUserFrontend};
 use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
@@ -195,16 +196,15 @@ fn readable(fd: RawFd, within: Duration) -> bool {
 /// Ethernet + IPv4 + TCP with `payload` bytes (checksum left partial as a
 /// sender with offloads leaves it).
 fn tcp4(payload: usize) -> Vec<u8> {
-    let mut f = vec![0x52, 0x54, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
-    let total = (40 + payload) as u16;
-    f.extend_from_slice(&[0x45, 0]);
-    f.extend_from_slice(&total.to_be_bytes());
-    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1]);
-    f.extend_from_slice(&[
-        0x03, 0xe8, 0x07, 0xd0, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff,
-    ]);
-    f.extend_from_slice(&[0, 0, 0, 0]);
-    f.extend((0..payload).map(|i| i as u8));
+    let mut tcp = vec![
+        0x03, 0xe8, 0x07, 0xd0, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+    tcp.extend((0..payload).map(|i| i as u8));
+    let mut f = Vec::new();
+    let (guest, other) = ([0x52, 0x54, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+    vepa_packet::ip::write_ethernet(&mut f, MacAddr(guest), MacAddr(other), 0x0800);
+    let (src, dst) = ([10, 0, 0, 2].into(), [10, 0, 0, 1].into());
+    vepa_packet::ip::push_ipv4(&mut f, src, dst, 6, 64, 1, &tcp);
     f
 }
 

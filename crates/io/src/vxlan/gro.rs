@@ -280,30 +280,19 @@ impl TcpSeg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vepa_packet::MacAddr;
 
     /// An untagged IPv4 TCP segment: `seq`, `flags`, `payload` bytes of `fill`.
     fn seg(seq: u32, flags: u8, payload: usize, fill: u8) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-        let total = (40 + payload) as u16;
-        f.extend_from_slice(&[
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0,
-            7,
-            0x40,
-            0,
-            64,
-            6,
-            0,
-            0,
-        ]);
-        f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
-        f.extend_from_slice(&[0x30, 0x39, 0x00, 0x50]);
-        f.extend_from_slice(&seq.to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0, 9, 0x50, flags, 0x10, 0, 0, 0, 0, 0]);
-        f.resize(f.len() + payload, fill);
+        let mut tcp = vec![0x30, 0x39, 0x00, 0x50];
+        tcp.extend_from_slice(&seq.to_be_bytes());
+        tcp.extend_from_slice(&[0, 0, 0, 9, 0x50, flags, 0x10, 0, 0, 0, 0, 0]);
+        tcp.resize(tcp.len() + payload, fill);
+        let mut f = Vec::new();
+        let (ma, mb) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        vepa_packet::ip::write_ethernet(&mut f, MacAddr(mb), MacAddr(ma), 0x0800);
+        let (src, dst) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        vepa_packet::ip::push_ipv4(&mut f, src, dst, 6, 64, 7, &tcp);
         f
     }
 

@@ -82,28 +82,15 @@ fn super_frames_leave_as_wire_sized_datagrams() {
     let a = port("127.0.0.1", 47892, &["127.0.0.3"], 9);
     let b = port("127.0.0.3", 47892, &["127.0.0.1"], 9);
     let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
-    let mut f = frame(mb, ma, 14);
     let payload = 10_000usize;
-    let total = (20 + 20 + payload) as u16;
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        1,
-        0x40,
-        0,
-        64,
-        6,
-        0,
-        0,
-    ]);
-    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
-    f.extend_from_slice(&[
+    let mut tcp = vec![
         0x30, 0x39, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
-    ]);
-    f.extend((0..payload).map(|i| i as u8));
+    ];
+    tcp.extend((0..payload).map(|i| i as u8));
+    let mut f = Vec::new();
+    vepa_packet::ip::write_ethernet(&mut f, MacAddr(mb), MacAddr(ma), 0x0800);
+    let (src, dst) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+    vepa_packet::ip::push_ipv4(&mut f, src, dst, 6, 64, 1, &tcp);
     let hdr = VirtioNetHdr {
         flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
         gso_type: VIRTIO_NET_HDR_GSO_TCPV4,
