@@ -379,26 +379,35 @@ impl Guest {
         }
     }
 
-    /// Runs `cmd` in the guest's shell; its exit status, or None on timeout.
-    pub fn run(&mut self, cmd: &str, timeout: Duration) -> Option<i32> {
+    /// Types the line `line(split)` into the guest's shell, where `split`
+    /// is the marker `VEPA-KIND-N` written so that its echo never matches
+    /// (a quote pair inside it); returns the marker and the first console
+    /// line holding it, or None on timeout.
+    fn ask(
+        &mut self,
+        kind: &str,
+        line: impl FnOnce(&str) -> String,
+        timeout: Duration,
+    ) -> Option<(String, String)> {
         self.seq += 1;
-        // The marker is split in the command so the echoed input never matches.
-        let marker = format!("VEPA-DONE-{}", self.seq);
-        let line = format!("{cmd}; echo VEPA-DO''NE-{} $?\n", self.seq);
-        self.stdin.write_all(line.as_bytes()).ok()?;
+        let marker = format!("VEPA-{kind}-{}", self.seq);
+        let (head, tail) = kind.split_at(2);
+        let split = format!("VEPA-{head}''{tail}-{}", self.seq);
+        self.stdin.write_all(line(&split).as_bytes()).ok()?;
         self.stdin.flush().ok()?;
         let l = self.wait_for(&marker, timeout)?;
+        Some((marker, l))
+    }
+
+    /// Runs `cmd` in the guest's shell; its exit status, or None on timeout.
+    pub fn run(&mut self, cmd: &str, timeout: Duration) -> Option<i32> {
+        let (_, l) = self.ask("DONE", |m| format!("{cmd}; echo {m} $?\n"), timeout)?;
         l.rsplit(' ').next()?.trim().parse().ok()
     }
 
     /// What `cmd` prints (its first line), or None on timeout.
     pub fn value(&mut self, cmd: &str, timeout: Duration) -> Option<String> {
-        self.seq += 1;
-        let marker = format!("VEPA-VALUE-{}", self.seq);
-        let line = format!("echo VEPA-VA''LUE-{} $({cmd})\n", self.seq);
-        self.stdin.write_all(line.as_bytes()).ok()?;
-        self.stdin.flush().ok()?;
-        let l = self.wait_for(&marker, timeout)?;
+        let (marker, l) = self.ask("VALUE", |m| format!("echo {m} $({cmd})\n"), timeout)?;
         Some(l.split_once(&marker)?.1.trim().to_string()).filter(|_| !l.contains("VEPA-VA''LUE"))
     }
 

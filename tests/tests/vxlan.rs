@@ -125,6 +125,24 @@ remote = ["{remote}"]
     )
 }
 
+/// `len` bytes of TCP from `a` to `b` (on `port`) and back (on `port` + 1),
+/// each arriving whole and intact; a namespace and its address each.
+fn tcp_both_ways(a: (&str, &str), b: (&str, &str), port: u16, len: u64) {
+    assert_eq!(
+        tcp_transfer(a.0, b.0, b.1, port, len),
+        len,
+        "{} -> {}",
+        a.1,
+        b.1
+    );
+    assert_eq!(
+        tcp_transfer(b.0, a.0, a.1, port + 1, len),
+        len,
+        "{} -> {}",
+        b.1,
+        a.1
+    );
+}
 #[test]
 fn vxlan_interoperates_with_the_kernel() {
     require_root();
@@ -140,13 +158,11 @@ fn vxlan_interoperates_with_the_kernel() {
     assert!(ping(&vm2.name, "10.80.0.1"), "and back");
     // TCP across (GSO frames segmented before encapsulation), byte-exact.
     let len = 8 << 20;
-    assert_eq!(
-        tcp_transfer(&vm1.name, &vm2.name, "10.80.0.2", 5201, len),
-        len
-    );
-    assert_eq!(
-        tcp_transfer(&vm2.name, &vm1.name, "10.80.0.1", 5202, len),
-        len
+    tcp_both_ways(
+        (&vm1.name, "10.80.0.1"),
+        (&vm2.name, "10.80.0.2"),
+        5201,
+        len,
     );
     // A broadcast crosses once.
     let cap = Capture::start(&vm2.name, "eth0");
@@ -399,13 +415,11 @@ fn vxlan_over_an_ipv6_underlay() {
     assert!(wait_reachable(&vm1.name, "10.83.0.2"), "over IPv6");
     assert!(ping(&vm2.name, "10.83.0.1"), "and back");
     let len = 4 << 20;
-    assert_eq!(
-        tcp_transfer(&vm1.name, &vm2.name, "10.83.0.2", 5203, len),
-        len
-    );
-    assert_eq!(
-        tcp_transfer(&vm2.name, &vm1.name, "10.83.0.1", 5204, len),
-        len
+    tcp_both_ways(
+        (&vm1.name, "10.83.0.1"),
+        (&vm2.name, "10.83.0.2"),
+        5203,
+        len,
     );
     let out = String::from_utf8_lossy(
         &sh(&["bridge", "-n", &h2.name, "fdb", "show", "dev", "vx42"]).stdout,

@@ -157,6 +157,8 @@ struct Device {
     rings: [Ring; 2],
     features: u64,
     protocol: u64,
+    /// Kept across batches so a send allocates nothing.
+    rx_scratch: RxScratch,
 }
 
 impl Device {
@@ -167,6 +169,7 @@ impl Device {
             rings: [Ring::new(), Ring::new()],
             features: 0,
             protocol: 0,
+            rx_scratch: RxScratch::default(),
         }
     }
 
@@ -800,23 +803,31 @@ struct RxWriter<'a> {
     q: &'a mut Queue,
     hdr_len: usize,
     mergeable: bool,
-    /// Per frame, reused: the chains' heads, their writable buffers (chain
-    /// number, address, length) and what each chain received.
+    s: &'a mut RxScratch,
+}
+
+/// Per frame, reused: the chains' heads, their writable buffers (chain
+/// number, address, length) and what each chain received.
+#[derive(Default)]
+struct RxScratch {
     heads: Vec<u16>,
     bufs: Vec<(usize, GuestAddress, usize)>,
     lens: Vec<u32>,
 }
 
 impl<'a> RxWriter<'a> {
-    fn new(mem: &'a GuestMemoryMmap, q: &'a mut Queue, features: u64) -> RxWriter<'a> {
+    fn new(
+        mem: &'a GuestMemoryMmap,
+        q: &'a mut Queue,
+        features: u64,
+        s: &'a mut RxScratch,
+    ) -> RxWriter<'a> {
         RxWriter {
             mem,
             q,
             hdr_len: header_len(features),
             mergeable: features & F_MRG_RXBUF != 0,
-            heads: Vec::new(),
-            bufs: Vec::new(),
-            lens: Vec::new(),
+            s,
         }
     }
 
@@ -825,17 +836,17 @@ impl<'a> RxWriter<'a> {
     /// with mergeable buffers, the chains stay posted).
     fn write(&mut self, hdr: &VirtioNetHdr, frame: &[u8]) -> bool {
         let total = self.hdr_len + frame.len();
-        self.heads.clear();
-        self.bufs.clear();
+        self.s.heads.clear();
+        self.s.bufs.clear();
         let mut room = 0usize;
         while room < total {
             let Some(chain) = self.q.pop_descriptor_chain(self.mem) else {
                 break;
             };
-            let k = self.heads.len();
-            self.heads.push(chain.head_index());
+            let k = self.s.heads.len();
+            self.s.heads.push(chain.head_index());
             for d in chain.writable() {
-                self.bufs.push((k, d.addr(), d.len() as usize));
+                self.s.bufs.push((k, d.addr(), d.len() as usize));
                 room += d.len() as usize;
             }
             if !self.mergeable {
@@ -844,10 +855,10 @@ impl<'a> RxWriter<'a> {
         }
         if room < total {
             if self.mergeable {
-                for _ in &self.heads {
+                for _ in &self.s.heads {
                     self.q.go_to_previous_position();
                 }
-            } else if let Some(&head) = self.heads.first() {
+            } else if let Some(&head) = self.s.heads.first() {
                 let _ = self.q.add_used(self.mem, head, 0);
             }
             return false;
@@ -855,14 +866,14 @@ impl<'a> RxWriter<'a> {
         let mut head_bytes = [0u8; HDR];
         head_bytes[..VirtioNetHdr::LEN].copy_from_slice(&hdr.to_bytes());
         // num_buffers (the 12-byte header's last field).
-        let n = u16::try_from(self.heads.len()).unwrap_or(u16::MAX);
+        let n = u16::try_from(self.s.heads.len()).unwrap_or(u16::MAX);
         head_bytes[10..12].copy_from_slice(&n.to_le_bytes());
         let head_bytes = &head_bytes[..self.hdr_len];
-        self.lens.clear();
-        self.lens.resize(self.heads.len(), 0);
+        self.s.lens.clear();
+        self.s.lens.resize(self.s.heads.len(), 0);
         let mut done = 0usize;
         let mut ok = true;
-        for &(k, addr, len) in &self.bufs {
+        for &(k, addr, len) in &self.s.bufs {
             if done == total || !ok {
                 break;
             }
@@ -881,11 +892,11 @@ impl<'a> RxWriter<'a> {
                 at = GuestAddress(at.0 + part.len() as u64);
                 done += part.len();
                 left -= part.len();
-                self.lens[k] += part.len() as u32;
+                self.s.lens[k] += part.len() as u32;
             }
         }
-        for (k, &head) in self.heads.iter().enumerate() {
-            let len = if ok { self.lens[k] } else { 0 };
+        for (k, &head) in self.s.heads.iter().enumerate() {
+            let len = if ok { self.s.lens[k] } else { 0 };
             let _ = self.q.add_used(self.mem, head, len);
         }
         ok
@@ -1015,15 +1026,21 @@ impl Port for VhostUserPort {
         frames: &mut dyn Iterator<Item = (VirtioNetHdr, &[u8])>,
     ) -> io::Result<usize> {
         let mut d = self.shared.dev();
-        let d = &mut *d;
-        let features = d.features;
-        let Some(mem) = d.mem.as_ref().filter(|_| {
-            let r = &d.rings[RX];
+        let Device {
+            mem,
+            rings,
+            features,
+            rx_scratch,
+            ..
+        } = &mut *d;
+        let features = *features;
+        let Some(mem) = mem.as_ref().filter(|_| {
+            let r = &rings[RX];
             r.started && r.enabled
         }) else {
             return Ok(0);
         };
-        let ring = &mut d.rings[RX];
+        let ring = &mut rings[RX];
         let (csum_ok, tso4, tso6, ecn) = (
             features & F_GUEST_CSUM != 0,
             features & F_GUEST_TSO4 != 0,
@@ -1031,7 +1048,7 @@ impl Port for VhostUserPort {
             features & F_GUEST_ECN != 0,
         );
         let used_before = ring.queue.next_used();
-        let mut rx = RxWriter::new(mem, &mut ring.queue, features);
+        let mut rx = RxWriter::new(mem, &mut ring.queue, features, rx_scratch);
         let mut sent = 0;
         let mut scratch = Vec::new();
         for (vnet, frame) in frames {
@@ -1067,7 +1084,6 @@ impl Port for VhostUserPort {
                 sent += 1;
             }
         }
-        drop(rx);
         if ring.queue.next_used() != used_before {
             ring.interrupt(mem);
         }
