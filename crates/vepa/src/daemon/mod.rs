@@ -78,9 +78,7 @@ impl FabricArgs {
             if e.starts_with("https://") {
                 bail!("--etcd: '{e}': TLS to etcd is not supported yet; use http:// on a trusted underlay");
             }
-            if !e.starts_with("http://") || e.len() < 8 {
-                bail!("--etcd: '{e}' is not an endpoint URL; expected http://HOST:PORT");
-            }
+            fabric::Etcd::new(std::slice::from_ref(e)).context("--etcd")?;
         }
         let underlay = self.underlay_ip.context(
             "--etcd needs --underlay-ip: this host's address on the underlay, which the other hosts send tunnel traffic to",

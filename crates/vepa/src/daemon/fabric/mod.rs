@@ -11,9 +11,11 @@
 //! with a backoff; when it is back, a full read replaces the last known
 //! list and the watch resumes from there.
 
+mod etcd;
 mod record;
 mod session;
 
+pub use etcd::Etcd;
 pub use record::{fabric_ports, local_record, program};
 
 use super::engine::Engine;

@@ -6,14 +6,11 @@
 //! alive by a task of its own, so a long wait for the engine (a big
 //! apply holds it) never lets it run out.
 
+use super::etcd::{Etcd, EventType};
 use super::record::{host_key, host_of_key};
 use super::{program_ports, this_host, ControlPlane};
 use crate::daemon::engine::Engine;
 use anyhow::{bail, Context, Result};
-use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, LeaseKeepAliveStream,
-    LeaseKeeper, PutOptions, Txn, TxnOp, WatchOptions,
-};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,42 +35,37 @@ async fn program(cp: &Arc<ControlPlane>, engine: &Arc<Mutex<Engine>>) -> Result<
     with_engine(engine, move |e| program_ports(e, &cp, &hosts)).await
 }
 
-async fn publish(client: &mut Client, key: &str, record: &HostRecord, lease: i64) -> Result<()> {
+async fn publish(client: &Etcd, key: &str, record: &HostRecord, lease: i64) -> Result<()> {
     let value = serde_json::to_vec(record).context("encode this host's record")?;
     client
-        .put(key, value, Some(PutOptions::new().with_lease(lease)))
+        .put(key, &value, lease)
         .await
         .context("publish this host")?;
     Ok(())
 }
 
-/// Keeps `lease` alive every third of its TTL until a renewal fails or
-/// goes unanswered for a whole TTL; returns why it stopped.
-async fn keep_alive(
-    mut keeper: LeaseKeeper,
-    mut alive: LeaseKeepAliveStream,
-    lease: i64,
-    ttl: Duration,
-) -> anyhow::Error {
+/// Keeps `lease` alive every third of its TTL until it expires or no
+/// renewal has been answered for a whole TTL; returns why it stopped.
+async fn keep_alive(client: Arc<Etcd>, lease: i64, ttl: Duration) -> anyhow::Error {
     let mut renew = tokio::time::interval((ttl / 3).max(Duration::from_millis(500)));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut answered = tokio::time::Instant::now();
     loop {
-        tokio::select! {
-            _ = renew.tick() => {
-                if answered.elapsed() > ttl {
-                    return anyhow::anyhow!("lease {lease:x}: renewals unanswered for {} s", ttl.as_secs());
-                }
-                if let Err(e) = keeper.keep_alive().await {
-                    return anyhow::Error::new(e).context("keep the lease alive");
-                }
+        renew.tick().await;
+        match tokio::time::timeout(ttl, client.lease_keep_alive(lease)).await {
+            Ok(Ok(left)) if left > 0 => answered = tokio::time::Instant::now(),
+            Ok(Ok(_)) => return anyhow::anyhow!("lease {lease:x} expired"),
+            Ok(Err(e)) if answered.elapsed() > ttl => {
+                return anyhow::Error::new(e).context("keep the lease alive")
             }
-            r = alive.message() => match r {
-                Ok(Some(r)) if r.ttl() > 0 => answered = tokio::time::Instant::now(),
-                Ok(Some(_)) => return anyhow::anyhow!("lease {lease:x} expired"),
-                Ok(None) => return anyhow::anyhow!("lease keep-alive stream closed"),
-                Err(e) => return anyhow::Error::new(e).context("lease keep-alive"),
-            },
+            Ok(Err(e)) => tracing::debug!(error = %e, "lease renewal failed; trying again"),
+            Err(_) => {}
+        }
+        if answered.elapsed() > ttl {
+            return anyhow::anyhow!(
+                "lease {lease:x}: renewals unanswered for {} s",
+                ttl.as_secs()
+            );
         }
     }
 }
@@ -83,18 +75,18 @@ async fn keep_alive(
 /// starting with one ID cannot both win), and a record of another
 /// underlay address is left alone until its lease runs out.
 async fn claim(
-    client: &mut Client,
+    client: &Etcd,
     cp: &ControlPlane,
     key: &str,
     record: &HostRecord,
     lease: i64,
 ) -> Result<()> {
     let o = &cp.opts;
-    let existing = client.get(key, None).await.context("read")?;
+    let existing = client.get(key).await.context("read")?;
     let mut seen = 0;
-    if let Some(kv) = existing.kvs().first() {
-        seen = kv.mod_revision();
-        if let Ok(r) = serde_json::from_slice::<HostRecord>(kv.value()) {
+    if let Some(kv) = existing.kvs.first() {
+        seen = kv.mod_revision;
+        if let Ok(r) = serde_json::from_slice::<HostRecord>(&kv.value) {
             if r.underlay != o.underlay {
                 bail!(
                     "--host-id {}: the store has this ID for underlay {} (another host?); it is free once that host's lease runs out",
@@ -105,18 +97,10 @@ async fn claim(
         }
     }
     let value = serde_json::to_vec(record).context("encode this host's record")?;
-    let txn = Txn::new()
-        .when([Compare::mod_revision(key, CompareOp::Equal, seen)])
-        .and_then([TxnOp::put(
-            key,
-            value,
-            Some(PutOptions::new().with_lease(lease)),
-        )]);
     if !client
-        .txn(txn)
+        .put_if_unchanged(key, seen, &value, lease)
         .await
         .context("publish this host")?
-        .succeeded()
     {
         bail!(
             "--host-id {}: another daemon wrote this ID just now; trying again",
@@ -132,39 +116,30 @@ pub(super) async fn run(
     stop: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     let o = &cp.opts;
-    // HTTP/2 pings no closer than etcd's --grpc-keepalive-min-time (5 s),
-    // or it drops the connection for pinging too often.
-    let options = ConnectOptions::new()
-        .with_connect_timeout(Duration::from_secs(3))
-        .with_timeout(Duration::from_secs(5))
-        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
-    let mut client = Client::connect(&o.endpoints, Some(options))
-        .await
-        .context("connect")?;
+    let client = Arc::new(Etcd::new(&o.endpoints).context("--etcd")?);
     let lease = client
-        .lease_grant(o.lease_ttl, None)
+        .lease_grant(o.lease_ttl)
         .await
-        .context("unreachable (grant a lease)")?
-        .id();
+        .context("unreachable (grant a lease)")?;
     let key = host_key(&o.prefix, &o.host_id);
     let cp2 = Arc::clone(cp);
     let mut published = with_engine(engine, move |e| this_host(e, &cp2)).await?;
-    if let Err(e) = claim(&mut client, cp, &key, &published, lease).await {
+    if let Err(e) = claim(&client, cp, &key, &published, lease).await {
         let _ = client.lease_revoke(lease).await;
         return Err(e);
     }
     let hosts_prefix = format!("{}/hosts/", o.prefix);
     let all = client
-        .get(hosts_prefix.as_str(), Some(GetOptions::new().with_prefix()))
+        .get_prefix(&hosts_prefix)
         .await
         .context("read the hosts")?;
-    let revision = all.header().map(|h| h.revision()).unwrap_or(0);
+    let revision = all.header.revision;
     let mut hosts = BTreeMap::new();
-    for kv in all.kvs() {
-        let Some(id) = kv.key_str().ok().and_then(|k| host_of_key(&o.prefix, k)) else {
+    for kv in &all.kvs {
+        let Some(id) = kv.key_str().and_then(|k| host_of_key(&o.prefix, k)) else {
             continue;
         };
-        match serde_json::from_slice::<HostRecord>(kv.value()) {
+        match serde_json::from_slice::<HostRecord>(&kv.value) {
             Ok(r) => {
                 hosts.insert(id.to_string(), r);
             }
@@ -175,22 +150,11 @@ pub(super) async fn run(
     cp.set_hosts(hosts);
     program(cp, engine).await?;
     let mut watch = client
-        .watch(
-            hosts_prefix.as_str(),
-            Some(
-                WatchOptions::new()
-                    .with_prefix()
-                    .with_start_revision(revision + 1),
-            ),
-        )
+        .watch_prefix(&hosts_prefix, revision + 1)
         .await
         .context("watch the hosts")?;
-    let (keeper, alive) = client
-        .lease_keep_alive(lease)
-        .await
-        .context("keep the lease alive")?;
     let ttl = Duration::from_secs(o.lease_ttl as u64);
-    let mut lease_task = tokio::spawn(keep_alive(keeper, alive, lease, ttl));
+    let mut lease_task = tokio::spawn(keep_alive(Arc::clone(&client), lease, ttl));
     // The keep-alive task ends with the session, however it ends.
     struct Abort(tokio::task::AbortHandle);
     impl Drop for Abort {
@@ -216,28 +180,36 @@ pub(super) async fn run(
             r = &mut lease_task => {
                 return Err(r.unwrap_or_else(|e| anyhow::anyhow!("lease task: {e}")));
             }
-            r = watch.message() => {
+            r = watch.next() => {
                 let Some(w) = r.context("watch")? else {
                     bail!("watch stream closed");
                 };
-                if w.canceled() {
-                    bail!("watch canceled: {}", w.cancel_reason());
+                if w.canceled {
+                    bail!(
+                        "watch canceled: {}{}",
+                        w.cancel_reason,
+                        if w.compact_revision > 0 {
+                            format!(" (compacted at revision {})", w.compact_revision)
+                        } else {
+                            String::new()
+                        }
+                    );
                 }
-                if w.events().is_empty() {
+                if w.events.is_empty() {
                     continue;
                 }
                 let mut hosts = cp.hosts();
-                for ev in w.events() {
-                    let Some(kv) = ev.kv() else { continue };
-                    let Some(id) = kv.key_str().ok().and_then(|k| host_of_key(&o.prefix, k)) else {
+                for ev in &w.events {
+                    let Some(kv) = &ev.kv else { continue };
+                    let Some(id) = kv.key_str().and_then(|k| host_of_key(&o.prefix, k)) else {
                         continue;
                     };
-                    match ev.event_type() {
+                    match ev.kind {
                         EventType::Delete => {
                             tracing::info!(host = id, "host left the fabric");
                             hosts.remove(id);
                         }
-                        EventType::Put => match serde_json::from_slice::<HostRecord>(kv.value()) {
+                        EventType::Put => match serde_json::from_slice::<HostRecord>(&kv.value) {
                             Ok(r) => {
                                 if id == o.host_id && r.underlay != o.underlay {
                                     bail!(
@@ -269,7 +241,7 @@ pub(super) async fn run(
                 let cp2 = Arc::clone(cp);
                 let now = with_engine(engine, move |e| this_host(e, &cp2)).await?;
                 if now != published {
-                    publish(&mut client, &key, &now, lease).await?;
+                    publish(&client, &key, &now, lease).await?;
                     published = now;
                 }
                 program(cp, engine).await?;
