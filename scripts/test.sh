@@ -11,19 +11,39 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# command -> Debian package
-declare -A need=([ip]=iproute2 [ping]=iputils-ping [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux [ovs-ofctl]=openvswitch-common [osken-manager]=python3-os-ken [traceroute]=traceroute [nft]=nftables [etcd]=etcd-server [etcdctl]=etcd-client [protoc]=protobuf-compiler [qemu-system-x86_64]=qemu-system-x86 [virt-xml-validate]=libvirt-clients [xmllint]=libxml2-utils)
+# What the tests use -> the Debian package that provides it. Each is
+# checked by the file the tests really run or read, not by a stand-in.
+declare -A need=(
+  [/usr/sbin/ip]=iproute2 [/usr/bin/ping]=iputils-ping [/usr/bin/tcpdump]=tcpdump
+  [/usr/bin/iperf3]=iperf3 [/usr/bin/setpriv]=util-linux [/usr/bin/ovs-ofctl]=openvswitch-common
+  [/usr/bin/osken-manager]=python3-os-ken [/usr/bin/traceroute.db]=traceroute
+  [/usr/sbin/nft]=nftables [/usr/bin/etcd]=etcd-server [/usr/bin/etcdctl]=etcd-client
+  [/usr/bin/qemu-system-x86_64]=qemu-system-x86 [/usr/bin/virt-xml-validate]=libvirt-clients
+  [/usr/share/libvirt/schemas/domain.rng]=libvirt-clients [/usr/bin/xmllint]=libxml2-utils
+  # The CNI tests delegate addresses to host-local, as a runtime would.
+  [/usr/lib/cni/host-local]=containernetworking-plugins
+  # The package checks: the unit (systemd-analyze), man pages (man -l), the
+  # maintainer scripts' systemd helper.
+  [/usr/bin/systemd-analyze]=systemd [/usr/bin/man]=man-db [/usr/bin/groff]=groff-base
+  [/usr/bin/deb-systemd-helper]=init-system-helpers
+  # A C compiler and linker for the build (cc for ring/libc build scripts).
+  [/usr/bin/cc]=gcc
+)
 missing=()
-for cmd in "${!need[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+for f in "${!need[@]}"; do
+  [ -e "$f" ] || missing+=("${need[$f]}")
 done
-# The QEMU guest tests boot a Debian kernel (with its modules) from /boot
-# with a static busybox for their initramfs.
-ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
-dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
-# The CNI tests delegate addresses to host-local, as a runtime would.
-[ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
+# The QEMU guest tests boot a Debian kernel from /boot with its virtio
+# modules, and a static busybox (not busybox's dynamic one) in their initramfs.
+guest_kernel=no
+for k in /boot/vmlinuz-*; do
+  v=${k#/boot/vmlinuz-}
+  ls "/lib/modules/$v/kernel/drivers/net/virtio_net.ko"* >/dev/null 2>&1 && guest_kernel=yes
+done
+[ "$guest_kernel" = yes ] || missing+=(linux-image-amd64)
+[ "$(dpkg -S /bin/busybox 2>/dev/null | cut -d: -f1)" = busybox-static ] || missing+=(busybox-static)
 if ((${#missing[@]})); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "== installing: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -40,20 +60,21 @@ echo "== cargo build --release"
 cargo build --release --workspace
 export VEPA_BIN="$PWD/target/release/vepa"
 
-echo "== package: cargo deb, dpkg -i, vepa doctor, dpkg -r"
-command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked --quiet
-cargo deb -p vepa --no-build --strip --quiet
-deb=$(ls -t target/debian/vepa_*.deb | head -1)
-if dpkg -s vepa >/dev/null 2>&1; then
-  # Never replace or remove a vepa someone installed on this machine.
-  echo "vepa is installed here already: $deb was built and read, not installed"
-  dpkg-deb --info "$deb" >/dev/null
-else
-  dpkg -i "$deb"
-  /usr/bin/vepa doctor -o json | grep -q '"name": "macvlan vepa"'
-  test -f /lib/systemd/system/vepa.service
-  dpkg -r vepa >/dev/null
+echo "== the build graph runs no protoc"
+# Nothing may compile .proto files at build time (the etcd client speaks
+# etcd's JSON gateway): a fresh machine builds vepa with cargo and cc alone.
+if cargo tree --workspace -e normal,build --prefix none | grep -E '^(prost-build|tonic-build|protoc|protobuf-src|tonic-prost-build) '; then
+  echo "scripts/test.sh: the build graph above compiles .proto files (needs protoc)" >&2
+  exit 1
 fi
+
+echo "== the README's first command: scripts/demo.sh"
+scripts/demo.sh >target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
+tail -n 25 target/demo.log
+
+echo "== package: cargo deb; install, upgrade, remove, purge"
+command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --version 3.8.0 --locked --quiet
+scripts/package-test.sh
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -24,6 +24,7 @@ mod daemon;
 mod demo;
 mod doctor;
 mod kernel_switch;
+mod manual;
 mod nic;
 mod probe;
 mod realize;
@@ -33,6 +34,14 @@ use vepa_api::topology;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+
+/// `vepa --version`: the release and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("VEPA_GIT_COMMIT"),
+    ")"
+);
 use std::path::PathBuf;
 
 /// vepa connects VMs and containers to each other and to the network with
@@ -54,7 +63,7 @@ use std::path::PathBuf;
 /// serves an API on /run/vepa/vepa.sock; `vepa switch|port|fdb|stats`,
 /// `vepa apply -f FILE` and `vepa export` change and read it.
 #[derive(Parser)]
-#[command(name = "vepa", version, verbatim_doc_comment)]
+#[command(name = "vepa", version = VERSION, verbatim_doc_comment)]
 struct Cli {
     /// The daemon's socket (default /run/vepa/vepa.sock, or VEPA_SOCKET).
     #[arg(long, global = true, value_name = "PATH")]
@@ -260,6 +269,23 @@ enum Command {
         #[arg(short = 'c', value_name = "N")]
         count: Option<u64>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    ///
+    /// bash:  vepa completions bash > /etc/bash_completion.d/vepa
+    /// zsh:   vepa completions zsh > "${fpath[1]}/_vepa"
+    /// fish:  vepa completions fish > ~/.config/fish/completions/vepa.fish
+    /// (The .deb installs all three.)
+    #[command(verbatim_doc_comment)]
+    Completions { shell: clap_complete::Shell },
+    /// Write vepa's man pages (vepa.1 and one per subcommand) into a directory
+    ///
+    /// The .deb ships them (dist/man, made with this command; a test keeps
+    /// them in step with the command line). Read one with `man -l DIR/vepa.1`.
+    Man {
+        /// Where to write the pages.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 fn main() {
@@ -346,6 +372,12 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Export => client::export(&client()?),
         Command::Capture { port, file, count } => client::capture(&client()?, &port, file, count),
         Command::Demo => demo::run(),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "vepa", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { dir } => manual::write(<Cli as clap::CommandFactory>::command(), &dir),
         Command::Run {
             file,
             stats_json,
@@ -381,5 +413,43 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    /// The man pages and completions the .deb ships (dist/) are what the
+    /// command line makes now; scripts/gen-docs.sh makes them anew.
+    #[test]
+    fn generated_docs_are_current() {
+        use clap::CommandFactory;
+        let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist");
+        let stale = "out of step with the command line: run scripts/gen-docs.sh";
+        let tmp = tempfile::tempdir().unwrap();
+        super::manual::write(super::Cli::command(), tmp.path()).unwrap();
+        let names = |d: &std::path::Path| {
+            let mut v: Vec<_> = std::fs::read_dir(d)
+                .map(|r| r.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(tmp.path()),
+            names(&dist.join("man")),
+            "dist/man: {stale}"
+        );
+        for n in names(tmp.path()) {
+            let made = std::fs::read(tmp.path().join(&n)).unwrap();
+            let kept = std::fs::read(dist.join("man").join(&n)).unwrap();
+            assert!(made == kept, "dist/man/{}: {stale}", n.to_string_lossy());
+        }
+        for (shell, file) in [
+            (clap_complete::Shell::Bash, "vepa.bash"),
+            (clap_complete::Shell::Zsh, "_vepa"),
+            (clap_complete::Shell::Fish, "vepa.fish"),
+        ] {
+            let mut made = Vec::new();
+            clap_complete::generate(shell, &mut super::Cli::command(), "vepa", &mut made);
+            let kept = std::fs::read(dist.join("completions").join(file)).unwrap_or_default();
+            assert!(made == kept, "dist/completions/{file}: {stale}");
+        }
     }
 }

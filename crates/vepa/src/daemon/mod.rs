@@ -16,6 +16,7 @@ pub mod fabric;
 pub mod filters;
 pub mod metrics;
 pub mod openflow;
+mod readiness;
 pub mod sdn;
 pub mod store;
 
@@ -343,6 +344,18 @@ async fn serve(
         o.state_dir.display()
     );
     tracing::info!(socket = %o.socket.display(), "ready");
+    // systemd (Type=notify) learns the daemon is up only once its socket
+    // answers a request, so nothing ordered after vepa.service races it.
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        let socket = o.socket.clone();
+        tasks.spawn(async move {
+            match readiness::wait_answering(&socket).await {
+                Ok(()) => readiness::notify_ready(&socket),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "not telling systemd the daemon is ready"),
+            }
+            Ok(())
+        });
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("install SIGTERM handler")?;
     tokio::select! {
@@ -355,6 +368,7 @@ async fn serve(
         }
     }
     say!("vepa daemon: stopping; devices stay for the next start");
+    readiness::notify_stopping();
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
         while tasks.join_next().await.is_some() {}

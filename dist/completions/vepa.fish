@@ -1,0 +1,597 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_vepa_global_optspecs
+    string join \n socket= url= token-file= h/help V/version
+end
+
+function __fish_vepa_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_vepa_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_vepa_using_subcommand
+    set -l cmd (__fish_vepa_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c vepa -n "__fish_vepa_needs_command" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_needs_command" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_needs_command" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_needs_command" -s V -l version -d 'Print version'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "demo" -d 'Watch the modes at work in throw-away namespaces (needs root)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "run" -d 'Run a topology file in the foreground (needs root)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "validate" -d 'Check a topology file without touching the host'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "daemon" -d 'Run the switch as a service with durable state and an API (needs root)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "doctor" -d 'What this kernel can do, tried in a scratch namespace, and what vepa uses instead (needs root)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "nic" -d 'Physical NICs: embedded bridge mode (VEB/VEPA) and SR-IOV virtual functions (needs root)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "switch" -d 'Add, remove, change or list switches (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "port" -d 'Add, remove, change or list ports (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "fdb" -d 'Show, add, remove or flush FDB entries (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "flow" -d 'Add, change, remove or list flows, in ovs-ofctl\'s syntax (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "group" -d 'Add, change, remove or list OpenFlow groups (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "router" -d 'Add, remove or show routers and their ports; neighbors and counters (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "route" -d 'Add, remove or show a router\'s static routes (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "tunnel" -d 'VXLAN tunnels: endpoints, learned remote MACs, drops (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "hosts" -d 'Hosts of the multi-host fabric, as etcd lists them (daemon with --etcd)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "vm-args" -d 'QEMU arguments that plug a guest into a VM\'s port (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "libvirt-xml" -d 'The libvirt <interface> element for a VM\'s port (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "acl" -d 'Add, remove or show access lists on switch ports and routers (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "conntrack" -d 'Show or flush the connections stateful ACLs track (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "stats" -d 'Per-port counters, drops by reason, FDB sizes (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "apply" -d 'Make the daemon\'s state equal to a topology file, whole or not at all'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "export" -d 'Print the daemon\'s state as a topology file (`apply` of it is an empty plan)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "capture" -d 'Write the frames a port sends and receives as pcap (tcpdump -r reads it)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "man" -d 'Write vepa\'s man pages (vepa.1 and one per subcommand) into a directory'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand demo" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand demo" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand demo" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand run" -s f -l file -d 'Topology file (TOML); see examples/ and the README' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand run" -l stats-json -d 'On exit, also write the final per-port counters as JSON here' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand run" -l workers -d 'Forwarding threads (default: one per core). Each owns the receive side of every N-th port; any of them sends on any port' -r
+complete -c vepa -n "__fish_vepa_using_subcommand run" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand run" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand run" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand run" -l rx-ring -d 'Experimental: AF_PACKET ports receive through a TPACKET_V3 ring (see bench/RESULTS.md)'
+complete -c vepa -n "__fish_vepa_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand validate" -s f -l file -d 'Topology file (TOML)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand validate" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand validate" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand validate" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l state-dir -d 'Where the desired state is kept' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l group -d 'Group allowed to use the socket (mode 0660), and to connect a guest to a vhost-user port\'s socket (add QEMU\'s user, e.g. libvirt-qemu, to it); default root only' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l listen -d 'Also serve the API on this loopback TCP address (needs --token-file)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l workers -d 'Forwarding threads (default: one per core)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd -d 'etcd endpoint(s) of the multi-host control plane, e.g. http://10.0.0.9:2379 (repeat or separate with commas). This host\'s VTEP, VNIs and VM MACs are published there; fabric ports (`fabric = true`) reach the other hosts it lists' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l host-id -d 'This host\'s name in the store (default: the hostname)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l underlay-ip -d 'This host\'s address on the underlay: its VTEP for fabric ports without `local`' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd-prefix -d 'Key prefix the hosts of one fabric share' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd-lease-ttl -d 'Seconds a host\'s entries outlive it (its etcd lease)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l default -d 'On an empty store, start with the embedded default topology (examples/daemon-default.toml: switch vepa0, two VMs in namespaces)'
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand doctor" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand doctor" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand doctor" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand doctor" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "show" -d 'Physical NICs (or one device): driver, SR-IOV VFs, embedded bridge mode'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "set" -d 'Set a NIC\'s embedded bridge mode: `vepa nic set DEV hwmode vepa|veb`'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "vf" -d 'Change one virtual function: MAC, VLAN, spoof check, trust, link state'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "sriov" -d 'Set how many VFs a NIC has: `vepa nic sriov DEV numvfs N`'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from set" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from set" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from set" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l mac -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l vlan -d 'VLAN the VF\'s frames are tagged with (0: none)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l qos -d '802.1p priority with --vlan' -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l spoofchk -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l trust -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l state -r -f -a "auto\t''
+enable\t''
+disable\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from sriov" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from sriov" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from sriov" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from sriov" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from help" -f -a "show" -d 'Physical NICs (or one device): driver, SR-IOV VFs, embedded bridge mode'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set a NIC\'s embedded bridge mode: `vepa nic set DEV hwmode vepa|veb`'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from help" -f -a "vf" -d 'Change one virtual function: MAC, VLAN, spoof check, trust, link state'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from help" -f -a "sriov" -d 'Set how many VFs a NIC has: `vepa nic sriov DEV numvfs N`'
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "add" -d 'Add a switch (no ports yet)'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "del" -d 'Remove a switch and every port on it'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "set" -d 'Change a switch\'s default mode or ageing time, at run time'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "show" -d 'List switches (or one)'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l mode -d 'Mode of the ports that do not set their own: veb (bridge), vepa, private, passthru, source' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l ageing-secs -d 'FDB ageing time (default 300)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l mode -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l ageing-secs -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a switch (no ports yet)'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a switch and every port on it'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a switch\'s default mode or ageing time, at run time'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from help" -f -a "show" -d 'List switches (or one)'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "add" -d 'Add a port: the daemon makes its device (veth, tap) or attaches to one (netdev)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "del" -d 'Remove a port and the device vepa made for it'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "set" -d 'Change a port\'s forwarding settings at run time (traffic still allowed keeps flowing)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "show" -d 'List ports (all, one switch\'s, or one)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l type -d 'veth (vepa makes a pair, moves one end into --netns), tap (a VM\'s without --netns), netdev (an existing interface), patch, vhost-user (a socket QEMU connects to)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l ifname -d 'Host interface name (default: the port name)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l netns -d 'Namespace for the far end (veth) or the device (tap); made if missing' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l peer-name -d 'Name of the far end inside --netns (default eth0)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l peer -d 'For patch: the other end, as switch/port' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mac -d 'MAC of the far end (veth) or of the tap, e.g. 02:00:00:00:00:01' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l address -d 'Address with prefix length for the far end (repeat)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l gateway -d 'Default route for the far end (one per family; needs --netns), e.g. a router port\'s address' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mtu -d 'MTU of the port\'s devices (68-9216)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l offload -d 'Pass offloads (virtio-net header): on (default) or off' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vhost-socket -d 'For vhost-user: the socket vepa serves (an absolute path; default /run/vepa/vhost-user/SWITCH/PORT.sock; `socket` in a topology)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mode -d 'Mode of its own (veb, vepa, private, passthru, source; `default` on set: the switch\'s)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l relay -d 'Reflective relay (hairpin): on or off' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vlan -d 'Access VLAN (untagged), 1-4094' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l trunk -d 'Trunk: the tagged VLANs allowed, comma-separated' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l native-vlan -d 'Trunk: the VLAN of untagged frames' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mac-limit -d 'Most MACs learned on this port (default 1024)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l source-mac -d 'For `source` ports: a MAC whose frames this port gets copies of (repeat)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l guard -d 'Anti-spoofing: only the port\'s MACs and addresses as sources, no router advertisements or DHCP server replies' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l allowed-mac -d 'With --guard: a MAC the port may send from (repeat; default its --mac)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l allowed-ip -d 'With --guard: an address or prefix it may send from (repeat; default its --address)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l uplink -d 'Make it the switch\'s uplink'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l mode -d 'Mode of its own (veb, vepa, private, passthru, source; `default` on set: the switch\'s)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l relay -d 'Reflective relay (hairpin): on or off' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l vlan -d 'Access VLAN (untagged), 1-4094' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l trunk -d 'Trunk: the tagged VLANs allowed, comma-separated' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l native-vlan -d 'Trunk: the VLAN of untagged frames' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l mac-limit -d 'Most MACs learned on this port (default 1024)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l source-mac -d 'For `source` ports: a MAC whose frames this port gets copies of (repeat)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l guard -d 'Anti-spoofing: only the port\'s MACs and addresses as sources, no router advertisements or DHCP server replies' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l allowed-mac -d 'With --guard: a MAC the port may send from (repeat; default its --mac)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l allowed-ip -d 'With --guard: an address or prefix it may send from (repeat; default its --address)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a port: the daemon makes its device (veth, tap) or attaches to one (netdev)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a port and the device vepa made for it'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a port\'s forwarding settings at run time (traffic still allowed keeps flowing)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "show" -d 'List ports (all, one switch\'s, or one)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "show" -d 'The switch\'s filtering database (learned and static)'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "add" -d 'Pin a MAC to a port (a static entry, kept in the store)'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "del" -d 'Remove a static entry'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "flush" -d 'Forget learned addresses (all, or one port\'s); static entries stay'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l port -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l vlan -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -l vlan -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -l port -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from help" -f -a "show" -d 'The switch\'s filtering database (learned and static)'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from help" -f -a "add" -d 'Pin a MAC to a port (a static entry, kept in the store)'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a static entry'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from help" -f -a "flush" -d 'Forget learned addresses (all, or one port\'s); static entries stay'
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -f -a "add" -d 'Add flows (one with the same table, priority and match is replaced)'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -f -a "mod" -d 'Change the actions of the flows a match selects'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -f -a "del" -d 'Remove the flows a match covers (every flow without one)'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -f -a "dump" -d 'List flows with their counters (the ones a match covers, or all)'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -s f -l file -d 'Read flows from FILE (one per line, # comments), as ovs-ofctl add-flows does' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -l strict -d 'Only the flow with exactly this match and priority'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -l strict -d 'Only the flow with exactly this match and priority'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add flows (one with the same table, priority and match is replaced)'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "mod" -d 'Change the actions of the flows a match selects'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove the flows a match covers (every flow without one)'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "dump" -d 'List flows with their counters (the ones a match covers, or all)'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -f -a "add" -d 'Add groups: group_id=N,type=all|select|indirect|ff,bucket=ACTIONS,...'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -f -a "mod" -d 'Replace groups of the same id'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -f -a "del" -d 'Remove a group and the flows that use it (all groups without an id)'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -f -a "dump" -d 'List groups with their counters'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from mod" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from mod" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from mod" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from mod" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -l group-id -r
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add groups: group_id=N,type=all|select|indirect|ff,bucket=ACTIONS,...'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "mod" -d 'Replace groups of the same id'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a group and the flows that use it (all groups without an id)'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "dump" -d 'List groups with their counters'
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -f -a "add" -d 'Add a router (no ports yet; give it some with `vepa router port add`)'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -f -a "del" -d 'Remove a router, its ports and routes'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -f -a "show" -d 'Show routers: ports, routes, neighbors (ARP/ND) and counters'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -f -a "port" -d 'Add or remove router ports (a router port is a port on a switch)'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -f -a "flush" -d 'Forget every resolved neighbor (ARP and ND entries) of a router'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -f -a "add" -d 'Attach a router to a switch with addresses on that subnet'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -f -a "del" -d 'Detach a router port'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a router (no ports yet; give it some with `vepa router port add`)'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a router, its ports and routes'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show routers: ports, routes, neighbors (ARP/ND) and counters'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from help" -f -a "port" -d 'Add or remove router ports (a router port is a port on a switch)'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from help" -f -a "flush" -d 'Forget every resolved neighbor (ARP and ND entries) of a router'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -f -a "add" -d 'Add a static route: to PREFIX via a gateway on one of the router\'s subnets, or out of a port'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -f -a "del" -d 'Remove a static route'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -f -a "show" -d 'A router\'s routing table: connected subnets and static routes'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l via -r
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l port -d 'The router port to send out of (required without --via)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a static route: to PREFIX via a gateway on one of the router\'s subnets, or out of a port'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a static route'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from help" -f -a "show" -d 'A router\'s routing table: connected subnets and static routes'
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'VXLAN ports: VNI, local and remote VTEPs, the inner MTU, remote MACs learned (and behind which VTEP), drops'
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from help" -f -a "show" -d 'VXLAN ports: VNI, local and remote VTEPs, the inner MTU, remote MACs learned (and behind which VTEP), drops'
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'The hosts the etcd control plane lists (the last known list while etcd is away): their underlay address, and each spanning switch\'s VNI, VTEP and VM MACs'
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from help" -f -a "show" -d 'The hosts the etcd control plane lists (the last known list while etcd is away): their underlay address, and each spanning switch\'s VNI, VTEP and VM MACs'
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l memory -d 'For a vhost-user port: the guest\'s memory in MiB, the same as QEMU\'s -m (a memfd backend of that size is shared with vepa)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l tcg -d 'For a vhost-user port: the guest runs without KVM (QEMU\'s TCG emulation), so its NIC gets legacy interrupts (vectors=0): QEMU 7.2 crashes starting a vhost-user NIC with MSI-X under TCG. The default when /dev/kvm is missing'
+complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -f -a "add" -d 'Make an ACL on a switch port or a router, or add rules to one'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -f -a "del" -d 'Remove an ACL, or one of its rules'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -f -a "show" -d 'ACLs with their rules and what each matched'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l port -d 'A new ACL: the switch port it filters, as SWITCH/PORT' -r
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l direction -d 'A new ACL on a port: in (from the VM, default) or out (to the VM)' -r -f -a "in\t''
+out\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l router -d 'A new ACL: the router whose forwarded packets it filters' -r
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l default -d 'A new ACL: what packets no rule matches get (allow, drop, reject; default allow)' -r -f -a "allow\t''
+drop\t''
+reject\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l conntrack-limit -d 'A new ACL: most connections tracked at its place (default 65536)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l at -d 'Add the rules before rule N (1 is the first) instead of at the end' -r
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -l rule -d 'Only rule N (as `vepa acl show` numbers them)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from help" -f -a "add" -d 'Make an ACL on a switch port or a router, or add rules to one'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove an ACL, or one of its rules'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from help" -f -a "show" -d 'ACLs with their rules and what each matched'
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -f -a "show" -d 'Tracked connections, per table (\'port SWITCH/PORT\' or \'router NAME\')'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -f -a "flush" -d 'Forget tracked connections (of one table, or all)'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from help" -f -a "show" -d 'Tracked connections, per table (\'port SWITCH/PORT\' or \'router NAME\')'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from help" -f -a "flush" -d 'Forget tracked connections (of one table, or all)'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand stats" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand stats" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand stats" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -s f -l file -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -l dry-run
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand export" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand export" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand export" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand export" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand capture" -s w -d 'File to write (default: stdout, e.g. `| tcpdump -r -`)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand capture" -s c -d 'Stop after this many frames' -r
+complete -c vepa -n "__fish_vepa_using_subcommand capture" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand capture" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand capture" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand completions" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand completions" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand completions" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand man" -l dir -d 'Where to write the pages' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand man" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand man" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand man" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "demo" -d 'Watch the modes at work in throw-away namespaces (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "run" -d 'Run a topology file in the foreground (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "validate" -d 'Check a topology file without touching the host'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "daemon" -d 'Run the switch as a service with durable state and an API (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "doctor" -d 'What this kernel can do, tried in a scratch namespace, and what vepa uses instead (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "nic" -d 'Physical NICs: embedded bridge mode (VEB/VEPA) and SR-IOV virtual functions (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "switch" -d 'Add, remove, change or list switches (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "port" -d 'Add, remove, change or list ports (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "fdb" -d 'Show, add, remove or flush FDB entries (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "flow" -d 'Add, change, remove or list flows, in ovs-ofctl\'s syntax (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "group" -d 'Add, change, remove or list OpenFlow groups (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "router" -d 'Add, remove or show routers and their ports; neighbors and counters (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "route" -d 'Add, remove or show a router\'s static routes (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "tunnel" -d 'VXLAN tunnels: endpoints, learned remote MACs, drops (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "hosts" -d 'Hosts of the multi-host fabric, as etcd lists them (daemon with --etcd)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "vm-args" -d 'QEMU arguments that plug a guest into a VM\'s port (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "libvirt-xml" -d 'The libvirt <interface> element for a VM\'s port (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "acl" -d 'Add, remove or show access lists on switch ports and routers (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "conntrack" -d 'Show or flush the connections stateful ACLs track (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "stats" -d 'Per-port counters, drops by reason, FDB sizes (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "apply" -d 'Make the daemon\'s state equal to a topology file, whole or not at all'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "export" -d 'Print the daemon\'s state as a topology file (`apply` of it is an empty plan)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "capture" -d 'Write the frames a port sends and receives as pcap (tcpdump -r reads it)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "man" -d 'Write vepa\'s man pages (vepa.1 and one per subcommand) into a directory'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from nic" -f -a "show" -d 'Physical NICs (or one device): driver, SR-IOV VFs, embedded bridge mode'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from nic" -f -a "set" -d 'Set a NIC\'s embedded bridge mode: `vepa nic set DEV hwmode vepa|veb`'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from nic" -f -a "vf" -d 'Change one virtual function: MAC, VLAN, spoof check, trust, link state'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from nic" -f -a "sriov" -d 'Set how many VFs a NIC has: `vepa nic sriov DEV numvfs N`'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from switch" -f -a "add" -d 'Add a switch (no ports yet)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from switch" -f -a "del" -d 'Remove a switch and every port on it'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from switch" -f -a "set" -d 'Change a switch\'s default mode or ageing time, at run time'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from switch" -f -a "show" -d 'List switches (or one)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from port" -f -a "add" -d 'Add a port: the daemon makes its device (veth, tap) or attaches to one (netdev)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from port" -f -a "del" -d 'Remove a port and the device vepa made for it'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from port" -f -a "set" -d 'Change a port\'s forwarding settings at run time (traffic still allowed keeps flowing)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from port" -f -a "show" -d 'List ports (all, one switch\'s, or one)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from fdb" -f -a "show" -d 'The switch\'s filtering database (learned and static)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from fdb" -f -a "add" -d 'Pin a MAC to a port (a static entry, kept in the store)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from fdb" -f -a "del" -d 'Remove a static entry'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from fdb" -f -a "flush" -d 'Forget learned addresses (all, or one port\'s); static entries stay'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from flow" -f -a "add" -d 'Add flows (one with the same table, priority and match is replaced)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from flow" -f -a "mod" -d 'Change the actions of the flows a match selects'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from flow" -f -a "del" -d 'Remove the flows a match covers (every flow without one)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from flow" -f -a "dump" -d 'List flows with their counters (the ones a match covers, or all)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "add" -d 'Add groups: group_id=N,type=all|select|indirect|ff,bucket=ACTIONS,...'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "mod" -d 'Replace groups of the same id'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "del" -d 'Remove a group and the flows that use it (all groups without an id)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "dump" -d 'List groups with their counters'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from router" -f -a "add" -d 'Add a router (no ports yet; give it some with `vepa router port add`)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from router" -f -a "del" -d 'Remove a router, its ports and routes'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from router" -f -a "show" -d 'Show routers: ports, routes, neighbors (ARP/ND) and counters'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from router" -f -a "port" -d 'Add or remove router ports (a router port is a port on a switch)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from router" -f -a "flush" -d 'Forget every resolved neighbor (ARP and ND entries) of a router'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from route" -f -a "add" -d 'Add a static route: to PREFIX via a gateway on one of the router\'s subnets, or out of a port'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from route" -f -a "del" -d 'Remove a static route'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from route" -f -a "show" -d 'A router\'s routing table: connected subnets and static routes'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from tunnel" -f -a "show" -d 'VXLAN ports: VNI, local and remote VTEPs, the inner MTU, remote MACs learned (and behind which VTEP), drops'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from hosts" -f -a "show" -d 'The hosts the etcd control plane lists (the last known list while etcd is away): their underlay address, and each spanning switch\'s VNI, VTEP and VM MACs'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from acl" -f -a "add" -d 'Make an ACL on a switch port or a router, or add rules to one'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from acl" -f -a "del" -d 'Remove an ACL, or one of its rules'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from acl" -f -a "show" -d 'ACLs with their rules and what each matched'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from conntrack" -f -a "show" -d 'Tracked connections, per table (\'port SWITCH/PORT\' or \'router NAME\')'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from conntrack" -f -a "flush" -d 'Forget tracked connections (of one table, or all)'
