@@ -11,8 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # The linker (and the C parts of a few crates) need cc; iproute2 is not
 # needed: vepa makes namespaces and devices over netlink itself.
-if [ ! -x /usr/bin/cc ]; then
-  echo "== installing gcc (cc, the linker cargo uses)"
+if [ ! -x /usr/bin/cc ] || [ ! -e "/usr/lib/$(uname -m)-linux-gnu/crt1.o" ]; then
+  echo "== installing gcc and libc6-dev (cc, the linker cargo uses, and the C runtime it links)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
 fi

@@ -22,6 +22,8 @@ pub struct Daemon {
     pub env: Vec<(String, String)>,
     /// The namespace the daemon runs in (its devices and sockets there).
     pub netns: Option<String>,
+    /// A command the daemon runs under (e.g. setpriv with a unit's limits).
+    pub wrap: Vec<String>,
 }
 
 impl Daemon {
@@ -44,7 +46,17 @@ impl Daemon {
         Daemon::make(args, None)
     }
 
+    /// Starts a daemon under `wrap` (a command that execs the rest of its
+    /// arguments) with `env` added.
+    pub fn start_wrapped(wrap: &[&str], env: &[(&str, &str)], args: &[&str]) -> Daemon {
+        Daemon::build(args, None, wrap, env)
+    }
+
     fn make(args: &[&str], netns: Option<&str>) -> Daemon {
+        Daemon::build(args, netns, &[], &[])
+    }
+
+    fn build(args: &[&str], netns: Option<&str>, wrap: &[&str], env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("vepa.sock");
         let state = dir.path().join("state");
@@ -55,8 +67,12 @@ impl Daemon {
             state,
             extra: args.iter().map(|s| s.to_string()).collect(),
             links: Vec::new(),
-            env: Vec::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             netns: netns.map(str::to_string),
+            wrap: wrap.iter().map(|s| s.to_string()).collect(),
         };
         d.launch();
         d
@@ -75,6 +91,11 @@ impl Daemon {
             Some(ns) => {
                 let mut c = Command::new("ip");
                 c.args(["netns", "exec", ns]).arg(vepa_bin());
+                c
+            }
+            None if !self.wrap.is_empty() => {
+                let mut c = Command::new(&self.wrap[0]);
+                c.args(&self.wrap[1..]).arg(vepa_bin());
                 c
             }
             None => Command::new(vepa_bin()),

@@ -347,13 +347,15 @@ async fn serve(
     // systemd (Type=notify) learns the daemon is up only once its socket
     // answers a request, so nothing ordered after vepa.service races it.
     if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        // (Not one of `tasks`: the daemon stops when any of those ends.)
         let socket = o.socket.clone();
-        tasks.spawn(async move {
+        tokio::spawn(async move {
             match readiness::wait_answering(&socket).await {
                 Ok(()) => readiness::notify_ready(&socket),
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "not telling systemd the daemon is ready"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "not telling systemd the daemon is ready")
+                }
             }
-            Ok(())
         });
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
