@@ -34,6 +34,7 @@ use vepa_api::topology;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 /// `vepa --version`: the release and the commit it was built from.
 const VERSION: &str = concat!(
@@ -42,7 +43,6 @@ const VERSION: &str = concat!(
     env!("VEPA_GIT_COMMIT"),
     ")"
 );
-use std::path::PathBuf;
 
 /// vepa connects VMs and containers to each other and to the network with
 /// the forwarding modes of IEEE 802.1Qbg edge virtual bridging (the Linux

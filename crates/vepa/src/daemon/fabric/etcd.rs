@@ -17,8 +17,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -81,6 +82,20 @@ impl Endpoint {
             authority,
         })
     }
+
+    fn unreachable(&self, what: impl Into<String>) -> EtcdError {
+        EtcdError::Unreachable {
+            endpoint: self.url.clone(),
+            what: what.into(),
+        }
+    }
+
+    fn bad_answer(&self, what: impl Into<String>) -> EtcdError {
+        EtcdError::Answer {
+            endpoint: self.url.clone(),
+            what: what.into(),
+        }
+    }
 }
 
 impl Etcd {
@@ -99,13 +114,10 @@ impl Etcd {
     }
 
     /// Sends `body` to `path` on the current endpoint, then on each other
-    /// one while they cannot be reached; returns the answer's status and
-    /// body (the first endpoint that answered becomes the current one).
-    async fn send(&self, path: &str, body: &impl Serialize) -> Result<(Endpoint, Incoming)> {
-        let body = serde_json::to_vec(body).map_err(|e| EtcdError::Answer {
-            endpoint: String::new(),
-            what: format!("encode the request: {e}"),
-        })?;
+    /// one while they cannot be reached; returns the endpoint that answered
+    /// 200 (it becomes the current one) and the answer's body.
+    async fn send(&self, path: &str, body: &Value) -> Result<(Endpoint, Incoming)> {
+        let body = Bytes::from(body.to_string());
         let first = self.current.load(Ordering::Relaxed);
         let mut last = None;
         for i in 0..self.endpoints.len() {
@@ -123,51 +135,32 @@ impl Etcd {
         Err(last.unwrap_or_else(|| EtcdError::Endpoint(String::new())))
     }
 
-    async fn call<R: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<R> {
+    async fn call<R: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<R> {
         let (ep, incoming) = self.send(path, body).await?;
         let bytes = tokio::time::timeout(
             REQUEST_TIMEOUT,
             Limited::new(incoming, MAX_ANSWER).collect(),
         )
         .await
-        .map_err(|_| EtcdError::Unreachable {
-            endpoint: ep.url.clone(),
-            what: "no answer in time".into(),
-        })?
-        .map_err(|e| EtcdError::Answer {
-            endpoint: ep.url.clone(),
-            what: e.to_string(),
-        })?
+        .map_err(|_| ep.unreachable("no answer in time"))?
+        .map_err(|e| ep.bad_answer(e.to_string()))?
         .to_bytes();
         decode(&ep, &bytes)
     }
 
     /// The key `key`, if it exists.
     pub async fn get(&self, key: &str) -> Result<Range> {
-        self.call(
-            "/v3/kv/range",
-            &RangeRequest {
-                key: b64(key.as_bytes()),
-                range_end: None,
-            },
-        )
-        .await
+        let range = json!({ "key": b64(key.as_bytes()) });
+        self.call("/v3/kv/range", &range).await
     }
 
     /// Every key starting with `prefix`.
     pub async fn get_prefix(&self, prefix: &str) -> Result<Range> {
-        self.call(
-            "/v3/kv/range",
-            &RangeRequest {
-                key: b64(prefix.as_bytes()),
-                range_end: Some(b64(&prefix_end(prefix.as_bytes()))),
-            },
-        )
-        .await
+        self.call("/v3/kv/range", &prefix_range(prefix)).await
     }
 
     pub async fn put(&self, key: &str, value: &[u8], lease: i64) -> Result<()> {
-        let _: serde_json::Value = self.call("/v3/kv/put", &put(key, value, lease)).await?;
+        let _: IgnoredAny = self.call("/v3/kv/put", &put(key, value, lease)).await?;
         Ok(())
     }
 
@@ -180,7 +173,7 @@ impl Etcd {
         value: &[u8],
         lease: i64,
     ) -> Result<bool> {
-        let txn = serde_json::json!({
+        let txn = json!({
             "compare": [{
                 "key": b64(key.as_bytes()),
                 "result": "EQUAL",
@@ -200,12 +193,8 @@ impl Etcd {
             #[serde(rename = "ID", default, deserialize_with = "int")]
             id: i64,
         }
-        let g: Granted = self
-            .call(
-                "/v3/lease/grant",
-                &serde_json::json!({ "TTL": ttl.to_string() }),
-            )
-            .await?;
+        let grant = json!({ "TTL": ttl.to_string() });
+        let g: Granted = self.call("/v3/lease/grant", &grant).await?;
         Ok(g.id)
     }
 
@@ -221,12 +210,7 @@ impl Etcd {
             #[serde(rename = "TTL", default, deserialize_with = "int")]
             ttl: i64,
         }
-        let a: Alive = self
-            .call(
-                "/v3/lease/keepalive",
-                &serde_json::json!({ "ID": lease.to_string() }),
-            )
-            .await?;
+        let a: Alive = self.call("/v3/lease/keepalive", &lease_id(lease)).await?;
         match (a.result, a.error) {
             (Some(t), _) => Ok(t.ttl),
             (None, Some(e)) => Err(e.into()),
@@ -235,22 +219,15 @@ impl Etcd {
     }
 
     pub async fn lease_revoke(&self, lease: i64) -> Result<()> {
-        let _: serde_json::Value = self
-            .call(
-                "/v3/lease/revoke",
-                &serde_json::json!({ "ID": lease.to_string() }),
-            )
-            .await?;
+        let _: IgnoredAny = self.call("/v3/lease/revoke", &lease_id(lease)).await?;
         Ok(())
     }
 
     /// Watches every key under `prefix` from `start_revision` on.
     pub async fn watch_prefix(&self, prefix: &str, start_revision: i64) -> Result<Watch> {
-        let create = serde_json::json!({ "create_request": {
-            "key": b64(prefix.as_bytes()),
-            "range_end": b64(&prefix_end(prefix.as_bytes())),
-            "start_revision": start_revision.to_string(),
-        }});
+        let mut range = prefix_range(prefix);
+        range["start_revision"] = start_revision.to_string().into();
+        let create = json!({ "create_request": range });
         let (endpoint, body) = self.send("/v3/watch", &create).await?;
         Ok(Watch {
             endpoint,
@@ -262,11 +239,8 @@ impl Etcd {
 
 /// POSTs `body` and waits for the answer's head; an answer other than
 /// 200 becomes the error etcd gave.
-async fn post(ep: &Endpoint, path: &str, body: Vec<u8>) -> Result<Incoming> {
-    let unreachable = |what: String| EtcdError::Unreachable {
-        endpoint: ep.url.clone(),
-        what,
-    };
+async fn post(ep: &Endpoint, path: &str, body: Bytes) -> Result<Incoming> {
+    let unreachable = |what: String| ep.unreachable(what);
     let stream = tokio::time::timeout(
         CONNECT_TIMEOUT,
         tokio::net::TcpStream::connect(&ep.authority),
@@ -286,7 +260,7 @@ async fn post(ep: &Endpoint, path: &str, body: Vec<u8>) -> Result<Incoming> {
         .uri(path)
         .header("host", &ep.authority)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .map_err(|e| unreachable(format!("request: {e}")))?;
     let resp = tokio::time::timeout(REQUEST_TIMEOUT, sender.send_request(req))
         .await
@@ -307,21 +281,15 @@ async fn post(ep: &Endpoint, path: &str, body: Vec<u8>) -> Result<Incoming> {
     .unwrap_or_default();
     Err(match serde_json::from_slice::<StreamError>(&bytes) {
         Ok(e) => e.into(),
-        Err(_) => EtcdError::Answer {
-            endpoint: ep.url.clone(),
-            what: format!(
-                "HTTP {status} for {path}: {} (is this etcd 3.4 or newer?)",
-                String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).trim()
-            ),
-        },
+        Err(_) => ep.bad_answer(format!(
+            "HTTP {status} for {path}: {} (is this etcd 3.4 or newer?)",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).trim()
+        )),
     })
 }
 
 fn decode<R: DeserializeOwned>(ep: &Endpoint, bytes: &[u8]) -> Result<R> {
-    serde_json::from_slice(bytes).map_err(|e| EtcdError::Answer {
-        endpoint: ep.url.clone(),
-        what: e.to_string(),
-    })
+    serde_json::from_slice(bytes).map_err(|e| ep.bad_answer(e.to_string()))
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -342,19 +310,24 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
-fn put(key: &str, value: &[u8], lease: i64) -> serde_json::Value {
-    serde_json::json!({
+/// A range over every key starting with `prefix`.
+fn prefix_range(prefix: &str) -> Value {
+    json!({
+        "key": b64(prefix.as_bytes()),
+        "range_end": b64(&prefix_end(prefix.as_bytes())),
+    })
+}
+
+fn lease_id(lease: i64) -> Value {
+    json!({ "ID": lease.to_string() })
+}
+
+fn put(key: &str, value: &[u8], lease: i64) -> Value {
+    json!({
         "key": b64(key.as_bytes()),
         "value": b64(value),
         "lease": lease.to_string(),
     })
-}
-
-#[derive(Serialize)]
-struct RangeRequest {
-    key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    range_end: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -471,19 +444,13 @@ impl Watch {
                 };
             }
             if self.pending.len() > MAX_ANSWER {
-                return Err(EtcdError::Answer {
-                    endpoint: self.endpoint.url.clone(),
-                    what: format!("a watch answer over {MAX_ANSWER} bytes"),
-                });
+                return Err(self
+                    .endpoint
+                    .bad_answer(format!("a watch answer over {MAX_ANSWER} bytes")));
             }
             match self.body.frame().await {
                 None => return Ok(None),
-                Some(Err(e)) => {
-                    return Err(EtcdError::Unreachable {
-                        endpoint: self.endpoint.url.clone(),
-                        what: format!("watch: {e}"),
-                    })
-                }
+                Some(Err(e)) => return Err(self.endpoint.unreachable(format!("watch: {e}"))),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         self.pending.extend_from_slice(&data);
