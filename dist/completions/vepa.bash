@@ -868,7 +868,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__apply)
-            opts="-f -h --file --dry-run --socket --url --token-file --help"
+            opts="-f -h --file --dry-run --force --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1104,7 +1104,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__daemon)
-            opts="-h --state-dir --group --listen --workers --default --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --socket --url --token-file --help"
+            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --workers --default --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1115,6 +1115,14 @@ _vepa() {
                     return 0
                     ;;
                 --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vhost-group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vhost-user-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -73,7 +73,9 @@ complete -c vepa -n "__fish_vepa_using_subcommand validate" -l url -d 'Talk to t
 complete -c vepa -n "__fish_vepa_using_subcommand validate" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l state-dir -d 'Where the desired state is kept' -r -F
-complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l group -d 'Group allowed to use the socket (mode 0660), and to connect a guest to a vhost-user port\'s socket (add QEMU\'s user, e.g. libvirt-qemu, to it); default root only' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l group -d 'Group allowed to use the API socket (mode 0660) and the switches\' OpenFlow management sockets; default root only. Without --vhost-group, it may also connect guests to vhost-user sockets' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l vhost-group -d 'Group allowed to connect a guest to a vhost-user port\'s socket, and nothing else: add QEMU\'s user (e.g. libvirt-qemu) to it, not to --group, which steers the whole daemon' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l vhost-user-dir -d 'The one directory vhost-user sockets are made in (a port\'s `socket` must be under it; default SWITCH/PORT.sock there)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l listen -d 'Also serve the API on this loopback TCP address (needs --token-file)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l workers -d 'Forwarding threads (default: one per core)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd -d 'etcd endpoint(s) of the multi-host control plane, e.g. http://10.0.0.9:2379 (repeat or separate with commas). This host\'s VTEP, VNIs and VM MACs are published there; fabric ports (`fabric = true`) reach the other hosts it lists' -r
@@ -510,11 +512,12 @@ complete -c vepa -n "__fish_vepa_using_subcommand apply" -l socket -d 'The daemo
 complete -c vepa -n "__fish_vepa_using_subcommand apply" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand apply" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand apply" -l dry-run
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -l force -d 'Apply even if the file was exported at an older generation (what changed since is undone)'
 complete -c vepa -n "__fish_vepa_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand export" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand export" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand export" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
-complete -c vepa -n "__fish_vepa_using_subcommand export" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand capture" -s w -d 'File to write (default: stdout, e.g. `| tcpdump -r -`)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand capture" -s c -d 'Stop after this many frames' -r
 complete -c vepa -n "__fish_vepa_using_subcommand capture" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F

@@ -108,6 +108,8 @@ impl Daemon {
             .arg(&self.state)
             .arg("--workers")
             .arg("1")
+            .arg("--vhost-user-dir")
+            .arg(self.vhost_dir())
             .args(&self.extra)
             .env("RUST_LOG", "vepa=info")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -134,6 +136,12 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// This daemon's vhost-user directory (`--vhost-user-dir`): a port's
+    /// socket is SWITCH/PORT.sock there unless it names one inside it.
+    pub fn vhost_dir(&self) -> PathBuf {
+        self.dir.path().join("vu")
     }
 
     pub fn log(&self) -> String {

@@ -244,8 +244,9 @@ fn only_root_and_the_group_may_use_the_socket() {
     );
     assert_eq!(d.topology(), before);
 
-    // The group may connect guests to vhost-user sockets too.
-    let sock = d.dir.path().join("vu.sock");
+    // Without --vhost-group, the group may connect guests to vhost-user
+    // sockets too.
+    let sock = d.vhost_dir().join("vu.sock");
     d.ok(&["switch", "add", "vug"]);
     d.ok(&[
         "port",

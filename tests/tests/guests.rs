@@ -131,12 +131,17 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
     let id = uid();
     let ns = Netns::new(&format!("gx{id}"));
     let d = Daemon::start();
+    let sock = d
+        .vhost_dir()
+        .join(format!("gu{id}.sock"))
+        .display()
+        .to_string();
     apply(
         &d,
         &format!(
             "[[switch]]\nname = \"gx{id}\"\n\
              [[switch.port]]\nname = \"gv{id}\"\ntype = \"tap\"\nmac = \"52:54:00:aa:bb:01\"\nmtu = 1400\n\
-             [[switch.port]]\nname = \"gu{id}\"\ntype = \"vhost-user\"\nsocket = \"/tmp/vepa-gu{id}.sock\"\nmac = \"52:54:00:aa:bb:02\"\n\
+             [[switch.port]]\nname = \"gu{id}\"\ntype = \"vhost-user\"\nsocket = \"{sock}\"\nmac = \"52:54:00:aa:bb:02\"\n\
              [[switch.port]]\nname = \"gc{id}\"\ntype = \"veth\"\nnetns = \"{}\"\n",
             ns.name
         ),
@@ -167,14 +172,14 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
         args.trim(),
         format!(
             "-object memory-backend-memfd,id=mem-gu{id},size=256M,share=on -machine memory-backend=mem-gu{id} \
-             -chardev socket,id=chr-gu{id},path=/tmp/vepa-gu{id}.sock,reconnect=1 \
+             -chardev socket,id=chr-gu{id},path={sock},reconnect=1 \
              -netdev vhost-user,id=net-gu{id},chardev=chr-gu{id} \
              -device virtio-net-pci,netdev=net-gu{id},mac=52:54:00:aa:bb:02,vectors=0"
         )
     );
     assert!(
         std::os::unix::fs::FileTypeExt::is_socket(
-            &std::fs::metadata(format!("/tmp/vepa-gu{id}.sock"))
+            &std::fs::metadata(&sock)
                 .expect("the vhost-user socket")
                 .file_type()
         ),
@@ -184,7 +189,7 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
     assert!(show.contains("up (no guest)"), "{show}");
     let xml = d.ok(&["libvirt-xml", &format!("gu{id}")]);
     assert!(
-        xml.contains(&format!("path='/tmp/vepa-gu{id}.sock' mode='client'")),
+        xml.contains(&format!("path='{sock}' mode='client'")),
         "{xml}"
     );
     let domain = format!(
@@ -219,14 +224,14 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
     };
     let err = add_vhost_user("rel.sock");
     assert!(err.contains("socket") && err.contains("absolute"), "{err}");
-    let err = add_vhost_user(&format!("/tmp/vepa-gu{id}.sock"));
+    let err = add_vhost_user(&sock);
     assert!(
         err.contains("socket") && err.contains(&format!("already switch 'gx{id}', port 'gu{id}'")),
         "{err}"
     );
     // The port goes, and its socket with it.
     d.ok(&["port", "del", &format!("gx{id}"), &format!("gu{id}")]);
-    assert!(!std::path::Path::new(&format!("/tmp/vepa-gu{id}.sock")).exists());
+    assert!(!std::path::Path::new(&sock).exists());
 }
 
 /// iperf3 TCP for `secs` seconds between guest `g` (the client) and a

@@ -173,6 +173,9 @@ pub struct ApplyRequest {
     /// Only compute and return the plan.
     #[serde(default)]
     pub dry_run: bool,
+    /// Apply even if `topology.generation` is not the daemon's current one.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// What a change did (or, for a dry run, would do).
@@ -190,6 +193,9 @@ pub struct PortView {
     pub switch: String,
     /// `uplink` or `downlink`.
     pub role: String,
+    /// A vhost-user port's socket, in the daemon's vhost-user directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
     pub spec: crate::topology::PortSpec,
 }
 

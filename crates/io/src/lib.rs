@@ -12,6 +12,7 @@ mod capture;
 mod forwarder;
 mod packet_ring;
 mod packet_socket;
+mod peer;
 mod port;
 mod tap;
 mod vhost_user;
@@ -24,6 +25,7 @@ pub use forwarder::{
 };
 pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;
+pub use peer::PeerCred;
 pub use port::Port;
 pub use tap::TapPort;
 pub use vhost_user::VhostUserPort;

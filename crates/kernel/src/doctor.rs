@@ -479,19 +479,35 @@ fn socket_checks() -> Vec<Feature> {
         "taps served by vepa's own threads (virtio-net header)",
     ));
     // vhost-user itself is vepa's (a unix socket, no kernel device); the
-    // guest's memory reaches vepa as a memfd QEMU shares.
+    // guest's memory reaches vepa as a memfd QEMU shares and seals, so a
+    // guest cannot shrink it under vepa's mapping.
     // SAFETY: memfd_create(2) with a constant name.
-    let memfd = unsafe { libc::memfd_create(c"vepa-doctor".as_ptr(), libc::MFD_CLOEXEC) };
+    let fd = unsafe {
+        libc::memfd_create(
+            c"vepa-doctor".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    // SAFETY: fcntl(2) on the descriptor just made, if any (`opened`
+    // closes it).
+    let sealed = fd >= 0 && unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK) } == 0;
     let memfd = opened(
-        memfd,
+        fd,
         "memfd_create",
-        "memfd_create works (QEMU's memory-backend-memfd)",
-    );
+        "memfd_create and F_SEAL_SHRINK work (QEMU's memory-backend-memfd)",
+    )
+    .and_then(|ok| {
+        if sealed {
+            Ok(ok)
+        } else {
+            Err("a memfd cannot be sealed (fcntl F_ADD_SEALS)".to_string())
+        }
+    });
     out.push(feature(
         "vhost-user memfd",
         memfd,
-        "vhost-user ports: vepa serves the device, maps the guest's shared memory",
-        "vhost-user with file-backed guest memory (memory-backend-file,share=on)",
+        "vhost-user ports: vepa serves the device, maps the guest's sealed shared memory",
+        "none: vepa maps only guest memory sealed against shrinking (a guest that truncated file-backed memory would crash it)",
     ));
     out
 }

@@ -108,6 +108,7 @@ fn topology(s: &Scenario, n: &Names) -> Topology {
     out.mac = Some(MacAddr([0x02, 0x76, 0x65, 0x70, 0x00, 0x64]));
     out.address = vec![format!("{}/24", ip_of(3))];
     Topology {
+        generation: None,
         routers: Vec::new(),
         acls: Vec::new(),
         switches: vec![

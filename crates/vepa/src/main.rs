@@ -134,11 +134,20 @@ enum Command {
         /// Where the desired state is kept.
         #[arg(long, value_name = "DIR", default_value = "/var/lib/vepa")]
         state_dir: PathBuf,
-        /// Group allowed to use the socket (mode 0660), and to connect a
-        /// guest to a vhost-user port's socket (add QEMU's user, e.g.
-        /// libvirt-qemu, to it); default root only.
+        /// Group allowed to use the API socket (mode 0660) and the switches'
+        /// OpenFlow management sockets; default root only. Without
+        /// --vhost-group, it may also connect guests to vhost-user sockets.
         #[arg(long, value_name = "GROUP")]
         group: Option<String>,
+        /// Group allowed to connect a guest to a vhost-user port's socket,
+        /// and nothing else: add QEMU's user (e.g. libvirt-qemu) to it, not
+        /// to --group, which steers the whole daemon.
+        #[arg(long, value_name = "GROUP")]
+        vhost_group: Option<String>,
+        /// The one directory vhost-user sockets are made in (a port's
+        /// `socket` must be under it; default SWITCH/PORT.sock there).
+        #[arg(long, value_name = "DIR", default_value = vepa_api::topology::VHOST_USER_DIR)]
+        vhost_user_dir: PathBuf,
         /// Also serve the API on this loopback TCP address (needs --token-file).
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<std::net::SocketAddr>,
@@ -245,13 +254,25 @@ enum Command {
     ///
     /// Prints the plan (+ add, - remove, ~ change in place, ! device
     /// recreated); with --dry-run, only prints it.
+    ///
+    /// A file from `vepa export` names the generation it was taken at; if
+    /// the daemon's state changed since (an API call, a controller's
+    /// flows), the apply is refused rather than undo those changes.
     Apply {
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
         #[arg(long)]
         dry_run: bool,
+        /// Apply even if the file was exported at an older generation
+        /// (what changed since is undone)
+        #[arg(long)]
+        force: bool,
     },
     /// Print the daemon's state as a topology file (`apply` of it is an empty plan)
+    ///
+    /// The file starts with `generation = N`: `apply` refuses it once the
+    /// state has moved on (unless --force). Delete that line to apply the
+    /// file regardless, as a hand-written one.
     Export,
     /// Write the frames a port sends and receives as pcap (tcpdump -r reads it)
     ///
@@ -331,11 +352,15 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Daemon {
             state_dir,
             group,
+            vhost_group,
+            vhost_user_dir,
             listen,
             workers,
             default,
             fabric,
         } => daemon::run(daemon::DaemonOptions {
+            vhost_group,
+            vhost_user_dir,
             fabric: fabric.options(&state_dir)?,
             state_dir,
             socket: cli
@@ -368,7 +393,11 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::LibvirtXml { port } => client::vm::libvirt_xml(&client()?, &port),
         Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
         Command::Stats { out } => client::stats(&client()?, out.output),
-        Command::Apply { file, dry_run } => client::apply(&client()?, &file, dry_run),
+        Command::Apply {
+            file,
+            dry_run,
+            force,
+        } => client::apply(&client()?, &file, dry_run, force),
         Command::Export => client::export(&client()?),
         Command::Capture { port, file, count } => client::capture(&client()?, &port, file, count),
         Command::Demo => demo::run(),

@@ -173,8 +173,20 @@ pub struct PortOptions {
     /// The daemon's `--underlay-ip`: the local VTEP of fabric ports that
     /// name none.
     pub underlay: Option<std::net::IpAddr>,
-    /// The daemon's `--group`: it may connect to vhost-user sockets too.
+    /// The group that may connect to vhost-user sockets (the daemon's
+    /// `--vhost-group`, else its `--group`); without one, root only.
     pub socket_group: Option<u32>,
+    /// Where vhost-user sockets are made (the daemon's `--vhost-user-dir`;
+    /// default /run/vepa/vhost-user). Set once per process, hence static.
+    pub vhost_user_dir: Option<&'static str>,
+}
+
+impl PortOptions {
+    /// The one directory vhost-user sockets may be made in.
+    pub fn vhost_user_dir(&self) -> &'static str {
+        self.vhost_user_dir
+            .unwrap_or(crate::topology::VHOST_USER_DIR)
+    }
 }
 
 /// An AF_PACKET port on `ifname`, with the receive path `opts` asks for.
@@ -274,7 +286,16 @@ impl<'t> PortMaker<'t> {
             PortKind::Netdev => packet_port(p.host_ifname(), p.offload(), opts)?,
             PortKind::Vxlan => Arc::new(vxlan_port(p, opts.underlay)?),
             PortKind::VhostUser => {
-                let socket = std::path::PathBuf::from(p.vhost_user_socket(&s.name));
+                // Checked when the change was taken; checked again for a
+                // state stored under another --vhost-user-dir.
+                let base = opts.vhost_user_dir();
+                let socket = std::path::PathBuf::from(p.vhost_user_socket_in(base, &s.name));
+                if !socket.starts_with(base) || socket == std::path::Path::new(base) {
+                    bail!(
+                        "socket: {} is outside the vhost-user directory {base}",
+                        socket.display()
+                    );
+                }
                 if let Some(dir) = socket.parent() {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("socket: cannot make {}", dir.display()))?;

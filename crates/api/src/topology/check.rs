@@ -30,6 +30,13 @@ pub(super) fn check_port(
     if p.name.is_empty() {
         return Err(invalid(at, "name", "a port needs a name"));
     }
+    if !path_component(&p.name) {
+        return Err(invalid(
+            at,
+            "name",
+            "expected a name without '/' or control characters, and not '.' or '..' (it names files, such as a vhost-user socket)",
+        ));
+    }
     if p.ifname.is_none()
         && !matches!(
             p.kind,
@@ -128,11 +135,11 @@ pub(super) fn check_port(
             // The guest's MAC (`mac`) is what vm-args gives QEMU.
             no_interface_fields(p, &not_for)?;
             match &p.socket {
-                Some(s) if !s.starts_with('/') || s.ends_with('/') || s.contains('\0') => {
+                Some(s) if !s.starts_with('/') || !s[1..].split('/').all(path_component) => {
                     return Err(invalid(
                         at,
                         "socket",
-                        format!("'{s}': expected an absolute path to a socket file"),
+                        format!("'{}': expected an absolute path to a socket file, without '.', '..', '//' or control characters", s.escape_debug()),
                     ));
                 }
                 Some(_) => {}
@@ -550,4 +557,10 @@ pub(super) fn switch_config(
         other => invalid(format!("switch '{}'", s.name), "mode", other.to_string()),
     })?;
     Ok(cfg)
+}
+
+/// Whether `s` can be one component of a path vepa makes: not empty, not
+/// `.` or `..`, no `/` and no control characters (NUL included).
+pub fn path_component(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && !s.chars().any(|c| c == '/' || c.is_control())
 }

@@ -13,6 +13,7 @@ pub mod sdn;
 #[cfg(test)]
 mod tests;
 
+pub use check::path_component as check_path_component;
 use check::{check_port, switch_config};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -24,6 +25,12 @@ use vepa_packet::MacAddr;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
+    /// The daemon's generation this file was exported at (`vepa export`
+    /// writes it). An apply of a file from an older generation is refused
+    /// (409, `generation`) unless forced: it would undo what changed since,
+    /// such as flows a controller added. Never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     #[serde(default, rename = "switch")]
     pub switches: Vec<SwitchSpec>,
     /// Routers between the switches' subnets.
@@ -269,9 +276,15 @@ impl PortSpec {
     /// A vhost-user port's socket: `socket`, else
     /// /run/vepa/vhost-user/SWITCH/PORT.sock (port names are per switch).
     pub fn vhost_user_socket(&self, switch: &str) -> String {
+        self.vhost_user_socket_in(VHOST_USER_DIR, switch)
+    }
+
+    /// [`PortSpec::vhost_user_socket`] for a daemon whose vhost-user
+    /// directory is `dir`.
+    pub fn vhost_user_socket_in(&self, dir: &str, switch: &str) -> String {
         self.socket
             .clone()
-            .unwrap_or_else(|| format!("{VHOST_USER_DIR}/{switch}/{}.sock", self.name))
+            .unwrap_or_else(|| format!("{dir}/{switch}/{}.sock", self.name))
     }
 
     pub fn new(name: &str, kind: PortKind) -> PortSpec {
@@ -452,6 +465,41 @@ impl Topology {
         })
     }
 
+    /// Checks that every vhost-user socket is inside `dir`, the only
+    /// directory where the daemon makes and replaces sockets: a socket
+    /// path elsewhere would let an API caller have root unlink or chown
+    /// any file. (Names and paths are already known to have no `..`.)
+    pub fn check_vhost_user_dir(&self, dir: &str) -> Result<(), TopologyError> {
+        let dir = dir.trim_end_matches('/');
+        for (_, s, p) in self.ports() {
+            if p.kind != PortKind::VhostUser {
+                continue;
+            }
+            let at = format!("switch '{}', port '{}'", s.name, p.name);
+            let path = p.vhost_user_socket_in(dir, &s.name);
+            let field = if p.socket.is_some() { "socket" } else { "name" };
+            let inside = path
+                .strip_prefix(dir)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|rest| !rest.is_empty());
+            if !inside {
+                return Err(invalid(
+                    at,
+                    field,
+                    format!("'{path}' is outside the daemon's vhost-user directory {dir}: sockets are made and replaced only there (use a path under {dir}/, or leave socket unset for {dir}/SWITCH/PORT.sock)"),
+                ));
+            }
+            if path.len() > MAX_SOCKET_PATH {
+                return Err(invalid(
+                    at,
+                    field,
+                    format!("the socket {path} is longer than a unix socket address holds ({MAX_SOCKET_PATH} bytes): set a shorter socket"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the whole file and builds one dataplane config per switch.
     pub fn validate(&self) -> Result<Vec<SwitchConfig>, TopologyError> {
         if self.switches.is_empty() {
@@ -468,11 +516,11 @@ impl Topology {
     pub fn check(&self) -> Result<Vec<SwitchConfig>, TopologyError> {
         let mut names = HashSet::new();
         for s in &self.switches {
-            if s.name.is_empty() || s.name.contains('/') || s.name.len() > MAX_NAME {
+            if s.name.len() > MAX_NAME || !check::path_component(&s.name) {
                 return Err(invalid(
-                    format!("switch '{}'", s.name),
+                    format!("switch '{}'", s.name.escape_debug()),
                     "name",
-                    format!("expected a non-empty name of at most {MAX_NAME} bytes without '/'"),
+                    format!("expected a non-empty name of at most {MAX_NAME} bytes without '/' or control characters, and not '.' or '..' (it names files, such as its vhost-user directory)"),
                 ));
             }
             if !names.insert(s.name.as_str()) {

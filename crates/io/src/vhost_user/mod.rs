@@ -297,7 +297,11 @@ impl VhostUserBackendReqHandlerMut for Backend {
         let mut regions = Vec::new();
         let mut maps = Vec::new();
         for (r, file) in ctx.iter().zip(files) {
-            // A mapping past the file's end would fault (SIGBUS) on use.
+            // A mapping past the file's end faults (SIGBUS) on use, and
+            // would take every port of the daemon with it: the memory must
+            // be long enough now and sealed so it stays so (QEMU's
+            // memory-backend-memfd seals by default).
+            require_shrink_seal(&file)?;
             let size = file.metadata().map_err(VuError::ReqHandlerError)?.len();
             if r.mmap_offset
                 .checked_add(r.memory_size)
@@ -608,6 +612,20 @@ fn session(shared: &Arc<Shared>, stream: UnixStream) -> String {
     why
 }
 
+/// Refuses guest memory its owner could still shrink under our mapping.
+fn require_shrink_seal(file: &File) -> VuResult<()> {
+    // SAFETY: fcntl(2) F_GET_SEALS on a descriptor we own; no pointers.
+    let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
+    if seals >= 0 && seals & libc::F_SEAL_SHRINK != 0 {
+        return Ok(());
+    }
+    Err(VuError::ReqHandlerError(io::Error::other(
+        "guest memory is not a memfd sealed against shrinking (F_SEAL_SHRINK): \
+         refused, a guest that truncated it would crash vepa; use QEMU's \
+         memory-backend-memfd (sealed by default)",
+    )))
+}
+
 /// vhost-user's SET_VRING_ENABLE request code, and its header flags.
 const SET_VRING_ENABLE: u32 = 18;
 const MSG_VERSION_1: u32 = 0x1;
@@ -676,7 +694,9 @@ fn socket_inode(p: &std::path::Path) -> io::Result<(u64, u64)> {
 
 impl VhostUserPort {
     /// Serves `socket` (made anew, mode 0660, of group `group` if given;
-    /// its directory must exist).
+    /// its directory must exist). Only root, vepa's user and members of
+    /// `group` may connect. A file already at `socket` is replaced only if
+    /// it is a socket (a stale one of ours): never a file or a link.
     pub fn open(name: &str, socket: PathBuf, group: Option<u32>) -> io::Result<VhostUserPort> {
         let shared = Arc::new(Shared {
             dev: Mutex::new(Device::new()),
@@ -685,7 +705,21 @@ impl VhostUserPort {
             stop: EventFd::new(EFD_NONBLOCK)?,
             rx_bad: AtomicU64::new(0),
         });
-        let _ = std::fs::remove_file(&socket);
+        match std::fs::symlink_metadata(&socket) {
+            Ok(m) if std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()) => {
+                std::fs::remove_file(&socket)?
+            }
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} exists and is not a socket: vepa replaces only a stale socket",
+                        socket.display()
+                    ),
+                ))
+            }
+            Err(_) => {}
+        }
         // Bound before this returns: QEMU may connect at once.
         let listener = UnixListener::bind(&socket)?;
         let inode = socket_inode(&socket)?;
@@ -703,6 +737,15 @@ impl VhostUserPort {
                 while wait_for_guest(&listener, &sh.stop) {
                     match listener.accept().map(|(s, _)| s) {
                         Ok(s) => {
+                            let cred = crate::PeerCred::of(&s);
+                            if !cred.as_ref().is_ok_and(|c| c.allowed(group)) {
+                                tracing::warn!(
+                                    socket = %path.display(),
+                                    peer = ?cred.ok(),
+                                    "vhost-user: refused a peer that is not root, vepa's user or in the socket's group"
+                                );
+                                continue;
+                            }
                             tracing::info!(socket = %path.display(), "vhost-user: a guest connected");
                             let before = sh.rx_bad.load(Ordering::Relaxed);
                             let why = session(&sh, s);

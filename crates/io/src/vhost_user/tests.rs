@@ -119,6 +119,39 @@ fn early_vring_enable(index: u32, need_reply: bool) -> Vec<u8> {
 /// before SET_FEATURES (once wanting an answer, as newer QEMUs do), then
 /// memory, rings, kicks (and no enable after).
 fn connect(socket: &std::path::Path, drop_features: u64) -> Guest {
+    connect_with(socket, drop_features, guest_memory(true))
+}
+
+/// Guest memory as QEMU's memory-backend-memfd makes it: a memfd sealed
+/// against shrinking and growing; unsealed, what a hostile peer sends.
+fn guest_memory(sealed: bool) -> File {
+    use std::os::fd::FromRawFd;
+    // SAFETY: memfd_create(2) with a constant name; the descriptor is new
+    // and owned by the File made from it.
+    let file = unsafe {
+        let fd = libc::memfd_create(
+            c"vepa-test-guest".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        );
+        assert!(fd >= 0, "memfd_create: {}", io::Error::last_os_error());
+        File::from_raw_fd(fd)
+    };
+    file.set_len(MEM as u64).unwrap();
+    if sealed {
+        // SAFETY: fcntl(2) F_ADD_SEALS on the memfd just made; no pointers.
+        let r = unsafe {
+            libc::fcntl(
+                file.as_raw_fd(),
+                libc::F_ADD_SEALS,
+                libc::F_SEAL_SHRINK | libc::F_SEAL_GROW,
+            )
+        };
+        assert_eq!(r, 0, "seal: {}", io::Error::last_os_error());
+    }
+    file
+}
+
+fn connect_with(socket: &std::path::Path, drop_features: u64, file: File) -> Guest {
     let stream = UnixStream::connect(socket).unwrap();
     let mut raw = stream.try_clone().unwrap();
     let mut fe = Frontend::from_stream(stream, 2);
@@ -141,8 +174,6 @@ fn connect(socket: &std::path::Path, drop_features: u64) -> Guest {
     let features = offered & !drop_features;
     fe.set_features(features).unwrap();
 
-    let file = tempfile::tempfile().unwrap();
-    file.set_len(MEM as u64).unwrap();
     let region = MmapRegion::from_file(FileOffset::new(file.try_clone().unwrap(), 0), MEM).unwrap();
     let mem =
         GuestMemoryMmap::from_regions(vec![GuestRegionMmap::new(region, GuestAddress(0)).unwrap()])
@@ -531,4 +562,53 @@ fn a_legacy_driver_has_a_ten_byte_header() {
     let mut got = vec![0u8; 10 + frame.len()];
     g.mem.read_slice(&mut got, GuestAddress(0x30_0000)).unwrap();
     assert_eq!(&got[10..], &frame[..]);
+}
+
+/// A peer whose guest memory it could truncate later (and so fault the
+/// daemon with SIGBUS on the next frame) is refused at SET_MEM_TABLE: the
+/// session ends, the port is reset and the next, well-behaved guest is
+/// served. Sealed memory cannot be shrunk under the port at all.
+#[test]
+fn guest_memory_that_could_shrink_is_refused_and_the_port_serves_the_next_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("vu.sock");
+    let port = VhostUserPort::open("vu3", socket.clone(), None).unwrap();
+    let stream = UnixStream::connect(&socket).unwrap();
+    let mut fe = Frontend::from_stream(stream, 2);
+    fe.set_owner().unwrap();
+    let offered = fe.get_features().unwrap();
+    let pf = fe.get_protocol_features().unwrap();
+    fe.set_protocol_features(pf & VhostUserProtocolFeatures::REPLY_ACK)
+        .unwrap();
+    fe.set_features(offered).unwrap();
+    let hostile = guest_memory(false);
+    // (Refused without a reply: the backend ends the session.)
+    let _ = fe.set_mem_table(&[VhostUserMemoryRegionInfo {
+        guest_phys_addr: 0,
+        memory_size: MEM as u64,
+        userspace_addr: USER_BASE,
+        mmap_offset: 0,
+        mmap_handle: hostile.as_raw_fd(),
+    }]);
+    assert!(
+        fe.get_features().is_err(),
+        "and the session is over: the port talks no more to that peer"
+    );
+    // The hostile peer shrinks its memory now: nothing of it is mapped.
+    hostile.set_len(0).unwrap();
+    wait_until("the port is reset", || {
+        port.status().as_deref() == Some("no guest")
+    });
+    let memory = guest_memory(true);
+    let mut g = connect_with(&socket, 0, memory.try_clone().unwrap());
+    wait_until("the next guest's rings start", || {
+        port.status().as_deref() == Some("guest connected")
+    });
+    let frame = tcp4(20);
+    g.rx.post(&g.mem, &[(0x30_0000, 2048, true)]);
+    assert!(port.send(&VirtioNetHdr::default(), &frame).is_ok());
+    assert_eq!(g.rx.used(&g.mem).len(), 1, "the sealed guest gets frames");
+    // A sealed guest cannot shrink what the port maps.
+    let e = memory.set_len(0).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
 }

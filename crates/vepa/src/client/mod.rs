@@ -466,7 +466,7 @@ pub fn stats(c: &Client, out: Output) -> Result<()> {
     }
 }
 
-pub fn apply(c: &Client, file: &std::path::Path, dry_run: bool) -> Result<()> {
+pub fn apply(c: &Client, file: &std::path::Path, dry_run: bool, force: bool) -> Result<()> {
     let topology = Topology::load(file)?;
     // The same checks the daemon makes, before the request: the error then
     // points into the file.
@@ -474,7 +474,11 @@ pub fn apply(c: &Client, file: &std::path::Path, dry_run: bool) -> Result<()> {
     let r: ApplyResult = c.call(
         Method::POST,
         "/v1/apply",
-        Some(&ApplyRequest { topology, dry_run }),
+        Some(&ApplyRequest {
+            topology,
+            dry_run,
+            force,
+        }),
     )?;
     if dry_run {
         if r.plan.is_empty() {

@@ -33,6 +33,13 @@ pub fn guest_mac(v: &PortView) -> MacAddr {
     v.spec.guest_mac(&v.switch)
 }
 
+/// Where the daemon serves a vhost-user port.
+fn vhost_user_socket(v: &PortView) -> String {
+    v.socket
+        .clone()
+        .unwrap_or_else(|| v.spec.vhost_user_socket(&v.switch))
+}
+
 /// A VM's tap, or an error saying what the port is instead.
 fn vm_port(c: &Client, name: &str) -> Result<PortView> {
     let v = find(c, name)?;
@@ -88,7 +95,7 @@ pub fn qemu_args(v: &PortView, memory_mib: u32, tcg: bool) -> Vec<String> {
             format!(
                 "socket,id=chr-{},path={},reconnect=1",
                 v.spec.name,
-                v.spec.vhost_user_socket(&v.switch)
+                vhost_user_socket(v)
             ),
             "-netdev".into(),
             format!("vhost-user,id={id},chardev=chr-{}", v.spec.name),
@@ -138,7 +145,7 @@ pub fn libvirt_interface(v: &PortView) -> String {
         return format!(
             "<interface type='vhostuser'>\n  <mac address='{}'/>\n  <source type='unix' path='{}' mode='client'>\n    <reconnect enabled='yes' timeout='1'/>\n  </source>\n  <model type='virtio'/>\n</interface>",
             guest_mac(v),
-            v.spec.vhost_user_socket(&v.switch)
+            vhost_user_socket(v)
         );
     }
     let mac = macvtap(v).map_or_else(|| guest_mac(v), |(_, m)| m);

@@ -308,7 +308,7 @@ fn remove_port(s: &mut SwitchSpec, port: &str) -> Option<PortSpec> {
     gone
 }
 
-fn views(t: &Topology, switch: Option<&str>) -> Vec<PortView> {
+fn views(t: &Topology, switch: Option<&str>, vhost_user_dir: &str) -> Vec<PortView> {
     t.switches
         .iter()
         .filter(|s| switch.is_none_or(|n| n == s.name))
@@ -318,6 +318,8 @@ fn views(t: &Topology, switch: Option<&str>) -> Vec<PortView> {
             up.chain(down).map(|(p, role)| PortView {
                 switch: s.name.clone(),
                 role: role.into(),
+                socket: (p.kind == crate::topology::PortKind::VhostUser)
+                    .then(|| p.vhost_user_socket_in(vhost_user_dir, &s.name)),
                 spec: p.clone(),
             })
         })
@@ -326,7 +328,7 @@ fn views(t: &Topology, switch: Option<&str>) -> Vec<PortView> {
 
 #[utoipa::path(get, path = "/v1/ports", responses((status = 200, body = [PortView])))]
 async fn list_all_ports(State(st): State<Shared>) -> Result<Json<Vec<PortView>>, ApiError> {
-    with_engine(&st, |e| Ok(views(e.desired(), None)))
+    with_engine(&st, |e| Ok(views(e.desired(), None, e.vhost_user_dir())))
         .await
         .map(Json)
 }
@@ -339,7 +341,7 @@ async fn list_ports(
 ) -> Result<Json<Vec<PortView>>, ApiError> {
     with_engine(&st, move |e| {
         e.desired().switch(&name).ok_or_else(|| no_switch(&name))?;
-        Ok(views(e.desired(), Some(&name)))
+        Ok(views(e.desired(), Some(&name), e.vhost_user_dir()))
     })
     .await
     .map(Json)
@@ -403,7 +405,7 @@ async fn get_port(
         e.desired()
             .switch(&switch)
             .ok_or_else(|| no_switch(&switch))?;
-        views(e.desired(), Some(&switch))
+        views(e.desired(), Some(&switch), e.vhost_user_dir())
             .into_iter()
             .find(|v| v.spec.name == port)
             .ok_or_else(|| no_port(&switch, &port))
@@ -590,9 +592,17 @@ async fn stats(State(st): State<Shared>) -> Result<Json<Stats>, ApiError> {
 
 #[utoipa::path(get, path = "/v1/topology", responses((status = 200, body = Topology)))]
 async fn topology(State(st): State<Shared>) -> Result<Json<Topology>, ApiError> {
-    with_engine(&st, |e| Ok(e.desired().clone()))
-        .await
-        .map(Json)
+    with_engine(&st, |e| {
+        // Flows a controller edited are in the store first, so the
+        // generation named covers them.
+        e.flush_flows()?;
+        Ok(Topology {
+            generation: Some(e.generation()),
+            ..e.desired().clone()
+        })
+    })
+    .await
+    .map(Json)
 }
 
 #[utoipa::path(post, path = "/v1/apply", request_body = ApplyRequest,
@@ -601,7 +611,11 @@ async fn apply(
     State(st): State<Shared>,
     Body2(req): Body2<ApplyRequest>,
 ) -> Result<Json<ApplyResult>, ApiError> {
-    with_engine(&st, move |e| e.change(req.topology, req.dry_run))
+    let mut topology = req.topology;
+    if req.force {
+        topology.generation = None;
+    }
+    with_engine(&st, move |e| e.change(topology, req.dry_run))
         .await
         .map(Json)
 }
@@ -930,26 +944,17 @@ impl
     }
 }
 
-/// Whether a peer may use the socket: root, the daemon's own user, or a
-/// member (primary or supplementary) of the socket's group. The socket's
-/// mode (0660) already keeps others out; this holds even if someone
-/// loosens the mode.
+/// Whether a peer may use the socket (see [`vepa_io::PeerCred::allowed`]).
 pub fn peer_allowed(p: &Peer, group: u32) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    let Some(uid) = p.uid else { return false };
-    if uid == 0 || uid == me || p.gid == Some(group) {
-        return true;
+    match (p.uid, p.gid) {
+        (Some(uid), Some(gid)) => vepa_io::PeerCred {
+            uid,
+            gid,
+            pid: p.pid.unwrap_or(0),
+        }
+        .allowed(Some(group)),
+        _ => false,
     }
-    let Some(pid) = p.pid else { return false };
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Groups:"))
-                .map(|g| g.split_whitespace().any(|x| x.parse() == Ok(group)))
-        })
-        .unwrap_or(false)
 }
 
 pub async fn require_group(

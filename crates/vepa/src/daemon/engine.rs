@@ -302,6 +302,11 @@ impl Engine {
         &self.desired
     }
 
+    /// The directory this daemon makes vhost-user sockets in.
+    pub fn vhost_user_dir(&self) -> &'static str {
+        self.owner.opts.vhost_user_dir()
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -317,9 +322,30 @@ impl Engine {
     }
 
     /// Reaches `new` (or, with `dry_run`, says how it would).
-    pub fn change(&mut self, new: Topology, dry_run: bool) -> Result<ApplyResult, ChangeError> {
+    ///
+    /// A `new` that names the generation it was exported at must name the
+    /// current one, unless nothing would change: applying an old export
+    /// would silently undo what happened since (flows a controller added).
+    pub fn change(&mut self, mut new: Topology, dry_run: bool) -> Result<ApplyResult, ChangeError> {
+        let exported_at = new.generation.take();
         let configs = new.check()?;
+        new.check_vhost_user_dir(self.owner.opts.vhost_user_dir())?;
         let plan = diff(&self.desired, &new);
+        if let Some(g) = exported_at.filter(|g| *g != self.generation && !plan.is_empty()) {
+            let when = if g < self.generation {
+                "older"
+            } else {
+                "newer"
+            };
+            return Err(ChangeError::Conflict {
+                field: "generation".into(),
+                message: format!(
+                    "the file was exported at generation {g}, {when} than the daemon's {}: applying it would undo the {} change(s) made since; export again and edit that, or apply with --force",
+                    self.generation,
+                    self.generation.abs_diff(g)
+                ),
+            });
+        }
         if dry_run || (new == self.desired && self.failed.is_empty()) {
             return Ok(ApplyResult {
                 plan,

@@ -35,6 +35,8 @@ pub struct DaemonOptions {
     pub state_dir: PathBuf,
     pub socket: PathBuf,
     pub group: Option<String>,
+    pub vhost_group: Option<String>,
+    pub vhost_user_dir: PathBuf,
     pub listen: Option<SocketAddr>,
     pub token_file: Option<PathBuf>,
     pub workers: usize,
@@ -120,8 +122,8 @@ impl FabricArgs {
     }
 }
 
-/// A group name or number to a gid.
-fn group_id(name: &str) -> Result<u32> {
+/// A group name or number to a gid (`flag` names the option in errors).
+fn group_id(flag: &str, name: &str) -> Result<u32> {
     if let Ok(n) = name.parse() {
         return Ok(n);
     }
@@ -134,7 +136,27 @@ fn group_id(name: &str) -> Result<u32> {
                 .then(|| f.nth(1).and_then(|g| g.parse().ok()))
                 .flatten()
         })
-        .with_context(|| format!("--group: no group '{name}' in /etc/group"))
+        .with_context(|| format!("{flag}: no group '{name}' in /etc/group"))
+}
+
+/// `--vhost-user-dir`, checked: absolute, plain components. Kept for the
+/// process's life (ports are opened with it from many threads).
+fn vhost_user_dir(dir: &Path) -> Result<&'static str> {
+    let text = dir
+        .to_str()
+        .context("--vhost-user-dir: expected a UTF-8 path")?
+        .trim_end_matches('/');
+    if !text.starts_with('/')
+        || !text[1..]
+            .split('/')
+            .all(crate::topology::check_path_component)
+    {
+        bail!("--vhost-user-dir: '{}': expected an absolute path without '.', '..', '//' or control characters", dir.display());
+    }
+    if text.len() + 2 >= crate::topology::MAX_SOCKET_PATH {
+        bail!("--vhost-user-dir: '{text}' leaves no room for a socket name in a unix socket address ({} bytes)", crate::topology::MAX_SOCKET_PATH);
+    }
+    Ok(Box::leak(text.to_string().into_boxed_str()))
 }
 
 fn read_token(path: &Path) -> Result<Vec<u8>> {
@@ -181,9 +203,15 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         bail!("vepa daemon needs root to create devices and open raw sockets: run it as root");
     }
     let gid = match &o.group {
-        Some(g) => group_id(g)?,
+        Some(g) => group_id("--group", g)?,
         None => 0,
     };
+    let vhost_gid = match (&o.vhost_group, &o.group) {
+        (Some(g), _) => Some(group_id("--vhost-group", g)?),
+        (None, Some(_)) => Some(gid),
+        (None, None) => None,
+    };
+    let vhost_user_dir = vhost_user_dir(&o.vhost_user_dir)?;
     let token = match (&o.listen, &o.token_file) {
         (Some(addr), Some(f)) => {
             if !addr.ip().is_loopback() {
@@ -202,7 +230,8 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         instance: store.instance().to_string(),
         opts: PortOptions {
             underlay: o.fabric.as_ref().map(|f| f.underlay),
-            socket_group: o.group.is_some().then_some(gid),
+            socket_group: vhost_gid,
+            vhost_user_dir: Some(vhost_user_dir),
             ..PortOptions::default()
         },
     };
