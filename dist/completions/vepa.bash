@@ -1104,7 +1104,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__daemon)
-            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --workers --default --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --socket --url --token-file --help"
+            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --workers --default --openflow-private-key --openflow-certificate --openflow-ca-cert --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1131,6 +1131,18 @@ _vepa() {
                     return 0
                     ;;
                 --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openflow-private-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openflow-certificate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openflow-ca-cert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

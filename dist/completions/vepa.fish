@@ -78,6 +78,9 @@ complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l vhost-group -d 'Gro
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l vhost-user-dir -d 'The one directory vhost-user sockets are made in (a port\'s `socket` must be under it; default SWITCH/PORT.sock there)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l listen -d 'Also serve the API on this loopback TCP address (needs --token-file)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l workers -d 'Forwarding threads (default: one per core)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l openflow-private-key -d 'This daemon\'s private key (PEM) for OpenFlow over TLS' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l openflow-certificate -d 'This daemon\'s certificate (PEM) for OpenFlow over TLS' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l openflow-ca-cert -d 'The CA (PEM) OpenFlow peers\' certificates must be signed by: clients of pssl: listeners and the controllers ssl: dials' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd -d 'etcd endpoint(s) of the multi-host control plane, e.g. http://10.0.0.9:2379 (repeat or separate with commas). This host\'s VTEP, VNIs and VM MACs are published there; fabric ports (`fabric = true`) reach the other hosts it lists' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l host-id -d 'This host\'s name in the store (default: the hostname)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l underlay-ip -d 'This host\'s address on the underlay: its VTEP for fabric ports without `local`' -r

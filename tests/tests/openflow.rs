@@ -21,6 +21,30 @@ struct Fixture {
     ns: Vec<Netns>,
 }
 
+/// The switch's management socket as ovs-ofctl names it, once it is there.
+fn mgmt(f: &Fixture) -> String {
+    let path =
+        f.d.socket
+            .parent()
+            .expect("socket dir")
+            .join(format!("{}.mgmt", f.sw));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} appears", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    format!("unix:{}", path.display())
+}
+
+fn tcp_target(port: u16) -> String {
+    format!("tcp:127.0.0.1:{port}")
+}
+
+/// A plain TCP listener on loopback, allowed in so many words.
+fn plain_tcp(port: u16) -> String {
+    format!("{{ listen = \"ptcp:{port}\", allow_plain_tcp = true }}")
+}
+
 fn setup(openflow: &str, hosts: usize, net: u8) -> Fixture {
     let id = uid();
     let sw = format!("o{id}");
@@ -44,9 +68,10 @@ fn setup(openflow: &str, hosts: usize, net: u8) -> Fixture {
     Fixture { d, sw, ns }
 }
 
-fn ofctl(port: u16, args: &[&str]) -> Output {
-    let target = format!("tcp:127.0.0.1:{port}");
-    let mut full = vec!["-O", "OpenFlow13", args[0], &target];
+/// `ovs-ofctl -O OpenFlow13 CMD TARGET ARGS...`; the target is the
+/// switch's management socket (`unix:PATH`) or a `tcp:` listener.
+fn ofctl(target: &str, args: &[&str]) -> Output {
+    let mut full = vec!["-O", "OpenFlow13", args[0], target];
     full.extend_from_slice(&args[1..]);
     Command::new("ovs-ofctl")
         .args(&full)
@@ -54,8 +79,8 @@ fn ofctl(port: u16, args: &[&str]) -> Output {
         .expect("run ovs-ofctl (openvswitch-common)")
 }
 
-fn ofctl_ok(port: u16, args: &[&str]) -> String {
-    let o = ofctl(port, args);
+fn ofctl_ok(target: &str, args: &[&str]) -> String {
+    let o = ofctl(target, args);
     assert!(
         o.status.success(),
         "ovs-ofctl {args:?}: {}",
@@ -75,9 +100,9 @@ fn n_packets(line: &str) -> u64 {
 #[test]
 fn ovs_ofctl_adds_dumps_and_deletes_flows_that_move_real_traffic() {
     require_root();
-    let of = free_port();
-    let f = setup(&format!("{{ listen = \"ptcp:{of}\" }}"), 3, 65);
-    assert!(wait_listening(of), "the listener comes up");
+    let f = setup("{}", 3, 65);
+    let of = mgmt(&f);
+    let of = of.as_str();
     let (vm1, vm2, mon) = (&f.ns[0], &f.ns[1], &f.ns[2]);
     assert!(
         wait_reachable(&vm1.name, "10.65.0.2"),
@@ -229,7 +254,7 @@ fn malformed_messages_get_an_error_and_the_connection_survives() {
     use vepa_openflow::Message;
     require_root();
     let of = free_port();
-    let f = setup(&format!("{{ listen = \"ptcp:{of}\" }}"), 2, 66);
+    let f = setup(&plain_tcp(of), 2, 66);
     assert!(wait_listening(of));
     let mut s = TcpStream::connect(("127.0.0.1", of)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5)))
@@ -303,7 +328,7 @@ fn malformed_messages_get_an_error_and_the_connection_survives() {
     assert!(matches!(s.read(&mut rest), Ok(0)), "closed cleanly");
 
     // The switch still serves others, and nothing was installed.
-    let show = ofctl_ok(of, &["show"]);
+    let show = ofctl_ok(&tcp_target(of), &["show"]);
     assert!(show.contains("n_tables:254"));
     assert!(f.d.ok(&["flow", "dump", &f.sw]).trim().is_empty());
 }
@@ -460,7 +485,7 @@ fn controller_copies_of_offloaded_tcp_come_as_wire_sized_segments() {
     use vepa_openflow::Message;
     require_root();
     let of = free_port();
-    let f = setup(&format!("{{ listen = \"ptcp:{of}\" }}"), 2, 69);
+    let f = setup(&plain_tcp(of), 2, 69);
     assert!(wait_listening(of));
     let (vm1, vm2) = (&f.ns[0], &f.ns[1]);
     assert!(wait_reachable(&vm1.name, "10.69.0.2"));
@@ -476,7 +501,7 @@ fn controller_copies_of_offloaded_tcp_come_as_wire_sized_segments() {
     )
     .expect("hello");
     ofctl_ok(
-        of,
+        &tcp_target(of),
         &[
             "add-flow",
             "priority=100,tcp,in_port=1,actions=NORMAL,CONTROLLER:65535",

@@ -157,6 +157,10 @@ pub struct SwitchStats {
     /// Whether its OpenFlow controller is connected; absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller_connected: Option<bool>,
+    /// Its OpenFlow channels as served (`punix:PATH`, `pssl:ADDR`,
+    /// `ptcp:ADDR (unauthenticated)`, `ssl:`/`tcp:` controllers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openflow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -159,6 +159,8 @@ enum Command {
         #[arg(long)]
         default: bool,
         #[command(flatten)]
+        openflow: daemon::OpenFlowArgs,
+        #[command(flatten)]
         fabric: daemon::FabricArgs,
     },
     /// What this kernel can do, tried in a scratch namespace, and what vepa uses instead (needs root)
@@ -357,8 +359,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             listen,
             workers,
             default,
+            openflow,
             fabric,
         } => daemon::run(daemon::DaemonOptions {
+            openflow_tls: openflow.files(),
             vhost_group,
             vhost_user_dir,
             fabric: fabric.options(&state_dir)?,

@@ -11,15 +11,26 @@ use vepa_dataplane::flow::{FlowFilter, Pipeline};
 /// The port OpenFlow 1.3 assigned (IANA).
 pub const OPENFLOW_PORT: u16 = 6653;
 
-/// A switch's OpenFlow endpoints.
+/// A switch's OpenFlow endpoints. A switch with this table always has its
+/// management socket (`SWITCH.mgmt` beside the API socket, like Open
+/// vSwitch's `punix:` per bridge): mode 0660, the daemon's group, peer
+/// credentials checked. `listen` and `controller` add network channels.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenFlowSpec {
-    /// Passive listener for `ovs-ofctl` and controllers that dial in:
-    /// `ptcp:[PORT][:IP]`, default port 6653 on 127.0.0.1.
+    /// A network listener besides the management socket:
+    /// `pssl:[PORT][:IP]` (TLS, the client's certificate verified against
+    /// the daemon's CA) or `ptcp:[PORT][:IP]` (plain TCP, loopback only and
+    /// only with `allow_plain_tcp`); port 6653, IP 127.0.0.1 by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
-    /// A controller to connect to: `tcp:HOST:PORT` (port default 6653).
+    /// Accept a plain `ptcp:` listener on loopback, which authenticates
+    /// nobody: every local user can then add flows, send frames out of any
+    /// port and read every packet-in of this switch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plain_tcp: bool,
+    /// A controller to connect to: `ssl:HOST[:PORT]` (TLS both ways) or
+    /// `tcp:HOST[:PORT]` (port default 6653).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<String>,
     /// What the switch does while no controller is connected.
@@ -44,12 +55,50 @@ impl FailMode {
     }
 }
 
-/// Reads `ptcp:[PORT][:IP]` into the address to bind.
-pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    let rest = s
-        .strip_prefix("ptcp:")
-        .or_else(|| (s == "ptcp").then_some(""))
-        .ok_or_else(|| format!("'{s}': expected ptcp:[PORT][:IP], e.g. ptcp:6653"))?;
+/// How an OpenFlow network channel is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// Plain TCP: nobody is authenticated.
+    Tcp,
+    /// TLS with certificates verified against the daemon's CA both ways.
+    Ssl,
+}
+
+impl OpenFlowSpec {
+    /// Whether a channel needs the daemon's TLS files.
+    pub fn uses_tls(&self) -> bool {
+        let ssl = |r: Result<Transport, String>| r == Ok(Transport::Ssl);
+        self.listen
+            .as_deref()
+            .is_some_and(|l| ssl(parse_listen(l).map(|(t, _)| t)))
+            || self
+                .controller
+                .as_deref()
+                .is_some_and(|c| ssl(parse_controller(c).map(|(t, _, _)| t)))
+    }
+}
+
+/// Reads `ptcp:[PORT][:IP]` or `pssl:[PORT][:IP]` into the transport and
+/// the address to bind.
+pub fn parse_listen(s: &str) -> Result<(Transport, SocketAddr), String> {
+    let (transport, rest) = if let Some(r) = s.strip_prefix("ptcp:") {
+        (Transport::Tcp, r)
+    } else if let Some(r) = s.strip_prefix("pssl:") {
+        (Transport::Ssl, r)
+    } else if s == "ptcp" || s == "pssl" {
+        (
+            if s == "ptcp" {
+                Transport::Tcp
+            } else {
+                Transport::Ssl
+            },
+            "",
+        )
+    } else {
+        return Err(format!(
+            "'{s}': expected pssl:[PORT][:IP] or ptcp:[PORT][:IP], e.g. pssl:6653 (the management socket needs no listen)"
+        ));
+    };
     let (port, ip) = match rest.split_once(':') {
         Some((p, ip)) => (p, Some(ip)),
         None => (rest, None),
@@ -67,14 +116,21 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
             .parse()
             .map_err(|_| format!("'{ip}' is not an IP address"))?,
     };
-    Ok(SocketAddr::new(ip, port))
+    Ok((transport, SocketAddr::new(ip, port)))
 }
 
-/// Reads `tcp:HOST[:PORT]` into a host and port to dial.
-pub fn parse_controller(s: &str) -> Result<(String, u16), String> {
-    let rest = s
-        .strip_prefix("tcp:")
-        .ok_or_else(|| format!("'{s}': expected tcp:HOST[:PORT], e.g. tcp:127.0.0.1:6653"))?;
+/// Reads `tcp:HOST[:PORT]` or `ssl:HOST[:PORT]` into the transport, host
+/// and port to dial.
+pub fn parse_controller(s: &str) -> Result<(Transport, String, u16), String> {
+    let (transport, rest) = if let Some(r) = s.strip_prefix("tcp:") {
+        (Transport::Tcp, r)
+    } else if let Some(r) = s.strip_prefix("ssl:") {
+        (Transport::Ssl, r)
+    } else {
+        return Err(format!(
+            "'{s}': expected ssl:HOST[:PORT] or tcp:HOST[:PORT], e.g. ssl:10.0.0.5:6653"
+        ));
+    };
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) if !h.is_empty() && !h.ends_with(':') => (
             h.trim_matches(|c| c == '[' || c == ']'),
@@ -86,7 +142,7 @@ pub fn parse_controller(s: &str) -> Result<(String, u16), String> {
     if host.is_empty() {
         return Err(format!("'{s}': the controller's host is missing"));
     }
-    Ok((host.to_string(), port))
+    Ok((transport, host.to_string(), port))
 }
 
 impl SwitchSpec {
@@ -158,7 +214,8 @@ impl SwitchSpec {
         Ok(p)
     }
 
-    /// Checks the OpenFlow endpoints' syntax.
+    /// Checks the OpenFlow endpoints: their syntax, and that a plain TCP
+    /// listener is on loopback and asked for in so many words.
     pub(super) fn check_openflow(&self) -> Result<Option<SocketAddr>, TopologyError> {
         let at = format!("switch '{}'", self.name);
         let Some(of) = &self.openflow else {
@@ -167,10 +224,40 @@ impl SwitchSpec {
         if let Some(c) = &of.controller {
             parse_controller(c).map_err(|e| invalid(&at, "openflow.controller", e))?;
         }
-        of.listen
-            .as_deref()
-            .map(|l| parse_listen(l).map_err(|e| invalid(&at, "openflow.listen", e)))
-            .transpose()
+        let Some(l) = of.listen.as_deref() else {
+            if of.allow_plain_tcp {
+                return Err(invalid(
+                    &at,
+                    "openflow.allow_plain_tcp",
+                    "set, but there is no ptcp: listen for it to allow",
+                ));
+            }
+            return Ok(None);
+        };
+        let (transport, addr) = parse_listen(l).map_err(|e| invalid(&at, "openflow.listen", e))?;
+        if transport == Transport::Tcp {
+            if !addr.ip().is_loopback() {
+                return Err(invalid(
+                    &at,
+                    "openflow.listen",
+                    format!("'{l}': a plain TCP listener on {} would let anyone who reaches it steer the switch; use pssl: (TLS with client certificates) for remote controllers", addr.ip()),
+                ));
+            }
+            if !of.allow_plain_tcp {
+                return Err(invalid(
+                    &at,
+                    "openflow.listen",
+                    format!("'{l}': plain TCP authenticates nobody (any local user could add flows, send frames out of any port and read every packet-in); use the switch's management socket (ovs-ofctl ... unix:/run/vepa/{}.mgmt) or pssl:, or set openflow.allow_plain_tcp = true to accept that", self.name),
+                ));
+            }
+        } else if of.allow_plain_tcp {
+            return Err(invalid(
+                &at,
+                "openflow.allow_plain_tcp",
+                "set, but the listener is pssl: (TLS), not plain TCP",
+            ));
+        }
+        Ok(Some(addr))
     }
 }
 

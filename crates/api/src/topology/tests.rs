@@ -97,7 +97,7 @@ fn flows_groups_and_openflow_errors_name_the_entry() {
     let ok = with(
         r#"flows = ["priority=10,icmp,in_port=h-vm1,actions=drop", "in_port=h-up,actions=NORMAL"]
 groups = ["group_id=1,type=all,bucket=actions=output:h-vm1"]
-openflow = { listen = "ptcp:16653", controller = "tcp:127.0.0.1:16633", fail_mode = "secure" }"#,
+openflow = { listen = "ptcp:16653", allow_plain_tcp = true, controller = "tcp:127.0.0.1:16633", fail_mode = "secure" }"#,
     );
     let t = Topology::parse("t.toml", &ok).unwrap();
     t.validate().unwrap();
@@ -123,6 +123,35 @@ openflow = { listen = "ptcp:16653", controller = "tcp:127.0.0.1:16633", fail_mod
     assert!(e.contains("openflow.controller"), "{e}");
     let e = err(&with(r#"openflow = { fail_mode = "closed" }"#));
     assert!(e.contains("fail_mode") || e.contains("closed"), "{e}");
+    // Plain TCP: loopback only, and only when allowed in so many words.
+    for (spec, want) in [
+        (r#"{ listen = "ptcp:6653" }"#, "allow_plain_tcp"),
+        (
+            r#"{ listen = "ptcp:6653:0.0.0.0", allow_plain_tcp = true }"#,
+            "pssl:",
+        ),
+        (
+            r#"{ listen = "ptcp:6653:10.1.2.3" }"#,
+            "anyone who reaches it",
+        ),
+        (r#"{ allow_plain_tcp = true }"#, "no ptcp: listen"),
+        (
+            r#"{ listen = "pssl:6653", allow_plain_tcp = true }"#,
+            "not plain TCP",
+        ),
+        (r#"{ controller = "udp:1.2.3.4" }"#, "ssl:HOST"),
+    ] {
+        let e = err(&with(&format!("openflow = {spec}")));
+        assert!(e.contains("openflow.") && e.contains(want), "{spec}: {e}");
+    }
+    for spec in [
+        r#"{}"#,
+        r#"{ listen = "pssl:6653:0.0.0.0", controller = "ssl:10.0.0.5" }"#,
+        r#"{ listen = "ptcp:6653:[::1]", allow_plain_tcp = true }"#,
+    ] {
+        let t = Topology::parse("t.toml", &with(&format!("openflow = {spec}"))).unwrap();
+        t.validate().unwrap();
+    }
 }
 
 #[test]

@@ -54,6 +54,25 @@ pub fn switches(list: &[SwitchSpec], stats: &Stats) -> String {
     if list.is_empty() {
         return "no switches\n".into();
     }
+    let mut out = switch_table(list, stats);
+    for s in list {
+        let Some(st) = stats.switches.iter().find(|x| x.switch == s.name) else {
+            continue;
+        };
+        for (i, ch) in st.openflow.iter().enumerate() {
+            let head = if i == 0 { "OpenFlow:" } else { "" };
+            let _ = writeln!(
+                out,
+                "{:<width$} {head:<9} {ch}",
+                if i == 0 { s.name.as_str() } else { "" },
+                width = s.name.len()
+            );
+        }
+    }
+    out
+}
+
+fn switch_table(list: &[SwitchSpec], stats: &Stats) -> String {
     table(
         &[
             "SWITCH",

@@ -98,6 +98,10 @@ pub struct Engine {
     pub(super) routers: HashMap<String, Arc<Router>>,
     /// ACLs, guards and connection tables in force.
     pub(super) filters: super::filters::Filters,
+    /// Where switches' OpenFlow management sockets are, and whether the
+    /// daemon has TLS files for `pssl:`/`ssl:`.
+    openflow_dir: std::path::PathBuf,
+    openflow_tls: bool,
 }
 
 /// Which switches the kernel makes (and their shape), and each switch's
@@ -197,6 +201,8 @@ impl Engine {
             packet_in,
             routers: HashMap::new(),
             filters: Default::default(),
+            openflow_dir: std::path::PathBuf::from("/run/vepa"),
+            openflow_tls: false,
         };
         let configs = e.desired.check()?;
         let pending = e.store.pending()?;
@@ -302,6 +308,36 @@ impl Engine {
         &self.desired
     }
 
+    /// Where management sockets are made, and whether TLS channels may be.
+    pub fn set_openflow(&mut self, mgmt_dir: std::path::PathBuf, tls: bool) {
+        self.openflow_dir = mgmt_dir;
+        self.openflow_tls = tls;
+    }
+
+    /// A switch's OpenFlow channels, as `switch show` lists them.
+    fn openflow_channels(&self, s: &crate::topology::SwitchSpec) -> Vec<String> {
+        let Some(of) = &s.openflow else {
+            return Vec::new();
+        };
+        let mut v = vec![format!(
+            "punix:{}",
+            super::openflow::mgmt_path(&self.openflow_dir, &s.name).display()
+        )];
+        if let Some(l) = &of.listen {
+            match crate::topology::sdn::parse_listen(l) {
+                Ok((crate::topology::sdn::Transport::Tcp, a)) => v.push(format!(
+                    "ptcp:{a} (UNAUTHENTICATED: any local user can steer this switch)"
+                )),
+                Ok((crate::topology::sdn::Transport::Ssl, a)) => v.push(format!("pssl:{a}")),
+                Err(_) => {}
+            }
+        }
+        if let Some(c) = &of.controller {
+            v.push(format!("controller {c}"));
+        }
+        v
+    }
+
     /// The directory this daemon makes vhost-user sockets in.
     pub fn vhost_user_dir(&self) -> &'static str {
         self.owner.opts.vhost_user_dir()
@@ -330,6 +366,28 @@ impl Engine {
         let exported_at = new.generation.take();
         let configs = new.check()?;
         new.check_vhost_user_dir(self.owner.opts.vhost_user_dir())?;
+        if !self.openflow_tls {
+            if let Some(s) = new
+                .switches
+                .iter()
+                .find(|s| s.openflow.as_ref().is_some_and(|o| o.uses_tls()))
+            {
+                let of = s.openflow.as_ref();
+                let field = if of
+                    .and_then(|o| o.listen.as_deref())
+                    .is_some_and(|l| l.starts_with("pssl"))
+                {
+                    "openflow.listen"
+                } else {
+                    "openflow.controller"
+                };
+                return Err(ChangeError::Invalid(TopologyError::Invalid {
+                    at: format!("switch '{}'", s.name),
+                    field: field.into(),
+                    problem: "TLS needs the daemon started with --openflow-private-key, --openflow-certificate and --openflow-ca-cert".into(),
+                }));
+            }
+        }
         let plan = diff(&self.desired, &new);
         if let Some(g) = exported_at.filter(|g| *g != self.generation && !plan.is_empty()) {
             let when = if g < self.generation {
@@ -824,6 +882,7 @@ impl Engine {
                     .as_ref()
                     .and_then(|o| o.controller.as_ref())
                     .map(|_| self.sdn.get(&s.name).is_some_and(|x| x.controller_up)),
+                openflow: self.openflow_channels(s),
             });
             let names = s
                 .uplink

@@ -19,6 +19,7 @@ pub mod openflow;
 mod readiness;
 pub mod sdn;
 pub mod store;
+pub mod tls;
 
 use crate::realize::{running_as_root, PortOptions};
 use crate::topology::Topology;
@@ -42,6 +43,38 @@ pub struct DaemonOptions {
     pub workers: usize,
     pub seed_default: bool,
     pub fabric: Option<fabric::FabricOptions>,
+    pub openflow_tls: Option<tls::TlsFiles>,
+}
+
+/// TLS for the switches' `pssl:` listeners and `ssl:` controllers (the
+/// files `ovs-ofctl` takes as --private-key, --certificate, --ca-cert).
+#[derive(clap::Args, Debug, Clone)]
+pub struct OpenFlowArgs {
+    /// This daemon's private key (PEM) for OpenFlow over TLS.
+    #[arg(long, value_name = "FILE", requires_all = ["openflow_certificate", "openflow_ca_cert"])]
+    openflow_private_key: Option<PathBuf>,
+    /// This daemon's certificate (PEM) for OpenFlow over TLS.
+    #[arg(long, value_name = "FILE", requires_all = ["openflow_private_key", "openflow_ca_cert"])]
+    openflow_certificate: Option<PathBuf>,
+    /// The CA (PEM) OpenFlow peers' certificates must be signed by: clients
+    /// of pssl: listeners and the controllers ssl: dials.
+    #[arg(long, value_name = "FILE", requires_all = ["openflow_private_key", "openflow_certificate"])]
+    openflow_ca_cert: Option<PathBuf>,
+}
+
+impl OpenFlowArgs {
+    pub fn files(self) -> Option<tls::TlsFiles> {
+        Some(tls::TlsFiles {
+            key: self.openflow_private_key?,
+            cert: self.openflow_certificate?,
+            ca: self.openflow_ca_cert?,
+            flags: [
+                "--openflow-private-key",
+                "--openflow-certificate",
+                "--openflow-ca-cert",
+            ],
+        })
+    }
 }
 
 /// The multi-host control plane's flags.
@@ -212,6 +245,13 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         (None, None) => None,
     };
     let vhost_user_dir = vhost_user_dir(&o.vhost_user_dir)?;
+    let openflow_tls = o.openflow_tls.as_ref().map(tls::Tls::load).transpose()?;
+    let mgmt_dir = o
+        .socket
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let token = match (&o.listen, &o.token_file) {
         (Some(addr), Some(f)) => {
             if !addr.ip().is_loopback() {
@@ -239,6 +279,7 @@ pub fn run(o: DaemonOptions) -> Result<()> {
     let (pin_tx, pin_rx) = std::sync::mpsc::sync_channel(openflow::PACKET_IN_QUEUE);
     let mut engine = engine::Engine::start(store, owner, o.workers, Some(pin_tx))
         .context("reconcile the stored state onto the host")?;
+    engine.set_openflow(mgmt_dir.clone(), openflow_tls.is_some());
     if o.seed_default && engine.generation() == 0 && engine.desired().switches.is_empty() {
         let t = Topology::parse("embedded default", DEFAULT_TOPOLOGY)?;
         engine
@@ -261,7 +302,27 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         .context("start the API runtime")?;
     let hub = Arc::new(openflow::Hub::default());
     openflow::spawn_packet_in_reader(Arc::clone(&hub), pin_rx);
-    let served = rt.block_on(serve(&o, gid, token, Arc::clone(&engine), hub, &summary));
+    let channels = Arc::new(openflow::Channels {
+        mgmt_dir,
+        group: gid,
+        tls: {
+            // The TLS acceptor and connector need the runtime's context.
+            let _rt = rt.enter();
+            openflow_tls
+                .as_ref()
+                .map(openflow::TlsChannels::new)
+                .transpose()?
+        },
+    });
+    let served = rt.block_on(serve(
+        &o,
+        gid,
+        token,
+        Arc::clone(&engine),
+        hub,
+        channels,
+        &summary,
+    ));
     let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
     if let Err(err) = e.flush_flows() {
         tracing::warn!(error = %err, "cannot store the last flow changes");
@@ -277,6 +338,7 @@ async fn serve(
     token: Option<Arc<Vec<u8>>>,
     engine: Arc<Mutex<engine::Engine>>,
     hub: Arc<openflow::Hub>,
+    channels: Arc<openflow::Channels>,
     summary: &str,
 ) -> Result<()> {
     use axum::middleware::from_fn_with_state;
@@ -316,7 +378,7 @@ async fn serve(
     let of_stop = stop_rx.clone();
     let (of_engine, of_hub) = (Arc::clone(&st.engine), Arc::clone(&hub));
     tasks.spawn(async move {
-        openflow::manage(of_engine, of_hub, of_stop).await;
+        openflow::manage(of_engine, of_hub, channels, of_stop).await;
         Ok(())
     });
     // Flow timeouts, and flow edits from OpenFlow written to the store.

@@ -167,14 +167,26 @@ pub fn batch(e: &mut Engine, hub: &Hub, c: &mut Conn, msgs: Vec<Incoming>) -> (V
                 }
             }
             Message::BarrierRequest => {
-                // Everything before is in force. (The store follows within
-                // a second: a controller that adds flows one by one with a
-                // barrier each must not wait for a disk write each.)
+                // Everything before is in force and in the store: a
+                // controller told "done" keeps its flows across a crash,
+                // as an API caller does. (Flow edits between barriers
+                // are written together, once.)
                 if touched {
                     e.publish(&c.switch);
                     touched = false;
                 }
-                reply(Message::BarrierReply, &mut out);
+                match e.flush_flows() {
+                    Ok(()) => reply(Message::BarrierReply, &mut out),
+                    Err(x) => {
+                        tracing::error!(switch = %c.switch, error = %x, "cannot store flow changes; barrier refused");
+                        err(
+                            DecodeError::new(BAD_REQUEST, BAD_REQUEST_EPERM),
+                            &m.raw,
+                            xid,
+                            &mut out,
+                        )
+                    }
+                }
             }
             Message::FlowMod(_)
             | Message::GroupMod(_)

@@ -1,12 +1,16 @@
 //! The daemon's OpenFlow 1.3 endpoints.
 //!
-//! Per switch with an `openflow` section: a passive listener (`ptcp:`,
-//! loopback by default, for `ovs-ofctl` and controllers that dial in) and
-//! an active connection to a controller (`tcp:HOST:PORT`, retried with
-//! backoff). A [`Hub`] fans the switch's asynchronous messages (packet-ins
-//! from the forwarders, flow removals, port changes) out to its
-//! connections. The manager task keeps the endpoints equal to the desired
-//! state, checking it a few times a second.
+//! Per switch with an `openflow` section: its management socket
+//! (`SWITCH.mgmt` beside the API socket, mode 0660, the daemon's group,
+//! peer credentials checked: what `ovs-ofctl ... unix:PATH` talks to), an
+//! optional network listener (`pssl:` with client certificates, or plain
+//! `ptcp:` on loopback when the topology allows it), and an optional active
+//! connection to a controller (`ssl:` or `tcp:`, retried with backoff). At
+//! most [`MAX_SESSIONS`] connections are served per switch. A [`Hub`] fans
+//! the switch's asynchronous messages (packet-ins from the forwarders, flow
+//! removals, port changes) out to its connections. The manager task keeps
+//! the endpoints equal to the desired state, checking it a few times a
+//! second.
 //!
 //! While the controller connection is up the switch drops frames no flow
 //! matches (OpenFlow 1.3's table-miss default); while it is down the fail
@@ -19,12 +23,13 @@ mod session;
 
 use super::engine::Engine;
 use super::sdn::PortInfo;
-use crate::topology::sdn::{parse_controller, parse_listen, OpenFlowSpec};
+use crate::topology::sdn::{parse_controller, parse_listen, OpenFlowSpec, Transport};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use vepa_dataplane::flow::{RemovedReason, Rule};
 
@@ -32,6 +37,40 @@ use vepa_dataplane::flow::{RemovedReason, Rule};
 /// connections; more are dropped (the controller is too slow).
 pub const PACKET_IN_QUEUE: usize = 1024;
 const EVENT_QUEUE: usize = 1024;
+/// Connections served at once per switch, over all its listeners; more
+/// are closed as they come (a local user cannot exhaust the daemon).
+pub const MAX_SESSIONS: usize = 16;
+/// A TLS client has this long to finish its handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// How the daemon's OpenFlow channels are made.
+pub struct Channels {
+    /// Where each switch's management socket goes (`SWITCH.mgmt`).
+    pub mgmt_dir: PathBuf,
+    /// The group allowed on the management sockets (the API socket's).
+    pub group: u32,
+    /// For `pssl:` and `ssl:`; without it the topology may not use them.
+    pub tls: Option<TlsChannels>,
+}
+
+pub struct TlsChannels {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    pub connector: tokio_rustls::TlsConnector,
+}
+
+impl TlsChannels {
+    pub fn new(tls: &super::tls::Tls) -> anyhow::Result<TlsChannels> {
+        Ok(TlsChannels {
+            acceptor: tokio_rustls::TlsAcceptor::from(tls.server_config()?),
+            connector: tokio_rustls::TlsConnector::from(tls.client_config(false)?),
+        })
+    }
+}
+
+/// A switch's management socket in `dir`.
+pub fn mgmt_path(dir: &Path, switch: &str) -> PathBuf {
+    dir.join(format!("{switch}.mgmt"))
+}
 
 /// Something a switch tells its controllers without being asked.
 #[derive(Debug)]
@@ -103,20 +142,27 @@ pub fn spawn_packet_in_reader(hub: Arc<Hub>, rx: std::sync::mpsc::Receiver<vepa_
 /// One switch's running endpoints.
 struct Endpoints {
     spec: OpenFlowSpec,
+    mgmt: Option<JoinHandle<()>>,
     listener: Option<JoinHandle<()>>,
     controller: Option<JoinHandle<()>>,
     ports: Vec<PortInfo>,
     /// When a listener that ended may be started again.
     retry_at: Instant,
+    /// The switch's connection slots, shared by its listeners.
+    slots: Arc<Semaphore>,
 }
 
 impl Endpoints {
     fn stop(&mut self) {
-        if let Some(l) = self.listener.take() {
-            l.abort();
-        }
-        if let Some(c) = self.controller.take() {
-            c.abort();
+        for h in [
+            self.mgmt.take(),
+            self.listener.take(),
+            self.controller.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            h.abort();
         }
     }
 }
@@ -140,11 +186,81 @@ async fn locked<T: Send + 'static>(
     .ok()
 }
 
+/// What every endpoint task of one switch shares.
+#[derive(Clone)]
+struct Ctx {
+    switch: String,
+    engine: Arc<Mutex<Engine>>,
+    hub: Arc<Hub>,
+    channels: Arc<Channels>,
+    slots: Arc<Semaphore>,
+}
+
+impl Ctx {
+    fn start_mgmt(&self) -> JoinHandle<()> {
+        tokio::spawn(serve_mgmt(self.clone()))
+    }
+
+    fn start_listener(&self, spec: &str) -> Option<JoinHandle<()>> {
+        match parse_listen(spec) {
+            Ok((t, addr)) => Some(tokio::spawn(serve_tcp(self.clone(), t, addr))),
+            Err(e) => {
+                tracing::error!(switch = %self.switch, error = %e, "openflow.listen");
+                None
+            }
+        }
+    }
+
+    fn start_controller(&self, spec: &str) -> Option<JoinHandle<()>> {
+        match parse_controller(spec) {
+            Ok((t, host, port)) => Some(tokio::spawn(dial(self.clone(), t, host, port))),
+            Err(e) => {
+                tracing::error!(switch = %self.switch, error = %e, "openflow.controller");
+                None
+            }
+        }
+    }
+
+    /// A connection slot, or None (and a log line) when all are taken.
+    fn slot(&self, peer: &str) -> Option<OwnedSemaphorePermit> {
+        let p = Arc::clone(&self.slots).try_acquire_owned().ok();
+        if p.is_none() {
+            tracing::warn!(switch = %self.switch, peer, limit = MAX_SESSIONS, "OpenFlow connection refused: the switch serves its limit of connections");
+        }
+        p
+    }
+
+    fn session<S>(&self, stream: S, active: bool) -> impl std::future::Future<Output = ()> + Send
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        session::run(
+            stream,
+            self.switch.clone(),
+            Arc::clone(&self.engine),
+            Arc::clone(&self.hub),
+            active,
+        )
+    }
+}
+
 /// Keeps every switch's endpoints equal to the desired state until `stop`.
-pub async fn manage(engine: Arc<Mutex<Engine>>, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
+pub async fn manage(
+    engine: Arc<Mutex<Engine>>,
+    hub: Arc<Hub>,
+    channels: Arc<Channels>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut running: HashMap<String, Endpoints> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut last_generation = None;
+    let ctx = |name: &str, slots: &Arc<Semaphore>| Ctx {
+        switch: name.to_string(),
+        engine: Arc::clone(&engine),
+        hub: Arc::clone(&hub),
+        channels: Arc::clone(&channels),
+        slots: Arc::clone(slots),
+    };
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -171,28 +287,20 @@ pub async fn manage(engine: Arc<Mutex<Engine>>, hub: Arc<Hub>, mut stop: watch::
         else {
             continue;
         };
-        // Endpoints whose task ended (a listener that could not bind) are
-        // retried every few seconds.
-        // A listener that could not bind (its port taken) is tried again
-        // every few seconds, on its own: the controller connection stays.
+        // A listener that could not bind (its port or path taken) is tried
+        // again every few seconds, on its own: the other endpoints stay.
         let now = Instant::now();
         for (name, r) in running.iter_mut() {
-            let dead = r.listener.as_ref().is_some_and(|h| h.is_finished());
-            if dead && now >= r.retry_at {
+            let dead = |h: &Option<JoinHandle<()>>| h.as_ref().is_some_and(|h| h.is_finished());
+            if (dead(&r.listener) || dead(&r.mgmt)) && now >= r.retry_at {
                 r.retry_at = now + Duration::from_secs(3);
-                r.listener = r
-                    .spec
-                    .listen
-                    .as_deref()
-                    .and_then(|l| parse_listen(l).ok())
-                    .map(|addr| {
-                        tokio::spawn(listen(
-                            addr,
-                            name.clone(),
-                            Arc::clone(&engine),
-                            Arc::clone(&hub),
-                        ))
-                    });
+                let c = ctx(name, &r.slots);
+                if dead(&r.mgmt) {
+                    r.mgmt = Some(c.start_mgmt());
+                }
+                if dead(&r.listener) {
+                    r.listener = r.spec.listen.as_deref().and_then(|l| c.start_listener(l));
+                }
             }
         }
         if last_generation == Some(generation) {
@@ -221,42 +329,21 @@ pub async fn manage(engine: Arc<Mutex<Engine>>, hub: Arc<Hub>, mut stop: watch::
                 r.ports = w.ports.clone();
                 continue;
             }
-            let listener = spec.listen.as_deref().and_then(|l| match parse_listen(l) {
-                Ok(addr) => Some(tokio::spawn(listen(
-                    addr,
-                    name.clone(),
-                    Arc::clone(&engine),
-                    Arc::clone(&hub),
-                ))),
-                Err(e) => {
-                    tracing::error!(switch = %name, error = %e, "openflow.listen");
-                    None
-                }
-            });
-            let controller = spec
-                .controller
-                .as_deref()
-                .and_then(|c| match parse_controller(c) {
-                    Ok((host, port)) => Some(tokio::spawn(dial(
-                        host,
-                        port,
-                        name.clone(),
-                        Arc::clone(&engine),
-                        Arc::clone(&hub),
-                    ))),
-                    Err(e) => {
-                        tracing::error!(switch = %name, error = %e, "openflow.controller");
-                        None
-                    }
-                });
+            let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
+            let c = ctx(name, &slots);
             running.insert(
                 name.clone(),
                 Endpoints {
                     spec: spec.clone(),
-                    listener,
-                    controller,
+                    mgmt: Some(c.start_mgmt()),
+                    listener: spec.listen.as_deref().and_then(|l| c.start_listener(l)),
+                    controller: spec
+                        .controller
+                        .as_deref()
+                        .and_then(|l| c.start_controller(l)),
                     ports: w.ports.clone(),
                     retry_at: Instant::now() + Duration::from_secs(3),
+                    slots,
                 },
             );
         }
@@ -303,22 +390,132 @@ fn announce_port_changes(hub: &Hub, switch: &str, old: &[PortInfo], new: &[PortI
     }
 }
 
-async fn listen(
-    addr: std::net::SocketAddr,
-    switch: String,
-    engine: Arc<Mutex<Engine>>,
-    hub: Arc<Hub>,
-) {
-    let l = match tokio::net::TcpListener::bind(addr).await {
-        Ok(l) => l,
+/// The socket file a management listener made: removed when the listener
+/// ends (switch gone, daemon stopping), unless another took the path.
+struct SocketFile {
+    path: PathBuf,
+    inode: Option<(u64, u64)>,
+}
+
+fn inode(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if self.inode.is_some() && inode(&self.path) == self.inode {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Binds a management socket: a stale socket replaced (never a file that
+/// is not a socket), mode 0660, the daemon's group.
+fn bind_mgmt(path: &Path, gid: u32) -> std::io::Result<(tokio::net::UnixListener, SocketFile)> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another process serves it",
+                ));
+            }
+            std::fs::remove_file(path)?
+        }
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is there",
+            ))
+        }
+        Err(_) => {}
+    }
+    let l = tokio::net::UnixListener::bind(path)?;
+    let file = SocketFile {
+        path: path.to_path_buf(),
+        inode: inode(path),
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    std::os::unix::fs::chown(path, None, Some(gid))?;
+    Ok((l, file))
+}
+
+/// The switch's management socket: root, vepa's user and the daemon's
+/// group (checked by peer credentials, whatever the file's mode).
+async fn serve_mgmt(c: Ctx) {
+    let path = mgmt_path(&c.channels.mgmt_dir, &c.switch);
+    let (l, _file) = match bind_mgmt(&path, c.channels.group) {
+        Ok(x) => x,
         Err(e) => {
-            tracing::error!(switch = %switch, %addr, error = %e, "cannot listen for OpenFlow");
+            tracing::error!(switch = %c.switch, socket = %path.display(), error = %e, "cannot make the OpenFlow management socket");
             return;
         }
     };
-    tracing::info!(switch = %switch, %addr, "OpenFlow listener up");
+    tracing::info!(switch = %c.switch, socket = %path.display(), "OpenFlow management socket up");
     // The sessions end with the listener (dropping the set aborts them):
     // a switch removed or reconfigured keeps no connection behind.
+    let mut sessions = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = l.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let cred = stream.peer_cred().ok();
+                let allowed = cred.is_some_and(|u| {
+                    vepa_io::PeerCred {
+                        uid: u.uid(),
+                        gid: u.gid(),
+                        pid: u.pid().unwrap_or(0),
+                    }
+                    .allowed(Some(c.channels.group))
+                });
+                if !allowed {
+                    tracing::warn!(
+                        switch = %c.switch,
+                        uid = ?cred.map(|u| u.uid()),
+                        "OpenFlow management socket: refused a peer that is not root, vepa's user or in the daemon's group"
+                    );
+                    continue;
+                }
+                let peer = format!("uid {}", cred.map(|u| u.uid()).unwrap_or(0));
+                let Some(slot) = c.slot(&peer) else { continue };
+                let s = c.session(stream, false);
+                sessions.spawn(async move {
+                    s.await;
+                    drop(slot);
+                });
+            }
+            Some(_) = sessions.join_next() => {}
+        }
+    }
+}
+
+/// A network listener: `pssl:` (the client's certificate must be the
+/// CA's) or plain `ptcp:` (loopback, allowed by the topology).
+async fn serve_tcp(c: Ctx, transport: Transport, addr: std::net::SocketAddr) {
+    let acceptor = match (transport, &c.channels.tls) {
+        (Transport::Tcp, _) => None,
+        (Transport::Ssl, Some(t)) => Some(t.acceptor.clone()),
+        (Transport::Ssl, None) => {
+            tracing::error!(switch = %c.switch, %addr, "pssl: needs the daemon's --openflow-private-key, --openflow-certificate and --openflow-ca-cert");
+            return;
+        }
+    };
+    let l = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(switch = %c.switch, %addr, error = %e, "cannot listen for OpenFlow");
+            return;
+        }
+    };
+    if acceptor.is_some() {
+        tracing::info!(switch = %c.switch, %addr, "OpenFlow TLS listener up (client certificates required)");
+    } else {
+        tracing::warn!(switch = %c.switch, %addr, "OpenFlow plain TCP listener up: UNAUTHENTICATED, any local user can steer this switch (allow_plain_tcp)");
+    }
     let mut sessions = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -327,14 +524,21 @@ async fn listen(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                tracing::debug!(switch = %switch, %peer, "OpenFlow connection");
-                sessions.spawn(session::run(
-                    stream,
-                    switch.clone(),
-                    Arc::clone(&engine),
-                    Arc::clone(&hub),
-                    false,
-                ));
+                let Some(slot) = c.slot(&peer.to_string()) else { continue };
+                tracing::debug!(switch = %c.switch, %peer, "OpenFlow connection");
+                let c2 = c.clone();
+                let acceptor = acceptor.clone();
+                sessions.spawn(async move {
+                    match acceptor {
+                        None => c2.session(stream, false).await,
+                        Some(a) => match tokio::time::timeout(HANDSHAKE, a.accept(stream)).await {
+                            Ok(Ok(tls)) => c2.session(tls, false).await,
+                            Ok(Err(e)) => tracing::warn!(switch = %c2.switch, %peer, error = %e, "OpenFlow TLS handshake refused"),
+                            Err(_) => tracing::warn!(switch = %c2.switch, %peer, "OpenFlow TLS handshake timed out"),
+                        },
+                    }
+                    drop(slot);
+                });
             }
             Some(_) = sessions.join_next() => {}
         }
@@ -342,7 +546,22 @@ async fn listen(
 }
 
 /// The active connection to the controller, made again whenever it drops.
-async fn dial(host: String, port: u16, switch: String, engine: Arc<Mutex<Engine>>, hub: Arc<Hub>) {
+async fn dial(c: Ctx, transport: Transport, host: String, port: u16) {
+    let connector = match (transport, &c.channels.tls) {
+        (Transport::Tcp, _) => None,
+        (Transport::Ssl, Some(t)) => match super::tls::server_name(&host) {
+            Ok(name) => Some((t.connector.clone(), name)),
+            Err(e) => {
+                tracing::error!(switch = %c.switch, error = %format!("{e:#}"), "openflow.controller");
+                return;
+            }
+        },
+        (Transport::Ssl, None) => {
+            tracing::error!(switch = %c.switch, "ssl: needs the daemon's --openflow-private-key, --openflow-certificate and --openflow-ca-cert");
+            return;
+        }
+    };
+    let target = format!("{host}:{port}");
     let mut backoff = Duration::from_millis(500);
     loop {
         let started = Instant::now();
@@ -354,28 +573,49 @@ async fn dial(host: String, port: u16, switch: String, engine: Arc<Mutex<Engine>
         match conn {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                tracing::info!(switch = %switch, controller = %format!("{host}:{port}"), "controller connected");
-                let sw = switch.clone();
-                locked(&engine, move |e| e.set_controller_up(&sw, true)).await;
-                session::run(
-                    stream,
-                    switch.clone(),
-                    Arc::clone(&engine),
-                    Arc::clone(&hub),
-                    true,
-                )
-                .await;
-                let sw = switch.clone();
-                locked(&engine, move |e| e.set_controller_up(&sw, false)).await;
-                tracing::warn!(switch = %switch, "controller connection lost; the fail mode applies");
-                if started.elapsed() > Duration::from_secs(10) {
+                let served = match &connector {
+                    None => {
+                        controller_session(&c, &target, c.session(stream, true)).await;
+                        true
+                    }
+                    Some((tc, name)) => {
+                        match tokio::time::timeout(HANDSHAKE, tc.connect(name.clone(), stream))
+                            .await
+                        {
+                            Ok(Ok(tls)) => {
+                                controller_session(&c, &target, c.session(tls, true)).await;
+                                true
+                            }
+                            Ok(Err(e)) => {
+                                tracing::warn!(switch = %c.switch, controller = %target, error = %e, "controller TLS handshake failed");
+                                false
+                            }
+                            Err(_) => {
+                                tracing::warn!(switch = %c.switch, controller = %target, "controller TLS handshake timed out");
+                                false
+                            }
+                        }
+                    }
+                };
+                if served && started.elapsed() > Duration::from_secs(10) {
                     backoff = Duration::from_millis(500);
                 }
             }
-            Ok(Err(e)) => tracing::debug!(switch = %switch, error = %e, "controller unreachable"),
-            Err(_) => tracing::debug!(switch = %switch, "controller connect timed out"),
+            Ok(Err(e)) => tracing::debug!(switch = %c.switch, error = %e, "controller unreachable"),
+            Err(_) => tracing::debug!(switch = %c.switch, "controller connect timed out"),
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(8));
     }
+}
+
+/// A controller connection's life: the fail mode is off while it lasts.
+async fn controller_session(c: &Ctx, target: &str, session: impl std::future::Future<Output = ()>) {
+    tracing::info!(switch = %c.switch, controller = %target, "controller connected");
+    let sw = c.switch.clone();
+    locked(&c.engine, move |e| e.set_controller_up(&sw, true)).await;
+    session.await;
+    let sw = c.switch.clone();
+    locked(&c.engine, move |e| e.set_controller_up(&sw, false)).await;
+    tracing::warn!(switch = %c.switch, "controller connection lost; the fail mode applies");
 }

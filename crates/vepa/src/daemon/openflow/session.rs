@@ -7,8 +7,7 @@ use super::{Event, Hub};
 use crate::daemon::engine::Engine;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 use vepa_openflow::{decode, error_for, frame_len, Message};
 
@@ -19,14 +18,17 @@ const DEAD_AFTER: Duration = Duration::from_secs(15);
 /// Messages handled per engine lock, so one busy peer cannot starve the API.
 const BATCH: usize = 256;
 
-pub async fn run(
-    stream: TcpStream,
+/// Serves one connection (TCP, TLS or the management socket alike).
+pub async fn run<S>(
+    stream: S,
     switch: String,
     engine: Arc<Mutex<Engine>>,
     hub: Arc<Hub>,
     active: bool,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut events = hub.subscribe(&switch);
     let mut conn = Some(Conn::new(hub.conn_id(), switch.clone()));
     tracing::debug!(switch = %switch, active, "OpenFlow session");
