@@ -17,6 +17,8 @@ declare -A need=(
   [/usr/sbin/ip]=iproute2 [/usr/bin/ping]=iputils-ping [/usr/bin/tcpdump]=tcpdump
   [/usr/bin/iperf3]=iperf3 [/usr/bin/setpriv]=util-linux [/usr/bin/ovs-ofctl]=openvswitch-common
   [/usr/bin/osken-manager]=python3-os-ken [/usr/bin/python3]=python3 [/usr/bin/traceroute.db]=traceroute
+  # Test certificates for OpenFlow over TLS and etcd.
+  [/usr/bin/openssl]=openssl
   [/usr/sbin/nft]=nftables [/usr/bin/etcd]=etcd-server [/usr/bin/etcdctl]=etcd-client
   [/usr/bin/qemu-system-x86_64]=qemu-system-x86 [/usr/bin/virt-xml-validate]=libvirt-clients
   [/usr/share/libvirt/schemas/domain.rng]=libvirt-clients [/usr/bin/xmllint]=libxml2-utils

@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod etcd;
 pub mod evb;
 pub mod guest;
+pub mod pki;
 
 /// Fails the test early, clearly, when not run as root.
 pub fn require_root() {
@@ -593,7 +594,12 @@ pub fn free_port() -> u16 {
 
 /// Waits until something accepts TCP connections on loopback `port`.
 pub fn wait_listening(port: u16) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_listening_for(port, Duration::from_secs(10))
+}
+
+/// Whether something accepts TCP on 127.0.0.1:`port` within `within`.
+pub fn wait_listening_for(port: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return true;

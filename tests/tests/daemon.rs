@@ -365,6 +365,37 @@ fn the_embedded_default_forwards_and_the_api_describes_itself() {
     d.links = vec!["vepa0-vm1".into(), "vepa0-vm2".into()];
     assert!(wait_reachable("vepa-vm1", "10.77.0.2"), "{}", d.log());
     assert!(d.ok(&["port", "show"]).contains("vepa0-vm2"));
+    // Its one OpenFlow channel is the management socket: root's (and the
+    // group's), nobody's even with every mode loosened.
+    let mgmt = d.socket.with_file_name("vepa0.mgmt");
+    let show = d.ok(&["switch", "show"]);
+    assert!(
+        show.contains(&format!("OpenFlow: punix:{}", mgmt.display())),
+        "{show}"
+    );
+    assert!(!show.contains("ptcp"), "{show}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = std::fs::Permissions::from_mode(0o777);
+        std::fs::set_permissions(d.dir.path(), open.clone()).expect("chmod");
+        std::fs::set_permissions(&mgmt, open).expect("chmod");
+    }
+    let target = format!("unix:{}", mgmt.display());
+    let ofctl = |setpriv: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(setpriv)
+            .args(["ovs-ofctl", "-O", "OpenFlow13", "show", &target])
+            .output()
+            .expect("setpriv ovs-ofctl")
+    };
+    let nobody = ofctl(&["--reuid=65534", "--regid=65534", "--clear-groups"]);
+    assert!(!nobody.status.success(), "nobody is refused");
+    let root = ofctl(&["--reuid=0"]);
+    assert!(
+        root.status.success(),
+        "{}",
+        String::from_utf8_lossy(&root.stderr)
+    );
     let (status, doc) = d.http("GET", "/v1/openapi.json", None).expect("openapi");
     assert_eq!(status, 200);
     let doc: serde_json::Value = serde_json::from_str(&doc).expect("JSON");

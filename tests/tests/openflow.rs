@@ -8,9 +8,10 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use vepa_itest::daemon::Daemon;
+use vepa_itest::pki::{Ca, Leaf};
 use vepa_itest::{
-    free_port, ping, require_root, sh, tcp_transfer, uid, wait_listening, wait_reachable, Capture,
-    Netns,
+    free_port, ping, require_root, sh, tcp_transfer, uid, wait_listening, wait_listening_for,
+    wait_reachable, Capture, Netns,
 };
 
 /// A daemon with one veb switch whose ports are veths into namespaces
@@ -19,6 +20,8 @@ struct Fixture {
     d: Daemon,
     sw: String,
     ns: Vec<Netns>,
+    /// The topology, `@OPENFLOW@` where the switch's openflow table goes.
+    topology: String,
 }
 
 /// The switch's management socket as ovs-ofctl names it, once it is there.
@@ -46,13 +49,18 @@ fn plain_tcp(port: u16) -> String {
 }
 
 fn setup(openflow: &str, hosts: usize, net: u8) -> Fixture {
+    setup_with(&[], openflow, hosts, net)
+}
+
+/// [`setup`] with extra daemon arguments.
+fn setup_with(args: &[&str], openflow: &str, hosts: usize, net: u8) -> Fixture {
     let id = uid();
     let sw = format!("o{id}");
     let ns: Vec<Netns> = (0..hosts)
         .map(|i| Netns::new(&format!("of{i}{id}")))
         .collect();
-    let mut d = Daemon::start();
-    let mut t = format!("[[switch]]\nname = \"{sw}\"\nmode = \"veb\"\nopenflow = {openflow}\n");
+    let mut d = Daemon::start_with(args);
+    let mut t = format!("[[switch]]\nname = \"{sw}\"\nmode = \"veb\"\nopenflow = @OPENFLOW@\n");
     for (i, n) in ns.iter().enumerate() {
         let port = format!("p{i}{id}");
         d.links.push(port.clone());
@@ -62,10 +70,31 @@ fn setup(openflow: &str, hosts: usize, net: u8) -> Fixture {
             i + 1
         ));
     }
-    let file = d.dir.path().join("of.toml");
-    std::fs::write(&file, t).expect("write topology");
-    d.ok(&["apply", "-f", file.to_str().expect("path")]);
-    Fixture { d, sw, ns }
+    let f = Fixture {
+        d,
+        sw,
+        ns,
+        topology: t,
+    };
+    f.apply_openflow(openflow)
+        .unwrap_or_else(|e| panic!("apply: {e}"));
+    f
+}
+
+impl Fixture {
+    /// Applies the topology with the switch's `openflow` table set to
+    /// `openflow`; the CLI's error if refused.
+    fn apply_openflow(&self, openflow: &str) -> Result<(), String> {
+        let file = self.d.dir.path().join("of.toml");
+        std::fs::write(&file, self.topology.replace("@OPENFLOW@", openflow))
+            .expect("write topology");
+        let out = self.d.cli(&["apply", "-f", file.to_str().expect("path")]);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
 }
 
 /// `ovs-ofctl -O OpenFlow13 CMD TARGET ARGS...`; the target is the
@@ -341,12 +370,43 @@ struct Controller {
 
 impl Controller {
     fn start(port: u16, dir: &std::path::Path) -> Controller {
+        Controller::start_with(
+            port,
+            dir,
+            &["--ofp-tcp-listen-port".into(), port.to_string()],
+        )
+    }
+
+    /// os-ken listening for TLS on `port` with `leaf`'s key and
+    /// certificate, switches' certificates checked against `ca`.
+    fn start_ssl(port: u16, dir: &std::path::Path, leaf: &Leaf, ca: &Ca) -> Controller {
+        let p = |x: &std::path::Path| x.display().to_string();
+        Controller::start_with(
+            port,
+            dir,
+            &[
+                // Its plain listener, unused, kept off 6653.
+                "--ofp-tcp-listen-port".into(),
+                free_port().to_string(),
+                "--ofp-ssl-listen-port".into(),
+                port.to_string(),
+                "--ctl-privkey".into(),
+                p(&leaf.key),
+                "--ctl-cert".into(),
+                p(&leaf.cert),
+                "--ca-certs".into(),
+                p(&ca.cert),
+            ],
+        )
+    }
+
+    fn start_with(port: u16, dir: &std::path::Path, args: &[String]) -> Controller {
         let app = concat!(env!("CARGO_MANIFEST_DIR"), "/osken/learning_switch.py");
         let log = dir.join("osken.log");
         let out = std::fs::File::create(&log).expect("log");
         let child = Command::new("osken-manager")
-            .args(["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port"])
-            .arg(port.to_string())
+            .args(["--ofp-listen-host", "127.0.0.1"])
+            .args(args)
             .arg(app)
             .stdout(Stdio::from(out.try_clone().expect("log")))
             .stderr(Stdio::from(out))
@@ -528,4 +588,190 @@ fn controller_copies_of_offloaded_tcp_come_as_wire_sized_segments() {
         largest <= 1514,
         "every copy is wire-sized; the largest was {largest} bytes"
     );
+}
+
+/// `ovs-ofctl` as another user (`setpriv`): uid nobody, group `gid`,
+/// supplementary `groups` (none if empty).
+fn ofctl_as(gid: u32, groups: &str, target: &str, args: &[&str]) -> Output {
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", &format!("--regid={gid}")]);
+    if groups.is_empty() {
+        c.arg("--clear-groups");
+    } else {
+        c.arg(format!("--groups={groups}"));
+    }
+    c.args(["ovs-ofctl", "-O", "OpenFlow13", args[0], target])
+        .args(&args[1..])
+        .output()
+        .expect("setpriv ovs-ofctl")
+}
+
+/// The management socket serves root and the daemon's group, whatever its
+/// file mode says; a flow ovs-ofctl was told is done survives kill -9;
+/// plain TCP is loopback-only and opt-in, and flagged when it is on; TLS
+/// channels need the daemon's TLS files.
+#[test]
+fn the_management_socket_serves_root_and_the_group_and_plain_tcp_is_opt_in() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    require_root();
+    let mut f = setup_with(&["--group", "1"], "{}", 2, 70);
+    let target = mgmt(&f);
+    let path = std::path::PathBuf::from(target.trim_start_matches("unix:"));
+    let meta = std::fs::metadata(&path).expect("management socket");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), 1);
+    // Loosen the modes on the way: the daemon's own check must refuse.
+    std::fs::set_permissions(f.d.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let o = ofctl_as(65534, "", &target, &["add-flow", "priority=5,actions=drop"]);
+    assert!(!o.status.success(), "nobody is refused");
+    assert!(f.d.log().contains("refused a peer"), "{}", f.d.log());
+    for (gid, groups) in [(1, ""), (65534, "1")] {
+        let o = ofctl_as(gid, groups, &target, &["dump-flows"]);
+        assert!(
+            o.status.success(),
+            "group 1 ({gid}/{groups}): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert!(
+        f.d.ok(&["flow", "dump", &f.sw]).trim().is_empty(),
+        "nothing added"
+    );
+
+    // ovs-ofctl add-flow waits for its barrier: once answered, the flow is
+    // stored, and a kill -9 right after does not lose it.
+    ofctl_ok(&target, &["add-flow", "priority=77,icmp,actions=drop"]);
+    f.d.kill9();
+    f.d.launch();
+    assert!(f.d.ok(&["flow", "dump", &f.sw]).contains("priority=77"));
+    let target = mgmt(&f);
+    assert!(ofctl_ok(&target, &["dump-flows"]).contains("priority=77"));
+
+    // Plain TCP: never beyond loopback, on loopback only when allowed;
+    // TLS only with the daemon's files. Each refused by field, nothing
+    // changed.
+    let port = free_port();
+    for (spec, want) in [
+        (
+            format!("{{ listen = \"ptcp:{port}:0.0.0.0\", allow_plain_tcp = true }}"),
+            "anyone who reaches it",
+        ),
+        (format!("{{ listen = \"ptcp:{port}\" }}"), "allow_plain_tcp"),
+        (
+            format!("{{ listen = \"pssl:{port}\" }}"),
+            "--openflow-private-key",
+        ),
+        (
+            "{ controller = \"ssl:127.0.0.1:6653\" }".to_string(),
+            "--openflow-certificate",
+        ),
+    ] {
+        let err = f.apply_openflow(&spec).expect_err(&spec);
+        assert!(
+            err.contains("openflow.") && err.contains(want),
+            "{spec}: {err}"
+        );
+    }
+    assert!(!wait_listening_for(port, Duration::from_millis(300)));
+    f.apply_openflow(&plain_tcp(port)).expect("opted in");
+    assert!(wait_listening(port));
+    // (The file has no flows: applying it removed priority=77.)
+    assert!(ofctl_ok(&tcp_target(port), &["show"]).contains("n_tables:254"));
+    let show = f.d.ok(&["switch", "show"]);
+    assert!(
+        show.contains(&format!("ptcp:127.0.0.1:{port} (UNAUTHENTICATED")),
+        "{show}"
+    );
+    assert!(
+        show.contains(&format!("punix:{}", path.display())),
+        "{show}"
+    );
+    assert!(f.d.log().contains("UNAUTHENTICATED"));
+}
+
+/// pssl: and ssl: as ovs-ofctl and os-ken use them: certificates from the
+/// daemon's CA both ways; a client whose certificate another CA signed is
+/// refused.
+#[test]
+fn openflow_over_tls_takes_certificates_from_the_ca_only() {
+    require_root();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new(pki.path(), "fabric-ca");
+    let (vepa, ofctl, osken) = (
+        ca.leaf("vepa", &[]),
+        ca.leaf("ofctl", &[]),
+        ca.leaf("osken", &[]),
+    );
+    let rogue_ca = Ca::new(pki.path(), "rogue-ca");
+    let rogue = rogue_ca.leaf("rogue", &[]);
+    let p = |x: &std::path::Path| x.display().to_string();
+    let port = free_port();
+    let f = setup_with(
+        &[
+            "--openflow-private-key",
+            &p(&vepa.key),
+            "--openflow-certificate",
+            &p(&vepa.cert),
+            "--openflow-ca-cert",
+            &p(&ca.cert),
+        ],
+        &format!("{{ listen = \"pssl:{port}\" }}"),
+        2,
+        71,
+    );
+    assert!(wait_listening(port));
+    let ssl = format!("ssl:127.0.0.1:{port}");
+    let ofctl_tls = |leaf: &Leaf, args: &[&str]| {
+        Command::new("ovs-ofctl")
+            .args(["-O", "OpenFlow13"])
+            .arg(format!("--private-key={}", p(&leaf.key)))
+            .arg(format!("--certificate={}", p(&leaf.cert)))
+            .arg(format!("--ca-cert={}", p(&ca.cert)))
+            .args([args[0], &ssl])
+            .args(&args[1..])
+            .output()
+            .expect("ovs-ofctl")
+    };
+    let o = ofctl_tls(&ofctl, &["add-flow", "priority=9,arp,actions=NORMAL"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ofctl_tls(&ofctl, &["dump-flows"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("priority=9"));
+    let o = ofctl_tls(&rogue, &["add-flow", "priority=66,actions=drop"]);
+    assert!(!o.status.success(), "another CA's client is refused");
+    assert!(f.d.log().contains("TLS handshake refused"), "{}", f.d.log());
+    assert!(!f.d.ok(&["flow", "dump", &f.sw]).contains("priority=66"));
+
+    // os-ken over TLS: vepa dials it with its certificate and checks
+    // os-ken's against the CA; the learning switch then forwards.
+    let cport = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _c = Controller::start_ssl(cport, dir.path(), &osken, &ca);
+    f.apply_openflow(&format!(
+        "{{ listen = \"pssl:{port}\", controller = \"ssl:127.0.0.1:{cport}\" }}"
+    ))
+    .expect("apply");
+    wait_for("the controller's table-miss flow over TLS", || {
+        f.d.ok(&["flow", "dump", &f.sw]).contains("CONTROLLER")
+    });
+    assert!(f.d.ok(&["stats"]).contains("controller connected"));
+    assert!(
+        wait_reachable(&f.ns[0].name, "10.71.0.2"),
+        "vm1 reaches vm2 through the controller"
+    );
+    // A controller whose certificate another CA signed is not obeyed.
+    let rport = free_port();
+    let rdir = tempfile::tempdir().expect("tempdir");
+    let mut r = Controller::start_ssl(rport, rdir.path(), &rogue, &ca);
+    f.apply_openflow(&format!(
+        "{{ listen = \"pssl:{port}\", controller = \"ssl:127.0.0.1:{rport}\" }}"
+    ))
+    .expect("apply");
+    wait_for("vepa to refuse the rogue controller", || {
+        f.d.log().contains("controller TLS handshake failed")
+    });
+    assert!(f.d.ok(&["stats"]).contains("controller not connected"));
+    assert_eq!(r.packet_ins(), 0);
+    r.stop();
 }

@@ -1,0 +1,125 @@
+//! Test certificates made with `openssl`: a CA and the leaf certificates it
+//! signs (ECDSA P-256, valid two days, usable as server and client), for
+//! OpenFlow over TLS and etcd with client-certificate auth.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Ca {
+    pub cert: PathBuf,
+    key: PathBuf,
+    dir: PathBuf,
+}
+
+/// A key and the certificate a [`Ca`] signed for it.
+pub struct Leaf {
+    pub key: PathBuf,
+    pub cert: PathBuf,
+}
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+impl Ca {
+    /// A self-signed CA named `name`, its files in `dir`.
+    pub fn new(dir: &Path, name: &str) -> Ca {
+        let (cert, key) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            s(&key),
+            "-out",
+            s(&cert),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        Ca {
+            cert,
+            key,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// A certificate for `cn`, valid for 127.0.0.1, `ips` and localhost.
+    pub fn leaf(&self, cn: &str, ips: &[&str]) -> Leaf {
+        let (key, cert, csr, ext) = (
+            self.dir.join(format!("{cn}.key")),
+            self.dir.join(format!("{cn}.crt")),
+            self.dir.join(format!("{cn}.csr")),
+            self.dir.join(format!("{cn}.ext")),
+        );
+        openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            s(&key),
+            "-out",
+            s(&csr),
+            "-subj",
+            &format!("/CN={cn}"),
+        ]);
+        let mut san = String::from("DNS:localhost,IP:127.0.0.1");
+        for ip in ips {
+            san.push_str(&format!(",IP:{ip}"));
+        }
+        std::fs::write(
+            &ext,
+            format!(
+                "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+                 extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={san}\n"
+            ),
+        )
+        .expect("write extensions");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            s(&csr),
+            "-CA",
+            s(&self.cert),
+            "-CAkey",
+            s(&self.key),
+            "-CAcreateserial",
+            "-out",
+            s(&cert),
+            "-days",
+            "2",
+            "-extfile",
+            s(&ext),
+        ]);
+        Leaf { key, cert }
+    }
+}
