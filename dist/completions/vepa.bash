@@ -1104,7 +1104,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__daemon)
-            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --workers --default --openflow-private-key --openflow-certificate --openflow-ca-cert --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --socket --url --token-file --help"
+            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --workers --default --openflow-private-key --openflow-certificate --openflow-ca-cert --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --etcd-cacert --etcd-cert --etcd-key --etcd-user --etcd-password-file --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1163,6 +1163,26 @@ _vepa() {
                     return 0
                     ;;
                 --etcd-lease-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --etcd-cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --etcd-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --etcd-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --etcd-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --etcd-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

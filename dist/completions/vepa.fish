@@ -86,6 +86,11 @@ complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l host-id -d 'This ho
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l underlay-ip -d 'This host\'s address on the underlay: its VTEP for fabric ports without `local`' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd-prefix -d 'Key prefix the hosts of one fabric share' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd-lease-ttl -d 'Seconds a host\'s entries outlive it (its etcd lease)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd-cacert -d 'CA (PEM) etcd\'s certificate must be signed by (https:// endpoints)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd-cert -d 'This host\'s client certificate (PEM) for etcd\'s --client-cert-auth' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd-key -d 'The private key (PEM) of --etcd-cert' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd-user -d 'This host\'s etcd user (RBAC: it may write only its own key; see the README\'s etcd layout)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l etcd-password-file -d 'A file holding --etcd-user\'s password (not on the command line, where every local user could read it)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F

@@ -70,6 +70,16 @@ impl Ca {
 
     /// A certificate for `cn`, valid for 127.0.0.1, `ips` and localhost.
     pub fn leaf(&self, cn: &str, ips: &[&str]) -> Leaf {
+        self.leaf_subject(cn, &format!("/CN={cn}"), ips)
+    }
+
+    /// A certificate with no CommonName (`/O=vepa/OU=name`): what etcd's
+    /// JSON gateway accepts from a client (it refuses a CN it cannot use).
+    pub fn leaf_without_cn(&self, name: &str, ips: &[&str]) -> Leaf {
+        self.leaf_subject(name, &format!("/O=vepa/OU={name}"), ips)
+    }
+
+    fn leaf_subject(&self, cn: &str, subject: &str, ips: &[&str]) -> Leaf {
         let (key, cert, csr, ext) = (
             self.dir.join(format!("{cn}.key")),
             self.dir.join(format!("{cn}.crt")),
@@ -89,7 +99,7 @@ impl Ca {
             "-out",
             s(&csr),
             "-subj",
-            &format!("/CN={cn}"),
+            subject,
         ]);
         let mut san = String::from("DNS:localhost,IP:127.0.0.1");
         for ip in ips {

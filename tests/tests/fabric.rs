@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 use vepa_itest::daemon::Daemon;
-use vepa_itest::etcd::Etcd;
+use vepa_itest::etcd::{Etcd, EtcdTls};
 use vepa_itest::{
     arp_requests_for, ns_sh, ping, require_root, sh, uid, wait_reachable, Capture, Netns,
 };
@@ -21,6 +21,8 @@ struct Underlay {
     id: String,
     etcd: Etcd,
     ns: Netns,
+    /// Per host: the daemon's extra etcd flags (certificates, user).
+    auth: std::collections::HashMap<u8, Vec<String>>,
 }
 
 struct Host {
@@ -36,16 +38,21 @@ fn vm_ip(n: u8, k: u8) -> String {
 
 impl Underlay {
     fn new(id: &str) -> Underlay {
+        Underlay::new_with(id, None)
+    }
+
+    fn new_with(id: &str, tls: Option<EtcdTls>) -> Underlay {
         let ns = Netns::new(&format!("fu{id}"));
         ns_sh(
             &ns.name,
             &format!("ip link add br0 type bridge && ip addr add {ETCD_IP}/24 dev br0 && ip link set br0 up"),
         );
-        let etcd = Etcd::start(&ns.name, ETCD_IP, 2379);
+        let etcd = Etcd::start_with(&ns.name, ETCD_IP, 2379, tls);
         Underlay {
             id: id.to_string(),
             etcd,
             ns,
+            auth: Default::default(),
         }
     }
 
@@ -96,19 +103,19 @@ impl Underlay {
             .collect();
         let url = self.etcd.url();
         let (hid, under) = (format!("h{n}"), format!("192.0.2.{n}"));
-        let mut daemon = Daemon::start_in_with(
-            &ns.name,
-            &[
-                "--etcd",
-                &url,
-                "--host-id",
-                &hid,
-                "--underlay-ip",
-                &under,
-                "--etcd-lease-ttl",
-                TTL,
-            ],
-        );
+        let mut args = vec![
+            "--etcd",
+            &url,
+            "--host-id",
+            &hid,
+            "--underlay-ip",
+            &under,
+            "--etcd-lease-ttl",
+            TTL,
+        ];
+        let auth = self.auth.get(&n).cloned().unwrap_or_default();
+        args.extend(auth.iter().map(String::as_str));
+        let mut daemon = Daemon::start_in_with(&ns.name, &args);
         daemon.links = Vec::new();
         Host {
             daemon,
@@ -558,4 +565,137 @@ fn vlans_span_hosts_in_their_own_vnis() {
     );
     assert!(!ping(a20, "10.90.0.3"), "VLAN 20 does not reach VNI 1010");
     assert!(!ping(a10, "10.90.0.12"), "VLAN 10 does not reach VLAN 20");
+}
+
+/// etcd as a production fabric runs it: TLS with client certificates
+/// required, and RBAC (each host's user writes only its own key). Hosts
+/// join and reach each other; a rogue holder of valid credentials cannot
+/// write another host's key, and its own record is refused where it claims
+/// a host's VTEP, its claims of a host's VMs' MACs unused; all counted.
+#[test]
+fn hosts_meet_over_tls_with_rbac_and_a_rogue_record_is_refused() {
+    require_root();
+    let id = uid();
+    let pki = tempfile::tempdir().expect("tempdir");
+    let (ca, tls) = EtcdTls::new(pki.path(), ETCD_IP);
+    let ca_cert = tls.ca.display().to_string();
+    let mut u = Underlay::new_with(&id, Some(tls));
+    u.etcd.enable_rbac(
+        "/vepa",
+        &[("h1", "pw-h1"), ("h2", "pw-h2"), ("rogue", "pw-rogue")],
+    );
+    for n in [1u8, 2] {
+        // No CommonName: etcd's gateway refuses one (identity is the user).
+        let leaf = ca.leaf_without_cn(&format!("h{n}"), &[&format!("192.0.2.{n}")]);
+        let pw = pki.path().join(format!("h{n}.pw"));
+        std::fs::write(&pw, format!("pw-h{n}\n")).expect("password file");
+        u.auth.insert(
+            n,
+            [
+                "--etcd-cacert",
+                &ca_cert,
+                "--etcd-cert",
+                &leaf.cert.display().to_string(),
+                "--etcd-key",
+                &leaf.key.display().to_string(),
+                "--etcd-user",
+                &format!("h{n}"),
+                "--etcd-password-file",
+                &pw.display().to_string(),
+            ]
+            .map(str::to_string)
+            .to_vec(),
+        );
+    }
+    let hosts: Vec<Host> = (1..=2).map(|n| u.host(n, 1)).collect();
+    for (i, h) in hosts.iter().enumerate() {
+        u.apply(h, i as u8 + 1, "veb", false);
+    }
+    assert!(
+        wait_reachable(&hosts[0].vms[0].name, &vm_ip(2, 0)),
+        "VM 1 reaches VM 2 over TLS and RBAC:\n{}",
+        hosts[0].daemon.log()
+    );
+    assert_eq!(hosts_listed(&hosts[1].daemon), ["h1", "h2"]);
+
+    // The rogue has its own user: another host's key is not its to write.
+    let record = |host: &str, vtep: &str, mac: &str| {
+        format!(
+            r#"{{"host":"{host}","underlay":"{vtep}","version":"x","networks":[{{"vni":100,"switch":"fab","mode":"veb","vtep":"{vtep}","dstport":4789,"macs":["{mac}"]}}]}}"#
+        )
+    };
+    let mac1 = hosts[0].vms[0].mac("eth0").to_string();
+    for key in ["/vepa/hosts/h1", "/vepa/hosts/h2"] {
+        let o = u.etcd.etcdctl_as(
+            "rogue:pw-rogue",
+            &["put", key, &record("h1", "192.0.2.66", "02:00:00:00:00:66")],
+        );
+        assert!(
+            !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("permission denied"),
+            "{key}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // Its own key, claiming host 1's VTEP: refused by both hosts.
+    let o = u.etcd.etcdctl_as(
+        "rogue:pw-rogue",
+        &[
+            "put",
+            "/vepa/hosts/rogue",
+            &record("rogue", "192.0.2.1", "02:00:00:00:00:66"),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for h in &hosts {
+        assert!(
+            within(5, || h.daemon.json(&["hosts", "show"])["refused"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|x| x["host"] == "rogue"
+                    && x["why"]
+                        .as_str()
+                        .is_some_and(|w| w.contains("VTEP 192.0.2.1"))))),
+            "{}",
+            h.daemon.json(&["hosts", "show"])
+        );
+        assert_eq!(hosts_listed(&h.daemon), ["h1", "h2"]);
+    }
+    assert_eq!(members(&hosts[1].daemon), ["192.0.2.1"]);
+    // Its own VTEP, claiming VM 1's MAC: host 1 does not use the claim.
+    let o = u.etcd.etcdctl_as(
+        "rogue:pw-rogue",
+        &[
+            "put",
+            "/vepa/hosts/rogue",
+            &record("rogue", "192.0.2.66", &mac1),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        within(5, || hosts[0].daemon.json(&["hosts", "show"])
+            ["claims_refused"]
+            .as_u64()
+            .is_some_and(|n| n >= 1)),
+        "{}",
+        hosts[0].daemon.json(&["hosts", "show"])
+    );
+    let (_, metrics) = hosts[0]
+        .daemon
+        .http("GET", "/metrics", None)
+        .expect("metrics");
+    assert!(
+        metrics.contains("vepa_fabric_records_refused_total 1")
+            && metrics.contains("vepa_fabric_claims_refused 1"),
+        "{metrics}"
+    );
+    // Host 2 sees VM 1's MAC claimed twice: it steers it to neither, and
+    // the VMs still reach each other.
+    let t = hosts[1].daemon.json(&["tunnel", "show"]);
+    assert!(
+        !t[0]["published"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|m| m["mac"] == mac1.as_str())),
+        "{t}"
+    );
+    assert!(ping(&hosts[1].vms[0].name, &vm_ip(1, 0)));
+    assert!(ping(&hosts[0].vms[0].name, &vm_ip(2, 0)));
 }

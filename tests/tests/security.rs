@@ -239,3 +239,105 @@ fn an_apply_of_an_old_export_is_refused_unless_forced() {
     d.ok(&["apply", "-f", path]);
     assert!(!d.ok(&["switch", "show"]).contains(&format!("gb{id}")));
 }
+
+/// The daemon's TLS, etcd and vhost-user flags: each mistake is refused at
+/// start with the flag named, before anything is made.
+#[test]
+fn bad_channel_flags_are_refused_by_name() {
+    require_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = vepa_itest::pki::Ca::new(dir.path(), "flags-ca");
+    let leaf = pki.leaf("flags", &[]);
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a PEM file\n").expect("write");
+    let (ca, cert, key, junk) = (
+        pki.cert.display().to_string(),
+        leaf.cert.display().to_string(),
+        leaf.key.display().to_string(),
+        junk.display().to_string(),
+    );
+    let state = dir.path().join("state").display().to_string();
+    let socket = dir.path().join("s.sock").display().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--vhost-user-dir", "run/vu"], "--vhost-user-dir"),
+        (vec!["--vhost-user-dir", "/run/../etc"], "--vhost-user-dir"),
+        (vec!["--vhost-group", "no-such-group-x"], "--vhost-group"),
+        (
+            vec!["--openflow-private-key", &key],
+            "--openflow-certificate",
+        ),
+        (
+            vec![
+                "--openflow-private-key",
+                &junk,
+                "--openflow-certificate",
+                &cert,
+                "--openflow-ca-cert",
+                &ca,
+            ],
+            "--openflow-private-key",
+        ),
+        (
+            vec![
+                "--openflow-private-key",
+                &key,
+                "--openflow-certificate",
+                &cert,
+                "--openflow-ca-cert",
+                &junk,
+            ],
+            "--openflow-ca-cert",
+        ),
+        (
+            vec![
+                "--etcd",
+                "https://192.0.2.1:2379",
+                "--underlay-ip",
+                "192.0.2.2",
+            ],
+            "--etcd-cacert",
+        ),
+        (
+            vec![
+                "--etcd",
+                "http://192.0.2.1:2379",
+                "--underlay-ip",
+                "192.0.2.2",
+                "--etcd-cacert",
+                &ca,
+                "--etcd-cert",
+                &cert,
+                "--etcd-key",
+                &key,
+            ],
+            "no --etcd endpoint is https://",
+        ),
+        (
+            vec![
+                "--etcd",
+                "http://192.0.2.1:2379",
+                "--underlay-ip",
+                "192.0.2.2",
+                "--etcd-user",
+                "h1",
+            ],
+            "--etcd-password-file",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = Command::new(vepa_itest::vepa_bin())
+            .args(["--socket", &socket, "daemon", "--state-dir", &state])
+            .args(&args)
+            .output()
+            .expect("vepa daemon");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(want),
+            "{args:?}: wanted {want}: {err}"
+        );
+        assert!(
+            !std::path::Path::new(&socket).exists(),
+            "{args:?}: nothing served"
+        );
+    }
+}

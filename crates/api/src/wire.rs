@@ -470,6 +470,22 @@ pub struct HostsView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_in_secs: Option<u64>,
     pub hosts: Vec<HostRecord>,
+    /// Other hosts' records the fabric does not use, with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedRecord>,
+    /// Records refused since the daemon started.
+    #[serde(default)]
+    pub refused_total: u64,
+    /// Other hosts' claims of this host's own VMs' MACs, not used.
+    #[serde(default)]
+    pub claims_refused: u64,
+}
+
+/// A host record the fabric refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RefusedRecord {
+    pub host: String,
+    pub why: String,
 }
 
 /// One host's entry in the store (JSON under `PREFIX/hosts/HOST-ID`,

@@ -224,6 +224,16 @@ pub fn hosts(c: &Client, cmd: HostsCmd) -> Result<()> {
                 "{}",
                 table(&["HOST", "UNDERLAY", "VNI", "SWITCH", "VTEP", "MACS"], rows)
             );
+            for r in &v.refused {
+                say!("refused: host '{}': {}", r.host, r.why);
+            }
+            if v.refused_total > 0 || v.claims_refused > 0 {
+                say!(
+                    "{} record(s) refused since start; {} claim(s) of this host's VMs' MACs by others not used",
+                    v.refused_total,
+                    v.claims_refused
+                );
+            }
         }
     }
     Ok(())

@@ -275,5 +275,19 @@ pub fn render_tunnels(out: &mut String, tunnels: &[TunnelView], hosts: Option<&H
             "Hosts the store lists (the last known list while etcd is away).",
         );
         let _ = writeln!(out, "vepa_fabric_hosts {}", h.hosts.len());
+        family(
+            out,
+            "vepa_fabric_records_refused_total",
+            "counter",
+            "Other hosts' records refused (malformed, oversized, or claiming a VTEP another host holds).",
+        );
+        let _ = writeln!(out, "vepa_fabric_records_refused_total {}", h.refused_total);
+        family(
+            out,
+            "vepa_fabric_claims_refused",
+            "gauge",
+            "Claims by other hosts of this host's own VMs' MACs, not used.",
+        );
+        let _ = writeln!(out, "vepa_fabric_claims_refused {}", h.claims_refused);
     }
 }

@@ -103,6 +103,23 @@ pub struct FabricArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u16).range(2..=3600), requires = "etcd")]
     etcd_lease_ttl: u16,
+    /// CA (PEM) etcd's certificate must be signed by (https:// endpoints).
+    #[arg(long, value_name = "FILE", requires_all = ["etcd", "etcd_cert", "etcd_key"])]
+    etcd_cacert: Option<PathBuf>,
+    /// This host's client certificate (PEM) for etcd's --client-cert-auth.
+    #[arg(long, value_name = "FILE", requires_all = ["etcd", "etcd_cacert", "etcd_key"])]
+    etcd_cert: Option<PathBuf>,
+    /// The private key (PEM) of --etcd-cert.
+    #[arg(long, value_name = "FILE", requires_all = ["etcd", "etcd_cacert", "etcd_cert"])]
+    etcd_key: Option<PathBuf>,
+    /// This host's etcd user (RBAC: it may write only its own key; see the
+    /// README's etcd layout).
+    #[arg(long, value_name = "NAME", requires_all = ["etcd", "etcd_password_file"])]
+    etcd_user: Option<String>,
+    /// A file holding --etcd-user's password (not on the command line,
+    /// where every local user could read it).
+    #[arg(long, value_name = "FILE", requires = "etcd_user")]
+    etcd_password_file: Option<PathBuf>,
 }
 
 impl FabricArgs {
@@ -110,11 +127,38 @@ impl FabricArgs {
         if self.etcd.is_empty() {
             return Ok(None);
         }
-        for e in &self.etcd {
-            if e.starts_with("https://") {
-                bail!("--etcd: '{e}': TLS to etcd is not supported yet; use http:// on a trusted underlay");
+        let tls = match (self.etcd_cacert, self.etcd_cert, self.etcd_key) {
+            (Some(ca), Some(cert), Some(key)) => {
+                if !self.etcd.iter().any(|e| e.starts_with("https://")) {
+                    bail!("--etcd-cacert: given, but no --etcd endpoint is https://");
+                }
+                let t = tls::Tls::load(&tls::TlsFiles {
+                    key,
+                    cert,
+                    ca,
+                    flags: ["--etcd-key", "--etcd-cert", "--etcd-cacert"],
+                })?;
+                Some(t.client_config(true)?)
             }
-            fabric::Etcd::new(std::slice::from_ref(e)).context("--etcd")?;
+            _ => None,
+        };
+        let credentials = match (self.etcd_user, self.etcd_password_file) {
+            (Some(user), Some(file)) => {
+                let password = std::fs::read_to_string(&file)
+                    .with_context(|| {
+                        format!("--etcd-password-file: cannot read {}", file.display())
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string();
+                if user.is_empty() || password.is_empty() {
+                    bail!("--etcd-user/--etcd-password-file: the user and the password must not be empty");
+                }
+                Some(fabric::Credentials { user, password })
+            }
+            _ => None,
+        };
+        for e in &self.etcd {
+            fabric::Etcd::new(std::slice::from_ref(e), tls.clone(), None).context("--etcd")?;
         }
         let underlay = self.underlay_ip.context(
             "--etcd needs --underlay-ip: this host's address on the underlay, which the other hosts send tunnel traffic to",
@@ -150,6 +194,8 @@ impl FabricArgs {
             underlay,
             prefix,
             lease_ttl: i64::from(self.etcd_lease_ttl),
+            tls,
+            credentials,
             cache: Some(state_dir.join("fabric-hosts.json")),
         }))
     }

@@ -10,6 +10,12 @@
 //! strings, and fields at their zero value are left out (a watch event
 //! without `type` is a PUT, a keep-alive without `TTL` found no lease).
 //! A streamed answer (the watch) is one JSON object a line.
+//!
+//! Over `https://` the client verifies etcd's certificate (chain and name)
+//! against a CA file and presents its own (etcd's `--client-cert-auth`).
+//! With a user and password it authenticates (`/v3/auth/authenticate`) and
+//! sends the token with every request, so etcd's RBAC decides what this
+//! host may write (see the README's etcd layout).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -21,7 +27,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The most an answer (or one line of a watch) may weigh: a range of a
 /// whole fabric's records fits many times over.
@@ -31,8 +39,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EtcdError {
-    #[error("'{0}' is not an etcd endpoint; expected http://HOST:PORT")]
+    #[error("'{0}' is not an etcd endpoint; expected http://HOST:PORT or https://HOST:PORT")]
     Endpoint(String),
+    #[error("'{0}': https:// needs --etcd-cacert, --etcd-cert and --etcd-key")]
+    NoTls(String),
     #[error("{endpoint}: {what}")]
     Unreachable { endpoint: String, what: String },
     /// etcd answered, with an error of its own (gRPC code and message).
@@ -49,6 +59,23 @@ type Result<T> = std::result::Result<T, EtcdError>;
 pub struct Etcd {
     endpoints: Vec<Endpoint>,
     current: AtomicUsize,
+    tls: Option<tokio_rustls::TlsConnector>,
+    credentials: Option<Credentials>,
+    /// The auth token of the last authentication, sent with each request.
+    token: Mutex<Option<String>>,
+}
+
+/// An etcd user (RBAC): this host's name and password.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, <password>)", self.user)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -56,12 +83,18 @@ struct Endpoint {
     url: String,
     /// host:port, to connect to and for the Host header.
     authority: String,
+    /// `https://`: the host, the name its certificate must carry.
+    tls_name: Option<rustls_pki_types::ServerName<'static>>,
 }
 
 impl Endpoint {
     fn parse(url: &str) -> Result<Endpoint> {
         let bad = || EtcdError::Endpoint(url.to_string());
-        let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+        let (tls, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(r), _) => (false, r),
+            (None, Some(r)) => (true, r),
+            (None, None) => return Err(bad()),
+        };
         let authority = rest.trim_end_matches('/');
         if authority.is_empty() || authority.contains(['/', '@', '?', '#', ' ']) {
             return Err(bad());
@@ -77,9 +110,19 @@ impl Endpoint {
             }
             _ => format!("{authority}:2379"),
         };
+        let tls_name = if tls {
+            let host = authority
+                .rsplit_once(':')
+                .map_or(authority.as_str(), |(h, _)| h)
+                .trim_matches(|c| c == '[' || c == ']');
+            Some(rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|_| bad())?)
+        } else {
+            None
+        };
         Ok(Endpoint {
             url: url.to_string(),
             authority,
+            tls_name,
         })
     }
 
@@ -99,7 +142,13 @@ impl Endpoint {
 }
 
 impl Etcd {
-    pub fn new(urls: &[String]) -> Result<Etcd> {
+    /// A client of `urls` (`https://` ones need `tls`), as `credentials`'s
+    /// user if given.
+    pub fn new(
+        urls: &[String],
+        tls: Option<Arc<rustls::ClientConfig>>,
+        credentials: Option<Credentials>,
+    ) -> Result<Etcd> {
         let endpoints = urls
             .iter()
             .map(|u| Endpoint::parse(u))
@@ -107,23 +156,77 @@ impl Etcd {
         if endpoints.is_empty() {
             return Err(EtcdError::Endpoint(String::new()));
         }
+        if let Some(e) = endpoints.iter().find(|e| e.tls_name.is_some()) {
+            if tls.is_none() {
+                return Err(EtcdError::NoTls(e.url.clone()));
+            }
+        }
         Ok(Etcd {
             endpoints,
             current: AtomicUsize::new(0),
+            tls: tls.map(tokio_rustls::TlsConnector::from),
+            credentials,
+            token: Mutex::new(None),
         })
+    }
+
+    fn token(&self) -> Option<String> {
+        self.token.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Signs in as the configured user; the token goes with what follows.
+    async fn authenticate(&self) -> Result<()> {
+        let Some(c) = &self.credentials else {
+            return Ok(());
+        };
+        #[derive(Deserialize)]
+        struct Token {
+            #[serde(default)]
+            token: String,
+        }
+        let body = json!({ "name": c.user, "password": c.password });
+        let (ep, incoming) = self.send_once("/v3/auth/authenticate", &body, None).await?;
+        let t: Token = read_body(&ep, incoming).await?;
+        if t.token.is_empty() {
+            return Err(ep.bad_answer("authenticate: no token (is auth enabled in etcd?)"));
+        }
+        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = Some(t.token);
+        Ok(())
+    }
+
+    /// [`Etcd::send_once`], signing in first (and again once, when etcd
+    /// says the token is no longer good).
+    async fn send(&self, path: &str, body: &Value) -> Result<(Endpoint, Incoming)> {
+        if self.credentials.is_some() && self.token().is_none() {
+            self.authenticate().await?;
+        }
+        match self.send_once(path, body, self.token()).await {
+            Err(EtcdError::Refused { message, .. })
+                if self.credentials.is_some() && message.contains("token") =>
+            {
+                self.authenticate().await?;
+                self.send_once(path, body, self.token()).await
+            }
+            r => r,
+        }
     }
 
     /// Sends `body` to `path` on the current endpoint, then on each other
     /// one while they cannot be reached; returns the endpoint that answered
     /// 200 (it becomes the current one) and the answer's body.
-    async fn send(&self, path: &str, body: &Value) -> Result<(Endpoint, Incoming)> {
+    async fn send_once(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<String>,
+    ) -> Result<(Endpoint, Incoming)> {
         let body = Bytes::from(body.to_string());
         let first = self.current.load(Ordering::Relaxed);
         let mut last = None;
         for i in 0..self.endpoints.len() {
             let n = (first + i) % self.endpoints.len();
             let ep = &self.endpoints[n];
-            match post(ep, path, body.clone()).await {
+            match post(ep, self.tls.as_ref(), token.as_deref(), path, body.clone()).await {
                 Ok(incoming) => {
                     self.current.store(n, Ordering::Relaxed);
                     return Ok((ep.clone(), incoming));
@@ -137,15 +240,7 @@ impl Etcd {
 
     async fn call<R: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<R> {
         let (ep, incoming) = self.send(path, body).await?;
-        let bytes = tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            Limited::new(incoming, MAX_ANSWER).collect(),
-        )
-        .await
-        .map_err(|_| ep.unreachable("no answer in time"))?
-        .map_err(|e| ep.bad_answer(e.to_string()))?
-        .to_bytes();
-        decode(&ep, &bytes)
+        read_body(&ep, incoming).await
     }
 
     /// The key `key`, if it exists.
@@ -237,9 +332,29 @@ impl Etcd {
     }
 }
 
-/// POSTs `body` and waits for the answer's head; an answer other than
+/// A whole (bounded) answer, decoded.
+async fn read_body<R: DeserializeOwned>(ep: &Endpoint, incoming: Incoming) -> Result<R> {
+    let bytes = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        Limited::new(incoming, MAX_ANSWER).collect(),
+    )
+    .await
+    .map_err(|_| ep.unreachable("no answer in time"))?
+    .map_err(|e| ep.bad_answer(e.to_string()))?
+    .to_bytes();
+    decode(ep, &bytes)
+}
+
+/// POSTs `body` (over TLS for an `https://` endpoint, with the auth
+/// `token` if any) and waits for the answer's head; an answer other than
 /// 200 becomes the error etcd gave.
-async fn post(ep: &Endpoint, path: &str, body: Bytes) -> Result<Incoming> {
+async fn post(
+    ep: &Endpoint,
+    tls: Option<&tokio_rustls::TlsConnector>,
+    token: Option<&str>,
+    path: &str,
+    body: Bytes,
+) -> Result<Incoming> {
     let unreachable = |what: String| ep.unreachable(what);
     let stream = tokio::time::timeout(
         CONNECT_TIMEOUT,
@@ -249,19 +364,47 @@ async fn post(ep: &Endpoint, path: &str, body: Bytes) -> Result<Incoming> {
     .map_err(|_| unreachable("connect: timed out".into()))?
     .map_err(|e| unreachable(format!("connect: {e}")))?;
     let _ = stream.set_nodelay(true);
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("host", &ep.authority)
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", t);
+    }
+    let req = req
+        .body(Full::new(body))
+        .map_err(|e| unreachable(format!("request: {e}")))?;
+    match (&ep.tls_name, tls) {
+        (Some(name), Some(tls)) => {
+            let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(name.clone(), stream))
+                .await
+                .map_err(|_| unreachable("TLS: timed out".into()))?
+                .map_err(|e| unreachable(format!("TLS: {e}")))?;
+            exchange(ep, stream, req, path).await
+        }
+        (Some(_), None) => Err(EtcdError::NoTls(ep.url.clone())),
+        (None, _) => exchange(ep, stream, req, path).await,
+    }
+}
+
+/// One request and the head of its answer on a connected stream.
+async fn exchange<S>(
+    ep: &Endpoint,
+    stream: S,
+    req: Request<Full<Bytes>>,
+    path: &str,
+) -> Result<Incoming>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let unreachable = |what: String| ep.unreachable(what);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| unreachable(format!("HTTP: {e}")))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header("host", &ep.authority)
-        .header("content-type", "application/json")
-        .body(Full::new(body))
-        .map_err(|e| unreachable(format!("request: {e}")))?;
     let resp = tokio::time::timeout(REQUEST_TIMEOUT, sender.send_request(req))
         .await
         .map_err(|_| unreachable("no answer in time".into()))?
@@ -279,6 +422,11 @@ async fn post(ep: &Endpoint, path: &str, body: Bytes) -> Result<Incoming> {
     .and_then(|r| r.ok())
     .map(|c| c.to_bytes())
     .unwrap_or_default();
+    if String::from_utf8_lossy(&bytes).contains("CommonName") {
+        return Err(ep.bad_answer(
+            "etcd's JSON gateway refuses a client certificate with a CommonName: give this host one without (e.g. openssl -subj /O=vepa/OU=HOST) for --etcd-cert; its etcd identity is --etcd-user",
+        ));
+    }
     Err(match serde_json::from_slice::<StreamError>(&bytes) {
         Ok(e) => e.into(),
         Err(_) => ep.bad_answer(format!(
@@ -352,6 +500,8 @@ pub struct KeyValue {
     pub value: Vec<u8>,
     #[serde(default, deserialize_with = "int")]
     pub mod_revision: i64,
+    #[serde(default, deserialize_with = "int")]
+    pub create_revision: i64,
 }
 
 impl KeyValue {
@@ -495,9 +645,17 @@ mod tests {
         ] {
             assert_eq!(Endpoint::parse(url).unwrap().authority, authority, "{url}");
         }
+        assert!(Endpoint::parse("https://10.0.0.9:2379")
+            .unwrap()
+            .tls_name
+            .is_some());
+        assert!(Endpoint::parse("http://10.0.0.9:2379")
+            .unwrap()
+            .tls_name
+            .is_none());
         for bad in [
             "10.0.0.9:2379",
-            "https://10.0.0.9:2379",
+            "ftp://10.0.0.9:2379",
             "http://",
             "http://:2379",
             "http://h:99999",

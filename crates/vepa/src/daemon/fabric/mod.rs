@@ -15,7 +15,7 @@ mod etcd;
 mod record;
 mod session;
 
-pub use etcd::Etcd;
+pub use etcd::{Credentials, Etcd};
 pub use record::{fabric_ports, local_record, program};
 
 use super::engine::Engine;
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vepa_api::wire::{HostRecord, HostsView};
+use vepa_api::wire::{HostRecord, HostsView, RefusedRecord};
 
 #[derive(Debug, Clone)]
 pub struct FabricOptions {
@@ -34,6 +34,10 @@ pub struct FabricOptions {
     pub prefix: String,
     /// Seconds a host's record outlives the host.
     pub lease_ttl: i64,
+    /// For `https://` endpoints: etcd's CA, this host's certificate and key.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// This host's etcd user, for etcd's RBAC.
+    pub credentials: Option<Credentials>,
     /// Where the last known list of hosts is kept, so a daemon restarted
     /// while etcd is away forwards with it until etcd answers.
     pub cache: Option<std::path::PathBuf>,
@@ -45,6 +49,13 @@ struct Status {
     last_error: Option<String>,
     retry_at: Option<Instant>,
     hosts: BTreeMap<String, HostRecord>,
+    /// Records refused whole, with why.
+    refused: BTreeMap<String, String>,
+    /// Refusals since the daemon started (a record refused again after a
+    /// change counts again).
+    refused_total: u64,
+    /// Claims of this host's own VMs' MACs dropped from others' records.
+    claims_refused: u64,
 }
 
 /// The control plane's options and what it knows, for the API.
@@ -116,6 +127,29 @@ impl ControlPlane {
         s.hosts = hosts;
     }
 
+    /// What [`record::admit`] took: the hosts, and the refusals (each newly
+    /// refused record said in the log and counted).
+    fn set_admitted(&self, a: record::Admitted) {
+        {
+            let mut s = self.status();
+            for (id, why) in &a.refused {
+                if s.refused.get(id) != Some(why) {
+                    tracing::warn!(host = %id, why = %why, "host record refused: the fabric does not use it");
+                    s.refused_total += 1;
+                }
+            }
+            if a.claims_refused > s.claims_refused {
+                tracing::warn!(
+                    claims = a.claims_refused,
+                    "other hosts claim MACs of this host's VMs: those claims are not used"
+                );
+            }
+            s.refused = a.refused;
+            s.claims_refused = a.claims_refused;
+        }
+        self.set_hosts(a.hosts);
+    }
+
     pub fn view(&self) -> HostsView {
         let s = self.status();
         HostsView {
@@ -129,6 +163,16 @@ impl ControlPlane {
                 .retry_at
                 .map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
             hosts: s.hosts.values().cloned().collect(),
+            refused: s
+                .refused
+                .iter()
+                .map(|(host, why)| RefusedRecord {
+                    host: host.clone(),
+                    why: why.clone(),
+                })
+                .collect(),
+            refused_total: s.refused_total,
+            claims_refused: s.claims_refused,
         }
     }
 }

@@ -133,6 +133,142 @@ pub fn local_record(
     }
 }
 
+/// The most one host's record may weigh (its JSON): a rack of VMs needs
+/// a small part of it.
+pub const MAX_RECORD: usize = 1 << 20;
+const MAX_NETWORKS: usize = 4096;
+/// MACs, or addresses, of one network of one host.
+const MAX_ENTRIES: usize = 65536;
+
+fn unicast(ip: IpAddr) -> bool {
+    !(ip.is_unspecified()
+        || ip.is_multicast()
+        || ip.is_loopback()
+        || ip == IpAddr::V4(Ipv4Addr::BROADCAST))
+}
+
+/// Why another host's record, found under key `id`, is not taken: every
+/// field a fabric port would use is checked before it steers anything.
+pub fn check_record(id: &str, r: &HostRecord) -> Result<(), String> {
+    if r.host != id {
+        return Err(format!("names host '{}' under key '{id}'", r.host));
+    }
+    if !unicast(r.underlay) {
+        return Err(format!("underlay {} is not a unicast address", r.underlay));
+    }
+    if r.networks.len() > MAX_NETWORKS {
+        return Err(format!(
+            "{} networks (at most {MAX_NETWORKS})",
+            r.networks.len()
+        ));
+    }
+    for n in &r.networks {
+        let at = format!("network of VNI {}", n.vni);
+        if !(1..=0xff_ffff).contains(&n.vni) {
+            return Err(format!("VNI {} is not 1 to 16777215", n.vni));
+        }
+        if !unicast(n.vtep) || n.vtep.is_ipv4() != r.underlay.is_ipv4() {
+            return Err(format!(
+                "{at}: VTEP {} is not a unicast address of the underlay's family ({})",
+                n.vtep, r.underlay
+            ));
+        }
+        if n.dstport == 0 {
+            return Err(format!("{at}: UDP port 0"));
+        }
+        if n.macs.len() > MAX_ENTRIES || n.ips.len() > MAX_ENTRIES {
+            return Err(format!("{at}: more than {MAX_ENTRIES} MACs or addresses"));
+        }
+        if let Some(m) = n.macs.iter().find(|m| m.is_multicast() || m.is_zero()) {
+            return Err(format!("{at}: MAC {m} is not a unicast MAC"));
+        }
+        if let Some(a) = n.ips.iter().find(|a| !unicast(IpAddr::V4(a.ip))) {
+            return Err(format!("{at}: address {} is not unicast", a.ip));
+        }
+    }
+    Ok(())
+}
+
+/// The others' records as the fabric may use them.
+#[derive(Debug, Default, PartialEq)]
+pub struct Admitted {
+    /// Every host taken (this one's own record as it is).
+    pub hosts: BTreeMap<String, HostRecord>,
+    /// Hosts whose record is refused whole, with why.
+    pub refused: BTreeMap<String, String>,
+    /// MACs other hosts claim that are this host's own VMs' (dropped from
+    /// their records, with the addresses of those MACs).
+    pub claims_refused: u64,
+}
+
+/// Takes the records found under the hosts prefix (`id -> (create
+/// revision, JSON)`): each must be well-formed ([`check_record`]) and may
+/// not claim a VTEP this host or an earlier host (by the key's creation)
+/// holds; a claim of one of this host's own VMs' MACs (from `mine`, this
+/// host's record) is dropped. Linear in the records' size.
+pub fn admit(me: &str, mine: &HostRecord, raw: &BTreeMap<String, (i64, Vec<u8>)>) -> Admitted {
+    let mut out = Admitted::default();
+    let mut vteps: HashMap<IpAddr, &str> = HashMap::new();
+    vteps.insert(mine.underlay, me);
+    for n in &mine.networks {
+        vteps.insert(n.vtep, me);
+    }
+    let own_macs: HashSet<MacAddr> = mine
+        .networks
+        .iter()
+        .flat_map(|n| n.macs.iter().copied())
+        .collect();
+    let mut order: Vec<(&String, &(i64, Vec<u8>))> = raw.iter().collect();
+    order.sort_by_key(|(id, (rev, _))| (*rev, *id));
+    let mut parsed: Vec<(&str, HostRecord)> = Vec::with_capacity(order.len());
+    for (id, (_, bytes)) in order {
+        let r = if bytes.len() > MAX_RECORD {
+            Err(format!("{} bytes (at most {MAX_RECORD})", bytes.len()))
+        } else {
+            serde_json::from_slice::<HostRecord>(bytes)
+                .map_err(|e| format!("unreadable: {e}"))
+                .and_then(|r| check_record(id, &r).map(|()| r))
+        };
+        match r {
+            Ok(r) if id == me => {
+                out.hosts.insert(id.clone(), r);
+            }
+            Ok(r) => parsed.push((id.as_str(), r)),
+            Err(why) => {
+                out.refused.insert(id.clone(), why);
+            }
+        }
+    }
+    for (id, mut r) in parsed {
+        let held = std::iter::once(r.underlay)
+            .chain(r.networks.iter().map(|n| n.vtep))
+            .find_map(|v| vteps.get(&v).filter(|h| **h != id).map(|h| (v, *h)));
+        if let Some((v, holder)) = held {
+            let whose = if holder == me {
+                "this host's".to_string()
+            } else {
+                format!("host '{holder}''s")
+            };
+            out.refused
+                .insert(id.to_string(), format!("claims VTEP {v}, {whose}"));
+            continue;
+        }
+        vteps.insert(r.underlay, id);
+        for n in &mut r.networks {
+            vteps.insert(n.vtep, id);
+            let before = n.macs.len();
+            n.macs.retain(|m| !own_macs.contains(m));
+            if n.macs.len() != before {
+                out.claims_refused += (before - n.macs.len()) as u64;
+                let kept: HashSet<MacAddr> = n.macs.iter().copied().collect();
+                n.ips.retain(|a| kept.contains(&a.mac));
+            }
+        }
+        out.hosts.insert(id.to_string(), r);
+    }
+    out
+}
+
 /// A local fabric port's view of the others: for each of its VNIs, the
 /// VTEPs of every other host carrying it on the port's UDP port and
 /// address family (where that VNI's floods go), and their MACs.
@@ -149,6 +285,8 @@ pub fn program(port: &LocalFabricPort, me: &str, hosts: &BTreeMap<String, HostRe
     // port learns where it really is.
     let mut ips: HashMap<Ipv4Addr, Option<MacAddr>> = HashMap::new();
     let mut macs: HashMap<MacAddr, Option<IpAddr>> = HashMap::new();
+    let mut flood_seen: HashSet<(u32, IpAddr)> = HashSet::new();
+    let mut members: HashSet<IpAddr> = HashSet::new();
     for (id, h) in hosts {
         if id == me {
             continue;
@@ -163,20 +301,18 @@ pub fn program(port: &LocalFabricPort, me: &str, hosts: &BTreeMap<String, HostRe
             {
                 continue;
             }
-            if !flood.contains(&n.vtep) {
+            if flood_seen.insert((n.vni, n.vtep)) {
                 flood.push(n.vtep);
-                flood.sort();
             }
-            if !f.members.contains(&n.vtep) {
-                f.members.push(n.vtep);
-            }
+            members.insert(n.vtep);
             for m in &n.macs {
                 let e = macs.entry(*m).or_insert(Some(n.vtep));
                 if *e != Some(n.vtep) {
                     *e = None;
                 }
             }
-            for a in n.ips.iter().filter(|a| n.macs.contains(&a.mac)) {
+            let listed: HashSet<&MacAddr> = n.macs.iter().collect();
+            for a in n.ips.iter().filter(|a| listed.contains(&a.mac)) {
                 let e = ips.entry(a.ip).or_insert(Some(a.mac));
                 if *e != Some(a.mac) {
                     *e = None;
@@ -192,6 +328,10 @@ pub fn program(port: &LocalFabricPort, me: &str, hosts: &BTreeMap<String, HostRe
         .into_iter()
         .filter_map(|(i, m)| m.filter(|m| f.macs.contains_key(m)).map(|m| (i, m)))
         .collect();
+    for v in f.flood.values_mut() {
+        v.sort();
+    }
+    f.members = members.into_iter().collect();
     f.members.sort();
     f
 }
@@ -326,6 +466,80 @@ mod tests {
         assert!(program(&port(ModeName::Private, true), "a", &hosts).isolate);
         assert!(!program(&port(ModeName::Private, false), "a", &hosts).isolate);
         assert!(!program(&port(ModeName::Veb, true), "a", &hosts).isolate);
+    }
+
+    fn raw(hosts: &[(&str, i64, &HostRecord)]) -> BTreeMap<String, (i64, Vec<u8>)> {
+        hosts
+            .iter()
+            .map(|(id, rev, r)| (id.to_string(), (*rev, serde_json::to_vec(r).unwrap())))
+            .collect()
+    }
+
+    /// Records are checked field by field; a VTEP belongs to whoever held
+    /// it first (this host always); claims of this host's VMs are dropped.
+    #[test]
+    fn only_well_formed_records_that_claim_nothing_taken_are_admitted() {
+        let mine = host("me", vec![net(100, "192.0.2.1", &[[2, 0, 0, 0, 0, 1]])]).1;
+        let b = host("b", vec![net(100, "192.0.2.2", &[[2, 0, 0, 0, 0, 2]])]).1;
+        let late = host("late", vec![net(100, "192.0.2.2", &[])]).1;
+        let thief = host("thief", vec![net(100, "192.0.2.1", &[])]).1;
+        let greedy = host(
+            "greedy",
+            vec![net(
+                100,
+                "192.0.2.9",
+                &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 9]],
+            )],
+        )
+        .1;
+        let mut bad_vni = host("badvni", vec![net(100, "192.0.2.5", &[])]).1;
+        bad_vni.networks[0].vni = 1 << 24;
+        let mut bad_mac = host("badmac", vec![net(100, "192.0.2.6", &[[1, 0, 0, 0, 0, 1]])]).1;
+        bad_mac.networks[0].ips.clear();
+        let mut v6 = host("v6", vec![net(100, "192.0.2.7", &[])]).1;
+        v6.networks[0].vtep = "2001:db8::7".parse().unwrap();
+        let mut liar = host("liar", vec![net(100, "192.0.2.8", &[])]).1;
+        liar.host = "b".into();
+        let a = admit(
+            "me",
+            &mine,
+            &raw(&[
+                ("me", 1, &mine),
+                ("b", 2, &b),
+                ("late", 3, &late),
+                ("thief", 1, &thief),
+                ("greedy", 4, &greedy),
+                ("badvni", 5, &bad_vni),
+                ("badmac", 6, &bad_mac),
+                ("v6", 7, &v6),
+                ("liar", 8, &liar),
+            ]),
+        );
+        let taken: Vec<&str> = a.hosts.keys().map(String::as_str).collect();
+        assert_eq!(taken, ["b", "greedy", "me"]);
+        assert!(a.refused["late"].contains("host 'b''s"), "{:?}", a.refused);
+        assert!(
+            a.refused["thief"].contains("this host's"),
+            "{:?}",
+            a.refused
+        );
+        assert!(a.refused["badvni"].contains("VNI"));
+        assert!(a.refused["badmac"].contains("MAC"));
+        assert!(a.refused["v6"].contains("family"));
+        assert!(a.refused["liar"].contains("names host 'b'"));
+        assert_eq!(a.claims_refused, 1);
+        assert_eq!(
+            a.hosts["greedy"].networks[0].macs,
+            vec![MacAddr([2, 0, 0, 0, 0, 9])]
+        );
+        assert_eq!(a.hosts["greedy"].networks[0].ips.len(), 1);
+        // Oversized and unreadable records are refused unread.
+        let mut r = raw(&[("me", 1, &mine)]);
+        r.insert("big".into(), (2, vec![b' '; MAX_RECORD + 1]));
+        r.insert("junk".into(), (3, b"{".to_vec()));
+        let a = admit("me", &mine, &r);
+        assert!(a.refused["big"].contains("bytes"));
+        assert!(a.refused["junk"].contains("unreadable"));
     }
 
     #[test]

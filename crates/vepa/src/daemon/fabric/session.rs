@@ -7,7 +7,7 @@
 //! apply holds it) never lets it run out.
 
 use super::etcd::{Etcd, EventType};
-use super::record::{host_key, host_of_key};
+use super::record::{admit, host_key, host_of_key};
 use super::{program_ports, this_host, ControlPlane};
 use crate::daemon::engine::Engine;
 use anyhow::{bail, Context, Result};
@@ -110,13 +110,29 @@ async fn claim(
     Ok(())
 }
 
+/// Admits the records found, tells of hosts that came and of records
+/// newly refused, and hands the hosts to the control plane; how many.
+fn take(cp: &ControlPlane, raw: &BTreeMap<String, (i64, Vec<u8>)>, mine: &HostRecord) -> usize {
+    let a = admit(&cp.opts.host_id, mine, raw);
+    let before = cp.hosts();
+    for (id, r) in &a.hosts {
+        if !before.contains_key(id) && *id != cp.opts.host_id {
+            tracing::info!(host = %id, underlay = %r.underlay, "host joined the fabric");
+        }
+    }
+    let count = a.hosts.len();
+    cp.set_admitted(a);
+    count
+}
+
 pub(super) async fn run(
     cp: &Arc<ControlPlane>,
     engine: &Arc<Mutex<Engine>>,
     stop: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     let o = &cp.opts;
-    let client = Arc::new(Etcd::new(&o.endpoints).context("--etcd")?);
+    let client =
+        Arc::new(Etcd::new(&o.endpoints, o.tls.clone(), o.credentials.clone()).context("--etcd")?);
     let lease = client
         .lease_grant(o.lease_ttl)
         .await
@@ -134,20 +150,16 @@ pub(super) async fn run(
         .await
         .context("read the hosts")?;
     let revision = all.header.revision;
-    let mut hosts = BTreeMap::new();
-    for kv in &all.kvs {
+    // Every record as found (creation revision, JSON); what the fabric
+    // uses is what `admit` takes of them, again after each change.
+    let mut raw: BTreeMap<String, (i64, Vec<u8>)> = BTreeMap::new();
+    for kv in all.kvs {
         let Some(id) = kv.key_str().and_then(|k| host_of_key(&o.prefix, k)) else {
             continue;
         };
-        match serde_json::from_slice::<HostRecord>(&kv.value) {
-            Ok(r) => {
-                hosts.insert(id.to_string(), r);
-            }
-            Err(e) => tracing::warn!(host = id, error = %e, "unreadable host record skipped"),
-        }
+        raw.insert(id.to_string(), (kv.create_revision, kv.value));
     }
-    let count = hosts.len();
-    cp.set_hosts(hosts);
+    let count = take(cp, &raw, &published);
     program(cp, engine).await?;
     let mut watch = client
         .watch_prefix(&hosts_prefix, revision + 1)
@@ -198,41 +210,36 @@ pub(super) async fn run(
                 if w.events.is_empty() {
                     continue;
                 }
-                let mut hosts = cp.hosts();
-                for ev in &w.events {
-                    let Some(kv) = &ev.kv else { continue };
+                for ev in w.events {
+                    let Some(kv) = ev.kv else { continue };
                     let Some(id) = kv.key_str().and_then(|k| host_of_key(&o.prefix, k)) else {
                         continue;
                     };
+                    let id = id.to_string();
                     match ev.kind {
                         EventType::Delete => {
-                            tracing::info!(host = id, "host left the fabric");
-                            hosts.remove(id);
+                            if id == o.host_id {
+                                bail!("--host-id {}: this host's record was deleted", o.host_id);
+                            }
+                            tracing::info!(host = %id, "host left the fabric");
+                            raw.remove(&id);
                         }
-                        EventType::Put => match serde_json::from_slice::<HostRecord>(&kv.value) {
-                            Ok(r) => {
-                                if id == o.host_id && r.underlay != o.underlay {
+                        EventType::Put => {
+                            if id == o.host_id {
+                                let theirs = serde_json::from_slice::<HostRecord>(&kv.value).ok();
+                                if theirs.as_ref().is_none_or(|r| r.underlay != o.underlay) {
                                     bail!(
-                                        "--host-id {}: taken over by underlay {}",
+                                        "--host-id {}: this host's record was overwritten{}",
                                         o.host_id,
-                                        r.underlay
+                                        theirs.map(|r| format!(" by underlay {}", r.underlay)).unwrap_or_default()
                                     );
                                 }
-                                if !hosts.contains_key(id) {
-                                    tracing::info!(host = id, underlay = %r.underlay, "host joined the fabric");
-                                }
-                                hosts.insert(id.to_string(), r);
                             }
-                            // As in the full read: a record we cannot read
-                            // is no host (not its last readable state).
-                            Err(e) => {
-                                tracing::warn!(host = id, error = %e, "unreadable host record: host dropped");
-                                hosts.remove(id);
-                            }
-                        },
+                            raw.insert(id, (kv.create_revision, kv.value));
+                        }
                     }
                 }
-                cp.set_hosts(hosts);
+                take(cp, &raw, &published);
                 program(cp, engine).await?;
             }
             _ = refresh.tick() => {
@@ -243,6 +250,9 @@ pub(super) async fn run(
                 if now != published {
                     publish(&client, &key, &now, lease).await?;
                     published = now;
+                    // This host's VTEPs and VMs are what others' claims
+                    // are checked against.
+                    take(cp, &raw, &published);
                 }
                 program(cp, engine).await?;
             }
