@@ -161,7 +161,7 @@ enum Command {
         #[command(flatten)]
         openflow: daemon::OpenFlowArgs,
         #[command(flatten)]
-        fabric: daemon::FabricArgs,
+        fabric: Box<daemon::FabricArgs>,
     },
     /// What this kernel can do, tried in a scratch namespace, and what vepa uses instead (needs root)
     ///
