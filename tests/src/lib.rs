@@ -593,6 +593,20 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until something accepts TCP connections on loopback `port`.
+/// A command run as user nobody (`setpriv`) with primary group `gid` and
+/// supplementary `groups` (comma-separated; none if empty): a local user
+/// who is not root, to check who a socket lets in.
+pub fn as_nobody(gid: u32, groups: &str) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", &format!("--regid={gid}")]);
+    if groups.is_empty() {
+        c.arg("--clear-groups");
+    } else {
+        c.arg(format!("--groups={groups}"));
+    }
+    c
+}
+
 pub fn wait_listening(port: u16) -> bool {
     wait_listening_for(port, Duration::from_secs(10))
 }

@@ -29,6 +29,27 @@ fn openssl(args: &[&str]) {
     );
 }
 
+/// `openssl req`: a new P-256 key in `key` and, with `extra`, a
+/// certificate or request for `subject` in `out`.
+fn new_key(key: &Path, out: &Path, subject: &str, extra: &[&str]) {
+    let mut args = vec![
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(key),
+        "-out",
+        s(out),
+        "-subj",
+        subject,
+    ];
+    args.extend_from_slice(extra);
+    openssl(&args);
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
@@ -40,27 +61,20 @@ impl Ca {
             dir.join(format!("{name}.crt")),
             dir.join(format!("{name}.key")),
         );
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            s(&key),
-            "-out",
-            s(&cert),
-            "-days",
-            "2",
-            "-subj",
+        new_key(
+            &key,
+            &cert,
             &format!("/CN={name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
+            &[
+                "-x509",
+                "-days",
+                "2",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
         Ca {
             cert,
             key,
@@ -86,21 +100,7 @@ impl Ca {
             self.dir.join(format!("{cn}.csr")),
             self.dir.join(format!("{cn}.ext")),
         );
-        openssl(&[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            s(&key),
-            "-out",
-            s(&csr),
-            "-subj",
-            subject,
-        ]);
+        new_key(&key, &csr, subject, &["-new"]);
         let mut san = String::from("DNS:localhost,IP:127.0.0.1");
         for ip in ips {
             san.push_str(&format!(",IP:{ip}"));

@@ -191,15 +191,13 @@ fn bad_requests_get_a_4xx_naming_the_field_and_change_nothing() {
 
 /// Runs the CLI as `nobody`, with `groups` as its groups.
 fn as_nobody(d: &Daemon, gid: u32, groups: &str, args: &[&str]) -> std::process::Output {
-    let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", &format!("--regid={gid}")]);
-    if groups.is_empty() {
-        c.arg("--clear-groups");
-    } else {
-        c.arg(format!("--groups={groups}"));
-    }
-    c.arg(vepa_bin()).arg("--socket").arg(&d.socket).args(args);
-    c.output().expect("setpriv")
+    vepa_itest::as_nobody(gid, groups)
+        .arg(vepa_bin())
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(args)
+        .output()
+        .expect("setpriv")
 }
 
 #[test]

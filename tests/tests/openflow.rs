@@ -593,14 +593,8 @@ fn controller_copies_of_offloaded_tcp_come_as_wire_sized_segments() {
 /// `ovs-ofctl` as another user (`setpriv`): uid nobody, group `gid`,
 /// supplementary `groups` (none if empty).
 fn ofctl_as(gid: u32, groups: &str, target: &str, args: &[&str]) -> Output {
-    let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", &format!("--regid={gid}")]);
-    if groups.is_empty() {
-        c.arg("--clear-groups");
-    } else {
-        c.arg(format!("--groups={groups}"));
-    }
-    c.args(["ovs-ofctl", "-O", "OpenFlow13", args[0], target])
+    vepa_itest::as_nobody(gid, groups)
+        .args(["ovs-ofctl", "-O", "OpenFlow13", args[0], target])
         .args(&args[1..])
         .output()
         .expect("setpriv ovs-ofctl")

@@ -16,14 +16,7 @@ fn vhost_user_answer(socket: &std::path::Path, gid: u32, groups: &str) -> String
               s.settimeout(5)\n\
               try:\n s.connect(sys.argv[1])\nexcept OSError as e:\n print('connect', e.errno); sys.exit()\n\
               try:\n s.sendall(struct.pack('<III',1,1,0))\n d=s.recv(64)\n print(len(d) if d else 'closed')\nexcept (ConnectionResetError, BrokenPipeError):\n print('closed')\n";
-    let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", &format!("--regid={gid}")]);
-    if groups.is_empty() {
-        c.arg("--clear-groups");
-    } else {
-        c.arg(format!("--groups={groups}"));
-    }
-    let out = c
+    let out = vepa_itest::as_nobody(gid, groups)
         .args(["/usr/bin/python3", "-c", py])
         .arg(socket)
         .output()
@@ -183,8 +176,7 @@ fn vhost_user_peers_outside_the_vhost_group_are_refused() {
     assert_eq!(vhost_user_answer(&socket, 65534, "2"), "20");
     // ...but the vhost group does not get the API.
     std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666)).expect("chmod");
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=2", "--clear-groups"])
+    let out = vepa_itest::as_nobody(2, "")
         .arg(vepa_itest::vepa_bin())
         .arg("--socket")
         .arg(&d.socket)
