@@ -736,6 +736,13 @@ fn openflow_over_tls_takes_certificates_from_the_ca_only() {
     assert!(!o.status.success(), "another CA's client is refused");
     assert!(f.d.log().contains("TLS handshake refused"), "{}", f.d.log());
     assert!(!f.d.ok(&["flow", "dump", &f.sw]).contains("priority=66"));
+    // Strangers holding TCP connections open without a handshake take no
+    // session slot, and the management socket has slots of its own.
+    let idle: Vec<TcpStream> = (0..20)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    assert!(ofctl_ok(&mgmt(&f), &["show"]).contains("n_tables:254"));
+    drop(idle);
 
     // os-ken over TLS: vepa dials it with its certificate and checks
     // os-ken's against the CA; the learning switch then forwards.

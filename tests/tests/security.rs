@@ -95,6 +95,22 @@ fn vhost_user_sockets_stay_in_their_directory_and_names_stay_names() {
         std::fs::read_to_string(&squatter).expect("squatter kept"),
         "not a socket"
     );
+    // A switch directory others can write in: a socket there could be
+    // swapped for a link before it is chmod'ed, so no port is made there.
+    let loose = d.vhost_dir().join(format!("vl{id}"));
+    std::fs::create_dir_all(&loose).expect("mkdir");
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    d.ok(&["switch", "add", &format!("vl{id}")]);
+    let err = d.fails(&[
+        "port",
+        "add",
+        &format!("vl{id}"),
+        &format!("vm{id}"),
+        "--type",
+        "vhost-user",
+    ]);
+    assert!(err.contains("only root can write"), "{err}");
+    d.ok(&["switch", "del", &format!("vl{id}")]);
     // Nothing changed; the victim and the API socket are untouched.
     assert_eq!(d.topology()["switch"], before["switch"]);
     assert_eq!(
@@ -302,7 +318,7 @@ fn bad_channel_flags_are_refused_by_name() {
                 "--etcd-key",
                 &key,
             ],
-            "no --etcd endpoint is https://",
+            "every endpoint must be https://",
         ),
         (
             vec![
@@ -314,6 +330,19 @@ fn bad_channel_flags_are_refused_by_name() {
                 "h1",
             ],
             "--etcd-password-file",
+        ),
+        (
+            vec![
+                "--etcd",
+                "http://192.0.2.1:2379",
+                "--underlay-ip",
+                "192.0.2.2",
+                "--etcd-user",
+                "h1",
+                "--etcd-password-file",
+                &ca,
+            ],
+            "in the clear",
         ),
     ];
     for (args, want) in cases {

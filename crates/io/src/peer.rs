@@ -5,12 +5,15 @@
 use std::os::fd::AsRawFd;
 
 /// A unix-socket peer's credentials as the kernel recorded them at
-/// connect (SO_PEERCRED): not what the peer claims.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// connect (SO_PEERCRED, SO_PEERGROUPS): not what the peer claims, and not
+/// what a process that later has its PID is.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerCred {
     pub uid: u32,
     pub gid: u32,
     pub pid: i32,
+    /// Its supplementary groups at connect.
+    pub groups: Vec<u32>,
 }
 
 impl PeerCred {
@@ -40,6 +43,7 @@ impl PeerCred {
             uid: c.uid,
             gid: c.gid,
             pid: c.pid,
+            groups: peer_groups(sock)?,
         })
     }
 
@@ -54,21 +58,38 @@ impl PeerCred {
             return true;
         }
         let Some(group) = group else { return false };
-        if self.gid == group {
-            return true;
+        self.gid == group || self.groups.contains(&group)
+    }
+}
+
+/// The peer's supplementary groups as the kernel recorded them at connect.
+fn peer_groups(sock: &impl AsRawFd) -> std::io::Result<Vec<u32>> {
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
+        // SAFETY: getsockopt(2) writes at most `len` bytes into `groups`,
+        // a buffer of that many bytes, for a descriptor the caller holds.
+        let r = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let n = len as usize / std::mem::size_of::<libc::gid_t>();
+        if r == 0 {
+            groups.truncate(n);
+            return Ok(groups);
         }
-        if self.pid <= 0 {
-            return false;
+        let e = std::io::Error::last_os_error();
+        // Too small a buffer: `len` says how much it takes (NGROUPS_MAX
+        // bounds it).
+        if e.raw_os_error() == Some(libc::ERANGE) && n > groups.len() && n <= 65536 {
+            groups.resize(n, 0);
+            continue;
         }
-        // Supplementary groups are not in SO_PEERCRED; the peer's process
-        // has them (it is connected: it exists).
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Groups:"))
-                    .map(|g| g.split_whitespace().any(|x| x.parse() == Ok(group)))
-            })
-            .unwrap_or(false)
+        return Err(e);
     }
 }

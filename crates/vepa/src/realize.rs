@@ -165,6 +165,26 @@ pub fn temp_ifname() -> String {
     format!("vpt{:x}x{seq:x}", std::process::id() & 0xfffff)
 }
 
+/// Checks that only root can change what is in `dir`: a real directory
+/// (not a link), root's, writable by nobody else.
+fn root_only_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir)
+        .with_context(|| format!("socket: cannot read {}", dir.display()))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !m.is_dir() || (m.uid() != 0 && m.uid() != me) || m.mode() & 0o022 != 0 {
+        bail!(
+            "socket: {} must be a directory of root's that only root can write (it is {}, owner {}, mode {:o}): a group member could swap a socket there for a link to another file",
+            dir.display(),
+            if m.is_dir() { "a directory" } else { "not a directory" },
+            m.uid(),
+            m.mode() & 0o7777
+        );
+    }
+    Ok(())
+}
+
 /// How ports are opened.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PortOptions {
@@ -299,6 +319,12 @@ impl<'t> PortMaker<'t> {
                 if let Some(dir) = socket.parent() {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("socket: cannot make {}", dir.display()))?;
+                    // The socket is chmod'ed and chown'ed by path after it
+                    // is bound: nobody but root may be able to swap it for
+                    // a link in between.
+                    for d in [std::path::Path::new(base), dir] {
+                        root_only_dir(d)?;
+                    }
                 }
                 Arc::new(
                     vepa_io::VhostUserPort::open(&p.name, socket.clone(), opts.socket_group)

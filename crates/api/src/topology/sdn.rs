@@ -65,6 +65,29 @@ pub enum Transport {
 }
 
 impl OpenFlowSpec {
+    /// For a state stored before plain TCP became opt-in: drops a `ptcp:`
+    /// listener the checks now refuse (beyond loopback, or without
+    /// `allow_plain_tcp`) and returns it, so the daemon starts and says so
+    /// rather than keep an unauthenticated listener nobody asked for.
+    pub fn drop_refused_plain_tcp(&mut self) -> Option<String> {
+        let refused = self.listen.as_deref().is_some_and(|l| {
+            matches!(parse_listen(l), Ok((Transport::Tcp, a)) if !a.ip().is_loopback() || !self.allow_plain_tcp)
+        });
+        if refused {
+            self.allow_plain_tcp = false;
+            return self.listen.take();
+        }
+        if self.allow_plain_tcp
+            && !self
+                .listen
+                .as_deref()
+                .is_some_and(|l| matches!(parse_listen(l), Ok((Transport::Tcp, _))))
+        {
+            self.allow_plain_tcp = false;
+        }
+        None
+    }
+
     /// Whether a channel needs the daemon's TLS files.
     pub fn uses_tls(&self) -> bool {
         let ssl = |r: Result<Transport, String>| r == Ok(Transport::Ssl);

@@ -336,3 +336,42 @@ fn two_tunnels_cannot_share_a_socket() {
         .check()
         .unwrap();
 }
+
+/// A state stored before plain TCP was opt-in loses the listeners the
+/// checks now refuse, and keeps the rest.
+#[test]
+fn stored_plain_tcp_listeners_that_are_not_allowed_are_dropped() {
+    use super::sdn::OpenFlowSpec;
+    let spec = |listen: Option<&str>, allow: bool| OpenFlowSpec {
+        listen: listen.map(str::to_string),
+        allow_plain_tcp: allow,
+        ..OpenFlowSpec::default()
+    };
+    for (before, dropped, after) in [
+        (
+            spec(Some("ptcp:6653"), false),
+            Some("ptcp:6653"),
+            spec(None, false),
+        ),
+        (
+            spec(Some("ptcp:6653:0.0.0.0"), true),
+            Some("ptcp:6653:0.0.0.0"),
+            spec(None, false),
+        ),
+        (
+            spec(Some("ptcp:6653"), true),
+            None,
+            spec(Some("ptcp:6653"), true),
+        ),
+        (
+            spec(Some("pssl:6653"), false),
+            None,
+            spec(Some("pssl:6653"), false),
+        ),
+        (spec(None, true), None, spec(None, false)),
+    ] {
+        let mut s = before.clone();
+        assert_eq!(s.drop_refused_plain_tcp().as_deref(), dropped, "{before:?}");
+        assert_eq!(s, after, "{before:?}");
+    }
+}

@@ -921,13 +921,10 @@ pub async fn require_token(
     }
 }
 
-/// Who is on the other end of a unix-socket connection.
+/// Who is on the other end of a unix-socket connection (the kernel's
+/// record at connect; none if it could not be read: refused).
 #[derive(Clone, Debug)]
-pub struct Peer {
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    pub pid: Option<i32>,
-}
+pub struct Peer(pub Option<vepa_io::PeerCred>);
 
 impl
     axum::extract::connect_info::Connected<
@@ -935,26 +932,13 @@ impl
     > for Peer
 {
     fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Peer {
-        let cred = stream.io().peer_cred().ok();
-        Peer {
-            uid: cred.map(|c| c.uid()),
-            gid: cred.map(|c| c.gid()),
-            pid: cred.and_then(|c| c.pid()),
-        }
+        Peer(vepa_io::PeerCred::of(stream.io()).ok())
     }
 }
 
 /// Whether a peer may use the socket (see [`vepa_io::PeerCred::allowed`]).
 pub fn peer_allowed(p: &Peer, group: u32) -> bool {
-    match (p.uid, p.gid) {
-        (Some(uid), Some(gid)) => vepa_io::PeerCred {
-            uid,
-            gid,
-            pid: p.pid.unwrap_or(0),
-        }
-        .allowed(Some(group)),
-        _ => false,
-    }
+    p.0.as_ref().is_some_and(|c| c.allowed(Some(group)))
 }
 
 pub async fn require_group(
@@ -971,8 +955,9 @@ pub async fn require_group(
             Some("peer"),
             format!(
                 "uid {} is not root and not in the socket's group (gid {group})",
-                peer.uid
-                    .map(|u| u.to_string())
+                peer.0
+                    .as_ref()
+                    .map(|c| c.uid.to_string())
                     .unwrap_or_else(|| "?".into())
             ),
         )

@@ -204,6 +204,15 @@ impl Engine {
             openflow_dir: std::path::PathBuf::from("/run/vepa"),
             openflow_tls: false,
         };
+        for s in &mut e.desired.switches {
+            if let Some(l) = s.openflow.as_mut().and_then(|o| o.drop_refused_plain_tcp()) {
+                tracing::warn!(
+                    switch = %s.name,
+                    listen = %l,
+                    "stored OpenFlow listener dropped: plain TCP is unauthenticated and now needs allow_plain_tcp (loopback only); the switch's management socket serves ovs-ofctl"
+                );
+            }
+        }
         let configs = e.desired.check()?;
         let pending = e.store.pending()?;
         if !pending.is_empty() {
@@ -333,7 +342,15 @@ impl Engine {
             }
         }
         if let Some(c) = &of.controller {
-            v.push(format!("controller {c}"));
+            let plain = matches!(
+                crate::topology::sdn::parse_controller(c),
+                Ok((crate::topology::sdn::Transport::Tcp, _, _))
+            );
+            v.push(if plain {
+                format!("controller {c} (UNAUTHENTICATED: whoever answers at that address steers this switch)")
+            } else {
+                format!("controller {c}")
+            });
         }
         v
     }
@@ -364,6 +381,10 @@ impl Engine {
     /// would silently undo what happened since (flows a controller added).
     pub fn change(&mut self, mut new: Topology, dry_run: bool) -> Result<ApplyResult, ChangeError> {
         let exported_at = new.generation.take();
+        if exported_at.is_some() {
+            // Flow edits not yet stored count as changes since the export.
+            self.flush_flows()?;
+        }
         let configs = new.check()?;
         new.check_vhost_user_dir(self.owner.opts.vhost_user_dir())?;
         if !self.openflow_tls {

@@ -129,8 +129,10 @@ impl FabricArgs {
         }
         let tls = match (self.etcd_cacert, self.etcd_cert, self.etcd_key) {
             (Some(ca), Some(cert), Some(key)) => {
-                if !self.etcd.iter().any(|e| e.starts_with("https://")) {
-                    bail!("--etcd-cacert: given, but no --etcd endpoint is https://");
+                // One cleartext endpoint would undo TLS: the client moves
+                // to it whenever the others cannot be reached.
+                if let Some(e) = self.etcd.iter().find(|e| !e.starts_with("https://")) {
+                    bail!("--etcd: '{e}': with --etcd-cacert every endpoint must be https:// (the client fails over between them)");
                 }
                 let t = tls::Tls::load(&tls::TlsFiles {
                     key,
@@ -143,6 +145,9 @@ impl FabricArgs {
             _ => None,
         };
         let credentials = match (self.etcd_user, self.etcd_password_file) {
+            (Some(_), Some(_)) if tls.is_none() => {
+                bail!("--etcd-user: the password and token would cross the network in the clear; use https:// endpoints with --etcd-cacert, --etcd-cert and --etcd-key")
+            }
             (Some(user), Some(file)) => {
                 let password = std::fs::read_to_string(&file)
                     .with_context(|| {

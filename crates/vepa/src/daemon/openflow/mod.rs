@@ -37,8 +37,11 @@ use vepa_dataplane::flow::{RemovedReason, Rule};
 /// connections; more are dropped (the controller is too slow).
 pub const PACKET_IN_QUEUE: usize = 1024;
 const EVENT_QUEUE: usize = 1024;
-/// Connections served at once per switch, over all its listeners; more
-/// are closed as they come (a local user cannot exhaust the daemon).
+/// Connections served at once per listener of a switch (its management
+/// socket, its network listener), and TLS handshakes under way on a
+/// network listener; more are closed as they come. Each listener has its
+/// own, so strangers who fill a network listener's never lock the group
+/// out of the management socket.
 pub const MAX_SESSIONS: usize = 16;
 /// A TLS client has this long to finish its handshake.
 const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -148,8 +151,6 @@ struct Endpoints {
     ports: Vec<PortInfo>,
     /// When a listener that ended may be started again.
     retry_at: Instant,
-    /// The switch's connection slots, shared by its listeners.
-    slots: Arc<Semaphore>,
 }
 
 impl Endpoints {
@@ -193,7 +194,6 @@ struct Ctx {
     engine: Arc<Mutex<Engine>>,
     hub: Arc<Hub>,
     channels: Arc<Channels>,
-    slots: Arc<Semaphore>,
 }
 
 impl Ctx {
@@ -221,11 +221,11 @@ impl Ctx {
         }
     }
 
-    /// A connection slot, or None (and a log line) when all are taken.
-    fn slot(&self, peer: &str) -> Option<OwnedSemaphorePermit> {
-        let p = Arc::clone(&self.slots).try_acquire_owned().ok();
+    /// A slot of `slots`, or None (and a log line) when all are taken.
+    fn slot(&self, slots: &Arc<Semaphore>, peer: &str, what: &str) -> Option<OwnedSemaphorePermit> {
+        let p = Arc::clone(slots).try_acquire_owned().ok();
         if p.is_none() {
-            tracing::warn!(switch = %self.switch, peer, limit = MAX_SESSIONS, "OpenFlow connection refused: the switch serves its limit of connections");
+            tracing::warn!(switch = %self.switch, peer, limit = MAX_SESSIONS, "OpenFlow connection refused: the listener has its limit of {what}");
         }
         p
     }
@@ -254,12 +254,11 @@ pub async fn manage(
     let mut running: HashMap<String, Endpoints> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut last_generation = None;
-    let ctx = |name: &str, slots: &Arc<Semaphore>| Ctx {
+    let ctx = |name: &str| Ctx {
         switch: name.to_string(),
         engine: Arc::clone(&engine),
         hub: Arc::clone(&hub),
         channels: Arc::clone(&channels),
-        slots: Arc::clone(slots),
     };
     loop {
         tokio::select! {
@@ -294,7 +293,7 @@ pub async fn manage(
             let dead = |h: &Option<JoinHandle<()>>| h.as_ref().is_some_and(|h| h.is_finished());
             if (dead(&r.listener) || dead(&r.mgmt)) && now >= r.retry_at {
                 r.retry_at = now + Duration::from_secs(3);
-                let c = ctx(name, &r.slots);
+                let c = ctx(name);
                 if dead(&r.mgmt) {
                     r.mgmt = Some(c.start_mgmt());
                 }
@@ -329,8 +328,7 @@ pub async fn manage(
                 r.ports = w.ports.clone();
                 continue;
             }
-            let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
-            let c = ctx(name, &slots);
+            let c = ctx(name);
             running.insert(
                 name.clone(),
                 Endpoints {
@@ -343,7 +341,6 @@ pub async fn manage(
                         .and_then(|l| c.start_controller(l)),
                     ports: w.ports.clone(),
                     retry_at: Instant::now() + Duration::from_secs(3),
-                    slots,
                 },
             );
         }
@@ -456,6 +453,7 @@ async fn serve_mgmt(c: Ctx) {
         }
     };
     tracing::info!(switch = %c.switch, socket = %path.display(), "OpenFlow management socket up");
+    let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
     // The sessions end with the listener (dropping the set aborts them):
     // a switch removed or reconfigured keeps no connection behind.
     let mut sessions = tokio::task::JoinSet::new();
@@ -463,25 +461,18 @@ async fn serve_mgmt(c: Ctx) {
         tokio::select! {
             accepted = l.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let cred = stream.peer_cred().ok();
-                let allowed = cred.is_some_and(|u| {
-                    vepa_io::PeerCred {
-                        uid: u.uid(),
-                        gid: u.gid(),
-                        pid: u.pid().unwrap_or(0),
-                    }
-                    .allowed(Some(c.channels.group))
-                });
-                if !allowed {
+                let cred = vepa_io::PeerCred::of(&stream).ok();
+                let uid = cred.as_ref().map(|u| u.uid);
+                if !cred.is_some_and(|u| u.allowed(Some(c.channels.group))) {
                     tracing::warn!(
                         switch = %c.switch,
-                        uid = ?cred.map(|u| u.uid()),
+                        uid = ?uid,
                         "OpenFlow management socket: refused a peer that is not root, vepa's user or in the daemon's group"
                     );
                     continue;
                 }
-                let peer = format!("uid {}", cred.map(|u| u.uid()).unwrap_or(0));
-                let Some(slot) = c.slot(&peer) else { continue };
+                let peer = format!("uid {}", uid.unwrap_or(0));
+                let Some(slot) = c.slot(&slots, &peer, "connections") else { continue };
                 let s = c.session(stream, false);
                 sessions.spawn(async move {
                     s.await;
@@ -516,6 +507,8 @@ async fn serve_tcp(c: Ctx, transport: Transport, addr: std::net::SocketAddr) {
     } else {
         tracing::warn!(switch = %c.switch, %addr, "OpenFlow plain TCP listener up: UNAUTHENTICATED, any local user can steer this switch (allow_plain_tcp)");
     }
+    let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
+    let handshakes = Arc::new(Semaphore::new(MAX_SESSIONS));
     let mut sessions = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -524,20 +517,34 @@ async fn serve_tcp(c: Ctx, transport: Transport, addr: std::net::SocketAddr) {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let Some(slot) = c.slot(&peer.to_string()) else { continue };
+                let who = peer.to_string();
                 tracing::debug!(switch = %c.switch, %peer, "OpenFlow connection");
-                let c2 = c.clone();
-                let acceptor = acceptor.clone();
+                let Some(a) = acceptor.clone() else {
+                    let Some(slot) = c.slot(&slots, &who, "connections") else { continue };
+                    let s = c.session(stream, false);
+                    sessions.spawn(async move {
+                        s.await;
+                        drop(slot);
+                    });
+                    continue;
+                };
+                // A session slot only once the peer has shown a certificate
+                // of the CA: strangers cannot take the switch's slots.
+                let Some(pending) = c.slot(&handshakes, &who, "TLS handshakes") else { continue };
+                let (c2, slots) = (c.clone(), Arc::clone(&slots));
                 sessions.spawn(async move {
-                    match acceptor {
-                        None => c2.session(stream, false).await,
-                        Some(a) => match tokio::time::timeout(HANDSHAKE, a.accept(stream)).await {
-                            Ok(Ok(tls)) => c2.session(tls, false).await,
-                            Ok(Err(e)) => tracing::warn!(switch = %c2.switch, %peer, error = %e, "OpenFlow TLS handshake refused"),
-                            Err(_) => tracing::warn!(switch = %c2.switch, %peer, "OpenFlow TLS handshake timed out"),
-                        },
+                    let tls = tokio::time::timeout(HANDSHAKE, a.accept(stream)).await;
+                    drop(pending);
+                    match tls {
+                        Ok(Ok(tls)) => {
+                            if let Some(slot) = c2.slot(&slots, &who, "connections") {
+                                c2.session(tls, false).await;
+                                drop(slot);
+                            }
+                        }
+                        Ok(Err(e)) => tracing::warn!(switch = %c2.switch, peer = %who, error = %e, "OpenFlow TLS handshake refused"),
+                        Err(_) => tracing::warn!(switch = %c2.switch, peer = %who, "OpenFlow TLS handshake timed out"),
                     }
-                    drop(slot);
                 });
             }
             Some(_) = sessions.join_next() => {}
