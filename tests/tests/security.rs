@@ -266,82 +266,74 @@ fn bad_channel_flags_are_refused_by_name() {
     );
     let state = dir.path().join("state").display().to_string();
     let socket = dir.path().join("s.sock").display().to_string();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--vhost-user-dir", "run/vu"], "--vhost-user-dir"),
-        (vec!["--vhost-user-dir", "/run/../etc"], "--vhost-user-dir"),
-        (vec!["--vhost-group", "no-such-group-x"], "--vhost-group"),
+    // A daemon on a plain-http etcd, plus what each case adds.
+    let http = |more: &[&'static str]| -> Vec<String> {
+        [
+            "--etcd",
+            "http://192.0.2.1:2379",
+            "--underlay-ip",
+            "192.0.2.2",
+        ]
+        .iter()
+        .chain(more)
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let owned = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+    let of_tls = |k: &str, c: &str, a: &str| {
+        owned(&[
+            "--openflow-private-key",
+            k,
+            "--openflow-certificate",
+            c,
+            "--openflow-ca-cert",
+            a,
+        ])
+    };
+    let etcd_tls = [
+        "--etcd-cacert".to_string(),
+        ca.clone(),
+        "--etcd-cert".into(),
+        cert.clone(),
+        "--etcd-key".into(),
+        key.clone(),
+    ];
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (owned(&["--vhost-user-dir", "run/vu"]), "--vhost-user-dir"),
         (
-            vec!["--openflow-private-key", &key],
+            owned(&["--vhost-user-dir", "/run/../etc"]),
+            "--vhost-user-dir",
+        ),
+        (
+            owned(&["--vhost-group", "no-such-group-x"]),
+            "--vhost-group",
+        ),
+        (
+            owned(&["--openflow-private-key", &key]),
             "--openflow-certificate",
         ),
+        (of_tls(&junk, &cert, &ca), "--openflow-private-key"),
+        (of_tls(&key, &cert, &junk), "--openflow-ca-cert"),
         (
-            vec![
-                "--openflow-private-key",
-                &junk,
-                "--openflow-certificate",
-                &cert,
-                "--openflow-ca-cert",
-                &ca,
-            ],
-            "--openflow-private-key",
-        ),
-        (
-            vec![
-                "--openflow-private-key",
-                &key,
-                "--openflow-certificate",
-                &cert,
-                "--openflow-ca-cert",
-                &junk,
-            ],
-            "--openflow-ca-cert",
-        ),
-        (
-            vec![
+            owned(&[
                 "--etcd",
                 "https://192.0.2.1:2379",
                 "--underlay-ip",
                 "192.0.2.2",
-            ],
+            ]),
             "--etcd-cacert",
         ),
         (
-            vec![
-                "--etcd",
-                "http://192.0.2.1:2379",
-                "--underlay-ip",
-                "192.0.2.2",
-                "--etcd-cacert",
-                &ca,
-                "--etcd-cert",
-                &cert,
-                "--etcd-key",
-                &key,
-            ],
+            [http(&[]), etcd_tls.to_vec()].concat(),
             "every endpoint must be https://",
         ),
+        (http(&["--etcd-user", "h1"]), "--etcd-password-file"),
         (
-            vec![
-                "--etcd",
-                "http://192.0.2.1:2379",
-                "--underlay-ip",
-                "192.0.2.2",
-                "--etcd-user",
-                "h1",
-            ],
-            "--etcd-password-file",
-        ),
-        (
-            vec![
-                "--etcd",
-                "http://192.0.2.1:2379",
-                "--underlay-ip",
-                "192.0.2.2",
-                "--etcd-user",
-                "h1",
-                "--etcd-password-file",
-                &ca,
-            ],
+            [
+                http(&["--etcd-user", "h1", "--etcd-password-file"]),
+                vec![ca.clone()],
+            ]
+            .concat(),
             "in the clear",
         ),
     ];

@@ -201,12 +201,26 @@ pub struct Admitted {
     pub claims_refused: u64,
 }
 
-/// Takes the records found under the hosts prefix (`id -> (create
-/// revision, JSON)`): each must be well-formed ([`check_record`]) and may
-/// not claim a VTEP this host or an earlier host (by the key's creation)
-/// holds; a claim of one of this host's own VMs' MACs (from `mine`, this
-/// host's record) is dropped. Linear in the records' size.
-pub fn admit(me: &str, mine: &HostRecord, raw: &BTreeMap<String, (i64, Vec<u8>)>) -> Admitted {
+/// A record as read from key `id`: bounded, parsed and checked once, when
+/// it arrives (what [`admit`] then weighs against the others).
+pub fn read_record(id: &str, bytes: &[u8]) -> Result<HostRecord, String> {
+    if bytes.len() > MAX_RECORD {
+        return Err(format!("{} bytes (at most {MAX_RECORD})", bytes.len()));
+    }
+    let r = serde_json::from_slice::<HostRecord>(bytes).map_err(|e| format!("unreadable: {e}"))?;
+    check_record(id, &r)?;
+    Ok(r)
+}
+
+/// Every record under the hosts prefix: its key's creation revision and
+/// what [`read_record`] made of it.
+pub type Found = BTreeMap<String, (i64, Result<HostRecord, String>)>;
+
+/// Takes the records found: each must have read well and may not claim a
+/// VTEP this host or an earlier host (by the key's creation) holds; a
+/// claim of one of this host's own VMs' MACs (from `mine`, this host's
+/// record) is dropped. Linear in the records' size.
+pub fn admit(me: &str, mine: &HostRecord, found: &Found) -> Admitted {
     let mut out = Admitted::default();
     let mut vteps: HashMap<IpAddr, &str> = HashMap::new();
     vteps.insert(mine.underlay, me);
@@ -218,28 +232,20 @@ pub fn admit(me: &str, mine: &HostRecord, raw: &BTreeMap<String, (i64, Vec<u8>)>
         .iter()
         .flat_map(|n| n.macs.iter().copied())
         .collect();
-    let mut order: Vec<(&String, &(i64, Vec<u8>))> = raw.iter().collect();
+    let mut order: Vec<_> = found.iter().collect();
     order.sort_by_key(|(id, (rev, _))| (*rev, *id));
-    let mut parsed: Vec<(&str, HostRecord)> = Vec::with_capacity(order.len());
-    for (id, (_, bytes)) in order {
-        let r = if bytes.len() > MAX_RECORD {
-            Err(format!("{} bytes (at most {MAX_RECORD})", bytes.len()))
-        } else {
-            serde_json::from_slice::<HostRecord>(bytes)
-                .map_err(|e| format!("unreadable: {e}"))
-                .and_then(|r| check_record(id, &r).map(|()| r))
-        };
-        match r {
+    for (id, (_, read)) in order {
+        let mut r = match read {
             Ok(r) if id == me => {
-                out.hosts.insert(id.clone(), r);
+                out.hosts.insert(id.clone(), r.clone());
+                continue;
             }
-            Ok(r) => parsed.push((id.as_str(), r)),
+            Ok(r) => r.clone(),
             Err(why) => {
-                out.refused.insert(id.clone(), why);
+                out.refused.insert(id.clone(), why.clone());
+                continue;
             }
-        }
-    }
-    for (id, mut r) in parsed {
+        };
         let held = std::iter::once(r.underlay)
             .chain(r.networks.iter().map(|n| n.vtep))
             .find_map(|v| vteps.get(&v).filter(|h| **h != id).map(|h| (v, *h)));
@@ -468,10 +474,13 @@ mod tests {
         assert!(!program(&port(ModeName::Veb, true), "a", &hosts).isolate);
     }
 
-    fn raw(hosts: &[(&str, i64, &HostRecord)]) -> BTreeMap<String, (i64, Vec<u8>)> {
+    fn raw(hosts: &[(&str, i64, &HostRecord)]) -> Found {
         hosts
             .iter()
-            .map(|(id, rev, r)| (id.to_string(), (*rev, serde_json::to_vec(r).unwrap())))
+            .map(|(id, rev, r)| {
+                let bytes = serde_json::to_vec(r).unwrap();
+                (id.to_string(), (*rev, read_record(id, &bytes)))
+            })
             .collect()
     }
 
@@ -535,8 +544,11 @@ mod tests {
         assert_eq!(a.hosts["greedy"].networks[0].ips.len(), 1);
         // Oversized and unreadable records are refused unread.
         let mut r = raw(&[("me", 1, &mine)]);
-        r.insert("big".into(), (2, vec![b' '; MAX_RECORD + 1]));
-        r.insert("junk".into(), (3, b"{".to_vec()));
+        r.insert(
+            "big".into(),
+            (2, read_record("big", &vec![b' '; MAX_RECORD + 1])),
+        );
+        r.insert("junk".into(), (3, read_record("junk", b"{")));
         let a = admit("me", &mine, &r);
         assert!(a.refused["big"].contains("bytes"));
         assert!(a.refused["junk"].contains("unreadable"));

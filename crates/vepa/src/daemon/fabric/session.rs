@@ -7,7 +7,7 @@
 //! apply holds it) never lets it run out.
 
 use super::etcd::{Etcd, EventType};
-use super::record::{admit, host_key, host_of_key};
+use super::record::{admit, host_key, host_of_key, read_record, Found};
 use super::{program_ports, this_host, ControlPlane};
 use crate::daemon::engine::Engine;
 use anyhow::{bail, Context, Result};
@@ -112,7 +112,7 @@ async fn claim(
 
 /// Admits the records found, tells of hosts that came and of records
 /// newly refused, and hands the hosts to the control plane; how many.
-fn take(cp: &ControlPlane, raw: &BTreeMap<String, (i64, Vec<u8>)>, mine: &HostRecord) -> usize {
+fn take(cp: &ControlPlane, raw: &Found, mine: &HostRecord) -> usize {
     let a = admit(&cp.opts.host_id, mine, raw);
     let before = cp.hosts();
     for (id, r) in &a.hosts {
@@ -150,14 +150,18 @@ pub(super) async fn run(
         .await
         .context("read the hosts")?;
     let revision = all.header.revision;
-    // Every record as found (creation revision, JSON); what the fabric
-    // uses is what `admit` takes of them, again after each change.
-    let mut raw: BTreeMap<String, (i64, Vec<u8>)> = BTreeMap::new();
+    // Every record as found (creation revision, read once as it comes);
+    // what the fabric uses is what `admit` takes of them, again after
+    // each change.
+    let mut raw: Found = BTreeMap::new();
     for kv in all.kvs {
         let Some(id) = kv.key_str().and_then(|k| host_of_key(&o.prefix, k)) else {
             continue;
         };
-        raw.insert(id.to_string(), (kv.create_revision, kv.value));
+        raw.insert(
+            id.to_string(),
+            (kv.create_revision, read_record(id, &kv.value)),
+        );
     }
     let count = take(cp, &raw, &published);
     program(cp, engine).await?;
@@ -225,17 +229,22 @@ pub(super) async fn run(
                             raw.remove(&id);
                         }
                         EventType::Put => {
+                            let read = read_record(&id, &kv.value);
                             if id == o.host_id {
-                                let theirs = serde_json::from_slice::<HostRecord>(&kv.value).ok();
-                                if theirs.as_ref().is_none_or(|r| r.underlay != o.underlay) {
-                                    bail!(
-                                        "--host-id {}: this host's record was overwritten{}",
+                                match &read {
+                                    Ok(r) if r.underlay == o.underlay => {}
+                                    Ok(r) => bail!(
+                                        "--host-id {}: this host's record was overwritten by underlay {}",
                                         o.host_id,
-                                        theirs.map(|r| format!(" by underlay {}", r.underlay)).unwrap_or_default()
-                                    );
+                                        r.underlay
+                                    ),
+                                    Err(why) => bail!(
+                                        "--host-id {}: this host's record was overwritten ({why})",
+                                        o.host_id
+                                    ),
                                 }
                             }
-                            raw.insert(id, (kv.create_revision, kv.value));
+                            raw.insert(id, (kv.create_revision, read));
                         }
                     }
                 }

@@ -154,7 +154,10 @@ struct Endpoints {
 }
 
 impl Endpoints {
-    fn stop(&mut self) {
+    /// Stops every endpoint and waits until they are gone (their sockets
+    /// closed and files removed), so endpoints made anew find the paths
+    /// and ports free.
+    async fn stop(&mut self) {
         for h in [
             self.mgmt.take(),
             self.listener.take(),
@@ -164,6 +167,7 @@ impl Endpoints {
         .flatten()
         {
             h.abort();
+            let _ = h.await;
         }
     }
 }
@@ -315,7 +319,7 @@ pub async fn manage(
                 .is_some_and(|s| running.get(&name).is_some_and(|r| r.spec == *s));
             if !keep {
                 if let Some(mut r) = running.remove(&name) {
-                    r.stop();
+                    r.stop().await;
                     let n = name.clone();
                     locked(&engine, move |e| e.set_controller_up(&n, false)).await;
                 }
@@ -346,7 +350,7 @@ pub async fn manage(
         }
     }
     for (_, mut r) in running {
-        r.stop();
+        r.stop().await;
     }
 }
 
