@@ -203,7 +203,8 @@ complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcomma
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vlan -d 'Access VLAN (untagged), 1-4094' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l trunk -d 'Trunk: the tagged VLANs allowed, comma-separated' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l native-vlan -d 'Trunk: the VLAN of untagged frames' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mac-limit -d 'Most MACs learned on this port (default 1024)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mac-limit -d 'Most MACs learned on this port (default 1024 on VM ports, none on the uplink and tunnels); a source beyond it is forwarded, not learned' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l storm -d 'Storm control: KIND=RATE with KIND broadcast, multicast or unknown_unicast and RATE like 500pps, or off (repeat). VM ports default to broadcast=1000pps, multicast=10000pps, unknown_unicast=10000pps' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l source-mac -d 'For `source` ports: a MAC whose frames this port gets copies of (repeat)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l guard -d 'Anti-spoofing: only the port\'s MACs and addresses as sources, no router advertisements or DHCP server replies' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l allowed-mac -d 'With --guard: a MAC the port may send from (repeat; default its --mac)' -r
@@ -222,7 +223,8 @@ complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcomma
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l vlan -d 'Access VLAN (untagged), 1-4094' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l trunk -d 'Trunk: the tagged VLANs allowed, comma-separated' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l native-vlan -d 'Trunk: the VLAN of untagged frames' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l mac-limit -d 'Most MACs learned on this port (default 1024)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l mac-limit -d 'Most MACs learned on this port (default 1024 on VM ports, none on the uplink and tunnels); a source beyond it is forwarded, not learned' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l storm -d 'Storm control: KIND=RATE with KIND broadcast, multicast or unknown_unicast and RATE like 500pps, or off (repeat). VM ports default to broadcast=1000pps, multicast=10000pps, unknown_unicast=10000pps' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l source-mac -d 'For `source` ports: a MAC whose frames this port gets copies of (repeat)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l guard -d 'Anti-spoofing: only the port\'s MACs and addresses as sources, no router advertisements or DHCP server replies' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l allowed-mac -d 'With --guard: a MAC the port may send from (repeat; default its --mac)' -r

@@ -44,6 +44,9 @@ pub struct PortPatch {
     pub native_vlan: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac_limit: Option<u32>,
+    /// Storm-control rates; each kind given replaces the port's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storm: Option<crate::topology::StormSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>)]
     pub source_macs: Option<Vec<MacAddr>>,
@@ -137,6 +140,10 @@ pub struct PortStats {
     pub tx_frames: u64,
     pub tx_bytes: u64,
     pub tx_errors: u64,
+    /// Frames forwarded from this port whose source MAC was not learned
+    /// because the port (or the switch's table) was at its limit.
+    #[serde(default)]
+    pub mac_limit_unlearned: u64,
     /// Drops counted on this port as the ingress, by reason.
     pub drops: std::collections::BTreeMap<String, u64>,
 }

@@ -4,7 +4,8 @@
 //! per-frame path can trust it (one uplink at most, modes that need an
 //! uplink have one, VIDs in range, static entries on known ports).
 
-use crate::{PortId, DEFAULT_AGEING_MS, DEFAULT_MAC_LIMIT};
+use crate::storm::{StormLimits, GROUP_FWD_RESTRICTED};
+use crate::{PortId, DEFAULT_AGEING_MS, DEFAULT_MAC_LIMIT, NO_MAC_LIMIT};
 use std::fmt;
 use std::str::FromStr;
 use vepa_packet::MacAddr;
@@ -149,10 +150,13 @@ pub struct PortConfig {
     /// Reflective relay (hairpin): a frame may leave by the port it came in on.
     pub relay: bool,
     pub vlan: VlanMode,
-    /// How many MACs this port may have learned at once.
+    /// How many MACs this port may have learned at once; a source beyond
+    /// it is forwarded but not learned.
     pub mac_limit: u32,
     /// For `source` ports: the source MACs whose frames this port receives.
     pub source_macs: Vec<MacAddr>,
+    /// Bounds on the floods this port may send into the switch.
+    pub storm: StormLimits,
 }
 
 impl PortConfig {
@@ -162,8 +166,12 @@ impl PortConfig {
             role,
             relay: false,
             vlan: VlanMode::default(),
-            mac_limit: DEFAULT_MAC_LIMIT,
+            mac_limit: match role {
+                PortRole::Uplink => NO_MAC_LIMIT,
+                PortRole::Downlink(_) => DEFAULT_MAC_LIMIT,
+            },
             source_macs: Vec::new(),
+            storm: StormLimits::default(),
         }
     }
 
@@ -189,6 +197,10 @@ pub struct SwitchConfig {
     pub ports: Vec<PortConfig>,
     pub ageing_ms: u64,
     pub static_fdb: Vec<StaticFdbEntry>,
+    /// Which of the reserved group addresses 01:80:C2:00:00:00–0F the
+    /// switch forwards (bit n: …0n), as the Linux bridge's
+    /// `group_fwd_mask`; 0, the default, forwards none.
+    pub group_fwd_mask: u16,
 }
 
 impl SwitchConfig {
@@ -198,6 +210,7 @@ impl SwitchConfig {
             ports,
             ageing_ms: DEFAULT_AGEING_MS,
             static_fdb: Vec::new(),
+            group_fwd_mask: 0,
         }
     }
 
@@ -230,6 +243,16 @@ impl SwitchConfig {
                 "",
                 "ports",
                 format!("{} ports; at most {} fit", self.ports.len(), u16::MAX),
+            ));
+        }
+        if self.group_fwd_mask & GROUP_FWD_RESTRICTED != 0 {
+            return Err(err(
+                "",
+                "group_fwd_mask",
+                format!(
+                    "{:#06x} names STP, pause or LACP (bits 0-2, {GROUP_FWD_RESTRICTED:#06x}), which are never forwarded",
+                    self.group_fwd_mask
+                ),
             ));
         }
         let mut uplinks = 0;

@@ -9,8 +9,6 @@ pub enum DropReason {
     InvalidSource,
     /// The ingress port is not a member of the frame's VLAN (or refuses its tagging).
     VlanIngress,
-    /// The port has learned as many MACs as it may; a new source is refused.
-    MacLimit,
     /// The only destination is the ingress port, and reflective relay is off there.
     NoHairpin,
     /// A frame reflected by the relay would connect two local ports where one is `private`.
@@ -46,15 +44,23 @@ pub enum DropReason {
     RogueDhcp,
     /// Neither ARP nor IP, from a port with a guard.
     ForbiddenEthertype,
+    /// A broadcast over the port's storm-control rate.
+    StormBroadcast,
+    /// A multicast over the port's storm-control rate.
+    StormMulticast,
+    /// An unknown unicast that would have flooded, over the port's rate.
+    StormUnknownUnicast,
+    /// To a reserved link address (01:80:C2:00:00:0X: STP, LACP, 802.1X,
+    /// LLDP, ...) that the switch's `group_fwd_mask` does not forward.
+    ReservedGroup,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 23;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
         DropReason::VlanIngress,
-        DropReason::MacLimit,
         DropReason::NoHairpin,
         DropReason::PrivateIsolation,
         DropReason::AlreadyDelivered,
@@ -71,6 +77,10 @@ impl DropReason {
         DropReason::RogueRouterAdvert,
         DropReason::RogueDhcp,
         DropReason::ForbiddenEthertype,
+        DropReason::StormBroadcast,
+        DropReason::StormMulticast,
+        DropReason::StormUnknownUnicast,
+        DropReason::ReservedGroup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,7 +88,6 @@ impl DropReason {
             DropReason::Malformed => "malformed",
             DropReason::InvalidSource => "invalid_source",
             DropReason::VlanIngress => "vlan_ingress",
-            DropReason::MacLimit => "mac_limit",
             DropReason::NoHairpin => "no_hairpin",
             DropReason::PrivateIsolation => "private_isolation",
             DropReason::AlreadyDelivered => "already_delivered",
@@ -95,6 +104,10 @@ impl DropReason {
             DropReason::RogueRouterAdvert => "rogue_ra",
             DropReason::RogueDhcp => "rogue_dhcp",
             DropReason::ForbiddenEthertype => "forbidden_ethertype",
+            DropReason::StormBroadcast => "storm_broadcast",
+            DropReason::StormMulticast => "storm_multicast",
+            DropReason::StormUnknownUnicast => "storm_unknown_unicast",
+            DropReason::ReservedGroup => "reserved_group",
         }
     }
 }
@@ -107,12 +120,22 @@ pub struct PortCounters {
     pub tx_bytes: u64,
     /// Frames the switch sent to this port that the port's device refused.
     pub tx_errors: u64,
+    /// Frames forwarded whose source was not learned because the port
+    /// (or the switch's table) was at its MAC limit.
+    pub mac_limit_unlearned: u64,
     drops: [u64; DropReason::COUNT],
 }
 
 impl PortCounters {
     pub fn drop_count(&self, reason: DropReason) -> u64 {
         self.drops[reason as usize]
+    }
+
+    /// Frames storm control dropped, whatever their kind.
+    pub fn storm_drops(&self) -> u64 {
+        self.drop_count(DropReason::StormBroadcast)
+            + self.drop_count(DropReason::StormMulticast)
+            + self.drop_count(DropReason::StormUnknownUnicast)
     }
 
     pub fn drops_total(&self) -> u64 {
@@ -134,6 +157,7 @@ impl PortCounters {
         self.tx_frames += o.tx_frames;
         self.tx_bytes += o.tx_bytes;
         self.tx_errors += o.tx_errors;
+        self.mac_limit_unlearned += o.mac_limit_unlearned;
         for (d, x) in self.drops.iter_mut().zip(o.drops) {
             *d += x;
         }

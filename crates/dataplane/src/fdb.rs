@@ -2,7 +2,10 @@
 //!
 //! Entries age out after the switch's ageing time unless static; each port
 //! may hold a bounded number of learned MACs, so a port cannot exhaust the
-//! table for the others. The table is shared by every forwarding thread:
+//! table for the others, and the whole table is bounded too
+//! ([`TABLE_LIMIT`], as Open vSwitch's `mac-table-size`), so a port without
+//! a limit (an uplink, a tunnel) cannot grow it without end. A source over
+//! either bound is forwarded, just not learned. The table is shared by every forwarding thread:
 //! it is split into shards, each behind its own reader-writer lock, and the
 //! common case (a known source, seen again) takes only a read lock, since
 //! an entry's age is refreshed at most once a second.
@@ -17,6 +20,8 @@ use vepa_packet::MacAddr;
 const SHARDS: usize = 16;
 /// A refresh of an entry's age closer than this to the last one is skipped.
 pub(crate) const REFRESH_MS: u64 = 1000;
+/// Most learned entries one switch holds at once, whatever the ports' limits.
+pub const TABLE_LIMIT: u32 = 65_536;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdbEntry {
@@ -38,7 +43,8 @@ pub enum LearnOutcome {
     Pinned {
         to: PortId,
     },
-    /// The port is at its MAC limit; the address was not learned.
+    /// The port is at its MAC limit (or the table is full); the address
+    /// was not learned, and the frame is forwarded all the same.
     LimitReached,
     /// Seen on the uplink while learned on a local port: a frame the relay
     /// reflected back. Nothing is learned.
@@ -56,6 +62,8 @@ pub struct Fdb {
     generation: AtomicU64,
     shards: Box<[RwLock<Shard>]>,
     learned_per_port: Box<[AtomicU32]>,
+    /// The sum of `learned_per_port`.
+    learned_total: AtomicU32,
     /// Addresses learned or moved since the table was made.
     learning_events: AtomicU64,
     ageing_ms: AtomicU64,
@@ -67,9 +75,20 @@ impl Fdb {
             generation: AtomicU64::new(0),
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             learned_per_port: (0..ports).map(|_| AtomicU32::new(0)).collect(),
+            learned_total: AtomicU32::new(0),
             learning_events: AtomicU64::new(0),
             ageing_ms: AtomicU64::new(ageing_ms),
         }
+    }
+
+    fn learned(&self, port: PortId) {
+        self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
+        self.learned_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn unlearned(&self, port: PortId) {
+        self.learned_per_port[port.index()].fetch_sub(1, Ordering::Relaxed);
+        self.learned_total.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn ageing_ms(&self) -> u64 {
@@ -156,7 +175,7 @@ impl Fdb {
             .insert((mac, vid), entry)
         {
             if !old.is_static {
-                self.learned_per_port[old.port.index()].fetch_sub(1, Ordering::Relaxed);
+                self.unlearned(old.port);
             }
         }
     }
@@ -228,8 +247,8 @@ impl Fdb {
                 }
                 e.port = port;
                 e.last_seen_ms = now_ms;
-                self.learned_per_port[from.index()].fetch_sub(1, Ordering::Relaxed);
-                self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
+                self.unlearned(from);
+                self.learned(port);
                 self.learning_events.fetch_add(1, Ordering::Relaxed);
                 self.bump();
                 if expired {
@@ -239,7 +258,8 @@ impl Fdb {
                 }
             }
             None => {
-                if count(port) >= limit {
+                if count(port) >= limit || self.learned_total.load(Ordering::Relaxed) >= TABLE_LIMIT
+                {
                     return LearnOutcome::LimitReached;
                 }
                 shard.insert(
@@ -250,7 +270,7 @@ impl Fdb {
                         is_static: false,
                     },
                 );
-                self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
+                self.learned(port);
                 self.learning_events.fetch_add(1, Ordering::Relaxed);
                 self.bump();
                 LearnOutcome::Learned
@@ -271,7 +291,7 @@ impl Fdb {
             self.write(i).retain(|_, e| {
                 let keep = e.is_static || !doomed(e);
                 if !keep {
-                    self.learned_per_port[e.port.index()].fetch_sub(1, Ordering::Relaxed);
+                    self.unlearned(e.port);
                     removed += 1;
                 }
                 keep
@@ -288,7 +308,7 @@ impl Fdb {
         let old = self.write(Self::shard_of(mac, vid)).remove(&(mac, vid));
         if let Some(e) = old {
             if !e.is_static {
-                self.learned_per_port[e.port.index()].fetch_sub(1, Ordering::Relaxed);
+                self.unlearned(e.port);
             }
             self.bump();
         }
@@ -314,7 +334,7 @@ impl Fdb {
             return;
         }
         shard.insert((mac, vid), entry);
-        self.learned_per_port[port.index()].fetch_add(1, Ordering::Relaxed);
+        self.learned(port);
         self.bump();
     }
 
@@ -352,6 +372,31 @@ mod tests {
 
     fn mac(n: u8) -> MacAddr {
         MacAddr([2, 0, 0, 0, 0, n])
+    }
+
+    #[test]
+    fn the_table_is_bounded_whatever_the_port_limits() {
+        let f = Fdb::new(2, 10_000);
+        let nth = |i: u32| {
+            let b = i.to_be_bytes();
+            MacAddr([2, 1, b[0], b[1], b[2], b[3]])
+        };
+        for i in 0..TABLE_LIMIT {
+            assert_eq!(
+                f.learn(nth(i), 1, PortId(0), 0, u32::MAX),
+                LearnOutcome::Learned
+            );
+        }
+        assert_eq!(
+            f.learn(nth(TABLE_LIMIT), 1, PortId(1), 0, u32::MAX),
+            LearnOutcome::LimitReached
+        );
+        // Ageing frees room for new stations.
+        assert_eq!(f.age(20_000), TABLE_LIMIT as usize);
+        assert_eq!(
+            f.learn(nth(TABLE_LIMIT), 1, PortId(1), 20_000, u32::MAX),
+            LearnOutcome::Learned
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod fdb;
 pub mod filter;
 pub mod flow;
 pub mod router;
+pub mod storm;
 mod switch;
 mod vlan;
 
@@ -23,7 +24,7 @@ pub use config::{
     ConfigError, PortConfig, PortMode, PortRole, StaticFdbEntry, SwitchConfig, VidSet, VlanMode,
 };
 pub use counters::{DropReason, PortCounters};
-pub use fdb::{Fdb, FdbEntry, LearnOutcome};
+pub use fdb::{Fdb, FdbEntry, LearnOutcome, TABLE_LIMIT};
 pub use switch::{Egress, Forwarding, Switch, SwitchCore};
 pub use vlan::{egress_tag, ingress_vid};
 
@@ -39,5 +40,10 @@ impl PortId {
 
 /// Default FDB ageing time, as the Linux bridge and IEEE 802.1D use.
 pub const DEFAULT_AGEING_MS: u64 = 300_000;
-/// Default number of MACs one port may have learned at once.
+/// Default number of MACs one downlink (VM, container) port may have
+/// learned at once. Uplinks and tunnels have none by default
+/// ([`NO_MAC_LIMIT`]): the stations behind them are many and not one
+/// tenant's; the switch's table limit ([`TABLE_LIMIT`]) still holds.
 pub const DEFAULT_MAC_LIMIT: u32 = 1024;
+/// A port limit that never binds.
+pub const NO_MAC_LIMIT: u32 = u32::MAX;

@@ -19,6 +19,7 @@ use crate::fdb::{Fdb, LearnOutcome};
 use crate::filter::{FilterVerdict, PortFilter};
 use crate::flow::Generated;
 use crate::flow::{Decision, Exec, Pipeline};
+use crate::storm::{reserved_group, Flood, PortBuckets};
 use crate::vlan::{egress_tag, ingress_vid};
 use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -111,6 +112,9 @@ pub struct SwitchCore {
     fdb: Fdb,
     /// Each port's filters (ACLs, anti-spoofing), when any port has some.
     filters: ArcSwapOption<Vec<Option<Arc<PortFilter>>>>,
+    /// Each port's storm-control buckets (the port list never changes on
+    /// a running switch, so neither does this).
+    storm: Box<[PortBuckets]>,
 }
 
 /// Every port's filters, by port index (`None`: none on that port).
@@ -125,10 +129,14 @@ impl SwitchCore {
                 fdb.insert_static(s.mac, s.vid, id);
             }
         }
+        let storm = (0..fw.config.ports.len())
+            .map(|_| PortBuckets::default())
+            .collect();
         Ok(SwitchCore {
             forwarding: Arc::new(ArcSwap::from_pointee(fw)),
             fdb,
             filters: ArcSwapOption::empty(),
+            storm,
         })
     }
 
@@ -229,7 +237,48 @@ impl SwitchCore {
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
+        self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
         self.process_keyed(fw, counters, in_port, frame, now_ms, d, None)
+    }
+
+    /// Storm control for group frames, before anything else looks at
+    /// them: over the port's rate, the frame is counted (received, and
+    /// dropped) and goes no further. Unknown unicast is judged where it
+    /// would flood ([`Self::l2`]).
+    fn storm_gate(
+        &self,
+        fw: &Forwarding,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        frame: &[u8],
+        now_ms: u64,
+        d: &mut Decision,
+    ) -> Result<(), DropReason> {
+        let (Some(port), Some(buckets), Some(dst)) = (
+            fw.config.ports.get(in_port.index()),
+            self.storm.get(in_port.index()),
+            frame.get(..6),
+        ) else {
+            return Ok(());
+        };
+        if dst[0] & 1 == 0 || port.storm.is_unlimited() {
+            return Ok(());
+        }
+        let (kind, reason) = if dst == [0xff; 6] {
+            (Flood::Broadcast, DropReason::StormBroadcast)
+        } else {
+            (Flood::Multicast, DropReason::StormMulticast)
+        };
+        if buckets.admit(&port.storm, kind, now_ms) {
+            return Ok(());
+        }
+        d.clear();
+        if let Some(c) = counters.get_mut(in_port.index()) {
+            c.rx_frames += 1;
+            c.rx_bytes += frame.len() as u64;
+            c.count_drop(reason);
+        }
+        Err(reason)
     }
 
     /// [`process`](Self::process) with the frame's flow key, when the
@@ -252,11 +301,21 @@ impl SwitchCore {
         let c = &mut counters[in_port.index()];
         c.rx_frames += 1;
         c.rx_bytes += frame.len() as u64;
+        let mut notes = Notes::default();
         let result = if fw.flows.is_active() {
-            self.run_flows(fw, in_port, frame, now_ms, d, key)
+            self.run_flows(fw, in_port, frame, now_ms, d, key, &mut notes)
         } else {
-            self.l2(fw, in_port, frame, now_ms, &mut d.egress)
+            self.l2(fw, in_port, frame, now_ms, &mut d.egress, &mut notes)
         };
+        if notes.unlearned {
+            // Counted on every frame from that source: not cached.
+            counters[in_port.index()].mac_limit_unlearned += 1;
+            d.uncacheable = true;
+        }
+        if notes.flooded && fw.port(in_port).storm.unknown_unicast.is_some() {
+            // Each such frame takes a token.
+            d.uncacheable = true;
+        }
         match result {
             Ok(()) => count_egress(counters, frame, &d.egress),
             Err(reason) => {
@@ -275,9 +334,19 @@ impl SwitchCore {
         frame: &[u8],
         now_ms: u64,
         out: &mut Vec<Egress>,
+        notes: &mut Notes,
     ) -> Result<(), DropReason> {
         let first = out.len();
-        match self.forward(fw, in_port, frame, now_ms, out) {
+        let forwarded = self.forward(fw, in_port, frame, now_ms, out, notes);
+        let limits = &fw.port(in_port).storm;
+        if forwarded.is_ok()
+            && notes.flooded
+            && !self.storm[in_port.index()].admit(limits, Flood::UnknownUnicast, now_ms)
+        {
+            out.truncate(first);
+            return Err(DropReason::StormUnknownUnicast);
+        }
+        match forwarded {
             // Nothing left to send to: a broadcast the relay reflected from a
             // veb port reached every port already on its way out.
             Ok(Some(sender)) if out.len() == first && fw.mode(sender) == Some(PortMode::Veb) => {
@@ -292,6 +361,7 @@ impl SwitchCore {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_flows(
         &self,
         fw: &Forwarding,
@@ -300,6 +370,7 @@ impl SwitchCore {
         now_ms: u64,
         d: &mut Decision,
         key: Option<&crate::flow::Key>,
+        notes: &mut Notes,
     ) -> Result<(), DropReason> {
         let key = match key {
             Some(k) => *k,
@@ -317,7 +388,7 @@ impl SwitchCore {
             miss_entry: false,
         };
         exec.run(&key, &mut |out: &mut Vec<Egress>| {
-            self.l2(fw, in_port, frame, now_ms, out)
+            self.l2(fw, in_port, frame, now_ms, out, notes)
         })
     }
 
@@ -369,13 +440,13 @@ impl SwitchCore {
             miss_entry: false,
         };
         let _ = exec.run(&key, &mut |out: &mut Vec<Egress>| {
-            self.l2(fw, in_port, frame, now_ms, out)
+            self.l2(fw, in_port, frame, now_ms, out, &mut Notes::default())
         });
         if to_table {
             let mut more = Decision::default();
             let mut scratch = vec![PortCounters::default(); ports];
             if self
-                .process(fw, &mut scratch, in_port, frame, now_ms, &mut more)
+                .process_keyed(fw, &mut scratch, in_port, frame, now_ms, &mut more, None)
                 .is_ok()
             {
                 // Rewrite indexes are a byte: copies whose rewrite would not
@@ -421,6 +492,7 @@ impl SwitchCore {
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
+        self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
         let filters = self.filters.load();
         let Some(filters) = filters.as_ref() else {
             return self.decide_cached(fw, cache, counters, in_port, frame, now_ms, d);
@@ -532,7 +604,7 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
-            return self.process(fw, counters, in_port, frame, now_ms, d);
+            return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
         }
         if fw.flows.is_active() {
             return self.process_flows_cached(fw, cache, counters, in_port, frame, now_ms, d);
@@ -547,7 +619,7 @@ impl SwitchCore {
             _ => None,
         };
         let Some(key) = key else {
-            return self.process(fw, counters, in_port, frame, now_ms, d);
+            return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
         };
         cache.follow(fw.id);
         let generation = self.fdb.generation();
@@ -559,8 +631,8 @@ impl SwitchCore {
             count_egress(counters, frame, &d.egress);
             return Ok(());
         }
-        let result = self.process(fw, counters, in_port, frame, now_ms, d);
-        if result.is_ok() && d.egress.len() <= CACHED_EGRESS {
+        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
+        if result.is_ok() && !d.uncacheable && d.egress.len() <= CACHED_EGRESS {
             let until = self.valid_until(key.src, key.dst, key.vid);
             cache.put(key, generation, until, &d.egress);
         }
@@ -599,7 +671,7 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         let Some(key) = crate::flow::extract(frame, in_port.0 as u32 + 1) else {
-            return self.process(fw, counters, in_port, frame, now_ms, d);
+            return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
         };
         cache.follow(fw.id);
         let generation = self.fdb.generation();
@@ -679,11 +751,19 @@ impl SwitchCore {
         bytes: &[u8],
         now: u64,
         out: &mut Vec<Egress>,
+        notes: &mut Notes,
     ) -> Result<Option<PortId>, DropReason> {
         let frame = EthernetFrame::new_checked(bytes).map_err(|_| DropReason::Malformed)?;
         let (src, dst) = (frame.src(), frame.dst());
         if src.is_multicast() {
             return Err(DropReason::InvalidSource);
+        }
+        if let Some(n) = reserved_group(dst) {
+            // For the link only: bridged, a VM's BPDU would make the
+            // physical switch shut the host's port (BPDU guard).
+            if fw.config.group_fwd_mask & (1 << n) == 0 {
+                return Err(DropReason::ReservedGroup);
+            }
         }
         let port = fw.port(in_port);
         let vid = ingress_vid(&port.vlan, frame.vlan()).ok_or(DropReason::VlanIngress)?;
@@ -694,7 +774,12 @@ impl SwitchCore {
         let limit = fw.port(in_port).mac_limit;
         let reflected_from = match self.fdb.observe(src, vid, in_port, from_uplink, now, limit) {
             LearnOutcome::Reflected { sender } => Some(sender),
-            LearnOutcome::LimitReached => return Err(DropReason::MacLimit),
+            // Forwarded all the same: a full port (a busy uplink above all)
+            // must not blackhole new stations, only stop remembering them.
+            LearnOutcome::LimitReached => {
+                notes.unlearned = true;
+                None
+            }
             _ => None,
         };
         let mut out = Out {
@@ -729,6 +814,7 @@ impl SwitchCore {
                 // The uplink, or a local port that is not ours to switch to (kernel: xmit_world).
                 Some(_) => out.push_uplink()?,
                 None => {
+                    notes.flooded = true;
                     if out.fw.uplink.is_some() {
                         out.push_uplink()?;
                     }
@@ -746,6 +832,7 @@ impl SwitchCore {
                 Some(q) if q == in_port => out.hairpin(in_port)?,
                 Some(q) => out.deliver_reflected_unicast(reflected_from, q)?,
                 None => {
+                    notes.flooded = true;
                     out.flood_from_uplink(reflected_from, true);
                     if out.fw.port(in_port).relay {
                         out.push(in_port);
@@ -758,6 +845,16 @@ impl SwitchCore {
         }
         Ok(reflected_from)
     }
+}
+
+/// What the switch's own forwarding noticed about a frame besides where
+/// it goes.
+#[derive(Debug, Default, Clone, Copy)]
+struct Notes {
+    /// Its source was not learned: the port (or the table) is full.
+    unlearned: bool,
+    /// An unknown unicast, flooded.
+    flooded: bool,
 }
 
 /// One switch for one thread: a [`SwitchCore`] with its own counters. The

@@ -80,9 +80,8 @@ impl Model {
                             e.3 = now;
                         }
                     }
-                    _ if count >= self.cfg.ports[port].mac_limit => {
-                        return Err(DropReason::MacLimit)
-                    }
+                    // Over the limit: forwarded, not learned.
+                    _ if count >= self.cfg.ports[port].mac_limit => {}
                     Some(e) => {
                         e.2 = port;
                         e.3 = now;

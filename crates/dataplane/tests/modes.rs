@@ -4,7 +4,9 @@
 
 mod common;
 use common::*;
-use vepa_dataplane::{DropReason, Egress, PortId, PortMode, StaticFdbEntry, Switch, SwitchConfig};
+use vepa_dataplane::{
+    DropReason, Egress, PortId, PortMode, StaticFdbEntry, Switch, SwitchConfig, NO_MAC_LIMIT,
+};
 use vepa_packet::MacAddr;
 
 /// X is a station beyond the uplink; U is never seen.
@@ -332,7 +334,9 @@ fn learning_limits_moves_and_static_entries() {
         cfg,
         &["vm1", "vm2"],
         &[
-            step("vm1", mac(0x11), BCAST, Drop(DropReason::MacLimit)),
+            // over the limit: forwarded, not learned (a reply floods)
+            step("vm1", mac(0x11), BCAST, To(&["up", "vm2", "vm3"])),
+            step("up", mac(X), mac(0x11), To(&["vm1", "vm2", "vm3"])),
             // a MAC seen on a new port moves
             step("vm2", mac(1), mac(X), To(&["up"])),
             step("up", mac(X), mac(1), To(&["vm2"])),
@@ -493,4 +497,126 @@ fn cached_decisions_follow_moves_and_ageing() {
     sw.process(vm1, &frame(mac(2), mac(1), None), 300_100, &mut out)
         .unwrap();
     assert_eq!(out.len(), 3, "aged out: flooded");
+}
+
+#[test]
+fn a_source_over_the_limit_is_forwarded_unlearned_and_counted() {
+    let mut cfg = host(PortMode::Veb);
+    cfg.ports[1].mac_limit = 2;
+    assert_eq!(
+        cfg.ports[0].mac_limit, NO_MAC_LIMIT,
+        "an uplink has no limit"
+    );
+    let mut sw = Switch::new(cfg).expect("valid config");
+    let (up, vm1) = (PortId(0), PortId(1));
+    let mut out = Vec::new();
+    for i in 0..3 {
+        let r = sw.process(vm1, &frame(mac(X), mac(0x20 + i), None), 0, &mut out);
+        assert_eq!(r, Ok(()), "source {i} is forwarded");
+        assert!(!out.is_empty());
+    }
+    assert_eq!(sw.fdb().learned_on(vm1), 2);
+    assert_eq!(sw.counters(vm1).mac_limit_unlearned, 1);
+    // Counted on every frame from it: such a decision is never cached.
+    sw.process(vm1, &frame(mac(X), mac(0x22), None), 0, &mut out)
+        .expect("forwarded");
+    assert_eq!(sw.counters(vm1).mac_limit_unlearned, 2);
+    assert_eq!(sw.counters(vm1).drops_total(), 0);
+    // The uplink learns a busy segment's stations without a port limit.
+    for i in 0..3000u16 {
+        let [a, b] = i.to_be_bytes();
+        let src = MacAddr([0x02, 0x33, 0, 0, a, b]);
+        sw.process(up, &frame(mac(0x20), src, None), 0, &mut out)
+            .expect("delivered");
+        assert_eq!(out, vec![Egress::new(vm1, None)]);
+    }
+    assert_eq!(sw.fdb().learned_on(up), 3000);
+    assert_eq!(sw.counters(up).mac_limit_unlearned, 0);
+}
+
+#[test]
+fn reserved_link_addresses_are_not_bridged_unless_the_mask_says() {
+    let group = |b: u8| MacAddr([0x01, 0x80, 0xc2, 0, 0, b]);
+    // STP, LACP, 802.1X, LLDP: from a VM and from the uplink alike.
+    let mut steps = Vec::new();
+    for b in [0x00, 0x02, 0x03, 0x0e] {
+        steps.push(step(
+            "vm1",
+            mac(1),
+            group(b),
+            Drop(DropReason::ReservedGroup),
+        ));
+        steps.push(step(
+            "up",
+            mac(X),
+            group(b),
+            Drop(DropReason::ReservedGroup),
+        ));
+    }
+    // A multicast just past the range is an ordinary one.
+    steps.push(step("vm1", mac(1), group(0x10), To(&["up", "vm2", "vm3"])));
+    run(host(PortMode::Veb), &["vm1", "vm2", "vm3"], &steps);
+
+    // The mask lets 802.1X through, and nothing else.
+    let mut cfg = host(PortMode::Veb);
+    cfg.group_fwd_mask = 0x0008;
+    run(
+        cfg,
+        &["vm1", "vm2", "vm3"],
+        &[
+            step("vm1", mac(1), group(0x03), To(&["up", "vm2", "vm3"])),
+            step("vm1", mac(1), group(0x00), Drop(DropReason::ReservedGroup)),
+        ],
+    );
+    let mut cfg = host(PortMode::Veb);
+    cfg.group_fwd_mask = 0x0004;
+    assert!(
+        Switch::new(cfg).is_err(),
+        "LACP can never be forwarded (restricted bits)"
+    );
+}
+
+#[test]
+fn storm_control_bounds_each_kind_of_flood_per_port() {
+    use vepa_dataplane::storm::StormLimits;
+    let mut cfg = host(PortMode::Veb);
+    cfg.ports[1].storm = StormLimits {
+        broadcast: Some(100),
+        multicast: Some(50),
+        unknown_unicast: Some(40),
+    };
+    let mut sw = Switch::new(cfg).expect("valid config");
+    learn_vms(&mut sw, &["vm1", "vm2", "vm3"]);
+    let (vm1, vm2) = (PortId(1), PortId(2));
+    let mut out = Vec::new();
+    let mut offer = |sw: &mut Switch, port: PortId, dst: MacAddr, n: usize, at: u64| {
+        (0..n)
+            .filter(|_| {
+                sw.process(port, &frame(dst, mac(port.0 as u8), None), at, &mut out)
+                    .is_ok()
+            })
+            .count()
+    };
+    // The burst is a tenth of a second's worth (at least 4).
+    assert_eq!(offer(&mut sw, vm1, BCAST, 1000, 1000), 10);
+    let mcast = MacAddr([0x01, 0x00, 0x5e, 0, 0, 1]);
+    assert_eq!(offer(&mut sw, vm1, mcast, 1000, 1000), 5);
+    assert_eq!(
+        offer(&mut sw, vm1, mac(U), 1000, 1000),
+        4,
+        "unknown unicast"
+    );
+    // Known unicast is no flood, and another port has no limit.
+    assert_eq!(offer(&mut sw, vm1, mac(2), 1000, 1000), 1000);
+    assert_eq!(offer(&mut sw, vm2, BCAST, 1000, 1000), 1000);
+    let c = sw.counters(vm1);
+    assert_eq!(c.drop_count(DropReason::StormBroadcast), 990);
+    assert_eq!(c.drop_count(DropReason::StormMulticast), 995);
+    assert_eq!(c.drop_count(DropReason::StormUnknownUnicast), 996);
+    assert_eq!(
+        c.rx_frames, 4001,
+        "dropped frames were received (and learn_vms sent one)"
+    );
+    // A second later the rate is back.
+    assert_eq!(offer(&mut sw, vm1, BCAST, 1000, 2000), 10);
 }

@@ -12,6 +12,11 @@
 //! batch is done. A port that cannot take offloads gets its copies with
 //! checksums finished or cut into segments when they are queued. Buffers
 //! are allocated once; nothing is allocated per frame.
+//!
+//! A port whose batch was mostly over its storm-control limits rests for
+//! [`STORM_REST_MS`]: its ring fills and the kernel drops the excess as it
+//! arrives, on the sender's time, instead of a worker spending its own
+//! (and its other ports') time reading frames only to drop them.
 
 use crate::batch::{RxBatch, TxQueue, MAX_BATCH};
 use crate::capture::{CapturePoint, Direction};
@@ -31,6 +36,8 @@ const IDLE_WAKEUP: Duration = Duration::from_millis(100);
 /// to what we just forwarded usually comes within it, and a sleeping
 /// thread's wakeup costs more than the look.
 const SPIN: Duration = Duration::from_micros(200);
+/// How long a storming port is left unread.
+pub const STORM_REST_MS: u64 = 2;
 
 /// A port device bound to one port of one switch.
 pub struct Attachment {
@@ -340,6 +347,8 @@ struct Worker<'a> {
     /// One decision cache per switch.
     flows: Vec<FlowCache>,
     failed: Vec<bool>,
+    /// Until when (ms) each of `mine` rests after a storm; 0: not resting.
+    resting: Vec<u64>,
     b: Buffers,
 }
 
@@ -355,6 +364,7 @@ impl<'a> Worker<'a> {
             shared,
             index: w,
             failed: vec![false; mine.len()],
+            resting: vec![0; mine.len()],
             mine,
             ticks: w == 0,
             counters: sizes
@@ -393,12 +403,26 @@ impl<'a> Worker<'a> {
         let mut last_publish = 0u64;
         let mut last_frame = Instant::now() - SPIN;
         while !self.shared.stop.load(Ordering::Relaxed) {
+            let mut resting = false;
+            if self.resting.iter().any(|r| *r != 0) {
+                let now = self.shared.start.elapsed().as_millis() as u64;
+                for (k, until) in self.resting.iter_mut().enumerate() {
+                    if *until != 0 && now >= *until {
+                        *until = 0;
+                        pollfds[k].fd = self.shared.ports[self.mine[k]].port.fd();
+                    }
+                    resting |= *until != 0;
+                }
+            }
             let pending = self
                 .mine
                 .iter()
-                .any(|&i| self.shared.ports[i].port.pending());
+                .zip(&self.resting)
+                .any(|(&i, r)| *r == 0 && self.shared.ports[i].port.pending());
             let timeout = if pending || last_frame.elapsed() < SPIN {
                 0
+            } else if resting {
+                1
             } else {
                 IDLE_WAKEUP.as_millis() as i32
             };
@@ -420,9 +444,16 @@ impl<'a> Worker<'a> {
             }
             let now = self.shared.start.elapsed().as_millis() as u64;
             let mut moved = 0;
-            for (k, pfd) in pollfds.iter().enumerate() {
+            for (k, pfd) in pollfds.iter_mut().enumerate() {
+                if self.resting[k] != 0 {
+                    continue;
+                }
                 if pfd.revents != 0 || self.shared.ports[self.mine[k]].port.pending() {
                     moved += self.forward_batch(k, now);
+                    if self.resting[k] != 0 {
+                        // A negative fd is one poll() skips.
+                        pfd.fd = -1;
+                    }
                 }
             }
             if moved > 0 {
@@ -474,6 +505,7 @@ impl<'a> Worker<'a> {
         let core = sh.cores[si];
         let fw = core.snapshot();
         let counters = &mut self.counters[si];
+        let storm_before = counters.get(id.index()).map_or(0, |c| c.storm_drops());
         let flows = &mut self.flows[si];
         for slot_i in 0..n {
             let slot = b.rx.slot(slot_i);
@@ -496,6 +528,13 @@ impl<'a> Worker<'a> {
                 Some(slot_i),
                 0,
             );
+        }
+        let stormed = self.counters[si]
+            .get(id.index())
+            .map_or(0, |c| c.storm_drops())
+            - storm_before;
+        if n >= MAX_BATCH / 2 && stormed * 2 >= n as u64 {
+            self.resting[k] = now + STORM_REST_MS;
         }
         if !self.b.out.to_router.is_empty() {
             self.route_all(now);

@@ -28,6 +28,7 @@ pub fn to_json(switches: &[Switch]) -> Value {
                         "tx_frames": c.tx_frames,
                         "tx_bytes": c.tx_bytes,
                         "tx_errors": c.tx_errors,
+                        "mac_limit_unlearned": c.mac_limit_unlearned,
                         "drops": drops,
                     })
                 })

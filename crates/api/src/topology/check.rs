@@ -2,9 +2,10 @@
 //! combinations per port type, and the dataplane's own rules, each reported
 //! with the switch, port and field.
 
-use super::{invalid, PortKind, PortSpec, SwitchSpec, TopologyError};
+use super::{invalid, PortKind, PortSpec, StormSpec, SwitchSpec, TopologyError};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use vepa_dataplane::storm::StormLimits;
 use vepa_dataplane::{
     PortConfig, PortRole, StaticFdbEntry, SwitchConfig, VidSet, VlanMode, DEFAULT_AGEING_MS,
 };
@@ -507,9 +508,16 @@ pub(super) fn switch_config(
         // this host); hairpin here would send members' floods back to all.
         c.relay = p.relay && !p.fabric;
         c.vlan = vlan_mode(&at, p)?;
-        if let Some(l) = p.mac_limit {
-            c.mac_limit = l;
+        match p.mac_limit {
+            Some(l) => c.mac_limit = l,
+            // A tunnel carries other hosts' stations, not one tenant's.
+            None if p.kind == PortKind::Vxlan => c.mac_limit = vepa_dataplane::NO_MAC_LIMIT,
+            None => {}
         }
+        // Floods are bounded by default where one tenant sends them: a VM
+        // or container, not the uplink, a tunnel or another switch.
+        let tenant = !is_uplink && !matches!(p.kind, PortKind::Vxlan | PortKind::Patch);
+        c.storm = storm_limits(&at, p.storm.as_ref(), tenant)?;
         c.source_macs = p.source_macs.clone();
         ports.push(c);
     }
@@ -523,6 +531,7 @@ pub(super) fn switch_config(
         }
     }
     let mut cfg = SwitchConfig::new(s.name.clone(), ports);
+    cfg.group_fwd_mask = s.group_fwd_mask.unwrap_or(0);
     cfg.ageing_ms = s
         .ageing_secs
         .map(|a| a.saturating_mul(1000))
@@ -557,6 +566,60 @@ pub(super) fn switch_config(
         other => invalid(format!("switch '{}'", s.name), "mode", other.to_string()),
     })?;
     Ok(cfg)
+}
+
+/// A port's storm-control limits: its `storm` rates over the default
+/// (VM ports' when `tenant`, else none).
+fn storm_limits(
+    at: &str,
+    spec: Option<&StormSpec>,
+    tenant: bool,
+) -> Result<StormLimits, TopologyError> {
+    let mut limits = if tenant {
+        StormLimits::VM_DEFAULT
+    } else {
+        StormLimits::default()
+    };
+    let Some(spec) = spec else {
+        return Ok(limits);
+    };
+    let kinds = [
+        ("storm.broadcast", &spec.broadcast, &mut limits.broadcast),
+        ("storm.multicast", &spec.multicast, &mut limits.multicast),
+        (
+            "storm.unknown_unicast",
+            &spec.unknown_unicast,
+            &mut limits.unknown_unicast,
+        ),
+    ];
+    for (field, text, limit) in kinds {
+        if let Some(t) = text {
+            *limit = parse_rate(t).map_err(|problem| invalid(at, field, problem))?;
+        }
+    }
+    Ok(limits)
+}
+
+/// `"NNNpps"` (frames per second, 1 or more) or `"off"` (no limit).
+pub fn parse_rate(text: &str) -> Result<Option<u32>, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let digits = t
+        .strip_suffix("pps")
+        .ok_or_else(|| format!("'{text}': expected a rate like \"1000pps\", or \"off\""))?
+        .trim();
+    match digits.parse::<u32>() {
+        Ok(0) => Err(format!(
+            "'{text}': a rate of 0 would stop ARP and ND too; use at least 1pps, or \"off\""
+        )),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(format!(
+            "'{text}': expected a whole number of frames per second (1 to {}) before \"pps\"",
+            u32::MAX
+        )),
+    }
 }
 
 /// Whether `s` can be one component of a path vepa makes: not empty, not

@@ -64,6 +64,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
             "an OpenFlow endpoint drives vepa's userspace flow tables",
         ));
     }
+    if s.group_fwd_mask.is_some() {
+        return Err(unfit(
+            None,
+            "group_fwd_mask",
+            "vepa does not set a kernel bridge's group_fwd_mask",
+        ));
+    }
     if !s.static_fdb.is_empty() {
         return Err(unfit(
             None,
@@ -100,6 +107,9 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
                 "mac_limit",
                 "kernel devices have no per-port MAC limit",
             ));
+        }
+        if p.storm.is_some() {
+            return Err(unfit(at, "storm", "kernel devices have no storm control"));
         }
     }
     match &s.uplink {

@@ -56,6 +56,12 @@ pub struct SwitchSpec {
     pub ports: Vec<PortSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_fdb: Vec<StaticFdbSpec>,
+    /// Which reserved link addresses 01:80:C2:00:00:00-0F the switch
+    /// forwards, bit n for ...0n (`0x0008`: 802.1X EAPOL), as the Linux
+    /// bridge's `group_fwd_mask`. Default 0: none. STP, pause and LACP
+    /// (bits 0-2) are never forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_fwd_mask: Option<u16>,
     /// Who forwards for this switch: vepa's userspace dataplane (default),
     /// the kernel's own devices, or whichever fits (`auto`).
     #[serde(default, skip_serializing_if = "Backend::is_default")]
@@ -85,6 +91,7 @@ impl SwitchSpec {
             uplink: None,
             ports: Vec::new(),
             static_fdb: Vec::new(),
+            group_fwd_mask: None,
             backend: Backend::default(),
             openflow: None,
             meters: Vec::new(),
@@ -238,8 +245,17 @@ pub struct PortSpec {
     /// Trunk: the VLAN of untagged frames.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native_vlan: Option<u16>,
+    /// Most MACs learned on this port; a source beyond it is forwarded,
+    /// not learned. Default 1024 on VM ports, none on the uplink and on
+    /// tunnels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac_limit: Option<u32>,
+    /// Storm control: the broadcast, multicast and unknown-unicast frames
+    /// this port may send into the switch, each `"NNNpps"` or `"off"`.
+    /// VM ports default to broadcast 1000pps, multicast and unknown
+    /// unicast 10000pps; the uplink, tunnels and patches to none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storm: Option<StormSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<String>)]
     pub source_macs: Vec<MacAddr>,
@@ -254,6 +270,18 @@ pub struct PortSpec {
     /// Addresses or prefixes (`10.0.0.5`, `10.0.0.0/29`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_ips: Vec<String>,
+}
+
+/// A port's storm-control rates; a kind left out keeps the port's default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StormSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multicast: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_unicast: Option<String>,
 }
 
 impl PortSpec {
@@ -314,6 +342,7 @@ impl PortSpec {
             trunk: None,
             native_vlan: None,
             mac_limit: None,
+            storm: None,
             source_macs: Vec::new(),
             guard: false,
             allowed_macs: Vec::new(),

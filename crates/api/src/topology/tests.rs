@@ -375,3 +375,82 @@ fn stored_plain_tcp_listeners_that_are_not_allowed_are_dropped() {
         assert_eq!(s, after, "{before:?}");
     }
 }
+
+#[test]
+fn storm_control_and_mac_limits_default_by_who_sends() {
+    use vepa_dataplane::storm::StormLimits;
+    let t = Topology::parse("t.toml", GOOD).unwrap();
+    let cfgs = t.validate().unwrap();
+    let (up, vm) = (&cfgs[0].ports[0], &cfgs[0].ports[1]);
+    assert_eq!(vm.storm, StormLimits::VM_DEFAULT, "a VM port is bounded");
+    assert_eq!(vm.mac_limit, vepa_dataplane::DEFAULT_MAC_LIMIT);
+    assert!(up.storm.is_unlimited(), "the uplink is not");
+    assert_eq!(up.mac_limit, vepa_dataplane::NO_MAC_LIMIT);
+    assert!(
+        cfgs[1].ports[0].storm.is_unlimited(),
+        "nor a patch to another switch"
+    );
+    assert_eq!(cfgs[0].group_fwd_mask, 0);
+
+    let text = GOOD.replace(
+        "netns = \"vm1\"",
+        "netns = \"vm1\"\nstorm = { broadcast = \"200pps\", unknown_unicast = \"off\" }",
+    );
+    let text = text.replace(
+        "[[switch]]\nname = \"relay\"",
+        "[[switch]]\nname = \"relay\"\ngroup_fwd_mask = 0x4008",
+    );
+    let t = Topology::parse("t.toml", &text).unwrap();
+    let cfgs = t.validate().unwrap();
+    let vm = &cfgs[0].ports[1];
+    assert_eq!(vm.storm.broadcast, Some(200));
+    assert_eq!(
+        vm.storm.multicast,
+        StormLimits::VM_DEFAULT.multicast,
+        "kept"
+    );
+    assert_eq!(vm.storm.unknown_unicast, None);
+    assert_eq!(cfgs[1].group_fwd_mask, 0x4008);
+    assert_eq!(Topology::parse("x", &t.to_toml().unwrap()).unwrap(), t);
+}
+
+#[test]
+fn bad_storm_rates_and_masks_name_the_field() {
+    let with = |line: &str| GOOD.replace("netns = \"vm1\"", &format!("netns = \"vm1\"\n{line}"));
+    let cases = [
+        (
+            with("storm = { broadcast = \"fast\" }"),
+            "port 'h-vm1': storm.broadcast: 'fast': expected a rate like \"1000pps\"",
+        ),
+        (
+            with("storm = { multicast = \"0pps\" }"),
+            "storm.multicast: '0pps': a rate of 0",
+        ),
+        (
+            with("storm = { unknown_unicast = \"-5pps\" }"),
+            "storm.unknown_unicast: '-5pps': expected a whole number",
+        ),
+        (
+            with("storm = { flood = \"5pps\" }"),
+            "unknown field `flood`",
+        ),
+        (
+            GOOD.replace(
+                "[[switch]]\nname = \"relay\"",
+                "[[switch]]\nname = \"relay\"\ngroup_fwd_mask = 0x0001",
+            ),
+            "switch 'relay': group_fwd_mask: 0x0001 names STP, pause or LACP",
+        ),
+        (
+            GOOD.replace(
+                "[[switch]]\nname = \"relay\"",
+                "[[switch]]\nname = \"relay\"\ngroup_fwd_mask = 70000",
+            ),
+            "t.toml:17:18: invalid value: integer `70000`, expected u16",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = err(&text);
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+    }
+}

@@ -81,9 +81,12 @@ pub struct PortFields {
     /// Trunk: the VLAN of untagged frames.
     #[arg(long, value_name = "VID")]
     native_vlan: Option<u16>,
-    /// Most MACs learned on this port (default 1024).
+    /// Most MACs learned on this port (default 1024 on VM ports, none on the uplink and tunnels); a source beyond it is forwarded, not learned.
     #[arg(long, value_name = "N")]
     mac_limit: Option<u32>,
+    /// Storm control: KIND=RATE with KIND broadcast, multicast or unknown_unicast and RATE like 500pps, or off (repeat). VM ports default to broadcast=1000pps, multicast=10000pps, unknown_unicast=10000pps.
+    #[arg(long = "storm", value_name = "KIND=RATE", value_parser = storm_kind)]
+    storm: Vec<(String, String)>,
     /// For `source` ports: a MAC whose frames this port gets copies of (repeat).
     #[arg(long = "source-mac", value_name = "MAC")]
     source_macs: Vec<MacAddr>,
@@ -103,6 +106,20 @@ fn on_off(s: &str) -> Result<bool, String> {
         "on" | "true" | "yes" => Ok(true),
         "off" | "false" | "no" => Ok(false),
         _ => Err(format!("'{s}': expected on or off")),
+    }
+}
+
+/// `KIND=RATE` for `--storm`; the rate itself is checked by the daemon,
+/// which names the field.
+fn storm_kind(s: &str) -> Result<(String, String), String> {
+    let (kind, rate) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': expected KIND=RATE, e.g. broadcast=500pps"))?;
+    match kind {
+        "broadcast" | "multicast" | "unknown_unicast" => Ok((kind.to_string(), rate.to_string())),
+        _ => Err(format!(
+            "'{kind}': expected broadcast, multicast or unknown_unicast"
+        )),
     }
 }
 
@@ -258,6 +275,14 @@ fn fields_json(f: PortFields, m: &mut Map<String, Value>) {
     put(m, "trunk", f.trunk.map(|v| json!(v)));
     put(m, "native_vlan", f.native_vlan.map(Value::from));
     put(m, "mac_limit", f.mac_limit.map(Value::from));
+    if !f.storm.is_empty() {
+        let kinds: Map<String, Value> = f
+            .storm
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect();
+        m.insert("storm".into(), Value::Object(kinds));
+    }
     if !f.source_macs.is_empty() {
         m.insert("source_macs".into(), json!(f.source_macs));
     }

@@ -201,14 +201,16 @@ pub fn stats(s: &Stats) -> String {
         s.ports
             .iter()
             .map(|p| {
-                let drops = if p.drops.is_empty() {
+                let mut notes: Vec<String> =
+                    p.drops.iter().map(|(r, n)| format!("{r}={n}")).collect();
+                if p.mac_limit_unlearned > 0 {
+                    // Not a drop: forwarded, its source not learned.
+                    notes.push(format!("(forwarded unlearned={})", p.mac_limit_unlearned));
+                }
+                let drops = if notes.is_empty() {
                     "-".to_string()
                 } else {
-                    p.drops
-                        .iter()
-                        .map(|(r, n)| format!("{r}={n}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    notes.join(" ")
                 };
                 vec![
                     p.switch.clone(),

@@ -447,6 +447,18 @@ async fn set_port(
         if let Some(v) = patch.mac_limit {
             p.mac_limit = Some(v);
         }
+        if let Some(v) = patch.storm {
+            let s = p.storm.get_or_insert_with(Default::default);
+            for (to, from) in [
+                (&mut s.broadcast, v.broadcast),
+                (&mut s.multicast, v.multicast),
+                (&mut s.unknown_unicast, v.unknown_unicast),
+            ] {
+                if from.is_some() {
+                    *to = from;
+                }
+            }
+        }
         if let Some(v) = patch.guard {
             p.guard = v;
         }

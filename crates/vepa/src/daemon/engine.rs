@@ -956,6 +956,7 @@ impl Engine {
                     tx_frames: c.tx_frames,
                     tx_bytes: c.tx_bytes,
                     tx_errors: c.tx_errors,
+                    mac_limit_unlearned: c.mac_limit_unlearned,
                     drops,
                 });
             }

@@ -36,7 +36,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> String {
     let mut out = String::new();
     type Get = fn(&vepa_api::wire::PortStats) -> u64;
-    let port_families: [(&str, &str, Get); 5] = [
+    let port_families: [(&str, &str, Get); 6] = [
         (
             "vepa_port_rx_packets_total",
             "Frames received on the port.",
@@ -59,6 +59,11 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
             "vepa_port_tx_errors_total",
             "Frames the port's device refused.",
             |p| p.tx_errors,
+        ),
+        (
+            "vepa_port_mac_limit_unlearned_total",
+            "Frames forwarded whose source MAC was not learned: the port or the switch's table was at its limit.",
+            |p| p.mac_limit_unlearned,
         ),
     ];
     for (name, help, get) in port_families {
