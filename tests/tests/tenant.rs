@@ -335,3 +335,52 @@ fn a_broadcast_storm_is_cut_to_its_rate_and_the_neighbours_keep_their_speed() {
     assert_eq!(status, 200);
     assert!(metrics.contains("reason=\"storm_broadcast\""));
 }
+
+/// An IPv6 TCP SYN from VM 0 to VM 1 for `dport`, behind one Destination
+/// Options header (a PadN option).
+fn syn6_behind_dest_opts(dport: u16) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&vm_mac(1).0);
+    f.extend_from_slice(&vm_mac(0).0);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, 28, 60, 64]);
+    let addr = |last: u8| {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[0xfd, 0x74, 0, 0]);
+        a[15] = last;
+        a
+    };
+    f.extend_from_slice(&addr(1));
+    f.extend_from_slice(&addr(2));
+    f.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]);
+    f.extend_from_slice(&40000u16.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    f
+}
+
+#[test]
+fn a_tcp6_port_rule_sees_past_a_destination_options_header() {
+    let _shared = SPEED.read().unwrap_or_else(|e| e.into_inner());
+    let h = host(
+        2,
+        "flows = [\"priority=100,tcp6,tp_dst=22,actions=drop\", \"priority=0,actions=NORMAL\"]",
+        "",
+        "",
+    );
+    assert!(wait_reachable(&h.vms[0].name, "10.74.0.2"));
+    let cap = Capture::start(&h.vms[1].name, "eth0");
+    send_frames(
+        &h.vms[0].name,
+        "eth0",
+        vec![syn6_behind_dest_opts(22), syn6_behind_dest_opts(23)],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let dports: Vec<u16> = cap
+        .finish()
+        .iter()
+        .filter(|f| f.len() >= 66 && f[12..14] == [0x86, 0xdd] && f[20] == 60)
+        .map(|f| u16::from_be_bytes([f[64], f[65]]))
+        .collect();
+    assert_eq!(dports, vec![23], "only the SYN to 23 arrives");
+    assert_eq!(h.drops(&h.ports[0], "flow_drop"), 1);
+}

@@ -537,6 +537,7 @@ impl SwitchCore {
 
     /// Takes the copies the receiving ports' outbound lists refuse out of
     /// `d` (uncounting their transmission, counting the drop on the port).
+    /// A copy a flow rewrote is judged as it will leave, rewritten.
     fn filter_egress(
         &self,
         filters: &PortFilters,
@@ -552,11 +553,23 @@ impl SwitchCore {
             .and_then(|e| e.vlan())
             .map(|t| t.vid);
         let mut generated = Vec::new();
+        let rewritten = &mut d.scratch;
+        let rewrites = &d.rewrites;
         d.egress.retain(|e| {
             let Some(Some(f)) = filters.get(e.port.index()) else {
                 return true;
             };
-            let verdict = f.egress(frame, now_ms);
+            let judged = match (e.rewrite as usize)
+                .checked_sub(1)
+                .and_then(|i| rewrites.get(i))
+            {
+                Some(r) => {
+                    r.write(frame, e.tag, false, rewritten);
+                    &rewritten[..]
+                }
+                None => frame,
+            };
+            let verdict = f.egress(judged, now_ms);
             if verdict == FilterVerdict::Pass {
                 return true;
             }

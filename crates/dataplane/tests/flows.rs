@@ -421,3 +421,119 @@ fn a_meter_drops_what_exceeds_its_rate_and_deleting_it_takes_its_flows() {
     );
     assert!(p.is_empty());
 }
+
+/// An IPv6 TCP SYN to `dport` from fd00::1 to fd00::2, behind `ext`
+/// extension headers (each an empty Destination Options header).
+fn tcp6_behind(dst: MacAddr, src: MacAddr, dport: u16, ext: usize) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst.0);
+    f.extend_from_slice(&src.0);
+    f.extend_from_slice(&[0x86, 0xdd]);
+    let payload = ext * 8 + 20;
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&(payload as u16).to_be_bytes());
+    f.push(if ext > 0 { 60 } else { 6 });
+    f.push(64);
+    let mut a = [0u8; 16];
+    a[0] = 0xfd;
+    a[15] = 1;
+    f.extend_from_slice(&a);
+    a[15] = 2;
+    f.extend_from_slice(&a);
+    for i in 0..ext {
+        // next header, length 0 (8 bytes), a PadN option filling the rest
+        f.extend_from_slice(&[if i + 1 < ext { 60 } else { 6 }, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    f.extend_from_slice(&40000u16.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    f
+}
+
+#[test]
+fn ipv6_rules_see_the_ports_behind_extension_headers() {
+    let mut sw = three();
+    learn(&mut sw);
+    install(
+        &sw,
+        vec![
+            flow(
+                100,
+                &[
+                    (Field::EthType, 0x86dd),
+                    (Field::IpProto, 6),
+                    (Field::TcpDst, 22),
+                ],
+                vec![],
+            ),
+            flow(0, &[], vec![Action::Output(OutPort::Normal)]),
+        ],
+    );
+    let mut out = Vec::new();
+    for ext in [0, 1, 3, 32] {
+        let r = sw.process(VM1, &tcp6_behind(mac(2), mac(1), 22, ext), 1, &mut out);
+        assert_eq!(
+            r,
+            Err(DropReason::FlowDrop),
+            "TCP/22 behind {ext} extension headers"
+        );
+        let r = sw.process(VM1, &tcp6_behind(mac(2), mac(1), 23, ext), 1, &mut out);
+        assert_eq!(r, Ok(()), "TCP/23 behind {ext} passes");
+        assert_eq!(ports(&out), vec![VM2]);
+    }
+    // A chain too long to walk cannot be judged: dropped as malformed.
+    let r = sw.process(VM1, &tcp6_behind(mac(2), mac(1), 23, 40), 1, &mut out);
+    assert_eq!(r, Err(DropReason::Malformed));
+}
+
+#[test]
+fn an_outbound_list_judges_the_copy_as_a_flow_rewrote_it() {
+    use vepa_dataplane::filter::{Acl, AclAction, PortFilter, Zone};
+    let mut sw = three();
+    learn(&mut sw);
+    // vm1's TCP to 80 leaves for vm2 as TCP to 22.
+    install(
+        &sw,
+        vec![
+            flow(
+                100,
+                &[
+                    (Field::EthType, 0x800),
+                    (Field::IpProto, 6),
+                    (Field::TcpDst, 80),
+                ],
+                vec![
+                    Action::SetField(Field::TcpDst, 22),
+                    Action::Output(OutPort::Port(VM2)),
+                ],
+            ),
+            flow(0, &[], vec![Action::Output(OutPort::Normal)]),
+        ],
+    );
+    let acl = Acl::new(
+        "vm2-out",
+        vec!["drop tcp dport 22".parse().expect("rule")],
+        AclAction::Allow,
+        false,
+    );
+    let mut filters = vec![None; 3];
+    filters[VM2.index()] = Some(Arc::new(PortFilter {
+        guard: None,
+        acl_in: None,
+        acl_out: Some(Arc::new(acl)),
+        zone: Arc::new(Zone::new(16)),
+        stateful: false,
+    }));
+    sw.core().set_filters(Some(filters));
+    let mut out = Vec::new();
+    let r = sw.process(VM1, &ipv4(mac(2), mac(1), 6, 5000, 80), 1, &mut out);
+    assert!(
+        out.is_empty(),
+        "the rewritten copy (TCP/22) is refused: {r:?} {out:?}"
+    );
+    assert_eq!(sw.counters(VM2).drop_count(DropReason::AclDrop), 1);
+    // Unrewritten TCP/81 passes the same list.
+    sw.process(VM1, &ipv4(mac(2), mac(1), 6, 5000, 81), 1, &mut out)
+        .expect("forwarded");
+    assert_eq!(ports(&out), vec![VM2]);
+}

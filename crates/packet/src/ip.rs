@@ -94,6 +94,74 @@ impl<'a> Ipv4View<'a> {
     }
 }
 
+/// Most extension headers walked before a chain counts as opaque: real
+/// packets carry a handful; a hostile one could carry thousands.
+pub const MAX_EXTENSION_HEADERS: usize = 32;
+
+/// Where an IPv6 packet's extension-header chain leads: the one walk the
+/// router, the access lists and the flow tables all use, so that no
+/// header (a Destination Options one, say) hides a port from one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Chain {
+    /// The upper-layer protocol and its offset from the IPv6 header, when
+    /// reachable (not in a later fragment).
+    pub upper: Option<(u8, usize)>,
+    /// A fragment header's protocol, and whether this is a later fragment.
+    pub fragment: Option<(u8, bool)>,
+    /// The chain could not be walked to its end: cut short, or longer
+    /// than [`MAX_EXTENSION_HEADERS`].
+    pub opaque: bool,
+}
+
+impl Ipv6Chain {
+    /// Walks the hop-by-hop, routing, destination options and fragment
+    /// headers of `b`, an IPv6 packet of at least 40 bytes (fewer: opaque).
+    pub fn walk(b: &[u8]) -> Ipv6Chain {
+        let mut chain = Ipv6Chain {
+            upper: None,
+            fragment: None,
+            opaque: true,
+        };
+        let Some(&first) = b.get(6).filter(|_| b.len() >= 40) else {
+            return chain;
+        };
+        let mut next = first;
+        let mut at = 40;
+        for _ in 0..=MAX_EXTENSION_HEADERS {
+            match next {
+                0 | 43 | 60 => {
+                    let Some(h) = b.get(at..at + 2) else { break };
+                    next = h[0];
+                    at += (h[1] as usize + 1) * 8;
+                }
+                44 => {
+                    let Some(h) = b.get(at..at + 8) else { break };
+                    let later = u16::from_be_bytes([h[2], h[3]]) & 0xfff8 != 0;
+                    chain.fragment = Some((h[0], later));
+                    if later {
+                        chain.opaque = false;
+                        break;
+                    }
+                    next = h[0];
+                    at += 8;
+                }
+                59 => {
+                    chain.opaque = false;
+                    break;
+                }
+                p => {
+                    if at <= b.len() {
+                        chain.upper = Some((p, at));
+                        chain.opaque = false;
+                    }
+                    break;
+                }
+            }
+        }
+        chain
+    }
+}
+
 /// A checked IPv6 header with the upper-layer protocol found past the
 /// extension headers the router may meet.
 #[derive(Debug, Clone, Copy)]
@@ -131,49 +199,12 @@ impl<'a> Ipv6View<'a> {
             });
         }
         let b = &b[..total];
-        let mut next = b[6];
-        let mut at = 40;
-        let mut upper = None;
-        let mut fragment = None;
-        let mut opaque = true;
-        // Hop-by-hop, routing, destination options and fragment headers;
-        // a bounded walk, as a hostile chain could be long.
-        for _ in 0..8 {
-            match next {
-                0 | 43 | 60 => {
-                    let Some(h) = b.get(at..at + 2) else { break };
-                    next = h[0];
-                    at += (h[1] as usize + 1) * 8;
-                }
-                44 => {
-                    let Some(h) = b.get(at..at + 8) else { break };
-                    let later = u16::from_be_bytes([h[2], h[3]]) & 0xfff8 != 0;
-                    fragment = Some((h[0], later));
-                    if later {
-                        opaque = false;
-                        break;
-                    }
-                    next = h[0];
-                    at += 8;
-                }
-                59 => {
-                    opaque = false;
-                    break;
-                }
-                p => {
-                    if at <= b.len() {
-                        upper = Some((p, at));
-                        opaque = false;
-                    }
-                    break;
-                }
-            }
-        }
+        let chain = Ipv6Chain::walk(b);
         Ok(Ipv6View {
             b,
-            upper,
-            fragment,
-            opaque,
+            upper: chain.upper,
+            fragment: chain.fragment,
+            opaque: chain.opaque,
         })
     }
 

@@ -58,6 +58,9 @@ pub struct Decision {
     /// Frames the switch itself answers with (a filter's reject): sent out
     /// of `port` with VLAN `tag`, untagged in the buffer.
     pub generated: Vec<Generated>,
+    /// A buffer to write a rewritten copy in, to judge it (kept between
+    /// frames, so nothing is allocated per frame).
+    pub(crate) scratch: Vec<u8>,
 }
 
 /// A frame the switch originates.

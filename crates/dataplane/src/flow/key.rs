@@ -9,6 +9,7 @@
 //! says which one it means through its prerequisites (IP protocol,
 //! EtherType), which [`Match::check`](super::Match::check) enforces.
 
+use vepa_packet::ip::Ipv6Chain;
 use vepa_packet::EtherType;
 
 /// Words in a [`Key`].
@@ -24,6 +25,8 @@ pub const IPPROTO_ICMP: u8 = 1;
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ICMPV6: u8 = 58;
+/// IPv6 "no next header".
+pub const IPPROTO_NONE: u8 = 59;
 
 /// A matchable header field, named as OpenFlow 1.3's OXM basic class does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -286,7 +289,8 @@ fn be128(b: &[u8], at: usize) -> u128 {
 /// Parses the headers of `frame`, received on OpenFlow port `in_port`, into
 /// a key. Layers that are cut short are left zero, as a switch sees them:
 /// a truncated TCP header has no ports to match. `None` when the frame is
-/// too short to be Ethernet.
+/// too short to be Ethernet, or is IPv6 whose extension headers cannot be
+/// walked to the transport layer.
 pub fn extract(frame: &[u8], in_port: u32) -> Option<Key> {
     if frame.len() < 14 {
         return None;
@@ -323,7 +327,21 @@ pub fn extract(frame: &[u8], in_port: u32) -> Option<Key> {
             }
         }
         EtherType::IPV6 if l3.len() >= 40 && l3[0] >> 4 == 6 => {
-            let proto = l3[6];
+            // Past the extension headers, as the access lists see it: a
+            // Destination Options header must not hide TCP port 22.
+            let l3 = &l3[..l3.len().min(40 + be16(l3, 4) as usize)];
+            let chain = Ipv6Chain::walk(l3);
+            if chain.opaque {
+                // Unreadable to the transport layer, so no rule could be
+                // judged on it: dropped as malformed (the lists drop it too).
+                return None;
+            }
+            let (proto, l4) = match (chain.upper, chain.fragment) {
+                (Some((p, at)), _) => (p, l3.get(at..).unwrap_or(&[])),
+                // A later fragment: its protocol, and no ports.
+                (None, Some((p, true))) => (p, &[][..]),
+                _ => (IPPROTO_NONE, &[][..]),
+            };
             let tc = (be16(l3, 0) >> 4) as u8;
             k[1] |= ((proto as u64) << 8) | tc as u64;
             let (s, d) = (be128(l3, 8), be128(l3, 24));
@@ -331,7 +349,7 @@ pub fn extract(frame: &[u8], in_port: u32) -> Option<Key> {
             k[7] = s as u64;
             k[8] = (d >> 64) as u64;
             k[9] = d as u64;
-            k[3] = transport(proto, &l3[40..], IPPROTO_ICMPV6);
+            k[3] = transport(proto, l4, IPPROTO_ICMPV6);
         }
         EtherType::ARP if l3.len() >= 28 && be16(l3, 0) == 1 && be16(l3, 2) == 0x0800 => {
             k[2] |= be16(l3, 6) as u64;

@@ -126,7 +126,13 @@ impl Rewrite {
         let w = (w & 0xf00f) | (tc << 4);
         out[l3..l3 + 2].copy_from_slice(&w.to_be_bytes());
         out[l3 + 7] = out[l3 + 7].saturating_sub(self.ttl_dec);
-        self.transport(out, l3 + 40, out[l3 + 6], &[], &[], partial);
+        // The ports are past the extension headers, where the key found them.
+        let end = out
+            .len()
+            .min(l3 + 40 + u16::from_be_bytes([out[l3 + 4], out[l3 + 5]]) as usize);
+        if let Some((proto, at)) = vepa_packet::ip::Ipv6Chain::walk(&out[l3..end]).upper {
+            self.transport(out, l3 + at, proto, &[], &[], partial);
+        }
     }
 
     fn ports_differ(&self, out: &[u8], l4: usize, proto: u8) -> bool {
