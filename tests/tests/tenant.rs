@@ -8,16 +8,19 @@
 //!   uplink or another VM, and they are counted.
 //! - A VM's broadcast storm is cut to its rate and counted, and its
 //!   neighbours' TCP keeps its speed.
+//! - A flow rule on TCP/22 over IPv6 sees past a Destination Options header.
+//! - A tap guest's TSO frames with gso_size 1 are refused as they come in,
+//!   counted, and cost the switch no memory; a good one is still cut.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use vepa_io::{PacketPort, Port};
+use vepa_io::{PacketPort, Port, TapPort};
 use vepa_itest::daemon::Daemon;
 use vepa_itest::{
     in_netns, iperf3, require_root, send_frames, uid, wait_reachable, Capture, Netns,
 };
-use vepa_packet::MacAddr;
+use vepa_packet::{MacAddr, VirtioNetHdr};
 
 /// A switch `sw` whose uplink leads to namespace `out` and whose VMs are
 /// `vms`, all on 10.74.0.0/24 (the outside .250, VM i .i+1).
@@ -383,4 +386,111 @@ fn a_tcp6_port_rule_sees_past_a_destination_options_header() {
         .collect();
     assert_eq!(dports, vec![23], "only the SYN to 23 arrives");
     assert_eq!(h.drops(&h.ports[0], "flow_drop"), 1);
+}
+
+/// A TSO super-frame from `src` to `dst`: IPv4/TCP with `payload` bytes,
+/// and the virtio-net header a guest hands its tap with it.
+fn tso_frame(dst: MacAddr, src: MacAddr, payload: usize, gso_size: u16) -> (VirtioNetHdr, Vec<u8>) {
+    let mut f = Vec::with_capacity(54 + payload);
+    f.extend_from_slice(&dst.0);
+    f.extend_from_slice(&src.0);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let total = (40 + payload) as u16;
+    f.extend_from_slice(&[0x45, 0, 0, 0]);
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0, 10, 74, 0, 9, 10, 74, 0, 2]);
+    f.extend_from_slice(&[
+        0x9c, 0x40, 0x13, 0x88, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff,
+    ]);
+    f.extend_from_slice(&[0, 0, 0, 0]);
+    f.extend((0..payload).map(|i| i as u8));
+    let hdr = VirtioNetHdr {
+        flags: vepa_packet::virtio::VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        gso_type: vepa_packet::virtio::VIRTIO_NET_HDR_GSO_TCPV4,
+        hdr_len: 54,
+        gso_size,
+        csum_start: 34,
+        csum_offset: 16,
+    };
+    (hdr, f)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_tap_guests_tso_frames_with_gso_size_1_are_refused_and_counted() {
+    let _shared = SPEED.read().unwrap_or_else(|e| e.into_inner());
+    // VMs 0 and 1 on veths without offloads (vepa segments for them);
+    // the hostile guest on a VM tap, as QEMU would attach to it.
+    let mut h = host(2, "", "", "offload = false");
+    let tap = format!("tg{}", &h.sw[1..]);
+    h.d.links.push(tap.clone());
+    h.d.ok(&[
+        "port",
+        "add",
+        &h.sw,
+        &tap,
+        "--type",
+        "tap",
+        "--mac",
+        "02:74:00:00:00:09",
+    ]);
+    let guest = TapPort::attach(&tap, true).expect("attach to the VM tap as QEMU would");
+    assert!(wait_reachable(&h.vms[0].name, "10.74.0.2"));
+    let vm1 = vm_mac(1);
+    let me = MacAddr([0x02, 0x74, 0, 0, 0, 9]);
+    // The guest says hello so the switch knows it.
+    let (plain, hello) = tso_frame(MacAddr::BROADCAST, me, 10, 0);
+    let plain = VirtioNetHdr {
+        gso_type: 0,
+        flags: 0,
+        ..plain
+    };
+    guest.send(&plain, &hello).expect("hello");
+    let pid = h.d.pid().expect("daemon pid");
+    let rss_before = rss_kib(pid);
+    let cap = Capture::start(&h.vms[1].name, "eth0");
+
+    // A well-formed TSO frame reaches VM 1 as wire-sized segments...
+    let (hdr, f) = tso_frame(vm1, me, 8000, 1448);
+    guest.send(&hdr, &f).expect("send a TSO frame");
+    // ...and 200 with gso_size 1 (65,000 segments each) reach nobody.
+    let (bad, f) = tso_frame(vm1, me, 60_000, 1);
+    for i in 0..200 {
+        while guest.send(&bad, &f).is_err() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Paced so the switch's ring (of 64 KiB frames) takes them all.
+        if i % 8 == 7 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // The neighbours carry on meanwhile.
+    assert!(
+        vepa_itest::ping(&h.vms[0].name, "10.74.0.2"),
+        "VM 0 still reaches VM 1"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let from_guest: Vec<usize> = cap
+        .finish()
+        .iter()
+        .filter(|f| f.len() > 34 && f[6..12] == me.0 && f[12..14] == [0x08, 0x00])
+        .map(|f| f.len())
+        .collect();
+    assert_eq!(
+        from_guest.len(),
+        6,
+        "the good frame arrives as 6 segments, the bad ones not at all: {from_guest:?}"
+    );
+    let stats = h.port_stats(&tap);
+    assert_eq!(stats["drops"]["bad_gso"].as_u64(), Some(200), "{stats}");
+    let grown = rss_kib(pid).saturating_sub(rss_before);
+    assert!(grown < 64 << 10, "the daemon grew by {grown} KiB");
 }

@@ -53,10 +53,13 @@ pub enum DropReason {
     /// To a reserved link address (01:80:C2:00:00:0X: STP, LACP, 802.1X,
     /// LLDP, ...) that the switch's `group_fwd_mask` does not forward.
     ReservedGroup,
+    /// A GSO super-frame whose segment size is under the floor, or which
+    /// would be cut into too many segments.
+    BadGso,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 23;
+    pub const COUNT: usize = 24;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -81,6 +84,7 @@ impl DropReason {
         DropReason::StormMulticast,
         DropReason::StormUnknownUnicast,
         DropReason::ReservedGroup,
+        DropReason::BadGso,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +112,7 @@ impl DropReason {
             DropReason::StormMulticast => "storm_multicast",
             DropReason::StormUnknownUnicast => "storm_unknown_unicast",
             DropReason::ReservedGroup => "reserved_group",
+            DropReason::BadGso => "bad_gso",
         }
     }
 }
@@ -163,7 +168,9 @@ impl PortCounters {
         }
     }
 
-    pub(crate) fn count_drop(&mut self, reason: DropReason) {
+    /// Counts a drop; the I/O side counts the ones it decides (a frame
+    /// refused before the switch).
+    pub fn count_drop(&mut self, reason: DropReason) {
         self.drops[reason as usize] += 1;
     }
 }

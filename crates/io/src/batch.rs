@@ -112,6 +112,11 @@ impl TxQueue {
         self.items.len()
     }
 
+    /// Bytes of copies held (changed frames and segments).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
     pub(crate) fn push_rx(&mut self, slot: usize, vnet: VirtioNetHdr) {
         self.items.push((vnet, TxFrom::Rx(slot)));
     }

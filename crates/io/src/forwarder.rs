@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vepa_dataplane::flow::{Decision, PacketInReason};
 use vepa_dataplane::router::{Router, RouterTx};
-use vepa_dataplane::{FlowCache, PortCounters, PortId, Switch, SwitchCore};
+use vepa_dataplane::{DropReason, FlowCache, PortCounters, PortId, Switch, SwitchCore};
 use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
 
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
@@ -38,6 +38,10 @@ const IDLE_WAKEUP: Duration = Duration::from_millis(100);
 const SPIN: Duration = Duration::from_micros(200);
 /// How long a storming port is left unread.
 pub const STORM_REST_MS: u64 = 2;
+/// Bytes of changed copies and segments one port's queue may hold before
+/// it is sent, mid-batch: a batch of super-frames cut for many ports
+/// without offloads stays within this per port.
+const TX_HELD_LIMIT: usize = 2 << 20;
 
 /// A port device bound to one port of one switch.
 pub struct Attachment {
@@ -510,6 +514,16 @@ impl<'a> Worker<'a> {
         for slot_i in 0..n {
             let slot = b.rx.slot(slot_i);
             let (frame, vnet) = (slot.frame(), slot.vnet);
+            if gso::within_bounds(frame.len(), &vnet).is_err() {
+                // A segment size of 1 would make one frame 65,000 on
+                // every port without offloads (or in the kernel).
+                if let Some(c) = counters.get_mut(id.index()) {
+                    c.rx_frames += 1;
+                    c.rx_bytes += frame.len() as u64;
+                    c.count_drop(DropReason::BadGso);
+                }
+                continue;
+            }
             if core
                 .process_cached(&fw, flows, counters, id, frame, now, &mut b.d)
                 .is_err()
@@ -519,6 +533,7 @@ impl<'a> Worker<'a> {
             emit(
                 sh,
                 &mut b.out,
+                &b.rx,
                 &b.d,
                 counters,
                 si,
@@ -590,6 +605,7 @@ impl<'a> Worker<'a> {
             emit(
                 sh,
                 &mut self.b.out,
+                &self.b.rx,
                 &self.b.d,
                 counters,
                 si,
@@ -609,23 +625,29 @@ impl<'a> Worker<'a> {
         let sh = self.shared;
         let b = &mut self.b;
         for j in b.out.dirty.drain(..) {
-            let q = &mut b.out.tx[j];
-            let queued = q.len();
-            let capture = &sh.ports[j].capture;
-            if capture.is_active() {
-                for (_, f) in q.frames(&b.rx) {
-                    capture.deliver(Direction::Out, f);
-                }
-            }
-            let sent = sh.ports[j]
-                .port
-                .send_batch(&mut q.frames(&b.rx))
-                .unwrap_or(0);
+            let (queued, sent) = send_queue(sh, j, &mut b.out.tx[j], &b.rx);
             let a = &sh.ports[j];
             self.counters[a.switch][a.id.index()].tx_errors += queued.saturating_sub(sent) as u64;
-            q.clear();
         }
     }
+}
+
+/// Sends what port `j`'s queue holds (captured first) and empties it;
+/// returns how many were queued and how many the device took.
+fn send_queue(sh: &Shared<'_>, j: usize, q: &mut TxQueue, rx: &RxBatch) -> (usize, usize) {
+    let queued = q.len();
+    if queued == 0 {
+        return (0, 0);
+    }
+    let capture = &sh.ports[j].capture;
+    if capture.is_active() {
+        for (_, f) in q.frames(rx) {
+            capture.deliver(Direction::Out, f);
+        }
+    }
+    let sent = sh.ports[j].port.send_batch(&mut q.frames(rx)).unwrap_or(0);
+    q.clear();
+    (queued, sent)
 }
 
 /// Queues the copies decision `d` made of `frame` (received on switch `si`,
@@ -635,6 +657,7 @@ impl<'a> Worker<'a> {
 fn emit(
     sh: &Shared<'_>,
     out: &mut Outbox,
+    rx: &RxBatch,
     d: &Decision,
     counters: &mut [PortCounters],
     si: usize,
@@ -696,6 +719,10 @@ fn emit(
                 ) {
                     counters[e.port.index()].tx_errors += 1;
                     tracing::trace!(port = sh.ports[j].port.name(), error = %err, "cannot send");
+                }
+                if q.held_bytes() > TX_HELD_LIMIT {
+                    let (queued, sent) = send_queue(sh, j, q, rx);
+                    counters[e.port.index()].tx_errors += queued.saturating_sub(sent) as u64;
                 }
             }
         }

@@ -2,6 +2,11 @@
 //! UDP with `UDP_L4` segmentation) into wire-sized frames with every length,
 //! sequence number and checksum right, for a port that cannot take the
 //! super-frame whole (a device without offloads).
+//!
+//! The segment size comes from whoever sent the frame (a guest's virtio-net
+//! header), so it is bounded: one 64 KiB frame cut at `gso_size = 1` would
+//! be 65,000 frames on every port it goes to. [`within_bounds`] is what the
+//! switch checks as a frame comes in; [`segment`] checks it again.
 
 use crate::checksum::{finish, sum_words};
 use crate::virtio::{
@@ -12,12 +17,46 @@ use crate::{EtherType, EthernetFrame};
 const TCP: u8 = 6;
 const UDP: u8 = 17;
 
+/// The smallest TCP segment size accepted (real stacks' smallest MSS is
+/// larger; Linux's `tcp_min_snd_mss` is 48 with options).
+pub const MIN_TCP_GSO_SIZE: u16 = 64;
+/// The smallest UDP (`UDP_L4`) segment size accepted.
+pub const MIN_UDP_GSO_SIZE: u16 = 8;
+/// Most segments one frame may become (64 KiB at the TCP floor).
+pub const MAX_SEGMENTS: usize = 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum GsoError {
     #[error("GSO frame headers are truncated or inconsistent")]
     BadHeaders,
     #[error("GSO type {0} is not segmented in software")]
     Unsupported(u8),
+    #[error("GSO segment size {gso_size} is under the floor of {least}")]
+    TooSmall { gso_size: u16, least: u16 },
+    #[error("a {len}-byte frame cut at {gso_size} would be over {MAX_SEGMENTS} segments")]
+    TooManySegments { len: usize, gso_size: u16 },
+}
+
+/// Whether a GSO frame of `len` bytes described by `hdr` stays within the
+/// bounds: a segment size at or above the floor for its kind, and at most
+/// [`MAX_SEGMENTS`] segments (counted generously, on the whole frame).
+/// Frames without GSO always are.
+pub fn within_bounds(len: usize, hdr: &VirtioNetHdr) -> Result<(), GsoError> {
+    if !hdr.is_gso() {
+        return Ok(());
+    }
+    let least = match hdr.gso() {
+        VIRTIO_NET_HDR_GSO_UDP_L4 => MIN_UDP_GSO_SIZE,
+        _ => MIN_TCP_GSO_SIZE,
+    };
+    let gso_size = hdr.gso_size;
+    if gso_size < least {
+        return Err(GsoError::TooSmall { gso_size, least });
+    }
+    if len.div_ceil(gso_size as usize) > MAX_SEGMENTS {
+        return Err(GsoError::TooManySegments { len, gso_size });
+    }
+    Ok(())
 }
 
 struct Layout {
@@ -85,6 +124,7 @@ pub fn segment(
     if mss == 0 {
         return Err(GsoError::BadHeaders);
     }
+    within_bounds(frame.len(), hdr)?;
     let headers = &frame[..lay.payload];
     let data = &frame[lay.payload..];
     let l4_hdr_len = lay.payload - lay.l4;
@@ -249,6 +289,40 @@ mod tests {
     }
 
     #[test]
+    fn segment_sizes_and_counts_are_bounded() {
+        let tcp = |gso_size| VirtioNetHdr {
+            gso_type: VIRTIO_NET_HDR_GSO_TCPV4,
+            gso_size,
+            ..Default::default()
+        };
+        let udp = VirtioNetHdr {
+            gso_type: VIRTIO_NET_HDR_GSO_UDP_L4,
+            gso_size: 8,
+            ..Default::default()
+        };
+        assert_eq!(within_bounds(65_000, &VirtioNetHdr::default()), Ok(()));
+        assert_eq!(within_bounds(65_000, &tcp(1448)), Ok(()));
+        assert_eq!(within_bounds(65_536, &tcp(64)), Ok(()), "1024 segments");
+        assert!(matches!(
+            within_bounds(65_537, &tcp(64)),
+            Err(GsoError::TooManySegments { .. })
+        ));
+        assert!(matches!(
+            within_bounds(1000, &tcp(63)),
+            Err(GsoError::TooSmall { least: 64, .. })
+        ));
+        assert_eq!(within_bounds(8000, &udp), Ok(()));
+        assert!(within_bounds(65_000, &udp).is_err());
+        // The largest TCP frame at the floor cuts into at most MAX_SEGMENTS.
+        let frame = tcp4(65_000, 0x10);
+        let mut scratch = Vec::new();
+        let mut n = 0;
+        let r = segment(&frame, &tcp(64), &mut scratch, |_| n += 1);
+        assert_eq!(r, Ok(1016));
+        assert_eq!(n, 1016);
+    }
+
+    #[test]
     fn refuses_what_it_cannot_cut() {
         let frame = tcp4(100, 0x10);
         let mut scratch = Vec::new();
@@ -260,6 +334,18 @@ mod tests {
         assert_eq!(
             segment(&frame, &ufo, &mut scratch, |_| {}),
             Err(GsoError::Unsupported(3))
+        );
+        let tiny = VirtioNetHdr {
+            gso_type: VIRTIO_NET_HDR_GSO_TCPV4,
+            gso_size: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            segment(&frame, &tiny, &mut scratch, |_| panic!("no segment")),
+            Err(GsoError::TooSmall {
+                gso_size: 1,
+                least: MIN_TCP_GSO_SIZE
+            })
         );
         let zero = VirtioNetHdr {
             gso_type: VIRTIO_NET_HDR_GSO_TCPV4,

@@ -816,7 +816,8 @@ where
 /// The header of a frame of `len` bytes from the guest, if it asks only
 /// for what was negotiated: a partial checksum inside the frame (CSUM),
 /// TCP segmentation of the kinds acked (HOST_TSO4/6, HOST_ECN) with a
-/// segment size. Flags the device alone may set are cleared.
+/// segment size within bounds (not 1, which would make one frame 65,000).
+/// Flags the device alone may set are cleared.
 fn guest_header(mut h: VirtioNetHdr, features: u64, len: usize) -> Option<VirtioNetHdr> {
     h.flags &= GUEST_HDR_FLAGS;
     if h.needs_csum()
@@ -835,6 +836,7 @@ fn guest_header(mut h: VirtioNetHdr, features: u64, len: usize) -> Option<Virtio
     if !gso_ok || !ecn_ok || (h.is_gso() && (h.gso_size == 0 || !h.needs_csum())) {
         return None;
     }
+    vepa_packet::gso::within_bounds(len, &h).ok()?;
     Some(h)
 }
 
