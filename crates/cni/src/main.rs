@@ -16,8 +16,6 @@
 //! non-zero exit.
 
 mod attach;
-mod config;
-mod error;
 // The CLI's HTTP client for the daemon's API, shared as source: one
 // request per call, over the daemon's unix socket.
 #[allow(dead_code)]
@@ -28,9 +26,7 @@ mod ipam;
 use error::{code, CniError, Result};
 use serde_json::{json, Value};
 use std::io::Read;
-
-/// The newest version spoken.
-pub const LATEST: &str = "1.1.0";
+use vepa_cni::{config, error, LATEST};
 
 fn run() -> Result<Option<Value>> {
     let command = std::env::var("CNI_COMMAND")

@@ -28,6 +28,8 @@ pub use packet_socket::PacketPort;
 pub use peer::PeerCred;
 pub use port::Port;
 pub use tap::TapPort;
+#[doc(hidden)]
+pub use vhost_user::fuzz_guest_tx;
 pub use vhost_user::VhostUserPort;
 pub use vxlan::{Fabric, TunnelState, VxlanConfig, VxlanCounters, VxlanPort, VXLAN_PORT};
 
