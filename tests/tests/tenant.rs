@@ -494,3 +494,66 @@ fn a_tap_guests_tso_frames_with_gso_size_1_are_refused_and_counted() {
     let grown = rss_kib(pid).saturating_sub(rss_before);
     assert!(grown < 64 << 10, "the daemon grew by {grown} KiB");
 }
+
+#[test]
+fn off_subnet_arp_at_the_router_leaves_the_neighbours_resolvable() {
+    let _shared = SPEED.read().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    let id = uid();
+    let (na, nb) = (
+        Netns::new(&format!("ra{id}")),
+        Netns::new(&format!("rb{id}")),
+    );
+    let (pa, pb) = (format!("ra{id}"), format!("rb{id}"));
+    let mut d = Daemon::start();
+    d.links = vec![pa.clone(), pb.clone()];
+    let r = format!("r{id}");
+    let t = format!(
+        "[[switch]]\nname = \"a{id}\"\n[[switch.port]]\nname = \"{pa}\"\ntype = \"veth\"\nnetns = \"{}\"\n\
+         mac = \"02:75:00:00:00:02\"\naddress = [\"10.75.1.2/24\"]\ngateway = [\"10.75.1.1\"]\n\
+         storm = {{ broadcast = \"off\" }}\n\
+         [[switch]]\nname = \"b{id}\"\n[[switch.port]]\nname = \"{pb}\"\ntype = \"veth\"\nnetns = \"{}\"\n\
+         address = [\"10.75.2.2/24\"]\ngateway = [\"10.75.2.1\"]\n\
+         [[router]]\nname = \"{r}\"\n[[router.port]]\nname = \"a\"\nswitch = \"a{id}\"\naddress = [\"10.75.1.1/24\"]\n\
+         [[router.port]]\nname = \"b\"\nswitch = \"b{id}\"\naddress = [\"10.75.2.1/24\"]\n",
+        na.name, nb.name
+    );
+    let file = d.dir.path().join("router.toml");
+    std::fs::write(&file, t).expect("write topology");
+    d.ok(&["apply", "-f", file.to_str().expect("path")]);
+    assert!(wait_reachable(&na.name, "10.75.1.1"), "the router answers");
+    // 20,000 ARP requests for the router from senders off port a's subnet
+    // (storm control is off on that port, to reach the router's own bound).
+    let me = MacAddr([0x02, 0x75, 0, 0, 0, 2]);
+    let frames: Vec<Vec<u8>> = (0..20_000u32)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            vepa_itest::arp_request(me, [172, 16 + b[1] % 16, b[2], b[3]], [10, 75, 1, 1], None)
+        })
+        .collect();
+    for chunk in frames.chunks(400) {
+        send_frames(&na.name, "eth0", chunk.to_vec());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let show = d.json(&["router", "show", &r]);
+    let neigh = show["neighbors"].as_array().cloned().unwrap_or_default();
+    assert!(
+        neigh
+            .iter()
+            .all(|n| n["ip"].as_str().is_some_and(|ip| ip.starts_with("10.75."))),
+        "no off-subnet sender was learned: {} entries",
+        neigh.len()
+    );
+    // A host on port b still resolves: the first ping crosses the router.
+    assert!(
+        vepa_itest::ping(&na.name, "10.75.2.2"),
+        "VM a reaches VM b through the router"
+    );
+    let show = d.json(&["router", "show", &r]);
+    assert!(
+        show["neighbors"].as_array().is_some_and(|n| n
+            .iter()
+            .any(|x| x["ip"] == "10.75.2.2" && x["mac"].is_string())),
+        "10.75.2.2 resolved: {show}"
+    );
+}

@@ -10,6 +10,18 @@ use vepa_packet::{
     ArpOperation, ArpPacket, EtherType, EthernetFrame, MacAddr, VirtioNetHdr, ETH_HEADER_LEN,
 };
 
+/// Whether `ip` is a neighbor `port` can have: inside one of the port's
+/// subnets, or (IPv6) link-local. Others are refused an entry, so a port
+/// cannot fill the table with addresses from anywhere.
+fn on_link(t: &RouterTables, port: usize, ip: IpAddr) -> bool {
+    let link_local = matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+    link_local
+        || t.config
+            .ports
+            .get(port)
+            .is_some_and(|p| p.addresses.iter().any(|a| a.subnet().contains(&ip)))
+}
+
 impl Router {
     pub(super) fn arp(
         &self,
@@ -26,9 +38,21 @@ impl Router {
         let (spa, tpa, sha) = (a.sender_ip(), a.target_ip(), a.sender_mac());
         let ours = t.own.get(&IpAddr::V4(tpa)) == Some(&port);
         if !spa.is_unspecified() && !sha.is_multicast() {
+            // A request names its sender but proves no reachability (the
+            // entry starts stale, as the kernel's does); only a sender on
+            // the port's own subnets gets an entry made.
+            let how = if a.operation() == ArpOperation::Request {
+                Answer {
+                    solicited: false,
+                    override_: true,
+                }
+            } else {
+                Answer::FULL
+            };
+            let create = ours && on_link(t, port, IpAddr::V4(spa));
             let released =
                 self.lock_neighbors()
-                    .confirm(port, IpAddr::V4(spa), sha, now, ours, Answer::FULL);
+                    .confirm(port, IpAddr::V4(spa), sha, now, create, how);
             self.release(t, port, sha, released, out);
         }
         if ours && a.operation() == ArpOperation::Request {
@@ -103,9 +127,10 @@ impl Router {
                 solicited: false,
                 override_: true,
             };
+            let create = on_link(t, port, IpAddr::V6(src));
             let released =
                 self.lock_neighbors()
-                    .confirm(port, IpAddr::V6(src), their, now, true, how);
+                    .confirm(port, IpAddr::V6(src), their, now, create, how);
             self.release(t, port, their, released, out);
             (
                 src,

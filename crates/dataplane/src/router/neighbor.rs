@@ -9,6 +9,14 @@
 //! use sends a unicast probe (one a second); three unanswered probes make
 //! it incomplete again, and a broadcast solicitation asks anew. Entries
 //! unconfirmed for [`GC_MS`] are forgotten.
+//!
+//! The table is shared by the router's ports, so no port may fill it: each
+//! port holds at most [`PORT_LIMIT`] entries, and a new entry on a port
+//! at its quota (or in a full table, on the port holding most) takes the
+//! place of that port's oldest entry that is not reachable (incomplete,
+//! stale or in doubt). Each port keeps its entries in the order they came,
+//! so finding that one looks at a bounded few ([`EVICT_SCAN`]), whatever
+//! the table's size.
 
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -26,6 +34,10 @@ pub const QUEUE_BYTES: usize = 256 * 1024;
 pub const MAX_QUEUED_BYTES: usize = 8 << 20;
 /// Entries per router.
 pub const DEFAULT_LIMIT: usize = 16_384;
+/// Entries one port may hold.
+pub const PORT_LIMIT: usize = 4096;
+/// Entries an eviction looks at, at most.
+pub const EVICT_SCAN: usize = 64;
 
 /// A packet waiting for its next hop's MAC: the whole frame (Ethernet
 /// header to be filled in), its offload header, and the port it came in
@@ -100,8 +112,18 @@ pub struct NeighborRow {
 pub struct Neighbors {
     map: FxHashMap<(usize, IpAddr), Entry>,
     limit: usize,
+    port_limit: usize,
+    /// Per port: how many entries it holds, and their addresses oldest
+    /// first (an address whose entry went is skipped when met).
+    ports: Vec<PortEntries>,
     /// Bytes of every waiting packet.
     queued: usize,
+}
+
+#[derive(Debug, Default)]
+struct PortEntries {
+    count: usize,
+    order: std::collections::VecDeque<IpAddr>,
 }
 
 /// How an answer names a MAC (RFC 4861 7.2.5): solicited answers confirm
@@ -133,11 +155,95 @@ impl Default for Neighbors {
 
 impl Neighbors {
     pub fn new(limit: usize) -> Neighbors {
+        Neighbors::with_port_limit(limit, PORT_LIMIT)
+    }
+
+    pub fn with_port_limit(limit: usize, port_limit: usize) -> Neighbors {
         Neighbors {
             map: FxHashMap::default(),
             limit,
+            port_limit,
+            ports: Vec::new(),
             queued: 0,
         }
+    }
+
+    fn port_entries(&mut self, port: usize) -> &mut PortEntries {
+        if self.ports.len() <= port {
+            self.ports.resize_with(port + 1, PortEntries::default);
+        }
+        &mut self.ports[port]
+    }
+
+    /// Whether a new entry for (port, ip) may be made, making room if it
+    /// must: on the port at its quota, or (the table full) on the port
+    /// holding most. Records it as the port's newest when it may.
+    fn admit(&mut self, port: usize, ip: IpAddr, now: u64) -> bool {
+        if self.map.contains_key(&(port, ip)) {
+            return true;
+        }
+        let count = self.ports.get(port).map_or(0, |p| p.count);
+        let room = if count >= self.port_limit {
+            self.evict_from(port, now)
+        } else if self.map.len() >= self.limit {
+            let hog = (0..self.ports.len())
+                .max_by_key(|&p| self.ports[p].count)
+                .unwrap_or(port);
+            self.evict_from(hog, now)
+        } else {
+            true
+        };
+        if room {
+            let p = self.port_entries(port);
+            p.count += 1;
+            p.order.push_back(ip);
+        }
+        room
+    }
+
+    /// Forgets `port`'s oldest entry that is not reachable, looking at
+    /// [`EVICT_SCAN`] entries at most (reachable ones go to the back).
+    fn evict_from(&mut self, port: usize, now: u64) -> bool {
+        for _ in 0..EVICT_SCAN {
+            let Some(ip) = self.ports.get_mut(port).and_then(|p| p.order.pop_front()) else {
+                return false;
+            };
+            let Some(e) = self.map.get(&(port, ip)) else {
+                continue;
+            };
+            let reachable =
+                e.mac.is_some() && !e.doubted && now.saturating_sub(e.confirmed_ms) < REACHABLE_MS;
+            if reachable {
+                self.ports[port].order.push_back(ip);
+                continue;
+            }
+            self.remove(port, ip);
+            return true;
+        }
+        false
+    }
+
+    /// Removes one entry (its place in the port's order is skipped later).
+    fn remove(&mut self, port: usize, ip: IpAddr) -> Option<Entry> {
+        let e = self.map.remove(&(port, ip))?;
+        self.queued -= bytes(&e.queue).min(self.queued);
+        if let Some(p) = self.ports.get_mut(port) {
+            p.count = p.count.saturating_sub(1);
+        }
+        Some(e)
+    }
+
+    /// Rebuilds the per-port counts and orders from the map (after removals
+    /// in bulk), oldest-first order kept for the addresses still there.
+    fn recount(&mut self) {
+        let map = &self.map;
+        for (port, p) in self.ports.iter_mut().enumerate() {
+            p.order.retain(|ip| map.contains_key(&(port, *ip)));
+            let mut seen = std::collections::HashSet::new();
+            p.order.retain(|ip| seen.insert(*ip));
+            p.count = p.order.len();
+        }
+        self.queued = self.map.values().map(|e| bytes(&e.queue)).sum();
     }
 
     pub fn len(&self) -> usize {
@@ -156,10 +262,7 @@ impl Neighbors {
         now: u64,
         packet: impl FnOnce() -> Queued,
     ) -> Resolved {
-        if !self.map.contains_key(&(port, ip))
-            && self.map.len() >= self.limit
-            && !self.evict_incomplete()
-        {
+        if !self.admit(port, ip, now) {
             return Resolved::Dropped;
         }
         let e = self.map.entry((port, ip)).or_default();
@@ -197,24 +300,6 @@ impl Neighbors {
         Resolved::Waiting { solicit }
     }
 
-    /// Makes room in a full table by forgetting the incomplete entry asked
-    /// about longest ago (an address nobody answers for is worth least).
-    fn evict_incomplete(&mut self) -> bool {
-        let oldest = self
-            .map
-            .iter()
-            .filter(|(_, e)| e.mac.is_none())
-            .min_by_key(|(_, e)| e.sent_ms)
-            .map(|(k, _)| *k);
-        match oldest.and_then(|k| self.map.remove(&k)) {
-            Some(e) => {
-                self.queued -= bytes(&e.queue).min(self.queued);
-                true
-            }
-            None => false,
-        }
-    }
-
     /// Records an answer (or any message the router trusts to name the
     /// MAC of `ip`); returns the packets that waited for it. `create`
     /// false only updates an entry that exists (a gratuitous ARP for an
@@ -231,10 +316,7 @@ impl Neighbors {
         if !create && !self.map.contains_key(&(port, ip)) {
             return Vec::new();
         }
-        if !self.map.contains_key(&(port, ip))
-            && self.map.len() >= self.limit
-            && !self.evict_incomplete()
-        {
+        if !self.admit(port, ip, now) {
             return Vec::new();
         }
         let e = self.map.entry((port, ip)).or_default();
@@ -286,8 +368,14 @@ impl Neighbors {
                 due.solicit.push((port, ip));
             }
         }
-        for k in gone {
-            self.map.remove(&k);
+        for (port, ip) in gone {
+            self.remove(port, ip);
+        }
+        // Addresses whose entries went linger in the orders until met;
+        // keep them from outgrowing the table.
+        let lingering: usize = self.ports.iter().map(|p| p.order.len()).sum();
+        if lingering > 2 * self.map.len() + 64 {
+            self.recount();
         }
         due
     }
@@ -296,14 +384,15 @@ impl Neighbors {
     pub fn flush(&mut self, port: Option<usize>) -> usize {
         let before = self.map.len();
         self.map.retain(|(p, _), _| port.is_some_and(|x| x != *p));
-        self.queued = self.map.values().map(|e| bytes(&e.queue)).sum();
+        self.recount();
         before - self.map.len()
     }
 
     /// Drops entries of ports at or beyond `ports` (after a port went away).
     pub fn retain_ports(&mut self, ports: usize) {
         self.map.retain(|(p, _), _| *p < ports);
-        self.queued = self.map.values().map(|e| bytes(&e.queue)).sum();
+        self.ports.truncate(ports);
+        self.recount();
     }
 
     pub fn rows(&self, now: u64) -> Vec<NeighborRow> {
@@ -347,6 +436,47 @@ mod tests {
 
     const IP: &str = "10.0.0.2";
     const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+
+    #[test]
+    fn each_port_has_a_quota_and_eviction_takes_the_oldest_unreachable() {
+        let mut n = Neighbors::with_port_limit(10, 4);
+        let ip = |i: u8| IpAddr::from([10, 0, 0, i]);
+        // Port 0 fills its quota with reachable entries: nothing more fits.
+        for i in 1..=4 {
+            n.confirm(0, ip(i), MAC, 0, true, Answer::FULL);
+        }
+        n.confirm(0, ip(5), MAC, 10, true, Answer::FULL);
+        assert_eq!(n.mac_of(0, &ip(5)), None, "no room: all reachable");
+        assert_eq!(n.resolve(0, ip(6), 10, q), Resolved::Dropped);
+        // Stale later: the oldest goes for the newcomer.
+        let later = REACHABLE_MS + 10;
+        n.confirm(0, ip(5), MAC, later, true, Answer::FULL);
+        assert_eq!(n.mac_of(0, &ip(5)), Some(MAC));
+        assert_eq!(n.mac_of(0, &ip(1)), None, "the oldest went");
+        assert_eq!(n.len(), 4);
+        // Port 1 has a quota of its own.
+        for i in 1..=4 {
+            assert_eq!(
+                n.resolve(1, ip(i), later, q),
+                Resolved::Waiting { solicit: true }
+            );
+        }
+        assert_eq!(n.len(), 8);
+        // The table (10) full: a third port's entry takes the place of an
+        // unreachable one of the port holding most.
+        n.confirm(2, ip(1), MAC, later, true, Answer::FULL);
+        n.confirm(2, ip(2), MAC, later, true, Answer::FULL);
+        n.confirm(2, ip(3), MAC, later, true, Answer::FULL);
+        assert_eq!(n.len(), 10);
+        assert_eq!(n.mac_of(2, &ip(3)), Some(MAC));
+        assert_eq!(n.rows(later).iter().filter(|r| r.port == 1).count(), 3);
+        // Flushing a port frees its quota.
+        n.flush(Some(0));
+        for i in 10..14 {
+            n.confirm(0, ip(i), MAC, later, true, Answer::FULL);
+        }
+        assert_eq!(n.rows(later).iter().filter(|r| r.port == 0).count(), 4);
+    }
 
     #[test]
     fn resolves_queues_and_releases() {

@@ -771,3 +771,73 @@ proptest! {
         r.tick(5000, &mut out);
     }
 }
+
+#[test]
+fn a_port_cannot_fill_the_neighbor_table_for_the_others() {
+    let r = router(1500, false);
+    let mac = |i: u32| {
+        let b = i.to_be_bytes();
+        MacAddr([2, 0x55, b[0], b[1], b[2], b[3]])
+    };
+    // 20,000 ARP requests for the router from off-subnet senders on port a:
+    // answered (the router's address is public), but nobody is learned.
+    for i in 0..20_000u32 {
+        let b = i.to_be_bytes();
+        let spa = format!("172.{}.{}.{}", 16 + b[1] % 16, b[2], b[3].max(1));
+        run(
+            &r,
+            0,
+            &arp(1, mac(i), &spa, "10.1.0.1", MacAddr::BROADCAST),
+            i as u64,
+        );
+    }
+    assert!(
+        r.neighbors(0).is_empty(),
+        "off-subnet senders are not learned"
+    );
+    // 20,000 on-subnet-looking ones (a /16 would hold them): the port's
+    // quota caps them, oldest first out.
+    let big = RouterConfig {
+        ports: vec![
+            RouterPortConfig {
+                addresses: addrs(&["10.1.0.1/16"]),
+                ..config(1500, false).ports[0].clone()
+            },
+            config(1500, false).ports[1].clone(),
+        ],
+        ..config(1500, false)
+    };
+    let r = Router::new(&big).unwrap();
+    for i in 0..20_000u32 {
+        let b = i.to_be_bytes();
+        let spa = format!("10.1.{}.{}", b[2], b[3].max(2));
+        run(
+            &r,
+            0,
+            &arp(1, mac(i), &spa, "10.1.0.1", MacAddr::BROADCAST),
+            1000 + i as u64,
+        );
+    }
+    let held = r.neighbors(0).len();
+    assert!(
+        held <= super::neighbor::PORT_LIMIT,
+        "port a holds {held} entries"
+    );
+    // A host on port b still resolves, and packets reach it.
+    let pkt = v4(
+        HA,
+        RA,
+        "10.1.0.2",
+        "10.2.0.2",
+        64,
+        ip::PROTO_ICMP,
+        &echo(),
+        true,
+    );
+    let out = run(&r, 0, &pkt, 30_000);
+    assert_eq!(out.len(), 1, "an ARP request for 10.2.0.2 on port b");
+    assert_eq!(out[0].port, 1);
+    let out = run(&r, 1, &arp(2, HB, "10.2.0.2", "10.2.0.1", RB), 30_005);
+    assert_eq!(out.len(), 1, "the waiting packet goes out");
+    assert_eq!(eth(&out[0]).dst(), HB);
+}
