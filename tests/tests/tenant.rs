@@ -45,6 +45,17 @@ static SPEED: std::sync::RwLock<()> = std::sync::RwLock::new(());
 /// `up_extra` and `vm_extra` are TOML lines added to the uplink and to
 /// every VM port, `sw_extra` to the switch.
 fn host(vms: usize, sw_extra: &str, up_extra: &str, vm_extra: &str) -> Host {
+    host_and(vms, sw_extra, up_extra, vm_extra, |_, _| String::new())
+}
+
+/// [`host`], with more of the file after the switch: `tail(switch, ports)`.
+fn host_and(
+    vms: usize,
+    sw_extra: &str,
+    up_extra: &str,
+    vm_extra: &str,
+    tail: impl Fn(&str, &[String]) -> String,
+) -> Host {
     require_root();
     let id = uid();
     let out = Netns::new(&format!("to{id}"));
@@ -71,6 +82,7 @@ fn host(vms: usize, sw_extra: &str, up_extra: &str, vm_extra: &str) -> Host {
             i + 1
         );
     }
+    t += &tail(&sw, &ports);
     let file = d.dir.path().join("tenant.toml");
     std::fs::write(&file, t).expect("write topology");
     d.ok(&["apply", "-f", file.to_str().expect("path")]);
@@ -556,4 +568,105 @@ fn off_subnet_arp_at_the_router_leaves_the_neighbours_resolvable() {
             .any(|x| x["ip"] == "10.75.2.2" && x["mac"].is_string())),
         "10.75.2.2 resolved: {show}"
     );
+}
+
+/// A TCP SYN from `src_ip`:`sport` (outside, MAC `src`) to VM 0's port 80.
+fn syn_to_vm(src: MacAddr, src_ip: [u8; 4], sport: u16) -> Vec<u8> {
+    let mut f = Vec::with_capacity(60);
+    f.extend_from_slice(&vm_mac(0).0);
+    f.extend_from_slice(&src.0);
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src_ip);
+    f.extend_from_slice(&[10, 74, 0, 1]);
+    let c = vepa_packet::checksum::finish(vepa_packet::checksum::sum_words(0, &f[14..34]));
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&[
+        0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    // The TCP checksum, so the VM's kernel takes the SYN.
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&f[26..34]);
+    pseudo.extend_from_slice(&[0, 6, 0, 20]);
+    let sum =
+        vepa_packet::checksum::sum_words(vepa_packet::checksum::sum_words(0, &pseudo), &f[34..54]);
+    let c = vepa_packet::checksum::finish(sum);
+    f[50..52].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+#[test]
+fn a_syn_flood_into_a_vms_table_leaves_room_for_its_own_connections() {
+    let _shared = SPEED.read().unwrap_or_else(|e| e.into_inner());
+    // VM 0 takes TCP/80 from anyone and may open TCP to anyone; its
+    // connection table (shared by both lists) holds 200.
+    let h = host_and(1, "", "", "", |sw, ports| {
+        format!(
+            "[[acl]]\nname = \"to-vm\"\nport = \"{sw}/{p}\"\ndirection = \"out\"\ndefault = \"drop\"\nconntrack_limit = 200\n\
+             rules = [\"allow state established,related\", \"allow tcp dport 80\", \"allow icmp\", \"allow udp\"]\n\
+             [[acl]]\nname = \"from-vm\"\nport = \"{sw}/{p}\"\ndirection = \"in\"\ndefault = \"drop\"\nconntrack_limit = 200\n\
+             rules = [\"allow state established,related\", \"allow tcp\", \"allow icmp\", \"allow udp\"]\n",
+            p = ports[0]
+        )
+    });
+    let (vm, out) = (&h.vms[0].name, &h.out.name);
+    assert!(wait_reachable(vm, "10.74.0.250"));
+    // A listener on the VM's port 80, and one outside for the VM to reach.
+    let stop = Arc::new(AtomicBool::new(false));
+    let listen = |ns: &str, addr: &'static str, stop: Arc<AtomicBool>| {
+        in_netns(ns, move || {
+            let l = std::net::TcpListener::bind(addr).expect("listen");
+            l.set_nonblocking(true).expect("nonblocking");
+            let mut held = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((s, _)) = l.accept() {
+                    held.push(s);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let servers = [
+        listen(vm, "10.74.0.1:80", Arc::clone(&stop)),
+        listen(out, "10.74.0.250:5201", Arc::clone(&stop)),
+    ];
+    std::thread::sleep(Duration::from_millis(200));
+    // 3,000 SYNs to VM:80 from 1,000 spoofed outside addresses: the VM's
+    // answers find nobody, so each stays half-open in its table.
+    let me = h.out.mac("eth0");
+    let flood: Vec<Vec<u8>> = (0..3000u32)
+        .map(|i| syn_to_vm(me, [10, 74, 0, 100 + (i % 100) as u8], 20_000 + i as u16))
+        .collect();
+    for chunk in flood.chunks(300) {
+        send_frames(out, "eth0", chunk.to_vec());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let z = h.d.json(&[
+        "conntrack",
+        "show",
+        &format!("port {}/{}", h.sw, h.ports[0]),
+    ]);
+    let held = z[0]["connections"].as_array().map_or(0, Vec::len);
+    assert!(
+        held >= 150,
+        "the flood filled its share of the table: {held}"
+    );
+    // The VM's own connection out still opens, and carries data.
+    let ok = in_netns(vm, || {
+        use std::io::Write;
+        std::net::TcpStream::connect_timeout(
+            &"10.74.0.250:5201".parse().expect("address"),
+            Duration::from_secs(3),
+        )
+        .and_then(|mut s| s.write_all(b"hello"))
+        .is_ok()
+    })
+    .join()
+    .unwrap_or(false);
+    stop.store(true, Ordering::Relaxed);
+    for s in servers {
+        let _ = s.join();
+    }
+    assert!(ok, "the VM's own connection succeeds during the flood");
+    assert_eq!(h.drops(&h.ports[0], "conntrack_full"), 0);
 }

@@ -12,6 +12,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use vepa_dataplane::conntrack::Side;
 use vepa_dataplane::filter::{Acl, AclAction, AclRule, L3Packet, Zone};
 use vepa_dataplane::router::{RouteConfig, Router, RouterConfig, RouterFilter, RouterPortConfig};
 use vepa_packet::ip;
@@ -160,7 +161,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("acl_stateless_10", |b| {
         b.iter(|| {
             for p in &pkts {
-                black_box(list.evaluate(black_box(p), &zone, 1));
+                black_box(list.evaluate(black_box(p), &zone, 1, Side::Any));
             }
         })
     });

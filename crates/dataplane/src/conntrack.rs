@@ -9,12 +9,42 @@
 //! first reply. Every state has a timeout; the table has a size limit, and
 //! a new connection past it is refused with [`TrackError::TableFull`] so the
 //! caller can count the drop under its own reason.
+//!
+//! The table is a port's, and others can open connections to that port's
+//! VM, so it is kept from being filled from outside:
+//! - on a port, each [`Side`] (the port's own end, everyone else) may hold
+//!   at most [`SIDE_SHARE`] of the table, so a flood from one side leaves
+//!   room for the other's connections;
+//! - when there is no room, the oldest connection still unanswered (a
+//!   handshake never finished, a datagram never replied to) is dropped for
+//!   the new one, as the kernel's `early_drop` does; established ones never
+//!   are;
+//! - when the table is more than three quarters full, unanswered
+//!   connections expire after [`PRESSURE_TIMEOUT_SECS`] instead of minutes.
 
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
+
+/// The part of the table one side may hold (in quarters).
+pub const SIDE_SHARE: (usize, usize) = (3, 4);
+/// Unanswered connections live this long when the table is under pressure.
+pub const PRESSURE_TIMEOUT_SECS: u64 = 5;
+/// Connections an early drop looks at, at most.
+const EARLY_DROP_SCAN: usize = 64;
+
+/// Which side of the place a filter sits a connection was opened from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The port's own VM or container.
+    Own,
+    /// Everyone else.
+    Others,
+    /// Not told apart (a router's table): no share applies.
+    Any,
+}
 
 /// One direction of a connection: protocol, addresses and ports (for ICMP
 /// echo, the identifier in `sport` and 0 in `dport`).
@@ -106,6 +136,8 @@ impl Default for Timeouts {
 #[derive(Debug, Clone)]
 pub struct Conn {
     pub orig: Tuple,
+    /// Who opened it.
+    pub side: Side,
     pub state: State,
     pub last_seen_ms: u64,
     /// Packets in the original and reply directions.
@@ -126,7 +158,24 @@ pub struct Conntrack {
     /// Reply tuple → original tuple.
     replies: FxHashMap<Tuple, Tuple>,
     limit: usize,
+    /// Connections each side opened (by `Side as usize`).
+    opened: [usize; 3],
+    /// Connections in the order they were opened, while unanswered (an
+    /// answered or gone one is skipped when met).
+    unanswered: std::collections::VecDeque<Tuple>,
     pub timeouts: Timeouts,
+}
+
+impl State {
+    /// Not yet a connection both ends confirmed: a handshake not finished
+    /// (the kernel's "not assured"), a datagram never replied to.
+    pub fn unanswered(self) -> bool {
+        matches!(
+            self,
+            State::Tcp(TcpState::SynSent | TcpState::SynReceived)
+                | State::Datagram { replied: false }
+        )
+    }
 }
 
 impl Conntrack {
@@ -135,8 +184,44 @@ impl Conntrack {
             conns: FxHashMap::default(),
             replies: FxHashMap::default(),
             limit,
+            opened: [0; 3],
+            unanswered: std::collections::VecDeque::new(),
             timeouts: Timeouts::default(),
         }
+    }
+
+    /// Connections `side` opened that are tracked now.
+    pub fn opened_by(&self, side: Side) -> usize {
+        self.opened[side as usize]
+    }
+
+    /// Makes room for one connection from `side`, if it must: the table
+    /// full, or `side` at its share. Drops the oldest unanswered one (of
+    /// `side`, when its share is what is full); false if there is none.
+    fn room_for(&mut self, side: Side) -> bool {
+        let share = (self.limit * SIDE_SHARE.0 / SIDE_SHARE.1).max(1);
+        let side_full = side != Side::Any && self.opened[side as usize] >= share;
+        if self.conns.len() < self.limit && !side_full {
+            return true;
+        }
+        for _ in 0..EARLY_DROP_SCAN {
+            let Some(t) = self.unanswered.pop_front() else {
+                return false;
+            };
+            let Some(c) = self.conns.get(&t) else {
+                continue;
+            };
+            if !c.state.unanswered() {
+                continue;
+            }
+            if side_full && c.side != side {
+                self.unanswered.push_back(t);
+                continue;
+            }
+            self.remove(&t);
+            return true;
+        }
+        false
     }
 
     pub fn len(&self) -> usize {
@@ -173,6 +258,8 @@ impl Conntrack {
     pub fn flush(&mut self) {
         self.conns.clear();
         self.replies.clear();
+        self.opened = [0; 3];
+        self.unanswered.clear();
     }
 
     /// What `track` would say of a packet with tuple `t` and TCP `flags`,
@@ -198,13 +285,15 @@ impl Conntrack {
 
     /// Classifies a packet with tuple `t` (and TCP `flags`, 0 for other
     /// protocols) at `now_ms`, updating its connection. With `create`, a
-    /// packet that may open a connection is tracked from now on.
+    /// packet that may open a connection is tracked from now on, as opened
+    /// from `side`.
     pub fn track(
         &mut self,
         t: &Tuple,
         flags: u8,
         now_ms: u64,
         create: bool,
+        side: Side,
     ) -> Result<Verdict, TrackError> {
         let (orig, reply) = if self.conns.contains_key(t) {
             (*t, false)
@@ -215,7 +304,7 @@ impl Conntrack {
                 return Ok(Verdict::Invalid);
             }
             if create {
-                if self.conns.len() >= self.limit {
+                if !self.room_for(side) {
                     return Err(TrackError::TableFull(self.limit));
                 }
                 let state = if t.proto == IPPROTO_TCP {
@@ -227,12 +316,15 @@ impl Conntrack {
                     *t,
                     Conn {
                         orig: *t,
+                        side,
                         state,
                         last_seen_ms: now_ms,
                         packets: [1, 0],
                     },
                 );
                 self.replies.insert(t.reverse(), *t);
+                self.opened[side as usize] += 1;
+                self.unanswered.push_back(*t);
             }
             return Ok(Verdict::New);
         };
@@ -250,13 +342,18 @@ impl Conntrack {
     }
 
     fn remove(&mut self, orig: &Tuple) {
-        if self.conns.remove(orig).is_some() {
+        if let Some(c) = self.conns.remove(orig) {
             self.replies.remove(&orig.reverse());
+            let n = &mut self.opened[c.side as usize];
+            *n = n.saturating_sub(1);
         }
     }
 
-    fn timeout_ms(&self, s: State) -> u64 {
+    fn timeout_ms(&self, s: State, pressure: bool) -> u64 {
         let t = &self.timeouts;
+        if pressure && s.unanswered() {
+            return 1000 * PRESSURE_TIMEOUT_SECS.min(t.tcp_syn).min(t.datagram);
+        }
         1000 * match s {
             State::Tcp(TcpState::SynSent | TcpState::SynReceived) => t.tcp_syn,
             State::Tcp(TcpState::Established) => t.tcp_established,
@@ -268,14 +365,21 @@ impl Conntrack {
 
     /// Removes connections idle past their state's timeout; returns how many.
     pub fn expire(&mut self, now_ms: u64) -> usize {
+        let pressure = self.conns.len() * 4 > self.limit * 3;
         let gone: Vec<Tuple> = self
             .conns
             .values()
-            .filter(|c| now_ms.saturating_sub(c.last_seen_ms) >= self.timeout_ms(c.state))
+            .filter(|c| now_ms.saturating_sub(c.last_seen_ms) >= self.timeout_ms(c.state, pressure))
             .map(|c| c.orig)
             .collect();
         for t in &gone {
             self.remove(t);
+        }
+        // Answered and gone connections linger in the queue until met.
+        if self.unanswered.len() > 2 * self.conns.len() + 64 {
+            let conns = &self.conns;
+            self.unanswered
+                .retain(|t| conns.get(t).is_some_and(|c| c.state.unanswered()));
         }
         gone.len()
     }
@@ -362,7 +466,11 @@ mod tests {
             (r, FIN | ACK, Verdict::Established),
         ];
         for (i, (pkt, flags, want)) in steps.iter().enumerate() {
-            assert_eq!(ct.track(pkt, *flags, 1, true), Ok(*want), "step {i}");
+            assert_eq!(
+                ct.track(pkt, *flags, 1, true, Side::Own),
+                Ok(*want),
+                "step {i}"
+            );
         }
         assert_eq!(
             ct.get(&t).map(|c| c.state),
@@ -370,8 +478,14 @@ mod tests {
         );
         // An unsolicited segment from the other side opens nothing.
         let other = tuple(IPPROTO_TCP, 5000, 40001).reverse();
-        assert_eq!(ct.track(&other, ACK, 1, true), Ok(Verdict::Invalid));
-        assert_eq!(ct.track(&r, RST, 2, true), Ok(Verdict::Established));
+        assert_eq!(
+            ct.track(&other, ACK, 1, true, Side::Own),
+            Ok(Verdict::Invalid)
+        );
+        assert_eq!(
+            ct.track(&r, RST, 2, true, Side::Own),
+            Ok(Verdict::Established)
+        );
         assert!(ct.is_empty(), "RST ends it");
     }
 
@@ -379,10 +493,10 @@ mod tests {
     fn datagrams_are_established_by_a_reply_and_time_out() {
         let mut ct = Conntrack::new(16);
         let t = tuple(IPPROTO_UDP, 5353, 53);
-        assert_eq!(ct.track(&t, 0, 0, true), Ok(Verdict::New));
-        assert_eq!(ct.track(&t, 0, 10, true), Ok(Verdict::Pending));
+        assert_eq!(ct.track(&t, 0, 0, true, Side::Own), Ok(Verdict::New));
+        assert_eq!(ct.track(&t, 0, 10, true, Side::Own), Ok(Verdict::Pending));
         assert_eq!(
-            ct.track(&t.reverse(), 0, 20, true),
+            ct.track(&t.reverse(), 0, 20, true, Side::Own),
             Ok(Verdict::Established)
         );
         assert_eq!(ct.expire(20 + 119_000), 0);
@@ -391,17 +505,64 @@ mod tests {
     }
 
     #[test]
-    fn a_full_table_refuses_new_connections_and_keeps_the_old() {
-        let mut ct = Conntrack::new(2);
-        let a = tuple(IPPROTO_UDP, 1, 53);
-        let b = tuple(IPPROTO_UDP, 2, 53);
-        let c = tuple(IPPROTO_UDP, 3, 53);
-        ct.track(&a, 0, 0, true).expect("a");
-        ct.track(&b, 0, 0, true).expect("b");
-        assert_eq!(ct.track(&c, 0, 0, true), Err(TrackError::TableFull(2)));
-        assert_eq!(ct.track(&a.reverse(), 0, 1, true), Ok(Verdict::Established));
+    fn a_full_table_drops_the_oldest_unanswered_and_refuses_when_all_are_answered() {
+        let mut ct = Conntrack::new(4);
+        let u = |p: u16| tuple(IPPROTO_UDP, p, 53);
+        // Two answered (from either side), two not.
+        for (p, side) in [(1, Side::Own), (2, Side::Others)] {
+            ct.track(&u(p), 0, 0, true, side).expect("open");
+            ct.track(&u(p).reverse(), 0, 1, true, side).expect("answer");
+        }
+        ct.track(&u(3), 0, 2, true, Side::Own).expect("3");
+        ct.track(&u(4), 0, 3, true, Side::Own).expect("4");
+        // Full: the oldest unanswered (3) makes room for 5, then 4 for 6.
+        assert_eq!(ct.track(&u(5), 0, 4, true, Side::Own), Ok(Verdict::New));
+        assert!(ct.get(&u(3)).is_none() && ct.get(&u(4)).is_some());
+        assert_eq!(ct.track(&u(6), 0, 5, true, Side::Own), Ok(Verdict::New));
+        assert!(ct.get(&u(4)).is_none());
+        // Answered ones stay; with every one answered, a new one is refused.
+        for p in [5, 6] {
+            ct.track(&u(p).reverse(), 0, 6, true, Side::Own)
+                .expect("answer");
+        }
+        assert_eq!(
+            ct.track(&u(7), 0, 7, true, Side::Own),
+            Err(TrackError::TableFull(4))
+        );
+        assert_eq!(
+            ct.track(&u(1).reverse(), 0, 8, true, Side::Own),
+            Ok(Verdict::Established)
+        );
         // Without `create`, nothing is tracked and nothing is refused.
-        assert_eq!(ct.track(&c, 0, 0, false), Ok(Verdict::New));
-        assert_eq!(ct.len(), 2);
+        assert_eq!(ct.track(&u(7), 0, 0, false, Side::Own), Ok(Verdict::New));
+        assert_eq!(ct.len(), 4);
+    }
+
+    #[test]
+    fn a_syn_flood_from_outside_leaves_the_vm_room_and_expires_fast() {
+        let mut ct = Conntrack::new(100);
+        let syn = |sport: u16, dport: u16| tuple(IPPROTO_TCP, sport, dport);
+        // Outsiders open 1000 half-open connections to the VM.
+        for p in 0..1000u16 {
+            ct.track(&syn(10_000 + p, 80).reverse(), SYN, 0, true, Side::Others)
+                .expect("a flood SYN is tracked, pushing out older ones");
+        }
+        assert_eq!(ct.opened_by(Side::Others), 75, "three quarters at most");
+        // The VM's own connection opens and completes.
+        let mine = syn(40_000, 443);
+        assert_eq!(ct.track(&mine, SYN, 1, true, Side::Own), Ok(Verdict::New));
+        assert_eq!(
+            ct.track(&mine.reverse(), SYN | ACK, 2, true, Side::Own),
+            Ok(Verdict::Established)
+        );
+        // More flood: it replaces its own half-open entries, never the VM's.
+        for p in 0..1000u16 {
+            let _ = ct.track(&syn(20_000 + p, 80).reverse(), SYN, 3, true, Side::Others);
+        }
+        assert!(ct.get(&mine).is_some());
+        // Under pressure (76 of 100 held), half-open entries go in seconds.
+        assert_eq!(ct.expire(3 + PRESSURE_TIMEOUT_SECS * 1000), 75);
+        assert_eq!(ct.len(), 1);
+        assert_eq!(ct.opened_by(Side::Others), 0);
     }
 }

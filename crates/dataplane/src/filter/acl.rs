@@ -10,7 +10,7 @@
 
 use super::packet::L3Packet;
 use super::rule::{AclAction, AclRule, StateSet};
-use crate::conntrack::{Conn, Conntrack, TrackError, Verdict};
+use crate::conntrack::{Conn, Conntrack, Side, TrackError, Verdict};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -73,9 +73,9 @@ impl Zone {
 
     /// Records (or follows) the connection of a packet let through
     /// without a list; a full table just leaves it untracked.
-    pub fn commit(&self, p: &L3Packet, now: u64) {
+    pub fn commit(&self, p: &L3Packet, now: u64, side: Side) {
         if p.related.is_none() && !p.fragment {
-            let _ = self.lock().track(&p.tuple(), p.tcp_flags, now, true);
+            let _ = self.lock().track(&p.tuple(), p.tcp_flags, now, true, side);
         }
     }
 
@@ -145,7 +145,8 @@ impl Acl {
             .collect()
     }
 
-    pub fn evaluate(&self, p: &L3Packet, zone: &Zone, now: u64) -> AclVerdict {
+    /// Judges `p`; a connection it opens counts as opened from `side`.
+    pub fn evaluate(&self, p: &L3Packet, zone: &Zone, now: u64, side: Side) -> AclVerdict {
         if p.opaque {
             // Headers that cannot be read to the ports cannot be judged.
             self.hits[self.rules.len()].add(p.len);
@@ -186,7 +187,7 @@ impl Acl {
             && state != StateSet::INVALID
         {
             // Only what is let through moves its connection on.
-            let r = zone.lock().track(&p.tuple(), p.tcp_flags, now, opens);
+            let r = zone.lock().track(&p.tuple(), p.tcp_flags, now, opens, side);
             if let Err(TrackError::TableFull(_)) = r {
                 zone.full_drops.fetch_add(1, Ordering::Relaxed);
                 return AclVerdict::TableFull;
@@ -274,7 +275,7 @@ mod tests {
             ),
         ];
         for (p, want, why) in table {
-            assert_eq!(a.evaluate(&p, &z, 0), want, "{why}");
+            assert_eq!(a.evaluate(&p, &z, 0, Side::Own), want, "{why}");
         }
         let hits = a.hits();
         assert_eq!((hits[0].0, hits[1].0, hits[2].0), (3, 1, 3));
@@ -284,22 +285,23 @@ mod tests {
     fn a_full_table_refuses_new_connections_only() {
         let a = acl(&["allow state established", "allow tcp"], true);
         let z = Zone::new(2);
+        // Answered connections are never dropped for new ones: one opened
+        // from each side (each within its share), both answered.
+        use ip::{TCP_ACK as K, TCP_SYN as S};
+        for (open, answer, side) in [
+            (tcp(A, B, 1, 80, S), tcp(B, A, 80, 1, S | K), Side::Own),
+            (tcp(B, A, 7, 22, S), tcp(A, B, 22, 7, S | K), Side::Others),
+        ] {
+            assert_eq!(a.evaluate(&open, &z, 0, side), AclVerdict::Allow);
+            assert_eq!(a.evaluate(&answer, &z, 0, side), AclVerdict::Allow);
+        }
         assert_eq!(
-            a.evaluate(&tcp(A, B, 1, 80, ip::TCP_SYN), &z, 0),
-            AclVerdict::Allow
-        );
-        assert_eq!(
-            a.evaluate(&tcp(A, B, 2, 80, ip::TCP_SYN), &z, 0),
-            AclVerdict::Allow
-        );
-        assert_eq!(
-            a.evaluate(&tcp(A, B, 3, 80, ip::TCP_SYN), &z, 0),
+            a.evaluate(&tcp(A, B, 3, 80, S), &z, 0, Side::Own),
             AclVerdict::TableFull
         );
         assert_eq!(z.full_drops.load(Ordering::Relaxed), 1);
-        let reply = tcp(B, A, 80, 1, ip::TCP_SYN | ip::TCP_ACK);
         assert_eq!(
-            a.evaluate(&reply, &z, 0),
+            a.evaluate(&tcp(A, B, 1, 80, K), &z, 0, Side::Own),
             AclVerdict::Allow,
             "existing ones continue"
         );
@@ -311,13 +313,13 @@ mod tests {
         let z = Zone::new(1);
         for port in 1..10 {
             assert_eq!(
-                a.evaluate(&tcp(A, B, port, 80, ip::TCP_SYN), &z, 0),
+                a.evaluate(&tcp(A, B, port, 80, ip::TCP_SYN), &z, 0, Side::Own),
                 AclVerdict::Allow
             );
         }
         assert!(z.is_empty());
         assert_eq!(
-            a.evaluate(&tcp(A, B, 1, 81, ip::TCP_SYN), &z, 0),
+            a.evaluate(&tcp(A, B, 1, 81, ip::TCP_SYN), &z, 0, Side::Own),
             AclVerdict::Drop
         );
     }

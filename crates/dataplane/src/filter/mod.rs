@@ -22,6 +22,7 @@ pub use guard::PortGuard;
 pub use packet::L3Packet;
 pub use rule::{AclAction, AclRule, RuleError};
 
+use crate::conntrack::Side;
 use crate::counters::DropReason;
 use std::sync::Arc;
 use vepa_packet::ip::{self, Ipv4View, Ipv6View};
@@ -59,15 +60,15 @@ impl PortFilter {
             }
         }
         match &self.acl_in {
-            Some(acl) => apply(acl, &self.zone, frame, now),
-            None => self.pass_tracked(frame, now),
+            Some(acl) => apply(acl, &self.zone, frame, now, Side::Own),
+            None => self.pass_tracked(frame, now, Side::Own),
         }
     }
 
-    fn pass_tracked(&self, frame: &[u8], now: u64) -> FilterVerdict {
+    fn pass_tracked(&self, frame: &[u8], now: u64, side: Side) -> FilterVerdict {
         if self.stateful {
             if let Some(p) = L3Packet::from_frame(frame) {
-                self.zone.commit(&p, now);
+                self.zone.commit(&p, now, side);
             }
         }
         FilterVerdict::Pass
@@ -76,20 +77,21 @@ impl PortFilter {
     /// A copy the switch sends to the port.
     pub fn egress(&self, frame: &[u8], now: u64) -> FilterVerdict {
         match &self.acl_out {
-            Some(acl) => apply(acl, &self.zone, frame, now),
-            None => self.pass_tracked(frame, now),
+            Some(acl) => apply(acl, &self.zone, frame, now, Side::Others),
+            None => self.pass_tracked(frame, now, Side::Others),
         }
     }
 }
 
-fn apply(acl: &Acl, zone: &Zone, frame: &[u8], now: u64) -> FilterVerdict {
+/// `side`: who a connection this packet opens would be opened by.
+fn apply(acl: &Acl, zone: &Zone, frame: &[u8], now: u64, side: Side) -> FilterVerdict {
     let Some(p) = L3Packet::from_frame(frame) else {
         return FilterVerdict::Pass;
     };
     if p.is_nd() {
         return FilterVerdict::Pass;
     }
-    match acl.evaluate(&p, zone, now) {
+    match acl.evaluate(&p, zone, now, side) {
         AclVerdict::Allow => FilterVerdict::Pass,
         AclVerdict::Drop => FilterVerdict::Drop(DropReason::AclDrop),
         AclVerdict::TableFull => FilterVerdict::Drop(DropReason::ConntrackFull),

@@ -34,6 +34,7 @@ pub use config::{
 pub use neighbor::{NeighborRow, NeighborState, Neighbors};
 pub use prefix::{Prefix, PrefixError, PrefixTable};
 
+use crate::conntrack::Side;
 use crate::filter::{reject_ip, Acl, AclVerdict, L3Packet, Zone};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use icmp::{IcmpError, Limiter, ICMP_BURST};
@@ -230,7 +231,7 @@ impl Router {
         let Some(p) = L3Packet::from_ip(packet) else {
             return true;
         };
-        match f.acl.evaluate(&p, &f.zone, now) {
+        match f.acl.evaluate(&p, &f.zone, now, Side::Any) {
             AclVerdict::Allow => true,
             AclVerdict::Drop => {
                 self.counters.drop(RouterDrop::AclDrop);
