@@ -168,6 +168,10 @@ pub struct SwitchStats {
     /// `ptcp:ADDR (unauthenticated)`, `ssl:`/`tcp:` controllers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub openflow: Vec<String>,
+    /// Packet-ins dropped: over the switch's `packet_in_rate`, or its
+    /// queue full (its controllers are behind).
+    #[serde(default)]
+    pub packet_in_dropped: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -80,9 +80,10 @@ impl PortBuckets {
     }
 }
 
-/// A token bucket in thousandths of a frame, refilled by the millisecond.
+/// A token bucket in thousandths of a frame, refilled by the millisecond;
+/// lock-free, so any thread may take from it.
 #[derive(Debug)]
-struct Bucket {
+pub struct Bucket {
     /// The last refill (ms).
     stamp: AtomicU64,
     /// Starts "full" whatever the rate: the first take clamps it.
@@ -101,7 +102,9 @@ impl Default for Bucket {
 const ONE: u64 = 1000;
 
 impl Bucket {
-    fn take(&self, rate: u32, now_ms: u64) -> bool {
+    /// Takes one token at `rate` a second (a tenth of a second's burst, at
+    /// least four); false when there is none.
+    pub fn take(&self, rate: u32, now_ms: u64) -> bool {
         // A tenth of a second's worth, and at least a few frames.
         let cap = (u64::from(rate) / 10).max(4) * ONE;
         let last = self.stamp.load(Ordering::Relaxed);

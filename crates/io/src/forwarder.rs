@@ -98,13 +98,16 @@ pub struct PacketIn {
     pub table: u8,
     pub cookie: u64,
     pub metadata: u64,
+    /// Bytes of the frame the controller asked for (the output action's
+    /// `max_len`; 0xffff: all of it).
+    pub max_len: u16,
     /// The frame as the flow's actions made it.
     pub frame: Vec<u8>,
 }
 
-/// Where controller copies go; a full queue drops them (the controller is
-/// slower than the traffic) rather than slow forwarding down.
-pub type PacketInSink = std::sync::mpsc::SyncSender<PacketIn>;
+/// Where controller copies go: a queue per switch, bounded in length and
+/// rate, which drops rather than slow forwarding down.
+pub type PacketInSink = Arc<crate::packet_in::PacketInQueues>;
 
 /// Every worker's counters as of its last publication (a few times a
 /// second), for reading while the forwarder runs.
@@ -775,14 +778,15 @@ fn emit(
                 None => write_retagged(&parsed, c.tag, &mut bytes),
             }
             let send = |frame: Vec<u8>| {
-                // A full queue loses the copy: the controller is behind.
-                let _ = sink.try_send(PacketIn {
+                // A full queue or a spent rate loses the copy (counted).
+                let _ = sink.push(PacketIn {
                     switch: Arc::clone(&sh.names[si]),
                     in_port: id,
                     reason: c.reason,
                     table: c.table,
                     cookie: c.cookie,
                     metadata: c.metadata,
+                    max_len: c.max_len,
                     frame,
                 });
             };

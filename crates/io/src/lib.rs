@@ -10,6 +10,7 @@
 mod batch;
 mod capture;
 mod forwarder;
+pub mod packet_in;
 mod packet_ring;
 mod packet_socket;
 mod peer;

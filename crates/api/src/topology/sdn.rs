@@ -36,6 +36,12 @@ pub struct OpenFlowSpec {
     /// What the switch does while no controller is connected.
     #[serde(default, skip_serializing_if = "FailMode::is_default")]
     pub fail_mode: FailMode,
+    /// Most packet-ins a second this switch sends its controllers (as Open
+    /// vSwitch's `controller_rate_limit`); default 1000. The excess, and
+    /// what its queue (256) cannot hold, is dropped and counted, and other
+    /// switches' packet-ins are not held up by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packet_in_rate: Option<u32>,
 }
 
 /// Behaviour without a controller (Open vSwitch's `fail_mode`).

@@ -234,6 +234,9 @@ pub fn stats(s: &Stats) -> String {
         if sw.flows > 0 {
             let _ = write!(out, ", {} flows", sw.flows);
         }
+        if sw.packet_in_dropped > 0 {
+            let _ = write!(out, ", {} packet-ins dropped", sw.packet_in_dropped);
+        }
         match sw.controller_connected {
             Some(true) => out.push_str(", controller connected"),
             Some(false) => out.push_str(", controller not connected (fail mode applies)"),

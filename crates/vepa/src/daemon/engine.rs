@@ -752,6 +752,14 @@ impl Engine {
         fwd.set_workers(self.workers);
         fwd.set_epoch(self.epoch);
         if let Some(sink) = &self.packet_in {
+            for s in &self.desired.switches {
+                if let Some(of) = &s.openflow {
+                    let rate = of
+                        .packet_in_rate
+                        .unwrap_or(vepa_io::packet_in::DEFAULT_RATE);
+                    sink.set_rate(&s.name, rate);
+                }
+            }
             fwd.set_packet_in(sink.clone());
         }
         let live = fwd.live();
@@ -904,6 +912,7 @@ impl Engine {
                     .and_then(|o| o.controller.as_ref())
                     .map(|_| self.sdn.get(&s.name).is_some_and(|x| x.controller_up)),
                 openflow: self.openflow_channels(s),
+                packet_in_dropped: self.packet_in.as_ref().map_or(0, |q| q.dropped(&s.name)),
             });
             let names = s
                 .uplink

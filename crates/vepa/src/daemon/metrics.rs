@@ -112,7 +112,7 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
         );
     }
     type PerSwitch = fn(&vepa_api::wire::SwitchStats) -> u64;
-    let switch_families: [(&str, &str, &str, PerSwitch); 3] = [
+    let switch_families: [(&str, &str, &str, PerSwitch); 4] = [
         (
             "vepa_fdb_entries",
             "gauge",
@@ -130,6 +130,12 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
             "gauge",
             "Flows in the switch's flow tables.",
             |s| s.flows as u64,
+        ),
+        (
+            "vepa_packet_in_dropped_total",
+            "counter",
+            "Packet-ins dropped: over the switch's rate, or its queue full.",
+            |s| s.packet_in_dropped,
         ),
     ];
     for (name, kind, help, get) in switch_families {

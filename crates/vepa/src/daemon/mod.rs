@@ -327,8 +327,8 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         },
     };
     // Controller copies: the forwarders' queue, read by the OpenFlow hub.
-    let (pin_tx, pin_rx) = std::sync::mpsc::sync_channel(openflow::PACKET_IN_QUEUE);
-    let mut engine = engine::Engine::start(store, owner, o.workers, Some(pin_tx))
+    let packet_ins = Arc::new(vepa_io::packet_in::PacketInQueues::default());
+    let mut engine = engine::Engine::start(store, owner, o.workers, Some(Arc::clone(&packet_ins)))
         .context("reconcile the stored state onto the host")?;
     engine.set_openflow(mgmt_dir.clone(), openflow_tls.is_some());
     if o.seed_default && engine.generation() == 0 && engine.desired().switches.is_empty() {
@@ -352,7 +352,7 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         .build()
         .context("start the API runtime")?;
     let hub = Arc::new(openflow::Hub::default());
-    openflow::spawn_packet_in_reader(Arc::clone(&hub), pin_rx);
+    openflow::spawn_packet_in_reader(Arc::clone(&hub), packet_ins);
     let channels = Arc::new(openflow::Channels {
         mgmt_dir,
         group: gid,

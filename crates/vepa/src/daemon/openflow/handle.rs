@@ -604,6 +604,12 @@ pub fn async_event(c: &Conn, hub: &Hub, ev: &Event) -> Option<Message> {
                     None,
                 ));
             }
+            // Nothing is buffered here: the frame's first max_len bytes
+            // (all of it for OFPCML_NO_BUFFER), and NO_BUFFER as its id.
+            let keep = match p.max_len {
+                0xffff => p.frame.len(),
+                n => p.frame.len().min(n as usize),
+            };
             Some(Message::PacketIn(vepa_openflow::PacketIn {
                 buffer_id: vepa_openflow::NO_BUFFER,
                 total_len: p.frame.len().min(0xffff) as u16,
@@ -611,8 +617,7 @@ pub fn async_event(c: &Conn, hub: &Hub, ev: &Event) -> Option<Message> {
                 table_id: p.table,
                 cookie: p.cookie,
                 matcher: vepa_openflow::Match { fields },
-                // Unbuffered: the whole frame, whatever max_len said.
-                data: p.frame[..p.frame.len().min(0xffff - 64)].to_vec(),
+                data: p.frame[..keep.min(0xffff - 64)].to_vec(),
             }))
         }
         Event::FlowRemoved {

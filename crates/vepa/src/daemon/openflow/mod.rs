@@ -35,7 +35,6 @@ use vepa_dataplane::flow::{RemovedReason, Rule};
 
 /// How many controller copies may wait between the forwarders and the
 /// connections; more are dropped (the controller is too slow).
-pub const PACKET_IN_QUEUE: usize = 1024;
 const EVENT_QUEUE: usize = 1024;
 /// Connections served at once per listener of a switch (its management
 /// socket, its network listener), and TLS handshakes under way on a
@@ -126,13 +125,13 @@ impl Hub {
     }
 }
 
-/// Reads the forwarders' controller copies on a thread of its own (the
-/// queue is a plain channel the forwarding threads never block on).
-pub fn spawn_packet_in_reader(hub: Arc<Hub>, rx: std::sync::mpsc::Receiver<vepa_io::PacketIn>) {
+/// Reads the forwarders' controller copies on a thread of its own, a
+/// switch at a time in turn (the forwarding threads never block on it).
+pub fn spawn_packet_in_reader(hub: Arc<Hub>, queues: Arc<vepa_io::packet_in::PacketInQueues>) {
     let spawned = std::thread::Builder::new()
         .name("vepa-packet-in".into())
-        .spawn(move || {
-            while let Ok(p) = rx.recv() {
+        .spawn(move || loop {
+            if let Some(p) = queues.pop(std::time::Duration::from_secs(1)) {
                 let sw = p.switch.to_string();
                 hub.publish(&sw, Event::PacketIn(p));
             }
