@@ -3368,7 +3368,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__add)
-            opts="-h --type --uplink --ifname --netns --peer-name --peer --mac --address --gateway --mtu --offload --vhost-socket --mode --relay --vlan --trunk --native-vlan --mac-limit --storm --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
+            opts="-h --type --uplink --ifname --netns --peer-name --peer --mac --address --gateway --mtu --offload --vhost-socket --mode --relay --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3443,6 +3443,10 @@ _vepa() {
                     return 0
                     ;;
                 --storm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bpdu-guard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3592,7 +3596,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__set)
-            opts="-h --mode --relay --vlan --trunk --native-vlan --mac-limit --storm --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
+            opts="-h --mode --relay --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3623,6 +3627,10 @@ _vepa() {
                     return 0
                     ;;
                 --storm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bpdu-guard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -17,6 +17,8 @@
 //!   for the VM's own connections.
 //! - A switch flooding its controller does not delay another switch's
 //!   packet-ins, and packet-ins carry max_len bytes.
+//! - A BPDU from a port with a BPDU guard blocks that port, reported in
+//!   its state, until the guard is turned off.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -830,4 +832,36 @@ fn a_switch_flooding_its_controller_does_not_delay_anothers_packet_ins() {
         "within 100 ms: {worst:?}"
     );
     assert!(dropped > 0, "A's excess is dropped and counted");
+}
+
+#[test]
+fn a_bpdu_guard_blocks_a_port_that_bridges_and_reports_it() {
+    let _shared = SPEED.read().unwrap_or_else(|e| e.into_inner());
+    let h = host(2, "", "", "bpdu_guard = true");
+    let (vm0, vm1) = (&h.vms[0].name, &h.vms[1].name);
+    assert!(wait_reachable(vm0, "10.74.0.2"));
+    // VM 0 starts a spanning tree: one configuration BPDU.
+    let mut bpdu = vec![0x01, 0x80, 0xc2, 0, 0, 0];
+    bpdu.extend_from_slice(&vm_mac(0).0);
+    bpdu.extend_from_slice(&[0, 38, 0x42, 0x42, 0x03, 0, 0, 0, 0, 0]);
+    bpdu.resize(60, 0);
+    send_frames(vm0, "eth0", vec![bpdu]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!vepa_itest::ping(vm0, "10.74.0.2"), "VM 0 is blocked");
+    let state = h.port_stats(&h.ports[0])["state"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        state.starts_with("blocked: BPDU guard"),
+        "reported: {state}"
+    );
+    assert!(h.drops(&h.ports[0], "bpdu_guard") >= 1);
+    assert!(
+        vepa_itest::ping(vm1, "10.74.0.250"),
+        "VM 1 goes on as before"
+    );
+    // Turning the guard off lifts the block.
+    h.d.ok(&["port", "set", &h.sw, &h.ports[0], "--bpdu-guard", "off"]);
+    assert!(wait_reachable(vm0, "10.74.0.2"), "VM 0 is back");
 }

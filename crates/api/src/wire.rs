@@ -47,6 +47,9 @@ pub struct PortPatch {
     /// Storm-control rates; each kind given replaces the port's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storm: Option<crate::topology::StormSpec>,
+    /// BPDU guard on or off (off lifts a block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bpdu_guard: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>)]
     pub source_macs: Option<Vec<MacAddr>>,

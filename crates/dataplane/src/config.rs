@@ -157,6 +157,10 @@ pub struct PortConfig {
     pub source_macs: Vec<MacAddr>,
     /// Bounds on the floods this port may send into the switch.
     pub storm: StormLimits,
+    /// A spanning-tree BPDU from this port blocks it for
+    /// [`BPDU_GUARD_MS`](crate::storm::BPDU_GUARD_MS) (an edge port has
+    /// no bridge behind it; one that does can close a loop).
+    pub bpdu_guard: bool,
 }
 
 impl PortConfig {
@@ -172,6 +176,7 @@ impl PortConfig {
             },
             source_macs: Vec::new(),
             storm: StormLimits::default(),
+            bpdu_guard: false,
         }
     }
 

@@ -56,10 +56,13 @@ pub enum DropReason {
     /// A GSO super-frame whose segment size is under the floor, or which
     /// would be cut into too many segments.
     BadGso,
+    /// From a port its BPDU guard blocked (it sent a spanning-tree BPDU:
+    /// something behind it bridges, and could close a loop).
+    BpduGuard,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 24;
+    pub const COUNT: usize = 25;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -85,6 +88,7 @@ impl DropReason {
         DropReason::StormUnknownUnicast,
         DropReason::ReservedGroup,
         DropReason::BadGso,
+        DropReason::BpduGuard,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +117,7 @@ impl DropReason {
             DropReason::StormUnknownUnicast => "storm_unknown_unicast",
             DropReason::ReservedGroup => "reserved_group",
             DropReason::BadGso => "bad_gso",
+            DropReason::BpduGuard => "bpdu_guard",
         }
     }
 }

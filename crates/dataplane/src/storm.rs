@@ -11,6 +11,10 @@
 //! (STP, pause, LACP, 802.1X, LLDP, ...) are for the link, never to be
 //! bridged; like the Linux bridge's `group_fwd_mask`, a switch forwards
 //! only the ones its mask names, and never STP, pause or LACP.
+//!
+//! A port with a BPDU guard that sends a spanning-tree BPDU is blocked
+//! for a while, everything it sends dropped: a VM bridging two of its
+//! interfaces would otherwise loop the switch's floods through itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use vepa_packet::MacAddr;
@@ -36,6 +40,10 @@ impl StormLimits {
         self.broadcast.is_none() && self.multicast.is_none() && self.unknown_unicast.is_none()
     }
 }
+
+/// How long a port's BPDU guard keeps it blocked (Cisco's errdisable
+/// recovery default); a BPDU while blocked starts it again.
+pub const BPDU_GUARD_MS: u64 = 300_000;
 
 /// The reserved group addresses' bits that can never be set in a mask:
 /// STP (…00), MAC pause (…01) and LACP (…02), as the Linux bridge's

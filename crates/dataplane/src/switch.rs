@@ -19,7 +19,7 @@ use crate::fdb::{Fdb, LearnOutcome};
 use crate::filter::{FilterVerdict, PortFilter};
 use crate::flow::Generated;
 use crate::flow::{Decision, Exec, Pipeline};
-use crate::storm::{reserved_group, Flood, PortBuckets};
+use crate::storm::{reserved_group, Flood, PortBuckets, BPDU_GUARD_MS};
 use crate::vlan::{egress_tag, ingress_vid};
 use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -115,6 +115,8 @@ pub struct SwitchCore {
     /// Each port's storm-control buckets (the port list never changes on
     /// a running switch, so neither does this).
     storm: Box<[PortBuckets]>,
+    /// Until when (ms) each port's BPDU guard blocks it; 0: not blocked.
+    blocked: Box<[std::sync::atomic::AtomicU64]>,
 }
 
 /// Every port's filters, by port index (`None`: none on that port).
@@ -132,17 +134,38 @@ impl SwitchCore {
         let storm = (0..fw.config.ports.len())
             .map(|_| PortBuckets::default())
             .collect();
+        let blocked = (0..fw.config.ports.len())
+            .map(|_| std::sync::atomic::AtomicU64::new(0))
+            .collect();
         Ok(SwitchCore {
             forwarding: Arc::new(ArcSwap::from_pointee(fw)),
             fdb,
             filters: ArcSwapOption::empty(),
             storm,
+            blocked,
         })
     }
 
     /// The forwarding state now in force.
     pub fn snapshot(&self) -> Arc<Forwarding> {
         self.forwarding.load_full()
+    }
+
+    /// Until when (ms on the forwarding clock) `port`'s BPDU guard blocks
+    /// it, if it does at `now_ms`.
+    pub fn blocked_until(&self, port: PortId, now_ms: u64) -> Option<u64> {
+        let until = self
+            .blocked
+            .get(port.index())?
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (until > now_ms).then_some(until)
+    }
+
+    /// Lifts a port's BPDU guard block now.
+    pub fn unblock(&self, port: PortId) {
+        if let Some(b) = self.blocked.get(port.index()) {
+            b.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Replaces the ports' modes, relay flags, VLANs and limits at run time.
@@ -180,6 +203,12 @@ impl SwitchCore {
         }
         if fw.config.ageing_ms != old.config.ageing_ms {
             self.fdb.set_ageing_ms(fw.config.ageing_ms);
+        }
+        // A guard turned off lifts its block (off and on again: early).
+        for (i, p) in fw.config.ports.iter().enumerate() {
+            if !p.bpdu_guard {
+                self.unblock(PortId(i as u16));
+            }
         }
         self.forwarding.store(Arc::new(fw));
         Ok(())
@@ -261,6 +290,9 @@ impl SwitchCore {
         ) else {
             return Ok(());
         };
+        if port.bpdu_guard && self.blocked_until(in_port, now_ms).is_some() {
+            return self.gate_drop(counters, in_port, frame, d, DropReason::BpduGuard);
+        }
         if dst[0] & 1 == 0 || port.storm.is_unlimited() {
             return Ok(());
         }
@@ -272,6 +304,18 @@ impl SwitchCore {
         if buckets.admit(&port.storm, kind, now_ms) {
             return Ok(());
         }
+        self.gate_drop(counters, in_port, frame, d, reason)
+    }
+
+    /// A frame the gate drops: received, and dropped for `reason`.
+    fn gate_drop(
+        &self,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        frame: &[u8],
+        d: &mut Decision,
+        reason: DropReason,
+    ) -> Result<(), DropReason> {
         d.clear();
         if let Some(c) = counters.get_mut(in_port.index()) {
             c.rx_frames += 1;
@@ -772,6 +816,13 @@ impl SwitchCore {
             return Err(DropReason::InvalidSource);
         }
         if let Some(n) = reserved_group(dst) {
+            if n == 0 && fw.port(in_port).bpdu_guard {
+                // Something behind this edge port bridges: block it.
+                if let Some(b) = self.blocked.get(in_port.index()) {
+                    b.store(now + BPDU_GUARD_MS, std::sync::atomic::Ordering::Relaxed);
+                }
+                return Err(DropReason::BpduGuard);
+            }
             // For the link only: bridged, a VM's BPDU would make the
             // physical switch shut the host's port (BPDU guard).
             if fw.config.group_fwd_mask & (1 << n) == 0 {

@@ -620,3 +620,34 @@ fn storm_control_bounds_each_kind_of_flood_per_port() {
     // A second later the rate is back.
     assert_eq!(offer(&mut sw, vm1, BCAST, 1000, 2000), 10);
 }
+
+#[test]
+fn a_bpdu_from_a_guarded_port_blocks_it_for_a_while() {
+    use vepa_dataplane::storm::BPDU_GUARD_MS;
+    let stp = MacAddr([0x01, 0x80, 0xc2, 0, 0, 0]);
+    let mut cfg = host(PortMode::Veb);
+    cfg.ports[1].bpdu_guard = true;
+    let mut sw = Switch::new(cfg).expect("valid config");
+    learn_vms(&mut sw, &["vm1", "vm2", "vm3"]);
+    let (vm1, vm2) = (PortId(1), PortId(2));
+    let mut out = Vec::new();
+    let mut send = |sw: &mut Switch, p: PortId, dst: MacAddr, at: u64| {
+        sw.process(p, &frame(dst, mac(p.0 as u8), None), at, &mut out)
+    };
+    assert_eq!(send(&mut sw, vm1, mac(2), 10), Ok(()));
+    // vm2 has no guard: its BPDU is only not bridged.
+    assert_eq!(send(&mut sw, vm2, stp, 10), Err(DropReason::ReservedGroup));
+    assert_eq!(send(&mut sw, vm2, mac(1), 11), Ok(()));
+    // vm1's BPDU blocks vm1: everything it sends is dropped...
+    assert_eq!(send(&mut sw, vm1, stp, 20), Err(DropReason::BpduGuard));
+    assert_eq!(sw.core().blocked_until(vm1, 21), Some(20 + BPDU_GUARD_MS));
+    assert_eq!(send(&mut sw, vm1, mac(2), 30), Err(DropReason::BpduGuard));
+    assert_eq!(send(&mut sw, vm1, BCAST, 30), Err(DropReason::BpduGuard));
+    // ...and the others are not affected.
+    assert_eq!(send(&mut sw, vm2, mac(3), 30), Ok(()));
+    // Until the time is up.
+    let later = 20 + BPDU_GUARD_MS;
+    assert_eq!(sw.core().blocked_until(vm1, later), None);
+    assert_eq!(send(&mut sw, vm1, mac(2), later), Ok(()));
+    assert_eq!(sw.counters(vm1).drop_count(DropReason::BpduGuard), 3);
+}

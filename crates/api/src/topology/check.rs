@@ -518,6 +518,7 @@ pub(super) fn switch_config(
         // or container, not the uplink, a tunnel or another switch.
         let tenant = !is_uplink && !matches!(p.kind, PortKind::Vxlan | PortKind::Patch);
         c.storm = storm_limits(&at, p.storm.as_ref(), tenant)?;
+        c.bpdu_guard = p.bpdu_guard;
         c.source_macs = p.source_macs.clone();
         ports.push(c);
     }

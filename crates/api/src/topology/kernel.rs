@@ -108,6 +108,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
                 "kernel devices have no per-port MAC limit",
             ));
         }
+        if p.bpdu_guard {
+            return Err(unfit(
+                at,
+                "bpdu_guard",
+                "vepa's BPDU guard is its userspace dataplane's",
+            ));
+        }
         if p.storm.is_some() {
             return Err(unfit(at, "storm", "kernel devices have no storm control"));
         }

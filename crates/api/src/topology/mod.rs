@@ -256,6 +256,10 @@ pub struct PortSpec {
     /// unicast 10000pps; the uplink, tunnels and patches to none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storm: Option<StormSpec>,
+    /// BPDU guard: a spanning-tree BPDU from this port blocks it for five
+    /// minutes (something behind it bridges and could close a loop).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bpdu_guard: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<String>)]
     pub source_macs: Vec<MacAddr>,
@@ -343,6 +347,7 @@ impl PortSpec {
             native_vlan: None,
             mac_limit: None,
             storm: None,
+            bpdu_guard: false,
             source_macs: Vec::new(),
             guard: false,
             allowed_macs: Vec::new(),

@@ -87,6 +87,9 @@ pub struct PortFields {
     /// Storm control: KIND=RATE with KIND broadcast, multicast or unknown_unicast and RATE like 500pps, or off (repeat). VM ports default to broadcast=1000pps, multicast=10000pps, unknown_unicast=10000pps.
     #[arg(long = "storm", value_name = "KIND=RATE", value_parser = storm_kind)]
     storm: Vec<(String, String)>,
+    /// BPDU guard: a spanning-tree BPDU from the port blocks it for five minutes (off lifts a block).
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    bpdu_guard: Option<bool>,
     /// For `source` ports: a MAC whose frames this port gets copies of (repeat).
     #[arg(long = "source-mac", value_name = "MAC")]
     source_macs: Vec<MacAddr>,
@@ -275,6 +278,7 @@ fn fields_json(f: PortFields, m: &mut Map<String, Value>) {
     put(m, "trunk", f.trunk.map(|v| json!(v)));
     put(m, "native_vlan", f.native_vlan.map(Value::from));
     put(m, "mac_limit", f.mac_limit.map(Value::from));
+    put(m, "bpdu_guard", f.bpdu_guard.map(Value::from));
     if !f.storm.is_empty() {
         let kinds: Map<String, Value> = f
             .storm

@@ -447,6 +447,9 @@ async fn set_port(
         if let Some(v) = patch.mac_limit {
             p.mac_limit = Some(v);
         }
+        if let Some(v) = patch.bpdu_guard {
+            p.bpdu_guard = v;
+        }
         if let Some(v) = patch.storm {
             let s = p.storm.get_or_insert_with(Default::default);
             for (to, from) in [

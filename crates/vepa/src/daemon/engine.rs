@@ -949,6 +949,19 @@ impl Engine {
                         Some(s) => format!("up ({s})"),
                         None => "up".into(),
                     });
+                let now = self.epoch.elapsed().as_millis() as u64;
+                let blocked = self.cores.get(&s.name).and_then(|c| {
+                    let id = c.snapshot().port_id(&port)?;
+                    c.blocked_until(id, now)
+                });
+                let state = match blocked {
+                    Some(until) => format!(
+                        "blocked: BPDU guard ({} s left; `vepa port set {} {port} --bpdu-guard off` lifts it)",
+                        (until - now).div_ceil(1000),
+                        s.name
+                    ),
+                    None => state,
+                };
                 let mut drops: std::collections::BTreeMap<String, u64> = c
                     .drops()
                     .map(|(r, n)| (r.as_str().to_string(), n))
