@@ -240,8 +240,11 @@ fn routes_ipv4_and_ipv6_between_subnets_and_answers_what_it_cannot_forward() {
             "{ip} resolved: {r}"
         );
     }
+    // 40 MiB went through in super-frames of 64 KiB at most: 640 and
+    // more, the ACKs besides (how many depends on the batching, which
+    // the machine's load changes).
     assert!(
-        r["counters"]["forwarded"].as_u64().unwrap_or(0) > 1000,
+        r["counters"]["forwarded"].as_u64().unwrap_or(0) >= 640,
         "{r}"
     );
     assert!(
