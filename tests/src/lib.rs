@@ -622,3 +622,16 @@ pub fn wait_listening_for(port: u16, within: Duration) -> bool {
     }
     false
 }
+
+/// Reads one OpenFlow message (a controller's side of a connection).
+pub fn read_openflow(
+    s: &mut impl std::io::Read,
+) -> Option<(vepa_openflow::Header, vepa_openflow::Message)> {
+    let mut head = [0u8; 8];
+    s.read_exact(&mut head).ok()?;
+    let len = u16::from_be_bytes([head[2], head[3]]) as usize;
+    let mut buf = head.to_vec();
+    buf.resize(len.max(8), 0);
+    s.read_exact(&mut buf[8..]).ok()?;
+    vepa_openflow::decode(&buf).ok()
+}

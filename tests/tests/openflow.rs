@@ -258,13 +258,7 @@ fn ovs_ofctl_adds_dumps_and_deletes_flows_that_move_real_traffic() {
 
 /// Reads one OpenFlow message (blocking, with the stream's timeout).
 fn read_msg(s: &mut TcpStream) -> Option<(vepa_openflow::Header, vepa_openflow::Message)> {
-    let mut head = [0u8; 8];
-    s.read_exact(&mut head).ok()?;
-    let len = u16::from_be_bytes([head[2], head[3]]) as usize;
-    let mut buf = head.to_vec();
-    buf.resize(len.max(8), 0);
-    s.read_exact(&mut buf[8..]).ok()?;
-    vepa_openflow::decode(&buf).ok()
+    vepa_itest::read_openflow(s)
 }
 
 /// The next ERROR (skipping echo requests), as (xid, type, code).

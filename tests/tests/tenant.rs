@@ -681,14 +681,7 @@ fn a_syn_flood_into_a_vms_table_leaves_room_for_its_own_connections() {
 
 /// Reads one OpenFlow message from `s`.
 fn of_read(s: &mut std::os::unix::net::UnixStream) -> Option<vepa_openflow::Message> {
-    use std::io::Read;
-    let mut head = [0u8; 8];
-    s.read_exact(&mut head).ok()?;
-    let len = u16::from_be_bytes([head[2], head[3]]) as usize;
-    let mut buf = head.to_vec();
-    buf.resize(len.max(8), 0);
-    s.read_exact(&mut buf[8..]).ok()?;
-    vepa_openflow::decode(&buf).ok().map(|(_, m)| m)
+    vepa_itest::read_openflow(s).map(|(_, m)| m)
 }
 
 /// Connects to a switch's management socket as a controller (HELLO both
