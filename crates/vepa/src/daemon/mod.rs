@@ -286,6 +286,13 @@ pub fn run(o: DaemonOptions) -> Result<()> {
     if !running_as_root() {
         bail!("vepa daemon needs root to create devices and open raw sockets: run it as root");
     }
+    // Forwarding threads are made anew on every port change; with glibc's
+    // default of up to 8 malloc arenas a core, each new thread may take an
+    // arena of its own, and the daemon's memory would creep up with the
+    // changes (bench/soak shows it). A few arenas serve these threads.
+    // SAFETY: mallopt only sets an allocator parameter; called before
+    // any thread but this one exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 4) };
     let gid = match &o.group {
         Some(g) => group_id("--group", g)?,
         None => 0,

@@ -15,6 +15,8 @@ const TOPOLOGY: &str = "topology";
 const GENERATION: &str = "generation";
 const INSTANCE: &str = "instance";
 const PENDING: &str = "pending";
+/// The store's page cache: the state is one record of kilobytes.
+const STORE_CACHE_BYTES: usize = 4 << 20;
 
 /// Host names a change is about to create, written before it creates
 /// them: a crash between making a device and marking it as ours would
@@ -84,13 +86,20 @@ impl Store {
                 source,
             })?;
         let file = dir.join("state.redb");
-        let db = Database::create(&file).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { file: file.clone() },
-            e => StoreError::Db {
-                file: file.clone(),
-                source: Box::new(e.into()),
-            },
-        })?;
+        // One record lives here; redb's page cache (1 GiB by default) would
+        // otherwise keep every page a change ever touched.
+        let db = redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(&file)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::InUse { file: file.clone() }
+                }
+                e => StoreError::Db {
+                    file: file.clone(),
+                    source: Box::new(e.into()),
+                },
+            })?;
         let mut store = Store {
             db,
             file,
