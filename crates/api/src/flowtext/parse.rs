@@ -356,6 +356,10 @@ pub fn parse_flow(text: &str, ports: PortNames) -> Result<ParsedFlow> {
             ("nw_tos", Some(v)) => {
                 let tos = num_max(name, v, 255)?;
                 m.exact(Field::IpDscp, tos >> 2).map_err(|e| FlowTextError::new(name, e.to_string()))?;
+                // IP's, like ip_dscp: refused without ip or ipv6 (found by
+                // the flow_text fuzzer: it parsed, and printed as a flow
+                // that did not).
+                named.push(Field::IpDscp);
             }
             (_, Some(v)) => {
                 let real = resolve(name, &m);

@@ -59,6 +59,8 @@ fn errors_name_the_part_at_fault() {
         ("actions=frobnicate", "frobnicate"),
         ("bogus,actions=drop", "bogus"),
         ("udp,tcp_dst=1,actions=drop", "match"),
+        // Found by the flow_text fuzzer (fuzz/regressions/flow_text).
+        ("table=0,,nw_tos=0", "match"),
     ] {
         let e = parse_flow(text, PortNames(&n)).expect_err(text);
         assert_eq!(e.part, part, "{text}: {e}");
