@@ -555,6 +555,10 @@ mod tests {
             ct.track(&mine.reverse(), SYN | ACK, 2, true, Side::Own),
             Ok(Verdict::Established)
         );
+        assert_eq!(
+            ct.track(&mine, ACK, 2, true, Side::Own),
+            Ok(Verdict::Established)
+        );
         // More flood: it replaces its own half-open entries, never the VM's.
         for p in 0..1000u16 {
             let _ = ct.track(&syn(20_000 + p, 80).reverse(), SYN, 3, true, Side::Others);

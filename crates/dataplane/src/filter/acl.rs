@@ -285,15 +285,26 @@ mod tests {
     fn a_full_table_refuses_new_connections_only() {
         let a = acl(&["allow state established", "allow tcp"], true);
         let z = Zone::new(2);
-        // Answered connections are never dropped for new ones: one opened
-        // from each side (each within its share), both answered.
+        // Established connections are never dropped for new ones: one
+        // opened from each side (each within its share), both established.
         use ip::{TCP_ACK as K, TCP_SYN as S};
-        for (open, answer, side) in [
-            (tcp(A, B, 1, 80, S), tcp(B, A, 80, 1, S | K), Side::Own),
-            (tcp(B, A, 7, 22, S), tcp(A, B, 22, 7, S | K), Side::Others),
+        for (open, answer, ack, side) in [
+            (
+                tcp(A, B, 1, 80, S),
+                tcp(B, A, 80, 1, S | K),
+                tcp(A, B, 1, 80, K),
+                Side::Own,
+            ),
+            (
+                tcp(B, A, 7, 22, S),
+                tcp(A, B, 22, 7, S | K),
+                tcp(B, A, 7, 22, K),
+                Side::Others,
+            ),
         ] {
             assert_eq!(a.evaluate(&open, &z, 0, side), AclVerdict::Allow);
             assert_eq!(a.evaluate(&answer, &z, 0, side), AclVerdict::Allow);
+            assert_eq!(a.evaluate(&ack, &z, 0, side), AclVerdict::Allow);
         }
         assert_eq!(
             a.evaluate(&tcp(A, B, 3, 80, S), &z, 0, Side::Own),
