@@ -3,14 +3,14 @@
 //! `CNI_IFNAME` with the IPAM plugin's addresses; and the record of it,
 //! so a repeated ADD gets the same answer and DEL finds what to remove.
 
-use crate::config::{Config, Env, Kind};
-use crate::error::{code, CniError, Result};
 use crate::http::{Client, Target};
 use crate::ipam::IpamResult;
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use vepa_cni::config::{Config, Env, Kind};
+use vepa_cni::error::{code, CniError, Result};
 use vepa_kernel::host;
 use vepa_kernel::netlink::NewLink;
 

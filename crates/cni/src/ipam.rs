@@ -2,13 +2,13 @@
 //! `host-local`): found in `CNI_PATH`, run with the same environment and
 //! configuration, its result or error passed on.
 
-use crate::config::{Config, Env};
-use crate::error::{code, CniError, Result};
 use serde::Deserialize;
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use vepa_cni::config::{Config, Env};
+use vepa_cni::error::{code, CniError, Result};
 
 /// The parts of an IPAM result this plugin uses.
 #[derive(Debug, Clone, Default, Deserialize)]

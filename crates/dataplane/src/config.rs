@@ -5,6 +5,7 @@
 //! uplink have one, VIDs in range, static entries on known ports).
 
 use crate::storm::{StormLimits, GROUP_FWD_RESTRICTED};
+use crate::vlan::{egress_tag, VlanMode};
 use crate::{PortId, DEFAULT_AGEING_MS, DEFAULT_MAC_LIMIT, NO_MAC_LIMIT};
 use std::fmt;
 use std::str::FromStr;
@@ -80,67 +81,6 @@ pub enum PortRole {
     Uplink,
     /// A VM or container port with its forwarding mode.
     Downlink(PortMode),
-}
-
-/// A set of 802.1Q VLAN IDs (1..=4094) as a 4096-bit map.
-#[derive(Clone, PartialEq, Eq)]
-pub struct VidSet([u64; 64]);
-
-impl VidSet {
-    pub fn empty() -> VidSet {
-        VidSet([0; 64])
-    }
-
-    pub fn insert(&mut self, vid: u16) {
-        let v = (vid & 0x0fff) as usize;
-        self.0[v / 64] |= 1 << (v % 64);
-    }
-
-    pub fn contains(&self, vid: u16) -> bool {
-        let v = (vid & 0x0fff) as usize;
-        self.0[v / 64] & (1 << (v % 64)) != 0
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        (0u16..4096).filter(|v| self.contains(*v))
-    }
-}
-
-impl FromIterator<u16> for VidSet {
-    fn from_iter<I: IntoIterator<Item = u16>>(iter: I) -> Self {
-        let mut s = VidSet::empty();
-        for v in iter {
-            s.insert(v);
-        }
-        s
-    }
-}
-
-impl fmt::Debug for VidSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter()).finish()
-    }
-}
-
-/// A port's 802.1Q membership.
-// The trunk's 512-byte bitmap is inline on purpose: there is one per port,
-// and membership is then a single load on the per-frame path.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VlanMode {
-    /// Untagged frames belong to `vid`; tagged frames (other than priority tags) are refused.
-    Access { vid: u16 },
-    /// Tagged frames of the allowed VIDs; untagged frames belong to `native`, if set.
-    Trunk {
-        allowed: VidSet,
-        native: Option<u16>,
-    },
-}
-
-impl Default for VlanMode {
-    fn default() -> Self {
-        VlanMode::Access { vid: 1 }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,7 +278,7 @@ impl SwitchConfig {
                     format!("{} is a group address; expected a unicast MAC", s.mac),
                 ));
             }
-            if crate::egress_tag(&self.ports[id.index()].vlan, s.vid).is_none() {
+            if egress_tag(&self.ports[id.index()].vlan, s.vid).is_none() {
                 return Err(err(
                     port,
                     "static_fdb.vlan",

@@ -11,22 +11,23 @@ mod cache;
 mod config;
 pub mod conntrack;
 mod counters;
+mod egress;
 mod fdb;
 pub mod filter;
 pub mod flow;
+pub mod l3;
 pub mod router;
 pub mod storm;
 mod switch;
 mod vlan;
 
 pub use cache::FlowCache;
-pub use config::{
-    ConfigError, PortConfig, PortMode, PortRole, StaticFdbEntry, SwitchConfig, VidSet, VlanMode,
-};
+pub use config::{ConfigError, PortConfig, PortMode, PortRole, StaticFdbEntry, SwitchConfig};
 pub use counters::{DropReason, PortCounters};
+pub use egress::Egress;
 pub use fdb::{Fdb, FdbEntry, LearnOutcome, TABLE_LIMIT};
-pub use switch::{Egress, Forwarding, Switch, SwitchCore};
-pub use vlan::{egress_tag, ingress_vid};
+pub use switch::{Forwarding, Switch, SwitchCore};
+pub use vlan::{egress_tag, ingress_vid, VidSet, VlanMode};
 
 /// Index of a port within its switch (the order of [`SwitchConfig::ports`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

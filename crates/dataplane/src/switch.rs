@@ -15,6 +15,7 @@ use crate::cache::{
     FlowCache, FlowKey, PipelineCache, PipelineEntry, ANY_GENERATION, CACHED_EGRESS, CACHED_RULES,
 };
 use crate::counters::{DropReason, PortCounters};
+use crate::egress::Egress;
 use crate::fdb::{Fdb, LearnOutcome};
 use crate::filter::{FilterVerdict, PortFilter};
 use crate::flow::Generated;
@@ -25,26 +26,6 @@ use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::Arc;
 use vepa_packet::{EthernetFrame, MacAddr};
-
-/// One output of a forwarding decision: send the frame on `port`, tagged
-/// with `tag` (or untagged when `None`), with the header changes of
-/// rewrite `rewrite` of its [`Decision`] (0: none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Egress {
-    pub port: PortId,
-    pub tag: Option<u16>,
-    pub rewrite: u8,
-}
-
-impl Egress {
-    pub fn new(port: PortId, tag: Option<u16>) -> Egress {
-        Egress {
-            port,
-            tag,
-            rewrite: 0,
-        }
-    }
-}
 
 /// The part of a switch the control plane replaces whole: its ports and
 /// their modes, with what is derived from them. Forwarding threads read it

@@ -1,8 +1,69 @@
-//! 802.1Q membership rules: which VLAN a received frame belongs to, and in
+//! 802.1Q membership (a port's VLANs) and its rules: which VLAN a received frame belongs to, and in
 //! what form (tagged or not) a port sends a frame of a given VLAN.
 
-use crate::VlanMode;
+use std::fmt;
 use vepa_packet::VlanTag;
+
+/// A set of 802.1Q VLAN IDs (1..=4094) as a 4096-bit map.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VidSet([u64; 64]);
+
+impl VidSet {
+    pub fn empty() -> VidSet {
+        VidSet([0; 64])
+    }
+
+    pub fn insert(&mut self, vid: u16) {
+        let v = (vid & 0x0fff) as usize;
+        self.0[v / 64] |= 1 << (v % 64);
+    }
+
+    pub fn contains(&self, vid: u16) -> bool {
+        let v = (vid & 0x0fff) as usize;
+        self.0[v / 64] & (1 << (v % 64)) != 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        (0u16..4096).filter(|v| self.contains(*v))
+    }
+}
+
+impl FromIterator<u16> for VidSet {
+    fn from_iter<I: IntoIterator<Item = u16>>(iter: I) -> Self {
+        let mut s = VidSet::empty();
+        for v in iter {
+            s.insert(v);
+        }
+        s
+    }
+}
+
+impl fmt::Debug for VidSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// A port's 802.1Q membership.
+// The trunk's 512-byte bitmap is inline on purpose: there is one per port,
+// and membership is then a single load on the per-frame path.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VlanMode {
+    /// Untagged frames belong to `vid`; tagged frames (other than priority tags) are refused.
+    Access { vid: u16 },
+    /// Tagged frames of the allowed VIDs; untagged frames belong to `native`, if set.
+    Trunk {
+        allowed: VidSet,
+        native: Option<u16>,
+    },
+}
+
+impl Default for VlanMode {
+    fn default() -> Self {
+        VlanMode::Access { vid: 1 }
+    }
+}
 
 /// The VLAN a frame received on a port with membership `mode` belongs to,
 /// or `None` when the port must refuse it. A priority tag (VID 0) counts as

@@ -20,12 +20,13 @@
 
 use crate::batch::{RxBatch, TxQueue, MAX_BATCH};
 use crate::capture::{CapturePoint, Direction};
+use crate::packet_in::{PacketIn, PacketInSink};
 use crate::port::Port;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vepa_dataplane::flow::{Decision, PacketInReason};
+use vepa_dataplane::flow::Decision;
 use vepa_dataplane::router::{Router, RouterTx};
 use vepa_dataplane::{DropReason, FlowCache, PortCounters, PortId, Switch, SwitchCore};
 use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
@@ -87,27 +88,6 @@ struct ToRouter {
     hdr: VirtioNetHdr,
     hops: u8,
 }
-
-/// A frame the flow tables sent to the controller.
-#[derive(Debug, Clone)]
-pub struct PacketIn {
-    /// The switch's name.
-    pub switch: Arc<str>,
-    pub in_port: PortId,
-    pub reason: PacketInReason,
-    pub table: u8,
-    pub cookie: u64,
-    pub metadata: u64,
-    /// Bytes of the frame the controller asked for (the output action's
-    /// `max_len`; 0xffff: all of it).
-    pub max_len: u16,
-    /// The frame as the flow's actions made it.
-    pub frame: Vec<u8>,
-}
-
-/// Where controller copies go: a queue per switch, bounded in length and
-/// rate, which drops rather than slow forwarding down.
-pub type PacketInSink = Arc<crate::packet_in::PacketInQueues>;
 
 /// Every worker's counters as of its last publication (a few times a
 /// second), for reading while the forwarder runs.

@@ -15,20 +15,21 @@ mod packet_ring;
 mod packet_socket;
 mod peer;
 mod port;
+mod sys;
 mod tap;
 mod vhost_user;
 mod vxlan;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
 pub use capture::{pcap_header, pcap_record, CapturePoint, CapturedFrame, Direction};
-pub use forwarder::{
-    Attachment, Forwarder, LiveCounters, PacketIn, PacketInSink, RouterAttachment,
-};
+pub use forwarder::{Attachment, Forwarder, LiveCounters, RouterAttachment};
+pub use packet_in::{PacketIn, PacketInSink};
 pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;
 pub use peer::PeerCred;
 pub use port::Port;
 pub use tap::TapPort;
+pub use vepa_packet::valid_ifname;
 #[doc(hidden)]
 pub use vhost_user::fuzz_guest_tx;
 pub use vhost_user::VhostUserPort;
@@ -60,15 +61,4 @@ impl IoError {
             source: std::io::Error::last_os_error(),
         }
     }
-}
-
-/// Checks a Linux interface name (IFNAMSIZ is 16 with the NUL).
-pub fn valid_ifname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() < libc::IFNAMSIZ
-        && name != "."
-        && name != ".."
-        && !name
-            .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
 }

@@ -5,12 +5,34 @@
 //! controller fills its own queue and spends its own rate; the others'
 //! copies keep going through.
 
-use crate::forwarder::PacketIn;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+use vepa_dataplane::flow::PacketInReason;
 use vepa_dataplane::storm::Bucket;
+use vepa_dataplane::PortId;
+
+/// A frame the flow tables sent to the controller.
+#[derive(Debug, Clone)]
+pub struct PacketIn {
+    /// The switch's name.
+    pub switch: Arc<str>,
+    pub in_port: PortId,
+    pub reason: PacketInReason,
+    pub table: u8,
+    pub cookie: u64,
+    pub metadata: u64,
+    /// Bytes of the frame the controller asked for (the output action's
+    /// `max_len`; 0xffff: all of it).
+    pub max_len: u16,
+    /// The frame as the flow's actions made it.
+    pub frame: Vec<u8>,
+}
+
+/// Where controller copies go: a queue per switch, bounded in length and
+/// rate, which drops rather than slow forwarding down.
+pub type PacketInSink = Arc<PacketInQueues>;
 
 /// Copies one switch's queue holds at most.
 pub const QUEUE_PER_SWITCH: usize = 256;
@@ -156,8 +178,6 @@ impl PacketInQueues {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vepa_dataplane::flow::PacketInReason;
-    use vepa_dataplane::PortId;
 
     fn copy(switch: &Arc<str>, n: u8) -> PacketIn {
         PacketIn {

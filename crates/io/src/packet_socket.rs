@@ -7,12 +7,14 @@
 //! `PACKET_AUXDATA` and put back in place before the switch sees the frame.
 
 use crate::batch::{RxBatch, MAX_BATCH};
-use crate::port::{iovec, iovec_mut, is_retry, recv_one, Port};
-use crate::{valid_ifname, IoError};
+use crate::port::{recv_one, Port};
+use crate::sys::{iovec, iovec_mut, is_retry};
+use crate::IoError;
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use vepa_packet::valid_ifname;
 use vepa_packet::{checksum, VirtioNetHdr};
 
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;

@@ -27,11 +27,6 @@ pub trait Port: Send + Sync {
     /// is waiting.
     fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>>;
 
-    /// For a tunnel port: its endpoints, what it learned and counted.
-    fn tunnel(&self) -> Option<crate::vxlan::TunnelState> {
-        None
-    }
-
     /// Frames already read from the device but not yet handed out (a
     /// coalesced read bigger than a batch): the forwarder comes back for
     /// them without waiting for the fd.
@@ -51,8 +46,10 @@ pub trait Port: Send + Sync {
         None
     }
 
-    /// The VXLAN tunnel behind this port, for the control plane to program.
-    fn as_vxlan(&self) -> Option<&crate::vxlan::VxlanPort> {
+    /// The backend itself, for a control plane that programs one kind (a
+    /// VXLAN tunnel: [`VxlanPort::of`](crate::VxlanPort::of)); None for
+    /// backends with nothing to program.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
 
@@ -116,29 +113,4 @@ pub(crate) fn recv_one<'a>(
     let n = frame.len().min(buf.len());
     buf[..n].copy_from_slice(&frame[..n]);
     Ok(Some((slot.vnet, &buf[..n])))
-}
-
-/// The would-block and interrupted cases a poll loop simply retries later.
-pub(crate) fn is_retry(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
-
-/// An I/O vector over a buffer the kernel fills (readv, recvmsg).
-pub(crate) fn iovec_mut(b: &mut [u8]) -> libc::iovec {
-    libc::iovec {
-        iov_base: b.as_mut_ptr() as *mut libc::c_void,
-        iov_len: b.len(),
-    }
-}
-
-/// An I/O vector over a buffer the kernel only reads (writev, sendmsg): the
-/// raw pointer is cast, no mutable reference is made.
-pub(crate) fn iovec(b: &[u8]) -> libc::iovec {
-    libc::iovec {
-        iov_base: b.as_ptr() as *mut libc::c_void,
-        iov_len: b.len(),
-    }
 }

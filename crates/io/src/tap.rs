@@ -7,12 +7,14 @@
 //! `TUNSETOFFLOAD` that we take partial checksums and TSO, so the stack
 //! behind it sends 64 KiB TCP frames through us whole.
 
-use crate::port::{iovec, iovec_mut, is_retry, Port};
-use crate::{valid_ifname, IoError};
+use crate::port::Port;
+use crate::sys::{iovec, iovec_mut, is_retry};
+use crate::IoError;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use vepa_packet::valid_ifname;
 use vepa_packet::VirtioNetHdr;
 
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;

@@ -1,5 +1,21 @@
-//! `ofp_error_type` and the codes vepa sends (OpenFlow 1.3 §7.4.4).
+//! `ofp_error_type` and the codes vepa sends (OpenFlow 1.3 §7.4.4), and
+//! the error a message that cannot be taken decodes to.
 #![allow(missing_docs)]
+
+/// Why a message could not be taken: the error type and code OpenFlow
+/// says to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("OpenFlow error type {err_type}, code {code}")]
+pub struct DecodeError {
+    pub err_type: u16,
+    pub code: u16,
+}
+
+impl DecodeError {
+    pub const fn new(err_type: u16, code: u16) -> DecodeError {
+        DecodeError { err_type, code }
+    }
+}
 
 pub const HELLO_FAILED: u16 = 0;
 pub const HELLO_FAILED_INCOMPATIBLE: u16 = 0;

@@ -17,6 +17,7 @@ mod tests;
 pub mod types;
 pub mod wire;
 
+pub use err::DecodeError;
 pub use multipart::{MultipartReply, MultipartRequest};
 pub use types::{Action, Bucket, Instruction, Match, Oxm, PortDesc};
 
@@ -83,21 +84,6 @@ pub mod msg_type {
     pub const GET_ASYNC_REPLY: u8 = 27;
     pub const SET_ASYNC: u8 = 28;
     pub const METER_MOD: u8 = 29;
-}
-
-/// Why a message could not be taken: the error type and code OpenFlow
-/// says to answer with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("OpenFlow error type {err_type}, code {code}")]
-pub struct DecodeError {
-    pub err_type: u16,
-    pub code: u16,
-}
-
-impl DecodeError {
-    pub const fn new(err_type: u16, code: u16) -> DecodeError {
-        DecodeError { err_type, code }
-    }
 }
 
 fn bad_len() -> DecodeError {

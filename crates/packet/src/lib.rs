@@ -11,6 +11,7 @@ mod arp;
 pub mod checksum;
 mod ethernet;
 pub mod gso;
+mod ifname;
 pub mod ip;
 mod mac;
 pub mod virtio;
@@ -19,6 +20,7 @@ pub use arp::{ArpOperation, ArpPacket};
 pub use ethernet::{
     write_retagged, EtherType, EthernetFrame, VlanTag, ETH_HEADER_LEN, VLAN_TAG_LEN,
 };
+pub use ifname::{valid_ifname, IFNAMSIZ};
 pub use mac::MacAddr;
 pub use virtio::VirtioNetHdr;
 

@@ -166,7 +166,7 @@ fn macvlan_mode(m: ModeName) -> MacvlanMode {
 
 /// The bridge device of a kernel bridge switch: the switch's name.
 pub fn bridge_name(s: &SwitchSpec) -> Result<&str> {
-    if !vepa_io::valid_ifname(&s.name) {
+    if !vepa_packet::valid_ifname(&s.name) {
         bail!(
             "switch '{}': name: a kernel bridge switch is a device named after the switch; expected 1 to 15 characters without '/', ':' or spaces",
             s.name

@@ -9,7 +9,7 @@ use vepa_dataplane::storm::StormLimits;
 use vepa_dataplane::{
     PortConfig, PortRole, StaticFdbEntry, SwitchConfig, VidSet, VlanMode, DEFAULT_AGEING_MS,
 };
-use vepa_io::valid_ifname;
+use vepa_packet::valid_ifname;
 
 pub(super) fn check_port(
     at: &str,

@@ -8,9 +8,9 @@
 //! connection, which the caller counts as its own drop reason, while
 //! connections already tracked carry on.
 
-use super::packet::L3Packet;
 use super::rule::{AclAction, AclRule, StateSet};
 use crate::conntrack::{Conn, Conntrack, Side, TrackError, Verdict};
+use crate::l3::L3Packet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 

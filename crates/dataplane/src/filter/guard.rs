@@ -12,7 +12,7 @@
 //! only with headers that can be read to the end.
 
 use crate::counters::DropReason;
-use crate::router::Prefix;
+use crate::l3::Prefix;
 use std::net::{IpAddr, Ipv6Addr};
 use vepa_packet::ip::{self, Ipv4View, Ipv6View, NdMessage};
 use vepa_packet::{ArpPacket, EtherType, EthernetFrame, MacAddr};

@@ -14,18 +14,17 @@
 
 pub mod acl;
 pub mod guard;
-pub mod packet;
 pub mod rule;
 
+pub use crate::l3::L3Packet;
 pub use acl::{Acl, AclVerdict, Zone};
 pub use guard::PortGuard;
-pub use packet::L3Packet;
 pub use rule::{AclAction, AclRule, RuleError};
 
 use crate::conntrack::Side;
 use crate::counters::DropReason;
 use std::sync::Arc;
-use vepa_packet::ip::{self, Ipv4View, Ipv6View};
+use vepa_packet::ip;
 use vepa_packet::{EtherType, EthernetFrame};
 
 /// What a port filter decided for one frame.
@@ -102,60 +101,13 @@ fn apply(acl: &Acl, zone: &Zone, frame: &[u8], now: u64, side: Side) -> FilterVe
     }
 }
 
-/// The answer to a rejected packet, as if from its destination: a TCP
-/// reset for TCP, ICMP port unreachable otherwise (as nftables' `reject`
-/// does). None for what must not be answered (an ICMP error, a group
-/// destination, a later fragment).
-pub fn reject_ip(packet: &[u8], p: &L3Packet) -> Option<Vec<u8>> {
-    if p.fragment
-        || p.opaque
-        || p.is_icmp_error()
-        || p.src.is_unspecified()
-        || p.src.is_multicast()
-        || p.dst.is_multicast()
-    {
-        return None;
-    }
-    let mut out = Vec::new();
-    match (p.src, p.dst) {
-        (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) => {
-            if d.is_broadcast() {
-                return None;
-            }
-            let v = Ipv4View::parse(packet).ok()?;
-            if p.proto == ip::PROTO_TCP {
-                let rst = ip::tcp_reset_for(d.into(), s.into(), v.payload())?;
-                ip::push_ipv4(&mut out, d, s, ip::PROTO_TCP, 64, 0, &rst);
-            } else {
-                let quote = &packet[..packet.len().min(548)];
-                let m = ip::icmpv4(3, 3, [0; 4], quote);
-                ip::push_ipv4(&mut out, d, s, ip::PROTO_ICMP, 64, 0, &m);
-            }
-        }
-        (std::net::IpAddr::V6(s), std::net::IpAddr::V6(d)) => {
-            let v = Ipv6View::parse(packet).ok()?;
-            if p.proto == ip::PROTO_TCP {
-                let (_, seg) = v.upper()?;
-                let rst = ip::tcp_reset_for(d.into(), s.into(), seg)?;
-                ip::push_ipv6(&mut out, d, s, ip::PROTO_TCP, 64, &rst);
-            } else {
-                let quote = &packet[..packet.len().min(1232)];
-                let m = ip::icmpv6(d, s, 1, 4, [0; 4], quote);
-                ip::push_ipv6(&mut out, d, s, ip::PROTO_ICMPV6, 64, &m);
-            }
-        }
-        _ => return None,
-    }
-    Some(out)
-}
-
-/// [`reject_ip`] for a frame: the answer with the MACs swapped, untagged.
+/// [`reject_ip`](crate::l3::reject_ip) for a frame: the answer with the MACs swapped, untagged.
 fn reject_frame(frame: &[u8], p: &L3Packet) -> Option<Vec<u8>> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.dst().is_multicast() {
         return None;
     }
-    let body = reject_ip(eth.payload(), p)?;
+    let body = crate::l3::reject_ip(eth.payload(), p)?;
     let mut f = Vec::with_capacity(14 + body.len());
     let ethertype = if p.src.is_ipv4() {
         EtherType::IPV4

@@ -13,8 +13,8 @@
 //! matches when every part it names matches; the first rule that matches
 //! decides.
 
-use super::packet::L3Packet;
-use crate::router::Prefix;
+use crate::l3::L3Packet;
+use crate::l3::Prefix;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;

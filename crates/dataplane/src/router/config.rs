@@ -4,7 +4,7 @@
 //! the static routes with their next hop's port resolved, and the router's
 //! own addresses.
 
-use super::prefix::{Prefix, PrefixError, PrefixTable};
+use crate::l3::{Prefix, PrefixError, PrefixTable};
 use rustc_hash::FxHashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};

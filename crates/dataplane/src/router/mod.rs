@@ -24,20 +24,21 @@ pub mod config;
 mod icmp;
 mod link;
 pub mod neighbor;
-pub mod prefix;
 #[cfg(test)]
 mod tests;
 
+pub use crate::l3::prefix;
+pub use crate::l3::{Prefix, PrefixError, PrefixTable};
 pub use config::{
     Hop, IfAddr, RouteConfig, RouterConfig, RouterError, RouterPortConfig, RouterTables,
 };
 pub use neighbor::{NeighborRow, NeighborState, Neighbors};
-pub use prefix::{Prefix, PrefixError, PrefixTable};
 
 use crate::conntrack::Side;
-use crate::filter::{reject_ip, Acl, AclVerdict, L3Packet, Zone};
+use crate::filter::{Acl, AclVerdict, Zone};
+use crate::l3::{reject_ip, L3Packet};
 use arc_swap::{ArcSwap, ArcSwapOption};
-use icmp::{IcmpError, Limiter, ICMP_BURST};
+use icmp::{IcmpError, Limiter};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -168,10 +169,7 @@ impl Router {
             tables: ArcSwap::from_pointee(t),
             filter: ArcSwapOption::empty(),
             neighbors: Mutex::new(Neighbors::default()),
-            limiter: Mutex::new(Limiter {
-                tokens: ICMP_BURST * 1000,
-                at_ms: 0,
-            }),
+            limiter: Mutex::new(Limiter::new()),
             ident: AtomicU16::new(1),
             counters: RouterCounters::default(),
         })
@@ -519,6 +517,137 @@ impl Router {
                     self.icmp_error(&t, ingress, packet, IcmpError::HostUnreachable, now, out);
                 }
             }
+        }
+    }
+
+    /// Sends an IP packet the router made whole (a reject's answer) towards its destination.
+    fn route_packet(&self, t: &RouterTables, packet: &[u8], now: u64, out: &mut Vec<RouterTx>) {
+        let Some(dst) = L3Packet::from_ip(packet).map(|p| p.dst) else {
+            return;
+        };
+        let mut frame = vec![0u8; ETH_HEADER_LEN];
+        frame.extend_from_slice(packet);
+        self.route_frame(t, dst, frame, now, out);
+    }
+
+    /// Routes a frame of the router's own (IP packet after a blank
+    /// Ethernet header) to `dst`: the next hop's MAC is filled in by `send`.
+    fn route_frame(
+        &self,
+        t: &RouterTables,
+        dst: IpAddr,
+        frame: Vec<u8>,
+        now: u64,
+        out: &mut Vec<RouterTx>,
+    ) {
+        let Some((_, hop)) = t.lookup(&dst) else {
+            self.counters.drop(RouterDrop::NoRoute);
+            return;
+        };
+        let next = hop.via.unwrap_or(dst);
+        self.send(
+            t,
+            hop.port,
+            next,
+            frame,
+            VirtioNetHdr::default(),
+            None,
+            now,
+            out,
+        );
+    }
+
+    /// A packet addressed to the router itself: echo is answered, UDP gets
+    /// "port unreachable", TCP a reset; nothing else is served.
+    #[allow(clippy::too_many_arguments)]
+    fn local(
+        &self,
+        t: &RouterTables,
+        port: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        body: &[u8],
+        packet: &[u8],
+        fragment: bool,
+        now: u64,
+        out: &mut Vec<RouterTx>,
+    ) {
+        self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+        if fragment || src.is_unspecified() {
+            // No reassembly: a fragmented packet to the router is not served.
+            self.counters.drop(RouterDrop::LocalUnsupported);
+            return;
+        }
+        if let Some((reply_proto, m)) = icmp::echo_reply(src, dst, proto, body) {
+            self.originate(t, dst, src, reply_proto, &m, now, out);
+            return;
+        }
+        match proto {
+            ip::PROTO_UDP => self.icmp_error(t, port, packet, IcmpError::PortUnreachable, now, out),
+            ip::PROTO_TCP => {
+                if let Some(rst) = ip::tcp_reset_for(dst, src, body) {
+                    self.originate(t, dst, src, ip::PROTO_TCP, &rst, now, out);
+                }
+            }
+            _ => self.counters.drop(RouterDrop::LocalUnsupported),
+        }
+    }
+
+    /// Sends an ICMP error about `packet` (from its IP header on) back to
+    /// its source, as RFC 1812 4.3.2.7 and RFC 4443 2.4 allow.
+    fn icmp_error(
+        &self,
+        t: &RouterTables,
+        ingress: usize,
+        packet: &[u8],
+        kind: IcmpError,
+        now: u64,
+        out: &mut Vec<RouterTx>,
+    ) {
+        let Some((src, quote_max, about_error)) = icmp::error_context(packet) else {
+            return;
+        };
+        if about_error {
+            return;
+        }
+        let token = self
+            .limiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(now);
+        if !token {
+            self.counters
+                .icmp_rate_limited
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let Some(from) = t.source_for(ingress, &src) else {
+            return;
+        };
+        let quote = &packet[..packet.len().min(quote_max)];
+        if let Some((proto, m)) = icmp::error_message(kind, from, src, quote) {
+            self.counters.icmp_errors.fetch_add(1, Ordering::Relaxed);
+            self.originate(t, from, src, proto, &m, now, out);
+        }
+    }
+
+    /// A packet of the router's own, routed like any other.
+    #[allow(clippy::too_many_arguments)]
+    fn originate(
+        &self,
+        t: &RouterTables,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        payload: &[u8],
+        now: u64,
+        out: &mut Vec<RouterTx>,
+    ) {
+        let mut frame = vec![0u8; ETH_HEADER_LEN];
+        let ident = self.ident.fetch_add(1, Ordering::Relaxed);
+        if icmp::push_packet(&mut frame, src, dst, proto, ident, payload) {
+            self.route_frame(t, dst, frame, now, out);
         }
     }
 }

@@ -77,7 +77,7 @@ impl GroBuf {
     pub fn fill(&mut self, sock: &UdpSocket) -> io::Result<bool> {
         // SAFETY: all-zero bytes are a valid sockaddr_storage.
         let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut iov = crate::port::iovec_mut(&mut self.data);
+        let mut iov = crate::sys::iovec_mut(&mut self.data);
         let mut control = [0u64; 8];
         // SAFETY: an all-zero msghdr is valid; every pointer set below
         // outlives the call.
@@ -92,7 +92,7 @@ impl GroBuf {
         let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) };
         if n < 0 {
             let e = io::Error::last_os_error();
-            return if crate::port::is_retry(&e) {
+            return if crate::sys::is_retry(&e) {
                 Ok(false)
             } else {
                 Err(e)

@@ -17,7 +17,8 @@
 //! kernel's vxlan) is dropped and counted, as are packets with a bad
 //! header, another VNI, or a cut inner frame.
 
-use crate::port::{is_retry, Port};
+use crate::port::Port;
+use crate::sys::is_retry;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::io;
@@ -28,9 +29,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use vepa_packet::{checksum, MacAddr, VirtioNetHdr};
 
 pub const VXLAN_PORT: u16 = 4789;
-const HEADER: usize = 8;
-/// The I flag: the VNI is valid (RFC 7348 5).
-const FLAG_VNI: u8 = 0x08;
 /// Sockets frames leave from (source-port entropy).
 const SENDERS: usize = 8;
 /// The receive buffer asked for (root may exceed `rmem_max`).
@@ -404,34 +402,18 @@ thread_local! {
     static OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-impl Port for VxlanPort {
-    fn name(&self) -> &str {
-        &self.cfg.name
+impl VxlanPort {
+    /// The VXLAN tunnel behind `port`, if it is one.
+    pub fn of(port: &dyn Port) -> Option<&VxlanPort> {
+        port.as_any()?.downcast_ref::<VxlanPort>()
     }
 
-    fn fd(&self) -> RawFd {
-        self.rx.as_raw_fd()
-    }
-
-    /// Super-frames come whole and leave as UDP GSO sends; partial
-    /// checksums are finished here.
-    fn offloads(&self) -> bool {
-        true
-    }
-
-    fn as_vxlan(&self) -> Option<&VxlanPort> {
-        Some(self)
-    }
-
-    fn pending(&self) -> bool {
-        self.pending.load(Ordering::Relaxed)
-    }
-
-    fn tunnel(&self) -> Option<TunnelState> {
+    /// Its endpoints, what it learned and counted, for `vepa tunnel show`.
+    pub fn state(&self) -> TunnelState {
         let c = &self.counters;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let fabric = self.fabric.load();
-        Some(TunnelState {
+        TunnelState {
             vni: self.cfg.vni,
             local: self.cfg.local,
             port: self.cfg.port,
@@ -471,7 +453,31 @@ impl Port for VxlanPort {
                 v.sort();
                 v
             },
-        })
+        }
+    }
+}
+
+impl Port for VxlanPort {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn fd(&self) -> RawFd {
+        self.rx.as_raw_fd()
+    }
+
+    /// Super-frames come whole and leave as UDP GSO sends; partial
+    /// checksums are finished here.
+    fn offloads(&self) -> bool {
+        true
+    }
+
+    fn pending(&self) -> bool {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
@@ -590,7 +596,21 @@ impl Port for VxlanPort {
         }
         let header = header(vni);
         let r = if vnet.is_gso() {
-            self.send_gso(sock, known, vnet, frame, header, strip)
+            OUT.with(|out| {
+                let (r, too_big) = pack_gso(
+                    vnet,
+                    frame,
+                    header,
+                    strip,
+                    self.cfg.max_inner(),
+                    &mut out.borrow_mut(),
+                    |send, seg| self.deliver(sock, vni, known, send, Some(seg)),
+                );
+                if too_big {
+                    self.counters.tx_too_big.fetch_add(1, Ordering::Relaxed);
+                }
+                r
+            })
         } else {
             let cut = if strip { 4 } else { 0 };
             if frame.len() - cut > self.cfg.max_inner() {
@@ -609,23 +629,6 @@ impl Port for VxlanPort {
             })
         };
         r.or_else(|e| if is_retry(&e) { Ok(()) } else { Err(e) })
-    }
-}
-
-/// The VXLAN header for `vni`.
-fn header(vni: u32) -> [u8; HEADER] {
-    let v = vni.to_be_bytes();
-    [FLAG_VNI, 0, 0, 0, v[1], v[2], v[3], 0]
-}
-
-/// Appends `header` and `frame`, without its 802.1Q tag when `strip`.
-fn encap(out: &mut Vec<u8>, header: &[u8; HEADER], frame: &[u8], strip: bool) {
-    out.extend_from_slice(header);
-    if strip {
-        out.extend_from_slice(&frame[..12]);
-        out.extend_from_slice(&frame[16..]);
-    } else {
-        out.extend_from_slice(frame);
     }
 }
 
@@ -732,8 +735,10 @@ impl VxlanPort {
 mod fabric;
 mod gro;
 mod segment;
+mod wire;
 
 pub use fabric::Fabric;
-use segment::{send_segmented, super_frame};
+use segment::{pack_gso, send_segmented, super_frame};
+use wire::{encap, header, FLAG_VNI, HEADER};
 #[cfg(test)]
 mod tests;

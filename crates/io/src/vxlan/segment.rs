@@ -2,11 +2,10 @@
 //! frames and handed to the kernel as UDP GSO sends, and oversized TCP
 //! frames received from the kernel passed on whole.
 
-use super::{encap, VxlanPort, HEADER, OUT};
+use super::wire::{encap, HEADER};
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::Ordering;
 use vepa_packet::{checksum, VirtioNetHdr};
 
 /// The GSO header for an oversized inner TCP frame (IPv4, or IPv6 without
@@ -68,69 +67,64 @@ const UDP_SEGMENT: libc::c_int = 103;
 /// A UDP GSO send carries at most this much (the datagram length field).
 const GSO_BYTES: usize = 65_000;
 
-impl VxlanPort {
-    /// A GSO super-frame: cut into wire-sized inner frames (checksums
-    /// finished), each behind its VXLAN header, and handed to the kernel in
-    /// as few UDP GSO sends as fit (one datagram per inner frame on the wire).
-    pub(super) fn send_gso(
-        &self,
-        sock: &UdpSocket,
-        known: Option<IpAddr>,
-        vnet: &VirtioNetHdr,
-        frame: &[u8],
-        header: [u8; HEADER],
-        strip: bool,
-    ) -> io::Result<()> {
-        let max = self.cfg.max_inner();
-        let cut = if strip { 4 } else { 0 };
-        let vni = u32::from_be_bytes([0, header[4], header[5], header[6]]);
-        OUT.with(|out| {
-            SEG.with(|scratch| {
-                let (mut out, mut scratch) = (out.borrow_mut(), scratch.borrow_mut());
+/// Cuts a GSO super-frame into wire-sized inner frames (checksums
+/// finished), each behind VXLAN `header` (its 802.1Q tag stripped when
+/// `strip`), and packs them into `out` as UDP GSO sends: `deliver` gets
+/// each send and its datagram size (one datagram per inner frame on the
+/// wire). An inner frame longer than `max` is skipped; the second value
+/// says whether one was.
+pub(super) fn pack_gso(
+    vnet: &VirtioNetHdr,
+    frame: &[u8],
+    header: [u8; HEADER],
+    strip: bool,
+    max: usize,
+    out: &mut Vec<u8>,
+    mut deliver: impl FnMut(&[u8], usize) -> io::Result<()>,
+) -> (io::Result<()>, bool) {
+    let cut = if strip { 4 } else { 0 };
+    SEG.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        out.clear();
+        let mut seg_len = 0usize;
+        let mut result = Ok(());
+        let mut too_big = false;
+        let mut flush = |out: &mut Vec<u8>, seg_len: usize| {
+            if !out.is_empty() {
+                if let Err(e) = deliver(out, seg_len) {
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
                 out.clear();
-                let mut seg_len = 0usize;
-                let mut result = Ok(());
-                let mut too_big = false;
-                let mut flush = |out: &mut Vec<u8>, seg_len: usize| {
-                    if !out.is_empty() {
-                        if let Err(e) = self.deliver(sock, vni, known, out, Some(seg_len)) {
-                            if result.is_ok() {
-                                result = Err(e);
-                            }
-                        }
-                        out.clear();
-                    }
-                };
-                let cut = vepa_packet::gso::segment(frame, vnet, &mut scratch, |inner| {
-                    if inner.len() - cut > max {
-                        too_big = true;
-                        return;
-                    }
-                    let unit = HEADER + inner.len() - cut;
-                    let fits = out.len() + unit <= GSO_BYTES;
-                    if !out.is_empty() && (!fits || unit > seg_len) {
-                        flush(&mut out, seg_len);
-                    }
-                    if out.is_empty() {
-                        seg_len = unit;
-                    }
-                    encap(&mut out, &header, inner, strip);
-                    if unit < seg_len {
-                        // A shorter datagram ends a GSO send.
-                        flush(&mut out, seg_len);
-                    }
-                });
-                flush(&mut out, seg_len);
-                if too_big {
-                    self.counters.tx_too_big.fetch_add(1, Ordering::Relaxed);
-                }
-                match cut {
-                    Ok(_) => result,
-                    Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-                }
-            })
-        })
-    }
+            }
+        };
+        let segmented = vepa_packet::gso::segment(frame, vnet, &mut scratch, |inner| {
+            if inner.len() - cut > max {
+                too_big = true;
+                return;
+            }
+            let unit = HEADER + inner.len() - cut;
+            let fits = out.len() + unit <= GSO_BYTES;
+            if !out.is_empty() && (!fits || unit > seg_len) {
+                flush(out, seg_len);
+            }
+            if out.is_empty() {
+                seg_len = unit;
+            }
+            encap(out, &header, inner, strip);
+            if unit < seg_len {
+                // A shorter datagram ends a GSO send.
+                flush(out, seg_len);
+            }
+        });
+        flush(out, seg_len);
+        let r = match segmented {
+            Ok(_) => result,
+            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+        };
+        (r, too_big)
+    })
 }
 
 thread_local! {
@@ -168,7 +162,7 @@ pub(super) fn send_segmented(
             )
         }
     };
-    let mut iov = crate::port::iovec(data);
+    let mut iov = crate::sys::iovec(data);
     // Room for one cmsghdr carrying a u16, aligned as the kernel wants.
     let mut control = [0u64; 4];
     // SAFETY: CMSG_SPACE only computes a size.

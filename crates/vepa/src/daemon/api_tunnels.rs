@@ -16,7 +16,10 @@ pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {
         if p.kind != PortKind::Vxlan {
             continue;
         }
-        let Some(t) = e.port_device(&s.name, &p.name).and_then(|d| d.tunnel()) else {
+        let Some(d) = e.port_device(&s.name, &p.name) else {
+            continue;
+        };
+        let Some(t) = vepa_io::VxlanPort::of(&*d).map(|v| v.state()) else {
             continue;
         };
         out.push(TunnelView {

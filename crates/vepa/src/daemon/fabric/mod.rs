@@ -185,7 +185,9 @@ pub fn program_ports(e: &Engine, cp: &ControlPlane, hosts: &BTreeMap<String, Hos
         let Some(dev) = e.port_device(&f.switch, &f.port) else {
             continue;
         };
-        let Some(vx) = dev.as_vxlan() else { continue };
+        let Some(vx) = vepa_io::VxlanPort::of(&*dev) else {
+            continue;
+        };
         let want = program(&f, &cp.opts.host_id, hosts);
         if *vx.fabric() != want {
             tracing::info!(
@@ -206,7 +208,7 @@ pub fn this_host(e: &Engine, cp: &ControlPlane) -> HostRecord {
         fdb: &|s| e.fdb(s).unwrap_or_default(),
         arp: &|s, p| {
             e.port_device(s, p)
-                .and_then(|d| d.as_vxlan().map(|v| v.snooped()))
+                .and_then(|d| vepa_io::VxlanPort::of(&*d).map(|v| v.snooped()))
                 .unwrap_or_default()
         },
     };
