@@ -8,14 +8,14 @@
 //! an error and on Ctrl-C.
 
 use crate::probe;
-use crate::realize::{realize, Realized};
 use crate::stats;
-use crate::topology::{ModeName, PortKind, PortSpec, SwitchSpec, Topology};
 use anyhow::{bail, Context, Result};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vepa_api::topology::{ModeName, PortKind, PortSpec, SwitchSpec, Topology};
+use vepa_host::{realize, Realized};
 use vepa_packet::MacAddr;
 
 struct Scenario {
@@ -207,7 +207,7 @@ fn print_matrix(s: &Scenario, reach: &[[bool; 4]; 4]) -> bool {
 }
 
 pub fn run() -> Result<()> {
-    if !crate::realize::running_as_root() {
+    if !vepa_host::running_as_root() {
         bail!("vepa demo creates namespaces and devices, so it needs root: run it as root");
     }
     let stop = Arc::new(AtomicBool::new(false));

@@ -55,7 +55,7 @@ pub fn table(r: &Report) -> String {
 }
 
 pub fn run(json: bool) -> Result<()> {
-    if !crate::realize::running_as_root() {
+    if !vepa_host::running_as_root() {
         bail!("vepa doctor tries each feature in a scratch network namespace, which needs root: run it as root");
     }
     let r = vepa_kernel::doctor::run();

@@ -23,11 +23,9 @@ mod client;
 mod daemon;
 mod demo;
 mod doctor;
-mod kernel_switch;
 mod manual;
 mod nic;
 mod probe;
-mod realize;
 mod run;
 mod stats;
 use vepa_api::topology;
@@ -420,9 +418,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             &file,
             stats_json.as_deref(),
             workers.map(usize::from).unwrap_or_else(default_workers),
-            realize::PortOptions {
+            vepa_host::PortOptions {
                 rx_ring,
-                ..realize::PortOptions::default()
+                ..vepa_host::PortOptions::default()
             },
         ),
         Command::Validate { file } => {

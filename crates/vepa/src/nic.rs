@@ -91,7 +91,7 @@ struct NicView {
 }
 
 pub fn run(cmd: NicCmd) -> Result<()> {
-    if !crate::realize::running_as_root() {
+    if !vepa_host::running_as_root() {
         bail!("vepa nic needs root (CAP_NET_ADMIN): run it as root");
     }
     match cmd {

@@ -1,12 +1,12 @@
 //! `vepa run`: a topology in the foreground until SIGINT or SIGTERM.
 
-use crate::realize::{realize, PortOptions};
 use crate::stats;
-use crate::topology::Topology;
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use vepa_api::topology::Topology;
+use vepa_host::{realize, PortOptions};
 
 pub fn run(
     file: &Path,

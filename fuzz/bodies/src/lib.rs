@@ -15,7 +15,6 @@ mod record;
 use std::net::UdpSocket;
 use std::sync::OnceLock;
 use vepa_api::flowtext::{format_flow, parse_flow, parse_group, PortNames};
-use vepa_api::topology;
 use vepa_api::topology::Topology;
 use vepa_api::wire;
 use vepa_api::wire::HostRecord;

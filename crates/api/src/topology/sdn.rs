@@ -6,7 +6,7 @@ use crate::flowtext::{format_flow, parse_flow, parse_group, parse_meter, PortNam
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use utoipa::ToSchema;
-use vepa_dataplane::flow::{FlowFilter, Pipeline};
+use vepa_dataplane::flow::{FlowFilter, Miss, Pipeline};
 
 /// The port OpenFlow 1.3 assigned (IANA).
 pub const OPENFLOW_PORT: u16 = 6653;
@@ -298,4 +298,33 @@ pub fn canonical_flow(
     let names = s.port_names();
     let f = parse_flow(text, PortNames(&names))?;
     Ok(format_flow(&f.spec, PortNames(&names)))
+}
+
+/// How a switch's flows apply, from its OpenFlow settings and whether its
+/// controller is connected: the miss policy, and whether flows are
+/// bypassed altogether.
+///
+/// - no controller configured: flows apply; misses take the switch's own
+///   forwarding, or are dropped in `secure` mode;
+/// - controller connected: flows apply, misses are dropped (OpenFlow 1.3);
+/// - controller configured but gone: `standalone` forwards every frame as
+///   a plain switch (flows kept, unused), `secure` keeps using the flows
+///   and drops misses.
+pub fn flow_mode(of: Option<&OpenFlowSpec>, controller_up: bool) -> (Miss, bool) {
+    let Some(o) = of else {
+        return (Miss::Normal, false);
+    };
+    let secure = o.fail_mode == FailMode::Secure;
+    match (o.controller.is_some(), controller_up) {
+        (_, true) => (Miss::Drop, false),
+        (true, false) if !secure => (Miss::Normal, true),
+        (_, false) if secure => (Miss::Drop, false),
+        _ => (Miss::Normal, false),
+    }
+}
+
+/// A pipeline with the mode `flow_mode` gives it.
+pub fn with_mode(mut p: Pipeline, of: Option<&OpenFlowSpec>, controller_up: bool) -> Pipeline {
+    (p.miss, p.bypass) = flow_mode(of, controller_up);
+    p
 }

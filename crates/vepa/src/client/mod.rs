@@ -9,7 +9,6 @@ pub mod routers;
 mod show;
 pub mod vm;
 
-use crate::topology::Topology;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use http::Client;
@@ -17,6 +16,7 @@ use hyper::Method;
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::PathBuf;
+use vepa_api::topology::Topology;
 use vepa_api::wire::{ApplyRequest, ApplyResult, FdbFlushed, FdbRow, PortView, Stats};
 use vepa_packet::MacAddr;
 
@@ -335,7 +335,7 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
             )?);
         }
         SwitchCmd::Show { name, out } => {
-            let switches: Vec<crate::topology::SwitchSpec> = match &name {
+            let switches: Vec<vepa_api::topology::SwitchSpec> = match &name {
                 Some(n) => vec![c.get(&format!("/v1/switches/{}", seg(n)))?],
                 None => c.get("/v1/switches")?,
             };

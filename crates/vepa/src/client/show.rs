@@ -1,7 +1,7 @@
 //! Tables for people (the `-o json` forms print the API's answers as they are).
 
-use crate::topology::{PortKind, SwitchSpec};
 use std::fmt::Write as _;
+use vepa_api::topology::{PortKind, SwitchSpec};
 use vepa_api::wire::{FdbRow, PortView, Stats};
 
 /// Left-aligned columns, two spaces apart.
@@ -43,7 +43,7 @@ fn kind(k: PortKind) -> &'static str {
     }
 }
 
-fn mode_name(m: crate::topology::ModeName) -> String {
+fn mode_name(m: vepa_api::topology::ModeName) -> String {
     serde_json::to_value(m)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -110,7 +110,7 @@ fn switch_table(list: &[SwitchSpec], stats: &Stats) -> String {
 
 /// A port's MTU; for a tunnel, the underlay's and the inner IP MTU it
 /// leaves (50 bytes of IPv4, UDP, VXLAN and inner Ethernet headers; 70 over IPv6).
-fn mtu(p: &crate::topology::PortSpec) -> String {
+fn mtu(p: &vepa_api::topology::PortSpec) -> String {
     if p.kind == PortKind::Vxlan {
         let under = p.mtu.unwrap_or(1500);
         let v6 = p

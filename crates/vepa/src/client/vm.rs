@@ -5,8 +5,8 @@
 //! so every guest gets its own and keeps it across restarts.
 
 use super::http::Client;
-use crate::topology::PortKind;
 use anyhow::{bail, Result};
+use vepa_api::topology::PortKind;
 use vepa_api::wire::PortView;
 use vepa_packet::MacAddr;
 

@@ -8,7 +8,6 @@
 
 use super::engine::{ChangeError, Engine};
 use super::metrics;
-use crate::topology::{PortSpec, SwitchSpec, Topology, TopologyError};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -20,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
 use utoipa::OpenApi;
+use vepa_api::topology::{PortSpec, SwitchSpec, Topology, TopologyError};
 use vepa_api::wire::{
     ApplyRequest, ApplyResult, ErrorBody, FdbAdd, FdbFlush, FdbFlushed, FdbRow, PortPatch,
     PortView, Stats, SwitchPatch,
@@ -318,7 +318,7 @@ fn views(t: &Topology, switch: Option<&str>, vhost_user_dir: &str) -> Vec<PortVi
             up.chain(down).map(|(p, role)| PortView {
                 switch: s.name.clone(),
                 role: role.into(),
-                socket: (p.kind == crate::topology::PortKind::VhostUser)
+                socket: (p.kind == vepa_api::topology::PortKind::VhostUser)
                     .then(|| p.vhost_user_socket_in(vhost_user_dir, &s.name)),
                 spec: p.clone(),
             })
@@ -363,7 +363,7 @@ async fn add_port(
     Query(q): Query<AddPortQuery>,
     Body2(spec): Body2<PortSpec>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
-    if spec.kind == crate::topology::PortKind::Patch {
+    if spec.kind == vepa_api::topology::PortKind::Patch {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("type"),
@@ -543,7 +543,7 @@ async fn fdb_add(
                 ),
             });
         }
-        s.static_fdb.push(crate::topology::StaticFdbSpec {
+        s.static_fdb.push(vepa_api::topology::StaticFdbSpec {
             mac: add.mac,
             vlan: add.vlan,
             port: add.port,

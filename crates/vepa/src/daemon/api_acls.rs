@@ -4,12 +4,12 @@
 
 use super::api::{add_named, edit, with_engine, ApiError, Body2, Shared};
 use super::engine::{ChangeError, Engine};
-use crate::topology::filter::{AclSpec, Direction};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
+use vepa_api::topology::filter::{AclSpec, Direction};
 use vepa_api::wire::{
     AclRuleAdd, AclRuleView, AclView, ApplyResult, ConnView, ErrorBody, Flushed, ZoneView,
 };

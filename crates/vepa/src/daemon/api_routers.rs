@@ -6,13 +6,13 @@
 
 use super::api::{add_named, edit, with_engine, ApiError, Body2, Shared};
 use super::engine::{ChangeError, Engine};
-use crate::topology::router::{switch_port_name, RouteSpec, RouterPortSpec, RouterSpec};
-use crate::topology::Topology;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
+use vepa_api::topology::router::{switch_port_name, RouteSpec, RouterPortSpec, RouterSpec};
+use vepa_api::topology::Topology;
 use vepa_api::wire::{
     ApplyResult, ErrorBody, NeighborView, NeighborsFlushed, RouteView, RouterCountersView,
     RouterPortView, RouterView,

@@ -4,10 +4,10 @@
 
 use super::api::{with_engine, ApiError, Shared};
 use super::engine::Engine;
-use crate::topology::PortKind;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use vepa_api::topology::PortKind;
 use vepa_api::wire::{HostsView, IpMac, LearnedMac, TunnelView};
 
 pub(super) fn tunnels(e: &Engine) -> Vec<TunnelView> {

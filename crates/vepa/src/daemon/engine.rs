@@ -19,22 +19,21 @@
 //! at the last acknowledged state, which the next start reconciles onto the
 //! host (devices adopted, made again, or removed).
 
-use super::devices::{Device, DeviceSpec, Owner, PortKey};
 use super::store::{Store, StoreError};
-use crate::realize::patch_key;
-use crate::topology::kernel::KernelShape;
-use crate::topology::router::switch_port_name;
-use crate::topology::{Topology, TopologyError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 use vepa_api::plan::diff;
+use vepa_api::topology::kernel::KernelShape;
+use vepa_api::topology::router::switch_port_name;
+use vepa_api::topology::{Topology, TopologyError};
 use vepa_api::wire::{ApplyResult, FdbRow, PortStats, Stats, SwitchStats};
 use vepa_dataplane::router::{Router, RouterConfig};
 use vepa_dataplane::{PortCounters, PortId, Switch, SwitchConfig, SwitchCore};
-use vepa_io::{Attachment, CapturePoint, Forwarder, LiveCounters, RouterAttachment};
+use vepa_host::devices::{self, Device, DeviceSpec, Owner, PortKey};
+use vepa_io::{CapturePoint, Forwarder, LiveCounters};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
@@ -97,7 +96,7 @@ pub struct Engine {
     /// The routers, kept across forwarder restarts (their neighbors too).
     pub(super) routers: HashMap<String, Arc<Router>>,
     /// ACLs, guards and connection tables in force.
-    pub(super) filters: super::filters::Filters,
+    pub(super) filters: vepa_host::Filters,
     /// Where switches' OpenFlow management sockets are, and whether the
     /// daemon has TLS files for `pssl:`/`ssl:`.
     openflow_dir: std::path::PathBuf,
@@ -113,7 +112,7 @@ type Backends = (
 );
 
 fn backends(topo: &Topology, strict: bool) -> Result<Backends, ChangeError> {
-    let choices = crate::kernel_switch::decide_with(topo, strict).map_err(|e| {
+    let choices = vepa_host::kernel::decide_with(topo, strict).map_err(|e| {
         ChangeError::Invalid(TopologyError::Invalid {
             at: "topology".into(),
             field: "backend".into(),
@@ -149,27 +148,6 @@ fn layout(topo: &Topology) -> Vec<(String, Vec<String>)> {
             (s.name.clone(), ports)
         })
         .collect()
-}
-
-/// Each router port's switch index and port, in `configs`' switches.
-pub fn router_attachment(
-    router: Arc<Router>,
-    cfg: &RouterConfig,
-    topo: &Topology,
-    configs: &[SwitchConfig],
-) -> RouterAttachment {
-    let spec = topo.router(&cfg.name);
-    let ports = cfg
-        .ports
-        .iter()
-        .map(|p| {
-            let sw = &spec?.ports.iter().find(|q| q.name == p.name)?.switch;
-            let si = configs.iter().position(|c| &c.name == sw)?;
-            let id = configs[si].port_id(&switch_port_name(&cfg.name, &p.name))?;
-            Some((si, id))
-        })
-        .collect();
-    RouterAttachment { router, ports }
 }
 
 impl Engine {
@@ -232,7 +210,7 @@ impl Engine {
         e.choices = choices;
         let desired = e.desired.clone();
         e.sdn = e.pipelines_for(&desired)?;
-        for d in super::devices::devices(&e.desired, &kernel) {
+        for d in devices::devices(&e.desired, &kernel) {
             match e.owner.adopt(&e.desired, &d) {
                 Some(Ok(dev)) => {
                     tracing::info!(device = %d.key, "adopted");
@@ -324,7 +302,7 @@ impl Engine {
     }
 
     /// A switch's OpenFlow channels, as `switch show` lists them.
-    fn openflow_channels(&self, s: &crate::topology::SwitchSpec) -> Vec<String> {
+    fn openflow_channels(&self, s: &vepa_api::topology::SwitchSpec) -> Vec<String> {
         let Some(of) = &s.openflow else {
             return Vec::new();
         };
@@ -333,18 +311,18 @@ impl Engine {
             super::openflow::mgmt_path(&self.openflow_dir, &s.name).display()
         )];
         if let Some(l) = &of.listen {
-            match crate::topology::sdn::parse_listen(l) {
-                Ok((crate::topology::sdn::Transport::Tcp, a)) => v.push(format!(
+            match vepa_api::topology::sdn::parse_listen(l) {
+                Ok((vepa_api::topology::sdn::Transport::Tcp, a)) => v.push(format!(
                     "ptcp:{a} (UNAUTHENTICATED: any local user can steer this switch)"
                 )),
-                Ok((crate::topology::sdn::Transport::Ssl, a)) => v.push(format!("pssl:{a}")),
+                Ok((vepa_api::topology::sdn::Transport::Ssl, a)) => v.push(format!("pssl:{a}")),
                 Err(_) => {}
             }
         }
         if let Some(c) = &of.controller {
             let plain = matches!(
-                crate::topology::sdn::parse_controller(c),
-                Ok((crate::topology::sdn::Transport::Tcp, _, _))
+                vepa_api::topology::sdn::parse_controller(c),
+                Ok((vepa_api::topology::sdn::Transport::Tcp, _, _))
             );
             v.push(if plain {
                 format!("controller {c} (UNAUTHENTICATED: whoever answers at that address steers this switch)")
@@ -434,7 +412,7 @@ impl Engine {
         }
         let (kernel, choices) = backends(&new, true)?;
         let pipelines = self.pipelines_for(&new)?;
-        let wanted = super::devices::devices(&new, &kernel);
+        let wanted = devices::devices(&new, &kernel);
         // Devices that failed before are tried again.
         let is_current = |d: &DeviceSpec| self.devices.get(&d.key).is_some_and(|x| x.spec == *d);
         let to_create: Vec<DeviceSpec> =
@@ -442,7 +420,7 @@ impl Engine {
         let to_remove: Vec<String> = self
             .devices
             .iter()
-            .filter(|(k, dev)| !wanted.iter().any(|w| w.key == **k && w.spec_eq(&dev.spec)))
+            .filter(|(k, dev)| !wanted.iter().any(|w| w.key == **k && *w == dev.spec))
             .map(|(k, _)| k.clone())
             .collect();
         // The forwarder maps each router port to its switch port: a router
@@ -698,7 +676,11 @@ impl Engine {
                     }
                     if let Some(sdn) = self.sdn.get(&name) {
                         let of = topo.switch(&name).and_then(|s| s.openflow.as_ref());
-                        let p = super::sdn::with_mode(sdn.pipeline.clone(), of, sdn.controller_up);
+                        let p = vepa_api::topology::sdn::with_mode(
+                            sdn.pipeline.clone(),
+                            of,
+                            sdn.controller_up,
+                        );
                         sw.set_pipeline(Arc::new(p));
                     }
                     self.cores.insert(name, Arc::clone(sw.core()));
@@ -707,48 +689,26 @@ impl Engine {
                 Err(e) => tracing::error!(switch = %name, error = %e, "switch refused its config"),
             }
         }
+        if let Err(e) = self.set_routers(&self.desired.clone()) {
+            tracing::error!(error = %e, "routers refused their config");
+        }
         let ports: HashMap<&PortKey, &Arc<dyn vepa_io::Port>> = self
             .devices
             .values()
             .flat_map(|d| d.ports.iter().map(|(k, p)| (k, p)))
             .collect();
-        let mut attachments = Vec::new();
-        let mut index = vec![0u16; topo.switches.len()];
-        for (si, s, p) in topo.ports() {
-            let id = PortId(index[si]);
-            index[si] += 1;
-            let key = (s.name.clone(), p.name.clone());
-            let Some(port) = ports.get(&key) else {
-                continue;
-            };
-            let affinity =
-                (p.kind == crate::topology::PortKind::Patch).then(|| patch_key(topo, &s.name, p));
-            attachments.push(Attachment {
-                port: Arc::clone(port),
-                switch: si,
-                id,
-                affinity,
-                capture: Arc::clone(self.captures.entry(key).or_default()),
-            });
-        }
-        let configs: Vec<SwitchConfig> = switches.iter().map(|s| (*s.config()).clone()).collect();
-        if let Err(e) = self.set_routers(&self.desired.clone()) {
-            tracing::error!(error = %e, "routers refused their config");
-        }
-        let topo = &self.desired;
-        let routers = topo
-            .routers
-            .iter()
-            .filter_map(|spec| {
-                let r = self.routers.get(&spec.name)?;
-                let cfg = r.tables().config.clone();
-                Some(router_attachment(Arc::clone(r), &cfg, topo, &configs))
-            })
-            .collect();
-        self.filters
-            .apply(&self.desired, &self.cores, &self.routers);
-        let mut fwd = Forwarder::new(switches, attachments);
-        fwd.set_routers(routers);
+        let captures = &mut self.captures;
+        let mut fwd = vepa_host::assemble(
+            &self.desired,
+            switches,
+            &self.routers,
+            &mut self.filters,
+            |s, p| {
+                let key = (s.name.clone(), p.name.clone());
+                let port = Arc::clone(ports.get(&key)?);
+                Some((port, Arc::clone(captures.entry(key).or_default())))
+            },
+        );
         fwd.set_workers(self.workers);
         fwd.set_epoch(self.epoch);
         if let Some(sink) = &self.packet_in {
@@ -984,11 +944,5 @@ impl Engine {
             }
         }
         out
-    }
-}
-
-impl DeviceSpec {
-    fn spec_eq(&self, o: &DeviceSpec) -> bool {
-        self == o
     }
 }

@@ -10,10 +10,8 @@ pub mod api_acls;
 pub mod api_flows;
 pub mod api_routers;
 pub mod api_tunnels;
-pub mod devices;
 pub mod engine;
 pub mod fabric;
-pub mod filters;
 pub mod metrics;
 pub mod openflow;
 mod readiness;
@@ -21,13 +19,13 @@ pub mod sdn;
 pub mod store;
 pub mod tls;
 
-use crate::realize::{running_as_root, PortOptions};
-use crate::topology::Topology;
 use anyhow::{bail, Context, Result};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use vepa_api::topology::Topology;
+use vepa_host::{running_as_root, PortOptions};
 
 /// The embedded default topology (`--default`).
 pub const DEFAULT_TOPOLOGY: &str = include_str!("../../../../examples/daemon-default.toml");
@@ -233,12 +231,12 @@ fn vhost_user_dir(dir: &Path) -> Result<&'static str> {
     if !text.starts_with('/')
         || !text[1..]
             .split('/')
-            .all(crate::topology::check_path_component)
+            .all(vepa_api::topology::check_path_component)
     {
         bail!("--vhost-user-dir: '{}': expected an absolute path without '.', '..', '//' or control characters", dir.display());
     }
-    if text.len() + 2 >= crate::topology::MAX_SOCKET_PATH {
-        bail!("--vhost-user-dir: '{text}' leaves no room for a socket name in a unix socket address ({} bytes)", crate::topology::MAX_SOCKET_PATH);
+    if text.len() + 2 >= vepa_api::topology::MAX_SOCKET_PATH {
+        bail!("--vhost-user-dir: '{text}' leaves no room for a socket name in a unix socket address ({} bytes)", vepa_api::topology::MAX_SOCKET_PATH);
     }
     Ok(Box::leak(text.to_string().into_boxed_str()))
 }
@@ -286,13 +284,20 @@ pub fn run(o: DaemonOptions) -> Result<()> {
     if !running_as_root() {
         bail!("vepa daemon needs root to create devices and open raw sockets: run it as root");
     }
-    // Forwarding threads are made anew on every port change; with glibc's
-    // default of up to 8 malloc arenas a core, each new thread may take an
-    // arena of its own, and the daemon's memory would creep up with the
-    // changes (bench/soak shows it). A few arenas serve these threads.
-    // SAFETY: mallopt only sets an allocator parameter; called before
-    // any thread but this one exists.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 4) };
+    // Forwarding threads and their receive buffers (32 of 64 KiB each)
+    // are made anew on every port change. With glibc's defaults each new
+    // thread may take an arena of its own (up to 8 a core), and freed
+    // 64 KiB buffers stay in the arenas, fragmenting them, so the daemon's
+    // memory would creep up with the changes (bench/soak shows it). A few
+    // arenas serve these threads, and blocks of 64 KiB and more are
+    // mapped and unmapped on their own (a fixed threshold: glibc would
+    // otherwise raise it after the first such free).
+    // SAFETY: mallopt only sets allocator parameters; called before any
+    // thread but this one exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+    }
     let gid = match &o.group {
         Some(g) => group_id("--group", g)?,
         None => 0,
@@ -324,7 +329,7 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         (None, None) => None,
     };
     let store = store::Store::open(&o.state_dir)?;
-    let owner = devices::Owner {
+    let owner = vepa_host::Owner {
         instance: store.instance().to_string(),
         opts: PortOptions {
             underlay: o.fabric.as_ref().map(|f| f.underlay),

@@ -12,13 +12,13 @@
 //! barrier reply).
 
 use super::engine::{ChangeError, Engine};
-use crate::topology::sdn::{FailMode, OpenFlowSpec};
-use crate::topology::Topology;
 use std::collections::HashMap;
 use std::sync::Arc;
 use vepa_api::flowtext::{format_flow, format_group, format_meter, PortNames};
+use vepa_api::topology::sdn::with_mode;
+use vepa_api::topology::Topology;
 use vepa_dataplane::flow::{
-    FlowError, FlowFilter, FlowSpec, Group, Instruction, Miss, Pipeline, RemovedReason, Rule,
+    FlowError, FlowFilter, FlowSpec, Group, Instruction, Pipeline, RemovedReason, Rule,
 };
 
 /// One switch's SDN state.
@@ -31,35 +31,6 @@ pub struct Sdn {
     pub unsaved: bool,
     /// An active controller connection is up.
     pub controller_up: bool,
-}
-
-/// How a switch's flows apply, from its OpenFlow settings and whether its
-/// controller is connected: the miss policy, and whether flows are
-/// bypassed altogether.
-///
-/// - no controller configured: flows apply; misses take the switch's own
-///   forwarding, or are dropped in `secure` mode;
-/// - controller connected: flows apply, misses are dropped (OpenFlow 1.3);
-/// - controller configured but gone: `standalone` forwards every frame as
-///   a plain switch (flows kept, unused), `secure` keeps using the flows
-///   and drops misses.
-pub fn flow_mode(of: Option<&OpenFlowSpec>, controller_up: bool) -> (Miss, bool) {
-    let Some(o) = of else {
-        return (Miss::Normal, false);
-    };
-    let secure = o.fail_mode == FailMode::Secure;
-    match (o.controller.is_some(), controller_up) {
-        (_, true) => (Miss::Drop, false),
-        (true, false) if !secure => (Miss::Normal, true),
-        (_, false) if secure => (Miss::Drop, false),
-        _ => (Miss::Normal, false),
-    }
-}
-
-/// A pipeline with the mode `flow_mode` gives it.
-pub fn with_mode(mut p: Pipeline, of: Option<&OpenFlowSpec>, controller_up: bool) -> Pipeline {
-    (p.miss, p.bypass) = flow_mode(of, controller_up);
-    p
 }
 
 fn flow_error(switch: &str, e: FlowError) -> ChangeError {

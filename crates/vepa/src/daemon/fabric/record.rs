@@ -1,9 +1,9 @@
 //! What a host publishes and how the others' records become each local
 //! fabric port's [`Fabric`]: pure functions, tested without etcd.
 
-use crate::topology::{ModeName, PortKind, Topology};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
+use vepa_api::topology::{ModeName, PortKind, Topology};
 use vepa_api::wire::{FdbRow, HostRecord, IpMac, NetworkRecord};
 use vepa_io::Fabric;
 use vepa_packet::MacAddr;

@@ -23,7 +23,6 @@ mod session;
 
 use super::engine::Engine;
 use super::sdn::PortInfo;
-use crate::topology::sdn::{parse_controller, parse_listen, OpenFlowSpec, Transport};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use vepa_api::topology::sdn::{parse_controller, parse_listen, OpenFlowSpec, Transport};
 use vepa_dataplane::flow::{RemovedReason, Rule};
 
 /// How many controller copies may wait between the forwarders and the

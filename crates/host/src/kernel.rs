@@ -5,10 +5,11 @@
 //! for each switch of a topology and makes the devices, recording each in
 //! the run's [`HostState`] so that it goes as exactly as the userspace ports.
 
-use crate::realize::{make_veth, temp_ifname, HostState, PortMaker};
-use crate::topology::kernel::{features_needed, kernel_mode, kernel_shape, KernelShape};
-use crate::topology::{Backend, ModeName, PortKind, SwitchSpec, Topology};
+use crate::ports::{make_veth, PortMaker};
+use crate::state::{temp_ifname, HostState};
 use anyhow::{bail, Context, Result};
+use vepa_api::topology::kernel::{features_needed, kernel_mode, kernel_shape, KernelShape};
+use vepa_api::topology::{Backend, ModeName, PortKind, SwitchSpec, Topology};
 use vepa_kernel::{host, BridgePortFlags, MacvlanMode, NewLink};
 
 /// How one switch is realized, and why.
@@ -53,7 +54,7 @@ pub fn decide_with(topo: &Topology, strict: bool) -> Result<Vec<Choice>> {
         }
         let shape = match kernel_shape(s).and_then(|shape| {
             match topo.router_ports_on(&s.name).next() {
-                Some((r, p)) => Err(crate::topology::kernel::Unfit {
+                Some((r, p)) => Err(vepa_api::topology::kernel::Unfit {
                     port: None,
                     field: "router",
                     why: format!(
@@ -71,12 +72,12 @@ pub fn decide_with(topo: &Topology, strict: bool) -> Result<Vec<Choice>> {
                 .iter()
                 .find(|a| a.port.as_deref().and_then(|p| p.split_once('/')).is_some_and(|(sw, _)| sw == s.name));
             match (guarded, listed) {
-                (Some(p), _) => Err(crate::topology::kernel::Unfit {
+                (Some(p), _) => Err(vepa_api::topology::kernel::Unfit {
                     port: Some(p.name.clone()),
                     field: "guard",
                     why: "anti-spoofing is vepa's userspace dataplane".into(),
                 }),
-                (None, Some(a)) => Err(crate::topology::kernel::Unfit {
+                (None, Some(a)) => Err(vepa_api::topology::kernel::Unfit {
                     port: None,
                     field: "acl",
                     why: format!("ACL '{}' filters one of its ports, and filtering is vepa's userspace dataplane", a.name),

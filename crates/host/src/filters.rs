@@ -6,10 +6,10 @@
 //! lives as long as some list sits there, so tracked connections survive
 //! edits of the rules.
 
-use crate::topology::filter::{port_guard, AclSpec, DEFAULT_CONNTRACK_LIMIT};
-use crate::topology::Topology;
 use std::collections::HashMap;
 use std::sync::Arc;
+use vepa_api::topology::filter::{port_guard, AclSpec, DEFAULT_CONNTRACK_LIMIT};
+use vepa_api::topology::Topology;
 use vepa_dataplane::filter::{Acl, PortFilter, Zone};
 use vepa_dataplane::router::{Router, RouterFilter};
 use vepa_dataplane::SwitchCore;
@@ -76,7 +76,7 @@ impl Filters {
                 .find(|(s, _, _)| {
                     s.zone() == zone
                         && s.port.is_some()
-                        && (s.direction == Some(crate::topology::filter::Direction::Out)) == out
+                        && (s.direction == Some(vepa_api::topology::filter::Direction::Out)) == out
                 })
                 .map(|(_, _, a)| Arc::clone(a))
         };

@@ -1,119 +1,18 @@
-//! Turning a validated topology into devices, namespaces and open ports.
+//! Making and opening one port of a topology on the host: its device
+//! (veth, tap, a VM's tap, a patch wire), its namespace and addresses,
+//! and the vepa port that switches it.
 //!
-//! Everything is checked that can be checked before the first device is
-//! made (interfaces that must exist do, those vepa will create do not);
-//! then devices are created one by one, each recorded in [`HostState`] so
-//! that an error half-way, a signal or the normal end removes exactly what
-//! this run made, in reverse order, and nothing else.
+//! Everything that can be checked before the first device is made is
+//! checked in [`preflight_port`] (interfaces that must exist do, those
+//! vepa will create do not).
 
-use crate::topology::{PortKind, PortSpec, SwitchSpec, Topology};
+use crate::state::{temp_ifname, HostState};
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use vepa_dataplane::{PortId, Switch, SwitchConfig};
-use vepa_io::{Attachment, Forwarder, PacketPort, Port, RingPort, TapPort};
+use vepa_api::topology::{PortKind, PortSpec, SwitchSpec, Topology};
+use vepa_io::{PacketPort, Port, RingPort, TapPort};
 use vepa_kernel::host;
-
-enum Made {
-    Link(String),
-    /// A link inside a namespace vepa did not make (a macvlan moved into it).
-    LinkIn(String, String),
-    Netns(String),
-}
-
-/// What this run created on the host; removed on drop.
-#[derive(Default)]
-pub struct HostState {
-    made: Vec<Made>,
-}
-
-impl HostState {
-    pub fn link(&mut self, name: &str) {
-        self.made.push(Made::Link(name.to_string()));
-    }
-
-    pub fn link_in(&mut self, netns: &str, name: &str) {
-        self.made
-            .push(Made::LinkIn(netns.to_string(), name.to_string()));
-    }
-
-    /// The links this state made (so far).
-    pub fn links(&self) -> impl Iterator<Item = &str> {
-        self.made.iter().filter_map(|m| match m {
-            Made::Link(l) => Some(l.as_str()),
-            Made::LinkIn(..) | Made::Netns(_) => None,
-        })
-    }
-
-    /// The links this state made inside namespaces it did not make.
-    pub fn links_in(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.made.iter().filter_map(|m| match m {
-            Made::LinkIn(ns, l) => Some((ns.as_str(), l.as_str())),
-            _ => None,
-        })
-    }
-
-    /// The namespaces this state made.
-    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
-        self.made.iter().filter_map(|m| match m {
-            Made::Netns(n) => Some(n.as_str()),
-            Made::Link(_) | Made::LinkIn(..) => None,
-        })
-    }
-
-    /// Keeps what was made: it now belongs to someone else (the daemon's
-    /// store), and dropping this state no longer removes it.
-    pub fn keep(mut self) {
-        self.made.clear();
-    }
-
-    /// Removes everything, last made first. Namespaces go after the links
-    /// that lead into them.
-    pub fn teardown(&mut self) {
-        while let Some(m) = self.made.pop() {
-            let r = match &m {
-                Made::Link(l) => host::del_link(l),
-                // Gone already when its namespace went.
-                Made::LinkIn(ns, _) if !host::netns_exists(ns) => Ok(()),
-                Made::LinkIn(ns, l) => host::del_link_in(Some(ns), l),
-                Made::Netns(n) => host::del_netns(n),
-            };
-            if let Err(e) = r {
-                tracing::warn!("cleanup: {e}");
-            }
-        }
-    }
-}
-
-impl Drop for HostState {
-    fn drop(&mut self) {
-        self.teardown();
-    }
-}
-
-/// A topology running on the host: the forwarder and what it needs removed.
-/// Drop order matters: ports (and the taps they own) close before the host
-/// devices go.
-pub struct Realized {
-    pub forwarder: Forwarder,
-    pub host: HostState,
-    /// Each switch's backend, and why.
-    pub choices: Vec<crate::kernel_switch::Choice>,
-    /// The filters installed, for their connection tables to be expired.
-    pub filters: crate::daemon::filters::Filters,
-}
-
-/// Checks the host before anything is made.
-fn preflight(topo: &Topology) -> Result<()> {
-    if !running_as_root() {
-        bail!("vepa needs root to create devices and open raw sockets (CAP_NET_ADMIN, CAP_NET_RAW): run it as root");
-    }
-    for (_, s, p) in topo.ports() {
-        preflight_port(s, p)?;
-    }
-    Ok(())
-}
 
 /// What must hold on the host before `p` can be made: interfaces it uses
 /// exist, those it creates do not.
@@ -151,18 +50,6 @@ pub fn preflight_port(s: &SwitchSpec, p: &PortSpec) -> Result<()> {
         _ => {}
     }
     Ok(())
-}
-
-pub fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// A temporary interface name for a veth end before it is renamed inside its namespace.
-pub fn temp_ifname() -> String {
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    format!("vpt{:x}x{seq:x}", std::process::id() & 0xfffff)
 }
 
 /// Checks that only root can change what is in `dir`: a real directory
@@ -205,7 +92,7 @@ impl PortOptions {
     /// The one directory vhost-user sockets may be made in.
     pub fn vhost_user_dir(&self) -> &'static str {
         self.vhost_user_dir
-            .unwrap_or(crate::topology::VHOST_USER_DIR)
+            .unwrap_or(vepa_api::topology::VHOST_USER_DIR)
     }
 }
 
@@ -286,7 +173,7 @@ impl<'t> PortMaker<'t> {
             if !self.namespaces_ready.contains(ns) {
                 if !host::netns_exists(ns) {
                     host::add_netns(ns).context("netns")?;
-                    state.made.push(Made::Netns(ns.clone()));
+                    state.netns(ns);
                 }
                 self.namespaces_ready.insert(ns.clone());
             }
@@ -365,78 +252,6 @@ impl<'t> PortMaker<'t> {
     }
 }
 
-pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -> Result<Realized> {
-    preflight(topo)?;
-    let choices = crate::kernel_switch::decide(topo)?;
-    let mut state = HostState::default();
-    let mut maker = PortMaker::new(topo, opts);
-    for (s, c) in topo.switches.iter().zip(&choices) {
-        tracing::info!(switch = %s.name, "{}", c.why);
-        if let Some(shape) = c.kernel {
-            crate::kernel_switch::realize(&mut maker, &mut state, s, shape, true)?;
-        }
-    }
-    let mut attachments: Vec<Attachment> = Vec::new();
-    let mut port_index = vec![0u16; topo.switches.len()];
-    for (si, s, p) in topo.ports() {
-        let id = PortId(port_index[si]);
-        port_index[si] += 1;
-        if choices[si].kernel.is_some() {
-            // The kernel forwards for this switch; vepa has no port on it.
-            continue;
-        }
-        let port = maker.open(&mut state, s, p)?;
-        // Both ends of a patch share a key, so one worker serves the wire.
-        let affinity = (p.kind == PortKind::Patch).then(|| patch_key(topo, &s.name, p));
-        attachments.push(Attachment {
-            port,
-            switch: si,
-            id,
-            affinity,
-            capture: Default::default(),
-        });
-    }
-    // `vepa run` has no controller: flows from the file, misses by fail mode.
-    let switches = configs
-        .into_iter()
-        .zip(&topo.switches)
-        .map(|(c, spec)| {
-            let sw = Switch::new(c).context("switch")?;
-            let p = crate::daemon::sdn::with_mode(spec.pipeline(0)?, spec.openflow.as_ref(), false);
-            sw.set_pipeline(std::sync::Arc::new(p));
-            Ok(sw)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let configs: Vec<SwitchConfig> = switches.iter().map(|s| (*s.config()).clone()).collect();
-    let mut routers = Vec::new();
-    for cfg in topo.router_configs()? {
-        let r = std::sync::Arc::new(vepa_dataplane::router::Router::new(&cfg).context("router")?);
-        routers.push(crate::daemon::engine::router_attachment(
-            r, &cfg, topo, &configs,
-        ));
-    }
-    let cores: std::collections::HashMap<String, std::sync::Arc<vepa_dataplane::SwitchCore>> =
-        switches
-            .iter()
-            .map(|s| (s.name(), std::sync::Arc::clone(s.core())))
-            .collect();
-    let by_name: std::collections::HashMap<String, std::sync::Arc<vepa_dataplane::router::Router>> =
-        routers
-            .iter()
-            .map(|r| (r.router.name(), std::sync::Arc::clone(&r.router)))
-            .collect();
-    let mut filters = crate::daemon::filters::Filters::default();
-    filters.apply(topo, &cores, &by_name);
-    let mut forwarder = Forwarder::new(switches, attachments);
-    forwarder.set_routers(routers);
-    Ok(Realized {
-        forwarder,
-        filters,
-        host: state,
-        choices,
-    })
-}
-
 /// A VM's tap (a `tap` port without `netns`): a persistent device QEMU
 /// opens by name (`-netdev tap,ifname=...`, see `vepa vm-args`), made if
 /// missing (and then removed with the port), brought up at the port's MTU.
@@ -447,7 +262,7 @@ fn vm_tap(state: &mut HostState, p: &PortSpec, opts: PortOptions) -> Result<Arc<
     let name = p.host_ifname();
     if !host::link_exists(name) {
         host::create_persistent_tap(name, None, p.offload()).context("make the VM's tap")?;
-        state.made.push(Made::Link(name.to_string()));
+        state.link(name);
     } else if !host::is_tap(name) {
         bail!("ifname: '{name}' exists and is not a tap device");
     }

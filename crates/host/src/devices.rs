@@ -12,14 +12,15 @@
 //! marked one is removed and made again. The alias is set last, so a device
 //! a crash interrupted half-way is never adopted.
 
-use crate::kernel_switch;
-use crate::realize::{preflight_port, HostState, PortMaker, PortOptions};
-use crate::topology::kernel::KernelShape;
-use crate::topology::{PortKind, PortSpec, SwitchSpec, Topology};
+use crate::kernel;
+use crate::ports::{preflight_port, PortMaker, PortOptions};
+use crate::state::HostState;
 use anyhow::{Context, Result};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use vepa_api::plan::device_fields;
+use vepa_api::topology::kernel::KernelShape;
+use vepa_api::topology::{PortKind, PortSpec, SwitchSpec, Topology};
 use vepa_io::{PacketPort, Port};
 use vepa_kernel::host;
 
@@ -279,7 +280,7 @@ impl Owner {
     ) -> Option<Result<Device>> {
         let s = Self::kernel_switch(topo, d)?;
         let want = self.alias(d);
-        let links = kernel_switch::links_of(s, shape);
+        let links = kernel::links_of(s, shape);
         if links
             .iter()
             .any(|(ns, n)| Self::alias_in(ns, n).as_deref() != Some(&want))
@@ -301,14 +302,14 @@ impl Owner {
     fn create_kernel(&self, topo: &Topology, d: &DeviceSpec, shape: KernelShape) -> Result<Device> {
         let s = Self::kernel_switch(topo, d).context("kernel switch missing from the topology")?;
         // Stale parts of ours in the way go first.
-        for (ns, n) in kernel_switch::links_of(s, shape) {
+        for (ns, n) in kernel::links_of(s, shape) {
             if Self::alias_in(&ns, &n).is_some_and(|a| a.starts_with(&self.prefix())) {
                 let _ = host::del_link_in(ns.as_deref(), &n);
             }
         }
         let mut state = HostState::default();
         let mut maker = PortMaker::new(topo, self.opts);
-        kernel_switch::realize(&mut maker, &mut state, s, shape, false)?;
+        kernel::realize(&mut maker, &mut state, s, shape, false)?;
         let alias = self.alias(d);
         for l in state.links() {
             host::set_alias(None, l, &alias)
@@ -415,7 +416,7 @@ impl Owner {
         let mut netns = Vec::new();
         let mut links_in = Vec::new();
         if let (Some(shape), Some(s)) = (d.kernel, Self::kernel_switch(topo, d)) {
-            for (ns, n) in kernel_switch::links_of(s, shape) {
+            for (ns, n) in kernel::links_of(s, shape) {
                 match ns {
                     None if !host::link_exists(&n) || self.owns_link(&n) => links.push(n),
                     None => {}
