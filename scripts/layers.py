@@ -292,6 +292,19 @@ def workspace_crates():
     return out
 
 
+def circles(edges, nodes, label, why):
+    """Each circle among `nodes`: its members, and the ties between them."""
+    out = []
+    for comp in tarjan(nodes, edges):
+        lines = []
+        for a in comp:
+            for b, names in sorted(edges.get(a, {}).items()):
+                if b in comp:
+                    lines.append(f"{label(a)} -> {label(b)}: {why(names)}")
+        out.append((", ".join(label(c) for c in comp), lines))
+    return out
+
+
 def rel(p):
     return os.path.relpath(p, ROOT)
 
@@ -299,6 +312,7 @@ def rel(p):
 def main():
     failed = False
     crates = workspace_crates()
+    checked = 0
     if len(sys.argv) == 3 and sys.argv[1] == "--graph":
         for m, name, _, roots in crates:
             if name == sys.argv[2]:
@@ -310,6 +324,7 @@ def main():
     for m, name, deps, roots in crates:
         if m in ("tests", "fuzz/bodies"):
             continue  # test crates may use every crate
+        checked += 1
         if name not in FLOORS:
             print(f"{m}: crate {name} has no floor in scripts/layers.py FLOORS")
             failed = True
@@ -321,13 +336,7 @@ def main():
         for root in roots:
             crate = Crate(name, root)
             edges = crate.edges()
-            for comp in tarjan(crate.code.keys(), edges):
-                failed = True
-                print(f"circle in {name}: {', '.join(rel(f) for f in comp)}")
-                for f in comp:
-                    for t, names in sorted(edges.get(f, {}).items()):
-                        if t in comp:
-                            print(f"  {rel(f)} -> {rel(t)}: {', '.join(sorted(names))}")
+            found = circles(edges, crate.code.keys(), rel, lambda names: ", ".join(sorted(names)))
             # The same between a crate's top-level modules (a folder and
             # everything in it counts as one).
             top = {f: crate.module_of[f][:1] for f in crate.code}
@@ -337,15 +346,14 @@ def main():
                     a, b = top[f], top[t]
                     if a and b and a != b:
                         tops.setdefault(a, {}).setdefault(b, set()).update(f"{rel(f)} -> {rel(t)}: {n}" for n in names)
-            for comp in tarjan({m for m in top.values() if m}, tops):
+            found += circles(tops, {m for m in top.values() if m}, "::".join, lambda why: "; ".join(sorted(why)[:4]))
+            for title, lines in found:
                 failed = True
-                print(f"circle in {name} between modules {', '.join('::'.join(m) for m in comp)}")
-                for a in comp:
-                    for b, why in sorted(tops.get(a, {}).items()):
-                        if b in comp:
-                            print(f"  {'; '.join(sorted(why)[:4])}")
+                print(f"circle in {name}: {title}")
+                for line in lines:
+                    print(f"  {line}")
     if not failed:
-        print(f"layers: {len(crates)} crates on their floors, no import circles")
+        print(f"layers: {checked} crates on their floors, no import circles")
     return 1 if failed else 0
 
 

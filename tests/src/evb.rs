@@ -173,7 +173,7 @@ impl Drop for Evb {
     }
 }
 
-/// The ground truth measured on the kernel (DESIGN.md §2) for this picture.
+/// The ground truth measured on the kernel (docs/design.md §2) for this picture.
 pub fn expected_reach(mode: &str, relay: bool, from: usize, to: usize) -> bool {
     let outside = from == 3 || to == 3;
     match mode {

@@ -22,6 +22,7 @@ pub mod etcd;
 pub mod evb;
 pub mod guest;
 pub mod pki;
+pub mod topo;
 
 /// Fails the test early, clearly, when not run as root.
 pub fn require_root() {

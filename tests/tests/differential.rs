@@ -1,6 +1,6 @@
 //! The kernel differential test: the same picture with kernel macvlans and
 //! a Linux bridge relay, and with vepa; the reachability matrices must be
-//! equal, and equal to what DESIGN.md §2 measured.
+//! equal, and equal to what docs/design.md §2 measured.
 
 use vepa_itest::evb::{expected_reach, show, Backend, Evb};
 use vepa_itest::{reach_matrix, require_root};

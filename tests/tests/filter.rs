@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use vepa_itest::daemon::Daemon;
+use vepa_itest::topo::TwoSubnetsSpec;
 use vepa_itest::{
     in_netns, ns_sh, ping, require_root, send_frames, sh, uid, wait_reachable, Netns,
 };
@@ -281,56 +282,36 @@ fn kernel_probes(id: &str) -> Vec<(&'static str, String)> {
     probes(&a.name, &b.name)
 }
 
-/// Two switches and a router with `acl` (a TOML table) between them.
+/// Two switches and a router with `acl` (a TOML table) between them:
+/// A (10.72.1.0/24) and B (10.72.2.0/24), their VMs in namespaces
+/// `vfa{id}` and `vfb{id}`, the router [`router`]`(id)`.
 fn vepa_net(id: &str, acl: &str) -> (Daemon, Netns, Netns) {
-    let a = Netns::new(&format!("vfa{id}"));
-    let b = Netns::new(&format!("vfb{id}"));
-    let (pa, pb) = (format!("vfa{id}"), format!("vfb{id}"));
-    let mut d = Daemon::start();
-    d.links = vec![pa.clone(), pb.clone()];
-    let text = format!(
-        r#"
-[[switch]]
-name = "fa{id}"
-[[switch.port]]
-name = "{pa}"
-type = "veth"
-netns = "{na}"
-address = ["10.72.1.2/24", "fd72:1::2/64"]
-gateway = ["10.72.1.1", "fd72:1::1"]
-[[switch]]
-name = "fb{id}"
-[[switch.port]]
-name = "{pb}"
-type = "veth"
-netns = "{nb}"
-address = ["10.72.2.2/24", "fd72:2::2/64"]
-gateway = ["10.72.2.1", "fd72:2::1"]
-[[router]]
-name = "fr{id}"
-[[router.port]]
-name = "a"
-switch = "fa{id}"
-address = ["10.72.1.1/24", "fd72:1::1/64"]
-[[router.port]]
-name = "b"
-switch = "fb{id}"
-address = ["10.72.2.1/24", "fd72:2::1/64"]
-{acl}
-"#,
-        na = a.name,
-        nb = b.name,
-    );
-    let file = d.dir.path().join("filter.toml");
-    std::fs::write(&file, text).expect("write topology");
-    d.ok(&["apply", "-f", file.to_str().expect("path")]);
-    (d, a, b)
+    let n = TwoSubnetsSpec {
+        tag: "vf",
+        net: 72,
+        mtu_b: None,
+        extra: acl,
+    }
+    .build(id);
+    debug_assert_eq!(n.router, router(id));
+    (n.d, n.a, n.b)
+}
+
+/// The router of [`vepa_net`]`(id, ..)`.
+fn router(id: &str) -> String {
+    format!("vfr{id}")
+}
+
+/// Switch B of [`vepa_net`]`(id, ..)`.
+fn switch_b(id: &str) -> String {
+    format!("vfsb{id}")
 }
 
 fn router_acl(id: &str, extra: &str) -> String {
     let rules: Vec<String> = RULES.iter().map(|r| format!("  \"{r}\",")).collect();
     format!(
-        "[[acl]]\nname = \"fw{id}\"\nrouter = \"fr{id}\"\ndefault = \"drop\"\n{extra}rules = [\n{}\n]\n",
+        "[[acl]]\nname = \"fw{id}\"\nrouter = \"{}\"\ndefault = \"drop\"\n{extra}rules = [\n{}\n]\n",
+        router(id),
         rules.join("\n")
     )
 }
@@ -371,7 +352,7 @@ fn conntrack_allows_replies_refuses_strangers_and_counts_a_full_table() {
     let (d, a, b) = vepa_net(&id, &router_acl(&id, "conntrack_limit = 6\n"));
     let _servers = (Servers::start(&a.name), Servers::start(&b.name));
     assert!(wait_reachable(&a.name, "10.72.2.2"));
-    let zone = format!("router fr{id}");
+    let zone = format!("router {}", router(&id));
     d.ok(&["conntrack", "flush", &zone]);
     // An allowed connection: its replies come back with no rule for them,
     // and data flows both ways.
@@ -414,7 +395,7 @@ fn conntrack_allows_replies_refuses_strangers_and_counts_a_full_table() {
     );
     // Full: a seventh connection is refused and counted.
     assert!(!tcp_ok(&a.name, "10.72.2.2:80"), "table full");
-    let r = d.json(&["router", "show", &format!("fr{id}")]);
+    let r = d.json(&["router", "show", &router(&id)]);
     assert!(
         r["counters"]["drops"]["conntrack_full"]
             .as_u64()
@@ -595,7 +576,7 @@ fn a_port_acl_rejects_with_a_reset_and_filters_both_ways() {
     let (mut d, a, b) = vepa_net(&id, "");
     let _servers = (Servers::start(&a.name), Servers::start(&b.name));
     assert!(wait_reachable(&a.name, "10.72.2.2"));
-    let port = format!("fb{id}/vfb{id}");
+    let port = format!("{}/vfb{id}", switch_b(&id));
     // What reaches B's VM: web only, SSH refused with a reset.
     d.ok(&[
         "acl",
@@ -679,7 +660,7 @@ fn a_port_acl_rejects_with_a_reset_and_filters_both_ways() {
                 "add",
                 "x",
                 "--port",
-                &format!("fb{id}/ghost"),
+                &format!("{}/ghost", switch_b(&id)),
                 "allow",
             ],
             "has no port 'ghost'",

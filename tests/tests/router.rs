@@ -6,72 +6,20 @@
 //! restart, and bad input refused with nothing applied.
 
 use std::process::Command;
-use vepa_itest::daemon::Daemon;
-use vepa_itest::{ping, require_root, tcp_transfer, uid, wait_reachable, Netns};
-
-struct Net {
-    d: Daemon,
-    a: Netns,
-    b: Netns,
-    sw_a: String,
-    sw_b: String,
-}
+use vepa_itest::topo::{TwoSubnets, TwoSubnetsSpec};
+use vepa_itest::{ping, require_root, tcp_transfer, uid, wait_reachable};
 
 /// Subnet A (10.71.1.0/24, fd71:1::/64) with one VM, subnet B
 /// (10.71.2.0/24, fd71:2::/64, MTU 1400 on the router's side) with one VM,
-/// router r between them.
-fn net(id: &str) -> Net {
-    let a = Netns::new(&format!("ra{id}"));
-    let b = Netns::new(&format!("rb{id}"));
-    let (sw_a, sw_b) = (format!("na{id}"), format!("nb{id}"));
-    let (pa, pb) = (format!("ra{id}"), format!("rb{id}"));
-    let mut d = Daemon::start();
-    d.links = vec![pa.clone(), pb.clone()];
-    let text = format!(
-        r#"
-[[switch]]
-name = "{sw_a}"
-[[switch.port]]
-name = "{pa}"
-type = "veth"
-netns = "{na}"
-address = ["10.71.1.2/24", "fd71:1::2/64"]
-gateway = ["10.71.1.1", "fd71:1::1"]
-
-[[switch]]
-name = "{sw_b}"
-[[switch.port]]
-name = "{pb}"
-type = "veth"
-netns = "{nb}"
-address = ["10.71.2.2/24", "fd71:2::2/64"]
-gateway = ["10.71.2.1", "fd71:2::1"]
-
-[[router]]
-name = "r{id}"
-[[router.port]]
-name = "a"
-switch = "{sw_a}"
-address = ["10.71.1.1/24", "fd71:1::1/64"]
-[[router.port]]
-name = "b"
-switch = "{sw_b}"
-address = ["10.71.2.1/24", "fd71:2::1/64"]
-mtu = 1400
-"#,
-        na = a.name,
-        nb = b.name,
-    );
-    let file = d.dir.path().join("router.toml");
-    std::fs::write(&file, text).expect("write topology");
-    d.ok(&["apply", "-f", file.to_str().expect("path")]);
-    Net {
-        d,
-        a,
-        b,
-        sw_a,
-        sw_b,
+/// a router between them.
+fn net(id: &str) -> TwoSubnets {
+    TwoSubnetsSpec {
+        tag: "r",
+        net: 71,
+        mtu_b: Some(1400),
+        extra: "",
     }
+    .build(id)
 }
 
 fn run_in(ns: &str, args: &[&str]) -> (bool, String) {
@@ -232,7 +180,7 @@ fn routes_ipv4_and_ipv6_between_subnets_and_answers_what_it_cannot_forward() {
     );
 
     // What the router knows and did.
-    let r = n.d.json(&["router", "show", &format!("r{id}")]);
+    let r = n.d.json(&["router", "show", &n.router]);
     let neigh = r["neighbors"].as_array().expect("neighbors");
     for ip in ["10.71.1.2", "10.71.2.2", "fd71:2::2"] {
         assert!(
@@ -255,7 +203,7 @@ fn routes_ipv4_and_ipv6_between_subnets_and_answers_what_it_cannot_forward() {
         r["counters"]["drops"]["too_big"].as_u64().unwrap_or(0) >= 2,
         "{r}"
     );
-    let table = n.d.ok(&["router", "show", &format!("r{id}")]);
+    let table = n.d.ok(&["router", "show", &n.router]);
     assert!(
         table.contains("10.71.1.0/24") && table.contains("reachable"),
         "{table}"
@@ -263,13 +211,13 @@ fn routes_ipv4_and_ipv6_between_subnets_and_answers_what_it_cannot_forward() {
     // Router ports are switch ports: counted in stats, under ROUTER:PORT
     // (workers publish their counters a few times a second; a loaded
     // machine may take a moment longer).
-    let rp = format!("r{id}:a");
+    let rp = format!("{}:a", n.router);
     let rx_of = |stats: &serde_json::Value| {
         stats["ports"]
             .as_array()
             .and_then(|p| {
                 p.iter()
-                    .find(|p| p["switch"] == n.sw_a.as_str() && p["port"] == rp.as_str())
+                    .find(|p| p["switch"] == n.switch_a.as_str() && p["port"] == rp.as_str())
             })
             .and_then(|p| p["rx_frames"].as_u64())
             .unwrap_or(0)
@@ -283,7 +231,10 @@ fn routes_ipv4_and_ipv6_between_subnets_and_answers_what_it_cannot_forward() {
     assert!(rx_of(&stats) > 100, "{stats}");
     let metrics = n.d.http("GET", "/metrics", None).expect("metrics").1;
     assert!(
-        metrics.contains(&format!("vepa_router_forwarded_total{{router=\"r{id}\"}}")),
+        metrics.contains(&format!(
+            "vepa_router_forwarded_total{{router=\"{}\"}}",
+            n.router
+        )),
         "metrics"
     );
 }
@@ -293,7 +244,7 @@ fn routes_change_at_run_time_persist_and_refuse_bad_input_whole() {
     require_root();
     let id = uid();
     let n = net(&id);
-    let r = format!("r{id}");
+    let r = n.router.clone();
     let (a, b) = (&n.a.name, &n.b.name);
     assert!(wait_reachable(a, "10.71.2.2"));
 
@@ -338,7 +289,7 @@ fn routes_change_at_run_time_persist_and_refuse_bad_input_whole() {
                 &r,
                 "c",
                 "--switch",
-                &n.sw_a,
+                &n.switch_a,
                 "--address",
                 "10.71.1.200/16",
             ],
@@ -366,7 +317,7 @@ fn routes_change_at_run_time_persist_and_refuse_bad_input_whole() {
                 &r,
                 "c",
                 "--switch",
-                &n.sw_b,
+                &n.switch_b,
                 "--address",
                 "10.80.0.1",
             ],

@@ -4,6 +4,8 @@
 //! these types and the CLI sends them, so the two cannot drift apart; the
 //! OpenAPI document is derived from them too.
 
+#![forbid(unsafe_code)]
+
 pub mod flowtext;
 pub mod plan;
 pub mod topology;

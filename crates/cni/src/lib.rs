@@ -3,6 +3,8 @@
 //! The binary (`main.rs`) does the attaching; the fuzzers and tests read
 //! configurations through here.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod config;
 pub mod error;
 

@@ -15,6 +15,8 @@
 //! Results go to stdout; errors too, as the spec's error object, with a
 //! non-zero exit.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod attach;
 // The CLI's HTTP client for the daemon's API, shared as source: one
 // request per call, over the daemon's unix socket.

@@ -3,9 +3,11 @@
 //! This crate decides where a frame goes; it never touches a socket. A
 //! [`Switch`] takes `(ingress port, frame bytes, time)` and fills a reusable
 //! list of [`Egress`] actions, so every rule of the forwarding contract
-//! (DESIGN.md §2: the Linux macvlan port modes, reflective relay, learning,
+//! (docs/design.md §2: the Linux macvlan port modes, reflective relay, learning,
 //! 802.1Q) is testable and benchmarkable without root. The I/O side
 //! (`vepa-io`) owns the sockets and calls in here once per frame.
+
+#![forbid(unsafe_code)]
 
 mod cache;
 mod config;

@@ -3,7 +3,7 @@
 //! The rules follow Linux macvlan (`drivers/net/macvlan.c`) for the port
 //! modes and the Linux bridge with hairpin for reflective relay, plus
 //! learning and 802.1Q, which macvlan does not have (it knows its ports'
-//! MACs; we learn them). DESIGN.md §2 is the contract; the unit tests in
+//! MACs; we learn them). docs/design.md §2 is the contract; the unit tests in
 //! `tests/modes.rs` state it as tables.
 //!
 //! Frames arriving on the uplink whose source MAC is learned on a local

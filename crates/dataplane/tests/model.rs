@@ -1,7 +1,7 @@
 //! The dataplane against a reference model, over random switches and frame
 //! sequences.
 //!
-//! The model restates DESIGN.md §2 the slow, obvious way: a list of FDB
+//! The model restates docs/design.md §2 the slow, obvious way: a list of FDB
 //! entries scanned linearly, and for each candidate port a yes/no predicate
 //! "should this port receive the frame". The switch computes the same with
 //! hash lookups and targeted flood sets; any disagreement in deliveries,

@@ -1,4 +1,4 @@
-//! The forwarding contract (DESIGN.md §2) as tables: for each topology, a
+//! The forwarding contract (docs/design.md §2) as tables: for each topology, a
 //! sequence of (ingress port, source, destination) frames and the exact
 //! set of ports each must reach, or the reason it is dropped.
 

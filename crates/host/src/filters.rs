@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use vepa_api::topology::filter::{port_guard, AclSpec, DEFAULT_CONNTRACK_LIMIT};
+use vepa_api::topology::filter::{AclSpec, DEFAULT_CONNTRACK_LIMIT};
+use vepa_api::topology::port_guard;
 use vepa_api::topology::Topology;
 use vepa_dataplane::filter::{Acl, PortFilter, Zone};
 use vepa_dataplane::router::{Router, RouterFilter};

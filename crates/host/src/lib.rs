@@ -13,6 +13,8 @@
 //!   `vepa run` and the daemon do;
 //! - [`state`]: what was made, removed last first on error or exit.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod assemble;
 pub mod devices;
 pub mod filters;

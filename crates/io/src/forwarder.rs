@@ -513,19 +513,15 @@ impl<'a> Worker<'a> {
             {
                 continue;
             }
-            emit(
-                sh,
-                &mut b.out,
-                &b.rx,
-                &b.d,
-                counters,
+            let at = Decided {
                 si,
                 id,
                 frame,
                 vnet,
-                Some(slot_i),
-                0,
-            );
+                slot: Some(slot_i),
+                hops: 0,
+            };
+            emit(sh, &mut b.out, &b.rx, &b.d, counters, at);
         }
         let stormed = self.counters[si]
             .get(id.index())
@@ -585,19 +581,15 @@ impl<'a> Worker<'a> {
             {
                 continue;
             }
-            emit(
-                sh,
-                &mut self.b.out,
-                &self.b.rx,
-                &self.b.d,
-                counters,
+            let at = Decided {
                 si,
                 id,
-                &tx.frame,
-                tx.hdr,
-                None,
+                frame: &tx.frame,
+                vnet: tx.hdr,
+                slot: None,
                 hops,
-            );
+            };
+            emit(sh, &mut self.b.out, &self.b.rx, &self.b.d, counters, at);
         }
         self.b.routed = routed;
         self.b.routed.clear();
@@ -633,73 +625,77 @@ fn send_queue(sh: &Shared<'_>, j: usize, q: &mut TxQueue, rx: &RxBatch) -> (usiz
     (queued, sent)
 }
 
-/// Queues the copies decision `d` made of `frame` (received on switch `si`,
-/// port `id`; from rx slot `slot`, or a router's frame when `None`) for
-/// their ports, routers and the controller.
-#[allow(clippy::too_many_arguments)]
+/// A frame a switch has decided on: where it came from and what it is.
+#[derive(Clone, Copy)]
+struct Decided<'f> {
+    /// Its switch and ingress port.
+    si: usize,
+    id: PortId,
+    frame: &'f [u8],
+    vnet: VirtioNetHdr,
+    /// The rx slot it is in (`None`: a router's frame).
+    slot: Option<usize>,
+    /// Routers it has crossed.
+    hops: u8,
+}
+
+/// Queues the copies decision `d` makes of frame `at` for their ports,
+/// routers and the controller.
 fn emit(
     sh: &Shared<'_>,
     out: &mut Outbox,
     rx: &RxBatch,
     d: &Decision,
     counters: &mut [PortCounters],
-    si: usize,
-    id: PortId,
-    frame: &[u8],
-    vnet: VirtioNetHdr,
-    slot: Option<usize>,
-    hops: u8,
+    at: Decided<'_>,
 ) {
     // The switch accepted it, so it parses.
-    let Ok(parsed) = EthernetFrame::new_checked(frame) else {
+    let Ok(parsed) = EthernetFrame::new_checked(at.frame) else {
         return;
     };
+    emit_egress(sh, out, rx, d, counters, at, &parsed);
+    emit_generated(sh, out, d, at);
+    if let (Some(sink), false) = (sh.packet_in, d.controller.is_empty()) {
+        to_controller(sh, sink, d, at, &parsed);
+    }
+}
+
+/// The frame's copies for the switch's ports (each as its egress tag and
+/// rewrite make it), on their devices' queues or to the routers behind them.
+fn emit_egress(
+    sh: &Shared<'_>,
+    out: &mut Outbox,
+    rx: &RxBatch,
+    d: &Decision,
+    counters: &mut [PortCounters],
+    at: Decided<'_>,
+    parsed: &EthernetFrame<&[u8]>,
+) {
     let current = parsed.vlan().map(|t| t.vid);
     for e in d.egress.iter() {
-        let target = sh.route[si][e.port.index()];
-        let j = match target {
-            Target::Device(j) => j,
-            Target::Router(..) | Target::Nothing => usize::MAX,
-        };
+        let target = sh.route[at.si][e.port.index()];
         let rewrite = d.rewrite_of(e);
         let unchanged = current == e.tag && rewrite.is_none();
         let (bytes, hdr): (&[u8], VirtioNetHdr) = if unchanged {
-            (frame, vnet)
+            (at.frame, at.vnet)
         } else {
             match rewrite {
-                Some(r) => r.write(frame, e.tag, vnet.needs_csum(), &mut out.scratch),
-                None => write_retagged(&parsed, e.tag, &mut out.scratch),
+                Some(r) => r.write(at.frame, e.tag, at.vnet.needs_csum(), &mut out.scratch),
+                None => write_retagged(parsed, e.tag, &mut out.scratch),
             }
-            let delta = out.scratch.len() as i32 - frame.len() as i32;
-            (&out.scratch, vnet.shifted(delta))
+            let delta = out.scratch.len() as i32 - at.frame.len() as i32;
+            (&out.scratch, at.vnet.shifted(delta))
         };
         match target {
             Target::Nothing => {}
             Target::Router(router, port) => {
-                if hops < MAX_ROUTER_HOPS {
-                    out.to_router.push_back(ToRouter {
-                        router,
-                        port,
-                        frame: bytes.to_vec(),
-                        hdr,
-                        hops,
-                    });
-                }
+                to_router(&mut out.to_router, router, port, bytes, hdr, at.hops)
             }
-            Target::Device(_) => {
-                let q = &mut out.tx[j];
-                if q.is_empty() {
-                    out.dirty.push(j);
-                }
-                let from_rx = slot.filter(|_| unchanged);
-                if let Err(err) = enqueue(
-                    q,
-                    sh.ports[j].port.offloads(),
-                    from_rx,
-                    &hdr,
-                    bytes,
-                    &mut out.segment,
-                ) {
+            Target::Device(j) => {
+                let q = queue(&mut out.tx, &mut out.dirty, j);
+                let from_rx = at.slot.filter(|_| unchanged);
+                let offloads = sh.ports[j].port.offloads();
+                if let Err(err) = enqueue(q, offloads, from_rx, &hdr, bytes, &mut out.segment) {
                     counters[e.port.index()].tx_errors += 1;
                     tracing::trace!(port = sh.ports[j].port.name(), error = %err, "cannot send");
                 }
@@ -710,6 +706,11 @@ fn emit(
             }
         }
     }
+}
+
+/// The frames the decision made of its own (ARP answers, a filter's
+/// reject), untagged unless it says otherwise.
+fn emit_generated(sh: &Shared<'_>, out: &mut Outbox, d: &Decision, at: Decided<'_>) {
     for g in &d.generated {
         let bytes: &[u8] = match g.tag {
             None => &g.frame,
@@ -721,73 +722,91 @@ fn emit(
                 Err(_) => continue,
             },
         };
-        match sh.route[si].get(g.port.index()) {
+        let plain = VirtioNetHdr::default();
+        match sh.route[at.si].get(g.port.index()) {
             Some(Target::Device(j)) => {
-                let j = *j;
-                let q = &mut out.tx[j];
-                if q.is_empty() {
-                    out.dirty.push(j);
-                }
-                let hdr = VirtioNetHdr::default();
-                let _ = enqueue(
-                    q,
-                    sh.ports[j].port.offloads(),
-                    None,
-                    &hdr,
-                    bytes,
-                    &mut out.segment,
-                );
+                let offloads = sh.ports[*j].port.offloads();
+                let q = queue(&mut out.tx, &mut out.dirty, *j);
+                let _ = enqueue(q, offloads, None, &plain, bytes, &mut out.segment);
             }
-            Some(Target::Router(router, port)) if hops < MAX_ROUTER_HOPS => {
-                out.to_router.push_back(ToRouter {
-                    router: *router,
-                    port: *port,
-                    frame: bytes.to_vec(),
-                    hdr: VirtioNetHdr::default(),
-                    hops,
-                });
+            Some(Target::Router(router, port)) => {
+                to_router(&mut out.to_router, *router, *port, bytes, plain, at.hops)
             }
             _ => {}
         }
     }
-    if let (Some(sink), false) = (sh.packet_in, d.controller.is_empty()) {
-        for c in &d.controller {
-            let mut bytes = Vec::with_capacity(frame.len() + 4);
-            match d.rewrites.get((c.rewrite as usize).wrapping_sub(1)) {
-                Some(r) => r.write(frame, c.tag, vnet.needs_csum(), &mut bytes),
-                None => write_retagged(&parsed, c.tag, &mut bytes),
-            }
-            let send = |frame: Vec<u8>| {
-                // A full queue or a spent rate loses the copy (counted).
-                let _ = sink.push(PacketIn {
-                    switch: Arc::clone(&sh.names[si]),
-                    in_port: id,
-                    reason: c.reason,
-                    table: c.table,
-                    cookie: c.cookie,
-                    metadata: c.metadata,
-                    max_len: c.max_len,
-                    frame,
-                });
-            };
-            let h = vnet.shifted(bytes.len() as i32 - frame.len() as i32);
-            if h.is_gso() {
-                // The controller sees what the wire would carry:
-                // segments with their checksums, not a super-frame
-                // it could send back whole in a packet-out.
-                let mut scratch = Vec::new();
-                let _ = gso::segment(&bytes, &h, &mut scratch, |seg| send(seg.to_vec()));
-                continue;
-            }
-            if h.needs_csum() {
-                checksum::complete_partial(
-                    &mut bytes,
-                    h.csum_start as usize,
-                    h.csum_offset as usize,
-                );
-            }
-            send(bytes);
+}
+
+/// Device `j`'s transmit queue, marked as having something to send.
+fn queue<'q>(tx: &'q mut [TxQueue], dirty: &mut Vec<usize>, j: usize) -> &'q mut TxQueue {
+    if tx[j].is_empty() {
+        dirty.push(j);
+    }
+    &mut tx[j]
+}
+
+/// Hands a copy to router `router`'s port `port`, unless it has crossed
+/// [`MAX_ROUTER_HOPS`] routers already.
+fn to_router(
+    to: &mut std::collections::VecDeque<ToRouter>,
+    router: usize,
+    port: usize,
+    frame: &[u8],
+    hdr: VirtioNetHdr,
+    hops: u8,
+) {
+    if hops < MAX_ROUTER_HOPS {
+        to.push_back(ToRouter {
+            router,
+            port,
+            frame: frame.to_vec(),
+            hdr,
+            hops,
+        });
+    }
+}
+
+/// The copies the flow tables send to the controller, as the wire would
+/// carry them: rewritten, segmented, checksums finished.
+fn to_controller(
+    sh: &Shared<'_>,
+    sink: &PacketInSink,
+    d: &Decision,
+    at: Decided<'_>,
+    parsed: &EthernetFrame<&[u8]>,
+) {
+    for c in &d.controller {
+        let mut bytes = Vec::with_capacity(at.frame.len() + 4);
+        match d.rewrites.get((c.rewrite as usize).wrapping_sub(1)) {
+            Some(r) => r.write(at.frame, c.tag, at.vnet.needs_csum(), &mut bytes),
+            None => write_retagged(parsed, c.tag, &mut bytes),
         }
+        let send = |frame: Vec<u8>| {
+            // A full queue or a spent rate loses the copy (counted).
+            let _ = sink.push(PacketIn {
+                switch: Arc::clone(&sh.names[at.si]),
+                in_port: at.id,
+                reason: c.reason,
+                table: c.table,
+                cookie: c.cookie,
+                metadata: c.metadata,
+                max_len: c.max_len,
+                frame,
+            });
+        };
+        let h = at.vnet.shifted(bytes.len() as i32 - at.frame.len() as i32);
+        if h.is_gso() {
+            // The controller sees what the wire would carry:
+            // segments with their checksums, not a super-frame
+            // it could send back whole in a packet-out.
+            let mut scratch = Vec::new();
+            let _ = gso::segment(&bytes, &h, &mut scratch, |seg| send(seg.to_vec()));
+            continue;
+        }
+        if h.needs_csum() {
+            checksum::complete_partial(&mut bytes, h.csum_start as usize, h.csum_offset as usize);
+        }
+        send(bytes);
     }
 }
 

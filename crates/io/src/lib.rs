@@ -7,9 +7,12 @@
 //! writes the egress copies. This is the plain, correct loop; the fast path
 //! (vnet headers, GSO, rings, workers) replaces it behind the same trait.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod batch;
 mod capture;
 mod forwarder;
+pub mod loopback;
 pub mod packet_in;
 mod packet_ring;
 mod packet_socket;

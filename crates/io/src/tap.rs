@@ -17,7 +17,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use vepa_packet::valid_ifname;
 use vepa_packet::VirtioNetHdr;
 
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
 const TUNSETVNETHDRSZ: libc::c_ulong = 0x4004_54d8;
 const TUN_F_CSUM: libc::c_uint = 0x01;
@@ -60,21 +59,16 @@ impl TapPort {
                 name: name.to_string(),
                 source,
             })?;
-        // SAFETY: ifreq is plain old data; all-zero is a valid value.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (d, s) in req.ifr_name.iter_mut().zip(name.bytes()) {
-            *d = s as libc::c_char;
-        }
         let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
         if vnet {
             flags |= libc::IFF_VNET_HDR;
         }
-        req.ifr_ifru.ifru_flags = flags as libc::c_short;
         let fd = file.as_raw_fd();
-        // SAFETY: TUNSETIFF reads and writes one ifreq, which lives across the call.
-        if unsafe { libc::ioctl(fd, TUNSETIFF as _, &mut req) } < 0 {
-            return Err(IoError::os(what, name));
-        }
+        vepa_kernel::tun::set_iff(fd, name, flags).map_err(|source| IoError::Os {
+            what,
+            name: name.to_string(),
+            source,
+        })?;
         if vnet {
             let size = VirtioNetHdr::LEN as libc::c_int;
             // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer.

@@ -335,15 +335,8 @@ fn tap_checks() -> Vec<Feature> {
         }
         // SAFETY: a fresh descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: all-zero is a valid ifreq.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (d, s) in req.ifr_name.iter_mut().zip(b"dtap0".iter()) {
-            *d = *s as libc::c_char;
-        }
-        req.ifr_ifru.ifru_flags =
-            (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short;
-        // SAFETY: TUNSETIFF reads and writes the ifreq, which outlives the call.
-        if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) } < 0 {
+        let flags = libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR;
+        if crate::tun::set_iff(fd.as_raw_fd(), "dtap0", flags).is_err() {
             return Err(last_os("TUNSETIFF"));
         }
         Ok(fd)

@@ -257,15 +257,6 @@ pub fn create_persistent_tap(
     }
     // SAFETY: a fresh descriptor nothing else owns.
     let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
-    // SAFETY: all-zero is a valid ifreq.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req
-        .ifr_name
-        .iter_mut()
-        .zip(name.bytes().take(libc::IFNAMSIZ - 1))
-    {
-        *d = s as libc::c_char;
-    }
     if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(['%', '/', ':']) {
         return Err(KernelError::Invalid(format!(
             "'{name}' is not a tap name (1 to 15 characters, no '%', '/' or ':')"
@@ -276,9 +267,7 @@ pub fn create_persistent_tap(
     if vnet_hdr {
         flags |= libc::IFF_VNET_HDR;
     }
-    req.ifr_ifru.ifru_flags = flags as libc::c_short;
-    // SAFETY: TUNSETIFF reads and writes the ifreq, which outlives the call.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) } < 0 {
+    if crate::tun::set_iff(fd.as_raw_fd(), name, flags).is_err() {
         return Err(os("TUNSETIFF"));
     }
     if let Some(uid) = owner {

@@ -5,11 +5,14 @@
 //! Nothing here shells out: devices are made with netlink messages, TAP
 //! devices and offloads with ioctls, namespaces with unshare/setns/mount.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod doctor;
 pub mod host;
 pub mod netlink;
 pub mod netns;
 pub mod nic;
+pub mod tun;
 
 pub use netlink::{BridgePortFlags, IpvlanFlag, IpvlanMode, Link, MacvlanMode, Netlink, NewLink};
 

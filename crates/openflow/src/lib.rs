@@ -9,6 +9,8 @@
 //! [`convert`] maps matches, instructions and groups to and from the
 //! dataplane's flow types.
 
+#![forbid(unsafe_code)]
+
 pub mod convert;
 pub mod err;
 pub mod multipart;

@@ -7,6 +7,8 @@
 //! 802.1Q tags, ARP, and in [`ip`] the IPv4/IPv6/ICMP views and builders
 //! the router and filters use.
 
+#![forbid(unsafe_code)]
+
 mod arp;
 pub mod checksum;
 mod ethernet;

@@ -58,7 +58,7 @@ fn ip_of(host: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 77, 0, if host == 3 { 100 } else { host as u8 + 1 })
 }
 
-/// What DESIGN.md §2 measured on the kernel for this picture.
+/// What docs/design.md §2 measured on the kernel for this picture.
 fn expected(s: &Scenario, from: usize, to: usize) -> bool {
     let outside = from == 3 || to == 3;
     match s.mode {

@@ -2,6 +2,8 @@
 //! in the foreground (`vepa run`), run the daemon (`vepa daemon`), and the
 //! CLI that drives it (`vepa switch|port|fdb|stats|apply|export|capture`).
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 /// `println!` that ignores a closed stdout (`vepa demo | head`): output is a
 /// courtesy, and cleanup must still run.
 macro_rules! say {
@@ -20,7 +22,6 @@ macro_rules! say_raw {
 }
 
 mod client;
-mod daemon;
 mod demo;
 mod doctor;
 mod manual;
@@ -157,9 +158,9 @@ enum Command {
         #[arg(long)]
         default: bool,
         #[command(flatten)]
-        openflow: daemon::OpenFlowArgs,
+        openflow: vepa_daemon::OpenFlowArgs,
         #[command(flatten)]
-        fabric: Box<daemon::FabricArgs>,
+        fabric: Box<vepa_daemon::FabricArgs>,
     },
     /// What this kernel can do, tried in a scratch namespace, and what vepa uses instead (needs root)
     ///
@@ -359,7 +360,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             default,
             openflow,
             fabric,
-        } => daemon::run(daemon::DaemonOptions {
+        } => vepa_daemon::run(vepa_daemon::DaemonOptions {
             openflow_tls: openflow.files(),
             vhost_group,
             vhost_user_dir,

@@ -9,7 +9,7 @@
 // The daemon's record checks, compiled here from its source (the daemon
 // is a binary crate).
 #[allow(dead_code)]
-#[path = "../../../crates/vepa/src/daemon/fabric/record.rs"]
+#[path = "../../../crates/daemon/src/fabric/record.rs"]
 mod record;
 
 use std::net::UdpSocket;

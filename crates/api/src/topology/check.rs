@@ -2,7 +2,8 @@
 //! combinations per port type, and the dataplane's own rules, each reported
 //! with the switch, port and field.
 
-use super::{invalid, PortKind, PortSpec, StormSpec, SwitchSpec, TopologyError};
+use super::error::{invalid, TopologyError};
+use super::spec::{PortKind, PortSpec, StormSpec, SwitchSpec};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use vepa_dataplane::storm::StormLimits;
@@ -11,6 +12,8 @@ use vepa_dataplane::{
 };
 use vepa_packet::valid_ifname;
 
+/// Checks port `p` of switch `s` (`at` names it in errors); `by_name`
+/// finds the other ports, for a patch's far end.
 pub(super) fn check_port(
     at: &str,
     s: &SwitchSpec,
@@ -28,6 +31,24 @@ pub(super) fn check_port(
             Ok(())
         }
     };
+    check_names(at, p)?;
+    check_addressing(at, p)?;
+    match p.kind {
+        PortKind::Vxlan => check_vxlan(at, p, &not_for),
+        PortKind::VhostUser => check_vhost_user(at, p, &not_for),
+        _ if p.socket.is_some() => not_for("socket", true),
+        _ if p.fabric || p.arp_suppress => {
+            not_for(if p.fabric { "fabric" } else { "arp_suppress" }, true)
+        }
+        PortKind::Veth => not_for("peer", p.peer.is_some()),
+        PortKind::Tap => check_tap(at, p, &not_for),
+        PortKind::Netdev => check_netdev(at, p, &not_for),
+        PortKind::Patch => check_patch(at, s, p, by_name, &not_for),
+    }
+}
+
+/// The port's own name, its interface's, its namespace's and its peer's.
+fn check_names(at: &str, p: &PortSpec) -> Result<(), TopologyError> {
     if p.name.is_empty() {
         return Err(invalid(at, "name", "a port needs a name"));
     }
@@ -80,6 +101,11 @@ pub(super) fn check_port(
             ));
         }
     }
+    Ok(())
+}
+
+/// Addresses, gateways (one per family, on a subnet of the port's), MTU, MAC.
+fn check_addressing(at: &str, p: &PortSpec) -> Result<(), TopologyError> {
     for a in &p.address {
         check_address(a).map_err(|problem| invalid(at, "address", problem))?;
     }
@@ -130,118 +156,140 @@ pub(super) fn check_port(
     if p.mac.is_some_and(|m| m.is_multicast() || m.is_zero()) {
         return Err(invalid(at, "mac", "expected a unicast, non-zero MAC"));
     }
-    match p.kind {
-        PortKind::Vxlan => check_vxlan(at, p, &not_for)?,
-        PortKind::VhostUser => {
-            // The guest's MAC (`mac`) is what vm-args gives QEMU.
-            no_interface_fields(p, &not_for)?;
-            match &p.socket {
-                Some(s) if !s.starts_with('/') || !s[1..].split('/').all(path_component) => {
-                    return Err(invalid(
-                        at,
-                        "socket",
-                        format!("'{}': expected an absolute path to a socket file, without '.', '..', '//' or control characters", s.escape_debug()),
-                    ));
-                }
-                Some(_) => {}
-                // The name is then a file name in the default directory.
-                None if p.name.contains('/') || p.name == "." || p.name == ".." => {
-                    return Err(invalid(
-                        at,
-                        "name",
-                        "a vhost-user port's socket is named after it (/run/vepa/vhost-user/SWITCH/PORT.sock): expected a name without '/' (or set socket)",
-                    ));
-                }
-                None => {}
-            }
+    Ok(())
+}
+
+/// A vhost-user port: no interface of its own; its socket's path.
+fn check_vhost_user(
+    at: &str,
+    p: &PortSpec,
+    not_for: &dyn Fn(&str, bool) -> Result<(), TopologyError>,
+) -> Result<(), TopologyError> {
+    // The guest's MAC (`mac`) is what vm-args gives QEMU.
+    no_interface_fields(p, not_for)?;
+    match &p.socket {
+        Some(s) if !s.starts_with('/') || !s[1..].split('/').all(path_component) => {
+            return Err(invalid(
+                at,
+                "socket",
+                format!("'{}': expected an absolute path to a socket file, without '.', '..', '//' or control characters", s.escape_debug()),
+            ));
         }
-        _ if p.socket.is_some() => not_for("socket", true)?,
-        _ if p.fabric || p.arp_suppress => {
-            not_for(if p.fabric { "fabric" } else { "arp_suppress" }, true)?
+        Some(_) => {}
+        // The name is then a file name in the default directory.
+        None if p.name.contains('/') || p.name == "." || p.name == ".." => {
+            return Err(invalid(
+                at,
+                "name",
+                "a vhost-user port's socket is named after it (/run/vepa/vhost-user/SWITCH/PORT.sock): expected a name without '/' (or set socket)",
+            ));
         }
-        PortKind::Veth => not_for("peer", p.peer.is_some())?,
-        PortKind::Tap => {
-            not_for("peer", p.peer.is_some())?;
-            not_for("peer_name", p.peer_name.is_some())?;
-            if p.netns.is_none() {
-                // A VM's tap: the guest owns the far side.
-                for (field, set) in [
-                    ("address", !p.address.is_empty()),
-                    ("gateway", !p.gateway.is_empty()),
-                ] {
-                    if set {
-                        return Err(invalid(
-                            at,
-                            field,
-                            "a tap without netns is a VM's: the guest sets its own addresses (give netns for a container's tap)",
-                        ));
-                    }
-                }
-            }
-        }
-        PortKind::Netdev => {
-            if p.ifname.is_none() {
+        None => {}
+    }
+    Ok(())
+}
+
+/// A tap: without netns it is a VM's, and the guest sets its addresses.
+fn check_tap(
+    at: &str,
+    p: &PortSpec,
+    not_for: &dyn Fn(&str, bool) -> Result<(), TopologyError>,
+) -> Result<(), TopologyError> {
+    not_for("peer", p.peer.is_some())?;
+    not_for("peer_name", p.peer_name.is_some())?;
+    if p.netns.is_none() {
+        // A VM's tap: the guest owns the far side.
+        for (field, set) in [
+            ("address", !p.address.is_empty()),
+            ("gateway", !p.gateway.is_empty()),
+        ] {
+            if set {
                 return Err(invalid(
                     at,
-                    "ifname",
-                    "a netdev port names the existing interface it uses",
+                    field,
+                    "a tap without netns is a VM's: the guest sets its own addresses (give netns for a container's tap)",
                 ));
-            }
-            for (field, set) in [
-                ("netns", p.netns.is_some()),
-                ("peer_name", p.peer_name.is_some()),
-                ("peer", p.peer.is_some()),
-                ("mac", p.mac.is_some()),
-                ("address", !p.address.is_empty()),
-                ("mtu", p.mtu.is_some()),
-            ] {
-                not_for(field, set)?;
             }
         }
-        PortKind::Patch => {
-            for (field, set) in [
-                ("netns", p.netns.is_some()),
-                ("peer_name", p.peer_name.is_some()),
-                ("mac", p.mac.is_some()),
-                ("address", !p.address.is_empty()),
-                // Both ends of a wire must agree; a patch always passes offloads.
-                ("offload", p.offload.is_some()),
-            ] {
-                not_for(field, set)?;
-            }
-            let Some(peer) = &p.peer else {
-                return Err(invalid(
-                    at,
-                    "peer",
-                    "a patch port names the other end as \"switch/port\"",
-                ));
-            };
-            let Some((ps, pp)) = peer.split_once('/') else {
-                return Err(invalid(
-                    at,
-                    "peer",
-                    format!("'{peer}': expected \"switch/port\""),
-                ));
-            };
-            let Some(other) = by_name.get(&(ps, pp)) else {
-                return Err(invalid(
-                    at,
-                    "peer",
-                    format!("no port '{pp}' on a switch '{ps}'"),
-                ));
-            };
-            let back = format!("{}/{}", s.name, p.name);
-            if other.kind != PortKind::Patch || other.peer.as_deref() != Some(back.as_str()) {
-                return Err(invalid(
-                    at,
-                    "peer",
-                    format!("'{peer}' must be a patch port whose peer is \"{back}\""),
-                ));
-            }
-            if ps == s.name {
-                return Err(invalid(at, "peer", "a patch joins two different switches"));
-            }
-        }
+    }
+    Ok(())
+}
+
+/// A netdev port: an existing interface, used as it is.
+fn check_netdev(
+    at: &str,
+    p: &PortSpec,
+    not_for: &dyn Fn(&str, bool) -> Result<(), TopologyError>,
+) -> Result<(), TopologyError> {
+    if p.ifname.is_none() {
+        return Err(invalid(
+            at,
+            "ifname",
+            "a netdev port names the existing interface it uses",
+        ));
+    }
+    for (field, set) in [
+        ("netns", p.netns.is_some()),
+        ("peer_name", p.peer_name.is_some()),
+        ("peer", p.peer.is_some()),
+        ("mac", p.mac.is_some()),
+        ("address", !p.address.is_empty()),
+        ("mtu", p.mtu.is_some()),
+    ] {
+        not_for(field, set)?;
+    }
+    Ok(())
+}
+
+/// A patch port: its peer is a patch port of another switch that names it back.
+fn check_patch(
+    at: &str,
+    s: &SwitchSpec,
+    p: &PortSpec,
+    by_name: &HashMap<(&str, &str), &PortSpec>,
+    not_for: &dyn Fn(&str, bool) -> Result<(), TopologyError>,
+) -> Result<(), TopologyError> {
+    for (field, set) in [
+        ("netns", p.netns.is_some()),
+        ("peer_name", p.peer_name.is_some()),
+        ("mac", p.mac.is_some()),
+        ("address", !p.address.is_empty()),
+        // Both ends of a wire must agree; a patch always passes offloads.
+        ("offload", p.offload.is_some()),
+    ] {
+        not_for(field, set)?;
+    }
+    let Some(peer) = &p.peer else {
+        return Err(invalid(
+            at,
+            "peer",
+            "a patch port names the other end as \"switch/port\"",
+        ));
+    };
+    let Some((ps, pp)) = peer.split_once('/') else {
+        return Err(invalid(
+            at,
+            "peer",
+            format!("'{peer}': expected \"switch/port\""),
+        ));
+    };
+    let Some(other) = by_name.get(&(ps, pp)) else {
+        return Err(invalid(
+            at,
+            "peer",
+            format!("no port '{pp}' on a switch '{ps}'"),
+        ));
+    };
+    let back = format!("{}/{}", s.name, p.name);
+    if other.kind != PortKind::Patch || other.peer.as_deref() != Some(back.as_str()) {
+        return Err(invalid(
+            at,
+            "peer",
+            format!("'{peer}' must be a patch port whose peer is \"{back}\""),
+        ));
+    }
+    if ps == s.name {
+        return Err(invalid(at, "peer", "a patch joins two different switches"));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! macvlan port) keeps the switch in userspace, and the reason names the
 //! field.
 
-use super::{ModeName, PortKind, SwitchSpec};
+use super::spec::{ModeName, PortKind, SwitchSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelShape {

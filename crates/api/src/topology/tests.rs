@@ -1,6 +1,7 @@
 //! The topology file: what it accepts and how it reports mistakes.
 
 use super::*;
+use vepa_dataplane::PortMode;
 use vepa_dataplane::PortRole;
 
 const GOOD: &str = r#"

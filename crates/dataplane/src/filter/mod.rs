@@ -6,7 +6,7 @@
 //! - [`acl`]: ordered rules with a default, counters, a connection zone;
 //! - [`guard`]: the MACs and addresses a port may send from.
 //!
-//! A port's filters run where DESIGN.md's pipeline puts them: the guard and
+//! A port's filters run where docs/design.md's pipeline puts them: the guard and
 //! the inbound list on a frame the port sends into the switch, the
 //! outbound list on each copy the switch sends to the port. Frames that
 //! are not IP pass the lists (ARP is the guard's), and so does IPv6

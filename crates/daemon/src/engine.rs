@@ -30,6 +30,7 @@ use vepa_api::topology::kernel::KernelShape;
 use vepa_api::topology::router::switch_port_name;
 use vepa_api::topology::{Topology, TopologyError};
 use vepa_api::wire::{ApplyResult, FdbRow, PortStats, Stats, SwitchStats};
+use vepa_dataplane::flow::Pipeline;
 use vepa_dataplane::router::{Router, RouterConfig};
 use vepa_dataplane::{PortCounters, PortId, Switch, SwitchConfig, SwitchCore};
 use vepa_host::devices::{self, Device, DeviceSpec, Owner, PortKey};
@@ -71,6 +72,18 @@ struct Running {
     layout: Vec<(String, Vec<String>)>,
 }
 
+/// One switch's SDN state.
+#[derive(Debug, Clone, Default)]
+pub struct Sdn {
+    pub pipeline: Pipeline,
+    /// The desired state's flow texts lag behind the pipeline.
+    pub text_stale: bool,
+    /// The store lags behind the pipeline.
+    pub unsaved: bool,
+    /// An active controller connection is up.
+    pub controller_up: bool,
+}
+
 pub struct Engine {
     owner: Owner,
     pub(super) store: Store,
@@ -84,7 +97,7 @@ pub struct Engine {
     failed: BTreeMap<String, (DeviceSpec, String)>,
     pub(super) cores: HashMap<String, Arc<SwitchCore>>,
     /// Each switch's flow tables.
-    pub(super) sdn: HashMap<String, super::sdn::Sdn>,
+    pub(super) sdn: HashMap<String, Sdn>,
     /// Where forwarders send controller copies.
     packet_in: Option<vepa_io::PacketInSink>,
     captures: HashMap<PortKey, Arc<CapturePoint>>,
@@ -308,7 +321,7 @@ impl Engine {
         };
         let mut v = vec![format!(
             "punix:{}",
-            super::openflow::mgmt_path(&self.openflow_dir, &s.name).display()
+            vepa_api::topology::sdn::mgmt_path(&self.openflow_dir, &s.name).display()
         )];
         if let Some(l) = &of.listen {
             match vepa_api::topology::sdn::parse_listen(l) {

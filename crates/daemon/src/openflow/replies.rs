@@ -1,8 +1,8 @@
 //! MULTIPART replies: descriptions and statistics, split into messages
 //! that fit OpenFlow's 16-bit length.
 
-use crate::daemon::engine::Engine;
-use crate::daemon::sdn::{spec_of, PortInfo};
+use crate::engine::Engine;
+use crate::sdn::{spec_of, PortInfo};
 use vepa_dataplane::flow::{Field, FlowFilter, TABLES};
 use vepa_openflow::err::*;
 use vepa_openflow::multipart::*;

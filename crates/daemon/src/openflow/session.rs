@@ -3,8 +3,8 @@
 //! [`handle`](super::handle) in batches (one engine lock per read).
 
 use super::handle::{self, Conn, Incoming};
-use super::{Event, Hub};
-use crate::daemon::engine::Engine;
+use super::hub::{Event, Hub};
+use crate::engine::Engine;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

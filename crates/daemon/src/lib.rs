@@ -1,17 +1,23 @@
 //! `vepa daemon`: the switch as a service.
 //!
 //! The desired state lives in the [`store`]; the [`engine`] keeps the host
-//! and the dataplane equal to it; the [`api`] serves it over a unix socket
+//! and the dataplane equal to it; the [`http`] API serves it over a unix socket
 //! (and optionally loopback TCP with a token). Stopping the daemon stops
 //! forwarding but leaves the devices it made, which the next start adopts.
 
-pub mod api;
-pub mod api_acls;
-pub mod api_flows;
-pub mod api_routers;
-pub mod api_tunnels;
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+/// `println!` that ignores a closed stdout: output is a courtesy.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod engine;
 pub mod fabric;
+pub mod http;
 pub mod metrics;
 pub mod openflow;
 mod readiness;
@@ -28,7 +34,7 @@ use vepa_api::topology::Topology;
 use vepa_host::{running_as_root, PortOptions};
 
 /// The embedded default topology (`--default`).
-pub const DEFAULT_TOPOLOGY: &str = include_str!("../../../../examples/daemon-default.toml");
+pub const DEFAULT_TOPOLOGY: &str = include_str!("../../../examples/daemon-default.toml");
 
 pub struct DaemonOptions {
     pub state_dir: PathBuf,
@@ -405,7 +411,7 @@ async fn serve(
     summary: &str,
 ) -> Result<()> {
     use axum::middleware::from_fn_with_state;
-    let st: api::Shared = Arc::new(api::AppState {
+    let st: http::Shared = Arc::new(http::AppState {
         engine,
         requests: Default::default(),
         captures: Default::default(),
@@ -415,8 +421,8 @@ async fn serve(
             .map(|f| Arc::new(fabric::ControlPlane::new(f))),
     });
     let unix = bind_socket(&o.socket, gid)?;
-    let unix_app = api::finish(
-        api::router(Arc::clone(&st)).route_layer(from_fn_with_state(gid, api::require_group)),
+    let unix_app = http::finish(
+        http::router(Arc::clone(&st)).route_layer(from_fn_with_state(gid, http::require_group)),
         Arc::clone(&st),
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -433,7 +439,7 @@ async fn serve(
     }
     let unix_server = axum::serve(
         unix,
-        unix_app.into_make_service_with_connect_info::<api::Peer>(),
+        unix_app.into_make_service_with_connect_info::<http::Peer>(),
     )
     .with_graceful_shutdown(wait(stop_rx.clone()));
     tasks.spawn(async move { unix_server.await });
@@ -485,8 +491,9 @@ async fn serve(
         let l = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("--listen: cannot listen on {addr}"))?;
-        let app = api::finish(
-            api::router(Arc::clone(&st)).route_layer(from_fn_with_state(token, api::require_token)),
+        let app = http::finish(
+            http::router(Arc::clone(&st))
+                .route_layer(from_fn_with_state(token, http::require_token)),
             Arc::clone(&st),
         );
         let tcp_server = axum::serve(l, app).with_graceful_shutdown(wait(stop_rx.clone()));

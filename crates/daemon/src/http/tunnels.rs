@@ -2,8 +2,9 @@
 //! it learned (and behind which VTEP) and what it dropped; `GET /v1/hosts`:
 //! the multi-host control plane and the hosts etcd lists.
 
-use super::api::{with_engine, ApiError, Shared};
-use super::engine::Engine;
+use super::error::ApiError;
+use super::state::{with_engine, Shared};
+use crate::engine::Engine;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -4,8 +4,10 @@
 //! the answer. The views add what only the running router knows: its
 //! neighbors and counters.
 
-use super::api::{add_named, edit, with_engine, ApiError, Body2, Shared};
-use super::engine::{ChangeError, Engine};
+use super::error::ApiError;
+use super::extract::JsonBody;
+use super::state::{add_named, edit, with_engine, Shared};
+use crate::engine::{ChangeError, Engine};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -139,7 +141,7 @@ pub(super) async fn get(
     responses((status = 201, body = ApplyResult), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn add(
     State(st): State<Shared>,
-    Body2(spec): Body2<RouterSpec>,
+    JsonBody(spec): JsonBody<RouterSpec>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
     let name = spec.name.clone();
     add_named(
@@ -171,7 +173,7 @@ pub(super) async fn del(
 pub(super) async fn port_add(
     State(st): State<Shared>,
     Path(name): Path<String>,
-    Body2(port): Body2<RouterPortSpec>,
+    JsonBody(port): JsonBody<RouterPortSpec>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
     edit(&st, move |t| {
         let r = router_mut(t, &name)?;
@@ -225,7 +227,7 @@ pub(super) async fn routes(
 pub(super) async fn route_add(
     State(st): State<Shared>,
     Path(name): Path<String>,
-    Body2(route): Body2<RouteSpec>,
+    JsonBody(route): JsonBody<RouteSpec>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
     edit(&st, move |t| {
         let r = router_mut(t, &name)?;

@@ -2,8 +2,10 @@
 //! shortened or removed as one checked and stored change. Its counters
 //! and the connection tables are what the running filters know.
 
-use super::api::{add_named, edit, with_engine, ApiError, Body2, Shared};
-use super::engine::{ChangeError, Engine};
+use super::error::ApiError;
+use super::extract::JsonBody;
+use super::state::{add_named, edit, with_engine, Shared};
+use crate::engine::{ChangeError, Engine};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -94,7 +96,7 @@ pub(super) async fn get(
     responses((status = 201, body = ApplyResult), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn add(
     State(st): State<Shared>,
-    Body2(spec): Body2<AclSpec>,
+    JsonBody(spec): JsonBody<AclSpec>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
     let name = spec.name.clone();
     add_named(
@@ -126,7 +128,7 @@ pub(super) async fn del(
 pub(super) async fn rule_add(
     State(st): State<Shared>,
     Path(name): Path<String>,
-    Body2(add): Body2<AclRuleAdd>,
+    JsonBody(add): JsonBody<AclRuleAdd>,
 ) -> Result<(StatusCode, Json<ApplyResult>), ApiError> {
     edit(&st, move |t| {
         let a = t.acl_mut(&name).ok_or_else(|| no_acl(&name))?;

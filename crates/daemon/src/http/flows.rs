@@ -2,9 +2,11 @@
 //! counters out. Each change is all-or-nothing, in force in the dataplane
 //! and committed to the store before it is answered.
 
-use super::api::{with_engine, ApiError, Body2, Shared};
-use super::engine::{ChangeError, Engine};
-use super::sdn::spec_of;
+use super::error::ApiError;
+use super::extract::JsonBody;
+use super::state::{with_engine, Shared};
+use crate::engine::{ChangeError, Engine};
+use crate::sdn::spec_of;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -150,7 +152,7 @@ fn instructions_text(list: &[Instruction], ports: PortNames) -> String {
 pub async fn add(
     State(st): State<Shared>,
     Path(switch): Path<String>,
-    Body2(req): Body2<FlowAdd>,
+    JsonBody(req): JsonBody<FlowAdd>,
 ) -> Result<(StatusCode, Json<FlowChange>), ApiError> {
     with_engine(&st, move |e| {
         atomically(e, &switch, |e, names| {
@@ -179,7 +181,7 @@ pub async fn add(
 pub async fn modify(
     State(st): State<Shared>,
     Path(switch): Path<String>,
-    Body2(req): Body2<FlowMod>,
+    JsonBody(req): JsonBody<FlowMod>,
 ) -> Result<Json<FlowChange>, ApiError> {
     with_engine(&st, move |e| {
         atomically(e, &switch, |e, names| {
@@ -213,7 +215,7 @@ pub async fn modify(
 pub async fn delete(
     State(st): State<Shared>,
     Path(switch): Path<String>,
-    Body2(req): Body2<FlowDel>,
+    JsonBody(req): JsonBody<FlowDel>,
 ) -> Result<Json<FlowChange>, ApiError> {
     with_engine(&st, move |e| {
         atomically(e, &switch, |e, names| {
@@ -268,7 +270,7 @@ pub async fn groups(
 pub async fn group_add(
     State(st): State<Shared>,
     Path(switch): Path<String>,
-    Body2(req): Body2<GroupAdd>,
+    JsonBody(req): JsonBody<GroupAdd>,
 ) -> Result<(StatusCode, Json<FlowChange>), ApiError> {
     with_engine(&st, move |e| {
         atomically(e, &switch, |e, names| {

@@ -17,11 +17,12 @@ mod session;
 
 pub use etcd::{Credentials, Etcd};
 pub use record::{fabric_ports, local_record, program};
+pub use session::run;
 
 use super::engine::Engine;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use vepa_api::wire::{HostRecord, HostsView, RefusedRecord};
 
@@ -213,59 +214,4 @@ pub fn this_host(e: &Engine, cp: &ControlPlane) -> HostRecord {
         },
     };
     local_record(&o.host_id, o.underlay, &ports, e.desired(), &learned)
-}
-
-/// Runs the control plane until `stop`: sessions with etcd, retried with
-/// a doubling backoff (1 s to 30 s) when etcd cannot be reached or a
-/// session breaks.
-pub async fn run(
-    cp: Arc<ControlPlane>,
-    engine: Arc<Mutex<Engine>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    const FIRST: Duration = Duration::from_secs(1);
-    const MOST: Duration = Duration::from_secs(30);
-    let mut backoff = FIRST;
-    let endpoints = cp.opts.endpoints.join(",");
-    // Until etcd answers, the hosts known when the daemon last ran.
-    let known = cp.hosts();
-    if !known.is_empty() {
-        tracing::info!(
-            hosts = known.len(),
-            "fabric ports start with the last known hosts"
-        );
-        let cp2 = Arc::clone(&cp);
-        let e = Arc::clone(&engine);
-        let _ = tokio::task::spawn_blocking(move || {
-            let e = e.lock().unwrap_or_else(|p| p.into_inner());
-            program_ports(&e, &cp2, &known);
-        })
-        .await;
-    }
-    loop {
-        cp.connecting();
-        let began = Instant::now();
-        let r = session::run(&cp, &engine, &mut stop).await;
-        if *stop.borrow() {
-            return;
-        }
-        let err = match r {
-            Ok(()) => return,
-            Err(e) => format!("{e:#}"),
-        };
-        // A session that lived a while starts the backoff over.
-        if began.elapsed() > MOST {
-            backoff = FIRST;
-        }
-        tracing::warn!(
-            "etcd {endpoints}: {err}; the fabric keeps forwarding with what it knows; retrying in {} s",
-            backoff.as_secs()
-        );
-        cp.retrying(err, backoff);
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = async { let _ = stop.wait_for(|v| *v).await; } => return,
-        }
-        backoff = (backoff * 2).min(MOST);
-    }
 }

@@ -1,8 +1,8 @@
 //! What the switch does with each OpenFlow request, against the engine.
 
+use super::hub::{Event, Hub};
 use super::replies;
-use super::{Event, Hub};
-use crate::daemon::engine::{ChangeError, Engine};
+use crate::engine::{ChangeError, Engine};
 use vepa_dataplane::flow::{
     FlowFilter, FlowSpec, PacketInReason, RemovedReason, FLAG_RESET_COUNTS, FLAG_SEND_FLOW_REM,
 };

@@ -9,11 +9,11 @@
 use super::etcd::{Etcd, EventType};
 use super::record::{admit, host_key, host_of_key, read_record, Found};
 use super::{program_ports, this_host, ControlPlane};
-use crate::daemon::engine::Engine;
+use crate::engine::Engine;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vepa_api::wire::HostRecord;
 
 /// Runs `f` on the engine off the async threads.
@@ -125,7 +125,7 @@ fn take(cp: &ControlPlane, raw: &Found, mine: &HostRecord) -> usize {
     count
 }
 
-pub(super) async fn run(
+async fn session(
     cp: &Arc<ControlPlane>,
     engine: &Arc<Mutex<Engine>>,
     stop: &mut tokio::sync::watch::Receiver<bool>,
@@ -266,5 +266,60 @@ pub(super) async fn run(
                 program(cp, engine).await?;
             }
         }
+    }
+}
+
+/// Runs the control plane until `stop`: sessions with etcd, retried with
+/// a doubling backoff (1 s to 30 s) when etcd cannot be reached or a
+/// session breaks.
+pub async fn run(
+    cp: Arc<ControlPlane>,
+    engine: Arc<Mutex<Engine>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    const FIRST: Duration = Duration::from_secs(1);
+    const MOST: Duration = Duration::from_secs(30);
+    let mut backoff = FIRST;
+    let endpoints = cp.opts.endpoints.join(",");
+    // Until etcd answers, the hosts known when the daemon last ran.
+    let known = cp.hosts();
+    if !known.is_empty() {
+        tracing::info!(
+            hosts = known.len(),
+            "fabric ports start with the last known hosts"
+        );
+        let cp2 = Arc::clone(&cp);
+        let e = Arc::clone(&engine);
+        let _ = tokio::task::spawn_blocking(move || {
+            let e = e.lock().unwrap_or_else(|p| p.into_inner());
+            program_ports(&e, &cp2, &known);
+        })
+        .await;
+    }
+    loop {
+        cp.connecting();
+        let began = Instant::now();
+        let r = session(&cp, &engine, &mut stop).await;
+        if *stop.borrow() {
+            return;
+        }
+        let err = match r {
+            Ok(()) => return,
+            Err(e) => format!("{e:#}"),
+        };
+        // A session that lived a while starts the backoff over.
+        if began.elapsed() > MOST {
+            backoff = FIRST;
+        }
+        tracing::warn!(
+            "etcd {endpoints}: {err}; the fabric keeps forwarding with what it knows; retrying in {} s",
+            backoff.as_secs()
+        );
+        cp.retrying(err, backoff);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = async { let _ = stop.wait_for(|v| *v).await; } => return,
+        }
+        backoff = (backoff * 2).min(MOST);
     }
 }

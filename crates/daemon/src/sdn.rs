@@ -11,7 +11,7 @@
 //! them to the store (the API does before it answers, OpenFlow before a
 //! barrier reply).
 
-use super::engine::{ChangeError, Engine};
+use crate::engine::{ChangeError, Engine, Sdn};
 use std::collections::HashMap;
 use std::sync::Arc;
 use vepa_api::flowtext::{format_flow, format_group, format_meter, PortNames};
@@ -20,18 +20,6 @@ use vepa_api::topology::Topology;
 use vepa_dataplane::flow::{
     FlowError, FlowFilter, FlowSpec, Group, Instruction, Pipeline, RemovedReason, Rule,
 };
-
-/// One switch's SDN state.
-#[derive(Debug, Clone, Default)]
-pub struct Sdn {
-    pub pipeline: Pipeline,
-    /// The desired state's flow texts lag behind the pipeline.
-    pub text_stale: bool,
-    /// The store lags behind the pipeline.
-    pub unsaved: bool,
-    /// An active controller connection is up.
-    pub controller_up: bool,
-}
 
 fn flow_error(switch: &str, e: FlowError) -> ChangeError {
     ChangeError::Flow {

@@ -18,24 +18,22 @@
 //! drops them. Flows stay either way.
 
 mod handle;
+mod hub;
 mod replies;
 mod session;
 
-use super::engine::Engine;
-use super::sdn::PortInfo;
+pub use hub::{Event, Hub, Roles};
+
+use crate::engine::Engine;
+use crate::sdn::PortInfo;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
-use vepa_api::topology::sdn::{parse_controller, parse_listen, OpenFlowSpec, Transport};
-use vepa_dataplane::flow::{RemovedReason, Rule};
+use vepa_api::topology::sdn::{mgmt_path, parse_controller, parse_listen, OpenFlowSpec, Transport};
 
-/// How many controller copies may wait between the forwarders and the
-/// connections; more are dropped (the controller is too slow).
-const EVENT_QUEUE: usize = 1024;
 /// Connections served at once per listener of a switch (its management
 /// socket, its network listener), and TLS handshakes under way on a
 /// network listener; more are closed as they come. Each listener has its
@@ -66,62 +64,6 @@ impl TlsChannels {
             acceptor: tokio_rustls::TlsAcceptor::from(tls.server_config()?),
             connector: tokio_rustls::TlsConnector::from(tls.client_config(false)?),
         })
-    }
-}
-
-/// A switch's management socket in `dir`.
-pub fn mgmt_path(dir: &Path, switch: &str) -> PathBuf {
-    dir.join(format!("{switch}.mgmt"))
-}
-
-/// Something a switch tells its controllers without being asked.
-#[derive(Debug)]
-pub enum Event {
-    PacketIn(vepa_io::PacketIn),
-    FlowRemoved {
-        rule: Arc<Rule>,
-        reason: RemovedReason,
-        now_ms: u64,
-    },
-    PortStatus {
-        reason: u8,
-        port: PortInfo,
-    },
-}
-
-/// Master/slave bookkeeping of one switch (OpenFlow 1.3 §6.3.5).
-#[derive(Debug, Default)]
-pub struct Roles {
-    pub generation: Option<u64>,
-    pub master: Option<u64>,
-}
-
-/// The switches' event channels and roles, shared by every connection.
-#[derive(Default)]
-pub struct Hub {
-    channels: Mutex<HashMap<String, broadcast::Sender<Arc<Event>>>>,
-    pub roles: Mutex<HashMap<String, Roles>>,
-    next_conn: AtomicU64,
-}
-
-impl Hub {
-    pub fn subscribe(&self, switch: &str) -> broadcast::Receiver<Arc<Event>> {
-        let mut c = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        c.entry(switch.to_string())
-            .or_insert_with(|| broadcast::channel(EVENT_QUEUE).0)
-            .subscribe()
-    }
-
-    /// Tells `switch`'s connections (none listening: nothing happens).
-    pub fn publish(&self, switch: &str, ev: Event) {
-        let c = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = c.get(switch) {
-            let _ = tx.send(Arc::new(ev));
-        }
-    }
-
-    pub fn conn_id(&self) -> u64 {
-        self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 

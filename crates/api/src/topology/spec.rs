@@ -1,0 +1,398 @@
+//! The shape of a topology: switches, their ports and how each port is
+//! realized, as the file, the API and the store hold it.
+
+use super::filter::AclSpec;
+use super::router::RouterSpec;
+use super::sdn::OpenFlowSpec;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use vepa_dataplane::PortMode;
+use vepa_packet::MacAddr;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// The daemon's generation this file was exported at (`vepa export`
+    /// writes it). An apply of a file from an older generation is refused
+    /// (409, `generation`) unless forced: it would undo what changed since,
+    /// such as flows a controller added. Never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
+    #[serde(default, rename = "switch")]
+    pub switches: Vec<SwitchSpec>,
+    /// Routers between the switches' subnets.
+    #[serde(default, rename = "router", skip_serializing_if = "Vec::is_empty")]
+    pub routers: Vec<RouterSpec>,
+    /// Access lists on switch ports and routers.
+    #[serde(default, rename = "acl", skip_serializing_if = "Vec::is_empty")]
+    pub acls: Vec<AclSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchSpec {
+    pub name: String,
+    /// The mode of every downlink that does not set its own.
+    #[serde(default)]
+    pub mode: ModeName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ageing_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplink: Option<PortSpec>,
+    #[serde(default, rename = "port")]
+    pub ports: Vec<PortSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_fdb: Vec<StaticFdbSpec>,
+    /// Which reserved link addresses 01:80:C2:00:00:00-0F the switch
+    /// forwards, bit n for ...0n (`0x0008`: 802.1X EAPOL), as the Linux
+    /// bridge's `group_fwd_mask`. Default 0: none. STP, pause and LACP
+    /// (bits 0-2) are never forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_fwd_mask: Option<u16>,
+    /// Who forwards for this switch: vepa's userspace dataplane (default),
+    /// the kernel's own devices, or whichever fits (`auto`).
+    #[serde(default, skip_serializing_if = "Backend::is_default")]
+    pub backend: Backend,
+    /// OpenFlow endpoints: a listener for `ovs-ofctl`, a controller to dial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openflow: Option<OpenFlowSpec>,
+    /// Meters, in `ovs-ofctl add-meter` syntax (`meter=1,kbps,bands=type=drop,rate=1000`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meters: Vec<String>,
+    /// Groups, in `ovs-ofctl add-group` syntax (`group_id=1,type=all,bucket=output:vm1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Flows, in `ovs-ofctl add-flow` syntax (`priority=100,icmp,in_port=vm1,actions=drop`);
+    /// ports by name or OpenFlow number (uplink 1, then the ports in order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<String>,
+}
+
+impl SwitchSpec {
+    /// A switch with no ports, in `veb` mode, on the userspace dataplane.
+    pub fn new(name: &str) -> SwitchSpec {
+        SwitchSpec {
+            name: name.to_string(),
+            mode: ModeName::default(),
+            ageing_secs: None,
+            uplink: None,
+            ports: Vec::new(),
+            static_fdb: Vec::new(),
+            group_fwd_mask: None,
+            backend: Backend::default(),
+            openflow: None,
+            meters: Vec::new(),
+            groups: Vec::new(),
+            flows: Vec::new(),
+        }
+    }
+}
+
+/// Where a switch's forwarding happens.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The kernel when the switch needs nothing it lacks, else userspace.
+    Auto,
+    /// Kernel devices: macvlan/macvtap on the uplink for a switch with
+    /// one, a Linux bridge (hairpin for relay) for one without.
+    Kernel,
+    /// vepa's own dataplane.
+    #[default]
+    Userspace,
+}
+
+impl Backend {
+    pub fn is_default(&self) -> bool {
+        *self == Backend::Userspace
+    }
+}
+
+/// Port modes as written in the file (`bridge` is accepted for `veb`, as the kernel calls it).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeName {
+    #[default]
+    #[serde(alias = "bridge")]
+    Veb,
+    Vepa,
+    Private,
+    Passthru,
+    Source,
+}
+
+impl From<ModeName> for PortMode {
+    fn from(m: ModeName) -> PortMode {
+        match m {
+            ModeName::Veb => PortMode::Veb,
+            ModeName::Vepa => PortMode::Vepa,
+            ModeName::Private => PortMode::Private,
+            ModeName::Passthru => PortMode::Passthru,
+            ModeName::Source => PortMode::Source,
+        }
+    }
+}
+
+/// How a port is realized on the host.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PortKind {
+    /// vepa creates a veth pair, keeps one end and moves the other into `netns`.
+    Veth,
+    /// vepa creates a TAP device and owns it (optionally moved into `netns`).
+    Tap,
+    /// An interface that already exists (a NIC, a veth end), used through AF_PACKET.
+    Netdev,
+    /// A wire to a port of another switch in this file (a veth pair vepa creates).
+    Patch,
+    /// A VXLAN tunnel to remote VTEPs (a UDP socket on `local`; no interface).
+    Vxlan,
+    /// A vhost-user-net backend on a unix socket (`socket`) for QEMU's
+    /// `-netdev vhost-user`; no interface.
+    #[serde(rename = "vhost-user")]
+    VhostUser,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: PortKind,
+    /// The host interface; defaults to the port name (required for `netdev`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ifname: Option<String>,
+    /// Namespace for the far end (`veth`) or the device itself (`tap`); created if missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// The far end's name inside `netns` (`veth`; default `eth0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_name: Option<String>,
+    /// For `patch`: the other end, as `switch/port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub mac: Option<MacAddr>,
+    /// Addresses with prefix length for the far end, e.g. `10.0.0.1/24`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address: Vec<String>,
+    /// For `vxlan`: the VXLAN network identifier (1 to 16777215).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vni: Option<u32>,
+    /// For `vxlan`: the local VTEP address, on the underlay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<String>,
+    /// For `vxlan`: remote VTEP addresses (flooded frames go to each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote: Vec<String>,
+    /// For a `vxlan` trunk port: each VLAN's VNI, as `"VID:VNI"` (instead of `vni`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vlan_vni: Vec<String>,
+    /// For `vxlan`: the UDP port of the VTEPs (default 4789; the kernel's
+    /// vxlan defaults to 8472 unless made with `dstport 4789`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dstport: Option<u16>,
+    /// For `vxlan`: the tunnel's other VTEPs are the hosts that publish the
+    /// same VNI through the daemon's etcd control plane (`--etcd`), besides
+    /// any `remote`; `local` defaults to the daemon's `--underlay-ip`, and
+    /// `relay` means the fabric reflects frames back to this host (it does
+    /// not hairpin at this switch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fabric: bool,
+    /// For a fabric port: answer the VMs' ARP requests for addresses the
+    /// other hosts published here, instead of flooding them to every host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub arp_suppress: bool,
+    /// For `vhost-user`: the socket QEMU connects to (default
+    /// /run/vepa/vhost-user/SWITCH/PORT.sock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
+    /// Default routes for the far end (one per family), e.g. a router port's address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// Pass partial checksums and GSO super-frames through this port
+    /// (virtio-net header); default true. Off, the port sees only complete,
+    /// wire-sized frames and vepa segments for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offload: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ModeName>,
+    /// Reflective relay (hairpin) on this port.
+    #[serde(default)]
+    pub relay: bool,
+    /// Access VLAN (untagged); default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    /// Trunk: the tagged VLANs allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trunk: Option<Vec<u16>>,
+    /// Trunk: the VLAN of untagged frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_vlan: Option<u16>,
+    /// Most MACs learned on this port; a source beyond it is forwarded,
+    /// not learned. Default 1024 on VM ports, none on the uplink and on
+    /// tunnels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_limit: Option<u32>,
+    /// Storm control: the broadcast, multicast and unknown-unicast frames
+    /// this port may send into the switch, each `"NNNpps"` or `"off"`.
+    /// VM ports default to broadcast 1000pps, multicast and unknown
+    /// unicast 10000pps; the uplink, tunnels and patches to none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storm: Option<StormSpec>,
+    /// BPDU guard: a spanning-tree BPDU from this port blocks it for five
+    /// minutes (something behind it bridges and could close a loop).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bpdu_guard: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub source_macs: Vec<MacAddr>,
+    /// Anti-spoofing: the port may send only from its MACs and addresses
+    /// (`allowed_macs`/`allowed_ips`, by default `mac` and `address`), and
+    /// no router advertisements or DHCP server replies.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guard: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub allowed_macs: Vec<MacAddr>,
+    /// Addresses or prefixes (`10.0.0.5`, `10.0.0.0/29`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_ips: Vec<String>,
+}
+
+/// A port's storm-control rates; a kind left out keeps the port's default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StormSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multicast: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_unicast: Option<String>,
+}
+
+impl PortSpec {
+    /// The MAC a VM on this port (of switch `switch`) uses: the port's
+    /// `mac`, else 52:54:00 (QEMU's prefix) and three bytes of a hash of
+    /// `switch/port`, so each guest has its own and keeps it.
+    pub fn guest_mac(&self, switch: &str) -> MacAddr {
+        if let Some(m) = self.mac {
+            return m;
+        }
+        let mut h: u32 = 0x811c_9dc5;
+        for b in switch.bytes().chain([b'/']).chain(self.name.bytes()) {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        let b = h.to_be_bytes();
+        MacAddr([0x52, 0x54, 0x00, b[1], b[2], b[3]])
+    }
+
+    /// A vhost-user port's socket: `socket`, else
+    /// /run/vepa/vhost-user/SWITCH/PORT.sock (port names are per switch).
+    pub fn vhost_user_socket(&self, switch: &str) -> String {
+        self.vhost_user_socket_in(VHOST_USER_DIR, switch)
+    }
+
+    /// [`PortSpec::vhost_user_socket`] for a daemon whose vhost-user
+    /// directory is `dir`.
+    pub fn vhost_user_socket_in(&self, dir: &str, switch: &str) -> String {
+        self.socket
+            .clone()
+            .unwrap_or_else(|| format!("{dir}/{switch}/{}.sock", self.name))
+    }
+
+    pub fn new(name: &str, kind: PortKind) -> PortSpec {
+        PortSpec {
+            name: name.to_string(),
+            kind,
+            ifname: None,
+            netns: None,
+            peer_name: None,
+            peer: None,
+            mac: None,
+            address: Vec::new(),
+            gateway: Vec::new(),
+            vni: None,
+            local: None,
+            remote: Vec::new(),
+            vlan_vni: Vec::new(),
+            dstport: None,
+            fabric: false,
+            arp_suppress: false,
+            socket: None,
+            mtu: None,
+            offload: None,
+            mode: None,
+            relay: false,
+            vlan: None,
+            trunk: None,
+            native_vlan: None,
+            mac_limit: None,
+            storm: None,
+            bpdu_guard: false,
+            source_macs: Vec::new(),
+            guard: false,
+            allowed_macs: Vec::new(),
+            allowed_ips: Vec::new(),
+        }
+    }
+
+    /// The interface vepa reads and writes for this port.
+    pub fn host_ifname(&self) -> &str {
+        self.ifname.as_deref().unwrap_or(&self.name)
+    }
+
+    pub fn offload(&self) -> bool {
+        self.offload.unwrap_or(true)
+    }
+
+    /// The gateways, parsed (the topology check has vetted them).
+    pub fn gateways(&self) -> Vec<std::net::IpAddr> {
+        self.gateway.iter().filter_map(|g| g.parse().ok()).collect()
+    }
+
+    /// The `vlan_vni` pairs, parsed (the topology check has vetted them).
+    pub fn vlan_vnis(&self) -> Vec<(u16, u32)> {
+        self.vlan_vni
+            .iter()
+            .filter_map(|m| {
+                let (v, n) = m.split_once(':')?;
+                Some((v.trim().parse().ok()?, n.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
+    pub fn peer_ifname(&self) -> &str {
+        self.peer_name.as_deref().unwrap_or("eth0")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaticFdbSpec {
+    #[schema(value_type = String, example = "02:00:00:00:00:01")]
+    pub mac: MacAddr,
+    #[serde(default = "default_vid")]
+    pub vlan: u16,
+    pub port: String,
+}
+
+fn default_vid() -> u16 {
+    1
+}
+
+/// The longest switch or port name: a device's ownership mark (an
+/// interface alias of at most 255 bytes) holds both.
+pub const MAX_NAME: usize = 64;
+
+/// Where vhost-user ports' sockets are by default.
+pub const VHOST_USER_DIR: &str = "/run/vepa/vhost-user";
+
+/// The longest socket path a unix socket address holds (sun_path, less
+/// its terminating zero).
+pub const MAX_SOCKET_PATH: usize = 107;

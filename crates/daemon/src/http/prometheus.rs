@@ -1,0 +1,31 @@
+//! `/metrics`: the counters in Prometheus' text format.
+
+use super::error::ApiError;
+use super::state::{with_engine, Shared};
+use crate::metrics;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
+    let (stats, routers, tunnels) = with_engine(&st, |e| {
+        let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
+        let routers = names
+            .iter()
+            .filter_map(|n| super::routers::view(e, n).ok())
+            .collect::<Vec<_>>();
+        Ok((e.stats(), routers, super::tunnels::tunnels(e)))
+    })
+    .await?;
+    let hosts = st.control_plane.as_ref().map(|cp| cp.view());
+    let mut text = metrics::render(&stats, &routers, &st.requests);
+    metrics::render_tunnels(&mut text, &tunnels, hosts.as_ref());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}

@@ -1,0 +1,44 @@
+//! `/v1/stats`, `/v1/topology` and `/v1/apply`: the state whole.
+
+use super::error::ApiError;
+use super::extract::JsonBody;
+use super::state::{with_engine, Shared};
+use axum::extract::State;
+use axum::Json;
+use vepa_api::topology::Topology;
+use vepa_api::wire::{ApplyRequest, ApplyResult, ErrorBody, Stats};
+
+#[utoipa::path(get, path = "/v1/stats", responses((status = 200, body = Stats)))]
+pub(super) async fn stats(State(st): State<Shared>) -> Result<Json<Stats>, ApiError> {
+    with_engine(&st, |e| Ok(e.stats())).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/v1/topology", responses((status = 200, body = Topology)))]
+pub(super) async fn topology(State(st): State<Shared>) -> Result<Json<Topology>, ApiError> {
+    with_engine(&st, |e| {
+        // Flows a controller edited are in the store first, so the
+        // generation named covers them.
+        e.flush_flows()?;
+        Ok(Topology {
+            generation: Some(e.generation()),
+            ..e.desired().clone()
+        })
+    })
+    .await
+    .map(Json)
+}
+
+#[utoipa::path(post, path = "/v1/apply", request_body = ApplyRequest,
+    responses((status = 200, body = ApplyResult), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn apply(
+    State(st): State<Shared>,
+    JsonBody(req): JsonBody<ApplyRequest>,
+) -> Result<Json<ApplyResult>, ApiError> {
+    let mut topology = req.topology;
+    if req.force {
+        topology.generation = None;
+    }
+    with_engine(&st, move |e| e.change(topology, req.dry_run))
+        .await
+        .map(Json)
+}
