@@ -57,7 +57,7 @@ modprobe tun 2>/dev/null || true
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== layers: crates on their floors, no import circles between files"
-python3 scripts/layers.py
+/usr/bin/python3 scripts/layers.py
 echo "== cargo clippy"
 cargo clippy --release --all-targets --workspace -- -D warnings
 echo "== cargo build --release"
