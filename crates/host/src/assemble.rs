@@ -18,7 +18,7 @@ use vepa_api::topology::router::switch_port_name;
 use vepa_api::topology::sdn::with_mode;
 use vepa_api::topology::{PortKind, PortSpec, SwitchSpec, Topology};
 use vepa_dataplane::router::{Router, RouterConfig};
-use vepa_dataplane::{PortId, Switch, SwitchConfig, SwitchCore};
+use vepa_dataplane::{Switch, SwitchConfig, SwitchCore};
 use vepa_io::{Attachment, CapturePoint, Forwarder, Port, RouterAttachment};
 
 /// A topology running on the host: the forwarder and what it needs removed.
@@ -55,12 +55,12 @@ pub fn router_attachment(
 }
 
 /// Builds the forwarder of `topo`, the one way both `vepa run` and the
-/// daemon do: `switches` made from its switch configs (pipelines set, in
-/// the topology's order), each port `port_of` opens (a port it gives none
-/// for is left out: a kernel switch's, a device that is down), with the
-/// capture point `vepa capture` listens on, the topology's `routers`
-/// attached where their ports sit, and its ACLs and port guards installed
-/// through `filters`.
+/// daemon do: `switches` made from its switch configs (pipelines set; a
+/// switch that refused its config is simply not there), each port
+/// `port_of` opens (a port it gives none for is left out: a kernel
+/// switch's, a device that is down) with the capture point `vepa capture`
+/// listens on, the topology's `routers` attached where their ports sit,
+/// and its ACLs and port guards installed through `filters`.
 pub fn assemble(
     topo: &Topology,
     switches: Vec<Switch>,
@@ -68,11 +68,17 @@ pub fn assemble(
     filters: &mut Filters,
     mut port_of: impl FnMut(&SwitchSpec, &PortSpec) -> Option<(Arc<dyn Port>, Arc<CapturePoint>)>,
 ) -> Forwarder {
+    let configs: Vec<SwitchConfig> = switches.iter().map(|s| (*s.config()).clone()).collect();
     let mut attachments = Vec::new();
-    let mut index = vec![0u16; topo.switches.len()];
-    for (si, s, p) in topo.ports() {
-        let id = PortId(index[si]);
-        index[si] += 1;
+    for (_, s, p) in topo.ports() {
+        // The switch's place among those running (one that refused its
+        // config is not), and the port's in that switch.
+        let Some(si) = configs.iter().position(|c| c.name == s.name) else {
+            continue;
+        };
+        let Some(id) = configs[si].port_id(&p.name) else {
+            continue;
+        };
         let Some((port, capture)) = port_of(s, p) else {
             continue;
         };
@@ -86,7 +92,6 @@ pub fn assemble(
             capture,
         });
     }
-    let configs: Vec<SwitchConfig> = switches.iter().map(|s| (*s.config()).clone()).collect();
     let attached = topo
         .routers
         .iter()
