@@ -175,99 +175,28 @@ impl RouterConfig {
     /// Checks the configuration and builds its tables; the error names the
     /// router, the port or route, and the field.
     pub fn build(&self) -> Result<RouterTables, RouterError> {
-        let err = |field: String, problem: String| RouterError {
-            router: self.name.clone(),
-            field,
-            problem,
+        let mut b = Building {
+            v4: PrefixTable::v4(),
+            v6: PrefixTable::v6(),
+            own: FxHashMap::default(),
+            connected: Vec::new(),
         };
-        let mut v4 = PrefixTable::v4();
-        let mut v6 = PrefixTable::v6();
-        let mut own: FxHashMap<IpAddr, usize> = FxHashMap::default();
-        let mut connected: Vec<(Prefix, usize)> = Vec::new();
-        for (i, p) in self.ports.iter().enumerate() {
-            let at = |f: &str| format!("port '{}'.{f}", p.name);
-            if p.name.is_empty() {
-                return Err(err(
-                    "port.name".into(),
-                    "a port needs a non-empty name".into(),
-                ));
-            }
-            if self.ports[..i].iter().any(|q| q.name == p.name) {
-                return Err(err(at("name"), "duplicate port name on this router".into()));
-            }
-            if p.mac.is_multicast() || p.mac.is_zero() {
-                return Err(err(at("mac"), format!("{} is not a unicast MAC", p.mac)));
-            }
-            let has_v6 = p.addresses.iter().any(|a| a.addr.is_ipv6());
-            let min = if has_v6 { 1280 } else { 68 };
-            if p.mtu < min {
-                return Err(err(
-                    at("mtu"),
-                    format!(
-                        "{} is below the {min} bytes {} needs",
-                        p.mtu,
-                        if has_v6 { "IPv6" } else { "IPv4" }
-                    ),
-                ));
-            }
-            for a in &p.addresses {
-                let unusable = match a.addr {
-                    IpAddr::V4(v) => {
-                        v.is_unspecified()
-                            || v.is_multicast()
-                            || v.is_loopback()
-                            || v.is_broadcast()
-                    }
-                    IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || v.is_loopback(),
-                };
-                if unusable {
-                    return Err(err(
-                        at("address"),
-                        format!("{a} is not a unicast host address"),
-                    ));
-                }
-                let net = a.subnet();
-                if a.addr.is_ipv4() && a.len < 31 && (a.addr == net.addr || is_broadcast_of(a)) {
-                    return Err(err(
-                        at("address"),
-                        format!("{a} is the network or broadcast address of {net}; expected a host address"),
-                    ));
-                }
-                if let Some((q, j)) = connected.iter().find(|(q, _)| q.overlaps(&net)) {
-                    let whose = &self.ports[*j].name;
-                    return Err(err(
-                        at("address"),
-                        format!("{a}: subnet {net} overlaps {q} of port '{whose}'"),
-                    ));
-                }
-                connected.push((net, i));
-                own.insert(a.addr, i);
-                let hop = Hop {
-                    port: i,
-                    via: None,
-                    connected: true,
-                };
-                let t = if net.addr.is_ipv4() { &mut v4 } else { &mut v6 };
-                t.insert(net, hop)
-                    .map_err(|e| err(at("address"), e.to_string()))?;
-            }
+        for i in 0..self.ports.len() {
+            self.add_port(&mut b, i)?;
         }
         let link_local: Vec<Ipv6Addr> = self.ports.iter().map(|p| link_local(p.mac)).collect();
         for (i, ll) in link_local.iter().enumerate() {
-            own.entry(IpAddr::V6(*ll)).or_insert(i);
+            b.own.entry(IpAddr::V6(*ll)).or_insert(i);
         }
         let mut seen: Vec<Prefix> = Vec::new();
         for r in &self.routes {
             let at = |f: &str| format!("route '{}'.{f}", r.prefix);
             if seen.contains(&r.prefix) {
-                return Err(err(
-                    at("prefix"),
-                    "duplicate route; one route per prefix".into(),
-                ));
+                return Err(self.err(at("prefix"), "duplicate route; one route per prefix".into()));
             }
             seen.push(r.prefix);
-            if let Some((c, j)) = connected.iter().find(|(c, _)| *c == r.prefix) {
-                return Err(err(
+            if let Some((c, j)) = b.connected.iter().find(|(c, _)| *c == r.prefix) {
+                return Err(self.err(
                     at("prefix"),
                     format!(
                         "{c} is port '{}'s connected subnet already",
@@ -275,86 +204,185 @@ impl RouterConfig {
                     ),
                 ));
             }
-            let port = match &r.port {
-                Some(name) => Some(
-                    self.ports
-                        .iter()
-                        .position(|p| &p.name == name)
-                        .ok_or_else(|| {
-                            err(at("port"), format!("no port '{name}' on this router"))
-                        })?,
-                ),
-                None => None,
-            };
-            let hop = match r.via {
-                Some(gw) => {
-                    if gw.is_ipv4() != r.prefix.addr.is_ipv4() {
-                        return Err(err(
-                            at("via"),
-                            format!("{gw} is not of the prefix's address family"),
-                        ));
-                    }
-                    if own.contains_key(&gw) {
-                        return Err(err(at("via"), format!("{gw} is this router's own address")));
-                    }
-                    let on = connected
-                        .iter()
-                        .find(|(c, _)| c.contains(&gw))
-                        .map(|(_, j)| *j);
-                    let on = match (on, port) {
-                        (_, Some(p)) if is_link_local(&gw) => p,
-                        (Some(j), Some(p)) if j != p => {
-                            return Err(err(
-                                at("via"),
-                                format!(
-                                    "{gw} is on port '{}', not on port '{}'",
-                                    self.ports[j].name, self.ports[p].name
-                                ),
-                            ))
-                        }
-                        (Some(j), _) => j,
-                        (None, _) => {
-                            return Err(err(
-                                at("via"),
-                                format!(
-                                    "next hop {gw} is unreachable: no port's subnet contains it"
-                                ),
-                            ))
-                        }
-                    };
-                    Hop {
-                        port: on,
-                        via: Some(gw),
-                        connected: false,
-                    }
-                }
-                None => Hop {
-                    port: port.ok_or_else(|| {
-                        err(
-                            at("via"),
-                            "a route needs a next hop (via) or a port to send out of".into(),
-                        )
-                    })?,
-                    via: None,
-                    connected: false,
-                },
-            };
+            let hop = self.route_hop(&b, r)?;
             let t = if r.prefix.addr.is_ipv4() {
-                &mut v4
+                &mut b.v4
             } else {
-                &mut v6
+                &mut b.v6
             };
             t.insert(r.prefix, hop)
-                .map_err(|e| err(at("prefix"), e.to_string()))?;
+                .map_err(|e| self.err(at("prefix"), e.to_string()))?;
         }
         Ok(RouterTables {
             config: self.clone(),
-            v4,
-            v6,
-            own,
+            v4: b.v4,
+            v6: b.v6,
+            own: b.own,
             link_local,
         })
     }
+
+    fn err(&self, field: String, problem: String) -> RouterError {
+        RouterError {
+            router: self.name.clone(),
+            field,
+            problem,
+        }
+    }
+
+    /// Port `i`'s checks, and its addresses and connected subnets into `b`.
+    fn add_port(&self, b: &mut Building, i: usize) -> Result<(), RouterError> {
+        let err = |field: String, problem: String| self.err(field, problem);
+        let p = &self.ports[i];
+        let at = |f: &str| format!("port '{}'.{f}", p.name);
+        if p.name.is_empty() {
+            return Err(err(
+                "port.name".into(),
+                "a port needs a non-empty name".into(),
+            ));
+        }
+        if self.ports[..i].iter().any(|q| q.name == p.name) {
+            return Err(err(at("name"), "duplicate port name on this router".into()));
+        }
+        if p.mac.is_multicast() || p.mac.is_zero() {
+            return Err(err(at("mac"), format!("{} is not a unicast MAC", p.mac)));
+        }
+        let has_v6 = p.addresses.iter().any(|a| a.addr.is_ipv6());
+        let min = if has_v6 { 1280 } else { 68 };
+        if p.mtu < min {
+            return Err(err(
+                at("mtu"),
+                format!(
+                    "{} is below the {min} bytes {} needs",
+                    p.mtu,
+                    if has_v6 { "IPv6" } else { "IPv4" }
+                ),
+            ));
+        }
+        for a in &p.addresses {
+            let unusable = match a.addr {
+                IpAddr::V4(v) => {
+                    v.is_unspecified() || v.is_multicast() || v.is_loopback() || v.is_broadcast()
+                }
+                IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || v.is_loopback(),
+            };
+            if unusable {
+                return Err(err(
+                    at("address"),
+                    format!("{a} is not a unicast host address"),
+                ));
+            }
+            let net = a.subnet();
+            if a.addr.is_ipv4() && a.len < 31 && (a.addr == net.addr || is_broadcast_of(a)) {
+                return Err(err(
+                    at("address"),
+                    format!(
+                        "{a} is the network or broadcast address of {net}; expected a host address"
+                    ),
+                ));
+            }
+            if let Some((q, j)) = b.connected.iter().find(|(q, _)| q.overlaps(&net)) {
+                let whose = &self.ports[*j].name;
+                return Err(err(
+                    at("address"),
+                    format!("{a}: subnet {net} overlaps {q} of port '{whose}'"),
+                ));
+            }
+            b.connected.push((net, i));
+            b.own.insert(a.addr, i);
+            let hop = Hop {
+                port: i,
+                via: None,
+                connected: true,
+            };
+            let t = if net.addr.is_ipv4() {
+                &mut b.v4
+            } else {
+                &mut b.v6
+            };
+            t.insert(net, hop)
+                .map_err(|e| err(at("address"), e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Where route `r` sends a packet: through its next hop's port (which
+    /// must be on a connected subnet, and on the route's port if it names
+    /// one), or out of its port.
+    fn route_hop(&self, b: &Building, r: &RouteConfig) -> Result<Hop, RouterError> {
+        let err = |field: String, problem: String| self.err(field, problem);
+        let at = |f: &str| format!("route '{}'.{f}", r.prefix);
+        let port = match &r.port {
+            Some(name) => Some(
+                self.ports
+                    .iter()
+                    .position(|p| &p.name == name)
+                    .ok_or_else(|| err(at("port"), format!("no port '{name}' on this router")))?,
+            ),
+            None => None,
+        };
+        let hop = match r.via {
+            Some(gw) => {
+                if gw.is_ipv4() != r.prefix.addr.is_ipv4() {
+                    return Err(err(
+                        at("via"),
+                        format!("{gw} is not of the prefix's address family"),
+                    ));
+                }
+                if b.own.contains_key(&gw) {
+                    return Err(err(at("via"), format!("{gw} is this router's own address")));
+                }
+                let on = b
+                    .connected
+                    .iter()
+                    .find(|(c, _)| c.contains(&gw))
+                    .map(|(_, j)| *j);
+                let on = match (on, port) {
+                    (_, Some(p)) if is_link_local(&gw) => p,
+                    (Some(j), Some(p)) if j != p => {
+                        return Err(err(
+                            at("via"),
+                            format!(
+                                "{gw} is on port '{}', not on port '{}'",
+                                self.ports[j].name, self.ports[p].name
+                            ),
+                        ))
+                    }
+                    (Some(j), _) => j,
+                    (None, _) => {
+                        return Err(err(
+                            at("via"),
+                            format!("next hop {gw} is unreachable: no port's subnet contains it"),
+                        ))
+                    }
+                };
+                Hop {
+                    port: on,
+                    via: Some(gw),
+                    connected: false,
+                }
+            }
+            None => Hop {
+                port: port.ok_or_else(|| {
+                    err(
+                        at("via"),
+                        "a route needs a next hop (via) or a port to send out of".into(),
+                    )
+                })?,
+                via: None,
+                connected: false,
+            },
+        };
+        Ok(hop)
+    }
+}
+
+/// A router's tables while they are built.
+struct Building {
+    v4: PrefixTable<Hop>,
+    v6: PrefixTable<Hop>,
+    own: FxHashMap<IpAddr, usize>,
+    connected: Vec<(Prefix, usize)>,
 }
 
 fn is_broadcast_of(a: &IfAddr) -> bool {
