@@ -544,8 +544,10 @@ impl Owner {
         }
         // Marked links inside namespaces (a kernel switch's macvlans) that
         // no live device accounts for: left by a crash before a commit.
+        // A namespace's own mark (on its loopback) is not a device.
+        let netns_mark = self.netns_mark();
         for ns in host::namespaces() {
-            let (p, k) = (prefix.clone(), keep.clone());
+            let (p, k, mark) = (prefix.clone(), keep.clone(), netns_mark.clone());
             let stale = host::netlink(Some(&ns), move |nl| {
                 Ok(nl
                     .links()?
@@ -553,7 +555,7 @@ impl Owner {
                     .filter(|l| {
                         l.alias
                             .as_ref()
-                            .is_some_and(|a| a.starts_with(&p) && !k.contains(a))
+                            .is_some_and(|a| a.starts_with(&p) && !k.contains(a) && *a != mark)
                     })
                     .map(|l| l.name)
                     .collect::<Vec<_>>())

@@ -3,7 +3,7 @@
 
 use crate::engine::Engine;
 use crate::sdn::{spec_of, PortInfo};
-use vepa_dataplane::flow::{Field, FlowFilter, TABLES};
+use vepa_dataplane::flow::{Field, FlowFilter, Pipeline, TABLES};
 use vepa_openflow::err::*;
 use vepa_openflow::multipart::*;
 use vepa_openflow::types::action_type;
@@ -183,85 +183,23 @@ pub fn multipart(
         })),
         MultipartRequest::Flow(f) => {
             let filter = flow_filter(e, switch, f)?;
-            let flows: Vec<FlowStats> = e
-                .pipeline(switch)
-                .map_err(|_| DecodeError::new(BAD_REQUEST, BAD_REQUEST_EPERM))?
-                .flows(&filter)
-                .iter()
-                .map(|r| {
-                    let age = now.saturating_sub(r.installed_ms);
-                    let s = spec_of(r);
-                    FlowStats {
-                        table_id: r.table,
-                        duration_sec: (age / 1000) as u32,
-                        duration_nsec: ((age % 1000) * 1_000_000) as u32,
-                        priority: r.priority,
-                        idle_timeout: r.idle_timeout,
-                        hard_timeout: r.hard_timeout,
-                        flags: r.flags,
-                        cookie: r.cookie,
-                        packet_count: r.stats.packets(),
-                        byte_count: r.stats.bytes(),
-                        matcher: convert::match_from_dp(&s.matcher),
-                        instructions: convert::instructions_from_dp(&s.instructions),
-                    }
-                })
-                .collect();
-            split(flows, MultipartReply::Flow)
+            split(
+                flow_stats(pipeline(e, switch)?, &filter, now),
+                MultipartReply::Flow,
+            )
         }
         MultipartRequest::Aggregate(f) => {
             let filter = flow_filter(e, switch, f)?;
-            let flows = e
-                .pipeline(switch)
-                .map_err(|_| DecodeError::new(BAD_REQUEST, BAD_REQUEST_EPERM))?
-                .flows(&filter);
+            let flows = pipeline(e, switch)?.flows(&filter);
             one(MultipartReply::Aggregate {
                 packet_count: flows.iter().map(|r| r.stats.packets()).sum(),
                 byte_count: flows.iter().map(|r| r.stats.bytes()).sum(),
                 flow_count: flows.len() as u32,
             })
         }
-        MultipartRequest::Table => {
-            let p = e
-                .pipeline(switch)
-                .map_err(|_| DecodeError::new(BAD_REQUEST, BAD_REQUEST_EPERM))?;
-            let tables: Vec<TableStats> = (0..TABLES as u8)
-                .map(|t| {
-                    let table = p.table(t);
-                    let matched: u64 = table
-                        .map(|x| x.iter().map(|r| r.stats.packets()).sum())
-                        .unwrap_or(0);
-                    TableStats {
-                        table_id: t,
-                        active_count: table.map_or(0, |x| x.len() as u32),
-                        lookup_count: matched,
-                        matched_count: matched,
-                    }
-                })
-                .collect();
-            split(tables, MultipartReply::Table)
-        }
+        MultipartRequest::Table => split(table_stats(pipeline(e, switch)?), MultipartReply::Table),
         MultipartRequest::PortStats { port_no } => {
-            let all = e.port_counters(switch);
-            if *port_no != port::ANY && (*port_no == 0 || *port_no as usize > all.len()) {
-                return Err(DecodeError::new(BAD_REQUEST, BAD_REQUEST_BAD_PORT));
-            }
-            let stats: Vec<PortStats> = all
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *port_no == port::ANY || *i as u32 + 1 == *port_no)
-                .map(|(i, p)| PortStats {
-                    port_no: i as u32 + 1,
-                    rx_packets: p.rx_frames,
-                    tx_packets: p.tx_frames,
-                    rx_bytes: p.rx_bytes,
-                    tx_bytes: p.tx_bytes,
-                    rx_dropped: p.drops.values().sum(),
-                    tx_errors: p.tx_errors,
-                    ..PortStats::default()
-                })
-                .collect();
-            split(stats, MultipartReply::PortStats)
+            split(port_stats(e, switch, *port_no)?, MultipartReply::PortStats)
         }
         MultipartRequest::PortDesc => {
             let ports: Vec<PortDesc> = e
@@ -273,58 +211,14 @@ pub fn multipart(
             split(ports, MultipartReply::PortDesc)
         }
         MultipartRequest::Queue { .. } => one(MultipartReply::Empty(kind::QUEUE)),
-        MultipartRequest::Meter { meter_id } | MultipartRequest::MeterConfig { meter_id } => {
-            let p = e
-                .pipeline(switch)
-                .map_err(|_| DecodeError::new(BAD_REQUEST, BAD_REQUEST_EPERM))?;
-            let meters: Vec<_> = p
-                .meters()
-                .into_iter()
-                .filter(|(m, _)| *meter_id == 0xffff_ffff || m.id == *meter_id)
-                .collect();
-            if matches!(req, MultipartRequest::MeterConfig { .. }) {
-                let v: Vec<MeterConfig> = meters
-                    .iter()
-                    .map(|(m, _)| {
-                        let (flags, bands) = convert::meter_from_dp(m);
-                        MeterConfig {
-                            flags,
-                            meter_id: m.id,
-                            bands,
-                        }
-                    })
-                    .collect();
-                split(v, MultipartReply::MeterConfig)
-            } else {
-                use std::sync::atomic::Ordering::Relaxed;
-                let flows = p.flows(&FlowFilter::default());
-                let v: Vec<MeterStats> = meters
-                    .iter()
-                    .map(|(m, st)| {
-                        let age = now.saturating_sub(st.installed_ms);
-                        let uses = vepa_dataplane::flow::Instruction::Meter(m.id);
-                        MeterStats {
-                            meter_id: m.id,
-                            flow_count: flows
-                                .iter()
-                                .filter(|r| r.instructions.contains(&uses))
-                                .count() as u32,
-                            packet_in_count: st.packets_in.load(Relaxed),
-                            byte_in_count: st.bytes_in.load(Relaxed),
-                            duration_sec: (age / 1000) as u32,
-                            duration_nsec: ((age % 1000) * 1_000_000) as u32,
-                            bands: st
-                                .band_packets
-                                .iter()
-                                .zip(&st.band_bytes)
-                                .map(|(a, b)| (a.load(Relaxed), b.load(Relaxed)))
-                                .collect(),
-                        }
-                    })
-                    .collect();
-                split(v, MultipartReply::Meter)
-            }
-        }
+        MultipartRequest::MeterConfig { meter_id } => split(
+            meter_configs(pipeline(e, switch)?, *meter_id),
+            MultipartReply::MeterConfig,
+        ),
+        MultipartRequest::Meter { meter_id } => split(
+            meter_stats(pipeline(e, switch)?, *meter_id, now),
+            MultipartReply::Meter,
+        ),
         MultipartRequest::MeterFeatures => one(MultipartReply::MeterFeatures(MeterFeatures {
             max_meter: vepa_dataplane::flow::MAX_METERS as u32,
             // Drop bands.
@@ -334,35 +228,12 @@ pub fn multipart(
             max_bands: vepa_dataplane::flow::MAX_BANDS as u8,
             max_color: 0,
         })),
-        MultipartRequest::Group { group_id } => {
-            let p = e
-                .pipeline(switch)
-                .map_err(|_| DecodeError::new(BAD_REQUEST, BAD_REQUEST_EPERM))?;
-            let all = p.groups();
-            let groups: Vec<GroupStats> = all
-                .iter()
-                .filter(|(g, _)| *group_id == vepa_openflow::GROUP_ALL || g.id == *group_id)
-                .map(|(g, s)| GroupStats {
-                    group_id: g.id,
-                    ref_count: p
-                        .flows(&FlowFilter {
-                            out_group: Some(g.id),
-                            ..FlowFilter::default()
-                        })
-                        .len() as u32,
-                    packet_count: s.packets.load(std::sync::atomic::Ordering::Relaxed),
-                    byte_count: s.bytes.load(std::sync::atomic::Ordering::Relaxed),
-                    duration_sec: 0,
-                    duration_nsec: 0,
-                    buckets: g.buckets.iter().map(|_| (0, 0)).collect(),
-                })
-                .collect();
-            split(groups, MultipartReply::Group)
-        }
+        MultipartRequest::Group { group_id } => split(
+            group_stats(pipeline(e, switch)?, *group_id),
+            MultipartReply::Group,
+        ),
         MultipartRequest::GroupDesc => {
-            let groups: Vec<GroupDesc> = e
-                .pipeline(switch)
-                .map_err(|_| DecodeError::new(BAD_REQUEST, BAD_REQUEST_EPERM))?
+            let groups: Vec<GroupDesc> = pipeline(e, switch)?
                 .groups()
                 .iter()
                 .map(|(g, _)| GroupDesc {
@@ -402,4 +273,147 @@ pub fn multipart(
             return Err(DecodeError::new(BAD_REQUEST, BAD_REQUEST_BAD_EXPERIMENTER))
         }
     })
+}
+
+/// `switch`'s pipeline; a switch without one is refused as EPERM.
+fn pipeline<'e>(e: &'e Engine, switch: &str) -> Result<&'e Pipeline, DecodeError> {
+    e.pipeline(switch)
+        .map_err(|_| DecodeError::new(BAD_REQUEST, BAD_REQUEST_EPERM))
+}
+
+/// The flows `filter` selects, with their counters and ages at `now`.
+fn flow_stats(p: &Pipeline, filter: &FlowFilter, now: u64) -> Vec<FlowStats> {
+    p.flows(filter)
+        .iter()
+        .map(|r| {
+            let age = now.saturating_sub(r.installed_ms);
+            let s = spec_of(r);
+            FlowStats {
+                table_id: r.table,
+                duration_sec: (age / 1000) as u32,
+                duration_nsec: ((age % 1000) * 1_000_000) as u32,
+                priority: r.priority,
+                idle_timeout: r.idle_timeout,
+                hard_timeout: r.hard_timeout,
+                flags: r.flags,
+                cookie: r.cookie,
+                packet_count: r.stats.packets(),
+                byte_count: r.stats.bytes(),
+                matcher: convert::match_from_dp(&s.matcher),
+                instructions: convert::instructions_from_dp(&s.instructions),
+            }
+        })
+        .collect()
+}
+
+/// Each table's flow count and the packets its flows matched.
+fn table_stats(p: &Pipeline) -> Vec<TableStats> {
+    (0..TABLES as u8)
+        .map(|t| {
+            let table = p.table(t);
+            let matched: u64 = table
+                .map(|x| x.iter().map(|r| r.stats.packets()).sum())
+                .unwrap_or(0);
+            TableStats {
+                table_id: t,
+                active_count: table.map_or(0, |x| x.len() as u32),
+                lookup_count: matched,
+                matched_count: matched,
+            }
+        })
+        .collect()
+}
+
+/// Port `port_no`'s counters (OpenFlow numbers ports from 1), or every
+/// port's for ANY; another number is refused as BAD_PORT.
+fn port_stats(e: &Engine, switch: &str, port_no: u32) -> Result<Vec<PortStats>, DecodeError> {
+    let all = e.port_counters(switch);
+    if port_no != port::ANY && (port_no == 0 || port_no as usize > all.len()) {
+        return Err(DecodeError::new(BAD_REQUEST, BAD_REQUEST_BAD_PORT));
+    }
+    Ok(all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| port_no == port::ANY || *i as u32 + 1 == port_no)
+        .map(|(i, p)| PortStats {
+            port_no: i as u32 + 1,
+            rx_packets: p.rx_frames,
+            tx_packets: p.tx_frames,
+            rx_bytes: p.rx_bytes,
+            tx_bytes: p.tx_bytes,
+            rx_dropped: p.drops.values().sum(),
+            tx_errors: p.tx_errors,
+            ..PortStats::default()
+        })
+        .collect())
+}
+
+/// Meter `meter_id`'s configuration, or every meter's for ALL (0xffffffff).
+fn meter_configs(p: &Pipeline, meter_id: u32) -> Vec<MeterConfig> {
+    p.meters()
+        .into_iter()
+        .filter(|(m, _)| meter_id == 0xffff_ffff || m.id == meter_id)
+        .map(|(m, _)| {
+            let (flags, bands) = convert::meter_from_dp(&m);
+            MeterConfig {
+                flags,
+                meter_id: m.id,
+                bands,
+            }
+        })
+        .collect()
+}
+
+/// Meter `meter_id`'s counters, or every meter's for ALL, at `now`.
+fn meter_stats(p: &Pipeline, meter_id: u32, now: u64) -> Vec<MeterStats> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let flows = p.flows(&FlowFilter::default());
+    p.meters()
+        .into_iter()
+        .filter(|(m, _)| meter_id == 0xffff_ffff || m.id == meter_id)
+        .map(|(m, st)| {
+            let age = now.saturating_sub(st.installed_ms);
+            let uses = vepa_dataplane::flow::Instruction::Meter(m.id);
+            MeterStats {
+                meter_id: m.id,
+                flow_count: flows
+                    .iter()
+                    .filter(|r| r.instructions.contains(&uses))
+                    .count() as u32,
+                packet_in_count: st.packets_in.load(Relaxed),
+                byte_in_count: st.bytes_in.load(Relaxed),
+                duration_sec: (age / 1000) as u32,
+                duration_nsec: ((age % 1000) * 1_000_000) as u32,
+                bands: st
+                    .band_packets
+                    .iter()
+                    .zip(&st.band_bytes)
+                    .map(|(a, b)| (a.load(Relaxed), b.load(Relaxed)))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Group `group_id`'s counters, or every group's for ALL.
+fn group_stats(p: &Pipeline, group_id: u32) -> Vec<GroupStats> {
+    use std::sync::atomic::Ordering::Relaxed;
+    p.groups()
+        .iter()
+        .filter(|(g, _)| group_id == vepa_openflow::GROUP_ALL || g.id == group_id)
+        .map(|(g, s)| GroupStats {
+            group_id: g.id,
+            ref_count: p
+                .flows(&FlowFilter {
+                    out_group: Some(g.id),
+                    ..FlowFilter::default()
+                })
+                .len() as u32,
+            packet_count: s.packets.load(Relaxed),
+            byte_count: s.bytes.load(Relaxed),
+            duration_sec: 0,
+            duration_nsec: 0,
+            buckets: g.buckets.iter().map(|_| (0, 0)).collect(),
+        })
+        .collect()
 }
