@@ -290,19 +290,21 @@ pub fn run(o: DaemonOptions) -> Result<()> {
     if !running_as_root() {
         bail!("vepa daemon needs root to create devices and open raw sockets: run it as root");
     }
-    // Forwarding threads and their receive buffers (32 of 64 KiB each)
-    // are made anew on every port change. With glibc's defaults each new
-    // thread may take an arena of its own (up to 8 a core), and freed
-    // 64 KiB buffers stay in the arenas, fragmenting them, so the daemon's
-    // memory would creep up with the changes (bench/soak shows it). A few
-    // arenas serve these threads, and blocks of 64 KiB and more are
-    // mapped and unmapped on their own (a fixed threshold: glibc would
-    // otherwise raise it after the first such free).
+    // Forwarding threads and their receive buffers (32 of MAX_FRAME + 4
+    // bytes each) are made anew on every port change. With glibc's
+    // defaults each new thread may take an arena of its own (up to 8 a
+    // core), and the freed buffers stay in the arenas, fragmenting them,
+    // so the daemon's memory would creep up with the changes (bench/soak
+    // shows it). A few arenas serve these threads, and blocks of MAX_FRAME
+    // bytes and more (receive buffers) are mapped and unmapped on their
+    // own. The threshold is fixed (glibc would raise it after the first
+    // such free) and sits above the largest frame (65,553 bytes), so a
+    // copy of a frame never costs an mmap.
     // SAFETY: mallopt only sets allocator parameters; called before any
     // thread but this one exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 4);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, vepa_io::MAX_FRAME as libc::c_int);
     }
     let gid = match &o.group {
         Some(g) => group_id("--group", g)?,
