@@ -14,8 +14,14 @@
    out: tests may reach anywhere. The same holds between a crate's
    top-level modules, a folder counting as one.
 
-Prints each circle with the names that tie it, and exits 1 if there is
-one. `--graph CRATE` prints that crate's file-level imports instead.
+3. In the dataplane, a frame's headers are read in one place,
+   `parsed.rs` (the `Parsed` view every element is handed). Elsewhere,
+   code other than tests calls none of the header readers (READERS),
+   but for the few places in ALLOWED that read a packet of their own
+   making or quote one in an error.
+
+Prints each circle with the names that tie it (and each stray header
+read), and exits 1 if there is one. `--graph CRATE` prints that crate's file-level imports instead.
 Run from anywhere: `python3 scripts/layers.py`.
 """
 import os
@@ -38,6 +44,49 @@ FLOORS = [
     "vepa-cni",
     "vepa",
 ]
+
+
+# The packet crate's header readers, and the dataplane's older ways in.
+READERS = [
+    "EthernetFrame::new_checked(",
+    "Ipv4View::parse(",
+    "Ipv6View::parse(",
+    "ArpPacket::new_checked(",
+    "Ipv6Chain::walk(",
+    "L3Packet::from_ip(",
+    "flow::extract(",
+]
+# (file under crates/dataplane/src, reader): why it may read.
+ALLOWED = {
+    ("parsed.rs", r): "the one reader" for r in READERS
+}
+ALLOWED.update({
+    ("router/icmp.rs", "Ipv4View::parse("): "an ICMP error quotes the packet that caused it",
+    ("router/icmp.rs", "Ipv6View::parse("): "an ICMP error quotes the packet that caused it",
+    ("l3/reject.rs", "Ipv4View::parse("): "a reject's answer is built from the refused packet",
+    ("l3/reject.rs", "Ipv6View::parse("): "a reject's answer is built from the refused packet",
+    ("l3/packet.rs", "Ipv4View::parse("): "L3Packet::from_ip, for packets the router makes",
+    ("l3/packet.rs", "Ipv6View::parse("): "L3Packet::from_ip, for packets the router makes",
+    ("router/mod.rs", "L3Packet::from_ip("): "the router routes an answer it made",
+})
+
+
+def stray_header_reads():
+    """Header reads in the dataplane outside parsed.rs and ALLOWED."""
+    base = os.path.join(ROOT, "crates", "dataplane", "src")
+    out = []
+    for d, _, files in os.walk(base):
+        for fn in sorted(files):
+            if not fn.endswith(".rs") or fn == "tests.rs":
+                continue
+            path = os.path.join(d, fn)
+            r = os.path.relpath(path, base)
+            with open(path) as f:
+                code, _ = drop_test_code(strip_comments_and_strings(f.read()))
+            for reader in READERS:
+                if reader in code and (r, reader) not in ALLOWED:
+                    out.append(f"crates/dataplane/src/{r}: reads headers with {reader[:-1]}; take them from its Parsed")
+    return out
 
 
 def strip_comments_and_strings(src):
@@ -352,8 +401,11 @@ def main():
                 print(f"circle in {name}: {title}")
                 for line in lines:
                     print(f"  {line}")
+    for line in stray_header_reads():
+        failed = True
+        print(line)
     if not failed:
-        print(f"layers: {checked} crates on their floors, no import circles")
+        print(f"layers: {checked} crates on their floors, no import circles, headers read once")
     return 1 if failed else 0
 
 

@@ -430,6 +430,9 @@ impl Engine {
                 field: "switch".into(),
                 message: format!("switch '{switch}' has no userspace dataplane running"),
             })?;
+        let Some(parsed) = vepa_dataplane::Parsed::new(frame) else {
+            return Ok(0);
+        };
         let mut d = Decision::default();
         match in_port {
             Some(p) => {
@@ -437,9 +440,7 @@ impl Engine {
                 let _ = core.packet_out(&fw, p, frame, actions, self.now_ms(), &mut d);
             }
             None => {
-                let tag = vepa_packet::EthernetFrame::new_checked(frame)
-                    .ok()
-                    .and_then(|f| f.vlan().map(|t| t.vid));
+                let tag = parsed.vid();
                 for a in actions {
                     match a {
                         Action::Output(OutPort::Port(p)) => d.egress.push(Egress::new(*p, tag)),
@@ -451,10 +452,7 @@ impl Engine {
                 }
             }
         }
-        let Ok(parsed) = vepa_packet::EthernetFrame::new_checked(frame) else {
-            return Ok(0);
-        };
-        let current = parsed.vlan().map(|t| t.vid);
+        let current = parsed.vid();
         let mut buf = Vec::new();
         let mut sent = 0;
         for e in &d.egress {
@@ -466,11 +464,11 @@ impl Engine {
             };
             let bytes: &[u8] = match d.rewrite_of(e) {
                 Some(r) => {
-                    r.write(frame, e.tag, false, &mut buf);
+                    r.write(&parsed, e.tag, false, &mut buf);
                     &buf
                 }
                 None if e.tag != current => {
-                    vepa_packet::write_retagged(&parsed, e.tag, &mut buf);
+                    parsed.write_retagged(e.tag, &mut buf);
                     &buf
                 }
                 None => frame,

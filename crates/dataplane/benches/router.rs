@@ -15,6 +15,7 @@ use std::sync::Arc;
 use vepa_dataplane::conntrack::Side;
 use vepa_dataplane::filter::{Acl, AclAction, AclRule, L3Packet, Zone};
 use vepa_dataplane::router::{RouteConfig, Router, RouterConfig, RouterFilter, RouterPortConfig};
+use vepa_dataplane::Parsed;
 use vepa_packet::ip;
 use vepa_packet::{MacAddr, VirtioNetHdr};
 
@@ -67,7 +68,9 @@ fn router() -> Router {
             MacAddr::ZERO,
             Ipv4Addr::new(10, 2, 0, 1),
         ));
-        r.receive(1, &f, &VirtioNetHdr::default(), 0, &mut out);
+        if let Some(p) = Parsed::new(&f) {
+            r.receive(1, &p, &VirtioNetHdr::default(), 0, &mut out);
+        }
     }
     r
 }
@@ -104,7 +107,9 @@ fn run(c: &mut Criterion, name: &str, r: &Router) {
         b.iter(|| {
             for p in &pkts {
                 out.clear();
-                r.receive(0, black_box(p), &hdr, 1, &mut out);
+                if let Some(p) = Parsed::new(black_box(p)) {
+                    r.receive(0, &p, &hdr, 1, &mut out);
+                }
                 black_box(&out);
             }
         })
@@ -154,7 +159,7 @@ fn bench(c: &mut Criterion) {
     let zone = Zone::new(1);
     let pkts: Vec<L3Packet> = packets()
         .iter()
-        .filter_map(|f| L3Packet::from_frame(f))
+        .filter_map(|f| Parsed::new(f).and_then(|p| p.l3().copied()))
         .collect();
     let mut g = c.benchmark_group("acl");
     g.throughput(Throughput::Elements(pkts.len() as u64));

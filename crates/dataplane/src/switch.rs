@@ -20,12 +20,13 @@ use crate::fdb::{Fdb, LearnOutcome};
 use crate::filter::{FilterVerdict, PortFilter};
 use crate::flow::Generated;
 use crate::flow::{Decision, Exec, Pipeline};
+use crate::parsed::Parsed;
 use crate::storm::{reserved_group, Flood, PortBuckets, BPDU_GUARD_MS};
 use crate::vlan::{egress_tag, ingress_vid};
 use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::Arc;
-use vepa_packet::{EthernetFrame, MacAddr};
+use vepa_packet::MacAddr;
 
 /// The part of a switch the control plane replaces whole: its ports and
 /// their modes, with what is derived from them. Forwarding threads read it
@@ -243,12 +244,24 @@ impl SwitchCore {
         fw: &Forwarding,
         counters: &mut [PortCounters],
         in_port: PortId,
-        frame: &[u8],
+        frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
-        self.process_keyed(fw, counters, in_port, frame, now_ms, d, None)
+        self.process_keyed(fw, counters, in_port, frame, now_ms, d)
+    }
+
+    /// A frame too short for its Ethernet header (no [`Parsed`] could be
+    /// made of it): received, and dropped as malformed.
+    pub fn malformed(
+        &self,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        len: usize,
+        d: &mut Decision,
+    ) -> Result<(), DropReason> {
+        self.gate_drop(counters, in_port, len, d, DropReason::Malformed)
     }
 
     /// Storm control for group frames, before anything else looks at
@@ -260,24 +273,24 @@ impl SwitchCore {
         fw: &Forwarding,
         counters: &mut [PortCounters],
         in_port: PortId,
-        frame: &[u8],
+        frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
-        let (Some(port), Some(buckets), Some(dst)) = (
+        let (Some(port), Some(buckets)) = (
             fw.config.ports.get(in_port.index()),
             self.storm.get(in_port.index()),
-            frame.get(..6),
         ) else {
             return Ok(());
         };
         if port.bpdu_guard && self.blocked_until(in_port, now_ms).is_some() {
-            return self.gate_drop(counters, in_port, frame, d, DropReason::BpduGuard);
+            return self.gate_drop(counters, in_port, frame.len(), d, DropReason::BpduGuard);
         }
-        if dst[0] & 1 == 0 || port.storm.is_unlimited() {
+        let dst = frame.dst();
+        if !dst.is_multicast() || port.storm.is_unlimited() {
             return Ok(());
         }
-        let (kind, reason) = if dst == [0xff; 6] {
+        let (kind, reason) = if dst.is_broadcast() {
             (Flood::Broadcast, DropReason::StormBroadcast)
         } else {
             (Flood::Multicast, DropReason::StormMulticast)
@@ -285,7 +298,7 @@ impl SwitchCore {
         if buckets.admit(&port.storm, kind, now_ms) {
             return Ok(());
         }
-        self.gate_drop(counters, in_port, frame, d, reason)
+        self.gate_drop(counters, in_port, frame.len(), d, reason)
     }
 
     /// A frame the gate drops: received, and dropped for `reason`.
@@ -293,31 +306,28 @@ impl SwitchCore {
         &self,
         counters: &mut [PortCounters],
         in_port: PortId,
-        frame: &[u8],
+        len: usize,
         d: &mut Decision,
         reason: DropReason,
     ) -> Result<(), DropReason> {
         d.clear();
         if let Some(c) = counters.get_mut(in_port.index()) {
             c.rx_frames += 1;
-            c.rx_bytes += frame.len() as u64;
+            c.rx_bytes += len as u64;
             c.count_drop(reason);
         }
         Err(reason)
     }
 
-    /// [`process`](Self::process) with the frame's flow key, when the
-    /// caller parsed it already.
-    #[allow(clippy::too_many_arguments)]
+    /// [`process`](Self::process) past the storm gate.
     fn process_keyed(
         &self,
         fw: &Forwarding,
         counters: &mut [PortCounters],
         in_port: PortId,
-        frame: &[u8],
+        frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
-        key: Option<&crate::flow::Key>,
     ) -> Result<(), DropReason> {
         d.clear();
         if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
@@ -328,7 +338,7 @@ impl SwitchCore {
         c.rx_bytes += frame.len() as u64;
         let mut notes = Notes::default();
         let result = if fw.flows.is_active() {
-            self.run_flows(fw, in_port, frame, now_ms, d, key, &mut notes)
+            self.run_flows(fw, in_port, frame, now_ms, d, &mut notes)
         } else {
             self.l2(fw, in_port, frame, now_ms, &mut d.egress, &mut notes)
         };
@@ -356,7 +366,7 @@ impl SwitchCore {
         &self,
         fw: &Forwarding,
         in_port: PortId,
-        frame: &[u8],
+        frame: &Parsed<'_>,
         now_ms: u64,
         out: &mut Vec<Egress>,
         notes: &mut Notes,
@@ -386,23 +396,18 @@ impl SwitchCore {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn run_flows(
         &self,
         fw: &Forwarding,
         in_port: PortId,
-        frame: &[u8],
+        frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
-        key: Option<&crate::flow::Key>,
         notes: &mut Notes,
     ) -> Result<(), DropReason> {
-        let key = match key {
-            Some(k) => *k,
-            None => {
-                crate::flow::extract(frame, in_port.0 as u32 + 1).ok_or(DropReason::Malformed)?
-            }
-        };
+        let key = frame
+            .key(in_port.0 as u32 + 1)
+            .ok_or(DropReason::Malformed)?;
         let mut exec = Exec {
             pipeline: &fw.flows,
             in_port,
@@ -437,7 +442,10 @@ impl SwitchCore {
         if in_port.index() >= ports {
             return Err(DropReason::Malformed);
         }
-        let key = crate::flow::extract(frame, in_port.0 as u32 + 1).ok_or(DropReason::Malformed)?;
+        let frame = &Parsed::new(frame).ok_or(DropReason::Malformed)?;
+        let key = frame
+            .key(in_port.0 as u32 + 1)
+            .ok_or(DropReason::Malformed)?;
         let to_table = actions.contains(&Action::Output(OutPort::Table));
         let rest: Vec<Action> = actions
             .iter()
@@ -471,7 +479,7 @@ impl SwitchCore {
             let mut more = Decision::default();
             let mut scratch = vec![PortCounters::default(); ports];
             if self
-                .process_keyed(fw, &mut scratch, in_port, frame, now_ms, &mut more, None)
+                .process_keyed(fw, &mut scratch, in_port, frame, now_ms, &mut more)
                 .is_ok()
             {
                 // Rewrite indexes are a byte: copies whose rewrite would not
@@ -513,7 +521,7 @@ impl SwitchCore {
         cache: &mut FlowCache,
         counters: &mut [PortCounters],
         in_port: PortId,
-        frame: &[u8],
+        frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
@@ -531,10 +539,7 @@ impl SwitchCore {
                 c.rx_frames += 1;
                 c.rx_bytes += frame.len() as u64;
                 d.clear();
-                let tag = EthernetFrame::new_checked(frame)
-                    .ok()
-                    .and_then(|e| e.vlan())
-                    .map(|t| t.vid);
+                let tag = frame.vid();
                 return match verdict {
                     FilterVerdict::Drop(r) => {
                         c.count_drop(r);
@@ -568,15 +573,12 @@ impl SwitchCore {
         filters: &PortFilters,
         counters: &mut [PortCounters],
         in_port: PortId,
-        frame: &[u8],
+        frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
     ) {
-        let len = frame.len() as u64 - if has_tag(frame) { 4 } else { 0 };
-        let tag = EthernetFrame::new_checked(frame)
-            .ok()
-            .and_then(|e| e.vlan())
-            .map(|t| t.vid);
+        let tag = frame.vid();
+        let len = frame.len() as u64 - if tag.is_some() { 4 } else { 0 };
         let mut generated = Vec::new();
         let rewritten = &mut d.scratch;
         let rewrites = &d.rewrites;
@@ -584,17 +586,20 @@ impl SwitchCore {
             let Some(Some(f)) = filters.get(e.port.index()) else {
                 return true;
             };
-            let judged = match (e.rewrite as usize)
+            let verdict = match (e.rewrite as usize)
                 .checked_sub(1)
                 .and_then(|i| rewrites.get(i))
             {
+                // A rewritten copy is a new frame, judged as it will leave.
                 Some(r) => {
                     r.write(frame, e.tag, false, rewritten);
-                    &rewritten[..]
+                    match Parsed::new(rewritten) {
+                        Some(copy) => f.egress(&copy, now_ms),
+                        None => FilterVerdict::Drop(DropReason::Malformed),
+                    }
                 }
-                None => frame,
+                None => f.egress(frame, now_ms),
             };
-            let verdict = f.egress(judged, now_ms);
             if verdict == FilterVerdict::Pass {
                 return true;
             }
@@ -637,27 +642,24 @@ impl SwitchCore {
         cache: &mut FlowCache,
         counters: &mut [PortCounters],
         in_port: PortId,
-        frame: &[u8],
+        frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
-            return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
+            return self.process_keyed(fw, counters, in_port, frame, now_ms, d);
         }
         if fw.flows.is_active() {
             return self.process_flows_cached(fw, cache, counters, in_port, frame, now_ms, d);
         }
-        let key = match EthernetFrame::new_checked(frame) {
-            Ok(f) => ingress_vid(&fw.port(in_port).vlan, f.vlan()).map(|vid| FlowKey {
-                in_port,
-                src: f.src(),
-                dst: f.dst(),
-                vid,
-            }),
-            _ => None,
-        };
+        let key = ingress_vid(&fw.port(in_port).vlan, frame.vlan()).map(|vid| FlowKey {
+            in_port,
+            src: frame.src(),
+            dst: frame.dst(),
+            vid,
+        });
         let Some(key) = key else {
-            return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
+            return self.process_keyed(fw, counters, in_port, frame, now_ms, d);
         };
         cache.follow(fw.id);
         let generation = self.fdb.generation();
@@ -669,7 +671,7 @@ impl SwitchCore {
             count_egress(counters, frame, &d.egress);
             return Ok(());
         }
-        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
+        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d);
         if result.is_ok() && !d.uncacheable && d.egress.len() <= CACHED_EGRESS {
             let until = self.valid_until(key.src, key.dst, key.vid);
             cache.put(key, generation, until, &d.egress);
@@ -704,12 +706,12 @@ impl SwitchCore {
         cache: &mut FlowCache,
         counters: &mut [PortCounters],
         in_port: PortId,
-        frame: &[u8],
+        frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
-        let Some(key) = crate::flow::extract(frame, in_port.0 as u32 + 1) else {
-            return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
+        let Some(key) = frame.key(in_port.0 as u32 + 1) else {
+            return self.process_keyed(fw, counters, in_port, frame, now_ms, d);
         };
         cache.follow(fw.id);
         let generation = self.fdb.generation();
@@ -739,7 +741,7 @@ impl SwitchCore {
             }
         }
         cache.misses += 1;
-        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d, Some(&key));
+        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d);
         let cacheable = result.is_ok()
             && !d.uncacheable
             && d.controller.is_empty()
@@ -751,11 +753,8 @@ impl SwitchCore {
             return result;
         }
         let (generation, until) = if d.used_normal {
-            let vid = EthernetFrame::new_checked(frame)
-                .ok()
-                .and_then(|f| ingress_vid(&fw.port(in_port).vlan, f.vlan()).map(|v| (f, v)));
-            match vid {
-                Some((f, vid)) => (generation, self.valid_until(f.src(), f.dst(), vid)),
+            match ingress_vid(&fw.port(in_port).vlan, frame.vlan()) {
+                Some(vid) => (generation, self.valid_until(frame.src(), frame.dst(), vid)),
                 None => return result,
             }
         } else {
@@ -786,12 +785,11 @@ impl SwitchCore {
         &self,
         fw: &Forwarding,
         in_port: PortId,
-        bytes: &[u8],
+        frame: &Parsed<'_>,
         now: u64,
         out: &mut Vec<Egress>,
         notes: &mut Notes,
     ) -> Result<Option<PortId>, DropReason> {
-        let frame = EthernetFrame::new_checked(bytes).map_err(|_| DropReason::Malformed)?;
         let (src, dst) = (frame.src(), frame.dst());
         if src.is_multicast() {
             return Err(DropReason::InvalidSource);
@@ -989,6 +987,11 @@ impl Switch {
     pub fn decide(&mut self, in_port: PortId, frame: &[u8], now_ms: u64) -> Result<(), DropReason> {
         let fw = self.cached.load();
         let d = &mut self.decision;
+        let Some(frame) = &Parsed::new(frame) else {
+            return self
+                .core
+                .malformed(&mut self.counters, in_port, frame.len(), d);
+        };
         match self.flows.as_mut() {
             Some(cache) => {
                 self.core
@@ -1013,17 +1016,13 @@ impl Switch {
 
 /// Counts the copies of a forwarded frame on their ports (a tag pushed or
 /// popped changes their size).
-fn count_egress(counters: &mut [PortCounters], frame: &[u8], out: &[Egress]) {
-    let untagged = frame.len() as u64 - (if has_tag(frame) { 4 } else { 0 });
+fn count_egress(counters: &mut [PortCounters], frame: &Parsed<'_>, out: &[Egress]) {
+    let untagged = frame.len() as u64 - (if frame.vlan().is_some() { 4 } else { 0 });
     for e in out {
         let c = &mut counters[e.port.index()];
         c.tx_frames += 1;
         c.tx_bytes += untagged + if e.tag.is_some() { 4 } else { 0 };
     }
-}
-
-fn has_tag(frame: &[u8]) -> bool {
-    frame.len() >= 14 && frame[12] == 0x81 && frame[13] == 0x00
 }
 
 /// The egress list under construction for one frame in one VLAN.

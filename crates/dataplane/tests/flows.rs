@@ -260,7 +260,9 @@ fn set_field_and_vlan_actions_are_recorded_per_copy() {
     assert_eq!(d.egress[1].tag, Some(30));
     let r = d.rewrite_of(&d.egress[1]).expect("rewritten");
     let mut bytes = Vec::new();
-    r.write(&frame(mac(2), mac(1), None), Some(30), false, &mut bytes);
+    let f = frame(mac(2), mac(1), None);
+    let parsed = vepa_dataplane::Parsed::new(&f).expect("ethernet");
+    r.write(&parsed, Some(30), false, &mut bytes);
     assert_eq!(&bytes[0..6], &[2, 0, 0, 0, 0, 0x42]);
     assert_eq!(&bytes[12..16], &[0x81, 0x00, 0, 30]);
 }

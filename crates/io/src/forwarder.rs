@@ -1,5 +1,6 @@
-//! The forwarding loop: poll every port, run each received batch through
-//! its switch, send the copies in batches.
+//! The forwarding loop: poll every port, hand each received batch to the
+//! datapath (`vepa_dataplane::Datapath`, which takes every frame its whole
+//! way through switches and routers), send the copies in batches.
 //!
 //! Workers (threads, one per core by default) each own the receive side of
 //! every n-th port and share the switches (a lock-free forwarding snapshot
@@ -26,10 +27,10 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vepa_dataplane::flow::Decision;
-use vepa_dataplane::router::{Router, RouterTx};
-use vepa_dataplane::{DropReason, FlowCache, PortCounters, PortId, Switch, SwitchCore};
-use vepa_packet::{checksum, gso, write_retagged, EthernetFrame, VirtioNetHdr};
+pub use vepa_dataplane::datapath::RouterAttachment;
+use vepa_dataplane::datapath::{Copy, Sink, ToControllerCopy};
+use vepa_dataplane::{Datapath, Lane, PortCounters, PortId, Switch};
+use vepa_packet::{checksum, gso, VirtioNetHdr};
 
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
 const IDLE_WAKEUP: Duration = Duration::from_millis(100);
@@ -55,38 +56,6 @@ pub struct Attachment {
     pub affinity: Option<usize>,
     /// Where `vepa capture` listens on this port.
     pub capture: Arc<CapturePoint>,
-}
-
-/// A router whose ports sit on switches of this forwarder.
-pub struct RouterAttachment {
-    pub router: Arc<Router>,
-    /// For each router port, in the router's order: its switch and port
-    /// (`None`: a port whose switch this forwarder does not run).
-    pub ports: Vec<Option<(usize, PortId)>>,
-}
-
-/// How many routers a frame may cross inside one forwarder before it is
-/// dropped (a routing loop between routers would otherwise spin here;
-/// TTL ends it too, this only bounds the work per received frame).
-const MAX_ROUTER_HOPS: u8 = 16;
-
-/// What is behind a switch port.
-#[derive(Debug, Clone, Copy)]
-enum Target {
-    Nothing,
-    /// A device: the index into the attachments.
-    Device(usize),
-    /// A router port: router index, port index.
-    Router(usize, usize),
-}
-
-/// A frame the forwarder is to hand a router.
-struct ToRouter {
-    router: usize,
-    port: usize,
-    frame: Vec<u8>,
-    hdr: VirtioNetHdr,
-    hops: u8,
 }
 
 /// Every worker's counters as of its last publication (a few times a
@@ -138,68 +107,40 @@ impl LiveCounters {
 pub struct Forwarder {
     switches: Vec<Switch>,
     ports: Vec<Attachment>,
-    routers: Vec<RouterAttachment>,
-    /// For each switch, for each of its ports, what is behind it.
-    route: Vec<Vec<Target>>,
+    datapath: Datapath,
     workers: usize,
     epoch: Instant,
     live: Arc<LiveCounters>,
     packet_in: Option<PacketInSink>,
 }
 
-/// Reusable state of one worker.
-struct Buffers {
-    rx: RxBatch,
-    d: Decision,
-    out: Outbox,
-    /// Frames routers sent, to run through their switches.
-    routed: Vec<RouterTx>,
-}
-
-/// Where a decided frame's copies go before they leave.
+/// Where a worker's copies wait to leave.
 struct Outbox {
     /// One queue per port (any worker may send on any port), and which are not empty.
     tx: Vec<TxQueue>,
     dirty: Vec<usize>,
-    /// A frame with its tag changed, or a frame being segmented.
-    scratch: Vec<u8>,
+    /// A frame being segmented or having its checksum finished.
     segment: Vec<u8>,
-    /// Copies for router ports, in arrival order.
-    to_router: std::collections::VecDeque<ToRouter>,
 }
 
-/// What every worker reads: the ports and the switches' shared cores.
+/// What every worker reads: the ports and the datapath.
 struct Shared<'a> {
     ports: &'a [Attachment],
-    cores: Vec<&'a SwitchCore>,
-    routers: &'a [RouterAttachment],
-    route: &'a [Vec<Target>],
+    datapath: &'a Datapath,
     start: Instant,
     stop: &'a AtomicBool,
     live: &'a LiveCounters,
     packet_in: Option<&'a PacketInSink>,
-    names: Vec<Arc<str>>,
 }
 
 impl Forwarder {
     pub fn new(switches: Vec<Switch>, ports: Vec<Attachment>) -> Forwarder {
-        let mut route: Vec<Vec<Target>> = switches
-            .iter()
-            .map(|s| vec![Target::Nothing; s.config().ports.len()])
-            .collect();
-        for (i, a) in ports.iter().enumerate() {
-            if let Some(slot) = route
-                .get_mut(a.switch)
-                .and_then(|r| r.get_mut(a.id.index()))
-            {
-                *slot = Target::Device(i);
-            }
-        }
+        let devices: Vec<(usize, PortId)> = ports.iter().map(|a| (a.switch, a.id)).collect();
+        let cores = switches.iter().map(|s| Arc::clone(s.core())).collect();
         Forwarder {
+            datapath: Datapath::new(cores, &devices),
             switches,
             ports,
-            routers: Vec::new(),
-            route,
             workers: 1,
             epoch: Instant::now(),
             live: Arc::default(),
@@ -207,23 +148,9 @@ impl Forwarder {
         }
     }
 
-    /// Puts routers on switch ports: a copy the switch sends to such a
-    /// port goes to the router, and what the router sends enters the
-    /// switch by that port.
+    /// Puts routers on switch ports (see [`Datapath::set_routers`]).
     pub fn set_routers(&mut self, routers: Vec<RouterAttachment>) {
-        for (ri, r) in routers.iter().enumerate() {
-            for (pi, (si, id)) in r
-                .ports
-                .iter()
-                .enumerate()
-                .filter_map(|(pi, p)| p.map(|p| (pi, p)))
-            {
-                if let Some(slot) = self.route.get_mut(si).and_then(|x| x.get_mut(id.index())) {
-                    *slot = Target::Router(ri, pi);
-                }
-            }
-        }
-        self.routers = routers;
+        self.datapath.set_routers(routers);
     }
 
     /// Sends the frames flows output to `CONTROLLER` to `sink`.
@@ -263,33 +190,20 @@ impl Forwarder {
         let workers = self.workers.min(self.ports.len()).max(1);
         let shared = Shared {
             ports: &self.ports,
-            cores: self.switches.iter().map(|s| s.core().as_ref()).collect(),
-            routers: &self.routers,
-            route: &self.route,
+            datapath: &self.datapath,
             start: self.epoch,
             stop,
             live: &self.live,
             packet_in: self.packet_in.as_ref(),
-            names: self
-                .switches
-                .iter()
-                .map(|s| Arc::from(s.name().as_str()))
-                .collect(),
         };
         self.live.reset(workers);
-        let sizes: Vec<usize> = self
-            .switches
-            .iter()
-            .map(|s| s.config().ports.len())
-            .collect();
         let results: Vec<io::Result<Vec<Vec<PortCounters>>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
                     let shared = &shared;
-                    let sizes = sizes.clone();
                     std::thread::Builder::new()
                         .name(format!("vepa-worker-{w}"))
-                        .spawn_scoped(scope, move || Worker::new(shared, w, workers, &sizes).run())
+                        .spawn_scoped(scope, move || Worker::new(shared, w, workers).run())
                 })
                 .collect();
             handles
@@ -322,25 +236,77 @@ impl Forwarder {
     }
 }
 
-/// One forwarding thread: its share of the ports' receive sides, its own
-/// counters and buffers.
+/// One forwarding thread: its share of the ports' receive sides, its
+/// datapath lane (counters, caches) and buffers.
 struct Worker<'a> {
     shared: &'a Shared<'a>,
     index: usize,
     /// Indexes into `shared.ports` this worker receives on.
     mine: Vec<usize>,
     ticks: bool,
-    counters: Vec<Vec<PortCounters>>,
-    /// One decision cache per switch.
-    flows: Vec<FlowCache>,
+    lane: Lane,
     failed: Vec<bool>,
     /// Until when (ms) each of `mine` rests after a storm; 0: not resting.
     resting: Vec<u64>,
-    b: Buffers,
+    rx: RxBatch,
+    out: Outbox,
+}
+
+/// The datapath's copies onto a worker's queues.
+struct Emit<'w, 'a> {
+    sh: &'w Shared<'a>,
+    out: &'w mut Outbox,
+    rx: &'w RxBatch,
+    /// The rx slot of the frame being decided (`None`: a router's frame).
+    slot: Option<usize>,
+}
+
+impl Sink for Emit<'_, '_> {
+    fn device(&mut self, j: usize, copy: Copy<'_>, counters: &mut PortCounters) {
+        let sh = self.sh;
+        let q = queue(&mut self.out.tx, &mut self.out.dirty, j);
+        let from_rx = self.slot.filter(|_| copy.unchanged);
+        let offloads = sh.ports[j].port.offloads();
+        if let Err(err) = enqueue(
+            q,
+            offloads,
+            from_rx,
+            &copy.vnet,
+            copy.frame,
+            &mut self.out.segment,
+        ) {
+            counters.tx_errors += 1;
+            tracing::trace!(port = sh.ports[j].port.name(), error = %err, "cannot send");
+        }
+        if q.held_bytes() > TX_HELD_LIMIT {
+            let (queued, sent) = send_queue(sh, j, q, self.rx);
+            counters.tx_errors += queued.saturating_sub(sent) as u64;
+        }
+    }
+
+    fn wants_controller(&self) -> bool {
+        self.sh.packet_in.is_some()
+    }
+
+    fn controller(&mut self, c: ToControllerCopy<'_>) {
+        if let Some(sink) = self.sh.packet_in {
+            // A full queue or a spent rate loses the copy (counted).
+            let _ = sink.push(PacketIn {
+                switch: Arc::clone(c.switch),
+                in_port: c.in_port,
+                reason: c.why.reason,
+                table: c.why.table,
+                cookie: c.why.cookie,
+                metadata: c.why.metadata,
+                max_len: c.why.max_len,
+                frame: c.frame,
+            });
+        }
+    }
 }
 
 impl<'a> Worker<'a> {
-    fn new(shared: &'a Shared<'a>, w: usize, workers: usize, sizes: &[usize]) -> Worker<'a> {
+    fn new(shared: &'a Shared<'a>, w: usize, workers: usize) -> Worker<'a> {
         let mine: Vec<usize> = assign(shared.ports, workers)
             .into_iter()
             .enumerate()
@@ -354,24 +320,14 @@ impl<'a> Worker<'a> {
             resting: vec![0; mine.len()],
             mine,
             ticks: w == 0,
-            counters: sizes
-                .iter()
-                .map(|n| vec![PortCounters::default(); *n])
-                .collect(),
-            flows: sizes.iter().map(|_| FlowCache::default()).collect(),
-            b: Buffers {
-                rx: RxBatch::new(MAX_BATCH),
-                d: Decision::default(),
-                out: Outbox {
-                    tx: (0..shared.ports.len())
-                        .map(|_| TxQueue::default())
-                        .collect(),
-                    dirty: Vec::with_capacity(shared.ports.len()),
-                    scratch: Vec::new(),
-                    segment: Vec::new(),
-                    to_router: std::collections::VecDeque::new(),
-                },
-                routed: Vec::new(),
+            lane: shared.datapath.lane(),
+            rx: RxBatch::new(MAX_BATCH),
+            out: Outbox {
+                tx: (0..shared.ports.len())
+                    .map(|_| TxQueue::default())
+                    .collect(),
+                dirty: Vec::with_capacity(shared.ports.len()),
+                segment: Vec::new(),
             },
         }
     }
@@ -448,31 +404,29 @@ impl<'a> Worker<'a> {
             }
             if now.saturating_sub(last_publish) >= PUBLISH_EVERY_MS {
                 last_publish = now;
-                self.shared.live.publish(self.index, &self.counters);
+                self.shared.live.publish(self.index, &self.lane.counters);
             }
             if self.ticks && now.saturating_sub(last_tick) >= 1000 {
                 last_tick = now;
-                for core in &self.shared.cores {
-                    core.tick(now);
-                }
-                for (ri, r) in self.shared.routers.iter().enumerate() {
-                    r.router.tick(now, &mut self.b.routed);
-                    self.inject(ri, 1, now);
-                }
-                self.route_all(now);
+                let mut sink = Emit {
+                    sh: self.shared,
+                    out: &mut self.out,
+                    rx: &self.rx,
+                    slot: None,
+                };
+                self.shared.datapath.tick(&mut self.lane, now, &mut sink);
                 self.flush();
             }
         }
-        Ok(self.counters)
+        Ok(self.lane.counters)
     }
 
-    /// One receive call on this worker's k-th port, every frame decided,
-    /// every queue sent; returns how many frames came in.
+    /// One receive call on this worker's k-th port, every frame through
+    /// the datapath, every queue sent; returns how many frames came in.
     fn forward_batch(&mut self, k: usize, now: u64) -> usize {
         let sh = self.shared;
         let i = self.mine[k];
-        let b = &mut self.b;
-        let n = match sh.ports[i].port.recv_batch(&mut b.rx) {
+        let n = match sh.ports[i].port.recv_batch(&mut self.rx) {
             Ok(n) => n,
             Err(e) => {
                 if !self.failed[k] {
@@ -485,124 +439,56 @@ impl<'a> Worker<'a> {
         let capture = &sh.ports[i].capture;
         if capture.is_active() {
             for k in 0..n {
-                capture.deliver(Direction::In, b.rx.slot(k).frame());
+                capture.deliver(Direction::In, self.rx.slot(k).frame());
             }
         }
         let (si, id) = (sh.ports[i].switch, sh.ports[i].id);
-        let core = sh.cores[si];
-        let fw = core.snapshot();
-        let counters = &mut self.counters[si];
-        let storm_before = counters.get(id.index()).map_or(0, |c| c.storm_drops());
-        let flows = &mut self.flows[si];
+        let storm_drops = |lane: &Lane| {
+            lane.counters[si]
+                .get(id.index())
+                .map_or(0, |c| c.storm_drops())
+        };
+        let storm_before = storm_drops(&self.lane);
+        let dp = sh.datapath;
+        let mut sink = Emit {
+            sh,
+            out: &mut self.out,
+            rx: &self.rx,
+            slot: None,
+        };
         for slot_i in 0..n {
-            let slot = b.rx.slot(slot_i);
-            let (frame, vnet) = (slot.frame(), slot.vnet);
-            if gso::within_bounds(frame.len(), &vnet).is_err() {
-                // A segment size of 1 would make one frame 65,000 on
-                // every port without offloads (or in the kernel).
-                if let Some(c) = counters.get_mut(id.index()) {
-                    c.rx_frames += 1;
-                    c.rx_bytes += frame.len() as u64;
-                    c.count_drop(DropReason::BadGso);
-                }
-                continue;
-            }
-            if core
-                .process_cached(&fw, flows, counters, id, frame, now, &mut b.d)
-                .is_err()
-            {
-                continue;
-            }
-            let at = Decided {
+            let slot = self.rx.slot(slot_i);
+            sink.slot = Some(slot_i);
+            dp.receive(
+                &mut self.lane,
                 si,
                 id,
-                frame,
-                vnet,
-                slot: Some(slot_i),
-                hops: 0,
-            };
-            emit(sh, &mut b.out, &b.rx, &b.d, counters, at);
+                slot.frame(),
+                slot.vnet,
+                now,
+                &mut sink,
+            );
         }
-        let stormed = self.counters[si]
-            .get(id.index())
-            .map_or(0, |c| c.storm_drops())
-            - storm_before;
+        sink.slot = None;
+        if dp.routing_pending(&self.lane) {
+            dp.route(&mut self.lane, now, &mut sink);
+        }
+        let stormed = storm_drops(&self.lane) - storm_before;
         if n >= MAX_BATCH / 2 && stormed * 2 >= n as u64 {
             self.resting[k] = now + STORM_REST_MS;
-        }
-        if !self.b.out.to_router.is_empty() {
-            self.route_all(now);
         }
         self.flush();
         n
     }
 
-    /// Hands routers their frames and runs what they send through the
-    /// switches, until no router has anything left (frames that crossed
-    /// [`MAX_ROUTER_HOPS`] routers are not handed on).
-    fn route_all(&mut self, now: u64) {
-        while let Some(t) = self.b.out.to_router.pop_front() {
-            let Some(r) = self.shared.routers.get(t.router) else {
-                continue;
-            };
-            r.router
-                .receive(t.port, &t.frame, &t.hdr, now, &mut self.b.routed);
-            self.inject(t.router, t.hops + 1, now);
-        }
-    }
-
-    /// Runs the frames router `ri` sent (in `b.routed`) through the
-    /// switches its ports are on.
-    fn inject(&mut self, ri: usize, hops: u8, now: u64) {
-        let sh = self.shared;
-        let Some(r) = sh.routers.get(ri) else {
-            self.b.routed.clear();
-            return;
-        };
-        let routed = std::mem::take(&mut self.b.routed);
-        for tx in &routed {
-            let Some(&Some((si, id))) = r.ports.get(tx.port) else {
-                continue;
-            };
-            let core = sh.cores[si];
-            let fw = core.snapshot();
-            let counters = &mut self.counters[si];
-            if core
-                .process_cached(
-                    &fw,
-                    &mut self.flows[si],
-                    counters,
-                    id,
-                    &tx.frame,
-                    now,
-                    &mut self.b.d,
-                )
-                .is_err()
-            {
-                continue;
-            }
-            let at = Decided {
-                si,
-                id,
-                frame: &tx.frame,
-                vnet: tx.hdr,
-                slot: None,
-                hops,
-            };
-            emit(sh, &mut self.b.out, &self.b.rx, &self.b.d, counters, at);
-        }
-        self.b.routed = routed;
-        self.b.routed.clear();
-    }
-
     /// Sends every queue that has frames, in one call per port.
     fn flush(&mut self) {
         let sh = self.shared;
-        let b = &mut self.b;
-        for j in b.out.dirty.drain(..) {
-            let (queued, sent) = send_queue(sh, j, &mut b.out.tx[j], &b.rx);
+        for j in self.out.dirty.drain(..) {
+            let (queued, sent) = send_queue(sh, j, &mut self.out.tx[j], &self.rx);
             let a = &sh.ports[j];
-            self.counters[a.switch][a.id.index()].tx_errors += queued.saturating_sub(sent) as u64;
+            self.lane.counters[a.switch][a.id.index()].tx_errors +=
+                queued.saturating_sub(sent) as u64;
         }
     }
 }
@@ -625,189 +511,12 @@ fn send_queue(sh: &Shared<'_>, j: usize, q: &mut TxQueue, rx: &RxBatch) -> (usiz
     (queued, sent)
 }
 
-/// A frame a switch has decided on: where it came from and what it is.
-#[derive(Clone, Copy)]
-struct Decided<'f> {
-    /// Its switch and ingress port.
-    si: usize,
-    id: PortId,
-    frame: &'f [u8],
-    vnet: VirtioNetHdr,
-    /// The rx slot it is in (`None`: a router's frame).
-    slot: Option<usize>,
-    /// Routers it has crossed.
-    hops: u8,
-}
-
-/// Queues the copies decision `d` makes of frame `at` for their ports,
-/// routers and the controller.
-fn emit(
-    sh: &Shared<'_>,
-    out: &mut Outbox,
-    rx: &RxBatch,
-    d: &Decision,
-    counters: &mut [PortCounters],
-    at: Decided<'_>,
-) {
-    // The switch accepted it, so it parses.
-    let Ok(parsed) = EthernetFrame::new_checked(at.frame) else {
-        return;
-    };
-    emit_egress(sh, out, rx, d, counters, at, &parsed);
-    emit_generated(sh, out, d, at);
-    if let (Some(sink), false) = (sh.packet_in, d.controller.is_empty()) {
-        to_controller(sh, sink, d, at, &parsed);
-    }
-}
-
-/// The frame's copies for the switch's ports (each as its egress tag and
-/// rewrite make it), on their devices' queues or to the routers behind them.
-fn emit_egress(
-    sh: &Shared<'_>,
-    out: &mut Outbox,
-    rx: &RxBatch,
-    d: &Decision,
-    counters: &mut [PortCounters],
-    at: Decided<'_>,
-    parsed: &EthernetFrame<&[u8]>,
-) {
-    let current = parsed.vlan().map(|t| t.vid);
-    for e in d.egress.iter() {
-        let target = sh.route[at.si][e.port.index()];
-        let rewrite = d.rewrite_of(e);
-        let unchanged = current == e.tag && rewrite.is_none();
-        let (bytes, hdr): (&[u8], VirtioNetHdr) = if unchanged {
-            (at.frame, at.vnet)
-        } else {
-            match rewrite {
-                Some(r) => r.write(at.frame, e.tag, at.vnet.needs_csum(), &mut out.scratch),
-                None => write_retagged(parsed, e.tag, &mut out.scratch),
-            }
-            let delta = out.scratch.len() as i32 - at.frame.len() as i32;
-            (&out.scratch, at.vnet.shifted(delta))
-        };
-        match target {
-            Target::Nothing => {}
-            Target::Router(router, port) => {
-                to_router(&mut out.to_router, router, port, bytes, hdr, at.hops)
-            }
-            Target::Device(j) => {
-                let q = queue(&mut out.tx, &mut out.dirty, j);
-                let from_rx = at.slot.filter(|_| unchanged);
-                let offloads = sh.ports[j].port.offloads();
-                if let Err(err) = enqueue(q, offloads, from_rx, &hdr, bytes, &mut out.segment) {
-                    counters[e.port.index()].tx_errors += 1;
-                    tracing::trace!(port = sh.ports[j].port.name(), error = %err, "cannot send");
-                }
-                if q.held_bytes() > TX_HELD_LIMIT {
-                    let (queued, sent) = send_queue(sh, j, q, rx);
-                    counters[e.port.index()].tx_errors += queued.saturating_sub(sent) as u64;
-                }
-            }
-        }
-    }
-}
-
-/// The frames the decision made of its own (ARP answers, a filter's
-/// reject), untagged unless it says otherwise.
-fn emit_generated(sh: &Shared<'_>, out: &mut Outbox, d: &Decision, at: Decided<'_>) {
-    for g in &d.generated {
-        let bytes: &[u8] = match g.tag {
-            None => &g.frame,
-            Some(_) => match EthernetFrame::new_checked(&g.frame[..]) {
-                Ok(f) => {
-                    write_retagged(&f, g.tag, &mut out.scratch);
-                    &out.scratch
-                }
-                Err(_) => continue,
-            },
-        };
-        let plain = VirtioNetHdr::default();
-        match sh.route[at.si].get(g.port.index()) {
-            Some(Target::Device(j)) => {
-                let offloads = sh.ports[*j].port.offloads();
-                let q = queue(&mut out.tx, &mut out.dirty, *j);
-                let _ = enqueue(q, offloads, None, &plain, bytes, &mut out.segment);
-            }
-            Some(Target::Router(router, port)) => {
-                to_router(&mut out.to_router, *router, *port, bytes, plain, at.hops)
-            }
-            _ => {}
-        }
-    }
-}
-
 /// Device `j`'s transmit queue, marked as having something to send.
 fn queue<'q>(tx: &'q mut [TxQueue], dirty: &mut Vec<usize>, j: usize) -> &'q mut TxQueue {
     if tx[j].is_empty() {
         dirty.push(j);
     }
     &mut tx[j]
-}
-
-/// Hands a copy to router `router`'s port `port`, unless it has crossed
-/// [`MAX_ROUTER_HOPS`] routers already.
-fn to_router(
-    to: &mut std::collections::VecDeque<ToRouter>,
-    router: usize,
-    port: usize,
-    frame: &[u8],
-    hdr: VirtioNetHdr,
-    hops: u8,
-) {
-    if hops < MAX_ROUTER_HOPS {
-        to.push_back(ToRouter {
-            router,
-            port,
-            frame: frame.to_vec(),
-            hdr,
-            hops,
-        });
-    }
-}
-
-/// The copies the flow tables send to the controller, as the wire would
-/// carry them: rewritten, segmented, checksums finished.
-fn to_controller(
-    sh: &Shared<'_>,
-    sink: &PacketInSink,
-    d: &Decision,
-    at: Decided<'_>,
-    parsed: &EthernetFrame<&[u8]>,
-) {
-    for c in &d.controller {
-        let mut bytes = Vec::with_capacity(at.frame.len() + 4);
-        match d.rewrites.get((c.rewrite as usize).wrapping_sub(1)) {
-            Some(r) => r.write(at.frame, c.tag, at.vnet.needs_csum(), &mut bytes),
-            None => write_retagged(parsed, c.tag, &mut bytes),
-        }
-        let send = |frame: Vec<u8>| {
-            // A full queue or a spent rate loses the copy (counted).
-            let _ = sink.push(PacketIn {
-                switch: Arc::clone(&sh.names[at.si]),
-                in_port: at.id,
-                reason: c.reason,
-                table: c.table,
-                cookie: c.cookie,
-                metadata: c.metadata,
-                max_len: c.max_len,
-                frame,
-            });
-        };
-        let h = at.vnet.shifted(bytes.len() as i32 - at.frame.len() as i32);
-        if h.is_gso() {
-            // The controller sees what the wire would carry:
-            // segments with their checksums, not a super-frame
-            // it could send back whole in a packet-out.
-            let mut scratch = Vec::new();
-            let _ = gso::segment(&bytes, &h, &mut scratch, |seg| send(seg.to_vec()));
-            continue;
-        }
-        if h.needs_csum() {
-            checksum::complete_partial(&mut bytes, h.csum_start as usize, h.csum_offset as usize);
-        }
-        send(bytes);
-    }
 }
 
 /// Which worker receives on each port: ports sharing an affinity key

@@ -227,6 +227,14 @@ impl<'a> Ipv6View<'a> {
     pub fn fragment(&self) -> Option<(u8, bool)> {
         self.fragment
     }
+    /// Where the extension-header chain led, as [`Ipv6Chain::walk`] found it.
+    pub fn chain(&self) -> Ipv6Chain {
+        Ipv6Chain {
+            upper: self.upper,
+            fragment: self.fragment,
+            opaque: self.opaque,
+        }
+    }
     /// The extension headers could not be walked to the upper layer.
     pub fn is_opaque(&self) -> bool {
         self.opaque

@@ -1,7 +1,8 @@
 //! Frame views for vepa.
 //!
-//! The dataplane parses every frame exactly once; these views borrow the
-//! receive buffer instead of copying it (the smoltcp `wire` style: a checked
+//! The dataplane reads each frame's headers once per switch or router
+//! (its `Parsed` view is built on these); the views borrow the receive
+//! buffer instead of copying it (the smoltcp `wire` style: a checked
 //! constructor validates lengths once, accessors then index without checks
 //! that could fail). Only what forwarding needs today is here: Ethernet,
 //! 802.1Q tags, ARP, and in [`ip`] the IPv4/IPv6/ICMP views and builders

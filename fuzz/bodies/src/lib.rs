@@ -50,7 +50,10 @@ pub fn flow_key(data: &[u8]) {
     let Some((ctl, frame)) = data.split_first_chunk::<4>() else {
         return;
     };
-    let Some(mut key) = extract(frame, u32::from(ctl[0])) else {
+    let Some(parsed) = vepa_dataplane::Parsed::new(frame) else {
+        return;
+    };
+    let Some(mut key) = parsed.key(u32::from(ctl[0])) else {
         return;
     };
     // Change a field or two the actions could set, as the input says.
@@ -69,7 +72,7 @@ pub fn flow_key(data: &[u8]) {
     };
     let tag = (ctl[3] & 1 == 1).then_some(u16::from(ctl[3]) << 4);
     let mut out = Vec::new();
-    rw.write(frame, tag, ctl[3] & 2 == 2, &mut out);
+    rw.write(&parsed, tag, ctl[3] & 2 == 2, &mut out);
     if !out.is_empty() {
         let _ = extract(&out, 1);
     }

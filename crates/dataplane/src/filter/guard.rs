@@ -13,9 +13,10 @@
 
 use crate::counters::DropReason;
 use crate::l3::Prefix;
+use crate::parsed::Parsed;
 use std::net::{IpAddr, Ipv6Addr};
-use vepa_packet::ip::{self, Ipv4View, Ipv6View, NdMessage};
-use vepa_packet::{ArpPacket, EtherType, EthernetFrame, MacAddr};
+use vepa_packet::ip::{self, NdMessage};
+use vepa_packet::{EtherType, MacAddr};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortGuard {
@@ -39,17 +40,13 @@ impl PortGuard {
     }
 
     /// Whether the port may send `frame`; the reason to count if not.
-    pub fn check(&self, frame: &[u8]) -> Result<(), DropReason> {
-        let Ok(eth) = EthernetFrame::new_checked(frame) else {
-            return Err(DropReason::Malformed);
-        };
+    pub fn check(&self, eth: &Parsed<'_>) -> Result<(), DropReason> {
         if !self.mac_ok(eth.src()) {
             return Err(DropReason::SpoofedMac);
         }
         match eth.ethertype() {
             EtherType::ARP => {
-                let a =
-                    ArpPacket::new_checked(eth.payload()).map_err(|_| DropReason::SpoofedArp)?;
+                let a = eth.arp().ok_or(DropReason::SpoofedArp)?;
                 let spa = a.sender_ip();
                 if !self.mac_ok(a.sender_mac())
                     || (!spa.is_unspecified() && !self.ip_ok(&spa.into()))
@@ -59,7 +56,7 @@ impl PortGuard {
                 Ok(())
             }
             EtherType::IPV4 => {
-                let v = Ipv4View::parse(eth.payload()).map_err(|_| DropReason::Malformed)?;
+                let v = eth.ipv4().ok_or(DropReason::Malformed)?;
                 let udp_ports = (v.protocol() == ip::PROTO_UDP && v.fragment_offset() == 0)
                     .then(|| {
                         v.payload().get(..4).map(|p| {
@@ -87,7 +84,7 @@ impl PortGuard {
                 Ok(())
             }
             EtherType::IPV6 => {
-                let v = Ipv6View::parse(eth.payload()).map_err(|_| DropReason::Malformed)?;
+                let v = eth.ipv6().ok_or(DropReason::Malformed)?;
                 if v.is_opaque() {
                     // What cannot be read cannot be vetted.
                     return Err(DropReason::Malformed);
@@ -204,6 +201,7 @@ mod tests {
                 f[12..14].copy_from_slice(&[0x0806u16, 0x0800, 0x86dd][kind].to_be_bytes());
                 f[14] = (f[14] & 0x0f) | [0x00, 0x40, 0x60][kind];
             }
+            let Some(f) = Parsed::new(&f) else { return Ok(()) };
             let _ = guard().check(&f);
             let rules = ["reject tcp", "reject udp", "allow state established", "drop icmp6"];
             let acl = super::super::Acl::new("p", rules.iter().map(|r| r.parse().unwrap()).collect(), super::super::AclAction::Reject, true);
@@ -307,7 +305,8 @@ mod tests {
             (v6("::", ip::ND_NEIGHBOR_SOLICIT, &na_mine), Ok(()), "DAD"),
         ];
         for (f, want, why) in table {
-            assert_eq!(g.check(&f), want, "{why}");
+            let p = Parsed::new(&f).expect("ethernet");
+            assert_eq!(g.check(&p), want, "{why}");
         }
     }
 }

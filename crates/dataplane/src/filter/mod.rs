@@ -2,7 +2,7 @@
 //! switch ports and routers, and anti-spoofing on VM ports.
 //!
 //! - [`rule`]: the rule language (`allow tcp dst 10.2.0.0/24 dport 80`);
-//! - [`packet`]: what a rule looks at, read from a frame once;
+//! - [`L3Packet`]: what a rule looks at, read with the frame's [`Parsed`] headers;
 //! - [`acl`]: ordered rules with a default, counters, a connection zone;
 //! - [`guard`]: the MACs and addresses a port may send from.
 //!
@@ -23,9 +23,10 @@ pub use rule::{AclAction, AclRule, RuleError};
 
 use crate::conntrack::Side;
 use crate::counters::DropReason;
+use crate::parsed::Parsed;
 use std::sync::Arc;
 use vepa_packet::ip;
-use vepa_packet::{EtherType, EthernetFrame};
+use vepa_packet::EtherType;
 
 /// What a port filter decided for one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +53,7 @@ pub struct PortFilter {
 
 impl PortFilter {
     /// A frame the port sends into the switch.
-    pub fn ingress(&self, frame: &[u8], now: u64) -> FilterVerdict {
+    pub fn ingress(&self, frame: &Parsed<'_>, now: u64) -> FilterVerdict {
         if let Some(g) = &self.guard {
             if let Err(r) = g.check(frame) {
                 return FilterVerdict::Drop(r);
@@ -64,17 +65,17 @@ impl PortFilter {
         }
     }
 
-    fn pass_tracked(&self, frame: &[u8], now: u64, side: Side) -> FilterVerdict {
+    fn pass_tracked(&self, frame: &Parsed<'_>, now: u64, side: Side) -> FilterVerdict {
         if self.stateful {
-            if let Some(p) = L3Packet::from_frame(frame) {
-                self.zone.commit(&p, now, side);
+            if let Some(p) = frame.l3() {
+                self.zone.commit(p, now, side);
             }
         }
         FilterVerdict::Pass
     }
 
     /// A copy the switch sends to the port.
-    pub fn egress(&self, frame: &[u8], now: u64) -> FilterVerdict {
+    pub fn egress(&self, frame: &Parsed<'_>, now: u64) -> FilterVerdict {
         match &self.acl_out {
             Some(acl) => apply(acl, &self.zone, frame, now, Side::Others),
             None => self.pass_tracked(frame, now, Side::Others),
@@ -83,18 +84,18 @@ impl PortFilter {
 }
 
 /// `side`: who a connection this packet opens would be opened by.
-fn apply(acl: &Acl, zone: &Zone, frame: &[u8], now: u64, side: Side) -> FilterVerdict {
-    let Some(p) = L3Packet::from_frame(frame) else {
+fn apply(acl: &Acl, zone: &Zone, frame: &Parsed<'_>, now: u64, side: Side) -> FilterVerdict {
+    let Some(p) = frame.l3() else {
         return FilterVerdict::Pass;
     };
     if p.is_nd() {
         return FilterVerdict::Pass;
     }
-    match acl.evaluate(&p, zone, now, side) {
+    match acl.evaluate(p, zone, now, side) {
         AclVerdict::Allow => FilterVerdict::Pass,
         AclVerdict::Drop => FilterVerdict::Drop(DropReason::AclDrop),
         AclVerdict::TableFull => FilterVerdict::Drop(DropReason::ConntrackFull),
-        AclVerdict::Reject => match reject_frame(frame, &p) {
+        AclVerdict::Reject => match reject_frame(frame, p) {
             Some(f) => FilterVerdict::Reject(f),
             None => FilterVerdict::Drop(DropReason::AclDrop),
         },
@@ -102,8 +103,7 @@ fn apply(acl: &Acl, zone: &Zone, frame: &[u8], now: u64, side: Side) -> FilterVe
 }
 
 /// [`reject_ip`](crate::l3::reject_ip) for a frame: the answer with the MACs swapped, untagged.
-fn reject_frame(frame: &[u8], p: &L3Packet) -> Option<Vec<u8>> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
+fn reject_frame(eth: &Parsed<'_>, p: &L3Packet) -> Option<Vec<u8>> {
     if eth.dst().is_multicast() {
         return None;
     }

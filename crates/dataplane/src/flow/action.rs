@@ -1,7 +1,7 @@
 //! What a flow does with a packet: OpenFlow 1.3 instructions and actions.
 
-use super::key::Field;
 use super::FlowError;
+use crate::key::Field;
 use crate::PortId;
 
 /// Where an output action sends a packet.

@@ -9,10 +9,10 @@
 //! vectors have grown to their working size.
 
 use super::action::{Action, ActionSet, Instruction, OutPort};
-use super::key::{Field, Key, VID_PRESENT};
 use super::rewrite::Rewrite;
 use super::table::RuleStats;
 use super::{GroupKind, Miss, Pipeline};
+use crate::key::{Field, Key, VID_PRESENT};
 use crate::{DropReason, Egress, PortId};
 use std::sync::Arc;
 
@@ -113,11 +113,11 @@ const MAX_GROUP_DEPTH: u8 = 8;
 /// multiply without end); past it, further outputs are dropped.
 pub const MAX_COPIES: usize = 1024;
 
-pub(crate) struct Exec<'a> {
+pub(crate) struct Exec<'a, 'f> {
     pub pipeline: &'a Pipeline,
     pub in_port: PortId,
     pub ports: usize,
-    pub frame: &'a [u8],
+    pub frame: &'a crate::parsed::Parsed<'f>,
     pub now_ms: u64,
     pub d: &'a mut Decision,
     /// The flow running now is a table-miss entry (priority 0, matching
@@ -125,7 +125,7 @@ pub(crate) struct Exec<'a> {
     pub miss_entry: bool,
 }
 
-impl Exec<'_> {
+impl Exec<'_, '_> {
     /// Runs the frame with key `key` through the tables; `normal` is the
     /// switch's own forwarding (called at most once). An `Err` is why
     /// nothing was output.
@@ -297,7 +297,7 @@ impl Exec<'_> {
                 Field::VlanPcp.put(&mut w.key, 0);
             }
             Action::DecNwTtl => {
-                let Some(ttl) = ttl_of(self.frame) else {
+                let Some(ttl) = self.frame.ttl() else {
                     return;
                 };
                 self.d.uncacheable = true;
@@ -473,21 +473,5 @@ impl Exec<'_> {
         });
         w.recorded = self.d.rewrites.len() as u8;
         w.recorded
-    }
-}
-
-/// The IPv4 TTL or IPv6 hop limit, if the frame is IP.
-fn ttl_of(frame: &[u8]) -> Option<u8> {
-    let (et, l3) = if frame.len() >= 18 && frame[12..14] == [0x81, 0x00] {
-        (u16::from_be_bytes([frame[16], frame[17]]), 18)
-    } else if frame.len() >= 14 {
-        (u16::from_be_bytes([frame[12], frame[13]]), 14)
-    } else {
-        return None;
-    };
-    match et {
-        0x0800 => frame.get(l3 + 8).copied(),
-        0x86dd => frame.get(l3 + 7).copied(),
-        _ => None,
     }
 }

@@ -5,8 +5,8 @@
 //! same packets compare equal (what OpenFlow's "identical match" means for
 //! strict modify and delete).
 
-use super::key::{Field, Key, Prerequisite, KEY_WORDS, VID_PRESENT};
 use super::FlowError;
+use crate::key::{Field, Key, Prerequisite, KEY_WORDS, VID_PRESENT};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Match {
@@ -109,13 +109,13 @@ impl Match {
             Field::Ipv4Src | Field::Ipv4Dst => eth == Some(EtherType::IPV4),
             Field::ArpSpa | Field::ArpTpa => eth == Some(EtherType::ARP),
             Field::Ipv6Src | Field::Ipv6Dst => eth == Some(EtherType::IPV6),
-            Field::TcpSrc | Field::TcpDst => proto == Some(super::key::IPPROTO_TCP),
-            Field::UdpSrc | Field::UdpDst => proto == Some(super::key::IPPROTO_UDP),
+            Field::TcpSrc | Field::TcpDst => proto == Some(crate::key::IPPROTO_TCP),
+            Field::UdpSrc | Field::UdpDst => proto == Some(crate::key::IPPROTO_UDP),
             Field::Icmpv4Type | Field::Icmpv4Code => {
-                proto == Some(super::key::IPPROTO_ICMP) && eth == Some(EtherType::IPV4)
+                proto == Some(crate::key::IPPROTO_ICMP) && eth == Some(EtherType::IPV4)
             }
             Field::Icmpv6Type | Field::Icmpv6Code => {
-                proto == Some(super::key::IPPROTO_ICMPV6) && eth == Some(EtherType::IPV6)
+                proto == Some(crate::key::IPPROTO_ICMPV6) && eth == Some(EtherType::IPV6)
             }
             _ => true,
         }

@@ -15,19 +15,25 @@
 
 mod action;
 mod exec;
-mod key;
 mod matcher;
 mod meter;
 mod rewrite;
 mod table;
 
+pub use crate::key::{
+    Field, Key, Prerequisite, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, KEY_WORDS,
+    VID_PRESENT,
+};
 pub use action::{check_action, check_instructions, Action, ActionSet, Instruction, OutPort};
 pub(crate) use exec::Exec;
 pub use exec::{Decision, Generated, PacketInReason, ToController};
-pub use key::{
-    extract, Field, Key, Prerequisite, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP,
-    KEY_WORDS, VID_PRESENT,
-};
+
+/// The key of `frame` received on OpenFlow port `in_port` (see
+/// [`Parsed::key`](crate::parsed::Parsed::key)), for a frame nobody has
+/// parsed yet.
+pub fn extract(frame: &[u8], in_port: u32) -> Option<Key> {
+    crate::parsed::Parsed::new(frame)?.key(in_port)
+}
 pub use matcher::Match;
 pub use meter::{Band, Meter, MeterState, MeterUnit, MAX_BANDS, MAX_METERS, METER_MAX};
 pub use rewrite::Rewrite;

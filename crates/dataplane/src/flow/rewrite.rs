@@ -1,14 +1,16 @@
 //! Writing a frame with the header changes a flow's actions made.
 //!
-//! The executor records the changed packet key; the I/O side calls
-//! [`Rewrite::write`] for each copy that refers to it. MAC addresses, the
+//! The executor records the changed packet key; the datapath calls
+//! [`Rewrite::write`] for each copy that refers to it, with the frame's
+//! [`Parsed`] headers (nothing is read again). MAC addresses, the
 //! VLAN tag (its TPID and priority), IPv4 addresses, DSCP/ECN, TTL and TCP/UDP
 //! ports are written; the IPv4 header checksum is recomputed and the
 //! TCP/UDP checksum adjusted incrementally (RFC 1624), also when the
 //! sender left it for the hardware to finish (the field then holds the
 //! pseudo-header sum, which only the address changes touch).
 
-use super::key::{Field, Key, IPPROTO_TCP, IPPROTO_UDP};
+use crate::key::{Field, Key, IPPROTO_TCP, IPPROTO_UDP};
+use crate::parsed::Parsed;
 use vepa_packet::checksum;
 
 /// The packet a flow's actions made, for the copies sent after them.
@@ -54,14 +56,16 @@ impl Rewrite {
     /// Writes `frame` changed as this rewrite says, tagged `tag` (a VID,
     /// or untagged for `None`), into `out`. `partial_csum`: the frame's
     /// TCP/UDP checksum is left for the hardware (virtio `NEEDS_CSUM`).
-    pub fn write(&self, frame: &[u8], tag: Option<u16>, partial_csum: bool, out: &mut Vec<u8>) {
+    pub fn write(
+        &self,
+        parsed: &Parsed<'_>,
+        tag: Option<u16>,
+        partial_csum: bool,
+        out: &mut Vec<u8>,
+    ) {
         out.clear();
-        if frame.len() < 14 {
-            out.extend_from_slice(frame);
-            return;
-        }
-        let tagged = frame.len() >= 18 && frame[12..14] == [0x81, 0x00];
-        let hl = if tagged { 18 } else { 14 };
+        let frame = parsed.as_bytes();
+        let hl = parsed.header_len();
         let k = &self.key;
         out.extend_from_slice(&(Field::EthDst.get(k) as u64).to_be_bytes()[2..]);
         out.extend_from_slice(&(Field::EthSrc.get(k) as u64).to_be_bytes()[2..]);
@@ -72,10 +76,9 @@ impl Rewrite {
         }
         out.extend_from_slice(&frame[hl - 2..]);
         let l3 = out.len() - (frame.len() - hl);
-        let ethertype = u16::from_be_bytes([frame[hl - 2], frame[hl - 1]]);
-        match ethertype {
+        match parsed.ethertype() {
             0x0800 => self.ipv4(out, l3, partial_csum),
-            0x86dd => self.ipv6(out, l3, partial_csum),
+            0x86dd => self.ipv6(out, l3, parsed.ipv6_upper(), partial_csum),
             _ => {}
         }
     }
@@ -116,7 +119,9 @@ impl Rewrite {
         self.transport(out, l3 + ihl, out[l3 + 9], &old_addrs, &new_addrs, partial);
     }
 
-    fn ipv6(&self, out: &mut [u8], l3: usize, partial: bool) {
+    /// `upper`: the upper-layer protocol and its offset, as the frame's
+    /// headers were read.
+    fn ipv6(&self, out: &mut [u8], l3: usize, upper: Option<(u8, usize)>, partial: bool) {
         if out.len() < l3 + 40 || out[l3] >> 4 != 6 {
             return;
         }
@@ -127,10 +132,7 @@ impl Rewrite {
         out[l3..l3 + 2].copy_from_slice(&w.to_be_bytes());
         out[l3 + 7] = out[l3 + 7].saturating_sub(self.ttl_dec);
         // The ports are past the extension headers, where the key found them.
-        let end = out
-            .len()
-            .min(l3 + 40 + u16::from_be_bytes([out[l3 + 4], out[l3 + 5]]) as usize);
-        if let Some((proto, at)) = vepa_packet::ip::Ipv6Chain::walk(&out[l3..end]).upper {
+        if let Some((proto, at)) = upper {
             self.transport(out, l3 + at, proto, &[], &[], partial);
         }
     }
@@ -190,7 +192,7 @@ impl Rewrite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::key::extract;
+    use crate::flow::extract;
 
     /// An untagged IPv4/UDP frame with a correct checksum.
     fn udp() -> Vec<u8> {
@@ -218,7 +220,7 @@ mod tests {
             ttl_dec: 1,
         };
         let mut out = Vec::new();
-        r.write(&f, Some(7), false, &mut out);
+        r.write(&Parsed::new(&f).expect("eth"), Some(7), false, &mut out);
         let k = extract(&out, 1).expect("eth");
         assert_eq!(Field::VlanVid.get(&k), 0x1000 | 7);
         assert_eq!(Field::EthDst.get(&k), 0x0200_0000_0009);
@@ -244,7 +246,7 @@ mod tests {
             ttl_dec: 0,
         };
         let mut out = Vec::new();
-        r.write(&f, None, false, &mut out);
+        r.write(&Parsed::new(&f).expect("eth"), None, false, &mut out);
         assert_eq!(out, f);
     }
 }

@@ -15,8 +15,8 @@
 //! as at the first.
 
 use super::action::Instruction;
-use super::key::{Key, KEY_WORDS};
 use super::matcher::Match;
+use crate::key::{Key, KEY_WORDS};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,7 +6,6 @@
 use crate::conntrack::Tuple;
 use std::net::IpAddr;
 use vepa_packet::ip::{self, Ipv4View, Ipv6View};
-use vepa_packet::{EtherType, EthernetFrame};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct L3Packet {
@@ -33,45 +32,38 @@ pub struct L3Packet {
 }
 
 impl L3Packet {
-    /// Reads an Ethernet frame (tagged or not); `None` for non-IP frames
-    /// and IP headers that do not parse.
-    pub fn from_frame(frame: &[u8]) -> Option<L3Packet> {
-        let eth = EthernetFrame::new_checked(frame).ok()?;
-        match eth.ethertype() {
-            EtherType::IPV4 | EtherType::IPV6 => L3Packet::from_ip(eth.payload()),
+    /// Reads an IP packet (v4 or v6, by its version nibble).
+    pub fn from_ip(b: &[u8]) -> Option<L3Packet> {
+        match b.first()? >> 4 {
+            4 => Ipv4View::parse(b).ok().map(|v| L3Packet::from_ipv4(&v)),
+            6 => Ipv6View::parse(b).ok().map(|v| L3Packet::from_ipv6(&v)),
             _ => None,
         }
     }
 
-    /// Reads an IP packet (v4 or v6, by its version nibble).
-    pub fn from_ip(b: &[u8]) -> Option<L3Packet> {
-        match b.first()? >> 4 {
-            4 => {
-                let v = Ipv4View::parse(b).ok()?;
-                let fragment = v.fragment_offset() != 0;
-                let l4 = if fragment { &[][..] } else { v.payload() };
-                let (src, dst) = (v.src().into(), v.dst().into());
-                let mut p =
-                    L3Packet::with_l4(v.protocol(), src, dst, l4, fragment, v.total_len(), true);
-                p.opaque = !fragment && too_short(p.proto, l4);
-                Some(p)
-            }
-            6 => {
-                let v = Ipv6View::parse(b).ok()?;
-                let (proto, l4, fragment) = match (v.upper(), v.fragment()) {
-                    (Some((p, body)), _) => (p, body, false),
-                    // A later fragment: the protocol its fragment header names.
-                    (None, Some((p, true))) => (p, &[][..], true),
-                    // No upper layer (59), or a chain that cannot be walked.
-                    (None, _) => (v.next_header(), &[][..], false),
-                };
-                let (src, dst) = (v.src().into(), v.dst().into());
-                let mut p = L3Packet::with_l4(proto, src, dst, l4, fragment, v.total_len(), true);
-                p.opaque = v.is_opaque() || (v.upper().is_some() && too_short(proto, l4));
-                Some(p)
-            }
-            _ => None,
-        }
+    /// What a filter sees of a checked IPv4 header.
+    pub fn from_ipv4(v: &Ipv4View<'_>) -> L3Packet {
+        let fragment = v.fragment_offset() != 0;
+        let l4 = if fragment { &[][..] } else { v.payload() };
+        let (src, dst) = (v.src().into(), v.dst().into());
+        let mut p = L3Packet::with_l4(v.protocol(), src, dst, l4, fragment, v.total_len(), true);
+        p.opaque = !fragment && too_short(p.proto, l4);
+        p
+    }
+
+    /// What a filter sees of a checked IPv6 header.
+    pub fn from_ipv6(v: &Ipv6View<'_>) -> L3Packet {
+        let (proto, l4, fragment) = match (v.upper(), v.fragment()) {
+            (Some((p, body)), _) => (p, body, false),
+            // A later fragment: the protocol its fragment header names.
+            (None, Some((p, true))) => (p, &[][..], true),
+            // No upper layer (59), or a chain that cannot be walked.
+            (None, _) => (v.next_header(), &[][..], false),
+        };
+        let (src, dst) = (v.src().into(), v.dst().into());
+        let mut p = L3Packet::with_l4(proto, src, dst, l4, fragment, v.total_len(), true);
+        p.opaque = v.is_opaque() || (v.upper().is_some() && too_short(proto, l4));
+        p
     }
 
     /// `outer`: also read the packet an ICMP error quotes (one level only).
@@ -269,7 +261,7 @@ mod tests {
                 *x = (*x & 0x0f) | [0x40, 0x60, 0x50][v as usize];
             }
             let _ = L3Packet::from_ip(&b);
-            let _ = L3Packet::from_frame(&b);
+            let _ = crate::parsed::Parsed::new(&b).map(|p| p.l3().copied());
         }
     }
 }

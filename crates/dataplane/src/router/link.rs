@@ -4,11 +4,10 @@
 
 use super::neighbor::{Answer, Queued, Resolved};
 use super::{Router, RouterDrop, RouterTables, RouterTx};
+use crate::parsed::Parsed;
 use std::net::{IpAddr, Ipv6Addr};
 use vepa_packet::ip::{self, Ipv6View, NdMessage};
-use vepa_packet::{
-    ArpOperation, ArpPacket, EtherType, EthernetFrame, MacAddr, VirtioNetHdr, ETH_HEADER_LEN,
-};
+use vepa_packet::{ArpOperation, EtherType, MacAddr, VirtioNetHdr, ETH_HEADER_LEN};
 
 /// Whether `ip` is a neighbor `port` can have: inside one of the port's
 /// subnets, or (IPv6) link-local. Others are refused an entry, so a port
@@ -27,11 +26,11 @@ impl Router {
         &self,
         t: &RouterTables,
         port: usize,
-        eth: &EthernetFrame<&[u8]>,
+        eth: &Parsed<'_>,
         now: u64,
         out: &mut Vec<RouterTx>,
     ) {
-        let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
+        let Some(a) = eth.arp() else {
             self.counters.drop(RouterDrop::BadHeader);
             return;
         };
@@ -74,7 +73,7 @@ impl Router {
         &self,
         t: &RouterTables,
         port: usize,
-        eth: &EthernetFrame<&[u8]>,
+        eth: &Parsed<'_>,
         ip6: &Ipv6View<'_>,
         msg: &[u8],
         now: u64,

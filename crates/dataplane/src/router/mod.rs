@@ -37,14 +37,15 @@ pub use neighbor::{NeighborRow, NeighborState, Neighbors};
 use crate::conntrack::Side;
 use crate::filter::{Acl, AclVerdict, Zone};
 use crate::l3::{reject_ip, L3Packet};
+use crate::parsed::Parsed;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use icmp::{IcmpError, Limiter};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use vepa_packet::checksum;
-use vepa_packet::ip::{self, Ipv4View, Ipv6View};
-use vepa_packet::{EtherType, EthernetFrame, VirtioNetHdr, ETH_HEADER_LEN};
+use vepa_packet::ip;
+use vepa_packet::{EtherType, VirtioNetHdr, ETH_HEADER_LEN};
 
 /// A frame the router sends out of one of its ports.
 #[derive(Debug, Clone)]
@@ -134,6 +135,8 @@ struct Transit<'p> {
     hops_left: u8,
     /// The transport protocol and its offset, when known (for GSO sizes).
     l4: Option<(u8, usize)>,
+    /// What the forward filter judges.
+    seen: Option<&'p L3Packet>,
     /// IPv4 without DF: cut to the egress MTU rather than refused.
     may_fragment: bool,
 }
@@ -219,6 +222,7 @@ impl Router {
         &self,
         t: &RouterTables,
         packet: &[u8],
+        seen: Option<&L3Packet>,
         now: u64,
         out: &mut Vec<RouterTx>,
     ) -> bool {
@@ -226,10 +230,10 @@ impl Router {
         let Some(f) = f.as_ref() else {
             return true;
         };
-        let Some(p) = L3Packet::from_ip(packet) else {
+        let Some(p) = seen else {
             return true;
         };
-        match f.acl.evaluate(&p, &f.zone, now, Side::Any) {
+        match f.acl.evaluate(p, &f.zone, now, Side::Any) {
             AclVerdict::Allow => true,
             AclVerdict::Drop => {
                 self.counters.drop(RouterDrop::AclDrop);
@@ -241,7 +245,7 @@ impl Router {
             }
             AclVerdict::Reject => {
                 self.counters.drop(RouterDrop::AclDrop);
-                if let Some(reply) = reject_ip(packet, &p) {
+                if let Some(reply) = reject_ip(packet, p) {
                     self.route_packet(t, &reply, now, out);
                 }
                 false
@@ -265,7 +269,7 @@ impl Router {
     pub fn receive(
         &self,
         port: usize,
-        frame: &[u8],
+        eth: &Parsed<'_>,
         hdr: &VirtioNetHdr,
         now: u64,
         out: &mut Vec<RouterTx>,
@@ -274,19 +278,15 @@ impl Router {
         let Some(pc) = t.config.ports.get(port) else {
             return;
         };
-        let Ok(eth) = EthernetFrame::new_checked(frame) else {
-            self.counters.drop(RouterDrop::BadHeader);
-            return;
-        };
         let dst = eth.dst();
         if eth.vlan().is_some() || (dst != pc.mac && !dst.is_multicast()) {
             // Flooded unicast for someone else.
             return;
         }
         match eth.ethertype() {
-            EtherType::ARP => self.arp(&t, port, &eth, now, out),
-            EtherType::IPV4 => self.ipv4(&t, port, &eth, hdr, now, out),
-            EtherType::IPV6 => self.ipv6(&t, port, &eth, hdr, now, out),
+            EtherType::ARP => self.arp(&t, port, eth, now, out),
+            EtherType::IPV4 => self.ipv4(&t, port, eth, hdr, now, out),
+            EtherType::IPV6 => self.ipv6(&t, port, eth, hdr, now, out),
             _ => {}
         }
     }
@@ -295,12 +295,12 @@ impl Router {
         &self,
         t: &RouterTables,
         port: usize,
-        eth: &EthernetFrame<&[u8]>,
+        eth: &Parsed<'_>,
         hdr: &VirtioNetHdr,
         now: u64,
         out: &mut Vec<RouterTx>,
     ) {
-        let Ok(ip4) = Ipv4View::parse(eth.payload()) else {
+        let Some(ip4) = eth.ipv4() else {
             self.counters.drop(RouterDrop::BadHeader);
             return;
         };
@@ -341,6 +341,7 @@ impl Router {
             dst: IpAddr::V4(dst),
             hops_left: ip4.ttl(),
             l4: Some((ip4.protocol(), ip4.header_len())),
+            seen: eth.l3(),
             may_fragment: !ip4.dont_fragment(),
         };
         self.forward(t, port, transit, hdr, eth.header_len(), now, out);
@@ -350,12 +351,12 @@ impl Router {
         &self,
         t: &RouterTables,
         port: usize,
-        eth: &EthernetFrame<&[u8]>,
+        eth: &Parsed<'_>,
         hdr: &VirtioNetHdr,
         now: u64,
         out: &mut Vec<RouterTx>,
     ) {
-        let Ok(ip6) = Ipv6View::parse(eth.payload()) else {
+        let Some(ip6) = eth.ipv6() else {
             self.counters.drop(RouterDrop::BadHeader);
             return;
         };
@@ -406,6 +407,7 @@ impl Router {
             dst: IpAddr::V6(dst),
             hops_left: ip6.hop_limit(),
             l4: upper,
+            seen: eth.l3(),
             // IPv6 routers never fragment (RFC 8200 5).
             may_fragment: false,
         };
@@ -450,7 +452,7 @@ impl Router {
             self.icmp_error(t, port, x.packet, IcmpError::TooBig(mtu as u16), now, out);
             return;
         }
-        if !self.permitted(t, x.packet, now, out) {
+        if !self.permitted(t, x.packet, x.seen, now, out) {
             return;
         }
         let next = hop.via.unwrap_or(x.dst);

@@ -7,7 +7,7 @@ use std::net::Ipv6Addr;
 use vepa_packet::ip::NdMessage;
 use vepa_packet::ip::{Ipv4View, Ipv6View};
 use vepa_packet::virtio::VIRTIO_NET_HDR_GSO_TCPV4;
-use vepa_packet::{ArpOperation, ArpPacket, MacAddr};
+use vepa_packet::{ArpOperation, ArpPacket, EthernetFrame, MacAddr};
 
 const RA: MacAddr = MacAddr([2, 0, 0, 0, 0xa, 1]);
 const RB: MacAddr = MacAddr([2, 0, 0, 0, 0xb, 1]);
@@ -125,7 +125,9 @@ fn run(r: &Router, port: usize, frame: &[u8], now: u64) -> Vec<RouterTx> {
 
 fn run_with(r: &Router, port: usize, frame: &[u8], hdr: &VirtioNetHdr, now: u64) -> Vec<RouterTx> {
     let mut out = Vec::new();
-    r.receive(port, frame, hdr, now, &mut out);
+    if let Some(p) = crate::parsed::Parsed::new(frame) {
+        r.receive(port, &p, hdr, now, &mut out);
+    }
     out
 }
 
@@ -767,7 +769,9 @@ proptest! {
             }
         }
         let mut out = Vec::new();
-        r.receive(port, &f, &VirtioNetHdr::default(), 0, &mut out);
+        if let Some(p) = crate::parsed::Parsed::new(&f) {
+            r.receive(port, &p, &VirtioNetHdr::default(), 0, &mut out);
+        }
         r.tick(5000, &mut out);
     }
 }

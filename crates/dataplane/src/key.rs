@@ -1,5 +1,5 @@
-//! The header fields a flow can match, extracted once per frame into a
-//! fixed array of words.
+//! The header fields a flow can match, packed into a fixed array of words
+//! (filled from a frame's [`Parsed`](crate::parsed::Parsed) headers).
 //!
 //! A flow's match is a (value, mask) pair over the same words, so matching
 //! is twelve AND-and-compare steps and a classifier can hash a masked key.
@@ -7,9 +7,8 @@
 //! `tp_src`/`nw_src` do: TCP, UDP and ICMP ports/types live in one pair of
 //! slots, and ARP's protocol addresses in the IPv4 address slots. A match
 //! says which one it means through its prerequisites (IP protocol,
-//! EtherType), which [`Match::check`](super::Match::check) enforces.
+//! EtherType), which [`Match::check`](crate::flow::Match::check) enforces.
 
-use vepa_packet::ip::Ipv6Chain;
 use vepa_packet::EtherType;
 
 /// Words in a [`Key`].
@@ -266,156 +265,9 @@ impl Field {
     }
 }
 
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn be48(b: &[u8], at: usize) -> u64 {
-    let mut v = [0u8; 8];
-    v[2..].copy_from_slice(&b[at..at + 6]);
-    u64::from_be_bytes(v)
-}
-
-fn be128(b: &[u8], at: usize) -> u128 {
-    let mut v = [0u8; 16];
-    v.copy_from_slice(&b[at..at + 16]);
-    u128::from_be_bytes(v)
-}
-
-/// Parses the headers of `frame`, received on OpenFlow port `in_port`, into
-/// a key. Layers that are cut short are left zero, as a switch sees them:
-/// a truncated TCP header has no ports to match. `None` when the frame is
-/// too short to be Ethernet, or is IPv6 whose extension headers cannot be
-/// walked to the transport layer.
-pub fn extract(frame: &[u8], in_port: u32) -> Option<Key> {
-    if frame.len() < 14 {
-        return None;
-    }
-    let mut k: Key = [0; KEY_WORDS];
-    let mut at = 12;
-    let mut ethertype = be16(frame, at);
-    let mut vlan: u64 = 0;
-    if ethertype == EtherType::VLAN {
-        if frame.len() < 18 {
-            return None;
-        }
-        let tci = be16(frame, 14);
-        vlan = (((VID_PRESENT | (tci & 0x0fff)) as u64) << 3) | (tci >> 13) as u64;
-        at = 16;
-        ethertype = be16(frame, at);
-    }
-    at += 2;
-    k[0] = ((in_port as u64) << 32) | ((ethertype as u64) << 16) | vlan;
-    k[1] = be48(frame, 0) << 16;
-    k[2] = be48(frame, 6) << 16;
-    let l3 = &frame[at..];
-    match ethertype {
-        EtherType::IPV4 if l3.len() >= 20 && l3[0] >> 4 == 4 => {
-            let ihl = ((l3[0] & 0x0f) as usize) * 4;
-            let proto = l3[9];
-            k[1] |= ((proto as u64) << 8) | l3[1] as u64;
-            k[7] = be32(l3, 12) as u64;
-            k[9] = be32(l3, 16) as u64;
-            // Only the first fragment carries the transport header.
-            let first = be16(l3, 6) & 0x1fff == 0;
-            if first && ihl >= 20 {
-                k[3] = transport(proto, l3.get(ihl..).unwrap_or(&[]), IPPROTO_ICMP);
-            }
-        }
-        EtherType::IPV6 if l3.len() >= 40 && l3[0] >> 4 == 6 => {
-            // Past the extension headers, as the access lists see it: a
-            // Destination Options header must not hide TCP port 22.
-            let l3 = &l3[..l3.len().min(40 + be16(l3, 4) as usize)];
-            let chain = Ipv6Chain::walk(l3);
-            if chain.opaque {
-                // Unreadable to the transport layer, so no rule could be
-                // judged on it: dropped as malformed (the lists drop it too).
-                return None;
-            }
-            let (proto, l4) = match (chain.upper, chain.fragment) {
-                (Some((p, at)), _) => (p, l3.get(at..).unwrap_or(&[])),
-                // A later fragment: its protocol, and no ports.
-                (None, Some((p, true))) => (p, &[][..]),
-                _ => (IPPROTO_NONE, &[][..]),
-            };
-            let tc = (be16(l3, 0) >> 4) as u8;
-            k[1] |= ((proto as u64) << 8) | tc as u64;
-            let (s, d) = (be128(l3, 8), be128(l3, 24));
-            k[6] = (s >> 64) as u64;
-            k[7] = s as u64;
-            k[8] = (d >> 64) as u64;
-            k[9] = d as u64;
-            k[3] = transport(proto, l4, IPPROTO_ICMPV6);
-        }
-        EtherType::ARP if l3.len() >= 28 && be16(l3, 0) == 1 && be16(l3, 2) == 0x0800 => {
-            k[2] |= be16(l3, 6) as u64;
-            k[10] = be48(l3, 8);
-            k[7] = be32(l3, 14) as u64;
-            k[11] = be48(l3, 18);
-            k[9] = be32(l3, 24) as u64;
-        }
-        _ => {}
-    }
-    Some(k)
-}
-
-/// The transport word: ports for TCP/UDP, type and code for ICMP.
-fn transport(proto: u8, l4: &[u8], icmp: u8) -> u64 {
-    match proto {
-        IPPROTO_TCP | IPPROTO_UDP if l4.len() >= 4 => {
-            ((be16(l4, 0) as u64) << 48) | ((be16(l4, 2) as u64) << 32)
-        }
-        p if p == icmp && l4.len() >= 2 => ((l4[0] as u64) << 48) | ((l4[1] as u64) << 32),
-        _ => 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn udp_frame() -> Vec<u8> {
-        let mut f = vec![
-            2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x81, 0, 0xa0, 0x0a, 0x08, 0x00,
-        ];
-        let mut ip = vec![0x45, 0xb8, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0];
-        ip.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
-        f.extend_from_slice(&ip);
-        f.extend_from_slice(&[0x13, 0x88, 0x00, 0x35, 0, 8, 0, 0]);
-        f
-    }
-
-    #[test]
-    fn every_field_of_a_tagged_udp_frame() {
-        let k = extract(&udp_frame(), 3).expect("ethernet");
-        assert_eq!(Field::InPort.get(&k), 3);
-        assert_eq!(Field::EthDst.get(&k), 0x0200_0000_0002);
-        assert_eq!(Field::EthSrc.get(&k), 0x0200_0000_0001);
-        assert_eq!(Field::EthType.get(&k), 0x0800);
-        assert_eq!(Field::VlanVid.get(&k), 0x1000 | 10);
-        assert_eq!(Field::VlanPcp.get(&k), 5);
-        assert_eq!(Field::IpProto.get(&k), 17);
-        assert_eq!(Field::IpDscp.get(&k), 0xb8 >> 2);
-        assert_eq!(Field::IpEcn.get(&k), 0);
-        assert_eq!(Field::Ipv4Src.get(&k), 0x0a00_0001);
-        assert_eq!(Field::Ipv4Dst.get(&k), 0x0a00_0002);
-        assert_eq!(Field::UdpSrc.get(&k), 5000);
-        assert_eq!(Field::UdpDst.get(&k), 53);
-    }
-
-    #[test]
-    fn truncated_layers_stay_zero() {
-        let f = udp_frame();
-        let k = extract(&f[..f.len() - 6], 1).expect("ethernet");
-        assert_eq!(Field::Ipv4Src.get(&k), 0x0a00_0001);
-        assert_eq!(Field::UdpSrc.get(&k), 0);
-        assert!(extract(&f[..13], 1).is_none());
-        assert!(extract(&f[..15], 1).is_none());
-    }
 
     #[test]
     fn put_and_get_round_trip_without_touching_neighbours() {

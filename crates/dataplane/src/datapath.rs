@@ -1,0 +1,681 @@
+//! The datapath: a forwarder's switches and routers wired together, and a
+//! frame's whole way through them, from the port it came in on to every
+//! copy that leaves (as Open vSwitch's dpif-netdev does over ofproto).
+//!
+//! A frame is parsed once where it enters ([`Parsed`]), decided by its
+//! switch (through the thread's decision cache), and its copies are made
+//! as each egress port's tag and the flows' rewrites say: to a device, a
+//! router behind a switch port, or the controller. What a router sends
+//! enters the switch its port is on, and so on until nothing is left or a
+//! frame has crossed [`MAX_ROUTER_HOPS`] routers. The I/O side owns the
+//! devices, their queues and the polling; it hands frames in and takes
+//! the copies through a [`Sink`].
+
+use crate::flow::{Decision, ToController};
+use crate::parsed::Parsed;
+use crate::router::{Router, RouterTx};
+use crate::{DropReason, FlowCache, PortCounters, PortId, SwitchCore};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use vepa_packet::{checksum, gso, VirtioNetHdr};
+
+/// How many routers a frame may cross inside one datapath before it is
+/// dropped (a routing loop between routers would otherwise spin here;
+/// TTL ends it too, this only bounds the work per received frame).
+pub const MAX_ROUTER_HOPS: u8 = 16;
+
+/// A router whose ports sit on switches of this datapath.
+pub struct RouterAttachment {
+    pub router: Arc<Router>,
+    /// For each router port, in the router's order: its switch and port
+    /// (`None`: a port whose switch this datapath does not run).
+    pub ports: Vec<Option<(usize, PortId)>>,
+}
+
+/// What is behind a switch port.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Nothing,
+    /// A device: the I/O side's index for it.
+    Device(usize),
+    /// A router port: router index, port index.
+    Router(usize, usize),
+}
+
+/// One copy for a device.
+#[derive(Debug, Clone, Copy)]
+pub struct Copy<'a> {
+    pub frame: &'a [u8],
+    pub vnet: VirtioNetHdr,
+    /// The frame exactly as it was received (the sink may send it from
+    /// where it was received, without a copy).
+    pub unchanged: bool,
+}
+
+/// A copy the flow tables send to the controller, as the wire would
+/// carry it: rewritten, segmented, checksums finished.
+pub struct ToControllerCopy<'a> {
+    pub switch: &'a Arc<str>,
+    pub in_port: PortId,
+    pub why: &'a ToController,
+    pub frame: Vec<u8>,
+}
+
+/// Where the datapath's copies leave it: the I/O side's queues.
+pub trait Sink {
+    /// A copy for device `dev` (the index the I/O side gave the
+    /// datapath); `counters` are the egress port's, for what the device
+    /// refuses.
+    fn device(&mut self, dev: usize, copy: Copy<'_>, counters: &mut PortCounters);
+
+    /// Whether copies to the controller are wanted at all.
+    fn wants_controller(&self) -> bool {
+        false
+    }
+
+    /// A copy for the controller.
+    fn controller(&mut self, _copy: ToControllerCopy<'_>) {}
+}
+
+/// A frame handed to a router, waiting for its turn.
+struct ToRouter {
+    router: usize,
+    port: usize,
+    frame: Vec<u8>,
+    hdr: VirtioNetHdr,
+    hops: u8,
+}
+
+/// Switches and routers, read by every thread.
+pub struct Datapath {
+    cores: Vec<Arc<SwitchCore>>,
+    names: Vec<Arc<str>>,
+    routers: Vec<RouterAttachment>,
+    /// For each switch, for each of its ports, what is behind it.
+    route: Vec<Vec<Target>>,
+}
+
+/// One thread's part: its counters (per switch, per port), decision
+/// caches and buffers. Nothing is allocated per frame.
+pub struct Lane {
+    pub counters: Vec<Vec<PortCounters>>,
+    /// One decision cache per switch.
+    flows: Vec<FlowCache>,
+    d: Decision,
+    /// A copy retagged or rewritten.
+    scratch: Vec<u8>,
+    /// Copies for router ports, in arrival order.
+    to_router: VecDeque<ToRouter>,
+    /// What a router just sent.
+    routed: Vec<RouterTx>,
+}
+
+/// A frame a switch decided on: where it came from and what it is.
+#[derive(Clone, Copy)]
+struct Decided<'f, 'p> {
+    /// Its switch and ingress port.
+    si: usize,
+    id: PortId,
+    parsed: &'p Parsed<'f>,
+    vnet: VirtioNetHdr,
+    /// Routers it has crossed.
+    hops: u8,
+}
+
+impl Datapath {
+    /// `devices`: for each device, its switch and port.
+    pub fn new(cores: Vec<Arc<SwitchCore>>, devices: &[(usize, PortId)]) -> Datapath {
+        let mut route: Vec<Vec<Target>> = cores
+            .iter()
+            .map(|c| vec![Target::Nothing; c.snapshot().ports.len()])
+            .collect();
+        for (i, (si, id)) in devices.iter().enumerate() {
+            if let Some(slot) = route.get_mut(*si).and_then(|r| r.get_mut(id.index())) {
+                *slot = Target::Device(i);
+            }
+        }
+        let names = cores
+            .iter()
+            .map(|c| Arc::from(c.snapshot().name.as_str()))
+            .collect();
+        Datapath {
+            cores,
+            names,
+            routers: Vec::new(),
+            route,
+        }
+    }
+
+    /// Puts routers on switch ports: a copy a switch sends to such a
+    /// port goes to the router, and what the router sends enters the
+    /// switch by that port.
+    pub fn set_routers(&mut self, routers: Vec<RouterAttachment>) {
+        for (ri, r) in routers.iter().enumerate() {
+            for (pi, (si, id)) in r
+                .ports
+                .iter()
+                .enumerate()
+                .filter_map(|(pi, p)| p.map(|p| (pi, p)))
+            {
+                if let Some(slot) = self.route.get_mut(si).and_then(|x| x.get_mut(id.index())) {
+                    *slot = Target::Router(ri, pi);
+                }
+            }
+        }
+        self.routers = routers;
+    }
+
+    /// A new thread's part.
+    pub fn lane(&self) -> Lane {
+        Lane {
+            counters: self
+                .route
+                .iter()
+                .map(|ports| vec![PortCounters::default(); ports.len()])
+                .collect(),
+            flows: self.cores.iter().map(|_| FlowCache::default()).collect(),
+            d: Decision::default(),
+            scratch: Vec::new(),
+            to_router: VecDeque::new(),
+            routed: Vec::new(),
+        }
+    }
+
+    /// Ages the switches' FDBs and runs the routers' timers (whose
+    /// frames go their way at once); call about once a second, from one
+    /// thread.
+    pub fn tick(&self, lane: &mut Lane, now: u64, sink: &mut impl Sink) {
+        for core in &self.cores {
+            core.tick(now);
+        }
+        for ri in 0..self.routers.len() {
+            self.routers[ri].router.tick(now, &mut lane.routed);
+            self.inject(lane, ri, 1, now, sink);
+        }
+        self.route(lane, now, sink);
+    }
+
+    /// A frame received on port `id` of switch `si`: decided, and its
+    /// copies handed to `sink` (those for routers wait for
+    /// [`route`](Self::route)).
+    #[allow(clippy::too_many_arguments)]
+    pub fn receive(
+        &self,
+        lane: &mut Lane,
+        si: usize,
+        id: PortId,
+        frame: &[u8],
+        vnet: VirtioNetHdr,
+        now: u64,
+        sink: &mut impl Sink,
+    ) {
+        let Some(core) = self.cores.get(si) else {
+            return;
+        };
+        let counters = &mut lane.counters[si];
+        if gso::within_bounds(frame.len(), &vnet).is_err() {
+            // A segment size of 1 would make one frame 65,000 on every
+            // port without offloads (or in the kernel).
+            if let Some(c) = counters.get_mut(id.index()) {
+                c.rx_frames += 1;
+                c.rx_bytes += frame.len() as u64;
+                c.count_drop(DropReason::BadGso);
+            }
+            return;
+        }
+        self.decide(lane, si, id, frame, vnet, 0, now, core, sink);
+    }
+
+    /// Runs a frame through switch `si` and emits what it decided.
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        lane: &mut Lane,
+        si: usize,
+        id: PortId,
+        frame: &[u8],
+        vnet: VirtioNetHdr,
+        hops: u8,
+        now: u64,
+        core: &SwitchCore,
+        sink: &mut impl Sink,
+    ) {
+        let fw = core.snapshot();
+        let counters = &mut lane.counters[si];
+        let Some(parsed) = Parsed::new(frame) else {
+            let _ = core.malformed(counters, id, frame.len(), &mut lane.d);
+            return;
+        };
+        let flows = &mut lane.flows[si];
+        if core
+            .process_cached(&fw, flows, counters, id, &parsed, now, &mut lane.d)
+            .is_err()
+        {
+            return;
+        }
+        let at = Decided {
+            si,
+            id,
+            parsed: &parsed,
+            vnet,
+            hops,
+        };
+        self.emit(lane, at, sink);
+    }
+
+    /// Hands routers their frames and runs what they send through the
+    /// switches, until no router has anything left.
+    pub fn route(&self, lane: &mut Lane, now: u64, sink: &mut impl Sink) {
+        while let Some(t) = lane.to_router.pop_front() {
+            let Some(r) = self.routers.get(t.router) else {
+                continue;
+            };
+            // A router is an element of its own: it reads the frame once.
+            if let Some(p) = Parsed::new(&t.frame) {
+                r.router.receive(t.port, &p, &t.hdr, now, &mut lane.routed);
+            }
+            self.inject(lane, t.router, t.hops + 1, now, sink);
+        }
+    }
+
+    /// Whether copies wait for routers.
+    pub fn routing_pending(&self, lane: &Lane) -> bool {
+        !lane.to_router.is_empty()
+    }
+
+    /// Runs the frames router `ri` sent (in `lane.routed`) through the
+    /// switches its ports are on.
+    fn inject(&self, lane: &mut Lane, ri: usize, hops: u8, now: u64, sink: &mut impl Sink) {
+        let routed = std::mem::take(&mut lane.routed);
+        if let Some(r) = self.routers.get(ri) {
+            for tx in &routed {
+                let Some(&Some((si, id))) = r.ports.get(tx.port) else {
+                    continue;
+                };
+                if let Some(core) = self.cores.get(si) {
+                    self.decide(lane, si, id, &tx.frame, tx.hdr, hops, now, core, sink);
+                }
+            }
+        }
+        lane.routed = routed;
+        lane.routed.clear();
+    }
+
+    /// The copies decision `lane.d` makes of frame `at`: for the switch's
+    /// ports (devices and routers), the frames the switch made itself,
+    /// and the controller's.
+    fn emit(&self, lane: &mut Lane, at: Decided<'_, '_>, sink: &mut impl Sink) {
+        let d = &lane.d;
+        let counters = &mut lane.counters[at.si];
+        let current = at.parsed.vid();
+        let frame = at.parsed.as_bytes();
+        for e in d.egress.iter() {
+            let target = self.route[at.si][e.port.index()];
+            let rewrite = d.rewrite_of(e);
+            let unchanged = current == e.tag && rewrite.is_none();
+            let (bytes, hdr): (&[u8], VirtioNetHdr) = if unchanged {
+                (frame, at.vnet)
+            } else {
+                match rewrite {
+                    Some(r) => r.write(at.parsed, e.tag, at.vnet.needs_csum(), &mut lane.scratch),
+                    None => at.parsed.write_retagged(e.tag, &mut lane.scratch),
+                }
+                let delta = lane.scratch.len() as i32 - frame.len() as i32;
+                (&lane.scratch, at.vnet.shifted(delta))
+            };
+            match target {
+                Target::Nothing => {}
+                Target::Router(router, port) => {
+                    to_router(&mut lane.to_router, router, port, bytes, hdr, at.hops)
+                }
+                Target::Device(j) => {
+                    let copy = Copy {
+                        frame: bytes,
+                        vnet: hdr,
+                        unchanged,
+                    };
+                    sink.device(j, copy, &mut counters[e.port.index()]);
+                }
+            }
+        }
+        for g in &d.generated {
+            // Made untagged: a tag goes in after the MACs.
+            let bytes: &[u8] = match g.tag {
+                None => &g.frame,
+                Some(vid) if g.frame.len() >= 12 => {
+                    lane.scratch.clear();
+                    lane.scratch.extend_from_slice(&g.frame[..12]);
+                    lane.scratch
+                        .extend_from_slice(&vepa_packet::EtherType::VLAN.to_be_bytes());
+                    lane.scratch
+                        .extend_from_slice(&(vid & 0x0fff).to_be_bytes());
+                    lane.scratch.extend_from_slice(&g.frame[12..]);
+                    &lane.scratch
+                }
+                Some(_) => continue,
+            };
+            let plain = VirtioNetHdr::default();
+            match self.route[at.si].get(g.port.index()) {
+                Some(Target::Device(j)) => {
+                    let copy = Copy {
+                        frame: bytes,
+                        vnet: plain,
+                        unchanged: false,
+                    };
+                    let mut spare = PortCounters::default();
+                    let c = counters.get_mut(g.port.index()).unwrap_or(&mut spare);
+                    sink.device(*j, copy, c);
+                }
+                Some(Target::Router(router, port)) => {
+                    to_router(&mut lane.to_router, *router, *port, bytes, plain, at.hops)
+                }
+                _ => {}
+            }
+        }
+        if !d.controller.is_empty() && sink.wants_controller() {
+            self.to_controller(d, at, sink);
+        }
+    }
+
+    /// The copies the flow tables send to the controller, as the wire
+    /// would carry them: rewritten, segmented, checksums finished.
+    fn to_controller(&self, d: &Decision, at: Decided<'_, '_>, sink: &mut impl Sink) {
+        let frame = at.parsed.as_bytes();
+        for c in &d.controller {
+            let mut bytes = Vec::with_capacity(frame.len() + 4);
+            match d.rewrites.get((c.rewrite as usize).wrapping_sub(1)) {
+                Some(r) => r.write(at.parsed, c.tag, at.vnet.needs_csum(), &mut bytes),
+                None => at.parsed.write_retagged(c.tag, &mut bytes),
+            }
+            let mut send = |frame: Vec<u8>| {
+                sink.controller(ToControllerCopy {
+                    switch: &self.names[at.si],
+                    in_port: at.id,
+                    why: c,
+                    frame,
+                })
+            };
+            let h = at.vnet.shifted(bytes.len() as i32 - frame.len() as i32);
+            if h.is_gso() {
+                // The controller sees what the wire would carry:
+                // segments with their checksums, not a super-frame
+                // it could send back whole in a packet-out.
+                let mut scratch = Vec::new();
+                let _ = gso::segment(&bytes, &h, &mut scratch, |seg| send(seg.to_vec()));
+                continue;
+            }
+            if h.needs_csum() {
+                checksum::complete_partial(
+                    &mut bytes,
+                    h.csum_start as usize,
+                    h.csum_offset as usize,
+                );
+            }
+            send(bytes);
+        }
+    }
+}
+
+/// Hands a copy to router `router`'s port `port`, unless it has crossed
+/// [`MAX_ROUTER_HOPS`] routers already.
+fn to_router(
+    to: &mut VecDeque<ToRouter>,
+    router: usize,
+    port: usize,
+    frame: &[u8],
+    hdr: VirtioNetHdr,
+    hops: u8,
+) {
+    if hops < MAX_ROUTER_HOPS {
+        to.push_back(ToRouter {
+            router,
+            port,
+            frame: frame.to_vec(),
+            hdr,
+            hops,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The datapath end to end without I/O, and the "parsed once" count.
+    use super::*;
+    use crate::filter::{Acl, AclAction, PortFilter, PortGuard, Zone};
+    use crate::flow::{Action, Field, FlowSpec, Instruction, Match, OutPort, Pipeline};
+    use crate::parsed::counts;
+    use crate::router::{RouterConfig, RouterPortConfig};
+    use crate::{PortConfig, PortMode, PortRole, SwitchConfig};
+    use vepa_packet::{ip, MacAddr};
+
+    const VM1: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+    const VM2: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+    const VM3: MacAddr = MacAddr([2, 0, 0, 0, 0, 3]);
+    const RA: MacAddr = MacAddr([2, 0, 0, 0, 0xa, 1]);
+    const RB: MacAddr = MacAddr([2, 0, 0, 0, 0xb, 1]);
+
+    /// What reached each device.
+    #[derive(Default)]
+    struct Wire {
+        got: Vec<(usize, Vec<u8>)>,
+    }
+
+    impl Sink for Wire {
+        fn device(&mut self, dev: usize, copy: Copy<'_>, _: &mut PortCounters) {
+            self.got.push((dev, copy.frame.to_vec()));
+        }
+    }
+
+    fn veb(name: &str) -> PortConfig {
+        PortConfig::new(name, PortRole::Downlink(PortMode::Veb))
+    }
+
+    /// Switch a: vm1 (device 0), vm2 (device 1), the router's port a.
+    /// Switch b: vm3 (device 2), the router's port b.
+    fn fabric() -> (Datapath, Vec<Arc<SwitchCore>>) {
+        let a = SwitchCore::new(SwitchConfig::new(
+            "a",
+            vec![veb("vm1"), veb("vm2"), veb("ra")],
+        ));
+        let b = SwitchCore::new(SwitchConfig::new("b", vec![veb("vm3"), veb("rb")]));
+        let cores: Vec<Arc<SwitchCore>> = [a, b]
+            .into_iter()
+            .map(|c| Arc::new(c.expect("valid switch")))
+            .collect();
+        let devices = [(0, PortId(0)), (0, PortId(1)), (1, PortId(0))];
+        let mut dp = Datapath::new(cores.clone(), &devices);
+        let port = |name: &str, mac, addr: &str| RouterPortConfig {
+            name: name.into(),
+            mac,
+            addresses: vec![addr.parse().expect("address")],
+            mtu: 1500,
+        };
+        let router = Router::new(&RouterConfig {
+            name: "r".into(),
+            ports: vec![port("a", RA, "10.1.0.1/24"), port("b", RB, "10.2.0.1/24")],
+            routes: Vec::new(),
+        })
+        .expect("router");
+        dp.set_routers(vec![RouterAttachment {
+            router: Arc::new(router),
+            ports: vec![Some((0, PortId(2))), Some((1, PortId(1)))],
+        }]);
+        (dp, cores)
+    }
+
+    fn udp(dst: MacAddr, src: MacAddr, from: [u8; 4], to: [u8; 4]) -> Vec<u8> {
+        let mut f = Vec::new();
+        ip::write_ethernet(&mut f, dst, src, 0x0800);
+        let body = [0x13, 0x88, 0x00, 0x35, 0, 12, 0, 0, 1, 2, 3, 4];
+        ip::push_ipv4(&mut f, from.into(), to.into(), ip::PROTO_UDP, 64, 1, &body);
+        f
+    }
+
+    /// Sends `frame` in on device `dev`'s port and runs the routers;
+    /// returns the copies and the (link, network) reads it cost.
+    fn send(
+        dp: &Datapath,
+        lane: &mut Lane,
+        (si, id): (usize, PortId),
+        frame: &[u8],
+    ) -> (Wire, (u64, u64)) {
+        let mut wire = Wire::default();
+        counts::take();
+        dp.receive(lane, si, id, frame, VirtioNetHdr::default(), 1, &mut wire);
+        dp.route(lane, 1, &mut wire);
+        (wire, counts::take())
+    }
+
+    fn guard_and_lists(core: &SwitchCore) {
+        let any = |dir: &str| {
+            Arc::new(Acl::new(
+                dir,
+                vec!["allow udp".parse().expect("rule")],
+                AclAction::Drop,
+                true,
+            ))
+        };
+        let vm1 = PortFilter {
+            guard: Some(PortGuard {
+                macs: vec![VM1],
+                ips: vec!["10.1.0.2/32".parse().expect("prefix")],
+            }),
+            acl_in: Some(any("in")),
+            acl_out: Some(any("out")),
+            zone: Arc::new(Zone::new(64)),
+            stateful: true,
+        };
+        let vm2 = PortFilter {
+            guard: None,
+            acl_in: None,
+            acl_out: Some(any("out")),
+            zone: Arc::new(Zone::new(64)),
+            stateful: true,
+        };
+        core.set_filters(Some(vec![Some(Arc::new(vm1)), Some(Arc::new(vm2)), None]));
+    }
+
+    #[test]
+    fn a_switched_frame_is_parsed_once_with_filters_and_flows() {
+        let (dp, cores) = fabric();
+        let mut lane = dp.lane();
+        let to_vm2 = udp(VM2, VM1, [10, 1, 0, 2], [10, 1, 0, 3]);
+        let back = udp(VM1, VM2, [10, 1, 0, 3], [10, 1, 0, 2]);
+        // Plain L2, first through the pipeline, then from the cache.
+        send(&dp, &mut lane, (0, PortId(1)), &back);
+        for round in 0..2 {
+            let (wire, reads) = send(&dp, &mut lane, (0, PortId(0)), &to_vm2);
+            assert_eq!(wire.got, vec![(1, to_vm2.clone())], "round {round}");
+            assert_eq!(
+                reads,
+                (1, 0),
+                "plain L2 reads the link layer only (round {round})"
+            );
+        }
+        // The guard, both access lists and connection tracking.
+        guard_and_lists(&cores[0]);
+        for round in 0..2 {
+            let (wire, reads) = send(&dp, &mut lane, (0, PortId(0)), &to_vm2);
+            assert_eq!(wire.got.len(), 1, "round {round}");
+            assert_eq!(
+                reads,
+                (1, 1),
+                "filters read the network layer once (round {round})"
+            );
+        }
+        // Flow tables too: a flow that rewrites the destination port and
+        // hands the frame to NORMAL.
+        let mut m = Match::any();
+        m.exact(Field::EthType, 0x0800).expect("field");
+        m.exact(Field::IpProto, 17).expect("field");
+        let mut p = Pipeline::default();
+        p.add(
+            FlowSpec {
+                priority: 10,
+                matcher: m,
+                instructions: vec![Instruction::Apply(vec![
+                    Action::SetField(Field::UdpDst, 54),
+                    Action::Output(OutPort::Normal),
+                ])],
+                ..FlowSpec::default()
+            },
+            3,
+            0,
+        )
+        .expect("flow");
+        cores[0].set_pipeline(Arc::new(p));
+        for round in 0..2 {
+            let (wire, reads) = send(&dp, &mut lane, (0, PortId(0)), &to_vm2);
+            assert_eq!(wire.got.len(), 1, "round {round}");
+            let out = Parsed::new(&wire.got[0].1)
+                .and_then(|p| p.key(0))
+                .expect("key");
+            assert_eq!(Field::UdpDst.get(&out), 54);
+            // The rewritten copy is a new frame: vm2's outbound list reads it.
+            assert_eq!(reads, (2, 2), "round {round}");
+        }
+    }
+
+    #[test]
+    fn a_routed_frame_is_parsed_once_by_each_element_it_crosses() {
+        let (dp, cores) = fabric();
+        let mut lane = dp.lane();
+        // vm1 and vm3 ask for their gateway: the router learns vm3, and
+        // each switch learns its hosts and the router's port.
+        let ask = |mac, from: [u8; 4], gw: [u8; 4]| {
+            let mut f = Vec::new();
+            ip::write_ethernet(&mut f, MacAddr::BROADCAST, mac, 0x0806);
+            f.extend_from_slice(&ip::arp(1, mac, from.into(), MacAddr::ZERO, gw.into()));
+            f
+        };
+        send(
+            &dp,
+            &mut lane,
+            (0, PortId(0)),
+            &ask(VM1, [10, 1, 0, 2], [10, 1, 0, 1]),
+        );
+        send(
+            &dp,
+            &mut lane,
+            (1, PortId(0)),
+            &ask(VM3, [10, 2, 0, 3], [10, 2, 0, 1]),
+        );
+        let out = udp(RA, VM1, [10, 1, 0, 2], [10, 2, 0, 3]);
+        guard_and_lists(&cores[0]);
+        for round in 0..2 {
+            let (wire, reads) = send(&dp, &mut lane, (0, PortId(0)), &out);
+            assert_eq!(wire.got.len(), 1, "round {round}: {:?}", wire.got);
+            let (dev, frame) = &wire.got[0];
+            assert_eq!(*dev, 2, "to vm3");
+            let p = Parsed::new(frame).expect("ethernet");
+            assert_eq!((p.dst(), p.src()), (VM3, RB));
+            assert_eq!(p.ipv4().map(|v| v.ttl()), Some(63));
+            // Switch a (with filters), the router, switch b: each reads
+            // the link layer once; a and the router the network layer once.
+            assert_eq!(reads, (3, 2), "round {round}");
+        }
+    }
+
+    #[test]
+    fn runts_and_bad_gso_are_counted_not_parsed_further() {
+        let (dp, _) = fabric();
+        let mut lane = dp.lane();
+        let (wire, reads) = send(&dp, &mut lane, (0, PortId(0)), &[0xff; 10]);
+        assert!(wire.got.is_empty());
+        assert_eq!(reads, (1, 0));
+        assert_eq!(lane.counters[0][0].drop_count(DropReason::Malformed), 1);
+        // A super-frame cut into 1-byte segments never reaches a switch.
+        let frame = udp(VM2, VM1, [10, 1, 0, 2], [10, 1, 0, 3]);
+        let vnet = VirtioNetHdr {
+            gso_type: vepa_packet::virtio::VIRTIO_NET_HDR_GSO_UDP_L4,
+            gso_size: 1,
+            ..VirtioNetHdr::default()
+        };
+        let mut wire = Wire::default();
+        counts::take();
+        dp.receive(&mut lane, 0, PortId(0), &frame, vnet, 1, &mut wire);
+        assert!(wire.got.is_empty());
+        assert_eq!(counts::take(), (0, 0));
+        assert_eq!(lane.counters[0][0].drop_count(DropReason::BadGso), 1);
+    }
+}
