@@ -6,11 +6,11 @@
 //! Two reads, each done at most once per frame and element:
 //! - the link layer ([`Parsed::new`]): MACs, the outer 802.1Q tag, the
 //!   EtherType and where the payload starts. Every frame needs it.
-//! - the network layer ([`Parsed::network`] and what hangs off it):
-//!   the checked IPv4/IPv6/ARP view, the IPv6 extension chain, the
-//!   transport ports, the flow key and the filters' [`L3Packet`]. Only
-//!   frames that meet the flow tables, a filter or a router need it, so
-//!   it is read on first use and kept.
+//! - the network layer ([`Parsed::network`]): the checked IPv4, IPv6 or
+//!   ARP header, with the IPv6 extension chain walked. Only frames that
+//!   meet the flow tables, a filter or a router need it, so it is read on
+//!   first use and kept. The flow key and the filters' [`L3Packet`] are
+//!   packed from it (fields at the offsets it found).
 //!
 //! No other code in this crate reads a frame's headers from its bytes
 //! (`scripts/layers.py` checks it); in tests, [`counts`] tells how often
@@ -18,9 +18,34 @@
 
 use crate::key::{self, Key, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_NONE, KEY_WORDS};
 use crate::l3::L3Packet;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use vepa_packet::ip::{Ipv4View, Ipv6Chain, Ipv6View};
 use vepa_packet::{ArpPacket, EtherType, MacAddr, VlanTag, ETH_HEADER_LEN, VLAN_TAG_LEN};
+
+/// What the network-layer read found, as offsets (small enough to live
+/// in registers: views are made of it on demand).
+#[derive(Debug, Clone, Copy)]
+struct Net {
+    kind: Kind,
+    /// IP: the packet's length from its header on, as checked.
+    end: u32,
+    /// IPv6: the extension chain.
+    upper: Option<(u8, u32)>,
+    fragment: Option<(u8, bool)>,
+    opaque: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Other,
+    Ipv4,
+    Ipv6,
+    Arp,
+    /// An IP or ARP header that did not check out.
+    BadIpv4,
+    BadIpv6,
+    BadArp,
+}
 
 /// One frame's headers; borrows the frame.
 #[derive(Debug)]
@@ -28,7 +53,9 @@ pub struct Parsed<'f> {
     frame: &'f [u8],
     tagged: bool,
     ethertype: u16,
-    upper: OnceCell<Upper<'f>>,
+    /// The network layer, once read.
+    net: Cell<Option<Net>>,
+    l3: OnceCell<Option<L3Packet>>,
 }
 
 /// The network layer as it parsed.
@@ -44,21 +71,10 @@ pub enum Network<'f> {
     Ipv6(Option<Ipv6View<'f>>),
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Upper<'f> {
-    net: Network<'f>,
-    /// The flow key, in_port left zero; `None` when the headers cannot be
-    /// read to the transport layer.
-    key: Option<Key>,
-    l3: Option<L3Packet>,
-    /// IPv6: the upper-layer protocol and its offset from the IP header,
-    /// as the key found it (also in a packet cut short).
-    v6_upper: Option<(u8, usize)>,
-}
-
 impl<'f> Parsed<'f> {
     /// Reads the link layer; `None` when `frame` is too short for its
     /// Ethernet header (and tag, if it says it has one).
+    #[inline]
     pub fn new(frame: &'f [u8]) -> Option<Parsed<'f>> {
         count::link();
         if frame.len() < ETH_HEADER_LEN {
@@ -74,48 +90,58 @@ impl<'f> Parsed<'f> {
             frame,
             tagged,
             ethertype: u16::from_be_bytes([frame[at], frame[at + 1]]),
-            upper: OnceCell::new(),
+            net: Cell::new(None),
+            l3: OnceCell::new(),
         })
     }
 
     /// The whole frame.
+    #[inline]
     pub fn as_bytes(&self) -> &'f [u8] {
         self.frame
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.frame.len()
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.frame.is_empty()
     }
 
+    #[inline]
     pub fn dst(&self) -> MacAddr {
         MacAddr::from_slice(&self.frame[0..6])
     }
 
+    #[inline]
     pub fn src(&self) -> MacAddr {
         MacAddr::from_slice(&self.frame[6..12])
     }
 
     /// The outer 802.1Q tag.
+    #[inline]
     pub fn vlan(&self) -> Option<VlanTag> {
         self.tagged
             .then(|| VlanTag::from_tci(u16::from_be_bytes([self.frame[14], self.frame[15]])))
     }
 
     /// The outer tag's VID.
+    #[inline]
     pub fn vid(&self) -> Option<u16> {
         self.vlan().map(|t| t.vid)
     }
 
     /// The payload's EtherType, past the tag.
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         self.ethertype
     }
 
     /// Bytes before the payload: 14, or 18 with a tag.
+    #[inline]
     pub fn header_len(&self) -> usize {
         if self.tagged {
             ETH_HEADER_LEN + VLAN_TAG_LEN
@@ -124,6 +150,7 @@ impl<'f> Parsed<'f> {
         }
     }
 
+    #[inline]
     pub fn payload(&self) -> &'f [u8] {
         &self.frame[self.header_len()..]
     }
@@ -146,15 +173,33 @@ impl<'f> Parsed<'f> {
         out.extend_from_slice(&self.frame[self.header_len() - 2..]);
     }
 
-    fn upper(&self) -> &Upper<'f> {
-        self.upper.get_or_init(|| self.read_network())
-    }
-
     /// The network layer.
+    #[inline]
     pub fn network(&self) -> Network<'f> {
-        self.upper().net
+        let n = self.net();
+        let l3 = self.payload();
+        match n.kind {
+            Kind::Other => Network::Other,
+            Kind::Ipv4 => Network::Ipv4(Some(Ipv4View::reparsed(&l3[..n.end as usize]))),
+            Kind::Ipv6 => Network::Ipv6(Some(Ipv6View::reparsed(&l3[..n.end as usize], n.chain()))),
+            Kind::Arp => Network::Arp(Some(ArpPacket::reparsed(l3))),
+            Kind::BadIpv4 => Network::Ipv4(None),
+            Kind::BadIpv6 => Network::Ipv6(None),
+            Kind::BadArp => Network::Arp(None),
+        }
     }
 
+    #[inline]
+    fn net(&self) -> Net {
+        if let Some(n) = self.net.get() {
+            return n;
+        }
+        let n = self.read_network();
+        self.net.set(Some(n));
+        n
+    }
+
+    #[inline]
     pub fn ipv4(&self) -> Option<Ipv4View<'f>> {
         match self.network() {
             Network::Ipv4(v) => v,
@@ -162,6 +207,7 @@ impl<'f> Parsed<'f> {
         }
     }
 
+    #[inline]
     pub fn ipv6(&self) -> Option<Ipv6View<'f>> {
         match self.network() {
             Network::Ipv6(v) => v,
@@ -169,6 +215,7 @@ impl<'f> Parsed<'f> {
         }
     }
 
+    #[inline]
     pub fn arp(&self) -> Option<ArpPacket<&'f [u8]>> {
         match self.network() {
             Network::Arp(a) => a,
@@ -179,24 +226,48 @@ impl<'f> Parsed<'f> {
     /// What a filter judges; `None` for frames that are not IP or whose
     /// IP header does not check out.
     pub fn l3(&self) -> Option<&L3Packet> {
-        self.upper().l3.as_ref()
+        self.l3
+            .get_or_init(|| match self.network() {
+                Network::Ipv4(Some(v)) => Some(L3Packet::from_ipv4(&v)),
+                Network::Ipv6(Some(v)) => Some(L3Packet::from_ipv6(&v)),
+                _ => None,
+            })
+            .as_ref()
     }
 
     /// The flow key of this frame received on OpenFlow port `in_port`;
     /// `None` when the headers cannot be read to the transport layer.
+    /// Packed anew from the network layer as read (a switch asks once
+    /// per frame and hands the key on).
+    #[inline]
     pub fn key(&self, in_port: u32) -> Option<Key> {
-        self.upper().key.map(|mut k| {
-            k[0] |= (in_port as u64) << 32;
-            k
-        })
+        self.pack_key(in_port)
     }
 
-    /// IPv6: the upper-layer protocol and its offset from the IP header.
+    /// IPv6: the upper-layer protocol and its offset from the IP header
+    /// (also in a packet cut short).
     pub fn ipv6_upper(&self) -> Option<(u8, usize)> {
-        self.upper().v6_upper
+        let n = self.net();
+        match n.kind {
+            Kind::Ipv6 => n.chain().upper,
+            Kind::BadIpv6 => self.ipv6_cut().and_then(|(_, c)| c.upper),
+            _ => None,
+        }
+    }
+
+    /// IPv6 whose header did not check out (cut short) but is long
+    /// enough to walk: its bytes and chain, as a switch sees them.
+    fn ipv6_cut(&self) -> Option<(&'f [u8], Ipv6Chain)> {
+        let l3 = self.payload();
+        if l3.len() < 40 || l3[0] >> 4 != 6 {
+            return None;
+        }
+        let b = &l3[..l3.len().min(40 + be16(l3, 4) as usize)];
+        Some((b, Ipv6Chain::walk(b)))
     }
 
     /// The IPv4 TTL or IPv6 hop limit, read where the header has it.
+    #[inline]
     pub fn ttl(&self) -> Option<u8> {
         let l3 = self.header_len();
         match self.ethertype {
@@ -206,88 +277,85 @@ impl<'f> Parsed<'f> {
         }
     }
 
-    /// The one read of the network layer.
-    fn read_network(&self) -> Upper<'f> {
+    /// The one read of the network layer: the header checked, the IPv6
+    /// chain walked.
+    fn read_network(&self) -> Net {
         count::network();
         let l3 = self.payload();
-        let mut k: Key = [0; KEY_WORDS];
-        let vlan = match self.vlan() {
-            Some(t) => {
-                let tci = t.tci();
-                (((key::VID_PRESENT | (tci & 0x0fff)) as u64) << 3) | (tci >> 13) as u64
-            }
-            None => 0,
-        };
-        k[0] = ((self.ethertype as u64) << 16) | vlan;
-        k[1] = be48(self.frame, 0) << 16;
-        k[2] = be48(self.frame, 6) << 16;
-        let mut up = Upper {
-            net: Network::Other,
-            key: None,
-            l3: None,
-            v6_upper: None,
+        let mut n = Net {
+            kind: Kind::Other,
+            end: 0,
+            upper: None,
+            fragment: None,
+            opaque: false,
         };
         match self.ethertype {
-            EtherType::IPV4 => {
-                let v = Ipv4View::parse(l3).ok();
-                up.net = Network::Ipv4(v);
-                match v {
-                    Some(v) => {
-                        let b = v.as_bytes();
-                        k[1] |= ((v.protocol() as u64) << 8) | b[1] as u64;
-                        k[7] = u32::from(v.src()) as u64;
-                        k[9] = u32::from(v.dst()) as u64;
-                        if v.fragment_offset() == 0 {
-                            k[3] = transport(v.protocol(), v.payload(), IPPROTO_ICMP);
-                        }
-                        up.l3 = Some(L3Packet::from_ipv4(&v));
-                    }
-                    None => ipv4_lenient(l3, &mut k),
+            EtherType::IPV4 => match Ipv4View::parse(l3) {
+                Ok(v) => {
+                    n.kind = Kind::Ipv4;
+                    n.end = v.total_len() as u32;
                 }
-                up.key = Some(k);
-            }
-            EtherType::IPV6 => {
-                let v = Ipv6View::parse(l3).ok();
-                up.net = Network::Ipv6(v);
-                let (b, chain) = match v {
-                    Some(v) => {
-                        up.l3 = Some(L3Packet::from_ipv6(&v));
-                        (v.as_bytes(), v.chain())
-                    }
-                    // Cut short: read what is there, as a switch sees it.
-                    None if l3.len() >= 40 && l3[0] >> 4 == 6 => {
-                        let b = &l3[..l3.len().min(40 + be16(l3, 4) as usize)];
-                        (b, Ipv6Chain::walk(b))
-                    }
-                    None => {
-                        up.key = Some(k);
-                        return up;
-                    }
-                };
-                up.v6_upper = chain.upper;
-                if chain.opaque {
-                    // Unreadable to the transport layer, so no rule could
-                    // be judged on it: no key (the lists drop it too).
-                    return up;
+                Err(_) => n.kind = Kind::BadIpv4,
+            },
+            EtherType::IPV6 => match Ipv6View::parse(l3) {
+                Ok(v) => {
+                    let c = v.chain();
+                    n.kind = Kind::Ipv6;
+                    n.end = v.total_len() as u32;
+                    n.upper = c.upper.map(|(p, at)| (p, at as u32));
+                    n.fragment = c.fragment;
+                    n.opaque = c.opaque;
                 }
-                let (proto, l4) = match (chain.upper, chain.fragment) {
-                    (Some((p, at)), _) => (p, b.get(at..).unwrap_or(&[])),
-                    // A later fragment: its protocol, and no ports.
-                    (None, Some((p, true))) => (p, &[][..]),
-                    _ => (IPPROTO_NONE, &[][..]),
-                };
-                let tc = (be16(b, 0) >> 4) as u8;
-                k[1] |= ((proto as u64) << 8) | tc as u64;
-                let (s, d) = (be128(b, 8), be128(b, 24));
-                k[6] = (s >> 64) as u64;
-                k[7] = s as u64;
-                k[8] = (d >> 64) as u64;
-                k[9] = d as u64;
-                k[3] = transport(proto, l4, IPPROTO_ICMPV6);
-                up.key = Some(k);
-            }
+                Err(_) => n.kind = Kind::BadIpv6,
+            },
             EtherType::ARP => {
-                up.net = Network::Arp(ArpPacket::new_checked(l3).ok());
+                n.kind = match ArpPacket::new_checked(l3) {
+                    Ok(_) => Kind::Arp,
+                    Err(_) => Kind::BadArp,
+                }
+            }
+            _ => {}
+        }
+        n
+    }
+
+    /// The flow key packed from the headers as read.
+    #[inline]
+    fn pack_key(&self, in_port: u32) -> Option<Key> {
+        let f = self.frame;
+        let mut k: Key = [0; KEY_WORDS];
+        let vlan = if self.tagged {
+            let tci = be16(f, 14);
+            (((key::VID_PRESENT | (tci & 0x0fff)) as u64) << 3) | (tci >> 13) as u64
+        } else {
+            0
+        };
+        k[0] = ((in_port as u64) << 32) | ((self.ethertype as u64) << 16) | vlan;
+        k[1] = be48(f, 0) << 16;
+        k[2] = be48(f, 6) << 16;
+        let n = self.net();
+        let l3 = self.payload();
+        match n.kind {
+            Kind::Ipv4 => {
+                let b = &l3[..n.end as usize];
+                let proto = b[9];
+                k[1] |= ((proto as u64) << 8) | b[1] as u64;
+                k[7] = be32(b, 12) as u64;
+                k[9] = be32(b, 16) as u64;
+                if be16(b, 6) & 0x1fff == 0 {
+                    let ihl = (b[0] & 0x0f) as usize * 4;
+                    k[3] = transport(proto, &b[ihl..], IPPROTO_ICMP);
+                }
+            }
+            Kind::BadIpv4 => ipv4_lenient(l3, &mut k),
+            Kind::Ipv6 => ipv6_key(&l3[..n.end as usize], n.chain(), &mut k)?,
+            Kind::BadIpv6 => {
+                if let Some((b, chain)) = self.ipv6_cut() {
+                    ipv6_key(b, chain, &mut k)?;
+                }
+            }
+            Kind::Arp | Kind::BadArp => {
+                let l3 = self.payload();
                 if l3.len() >= 28 && be16(l3, 0) == 1 && be16(l3, 2) == 0x0800 {
                     k[2] |= be16(l3, 6) as u64;
                     k[10] = be48(l3, 8);
@@ -295,12 +363,45 @@ impl<'f> Parsed<'f> {
                     k[11] = be48(l3, 18);
                     k[9] = be32(l3, 24) as u64;
                 }
-                up.key = Some(k);
             }
-            _ => up.key = Some(k),
+            Kind::Other => {}
         }
-        up
+        Some(k)
     }
+}
+
+impl Net {
+    fn chain(&self) -> Ipv6Chain {
+        Ipv6Chain {
+            upper: self.upper.map(|(p, at)| (p, at as usize)),
+            fragment: self.fragment,
+            opaque: self.opaque,
+        }
+    }
+}
+
+/// The IPv6 words of a key; `None` when the chain cannot be walked to
+/// the transport layer (no rule could be judged on it: the lists drop
+/// it too).
+fn ipv6_key(b: &[u8], chain: Ipv6Chain, k: &mut Key) -> Option<()> {
+    if chain.opaque {
+        return None;
+    }
+    let (proto, l4) = match (chain.upper, chain.fragment) {
+        (Some((p, at)), _) => (p, b.get(at..).unwrap_or(&[])),
+        // A later fragment: its protocol, and no ports.
+        (None, Some((p, true))) => (p, &[][..]),
+        _ => (IPPROTO_NONE, &[][..]),
+    };
+    let tc = (be16(b, 0) >> 4) as u8;
+    k[1] |= ((proto as u64) << 8) | tc as u64;
+    let (s, d) = (be128(b, 8), be128(b, 24));
+    k[6] = (s >> 64) as u64;
+    k[7] = s as u64;
+    k[8] = (d >> 64) as u64;
+    k[9] = d as u64;
+    k[3] = transport(proto, l4, IPPROTO_ICMPV6);
+    Some(())
 }
 
 /// An IPv4 header that did not check out (cut short, say): the key gets

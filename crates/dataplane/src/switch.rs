@@ -249,7 +249,7 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
-        self.process_keyed(fw, counters, in_port, frame, now_ms, d)
+        self.process_keyed(fw, counters, in_port, frame, now_ms, d, None)
     }
 
     /// A frame too short for its Ethernet header (no [`Parsed`] could be
@@ -319,7 +319,9 @@ impl SwitchCore {
         Err(reason)
     }
 
-    /// [`process`](Self::process) past the storm gate.
+    /// [`process`](Self::process) past the storm gate; `key`: the
+    /// frame's flow key, when the caller packed it already.
+    #[allow(clippy::too_many_arguments)]
     fn process_keyed(
         &self,
         fw: &Forwarding,
@@ -328,6 +330,7 @@ impl SwitchCore {
         frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
+        key: Option<&crate::flow::Key>,
     ) -> Result<(), DropReason> {
         d.clear();
         if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
@@ -338,7 +341,7 @@ impl SwitchCore {
         c.rx_bytes += frame.len() as u64;
         let mut notes = Notes::default();
         let result = if fw.flows.is_active() {
-            self.run_flows(fw, in_port, frame, now_ms, d, &mut notes)
+            self.run_flows(fw, in_port, frame, now_ms, d, key, &mut notes)
         } else {
             self.l2(fw, in_port, frame, now_ms, &mut d.egress, &mut notes)
         };
@@ -396,6 +399,7 @@ impl SwitchCore {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_flows(
         &self,
         fw: &Forwarding,
@@ -403,11 +407,15 @@ impl SwitchCore {
         frame: &Parsed<'_>,
         now_ms: u64,
         d: &mut Decision,
+        key: Option<&crate::flow::Key>,
         notes: &mut Notes,
     ) -> Result<(), DropReason> {
-        let key = frame
-            .key(in_port.0 as u32 + 1)
-            .ok_or(DropReason::Malformed)?;
+        let key = match key {
+            Some(k) => *k,
+            None => frame
+                .key(in_port.0 as u32 + 1)
+                .ok_or(DropReason::Malformed)?,
+        };
         let mut exec = Exec {
             pipeline: &fw.flows,
             in_port,
@@ -479,7 +487,15 @@ impl SwitchCore {
             let mut more = Decision::default();
             let mut scratch = vec![PortCounters::default(); ports];
             if self
-                .process_keyed(fw, &mut scratch, in_port, frame, now_ms, &mut more)
+                .process_keyed(
+                    fw,
+                    &mut scratch,
+                    in_port,
+                    frame,
+                    now_ms,
+                    &mut more,
+                    Some(&key),
+                )
                 .is_ok()
             {
                 // Rewrite indexes are a byte: copies whose rewrite would not
@@ -647,7 +663,7 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
-            return self.process_keyed(fw, counters, in_port, frame, now_ms, d);
+            return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
         }
         if fw.flows.is_active() {
             return self.process_flows_cached(fw, cache, counters, in_port, frame, now_ms, d);
@@ -659,7 +675,7 @@ impl SwitchCore {
             vid,
         });
         let Some(key) = key else {
-            return self.process_keyed(fw, counters, in_port, frame, now_ms, d);
+            return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
         };
         cache.follow(fw.id);
         let generation = self.fdb.generation();
@@ -671,7 +687,7 @@ impl SwitchCore {
             count_egress(counters, frame, &d.egress);
             return Ok(());
         }
-        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d);
+        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
         if result.is_ok() && !d.uncacheable && d.egress.len() <= CACHED_EGRESS {
             let until = self.valid_until(key.src, key.dst, key.vid);
             cache.put(key, generation, until, &d.egress);
@@ -711,7 +727,7 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         let Some(key) = frame.key(in_port.0 as u32 + 1) else {
-            return self.process_keyed(fw, counters, in_port, frame, now_ms, d);
+            return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
         };
         cache.follow(fw.id);
         let generation = self.fdb.generation();
@@ -741,7 +757,7 @@ impl SwitchCore {
             }
         }
         cache.misses += 1;
-        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d);
+        let result = self.process_keyed(fw, counters, in_port, frame, now_ms, d, Some(&key));
         let cacheable = result.is_ok()
             && !d.uncacheable
             && d.controller.is_empty()

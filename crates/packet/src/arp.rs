@@ -20,6 +20,15 @@ pub struct ArpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> ArpPacket<T> {
+    /// A view of `buf`, which [`new_checked`](Self::new_checked) accepted:
+    /// for a caller that keeps what it parsed. Anything else may make the
+    /// accessors panic.
+    #[inline]
+    pub fn reparsed(buf: T) -> Self {
+        ArpPacket { buf }
+    }
+
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self, ParseError> {
         let b = buf.as_ref();
         if b.len() < ARP_LEN {
@@ -45,6 +54,7 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
         Ok(ArpPacket { buf })
     }
 
+    #[inline]
     pub fn operation(&self) -> ArpOperation {
         let b = self.buf.as_ref();
         match u16::from_be_bytes([b[6], b[7]]) {
@@ -54,15 +64,18 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
         }
     }
 
+    #[inline]
     pub fn sender_mac(&self) -> MacAddr {
         MacAddr::from_slice(&self.buf.as_ref()[8..14])
     }
 
+    #[inline]
     pub fn sender_ip(&self) -> Ipv4Addr {
         let b = self.buf.as_ref();
         Ipv4Addr::new(b[14], b[15], b[16], b[17])
     }
 
+    #[inline]
     pub fn target_ip(&self) -> Ipv4Addr {
         let b = self.buf.as_ref();
         Ipv4Addr::new(b[24], b[25], b[26], b[27])

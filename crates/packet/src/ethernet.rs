@@ -29,6 +29,7 @@ pub struct VlanTag {
 }
 
 impl VlanTag {
+    #[inline]
     pub fn from_tci(tci: u16) -> VlanTag {
         VlanTag {
             pcp: (tci >> 13) as u8,
@@ -37,6 +38,7 @@ impl VlanTag {
         }
     }
 
+    #[inline]
     pub fn tci(&self) -> u16 {
         ((self.pcp as u16 & 7) << 13) | ((self.dei as u16) << 12) | (self.vid & 0x0fff)
     }
@@ -71,15 +73,18 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         Ok(EthernetFrame { buf, tagged })
     }
 
+    #[inline]
     pub fn dst(&self) -> MacAddr {
         MacAddr::from_slice(&self.buf.as_ref()[0..6])
     }
 
+    #[inline]
     pub fn src(&self) -> MacAddr {
         MacAddr::from_slice(&self.buf.as_ref()[6..12])
     }
 
     /// The outer 802.1Q tag, if the frame carries one.
+    #[inline]
     pub fn vlan(&self) -> Option<VlanTag> {
         let b = self.buf.as_ref();
         self.tagged
@@ -87,12 +92,14 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 
     /// The EtherType of the payload, after the tag if there is one.
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         let b = self.buf.as_ref();
         let at = self.header_len() - 2;
         u16::from_be_bytes([b[at], b[at + 1]])
     }
 
+    #[inline]
     pub fn header_len(&self) -> usize {
         if self.tagged {
             ETH_HEADER_LEN + VLAN_TAG_LEN
@@ -101,18 +108,22 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         }
     }
 
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buf.as_ref()[self.header_len()..]
     }
 
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         self.buf.as_ref()
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.buf.as_ref().len()
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

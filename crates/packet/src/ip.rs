@@ -24,6 +24,7 @@ pub struct Ipv4View<'a> {
 impl<'a> Ipv4View<'a> {
     /// `b` starts at the IPv4 header; bytes past its total length (Ethernet
     /// padding) are ignored.
+    #[inline]
     pub fn parse(b: &'a [u8]) -> Result<Ipv4View<'a>, ParseError> {
         if b.len() < 20 {
             return Err(ParseError::Truncated {
@@ -54,41 +55,61 @@ impl<'a> Ipv4View<'a> {
         Ok(Ipv4View { b: &b[..total] })
     }
 
+    /// A view of `b`, which a [`parse`](Self::parse) returned (its
+    /// [`as_bytes`](Self::as_bytes)): for a caller that keeps what it
+    /// parsed as offsets. Anything else may make the accessors panic.
+    #[inline]
+    pub fn reparsed(b: &'a [u8]) -> Ipv4View<'a> {
+        Ipv4View { b }
+    }
+
+    #[inline]
     pub fn header_len(&self) -> usize {
         (self.b[0] & 0x0f) as usize * 4
     }
+    #[inline]
     pub fn total_len(&self) -> usize {
         self.b.len()
     }
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.b[8]
     }
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.b[9]
     }
+    #[inline]
     pub fn src(&self) -> Ipv4Addr {
         Ipv4Addr::new(self.b[12], self.b[13], self.b[14], self.b[15])
     }
+    #[inline]
     pub fn dst(&self) -> Ipv4Addr {
         Ipv4Addr::new(self.b[16], self.b[17], self.b[18], self.b[19])
     }
+    #[inline]
     pub fn dont_fragment(&self) -> bool {
         self.b[6] & 0x40 != 0
     }
     /// Offset in 8-byte units; a non-zero offset has no L4 header.
+    #[inline]
     pub fn fragment_offset(&self) -> u16 {
         u16::from_be_bytes([self.b[6], self.b[7]]) & 0x1fff
     }
+    #[inline]
     pub fn more_fragments(&self) -> bool {
         self.b[6] & 0x20 != 0
     }
+    #[inline]
     pub fn checksum_ok(&self) -> bool {
         finish(sum_words(0, &self.b[..self.header_len()])) == 0
     }
     /// The whole packet, header included.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.b
     }
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.b[self.header_len()..]
     }
@@ -208,26 +229,47 @@ impl<'a> Ipv6View<'a> {
         })
     }
 
+    #[inline]
     pub fn total_len(&self) -> usize {
         self.b.len()
     }
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.b[6]
     }
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
         self.b[7]
     }
+    #[inline]
     pub fn src(&self) -> Ipv6Addr {
         ipv6_at(self.b, 8)
     }
+    #[inline]
     pub fn dst(&self) -> Ipv6Addr {
         ipv6_at(self.b, 24)
     }
     /// A fragment header's protocol, and whether this is a later fragment.
+    #[inline]
     pub fn fragment(&self) -> Option<(u8, bool)> {
         self.fragment
     }
+    /// A view of `b` with its `chain`, as a [`parse`](Self::parse) returned
+    /// them (its [`as_bytes`](Self::as_bytes) and [`chain`](Self::chain)):
+    /// for a caller that keeps what it parsed as offsets. Anything else
+    /// may make the accessors panic.
+    #[inline]
+    pub fn reparsed(b: &'a [u8], chain: Ipv6Chain) -> Ipv6View<'a> {
+        Ipv6View {
+            b,
+            upper: chain.upper,
+            fragment: chain.fragment,
+            opaque: chain.opaque,
+        }
+    }
+
     /// Where the extension-header chain led, as [`Ipv6Chain::walk`] found it.
+    #[inline]
     pub fn chain(&self) -> Ipv6Chain {
         Ipv6Chain {
             upper: self.upper,
@@ -236,13 +278,16 @@ impl<'a> Ipv6View<'a> {
         }
     }
     /// The extension headers could not be walked to the upper layer.
+    #[inline]
     pub fn is_opaque(&self) -> bool {
         self.opaque
     }
     /// The upper-layer protocol and its bytes, past extension headers.
+    #[inline]
     pub fn upper(&self) -> Option<(u8, &'a [u8])> {
         self.upper.map(|(p, at)| (p, &self.b[at..]))
     }
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.b
     }

@@ -12,6 +12,7 @@ impl MacAddr {
     pub const ZERO: MacAddr = MacAddr([0; 6]);
 
     /// Builds a MAC from the first six bytes of `bytes`; the caller has checked the length.
+    #[inline]
     pub fn from_slice(bytes: &[u8]) -> MacAddr {
         let mut m = [0u8; 6];
         m.copy_from_slice(&bytes[..6]);
@@ -19,19 +20,23 @@ impl MacAddr {
     }
 
     /// Group (multicast or broadcast) addresses have the I/G bit set.
+    #[inline]
     pub fn is_multicast(&self) -> bool {
         self.0[0] & 0x01 != 0
     }
 
+    #[inline]
     pub fn is_broadcast(&self) -> bool {
         *self == Self::BROADCAST
     }
 
+    #[inline]
     pub fn is_zero(&self) -> bool {
         *self == Self::ZERO
     }
 
     /// A locally administered unicast address from a 32-bit seed, for ports vepa names itself.
+    #[inline]
     pub fn local_from_seed(seed: u32) -> MacAddr {
         let b = seed.to_be_bytes();
         MacAddr([0x02, 0x7e, b[0], b[1], b[2], b[3]])

@@ -127,7 +127,7 @@ impl RouterCounters {
 }
 
 /// A packet the router is to pass on, as both families describe it.
-struct Transit<'p> {
+struct Transit<'p, 'f> {
     /// From the IP header on.
     packet: &'p [u8],
     dst: IpAddr,
@@ -135,8 +135,8 @@ struct Transit<'p> {
     hops_left: u8,
     /// The transport protocol and its offset, when known (for GSO sizes).
     l4: Option<(u8, usize)>,
-    /// What the forward filter judges.
-    seen: Option<&'p L3Packet>,
+    /// The frame it came in, for the forward filter to judge.
+    parsed: &'p Parsed<'f>,
     /// IPv4 without DF: cut to the egress MTU rather than refused.
     may_fragment: bool,
 }
@@ -222,7 +222,7 @@ impl Router {
         &self,
         t: &RouterTables,
         packet: &[u8],
-        seen: Option<&L3Packet>,
+        parsed: &Parsed<'_>,
         now: u64,
         out: &mut Vec<RouterTx>,
     ) -> bool {
@@ -230,7 +230,7 @@ impl Router {
         let Some(f) = f.as_ref() else {
             return true;
         };
-        let Some(p) = seen else {
+        let Some(p) = parsed.l3() else {
             return true;
         };
         match f.acl.evaluate(p, &f.zone, now, Side::Any) {
@@ -341,7 +341,7 @@ impl Router {
             dst: IpAddr::V4(dst),
             hops_left: ip4.ttl(),
             l4: Some((ip4.protocol(), ip4.header_len())),
-            seen: eth.l3(),
+            parsed: eth,
             may_fragment: !ip4.dont_fragment(),
         };
         self.forward(t, port, transit, hdr, eth.header_len(), now, out);
@@ -407,7 +407,7 @@ impl Router {
             dst: IpAddr::V6(dst),
             hops_left: ip6.hop_limit(),
             l4: upper,
-            seen: eth.l3(),
+            parsed: eth,
             // IPv6 routers never fragment (RFC 8200 5).
             may_fragment: false,
         };
@@ -421,7 +421,7 @@ impl Router {
         &self,
         t: &RouterTables,
         port: usize,
-        x: Transit<'_>,
+        x: Transit<'_, '_>,
         hdr: &VirtioNetHdr,
         l2_len: usize,
         now: u64,
@@ -452,7 +452,7 @@ impl Router {
             self.icmp_error(t, port, x.packet, IcmpError::TooBig(mtu as u16), now, out);
             return;
         }
-        if !self.permitted(t, x.packet, x.seen, now, out) {
+        if !self.permitted(t, x.packet, x.parsed, now, out) {
             return;
         }
         let next = hop.via.unwrap_or(x.dst);
