@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+mod body;
 pub mod convert;
 pub mod err;
 pub mod multipart;
@@ -19,12 +20,15 @@ mod tests;
 pub mod types;
 pub mod wire;
 
+pub use body::{
+    flow_mod_command, role, AsyncConfig, FlowMod, FlowRemoved, GroupMod, PacketIn, PacketOut,
+    PortMod, Role, SwitchConfig,
+};
 pub use err::DecodeError;
 pub use multipart::{MultipartReply, MultipartRequest};
 pub use types::{Action, Bucket, Instruction, Match, Oxm, PortDesc};
 
 use err::*;
-use types::{decode_actions, decode_instructions, encode_actions, encode_instructions};
 use wire::{Put, Reader};
 
 pub const VERSION: u8 = 0x04;
@@ -88,7 +92,7 @@ pub mod msg_type {
     pub const METER_MOD: u8 = 29;
 }
 
-fn bad_len() -> DecodeError {
+pub(crate) fn bad_len() -> DecodeError {
     DecodeError::new(BAD_REQUEST, BAD_REQUEST_BAD_LEN)
 }
 
@@ -113,109 +117,6 @@ pub fn frame_len(buf: &[u8]) -> Option<Result<usize, DecodeError>> {
     } else {
         Ok(len)
     })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SwitchConfig {
-    pub flags: u16,
-    pub miss_send_len: u16,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PacketIn {
-    pub buffer_id: u32,
-    pub total_len: u16,
-    pub reason: u8,
-    pub table_id: u8,
-    pub cookie: u64,
-    pub matcher: Match,
-    pub data: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowRemoved {
-    pub cookie: u64,
-    pub priority: u16,
-    pub reason: u8,
-    pub table_id: u8,
-    pub duration_sec: u32,
-    pub duration_nsec: u32,
-    pub idle_timeout: u16,
-    pub hard_timeout: u16,
-    pub packet_count: u64,
-    pub byte_count: u64,
-    pub matcher: Match,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PacketOut {
-    pub buffer_id: u32,
-    pub in_port: u32,
-    pub actions: Vec<Action>,
-    pub data: Vec<u8>,
-}
-
-pub mod flow_mod_command {
-    pub const ADD: u8 = 0;
-    pub const MODIFY: u8 = 1;
-    pub const MODIFY_STRICT: u8 = 2;
-    pub const DELETE: u8 = 3;
-    pub const DELETE_STRICT: u8 = 4;
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowMod {
-    pub cookie: u64,
-    pub cookie_mask: u64,
-    pub table_id: u8,
-    pub command: u8,
-    pub idle_timeout: u16,
-    pub hard_timeout: u16,
-    pub priority: u16,
-    pub buffer_id: u32,
-    pub out_port: u32,
-    pub out_group: u32,
-    pub flags: u16,
-    pub matcher: Match,
-    pub instructions: Vec<Instruction>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupMod {
-    pub command: u16,
-    pub kind: u8,
-    pub group_id: u32,
-    pub buckets: Vec<Bucket>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortMod {
-    pub port_no: u32,
-    pub hw_addr: [u8; 6],
-    pub config: u32,
-    pub mask: u32,
-    pub advertise: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Role {
-    pub role: u32,
-    pub generation_id: u64,
-}
-
-pub mod role {
-    pub const NOCHANGE: u32 = 0;
-    pub const EQUAL: u32 = 1;
-    pub const MASTER: u32 = 2;
-    pub const SLAVE: u32 = 3;
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AsyncConfig {
-    /// Index 0: master/equal; 1: slave.
-    pub packet_in_mask: [u32; 2],
-    pub port_status_mask: [u32; 2],
-    pub flow_removed_mask: [u32; 2],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,85 +298,18 @@ impl Message {
                 out.u32(*capabilities);
                 out.u32(0);
             }
-            Message::GetConfigReply(c) | Message::SetConfig(c) => {
-                out.u16(c.flags);
-                out.u16(c.miss_send_len);
-            }
-            Message::PacketIn(p) => {
-                out.u32(p.buffer_id);
-                out.u16(p.total_len);
-                out.u8(p.reason);
-                out.u8(p.table_id);
-                out.u64(p.cookie);
-                p.matcher.encode(out);
-                out.zeros(2);
-                out.extend_from_slice(&p.data);
-            }
-            Message::FlowRemoved(f) => {
-                out.u64(f.cookie);
-                out.u16(f.priority);
-                out.u8(f.reason);
-                out.u8(f.table_id);
-                out.u32(f.duration_sec);
-                out.u32(f.duration_nsec);
-                out.u16(f.idle_timeout);
-                out.u16(f.hard_timeout);
-                out.u64(f.packet_count);
-                out.u64(f.byte_count);
-                f.matcher.encode(out);
-            }
+            Message::GetConfigReply(c) | Message::SetConfig(c) => c.encode(out),
+            Message::PacketIn(p) => p.encode(out),
+            Message::FlowRemoved(f) => f.encode(out),
             Message::PortStatus { reason, desc } => {
                 out.u8(*reason);
                 out.zeros(7);
                 desc.encode(out);
             }
-            Message::PacketOut(p) => {
-                out.u32(p.buffer_id);
-                out.u32(p.in_port);
-                let at = out.len();
-                out.u16(0);
-                out.zeros(6);
-                let a0 = out.len();
-                encode_actions(&p.actions, out);
-                let alen = out.len() - a0;
-                out.set_u16(at, alen as u16);
-                out.extend_from_slice(&p.data);
-            }
-            Message::FlowMod(f) => {
-                out.u64(f.cookie);
-                out.u64(f.cookie_mask);
-                out.u8(f.table_id);
-                out.u8(f.command);
-                out.u16(f.idle_timeout);
-                out.u16(f.hard_timeout);
-                out.u16(f.priority);
-                out.u32(f.buffer_id);
-                out.u32(f.out_port);
-                out.u32(f.out_group);
-                out.u16(f.flags);
-                out.zeros(2);
-                f.matcher.encode(out);
-                encode_instructions(&f.instructions, out);
-            }
-            Message::GroupMod(g) => {
-                out.u16(g.command);
-                out.u8(g.kind);
-                out.zeros(1);
-                out.u32(g.group_id);
-                for b in &g.buckets {
-                    b.encode(out);
-                }
-            }
-            Message::PortMod(p) => {
-                out.u32(p.port_no);
-                out.zeros(4);
-                out.extend_from_slice(&p.hw_addr);
-                out.zeros(2);
-                out.u32(p.config);
-                out.u32(p.mask);
-                out.u32(p.advertise);
-                out.zeros(4);
-            }
+            Message::PacketOut(p) => p.encode(out),
+            Message::FlowMod(f) => f.encode(out),
+            Message::GroupMod(g) => g.encode(out),
+            Message::PortMod(p) => p.encode(out),
             Message::TableMod { table_id, config } => {
                 out.u8(*table_id);
                 out.zeros(3);
@@ -497,21 +331,8 @@ impl Message {
                 out.u32(*port);
                 out.zeros(4);
             }
-            Message::RoleRequest(r) | Message::RoleReply(r) => {
-                out.u32(r.role);
-                out.zeros(4);
-                out.u64(r.generation_id);
-            }
-            Message::GetAsyncReply(a) | Message::SetAsync(a) => {
-                for w in a
-                    .packet_in_mask
-                    .iter()
-                    .chain(&a.port_status_mask)
-                    .chain(&a.flow_removed_mask)
-                {
-                    out.u32(*w);
-                }
-            }
+            Message::RoleRequest(r) | Message::RoleReply(r) => r.encode(out),
+            Message::GetAsyncReply(a) | Message::SetAsync(a) => a.encode(out),
             Message::MeterMod {
                 command,
                 flags,
@@ -551,7 +372,7 @@ pub fn decode(buf: &[u8]) -> Result<(Header, Message), DecodeError> {
     Ok((h, m))
 }
 
-fn exact(r: &Reader, n: usize) -> Result<(), DecodeError> {
+pub(crate) fn exact(r: &Reader, n: usize) -> Result<(), DecodeError> {
     if r.remaining() == n {
         Ok(())
     } else {
@@ -623,48 +444,15 @@ fn decode_body(t: u8, r: &mut Reader) -> Result<Message, DecodeError> {
             Message::GetConfigRequest
         }
         GET_CONFIG_REPLY | SET_CONFIG => {
-            exact(r, 4)?;
-            let c = SwitchConfig {
-                flags: r.u16(e)?,
-                miss_send_len: r.u16(e)?,
-            };
+            let c = SwitchConfig::decode(r)?;
             if t == SET_CONFIG {
                 Message::SetConfig(c)
             } else {
                 Message::GetConfigReply(c)
             }
         }
-        PACKET_IN => {
-            let buffer_id = r.u32(e)?;
-            let total_len = r.u16(e)?;
-            let reason = r.u8(e)?;
-            let table_id = r.u8(e)?;
-            let cookie = r.u64(e)?;
-            let matcher = Match::decode(r)?;
-            r.skip(2, e)?;
-            Message::PacketIn(PacketIn {
-                buffer_id,
-                total_len,
-                reason,
-                table_id,
-                cookie,
-                matcher,
-                data: r.rest().to_vec(),
-            })
-        }
-        FLOW_REMOVED => Message::FlowRemoved(FlowRemoved {
-            cookie: r.u64(e)?,
-            priority: r.u16(e)?,
-            reason: r.u8(e)?,
-            table_id: r.u8(e)?,
-            duration_sec: r.u32(e)?,
-            duration_nsec: r.u32(e)?,
-            idle_timeout: r.u16(e)?,
-            hard_timeout: r.u16(e)?,
-            packet_count: r.u64(e)?,
-            byte_count: r.u64(e)?,
-            matcher: Match::decode(r)?,
-        }),
+        PACKET_IN => Message::PacketIn(PacketIn::decode(r)?),
+        FLOW_REMOVED => Message::FlowRemoved(FlowRemoved::decode(r)?),
         PORT_STATUS => {
             exact(r, 8 + types::PORT_DESC_LEN)?;
             let reason = r.u8(e)?;
@@ -674,86 +462,10 @@ fn decode_body(t: u8, r: &mut Reader) -> Result<Message, DecodeError> {
                 desc: PortDesc::decode(r)?,
             }
         }
-        PACKET_OUT => {
-            let buffer_id = r.u32(e)?;
-            let in_port = r.u32(e)?;
-            let alen = r.u16(e)? as usize;
-            r.skip(6, e)?;
-            let mut a = r.sub(alen, DecodeError::new(BAD_ACTION, BAD_ACTION_BAD_LEN))?;
-            let actions = decode_actions(&mut a)?;
-            Message::PacketOut(PacketOut {
-                buffer_id,
-                in_port,
-                actions,
-                data: r.rest().to_vec(),
-            })
-        }
-        FLOW_MOD => {
-            let cookie = r.u64(e)?;
-            let cookie_mask = r.u64(e)?;
-            let table_id = r.u8(e)?;
-            let command = r.u8(e)?;
-            let idle_timeout = r.u16(e)?;
-            let hard_timeout = r.u16(e)?;
-            let priority = r.u16(e)?;
-            let buffer_id = r.u32(e)?;
-            let out_port = r.u32(e)?;
-            let out_group = r.u32(e)?;
-            let flags = r.u16(e)?;
-            r.skip(2, e)?;
-            let matcher = Match::decode(r)?;
-            let instructions = decode_instructions(r)?;
-            Message::FlowMod(FlowMod {
-                cookie,
-                cookie_mask,
-                table_id,
-                command,
-                idle_timeout,
-                hard_timeout,
-                priority,
-                buffer_id,
-                out_port,
-                out_group,
-                flags,
-                matcher,
-                instructions,
-            })
-        }
-        GROUP_MOD => {
-            let command = r.u16(e)?;
-            let kind = r.u8(e)?;
-            r.skip(1, e)?;
-            let group_id = r.u32(e)?;
-            let mut buckets = Vec::new();
-            while !r.is_empty() {
-                buckets.push(Bucket::decode(r)?);
-            }
-            Message::GroupMod(GroupMod {
-                command,
-                kind,
-                group_id,
-                buckets,
-            })
-        }
-        PORT_MOD => {
-            exact(r, 32)?;
-            let port_no = r.u32(e)?;
-            r.skip(4, e)?;
-            let mut hw_addr = [0u8; 6];
-            hw_addr.copy_from_slice(r.bytes(6, e)?);
-            r.skip(2, e)?;
-            let config = r.u32(e)?;
-            let mask = r.u32(e)?;
-            let advertise = r.u32(e)?;
-            r.skip(4, e)?;
-            Message::PortMod(PortMod {
-                port_no,
-                hw_addr,
-                config,
-                mask,
-                advertise,
-            })
-        }
+        PACKET_OUT => Message::PacketOut(PacketOut::decode(r)?),
+        FLOW_MOD => Message::FlowMod(FlowMod::decode(r)?),
+        GROUP_MOD => Message::GroupMod(GroupMod::decode(r)?),
+        PORT_MOD => Message::PortMod(PortMod::decode(r)?),
         TABLE_MOD => {
             exact(r, 8)?;
             let table_id = r.u8(e)?;
@@ -798,13 +510,7 @@ fn decode_body(t: u8, r: &mut Reader) -> Result<Message, DecodeError> {
             }
         }
         ROLE_REQUEST | ROLE_REPLY => {
-            exact(r, 16)?;
-            let role = r.u32(e)?;
-            r.skip(4, e)?;
-            let x = Role {
-                role,
-                generation_id: r.u64(e)?,
-            };
+            let x = Role::decode(r)?;
             if t == ROLE_REQUEST {
                 Message::RoleRequest(x)
             } else {
@@ -816,16 +522,7 @@ fn decode_body(t: u8, r: &mut Reader) -> Result<Message, DecodeError> {
             Message::GetAsyncRequest
         }
         GET_ASYNC_REPLY | SET_ASYNC => {
-            exact(r, 24)?;
-            let mut w = [0u32; 6];
-            for x in w.iter_mut() {
-                *x = r.u32(e)?;
-            }
-            let a = AsyncConfig {
-                packet_in_mask: [w[0], w[1]],
-                port_status_mask: [w[2], w[3]],
-                flow_removed_mask: [w[4], w[5]],
-            };
+            let a = AsyncConfig::decode(r)?;
             if t == SET_ASYNC {
                 Message::SetAsync(a)
             } else {
