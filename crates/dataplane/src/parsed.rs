@@ -158,19 +158,7 @@ impl<'f> Parsed<'f> {
     /// Writes the frame into `out` with its outer tag replaced by `tag`
     /// (`None`: untagged); a tag that is rewritten keeps its priority.
     pub fn write_retagged(&self, tag: Option<u16>, out: &mut Vec<u8>) {
-        out.clear();
-        out.extend_from_slice(&self.frame[..12]);
-        if let Some(vid) = tag {
-            let mut t = self.vlan().unwrap_or(VlanTag {
-                pcp: 0,
-                dei: false,
-                vid,
-            });
-            t.vid = vid;
-            out.extend_from_slice(&EtherType::VLAN.to_be_bytes());
-            out.extend_from_slice(&t.tci().to_be_bytes());
-        }
-        out.extend_from_slice(&self.frame[self.header_len() - 2..]);
+        vepa_packet::retag(self.frame, self.vlan(), self.header_len(), tag, out)
     }
 
     /// The network layer.

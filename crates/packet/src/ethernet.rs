@@ -138,11 +138,22 @@ pub fn write_retagged<T: AsRef<[u8]>>(
     tag: Option<u16>,
     out: &mut Vec<u8>,
 ) {
-    let b = frame.as_bytes();
+    retag(frame.as_bytes(), frame.vlan(), frame.header_len(), tag, out)
+}
+
+/// [`write_retagged`] for a caller that parsed the frame its own way:
+/// `current` is its outer tag and `header_len` where its payload starts.
+pub fn retag(
+    frame: &[u8],
+    current: Option<VlanTag>,
+    header_len: usize,
+    tag: Option<u16>,
+    out: &mut Vec<u8>,
+) {
     out.clear();
-    out.extend_from_slice(&b[..12]);
+    out.extend_from_slice(&frame[..12]);
     if let Some(vid) = tag {
-        let mut t = frame.vlan().unwrap_or(VlanTag {
+        let mut t = current.unwrap_or(VlanTag {
             pcp: 0,
             dei: false,
             vid,
@@ -151,7 +162,7 @@ pub fn write_retagged<T: AsRef<[u8]>>(
         out.extend_from_slice(&EtherType::VLAN.to_be_bytes());
         out.extend_from_slice(&t.tci().to_be_bytes());
     }
-    out.extend_from_slice(&b[frame.header_len() - 2..]);
+    out.extend_from_slice(&frame[header_len - 2..]);
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub mod virtio;
 
 pub use arp::{ArpOperation, ArpPacket};
 pub use ethernet::{
-    write_retagged, EtherType, EthernetFrame, VlanTag, ETH_HEADER_LEN, VLAN_TAG_LEN,
+    retag, write_retagged, EtherType, EthernetFrame, VlanTag, ETH_HEADER_LEN, VLAN_TAG_LEN,
 };
 pub use ifname::{valid_ifname, IFNAMSIZ};
 pub use mac::MacAddr;
