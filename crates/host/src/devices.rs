@@ -13,7 +13,7 @@
 //! a crash interrupted half-way is never adopted.
 
 use crate::kernel;
-use crate::ports::{preflight_port, PortMaker, PortOptions};
+use crate::ports::{driver, driver_of, preflight_port, PortMaker, PortOptions};
 use crate::state::HostState;
 use anyhow::{Context, Result};
 use std::collections::{HashMap, HashSet};
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use vepa_api::plan::device_fields;
 use vepa_api::topology::kernel::KernelShape;
 use vepa_api::topology::{PortKind, PortSpec, SwitchSpec, Topology};
-use vepa_io::{PacketPort, Port};
+use vepa_io::Port;
 use vepa_kernel::host;
 
 /// A port's identity: switch name and port name.
@@ -113,10 +113,7 @@ pub fn devices(topo: &Topology, kernel: &HashMap<String, KernelShape>) -> Vec<De
         }
         // A tap that exists already (a persistent one, not ours) is
         // attached rather than made; that is found out when it is opened.
-        let owned = !matches!(
-            p.kind,
-            PortKind::Netdev | PortKind::Vxlan | PortKind::VhostUser
-        );
+        let owned = driver(p).owns_devices();
         out.push(DeviceSpec {
             key: me,
             members: vec![key],
@@ -213,14 +210,10 @@ impl Owner {
         if let Some(shape) = d.kernel {
             return self.adopt_kernel(topo, d, shape);
         }
-        // A container's tap dies with the daemon's descriptor; a VM's tap
+        // Which kinds can be taken over is their drivers' to say: a
+        // container's tap dies with the daemon's descriptor, a VM's tap
         // persists (QEMU holds it) and is adopted like a veth.
-        let container_tap = d.kind == PortKind::Tap
-            && d.members
-                .first()
-                .and_then(|k| find(topo, k))
-                .is_none_or(|(_, p)| p.netns.is_some());
-        if !d.owned || container_tap {
+        if !d.owned {
             return None;
         }
         let want = self.alias(d);
@@ -232,25 +225,20 @@ impl Owner {
         {
             return None;
         }
-        let open = || -> Result<Device> {
-            let mut ports = Vec::new();
-            for (k, name) in d.members.iter().zip(&names) {
-                let offload =
-                    d.kind == PortKind::Patch || find(topo, k).is_some_and(|(_, p)| p.offload());
-                let port: Arc<dyn Port> = Arc::new(
-                    PacketPort::open(name, offload)
-                        .with_context(|| format!("switch '{}', port '{}'", k.0, k.1))?,
-                );
-                ports.push((k.clone(), port));
+        let mut ports: Vec<(PortKey, Arc<dyn Port>)> = Vec::new();
+        for k in &d.members {
+            let (_, p) = find(topo, k)?;
+            match driver(p).adopt(p)? {
+                Ok(port) => ports.push((k.clone(), port)),
+                Err(e) => return Some(Err(e.context(format!("switch '{}', port '{}'", k.0, k.1)))),
             }
-            Ok(Device {
-                spec: d.clone(),
-                ports,
-                links: names[..1].to_vec(),
-                links_in: Vec::new(),
-            })
-        };
-        Some(open())
+        }
+        Some(Ok(Device {
+            spec: d.clone(),
+            ports,
+            links: names[..1].to_vec(),
+            links_in: Vec::new(),
+        }))
     }
 
     fn kernel_switch<'t>(topo: &'t Topology, d: &DeviceSpec) -> Option<&'t SwitchSpec> {
@@ -362,7 +350,7 @@ impl Owner {
             // start; a MAC of its own that stays the same keeps the
             // neighbours' ARP caches right across the restart.
             let mut stable;
-            let p = if p.kind == PortKind::Tap && p.mac.is_none() {
+            let p = if driver(p).stable_mac() && p.mac.is_none() {
                 stable = (*p).clone();
                 stable.mac = Some(self.stable_mac(&d.key));
                 &stable
@@ -378,13 +366,15 @@ impl Owner {
                 .with_context(|| format!("switch '{}', port '{}'", s.name, p.name))?;
         }
         let alias = self.alias(d);
-        // A VM's tap is marked only when vepa made it (one a VM manager
-        // made stays theirs: never removed, never adopted).
-        let vm_tap = d.kind == PortKind::Tap
-            && members
-                .iter()
-                .all(|(_, p)| p.netns.is_none() && state.links().any(|l| l == p.host_ifname()));
-        if matches!(d.kind, PortKind::Veth | PortKind::Patch) || vm_tap {
+        // Whether what was made carries the mark is the drivers' to say
+        // (a VM's tap only when vepa made it: one a VM manager made stays
+        // theirs, never removed, never adopted).
+        let made = |p: &PortSpec| state.links().any(|l| l == p.host_ifname());
+        if members
+            .iter()
+            .chain(&closed)
+            .all(|(_, p)| driver(p).marked(p, made(p)))
+        {
             for (s, p) in members.iter().chain(&closed) {
                 host::set_alias(None, p.host_ifname(), &alias)
                     .with_context(|| format!("switch '{}', port '{}': mark", s.name, p.name))?;
@@ -520,13 +510,7 @@ impl Owner {
                 let _ = host::del_link_in(Some(ns), l);
             }
         }
-        for l in &dev.links {
-            if host::link_exists(l) {
-                if let Err(e) = host::del_link(l) {
-                    tracing::warn!(link = %l, error = %e, "cannot remove");
-                }
-            }
-        }
+        driver_of(dev.spec.kind, false).remove(&dev.links);
     }
 
     /// Removes marked interfaces that no live device accounts for, and
