@@ -26,6 +26,8 @@ pub struct TwoSubnetsSpec<'a> {
     pub mtu_b: Option<u32>,
     /// More topology text after the router (an ACL).
     pub extra: &'a str,
+    /// More fields for VM a's port (a fixed MAC, storm limits), one per line.
+    pub port_a: &'a str,
 }
 
 impl TwoSubnetsSpec<'_> {
@@ -53,6 +55,7 @@ type = "veth"
 netns = "{na}"
 address = ["10.{n}.1.2/24", "fd{n}:1::2/64"]
 gateway = ["10.{n}.1.1", "fd{n}:1::1"]
+{port_a}
 
 [[switch]]
 name = "{switch_b}"
@@ -79,6 +82,7 @@ address = ["10.{n}.2.1/24", "fd{n}:2::1/64"]
             na = a.name,
             nb = b.name,
             extra = self.extra,
+            port_a = self.port_a,
         );
         let file = d.dir.path().join("two-subnets.toml");
         std::fs::write(&file, text).expect("write topology");

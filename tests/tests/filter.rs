@@ -291,6 +291,7 @@ fn vepa_net(id: &str, acl: &str) -> (Daemon, Netns, Netns) {
         net: 72,
         mtu_b: None,
         extra: acl,
+        port_a: "",
     }
     .build(id);
     debug_assert_eq!(n.router, router(id));

@@ -18,6 +18,7 @@ fn net(id: &str) -> TwoSubnets {
         net: 71,
         mtu_b: Some(1400),
         extra: "",
+        port_a: "",
     }
     .build(id)
 }

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use vepa_io::{PacketPort, Port, TapPort};
 use vepa_itest::daemon::Daemon;
+use vepa_itest::topo::TwoSubnetsSpec;
 use vepa_itest::{
     in_netns, iperf3, require_root, send_frames, uid, wait_reachable, Capture, Netns,
 };
@@ -523,27 +524,16 @@ fn off_subnet_arp_at_the_router_leaves_the_neighbours_resolvable() {
     let _shared = SPEED.read().unwrap_or_else(|e| e.into_inner());
     require_root();
     let id = uid();
-    let (na, nb) = (
-        Netns::new(&format!("ra{id}")),
-        Netns::new(&format!("rb{id}")),
-    );
-    let (pa, pb) = (format!("ra{id}"), format!("rb{id}"));
-    let mut d = Daemon::start();
-    d.links = vec![pa.clone(), pb.clone()];
-    let r = format!("r{id}");
-    let t = format!(
-        "[[switch]]\nname = \"a{id}\"\n[[switch.port]]\nname = \"{pa}\"\ntype = \"veth\"\nnetns = \"{}\"\n\
-         mac = \"02:75:00:00:00:02\"\naddress = [\"10.75.1.2/24\"]\ngateway = [\"10.75.1.1\"]\n\
-         storm = {{ broadcast = \"off\" }}\n\
-         [[switch]]\nname = \"b{id}\"\n[[switch.port]]\nname = \"{pb}\"\ntype = \"veth\"\nnetns = \"{}\"\n\
-         address = [\"10.75.2.2/24\"]\ngateway = [\"10.75.2.1\"]\n\
-         [[router]]\nname = \"{r}\"\n[[router.port]]\nname = \"a\"\nswitch = \"a{id}\"\naddress = [\"10.75.1.1/24\"]\n\
-         [[router.port]]\nname = \"b\"\nswitch = \"b{id}\"\naddress = [\"10.75.2.1/24\"]\n",
-        na.name, nb.name
-    );
-    let file = d.dir.path().join("router.toml");
-    std::fs::write(&file, t).expect("write topology");
-    d.ok(&["apply", "-f", file.to_str().expect("path")]);
+    let n = TwoSubnetsSpec {
+        tag: "t",
+        net: 75,
+        mtu_b: None,
+        extra: "",
+        // Storm control off on that port, to reach the router's own bound.
+        port_a: "mac = \"02:75:00:00:00:02\"\nstorm = { broadcast = \"off\" }",
+    }
+    .build(&id);
+    let (na, d, r) = (&n.a, &n.d, &n.router);
     assert!(wait_reachable(&na.name, "10.75.1.1"), "the router answers");
     // 20,000 ARP requests for the router from senders off port a's subnet
     // (storm control is off on that port, to reach the router's own bound).
@@ -558,7 +548,7 @@ fn off_subnet_arp_at_the_router_leaves_the_neighbours_resolvable() {
         send_frames(&na.name, "eth0", chunk.to_vec());
         std::thread::sleep(Duration::from_millis(20));
     }
-    let show = d.json(&["router", "show", &r]);
+    let show = d.json(&["router", "show", r]);
     let neigh = show["neighbors"].as_array().cloned().unwrap_or_default();
     assert!(
         neigh
@@ -572,7 +562,7 @@ fn off_subnet_arp_at_the_router_leaves_the_neighbours_resolvable() {
         vepa_itest::ping(&na.name, "10.75.2.2"),
         "VM a reaches VM b through the router"
     );
-    let show = d.json(&["router", "show", &r]);
+    let show = d.json(&["router", "show", r]);
     assert!(
         show["neighbors"].as_array().is_some_and(|n| n
             .iter()
