@@ -2,9 +2,10 @@
 //! adopted and removed, and the forwarder assembled over it.
 //!
 //! - [`ports`]: one port's device, namespace and addresses, and the vepa
-//!   port that switches it;
-//! - [`kernel`]: switches made of the kernel's own devices (macvlan,
-//!   macvtap, bridge);
+//!   port that switches it: a [`ports::PortDriver`] per kind, a file each
+//!   (veth, tap, vm_tap, netdev, patch, vxlan, vhost_user);
+//! - [`kernel`]: switches made of the kernel's own devices, a file per
+//!   shape (macvlan/macvtap, bridge);
 //! - [`devices`]: the devices behind a daemon's ports, marked as its own,
 //!   adopted across restarts and swept when no longer wanted;
 //! - [`filters`]: the topology's ACLs and port guards installed on

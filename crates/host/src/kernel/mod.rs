@@ -5,12 +5,16 @@
 //! for each switch of a topology and makes the devices, recording each in
 //! the run's [`HostState`] so that it goes as exactly as the userspace ports.
 
-use crate::ports::{make_veth, PortMaker};
-use crate::state::{temp_ifname, HostState};
-use anyhow::{bail, Context, Result};
-use vepa_api::topology::kernel::{features_needed, kernel_mode, kernel_shape, KernelShape};
+mod bridge;
+mod macvlan;
+
+use crate::ports::PortMaker;
+use crate::state::HostState;
+use anyhow::{bail, Result};
+use vepa_api::topology::kernel::{features_needed, kernel_shape, KernelShape};
 use vepa_api::topology::{Backend, ModeName, PortKind, SwitchSpec, Topology};
-use vepa_kernel::{host, BridgePortFlags, MacvlanMode, NewLink};
+
+pub use bridge::bridge_name;
 
 /// How one switch is realized, and why.
 #[derive(Debug, Clone)]
@@ -155,27 +159,6 @@ pub fn decide_with(topo: &Topology, strict: bool) -> Result<Vec<Choice>> {
     Ok(out)
 }
 
-fn macvlan_mode(m: ModeName) -> MacvlanMode {
-    match kernel_mode(m) {
-        "vepa" => MacvlanMode::Vepa,
-        "private" => MacvlanMode::Private,
-        "passthru" => MacvlanMode::Passthru,
-        "source" => MacvlanMode::Source,
-        _ => MacvlanMode::Bridge,
-    }
-}
-
-/// The bridge device of a kernel bridge switch: the switch's name.
-pub fn bridge_name(s: &SwitchSpec) -> Result<&str> {
-    if !vepa_packet::valid_ifname(&s.name) {
-        bail!(
-            "switch '{}': name: a kernel bridge switch is a device named after the switch; expected 1 to 15 characters without '/', ':' or spaces",
-            s.name
-        );
-    }
-    Ok(&s.name)
-}
-
 /// The links a kernel switch is made of, with the namespace each is in
 /// (None: vepa's own), patch wires aside (those are their own devices).
 pub fn links_of(s: &SwitchSpec, shape: KernelShape) -> Vec<(Option<String>, String)> {
@@ -215,147 +198,7 @@ pub fn realize(
     make_patches: bool,
 ) -> Result<()> {
     match shape {
-        KernelShape::Macvlan => macvlan_switch(maker, state, s, make_patches),
-        KernelShape::Bridge => bridge_switch(maker, state, s, make_patches),
+        KernelShape::Macvlan => macvlan::switch(maker, state, s, make_patches),
+        KernelShape::Bridge => bridge::switch(maker, state, s, make_patches),
     }
-}
-
-fn macvlan_switch(
-    maker: &mut PortMaker,
-    state: &mut HostState,
-    s: &SwitchSpec,
-    make_patches: bool,
-) -> Result<()> {
-    let Some(up) = &s.uplink else {
-        bail!("switch '{}': a macvlan switch needs an uplink", s.name);
-    };
-    let at_up = format!("switch '{}', port '{}'", s.name, up.name);
-    match up.kind {
-        PortKind::Patch if make_patches => {
-            maker.ensure_patch(state, s, up).context(at_up.clone())?
-        }
-        PortKind::Patch => {}
-        PortKind::Veth => {
-            maker.ensure_netns(state, up).context(at_up.clone())?;
-            make_veth(state, up, &temp_ifname()).context(at_up.clone())?;
-        }
-        _ => host::configure(None, up.host_ifname(), None, &[], None).context(at_up.clone())?,
-    }
-    let lower = up.host_ifname().to_string();
-    for p in &s.ports {
-        let at = format!("switch '{}', port '{}'", s.name, p.name);
-        maker.ensure_netns(state, p).with_context(|| at.clone())?;
-        let mode = macvlan_mode(p.mode.unwrap_or(s.mode));
-        let mac = p.mac.map(|m| m.0);
-        if p.kind == PortKind::Tap {
-            // The macvtap's MAC is its guest's: the same every time the
-            // switch is made, so a re-made device keeps neighbours' caches right.
-            let mac = Some(p.guest_mac(&s.name).0);
-            let (name, l) = (p.host_ifname().to_string(), lower.clone());
-            host::netlink(None, move |nl| {
-                nl.add(NewLink::Macvtap {
-                    name: &name,
-                    lower: &l,
-                    mode,
-                })
-            })
-            .with_context(|| at.clone())?;
-            state.link(p.host_ifname());
-            host::configure(None, p.host_ifname(), mac, &p.address, p.mtu)
-                .with_context(|| at.clone())?;
-            continue;
-        }
-        let sources: Vec<[u8; 6]> = p.source_macs.iter().map(|m| m.0).collect();
-        let l = lower.clone();
-        match &p.netns {
-            // Made right inside the namespace under its final name (eth0
-            // may well exist here), so no temporary name is ever left.
-            Some(ns) => {
-                let fd = vepa_kernel::netns::open(ns).with_context(|| at.clone())?;
-                let name = p.peer_ifname().to_string();
-                host::netlink(None, move |nl| {
-                    nl.add_in(
-                        NewLink::Macvlan {
-                            name: &name,
-                            lower: &l,
-                            mode,
-                            sources: &sources,
-                        },
-                        std::os::fd::AsRawFd::as_raw_fd(&fd),
-                    )
-                })
-                .with_context(|| at.clone())?;
-                state.link_in(ns, p.peer_ifname());
-                host::configure_with_gateways(
-                    Some(ns),
-                    p.peer_ifname(),
-                    mac,
-                    &p.address,
-                    p.mtu,
-                    &p.gateways(),
-                )
-                .with_context(|| at.clone())?;
-            }
-            None => {
-                let name = p.host_ifname().to_string();
-                host::netlink(None, move |nl| {
-                    nl.add(NewLink::Macvlan {
-                        name: &name,
-                        lower: &l,
-                        mode,
-                        sources: &sources,
-                    })
-                })
-                .with_context(|| at.clone())?;
-                state.link(p.host_ifname());
-                host::configure(None, p.host_ifname(), mac, &p.address, p.mtu)
-                    .with_context(|| at.clone())?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn bridge_switch(
-    maker: &mut PortMaker,
-    state: &mut HostState,
-    s: &SwitchSpec,
-    make_patches: bool,
-) -> Result<()> {
-    let br = bridge_name(s)?.to_string();
-    if host::link_exists(&br) {
-        bail!("switch '{}': name: interface '{br}' already exists", s.name);
-    }
-    let b = br.clone();
-    host::netlink(None, move |nl| nl.add(NewLink::Bridge { name: &b }))
-        .with_context(|| format!("switch '{}'", s.name))?;
-    state.link(&br);
-    host::configure(None, &br, None, &[], None)?;
-    for p in &s.ports {
-        let at = format!("switch '{}', port '{}'", s.name, p.name);
-        match p.kind {
-            PortKind::Patch if make_patches => maker
-                .ensure_patch(state, s, p)
-                .with_context(|| at.clone())?,
-            PortKind::Veth => {
-                maker.ensure_netns(state, p).with_context(|| at.clone())?;
-                make_veth(state, p, &temp_ifname()).with_context(|| at.clone())?;
-            }
-            _ => {}
-        }
-        let (name, b, relay) = (p.host_ifname().to_string(), br.clone(), p.relay);
-        host::netlink(None, move |nl| {
-            nl.set_master(&name, &b)?;
-            nl.set_bridge_port(
-                &name,
-                BridgePortFlags {
-                    hairpin: Some(relay),
-                    ..Default::default()
-                },
-            )?;
-            nl.set_up(&name, true)
-        })
-        .with_context(|| at.clone())?;
-    }
-    Ok(())
 }
