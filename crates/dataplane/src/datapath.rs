@@ -5,11 +5,13 @@
 //! A frame is parsed once where it enters ([`Parsed`]), decided by its
 //! switch (through the thread's decision cache), and its copies are made
 //! as each egress port's tag and the flows' rewrites say: to a device, a
-//! router behind a switch port, or the controller. What a router sends
-//! enters the switch its port is on, and so on until nothing is left or a
-//! frame has crossed [`MAX_ROUTER_HOPS`] routers. The I/O side owns the
-//! devices, their queues and the polling; it hands frames in and takes
-//! the copies through a [`Sink`].
+//! router behind a switch port, or the controller. A router is handed the
+//! switch's own [`Parsed`] when its copy is the frame unchanged, so it
+//! reads nothing again. What a router sends enters the switch its port is
+//! on, and so on until nothing is left or a frame has crossed
+//! [`MAX_ROUTER_HOPS`] routers. The I/O side owns the devices, their
+//! queues and the polling; it hands frames in and takes the copies
+//! through a [`Sink`].
 
 use crate::flow::{Decision, ToController};
 use crate::parsed::Parsed;
@@ -47,9 +49,10 @@ enum Target {
 pub struct Copy<'a> {
     pub frame: &'a [u8],
     pub vnet: VirtioNetHdr,
-    /// The frame exactly as it was received (the sink may send it from
-    /// where it was received, without a copy).
-    pub unchanged: bool,
+    /// The frame exactly as the port handed it to
+    /// [`receive`](Datapath::receive): the sink may send it from where it
+    /// was received, without a copy. Never so for what a router sent.
+    pub as_received: bool,
 }
 
 /// A copy the flow tables send to the controller, as the wire would
@@ -77,15 +80,6 @@ pub trait Sink {
     fn controller(&mut self, _copy: ToControllerCopy<'_>) {}
 }
 
-/// A frame handed to a router, waiting for its turn.
-struct ToRouter {
-    router: usize,
-    port: usize,
-    frame: Vec<u8>,
-    hdr: VirtioNetHdr,
-    hops: u8,
-}
-
 /// Switches and routers, read by every thread.
 pub struct Datapath {
     cores: Vec<Arc<SwitchCore>>,
@@ -104,10 +98,11 @@ pub struct Lane {
     d: Decision,
     /// A copy retagged or rewritten.
     scratch: Vec<u8>,
-    /// Copies for router ports, in arrival order.
-    to_router: VecDeque<ToRouter>,
-    /// What a router just sent.
-    routed: Vec<RouterTx>,
+    /// What routers sent, waiting to enter their switches: router,
+    /// routers crossed so far, frame.
+    routed: VecDeque<(usize, u8, RouterTx)>,
+    /// What one router call sent.
+    router_out: Vec<RouterTx>,
 }
 
 /// A frame a switch decided on: where it came from and what it is.
@@ -120,6 +115,7 @@ struct Decided<'f, 'p> {
     vnet: VirtioNetHdr,
     /// Routers it has crossed.
     hops: u8,
+    now: u64,
 }
 
 impl Datapath {
@@ -176,8 +172,8 @@ impl Datapath {
             flows: self.cores.iter().map(|_| FlowCache::default()).collect(),
             d: Decision::default(),
             scratch: Vec::new(),
-            to_router: VecDeque::new(),
-            routed: Vec::new(),
+            routed: VecDeque::new(),
+            router_out: Vec::new(),
         }
     }
 
@@ -188,16 +184,17 @@ impl Datapath {
         for core in &self.cores {
             core.tick(now);
         }
-        for ri in 0..self.routers.len() {
-            self.routers[ri].router.tick(now, &mut lane.routed);
-            self.inject(lane, ri, 1, now, sink);
+        for (ri, r) in self.routers.iter().enumerate() {
+            r.router.tick(now, &mut lane.router_out);
+            lane.routed
+                .extend(lane.router_out.drain(..).map(|tx| (ri, 1, tx)));
         }
-        self.route(lane, now, sink);
+        self.inject(lane, now, sink);
     }
 
     /// A frame received on port `id` of switch `si`: decided, and its
-    /// copies handed to `sink` (those for routers wait for
-    /// [`route`](Self::route)).
+    /// copies handed to `sink`, through whatever routers and switches it
+    /// crosses.
     #[allow(clippy::too_many_arguments)]
     pub fn receive(
         &self,
@@ -224,6 +221,7 @@ impl Datapath {
             return;
         }
         self.decide(lane, si, id, frame, vnet, 0, now, core, sink);
+        self.inject(lane, now, sink);
     }
 
     /// Runs a frame through switch `si` and emits what it decided.
@@ -259,46 +257,23 @@ impl Datapath {
             parsed: &parsed,
             vnet,
             hops,
+            now,
         };
         self.emit(lane, at, sink);
     }
 
-    /// Hands routers their frames and runs what they send through the
-    /// switches, until no router has anything left.
-    pub fn route(&self, lane: &mut Lane, now: u64, sink: &mut impl Sink) {
-        while let Some(t) = lane.to_router.pop_front() {
-            let Some(r) = self.routers.get(t.router) else {
+    /// Runs what routers sent through the switches their ports are on,
+    /// until nothing is left.
+    fn inject(&self, lane: &mut Lane, now: u64, sink: &mut impl Sink) {
+        while let Some((ri, hops, tx)) = lane.routed.pop_front() {
+            let Some(&Some((si, id))) = self.routers.get(ri).and_then(|r| r.ports.get(tx.port))
+            else {
                 continue;
             };
-            // A router is an element of its own: it reads the frame once.
-            if let Some(p) = Parsed::new(&t.frame) {
-                r.router.receive(t.port, &p, &t.hdr, now, &mut lane.routed);
-            }
-            self.inject(lane, t.router, t.hops + 1, now, sink);
-        }
-    }
-
-    /// Whether copies wait for routers.
-    pub fn routing_pending(&self, lane: &Lane) -> bool {
-        !lane.to_router.is_empty()
-    }
-
-    /// Runs the frames router `ri` sent (in `lane.routed`) through the
-    /// switches its ports are on.
-    fn inject(&self, lane: &mut Lane, ri: usize, hops: u8, now: u64, sink: &mut impl Sink) {
-        let routed = std::mem::take(&mut lane.routed);
-        if let Some(r) = self.routers.get(ri) {
-            for tx in &routed {
-                let Some(&Some((si, id))) = r.ports.get(tx.port) else {
-                    continue;
-                };
-                if let Some(core) = self.cores.get(si) {
-                    self.decide(lane, si, id, &tx.frame, tx.hdr, hops, now, core, sink);
-                }
+            if let Some(core) = self.cores.get(si) {
+                self.decide(lane, si, id, &tx.frame, tx.hdr, hops, now, core, sink);
             }
         }
-        lane.routed = routed;
-        lane.routed.clear();
     }
 
     /// The copies decision `lane.d` makes of frame `at`: for the switch's
@@ -326,13 +301,30 @@ impl Datapath {
             match target {
                 Target::Nothing => {}
                 Target::Router(router, port) => {
-                    to_router(&mut lane.to_router, router, port, bytes, hdr, at.hops)
+                    // The router reads the switch's own headers when its
+                    // copy is the frame as it came; a changed copy is a new
+                    // frame, read once there.
+                    let parsed = if unchanged { None } else { Parsed::new(bytes) };
+                    let Some(p) = parsed.as_ref().or(unchanged.then_some(at.parsed)) else {
+                        continue;
+                    };
+                    self.to_router(
+                        Routing {
+                            routed: &mut lane.routed,
+                            out: &mut lane.router_out,
+                        },
+                        router,
+                        port,
+                        p,
+                        hdr,
+                        at,
+                    );
                 }
                 Target::Device(j) => {
                     let copy = Copy {
                         frame: bytes,
                         vnet: hdr,
-                        unchanged,
+                        as_received: unchanged && at.hops == 0,
                     };
                     sink.device(j, copy, &mut counters[e.port.index()]);
                 }
@@ -360,14 +352,26 @@ impl Datapath {
                     let copy = Copy {
                         frame: bytes,
                         vnet: plain,
-                        unchanged: false,
+                        as_received: false,
                     };
                     let mut spare = PortCounters::default();
                     let c = counters.get_mut(g.port.index()).unwrap_or(&mut spare);
                     sink.device(*j, copy, c);
                 }
                 Some(Target::Router(router, port)) => {
-                    to_router(&mut lane.to_router, *router, *port, bytes, plain, at.hops)
+                    if let Some(p) = Parsed::new(bytes) {
+                        self.to_router(
+                            Routing {
+                                routed: &mut lane.routed,
+                                out: &mut lane.router_out,
+                            },
+                            *router,
+                            *port,
+                            &p,
+                            plain,
+                            at,
+                        );
+                    }
                 }
                 _ => {}
             }
@@ -416,24 +420,33 @@ impl Datapath {
     }
 }
 
-/// Hands a copy to router `router`'s port `port`, unless it has crossed
-/// [`MAX_ROUTER_HOPS`] routers already.
-fn to_router(
-    to: &mut VecDeque<ToRouter>,
-    router: usize,
-    port: usize,
-    frame: &[u8],
-    hdr: VirtioNetHdr,
-    hops: u8,
-) {
-    if hops < MAX_ROUTER_HOPS {
-        to.push_back(ToRouter {
-            router,
-            port,
-            frame: frame.to_vec(),
-            hdr,
-            hops,
-        });
+/// A lane's router queues, borrowed apart from its other buffers.
+struct Routing<'l> {
+    routed: &'l mut VecDeque<(usize, u8, RouterTx)>,
+    out: &'l mut Vec<RouterTx>,
+}
+
+impl Datapath {
+    /// Hands frame `p` to router `router`'s port `port`, unless it has
+    /// crossed [`MAX_ROUTER_HOPS`] routers already; what the router sends
+    /// waits in `q` to enter its switches.
+    fn to_router(
+        &self,
+        q: Routing<'_>,
+        router: usize,
+        port: usize,
+        p: &Parsed<'_>,
+        hdr: VirtioNetHdr,
+        at: Decided<'_, '_>,
+    ) {
+        if at.hops >= MAX_ROUTER_HOPS {
+            return;
+        }
+        if let Some(r) = self.routers.get(router) {
+            r.router.receive(port, p, &hdr, at.now, q.out);
+            q.routed
+                .extend(q.out.drain(..).map(|tx| (router, at.hops + 1, tx)));
+        }
     }
 }
 
@@ -454,14 +467,19 @@ mod tests {
     const RA: MacAddr = MacAddr([2, 0, 0, 0, 0xa, 1]);
     const RB: MacAddr = MacAddr([2, 0, 0, 0, 0xb, 1]);
 
-    /// What reached each device.
+    /// What reached each device; `received`: the frame handed in.
     #[derive(Default)]
     struct Wire {
         got: Vec<(usize, Vec<u8>)>,
+        received: Vec<u8>,
     }
 
     impl Sink for Wire {
         fn device(&mut self, dev: usize, copy: Copy<'_>, _: &mut PortCounters) {
+            // The forwarder sends such a copy from the receive buffer.
+            if copy.as_received {
+                assert_eq!(copy.frame, &self.received[..], "not the frame received");
+            }
             self.got.push((dev, copy.frame.to_vec()));
         }
     }
@@ -511,7 +529,7 @@ mod tests {
         f
     }
 
-    /// Sends `frame` in on device `dev`'s port and runs the routers;
+    /// Sends `frame` in on a switch port (and through the routers);
     /// returns the copies and the (link, network) reads it cost.
     fn send(
         dp: &Datapath,
@@ -519,10 +537,12 @@ mod tests {
         (si, id): (usize, PortId),
         frame: &[u8],
     ) -> (Wire, (u64, u64)) {
-        let mut wire = Wire::default();
+        let mut wire = Wire {
+            received: frame.to_vec(),
+            ..Wire::default()
+        };
         counts::take();
         dp.receive(lane, si, id, frame, VirtioNetHdr::default(), 1, &mut wire);
-        dp.route(lane, 1, &mut wire);
         (wire, counts::take())
     }
 
@@ -617,7 +637,7 @@ mod tests {
     }
 
     #[test]
-    fn a_routed_frame_is_parsed_once_by_each_element_it_crosses() {
+    fn a_routed_frame_is_parsed_once_per_switch() {
         let (dp, cores) = fabric();
         let mut lane = dp.lane();
         // vm1 and vm3 ask for their gateway: the router learns vm3, and
@@ -650,9 +670,10 @@ mod tests {
             let p = Parsed::new(frame).expect("ethernet");
             assert_eq!((p.dst(), p.src()), (VM3, RB));
             assert_eq!(p.ipv4().map(|v| v.ttl()), Some(63));
-            // Switch a (with filters), the router, switch b: each reads
-            // the link layer once; a and the router the network layer once.
-            assert_eq!(reads, (3, 2), "round {round}");
+            // Switch a reads the frame (its filters the network layer),
+            // the router takes a's reading as it is, switch b reads the
+            // router's frame: once per switch.
+            assert_eq!(reads, (2, 1), "round {round}");
         }
     }
 

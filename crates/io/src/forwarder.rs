@@ -265,7 +265,7 @@ impl Sink for Emit<'_, '_> {
     fn device(&mut self, j: usize, copy: Copy<'_>, counters: &mut PortCounters) {
         let sh = self.sh;
         let q = queue(&mut self.out.tx, &mut self.out.dirty, j);
-        let from_rx = self.slot.filter(|_| copy.unchanged);
+        let from_rx = self.slot.filter(|_| copy.as_received);
         let offloads = sh.ports[j].port.offloads();
         if let Err(err) = enqueue(
             q,
@@ -468,10 +468,6 @@ impl<'a> Worker<'a> {
                 now,
                 &mut sink,
             );
-        }
-        sink.slot = None;
-        if dp.routing_pending(&self.lane) {
-            dp.route(&mut self.lane, now, &mut sink);
         }
         let stormed = storm_drops(&self.lane) - storm_before;
         if n >= MAX_BATCH / 2 && stormed * 2 >= n as u64 {
