@@ -334,14 +334,9 @@ impl Datapath {
             // Made untagged: a tag goes in after the MACs.
             let bytes: &[u8] = match g.tag {
                 None => &g.frame,
-                Some(vid) if g.frame.len() >= 12 => {
-                    lane.scratch.clear();
-                    lane.scratch.extend_from_slice(&g.frame[..12]);
-                    lane.scratch
-                        .extend_from_slice(&vepa_packet::EtherType::VLAN.to_be_bytes());
-                    lane.scratch
-                        .extend_from_slice(&(vid & 0x0fff).to_be_bytes());
-                    lane.scratch.extend_from_slice(&g.frame[12..]);
+                Some(vid) if g.frame.len() >= vepa_packet::ETH_HEADER_LEN => {
+                    let untagged = vepa_packet::ETH_HEADER_LEN;
+                    vepa_packet::retag(&g.frame, None, untagged, Some(vid), &mut lane.scratch);
                     &lane.scratch
                 }
                 Some(_) => continue,
