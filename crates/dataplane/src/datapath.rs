@@ -16,7 +16,7 @@
 use crate::flow::{Decision, ToController};
 use crate::parsed::Parsed;
 use crate::router::{Router, RouterTx};
-use crate::{DropReason, FlowCache, PortCounters, PortId, SwitchCore};
+use crate::{DropReason, FlowCache, Forwarding, PortCounters, PortId, SwitchCore};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use vepa_packet::{checksum, gso, VirtioNetHdr};
@@ -71,6 +71,11 @@ pub trait Sink {
     /// refuses.
     fn device(&mut self, dev: usize, copy: Copy<'_>, counters: &mut PortCounters);
 
+    /// The receive slot of the frame whose copies come next (`None`: a
+    /// router's frame), for a sink that sends a copy `as_received` from
+    /// where it was received.
+    fn slot(&mut self, _slot: Option<usize>) {}
+
     /// Whether copies to the controller are wanted at all.
     fn wants_controller(&self) -> bool {
         false
@@ -103,6 +108,15 @@ pub struct Lane {
     routed: VecDeque<(usize, u8, RouterTx)>,
     /// What one router call sent.
     router_out: Vec<RouterTx>,
+}
+
+/// Where a frame enters: its switch and port, and the switch's state.
+struct Ingress<'a> {
+    si: usize,
+    id: PortId,
+    core: &'a SwitchCore,
+    fw: &'a Arc<Forwarding>,
+    now: u64,
 }
 
 /// A frame a switch decided on: where it came from and what it is.
@@ -206,39 +220,62 @@ impl Datapath {
         now: u64,
         sink: &mut impl Sink,
     ) {
-        let Some(core) = self.cores.get(si) else {
-            return;
-        };
-        let counters = &mut lane.counters[si];
-        if gso::within_bounds(frame.len(), &vnet).is_err() {
-            // A segment size of 1 would make one frame 65,000 on every
-            // port without offloads (or in the kernel).
-            if let Some(c) = counters.get_mut(id.index()) {
-                c.rx_frames += 1;
-                c.rx_bytes += frame.len() as u64;
-                c.count_drop(DropReason::BadGso);
-            }
-            return;
-        }
-        self.decide(lane, si, id, frame, vnet, 0, now, core, sink);
-        self.inject(lane, now, sink);
+        self.receive_batch(lane, si, id, [(0, frame, vnet)], now, sink);
     }
 
-    /// Runs a frame through switch `si` and emits what it decided.
-    #[allow(clippy::too_many_arguments)]
-    fn decide(
+    /// [`receive`](Self::receive) for a batch from one port: `frames` are
+    /// (receive slot, frame, virtio-net header); the sink is told each
+    /// frame's slot before its copies. The switch's snapshot is read once
+    /// for the batch; what routers sent runs after it.
+    pub fn receive_batch<'f>(
         &self,
         lane: &mut Lane,
         si: usize,
         id: PortId,
+        frames: impl IntoIterator<Item = (usize, &'f [u8], VirtioNetHdr)>,
+        now: u64,
+        sink: &mut impl Sink,
+    ) {
+        let Some(core) = self.cores.get(si) else {
+            return;
+        };
+        let fw = core.snapshot();
+        let from = Ingress {
+            si,
+            id,
+            core,
+            fw: &fw,
+            now,
+        };
+        for (slot, frame, vnet) in frames {
+            sink.slot(Some(slot));
+            if gso::within_bounds(frame.len(), &vnet).is_err() {
+                // A segment size of 1 would make one frame 65,000 on every
+                // port without offloads (or in the kernel).
+                if let Some(c) = lane.counters[si].get_mut(id.index()) {
+                    c.rx_frames += 1;
+                    c.rx_bytes += frame.len() as u64;
+                    c.count_drop(DropReason::BadGso);
+                }
+                continue;
+            }
+            self.decide(lane, &from, frame, vnet, 0, sink);
+        }
+        sink.slot(None);
+        self.inject(lane, now, sink);
+    }
+
+    /// Runs a frame through switch `from.si` and emits what it decided.
+    fn decide(
+        &self,
+        lane: &mut Lane,
+        from: &Ingress<'_>,
         frame: &[u8],
         vnet: VirtioNetHdr,
         hops: u8,
-        now: u64,
-        core: &SwitchCore,
         sink: &mut impl Sink,
     ) {
-        let fw = core.snapshot();
+        let (si, id, core, now) = (from.si, from.id, from.core, from.now);
         let counters = &mut lane.counters[si];
         let Some(parsed) = Parsed::new(frame) else {
             let _ = core.malformed(counters, id, frame.len(), &mut lane.d);
@@ -246,7 +283,7 @@ impl Datapath {
         };
         let flows = &mut lane.flows[si];
         if core
-            .process_cached(&fw, flows, counters, id, &parsed, now, &mut lane.d)
+            .process_cached(from.fw, flows, counters, id, &parsed, now, &mut lane.d)
             .is_err()
         {
             return;
@@ -271,7 +308,15 @@ impl Datapath {
                 continue;
             };
             if let Some(core) = self.cores.get(si) {
-                self.decide(lane, si, id, &tx.frame, tx.hdr, hops, now, core, sink);
+                let fw = core.snapshot();
+                let from = Ingress {
+                    si,
+                    id,
+                    core,
+                    fw: &fw,
+                    now,
+                };
+                self.decide(lane, &from, &tx.frame, tx.hdr, hops, sink);
             }
         }
     }

@@ -284,6 +284,10 @@ impl Sink for Emit<'_, '_> {
         }
     }
 
+    fn slot(&mut self, slot: Option<usize>) {
+        self.slot = slot;
+    }
+
     fn wants_controller(&self) -> bool {
         self.sh.packet_in.is_some()
     }
@@ -449,26 +453,19 @@ impl<'a> Worker<'a> {
                 .map_or(0, |c| c.storm_drops())
         };
         let storm_before = storm_drops(&self.lane);
-        let dp = sh.datapath;
+        let rx = &self.rx;
         let mut sink = Emit {
             sh,
             out: &mut self.out,
-            rx: &self.rx,
+            rx,
             slot: None,
         };
-        for slot_i in 0..n {
-            let slot = self.rx.slot(slot_i);
-            sink.slot = Some(slot_i);
-            dp.receive(
-                &mut self.lane,
-                si,
-                id,
-                slot.frame(),
-                slot.vnet,
-                now,
-                &mut sink,
-            );
-        }
+        let frames = (0..n).map(|k| {
+            let s = rx.slot(k);
+            (k, s.frame(), s.vnet)
+        });
+        sh.datapath
+            .receive_batch(&mut self.lane, si, id, frames, now, &mut sink);
         let stormed = storm_drops(&self.lane) - storm_before;
         if n >= MAX_BATCH / 2 && stormed * 2 >= n as u64 {
             self.resting[k] = now + STORM_REST_MS;
