@@ -46,7 +46,7 @@ enum Target {
 
 /// One copy for a device.
 #[derive(Debug, Clone, Copy)]
-pub struct Copy<'a> {
+pub struct DeviceCopy<'a> {
     pub frame: &'a [u8],
     pub vnet: VirtioNetHdr,
     /// The frame exactly as the port handed it to
@@ -69,7 +69,7 @@ pub trait Sink {
     /// A copy for device `dev` (the index the I/O side gave the
     /// datapath); `counters` are the egress port's, for what the device
     /// refuses.
-    fn device(&mut self, dev: usize, copy: Copy<'_>, counters: &mut PortCounters);
+    fn device(&mut self, dev: usize, copy: DeviceCopy<'_>, counters: &mut PortCounters);
 
     /// The receive slot of the frame whose copies come next (`None`: a
     /// router's frame), for a sink that sends a copy `as_received` from
@@ -117,6 +117,18 @@ struct Ingress<'a> {
     core: &'a SwitchCore,
     fw: &'a Arc<Forwarding>,
     now: u64,
+}
+
+impl<'a> Ingress<'a> {
+    fn new(si: usize, id: PortId, core: &'a SwitchCore, fw: &'a Arc<Forwarding>, now: u64) -> Self {
+        Ingress {
+            si,
+            id,
+            core,
+            fw,
+            now,
+        }
+    }
 }
 
 /// A frame a switch decided on: where it came from and what it is.
@@ -240,13 +252,7 @@ impl Datapath {
             return;
         };
         let fw = core.snapshot();
-        let from = Ingress {
-            si,
-            id,
-            core,
-            fw: &fw,
-            now,
-        };
+        let from = Ingress::new(si, id, core, &fw, now);
         for (slot, frame, vnet) in frames {
             sink.slot(Some(slot));
             if gso::within_bounds(frame.len(), &vnet).is_err() {
@@ -309,13 +315,7 @@ impl Datapath {
             };
             if let Some(core) = self.cores.get(si) {
                 let fw = core.snapshot();
-                let from = Ingress {
-                    si,
-                    id,
-                    core,
-                    fw: &fw,
-                    now,
-                };
+                let from = Ingress::new(si, id, core, &fw, now);
                 self.decide(lane, &from, &tx.frame, tx.hdr, hops, sink);
             }
         }
@@ -366,7 +366,7 @@ impl Datapath {
                     );
                 }
                 Target::Device(j) => {
-                    let copy = Copy {
+                    let copy = DeviceCopy {
                         frame: bytes,
                         vnet: hdr,
                         as_received: unchanged && at.hops == 0,
@@ -389,7 +389,7 @@ impl Datapath {
             let plain = VirtioNetHdr::default();
             match self.route[at.si].get(g.port.index()) {
                 Some(Target::Device(j)) => {
-                    let copy = Copy {
+                    let copy = DeviceCopy {
                         frame: bytes,
                         vnet: plain,
                         as_received: false,
@@ -515,7 +515,7 @@ mod tests {
     }
 
     impl Sink for Wire {
-        fn device(&mut self, dev: usize, copy: Copy<'_>, _: &mut PortCounters) {
+        fn device(&mut self, dev: usize, copy: DeviceCopy<'_>, _: &mut PortCounters) {
             // The forwarder sends such a copy from the receive buffer.
             if copy.as_received {
                 assert_eq!(copy.frame, &self.received[..], "not the frame received");

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 pub use vepa_dataplane::datapath::RouterAttachment;
-use vepa_dataplane::datapath::{Copy, Sink, ToControllerCopy};
+use vepa_dataplane::datapath::{DeviceCopy, Sink, ToControllerCopy};
 use vepa_dataplane::{Datapath, Lane, PortCounters, PortId, Switch};
 use vepa_packet::{checksum, gso, VirtioNetHdr};
 
@@ -262,7 +262,7 @@ struct Emit<'w, 'a> {
 }
 
 impl Sink for Emit<'_, '_> {
-    fn device(&mut self, j: usize, copy: Copy<'_>, counters: &mut PortCounters) {
+    fn device(&mut self, j: usize, copy: DeviceCopy<'_>, counters: &mut PortCounters) {
         let sh = self.sh;
         let q = queue(&mut self.out.tx, &mut self.out.dirty, j);
         let from_rx = self.slot.filter(|_| copy.as_received);

@@ -98,6 +98,15 @@ pub(crate) fn existing_tap_untouched(at: &str, p: &PortSpec) -> Result<()> {
     Ok(())
 }
 
+/// A tap port (a container's or a VM's): an existing TAP is attached
+/// untouched; otherwise its name must be free.
+pub(crate) fn validate_tap(at: &str, p: &PortSpec) -> Result<()> {
+    if host::is_tap(p.host_ifname()) {
+        return existing_tap_untouched(at, p);
+    }
+    must_be_free(at, p)
+}
+
 /// How ports are opened.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PortOptions {

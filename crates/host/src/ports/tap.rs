@@ -4,7 +4,7 @@
 //! namespace and addressed there, and never adopted across a restart.
 //! A persistent TAP that exists already is attached as it is.
 
-use super::driver::{existing_tap_untouched, must_be_free, PortDriver, PortOptions};
+use super::driver::{validate_tap, PortDriver, PortOptions};
 use anyhow::Result;
 use std::sync::Arc;
 use vepa_api::topology::{PortSpec, SwitchSpec};
@@ -15,10 +15,7 @@ pub struct Tap;
 
 impl PortDriver for Tap {
     fn validate(&self, at: &str, p: &PortSpec) -> Result<()> {
-        if host::is_tap(p.host_ifname()) {
-            return existing_tap_untouched(at, p);
-        }
-        must_be_free(at, p)
+        validate_tap(at, p)
     }
 
     fn open(&self, _opts: PortOptions, _s: &SwitchSpec, p: &PortSpec) -> Result<Arc<dyn Port>> {

@@ -6,9 +6,7 @@
 //! with virtio-net headers, so the guest's TSO frames pass whole
 //! whenever QEMU enables the tap's offloads.
 
-use super::driver::{
-    existing_tap_untouched, must_be_free, packet_port, PortDriver, PortMaker, PortOptions,
-};
+use super::driver::{packet_port, validate_tap, PortDriver, PortMaker, PortOptions};
 use crate::state::HostState;
 use anyhow::{bail, Context, Result};
 use std::sync::Arc;
@@ -20,10 +18,7 @@ pub struct VmTap;
 
 impl PortDriver for VmTap {
     fn validate(&self, at: &str, p: &PortSpec) -> Result<()> {
-        if host::is_tap(p.host_ifname()) {
-            return existing_tap_untouched(at, p);
-        }
-        must_be_free(at, p)
+        validate_tap(at, p)
     }
 
     fn create(
