@@ -9,8 +9,11 @@
 //! switch's own [`Parsed`] when its copy is the frame unchanged, so it
 //! reads nothing again. What a router sends enters the switch its port is
 //! on, and so on until nothing is left or a frame has crossed
-//! [`MAX_ROUTER_HOPS`] routers. The I/O side owns the devices, their
-//! queues and the polling; it hands frames in and takes the copies
+//! [`MAX_HOPS`] routers and wires. A patch wire between two switches of
+//! the datapath ([`Datapath::set_wires`]) is crossed in memory: the copy
+//! for one end enters the other end's switch on the same thread, with no
+//! device, syscall or wakeup in between. The I/O side owns the devices,
+//! their queues and the polling; it hands frames in and takes the copies
 //! through a [`Sink`].
 
 use crate::flow::{Decision, ToController};
@@ -21,10 +24,19 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use vepa_packet::{checksum, gso, VirtioNetHdr};
 
-/// How many routers a frame may cross inside one datapath before it is
-/// dropped (a routing loop between routers would otherwise spin here;
-/// TTL ends it too, this only bounds the work per received frame).
-pub const MAX_ROUTER_HOPS: u8 = 16;
+/// How many routers and wires a frame may cross inside one datapath
+/// before it is dropped: a routing loop between routers, or a loop of
+/// patch wires (which no TTL ends), would otherwise spin here. This bounds
+/// the work per received frame.
+pub const MAX_HOPS: u8 = 16;
+
+/// How many frames may wait to cross wires at once; a copy beyond that
+/// (a flood multiplying around loops of wires) is dropped and counted as
+/// the sending port's transmit error.
+pub const MAX_WIRED: usize = 4096;
+
+/// Buffers of frames that crossed a wire, kept for the next ones.
+const SPARE_BUFFERS: usize = 64;
 
 /// A router whose ports sit on switches of this datapath.
 pub struct RouterAttachment {
@@ -42,6 +54,27 @@ enum Target {
     Device(usize),
     /// A router port: router index, port index.
     Router(usize, usize),
+    /// One end of a wire crossed in memory: its device, and the other
+    /// end's device, switch and port.
+    Wire(WireEnd),
+}
+
+/// Where a wire leads, seen from one end.
+#[derive(Debug, Clone, Copy)]
+struct WireEnd {
+    dev: usize,
+    peer_dev: usize,
+    si: usize,
+    id: PortId,
+}
+
+/// A frame that crossed a wire, waiting to enter the far switch.
+struct Wired {
+    si: usize,
+    id: PortId,
+    hops: u8,
+    frame: Vec<u8>,
+    vnet: VirtioNetHdr,
 }
 
 /// One copy for a device.
@@ -71,6 +104,10 @@ pub trait Sink {
     /// refuses.
     fn device(&mut self, dev: usize, copy: DeviceCopy<'_>, counters: &mut PortCounters);
 
+    /// A copy crossed a wire in memory, from device `from` to device `to`
+    /// (for captures on either end).
+    fn crossed(&mut self, _from: usize, _to: usize, _frame: &[u8]) {}
+
     /// The receive slot of the frame whose copies come next (`None`: a
     /// router's frame), for a sink that sends a copy `as_received` from
     /// where it was received.
@@ -92,6 +129,8 @@ pub struct Datapath {
     routers: Vec<RouterAttachment>,
     /// For each switch, for each of its ports, what is behind it.
     route: Vec<Vec<Target>>,
+    /// For each device, its switch and port.
+    devices: Vec<(usize, PortId)>,
 }
 
 /// One thread's part: its counters (per switch, per port), decision
@@ -108,6 +147,10 @@ pub struct Lane {
     routed: VecDeque<(usize, u8, RouterTx)>,
     /// What one router call sent.
     router_out: Vec<RouterTx>,
+    /// What crossed wires, waiting to enter the far switches.
+    wired: VecDeque<Wired>,
+    /// Buffers for the next frames to cross.
+    spare: Vec<Vec<u8>>,
 }
 
 /// Where a frame enters: its switch and port, and the switch's state.
@@ -139,7 +182,7 @@ struct Decided<'f, 'p> {
     id: PortId,
     parsed: &'p Parsed<'f>,
     vnet: VirtioNetHdr,
-    /// Routers it has crossed.
+    /// Routers and wires it has crossed.
     hops: u8,
     now: u64,
 }
@@ -165,6 +208,31 @@ impl Datapath {
             names,
             routers: Vec::new(),
             route,
+            devices: devices.to_vec(),
+        }
+    }
+
+    /// Joins pairs of devices (each the end of a patch wire between two
+    /// switches of this datapath) into wires crossed in memory: a copy
+    /// for one end enters the other end's switch directly. The devices
+    /// themselves then carry only what is sent to them from outside.
+    pub fn set_wires(&mut self, wires: &[(usize, usize)]) {
+        for &(a, b) in wires {
+            for (dev, peer_dev) in [(a, b), (b, a)] {
+                let (Some(&(si, id)), Some(&(psi, pid))) =
+                    (self.devices.get(dev), self.devices.get(peer_dev))
+                else {
+                    continue;
+                };
+                if let Some(slot) = self.route.get_mut(si).and_then(|r| r.get_mut(id.index())) {
+                    *slot = Target::Wire(WireEnd {
+                        dev,
+                        peer_dev,
+                        si: psi,
+                        id: pid,
+                    });
+                }
+            }
         }
     }
 
@@ -200,6 +268,8 @@ impl Datapath {
             scratch: Vec::new(),
             routed: VecDeque::new(),
             router_out: Vec::new(),
+            wired: VecDeque::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -305,10 +375,24 @@ impl Datapath {
         self.emit(lane, at, sink);
     }
 
-    /// Runs what routers sent through the switches their ports are on,
-    /// until nothing is left.
+    /// Runs what routers sent and what crossed wires through the switches
+    /// they enter, until nothing is left.
     fn inject(&self, lane: &mut Lane, now: u64, sink: &mut impl Sink) {
-        while let Some((ri, hops, tx)) = lane.routed.pop_front() {
+        loop {
+            if let Some(w) = lane.wired.pop_front() {
+                if let Some(core) = self.cores.get(w.si) {
+                    let fw = core.snapshot();
+                    let from = Ingress::new(w.si, w.id, core, &fw, now);
+                    self.decide(lane, &from, &w.frame, w.vnet, w.hops, sink);
+                }
+                if lane.spare.len() < SPARE_BUFFERS {
+                    lane.spare.push(w.frame);
+                }
+                continue;
+            }
+            let Some((ri, hops, tx)) = lane.routed.pop_front() else {
+                break;
+            };
             let Some(&Some((si, id))) = self.routers.get(ri).and_then(|r| r.ports.get(tx.port))
             else {
                 continue;
@@ -373,6 +457,15 @@ impl Datapath {
                     };
                     sink.device(j, copy, &mut counters[e.port.index()]);
                 }
+                Target::Wire(w) => {
+                    let q = Wiring {
+                        wired: &mut lane.wired,
+                        spare: &mut lane.spare,
+                    };
+                    if !q.cross(w, bytes, hdr, at.hops, sink) {
+                        counters[e.port.index()].tx_errors += 1;
+                    }
+                }
             }
         }
         for g in &d.generated {
@@ -397,6 +490,17 @@ impl Datapath {
                     let mut spare = PortCounters::default();
                     let c = counters.get_mut(g.port.index()).unwrap_or(&mut spare);
                     sink.device(*j, copy, c);
+                }
+                Some(Target::Wire(w)) => {
+                    let q = Wiring {
+                        wired: &mut lane.wired,
+                        spare: &mut lane.spare,
+                    };
+                    if !q.cross(*w, bytes, plain, at.hops, sink) {
+                        if let Some(c) = counters.get_mut(g.port.index()) {
+                            c.tx_errors += 1;
+                        }
+                    }
                 }
                 Some(Target::Router(router, port)) => {
                     if let Some(p) = Parsed::new(bytes) {
@@ -460,6 +564,41 @@ impl Datapath {
     }
 }
 
+/// A lane's wire queue, borrowed apart from its other buffers.
+struct Wiring<'l> {
+    wired: &'l mut VecDeque<Wired>,
+    spare: &'l mut Vec<Vec<u8>>,
+}
+
+impl Wiring<'_> {
+    /// Takes a copy across wire end `w` (false: refused, the frame has
+    /// crossed [`MAX_HOPS`] already or too many wait).
+    fn cross(
+        self,
+        w: WireEnd,
+        frame: &[u8],
+        vnet: VirtioNetHdr,
+        hops: u8,
+        sink: &mut impl Sink,
+    ) -> bool {
+        if hops >= MAX_HOPS || self.wired.len() >= MAX_WIRED {
+            return false;
+        }
+        sink.crossed(w.dev, w.peer_dev, frame);
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(frame);
+        self.wired.push_back(Wired {
+            si: w.si,
+            id: w.id,
+            hops: hops + 1,
+            frame: buf,
+            vnet,
+        });
+        true
+    }
+}
+
 /// A lane's router queues, borrowed apart from its other buffers.
 struct Routing<'l> {
     routed: &'l mut VecDeque<(usize, u8, RouterTx)>,
@@ -468,7 +607,7 @@ struct Routing<'l> {
 
 impl Datapath {
     /// Hands frame `p` to router `router`'s port `port`, unless it has
-    /// crossed [`MAX_ROUTER_HOPS`] routers already; what the router sends
+    /// crossed [`MAX_HOPS`] routers and wires already; what the router sends
     /// waits in `q` to enter its switches.
     fn to_router(
         &self,
@@ -479,7 +618,7 @@ impl Datapath {
         hdr: VirtioNetHdr,
         at: Decided<'_, '_>,
     ) {
-        if at.hops >= MAX_ROUTER_HOPS {
+        if at.hops >= MAX_HOPS {
             return;
         }
         if let Some(r) = self.routers.get(router) {
@@ -512,6 +651,8 @@ mod tests {
     struct Wire {
         got: Vec<(usize, Vec<u8>)>,
         received: Vec<u8>,
+        /// Copies that crossed wires: from device, to device.
+        crossed: Vec<(usize, usize)>,
     }
 
     impl Sink for Wire {
@@ -521,6 +662,10 @@ mod tests {
                 assert_eq!(copy.frame, &self.received[..], "not the frame received");
             }
             self.got.push((dev, copy.frame.to_vec()));
+        }
+
+        fn crossed(&mut self, from: usize, to: usize, _frame: &[u8]) {
+            self.crossed.push((from, to));
         }
     }
 
@@ -738,5 +883,92 @@ mod tests {
         assert!(wire.got.is_empty());
         assert_eq!(counts::take(), (0, 0));
         assert_eq!(lane.counters[0][0].drop_count(DropReason::BadGso), 1);
+    }
+
+    /// A VEPA host switch (vm1: device 0, vm2: device 1) whose uplink
+    /// (device 2) is wired to a relay switch's hairpin port (device 3).
+    fn vepa_over_a_wire() -> Datapath {
+        let vepa = |n: &str| PortConfig::new(n, PortRole::Downlink(PortMode::Vepa));
+        let host = SwitchConfig::new(
+            "host",
+            vec![
+                vepa("vm1"),
+                vepa("vm2"),
+                PortConfig::new("up", PortRole::Uplink),
+            ],
+        );
+        let mut hairpin = veb("r");
+        hairpin.relay = true;
+        let relay = SwitchConfig::new("relay", vec![hairpin]);
+        let cores: Vec<Arc<SwitchCore>> = [host, relay]
+            .into_iter()
+            .map(|c| Arc::new(SwitchCore::new(c).expect("valid switch")))
+            .collect();
+        let devices = [
+            (0, PortId(0)),
+            (0, PortId(1)),
+            (0, PortId(2)),
+            (1, PortId(0)),
+        ];
+        let mut dp = Datapath::new(cores, &devices);
+        dp.set_wires(&[(2, 3)]);
+        dp
+    }
+
+    #[test]
+    fn a_wire_carries_vepa_to_the_relay_and_back_in_memory() {
+        let dp = vepa_over_a_wire();
+        let mut lane = dp.lane();
+        let to_vm2 = udp(VM2, VM1, [10, 0, 0, 1], [10, 0, 0, 2]);
+        let to_vm1 = udp(VM1, VM2, [10, 0, 0, 2], [10, 0, 0, 1]);
+        // Unknown unicast from vm1 goes up, is reflected, and floods down
+        // to vm2 only (never back to its sender); neither wire end's
+        // device sees a frame.
+        let (wire, _) = send(&dp, &mut lane, (0, PortId(0)), &to_vm2);
+        assert_eq!(wire.got, vec![(1, to_vm2.clone())]);
+        // Up and back, told to the sink for captures on either end.
+        assert_eq!(wire.crossed, vec![(2, 3), (3, 2)]);
+        let (wire, _) = send(&dp, &mut lane, (0, PortId(1)), &to_vm1);
+        assert_eq!(wire.got, vec![(0, to_vm1.clone())]);
+        // Both ends count what crossed: up sent two and got two back.
+        let up = &lane.counters[0][2];
+        assert_eq!((up.tx_frames, up.rx_frames), (2, 2));
+        let r = &lane.counters[1][0];
+        assert_eq!((r.rx_frames, r.tx_frames), (2, 2));
+    }
+
+    #[test]
+    fn a_loop_of_wires_ends_within_the_hop_limit() {
+        // Two switches joined by two wires: a broadcast goes round both
+        // ways; each received frame costs a bounded amount of work.
+        let sw = |n: &str| SwitchConfig::new(n, vec![veb("vm"), veb("w1"), veb("w2")]);
+        let cores: Vec<Arc<SwitchCore>> = [sw("a"), sw("b")]
+            .into_iter()
+            .map(|c| Arc::new(SwitchCore::new(c).expect("valid switch")))
+            .collect();
+        let devices = [
+            (0, PortId(0)),
+            (0, PortId(1)),
+            (0, PortId(2)),
+            (1, PortId(0)),
+            (1, PortId(1)),
+            (1, PortId(2)),
+        ];
+        let mut dp = Datapath::new(cores, &devices);
+        dp.set_wires(&[(1, 4), (2, 5)]);
+        let mut lane = dp.lane();
+        let bcast = udp(MacAddr([0xff; 6]), VM1, [10, 0, 0, 1], [10, 0, 0, 255]);
+        let (wire, _) = send(&dp, &mut lane, (0, PortId(0)), &bcast);
+        // Every hop delivers one copy to a's or b's VM port; the copies
+        // end at the limit, and the queue is empty again.
+        assert!(!wire.got.is_empty());
+        assert!(
+            wire.got.len() <= 2 * usize::from(MAX_HOPS) + 1,
+            "{}",
+            wire.got.len()
+        );
+        assert!(lane.wired.is_empty());
+        let refused: u64 = lane.counters.iter().flatten().map(|c| c.tx_errors).sum();
+        assert!(refused > 0, "the loop was cut at the hop limit");
     }
 }

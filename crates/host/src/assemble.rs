@@ -129,7 +129,13 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
     preflight(topo)?;
     let choices = kernel::decide(topo)?;
     let mut state = HostState::default();
-    let mut maker = PortMaker::new(topo, opts);
+    let kernel_switches = topo
+        .switches
+        .iter()
+        .zip(&choices)
+        .filter(|(_, c)| c.kernel.is_some())
+        .map(|(s, _)| s.name.clone());
+    let mut maker = PortMaker::new(topo, opts).with_kernel_switches(kernel_switches);
     for (s, c) in topo.switches.iter().zip(&choices) {
         tracing::info!(switch = %s.name, "{}", c.why);
         if let Some(shape) = c.kernel {

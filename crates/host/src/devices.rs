@@ -43,6 +43,15 @@ pub struct DeviceSpec {
     pub closed: Vec<PortKey>,
 }
 
+impl DeviceSpec {
+    /// A patch wire between two userspace switches: no host device, the
+    /// datapath crosses it in memory (made anew at each start, never
+    /// marked or adopted).
+    pub fn in_memory(&self) -> bool {
+        self.kind == PortKind::Patch && self.closed.is_empty()
+    }
+}
+
 pub struct Device {
     pub spec: DeviceSpec,
     pub ports: Vec<(PortKey, Arc<dyn Port>)>,
@@ -102,7 +111,12 @@ pub fn devices(topo: &Topology, kernel: &HashMap<String, KernelShape>) -> Vec<De
                 ends.into_iter().partition(|k| kernel.contains_key(&k.0));
             out.push(DeviceSpec {
                 key: me,
-                fingerprint: format!("{}{}", fingerprint(&[p, op]), closed.len()),
+                // An in-memory wire's differs from any veth pair's, so a
+                // veth an older vepa made for it is swept, not adopted.
+                fingerprint: match closed.len() {
+                    0 => format!("{}m", fingerprint(&[p, op])),
+                    n => format!("{}{n}", fingerprint(&[p, op])),
+                },
                 members,
                 kind: PortKind::Patch,
                 owned: true,
@@ -343,7 +357,8 @@ impl Owner {
             preflight_port(s, p)?;
         }
         let mut state = HostState::default();
-        let mut maker = PortMaker::new(topo, self.opts);
+        let mut maker = PortMaker::new(topo, self.opts)
+            .with_kernel_switches(d.closed.iter().map(|k| k.0.clone()));
         let mut ports = Vec::new();
         for (s, p) in &members {
             // A tap dies with the daemon and is made again at the next
@@ -370,10 +385,11 @@ impl Owner {
         // (a VM's tap only when vepa made it: one a VM manager made stays
         // theirs, never removed, never adopted).
         let made = |p: &PortSpec| state.links().any(|l| l == p.host_ifname());
-        if members
-            .iter()
-            .chain(&closed)
-            .all(|(_, p)| driver(p).marked(p, made(p)))
+        if !d.in_memory()
+            && members
+                .iter()
+                .chain(&closed)
+                .all(|(_, p)| driver(p).marked(p, made(p)))
         {
             for (s, p) in members.iter().chain(&closed) {
                 host::set_alias(None, p.host_ifname(), &alias)
@@ -441,7 +457,7 @@ impl Owner {
             .filter_map(|k| find(topo, k))
         {
             let name = p.host_ifname();
-            if d.owned && (!host::link_exists(name) || self.owns_link(name)) {
+            if d.owned && !d.in_memory() && (!host::link_exists(name) || self.owns_link(name)) {
                 links.push(name.to_string());
             }
             if let Some(ns) = &p.netns {

@@ -23,6 +23,7 @@ use crate::batch::{RxBatch, TxQueue, MAX_BATCH};
 use crate::capture::{CapturePoint, Direction};
 use crate::packet_in::{PacketIn, PacketInSink};
 use crate::port::Port;
+use crate::wire::WirePort;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -137,8 +138,10 @@ impl Forwarder {
     pub fn new(switches: Vec<Switch>, ports: Vec<Attachment>) -> Forwarder {
         let devices: Vec<(usize, PortId)> = ports.iter().map(|a| (a.switch, a.id)).collect();
         let cores = switches.iter().map(|s| Arc::clone(s.core())).collect();
+        let mut datapath = Datapath::new(cores, &devices);
+        datapath.set_wires(&wires(&ports));
         Forwarder {
-            datapath: Datapath::new(cores, &devices),
+            datapath,
             switches,
             ports,
             workers: 1,
@@ -261,7 +264,35 @@ struct Emit<'w, 'a> {
     slot: Option<usize>,
 }
 
+/// The pairs of ports that are both ends of one in-memory wire.
+fn wires(ports: &[Attachment]) -> Vec<(usize, usize)> {
+    let ends: Vec<(usize, &WirePort)> = ports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| Some((i, WirePort::of(a.port.as_ref())?)))
+        .collect();
+    ends.iter()
+        .filter(|(_, a)| a.end() == 0)
+        .filter_map(|&(i, a)| {
+            let &(j, _) = ends
+                .iter()
+                .find(|(_, b)| b.wire() == a.wire() && b.end() == 1)?;
+            Some((i, j))
+        })
+        .collect()
+}
+
 impl Sink for Emit<'_, '_> {
+    fn crossed(&mut self, from: usize, to: usize, frame: &[u8]) {
+        for (dev, dir) in [(from, Direction::Out), (to, Direction::In)] {
+            if let Some(a) = self.sh.ports.get(dev) {
+                if a.capture.is_active() {
+                    a.capture.deliver(dir, frame);
+                }
+            }
+        }
+    }
+
     fn device(&mut self, j: usize, copy: DeviceCopy<'_>, counters: &mut PortCounters) {
         let sh = self.sh;
         let q = queue(&mut self.out.tx, &mut self.out.dirty, j);

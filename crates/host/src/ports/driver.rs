@@ -4,7 +4,7 @@
 
 use crate::state::HostState;
 use anyhow::{bail, Context, Result};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use vepa_api::topology::{PortSpec, SwitchSpec, Topology};
 use vepa_io::{PacketPort, Port, RingPort};
@@ -160,6 +160,11 @@ pub struct PortMaker<'t> {
     pub(crate) opts: PortOptions,
     namespaces_ready: HashSet<String>,
     pub(crate) patched: HashSet<(String, String)>,
+    /// Switches the kernel makes: a patch wire with an end on one is a
+    /// veth pair; between two userspace switches it is crossed in memory.
+    pub(crate) kernel: HashSet<String>,
+    /// In-memory wire ends made but not yet opened.
+    pub(crate) wires: HashMap<(String, String), Arc<dyn Port>>,
 }
 
 impl<'t> PortMaker<'t> {
@@ -169,7 +174,16 @@ impl<'t> PortMaker<'t> {
             opts,
             namespaces_ready: HashSet::new(),
             patched: HashSet::new(),
+            kernel: HashSet::new(),
+            wires: HashMap::new(),
         }
+    }
+
+    /// Says which switches the kernel makes (their patch wires are veth
+    /// pairs; the others' are crossed in memory).
+    pub fn with_kernel_switches(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.kernel = names.into_iter().collect();
+        self
     }
 
     /// Makes the namespace a port needs, once.

@@ -82,6 +82,9 @@ impl PortMaker<'_> {
         self.ensure_netns(state, p)?;
         let d = driver(p);
         d.create(self, state, s, p)?;
+        if let Some(end) = self.wires.remove(&(s.name.clone(), p.name.clone())) {
+            return Ok(end);
+        }
         d.open(self.opts, s, p)
     }
 }

@@ -1,6 +1,8 @@
-//! `patch`: a wire between two ports of this topology, a veth pair vepa
-//! makes once for both ends. Both ends pass offloads: what one end sends
-//! whole, the other receives whole.
+//! `patch`: a wire between two ports of this topology. Between two
+//! userspace switches it has no device: the datapath takes a frame across
+//! in memory (`vepa_io::wire`). With an end on a kernel switch it is a
+//! veth pair vepa makes once for both ends. Either way both ends pass
+//! offloads: what one end sends whole, the other receives whole.
 
 use super::driver::{
     must_be_free, packet_port, prepare_host_end, PortDriver, PortMaker, PortOptions,
@@ -43,7 +45,8 @@ impl PortDriver for Patch {
 }
 
 impl PortMaker<'_> {
-    /// Makes the veth pair of a patch wire unless its other end made it already.
+    /// Makes a patch wire unless its other end made it already: in memory
+    /// between two userspace switches, else a veth pair.
     pub fn ensure_patch(
         &mut self,
         state: &mut HostState,
@@ -65,6 +68,14 @@ impl PortMaker<'_> {
             .find(|(_, os, op)| os.name == other_sw && op.name == other_port)
             .map(|(_, _, op)| op.host_ifname().to_string())
             .unwrap_or_default();
+        if !self.kernel.contains(&s.name) && !self.kernel.contains(other_sw) {
+            let (a, b) = vepa_io::wire(p.host_ifname(), &other_if)?;
+            self.wires
+                .insert((s.name.clone(), p.name.clone()), Arc::new(a));
+            self.wires.insert(key, Arc::new(b));
+            self.patched.insert((s.name.clone(), p.name.clone()));
+            return Ok(());
+        }
         host::add_veth(p.host_ifname(), &other_if)?;
         state.link(p.host_ifname());
         for end in [p.host_ifname(), other_if.as_str()] {
