@@ -20,8 +20,10 @@ use vepa_packet::MacAddr;
 const SHARDS: usize = 16;
 /// A refresh of an entry's age closer than this to the last one is skipped.
 pub(crate) const REFRESH_MS: u64 = 1000;
-/// Most learned entries one switch holds at once, whatever the ports' limits.
-pub const TABLE_LIMIT: u32 = 65_536;
+/// Most learned entries one switch holds at once, whatever the ports' limits:
+/// room for a fabric of 100,000 VMs (bench/scale), about 30 MiB at most;
+/// per-port limits keep any one tenant far below it.
+pub const TABLE_LIMIT: u32 = 262_144;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdbEntry {

@@ -191,11 +191,14 @@ pub fn program_ports(e: &Engine, cp: &ControlPlane, hosts: &BTreeMap<String, Hos
         };
         let want = program(&f, &cp.opts.host_id, hosts);
         if *vx.fabric() != want {
+            // The member list goes to debug: at 1,000 hosts it is 14 KB
+            // a line, once per change.
             tracing::info!(
                 switch = %f.switch, port = %f.port, vnis = ?f.vnis,
-                members = ?want.members, macs = want.macs.len(),
+                members = want.members.len(), macs = want.macs.len(),
                 "fabric port programmed"
             );
+            tracing::debug!(switch = %f.switch, port = %f.port, members = ?want.members, "fabric members");
             vx.set_fabric(want);
         }
     }

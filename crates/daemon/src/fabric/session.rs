@@ -6,9 +6,9 @@
 //! alive by a task of its own, so a long wait for the engine (a big
 //! apply holds it) never lets it run out.
 
-use super::etcd::{Etcd, EventType};
+use super::etcd::{Etcd, EventType, WatchResponse};
 use super::record::{admit, host_key, host_of_key, read_record, Found};
-use super::{program_ports, this_host, ControlPlane};
+use super::{program_ports, this_host, ControlPlane, FabricOptions};
 use crate::engine::Engine;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -200,53 +200,21 @@ async fn session(
                 let Some(w) = r.context("watch")? else {
                     bail!("watch stream closed");
                 };
-                if w.canceled {
-                    bail!(
-                        "watch canceled: {}{}",
-                        w.cancel_reason,
-                        if w.compact_revision > 0 {
-                            format!(" (compacted at revision {})", w.compact_revision)
-                        } else {
-                            String::new()
-                        }
-                    );
-                }
-                if w.events.is_empty() {
-                    continue;
-                }
-                for ev in w.events {
-                    let Some(kv) = ev.kv else { continue };
-                    let Some(id) = kv.key_str().and_then(|k| host_of_key(&o.prefix, k)) else {
-                        continue;
+                let mut changed = absorb(o, w, &mut raw)?;
+                // Answers already waiting are taken together: a burst of
+                // changes costs one pass over the hosts, not one per
+                // change, so a host joining behind it waits for one pass.
+                for _ in 0..MAX_COALESCED {
+                    let Ok(r) = tokio::time::timeout(Duration::ZERO, watch.next()).await else {
+                        break;
                     };
-                    let id = id.to_string();
-                    match ev.kind {
-                        EventType::Delete => {
-                            if id == o.host_id {
-                                bail!("--host-id {}: this host's record was deleted", o.host_id);
-                            }
-                            tracing::info!(host = %id, "host left the fabric");
-                            raw.remove(&id);
-                        }
-                        EventType::Put => {
-                            let read = read_record(&id, &kv.value);
-                            if id == o.host_id {
-                                match &read {
-                                    Ok(r) if r.underlay == o.underlay => {}
-                                    Ok(r) => bail!(
-                                        "--host-id {}: this host's record was overwritten by underlay {}",
-                                        o.host_id,
-                                        r.underlay
-                                    ),
-                                    Err(why) => bail!(
-                                        "--host-id {}: this host's record was overwritten ({why})",
-                                        o.host_id
-                                    ),
-                                }
-                            }
-                            raw.insert(id, (kv.create_revision, read));
-                        }
-                    }
+                    let Some(w) = r.context("watch")? else {
+                        bail!("watch stream closed");
+                    };
+                    changed |= absorb(o, w, &mut raw)?;
+                }
+                if !changed {
+                    continue;
                 }
                 take(cp, &raw, &published);
                 program(cp, engine).await?;
@@ -322,4 +290,63 @@ pub async fn run(
         }
         backoff = (backoff * 2).min(MOST);
     }
+}
+
+/// How many waiting watch answers are taken together before the hosts are
+/// taken and programmed.
+const MAX_COALESCED: usize = 4096;
+
+/// Takes one watch answer's events into `raw`; whether there were any.
+/// An answer that cancels the watch or rewrites this host's own record
+/// ends the session.
+fn absorb(o: &FabricOptions, w: WatchResponse, raw: &mut Found) -> Result<bool> {
+    if w.canceled {
+        bail!(
+            "watch canceled: {}{}",
+            w.cancel_reason,
+            if w.compact_revision > 0 {
+                format!(" (compacted at revision {})", w.compact_revision)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if w.events.is_empty() {
+        return Ok(false);
+    }
+    for ev in w.events {
+        let Some(kv) = ev.kv else { continue };
+        let Some(id) = kv.key_str().and_then(|k| host_of_key(&o.prefix, k)) else {
+            continue;
+        };
+        let id = id.to_string();
+        match ev.kind {
+            EventType::Delete => {
+                if id == o.host_id {
+                    bail!("--host-id {}: this host's record was deleted", o.host_id);
+                }
+                tracing::info!(host = %id, "host left the fabric");
+                raw.remove(&id);
+            }
+            EventType::Put => {
+                let read = read_record(&id, &kv.value);
+                if id == o.host_id {
+                    match &read {
+                        Ok(r) if r.underlay == o.underlay => {}
+                        Ok(r) => bail!(
+                            "--host-id {}: this host's record was overwritten by underlay {}",
+                            o.host_id,
+                            r.underlay
+                        ),
+                        Err(why) => bail!(
+                            "--host-id {}: this host's record was overwritten ({why})",
+                            o.host_id
+                        ),
+                    }
+                }
+                raw.insert(id, (kv.create_revision, read));
+            }
+        }
+    }
+    Ok(true)
 }
