@@ -7,7 +7,7 @@
 //! and a sharded FDB) and every port's transmit side: a socket or TAP file
 //! descriptor takes sends from any thread, the kernel serialising them, so
 //! a frame for another worker's port needs no queue or wakeup in between.
-//! Each worker polls (level-triggered) its ports. Each readable port yields up to
+//! Each worker waits on its ports through one epoll set (level-triggered). Each readable port yields up to
 //! [`MAX_BATCH`] frames in one call; every frame is decided, and its copies
 //! queue per output port; the queues leave in one call per port when the
 //! batch is done. A port that cannot take offloads gets its copies with
@@ -23,6 +23,7 @@ use crate::batch::{RxBatch, TxQueue, MAX_BATCH};
 use crate::capture::{CapturePoint, Direction};
 use crate::packet_in::{PacketIn, PacketInSink};
 use crate::port::Port;
+use crate::readiness::Readiness;
 use crate::wire::WirePort;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -368,15 +369,14 @@ impl<'a> Worker<'a> {
     }
 
     fn run(mut self) -> io::Result<Vec<Vec<PortCounters>>> {
-        let mut pollfds: Vec<libc::pollfd> = self
-            .mine
-            .iter()
-            .map(|&i| libc::pollfd {
-                fd: self.shared.ports[i].port.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
+        let mut readiness = Readiness::new()?;
+        for (k, &i) in self.mine.iter().enumerate() {
+            readiness.add(self.shared.ports[i].port.fd(), k)?;
+        }
+        // The ports to read this round (ready or with frames pending),
+        // each once.
+        let mut ready: Vec<usize> = Vec::with_capacity(self.mine.len());
+        let mut marked = vec![false; self.mine.len()];
         let mut last_tick = 0u64;
         let mut last_publish = 0u64;
         let mut last_frame = Instant::now() - SPIN;
@@ -387,16 +387,20 @@ impl<'a> Worker<'a> {
                 for (k, until) in self.resting.iter_mut().enumerate() {
                     if *until != 0 && now >= *until {
                         *until = 0;
-                        pollfds[k].fd = self.shared.ports[self.mine[k]].port.fd();
+                        readiness.add(self.shared.ports[self.mine[k]].port.fd(), k)?;
                     }
                     resting |= *until != 0;
                 }
             }
-            let pending = self
-                .mine
-                .iter()
-                .zip(&self.resting)
-                .any(|(&i, r)| *r == 0 && self.shared.ports[i].port.pending());
+            ready.clear();
+            // Frames a port read ahead (or a guest queued without a kick)
+            // are not on any descriptor: asked of each port, no syscall.
+            for (k, &i) in self.mine.iter().enumerate() {
+                if self.resting[k] == 0 && self.shared.ports[i].port.pending() {
+                    ready.push(k);
+                }
+            }
+            let pending = !ready.is_empty();
             let timeout = if pending || last_frame.elapsed() < SPIN {
                 0
             } else if resting {
@@ -404,16 +408,11 @@ impl<'a> Worker<'a> {
             } else {
                 IDLE_WAKEUP.as_millis() as i32
             };
-            // SAFETY: pollfds is a live, correctly sized array of pollfd.
-            let n =
-                unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
+            let n = match readiness.wait(timeout, |k| ready.push(k)) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             if n == 0 && timeout == 0 && !pending {
                 // Nothing yet: let whoever shares this core (often the very
                 // endpoints we serve) run before we look again.
@@ -422,16 +421,20 @@ impl<'a> Worker<'a> {
             }
             let now = self.shared.start.elapsed().as_millis() as u64;
             let mut moved = 0;
-            for (k, pfd) in pollfds.iter_mut().enumerate() {
-                if self.resting[k] != 0 {
+            for &k in &ready {
+                if marked.get(k).copied().unwrap_or(true) || self.resting[k] != 0 {
                     continue;
                 }
-                if pfd.revents != 0 || self.shared.ports[self.mine[k]].port.pending() {
-                    moved += self.forward_batch(k, now);
-                    if self.resting[k] != 0 {
-                        // A negative fd is one poll() skips.
-                        pfd.fd = -1;
-                    }
+                marked[k] = true;
+                moved += self.forward_batch(k, now);
+                if self.resting[k] != 0 {
+                    // Unread while it rests: its ring fills, the kernel drops.
+                    let _ = readiness.remove(self.shared.ports[self.mine[k]].port.fd(), k);
+                }
+            }
+            for &k in &ready {
+                if let Some(m) = marked.get_mut(k) {
+                    *m = false;
                 }
             }
             if moved > 0 {

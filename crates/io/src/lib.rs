@@ -19,6 +19,7 @@ mod packet_ring;
 mod packet_socket;
 mod peer;
 mod port;
+mod readiness;
 mod sys;
 mod tap;
 mod vhost_user;
