@@ -90,6 +90,9 @@ pub struct Engine {
     workers: usize,
     /// FDB times count from here for the daemon's whole life.
     epoch: Instant,
+    /// When flows were last edited and last written to the store (ms of `epoch`).
+    pub(super) flows_edited_ms: u64,
+    pub(super) flows_flushed_ms: u64,
     pub(super) desired: Topology,
     pub(super) generation: u64,
     devices: BTreeMap<String, Device>,
@@ -179,6 +182,8 @@ impl Engine {
             store,
             workers,
             epoch: Instant::now(),
+            flows_edited_ms: 0,
+            flows_flushed_ms: 0,
             desired: stored.topology,
             generation: stored.generation,
             devices: BTreeMap::new(),

@@ -481,7 +481,7 @@ async fn serve(
                         },
                     );
                 }
-                if let Err(err) = e.flush_flows() {
+                if let Err(err) = e.flush_flows_settled() {
                     tracing::warn!(error = %err, "cannot store flow changes");
                 }
             })

@@ -111,6 +111,7 @@ impl Engine {
     }
 
     fn edited(&mut self, switch: &str) {
+        self.flows_edited_ms = self.now_ms();
         if let Some(s) = self.sdn.get_mut(switch) {
             s.text_stale = true;
             s.unsaved = true;
@@ -333,7 +334,23 @@ impl Engine {
         for s in self.sdn.values_mut() {
             s.unsaved = false;
         }
+        self.flows_flushed_ms = self.now_ms();
         Ok(())
+    }
+
+    /// The housekeeping task's flush: only once flow edits have settled
+    /// (none for a second) or have waited half a minute. A barrier or an
+    /// API call still writes at once. Writing every flow each second
+    /// while a controller streams 100,000 of them held the engine for
+    /// most of each second, and the install never caught up.
+    pub fn flush_flows_settled(&mut self) -> Result<(), ChangeError> {
+        let now = self.now_ms();
+        if now.saturating_sub(self.flows_edited_ms) < 1000
+            && now.saturating_sub(self.flows_flushed_ms) < 30_000
+        {
+            return Ok(());
+        }
+        self.flush_flows()
     }
 }
 
