@@ -900,18 +900,22 @@ mod tests {
         let mut hairpin = veb("r");
         hairpin.relay = true;
         let relay = SwitchConfig::new("relay", vec![hairpin]);
-        let cores: Vec<Arc<SwitchCore>> = [host, relay]
+        wired([host, relay], &[(2, 3)])
+    }
+
+    /// A datapath of `switches` whose every port is a device (numbered
+    /// switch by switch, port by port), `wires` joining pairs of them.
+    fn wired<const N: usize>(switches: [SwitchConfig; N], wires: &[(usize, usize)]) -> Datapath {
+        let mut devices = Vec::new();
+        for (si, c) in switches.iter().enumerate() {
+            devices.extend((0..c.ports.len()).map(|p| (si, PortId(p as u16))));
+        }
+        let cores = switches
             .into_iter()
             .map(|c| Arc::new(SwitchCore::new(c).expect("valid switch")))
             .collect();
-        let devices = [
-            (0, PortId(0)),
-            (0, PortId(1)),
-            (0, PortId(2)),
-            (1, PortId(0)),
-        ];
         let mut dp = Datapath::new(cores, &devices);
-        dp.set_wires(&[(2, 3)]);
+        dp.set_wires(wires);
         dp
     }
 
@@ -942,20 +946,7 @@ mod tests {
         // Two switches joined by two wires: a broadcast goes round both
         // ways; each received frame costs a bounded amount of work.
         let sw = |n: &str| SwitchConfig::new(n, vec![veb("vm"), veb("w1"), veb("w2")]);
-        let cores: Vec<Arc<SwitchCore>> = [sw("a"), sw("b")]
-            .into_iter()
-            .map(|c| Arc::new(SwitchCore::new(c).expect("valid switch")))
-            .collect();
-        let devices = [
-            (0, PortId(0)),
-            (0, PortId(1)),
-            (0, PortId(2)),
-            (1, PortId(0)),
-            (1, PortId(1)),
-            (1, PortId(2)),
-        ];
-        let mut dp = Datapath::new(cores, &devices);
-        dp.set_wires(&[(1, 4), (2, 5)]);
+        let dp = wired([sw("a"), sw("b")], &[(1, 4), (2, 5)]);
         let mut lane = dp.lane();
         let bcast = udp(MacAddr([0xff; 6]), VM1, [10, 0, 0, 1], [10, 0, 0, 255]);
         let (wire, _) = send(&dp, &mut lane, (0, PortId(0)), &bcast);
