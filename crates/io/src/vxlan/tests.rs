@@ -1,3 +1,6 @@
+//! (The tests bind fixed UDP ports below 32768, outside the kernel's
+//! ephemeral range, so no other test's client socket can hold one.)
+
 use super::*;
 use std::time::{Duration, Instant};
 
@@ -39,8 +42,8 @@ fn wait_recv(p: &VxlanPort) -> Option<Vec<u8>> {
 #[test]
 fn floods_learns_and_refuses_what_is_not_its_own() {
     // Two VTEPs on loopback addresses, same UDP port.
-    let a = port("127.0.0.1", 47891, &["127.0.0.2"], 42);
-    let b = port("127.0.0.2", 47891, &["127.0.0.1"], 42);
+    let a = port("127.0.0.1", 27891, &["127.0.0.2"], 42);
+    let b = port("127.0.0.2", 27891, &["127.0.0.1"], 42);
     let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
     // Broadcast from A's side: flooded to B.
     a.send(&VirtioNetHdr::default(), &frame([0xff; 6], ma, 60))
@@ -61,7 +64,7 @@ fn floods_learns_and_refuses_what_is_not_its_own() {
     assert_eq!(a.counters.tx_too_big.load(Ordering::Relaxed), 1);
     // Another VNI, a bad header, a cut frame: counted, not delivered.
     let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let to = "127.0.0.2:47891";
+    let to = "127.0.0.2:27891";
     let mut other = vec![FLAG_VNI, 0, 0, 0, 0, 0, 7, 0];
     other.extend_from_slice(&frame(mb, ma, 60));
     raw.send_to(&other, to).unwrap();
@@ -79,8 +82,8 @@ fn floods_learns_and_refuses_what_is_not_its_own() {
 #[test]
 fn super_frames_leave_as_wire_sized_datagrams() {
     use vepa_packet::virtio::{VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
-    let a = port("127.0.0.1", 47892, &["127.0.0.3"], 9);
-    let b = port("127.0.0.3", 47892, &["127.0.0.1"], 9);
+    let a = port("127.0.0.1", 27892, &["127.0.0.3"], 9);
+    let b = port("127.0.0.3", 27892, &["127.0.0.1"], 9);
     let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
     let payload = 10_000usize;
     let mut tcp = vec![
@@ -139,7 +142,7 @@ fn vlans_map_to_vnis_and_back() {
             name: "vx".into(),
             vni: 0,
             local: local.parse().unwrap(),
-            port: 47893,
+            port: 27893,
             remotes: vec![if local == "127.0.0.1" {
                 "127.0.0.4"
             } else {
@@ -180,9 +183,9 @@ fn vlans_map_to_vnis_and_back() {
 /// to their VTEP; a VTEP that leaves takes what was learned behind it.
 #[test]
 fn fabric_members_are_heard_and_strangers_are_not() {
-    let a = port("127.0.0.3", 47894, &[], 100);
-    let b = port("127.0.0.4", 47894, &[], 100);
-    let c = port("127.0.0.5", 47894, &[], 100);
+    let a = port("127.0.0.3", 27894, &[], 100);
+    let b = port("127.0.0.4", 27894, &[], 100);
+    let c = port("127.0.0.5", 27894, &[], 100);
     let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
     let (ma, mb) = ([2, 0, 0, 0, 1, 0xa], [2, 0, 0, 0, 1, 0xb]);
     // Nobody known yet: A floods to no one; B does not hear A.
@@ -233,7 +236,7 @@ fn a_reflecting_port_hears_itself() {
         name: "vx".into(),
         vni: 100,
         local: "127.0.0.6".parse().unwrap(),
-        port: 47893,
+        port: 27893,
         remotes: Vec::new(),
         underlay_mtu: 1500,
         vlan_vni: Vec::new(),
@@ -256,7 +259,7 @@ fn a_reflecting_port_hears_itself() {
 /// and nothing is lost.
 #[test]
 fn a_read_bigger_than_a_batch_stays_pending() {
-    let b = port("127.0.0.7", 47895, &["127.0.0.8"], 5);
+    let b = port("127.0.0.7", 27895, &["127.0.0.8"], 5);
     let raw = UdpSocket::bind("127.0.0.8:0").unwrap();
     // 60 VXLAN datagrams of one size, inner UDP (never joined), in one
     // UDP GSO send: a GRO socket takes them in one read.
@@ -271,7 +274,7 @@ fn a_read_bigger_than_a_batch_stays_pending() {
         data.extend_from_slice(&[FLAG_VNI, 0, 0, 0, 0, 0, 5, 0]);
         data.extend_from_slice(&inner);
     }
-    segment::send_segmented(&raw, "127.0.0.7:47895".parse().unwrap(), &data, 8 + 114).unwrap();
+    segment::send_segmented(&raw, "127.0.0.7:27895".parse().unwrap(), &data, 8 + 114).unwrap();
     let mut batch = crate::RxBatch::new(32);
     let mut got = 0;
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -294,7 +297,7 @@ fn published_addresses_are_answered_and_announcements_go_out() {
         name: "vx".into(),
         vni: 6,
         local: "127.0.0.9".parse().unwrap(),
-        port: 47896,
+        port: 27896,
         remotes: Vec::new(),
         underlay_mtu: 1500,
         vlan_vni: Vec::new(),
