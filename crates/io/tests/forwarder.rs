@@ -116,3 +116,58 @@ fn vepa_sends_vm_to_vm_up_the_uplink() {
     assert_eq!(rig.got(2, WAIT).as_deref(), Some(&u[..]));
     assert_eq!(rig.got(1, QUIET), None);
 }
+
+/// Two switches, a (vm: loopback) and b (vm: loopback), joined by a wire
+/// whose ends the forwarder crosses in memory. A frame from a's VM
+/// reaches b's; one written into an end from outside the loop (as the
+/// daemon's OpenFlow packet-out does) enters the far switch too.
+#[test]
+fn a_wire_between_two_switches_carries_frames_both_ways() {
+    let sw = |n: &str| {
+        Switch::new(SwitchConfig::new(
+            n,
+            vec![
+                PortConfig::new("vm", PortRole::Downlink(PortMode::Veb)),
+                PortConfig::new("w", PortRole::Downlink(PortMode::Veb)),
+            ],
+        ))
+        .expect("switch")
+    };
+    let (va, wa) = loopback("va").expect("socket pair");
+    let (vb, wb) = loopback("vb").expect("socket pair");
+    let (ea, eb) = vepa_io::wire("wa", "wb").expect("wire");
+    let ea = Arc::new(ea);
+    let outside = Arc::clone(&ea);
+    let attach = |port: Arc<dyn vepa_io::Port>, switch: usize, id: u16| Attachment {
+        port,
+        switch,
+        id: PortId(id),
+        affinity: None,
+        capture: Default::default(),
+    };
+    let attachments = vec![
+        attach(Arc::new(va), 0, 0),
+        attach(ea, 0, 1),
+        attach(Arc::new(vb), 1, 0),
+        attach(Arc::new(eb), 1, 1),
+    ];
+    let mut fwd = Forwarder::new(vec![sw("a"), sw("b")], attachments);
+    fwd.set_workers(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    let t = thread::spawn(move || fwd.run(&s).expect("forwarder"));
+
+    let f = frame(mac(2), mac(1));
+    wa.send(&f).expect("send");
+    assert_eq!(wb.recv(WAIT).expect("recv"), Some(f.clone()));
+    // Nothing comes back to the sender.
+    assert_eq!(wa.recv(QUIET).expect("recv"), None);
+    // Sent into a's end of the wire from outside: it arrives at b's end
+    // and b switches it to its VM.
+    let g = frame(mac(3), mac(4));
+    vepa_io::Port::send(outside.as_ref(), &Default::default(), &g).expect("send");
+    assert_eq!(wb.recv(WAIT).expect("recv"), Some(g));
+
+    stop.store(true, Ordering::Relaxed);
+    t.join().expect("forwarder thread");
+}
