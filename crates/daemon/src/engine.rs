@@ -72,14 +72,29 @@ struct Running {
     layout: Vec<(String, Vec<String>)>,
 }
 
+/// Flow-by-flow edits of one switch not yet in the store.
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    /// Flow identity → its text now (`None`: removed).
+    pub rows: HashMap<String, Option<String>>,
+    /// Groups or meters changed: the topology record is written too.
+    pub record: bool,
+}
+
+impl Journal {
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && !self.record
+    }
+}
+
 /// One switch's SDN state.
 #[derive(Debug, Clone, Default)]
 pub struct Sdn {
     pub pipeline: Pipeline,
     /// The desired state's flow texts lag behind the pipeline.
     pub text_stale: bool,
-    /// The store lags behind the pipeline.
-    pub unsaved: bool,
+    /// Edits the store does not have yet.
+    pub journal: Journal,
     /// An active controller connection is up.
     pub controller_up: bool,
 }
@@ -228,6 +243,17 @@ impl Engine {
         e.choices = choices;
         let desired = e.desired.clone();
         e.sdn = e.pipelines_for(&desired)?;
+        // Flow rows come back in identity order: the texts are made again,
+        // in table and priority order, when first read.
+        for s in e.sdn.values_mut() {
+            s.text_stale = true;
+        }
+        if stored.legacy_flows {
+            // An older vepa kept the flow texts in the record: move them to rows.
+            e.generation = e
+                .store
+                .commit(&desired, &e.flow_rows(&desired), e.generation)?;
+        }
         for d in devices::devices(&e.desired, &kernel) {
             match e.owner.adopt(&e.desired, &d) {
                 Some(Ok(dev)) => {
@@ -473,7 +499,7 @@ impl Engine {
         }
         // The commit wrote every flow.
         for s in self.sdn.values_mut() {
-            s.unsaved = false;
+            s.journal = Journal::default();
         }
         self.choices = choices;
         self.publish_all();
@@ -516,7 +542,7 @@ impl Engine {
         }
         let result = result.and_then(|()| {
             self.store
-                .commit(new, self.generation)
+                .commit(new, &self.flow_rows(new), self.generation)
                 .map_err(ChangeError::from)
         });
         match result {
@@ -569,7 +595,7 @@ impl Engine {
             .collect();
         let result = result.and_then(|()| {
             self.store
-                .commit(&new, self.generation)
+                .commit(&new, &self.flow_rows(&new), self.generation)
                 .map_err(ChangeError::from)
         });
         match result {

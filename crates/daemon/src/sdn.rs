@@ -7,12 +7,15 @@
 //! the master pipeline is edited in place). Flow-by-flow edits are
 //! published to the dataplane by the caller once per batch
 //! ([`Engine::publish`]) and written back into the desired state's flow
-//! texts lazily ([`Engine::sync_flows`]); [`Engine::flush_flows`] commits
-//! them to the store (the API does before it answers, OpenFlow before a
-//! barrier reply).
+//! texts lazily ([`Engine::sync_flows`]). Each edit notes the rows it
+//! changes in the switch's [`Journal`]; [`Engine::flush_flows`] writes
+//! just those rows to the store (the API does before it answers, OpenFlow
+//! before a barrier reply), so an edit costs the same with 10 flows or
+//! 100,000.
 
-use crate::engine::{ChangeError, Engine, Sdn};
-use std::collections::HashMap;
+use crate::engine::{ChangeError, Engine, Journal, Sdn};
+use crate::store::{FlowEdit, FlowRows};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use vepa_api::flowtext::{format_flow, format_group, format_meter, PortNames};
 use vepa_api::topology::sdn::with_mode;
@@ -55,7 +58,7 @@ impl Engine {
                     Sdn {
                         pipeline: p,
                         text_stale: false,
-                        unsaved: false,
+                        journal: Journal::default(),
                         controller_up: cur.is_some_and(|c| c.controller_up),
                     }
                 }
@@ -110,12 +113,45 @@ impl Engine {
             })
     }
 
-    fn edited(&mut self, switch: &str) {
+    /// Notes an edit of switch `switch`: `now` are flows as they now are,
+    /// `gone` flows removed; `record` when groups or meters changed.
+    fn edited(&mut self, switch: &str, now: &[Arc<Rule>], gone: &[Arc<Rule>], record: bool) {
         self.flows_edited_ms = self.now_ms();
-        if let Some(s) = self.sdn.get_mut(switch) {
-            s.text_stale = true;
-            s.unsaved = true;
+        let names = match self.desired.switch(switch) {
+            Some(s) if !now.is_empty() => s.port_names(),
+            _ => Vec::new(),
+        };
+        let Some(s) = self.sdn.get_mut(switch) else {
+            return;
+        };
+        s.text_stale = true;
+        for r in gone {
+            s.journal.rows.insert(flow_id(r), None);
         }
+        for r in now {
+            let text = format_flow(&spec_of(r), PortNames(&names));
+            s.journal.rows.insert(flow_id(r), Some(text));
+        }
+        s.journal.record |= record;
+    }
+
+    /// Every switch's flows as store rows, port names as in `topo`.
+    pub(super) fn flow_rows(&self, topo: &Topology) -> BTreeMap<String, FlowRows> {
+        let mut out = BTreeMap::new();
+        for s in &topo.switches {
+            let Some(sdn) = self.sdn.get(&s.name) else {
+                continue;
+            };
+            let names = s.port_names();
+            let rows = sdn
+                .pipeline
+                .flows(&FlowFilter::default())
+                .iter()
+                .map(|r| (flow_id(r), format_flow(&spec_of(r), PortNames(&names))))
+                .collect();
+            out.insert(s.name.clone(), rows);
+        }
+        out
     }
 
     /// Adds a flow (replacing one with the same table, priority and match).
@@ -128,11 +164,19 @@ impl Engine {
         let ports = self.port_names(switch)?.len();
         let now = self.now_ms();
         let sdn = self.sdn_mut(switch)?;
+        let (table, priority, matcher) = (spec.table, spec.priority, spec.matcher.clone());
         let r = sdn
             .pipeline
             .add(spec, ports, now)
             .map_err(|e| flow_error(switch, e))?;
-        self.edited(switch);
+        let stored: Vec<Arc<Rule>> = sdn
+            .pipeline
+            .table(table)
+            .and_then(|t| t.find_strict(&matcher, priority))
+            .cloned()
+            .into_iter()
+            .collect();
+        self.edited(switch, &stored, &[], false);
         Ok(r)
     }
 
@@ -145,14 +189,14 @@ impl Engine {
     ) -> Result<usize, ChangeError> {
         let ports = self.port_names(switch)?.len();
         let sdn = self.sdn_mut(switch)?;
-        let n = sdn
+        let now = sdn
             .pipeline
             .modify(filter, instructions, reset_counts, ports)
             .map_err(|e| flow_error(switch, e))?;
-        if n > 0 {
-            self.edited(switch);
+        if !now.is_empty() {
+            self.edited(switch, &now, &[], false);
         }
-        Ok(n)
+        Ok(now.len())
     }
 
     pub fn flow_delete(
@@ -163,7 +207,7 @@ impl Engine {
         let sdn = self.sdn_mut(switch)?;
         let gone = sdn.pipeline.delete(filter);
         if !gone.is_empty() {
-            self.edited(switch);
+            self.edited(switch, &[], &gone, false);
         }
         Ok(gone)
     }
@@ -177,7 +221,7 @@ impl Engine {
             sdn.pipeline.add_group(g, ports)
         };
         r.map_err(|e| flow_error(switch, e))?;
-        self.edited(switch);
+        self.edited(switch, &[], &[], true);
         Ok(())
     }
 
@@ -193,7 +237,7 @@ impl Engine {
         sdn.pipeline
             .add_meter(m, modify, now)
             .map_err(|e| flow_error(switch, e))?;
-        self.edited(switch);
+        self.edited(switch, &[], &[], true);
         Ok(())
     }
 
@@ -205,7 +249,7 @@ impl Engine {
     ) -> Result<Vec<Arc<Rule>>, ChangeError> {
         let sdn = self.sdn_mut(switch)?;
         let gone = sdn.pipeline.delete_meter(id);
-        self.edited(switch);
+        self.edited(switch, &[], &gone, true);
         Ok(gone)
     }
 
@@ -217,7 +261,7 @@ impl Engine {
     ) -> Result<Vec<Arc<Rule>>, ChangeError> {
         let sdn = self.sdn_mut(switch)?;
         let gone = sdn.pipeline.delete_group(id);
-        self.edited(switch);
+        self.edited(switch, &[], &gone, true);
         Ok(gone)
     }
 
@@ -271,7 +315,8 @@ impl Engine {
             if gone.is_empty() {
                 continue;
             }
-            self.edited(&name);
+            let rules: Vec<Arc<Rule>> = gone.iter().map(|(r, _)| Arc::clone(r)).collect();
+            self.edited(&name, &[], &rules, false);
             self.publish(&name);
             out.extend(gone.into_iter().map(|(r, why)| (name.clone(), r, why)));
         }
@@ -324,15 +369,35 @@ impl Engine {
         }
     }
 
-    /// Commits flow-by-flow edits to the store.
+    /// Commits flow-by-flow edits to the store: the rows they changed,
+    /// and the topology record if groups or meters changed.
     pub fn flush_flows(&mut self) -> Result<(), ChangeError> {
-        self.sync_flows();
-        if !self.sdn.values().any(|s| s.unsaved) {
+        if self.sdn.values().all(|s| s.journal.is_empty()) {
             return Ok(());
         }
-        self.generation = self.store.commit(&self.desired, self.generation)?;
+        if self.sdn.values().any(|s| s.journal.record) {
+            // The record's groups and meters (its flows are rows).
+            self.sync_flows();
+        }
+        let record = self
+            .sdn
+            .values()
+            .any(|s| s.journal.record)
+            .then_some(&self.desired);
+        let edits: Vec<FlowEdit<'_>> = self
+            .sdn
+            .iter()
+            .flat_map(|(name, s)| {
+                s.journal.rows.iter().map(move |(id, text)| FlowEdit {
+                    switch: name,
+                    id,
+                    text: text.as_deref(),
+                })
+            })
+            .collect();
+        self.generation = self.store.commit_flows(record, &edits, self.generation)?;
         for s in self.sdn.values_mut() {
-            s.unsaved = false;
+            s.journal = Journal::default();
         }
         self.flows_flushed_ms = self.now_ms();
         Ok(())
@@ -352,6 +417,18 @@ impl Engine {
         }
         self.flush_flows()
     }
+}
+
+/// A flow's identity in the store: its table, priority and match (ports
+/// by number, so renaming a port keeps it).
+fn flow_id(r: &Rule) -> String {
+    let spec = FlowSpec {
+        table: r.table,
+        priority: r.priority,
+        matcher: r.matcher.clone(),
+        ..FlowSpec::default()
+    };
+    format_flow(&spec, PortNames(&[]))
 }
 
 /// A flow as it would be added again.

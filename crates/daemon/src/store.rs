@@ -1,22 +1,32 @@
 //! The daemon's desired state, kept in an embedded transactional store
 //! (redb) under the state directory.
 //!
-//! The whole desired topology is one record, written with its generation
-//! in one transaction: a change is either all there after a crash or not
-//! at all, and `commit` returns only once it is on disk (redb's default
-//! durability fsyncs), so the API acknowledges nothing that could be lost.
+//! The desired topology is one record, written with its generation in one
+//! transaction: a change is either all there after a crash or not at all,
+//! and `commit` returns only once it is on disk (redb's default durability
+//! fsyncs), so the API acknowledges nothing that could be lost.
+//!
+//! Flow tables are kept beside the record, one row per flow keyed by the
+//! switch and the flow's identity (table, priority, match), so a flow
+//! edited through OpenFlow writes its own row ([`Store::commit_flows`])
+//! and not every flow again: an install of n flows, each followed by a
+//! barrier, costs n small transactions instead of n².
 
 use redb::{Database, ReadableTable, TableDefinition};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use vepa_api::topology::Topology;
 
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
+/// (switch, flow identity) → flow text.
+const FLOWS: TableDefinition<(&str, &str), &str> = TableDefinition::new("flows");
 const TOPOLOGY: &str = "topology";
 const GENERATION: &str = "generation";
 const INSTANCE: &str = "instance";
 const PENDING: &str = "pending";
-/// The store's page cache: the state is one record of kilobytes.
-const STORE_CACHE_BYTES: usize = 4 << 20;
+/// The store's page cache: the record is kilobytes; the flow rows may be
+/// tens of MiB, of which an edit touches a few pages.
+const STORE_CACHE_BYTES: usize = 8 << 20;
 
 /// Host names a change is about to create, written before it creates
 /// them: a crash between making a device and marking it as ours would
@@ -71,6 +81,33 @@ pub struct Store {
 pub struct Stored {
     pub topology: Topology,
     pub generation: u64,
+    /// The record still holds flow texts (a store an older vepa wrote):
+    /// the first [`Store::commit`] moves them to rows.
+    pub legacy_flows: bool,
+}
+
+/// One switch's flows as rows: (identity, text).
+pub type FlowRows = Vec<(String, String)>;
+
+/// A flow row to write (`text`) or remove (`None`).
+#[derive(Debug, Clone, Copy)]
+pub struct FlowEdit<'a> {
+    pub switch: &'a str,
+    pub id: &'a str,
+    pub text: Option<&'a str>,
+}
+
+fn boxed(e: impl Into<redb::Error>) -> Box<redb::Error> {
+    Box::new(e.into())
+}
+
+/// The topology with its flow texts left out (they are rows).
+fn record_bytes(topology: &Topology) -> Result<Vec<u8>, serde_json::Error> {
+    let mut t = topology.clone();
+    for s in &mut t.switches {
+        s.flows = Vec::new();
+    }
+    serde_json::to_vec(&t)
 }
 
 impl Store {
@@ -153,6 +190,19 @@ impl Store {
         tx.commit().map_err(|e| self.db_err(e))
     }
 
+    /// Runs `f` in one write transaction and commits it (durably).
+    fn transact(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), Box<redb::Error>>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        f(&tx).map_err(|source| StoreError::Db {
+            file: self.file.clone(),
+            source,
+        })?;
+        tx.commit().map_err(|e| self.db_err(e))
+    }
+
     pub fn load(&self) -> Result<Stored, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
         let t = tx.open_table(STATE).map_err(|e| self.db_err(e))?;
@@ -161,16 +211,33 @@ impl Store {
             .map_err(|e| self.db_err(e))?
             .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
             .unwrap_or(0);
-        let topology = match t.get(TOPOLOGY).map_err(|e| self.db_err(e))? {
+        let mut topology: Topology = match t.get(TOPOLOGY).map_err(|e| self.db_err(e))? {
             Some(v) => serde_json::from_slice(v.value()).map_err(|source| StoreError::Corrupt {
                 file: self.file.clone(),
                 source,
             })?,
             None => Topology::default(),
         };
+        let legacy_flows = topology.switches.iter().any(|s| !s.flows.is_empty());
+        match tx.open_table(FLOWS) {
+            Ok(rows) => {
+                for row in rows.iter().map_err(|e| self.db_err(e))? {
+                    let (k, v) = row.map_err(|e| self.db_err(e))?;
+                    let (switch, _) = k.value();
+                    // Rows of a switch the record no longer has are left
+                    // for the next commit to drop.
+                    if let Some(s) = topology.switch_mut(switch) {
+                        s.flows.push(v.value().to_string());
+                    }
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(self.db_err(e)),
+        }
         Ok(Stored {
             topology,
             generation,
+            legacy_flows,
         })
     }
 
@@ -195,17 +262,70 @@ impl Store {
         })
     }
 
-    /// Writes `topology` as the desired state, durably; returns the new generation.
-    pub fn commit(&self, topology: &Topology, generation: u64) -> Result<u64, StoreError> {
-        let bytes = serde_json::to_vec(topology).map_err(|source| StoreError::Corrupt {
+    fn record(&self, topology: &Topology) -> Result<Vec<u8>, StoreError> {
+        record_bytes(topology).map_err(|source| StoreError::Corrupt {
             file: self.file.clone(),
             source,
-        })?;
+        })
+    }
+
+    /// Writes `topology` as the desired state, its switches' flows as
+    /// `flows` gives them (every other row goes), durably; returns the new
+    /// generation.
+    pub fn commit(
+        &self,
+        topology: &Topology,
+        flows: &BTreeMap<String, FlowRows>,
+        generation: u64,
+    ) -> Result<u64, StoreError> {
+        let bytes = self.record(topology)?;
         let next = generation + 1;
-        self.write(|t| {
-            t.insert(TOPOLOGY, bytes.as_slice())?;
-            t.insert(GENERATION, next.to_le_bytes().as_slice())?;
-            t.remove(PENDING)?;
+        self.transact(|tx| {
+            let mut t = tx.open_table(STATE).map_err(boxed)?;
+            t.insert(TOPOLOGY, bytes.as_slice()).map_err(boxed)?;
+            t.insert(GENERATION, next.to_le_bytes().as_slice())
+                .map_err(boxed)?;
+            t.remove(PENDING).map_err(boxed)?;
+            drop(t);
+            tx.delete_table(FLOWS).map_err(boxed)?;
+            let mut rows = tx.open_table(FLOWS).map_err(boxed)?;
+            for (switch, r) in flows {
+                for (id, text) in r {
+                    rows.insert((switch.as_str(), id.as_str()), text.as_str())
+                        .map_err(boxed)?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(next)
+    }
+
+    /// Writes flow rows edited one by one (and, with `record`, the
+    /// topology record, whose groups or meters changed) durably in one
+    /// transaction; returns the new generation.
+    pub fn commit_flows(
+        &self,
+        record: Option<&Topology>,
+        edits: &[FlowEdit<'_>],
+        generation: u64,
+    ) -> Result<u64, StoreError> {
+        let bytes = record.map(|t| self.record(t)).transpose()?;
+        let next = generation + 1;
+        self.transact(|tx| {
+            let mut t = tx.open_table(STATE).map_err(boxed)?;
+            if let Some(b) = &bytes {
+                t.insert(TOPOLOGY, b.as_slice()).map_err(boxed)?;
+            }
+            t.insert(GENERATION, next.to_le_bytes().as_slice())
+                .map_err(boxed)?;
+            drop(t);
+            let mut rows = tx.open_table(FLOWS).map_err(boxed)?;
+            for e in edits {
+                match e.text {
+                    Some(text) => rows.insert((e.switch, e.id), text).map_err(boxed)?,
+                    None => rows.remove((e.switch, e.id)).map_err(boxed)?,
+                };
+            }
             Ok(())
         })?;
         Ok(next)
@@ -245,11 +365,89 @@ mod tests {
                 Store::open(dir.path()),
                 Err(StoreError::InUse { .. })
             ));
-            assert_eq!(s.commit(&t, 0).unwrap(), 1);
+            assert_eq!(s.commit(&t, &BTreeMap::new(), 0).unwrap(), 1);
         }
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.instance().len(), 8);
         let got = s.load().unwrap();
         assert_eq!((got.topology, got.generation), (t, 1));
+    }
+
+    fn rows(pairs: &[(&str, &str)]) -> FlowRows {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn flow_rows_are_written_one_by_one_and_a_commit_replaces_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Topology::parse(
+            "t",
+            "[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"p\"\ntype = \"veth\"\n",
+        )
+        .unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let flows = BTreeMap::from([("s".to_string(), rows(&[("a", "A1"), ("b", "B1")]))]);
+        let g = s.commit(&t, &flows, 0).unwrap();
+        let got = s.load().unwrap();
+        assert_eq!(got.topology.switches[0].flows, ["A1", "B1"]);
+        assert!(!got.legacy_flows);
+        let edit = |id, text| FlowEdit {
+            switch: "s",
+            id,
+            text,
+        };
+        // Rows of another switch are ignored on load; one is replaced, one removed, one added.
+        let g = s
+            .commit_flows(
+                None,
+                &[
+                    edit("a", None),
+                    edit("b", Some("B2")),
+                    edit("c", Some("C1")),
+                    FlowEdit {
+                        switch: "gone",
+                        id: "x",
+                        text: Some("X"),
+                    },
+                ],
+                g,
+            )
+            .unwrap();
+        let got = s.load().unwrap();
+        assert_eq!(got.topology.switches[0].flows, ["B2", "C1"]);
+        assert_eq!(got.generation, g);
+        // The record carries no flow text; a full commit drops every other row.
+        t.switches[0].flows = vec!["ignored".into()];
+        s.commit(
+            &t,
+            &BTreeMap::from([("s".to_string(), rows(&[("z", "Z")]))]),
+            g,
+        )
+        .unwrap();
+        assert_eq!(s.load().unwrap().topology.switches[0].flows, ["Z"]);
+    }
+
+    #[test]
+    fn a_record_with_flow_texts_from_an_older_vepa_still_loads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Topology::parse(
+            "t",
+            "[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"p\"\ntype = \"veth\"\n",
+        )
+        .unwrap();
+        t.switches[0].flows = vec!["priority=1,actions=drop".into()];
+        let s = Store::open(dir.path()).unwrap();
+        let old = serde_json::to_vec(&t).unwrap();
+        s.write(|st| {
+            st.insert(TOPOLOGY, old.as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+        let got = s.load().unwrap();
+        assert!(got.legacy_flows);
+        assert_eq!(got.topology, t);
     }
 }

@@ -368,14 +368,14 @@ impl Pipeline {
 
     /// Changes the instructions of the flows `filter` selects (OpenFlow
     /// `OFPFC_MODIFY[_STRICT]`); their counters stay unless `reset_counts`.
-    /// Returns how many changed (none is not an error).
+    /// Returns the flows as they now are (none is not an error).
     pub fn modify(
         &mut self,
         filter: &FlowFilter,
         instructions: &[Instruction],
         reset_counts: bool,
         ports: usize,
-    ) -> Result<usize, FlowError> {
+    ) -> Result<Vec<Arc<Rule>>, FlowError> {
         let chosen = self.flows(filter);
         for r in &chosen {
             check_instructions(instructions, r.table, ports)?;
@@ -392,6 +392,7 @@ impl Pipeline {
         }
         let mut instructions = instructions.to_vec();
         instructions.sort_by_key(Instruction::rank);
+        let mut now = Vec::with_capacity(chosen.len());
         for r in &chosen {
             let new = Arc::new(Rule {
                 id: r.id,
@@ -410,9 +411,10 @@ impl Pipeline {
                     Arc::clone(&r.stats)
                 },
             });
-            self.tables[r.table as usize].insert(new);
+            self.tables[r.table as usize].insert(Arc::clone(&new));
+            now.push(new);
         }
-        Ok(chosen.len())
+        Ok(now)
     }
 
     /// Removes the flows `filter` selects (OpenFlow `OFPFC_DELETE[_STRICT]`).
