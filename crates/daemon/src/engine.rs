@@ -102,7 +102,7 @@ pub struct Sdn {
 pub struct Engine {
     owner: Owner,
     pub(super) store: Store,
-    workers: usize,
+    workers: vepa_io::Workers,
     /// FDB times count from here for the daemon's whole life.
     epoch: Instant,
     /// When flows were last edited and last written to the store (ms of `epoch`).
@@ -188,7 +188,7 @@ impl Engine {
     pub fn start(
         store: Store,
         owner: Owner,
-        workers: usize,
+        workers: vepa_io::Workers,
         packet_in: Option<vepa_io::PacketInSink>,
     ) -> Result<Engine, ChangeError> {
         let stored = store.load()?;

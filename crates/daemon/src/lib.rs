@@ -44,7 +44,7 @@ pub struct DaemonOptions {
     pub vhost_user_dir: PathBuf,
     pub listen: Option<SocketAddr>,
     pub token_file: Option<PathBuf>,
-    pub workers: usize,
+    pub workers: vepa_io::Workers,
     pub seed_default: bool,
     pub fabric: Option<fabric::FabricOptions>,
     pub openflow_tls: Option<tls::TlsFiles>,

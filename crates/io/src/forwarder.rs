@@ -47,6 +47,28 @@ pub const STORM_REST_MS: u64 = 2;
 /// without offloads stays within this per port.
 const TX_HELD_LIMIT: usize = 2 << 20;
 
+/// How many forwarding threads, and how they wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workers {
+    /// Threads (at least one, at most one per port).
+    pub count: usize,
+    /// Never sleep: look at the ports again at once, yielding the core to
+    /// whoever else is runnable between looks. Each worker keeps a core
+    /// busy even with no traffic; in return a frame never waits for a
+    /// sleeping thread to be woken (tens of µs in a VM), which is most of
+    /// the latency vepa adds on an idle path (`--busy-poll`).
+    pub busy_poll: bool,
+}
+
+impl From<usize> for Workers {
+    fn from(count: usize) -> Workers {
+        Workers {
+            count,
+            busy_poll: false,
+        }
+    }
+}
+
 /// A port device bound to one port of one switch.
 pub struct Attachment {
     pub port: std::sync::Arc<dyn Port>,
@@ -110,7 +132,7 @@ pub struct Forwarder {
     switches: Vec<Switch>,
     ports: Vec<Attachment>,
     datapath: Datapath,
-    workers: usize,
+    workers: Workers,
     epoch: Instant,
     live: Arc<LiveCounters>,
     packet_in: Option<PacketInSink>,
@@ -131,6 +153,7 @@ struct Shared<'a> {
     datapath: &'a Datapath,
     start: Instant,
     stop: &'a AtomicBool,
+    busy_poll: bool,
     live: &'a LiveCounters,
     packet_in: Option<&'a PacketInSink>,
 }
@@ -145,7 +168,7 @@ impl Forwarder {
             datapath,
             switches,
             ports,
-            workers: 1,
+            workers: Workers::from(1),
             epoch: Instant::now(),
             live: Arc::default(),
             packet_in: None,
@@ -180,8 +203,12 @@ impl Forwarder {
 
     /// Forwards with `n` threads (at least one, at most one per port), each
     /// owning the receive side of every n-th port.
-    pub fn set_workers(&mut self, n: usize) {
-        self.workers = n.max(1);
+    pub fn set_workers(&mut self, w: impl Into<Workers>) {
+        let w = w.into();
+        self.workers = Workers {
+            count: w.count.max(1),
+            ..w
+        };
     }
 
     /// The switches, with every worker's counters summed in once `run` returns.
@@ -191,12 +218,13 @@ impl Forwarder {
 
     /// Forwards until `stop` is set; checks it at least every 100 ms.
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
-        let workers = self.workers.min(self.ports.len()).max(1);
+        let workers = self.workers.count.min(self.ports.len()).max(1);
         let shared = Shared {
             ports: &self.ports,
             datapath: &self.datapath,
             start: self.epoch,
             stop,
+            busy_poll: self.workers.busy_poll,
             live: &self.live,
             packet_in: self.packet_in.as_ref(),
         };
@@ -401,7 +429,7 @@ impl<'a> Worker<'a> {
                 }
             }
             let pending = !ready.is_empty();
-            let timeout = if pending || last_frame.elapsed() < SPIN {
+            let timeout = if pending || self.shared.busy_poll || last_frame.elapsed() < SPIN {
                 0
             } else if resting {
                 1

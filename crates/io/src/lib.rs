@@ -28,7 +28,7 @@ mod wire;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
 pub use capture::{pcap_header, pcap_record, CapturePoint, CapturedFrame, Direction};
-pub use forwarder::{Attachment, Forwarder, LiveCounters, RouterAttachment};
+pub use forwarder::{Attachment, Forwarder, LiveCounters, RouterAttachment, Workers};
 pub use packet_in::{PacketIn, PacketInSink};
 pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 use vepa_dataplane::{PortConfig, PortId, PortMode, PortRole, Switch, SwitchConfig};
 use vepa_io::loopback::{loopback, LoopbackWire};
-use vepa_io::{Attachment, Forwarder};
+use vepa_io::{Attachment, Forwarder, Workers};
 
 const WAIT: Duration = Duration::from_millis(500);
 const QUIET: Duration = Duration::from_millis(100);
@@ -36,6 +36,10 @@ struct Rig {
 
 impl Rig {
     fn new(modes: &[PortMode]) -> Rig {
+        Rig::with_workers(modes, Workers::from(1))
+    }
+
+    fn with_workers(modes: &[PortMode], workers: Workers) -> Rig {
         let mut ports = vec![PortConfig::new("up", PortRole::Uplink)];
         for (i, m) in modes.iter().enumerate() {
             ports.push(PortConfig::new(format!("vm{i}"), PortRole::Downlink(*m)));
@@ -55,7 +59,7 @@ impl Rig {
             });
         }
         let mut fwd = Forwarder::new(vec![switch], attachments);
-        fwd.set_workers(1);
+        fwd.set_workers(workers);
         let stop = Arc::new(AtomicBool::new(false));
         let s = Arc::clone(&stop);
         let thread = thread::spawn(move || {
@@ -96,6 +100,29 @@ fn veb_floods_then_switches_by_what_it_learned() {
     let u = frame(mac(1), mac(2));
     rig.wires[2].send(&u).expect("send");
     assert_eq!(rig.got(1, WAIT).as_deref(), Some(&u[..]));
+    assert_eq!(rig.got(0, QUIET), None);
+}
+
+/// Workers that never sleep forward the same (each port's frames may meet
+/// another worker's), and still stop when told (the rig's drop joins them).
+#[test]
+fn busy_polling_workers_forward_the_same_and_stop() {
+    let rig = Rig::with_workers(
+        &[PortMode::Veb, PortMode::Veb],
+        Workers {
+            count: 2,
+            busy_poll: true,
+        },
+    );
+    let b = frame([0xff; 6], mac(1));
+    rig.wires[1].send(&b).expect("send");
+    assert_eq!(rig.got(2, WAIT).as_deref(), Some(&b[..]));
+    assert_eq!(rig.got(0, WAIT).as_deref(), Some(&b[..]));
+    for _ in 0..100 {
+        let u = frame(mac(1), mac(2));
+        rig.wires[2].send(&u).expect("send");
+        assert_eq!(rig.got(1, WAIT).as_deref(), Some(&u[..]));
+    }
     assert_eq!(rig.got(0, QUIET), None);
 }
 

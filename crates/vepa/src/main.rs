@@ -103,6 +103,10 @@ enum Command {
         /// side of every N-th port; any of them sends on any port.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: Option<u16>,
+        /// Workers never sleep: lowest latency, one busy core per worker
+        /// even with no traffic (like Open vSwitch's PMD threads).
+        #[arg(long)]
+        busy_poll: bool,
         /// Experimental: AF_PACKET ports receive through a TPACKET_V3 ring
         /// (see bench/RESULTS.md).
         #[arg(long, hide = true)]
@@ -153,6 +157,10 @@ enum Command {
         /// Forwarding threads (default: one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: Option<u16>,
+        /// Workers never sleep: lowest latency, one busy core per worker
+        /// even with no traffic (like Open vSwitch's PMD threads).
+        #[arg(long)]
+        busy_poll: bool,
         /// On an empty store, start with the embedded default topology
         /// (examples/daemon-default.toml: switch vepa0, two VMs in namespaces).
         #[arg(long)]
@@ -357,6 +365,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             vhost_user_dir,
             listen,
             workers,
+            busy_poll,
             default,
             openflow,
             fabric,
@@ -374,7 +383,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             group,
             listen,
             token_file: cli.token_file.clone(),
-            workers: workers.map(usize::from).unwrap_or_else(default_workers),
+            workers: vepa_io::Workers {
+                count: workers.map(usize::from).unwrap_or_else(default_workers),
+                busy_poll,
+            },
             seed_default: default,
         }),
         Command::Doctor { out } => doctor::run(out.output == client::Output::Json),
@@ -414,11 +426,15 @@ fn dispatch(cli: Cli) -> Result<()> {
             file,
             stats_json,
             workers,
+            busy_poll,
             rx_ring,
         } => run::run(
             &file,
             stats_json.as_deref(),
-            workers.map(usize::from).unwrap_or_else(default_workers),
+            vepa_io::Workers {
+                count: workers.map(usize::from).unwrap_or_else(default_workers),
+                busy_poll,
+            },
             vepa_host::PortOptions {
                 rx_ring,
                 ..vepa_host::PortOptions::default()

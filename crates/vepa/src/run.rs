@@ -11,7 +11,7 @@ use vepa_host::{realize, PortOptions};
 pub fn run(
     file: &Path,
     stats_json: Option<&Path>,
-    workers: usize,
+    workers: vepa_io::Workers,
     opts: PortOptions,
 ) -> Result<()> {
     let topo = Topology::load(file)?;
@@ -33,8 +33,10 @@ pub fn run(
         "forwarding; stop with Ctrl-C"
     );
     say!(
-        "vepa: forwarding {} switch(es), {ports} port(s), {workers} worker(s); Ctrl-C stops and removes what was made",
-        topo.switches.len()
+        "vepa: forwarding {} switch(es), {ports} port(s), {} worker(s){}; Ctrl-C stops and removes what was made",
+        topo.switches.len(),
+        workers.count.min(ports).max(1),
+        if workers.busy_poll { ", busy polling" } else { "" }
     );
     for (s, c) in topo.switches.iter().zip(&realized.choices) {
         say!("switch {}: {}", s.name, c.why);
