@@ -10,8 +10,13 @@
 //! switch and the flow's identity (table, priority, match), so a flow
 //! edited through OpenFlow writes its own row ([`Store::commit_flows`])
 //! and not every flow again: an install of n flows, each followed by a
-//! barrier, costs n small transactions instead of n².
+//! barrier, costs n small writes instead of n². Those small writes go to
+//! the flow log first ([`flowlog`]: one `fdatasync` of one record each),
+//! folded into the table now and then.
 
+mod flowlog;
+
+use flowlog::{FlowLog, Row};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +67,12 @@ pub enum StoreError {
         #[source]
         source: Box<redb::Error>,
     },
+    #[error("{file}: {source}")]
+    Log {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{file}: stored topology is unreadable: {source}")]
     Corrupt {
         file: PathBuf,
@@ -74,6 +85,8 @@ pub struct Store {
     db: Database,
     file: PathBuf,
     instance: String,
+    log: std::sync::Mutex<FlowLog>,
+    log_file: PathBuf,
 }
 
 /// What the store holds: the desired topology and how many changes made it.
@@ -113,6 +126,10 @@ fn record_bytes(topology: &Topology) -> Result<Vec<u8>, serde_json::Error> {
 impl Store {
     /// Opens (or creates) the store in `dir`, which is created (mode 0700) if missing.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with_log(dir, flowlog::LOG_BYTES)
+    }
+
+    fn open_with_log(dir: &Path, log_bytes: u64) -> Result<Store, StoreError> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -137,10 +154,17 @@ impl Store {
                     source: Box::new(e.into()),
                 },
             })?;
+        let log_file = dir.join("flows.log");
+        let log = FlowLog::open(&log_file, log_bytes).map_err(|source| StoreError::Log {
+            file: log_file.clone(),
+            source,
+        })?;
         let mut store = Store {
             db,
             file,
             instance: String::new(),
+            log: std::sync::Mutex::new(log),
+            log_file,
         };
         // The table exists from the first open on, so reads never meet its
         // absence; the instance id is made once and kept.
@@ -219,25 +243,89 @@ impl Store {
             None => Topology::default(),
         };
         let legacy_flows = topology.switches.iter().any(|s| !s.flows.is_empty());
+        let mut flows: BTreeMap<(String, String), String> = BTreeMap::new();
         match tx.open_table(FLOWS) {
             Ok(rows) => {
                 for row in rows.iter().map_err(|e| self.db_err(e))? {
                     let (k, v) = row.map_err(|e| self.db_err(e))?;
-                    let (switch, _) = k.value();
-                    // Rows of a switch the record no longer has are left
-                    // for the next commit to drop.
-                    if let Some(s) = topology.switch_mut(switch) {
-                        s.flows.push(v.value().to_string());
-                    }
+                    let (switch, id) = k.value();
+                    flows.insert((switch.to_string(), id.to_string()), v.value().to_string());
                 }
             }
             Err(redb::TableError::TableDoesNotExist(_)) => {}
             Err(e) => return Err(self.db_err(e)),
         }
+        drop(t);
+        drop(tx);
+        // Flow edits acknowledged after the table's last fold.
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let records = log
+            .replay(generation)
+            .map_err(|source| self.log_err(source))?;
+        let mut generation = generation;
+        if let Some(last) = records.last().map(|(g, _)| *g) {
+            let rows: Vec<Row> = records.into_iter().flat_map(|(_, r)| r).collect();
+            for (s, id, text) in &rows {
+                match text {
+                    Some(t) => flows.insert((s.clone(), id.clone()), t.clone()),
+                    None => flows.remove(&(s.clone(), id.clone())),
+                };
+            }
+            generation = last;
+            self.write_rows(None, rows.iter(), None, generation)?;
+        }
+        log.folded();
+        for ((switch, _), text) in flows {
+            // Rows of a switch the record no longer has are left for the
+            // next commit to drop.
+            if let Some(s) = topology.switch_mut(&switch) {
+                s.flows.push(text);
+            }
+        }
         Ok(Stored {
             topology,
             generation,
             legacy_flows,
+        })
+    }
+
+    fn log_err(&self, source: std::io::Error) -> StoreError {
+        StoreError::Log {
+            file: self.log_file.clone(),
+            source,
+        }
+    }
+
+    /// One transaction: the record (if given), the generation, then the
+    /// flow rows of `a` and `b` in that order.
+    fn write_rows<'r>(
+        &self,
+        record: Option<&[u8]>,
+        a: impl Iterator<Item = &'r Row>,
+        b: Option<&[FlowEdit<'_>]>,
+        generation: u64,
+    ) -> Result<(), StoreError> {
+        self.transact(|tx| {
+            let mut t = tx.open_table(STATE).map_err(boxed)?;
+            if let Some(bytes) = record {
+                t.insert(TOPOLOGY, bytes).map_err(boxed)?;
+            }
+            t.insert(GENERATION, generation.to_le_bytes().as_slice())
+                .map_err(boxed)?;
+            drop(t);
+            let mut rows = tx.open_table(FLOWS).map_err(boxed)?;
+            let edits = a.map(|(s, id, text)| (s.as_str(), id.as_str(), text.as_deref()));
+            let more = b
+                .unwrap_or_default()
+                .iter()
+                .map(|e| (e.switch, e.id, e.text));
+            for (switch, id, text) in edits.chain(more) {
+                match text {
+                    Some(text) => rows.insert((switch, id), text).map_err(boxed)?,
+                    None => rows.remove((switch, id)).map_err(boxed)?,
+                };
+            }
+            Ok(())
         })
     }
 
@@ -297,12 +385,15 @@ impl Store {
             }
             Ok(())
         })?;
+        // Every row was written: what the log holds is older.
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).folded();
         Ok(next)
     }
 
-    /// Writes flow rows edited one by one (and, with `record`, the
-    /// topology record, whose groups or meters changed) durably in one
-    /// transaction; returns the new generation.
+    /// Writes flow rows edited one by one durably: appended to the flow
+    /// log, or (with `record`, the topology record, whose groups or meters
+    /// changed, or when the log is full) in one transaction with what the
+    /// log held. Returns the new generation.
     pub fn commit_flows(
         &self,
         record: Option<&Topology>,
@@ -311,23 +402,32 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let bytes = record.map(|t| self.record(t)).transpose()?;
         let next = generation + 1;
-        self.transact(|tx| {
-            let mut t = tx.open_table(STATE).map_err(boxed)?;
-            if let Some(b) = &bytes {
-                t.insert(TOPOLOGY, b.as_slice()).map_err(boxed)?;
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if bytes.is_none() {
+            let rows: Vec<Row> = edits
+                .iter()
+                .map(|e| {
+                    (
+                        e.switch.to_string(),
+                        e.id.to_string(),
+                        e.text.map(str::to_string),
+                    )
+                })
+                .collect();
+            if log
+                .append(next, &rows)
+                .map_err(|source| self.log_err(source))?
+            {
+                return Ok(next);
             }
-            t.insert(GENERATION, next.to_le_bytes().as_slice())
-                .map_err(boxed)?;
-            drop(t);
-            let mut rows = tx.open_table(FLOWS).map_err(boxed)?;
-            for e in edits {
-                match e.text {
-                    Some(text) => rows.insert((e.switch, e.id), text).map_err(boxed)?,
-                    None => rows.remove((e.switch, e.id)).map_err(boxed)?,
-                };
-            }
-            Ok(())
-        })?;
+        }
+        let held: Vec<Row> = log
+            .pending
+            .iter()
+            .map(|((s, id), t)| (s.clone(), id.clone(), t.clone()))
+            .collect();
+        self.write_rows(bytes.as_deref(), held.iter(), Some(edits), next)?;
+        log.folded();
         Ok(next)
     }
 }
@@ -428,6 +528,118 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.load().unwrap().topology.switches[0].flows, ["Z"]);
+    }
+
+    fn one_switch() -> Topology {
+        Topology::parse(
+            "t",
+            "[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"p\"\ntype = \"veth\"\n",
+        )
+        .unwrap()
+    }
+
+    fn set<'a>(id: &'a str, text: &'a str) -> FlowEdit<'a> {
+        FlowEdit {
+            switch: "s",
+            id,
+            text: Some(text),
+        }
+    }
+
+    /// Where each record of the log at `file` starts and how long it is.
+    fn records(file: &Path) -> Vec<(usize, usize)> {
+        let b = std::fs::read(file).unwrap();
+        let mut at = 0;
+        let mut out = Vec::new();
+        while at + 20 <= b.len() && &b[at..at + 4] == b"VFL1" {
+            let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
+            out.push((at, 20 + len));
+            at += 20 + len;
+        }
+        out
+    }
+
+    #[test]
+    fn flow_edits_in_the_log_survive_a_restart_and_a_torn_record_is_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = one_switch();
+        let mut g;
+        {
+            let s = Store::open(dir.path()).unwrap();
+            g = s.commit(&t, &BTreeMap::new(), 0).unwrap();
+            for i in 0..5 {
+                let id = format!("f{i}");
+                g = s
+                    .commit_flows(None, &[set(&id, &id.to_uppercase())], g)
+                    .unwrap();
+            }
+            g = s
+                .commit_flows(
+                    None,
+                    &[FlowEdit {
+                        switch: "s",
+                        id: "f0",
+                        text: None,
+                    }],
+                    g,
+                )
+                .unwrap();
+        }
+        let log = dir.path().join("flows.log");
+        assert_eq!(records(&log).len(), 6, "each edit is one record");
+        {
+            let s = Store::open(dir.path()).unwrap();
+            let got = s.load().unwrap();
+            assert_eq!(got.topology.switches[0].flows, ["F1", "F2", "F3", "F4"]);
+            assert_eq!(got.generation, g);
+            // Start folded the log into the table: a record written now
+            // starts a new round, and the old rounds' records are not replayed.
+            g = s.commit_flows(None, &[set("f9", "F9")], g).unwrap();
+            g = s.commit_flows(None, &[set("f8", "F8")], g).unwrap();
+        }
+        // A crash tore the last record: it is not replayed, nor anything after it.
+        let (at, len) = records(&log)[1];
+        let mut b = std::fs::read(&log).unwrap();
+        b[at + len - 1] ^= 0xff;
+        std::fs::write(&log, &b).unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let got = s.load().unwrap();
+        assert_eq!(
+            got.topology.switches[0].flows,
+            ["F1", "F2", "F3", "F4", "F9"]
+        );
+        assert_eq!(got.generation, g - 1);
+    }
+
+    #[test]
+    fn a_full_log_is_folded_and_a_full_commit_outdates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = one_switch();
+        let s = Store::open_with_log(dir.path(), 512).unwrap();
+        let mut g = s.commit(&t, &BTreeMap::new(), 0).unwrap();
+        let ids: Vec<String> = (0..40).map(|i| format!("f{i:02}")).collect();
+        for id in &ids {
+            g = s.commit_flows(None, &[set(id, id)], g).unwrap();
+        }
+        // Too big for the log at all: straight into the table, with what the log held.
+        let big = "x".repeat(600);
+        g = s.commit_flows(None, &[set("big", &big)], g).unwrap();
+        drop(s);
+        let s = Store::open_with_log(dir.path(), 512).unwrap();
+        let got = s.load().unwrap();
+        assert_eq!(got.generation, g);
+        let mut want: Vec<String> = vec![big.clone()];
+        want.extend(ids.iter().cloned());
+        assert_eq!(got.topology.switches[0].flows, want);
+        // Edits in the log, then an apply: the apply's rows alone remain.
+        g = s.commit_flows(None, &[set("late", "LATE")], g).unwrap();
+        let flows = BTreeMap::from([("s".to_string(), rows(&[("only", "ONLY")]))]);
+        g = s.commit(&t, &flows, g).unwrap();
+        drop(s);
+        let s = Store::open_with_log(dir.path(), 512).unwrap();
+        let got = s.load().unwrap();
+        assert_eq!(got.topology.switches[0].flows, ["ONLY"]);
+        assert_eq!(got.generation, g);
     }
 
     #[test]
