@@ -453,11 +453,7 @@ mod tests {
     #[test]
     fn a_commit_survives_reopening_and_a_second_open_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let t = Topology::parse(
-            "t",
-            "[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"p\"\ntype = \"veth\"\n",
-        )
-        .unwrap();
+        let t = one_switch();
         {
             let s = Store::open(dir.path()).unwrap();
             assert_eq!(s.load().unwrap().generation, 0);
@@ -483,11 +479,7 @@ mod tests {
     #[test]
     fn flow_rows_are_written_one_by_one_and_a_commit_replaces_them_all() {
         let dir = tempfile::tempdir().unwrap();
-        let mut t = Topology::parse(
-            "t",
-            "[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"p\"\ntype = \"veth\"\n",
-        )
-        .unwrap();
+        let mut t = one_switch();
         let s = Store::open(dir.path()).unwrap();
         let flows = BTreeMap::from([("s".to_string(), rows(&[("a", "A1"), ("b", "B1")]))]);
         let g = s.commit(&t, &flows, 0).unwrap();
@@ -645,11 +637,7 @@ mod tests {
     #[test]
     fn a_record_with_flow_texts_from_an_older_vepa_still_loads_them() {
         let dir = tempfile::tempdir().unwrap();
-        let mut t = Topology::parse(
-            "t",
-            "[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"p\"\ntype = \"veth\"\n",
-        )
-        .unwrap();
+        let mut t = one_switch();
         t.switches[0].flows = vec!["priority=1,actions=drop".into()];
         let s = Store::open(dir.path()).unwrap();
         let old = serde_json::to_vec(&t).unwrap();
