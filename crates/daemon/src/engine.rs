@@ -75,8 +75,8 @@ struct Running {
 /// Flow-by-flow edits of one switch not yet in the store.
 #[derive(Debug, Clone, Default)]
 pub struct Journal {
-    /// Flow identity → its text now (`None`: removed).
-    pub rows: HashMap<String, Option<String>>,
+    /// Flow identity → its install order and text now (`None`: removed).
+    pub rows: HashMap<String, Option<(u64, String)>>,
     /// Groups or meters changed: the topology record is written too.
     pub record: bool,
 }
@@ -248,11 +248,12 @@ impl Engine {
         for s in e.sdn.values_mut() {
             s.text_stale = true;
         }
-        if stored.legacy_flows {
-            // An older vepa kept the flow texts in the record: move them to rows.
-            e.generation = e
-                .store
-                .commit(&desired, &e.flow_rows(&desired), e.generation)?;
+        if stored.legacy_flows || desired.switches.iter().any(|s| !s.flows.is_empty()) {
+            // The flows were rebuilt in their install order and numbered
+            // afresh: the rows take the new numbers (and move from an older
+            // vepa's form), so later edits keep counting up from them.
+            e.store
+                .rewrite(&desired, &e.flow_rows(&desired), e.generation)?;
         }
         for d in devices::devices(&e.desired, &kernel) {
             match e.owner.adopt(&e.desired, &d) {

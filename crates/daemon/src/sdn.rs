@@ -130,7 +130,7 @@ impl Engine {
         }
         for r in now {
             let text = format_flow(&spec_of(r), PortNames(&names));
-            s.journal.rows.insert(flow_id(r), Some(text));
+            s.journal.rows.insert(flow_id(r), Some((r.id, text)));
         }
         s.journal.record |= record;
     }
@@ -147,7 +147,10 @@ impl Engine {
                 .pipeline
                 .flows(&FlowFilter::default())
                 .iter()
-                .map(|r| (flow_id(r), format_flow(&spec_of(r), PortNames(&names))))
+                .map(|r| {
+                    let text = format_flow(&spec_of(r), PortNames(&names));
+                    (flow_id(r), r.id, text)
+                })
                 .collect();
             out.insert(s.name.clone(), rows);
         }
@@ -388,10 +391,10 @@ impl Engine {
             .sdn
             .iter()
             .flat_map(|(name, s)| {
-                s.journal.rows.iter().map(move |(id, text)| FlowEdit {
+                s.journal.rows.iter().map(move |(id, row)| FlowEdit {
                     switch: name,
                     id,
-                    text: text.as_deref(),
+                    row: row.as_ref().map(|(seq, text)| (*seq, text.as_str())),
                 })
             })
             .collect();

@@ -9,9 +9,9 @@
 //! here). The log's blocks are written once, when it is made, so a record
 //! written later changes no file metadata and `fdatasync` flushes just it.
 //!
-//! A record: magic `VFL1`, payload length (u32 LE), generation (u64 LE),
-//! CRC-32 of the payload (u32 LE), then the payload, JSON
-//! `[[switch, id, text or null], ...]`. Each round of records starts at the
+//! A record: magic `VFL2`, payload length (u32 LE), generation (u64 LE),
+//! CRC-32 of the length, the generation and the payload (u32 LE), then
+//! the payload, JSON `[[switch, id, [seq, text] or null], ...]`. Each round of records starts at the
 //! file's beginning with the generation after the store's and counts up by
 //! one. Replay takes records while they are whole, their checksums hold
 //! and their generations follow the store's one by one, skipping those the
@@ -26,11 +26,20 @@ use std::path::Path;
 
 /// The log's size: about 20,000 single-flow records between folds.
 pub(super) const LOG_BYTES: u64 = 4 << 20;
-const MAGIC: &[u8; 4] = b"VFL1";
+const MAGIC: &[u8; 4] = b"VFL2";
 const HEADER: u64 = 20;
 
-/// (switch, flow identity, text; `None`: removed).
-pub(super) type Row = (String, String, Option<String>);
+/// (switch, flow identity, (install order, text); `None`: removed).
+pub(super) type Row = (String, String, Option<(u64, String)>);
+
+/// The checksum of a record: its length, generation and payload.
+fn crc(len: u32, generation: u64, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&len.to_le_bytes());
+    h.update(&generation.to_le_bytes());
+    h.update(payload);
+    h.finalize()
+}
 
 pub(super) struct FlowLog {
     file: File,
@@ -38,7 +47,10 @@ pub(super) struct FlowLog {
     /// Where the next record goes.
     end: u64,
     /// Rows in the log and not yet in the store's table.
-    pub(super) pending: HashMap<(String, String), Option<String>>,
+    pub(super) pending: HashMap<(String, String), Option<(u64, String)>>,
+    /// An append failed part way: what it left must not be replayed, so
+    /// the next commit goes to the store (whose generation then covers it).
+    pub(super) fold_next: bool,
 }
 
 impl FlowLog {
@@ -53,6 +65,7 @@ impl FlowLog {
             .mode(0o600)
             .open(path)?;
         let have = file.metadata()?.len();
+        let made = have == 0;
         if have < size {
             // Written blocks, not a hole: a record written later allocates nothing.
             let zeros = vec![0u8; 1 << 16];
@@ -64,11 +77,18 @@ impl FlowLog {
             }
             file.sync_all()?;
         }
+        if made {
+            // The new name itself, so a record synced later is findable.
+            if let Some(dir) = path.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+        }
         Ok(FlowLog {
             file,
             size,
             end: 0,
             pending: HashMap::new(),
+            fold_next: false,
         })
     }
 
@@ -86,16 +106,17 @@ impl FlowLog {
                 break;
             }
             let (len, rest) = rest.split_at(4);
-            let (g, crc) = rest.split_at(8);
-            let len = u64::from(u32::from_le_bytes(len.try_into().unwrap_or_default()));
+            let (g, sum) = rest.split_at(8);
+            let len32 = u32::from_le_bytes(len.try_into().unwrap_or_default());
+            let len = u64::from(len32);
             let g = u64::from_le_bytes(g.try_into().unwrap_or_default());
-            let crc = u32::from_le_bytes(crc.try_into().unwrap_or_default());
+            let sum = u32::from_le_bytes(sum.try_into().unwrap_or_default());
             if at + HEADER + len > self.size {
                 break;
             }
             let mut payload = vec![0u8; len as usize];
             self.file.read_exact_at(&mut payload, at + HEADER)?;
-            if crc32fast::hash(&payload) != crc {
+            if crc(len32, g, &payload) != sum {
                 break;
             }
             if g > generation {
@@ -125,10 +146,19 @@ impl FlowLog {
         rec.extend_from_slice(MAGIC);
         rec.extend_from_slice(&(len as u32).to_le_bytes());
         rec.extend_from_slice(&generation.to_le_bytes());
-        rec.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        rec.extend_from_slice(&crc(len as u32, generation, &payload).to_le_bytes());
         rec.extend_from_slice(&payload);
-        self.file.write_all_at(&rec, self.end)?;
-        self.file.sync_data()?;
+        let written = self
+            .file
+            .write_all_at(&rec, self.end)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Refused, yet the record may sit whole in the page cache:
+            // blank its magic (best effort) and commit the next to the store.
+            let _ = self.file.write_all_at(&[0u8; 4], self.end);
+            self.fold_next = true;
+            return Err(e);
+        }
         self.end += HEADER + len;
         for (s, id, text) in rows {
             self.pending.insert((s.clone(), id.clone()), text.clone());
@@ -141,5 +171,6 @@ impl FlowLog {
     pub(super) fn folded(&mut self) {
         self.pending.clear();
         self.end = 0;
+        self.fold_next = false;
     }
 }

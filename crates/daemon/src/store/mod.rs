@@ -23,8 +23,10 @@ use std::path::{Path, PathBuf};
 use vepa_api::topology::Topology;
 
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
-/// (switch, flow identity) → flow text.
-const FLOWS: TableDefinition<(&str, &str), &str> = TableDefinition::new("flows");
+/// (switch, flow identity) → (install order, flow text).
+const FLOWS: TableDefinition<(&str, &str), (u64, &str)> = TableDefinition::new("flow_rows");
+/// The first form of the rows (no install order), read so it can be moved.
+const FLOWS_V1: TableDefinition<(&str, &str), &str> = TableDefinition::new("flows");
 const TOPOLOGY: &str = "topology";
 const GENERATION: &str = "generation";
 const INSTANCE: &str = "instance";
@@ -99,15 +101,17 @@ pub struct Stored {
     pub legacy_flows: bool,
 }
 
-/// One switch's flows as rows: (identity, text).
-pub type FlowRows = Vec<(String, String)>;
+/// One switch's flows as rows: (identity, install order, text). Flows of
+/// equal priority that overlap match in install order, so a restart must
+/// build them in it.
+pub type FlowRows = Vec<(String, u64, String)>;
 
-/// A flow row to write (`text`) or remove (`None`).
+/// A flow row to write (`(install order, text)`) or remove (`None`).
 #[derive(Debug, Clone, Copy)]
 pub struct FlowEdit<'a> {
     pub switch: &'a str,
     pub id: &'a str,
-    pub text: Option<&'a str>,
+    pub row: Option<(u64, &'a str)>,
 }
 
 fn boxed(e: impl Into<redb::Error>) -> Box<redb::Error> {
@@ -242,14 +246,31 @@ impl Store {
             })?,
             None => Topology::default(),
         };
-        let legacy_flows = topology.switches.iter().any(|s| !s.flows.is_empty());
-        let mut flows: BTreeMap<(String, String), String> = BTreeMap::new();
+        let mut legacy_flows = topology.switches.iter().any(|s| !s.flows.is_empty());
+        let mut flows: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
         match tx.open_table(FLOWS) {
             Ok(rows) => {
                 for row in rows.iter().map_err(|e| self.db_err(e))? {
                     let (k, v) = row.map_err(|e| self.db_err(e))?;
                     let (switch, id) = k.value();
-                    flows.insert((switch.to_string(), id.to_string()), v.value().to_string());
+                    let (seq, text) = v.value();
+                    flows.insert(
+                        (switch.to_string(), id.to_string()),
+                        (seq, text.to_string()),
+                    );
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(self.db_err(e)),
+        }
+        match tx.open_table(FLOWS_V1) {
+            Ok(rows) => {
+                for (seq, row) in rows.iter().map_err(|e| self.db_err(e))?.enumerate() {
+                    let (k, v) = row.map_err(|e| self.db_err(e))?;
+                    let (switch, id) = k.value();
+                    let key = (switch.to_string(), id.to_string());
+                    flows.insert(key, (seq as u64, v.value().to_string()));
+                    legacy_flows = true;
                 }
             }
             Err(redb::TableError::TableDoesNotExist(_)) => {}
@@ -265,9 +286,9 @@ impl Store {
         let mut generation = generation;
         if let Some(last) = records.last().map(|(g, _)| *g) {
             let rows: Vec<Row> = records.into_iter().flat_map(|(_, r)| r).collect();
-            for (s, id, text) in &rows {
-                match text {
-                    Some(t) => flows.insert((s.clone(), id.clone()), t.clone()),
+            for (s, id, row) in &rows {
+                match row {
+                    Some(r) => flows.insert((s.clone(), id.clone()), r.clone()),
                     None => flows.remove(&(s.clone(), id.clone())),
                 };
             }
@@ -275,7 +296,12 @@ impl Store {
             self.write_rows(None, rows.iter(), None, generation)?;
         }
         log.folded();
-        for ((switch, _), text) in flows {
+        let mut ordered: Vec<(String, u64, String)> = flows
+            .into_iter()
+            .map(|((switch, _), (seq, text))| (switch, seq, text))
+            .collect();
+        ordered.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        for (switch, _, text) in ordered {
             // Rows of a switch the record no longer has are left for the
             // next commit to drop.
             if let Some(s) = topology.switch_mut(&switch) {
@@ -314,14 +340,17 @@ impl Store {
                 .map_err(boxed)?;
             drop(t);
             let mut rows = tx.open_table(FLOWS).map_err(boxed)?;
-            let edits = a.map(|(s, id, text)| (s.as_str(), id.as_str(), text.as_deref()));
+            let edits = a.map(|(s, id, row)| {
+                let row = row.as_ref().map(|(seq, t)| (*seq, t.as_str()));
+                (s.as_str(), id.as_str(), row)
+            });
             let more = b
                 .unwrap_or_default()
                 .iter()
-                .map(|e| (e.switch, e.id, e.text));
-            for (switch, id, text) in edits.chain(more) {
-                match text {
-                    Some(text) => rows.insert((switch, id), text).map_err(boxed)?,
+                .map(|e| (e.switch, e.id, e.row));
+            for (switch, id, row) in edits.chain(more) {
+                match row {
+                    Some(row) => rows.insert((switch, id), row).map_err(boxed)?,
                     None => rows.remove((switch, id)).map_err(boxed)?,
                 };
             }
@@ -366,20 +395,42 @@ impl Store {
         flows: &BTreeMap<String, FlowRows>,
         generation: u64,
     ) -> Result<u64, StoreError> {
+        self.write_all(topology, flows, generation + 1)?;
+        Ok(generation + 1)
+    }
+
+    /// As [`commit`](Self::commit), keeping the generation: the same
+    /// state written again (at start, with the install order renumbered
+    /// as the flows were rebuilt, or moved from an older form).
+    pub fn rewrite(
+        &self,
+        topology: &Topology,
+        flows: &BTreeMap<String, FlowRows>,
+        generation: u64,
+    ) -> Result<(), StoreError> {
+        self.write_all(topology, flows, generation)
+    }
+
+    fn write_all(
+        &self,
+        topology: &Topology,
+        flows: &BTreeMap<String, FlowRows>,
+        generation: u64,
+    ) -> Result<(), StoreError> {
         let bytes = self.record(topology)?;
-        let next = generation + 1;
         self.transact(|tx| {
             let mut t = tx.open_table(STATE).map_err(boxed)?;
             t.insert(TOPOLOGY, bytes.as_slice()).map_err(boxed)?;
-            t.insert(GENERATION, next.to_le_bytes().as_slice())
+            t.insert(GENERATION, generation.to_le_bytes().as_slice())
                 .map_err(boxed)?;
             t.remove(PENDING).map_err(boxed)?;
             drop(t);
             tx.delete_table(FLOWS).map_err(boxed)?;
+            tx.delete_table(FLOWS_V1).map_err(boxed)?;
             let mut rows = tx.open_table(FLOWS).map_err(boxed)?;
             for (switch, r) in flows {
-                for (id, text) in r {
-                    rows.insert((switch.as_str(), id.as_str()), text.as_str())
+                for (id, seq, text) in r {
+                    rows.insert((switch.as_str(), id.as_str()), (*seq, text.as_str()))
                         .map_err(boxed)?;
                 }
             }
@@ -387,7 +438,7 @@ impl Store {
         })?;
         // Every row was written: what the log holds is older.
         self.log.lock().unwrap_or_else(|p| p.into_inner()).folded();
-        Ok(next)
+        Ok(())
     }
 
     /// Writes flow rows edited one by one durably: appended to the flow
@@ -403,14 +454,14 @@ impl Store {
         let bytes = record.map(|t| self.record(t)).transpose()?;
         let next = generation + 1;
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        if bytes.is_none() {
+        if bytes.is_none() && !log.fold_next {
             let rows: Vec<Row> = edits
                 .iter()
                 .map(|e| {
                     (
                         e.switch.to_string(),
                         e.id.to_string(),
-                        e.text.map(str::to_string),
+                        e.row.map(|(seq, t)| (seq, t.to_string())),
                     )
                 })
                 .collect();
@@ -469,10 +520,12 @@ mod tests {
         assert_eq!((got.topology, got.generation), (t, 1));
     }
 
+    /// Rows in install order as given.
     fn rows(pairs: &[(&str, &str)]) -> FlowRows {
         pairs
             .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .enumerate()
+            .map(|(i, (a, b))| (a.to_string(), i as u64, b.to_string()))
             .collect()
     }
 
@@ -481,15 +534,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut t = one_switch();
         let s = Store::open(dir.path()).unwrap();
-        let flows = BTreeMap::from([("s".to_string(), rows(&[("a", "A1"), ("b", "B1")]))]);
+        // Loaded in install order, not in the order of their identities.
+        let flows = BTreeMap::from([("s".to_string(), rows(&[("b", "B1"), ("a", "A1")]))]);
         let g = s.commit(&t, &flows, 0).unwrap();
         let got = s.load().unwrap();
-        assert_eq!(got.topology.switches[0].flows, ["A1", "B1"]);
+        assert_eq!(got.topology.switches[0].flows, ["B1", "A1"]);
         assert!(!got.legacy_flows);
-        let edit = |id, text| FlowEdit {
+        let edit = |id, row| FlowEdit {
             switch: "s",
             id,
-            text,
+            row,
         };
         // Rows of another switch are ignored on load; one is replaced, one removed, one added.
         let g = s
@@ -497,12 +551,12 @@ mod tests {
                 None,
                 &[
                     edit("a", None),
-                    edit("b", Some("B2")),
-                    edit("c", Some("C1")),
+                    edit("b", Some((0, "B2"))),
+                    edit("c", Some((7, "C1"))),
                     FlowEdit {
                         switch: "gone",
                         id: "x",
-                        text: Some("X"),
+                        row: Some((1, "X")),
                     },
                 ],
                 g,
@@ -530,11 +584,11 @@ mod tests {
         .unwrap()
     }
 
-    fn set<'a>(id: &'a str, text: &'a str) -> FlowEdit<'a> {
+    fn set<'a>(id: &'a str, seq: u64, text: &'a str) -> FlowEdit<'a> {
         FlowEdit {
             switch: "s",
             id,
-            text: Some(text),
+            row: Some((seq, text)),
         }
     }
 
@@ -543,7 +597,7 @@ mod tests {
         let b = std::fs::read(file).unwrap();
         let mut at = 0;
         let mut out = Vec::new();
-        while at + 20 <= b.len() && &b[at..at + 4] == b"VFL1" {
+        while at + 20 <= b.len() && &b[at..at + 4] == b"VFL2" {
             let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
             out.push((at, 20 + len));
             at += 20 + len;
@@ -562,7 +616,7 @@ mod tests {
             for i in 0..5 {
                 let id = format!("f{i}");
                 g = s
-                    .commit_flows(None, &[set(&id, &id.to_uppercase())], g)
+                    .commit_flows(None, &[set(&id, i, &id.to_uppercase())], g)
                     .unwrap();
             }
             g = s
@@ -571,7 +625,7 @@ mod tests {
                     &[FlowEdit {
                         switch: "s",
                         id: "f0",
-                        text: None,
+                        row: None,
                     }],
                     g,
                 )
@@ -586,8 +640,8 @@ mod tests {
             assert_eq!(got.generation, g);
             // Start folded the log into the table: a record written now
             // starts a new round, and the old rounds' records are not replayed.
-            g = s.commit_flows(None, &[set("f9", "F9")], g).unwrap();
-            g = s.commit_flows(None, &[set("f8", "F8")], g).unwrap();
+            g = s.commit_flows(None, &[set("f9", 9, "F9")], g).unwrap();
+            g = s.commit_flows(None, &[set("f8", 8, "F8")], g).unwrap();
         }
         // A crash tore the last record: it is not replayed, nor anything after it.
         let (at, len) = records(&log)[1];
@@ -610,12 +664,14 @@ mod tests {
         let s = Store::open_with_log(dir.path(), 512).unwrap();
         let mut g = s.commit(&t, &BTreeMap::new(), 0).unwrap();
         let ids: Vec<String> = (0..40).map(|i| format!("f{i:02}")).collect();
-        for id in &ids {
-            g = s.commit_flows(None, &[set(id, id)], g).unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            g = s
+                .commit_flows(None, &[set(id, i as u64 + 1, id)], g)
+                .unwrap();
         }
         // Too big for the log at all: straight into the table, with what the log held.
         let big = "x".repeat(600);
-        g = s.commit_flows(None, &[set("big", &big)], g).unwrap();
+        g = s.commit_flows(None, &[set("big", 0, &big)], g).unwrap();
         drop(s);
         let s = Store::open_with_log(dir.path(), 512).unwrap();
         let got = s.load().unwrap();
@@ -624,7 +680,7 @@ mod tests {
         want.extend(ids.iter().cloned());
         assert_eq!(got.topology.switches[0].flows, want);
         // Edits in the log, then an apply: the apply's rows alone remain.
-        g = s.commit_flows(None, &[set("late", "LATE")], g).unwrap();
+        g = s.commit_flows(None, &[set("late", 99, "LATE")], g).unwrap();
         let flows = BTreeMap::from([("s".to_string(), rows(&[("only", "ONLY")]))]);
         g = s.commit(&t, &flows, g).unwrap();
         drop(s);
