@@ -113,14 +113,18 @@ impl Engine {
             })
     }
 
-    /// Notes an edit of switch `switch`: `now` are flows as they now are,
-    /// `gone` flows removed; `record` when groups or meters changed.
-    fn edited(&mut self, switch: &str, now: &[Arc<Rule>], gone: &[Arc<Rule>], record: bool) {
+    /// Notes an edit of switch `switch`: `now` are flows as they now are
+    /// (texts with the switch's port `names`), `gone` flows removed;
+    /// `record` when groups or meters changed.
+    fn edited(
+        &mut self,
+        switch: &str,
+        names: &[String],
+        now: &[Arc<Rule>],
+        gone: &[Arc<Rule>],
+        record: bool,
+    ) {
         self.flows_edited_ms = self.now_ms();
-        let names = match self.desired.switch(switch) {
-            Some(s) if !now.is_empty() => s.port_names(),
-            _ => Vec::new(),
-        };
         let Some(s) = self.sdn.get_mut(switch) else {
             return;
         };
@@ -129,7 +133,7 @@ impl Engine {
             s.journal.rows.insert(flow_id(r), None);
         }
         for r in now {
-            let text = format_flow(&spec_of(r), PortNames(&names));
+            let text = format_flow(&spec_of(r), PortNames(names));
             s.journal.rows.insert(flow_id(r), Some((r.id, text)));
         }
         s.journal.record |= record;
@@ -164,7 +168,8 @@ impl Engine {
         switch: &str,
         spec: FlowSpec,
     ) -> Result<Option<Arc<Rule>>, ChangeError> {
-        let ports = self.port_names(switch)?.len();
+        let names = self.port_names(switch)?;
+        let ports = names.len();
         let now = self.now_ms();
         let sdn = self.sdn_mut(switch)?;
         let (table, priority, matcher) = (spec.table, spec.priority, spec.matcher.clone());
@@ -179,7 +184,7 @@ impl Engine {
             .cloned()
             .into_iter()
             .collect();
-        self.edited(switch, &stored, &[], false);
+        self.edited(switch, &names, &stored, &[], false);
         Ok(r)
     }
 
@@ -190,14 +195,15 @@ impl Engine {
         instructions: &[Instruction],
         reset_counts: bool,
     ) -> Result<usize, ChangeError> {
-        let ports = self.port_names(switch)?.len();
+        let names = self.port_names(switch)?;
+        let ports = names.len();
         let sdn = self.sdn_mut(switch)?;
         let now = sdn
             .pipeline
             .modify(filter, instructions, reset_counts, ports)
             .map_err(|e| flow_error(switch, e))?;
         if !now.is_empty() {
-            self.edited(switch, &now, &[], false);
+            self.edited(switch, &names, &now, &[], false);
         }
         Ok(now.len())
     }
@@ -210,7 +216,7 @@ impl Engine {
         let sdn = self.sdn_mut(switch)?;
         let gone = sdn.pipeline.delete(filter);
         if !gone.is_empty() {
-            self.edited(switch, &[], &gone, false);
+            self.edited(switch, &[], &[], &gone, false);
         }
         Ok(gone)
     }
@@ -224,7 +230,7 @@ impl Engine {
             sdn.pipeline.add_group(g, ports)
         };
         r.map_err(|e| flow_error(switch, e))?;
-        self.edited(switch, &[], &[], true);
+        self.edited(switch, &[], &[], &[], true);
         Ok(())
     }
 
@@ -240,7 +246,7 @@ impl Engine {
         sdn.pipeline
             .add_meter(m, modify, now)
             .map_err(|e| flow_error(switch, e))?;
-        self.edited(switch, &[], &[], true);
+        self.edited(switch, &[], &[], &[], true);
         Ok(())
     }
 
@@ -252,7 +258,7 @@ impl Engine {
     ) -> Result<Vec<Arc<Rule>>, ChangeError> {
         let sdn = self.sdn_mut(switch)?;
         let gone = sdn.pipeline.delete_meter(id);
-        self.edited(switch, &[], &gone, true);
+        self.edited(switch, &[], &[], &gone, true);
         Ok(gone)
     }
 
@@ -264,7 +270,7 @@ impl Engine {
     ) -> Result<Vec<Arc<Rule>>, ChangeError> {
         let sdn = self.sdn_mut(switch)?;
         let gone = sdn.pipeline.delete_group(id);
-        self.edited(switch, &[], &gone, true);
+        self.edited(switch, &[], &[], &gone, true);
         Ok(gone)
     }
 
@@ -319,7 +325,7 @@ impl Engine {
                 continue;
             }
             let rules: Vec<Arc<Rule>> = gone.iter().map(|(r, _)| Arc::clone(r)).collect();
-            self.edited(&name, &[], &rules, false);
+            self.edited(&name, &[], &[], &rules, false);
             self.publish(&name);
             out.extend(gone.into_iter().map(|(r, why)| (name.clone(), r, why)));
         }
