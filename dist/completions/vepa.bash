@@ -1104,7 +1104,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__daemon)
-            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --workers --busy-poll --default --openflow-private-key --openflow-certificate --openflow-ca-cert --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --etcd-cacert --etcd-cert --etcd-key --etcd-user --etcd-password-file --socket --url --token-file --help"
+            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --workers --busy-poll --xdp --default --openflow-private-key --openflow-certificate --openflow-ca-cert --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --etcd-cacert --etcd-cert --etcd-key --etcd-user --etcd-password-file --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4312,7 +4312,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__run)
-            opts="-f -h --file --stats-json --workers --busy-poll --rx-ring --socket --url --token-file --help"
+            opts="-f -h --file --stats-json --workers --busy-poll --xdp --rx-ring --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -66,6 +66,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand run" -l socket -d 'The daemon\
 complete -c vepa -n "__fish_vepa_using_subcommand run" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand run" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand run" -l busy-poll -d 'Workers never sleep: lowest latency, one busy core per worker even with no traffic (like Open vSwitch\'s PMD threads)'
+complete -c vepa -n "__fish_vepa_using_subcommand run" -l xdp -d 'Interface ports (veth, netdev, patch veths) receive and send through AF_XDP: an XDP program on the device hands frames to vepa\'s mapped rings. A port where XDP cannot attach natively (or with several receive queues) stays on AF_PACKET, with a warning; `vepa doctor` says whether this kernel can'
 complete -c vepa -n "__fish_vepa_using_subcommand run" -l rx-ring -d 'Experimental: AF_PACKET ports receive through a TPACKET_V3 ring (see bench/RESULTS.md)'
 complete -c vepa -n "__fish_vepa_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand validate" -s f -l file -d 'Topology file (TOML)' -r -F
@@ -96,6 +97,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l socket -d 'The daem
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l busy-poll -d 'Workers never sleep: lowest latency, one busy core per worker even with no traffic (like Open vSwitch\'s PMD threads)'
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l xdp -d 'Interface ports (veth, netdev, patch veths) receive and send through AF_XDP: an XDP program on the device hands frames to vepa\'s mapped rings. A port where XDP cannot attach natively (or with several receive queues) stays on AF_PACKET, with a warning; `vepa doctor` says whether this kernel can'
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l default -d 'On an empty store, start with the embedded default topology (examples/daemon-default.toml: switch vepa0, two VMs in namespaces)'
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand doctor" -s o -l output -d 'Output format' -r -f -a "table\t''

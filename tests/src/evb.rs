@@ -10,6 +10,8 @@ use std::fmt::Write;
 pub enum Backend {
     Kernel,
     Vepa,
+    /// vepa with `--xdp`: the VMs' and the outside host's veths are AF_XDP ports.
+    VepaXdp,
 }
 
 pub struct Evb {
@@ -48,7 +50,8 @@ impl Evb {
         };
         match backend {
             Backend::Kernel => evb.build_kernel(&id, mode, relay),
-            Backend::Vepa => evb.build_vepa(&id, mode, relay),
+            Backend::Vepa => evb.build_vepa(&id, mode, relay, &[]),
+            Backend::VepaXdp => evb.build_vepa(&id, mode, relay, &["--xdp"]),
         }
         // Every mode lets vm1 reach the outside host; once it does, the path
         // through the relay is up (a fresh Linux bridge port takes a moment).
@@ -117,7 +120,7 @@ impl Evb {
         self._infra = vec![host, relay_ns];
     }
 
-    fn build_vepa(&mut self, id: &str, mode: &str, relay: bool) {
+    fn build_vepa(&mut self, id: &str, mode: &str, relay: bool, args: &[&str]) {
         let mut t = String::new();
         let _ = write!(
             t,
@@ -142,7 +145,15 @@ impl Evb {
         // datapath crosses it in memory.
         let mut links = self.vm_ports.clone();
         links.push(format!("e{id}o"));
-        self.vepa = Some(Vepa::start(&t, &links));
+        self.vepa = Some(Vepa::start_with(None, args, &t, &links));
+        if !args.is_empty() {
+            for l in &links {
+                assert!(
+                    crate::has_xdp(l),
+                    "{l}: vepa {args:?} left no XDP program on it"
+                );
+            }
+        }
     }
 
     pub fn ns(&self, host: usize) -> &str {

@@ -132,6 +132,26 @@ pub fn link_exists(name: &str) -> bool {
     std::path::Path::new("/sys/class/net").join(name).exists()
 }
 
+/// Whether vepa's XDP program (`vepa_xsk`) sits on `link` (in the root
+/// namespace), waiting up to 5 s for the port to open.
+pub fn has_xdp(link: &str) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = Command::new("ip")
+            .args(["link", "show", "dev", link])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        if out.contains("name vepa_xsk") {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Links in the root namespace removed on drop (best effort; a link that
 /// is already gone is fine).
 pub struct Links(pub Vec<String>);

@@ -1,6 +1,7 @@
 //! One ARP request from VM1, counted as it arrives in every VM's namespace:
 //! in veb and vepa (relay on) VM2 and VM3 get it exactly once and VM1
-//! never; in private it comes back to VM1 alone. Kernel and vepa alike.
+//! never; in private it comes back to VM1 alone. Kernel and vepa alike,
+//! vepa with AF_PACKET ports and with AF_XDP ports.
 
 use std::time::Duration;
 use vepa_itest::evb::{Backend, Evb};
@@ -36,6 +37,11 @@ fn check(mode: &str, want: [usize; 3]) {
     assert_eq!(
         vepa, want,
         "{mode}: vepa delivered [vm1, vm2, vm3] = {vepa:?}"
+    );
+    let xdp = arrivals(Backend::VepaXdp, mode);
+    assert_eq!(
+        xdp, want,
+        "{mode}: vepa with AF_XDP ports delivered [vm1, vm2, vm3] = {xdp:?}"
     );
 }
 

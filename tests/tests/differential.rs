@@ -1,6 +1,7 @@
 //! The kernel differential test: the same picture with kernel macvlans and
 //! a Linux bridge relay, and with vepa; the reachability matrices must be
-//! equal, and equal to what docs/design.md §2 measured.
+//! equal, and equal to what docs/design.md §2 measured. vepa runs twice:
+//! with AF_PACKET ports and with AF_XDP ports (`--xdp`).
 
 use vepa_itest::evb::{expected_reach, show, Backend, Evb};
 use vepa_itest::{reach_matrix, require_root};
@@ -13,6 +14,10 @@ fn check(mode: &str, relay: bool) {
     };
     let vepa = {
         let evb = Evb::build(Backend::Vepa, mode, relay);
+        reach_matrix(&evb.endpoints())
+    };
+    let xdp = {
+        let evb = Evb::build(Backend::VepaXdp, mode, relay);
         reach_matrix(&evb.endpoints())
     };
     let truth: Vec<Vec<bool>> = (0..4)
@@ -33,6 +38,13 @@ fn check(mode: &str, relay: bool) {
         kernel,
         "{mode} relay={relay}: vepa{} kernel{}",
         show(&vepa),
+        show(&kernel)
+    );
+    assert_eq!(
+        xdp,
+        kernel,
+        "{mode} relay={relay}: vepa with AF_XDP ports{} kernel{}",
+        show(&xdp),
         show(&kernel)
     );
 }

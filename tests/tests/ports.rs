@@ -176,3 +176,101 @@ fn the_receive_ring_forwards() {
     let stats = vepa.stop();
     assert!(counter(&stats, "s", &pa, "rx_frames") > 0);
 }
+
+/// With `--xdp`, veth and netdev ports go through AF_XDP: a tap (with
+/// offloads), two veths and an existing veth as a netdev all reach each
+/// other; TCP crosses from an XDP port to the tap (the veth's sender left
+/// its checksums partial: vepa marks them so and the tap's kernel takes
+/// them) and from the tap's GSO frames to an XDP port (cut to wire size
+/// and finished by vepa), UDP from the netdev to a veth. A veth at MTU
+/// 9000, where XDP cannot attach, stays on AF_PACKET and forwards too.
+#[test]
+fn xdp_ports_forward_and_fall_back_where_xdp_cannot_attach() {
+    require_root();
+    let id = uid();
+    let ns: Vec<Netns> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|h| Netns::new(&format!("xp{id}{h}")))
+        .collect();
+    let existing = format!("x{id}d");
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        &existing,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        &ns[3].name,
+    ]);
+    let _existing = Links(vec![existing.clone()]);
+    sh(&["ip", "link", "set", &existing, "up"]);
+    ns[3].exec(&["ip", "addr", "add", "10.8.1.4/24", "dev", "eth0"]);
+    ns[3].exec(&["ip", "link", "set", "eth0", "up"]);
+    let (tap, vb, vc, ve) = (
+        format!("t{id}a"),
+        format!("v{id}b"),
+        format!("v{id}c"),
+        format!("v{id}e"),
+    );
+    let topo = format!(
+        "[[switch]]\nname = \"s\"\n\
+         [[switch.port]]\nname = \"{tap}\"\ntype = \"tap\"\nnetns = \"{a}\"\naddress = [\"10.8.1.1/24\"]\n\
+         [[switch.port]]\nname = \"{vb}\"\ntype = \"veth\"\nnetns = \"{b}\"\naddress = [\"10.8.1.2/24\"]\n\
+         [[switch.port]]\nname = \"{vc}\"\ntype = \"veth\"\nnetns = \"{c}\"\naddress = [\"10.8.1.3/24\"]\n\
+         [[switch.port]]\nname = \"nd\"\ntype = \"netdev\"\nifname = \"{existing}\"\n\
+         [[switch.port]]\nname = \"{ve}\"\ntype = \"veth\"\nnetns = \"{e}\"\nmtu = 9000\naddress = [\"10.8.1.5/24\"]\n",
+        a = ns[0].name,
+        b = ns[1].name,
+        c = ns[2].name,
+        e = ns[4].name,
+    );
+    let vepa = Vepa::start_with(
+        None,
+        &["--xdp"],
+        &topo,
+        &[vb.clone(), vc.clone(), ve.clone()],
+    );
+    for l in [&vb, &vc, &existing] {
+        assert!(vepa_itest::has_xdp(l), "{l} is an AF_XDP port");
+    }
+    let shown = Command::new("ip")
+        .args(["link", "show", "dev", &ve])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&shown.stdout).contains("vepa_xsk"),
+        "XDP cannot attach to a veth at MTU 9000: AF_PACKET"
+    );
+    let hosts: Vec<(String, String)> = ns
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.clone(), format!("10.8.1.{}", i + 1)))
+        .collect();
+    let m = reach_matrix(&hosts);
+    assert!(
+        m.iter().flatten().all(|ok| *ok),
+        "every port reaches every other: {m:?}"
+    );
+    for (from, to, ip) in [(1, 0, "10.8.1.1"), (0, 2, "10.8.1.3")] {
+        let report = iperf3(&ns[from].name, &ns[to].name, ip, &["-t", "2"]);
+        let received = report["end"]["sum_received"]["bytes"].as_u64().unwrap_or(0);
+        assert!(
+            received > 1_000_000,
+            "TCP {from} -> {to}: {received} bytes arrived\n{report}"
+        );
+    }
+    let (sent, lost) = iperf3_udp(&ns[3].name, &ns[1].name, "10.8.1.2");
+    assert!(
+        sent > 100 && lost * 10 < sent,
+        "UDP from the netdev port to an XDP veth: {lost} of {sent} datagrams lost"
+    );
+    let stats = vepa.stop();
+    for p in [&tap, &vb, &vc, &ve] {
+        assert_eq!(counter(&stats, "s", p, "tx_errors"), 0, "{p}: {stats}");
+    }
+    assert!(counter(&stats, "s", "nd", "rx_frames") > 0, "{stats}");
+}

@@ -145,12 +145,36 @@ fn tcp_both_ways(a: (&str, &str), b: (&str, &str), port: u16, len: u64) {
 }
 #[test]
 fn vxlan_interoperates_with_the_kernel() {
+    interoperates(&[]);
+}
+
+/// The same with the VM's veth an AF_XDP port (`--xdp`).
+#[test]
+fn vxlan_interoperates_with_the_kernel_over_af_xdp_ports() {
+    interoperates(&["--xdp"]);
+}
+
+fn interoperates(args: &[&str]) {
     require_root();
     let id = uid();
     let (h1, h2, vm1, vm2) = two_hosts(&id);
     let port = format!("xp{id}");
     let topo = host1_topology(&id, &vm1);
-    let v = Vepa::start_in(Some(&h1.name), &topo, std::slice::from_ref(&port));
+    let v = Vepa::start_with(Some(&h1.name), args, &topo, std::slice::from_ref(&port));
+    if !args.is_empty() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !String::from_utf8_lossy(
+            &sh(&["ip", "-n", &h1.name, "link", "show", "dev", &port]).stdout,
+        )
+        .contains("vepa_xsk")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{port}: no XDP program with {args:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
     assert!(
         wait_reachable(&vm1.name, "10.80.0.2"),
         "VM behind vepa reaches the kernel's VM"

@@ -45,6 +45,8 @@ pub struct DaemonOptions {
     pub listen: Option<SocketAddr>,
     pub token_file: Option<PathBuf>,
     pub workers: vepa_io::Workers,
+    /// Interface ports go through AF_XDP where XDP attaches (`--xdp`).
+    pub xdp: bool,
     pub seed_default: bool,
     pub fabric: Option<fabric::FabricOptions>,
     pub openflow_tls: Option<tls::TlsFiles>,
@@ -343,6 +345,7 @@ pub fn run(o: DaemonOptions) -> Result<()> {
             underlay: o.fabric.as_ref().map(|f| f.underlay),
             socket_group: vhost_gid,
             vhost_user_dir: Some(vhost_user_dir),
+            xdp: o.xdp,
             ..PortOptions::default()
         },
     };

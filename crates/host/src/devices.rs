@@ -242,7 +242,7 @@ impl Owner {
         let mut ports: Vec<(PortKey, Arc<dyn Port>)> = Vec::new();
         for k in &d.members {
             let (_, p) = find(topo, k)?;
-            match driver(p).adopt(p)? {
+            match driver(p).adopt(p, self.opts)? {
                 Ok(port) => ports.push((k.clone(), port)),
                 Err(e) => return Some(Err(e.context(format!("switch '{}', port '{}'", k.0, k.1)))),
             }

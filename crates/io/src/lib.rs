@@ -2,7 +2,8 @@
 //!
 //! A [`Port`] moves whole Ethernet frames between a device and the switch:
 //! [`TapPort`] owns a TAP device's file descriptor, [`PacketPort`] reads and
-//! writes an existing interface (a NIC, a veth end) through AF_PACKET, a
+//! writes an existing interface (a NIC, a veth end) through AF_PACKET
+//! ([`XdpPort`]: through AF_XDP), a
 //! [`WirePort`] is one end of a patch wire the datapath crosses in memory. The
 //! [`Forwarder`] polls every port, runs each frame through its switch and
 //! writes the egress copies. This is the plain, correct loop; the fast path
@@ -25,6 +26,7 @@ mod tap;
 mod vhost_user;
 mod vxlan;
 mod wire;
+mod xdp;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
 pub use capture::{pcap_header, pcap_record, CapturePoint, CapturedFrame, Direction};
@@ -41,6 +43,7 @@ pub use vhost_user::fuzz_guest_tx;
 pub use vhost_user::VhostUserPort;
 pub use vxlan::{Fabric, TunnelState, VxlanConfig, VxlanCounters, VxlanPort, VXLAN_PORT};
 pub use wire::{wire, WirePort};
+pub use xdp::XdpPort;
 
 /// The largest frame a port reads: a 64 KiB GSO super-frame with its headers.
 pub const MAX_FRAME: usize = 65536 + 256;

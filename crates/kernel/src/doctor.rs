@@ -184,6 +184,23 @@ fn device_checks() -> Vec<Feature> {
             "userspace switch",
         ));
     }
+    // AF_XDP ports need the socket family and the redirecting program
+    // attached natively to a veth, as `--xdp` does it.
+    let xdp = lower(&nl).and_then(|l| {
+        socket(libc::AF_XDP, libc::SOCK_RAW, 0, "socket(AF_XDP)")?;
+        let idx = nl
+            .link(&l)?
+            .map(|x| x.index)
+            .ok_or(KernelError::NoSuchLink(l.clone()))?;
+        crate::xdp::XskRedirect::attach(&l, idx, 1)?;
+        Ok("socket opens; the XDP program loads and attaches natively to a veth".to_string())
+    });
+    out.push(feature(
+        "af_xdp",
+        xdp.map_err(why),
+        "--xdp: veth and netdev ports through AF_XDP (copy mode), AF_PACKET where XDP cannot attach",
+        "AF_PACKET for every interface port (--xdp falls back)",
+    ));
     out.push(feature(
         "macvtap",
         lower(&nl)
@@ -447,14 +464,6 @@ fn socket_checks() -> Vec<Feature> {
         v3.map_err(why),
         "netdev ports (recvmmsg by default; --rx-ring uses TPACKET_V3)",
         "netdev ports with recvmmsg",
-    ));
-    out.push(feature(
-        "af_xdp",
-        socket(libc::AF_XDP, libc::SOCK_RAW, 0, "socket(AF_XDP)")
-            .map(|_| "socket opens".to_string())
-            .map_err(why),
-        "not yet: AF_PACKET (AF_XDP is a planned fast path)",
-        "AF_PACKET",
     ));
     out.push(feature(
         "nftables",

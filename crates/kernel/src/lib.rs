@@ -13,6 +13,7 @@ pub mod netlink;
 pub mod netns;
 pub mod nic;
 pub mod tun;
+pub mod xdp;
 
 pub use netlink::{BridgePortFlags, IpvlanFlag, IpvlanMode, Link, MacvlanMode, Netlink, NewLink};
 

@@ -32,40 +32,8 @@ pub fn finish(mut sum: u32) -> u16 {
 /// place. Returns false (and changes nothing) for anything else or for a
 /// frame too short for the headers it claims.
 pub fn fill_l4_checksum(frame: &mut [u8]) -> bool {
-    let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
+    let Some((proto, pseudo, l4)) = l4_layout(frame) else {
         return false;
-    };
-    let l3 = eth.header_len();
-    let (proto, pseudo, l4) = match eth.ethertype() {
-        EtherType::IPV4 => {
-            let Some(ip) = frame.get(l3..l3 + 20) else {
-                return false;
-            };
-            let ihl = (ip[0] & 0x0f) as usize * 4;
-            let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-            // Fragments beyond the first carry no L4 header.
-            if ihl < 20 || u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0 {
-                return false;
-            }
-            let proto = ip[9];
-            let Some(l4_len) = total.checked_sub(ihl) else {
-                return false;
-            };
-            let mut s = sum_words(0, &ip[12..20]);
-            s += proto as u32 + l4_len as u32;
-            (proto, s, l3 + ihl..l3 + ihl + l4_len)
-        }
-        EtherType::IPV6 => {
-            let Some(ip) = frame.get(l3..l3 + 40) else {
-                return false;
-            };
-            let proto = ip[6];
-            let len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
-            let mut s = sum_words(0, &ip[8..40]);
-            s += proto as u32 + len as u32;
-            (proto, s, l3 + 40..l3 + 40 + len)
-        }
-        _ => return false,
     };
     let at = match proto {
         TCP => 16,
@@ -86,6 +54,73 @@ pub fn fill_l4_checksum(frame: &mut [u8]) -> bool {
     }
     seg[at..at + 2].copy_from_slice(&c.to_be_bytes());
     true
+}
+
+/// Turns a TCP or UDP frame's checksum into a partial one, as a Linux
+/// sender leaves it for the hardware: the field gets the pseudo-header
+/// sum, and the virtio `(csum_start, csum_offset)` that finish it are
+/// returned. Whatever the field held (a complete checksum, or already a
+/// partial one) the frame is then partial. None, and nothing changed, for
+/// other frames, for a UDP/IPv4 datagram sent without a checksum, and for
+/// frames with bytes after the IP packet (padding a partial sum would
+/// take in).
+pub fn make_partial(frame: &mut [u8]) -> Option<(usize, usize)> {
+    let (proto, pseudo, l4) = l4_layout(frame)?;
+    let at = match proto {
+        TCP => 16,
+        UDP => 6,
+        _ => return None,
+    };
+    if l4.end != frame.len() || l4.len() < at + 2 || (proto == TCP && l4.len() < 20) {
+        return None;
+    }
+    let field = l4.start + at;
+    if proto == UDP && frame[field] == 0 && frame[field + 1] == 0 && is_ipv4(frame) {
+        return None;
+    }
+    let mut s = pseudo;
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    frame[field..field + 2].copy_from_slice(&(s as u16).to_be_bytes());
+    Some((l4.start, at))
+}
+
+fn is_ipv4(frame: &[u8]) -> bool {
+    EthernetFrame::new_checked(frame).is_ok_and(|e| e.ethertype() == EtherType::IPV4)
+}
+
+/// A TCP/UDP-carrying frame's protocol, pseudo-header sum and the range
+/// of its L4 segment (by the IP header's length), if its headers fit.
+fn l4_layout(frame: &[u8]) -> Option<(u8, u32, std::ops::Range<usize>)> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    let l3 = eth.header_len();
+    let (proto, pseudo, l4) = match eth.ethertype() {
+        EtherType::IPV4 => {
+            let ip = frame.get(l3..l3 + 20)?;
+            let ihl = (ip[0] & 0x0f) as usize * 4;
+            let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+            // Fragments beyond the first carry no L4 header.
+            if ihl < 20 || u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0 {
+                return None;
+            }
+            let proto = ip[9];
+            let l4_len = total.checked_sub(ihl)?;
+            let mut s = sum_words(0, &ip[12..20]);
+            s += proto as u32 + l4_len as u32;
+            (proto, s, l3 + ihl..l3 + ihl + l4_len)
+        }
+        EtherType::IPV6 => {
+            let ip = frame.get(l3..l3 + 40)?;
+            let proto = ip[6];
+            let len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+            let mut s = sum_words(0, &ip[8..40]);
+            s += proto as u32 + len as u32;
+            (proto, s, l3 + 40..l3 + 40 + len)
+        }
+        _ => return None,
+    };
+    (l4.end <= frame.len()).then_some((proto, pseudo, l4))
 }
 
 #[cfg(test)]
@@ -131,6 +166,40 @@ mod tests {
         let mut short = udp4(b"x");
         short.truncate(40);
         assert!(!fill_l4_checksum(&mut short), "claims more than it has");
+    }
+
+    #[test]
+    fn a_frame_made_partial_completes_to_its_full_checksum() {
+        for payload in [&b""[..], b"a", b"hello, vepa", &[0x5au8; 301][..]] {
+            let mut full = udp4(payload);
+            assert!(fill_l4_checksum(&mut full));
+            let mut f = full.clone();
+            let (start, off) = make_partial(&mut f).expect("UDP over IPv4");
+            assert_eq!((start, off), (34, 6));
+            assert!(complete_partial(&mut f, start, off));
+            assert_eq!(f, full, "payload {} bytes", payload.len());
+            // Already partial: made partial again, it stays the same.
+            let mut twice = full.clone();
+            make_partial(&mut twice);
+            let once = twice.clone();
+            make_partial(&mut twice);
+            assert_eq!(twice, once);
+        }
+    }
+
+    #[test]
+    fn padding_and_checksumless_udp_stay_as_they_are() {
+        let mut padded = udp4(b"x");
+        padded.extend_from_slice(&[0; 8]);
+        let before = padded.clone();
+        assert_eq!(make_partial(&mut padded), None);
+        assert_eq!(padded, before);
+        let mut none = udp4(b"x");
+        none[40] = 0;
+        none[41] = 0;
+        let before = none.clone();
+        assert_eq!(make_partial(&mut none), None, "UDP/IPv4 without a checksum");
+        assert_eq!(none, before);
     }
 
     #[test]

@@ -107,6 +107,13 @@ enum Command {
         /// even with no traffic (like Open vSwitch's PMD threads).
         #[arg(long)]
         busy_poll: bool,
+        /// Interface ports (veth, netdev, patch veths) receive and send
+        /// through AF_XDP: an XDP program on the device hands frames to
+        /// vepa's mapped rings. A port where XDP cannot attach natively
+        /// (or with several receive queues) stays on AF_PACKET, with a
+        /// warning; `vepa doctor` says whether this kernel can.
+        #[arg(long)]
+        xdp: bool,
         /// Experimental: AF_PACKET ports receive through a TPACKET_V3 ring
         /// (see bench/RESULTS.md).
         #[arg(long, hide = true)]
@@ -161,6 +168,13 @@ enum Command {
         /// even with no traffic (like Open vSwitch's PMD threads).
         #[arg(long)]
         busy_poll: bool,
+        /// Interface ports (veth, netdev, patch veths) receive and send
+        /// through AF_XDP: an XDP program on the device hands frames to
+        /// vepa's mapped rings. A port where XDP cannot attach natively
+        /// (or with several receive queues) stays on AF_PACKET, with a
+        /// warning; `vepa doctor` says whether this kernel can.
+        #[arg(long)]
+        xdp: bool,
         /// On an empty store, start with the embedded default topology
         /// (examples/daemon-default.toml: switch vepa0, two VMs in namespaces).
         #[arg(long)]
@@ -366,10 +380,12 @@ fn dispatch(cli: Cli) -> Result<()> {
             listen,
             workers,
             busy_poll,
+            xdp,
             default,
             openflow,
             fabric,
         } => vepa_daemon::run(vepa_daemon::DaemonOptions {
+            xdp,
             openflow_tls: openflow.files(),
             vhost_group,
             vhost_user_dir,
@@ -427,6 +443,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             stats_json,
             workers,
             busy_poll,
+            xdp,
             rx_ring,
         } => run::run(
             &file,
@@ -437,6 +454,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             },
             vepa_host::PortOptions {
                 rx_ring,
+                xdp,
                 ..vepa_host::PortOptions::default()
             },
         ),

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use vepa_api::topology::{PortSpec, SwitchSpec, Topology};
-use vepa_io::{PacketPort, Port, RingPort};
+use vepa_io::{PacketPort, Port, RingPort, XdpPort};
 use vepa_kernel::host;
 
 /// One kind of port: everything about it that differs from the others.
@@ -34,7 +34,7 @@ pub trait PortDriver: Sync {
 
     /// Opens the port over devices an earlier run made and marked, when
     /// they can be taken over as they stand; `None`: made again.
-    fn adopt(&self, _p: &PortSpec) -> Option<Result<Arc<dyn Port>>> {
+    fn adopt(&self, _p: &PortSpec, _opts: PortOptions) -> Option<Result<Arc<dyn Port>>> {
         None
     }
 
@@ -112,6 +112,9 @@ pub(crate) fn validate_tap(at: &str, p: &PortSpec) -> Result<()> {
 pub struct PortOptions {
     /// AF_PACKET ports receive through a TPACKET_V3 ring instead of recvmmsg (experimental).
     pub rx_ring: bool,
+    /// Interface ports (veth, netdev, a VM's tap seen from the host) go
+    /// through AF_XDP where XDP attaches natively; AF_PACKET elsewhere.
+    pub xdp: bool,
     /// The daemon's `--underlay-ip`: the local VTEP of fabric ports that
     /// name none.
     pub underlay: Option<std::net::IpAddr>,
@@ -137,6 +140,16 @@ pub(crate) fn packet_port(
     offloads: bool,
     opts: PortOptions,
 ) -> Result<Arc<dyn Port>> {
+    if opts.xdp {
+        match XdpPort::open(ifname) {
+            Ok(p) => return Ok(Arc::new(p)),
+            Err(e) => tracing::warn!(
+                port = %ifname,
+                error = %e,
+                "AF_XDP unavailable for this port; it uses AF_PACKET"
+            ),
+        }
+    }
     Ok(if opts.rx_ring {
         Arc::new(RingPort::open(ifname, offloads)?)
     } else {
@@ -144,13 +157,13 @@ pub(crate) fn packet_port(
     })
 }
 
-/// An AF_PACKET port over a device an earlier run made.
-pub(crate) fn adopt_packet_port(p: &PortSpec, offloads: bool) -> Option<Result<Arc<dyn Port>>> {
-    Some(
-        PacketPort::open(p.host_ifname(), offloads)
-            .map(|port| Arc::new(port) as Arc<dyn Port>)
-            .map_err(anyhow::Error::from),
-    )
+/// A port over an interface an earlier run made, opened as `opts` asks.
+pub(crate) fn adopt_packet_port(
+    p: &PortSpec,
+    offloads: bool,
+    opts: PortOptions,
+) -> Option<Result<Arc<dyn Port>>> {
+    Some(packet_port(p.host_ifname(), offloads, opts))
 }
 
 /// Makes ports one at a time, remembering what one port of a topology

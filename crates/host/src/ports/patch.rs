@@ -35,8 +35,8 @@ impl PortDriver for Patch {
         packet_port(p.host_ifname(), true, opts)
     }
 
-    fn adopt(&self, p: &PortSpec) -> Option<Result<Arc<dyn Port>>> {
-        super::driver::adopt_packet_port(p, true)
+    fn adopt(&self, p: &PortSpec, opts: PortOptions) -> Option<Result<Arc<dyn Port>>> {
+        super::driver::adopt_packet_port(p, true, opts)
     }
 
     fn marked(&self, _p: &PortSpec, _made: bool) -> bool {

@@ -38,8 +38,8 @@ impl PortDriver for Veth {
         packet_port(p.host_ifname(), p.offload(), opts)
     }
 
-    fn adopt(&self, p: &PortSpec) -> Option<Result<Arc<dyn Port>>> {
-        super::driver::adopt_packet_port(p, p.offload())
+    fn adopt(&self, p: &PortSpec, opts: PortOptions) -> Option<Result<Arc<dyn Port>>> {
+        super::driver::adopt_packet_port(p, p.offload(), opts)
     }
 
     fn marked(&self, _p: &PortSpec, _made: bool) -> bool {
