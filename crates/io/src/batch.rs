@@ -1,8 +1,11 @@
 //! Batches: the frames one receive call brought in, each in its own buffer,
-//! and the frames waiting to leave by one port until the batch is done.
+//! and the frames waiting to leave by one port until the batch is done,
+//! each queued as its port can take it (offloads kept, or checksums
+//! finished and super-frames cut for a port without them).
 
 use crate::MAX_FRAME;
-use vepa_packet::VirtioNetHdr;
+use std::io;
+use vepa_packet::{checksum, gso, VirtioNetHdr};
 
 /// The most frames one receive or send call moves.
 pub const MAX_BATCH: usize = 32;
@@ -125,6 +128,48 @@ impl TxQueue {
         let start = self.arena.len();
         self.arena.extend_from_slice(frame);
         self.items.push((vnet, TxFrom::Arena(start, frame.len())));
+    }
+
+    /// Queues a copy for a port as the port can take it: as it is when the
+    /// port has offloads (or the frame needs none), with its checksum
+    /// finished, or cut into wire-sized segments.
+    /// `slot`: the frame is that receive slot's, unchanged (no copy).
+    pub(crate) fn push_for(
+        &mut self,
+        offloads: bool,
+        slot: Option<usize>,
+        vnet: &VirtioNetHdr,
+        frame: &[u8],
+        seg: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        let plain = VirtioNetHdr::default();
+        if offloads || vnet.is_plain() {
+            let hdr = if offloads { *vnet } else { plain };
+            if let Some(slot) = slot {
+                self.push_rx(slot, hdr);
+            } else {
+                self.push_copy(frame, hdr);
+            }
+            return Ok(());
+        }
+        if !vnet.is_gso() {
+            seg.clear();
+            seg.extend_from_slice(frame);
+            if !checksum::complete_partial(seg, vnet.csum_start as usize, vnet.csum_offset as usize)
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "checksum offsets outside the frame",
+                ));
+            }
+            self.push_copy(seg, plain);
+            return Ok(());
+        }
+        let mut scratch = std::mem::take(seg);
+        let r = gso::segment(frame, vnet, &mut scratch, |s| self.push_copy(s, plain));
+        *seg = scratch;
+        r.map(|_| ())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
     /// The queued frames, resolved against the batch they came from.

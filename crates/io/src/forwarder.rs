@@ -7,8 +7,8 @@
 //! and a sharded FDB) and every port's transmit side: a socket or TAP file
 //! descriptor takes sends from any thread, the kernel serialising them, so
 //! a frame for another worker's port needs no queue or wakeup in between.
-//! Each worker waits on its ports through one epoll set (level-triggered). Each readable port yields up to
-//! [`MAX_BATCH`] frames in one call; every frame is decided, and its copies
+//! Each worker waits on its ports through one epoll set (level-triggered).
+//! Each readable port yields up to [`MAX_BATCH`] frames in one call; every frame is decided, and its copies
 //! queue per output port; the queues leave in one call per port when the
 //! batch is done. A port that cannot take offloads gets its copies with
 //! checksums finished or cut into segments when they are queued. Buffers
@@ -32,7 +32,6 @@ use std::time::{Duration, Instant};
 pub use vepa_dataplane::datapath::RouterAttachment;
 use vepa_dataplane::datapath::{DeviceCopy, Sink, ToControllerCopy};
 use vepa_dataplane::{Datapath, Lane, PortCounters, PortId, Switch};
-use vepa_packet::{checksum, gso, VirtioNetHdr};
 
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
 const IDLE_WAKEUP: Duration = Duration::from_millis(100);
@@ -327,8 +326,7 @@ impl Sink for Emit<'_, '_> {
         let q = queue(&mut self.out.tx, &mut self.out.dirty, j);
         let from_rx = self.slot.filter(|_| copy.as_received);
         let offloads = sh.ports[j].port.offloads();
-        if let Err(err) = enqueue(
-            q,
+        if let Err(err) = q.push_for(
             offloads,
             from_rx,
             &copy.vnet,
@@ -599,45 +597,4 @@ fn assign(ports: &[Attachment], workers: usize) -> Vec<usize> {
         next += 1;
     }
     owner
-}
-
-/// Queues a copy for a port as the port can take it: as it is when the
-/// port has offloads (or the frame needs none), with its checksum
-/// finished, or cut into wire-sized segments.
-/// `slot`: the frame is that receive slot's, unchanged (no copy).
-fn enqueue(
-    q: &mut TxQueue,
-    offloads: bool,
-    slot: Option<usize>,
-    vnet: &VirtioNetHdr,
-    frame: &[u8],
-    seg: &mut Vec<u8>,
-) -> io::Result<()> {
-    let plain = VirtioNetHdr::default();
-    if offloads || vnet.is_plain() {
-        let hdr = if offloads { *vnet } else { plain };
-        if let Some(slot) = slot {
-            q.push_rx(slot, hdr);
-        } else {
-            q.push_copy(frame, hdr);
-        }
-        return Ok(());
-    }
-    if !vnet.is_gso() {
-        seg.clear();
-        seg.extend_from_slice(frame);
-        if !checksum::complete_partial(seg, vnet.csum_start as usize, vnet.csum_offset as usize) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "checksum offsets outside the frame",
-            ));
-        }
-        q.push_copy(seg, plain);
-        return Ok(());
-    }
-    let mut scratch = std::mem::take(seg);
-    let r = gso::segment(frame, vnet, &mut scratch, |s| q.push_copy(s, plain));
-    *seg = scratch;
-    r.map(|_| ())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }

@@ -184,6 +184,48 @@ impl XskRedirect {
     }
 }
 
+/// Whether `ifname` carries addresses of the host's own (IPv4, or IPv6
+/// beyond link-local): its traffic is the host's, and an XDP program
+/// that takes every frame would cut the host off through it.
+pub fn carries_host_addresses(ifname: &str) -> bool {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list freed below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        // Unknown: say yes, so the caller keeps the safe path.
+        return true;
+    }
+    let mut found = false;
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs made, alive until freeifaddrs.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_name.is_null() || ifa.ifa_addr.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string in the list.
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        if name.to_bytes() != ifname.as_bytes() {
+            continue;
+        }
+        // SAFETY: ifa_addr points at a sockaddr whose family says its type.
+        let family = unsafe { (*ifa.ifa_addr).sa_family } as i32;
+        found |= match family {
+            libc::AF_INET => true,
+            libc::AF_INET6 => {
+                // SAFETY: the family is AF_INET6, so this is a sockaddr_in6.
+                let a = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                let b = a.sin6_addr.s6_addr;
+                !(b[0] == 0xfe && b[1] & 0xc0 == 0x80)
+            }
+            _ => false,
+        };
+    }
+    // SAFETY: frees the list getifaddrs made; nothing refers to it after.
+    unsafe { libc::freeifaddrs(head) };
+    found
+}
+
 /// How many receive queues a device uses now (its `queues/rx-*`).
 pub fn rx_queues(ifname: &str) -> u32 {
     std::fs::read_dir(format!("/sys/class/net/{ifname}/queues"))
@@ -207,5 +249,11 @@ mod tests {
         assert_eq!(p[9], 0x11, "dst r1, src BPF_PSEUDO_MAP_FD");
         assert_eq!(i32::from_ne_bytes([p[12], p[13], p[14], p[15]]), 7);
         assert_eq!(&p[40..42], &[0x95, 0]);
+    }
+
+    #[test]
+    fn loopback_carries_host_addresses_and_a_missing_device_none() {
+        assert!(carries_host_addresses("lo"), "127.0.0.1 is on lo");
+        assert!(!carries_host_addresses("vepa-no-such0"));
     }
 }

@@ -7,8 +7,11 @@
 //! Copy mode only: the kernel copies frames into and out of the UMEM
 //! (veth has no zero-copy path, and the ports this serves are veths).
 //! One socket serves one receive queue, so a device with more than one
-//! is refused and the caller falls back to AF_PACKET. The program drops
-//! what no socket takes, so no frame reaches the host around the switch.
+//! is refused and the caller falls back to AF_PACKET; so is a device with
+//! the host's own addresses on it (a NIC the host talks through), whose
+//! frames AF_PACKET shares with the host and XDP would take away. The
+//! program drops what no socket takes, so no frame reaches the host
+//! around the switch.
 //!
 //! What the kernel no longer does for us once XDP owns the device:
 //! - a veth's sender leaves TCP/UDP checksums to "hardware" (its skb is
@@ -24,10 +27,13 @@ use crate::port::{recv_one, Port};
 use crate::IoError;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use vepa_kernel::xdp::XskRedirect;
 use vepa_packet::virtio::VIRTIO_NET_HDR_F_NEEDS_CSUM;
+
+mod ring;
+use ring::Ring;
 use vepa_packet::{checksum, valid_ifname, VirtioNetHdr};
 
 /// Bytes per UMEM frame: one page, so any frame a veth running XDP
@@ -36,105 +42,6 @@ const FRAME: u64 = 4096;
 /// Frames for receiving (all in the fill ring when idle), then as many for sending.
 const RX_FRAMES: u32 = 2048;
 const TX_FRAMES: u32 = 2048;
-
-/// One of the four rings, mapped from the socket.
-struct Ring {
-    map: *mut libc::c_void,
-    map_len: usize,
-    producer: *const AtomicU32,
-    consumer: *const AtomicU32,
-    flags: *const AtomicU32,
-    desc: *mut u8,
-    mask: u32,
-}
-
-impl Ring {
-    fn map(
-        fd: RawFd,
-        off: &libc::xdp_ring_offset,
-        entries: u32,
-        elem: usize,
-        pgoff: u64,
-    ) -> io::Result<Ring> {
-        let map_len = off.desc as usize + entries as usize * elem;
-        // SAFETY: maps the ring the kernel made for this socket at `pgoff`;
-        // the result is checked before use.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                fd,
-                pgoff as libc::off_t,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let at = |o: u64| (map as *mut u8).wrapping_add(o as usize);
-        Ok(Ring {
-            map,
-            map_len,
-            producer: at(off.producer) as *const AtomicU32,
-            consumer: at(off.consumer) as *const AtomicU32,
-            flags: at(off.flags) as *const AtomicU32,
-            desc: at(off.desc),
-            mask: entries - 1,
-        })
-    }
-
-    fn producer(&self) -> &AtomicU32 {
-        // SAFETY: the producer index lies in the live mapping, 4-byte
-        // aligned; the kernel and this side only touch it atomically.
-        unsafe { &*self.producer }
-    }
-
-    fn consumer(&self) -> &AtomicU32 {
-        // SAFETY: as for `producer`.
-        unsafe { &*self.consumer }
-    }
-
-    fn needs_wakeup(&self) -> bool {
-        // SAFETY: as for `producer`.
-        unsafe { &*self.flags }.load(Ordering::Acquire) & libc::XDP_RING_NEED_WAKEUP != 0
-    }
-
-    /// The slot of entry `i` (wrapped), `elem` bytes wide.
-    fn slot(&self, i: u32, elem: usize) -> *mut u8 {
-        self.desc.wrapping_add((i & self.mask) as usize * elem)
-    }
-
-    /// An address ring (fill, completion) entry.
-    fn addr(&self, i: u32) -> u64 {
-        // SAFETY: entry `i & mask` is inside the mapped descriptor array.
-        unsafe { std::ptr::read_volatile(self.slot(i, 8) as *const u64) }
-    }
-
-    fn set_addr(&self, i: u32, addr: u64) {
-        // SAFETY: as for `addr`; this side owns the entry until it
-        // publishes the producer index past it.
-        unsafe { std::ptr::write_volatile(self.slot(i, 8) as *mut u64, addr) }
-    }
-
-    /// A packet ring (rx, tx) entry.
-    fn desc(&self, i: u32) -> libc::xdp_desc {
-        // SAFETY: as for `addr`, with 16-byte entries.
-        unsafe { std::ptr::read_volatile(self.slot(i, 16) as *const libc::xdp_desc) }
-    }
-
-    fn set_desc(&self, i: u32, d: libc::xdp_desc) {
-        // SAFETY: as for `set_addr`, with 16-byte entries.
-        unsafe { std::ptr::write_volatile(self.slot(i, 16) as *mut libc::xdp_desc, d) }
-    }
-}
-
-impl Drop for Ring {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly what `map` mapped; nothing uses it after.
-        unsafe { libc::munmap(self.map, self.map_len) };
-    }
-}
 
 struct RxSide {
     rx: Ring,
@@ -201,15 +108,22 @@ impl XdpPort {
         }
         let ifindex = crate::packet_socket::ifindex(name)
             .ok_or_else(|| IoError::NoSuchInterface(name.to_string()))?;
+        let refuse = |why: String| IoError::Os {
+            what: "use AF_XDP on",
+            name: name.to_string(),
+            source: io::Error::other(why),
+        };
         let queues = vepa_kernel::xdp::rx_queues(name);
         if queues != 1 {
-            return Err(IoError::Os {
-                what: "use AF_XDP on",
-                name: name.to_string(),
-                source: io::Error::other(format!(
-                    "it has {queues} receive queues; vepa's AF_XDP ports serve one"
-                )),
-            });
+            return Err(refuse(format!(
+                "it has {queues} receive queues; vepa's AF_XDP ports serve one"
+            )));
+        }
+        if vepa_kernel::xdp::carries_host_addresses(name) {
+            return Err(refuse(
+                "it carries the host's own addresses, and XDP would take its traffic from the host"
+                    .into(),
+            ));
         }
         let os = |what| {
             let name = name.to_string();
