@@ -75,6 +75,9 @@ struct Wired {
     hops: u8,
     frame: Vec<u8>,
     vnet: VirtioNetHdr,
+    /// The receive slot whose frame this is, byte for byte (it crossed
+    /// unchanged): a device copy of it may still go from there.
+    slot: Option<usize>,
 }
 
 /// One copy for a device.
@@ -151,6 +154,9 @@ pub struct Lane {
     wired: VecDeque<Wired>,
     /// Buffers for the next frames to cross.
     spare: Vec<Vec<u8>>,
+    /// The receive slot of the frame being decided, while it is the
+    /// frame as received (see [`Wired::slot`]).
+    slot: Option<usize>,
 }
 
 /// Where a frame enters: its switch and port, and the switch's state.
@@ -184,6 +190,9 @@ struct Decided<'f, 'p> {
     vnet: VirtioNetHdr,
     /// Routers and wires it has crossed.
     hops: u8,
+    /// The frame is the one received, byte for byte (it crossed wires
+    /// unchanged, if any): a device copy may go from its receive slot.
+    pristine: bool,
     now: u64,
 }
 
@@ -270,6 +279,7 @@ impl Datapath {
             router_out: Vec::new(),
             wired: VecDeque::new(),
             spare: Vec::new(),
+            slot: None,
         }
     }
 
@@ -325,6 +335,7 @@ impl Datapath {
         let from = Ingress::new(si, id, core, &fw, now);
         for (slot, frame, vnet) in frames {
             sink.slot(Some(slot));
+            lane.slot = Some(slot);
             if gso::within_bounds(frame.len(), &vnet).is_err() {
                 // A segment size of 1 would make one frame 65,000 on every
                 // port without offloads (or in the kernel).
@@ -338,6 +349,7 @@ impl Datapath {
             self.decide(lane, &from, frame, vnet, 0, sink);
         }
         sink.slot(None);
+        lane.slot = None;
         self.inject(lane, now, sink);
     }
 
@@ -370,6 +382,7 @@ impl Datapath {
             parsed: &parsed,
             vnet,
             hops,
+            pristine: lane.slot.is_some(),
             now,
         };
         self.emit(lane, at, sink);
@@ -383,7 +396,11 @@ impl Datapath {
                 if let Some(core) = self.cores.get(w.si) {
                     let fw = core.snapshot();
                     let from = Ingress::new(w.si, w.id, core, &fw, now);
+                    sink.slot(w.slot);
+                    lane.slot = w.slot;
                     self.decide(lane, &from, &w.frame, w.vnet, w.hops, sink);
+                    sink.slot(None);
+                    lane.slot = None;
                 }
                 if lane.spare.len() < SPARE_BUFFERS {
                     lane.spare.push(w.frame);
@@ -453,7 +470,7 @@ impl Datapath {
                     let copy = DeviceCopy {
                         frame: bytes,
                         vnet: hdr,
-                        as_received: unchanged && at.hops == 0,
+                        as_received: unchanged && at.pristine,
                     };
                     sink.device(j, copy, &mut counters[e.port.index()]);
                 }
@@ -462,7 +479,8 @@ impl Datapath {
                         wired: &mut lane.wired,
                         spare: &mut lane.spare,
                     };
-                    if !q.cross(w, bytes, hdr, at.hops, sink) {
+                    let slot = lane.slot.filter(|_| unchanged && at.pristine);
+                    if !q.cross(w, bytes, hdr, at.hops, slot, sink) {
                         counters[e.port.index()].tx_errors += 1;
                     }
                 }
@@ -496,7 +514,7 @@ impl Datapath {
                         wired: &mut lane.wired,
                         spare: &mut lane.spare,
                     };
-                    if !q.cross(*w, bytes, plain, at.hops, sink) {
+                    if !q.cross(*w, bytes, plain, at.hops, None, sink) {
                         if let Some(c) = counters.get_mut(g.port.index()) {
                             c.tx_errors += 1;
                         }
@@ -579,6 +597,7 @@ impl Wiring<'_> {
         frame: &[u8],
         vnet: VirtioNetHdr,
         hops: u8,
+        slot: Option<usize>,
         sink: &mut impl Sink,
     ) -> bool {
         if hops >= MAX_HOPS || self.wired.len() >= MAX_WIRED {
@@ -594,6 +613,7 @@ impl Wiring<'_> {
             hops: hops + 1,
             frame: buf,
             vnet,
+            slot,
         });
         true
     }
@@ -653,6 +673,9 @@ mod tests {
         received: Vec<u8>,
         /// Copies that crossed wires: from device, to device.
         crossed: Vec<(usize, usize)>,
+        /// Each copy's `as_received`, and the slot the sink was told.
+        from_slot: Vec<(bool, Option<usize>)>,
+        slot: Option<usize>,
     }
 
     impl Sink for Wire {
@@ -662,6 +685,11 @@ mod tests {
                 assert_eq!(copy.frame, &self.received[..], "not the frame received");
             }
             self.got.push((dev, copy.frame.to_vec()));
+            self.from_slot.push((copy.as_received, self.slot));
+        }
+
+        fn slot(&mut self, slot: Option<usize>) {
+            self.slot = slot;
         }
 
         fn crossed(&mut self, from: usize, to: usize, _frame: &[u8]) {
@@ -932,6 +960,8 @@ mod tests {
         assert_eq!(wire.got, vec![(1, to_vm2.clone())]);
         // Up and back, told to the sink for captures on either end.
         assert_eq!(wire.crossed, vec![(2, 3), (3, 2)]);
+        // It crossed unchanged: vm2's copy may leave from the receive slot.
+        assert_eq!(wire.from_slot, vec![(true, Some(0))]);
         let (wire, _) = send(&dp, &mut lane, (0, PortId(1)), &to_vm1);
         assert_eq!(wire.got, vec![(0, to_vm1.clone())]);
         // Both ends count what crossed: up sent two and got two back.
