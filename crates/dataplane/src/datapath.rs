@@ -76,7 +76,8 @@ struct Wired {
     frame: Vec<u8>,
     vnet: VirtioNetHdr,
     /// The receive slot whose frame this is, byte for byte (it crossed
-    /// unchanged): a device copy of it may still go from there.
+    /// unchanged): its bytes are read from there (`frame` stays empty),
+    /// and a device copy of it may still go from there.
     slot: Option<usize>,
 }
 
@@ -134,6 +135,8 @@ pub struct Datapath {
     route: Vec<Vec<Target>>,
     /// For each device, its switch and port.
     devices: Vec<(usize, PortId)>,
+    /// Whether any wire is crossed in memory.
+    wired: bool,
 }
 
 /// One thread's part: its counters (per switch, per port), decision
@@ -218,6 +221,7 @@ impl Datapath {
             routers: Vec::new(),
             route,
             devices: devices.to_vec(),
+            wired: false,
         }
     }
 
@@ -234,6 +238,7 @@ impl Datapath {
                     continue;
                 };
                 if let Some(slot) = self.route.get_mut(si).and_then(|r| r.get_mut(id.index())) {
+                    self.wired = true;
                     *slot = Target::Wire(WireEnd {
                         dev,
                         peer_dev,
@@ -295,7 +300,7 @@ impl Datapath {
             lane.routed
                 .extend(lane.router_out.drain(..).map(|tx| (ri, 1, tx)));
         }
-        self.inject(lane, now, sink);
+        self.inject(lane, now, &[], sink);
     }
 
     /// A frame received on port `id` of switch `si`: decided, and its
@@ -333,9 +338,15 @@ impl Datapath {
         };
         let fw = core.snapshot();
         let from = Ingress::new(si, id, core, &fw, now);
+        // The batch's frames by slot, for frames that cross wires as
+        // they were received (they cross without a copy).
+        let mut received: Vec<(usize, &'f [u8])> = Vec::new();
         for (slot, frame, vnet) in frames {
             sink.slot(Some(slot));
             lane.slot = Some(slot);
+            if self.wired {
+                received.push((slot, frame));
+            }
             if gso::within_bounds(frame.len(), &vnet).is_err() {
                 // A segment size of 1 would make one frame 65,000 on every
                 // port without offloads (or in the kernel).
@@ -350,7 +361,7 @@ impl Datapath {
         }
         sink.slot(None);
         lane.slot = None;
-        self.inject(lane, now, sink);
+        self.inject(lane, now, &received, sink);
     }
 
     /// Runs a frame through switch `from.si` and emits what it decided.
@@ -390,15 +401,22 @@ impl Datapath {
 
     /// Runs what routers sent and what crossed wires through the switches
     /// they enter, until nothing is left.
-    fn inject(&self, lane: &mut Lane, now: u64, sink: &mut impl Sink) {
+    /// `received`: the batch's frames by slot (see [`Wired::slot`]).
+    fn inject(&self, lane: &mut Lane, now: u64, received: &[(usize, &[u8])], sink: &mut impl Sink) {
         loop {
             if let Some(w) = lane.wired.pop_front() {
+                let as_received = w
+                    .slot
+                    .and_then(|s| received.iter().find(|(r, _)| *r == s))
+                    .map(|(_, f)| *f);
                 if let Some(core) = self.cores.get(w.si) {
                     let fw = core.snapshot();
                     let from = Ingress::new(w.si, w.id, core, &fw, now);
-                    sink.slot(w.slot);
-                    lane.slot = w.slot;
-                    self.decide(lane, &from, &w.frame, w.vnet, w.hops, sink);
+                    let frame = as_received.unwrap_or(&w.frame);
+                    let slot = w.slot.filter(|_| as_received.is_some());
+                    sink.slot(slot);
+                    lane.slot = slot;
+                    self.decide(lane, &from, frame, w.vnet, w.hops, sink);
                     sink.slot(None);
                     lane.slot = None;
                 }
@@ -606,7 +624,9 @@ impl Wiring<'_> {
         sink.crossed(w.dev, w.peer_dev, frame);
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
-        buf.extend_from_slice(frame);
+        if slot.is_none() {
+            buf.extend_from_slice(frame);
+        }
         self.wired.push_back(Wired {
             si: w.si,
             id: w.id,
