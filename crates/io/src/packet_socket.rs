@@ -8,7 +8,7 @@
 
 use crate::batch::{RxBatch, MAX_BATCH};
 use crate::port::{recv_one, Port};
-use crate::sys::{iovec, iovec_mut, is_retry};
+use crate::sys::{iovec, iovec_mut, is_retry, setsockopt};
 use crate::IoError;
 use std::ffi::CString;
 use std::io;
@@ -36,24 +36,6 @@ pub fn ifindex(name: &str) -> Option<i32> {
     // SAFETY: c is a valid NUL-terminated string for the duration of the call.
     let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
     (idx != 0).then_some(idx as i32)
-}
-
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, opt: libc::c_int, val: &T) -> io::Result<()> {
-    // SAFETY: val points to a live T and its exact size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            opt,
-            val as *const T as *const libc::c_void,
-            size_of::<T>() as u32,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
 }
 
 impl PacketPort {

@@ -24,6 +24,7 @@
 
 use crate::batch::{RxBatch, MAX_BATCH};
 use crate::port::{recv_one, Port};
+use crate::sys::{getsockopt, setsockopt};
 use crate::IoError;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -78,24 +79,6 @@ pub struct XdpPort {
 unsafe impl Send for XdpPort {}
 // SAFETY: as above.
 unsafe impl Sync for XdpPort {}
-
-fn sockopt<T>(fd: RawFd, opt: libc::c_int, val: &T) -> io::Result<()> {
-    // SAFETY: `val` is a live T and its exact size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_XDP,
-            opt,
-            val as *const T as *const libc::c_void,
-            std::mem::size_of::<T>() as u32,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
 
 impl XdpPort {
     /// Opens interface `name` through AF_XDP: makes the socket and its
@@ -167,28 +150,20 @@ impl XdpPort {
             tx_metadata_len: 0,
         };
         let s = fd.as_raw_fd();
-        sockopt(s, libc::XDP_UMEM_REG, &reg).map_err(os("register the UMEM of"))?;
-        sockopt(s, libc::XDP_UMEM_FILL_RING, &RX_FRAMES).map_err(os("size the fill ring of"))?;
-        sockopt(s, libc::XDP_UMEM_COMPLETION_RING, &TX_FRAMES)
+        setsockopt(s, libc::SOL_XDP, libc::XDP_UMEM_REG, &reg)
+            .map_err(os("register the UMEM of"))?;
+        setsockopt(s, libc::SOL_XDP, libc::XDP_UMEM_FILL_RING, &RX_FRAMES)
+            .map_err(os("size the fill ring of"))?;
+        setsockopt(s, libc::SOL_XDP, libc::XDP_UMEM_COMPLETION_RING, &TX_FRAMES)
             .map_err(os("size the completion ring of"))?;
-        sockopt(s, libc::XDP_RX_RING, &RX_FRAMES).map_err(os("size the receive ring of"))?;
-        sockopt(s, libc::XDP_TX_RING, &TX_FRAMES).map_err(os("size the transmit ring of"))?;
+        setsockopt(s, libc::SOL_XDP, libc::XDP_RX_RING, &RX_FRAMES)
+            .map_err(os("size the receive ring of"))?;
+        setsockopt(s, libc::SOL_XDP, libc::XDP_TX_RING, &TX_FRAMES)
+            .map_err(os("size the transmit ring of"))?;
         // SAFETY: all-zero is a valid xdp_mmap_offsets.
         let mut off: libc::xdp_mmap_offsets = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::xdp_mmap_offsets>() as libc::socklen_t;
-        // SAFETY: `off` is live and `len` says its size.
-        let rc = unsafe {
-            libc::getsockopt(
-                s,
-                libc::SOL_XDP,
-                libc::XDP_MMAP_OFFSETS,
-                &mut off as *mut _ as *mut libc::c_void,
-                &mut len,
-            )
-        };
-        if rc < 0 {
-            return Err(IoError::os("read the ring offsets of", name));
-        }
+        getsockopt(s, libc::SOL_XDP, libc::XDP_MMAP_OFFSETS, &mut off)
+            .map_err(os("read the ring offsets of"))?;
         let rx = Ring::map(s, &off.rx, RX_FRAMES, 16, libc::XDP_PGOFF_RX_RING as u64)
             .map_err(os("map the receive ring of"))?;
         let tx = Ring::map(s, &off.tx, TX_FRAMES, 16, libc::XDP_PGOFF_TX_RING as u64)
@@ -290,18 +265,14 @@ impl XdpPort {
     fn stats(&self) -> Option<libc::xdp_statistics> {
         // SAFETY: all-zero is a valid xdp_statistics.
         let mut st: libc::xdp_statistics = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::xdp_statistics>() as libc::socklen_t;
-        // SAFETY: `st` is live and `len` says its size.
-        let rc = unsafe {
-            libc::getsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_XDP,
-                libc::XDP_STATISTICS,
-                &mut st as *mut _ as *mut libc::c_void,
-                &mut len,
-            )
-        };
-        (rc == 0).then_some(st)
+        getsockopt(
+            self.fd.as_raw_fd(),
+            libc::SOL_XDP,
+            libc::XDP_STATISTICS,
+            &mut st,
+        )
+        .ok()?;
+        Some(st)
     }
 }
 
