@@ -4,18 +4,20 @@
 //! (its `Parsed` view is built on these); the views borrow the receive
 //! buffer instead of copying it (the smoltcp `wire` style: a checked
 //! constructor validates lengths once, accessors then index without checks
-//! that could fail). Only what forwarding needs today is here: Ethernet,
-//! 802.1Q tags, ARP, and in [`ip`] the IPv4/IPv6/ICMP views and builders
-//! the router and filters use.
+//! that could fail). Here: Ethernet, 802.1Q tags, ARP, in [`ip`] the IPv4/IPv6/ICMP views
+//! and builders the router and filters use, and in [`lldp`] the LLDP and
+//! 802.1Qbg EVB TLVs a switch exchanges with the adjacent bridge.
 
 #![forbid(unsafe_code)]
 
 mod arp;
 pub mod checksum;
+pub mod ecp;
 mod ethernet;
 pub mod gso;
 mod ifname;
 pub mod ip;
+pub mod lldp;
 mod mac;
 pub mod virtio;
 
