@@ -20,6 +20,8 @@ declare -A need=(
   # Test certificates for OpenFlow over TLS and etcd.
   [/usr/bin/openssl]=openssl
   [/usr/sbin/nft]=nftables [/usr/bin/etcd]=etcd-server [/usr/bin/etcdctl]=etcd-client
+  # LLDP and 802.1Qbg against a real peer.
+  [/usr/sbin/lldpad]=lldpad [/usr/sbin/lldptool]=lldpad
   [/usr/bin/qemu-system-x86_64]=qemu-system-x86 [/usr/bin/virt-xml-validate]=libvirt-clients
   [/usr/share/libvirt/schemas/domain.rng]=libvirt-clients [/usr/bin/xmllint]=libxml2-utils
   # The CNI tests delegate addresses to host-local, as a runtime would.

@@ -61,6 +61,9 @@ _vepa() {
             vepa,libvirt-xml)
                 cmd="vepa__subcmd__libvirt__subcmd__xml"
                 ;;
+            vepa,lldp)
+                cmd="vepa__subcmd__lldp"
+                ;;
             vepa,man)
                 cmd="vepa__subcmd__man"
                 ;;
@@ -271,6 +274,9 @@ _vepa() {
             vepa__subcmd__help,libvirt-xml)
                 cmd="vepa__subcmd__help__subcmd__libvirt__subcmd__xml"
                 ;;
+            vepa__subcmd__help,lldp)
+                cmd="vepa__subcmd__help__subcmd__lldp"
+                ;;
             vepa__subcmd__help,man)
                 cmd="vepa__subcmd__help__subcmd__man"
                 ;;
@@ -358,6 +364,9 @@ _vepa() {
             vepa__subcmd__help__subcmd__hosts,show)
                 cmd="vepa__subcmd__help__subcmd__hosts__subcmd__show"
                 ;;
+            vepa__subcmd__help__subcmd__lldp,show)
+                cmd="vepa__subcmd__help__subcmd__lldp__subcmd__show"
+                ;;
             vepa__subcmd__help__subcmd__nic,set)
                 cmd="vepa__subcmd__help__subcmd__nic__subcmd__set"
                 ;;
@@ -438,6 +447,18 @@ _vepa() {
                 ;;
             vepa__subcmd__hosts__subcmd__help,show)
                 cmd="vepa__subcmd__hosts__subcmd__help__subcmd__show"
+                ;;
+            vepa__subcmd__lldp,help)
+                cmd="vepa__subcmd__lldp__subcmd__help"
+                ;;
+            vepa__subcmd__lldp,show)
+                cmd="vepa__subcmd__lldp__subcmd__show"
+                ;;
+            vepa__subcmd__lldp__subcmd__help,help)
+                cmd="vepa__subcmd__lldp__subcmd__help__subcmd__help"
+                ;;
+            vepa__subcmd__lldp__subcmd__help,show)
+                cmd="vepa__subcmd__lldp__subcmd__help__subcmd__show"
                 ;;
             vepa__subcmd__nic,help)
                 cmd="vepa__subcmd__nic__subcmd__help"
@@ -632,7 +653,7 @@ _vepa() {
 
     case "${cmd}" in
         vepa)
-            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1986,7 +2007,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help)
-            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2450,6 +2471,34 @@ _vepa() {
         vepa__subcmd__help__subcmd__libvirt__subcmd__xml)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__lldp)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__lldp__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3046,6 +3095,108 @@ _vepa() {
                 return 0
             fi
             case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__lldp)
+            opts="-h --socket --url --token-file --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__lldp__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__lldp__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__lldp__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__lldp__subcmd__show)
+            opts="-o -h --output --socket --url --token-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

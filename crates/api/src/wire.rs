@@ -545,3 +545,68 @@ pub struct LearnedMac {
     pub mac: MacAddr,
     pub vtep: String,
 }
+
+/// A port vepa's link agent runs on (an uplink or a relay port): what it
+/// sent and heard, and who is on the other end.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LinkPortView {
+    pub switch: String,
+    pub port: String,
+    /// `uplink` or `relay`.
+    pub role: String,
+    /// LLDPDUs sent, and received and read.
+    pub lldp_tx: u64,
+    pub lldp_rx: u64,
+    /// Frames of link protocols that could not be read (malformed or
+    /// unknown), and why the last one could not.
+    pub rx_errors: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Frames the port sent its agent beyond its budget (dropped unread).
+    pub rx_over_budget: u64,
+    /// Neighbours that went quiet past their TTL.
+    pub aged_out: u64,
+    pub neighbours: Vec<LldpNeighbour>,
+}
+
+/// A neighbour as its last LLDPDU described it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LldpNeighbour {
+    /// Chassis ID as people read it (a MAC, text, else hex), and its subtype.
+    pub chassis_id: String,
+    pub chassis_subtype: u8,
+    pub port_id: String,
+    pub port_subtype: u8,
+    /// The TTL it announced (s), and the seconds left before it ages out.
+    pub ttl: u16,
+    pub expires_in: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub management: Vec<String>,
+    /// The neighbour's EVB TLV (802.1Qbg-2012), if it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evb: Option<EvbView>,
+}
+
+/// An EVB TLV, field by field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EvbView {
+    /// `bridge`, `station`, `none` or `reserved`.
+    pub mode: String,
+    /// Bridge status: reflective relay capable, and turned on for this port.
+    pub rrcap: bool,
+    pub rrctr: bool,
+    /// Station status: reflective relay requested, and what the station
+    /// believes (`off`, `on`, `unknown`).
+    pub rrreq: bool,
+    pub rrstat: String,
+    pub ecp_retries: u8,
+    pub ecp_rte: u8,
+    pub vdp_rwd: u8,
+    pub vdp_rka: u8,
+}

@@ -22,7 +22,7 @@
 use super::store::{Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 use vepa_api::plan::diff;
@@ -118,6 +118,9 @@ pub struct Engine {
     pub(super) sdn: HashMap<String, Sdn>,
     /// Where forwarders send controller copies.
     packet_in: Option<vepa_io::PacketInSink>,
+    /// Where forwarders send link protocols' frames, and what the link
+    /// agent made of them.
+    pub(super) link: Option<(vepa_io::LinkSink, Arc<Mutex<crate::link::LinkTable>>)>,
     captures: HashMap<PortKey, Arc<CapturePoint>>,
     /// Counters of forwarders that have stopped.
     base: HashMap<PortKey, PortCounters>,
@@ -190,6 +193,7 @@ impl Engine {
         owner: Owner,
         workers: vepa_io::Workers,
         packet_in: Option<vepa_io::PacketInSink>,
+        link: Option<vepa_io::LinkSink>,
     ) -> Result<Engine, ChangeError> {
         let stored = store.load()?;
         let mut e = Engine {
@@ -210,6 +214,7 @@ impl Engine {
             choices: HashMap::new(),
             sdn: HashMap::new(),
             packet_in,
+            link: link.map(|l| (l, Arc::default())),
             routers: HashMap::new(),
             filters: Default::default(),
             openflow_dir: std::path::PathBuf::from("/run/vepa"),
@@ -767,6 +772,9 @@ impl Engine {
             }
             fwd.set_packet_in(sink.clone());
         }
+        if let Some((inbox, _)) = &self.link {
+            fwd.set_link_inbox(Arc::clone(inbox));
+        }
         let live = fwd.live();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -989,5 +997,61 @@ impl Engine {
             }
         }
         out
+    }
+}
+
+impl Engine {
+    /// The ports the link agent runs on: uplinks and relay ports of the
+    /// switches with a userspace dataplane running, with their devices.
+    pub fn link_agent_ports(&self) -> Vec<crate::link::AgentPort> {
+        let mut out = Vec::new();
+        for s in &self.desired.switches {
+            if !self.cores.contains_key(&s.name) {
+                continue;
+            }
+            // Port IDs count the uplink first, then the ports, as the
+            // switch's configuration does.
+            for (i, p) in s.uplink.iter().chain(&s.ports).enumerate() {
+                let uplink = i == 0 && s.uplink.is_some();
+                if !uplink && !p.relay {
+                    continue;
+                }
+                let Some(device) = self.port_device(&s.name, &p.name) else {
+                    continue;
+                };
+                out.push(crate::link::AgentPort {
+                    switch: s.name.clone(),
+                    port: p.name.clone(),
+                    id: vepa_dataplane::PortId(i as u16),
+                    relay: !uplink,
+                    device,
+                });
+            }
+        }
+        out
+    }
+
+    /// Every agent port with its neighbours (empty without an agent).
+    pub fn link_view(&self) -> Vec<vepa_api::wire::LinkPortView> {
+        let Some((inbox, table)) = &self.link else {
+            return Vec::new();
+        };
+        let ports = self.link_agent_ports();
+        let mut t = crate::link::lock(table);
+        let now = t.clock_ms();
+        // The ports as they are now, even before the agent's next tick.
+        let names: Vec<_> = ports
+            .iter()
+            .map(|p| (p.switch.clone(), p.port.clone(), p.relay))
+            .collect();
+        t.follow(&names, now);
+        let ids: std::collections::BTreeMap<(String, String), vepa_dataplane::PortId> = ports
+            .into_iter()
+            .map(|p| ((p.switch, p.port), p.id))
+            .collect();
+        t.view(now, |s, p| {
+            ids.get(&(s.to_string(), p.to_string()))
+                .map_or(0, |id| inbox.dropped(s, *id))
+        })
     }
 }

@@ -18,6 +18,7 @@ macro_rules! say {
 pub mod engine;
 pub mod fabric;
 pub mod http;
+pub mod link;
 pub mod metrics;
 pub mod openflow;
 mod readiness;
@@ -351,8 +352,16 @@ pub fn run(o: DaemonOptions) -> Result<()> {
     };
     // Controller copies: the forwarders' queue, read by the OpenFlow hub.
     let packet_ins = Arc::new(vepa_io::packet_in::PacketInQueues::default());
-    let mut engine = engine::Engine::start(store, owner, o.workers, Some(Arc::clone(&packet_ins)))
-        .context("reconcile the stored state onto the host")?;
+    // Link protocols' frames (LLDP, ECP): the forwarders' inbox, read by the link agent.
+    let link_inbox = Arc::new(vepa_io::LinkInbox::default());
+    let mut engine = engine::Engine::start(
+        store,
+        owner,
+        o.workers,
+        Some(Arc::clone(&packet_ins)),
+        Some(Arc::clone(&link_inbox)),
+    )
+    .context("reconcile the stored state onto the host")?;
     engine.set_openflow(mgmt_dir.clone(), openflow_tls.is_some());
     if o.seed_default && engine.generation() == 0 && engine.desired().switches.is_empty() {
         let t = Topology::parse("embedded default", DEFAULT_TOPOLOGY)?;
@@ -367,7 +376,13 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         engine.desired().switches.len(),
         engine.desired().ports().count()
     );
+    let link_table = engine.link.as_ref().map(|(_, t)| Arc::clone(t));
     let engine = Arc::new(Mutex::new(engine));
+    if let Some(table) = link_table {
+        let e = Arc::clone(&engine);
+        let ports = move || link::lock(&e).link_agent_ports();
+        link::spawn(ports, link_inbox, table);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

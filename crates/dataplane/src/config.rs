@@ -126,6 +126,14 @@ impl PortConfig {
             PortRole::Downlink(m) => Some(m),
         }
     }
+
+    /// Whether vepa's link agent (LLDP, and 802.1Qbg's EVB, ECP and VDP)
+    /// runs on this port: an uplink faces the adjacent bridge, a relay
+    /// port is that bridge for the station behind it. A VM's port has no
+    /// agent; what it sends to these protocols is dropped.
+    pub fn runs_link_agent(&self) -> bool {
+        self.role == PortRole::Uplink || self.relay
+    }
 }
 
 /// A MAC pinned to a port: never aged, never moved by learning.

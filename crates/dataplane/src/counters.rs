@@ -59,10 +59,13 @@ pub enum DropReason {
     /// From a port its BPDU guard blocked (it sent a spanning-tree BPDU:
     /// something behind it bridges, and could close a loop).
     BpduGuard,
+    /// LLDP, or ECP to a link address, from a port without a link agent
+    /// (a VM's): these protocols are for the link, never forwarded.
+    LinkProtocol,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 25;
+    pub const COUNT: usize = 26;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -89,6 +92,7 @@ impl DropReason {
         DropReason::ReservedGroup,
         DropReason::BadGso,
         DropReason::BpduGuard,
+        DropReason::LinkProtocol,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +122,7 @@ impl DropReason {
             DropReason::ReservedGroup => "reserved_group",
             DropReason::BadGso => "bad_gso",
             DropReason::BpduGuard => "bpdu_guard",
+            DropReason::LinkProtocol => "link_protocol",
         }
     }
 }

@@ -124,6 +124,16 @@ pub trait Sink {
 
     /// A copy for the controller.
     fn controller(&mut self, _copy: ToControllerCopy<'_>) {}
+
+    /// A frame for the link agent of its port (LLDP, ECP), as received.
+    fn link(&mut self, _copy: LinkCopy<'_>) {}
+}
+
+/// A frame of a link protocol, for the agent of the port it came in on.
+pub struct LinkCopy<'a> {
+    pub switch: &'a Arc<str>,
+    pub in_port: PortId,
+    pub frame: &'a [u8],
 }
 
 /// Switches and routers, read by every thread.
@@ -385,6 +395,14 @@ impl Datapath {
             .process_cached(from.fw, flows, counters, id, &parsed, now, &mut lane.d)
             .is_err()
         {
+            return;
+        }
+        if lane.d.link {
+            sink.link(LinkCopy {
+                switch: &self.names[si],
+                in_port: id,
+                frame,
+            });
             return;
         }
         let at = Decided {

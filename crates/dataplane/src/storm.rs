@@ -56,6 +56,17 @@ pub fn reserved_group(dst: MacAddr) -> Option<u8> {
     (d[..5] == [0x01, 0x80, 0xc2, 0x00, 0x00] && d[5] <= 0x0f).then_some(d[5])
 }
 
+/// Whether a frame belongs to a link protocol vepa's agent speaks, never
+/// to be bridged: LLDP (to any address), or 802.1Qbg's ECP to one of the
+/// reserved group addresses (where a station and its bridge send it).
+pub fn is_link_protocol(frame: &crate::parsed::Parsed<'_>) -> bool {
+    match frame.ethertype() {
+        vepa_packet::lldp::LLDP_ETHERTYPE => true,
+        vepa_packet::ecp::ECP_ETHERTYPE => reserved_group(frame.dst()).is_some(),
+        _ => false,
+    }
+}
+
 /// The kinds of flood a port's limits bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flood {

@@ -21,7 +21,7 @@ use crate::filter::{FilterVerdict, PortFilter};
 use crate::flow::Generated;
 use crate::flow::{Decision, Exec, Pipeline};
 use crate::parsed::Parsed;
-use crate::storm::{reserved_group, Flood, PortBuckets, BPDU_GUARD_MS};
+use crate::storm::{is_link_protocol, reserved_group, Flood, PortBuckets, BPDU_GUARD_MS};
 use crate::vlan::{egress_tag, ingress_vid};
 use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -249,6 +249,9 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
+        if is_link_protocol(frame) {
+            return self.to_link_agent(fw, counters, in_port, frame.len(), d);
+        }
         self.process_keyed(fw, counters, in_port, frame, now_ms, d, None)
     }
 
@@ -302,6 +305,34 @@ impl SwitchCore {
     }
 
     /// A frame the gate drops: received, and dropped for `reason`.
+    /// A link protocol's frame: for the port's agent if it has one
+    /// (counted as received), dropped otherwise. Never forwarded, whatever
+    /// the flows or `group_fwd_mask` say.
+    fn to_link_agent(
+        &self,
+        fw: &Forwarding,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        len: usize,
+        d: &mut Decision,
+    ) -> Result<(), DropReason> {
+        let agent = fw
+            .config
+            .ports
+            .get(in_port.index())
+            .is_some_and(PortConfig::runs_link_agent);
+        if !agent {
+            return self.gate_drop(counters, in_port, len, d, DropReason::LinkProtocol);
+        }
+        d.clear();
+        d.link = true;
+        if let Some(c) = counters.get_mut(in_port.index()) {
+            c.rx_frames += 1;
+            c.rx_bytes += len as u64;
+        }
+        Ok(())
+    }
+
     fn gate_drop(
         &self,
         counters: &mut [PortCounters],
@@ -542,6 +573,9 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
+        if is_link_protocol(frame) {
+            return self.to_link_agent(fw, counters, in_port, frame.len(), d);
+        }
         let filters = self.filters.load();
         let Some(filters) = filters.as_ref() else {
             return self.decide_cached(fw, cache, counters, in_port, frame, now_ms, d);

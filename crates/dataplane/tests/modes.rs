@@ -651,3 +651,62 @@ fn a_bpdu_from_a_guarded_port_blocks_it_for_a_while() {
     assert_eq!(send(&mut sw, vm1, mac(2), later), Ok(()));
     assert_eq!(sw.counters(vm1).drop_count(DropReason::BpduGuard), 3);
 }
+
+#[test]
+fn link_protocols_go_to_the_agent_of_an_uplink_or_relay_port_and_nowhere_else() {
+    let group = |b: u8| MacAddr([0x01, 0x80, 0xc2, 0, 0, b]);
+    let typed = |dst: MacAddr, src: MacAddr, ethertype: u16| {
+        let mut f = frame(dst, src, None);
+        f[12..14].copy_from_slice(&ethertype.to_be_bytes());
+        f
+    };
+    const LLDP: u16 = 0x88cc;
+    const ECP: u16 = 0x8940;
+    // Even a mask that would bridge LLDP's address does not bridge LLDP.
+    let mut cfg = host(PortMode::Vepa);
+    cfg.group_fwd_mask = 0x4000;
+    cfg.ports.push(with_relay(down("relay", PortMode::Veb)));
+    let mut sw = Switch::new(cfg).expect("valid config");
+    let (up, vm1, relay) = (PortId(0), PortId(1), PortId(4));
+    // (port, frame, for the agent?, else the drop), in order.
+    let cases = [
+        (up, typed(group(0x0e), mac(X), LLDP), true),
+        (up, typed(group(0x00), mac(X), LLDP), true),
+        (up, typed(group(0x00), mac(X), ECP), true),
+        (relay, typed(group(0x00), mac(7), ECP), true),
+        (relay, typed(group(0x0e), mac(7), LLDP), true),
+        (vm1, typed(group(0x0e), mac(1), LLDP), false),
+        (vm1, typed(mac(2), mac(1), LLDP), false),
+        (vm1, typed(group(0x00), mac(1), ECP), false),
+    ];
+    for (i, (port, f, agent)) in cases.iter().enumerate() {
+        let before = sw.counters(*port).clone();
+        let r = sw.decide(*port, f, 0);
+        let after = sw.counters(*port);
+        assert_eq!(
+            after.rx_frames,
+            before.rx_frames + 1,
+            "case {i}: counted as received"
+        );
+        if *agent {
+            assert_eq!(r, Ok(()), "case {i}");
+            assert!(sw.decision().link, "case {i}: for the agent");
+            assert!(
+                sw.decision().egress.is_empty(),
+                "case {i}: and not forwarded"
+            );
+        } else {
+            assert_eq!(r, Err(DropReason::LinkProtocol), "case {i}");
+            assert_eq!(
+                after.drop_count(DropReason::LinkProtocol),
+                before.drop_count(DropReason::LinkProtocol) + 1,
+                "case {i}: the drop counted"
+            );
+        }
+    }
+    // ECP to a unicast address is an ordinary frame: vepa does not speak it there.
+    sw.decide(vm1, &typed(mac(X), mac(1), ECP), 0)
+        .expect("forwarded");
+    assert!(!sw.decision().link);
+    assert_eq!(sw.decision().egress, vec![Egress::new(up, None)]);
+}

@@ -21,6 +21,7 @@
 
 use crate::batch::{RxBatch, TxQueue, MAX_BATCH};
 use crate::capture::{CapturePoint, Direction};
+use crate::link_in::LinkSink;
 use crate::packet_in::{PacketIn, PacketInSink};
 use crate::port::Port;
 use crate::readiness::Readiness;
@@ -30,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 pub use vepa_dataplane::datapath::RouterAttachment;
-use vepa_dataplane::datapath::{DeviceCopy, Sink, ToControllerCopy};
+use vepa_dataplane::datapath::{DeviceCopy, LinkCopy, Sink, ToControllerCopy};
 use vepa_dataplane::{Datapath, Lane, PortCounters, PortId, Switch};
 
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
@@ -135,6 +136,7 @@ pub struct Forwarder {
     epoch: Instant,
     live: Arc<LiveCounters>,
     packet_in: Option<PacketInSink>,
+    link: Option<LinkSink>,
 }
 
 /// Where a worker's copies wait to leave.
@@ -155,6 +157,7 @@ struct Shared<'a> {
     busy_poll: bool,
     live: &'a LiveCounters,
     packet_in: Option<&'a PacketInSink>,
+    link: Option<&'a LinkSink>,
 }
 
 impl Forwarder {
@@ -171,6 +174,7 @@ impl Forwarder {
             epoch: Instant::now(),
             live: Arc::default(),
             packet_in: None,
+            link: None,
         }
     }
 
@@ -182,6 +186,13 @@ impl Forwarder {
     /// Sends the frames flows output to `CONTROLLER` to `sink`.
     pub fn set_packet_in(&mut self, sink: PacketInSink) {
         self.packet_in = Some(sink);
+    }
+
+    /// Sends the frames of link protocols (LLDP, ECP) that arrive on the
+    /// ports a link agent runs on to `inbox` (without one they are dropped
+    /// there, counted as received).
+    pub fn set_link_inbox(&mut self, inbox: LinkSink) {
+        self.link = Some(inbox);
     }
 
     /// The instant FDB times count from. A forwarder rebuilt over switches
@@ -226,6 +237,7 @@ impl Forwarder {
             busy_poll: self.workers.busy_poll,
             live: &self.live,
             packet_in: self.packet_in.as_ref(),
+            link: self.link.as_ref(),
         };
         self.live.reset(workers);
         let results: Vec<io::Result<Vec<Vec<PortCounters>>>> = std::thread::scope(|scope| {
@@ -363,6 +375,13 @@ impl Sink for Emit<'_, '_> {
                 max_len: c.why.max_len,
                 frame: c.frame,
             });
+        }
+    }
+
+    fn link(&mut self, c: LinkCopy<'_>) {
+        if let Some(inbox) = self.sh.link {
+            // Over the port's budget, the frame is lost (counted there).
+            let _ = inbox.push(c.switch, c.in_port, c.frame);
         }
     }
 }

@@ -14,6 +14,7 @@
 mod batch;
 mod capture;
 mod forwarder;
+pub mod link_in;
 pub mod loopback;
 pub mod packet_in;
 mod packet_ring;
@@ -31,6 +32,7 @@ mod xdp;
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
 pub use capture::{pcap_header, pcap_record, CapturePoint, CapturedFrame, Direction};
 pub use forwarder::{Attachment, Forwarder, LiveCounters, RouterAttachment, Workers};
+pub use link_in::{LinkFrame, LinkInbox, LinkSink};
 pub use packet_in::{PacketIn, PacketInSink};
 pub use packet_ring::RingPort;
 pub use packet_socket::PacketPort;

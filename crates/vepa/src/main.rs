@@ -221,6 +221,9 @@ enum Command {
     /// VXLAN tunnels: endpoints, learned remote MACs, drops (daemon)
     #[command(subcommand)]
     Tunnel(client::routers::TunnelCmd),
+    /// LLDP neighbours of uplinks and relay ports, with their EVB TLV (daemon)
+    #[command(subcommand)]
+    Lldp(client::link::LldpCmd),
     /// Hosts of the multi-host fabric, as etcd lists them (daemon with --etcd)
     #[command(subcommand)]
     Hosts(client::routers::HostsCmd),
@@ -417,6 +420,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Acl(c) => client::acls::acl(&client()?, c),
         Command::Tunnel(c) => client::routers::tunnel(&client()?, c),
         Command::Hosts(c) => client::routers::hosts(&client()?, c),
+        Command::Lldp(c) => client::link::lldp(&client()?, c),
         Command::VmArgs { port, memory, tcg } => {
             let tcg = tcg || !std::path::Path::new("/dev/kvm").exists();
             client::vm::vm_args(&client()?, &port, memory, tcg)

@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 mod fdb;
 mod flows;
+mod link;
 mod ports;
 mod prometheus;
 mod routers;
@@ -89,7 +90,8 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         acls::conntrack,
         acls::conntrack_flush,
         tunnels::list,
-        tunnels::hosts
+        tunnels::hosts,
+        link::lldp
     ),
     components(schemas(
         ErrorBody,
@@ -207,6 +209,7 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route("/v1/conntrack", get(acls::conntrack))
         .route("/v1/conntrack/flush", post(acls::conntrack_flush))
         .route("/v1/tunnels", get(tunnels::list))
+        .route("/v1/lldp", get(link::lldp))
         .route("/v1/hosts", get(tunnels::hosts))
         .route("/v1/stats", get(topology::stats))
         .route("/v1/topology", get(topology::topology))

@@ -58,6 +58,9 @@ pub struct Decision {
     /// Frames the switch itself answers with (a filter's reject): sent out
     /// of `port` with VLAN `tag`, untagged in the buffer.
     pub generated: Vec<Generated>,
+    /// The frame is for the ingress port's link agent (LLDP, ECP), not
+    /// for forwarding.
+    pub link: bool,
     /// A buffer to write a rewritten copy in, to judge it (kept between
     /// frames, so nothing is allocated per frame).
     pub(crate) scratch: Vec<u8>,
@@ -82,6 +85,7 @@ impl Decision {
         self.normal_drop = None;
         self.uncacheable = false;
         self.generated.clear();
+        self.link = false;
     }
 
     /// The rewrite an egress refers to.

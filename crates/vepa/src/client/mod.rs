@@ -5,6 +5,7 @@
 pub mod acls;
 pub mod flows;
 pub mod http;
+pub mod link;
 pub mod routers;
 mod show;
 pub mod vm;

@@ -1,0 +1,348 @@
+//! The link agent: LLDP (IEEE 802.1AB) on every port that faces another
+//! bridge, an uplink or a relay port, so an operator sees who is on the
+//! other end of each. The forwarding threads hand it the link protocols'
+//! frames (never forwarded; see `vepa_dataplane::storm::is_link_protocol`)
+//! through a bounded inbox; it keeps a neighbour table with ageing and
+//! sends its own LLDPDUs: four a second apart when a port starts or a new
+//! neighbour appears, then one every 30 s (802.1AB's txFast and
+//! msgTxInterval).
+//!
+//! The table is pure ([`LinkTable`]): frames and the clock go in, views come
+//! out, so it is tested without a network. The thread ([`spawn`]) does the
+//! I/O: it reads the inbox, and once a second asks the engine which ports
+//! the agent runs on and sends what is due.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vepa_api::wire::{EvbView, LinkPortView, LldpNeighbour};
+use vepa_io::LinkInbox;
+use vepa_packet::lldp::{EvbMode, LldpId, Lldpdu, RrStatus, LLDP_ETHERTYPE, NEAREST_BRIDGE};
+use vepa_packet::MacAddr;
+
+/// Seconds between LLDPDUs once settled (msgTxInterval).
+pub const TX_INTERVAL_S: u64 = 30;
+/// LLDPDUs sent a second apart when a port starts or a neighbour appears
+/// (txFastInit).
+pub const TX_FAST: u32 = 4;
+/// The TTL vepa announces: four intervals (msgTxHold × msgTxInterval).
+pub const TTL_S: u16 = 120;
+/// Neighbours one port keeps at most: a peer inventing chassis IDs fills
+/// its own port's table, nothing else.
+pub const MAX_NEIGHBOURS: usize = 8;
+
+/// A port the agent runs on, as the engine has it now.
+#[derive(Clone)]
+pub struct AgentPort {
+    pub switch: String,
+    pub port: String,
+    pub id: vepa_dataplane::PortId,
+    pub relay: bool,
+    pub device: Arc<dyn vepa_io::Port>,
+}
+
+struct Neighbour {
+    du: Lldpdu,
+    expires_ms: u64,
+}
+
+#[derive(Default)]
+struct PortState {
+    relay: bool,
+    lldp_tx: u64,
+    lldp_rx: u64,
+    rx_errors: u64,
+    last_error: Option<String>,
+    aged_out: u64,
+    neighbours: Vec<Neighbour>,
+    /// When the next LLDPDU is due (ms), and how many fast ones are left.
+    next_tx_ms: u64,
+    fast_left: u32,
+}
+
+/// Every agent port's neighbours and counters.
+pub struct LinkTable {
+    ports: BTreeMap<(String, String), PortState>,
+    epoch: Instant,
+}
+
+impl Default for LinkTable {
+    fn default() -> Self {
+        LinkTable {
+            ports: BTreeMap::new(),
+            epoch: Instant::now(),
+        }
+    }
+}
+
+impl LinkTable {
+    /// The agent's clock (ms).
+    pub fn clock_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Makes the table follow the engine's ports: new ones start with fast
+    /// transmission, gone ones are forgotten.
+    pub fn follow(&mut self, ports: &[(String, String, bool)], now_ms: u64) {
+        self.ports
+            .retain(|k, _| ports.iter().any(|(s, p, _)| (s, p) == (&k.0, &k.1)));
+        for (s, p, relay) in ports {
+            let st = self
+                .ports
+                .entry((s.clone(), p.clone()))
+                .or_insert_with(|| PortState {
+                    next_tx_ms: now_ms,
+                    fast_left: TX_FAST,
+                    ..PortState::default()
+                });
+            st.relay = *relay;
+        }
+    }
+
+    /// Reads a frame the port's peer sent its agent. Anything unreadable is
+    /// counted, with why, and otherwise ignored.
+    pub fn receive(&mut self, switch: &str, port: &str, frame: &[u8], now_ms: u64) {
+        let Some(st) = self.ports.get_mut(&(switch.to_string(), port.to_string())) else {
+            return;
+        };
+        let mut fail = |why: String| {
+            st.rx_errors += 1;
+            st.last_error = Some(why);
+        };
+        let (Some(src), Some(ethertype)) = (frame.get(6..12), frame.get(12..14)) else {
+            return fail(format!("a {}-byte frame", frame.len()));
+        };
+        let src = MacAddr::from_slice(src);
+        let ethertype = u16::from_be_bytes([ethertype[0], ethertype[1]]);
+        if ethertype != LLDP_ETHERTYPE {
+            return fail(format!(
+                "EtherType {ethertype:#06x} from {src}: ECP and VDP are not spoken yet"
+            ));
+        }
+        let du = match Lldpdu::parse(&frame[14..]) {
+            Ok(du) => du,
+            Err(e) => return fail(format!("LLDPDU from {src}: {e}")),
+        };
+        st.lldp_rx += 1;
+        let at = st
+            .neighbours
+            .iter()
+            .position(|n| n.du.chassis == du.chassis && n.du.port == du.port);
+        if du.ttl == 0 {
+            // Shutdown: the neighbour asks to be forgotten now.
+            if let Some(i) = at {
+                st.neighbours.remove(i);
+            }
+            return;
+        }
+        let expires_ms = now_ms + u64::from(du.ttl) * 1000;
+        match at {
+            Some(i) => st.neighbours[i] = Neighbour { du, expires_ms },
+            None if st.neighbours.len() >= MAX_NEIGHBOURS => {
+                fail(format!(
+                    "LLDPDU from {src}: a {}th neighbour on one port (at most {MAX_NEIGHBOURS} are kept)",
+                    MAX_NEIGHBOURS + 1
+                ));
+            }
+            None => {
+                st.neighbours.push(Neighbour { du, expires_ms });
+                // A new neighbour hears about us quickly (802.1AB's
+                // newNeighbour: fast transmission again).
+                st.fast_left = TX_FAST;
+                st.next_tx_ms = now_ms;
+            }
+        }
+    }
+
+    /// Forgets neighbours past their TTL.
+    pub fn age(&mut self, now_ms: u64) {
+        for st in self.ports.values_mut() {
+            let before = st.neighbours.len();
+            st.neighbours.retain(|n| n.expires_ms > now_ms);
+            st.aged_out += (before - st.neighbours.len()) as u64;
+        }
+    }
+
+    /// Whether an LLDPDU is due on the port now; if so, notes it as sent
+    /// and schedules the next.
+    pub fn due(&mut self, switch: &str, port: &str, now_ms: u64) -> bool {
+        let Some(st) = self.ports.get_mut(&(switch.to_string(), port.to_string())) else {
+            return false;
+        };
+        if now_ms < st.next_tx_ms {
+            return false;
+        }
+        st.lldp_tx += 1;
+        st.next_tx_ms = if st.fast_left > 0 {
+            st.fast_left -= 1;
+            now_ms + 1000
+        } else {
+            now_ms + TX_INTERVAL_S * 1000
+        };
+        true
+    }
+
+    /// Every agent port, as the API shows it; `over_budget` gives the
+    /// frames each dropped before the agent could read them.
+    pub fn view(&self, now_ms: u64, over_budget: impl Fn(&str, &str) -> u64) -> Vec<LinkPortView> {
+        self.ports
+            .iter()
+            .map(|((s, p), st)| LinkPortView {
+                switch: s.clone(),
+                port: p.clone(),
+                role: if st.relay { "relay" } else { "uplink" }.into(),
+                lldp_tx: st.lldp_tx,
+                lldp_rx: st.lldp_rx,
+                rx_errors: st.rx_errors,
+                last_error: st.last_error.clone(),
+                rx_over_budget: over_budget(s, p),
+                aged_out: st.aged_out,
+                neighbours: st
+                    .neighbours
+                    .iter()
+                    .map(|n| neighbour_view(&n.du, n.expires_ms.saturating_sub(now_ms) / 1000))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+fn neighbour_view(du: &Lldpdu, expires_in: u64) -> LldpNeighbour {
+    LldpNeighbour {
+        chassis_id: du.chassis.display(),
+        chassis_subtype: du.chassis.subtype,
+        port_id: du.port.display(),
+        port_subtype: du.port.subtype,
+        ttl: du.ttl,
+        expires_in,
+        system_name: du.system_name.clone(),
+        system_description: du.system_description.clone(),
+        port_description: du.port_description.clone(),
+        management: du.management.iter().map(|m| m.display()).collect(),
+        evb: du.evb.map(|e| EvbView {
+            mode: match e.mode {
+                EvbMode::Bridge => "bridge",
+                EvbMode::Station => "station",
+                EvbMode::NotSupported => "none",
+                EvbMode::Reserved => "reserved",
+            }
+            .into(),
+            rrcap: e.rrcap,
+            rrctr: e.rrctr,
+            rrreq: e.rrreq,
+            rrstat: match e.rrstat {
+                RrStatus::Off => "off",
+                RrStatus::On => "on",
+                RrStatus::Unknown => "unknown",
+                RrStatus::Reserved => "reserved",
+            }
+            .into(),
+            ecp_retries: e.retries,
+            ecp_rte: e.rte,
+            vdp_rwd: e.rwd,
+            vdp_rka: e.rka,
+        }),
+    }
+}
+
+/// This host's name, for the chassis ID and system name.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "vepa".into())
+}
+
+/// The LLDPDU vepa sends on a port, as a frame. The source address is
+/// stable per port (locally administered, from the switch and port names).
+pub fn lldp_frame(host: &str, switch: &str, port: &str, relay: bool) -> Option<Vec<u8>> {
+    let mut du = Lldpdu::new(
+        LldpId::local(host),
+        LldpId {
+            subtype: 5, // interface name
+            id: format!("{switch}/{port}").into_bytes(),
+        },
+        TTL_S,
+    );
+    du.system_name = Some(host.to_string());
+    du.system_description = Some(format!("vepa {}", env!("CARGO_PKG_VERSION")));
+    du.port_description = Some(format!(
+        "vepa switch {switch}, {} {port}",
+        if relay { "relay port" } else { "uplink" }
+    ));
+    let seed = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (switch, port).hash(&mut h);
+        h.finish() as u32
+    };
+    du.frame(NEAREST_BRIDGE, MacAddr::local_from_seed(seed))
+        .ok()
+}
+
+/// Runs the agent until the process ends: reads `inbox` into `table`, and
+/// once a second sends what is due on the ports `ports` lists (the
+/// engine's uplinks and relay ports, with their devices).
+pub fn spawn(
+    ports: impl Fn() -> Vec<AgentPort> + Send + 'static,
+    inbox: Arc<LinkInbox>,
+    table: Arc<Mutex<LinkTable>>,
+) {
+    let host = hostname();
+    let spawned = std::thread::Builder::new()
+        .name("vepa-link".into())
+        .spawn(move || {
+            let ports_now = ports;
+            let mut ports: Vec<AgentPort> = Vec::new();
+            let mut next_tick = Instant::now();
+            loop {
+                // The tick first: a flood of frames must not stop our own
+                // LLDPDUs (the inbox bounds what one port can queue).
+                if Instant::now() >= next_tick {
+                    next_tick = Instant::now() + Duration::from_secs(1);
+                    ports = ports_now();
+                    let now = lock(&table).clock_ms();
+                    let due: Vec<&AgentPort> = {
+                        let mut t = lock(&table);
+                        let names: Vec<_> = ports
+                            .iter()
+                            .map(|p| (p.switch.clone(), p.port.clone(), p.relay))
+                            .collect();
+                        t.follow(&names, now);
+                        t.age(now);
+                        ports
+                            .iter()
+                            .filter(|p| t.due(&p.switch, &p.port, now))
+                            .collect()
+                    };
+                    for p in due {
+                        let Some(f) = lldp_frame(&host, &p.switch, &p.port, p.relay) else {
+                            continue;
+                        };
+                        if let Err(e) = p.device.send(&Default::default(), &f) {
+                            tracing::debug!(switch = %p.switch, port = %p.port, error = %e, "LLDPDU not sent");
+                        }
+                    }
+                }
+                let wait = next_tick.saturating_duration_since(Instant::now());
+                if let Some(f) = inbox.pop(wait) {
+                    let now = lock(&table).clock_ms();
+                    let from = ports.iter().find(|p| *p.switch == *f.switch && p.id == f.port);
+                    if let Some(p) = from {
+                        lock(&table).receive(&p.switch, &p.port, &f.frame, now);
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the link agent; no LLDP");
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

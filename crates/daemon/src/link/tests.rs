@@ -1,0 +1,123 @@
+//! The link agent's table: timing of LLDPDUs, neighbours heard, aged and
+//! bounded, and hostile frames counted.
+
+use super::*;
+
+fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("test hex"))
+        .collect()
+}
+
+/// lldpad as an EVB bridge (evbrrcap=yes), as captured.
+const LLDPAD: &str = "0180c2000000 020000000b01 88cc 0207 04020000000b01 0407 03020000000b01
+    0602 0078 fe09 0080c2 0d 02 00 6e 54 14 0000 0000000000000000000000";
+
+fn table() -> LinkTable {
+    let mut t = LinkTable::default();
+    t.follow(&[("s".into(), "up".into(), false)], 0);
+    t
+}
+
+#[test]
+fn four_fast_lldpdus_then_one_every_thirty_seconds() {
+    let mut t = table();
+    let sent: Vec<u64> = (0..=70_000)
+        .step_by(500)
+        .filter(|&ms| t.due("s", "up", ms))
+        .collect();
+    assert_eq!(sent, vec![0, 1000, 2000, 3000, 4000, 34_000, 64_000]);
+    assert!(!t.due("s", "nowhere", 0));
+}
+
+#[test]
+fn a_neighbour_is_heard_shown_and_forgotten() {
+    let mut t = table();
+    for ms in [0, 1000, 2000, 3000, 4000] {
+        assert!(t.due("s", "up", ms));
+    }
+    t.receive("s", "up", &hex(LLDPAD), 10_000);
+    // A new neighbour: fast transmission again.
+    assert!(t.due("s", "up", 10_000));
+    let v = t.view(10_000, |_, _| 3);
+    assert_eq!(v.len(), 1);
+    let p = &v[0];
+    assert_eq!(
+        (p.role.as_str(), p.lldp_rx, p.rx_over_budget),
+        ("uplink", 1, 3)
+    );
+    let n = &p.neighbours[0];
+    assert_eq!(n.chassis_id, "02:00:00:00:0b:01");
+    assert_eq!((n.ttl, n.expires_in), (120, 120));
+    let evb = n.evb.as_ref().expect("EVB TLV");
+    assert_eq!(
+        (evb.mode.as_str(), evb.rrcap, evb.rrctr),
+        ("bridge", true, false)
+    );
+    // Heard again: refreshed, still one.
+    t.receive("s", "up", &hex(LLDPAD), 100_000);
+    t.age(200_000);
+    assert_eq!(t.view(200_000, |_, _| 0)[0].neighbours.len(), 1);
+    // Silent past its TTL: gone, and counted.
+    t.age(220_001);
+    let p = &t.view(220_001, |_, _| 0)[0];
+    assert!(p.neighbours.is_empty());
+    assert_eq!(p.aged_out, 1);
+    // A shutdown LLDPDU (TTL 0) forgets at once.
+    t.receive("s", "up", &hex(LLDPAD), 300_000);
+    let mut bye = hex(LLDPAD);
+    bye[34..36].copy_from_slice(&[0, 0]);
+    t.receive("s", "up", &bye, 301_000);
+    assert!(t.view(301_000, |_, _| 0)[0].neighbours.is_empty());
+}
+
+#[test]
+fn hostile_frames_are_counted_and_bounded() {
+    let mut t = table();
+    let mut cut = hex(LLDPAD);
+    cut.truncate(20);
+    t.receive("s", "up", &cut, 0);
+    t.receive("s", "up", &[0u8; 5], 0);
+    let mut ecp = hex(LLDPAD);
+    ecp[12..14].copy_from_slice(&[0x89, 0x40]);
+    t.receive("s", "up", &ecp, 0);
+    let p = &t.view(0, |_, _| 0)[0];
+    assert_eq!((p.rx_errors, p.lldp_rx), (3, 0));
+    assert!(
+        p.last_error.as_deref().unwrap_or("").contains("ECP"),
+        "{:?}",
+        p.last_error
+    );
+    // A peer inventing chassis IDs fills this port's table and no more.
+    for i in 0..20u8 {
+        let mut f = hex(LLDPAD);
+        f[22] = i;
+        t.receive("s", "up", &f, 0);
+    }
+    let p = &t.view(0, |_, _| 0)[0];
+    assert_eq!(p.neighbours.len(), MAX_NEIGHBOURS);
+    assert!(
+        p.last_error.as_deref().unwrap_or("").contains("at most"),
+        "{:?}",
+        p.last_error
+    );
+    // Frames for a port the agent does not run on are ignored.
+    t.receive("s", "vm1", &hex(LLDPAD), 0);
+    assert_eq!(t.view(0, |_, _| 0).len(), 1);
+}
+
+#[test]
+fn our_lldpdu_reads_back() {
+    let f = lldp_frame("host-a", "s", "up", false).expect("frame");
+    assert_eq!(&f[..6], &NEAREST_BRIDGE.0);
+    let du = Lldpdu::parse(&f[14..]).expect("parses");
+    assert_eq!(du.chassis.display(), "host-a");
+    assert_eq!(du.port.display(), "s/up");
+    assert_eq!(du.ttl, TTL_S);
+    assert_eq!(
+        du.port_description.as_deref(),
+        Some("vepa switch s, uplink up")
+    );
+}

@@ -1,0 +1,195 @@
+//! LLDP on an uplink against a real lldpad: each side sees the other, a
+//! VM's LLDP and ECP frames are dropped (never bridged to the adjacent
+//! bridge), a hostile peer's malformed LLDPDUs are counted without harm,
+//! and lldpad's shutdown LLDPDU removes it at once.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vepa_itest::daemon::Daemon;
+use vepa_itest::{require_root, send_frames, uid, Capture, Netns};
+use vepa_packet::MacAddr;
+
+/// lldpad in a namespace, with its own /dev/shm (its instance lock lives
+/// there, so two could not run at once otherwise); killed on drop.
+struct Lldpad {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Lldpad {
+    fn start(ns: &str, ifname: &str) -> Lldpad {
+        assert!(
+            std::path::Path::new("/usr/sbin/lldpad").exists(),
+            "lldpad is missing: scripts/test.sh installs it (apt-get install lldpad)"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("lldpad.conf");
+        std::fs::write(
+            &conf,
+            format!("lldp : {{ {ifname} : {{ adminStatus = 3; }}; }};\n"),
+        )
+        .expect("lldpad.conf");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "sh", "-c"])
+            .arg(format!(
+                "mount -t tmpfs lldpadshm /dev/shm && exec lldpad -p -f {}",
+                conf.display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start lldpad");
+        Lldpad { child, _dir: dir }
+    }
+
+    /// Stops it as a service manager would: it says goodbye (TTL 0).
+    fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Lldpad {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The one agent port's view.
+fn uplink_view(d: &Daemon) -> serde_json::Value {
+    let v = d.json(&["lldp", "show"]);
+    let ports = v.as_array().expect("a list of ports");
+    assert_eq!(ports.len(), 1, "one agent port (the uplink): {v}");
+    ports[0].clone()
+}
+
+fn frame(dst: [u8; 6], src: MacAddr, ethertype: u16, body: &[u8]) -> Vec<u8> {
+    let mut f = dst.to_vec();
+    f.extend_from_slice(&src.0);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(body);
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+#[test]
+fn lldp_neighbours_with_lldpad_on_the_uplink() {
+    require_root();
+    let id = uid();
+    let (out, vm) = (
+        Netns::new(&format!("llo{id}")),
+        Netns::new(&format!("llv{id}")),
+    );
+    let mut d = Daemon::start();
+    let sw = format!("ls{id}");
+    let (up, p1) = (format!("lu{id}"), format!("lv{id}"));
+    d.links = vec![up.clone(), p1.clone()];
+    d.ok(&["switch", "add", &sw, "--mode", "vepa"]);
+    d.ok(&[
+        "port", "add", &sw, &up, "--type", "veth", "--uplink", "--netns", &out.name,
+    ]);
+    d.ok(&[
+        "port", "add", &sw, &p1, "--type", "veth", "--netns", &vm.name,
+    ]);
+    let peer_mac = out.mac("eth0");
+    let mut lldpad = Lldpad::start(&out.name, "eth0");
+
+    // vepa hears lldpad: its chassis is its interface's MAC.
+    wait_for("vepa lists lldpad", Duration::from_secs(15), || {
+        uplink_view(&d)["neighbours"][0]["chassis_id"] == peer_mac.to_string()
+    });
+    let view = uplink_view(&d);
+    assert_eq!(view["role"], "uplink");
+    assert_eq!(view["neighbours"][0]["ttl"], 120, "{view}");
+    assert!(view["lldp_tx"].as_u64().unwrap_or(0) >= 1, "{view}");
+    let table = d.ok(&["lldp", "show"]);
+    assert!(table.contains(&format!("chassis {peer_mac}")), "{table}");
+
+    // lldpad hears vepa: its port ID is the switch and port.
+    wait_for("lldpad lists vepa", Duration::from_secs(15), || {
+        let o = out.exec(&["lldptool", "-t", "-n", "-i", "eth0"]);
+        String::from_utf8_lossy(&o.stdout).contains(&format!("Ifname: {sw}/{up}"))
+    });
+
+    // A VM's LLDP and ECP never reach the adjacent bridge.
+    let vm_mac = vm.mac("eth0");
+    let cap = Capture::start(&out.name, "eth0");
+    let lldp = frame(
+        [0x01, 0x80, 0xc2, 0, 0, 0x0e],
+        vm_mac,
+        0x88cc,
+        &[0x02, 0x07, 0x04, 2, 0, 0, 0, 0, 9],
+    );
+    let ecp = frame(
+        [0x01, 0x80, 0xc2, 0, 0, 0],
+        vm_mac,
+        0x8940,
+        &[0x10, 0x01, 0, 1],
+    );
+    send_frames(&vm.name, "eth0", vec![lldp.clone(), ecp, lldp]);
+    let seen = cap.finish();
+    assert!(
+        !seen.iter().any(|f| f.get(6..12) == Some(&vm_mac.0[..])
+            && matches!(f.get(12..14), Some([0x88, 0xcc] | [0x89, 0x40]))),
+        "a VM's link protocol frame crossed the uplink"
+    );
+    wait_for(
+        "the VM's frames counted as dropped",
+        Duration::from_secs(5),
+        || {
+            let stats = d.json(&["stats"]);
+            let drops = stats["ports"]
+                .as_array()
+                .and_then(|a| a.iter().find(|p| p["switch"] == sw && p["port"] == p1))
+                .map(|p| p["drops"]["link_protocol"].clone());
+            drops == Some(serde_json::json!(3))
+        },
+    );
+
+    // A hostile peer: truncated and lying LLDPDUs are counted, and harm
+    // neither the agent nor the neighbour it knows.
+    let bad = vec![
+        frame(
+            [0x01, 0x80, 0xc2, 0, 0, 0x0e],
+            peer_mac,
+            0x88cc,
+            &[0x02, 0x40],
+        ),
+        frame(
+            [0x01, 0x80, 0xc2, 0, 0, 0x0e],
+            peer_mac,
+            0x88cc,
+            &[0x04, 0x03, 0x07, b'x', b'y'],
+        ),
+    ];
+    send_frames(&out.name, "eth0", bad);
+    wait_for("the bad LLDPDUs counted", Duration::from_secs(5), || {
+        uplink_view(&d)["rx_errors"].as_u64().unwrap_or(0) >= 2
+    });
+    let view = uplink_view(&d);
+    assert!(
+        view["last_error"].as_str().unwrap_or("").contains("LLDPDU"),
+        "{view}"
+    );
+    assert_eq!(view["neighbours"][0]["chassis_id"], peer_mac.to_string());
+
+    // lldpad going away says so (TTL 0): forgotten at once, not in 120 s.
+    lldpad.terminate();
+    wait_for("lldpad forgotten", Duration::from_secs(5), || {
+        uplink_view(&d)["neighbours"]
+            .as_array()
+            .is_some_and(|n| n.is_empty())
+    });
+    d.ok(&["switch", "del", &sw]);
+}
