@@ -28,7 +28,7 @@ use std::time::Instant;
 use vepa_api::plan::diff;
 use vepa_api::topology::kernel::KernelShape;
 use vepa_api::topology::router::switch_port_name;
-use vepa_api::topology::{Topology, TopologyError};
+use vepa_api::topology::{PortKind, Topology, TopologyError};
 use vepa_api::wire::{ApplyResult, FdbRow, PortStats, Stats, SwitchStats};
 use vepa_dataplane::flow::Pipeline;
 use vepa_dataplane::router::{Router, RouterConfig};
@@ -1013,7 +1013,10 @@ impl Engine {
             // switch's configuration does.
             for (i, p) in s.uplink.iter().chain(&s.ports).enumerate() {
                 let uplink = i == 0 && s.uplink.is_some();
-                if !uplink && !p.relay {
+                // A tunnel or a guest's socket faces no bridge of its own:
+                // LLDP over a fabric would reach every host.
+                let interface = !matches!(p.kind, PortKind::Vxlan | PortKind::VhostUser);
+                if (!uplink && !p.relay) || !interface {
                     continue;
                 }
                 let Some(device) = self.port_device(&s.name, &p.name) else {

@@ -380,8 +380,11 @@ pub fn run(o: DaemonOptions) -> Result<()> {
     let engine = Arc::new(Mutex::new(engine));
     if let Some(table) = link_table {
         let e = Arc::clone(&engine);
-        let ports = move || link::lock(&e).link_agent_ports();
-        link::spawn(ports, link_inbox, table);
+        let with_ports = move |f: &mut dyn FnMut(&[link::AgentPort])| {
+            let e = link::lock(&e);
+            f(&e.link_agent_ports());
+        };
+        link::spawn(with_ports, link_inbox, table);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

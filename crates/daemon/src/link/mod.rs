@@ -282,10 +282,13 @@ pub fn lldp_frame(host: &str, switch: &str, port: &str, relay: bool) -> Option<V
 }
 
 /// Runs the agent until the process ends: reads `inbox` into `table`, and
-/// once a second sends what is due on the ports `ports` lists (the
-/// engine's uplinks and relay ports, with their devices).
+/// once a second sends what is due. `with_ports` calls its argument with
+/// the ports the agent runs on (the engine's uplinks and relay ports, with
+/// their devices) while the engine cannot change them: a device is used
+/// only then, never kept, so a port the engine replaces closes at once (a
+/// VXLAN socket, a tap).
 pub fn spawn(
-    ports: impl Fn() -> Vec<AgentPort> + Send + 'static,
+    with_ports: impl Fn(&mut dyn FnMut(&[AgentPort])) + Send + 'static,
     inbox: Arc<LinkInbox>,
     table: Arc<Mutex<LinkTable>>,
 ) {
@@ -293,50 +296,64 @@ pub fn spawn(
     let spawned = std::thread::Builder::new()
         .name("vepa-link".into())
         .spawn(move || {
-            let ports_now = ports;
-            let mut ports: Vec<AgentPort> = Vec::new();
+            // Which switch port each agent port is, for frames read
+            // between ticks.
+            let mut known: Vec<(String, String, vepa_dataplane::PortId)> = Vec::new();
             let mut next_tick = Instant::now();
             loop {
                 // The tick first: a flood of frames must not stop our own
                 // LLDPDUs (the inbox bounds what one port can queue).
                 if Instant::now() >= next_tick {
                     next_tick = Instant::now() + Duration::from_secs(1);
-                    ports = ports_now();
-                    let now = lock(&table).clock_ms();
-                    let due: Vec<&AgentPort> = {
-                        let mut t = lock(&table);
-                        let names: Vec<_> = ports
+                    with_ports(&mut |ports| {
+                        known = ports
                             .iter()
-                            .map(|p| (p.switch.clone(), p.port.clone(), p.relay))
+                            .map(|p| (p.switch.clone(), p.port.clone(), p.id))
                             .collect();
-                        t.follow(&names, now);
-                        t.age(now);
-                        ports
-                            .iter()
-                            .filter(|p| t.due(&p.switch, &p.port, now))
-                            .collect()
-                    };
-                    for p in due {
-                        let Some(f) = lldp_frame(&host, &p.switch, &p.port, p.relay) else {
-                            continue;
-                        };
-                        if let Err(e) = p.device.send(&Default::default(), &f) {
-                            tracing::debug!(switch = %p.switch, port = %p.port, error = %e, "LLDPDU not sent");
-                        }
-                    }
+                        tick(&host, ports, &table);
+                    });
                 }
                 let wait = next_tick.saturating_duration_since(Instant::now());
                 if let Some(f) = inbox.pop(wait) {
                     let now = lock(&table).clock_ms();
-                    let from = ports.iter().find(|p| *p.switch == *f.switch && p.id == f.port);
-                    if let Some(p) = from {
-                        lock(&table).receive(&p.switch, &p.port, &f.frame, now);
+                    let from = known
+                        .iter()
+                        .find(|(s, _, id)| **s == *f.switch && *id == f.port);
+                    if let Some((s, p, _)) = from {
+                        lock(&table).receive(s, p, &f.frame, now);
                     }
                 }
             }
         });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the link agent; no LLDP");
+    }
+}
+
+/// One second of the agent: follow the ports, age neighbours, send the
+/// LLDPDUs that are due.
+fn tick(host: &str, ports: &[AgentPort], table: &Mutex<LinkTable>) {
+    let due: Vec<&AgentPort> = {
+        let mut t = lock(table);
+        let now = t.clock_ms();
+        let names: Vec<_> = ports
+            .iter()
+            .map(|p| (p.switch.clone(), p.port.clone(), p.relay))
+            .collect();
+        t.follow(&names, now);
+        t.age(now);
+        ports
+            .iter()
+            .filter(|p| t.due(&p.switch, &p.port, now))
+            .collect()
+    };
+    for p in due {
+        let Some(f) = lldp_frame(host, &p.switch, &p.port, p.relay) else {
+            continue;
+        };
+        if let Err(e) = p.device.send(&Default::default(), &f) {
+            tracing::debug!(switch = %p.switch, port = %p.port, error = %e, "LLDPDU not sent");
+        }
     }
 }
 
