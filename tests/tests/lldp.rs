@@ -17,18 +17,35 @@ struct Lldpad {
 }
 
 impl Lldpad {
+    /// LLDP on `ifname`'s nearest-bridge agent.
     fn start(ns: &str, ifname: &str) -> Lldpad {
+        Lldpad::with_config(
+            ns,
+            &format!("lldp : {{ {ifname} : {{ adminStatus = 3; }}; }};\n"),
+        )
+    }
+
+    /// An 802.1Qbg bridge on `ifname` (evb22 on the nearest-customer-bridge
+    /// agent), able to relay or not. The mode is in the file before lldpad
+    /// starts: lldpad fixes its VDP role a second after it starts.
+    fn evb_bridge(ns: &str, ifname: &str, rrcap: bool) -> Lldpad {
+        Lldpad::with_config(
+            ns,
+            &format!(
+                "nearest_customer_bridge : {{ {ifname} : {{ adminStatus = 3; tlvid0080c20d : {{
+                   enableTx = true; evbmode = \"bridge\"; evbrrcap = {rrcap}; }}; }}; }};\n"
+            ),
+        )
+    }
+
+    fn with_config(ns: &str, config: &str) -> Lldpad {
         assert!(
             std::path::Path::new("/usr/sbin/lldpad").exists(),
             "lldpad is missing: scripts/test.sh installs it (apt-get install lldpad)"
         );
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("lldpad.conf");
-        std::fs::write(
-            &conf,
-            format!("lldp : {{ {ifname} : {{ adminStatus = 3; }}; }};\n"),
-        )
-        .expect("lldpad.conf");
+        std::fs::write(&conf, config).expect("lldpad.conf");
         let child = Command::new("ip")
             .args(["netns", "exec", ns, "sh", "-c"])
             .arg(format!(
@@ -190,6 +207,56 @@ fn lldp_neighbours_with_lldpad_on_the_uplink() {
         uplink_view(&d)["neighbours"]
             .as_array()
             .is_some_and(|n| n.is_empty())
+    });
+    d.ok(&["switch", "del", &sw]);
+}
+
+#[test]
+fn reflective_relay_granted_or_refused_by_an_lldpad_bridge() {
+    require_root();
+    let id = uid();
+    let (out, vm) = (
+        Netns::new(&format!("leo{id}")),
+        Netns::new(&format!("lev{id}")),
+    );
+    let mut d = Daemon::start();
+    let sw = format!("le{id}");
+    let (up, p1) = (format!("leu{id}"), format!("lev{id}"));
+    d.links = vec![up.clone(), p1.clone()];
+    d.ok(&["switch", "add", &sw, "--mode", "vepa"]);
+    d.ok(&[
+        "port", "add", &sw, &up, "--type", "veth", "--uplink", "--netns", &out.name,
+    ]);
+    d.ok(&[
+        "port", "add", &sw, &p1, "--type", "veth", "--netns", &vm.name,
+    ]);
+    let relay = |d: &Daemon| {
+        d.json(&["lldp", "show"])[0]["reflective_relay"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(relay(&d), "no EVB peer");
+
+    // A bridge that can relay grants it once it hears the request.
+    let mut bridge = Lldpad::evb_bridge(&out.name, "eth0", true);
+    wait_for("relay granted", Duration::from_secs(20), || {
+        relay(&d) == "granted"
+    });
+    // lldpad saw a station asking, and says it turned relay on.
+    wait_for("lldpad grants", Duration::from_secs(10), || {
+        let o = out.exec(&["lldptool", "-t", "-i", "eth0", "-g", "ncb", "-V", "evb"]);
+        let s = String::from_utf8_lossy(&o.stdout).to_string();
+        s.contains("rrctr") && s.contains("station:rrreq")
+    });
+    let table = d.ok(&["lldp", "show"]);
+    assert!(table.contains("reflective relay: granted"), "{table}");
+    bridge.terminate();
+
+    // One that cannot relay: refused.
+    let _bridge = Lldpad::evb_bridge(&out.name, "eth0", false);
+    wait_for("relay refused", Duration::from_secs(20), || {
+        relay(&d) == "refused"
     });
     d.ok(&["switch", "del", &sw]);
 }

@@ -554,6 +554,10 @@ pub struct LinkPortView {
     pub port: String,
     /// `uplink` or `relay`.
     pub role: String,
+    /// On an uplink: reflective relay as the adjacent bridge's EVB TLV
+    /// says (`granted`, `refused`, `not requested`, `no EVB peer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reflective_relay: Option<String>,
     /// LLDPDUs sent, and received and read.
     pub lldp_tx: u64,
     pub lldp_rx: u64,
@@ -572,6 +576,9 @@ pub struct LinkPortView {
 /// A neighbour as its last LLDPDU described it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LldpNeighbour {
+    /// The LLDP agent it belongs to, by the address it was sent to
+    /// (`nearest bridge`, `nearest customer bridge`, ...).
+    pub agent: String,
     /// Chassis ID as people read it (a MAC, text, else hex), and its subtype.
     pub chassis_id: String,
     pub chassis_subtype: u8,

@@ -1022,7 +1022,14 @@ impl Engine {
                 let Some(device) = self.port_device(&s.name, &p.name) else {
                     continue;
                 };
+                // A VEPA or private port's VM-to-VM traffic needs the
+                // adjacent bridge to reflect: the uplink asks for it.
+                let reflects = |m: Option<vepa_api::topology::ModeName>| {
+                    use vepa_api::topology::ModeName::{Private, Vepa};
+                    matches!(m.unwrap_or(s.mode), Vepa | Private)
+                };
                 out.push(crate::link::AgentPort {
+                    rr_request: uplink && s.ports.iter().any(|q| reflects(q.mode)),
                     switch: s.name.clone(),
                     port: p.name.clone(),
                     id: vepa_dataplane::PortId(i as u16),
@@ -1043,11 +1050,7 @@ impl Engine {
         let mut t = crate::link::lock(table);
         let now = t.clock_ms();
         // The ports as they are now, even before the agent's next tick.
-        let names: Vec<_> = ports
-            .iter()
-            .map(|p| (p.switch.clone(), p.port.clone(), p.relay))
-            .collect();
-        t.follow(&names, now);
+        t.follow(&crate::link::roles(&ports), now);
         let ids: std::collections::BTreeMap<(String, String), vepa_dataplane::PortId> = ports
             .into_iter()
             .map(|p| ((p.switch, p.port), p.id))

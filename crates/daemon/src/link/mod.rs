@@ -17,7 +17,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vepa_api::wire::{EvbView, LinkPortView, LldpNeighbour};
 use vepa_io::LinkInbox;
-use vepa_packet::lldp::{EvbMode, LldpId, Lldpdu, RrStatus, LLDP_ETHERTYPE, NEAREST_BRIDGE};
+
+mod evb;
+use vepa_packet::lldp::{
+    EvbMode, EvbTlv, LldpId, Lldpdu, RrStatus, LLDP_ETHERTYPE, NEAREST_BRIDGE,
+    NEAREST_CUSTOMER_BRIDGE, NEAREST_NON_TPMR_BRIDGE,
+};
 use vepa_packet::MacAddr;
 
 /// Seconds between LLDPDUs once settled (msgTxInterval).
@@ -38,17 +43,24 @@ pub struct AgentPort {
     pub port: String,
     pub id: vepa_dataplane::PortId,
     pub relay: bool,
+    /// An uplink of a switch with `vepa` or `private` ports: it asks the
+    /// adjacent bridge for reflective relay (EVB TLV, RRREQ).
+    pub rr_request: bool,
     pub device: Arc<dyn vepa_io::Port>,
 }
 
 struct Neighbour {
     du: Lldpdu,
+    /// The group address it was sent to: LLDP agents are per address, and
+    /// 802.1Qbg's EVB TLV travels to the nearest customer bridge only.
+    to: MacAddr,
     expires_ms: u64,
 }
 
 #[derive(Default)]
 struct PortState {
     relay: bool,
+    rr_request: bool,
     lldp_tx: u64,
     lldp_rx: u64,
     rx_errors: u64,
@@ -58,6 +70,23 @@ struct PortState {
     /// When the next LLDPDU is due (ms), and how many fast ones are left.
     next_tx_ms: u64,
     fast_left: u32,
+}
+
+impl PortState {
+    /// Counts a frame that could not be read, and why.
+    fn fail(&mut self, why: String) {
+        self.rx_errors += 1;
+        self.last_error = Some(why);
+    }
+
+    /// The EVB TLV of the bridge on the other end, from its latest LLDPDU to
+    /// the nearest customer bridge (where 802.1Qbg sends it).
+    fn bridge_evb(&self) -> Option<&EvbTlv> {
+        self.neighbours
+            .iter()
+            .filter(|n| n.to == NEAREST_CUSTOMER_BRIDGE)
+            .find_map(|n| n.du.evb.as_ref().filter(|e| e.mode == EvbMode::Bridge))
+    }
 }
 
 /// Every agent port's neighbours and counters.
@@ -83,10 +112,11 @@ impl LinkTable {
 
     /// Makes the table follow the engine's ports: new ones start with fast
     /// transmission, gone ones are forgotten.
-    pub fn follow(&mut self, ports: &[(String, String, bool)], now_ms: u64) {
+    /// `ports`: switch, port, relay port?, asks for reflective relay?
+    pub fn follow(&mut self, ports: &[(String, String, bool, bool)], now_ms: u64) {
         self.ports
-            .retain(|k, _| ports.iter().any(|(s, p, _)| (s, p) == (&k.0, &k.1)));
-        for (s, p, relay) in ports {
+            .retain(|k, _| ports.iter().any(|(s, p, _, _)| (s, p) == (&k.0, &k.1)));
+        for (s, p, relay, rr_request) in ports {
             let st = self
                 .ports
                 .entry((s.clone(), p.clone()))
@@ -96,6 +126,7 @@ impl LinkTable {
                     ..PortState::default()
                 });
             st.relay = *relay;
+            st.rr_request = *rr_request;
         }
     }
 
@@ -105,29 +136,27 @@ impl LinkTable {
         let Some(st) = self.ports.get_mut(&(switch.to_string(), port.to_string())) else {
             return;
         };
-        let mut fail = |why: String| {
-            st.rx_errors += 1;
-            st.last_error = Some(why);
-        };
         let (Some(src), Some(ethertype)) = (frame.get(6..12), frame.get(12..14)) else {
-            return fail(format!("a {}-byte frame", frame.len()));
+            return st.fail(format!("a {}-byte frame", frame.len()));
         };
         let src = MacAddr::from_slice(src);
+        let to = MacAddr::from_slice(&frame[..6]);
         let ethertype = u16::from_be_bytes([ethertype[0], ethertype[1]]);
         if ethertype != LLDP_ETHERTYPE {
-            return fail(format!(
+            return st.fail(format!(
                 "EtherType {ethertype:#06x} from {src}: ECP and VDP are not spoken yet"
             ));
         }
         let du = match Lldpdu::parse(&frame[14..]) {
             Ok(du) => du,
-            Err(e) => return fail(format!("LLDPDU from {src}: {e}")),
+            Err(e) => return st.fail(format!("LLDPDU from {src}: {e}")),
         };
         st.lldp_rx += 1;
+        let bridge_was = st.bridge_evb().copied();
         let at = st
             .neighbours
             .iter()
-            .position(|n| n.du.chassis == du.chassis && n.du.port == du.port);
+            .position(|n| n.du.chassis == du.chassis && n.du.port == du.port && n.to == to);
         if du.ttl == 0 {
             // Shutdown: the neighbour asks to be forgotten now.
             if let Some(i) = at {
@@ -136,22 +165,35 @@ impl LinkTable {
             return;
         }
         let expires_ms = now_ms + u64::from(du.ttl) * 1000;
+        let evb_changed = to == NEAREST_CUSTOMER_BRIDGE && du.evb != bridge_was;
+        if evb_changed && !st.relay {
+            // What the bridge said changes our station TLV (RRSTAT): say
+            // so now, not in up to 30 s.
+            st.next_tx_ms = now_ms;
+        }
         match at {
-            Some(i) => st.neighbours[i] = Neighbour { du, expires_ms },
+            Some(i) => st.neighbours[i] = Neighbour { du, to, expires_ms },
             None if st.neighbours.len() >= MAX_NEIGHBOURS => {
-                fail(format!(
+                st.fail(format!(
                     "LLDPDU from {src}: a {}th neighbour on one port (at most {MAX_NEIGHBOURS} are kept)",
                     MAX_NEIGHBOURS + 1
                 ));
             }
             None => {
-                st.neighbours.push(Neighbour { du, expires_ms });
+                st.neighbours.push(Neighbour { du, to, expires_ms });
                 // A new neighbour hears about us quickly (802.1AB's
                 // newNeighbour: fast transmission again).
                 st.fast_left = TX_FAST;
                 st.next_tx_ms = now_ms;
             }
         }
+    }
+
+    /// The EVB TLV the bridge on a port's other end last sent, if any.
+    pub fn bridge_evb(&self, switch: &str, port: &str) -> Option<EvbTlv> {
+        self.ports
+            .get(&(switch.to_string(), port.to_string()))
+            .and_then(|st| st.bridge_evb().copied())
     }
 
     /// Forgets neighbours past their TTL.
@@ -191,6 +233,8 @@ impl LinkTable {
                 switch: s.clone(),
                 port: p.clone(),
                 role: if st.relay { "relay" } else { "uplink" }.into(),
+                reflective_relay: (!st.relay)
+                    .then(|| evb::relay_state(st.rr_request, st.bridge_evb()).to_string()),
                 lldp_tx: st.lldp_tx,
                 lldp_rx: st.lldp_rx,
                 rx_errors: st.rx_errors,
@@ -200,15 +244,22 @@ impl LinkTable {
                 neighbours: st
                     .neighbours
                     .iter()
-                    .map(|n| neighbour_view(&n.du, n.expires_ms.saturating_sub(now_ms) / 1000))
+                    .map(|n| neighbour_view(n, n.expires_ms.saturating_sub(now_ms) / 1000))
                     .collect(),
             })
             .collect()
     }
 }
 
-fn neighbour_view(du: &Lldpdu, expires_in: u64) -> LldpNeighbour {
+fn neighbour_view(n: &Neighbour, expires_in: u64) -> LldpNeighbour {
+    let du = &n.du;
     LldpNeighbour {
+        agent: match n.to {
+            NEAREST_BRIDGE => "nearest bridge".into(),
+            NEAREST_CUSTOMER_BRIDGE => "nearest customer bridge".into(),
+            NEAREST_NON_TPMR_BRIDGE => "nearest non-TPMR bridge".into(),
+            other => other.to_string(),
+        },
         chassis_id: du.chassis.display(),
         chassis_subtype: du.chassis.subtype,
         port_id: du.port.display(),
@@ -254,31 +305,41 @@ fn hostname() -> String {
         .unwrap_or_else(|| "vepa".into())
 }
 
-/// The LLDPDU vepa sends on a port, as a frame. The source address is
-/// stable per port (locally administered, from the switch and port names).
-pub fn lldp_frame(host: &str, switch: &str, port: &str, relay: bool) -> Option<Vec<u8>> {
+/// The LLDPDUs vepa sends on a port, as frames: one to the nearest bridge;
+/// on an uplink, one more to the nearest customer bridge carrying the EVB
+/// TLV of a station (asking for reflective relay if `rr_request`). The
+/// source address is stable per port (locally administered, from the
+/// switch and port names).
+pub fn lldp_frames(host: &str, p: &AgentPort, bridge: Option<&EvbTlv>) -> Vec<Vec<u8>> {
     let mut du = Lldpdu::new(
         LldpId::local(host),
         LldpId {
             subtype: 5, // interface name
-            id: format!("{switch}/{port}").into_bytes(),
+            id: format!("{}/{}", p.switch, p.port).into_bytes(),
         },
         TTL_S,
     );
     du.system_name = Some(host.to_string());
     du.system_description = Some(format!("vepa {}", env!("CARGO_PKG_VERSION")));
     du.port_description = Some(format!(
-        "vepa switch {switch}, {} {port}",
-        if relay { "relay port" } else { "uplink" }
+        "vepa switch {}, {} {}",
+        p.switch,
+        if p.relay { "relay port" } else { "uplink" },
+        p.port
     ));
     let seed = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (switch, port).hash(&mut h);
+        (&p.switch, &p.port).hash(&mut h);
         h.finish() as u32
     };
-    du.frame(NEAREST_BRIDGE, MacAddr::local_from_seed(seed))
-        .ok()
+    let src = MacAddr::local_from_seed(seed);
+    let mut out: Vec<Vec<u8>> = du.frame(NEAREST_BRIDGE, src).into_iter().collect();
+    if !p.relay {
+        du.evb = Some(evb::station(p.rr_request, bridge));
+        out.extend(du.frame(NEAREST_CUSTOMER_BRIDGE, src));
+    }
+    out
 }
 
 /// Runs the agent until the process ends: reads `inbox` into `table`, and
@@ -330,29 +391,36 @@ pub fn spawn(
     }
 }
 
+/// What [`LinkTable::follow`] takes of the ports.
+pub fn roles(ports: &[AgentPort]) -> Vec<(String, String, bool, bool)> {
+    ports
+        .iter()
+        .map(|p| (p.switch.clone(), p.port.clone(), p.relay, p.rr_request))
+        .collect()
+}
+
 /// One second of the agent: follow the ports, age neighbours, send the
 /// LLDPDUs that are due.
 fn tick(host: &str, ports: &[AgentPort], table: &Mutex<LinkTable>) {
-    let due: Vec<&AgentPort> = {
+    let frames: Vec<(&AgentPort, Vec<Vec<u8>>)> = {
         let mut t = lock(table);
         let now = t.clock_ms();
-        let names: Vec<_> = ports
-            .iter()
-            .map(|p| (p.switch.clone(), p.port.clone(), p.relay))
-            .collect();
-        t.follow(&names, now);
+        t.follow(&roles(ports), now);
         t.age(now);
-        ports
-            .iter()
-            .filter(|p| t.due(&p.switch, &p.port, now))
-            .collect()
+        let mut out = Vec::new();
+        for p in ports {
+            if t.due(&p.switch, &p.port, now) {
+                let bridge = t.bridge_evb(&p.switch, &p.port);
+                out.push((p, lldp_frames(host, p, bridge.as_ref())));
+            }
+        }
+        out
     };
-    for p in due {
-        let Some(f) = lldp_frame(host, &p.switch, &p.port, p.relay) else {
-            continue;
-        };
-        if let Err(e) = p.device.send(&Default::default(), &f) {
-            tracing::debug!(switch = %p.switch, port = %p.port, error = %e, "LLDPDU not sent");
+    for (p, frames) in frames {
+        for f in frames {
+            if let Err(e) = p.device.send(&Default::default(), &f) {
+                tracing::debug!(switch = %p.switch, port = %p.port, error = %e, "LLDPDU not sent");
+            }
         }
     }
 }

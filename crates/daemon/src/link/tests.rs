@@ -17,7 +17,7 @@ const LLDPAD: &str = "0180c2000000 020000000b01 88cc 0207 04020000000b01 0407 03
 
 fn table() -> LinkTable {
     let mut t = LinkTable::default();
-    t.follow(&[("s".into(), "up".into(), false)], 0);
+    t.follow(&[("s".into(), "up".into(), false, true)], 0);
     t
 }
 
@@ -109,10 +109,57 @@ fn hostile_frames_are_counted_and_bounded() {
 }
 
 #[test]
-fn our_lldpdu_reads_back() {
-    let f = lldp_frame("host-a", "s", "up", false).expect("frame");
-    assert_eq!(&f[..6], &NEAREST_BRIDGE.0);
-    let du = Lldpdu::parse(&f[14..]).expect("parses");
+fn the_uplink_asks_for_reflective_relay_and_learns_the_answer() {
+    let mut t = table();
+    assert_eq!(
+        t.view(0, |_, _| 0)[0].reflective_relay.as_deref(),
+        Some("no EVB peer")
+    );
+    // lldpad as a bridge that can relay, before it heard our request.
+    t.receive("s", "up", &hex(LLDPAD), 0);
+    let v = &t.view(0, |_, _| 0)[0];
+    assert!(
+        v.reflective_relay
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("refused"),
+        "{v:?}"
+    );
+    assert_eq!(v.neighbours[0].agent, "nearest customer bridge");
+    // It heard us and turned relay on (RRCTR), as lldpad does.
+    let mut on = hex(LLDPAD);
+    on[42] = 0x03;
+    t.receive("s", "up", &on, 1000);
+    let v = &t.view(1000, |_, _| 0)[0];
+    assert_eq!(v.reflective_relay.as_deref(), Some("granted"));
+    assert_eq!(v.neighbours.len(), 1, "the same neighbour, refreshed");
+    // And our next EVB TLV says so (RRSTAT on).
+    assert!(t.bridge_evb("s", "up").is_some_and(|b| b.rrctr));
+}
+
+fn port(relay: bool, rr_request: bool) -> AgentPort {
+    let (device, _wire) = vepa_io::loopback::loopback("lo-test").expect("loopback port");
+    AgentPort {
+        switch: "s".into(),
+        port: "up".into(),
+        id: vepa_dataplane::PortId(0),
+        relay,
+        rr_request,
+        device: Arc::new(device),
+    }
+}
+
+#[test]
+fn our_lldpdus_read_back() {
+    let frames = lldp_frames("host-a", &port(false, true), None);
+    assert_eq!(
+        frames.len(),
+        2,
+        "to the nearest bridge, and the EVB TLV to the nearest customer bridge"
+    );
+    assert_eq!(&frames[0][..6], &NEAREST_BRIDGE.0);
+    assert_eq!(&frames[1][..6], &NEAREST_CUSTOMER_BRIDGE.0);
+    let du = Lldpdu::parse(&frames[0][14..]).expect("parses");
     assert_eq!(du.chassis.display(), "host-a");
     assert_eq!(du.port.display(), "s/up");
     assert_eq!(du.ttl, TTL_S);
@@ -120,4 +167,15 @@ fn our_lldpdu_reads_back() {
         du.port_description.as_deref(),
         Some("vepa switch s, uplink up")
     );
+    assert!(du.evb.is_none());
+    let evb = Lldpdu::parse(&frames[1][14..])
+        .expect("parses")
+        .evb
+        .expect("EVB TLV");
+    assert_eq!(
+        (evb.mode, evb.rrreq, evb.rrstat),
+        (EvbMode::Station, true, RrStatus::Unknown)
+    );
+    // A relay port sends no station TLV.
+    assert_eq!(lldp_frames("host-a", &port(true, false), None).len(), 1);
 }

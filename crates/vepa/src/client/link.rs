@@ -44,6 +44,9 @@ pub fn lldp(c: &Client, cmd: LldpCmd) -> Result<()> {
                     p.rx_over_budget,
                     p.aged_out
                 );
+                if let Some(r) = &p.reflective_relay {
+                    say!("  reflective relay: {r}");
+                }
                 if let Some(e) = &p.last_error {
                     say!("  last unreadable: {e}");
                 }
@@ -52,7 +55,8 @@ pub fn lldp(c: &Client, cmd: LldpCmd) -> Result<()> {
                 }
                 for n in &p.neighbours {
                     say!(
-                        "  chassis {} port {}{}, ttl {} s ({} s left)",
+                        "  [{}] chassis {} port {}{}, ttl {} s ({} s left)",
+                        n.agent,
                         n.chassis_id,
                         n.port_id,
                         n.system_name

@@ -1,0 +1,107 @@
+//! 802.1Qbg's EVB TLV, station side: what an uplink tells the adjacent
+//! bridge, and what the bridge's answer means for reflective relay.
+//!
+//! The station asks for reflective relay (RRREQ) when its switch has `vepa`
+//! or `private` ports, and reports what it last heard (RRSTAT: unknown until
+//! a bridge answers, then on or off as the bridge's RRCTR says). The
+//! timers (ECP retries R and RTE, VDP's RWD and RKA) are negotiated as
+//! lldpad does: each side uses the larger of the two values, and ROL says
+//! the value came from the remote side.
+
+use vepa_packet::lldp::{EvbMode, EvbTlv, RrStatus};
+
+/// ECP retransmissions, and the exponents of ECP's retransmission timer
+/// and VDP's resource-wait and keep-alive timers (10 µs × 2^x): lldpad's
+/// defaults.
+pub const LOCAL_R: u8 = 3;
+pub const LOCAL_RTE: u8 = 8;
+pub const LOCAL_RWD: u8 = 20;
+pub const LOCAL_RKA: u8 = 20;
+
+/// The station's EVB TLV, given the bridge's last one.
+pub fn station(rr_request: bool, bridge: Option<&EvbTlv>) -> EvbTlv {
+    let remote = |f: fn(&EvbTlv) -> u8| bridge.map(f);
+    let pick = |local: u8, remote: Option<u8>| match remote {
+        Some(r) if r >= local => (r, true),
+        _ => (local, false),
+    };
+    let (rwd, rwd_remote) = pick(LOCAL_RWD, remote(|b| b.rwd));
+    let (rka, rka_remote) = pick(LOCAL_RKA, remote(|b| b.rka));
+    EvbTlv {
+        // The bridge's status, echoed as it last sent it.
+        bgid: bridge.is_some_and(|b| b.bgid),
+        rrcap: bridge.is_some_and(|b| b.rrcap),
+        rrctr: bridge.is_some_and(|b| b.rrctr),
+        sgid: false,
+        rrreq: rr_request,
+        rrstat: match bridge {
+            None => RrStatus::Unknown,
+            Some(b) if b.rrctr => RrStatus::On,
+            Some(_) => RrStatus::Off,
+        },
+        retries: pick(LOCAL_R, remote(|b| b.retries)).0,
+        rte: pick(LOCAL_RTE, remote(|b| b.rte)).0,
+        mode: EvbMode::Station,
+        rwd_remote,
+        rwd,
+        rka_remote,
+        rka,
+    }
+}
+
+/// Reflective relay on an uplink, as the bridge's EVB TLV says.
+pub fn relay_state(rr_request: bool, bridge: Option<&EvbTlv>) -> &'static str {
+    match bridge {
+        None => "no EVB peer",
+        Some(b) if b.rrctr => "granted",
+        Some(_) if !rr_request => "not requested",
+        Some(b) if b.rrcap => "refused (the bridge can relay, but has not turned it on)",
+        Some(_) => "refused",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bridge(rrcap: bool, rrctr: bool, rte: u8) -> EvbTlv {
+        let mut b = station(false, None);
+        b.mode = EvbMode::Bridge;
+        (b.rrcap, b.rrctr, b.rte, b.rrreq, b.rrstat) = (rrcap, rrctr, rte, false, RrStatus::Off);
+        b
+    }
+
+    #[test]
+    fn the_station_asks_and_reports_what_it_heard() {
+        let alone = station(true, None);
+        // As lldpad's station sends it before hearing a bridge: 00 07 .. 94 14.
+        assert_eq!(alone.to_bytes()[4..6], [0x00, 0x07]);
+        assert_eq!(alone.to_bytes()[7..], [0x94, 0x14]);
+        let granted = station(true, Some(&bridge(true, true, 14)));
+        assert_eq!(
+            (granted.rrstat, granted.rrctr, granted.rte),
+            (RrStatus::On, true, 14)
+        );
+        assert!(
+            granted.rwd_remote && granted.rka_remote,
+            "equal values count as remote"
+        );
+        let refused = station(true, Some(&bridge(false, false, 2)));
+        assert_eq!((refused.rrstat, refused.rte), (RrStatus::Off, LOCAL_RTE));
+        assert!(!station(false, None).rrreq);
+    }
+
+    #[test]
+    fn relay_states() {
+        let cases = [
+            (true, None, "no EVB peer"),
+            (true, Some(bridge(true, true, 8)), "granted"),
+            (true, Some(bridge(false, false, 8)), "refused"),
+            (false, Some(bridge(true, false, 8)), "not requested"),
+        ];
+        for (req, b, want) in cases {
+            assert_eq!(relay_state(req, b.as_ref()), want);
+        }
+        assert!(relay_state(true, Some(&bridge(true, false, 8))).starts_with("refused"));
+    }
+}
