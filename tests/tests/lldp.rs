@@ -251,6 +251,14 @@ fn reflective_relay_granted_or_refused_by_an_lldpad_bridge() {
     });
     let table = d.ok(&["lldp", "show"]);
     assert!(table.contains("reflective relay: granted"), "{table}");
+    let (status, metrics) = d.http("GET", "/metrics", None).expect("GET /metrics");
+    assert_eq!(status, 200);
+    for (state, v) in [("granted", 1), ("refused", 0), ("no EVB peer", 0)] {
+        let line = format!(
+            "vepa_evb_relay_state{{switch=\"{sw}\",port=\"{up}\",state=\"{state}\"}} {v}"
+        );
+        assert!(metrics.contains(&line), "{line} not in the metrics");
+    }
     bridge.terminate();
 
     // One that cannot relay: refused.

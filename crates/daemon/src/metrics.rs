@@ -233,6 +233,58 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
     out
 }
 
+/// The link agent's ports: reflective relay as the adjacent bridge's EVB
+/// TLV says (one series per state, 1 for the current one, as a state set),
+/// neighbours, and LLDP counters.
+pub fn render_link(out: &mut String, ports: &[vepa_api::wire::LinkPortView]) {
+    family(
+        out,
+        "vepa_evb_relay_state",
+        "gauge",
+        "Reflective relay on an uplink, per the adjacent bridge's EVB TLV: 1 for the current state.",
+    );
+    for p in ports {
+        let Some(now) = &p.reflective_relay else {
+            continue;
+        };
+        for state in ["granted", "refused", "not requested", "no EVB peer"] {
+            let _ = writeln!(
+                out,
+                "vepa_evb_relay_state{{switch=\"{}\",port=\"{}\",state=\"{state}\"}} {}",
+                esc(&p.switch),
+                esc(&p.port),
+                u8::from(now.starts_with(state))
+            );
+        }
+    }
+    type PerPort = fn(&vepa_api::wire::LinkPortView) -> u64;
+    let families: [(&str, &str, &str, PerPort); 4] = [
+        ("vepa_lldp_neighbours", "gauge", "LLDP neighbours heard on the port.", |p| {
+            p.neighbours.len() as u64
+        }),
+        ("vepa_lldp_tx_total", "counter", "LLDPDUs sent.", |p| p.lldp_tx),
+        ("vepa_lldp_rx_total", "counter", "LLDPDUs received and read.", |p| p.lldp_rx),
+        (
+            "vepa_lldp_rx_errors_total",
+            "counter",
+            "Link protocol frames that could not be read.",
+            |p| p.rx_errors,
+        ),
+    ];
+    for (name, kind, help, get) in families {
+        family(out, name, kind, help);
+        for p in ports {
+            let _ = writeln!(
+                out,
+                "{name}{{switch=\"{}\",port=\"{}\"}} {}",
+                esc(&p.switch),
+                esc(&p.port),
+                get(p)
+            );
+        }
+    }
+}
+
 /// VXLAN ports' events and the control plane's state.
 pub fn render_tunnels(out: &mut String, tunnels: &[TunnelView], hosts: Option<&HostsView>) {
     family(

@@ -8,18 +8,19 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
-    let (stats, routers, tunnels) = with_engine(&st, |e| {
+    let (stats, routers, tunnels, link) = with_engine(&st, |e| {
         let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
         let routers = names
             .iter()
             .filter_map(|n| super::routers::view(e, n).ok())
             .collect::<Vec<_>>();
-        Ok((e.stats(), routers, super::tunnels::tunnels(e)))
+        Ok((e.stats(), routers, super::tunnels::tunnels(e), e.link_view()))
     })
     .await?;
     let hosts = st.control_plane.as_ref().map(|cp| cp.view());
     let mut text = metrics::render(&stats, &routers, &st.requests);
     metrics::render_tunnels(&mut text, &tunnels, hosts.as_ref());
+    metrics::render_link(&mut text, &link);
     Ok((
         [(
             header::CONTENT_TYPE,
