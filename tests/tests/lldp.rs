@@ -254,9 +254,8 @@ fn reflective_relay_granted_or_refused_by_an_lldpad_bridge() {
     let (status, metrics) = d.http("GET", "/metrics", None).expect("GET /metrics");
     assert_eq!(status, 200);
     for (state, v) in [("granted", 1), ("refused", 0), ("no EVB peer", 0)] {
-        let line = format!(
-            "vepa_evb_relay_state{{switch=\"{sw}\",port=\"{up}\",state=\"{state}\"}} {v}"
-        );
+        let line =
+            format!("vepa_evb_relay_state{{switch=\"{sw}\",port=\"{up}\",state=\"{state}\"}} {v}");
         assert!(metrics.contains(&line), "{line} not in the metrics");
     }
     bridge.terminate();
@@ -266,5 +265,54 @@ fn reflective_relay_granted_or_refused_by_an_lldpad_bridge() {
     wait_for("relay refused", Duration::from_secs(20), || {
         relay(&d) == "refused"
     });
+    d.ok(&["switch", "del", &sw]);
+}
+
+#[test]
+fn an_lldpad_station_behind_a_relay_port_is_granted_reflective_relay() {
+    require_root();
+    let id = uid();
+    let st = Netns::new(&format!("lst{id}"));
+    let mut d = Daemon::start();
+    let sw = format!("lr{id}");
+    let rp = format!("lrp{id}");
+    d.links = vec![rp.clone()];
+    d.ok(&["switch", "add", &sw, "--mode", "veb"]);
+    d.ok(&[
+        "port", "add", &sw, &rp, "--type", "veth", "--netns", &st.name, "--relay", "on",
+    ]);
+    let _station = Lldpad::with_config(
+        &st.name,
+        "nearest_customer_bridge : { eth0 : { adminStatus = 3; tlvid0080c20d : {
+           enableTx = true; evbmode = \"station\"; evbrrreq = true; }; }; };\n",
+    );
+    // lldpad's station reports relay on (RRSTAT 1) once vepa's relay port
+    // answers its request as a bridge.
+    let mut last = String::new();
+    let start = Instant::now();
+    while !last.contains("rrstat(0x5)") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "lldpad never saw relay granted: {last}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let o = st.exec(&["lldptool", "-t", "-i", "eth0", "-g", "ncb", "-V", "evb"]);
+        last = String::from_utf8_lossy(&o.stdout).to_string();
+    }
+    assert!(last.contains("mode:station"), "{last}");
+    // And vepa lists the station, asking.
+    let v = d.json(&["lldp", "show"]);
+    let p = &v.as_array().expect("ports")[0];
+    assert_eq!(p["role"], "relay");
+    let evb = &p["neighbours"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["agent"] == "nearest customer bridge"))
+        .expect("the station's LLDPDU")["evb"];
+    assert_eq!(
+        (evb["mode"].as_str(), evb["rrreq"].as_bool()),
+        (Some("station"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(evb["rrstat"], "on", "{v}");
     d.ok(&["switch", "del", &sw]);
 }

@@ -259,11 +259,21 @@ pub fn render_link(out: &mut String, ports: &[vepa_api::wire::LinkPortView]) {
     }
     type PerPort = fn(&vepa_api::wire::LinkPortView) -> u64;
     let families: [(&str, &str, &str, PerPort); 4] = [
-        ("vepa_lldp_neighbours", "gauge", "LLDP neighbours heard on the port.", |p| {
-            p.neighbours.len() as u64
+        (
+            "vepa_lldp_neighbours",
+            "gauge",
+            "LLDP neighbours heard on the port.",
+            |p| p.neighbours.len() as u64,
+        ),
+        ("vepa_lldp_tx_total", "counter", "LLDPDUs sent.", |p| {
+            p.lldp_tx
         }),
-        ("vepa_lldp_tx_total", "counter", "LLDPDUs sent.", |p| p.lldp_tx),
-        ("vepa_lldp_rx_total", "counter", "LLDPDUs received and read.", |p| p.lldp_rx),
+        (
+            "vepa_lldp_rx_total",
+            "counter",
+            "LLDPDUs received and read.",
+            |p| p.lldp_rx,
+        ),
         (
             "vepa_lldp_rx_errors_total",
             "counter",

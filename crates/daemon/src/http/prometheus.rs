@@ -14,7 +14,12 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
             .iter()
             .filter_map(|n| super::routers::view(e, n).ok())
             .collect::<Vec<_>>();
-        Ok((e.stats(), routers, super::tunnels::tunnels(e), e.link_view()))
+        Ok((
+            e.stats(),
+            routers,
+            super::tunnels::tunnels(e),
+            e.link_view(),
+        ))
     })
     .await?;
     let hosts = st.control_plane.as_ref().map(|cp| cp.view());

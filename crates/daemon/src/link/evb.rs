@@ -18,13 +18,42 @@ pub const LOCAL_RTE: u8 = 8;
 pub const LOCAL_RWD: u8 = 20;
 pub const LOCAL_RKA: u8 = 20;
 
+/// The larger of the local value and the peer's, and whether it is the
+/// peer's (ROL; equal counts as the peer's, as lldpad does).
+fn pick(local: u8, remote: Option<u8>) -> (u8, bool) {
+    match remote {
+        Some(r) if r >= local => (r, true),
+        _ => (local, false),
+    }
+}
+
+/// A relay port's EVB TLV, given the station's last one: capable of
+/// reflective relay, and reporting it on (RRCTR) once the station asks, as
+/// the port reflects whatever it is asked. The station's status is echoed.
+pub fn bridge(station: Option<&EvbTlv>) -> EvbTlv {
+    let remote = |f: fn(&EvbTlv) -> u8| station.map(f);
+    let (rwd, rwd_remote) = pick(LOCAL_RWD, remote(|s| s.rwd));
+    let (rka, rka_remote) = pick(LOCAL_RKA, remote(|s| s.rka));
+    EvbTlv {
+        bgid: false,
+        rrcap: true,
+        rrctr: station.is_some_and(|s| s.rrreq),
+        sgid: station.is_some_and(|s| s.sgid),
+        rrreq: station.is_some_and(|s| s.rrreq),
+        rrstat: station.map_or(RrStatus::Off, |s| s.rrstat),
+        retries: pick(LOCAL_R, remote(|s| s.retries)).0,
+        rte: pick(LOCAL_RTE, remote(|s| s.rte)).0,
+        mode: EvbMode::Bridge,
+        rwd_remote,
+        rwd,
+        rka_remote,
+        rka,
+    }
+}
+
 /// The station's EVB TLV, given the bridge's last one.
 pub fn station(rr_request: bool, bridge: Option<&EvbTlv>) -> EvbTlv {
     let remote = |f: fn(&EvbTlv) -> u8| bridge.map(f);
-    let pick = |local: u8, remote: Option<u8>| match remote {
-        Some(r) if r >= local => (r, true),
-        _ => (local, false),
-    };
     let (rwd, rwd_remote) = pick(LOCAL_RWD, remote(|b| b.rwd));
     let (rka, rka_remote) = pick(LOCAL_RKA, remote(|b| b.rka));
     EvbTlv {
@@ -64,7 +93,7 @@ pub fn relay_state(rr_request: bool, bridge: Option<&EvbTlv>) -> &'static str {
 mod tests {
     use super::*;
 
-    fn bridge(rrcap: bool, rrctr: bool, rte: u8) -> EvbTlv {
+    fn a_bridge(rrcap: bool, rrctr: bool, rte: u8) -> EvbTlv {
         let mut b = station(false, None);
         b.mode = EvbMode::Bridge;
         (b.rrcap, b.rrctr, b.rte, b.rrreq, b.rrstat) = (rrcap, rrctr, rte, false, RrStatus::Off);
@@ -77,7 +106,7 @@ mod tests {
         // As lldpad's station sends it before hearing a bridge: 00 07 .. 94 14.
         assert_eq!(alone.to_bytes()[4..6], [0x00, 0x07]);
         assert_eq!(alone.to_bytes()[7..], [0x94, 0x14]);
-        let granted = station(true, Some(&bridge(true, true, 14)));
+        let granted = station(true, Some(&a_bridge(true, true, 14)));
         assert_eq!(
             (granted.rrstat, granted.rrctr, granted.rte),
             (RrStatus::On, true, 14)
@@ -86,22 +115,39 @@ mod tests {
             granted.rwd_remote && granted.rka_remote,
             "equal values count as remote"
         );
-        let refused = station(true, Some(&bridge(false, false, 2)));
+        let refused = station(true, Some(&a_bridge(false, false, 2)));
         assert_eq!((refused.rrstat, refused.rte), (RrStatus::Off, LOCAL_RTE));
         assert!(!station(false, None).rrreq);
+    }
+
+    #[test]
+    fn a_relay_port_answers_as_lldpads_bridge_does() {
+        // lldpad's station before hearing a bridge: RRREQ, RRSTAT unknown,
+        // R 3, RTE 14, RWD 20, RKA 20.
+        let st = EvbTlv::parse(&[0x00, 0x80, 0xc2, 0x0d, 0x00, 0x07, 0x6e, 0x94, 0x14]).unwrap();
+        // lldpad's bridge (relay capable) answered it with 03 07 6e 74 34.
+        assert_eq!(
+            bridge(Some(&st)).to_bytes()[4..],
+            [0x03, 0x07, 0x6e, 0x74, 0x34]
+        );
+        let quiet = bridge(None);
+        assert_eq!(
+            (quiet.rrcap, quiet.rrctr, quiet.rrreq),
+            (true, false, false)
+        );
     }
 
     #[test]
     fn relay_states() {
         let cases = [
             (true, None, "no EVB peer"),
-            (true, Some(bridge(true, true, 8)), "granted"),
-            (true, Some(bridge(false, false, 8)), "refused"),
-            (false, Some(bridge(true, false, 8)), "not requested"),
+            (true, Some(a_bridge(true, true, 8)), "granted"),
+            (true, Some(a_bridge(false, false, 8)), "refused"),
+            (false, Some(a_bridge(true, false, 8)), "not requested"),
         ];
         for (req, b, want) in cases {
             assert_eq!(relay_state(req, b.as_ref()), want);
         }
-        assert!(relay_state(true, Some(&bridge(true, false, 8))).starts_with("refused"));
+        assert!(relay_state(true, Some(&a_bridge(true, false, 8))).starts_with("refused"));
     }
 }

@@ -82,10 +82,16 @@ impl PortState {
     /// The EVB TLV of the bridge on the other end, from its latest LLDPDU to
     /// the nearest customer bridge (where 802.1Qbg sends it).
     fn bridge_evb(&self) -> Option<&EvbTlv> {
+        self.peer_evb(EvbMode::Bridge)
+    }
+
+    /// The EVB TLV of the peer in `mode`, from its latest LLDPDU to the
+    /// nearest customer bridge.
+    fn peer_evb(&self, mode: EvbMode) -> Option<&EvbTlv> {
         self.neighbours
             .iter()
             .filter(|n| n.to == NEAREST_CUSTOMER_BRIDGE)
-            .find_map(|n| n.du.evb.as_ref().filter(|e| e.mode == EvbMode::Bridge))
+            .find_map(|n| n.du.evb.as_ref().filter(|e| e.mode == mode))
     }
 }
 
@@ -152,7 +158,12 @@ impl LinkTable {
             Err(e) => return st.fail(format!("LLDPDU from {src}: {e}")),
         };
         st.lldp_rx += 1;
-        let bridge_was = st.bridge_evb().copied();
+        let peer_mode = if st.relay {
+            EvbMode::Station
+        } else {
+            EvbMode::Bridge
+        };
+        let peer_was = st.peer_evb(peer_mode).copied();
         let at = st
             .neighbours
             .iter()
@@ -165,10 +176,10 @@ impl LinkTable {
             return;
         }
         let expires_ms = now_ms + u64::from(du.ttl) * 1000;
-        let evb_changed = to == NEAREST_CUSTOMER_BRIDGE && du.evb != bridge_was;
-        if evb_changed && !st.relay {
-            // What the bridge said changes our station TLV (RRSTAT): say
-            // so now, not in up to 30 s.
+        let evb_now = du.evb.filter(|e| e.mode == peer_mode);
+        if to == NEAREST_CUSTOMER_BRIDGE && evb_now != peer_was {
+            // What the peer said changes our EVB TLV (a station's RRSTAT,
+            // a bridge's RRCTR): say so now, not in up to 30 s.
             st.next_tx_ms = now_ms;
         }
         match at {
@@ -189,11 +200,16 @@ impl LinkTable {
         }
     }
 
-    /// The EVB TLV the bridge on a port's other end last sent, if any.
-    pub fn bridge_evb(&self, switch: &str, port: &str) -> Option<EvbTlv> {
-        self.ports
-            .get(&(switch.to_string(), port.to_string()))
-            .and_then(|st| st.bridge_evb().copied())
+    /// The EVB TLV the peer on a port's other end last sent, if any: a
+    /// bridge's on an uplink, a station's on a relay port.
+    pub fn peer_evb(&self, switch: &str, port: &str) -> Option<EvbTlv> {
+        let st = self.ports.get(&(switch.to_string(), port.to_string()))?;
+        let mode = if st.relay {
+            EvbMode::Station
+        } else {
+            EvbMode::Bridge
+        };
+        st.peer_evb(mode).copied()
     }
 
     /// Forgets neighbours past their TTL.
@@ -305,12 +321,13 @@ fn hostname() -> String {
         .unwrap_or_else(|| "vepa".into())
 }
 
-/// The LLDPDUs vepa sends on a port, as frames: one to the nearest bridge;
-/// on an uplink, one more to the nearest customer bridge carrying the EVB
-/// TLV of a station (asking for reflective relay if `rr_request`). The
-/// source address is stable per port (locally administered, from the
-/// switch and port names).
-pub fn lldp_frames(host: &str, p: &AgentPort, bridge: Option<&EvbTlv>) -> Vec<Vec<u8>> {
+/// The LLDPDUs vepa sends on a port, as frames: one to the nearest bridge,
+/// and one to the nearest customer bridge carrying the EVB TLV: on an
+/// uplink a station's (asking for reflective relay if `rr_request`), on a
+/// relay port a bridge's (relay capable, and on for a station that asks).
+/// `peer` is the other end's last EVB TLV. The source address is stable
+/// per port (locally administered, from the switch and port names).
+pub fn lldp_frames(host: &str, p: &AgentPort, peer: Option<&EvbTlv>) -> Vec<Vec<u8>> {
     let mut du = Lldpdu::new(
         LldpId::local(host),
         LldpId {
@@ -335,10 +352,12 @@ pub fn lldp_frames(host: &str, p: &AgentPort, bridge: Option<&EvbTlv>) -> Vec<Ve
     };
     let src = MacAddr::local_from_seed(seed);
     let mut out: Vec<Vec<u8>> = du.frame(NEAREST_BRIDGE, src).into_iter().collect();
-    if !p.relay {
-        du.evb = Some(evb::station(p.rr_request, bridge));
-        out.extend(du.frame(NEAREST_CUSTOMER_BRIDGE, src));
-    }
+    du.evb = Some(if p.relay {
+        evb::bridge(peer)
+    } else {
+        evb::station(p.rr_request, peer)
+    });
+    out.extend(du.frame(NEAREST_CUSTOMER_BRIDGE, src));
     out
 }
 
@@ -410,8 +429,8 @@ fn tick(host: &str, ports: &[AgentPort], table: &Mutex<LinkTable>) {
         let mut out = Vec::new();
         for p in ports {
             if t.due(&p.switch, &p.port, now) {
-                let bridge = t.bridge_evb(&p.switch, &p.port);
-                out.push((p, lldp_frames(host, p, bridge.as_ref())));
+                let peer = t.peer_evb(&p.switch, &p.port);
+                out.push((p, lldp_frames(host, p, peer.as_ref())));
             }
         }
         out

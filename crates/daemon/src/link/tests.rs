@@ -134,7 +134,7 @@ fn the_uplink_asks_for_reflective_relay_and_learns_the_answer() {
     assert_eq!(v.reflective_relay.as_deref(), Some("granted"));
     assert_eq!(v.neighbours.len(), 1, "the same neighbour, refreshed");
     // And our next EVB TLV says so (RRSTAT on).
-    assert!(t.bridge_evb("s", "up").is_some_and(|b| b.rrctr));
+    assert!(t.peer_evb("s", "up").is_some_and(|b| b.rrctr));
 }
 
 fn port(relay: bool, rr_request: bool) -> AgentPort {
@@ -176,6 +176,14 @@ fn our_lldpdus_read_back() {
         (evb.mode, evb.rrreq, evb.rrstat),
         (EvbMode::Station, true, RrStatus::Unknown)
     );
-    // A relay port sends no station TLV.
-    assert_eq!(lldp_frames("host-a", &port(true, false), None).len(), 1);
+    // A relay port speaks as a bridge: relay capable, on once asked.
+    let frames = lldp_frames("host-a", &port(true, false), None);
+    let evb = Lldpdu::parse(&frames[1][14..])
+        .expect("parses")
+        .evb
+        .expect("EVB TLV");
+    assert_eq!(
+        (evb.mode, evb.rrcap, evb.rrctr),
+        (EvbMode::Bridge, true, false)
+    );
 }
