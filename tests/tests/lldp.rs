@@ -265,6 +265,10 @@ fn reflective_relay_granted_or_refused_by_an_lldpad_bridge() {
     wait_for("relay refused", Duration::from_secs(20), || {
         relay(&d) == "refused"
     });
+    // The log says what that means, once the agent's next tick saw it.
+    wait_for("the refusal logged", Duration::from_secs(5), || {
+        d.log().contains("refuses reflective relay")
+    });
     d.ok(&["switch", "del", &sw]);
 }
 

@@ -67,6 +67,8 @@ struct PortState {
     last_error: Option<String>,
     aged_out: u64,
     neighbours: Vec<Neighbour>,
+    /// The reflective relay state last logged (uplinks).
+    relay_logged: Option<&'static str>,
     /// When the next LLDPDU is due (ms), and how many fast ones are left.
     next_tx_ms: u64,
     fast_left: u32,
@@ -210,6 +212,23 @@ impl LinkTable {
             EvbMode::Bridge
         };
         st.peer_evb(mode).copied()
+    }
+
+    /// Uplinks whose reflective relay state changed since the last call:
+    /// switch, port, the new state, and whether the switch needs relay.
+    pub fn relay_changes(&mut self) -> Vec<(String, String, &'static str, bool)> {
+        let mut out = Vec::new();
+        for ((s, p), st) in &mut self.ports {
+            if st.relay {
+                continue;
+            }
+            let now = evb::relay_state(st.rr_request, st.bridge_evb());
+            if st.relay_logged != Some(now) {
+                st.relay_logged = Some(now);
+                out.push((s.clone(), p.clone(), now, st.rr_request));
+            }
+        }
+        out
     }
 
     /// Forgets neighbours past their TTL.
@@ -410,6 +429,26 @@ pub fn spawn(
     }
 }
 
+/// Says what a change of reflective relay on an uplink means: a switch
+/// with `vepa` or `private` ports whose bridge refuses relay cannot switch
+/// VM to VM, and that must not be silent.
+fn log_relay(switch: &str, port: &str, state: &str, needed: bool) {
+    match state {
+        "granted" => {
+            tracing::info!(%switch, %port, "reflective relay granted by the adjacent bridge (EVB)")
+        }
+        "no EVB peer" if needed => tracing::info!(
+            %switch, %port,
+            "no 802.1Qbg EVB peer on the uplink: whether the adjacent bridge reflects frames is unknown"
+        ),
+        s if needed && s.starts_with("refused") => tracing::warn!(
+            %switch, %port, state = %s,
+            "the adjacent bridge refuses reflective relay: frames between this switch's vepa ports will not come back"
+        ),
+        _ => tracing::debug!(%switch, %port, %state, "reflective relay"),
+    }
+}
+
 /// What [`LinkTable::follow`] takes of the ports.
 pub fn roles(ports: &[AgentPort]) -> Vec<(String, String, bool, bool)> {
     ports
@@ -426,6 +465,9 @@ fn tick(host: &str, ports: &[AgentPort], table: &Mutex<LinkTable>) {
         let now = t.clock_ms();
         t.follow(&roles(ports), now);
         t.age(now);
+        for (s, p, state, needed) in t.relay_changes() {
+            log_relay(&s, &p, state, needed);
+        }
         let mut out = Vec::new();
         for p in ports {
             if t.due(&p.switch, &p.port, now) {

@@ -187,3 +187,40 @@ fn our_lldpdus_read_back() {
         (EvbMode::Bridge, true, false)
     );
 }
+
+#[test]
+fn relay_changes_are_reported_once_each() {
+    let mut t = table();
+    assert_eq!(
+        t.relay_changes(),
+        vec![("s".into(), "up".into(), "no EVB peer", true)]
+    );
+    assert!(t.relay_changes().is_empty());
+    t.receive("s", "up", &hex(LLDPAD), 0);
+    let c = t.relay_changes();
+    assert_eq!(c.len(), 1);
+    assert!(c[0].2.starts_with("refused"), "{c:?}");
+    t.receive("s", "up", &hex(LLDPAD), 10);
+    assert!(t.relay_changes().is_empty(), "unchanged");
+}
+
+proptest::proptest! {
+    /// Whatever a peer sends its agent, the table counts it or reads it,
+    /// and never panics; its views stay whole.
+    #[test]
+    fn random_frames_never_panic(
+        frames in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), 1..20),
+        lldp in proptest::prelude::any::<bool>(),
+    ) {
+        let mut t = table();
+        for (i, mut f) in frames.into_iter().enumerate() {
+            if lldp && f.len() >= 14 {
+                f[12..14].copy_from_slice(&[0x88, 0xcc]);
+            }
+            t.receive("s", "up", &f, i as u64);
+        }
+        t.age(1_000_000);
+        let v = t.view(0, |_, _| 0);
+        proptest::prop_assert!(v[0].neighbours.len() <= MAX_NEIGHBOURS);
+    }
+}
