@@ -100,17 +100,27 @@ fn frame(dst: [u8; 6], src: MacAddr, ethertype: u16, body: &[u8]) -> Vec<u8> {
     f
 }
 
-#[test]
-fn lldp_neighbours_with_lldpad_on_the_uplink() {
-    require_root();
+/// A daemon with a `vepa` switch: an uplink veth whose far end is `eth0`
+/// in `out`, and a VM port whose far end is `eth0` in `vm`. Names start
+/// with `tag` and end with the test's unique id.
+struct Setup {
+    d: Daemon,
+    out: Netns,
+    vm: Netns,
+    sw: String,
+    up: String,
+    p1: String,
+}
+
+fn vepa_switch(tag: &str) -> Setup {
     let id = uid();
     let (out, vm) = (
-        Netns::new(&format!("llo{id}")),
-        Netns::new(&format!("llv{id}")),
+        Netns::new(&format!("{tag}o{id}")),
+        Netns::new(&format!("{tag}v{id}")),
     );
     let mut d = Daemon::start();
-    let sw = format!("ls{id}");
-    let (up, p1) = (format!("lu{id}"), format!("lv{id}"));
+    let sw = format!("{tag}s{id}");
+    let (up, p1) = (format!("{tag}u{id}"), format!("{tag}p{id}"));
     d.links = vec![up.clone(), p1.clone()];
     d.ok(&["switch", "add", &sw, "--mode", "vepa"]);
     d.ok(&[
@@ -119,6 +129,27 @@ fn lldp_neighbours_with_lldpad_on_the_uplink() {
     d.ok(&[
         "port", "add", &sw, &p1, "--type", "veth", "--netns", &vm.name,
     ]);
+    Setup {
+        d,
+        out,
+        vm,
+        sw,
+        up,
+        p1,
+    }
+}
+
+#[test]
+fn lldp_neighbours_with_lldpad_on_the_uplink() {
+    require_root();
+    let Setup {
+        d,
+        out,
+        vm,
+        sw,
+        up,
+        p1,
+    } = vepa_switch("ll");
     let peer_mac = out.mac("eth0");
     let mut lldpad = Lldpad::start(&out.name, "eth0");
 
@@ -214,22 +245,7 @@ fn lldp_neighbours_with_lldpad_on_the_uplink() {
 #[test]
 fn reflective_relay_granted_or_refused_by_an_lldpad_bridge() {
     require_root();
-    let id = uid();
-    let (out, vm) = (
-        Netns::new(&format!("leo{id}")),
-        Netns::new(&format!("lev{id}")),
-    );
-    let mut d = Daemon::start();
-    let sw = format!("le{id}");
-    let (up, p1) = (format!("leu{id}"), format!("lev{id}"));
-    d.links = vec![up.clone(), p1.clone()];
-    d.ok(&["switch", "add", &sw, "--mode", "vepa"]);
-    d.ok(&[
-        "port", "add", &sw, &up, "--type", "veth", "--uplink", "--netns", &out.name,
-    ]);
-    d.ok(&[
-        "port", "add", &sw, &p1, "--type", "veth", "--netns", &vm.name,
-    ]);
+    let Setup { d, out, sw, up, .. } = vepa_switch("le");
     let relay = |d: &Daemon| {
         d.json(&["lldp", "show"])[0]["reflective_relay"]
             .as_str()

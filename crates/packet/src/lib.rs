@@ -29,6 +29,17 @@ pub use ifname::{valid_ifname, IFNAMSIZ};
 pub use mac::MacAddr;
 pub use virtio::VirtioNetHdr;
 
+/// Bytes written in hex (spaces and line breaks ignored), for tests that
+/// hold captured frames.
+#[cfg(test)]
+pub(crate) fn test_hex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("test hex"))
+        .collect()
+}
+
 /// Why a buffer could not be viewed as the requested packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {

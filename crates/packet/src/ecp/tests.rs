@@ -3,15 +3,8 @@
 
 use super::*;
 use crate::lldp::NEAREST_CUSTOMER_BRIDGE;
+use crate::test_hex as hex;
 use proptest::prelude::*;
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("test hex"))
-        .collect()
-}
 
 /// lldpad as station: `vdptool -V assoc -c typeid=4660 -c typeidver=1
 /// -c uuid=a1b2c3d4-... -c filter=100-02:00:00:00:0a:02`.

@@ -2,15 +2,8 @@
 //! 1.1 running evb22 in a namespace), round trips, and hostile input.
 
 use super::*;
+use crate::test_hex as hex;
 use proptest::prelude::*;
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("test hex"))
-        .collect()
-}
 
 /// lldpad as bridge (evbrrcap=yes), before it hears a station: the whole frame.
 const LLDPAD_BRIDGE: &str = "0180c2000000 020000000b01 88cc 0207 04020000000b01 0407 03020000000b01
