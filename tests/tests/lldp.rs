@@ -267,6 +267,8 @@ fn reflective_relay_granted_or_refused_by_an_lldpad_bridge() {
     });
     let table = d.ok(&["lldp", "show"]);
     assert!(table.contains("reflective relay: granted"), "{table}");
+    let shown = d.ok(&["switch", "show"]);
+    assert!(shown.contains("relay:    granted"), "{shown}");
     let (status, metrics) = d.http("GET", "/metrics", None).expect("GET /metrics");
     assert_eq!(status, 200);
     for (state, v) in [("granted", 1), ("refused", 0), ("no EVB peer", 0)] {

@@ -175,6 +175,11 @@ pub struct SwitchStats {
     /// queue full (its controllers are behind).
     #[serde(default)]
     pub packet_in_dropped: u64,
+    /// Reflective relay on its uplink, as the adjacent bridge's EVB TLV
+    /// says (`granted`, `refused`, `not requested`, `no EVB peer`); absent
+    /// where no link agent runs on the uplink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reflective_relay: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

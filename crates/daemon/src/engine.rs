@@ -894,6 +894,11 @@ impl Engine {
     }
 
     pub fn stats(&self) -> Stats {
+        let relay: HashMap<String, String> = self
+            .link_view()
+            .into_iter()
+            .filter_map(|p| p.reflective_relay.map(|r| (p.switch, r)))
+            .collect();
         let live = self.running.as_ref().map(|r| (r.live.sum(), &r.layout));
         let live_of = |si: usize, pi: usize, s: &str, p: &str| -> Option<PortCounters> {
             let (sum, layout) = live.as_ref()?;
@@ -926,6 +931,7 @@ impl Engine {
                     .map(|_| self.sdn.get(&s.name).is_some_and(|x| x.controller_up)),
                 openflow: self.openflow_channels(s),
                 packet_in_dropped: self.packet_in.as_ref().map_or(0, |q| q.dropped(&s.name)),
+                reflective_relay: relay.get(&s.name).cloned(),
             });
             let names = s
                 .uplink

@@ -59,6 +59,9 @@ pub fn switches(list: &[SwitchSpec], stats: &Stats) -> String {
         let Some(st) = stats.switches.iter().find(|x| x.switch == s.name) else {
             continue;
         };
+        if let Some(r) = &st.reflective_relay {
+            let _ = writeln!(out, "{} relay:    {r} (EVB, on the uplink)", s.name);
+        }
         for (i, ch) in st.openflow.iter().enumerate() {
             let head = if i == 0 { "OpenFlow:" } else { "" };
             let _ = writeln!(
