@@ -1,0 +1,179 @@
+//! What the engine shows of itself: counters per switch and port (the
+//! `stats` every show command, `/v1/stats` and the metrics read), and the
+//! link agent's ports and their neighbours.
+
+use super::*;
+
+impl Engine {
+    pub fn stats(&self) -> Stats {
+        let relay: HashMap<String, String> = self
+            .link_view()
+            .into_iter()
+            .filter_map(|p| p.reflective_relay.map(|r| (p.switch, r)))
+            .collect();
+        let live = self.running.as_ref().map(|r| (r.live.sum(), &r.layout));
+        let live_of = |si: usize, pi: usize, s: &str, p: &str| -> Option<PortCounters> {
+            let (sum, layout) = live.as_ref()?;
+            let (name, ports) = layout.get(si)?;
+            (name == s && ports.get(pi).map(String::as_str) == Some(p))
+                .then(|| sum.get(si).and_then(|v| v.get(pi)).cloned())
+                .flatten()
+        };
+        let mut out = Stats::default();
+        for (si, s) in self.desired.switches.iter().enumerate() {
+            let core = self.cores.get(&s.name);
+            out.switches.push(SwitchStats {
+                switch: s.name.clone(),
+                backend: match self.choices.get(&s.name) {
+                    Some((true, _)) => "kernel".into(),
+                    _ => "userspace".into(),
+                },
+                why: self
+                    .choices
+                    .get(&s.name)
+                    .map(|(_, why)| why.clone())
+                    .unwrap_or_default(),
+                fdb_entries: core.map(|c| c.fdb().len()).unwrap_or(0),
+                learning_events: core.map(|c| c.fdb().learning_events()).unwrap_or(0),
+                flows: self.sdn.get(&s.name).map_or(0, |x| x.pipeline.len()),
+                controller_connected: s
+                    .openflow
+                    .as_ref()
+                    .and_then(|o| o.controller.as_ref())
+                    .map(|_| self.sdn.get(&s.name).is_some_and(|x| x.controller_up)),
+                openflow: self.openflow_channels(s),
+                packet_in_dropped: self.packet_in.as_ref().map_or(0, |q| q.dropped(&s.name)),
+                reflective_relay: relay.get(&s.name).cloned(),
+            });
+            let names = s
+                .uplink
+                .iter()
+                .chain(&s.ports)
+                .map(|p| p.name.clone())
+                .chain(
+                    self.desired
+                        .router_ports_on(&s.name)
+                        .map(|(r, p)| switch_port_name(&r.name, &p.name)),
+                );
+            for (pi, port) in names.enumerate() {
+                let key = (s.name.clone(), port.clone());
+                let mut c = self.base.get(&key).cloned().unwrap_or_default();
+                if let Some(l) = live_of(si, pi, &s.name, &port) {
+                    c.add(&l);
+                }
+                let opened = self
+                    .devices
+                    .values()
+                    .flat_map(|d| &d.ports)
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, p)| p);
+                let dev_key = format!("{}/{}", s.name, port);
+                let kernel_unit = format!("kernel:{}", s.name);
+                let state = self
+                    .failed
+                    .iter()
+                    .find(|(k, (d, _))| {
+                        **k == dev_key || **k == kernel_unit || d.members.contains(&key)
+                    })
+                    .map(|(_, (_, why))| format!("down: {why}"))
+                    .unwrap_or_else(|| match opened.and_then(|p| p.status()) {
+                        Some(s) => format!("up ({s})"),
+                        None => "up".into(),
+                    });
+                let now = self.epoch.elapsed().as_millis() as u64;
+                let blocked = self.cores.get(&s.name).and_then(|c| {
+                    let id = c.snapshot().port_id(&port)?;
+                    c.blocked_until(id, now)
+                });
+                let state = match blocked {
+                    Some(until) => format!(
+                        "blocked: BPDU guard ({} s left; `vepa port set {} {port} --bpdu-guard off` lifts it)",
+                        (until - now).div_ceil(1000),
+                        s.name
+                    ),
+                    None => state,
+                };
+                let mut drops: std::collections::BTreeMap<String, u64> = c
+                    .drops()
+                    .map(|(r, n)| (r.as_str().to_string(), n))
+                    .collect();
+                for (r, n) in opened.map(|p| p.device_drops()).unwrap_or_default() {
+                    *drops.entry(r.to_string()).or_default() += n;
+                }
+                out.ports.push(PortStats {
+                    switch: s.name.clone(),
+                    port,
+                    state,
+                    rx_frames: c.rx_frames,
+                    rx_bytes: c.rx_bytes,
+                    tx_frames: c.tx_frames,
+                    tx_bytes: c.tx_bytes,
+                    tx_errors: c.tx_errors,
+                    mac_limit_unlearned: c.mac_limit_unlearned,
+                    drops,
+                });
+            }
+        }
+        out
+    }
+
+    /// The ports the link agent runs on: uplinks and relay ports of the
+    /// switches with a userspace dataplane running, with their devices.
+    pub fn link_agent_ports(&self) -> Vec<crate::link::AgentPort> {
+        let mut out = Vec::new();
+        for s in &self.desired.switches {
+            if !self.cores.contains_key(&s.name) {
+                continue;
+            }
+            // Port IDs count the uplink first, then the ports, as the
+            // switch's configuration does.
+            for (i, p) in s.uplink.iter().chain(&s.ports).enumerate() {
+                let uplink = i == 0 && s.uplink.is_some();
+                // A tunnel or a guest's socket faces no bridge of its own:
+                // LLDP over a fabric would reach every host.
+                let interface = !matches!(p.kind, PortKind::Vxlan | PortKind::VhostUser);
+                if (!uplink && !p.relay) || !interface {
+                    continue;
+                }
+                let Some(device) = self.port_device(&s.name, &p.name) else {
+                    continue;
+                };
+                // A VEPA or private port's VM-to-VM traffic needs the
+                // adjacent bridge to reflect: the uplink asks for it.
+                let reflects = |m: Option<vepa_api::topology::ModeName>| {
+                    use vepa_api::topology::ModeName::{Private, Vepa};
+                    matches!(m.unwrap_or(s.mode), Vepa | Private)
+                };
+                out.push(crate::link::AgentPort {
+                    rr_request: uplink && s.ports.iter().any(|q| reflects(q.mode)),
+                    switch: s.name.clone(),
+                    port: p.name.clone(),
+                    id: vepa_dataplane::PortId(i as u16),
+                    relay: !uplink,
+                    device,
+                });
+            }
+        }
+        out
+    }
+
+    /// Every agent port with its neighbours (empty without an agent).
+    pub fn link_view(&self) -> Vec<vepa_api::wire::LinkPortView> {
+        let Some((inbox, table)) = &self.link else {
+            return Vec::new();
+        };
+        let ports = self.link_agent_ports();
+        let mut t = crate::link::lock(table);
+        let now = t.clock_ms();
+        // The ports as they are now, even before the agent's next tick.
+        t.follow(&crate::link::roles(&ports), now);
+        let ids: std::collections::BTreeMap<(String, String), vepa_dataplane::PortId> = ports
+            .into_iter()
+            .map(|p| ((p.switch, p.port), p.id))
+            .collect();
+        t.view(now, |s, p| {
+            ids.get(&(s.to_string(), p.to_string()))
+                .map_or(0, |id| inbox.dropped(s, *id))
+        })
+    }
+}
