@@ -394,12 +394,12 @@ impl Lldpdu {
     /// Appends the LLDPDU, End TLV included. Text longer than a TLV holds is
     /// refused, not cut, so what a neighbour sees is what was configured.
     pub fn write(&self, out: &mut Vec<u8>) -> Result<(), LldpError> {
-        for (field, id) in [("chassis ID", &self.chassis), ("port ID", &self.port)] {
+        for (tlv, id) in [("chassis ID", &self.chassis), ("port ID", &self.port)] {
             if id.id.is_empty() || id.id.len() > 255 {
-                return Err(LldpError::TooLong {
-                    field,
-                    len: id.id.len(),
-                    max: 255,
+                return Err(LldpError::BadLength {
+                    tlv,
+                    len: id.id.len() + 1,
+                    expected: "2 to 256 (a subtype and 1 to 255 bytes of ID)",
                 });
             }
         }

@@ -27,23 +27,22 @@ fn pick(local: u8, remote: Option<u8>) -> (u8, bool) {
     }
 }
 
-/// A relay port's EVB TLV, given the station's last one: capable of
-/// reflective relay, and reporting it on (RRCTR) once the station asks, as
-/// the port reflects whatever it is asked. The station's status is echoed.
-pub fn bridge(station: Option<&EvbTlv>) -> EvbTlv {
-    let remote = |f: fn(&EvbTlv) -> u8| station.map(f);
-    let (rwd, rwd_remote) = pick(LOCAL_RWD, remote(|s| s.rwd));
-    let (rka, rka_remote) = pick(LOCAL_RKA, remote(|s| s.rka));
+/// An EVB TLV in `mode` with the timers negotiated against `peer`'s and
+/// every status bit clear: the part both roles share.
+fn negotiated(mode: EvbMode, peer: Option<&EvbTlv>) -> EvbTlv {
+    let remote = |f: fn(&EvbTlv) -> u8| peer.map(f);
+    let (rwd, rwd_remote) = pick(LOCAL_RWD, remote(|p| p.rwd));
+    let (rka, rka_remote) = pick(LOCAL_RKA, remote(|p| p.rka));
     EvbTlv {
         bgid: false,
-        rrcap: true,
-        rrctr: station.is_some_and(|s| s.rrreq),
-        sgid: station.is_some_and(|s| s.sgid),
-        rrreq: station.is_some_and(|s| s.rrreq),
-        rrstat: station.map_or(RrStatus::Off, |s| s.rrstat),
-        retries: pick(LOCAL_R, remote(|s| s.retries)).0,
-        rte: pick(LOCAL_RTE, remote(|s| s.rte)).0,
-        mode: EvbMode::Bridge,
+        rrcap: false,
+        rrctr: false,
+        sgid: false,
+        rrreq: false,
+        rrstat: RrStatus::Off,
+        retries: pick(LOCAL_R, remote(|p| p.retries)).0,
+        rte: pick(LOCAL_RTE, remote(|p| p.rte)).0,
+        mode,
         rwd_remote,
         rwd,
         rka_remote,
@@ -51,30 +50,34 @@ pub fn bridge(station: Option<&EvbTlv>) -> EvbTlv {
     }
 }
 
+/// A relay port's EVB TLV, given the station's last one: capable of
+/// reflective relay, and reporting it on (RRCTR) once the station asks, as
+/// the port reflects whatever it is asked. The station's status is echoed.
+pub fn bridge(station: Option<&EvbTlv>) -> EvbTlv {
+    EvbTlv {
+        rrcap: true,
+        rrctr: station.is_some_and(|s| s.rrreq),
+        sgid: station.is_some_and(|s| s.sgid),
+        rrreq: station.is_some_and(|s| s.rrreq),
+        rrstat: station.map_or(RrStatus::Off, |s| s.rrstat),
+        ..negotiated(EvbMode::Bridge, station)
+    }
+}
+
 /// The station's EVB TLV, given the bridge's last one.
 pub fn station(rr_request: bool, bridge: Option<&EvbTlv>) -> EvbTlv {
-    let remote = |f: fn(&EvbTlv) -> u8| bridge.map(f);
-    let (rwd, rwd_remote) = pick(LOCAL_RWD, remote(|b| b.rwd));
-    let (rka, rka_remote) = pick(LOCAL_RKA, remote(|b| b.rka));
     EvbTlv {
         // The bridge's status, echoed as it last sent it.
         bgid: bridge.is_some_and(|b| b.bgid),
         rrcap: bridge.is_some_and(|b| b.rrcap),
         rrctr: bridge.is_some_and(|b| b.rrctr),
-        sgid: false,
         rrreq: rr_request,
         rrstat: match bridge {
             None => RrStatus::Unknown,
             Some(b) if b.rrctr => RrStatus::On,
             Some(_) => RrStatus::Off,
         },
-        retries: pick(LOCAL_R, remote(|b| b.retries)).0,
-        rte: pick(LOCAL_RTE, remote(|b| b.rte)).0,
-        mode: EvbMode::Station,
-        rwd_remote,
-        rwd,
-        rka_remote,
-        rka,
+        ..negotiated(EvbMode::Station, bridge)
     }
 }
 
