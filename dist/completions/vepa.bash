@@ -73,6 +73,9 @@ _vepa() {
             vepa,port)
                 cmd="vepa__subcmd__port"
                 ;;
+            vepa,relay)
+                cmd="vepa__subcmd__relay"
+                ;;
             vepa,route)
                 cmd="vepa__subcmd__route"
                 ;;
@@ -286,6 +289,9 @@ _vepa() {
             vepa__subcmd__help,port)
                 cmd="vepa__subcmd__help__subcmd__port"
                 ;;
+            vepa__subcmd__help,relay)
+                cmd="vepa__subcmd__help__subcmd__relay"
+                ;;
             vepa__subcmd__help,route)
                 cmd="vepa__subcmd__help__subcmd__route"
                 ;;
@@ -390,6 +396,9 @@ _vepa() {
                 ;;
             vepa__subcmd__help__subcmd__port,show)
                 cmd="vepa__subcmd__help__subcmd__port__subcmd__show"
+                ;;
+            vepa__subcmd__help__subcmd__relay,probe)
+                cmd="vepa__subcmd__help__subcmd__relay__subcmd__probe"
                 ;;
             vepa__subcmd__help__subcmd__route,add)
                 cmd="vepa__subcmd__help__subcmd__route__subcmd__add"
@@ -519,6 +528,18 @@ _vepa() {
                 ;;
             vepa__subcmd__port__subcmd__help,show)
                 cmd="vepa__subcmd__port__subcmd__help__subcmd__show"
+                ;;
+            vepa__subcmd__relay,help)
+                cmd="vepa__subcmd__relay__subcmd__help"
+                ;;
+            vepa__subcmd__relay,probe)
+                cmd="vepa__subcmd__relay__subcmd__probe"
+                ;;
+            vepa__subcmd__relay__subcmd__help,help)
+                cmd="vepa__subcmd__relay__subcmd__help__subcmd__help"
+                ;;
+            vepa__subcmd__relay__subcmd__help,probe)
+                cmd="vepa__subcmd__relay__subcmd__help__subcmd__probe"
                 ;;
             vepa__subcmd__route,add)
                 cmd="vepa__subcmd__route__subcmd__add"
@@ -653,7 +674,7 @@ _vepa() {
 
     case "${cmd}" in
         vepa)
-            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp relay hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2007,7 +2028,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help)
-            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp relay hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2651,6 +2672,34 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help__subcmd__port__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__relay)
+            opts="probe"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__relay__subcmd__probe)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3854,6 +3903,108 @@ _vepa() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vepa__subcmd__relay)
+            opts="-h --socket --url --token-file --help probe help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__relay__subcmd__help)
+            opts="probe help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__relay__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__relay__subcmd__help__subcmd__probe)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__relay__subcmd__probe)
+            opts="-o -h --output --socket --url --token-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vepa__subcmd__route)
             opts="-h --socket --url --token-file --help add del show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -4565,7 +4716,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__switch__subcmd__add)
-            opts="-h --mode --ageing-secs --socket --url --token-file --help"
+            opts="-h --mode --ageing-secs --lldp --relay-required --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4576,6 +4727,14 @@ _vepa() {
                     return 0
                     ;;
                 --ageing-secs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lldp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --relay-required)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4709,7 +4868,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__switch__subcmd__set)
-            opts="-h --mode --ageing-secs --socket --url --token-file --help"
+            opts="-h --mode --ageing-secs --lldp --relay-required --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4720,6 +4879,14 @@ _vepa() {
                     return 0
                     ;;
                 --ageing-secs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lldp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --relay-required)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

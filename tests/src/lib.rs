@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod etcd;
 pub mod evb;
 pub mod guest;
+pub mod lldpad;
 pub mod pki;
 pub mod topo;
 

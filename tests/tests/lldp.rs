@@ -3,85 +3,11 @@
 //! bridge), a hostile peer's malformed LLDPDUs are counted without harm,
 //! and lldpad's shutdown LLDPDU removes it at once.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vepa_itest::daemon::Daemon;
+use vepa_itest::lldpad::{wait_for, Lldpad};
 use vepa_itest::{require_root, send_frames, uid, Capture, Netns};
 use vepa_packet::MacAddr;
-
-/// lldpad in a namespace, with its own /dev/shm (its instance lock lives
-/// there, so two could not run at once otherwise); killed on drop.
-struct Lldpad {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Lldpad {
-    /// LLDP on `ifname`'s nearest-bridge agent.
-    fn start(ns: &str, ifname: &str) -> Lldpad {
-        Lldpad::with_config(
-            ns,
-            &format!("lldp : {{ {ifname} : {{ adminStatus = 3; }}; }};\n"),
-        )
-    }
-
-    /// An 802.1Qbg bridge on `ifname` (evb22 on the nearest-customer-bridge
-    /// agent), able to relay or not. The mode is in the file before lldpad
-    /// starts: lldpad fixes its VDP role a second after it starts.
-    fn evb_bridge(ns: &str, ifname: &str, rrcap: bool) -> Lldpad {
-        Lldpad::with_config(
-            ns,
-            &format!(
-                "nearest_customer_bridge : {{ {ifname} : {{ adminStatus = 3; tlvid0080c20d : {{
-                   enableTx = true; evbmode = \"bridge\"; evbrrcap = {rrcap}; }}; }}; }};\n"
-            ),
-        )
-    }
-
-    fn with_config(ns: &str, config: &str) -> Lldpad {
-        assert!(
-            std::path::Path::new("/usr/sbin/lldpad").exists(),
-            "lldpad is missing: scripts/test.sh installs it (apt-get install lldpad)"
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let conf = dir.path().join("lldpad.conf");
-        std::fs::write(&conf, config).expect("lldpad.conf");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, "sh", "-c"])
-            .arg(format!(
-                "mount -t tmpfs lldpadshm /dev/shm && exec lldpad -p -f {}",
-                conf.display()
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start lldpad");
-        Lldpad { child, _dir: dir }
-    }
-
-    /// Stops it as a service manager would: it says goodbye (TTL 0).
-    fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Lldpad {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// The one agent port's view.
 fn uplink_view(d: &Daemon) -> serde_json::Value {
@@ -285,7 +211,7 @@ fn reflective_relay_granted_or_refused_by_an_lldpad_bridge() {
     });
     // The log says what that means, once the agent's next tick saw it.
     wait_for("the refusal logged", Duration::from_secs(5), || {
-        d.log().contains("refuses reflective relay")
+        d.log().contains("the adjacent bridge does not reflect")
     });
     d.ok(&["switch", "del", &sw]);
 }

@@ -23,6 +23,12 @@ pub struct SwitchPatch {
     pub mode: Option<ModeName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ageing_secs: Option<u64>,
+    /// LLDP on the uplink and relay ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lldp: Option<bool>,
+    /// `warn`, `fallback-veb` or `ignore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_required: Option<crate::topology::RelayRequired>,
 }
 
 /// Changes to a port's forwarding settings; fields left out stay as they
@@ -34,8 +40,10 @@ pub struct PortPatch {
     /// A mode of its own; `"default"` goes back to the switch's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<PortModeSetting>,
+    /// `true`, `false` or `"evb"` (on while the 802.1Qbg station asks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relay: Option<bool>,
+    #[schema(value_type = Option<Value>)]
+    pub relay: Option<crate::topology::Relay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,10 +184,14 @@ pub struct SwitchStats {
     #[serde(default)]
     pub packet_in_dropped: u64,
     /// Reflective relay on its uplink, as the adjacent bridge's EVB TLV
-    /// says (`granted`, `refused`, `not requested`, `no EVB peer`); absent
-    /// where no link agent runs on the uplink.
+    /// says (`granted`, `refused`, `not requested`, `no EVB peer`) or the
+    /// relay probe saw it; absent where no link agent runs on the uplink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reflective_relay: Option<String>,
+    /// `vepa` ports switch locally because the bridge does not reflect
+    /// (`relay_required = "fallback-veb"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relay_fallback: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -560,9 +572,19 @@ pub struct LinkPortView {
     /// `uplink` or `relay`.
     pub role: String,
     /// On an uplink: reflective relay as the adjacent bridge's EVB TLV
-    /// says (`granted`, `refused`, `not requested`, `no EVB peer`).
+    /// says (`granted`, `refused`, `not requested`, `no EVB peer`), or,
+    /// with no EVB peer, as the relay probe saw it (`reflecting (probe;
+    /// ...)`, `not reflecting (probe; ...)`). On a relay port: whether it
+    /// reflects now (`on (...)`, `off (...)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reflective_relay: Option<String>,
+    /// On an uplink that needs relay: the switch's `relay_required`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_required: Option<String>,
+    /// On an uplink: the last relay probe (`reflecting (N s ago)`, `not
+    /// reflecting (N s ago)`, `in flight`); absent before the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
     /// LLDPDUs sent, and received and read.
     pub lldp_tx: u64,
     pub lldp_rx: u64,
@@ -621,4 +643,21 @@ pub struct EvbView {
     pub ecp_rte: u8,
     pub vdp_rwd: u8,
     pub vdp_rka: u8,
+}
+
+/// What `vepa relay probe` found: whether the adjacent bridge on a switch's
+/// uplink hands frames back down the port they came in on.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RelayProbeResult {
+    pub switch: String,
+    pub uplink: String,
+    /// The test frame came back.
+    pub reflecting: bool,
+    /// How long the probe took (until the frame came back, or the wait ran out).
+    pub waited_ms: u64,
+    /// The probe's two MACs (locally administered, per switch).
+    pub probe_macs: Vec<String>,
+    /// The uplink's reflective relay state as `vepa switch show` says it
+    /// (an EVB peer's answer outranks the probe).
+    pub reflective_relay: Option<String>,
 }

@@ -741,6 +741,9 @@ impl Engine {
                 Err(e) => tracing::error!(switch = %name, error = %e, "switch refused its config"),
             }
         }
+        // New switches start from what the link agent knows, not from
+        // nothing (a granted relay stays granted across a restart).
+        self.apply_link_facts();
         if let Err(e) = self.set_routers(&self.desired.clone()) {
             tracing::error!(error = %e, "routers refused their config");
         }

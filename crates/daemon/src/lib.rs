@@ -383,6 +383,7 @@ pub fn run(o: DaemonOptions) -> Result<()> {
         let with_ports = move |f: &mut dyn FnMut(&[link::AgentPort])| {
             let e = link::lock(&e);
             f(&e.link_agent_ports());
+            e.apply_link_facts();
         };
         link::spawn(with_ports, link_inbox, table);
     }

@@ -241,13 +241,20 @@ pub fn render_link(out: &mut String, ports: &[vepa_api::wire::LinkPortView]) {
         out,
         "vepa_evb_relay_state",
         "gauge",
-        "Reflective relay on an uplink, per the adjacent bridge's EVB TLV: 1 for the current state.",
+        "Reflective relay on an uplink, per the adjacent bridge's EVB TLV or, with no EVB peer, the relay probe: 1 for the current state.",
     );
-    for p in ports {
+    for p in ports.iter().filter(|p| p.role == "uplink") {
         let Some(now) = &p.reflective_relay else {
             continue;
         };
-        for state in ["granted", "refused", "not requested", "no EVB peer"] {
+        for state in [
+            "granted",
+            "refused",
+            "not requested",
+            "no EVB peer",
+            "reflecting",
+            "not reflecting",
+        ] {
             let _ = writeln!(
                 out,
                 "vepa_evb_relay_state{{switch=\"{}\",port=\"{}\",state=\"{state}\"}} {}",

@@ -89,6 +89,10 @@ pub struct PortConfig {
     pub role: PortRole,
     /// Reflective relay (hairpin): a frame may leave by the port it came in on.
     pub relay: bool,
+    /// Reflective relay follows the station behind this port: on while its
+    /// 802.1Qbg EVB TLV asks for it (RRREQ), as the link agent reports in
+    /// [`LinkFacts::relay_requested`]; `relay = "evb"` in a topology.
+    pub relay_on_request: bool,
     pub vlan: VlanMode,
     /// How many MACs this port may have learned at once; a source beyond
     /// it is forwarded but not learned.
@@ -109,6 +113,7 @@ impl PortConfig {
             name: name.into(),
             role,
             relay: false,
+            relay_on_request: false,
             vlan: VlanMode::default(),
             mac_limit: match role {
                 PortRole::Uplink => NO_MAC_LIMIT,
@@ -132,7 +137,7 @@ impl PortConfig {
     /// port is that bridge for the station behind it. A VM's port has no
     /// agent; what it sends to these protocols is dropped.
     pub fn runs_link_agent(&self) -> bool {
-        self.role == PortRole::Uplink || self.relay
+        self.role == PortRole::Uplink || self.relay || self.relay_on_request
     }
 }
 
@@ -154,6 +159,23 @@ pub struct SwitchConfig {
     /// switch forwards (bit n: …0n), as the Linux bridge's
     /// `group_fwd_mask`; 0, the default, forwards none.
     pub group_fwd_mask: u16,
+    /// While the adjacent bridge does not reflect frames back down the
+    /// uplink ([`LinkFacts::relay_granted`] false), `vepa` ports switch
+    /// frames between them locally, as `veb` ports do, so VMs keep
+    /// reaching each other (`relay_required = "fallback-veb"`).
+    pub fallback_veb: bool,
+}
+
+/// What the link agent knows of the bridges on a switch's edges, which the
+/// switch's 802.1Qbg settings ([`SwitchConfig::fallback_veb`],
+/// [`PortConfig::relay_on_request`]) follow at run time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkFacts {
+    /// The adjacent bridge reflects frames back down the uplink: it granted
+    /// reflective relay in its EVB TLV, or the relay probe came back.
+    pub relay_granted: bool,
+    /// The `relay_on_request` ports whose station asks for reflective relay.
+    pub relay_requested: Vec<PortId>,
 }
 
 impl SwitchConfig {
@@ -164,6 +186,7 @@ impl SwitchConfig {
             ageing_ms: DEFAULT_AGEING_MS,
             static_fdb: Vec::new(),
             group_fwd_mask: 0,
+            fallback_veb: false,
         }
     }
 
@@ -179,6 +202,30 @@ impl SwitchConfig {
             .iter()
             .position(|p| p.role == PortRole::Uplink)
             .map(|i| PortId(i as u16))
+    }
+
+    /// The ports as they forward given what the link agent knows: relay on
+    /// for the ports whose station asks, and `vepa` ports as `veb` while a
+    /// `fallback_veb` switch's bridge does not reflect. Whether the
+    /// fallback is in force is the second value.
+    pub fn in_force(&self, facts: &LinkFacts) -> (Vec<PortConfig>, bool) {
+        let fallback = self.fallback_veb && !facts.relay_granted;
+        let ports = self
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut p = p.clone();
+                if p.relay_on_request && facts.relay_requested.contains(&PortId(i as u16)) {
+                    p.relay = true;
+                }
+                if fallback && p.role == PortRole::Downlink(PortMode::Vepa) {
+                    p.role = PortRole::Downlink(PortMode::Veb);
+                }
+                p
+            })
+            .collect();
+        (ports, fallback)
     }
 
     /// Checks every rule the forwarding path relies on; the error names the

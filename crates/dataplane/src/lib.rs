@@ -27,7 +27,9 @@ mod switch;
 mod vlan;
 
 pub use cache::FlowCache;
-pub use config::{ConfigError, PortConfig, PortMode, PortRole, StaticFdbEntry, SwitchConfig};
+pub use config::{
+    ConfigError, LinkFacts, PortConfig, PortMode, PortRole, StaticFdbEntry, SwitchConfig,
+};
 pub use counters::{DropReason, PortCounters};
 pub use datapath::{Datapath, Lane};
 pub use egress::Egress;

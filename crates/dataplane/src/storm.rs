@@ -67,6 +67,14 @@ pub fn is_link_protocol(frame: &crate::parsed::Parsed<'_>) -> bool {
     }
 }
 
+/// Whether a frame is vepa's reflective-relay probe
+/// (`vepa_packet::relay_probe`): for the link agent when it comes back up
+/// an uplink; bridged like any frame elsewhere (a relay port reflects
+/// another host's probe).
+pub fn is_relay_probe(frame: &crate::parsed::Parsed<'_>) -> bool {
+    vepa_packet::relay_probe::RelayProbe::is_probe(frame.ethertype(), frame.payload())
+}
+
 /// The kinds of flood a port's limits bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flood {

@@ -21,9 +21,11 @@ use crate::filter::{FilterVerdict, PortFilter};
 use crate::flow::Generated;
 use crate::flow::{Decision, Exec, Pipeline};
 use crate::parsed::Parsed;
-use crate::storm::{is_link_protocol, reserved_group, Flood, PortBuckets, BPDU_GUARD_MS};
+use crate::storm::{
+    is_link_protocol, is_relay_probe, reserved_group, Flood, PortBuckets, BPDU_GUARD_MS,
+};
 use crate::vlan::{egress_tag, ingress_vid};
-use crate::{ConfigError, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
+use crate::{ConfigError, LinkFacts, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::Arc;
 use vepa_packet::MacAddr;
@@ -38,6 +40,13 @@ pub struct Forwarding {
     /// follow it (an address could be reused by the next snapshot).
     id: u64,
     config: SwitchConfig,
+    /// What the link agent knew when this snapshot was made.
+    facts: LinkFacts,
+    /// The ports as they forward under `facts` (see
+    /// [`SwitchConfig::in_force`]); `config` keeps them as configured.
+    in_force: Vec<PortConfig>,
+    /// `vepa` ports switch locally: the bridge does not reflect.
+    fallback: bool,
     uplink: Option<PortId>,
     /// The downlink that owns the uplink, on a `passthru` switch.
     passthru: Option<PortId>,
@@ -46,8 +55,13 @@ pub struct Forwarding {
 }
 
 impl Forwarding {
-    fn new(config: SwitchConfig, flows: Arc<Pipeline>) -> Result<Forwarding, ConfigError> {
+    fn new(
+        config: SwitchConfig,
+        flows: Arc<Pipeline>,
+        facts: LinkFacts,
+    ) -> Result<Forwarding, ConfigError> {
         config.validate()?;
+        let (in_force, fallback) = config.in_force(&facts);
         let uplink = config.uplink();
         let passthru = config
             .ports
@@ -58,6 +72,9 @@ impl Forwarding {
         Ok(Forwarding {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             config,
+            facts,
+            in_force,
+            fallback,
             uplink,
             passthru,
             flows,
@@ -69,8 +86,25 @@ impl Forwarding {
         &self.flows
     }
 
+    /// What the link agent knew when this snapshot was made.
+    pub fn link_facts(&self) -> &LinkFacts {
+        &self.facts
+    }
+
+    /// Whether this switch's `vepa` ports switch locally now, because its
+    /// bridge does not reflect (`fallback_veb`).
+    pub fn falls_back(&self) -> bool {
+        self.fallback
+    }
+
+    /// Whether `id` reflects frames now (its `relay`, or its station's request).
+    pub fn relay_in_force(&self, id: PortId) -> bool {
+        self.in_force.get(id.index()).is_some_and(|p| p.relay)
+    }
+
+    /// A port as it forwards now.
     fn port(&self, id: PortId) -> &PortConfig {
-        &self.config.ports[id.index()]
+        &self.in_force[id.index()]
     }
 
     fn mode(&self, id: PortId) -> Option<PortMode> {
@@ -106,7 +140,7 @@ pub type PortFilters = Vec<Option<Arc<PortFilter>>>;
 
 impl SwitchCore {
     pub fn new(config: SwitchConfig) -> Result<SwitchCore, ConfigError> {
-        let fw = Forwarding::new(config, Arc::default())?;
+        let fw = Forwarding::new(config, Arc::default(), LinkFacts::default())?;
         let fdb = Fdb::new(fw.config.ports.len(), fw.config.ageing_ms);
         for s in &fw.config.static_fdb {
             if let Some(id) = fw.config.port_id(&s.port) {
@@ -169,7 +203,7 @@ impl SwitchCore {
                 problem: "ports cannot be added, removed or reordered on a running switch".into(),
             });
         }
-        let fw = Forwarding::new(config, Arc::clone(&old.flows))?;
+        let fw = Forwarding::new(config, Arc::clone(&old.flows), old.facts.clone())?;
         // Static entries follow the new list: gone ones removed (before the
         // new snapshot, so no frame is sent by an entry the list dropped),
         // new ones pinned.
@@ -200,12 +234,30 @@ impl SwitchCore {
     /// control plane serialises this with [`set_config`](Self::set_config).
     pub fn set_pipeline(&self, flows: Arc<Pipeline>) {
         let old = self.forwarding.load();
-        let fw = match Forwarding::new(old.config.clone(), flows) {
+        let fw = match Forwarding::new(old.config.clone(), flows, old.facts.clone()) {
             Ok(fw) => fw,
             // The config was valid when it went in; it still is.
             Err(_) => return,
         };
         self.forwarding.store(Arc::new(fw));
+    }
+
+    /// Puts what the link agent now knows in force (relay granted or not,
+    /// which stations ask for relay); the next frame sees it. Returns
+    /// whether anything changed. Serialised with
+    /// [`set_config`](Self::set_config) by the control plane.
+    pub fn set_link_facts(&self, facts: LinkFacts) -> bool {
+        let old = self.forwarding.load();
+        if old.facts == facts {
+            return false;
+        }
+        match Forwarding::new(old.config.clone(), Arc::clone(&old.flows), facts) {
+            Ok(fw) => {
+                self.forwarding.store(Arc::new(fw));
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Takes over what `old` (the same switch before its port list changed)
@@ -249,7 +301,7 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
-        if is_link_protocol(frame) {
+        if is_link_protocol(frame) || (fw.uplink == Some(in_port) && is_relay_probe(frame)) {
             return self.to_link_agent(fw, counters, in_port, frame.len(), d);
         }
         self.process_keyed(fw, counters, in_port, frame, now_ms, d, None)
@@ -573,7 +625,7 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
-        if is_link_protocol(frame) {
+        if is_link_protocol(frame) || (fw.uplink == Some(in_port) && is_relay_probe(frame)) {
             return self.to_link_agent(fw, counters, in_port, frame.len(), d);
         }
         let filters = self.filters.load();

@@ -5,7 +5,8 @@
 mod common;
 use common::*;
 use vepa_dataplane::{
-    DropReason, Egress, PortId, PortMode, StaticFdbEntry, Switch, SwitchConfig, NO_MAC_LIMIT,
+    DropReason, Egress, LinkFacts, PortId, PortMode, StaticFdbEntry, Switch, SwitchConfig,
+    NO_MAC_LIMIT,
 };
 use vepa_packet::MacAddr;
 
@@ -259,6 +260,100 @@ fn reflective_relay_sends_back_out_the_ingress_port() {
         .unwrap();
     assert_eq!(out, vec![Egress::new(outside, None)]);
     assert_eq!(s.counters(host).drop_count(DropReason::NoHairpin), 1);
+}
+
+#[test]
+fn fallback_veb_switches_vepa_ports_locally_until_the_bridge_reflects() {
+    let mut cfg = host(PortMode::Vepa);
+    cfg.ports.push(down("p1", PortMode::Private));
+    cfg.fallback_veb = true;
+    let mut sw = Switch::new(cfg).unwrap();
+    learn_vms(&mut sw, &["vm1", "vm2", "vm3", "p1"]);
+    let id = |sw: &Switch, n: &str| sw.config().port_id(n).unwrap();
+    let (vm1, vm2, up) = (id(&sw, "vm1"), id(&sw, "vm2"), id(&sw, "up"));
+    let mut out = Vec::new();
+    // No relay known: vm1 -> vm2 is switched here, a broadcast reaches
+    // the other vepa ports and the uplink (as veb), never the private port.
+    assert!(sw.config().falls_back());
+    sw.process(vm1, &frame(mac(2), mac(1), None), 1, &mut out)
+        .unwrap();
+    assert_eq!(out, vec![Egress::new(vm2, None)], "switched locally");
+    sw.process(vm1, &frame(BCAST, mac(1), None), 1, &mut out)
+        .unwrap();
+    let cfg = sw.config();
+    let mut to: Vec<&str> = out.iter().map(|e| port_name(&cfg, e.port)).collect();
+    to.sort();
+    assert_eq!(to, ["up", "vm2", "vm3"]);
+    // The private port stays private.
+    let p1 = id(&sw, "p1");
+    sw.process(p1, &frame(mac(2), mac(4), None), 1, &mut out)
+        .unwrap();
+    assert_eq!(out, vec![Egress::new(up, None)]);
+    // The bridge grants relay: pure VEPA from the next frame.
+    let granted = LinkFacts {
+        relay_granted: true,
+        ..LinkFacts::default()
+    };
+    assert!(sw.core().set_link_facts(granted.clone()));
+    assert!(
+        !sw.core().set_link_facts(granted),
+        "no change, no new snapshot"
+    );
+    assert!(!sw.config().falls_back());
+    sw.process(vm1, &frame(mac(2), mac(1), None), 2, &mut out)
+        .unwrap();
+    assert_eq!(out, vec![Egress::new(up, None)], "up the uplink again");
+    // A new configuration keeps what the agent knows.
+    let mut again = host(PortMode::Vepa);
+    again.ports.push(down("p1", PortMode::Private));
+    again.fallback_veb = true;
+    sw.core().set_config(again).unwrap();
+    assert!(!sw.config().falls_back());
+    // Without fallback_veb nothing changes whatever the bridge says.
+    let mut plain = Switch::new(host(PortMode::Vepa)).unwrap();
+    learn_vms(&mut plain, VMS);
+    assert!(!plain.config().falls_back());
+    plain
+        .process(vm1, &frame(mac(2), mac(1), None), 1, &mut out)
+        .unwrap();
+    assert_eq!(out, vec![Egress::new(up, None)]);
+}
+
+#[test]
+fn relay_on_request_reflects_only_while_the_station_asks() {
+    let mut station = down("station", PortMode::Veb);
+    station.relay_on_request = true;
+    let cfg = SwitchConfig::new("bridge", vec![station, down("outside", PortMode::Veb)]);
+    assert!(
+        cfg.ports[0].runs_link_agent(),
+        "its agent hears the station"
+    );
+    let mut sw = Switch::new(cfg).unwrap();
+    let mut out = Vec::new();
+    let st = sw.config().port_id("station").unwrap();
+    for m in [1, 2] {
+        let _ = sw.process(st, &frame(mac(U), mac(m), None), 0, &mut out);
+    }
+    assert_eq!(
+        sw.process(st, &frame(mac(2), mac(1), None), 1, &mut out),
+        Err(DropReason::NoHairpin),
+        "not asked: no hairpin"
+    );
+    assert!(!sw.config().relay_in_force(st));
+    sw.core().set_link_facts(LinkFacts {
+        relay_requested: vec![st],
+        ..LinkFacts::default()
+    });
+    assert!(sw.config().relay_in_force(st));
+    sw.process(st, &frame(mac(2), mac(1), None), 2, &mut out)
+        .unwrap();
+    assert_eq!(out, vec![Egress::new(st, None)], "asked: reflected");
+    sw.core().set_link_facts(LinkFacts::default());
+    assert_eq!(
+        sw.process(st, &frame(mac(2), mac(1), None), 3, &mut out),
+        Err(DropReason::NoHairpin),
+        "withdrawn: no hairpin"
+    );
 }
 
 #[test]
@@ -709,4 +804,22 @@ fn link_protocols_go_to_the_agent_of_an_uplink_or_relay_port_and_nowhere_else() 
         .expect("forwarded");
     assert!(!sw.decision().link);
     assert_eq!(sw.decision().egress, vec![Egress::new(up, None)]);
+    // The relay probe: for the agent when it comes back up the uplink;
+    // elsewhere an ordinary frame (a relay port reflects another host's).
+    use vepa_packet::relay_probe::RelayProbe;
+    let probe = RelayProbe { seq: 1, nonce: 7 }.frame(mac(1), mac(2));
+    sw.decide(up, &probe, 0).expect("for the agent");
+    assert!(sw.decision().link && sw.decision().egress.is_empty());
+    sw.decide(vm1, &probe, 0).expect("forwarded");
+    assert!(!sw.decision().link);
+    assert_eq!(sw.decision().egress, vec![Egress::new(up, None)]);
+    let _ = sw.decide(
+        relay,
+        &RelayProbe { seq: 0, nonce: 1 }.frame(mac(8), mac(9)),
+        0,
+    );
+    assert!(
+        !sw.decision().link,
+        "a station's probe at a relay port is bridged"
+    );
 }

@@ -19,6 +19,7 @@ mod ifname;
 pub mod ip;
 pub mod lldp;
 mod mac;
+pub mod relay_probe;
 pub mod virtio;
 
 pub use arp::{ArpOperation, ArpPacket};

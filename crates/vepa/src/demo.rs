@@ -102,7 +102,7 @@ fn topology(s: &Scenario, n: &Names) -> Topology {
         .collect();
     let mut rh = PortSpec::new(&format!("{p}rh"), PortKind::Patch);
     rh.peer = Some(format!("host/{p}up"));
-    rh.relay = s.relay;
+    rh.relay = s.relay.into();
     let mut out = PortSpec::new(&format!("{p}out"), PortKind::Veth);
     out.netns = Some(n.netns(3));
     out.mac = Some(MacAddr([0x02, 0x76, 0x65, 0x70, 0x00, 0x64]));

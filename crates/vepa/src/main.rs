@@ -224,6 +224,9 @@ enum Command {
     /// LLDP neighbours of uplinks and relay ports, with their EVB TLV (daemon)
     #[command(subcommand)]
     Lldp(client::link::LldpCmd),
+    /// Whether the adjacent bridge reflects frames back (reflective relay probe) (daemon)
+    #[command(subcommand)]
+    Relay(client::link::RelayCmd),
     /// Hosts of the multi-host fabric, as etcd lists them (daemon with --etcd)
     #[command(subcommand)]
     Hosts(client::routers::HostsCmd),
@@ -408,7 +411,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             },
             seed_default: default,
         }),
-        Command::Doctor { out } => doctor::run(out.output == client::Output::Json),
+        Command::Doctor { out } => doctor::run(out.output == client::Output::Json, client().ok()),
         Command::Nic(c) => nic::run(c),
         Command::Switch(c) => client::switch(&client()?, c),
         Command::Port(c) => client::port(&client()?, *c),
@@ -421,6 +424,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Tunnel(c) => client::routers::tunnel(&client()?, c),
         Command::Hosts(c) => client::routers::hosts(&client()?, c),
         Command::Lldp(c) => client::link::lldp(&client()?, c),
+        Command::Relay(c) => client::link::relay(&client()?, c),
         Command::VmArgs { port, memory, tcg } => {
             let tcg = tcg || !std::path::Path::new("/dev/kvm").exists();
             client::vm::vm_args(&client()?, &port, memory, tcg)

@@ -3,7 +3,7 @@
 //! with the switch, port and field.
 
 use super::error::{invalid, TopologyError};
-use super::spec::{PortKind, PortSpec, StormSpec, SwitchSpec};
+use super::spec::{PortKind, PortSpec, Relay, RelayRequired, StormSpec, SwitchSpec};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use vepa_dataplane::storm::StormLimits;
@@ -554,7 +554,24 @@ pub(super) fn switch_config(
         let mut c = PortConfig::new(p.name.clone(), role);
         // A fabric port's relay is the fabric's (the tunnel reflects to
         // this host); hairpin here would send members' floods back to all.
-        c.relay = p.relay && !p.fabric;
+        c.relay = p.relay == Relay::On && !p.fabric;
+        if p.relay == Relay::Evb {
+            if is_uplink || matches!(p.kind, PortKind::Vxlan | PortKind::VhostUser) {
+                return Err(invalid(
+                    at,
+                    "relay",
+                    "\"evb\" follows the 802.1Qbg station on an interface facing it; an uplink, a tunnel or a vhost-user socket has none (use true or false)",
+                ));
+            }
+            if !s.lldp() {
+                return Err(invalid(
+                    at,
+                    "relay",
+                    "\"evb\" follows the station's EVB TLV, which travels in LLDP, and the switch has lldp = false",
+                ));
+            }
+            c.relay_on_request = true;
+        }
         c.vlan = vlan_mode(&at, p)?;
         match p.mac_limit {
             Some(l) => c.mac_limit = l,
@@ -579,7 +596,18 @@ pub(super) fn switch_config(
             ));
         }
     }
+    if s.relay_required != RelayRequired::Warn && s.uplink.is_none() {
+        return Err(invalid(
+            format!("switch '{}'", s.name),
+            "relay_required",
+            format!(
+                "\"{}\" is about the adjacent bridge on the uplink, and this switch has none",
+                s.relay_required.as_str()
+            ),
+        ));
+    }
     let mut cfg = SwitchConfig::new(s.name.clone(), ports);
+    cfg.fallback_veb = s.relay_required == RelayRequired::FallbackVeb;
     cfg.group_fwd_mask = s.group_fwd_mask.unwrap_or(0);
     cfg.ageing_ms = s
         .ageing_secs

@@ -8,7 +8,7 @@
 //! macvlan port) keeps the switch in userspace, and the reason names the
 //! field.
 
-use super::spec::{ModeName, PortKind, SwitchSpec};
+use super::spec::{ModeName, PortKind, Relay, RelayRequired, SwitchSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelShape {
@@ -71,6 +71,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
             "vepa does not set a kernel bridge's group_fwd_mask",
         ));
     }
+    if s.relay_required == RelayRequired::FallbackVeb {
+        return Err(unfit(
+            None,
+            "relay_required",
+            "switching vepa ports locally while the bridge does not reflect is vepa's userspace dataplane's",
+        ));
+    }
     if !s.static_fdb.is_empty() {
         return Err(unfit(
             None,
@@ -118,6 +125,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
         if p.storm.is_some() {
             return Err(unfit(at, "storm", "kernel devices have no storm control"));
         }
+        if p.relay == Relay::Evb {
+            return Err(unfit(
+                at,
+                "relay",
+                "relay on a station's request follows vepa's link agent (LLDP), which runs on userspace switches",
+            ));
+        }
     }
     match &s.uplink {
         Some(up) => {
@@ -137,7 +151,7 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
                         "a kernel macvlan switch's ports are veth (macvlan) or tap (macvtap)",
                     ));
                 }
-                if p.relay {
+                if p.relay.any() {
                     return Err(unfit(at, "relay", "a macvlan port cannot hairpin; reflective relay is the adjacent (bridge) switch's"));
                 }
                 if p.kind == PortKind::Tap && p.netns.is_some() {

@@ -24,8 +24,8 @@ pub use check_filter::port_guard;
 use error::invalid;
 pub use error::TopologyError;
 pub use spec::{
-    Backend, ModeName, PortKind, PortSpec, StaticFdbSpec, StormSpec, SwitchSpec, Topology,
-    MAX_NAME, MAX_SOCKET_PATH, VHOST_USER_DIR,
+    Backend, ModeName, PortKind, PortSpec, Relay, RelayRequired, StaticFdbSpec, StormSpec,
+    SwitchSpec, Topology, MAX_NAME, MAX_SOCKET_PATH, VHOST_USER_DIR,
 };
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -66,6 +66,125 @@ pub struct SwitchSpec {
     /// ports by name or OpenFlow number (uplink 1, then the ports in order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<String>,
+    /// LLDP (and 802.1Qbg's EVB TLV) on the uplink and relay ports; default
+    /// on. Off, vepa sends no LLDPDU (the bridge cannot grant relay over
+    /// EVB; the relay probe still runs); received ones are still read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lldp: Option<bool>,
+    /// What to do when the adjacent bridge does not grant reflective relay
+    /// (EVB TLV) or the relay probe does not come back, for a switch whose
+    /// `vepa` ports need it: `warn` (default: log it and show it),
+    /// `fallback-veb` (switch frames between `vepa` ports locally until
+    /// the bridge reflects), `ignore`.
+    #[serde(default, skip_serializing_if = "RelayRequired::is_default")]
+    pub relay_required: RelayRequired,
+}
+
+/// A switch's policy for an adjacent bridge that does not reflect.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelayRequired {
+    /// Log and show that VM-to-VM frames of `vepa` ports will not come back.
+    #[default]
+    Warn,
+    /// Switch frames between `vepa` ports locally while the bridge does not reflect.
+    FallbackVeb,
+    /// Say nothing (the operator knows the fabric).
+    Ignore,
+}
+
+impl RelayRequired {
+    pub fn is_default(&self) -> bool {
+        *self == RelayRequired::Warn
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayRequired::Warn => "warn",
+            RelayRequired::FallbackVeb => "fallback-veb",
+            RelayRequired::Ignore => "ignore",
+        }
+    }
+}
+
+/// A port's reflective relay (hairpin): `true`, `false`, or `"evb"`: on
+/// only while the 802.1Qbg station behind the port asks for it in its EVB
+/// TLV, as an 802.1Qbg bridge port does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Relay {
+    #[default]
+    Off,
+    On,
+    Evb,
+}
+
+impl Relay {
+    /// Any relay at all: always on, or on request.
+    pub fn any(self) -> bool {
+        self != Relay::Off
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relay::Off => "off",
+            Relay::On => "on",
+            Relay::Evb => "evb",
+        }
+    }
+}
+
+impl std::str::FromStr for Relay {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Relay, String> {
+        match s {
+            "on" | "true" | "yes" => Ok(Relay::On),
+            "off" | "false" | "no" => Ok(Relay::Off),
+            "evb" => Ok(Relay::Evb),
+            _ => Err(format!("'{s}': expected on, off or evb")),
+        }
+    }
+}
+
+impl From<bool> for Relay {
+    fn from(on: bool) -> Relay {
+        if on {
+            Relay::On
+        } else {
+            Relay::Off
+        }
+    }
+}
+
+impl Serialize for Relay {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Relay::Off => s.serialize_bool(false),
+            Relay::On => s.serialize_bool(true),
+            Relay::Evb => s.serialize_str("evb"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Relay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Relay, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Relay;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false or \"evb\" for relay")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Relay, E> {
+                Ok(Relay::from(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Relay, E> {
+                match v {
+                    "evb" => Ok(Relay::Evb),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl SwitchSpec {
@@ -84,7 +203,14 @@ impl SwitchSpec {
             meters: Vec::new(),
             groups: Vec::new(),
             flows: Vec::new(),
+            lldp: None,
+            relay_required: RelayRequired::default(),
         }
+    }
+
+    /// Whether the link agent (LLDP, EVB) runs on this switch's ports.
+    pub fn lldp(&self) -> bool {
+        self.lldp.unwrap_or(true)
     }
 }
 
@@ -220,9 +346,11 @@ pub struct PortSpec {
     pub offload: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ModeName>,
-    /// Reflective relay (hairpin) on this port.
+    /// Reflective relay (hairpin) on this port: `true`, `false`, or
+    /// `"evb"` (on only while the 802.1Qbg station behind it asks).
     #[serde(default)]
-    pub relay: bool,
+    #[schema(value_type = Value)]
+    pub relay: Relay,
     /// Access VLAN (untagged); default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
@@ -328,7 +456,7 @@ impl PortSpec {
             mtu: None,
             offload: None,
             mode: None,
-            relay: false,
+            relay: Relay::Off,
             vlan: None,
             trunk: None,
             native_vlan: None,

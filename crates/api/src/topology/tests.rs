@@ -69,6 +69,63 @@ fn errors_name_the_field() {
     }
 }
 
+#[test]
+fn relay_on_request_and_the_relay_policy() {
+    let evb = GOOD.replace("relay = true", "relay = \"evb\"").replace(
+        "mode = \"vepa\"",
+        "mode = \"vepa\"\nrelay_required = \"fallback-veb\"",
+    );
+    let t = Topology::parse("t.toml", &evb).unwrap();
+    let cfgs = t.validate().unwrap();
+    assert!(cfgs[0].fallback_veb);
+    let p = &cfgs[1].ports[0];
+    assert!(!p.relay && p.relay_on_request, "off until the station asks");
+    assert!(p.runs_link_agent());
+    let back = t.to_toml().unwrap();
+    assert!(back.contains("relay = \"evb\"") && back.contains("relay_required = \"fallback-veb\""));
+    assert_eq!(Topology::parse("x", &back).unwrap(), t);
+    let cases = [
+        (
+            GOOD.replace("relay = true", "relay = \"yes\""),
+            "t.toml:21:9: invalid value: string \"yes\", expected true, false or \"evb\" for relay",
+        ),
+        (
+            GOOD.replace("relay = true", "relay = 1"),
+            "expected true, false or \"evb\"",
+        ),
+        (
+            GOOD.replace(
+                "peer = \"relay/r-host\"",
+                "peer = \"relay/r-host\"\nrelay = \"evb\"",
+            ),
+            "port 'h-up': relay: \"evb\" follows the 802.1Qbg station",
+        ),
+        (
+            GOOD.replace("relay = true", "relay = \"evb\"")
+                .replace("name = \"relay\"", "name = \"relay\"\nlldp = false"),
+            "relay: \"evb\" follows the station's EVB TLV, which travels in LLDP",
+        ),
+        (
+            GOOD.replace(
+                "name = \"relay\"",
+                "name = \"relay\"\nrelay_required = \"ignore\"",
+            ),
+            "switch 'relay': relay_required: \"ignore\" is about the adjacent bridge on the uplink",
+        ),
+        (
+            GOOD.replace(
+                "mode = \"vepa\"",
+                "mode = \"vepa\"\nrelay_required = \"always\"",
+            ),
+            "unknown variant `always`, expected one of `warn`, `fallback-veb`, `ignore`",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = err(&text);
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+    }
+}
+
 /// Every file in examples/ is a valid topology.
 #[test]
 fn examples_validate() {

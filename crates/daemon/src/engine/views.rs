@@ -9,6 +9,7 @@ impl Engine {
         let relay: HashMap<String, String> = self
             .link_view()
             .into_iter()
+            .filter(|p| p.role == "uplink")
             .filter_map(|p| p.reflective_relay.map(|r| (p.switch, r)))
             .collect();
         let live = self.running.as_ref().map(|r| (r.live.sum(), &r.layout));
@@ -44,6 +45,7 @@ impl Engine {
                 openflow: self.openflow_channels(s),
                 packet_in_dropped: self.packet_in.as_ref().map_or(0, |q| q.dropped(&s.name)),
                 reflective_relay: relay.get(&s.name).cloned(),
+                relay_fallback: core.is_some_and(|c| c.snapshot().falls_back()),
             });
             let names = s
                 .uplink
@@ -132,7 +134,7 @@ impl Engine {
                 // A tunnel or a guest's socket faces no bridge of its own:
                 // LLDP over a fabric would reach every host.
                 let interface = !matches!(p.kind, PortKind::Vxlan | PortKind::VhostUser);
-                if (!uplink && !p.relay) || !interface {
+                if (!uplink && !p.relay.any()) || !interface {
                     continue;
                 }
                 let Some(device) = self.port_device(&s.name, &p.name) else {
@@ -150,11 +152,104 @@ impl Engine {
                     port: p.name.clone(),
                     id: vepa_dataplane::PortId(i as u16),
                     relay: !uplink,
+                    on_request: !uplink && p.relay == vepa_api::topology::Relay::Evb,
+                    policy: s.relay_required,
+                    lldp: s.lldp(),
                     device,
                 });
             }
         }
         out
+    }
+
+    /// Puts what the link agent knows in force on every switch it runs on
+    /// (relay granted or not, stations asking for relay): a
+    /// `fallback-veb` switch switches locally or stops (the agent logs
+    /// that with the relay state), an `"evb"` relay port reflects or
+    /// stops (logged here).
+    pub fn apply_link_facts(&self) {
+        let Some((_, table)) = &self.link else {
+            return;
+        };
+        let t = crate::link::lock(table);
+        for (name, core) in &self.cores {
+            let fw = core.snapshot();
+            let facts = t.facts(name, |p| fw.port_id(p));
+            if core.set_link_facts(facts) {
+                let now = core.snapshot();
+                for (i, p) in now.ports.iter().enumerate() {
+                    let id = vepa_dataplane::PortId(i as u16);
+                    if p.relay_on_request && fw.relay_in_force(id) != now.relay_in_force(id) {
+                        let on = if now.relay_in_force(id) { "on" } else { "off" };
+                        tracing::info!(switch = %name, port = %p.name, relay = on, "reflective relay follows the station's EVB request");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a relay probe up `switch`'s uplink now; the uplink's name and
+    /// when the probe started (on the agent's clock).
+    pub fn start_relay_probe(&self, switch: &str) -> Result<(String, u64), ChangeError> {
+        let s = self
+            .desired
+            .switch(switch)
+            .ok_or_else(|| ChangeError::NotFound {
+                field: "switch".into(),
+                message: format!("no switch '{switch}'"),
+            })?;
+        let refuse = |why: String| ChangeError::Conflict {
+            field: "switch".into(),
+            message: why,
+        };
+        let Some(up) = &s.uplink else {
+            return Err(refuse(format!(
+                "switch '{switch}' has no uplink: there is no adjacent bridge to probe"
+            )));
+        };
+        let Some((_, table)) = &self.link else {
+            return Err(refuse("this daemon runs no link agent".into()));
+        };
+        let Some(port) = self
+            .link_agent_ports()
+            .into_iter()
+            .find(|p| p.switch == switch && !p.relay)
+        else {
+            return Err(refuse(format!(
+                "vepa's link agent does not run on switch '{switch}''s uplink '{}': it runs on interfaces of userspace switches (not a kernel switch, a vxlan or vhost-user uplink, or one whose device is down)",
+                up.name
+            )));
+        };
+        let mut t = crate::link::lock(table);
+        let now = t.clock_ms();
+        t.follow(&crate::link::roles(&self.link_agent_ports()), now);
+        let frames = t
+            .start_relay_probe(switch, &port.port, now)
+            .ok_or_else(|| refuse(format!("uplink '{}' is not the link agent's", port.port)))?;
+        drop(t);
+        for f in frames {
+            port.device
+                .send(&Default::default(), &f)
+                .map_err(|e| refuse(format!("cannot send the probe on '{}': {e}", port.port)))?;
+        }
+        Ok((port.port, now))
+    }
+
+    /// The outcome of the relay probe started at `since_ms` on `switch`'s
+    /// `uplink`, once known, with the agent's clock now.
+    pub fn relay_probe_outcome(
+        &self,
+        switch: &str,
+        uplink: &str,
+        since_ms: u64,
+    ) -> (Option<bool>, u64) {
+        let Some((_, table)) = &self.link else {
+            return (Some(false), since_ms);
+        };
+        let mut t = crate::link::lock(table);
+        let now = t.clock_ms();
+        t.expire_probes(now);
+        (t.probe_outcome(switch, uplink, since_ms), now)
     }
 
     /// Every agent port with its neighbours (empty without an agent).

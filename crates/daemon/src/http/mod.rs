@@ -91,7 +91,8 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         acls::conntrack_flush,
         tunnels::list,
         tunnels::hosts,
-        link::lldp
+        link::lldp,
+        link::relay_probe
     ),
     components(schemas(
         ErrorBody,
@@ -210,6 +211,7 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route("/v1/conntrack/flush", post(acls::conntrack_flush))
         .route("/v1/tunnels", get(tunnels::list))
         .route("/v1/lldp", get(link::lldp))
+        .route("/v1/switches/{switch}/relay-probe", post(link::relay_probe))
         .route("/v1/hosts", get(tunnels::hosts))
         .route("/v1/stats", get(topology::stats))
         .route("/v1/topology", get(topology::topology))

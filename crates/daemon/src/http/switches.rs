@@ -67,6 +67,12 @@ pub(super) async fn set_switch(
         if let Some(a) = patch.ageing_secs {
             s.ageing_secs = Some(a);
         }
+        if let Some(l) = patch.lldp {
+            s.lldp = (!l).then_some(false);
+        }
+        if let Some(r) = patch.relay_required {
+            s.relay_required = r;
+        }
         Ok(())
     })
     .await

@@ -81,6 +81,30 @@ pub fn station(rr_request: bool, bridge: Option<&EvbTlv>) -> EvbTlv {
     }
 }
 
+/// Reflective relay on an uplink with no EVB peer, as the probe saw it.
+pub fn probed_state(reflecting: bool) -> &'static str {
+    if reflecting {
+        "reflecting (probe; no EVB peer)"
+    } else {
+        "not reflecting (probe; no EVB peer)"
+    }
+}
+
+/// Whether an uplink's relay state says the bridge reflects.
+pub fn reflects(state: &str) -> bool {
+    state == "granted" || state.starts_with("reflecting")
+}
+
+/// Reflective relay on a relay port: always on (`relay = true`), or as the
+/// station asks (`relay = "evb"`).
+pub fn relay_port_state(on_request: bool, asked: bool) -> &'static str {
+    match (on_request, asked) {
+        (false, _) => "on (relay = true)",
+        (true, true) => "on (the station asks, EVB)",
+        (true, false) => "off (relay = \"evb\": the station has not asked)",
+    }
+}
+
 /// Reflective relay on an uplink, as the bridge's EVB TLV says.
 pub fn relay_state(rr_request: bool, bridge: Option<&EvbTlv>) -> &'static str {
     match bridge {

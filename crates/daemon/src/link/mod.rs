@@ -1,28 +1,32 @@
 //! The link agent: LLDP (IEEE 802.1AB) on every port that faces another
 //! bridge, an uplink or a relay port, so an operator sees who is on the
-//! other end of each. The forwarding threads hand it the link protocols'
-//! frames (never forwarded; see `vepa_dataplane::storm::is_link_protocol`)
-//! through a bounded inbox; it keeps a neighbour table with ageing and
-//! sends its own LLDPDUs: four a second apart when a port starts or a new
-//! neighbour appears, then one every 30 s (802.1AB's txFast and
-//! msgTxInterval).
+//! other end of each, and 802.1Qbg's EVB TLV in it, so the uplink learns
+//! whether the adjacent bridge reflects frames (reflective relay) and a
+//! relay port turns relay on for a station that asks. Where no EVB peer
+//! answers, a probe (`probe`) finds out whether the bridge reflects.
 //!
-//! The table is pure ([`LinkTable`]): frames and the clock go in, views come
-//! out, so it is tested without a network. The thread ([`spawn`]) does the
-//! I/O: it reads the inbox, and once a second asks the engine which ports
-//! the agent runs on and sends what is due.
+//! The forwarding threads hand it the link protocols' frames (never
+//! forwarded; see `vepa_dataplane::storm::is_link_protocol`) through a
+//! bounded inbox; it keeps a neighbour table with ageing and sends its own
+//! LLDPDUs: four a second apart when a port starts or a new neighbour
+//! appears, then one every 30 s (802.1AB's txFast and msgTxInterval).
+//!
+//! The table is pure ([`LinkTable`]): frames and the clock go in, views and
+//! facts come out, so it is tested without a network. The thread
+//! ([`spawn`]) does the I/O: it reads the inbox, and once a second asks the
+//! engine which ports the agent runs on, sends what is due, and hands the
+//! engine what the switches' 802.1Qbg settings follow.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vepa_api::wire::{EvbView, LinkPortView, LldpNeighbour};
+use vepa_api::topology::RelayRequired;
 use vepa_io::LinkInbox;
 
 mod evb;
-use vepa_packet::lldp::{
-    EvbMode, EvbTlv, LldpId, Lldpdu, RrStatus, LLDP_ETHERTYPE, NEAREST_BRIDGE,
-    NEAREST_CUSTOMER_BRIDGE, NEAREST_NON_TPMR_BRIDGE,
-};
+mod probe;
+mod table;
+pub use table::{LinkTable, RelayChange, Role};
+use vepa_packet::lldp::{EvbTlv, LldpId, Lldpdu, NEAREST_BRIDGE, NEAREST_CUSTOMER_BRIDGE};
 use vepa_packet::MacAddr;
 
 /// Seconds between LLDPDUs once settled (msgTxInterval).
@@ -35,6 +39,8 @@ pub const TTL_S: u16 = 120;
 /// Neighbours one port keeps at most: a peer inventing chassis IDs fills
 /// its own port's table, nothing else.
 pub const MAX_NEIGHBOURS: usize = 8;
+/// How long a relay probe the API asked for may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(probe::WAIT_MS + 400);
 
 /// A port the agent runs on, as the engine has it now.
 #[derive(Clone)]
@@ -42,293 +48,18 @@ pub struct AgentPort {
     pub switch: String,
     pub port: String,
     pub id: vepa_dataplane::PortId,
+    /// A relay port: the agent is the bridge for the station behind it.
     pub relay: bool,
+    /// A relay port with `relay = "evb"`: relay follows the station's request.
+    pub on_request: bool,
     /// An uplink of a switch with `vepa` or `private` ports: it asks the
     /// adjacent bridge for reflective relay (EVB TLV, RRREQ).
     pub rr_request: bool,
+    /// The switch's `relay_required`.
+    pub policy: RelayRequired,
+    /// Send LLDPDUs (the switch's `lldp`); received ones are read either way.
+    pub lldp: bool,
     pub device: Arc<dyn vepa_io::Port>,
-}
-
-struct Neighbour {
-    du: Lldpdu,
-    /// The group address it was sent to: LLDP agents are per address, and
-    /// 802.1Qbg's EVB TLV travels to the nearest customer bridge only.
-    to: MacAddr,
-    expires_ms: u64,
-}
-
-#[derive(Default)]
-struct PortState {
-    relay: bool,
-    rr_request: bool,
-    lldp_tx: u64,
-    lldp_rx: u64,
-    rx_errors: u64,
-    last_error: Option<String>,
-    aged_out: u64,
-    neighbours: Vec<Neighbour>,
-    /// The reflective relay state last logged (uplinks).
-    relay_logged: Option<&'static str>,
-    /// When the next LLDPDU is due (ms), and how many fast ones are left.
-    next_tx_ms: u64,
-    fast_left: u32,
-}
-
-impl PortState {
-    /// Counts a frame that could not be read, and why.
-    fn fail(&mut self, why: String) {
-        self.rx_errors += 1;
-        self.last_error = Some(why);
-    }
-
-    /// The EVB TLV of the bridge on the other end, from its latest LLDPDU to
-    /// the nearest customer bridge (where 802.1Qbg sends it).
-    fn bridge_evb(&self) -> Option<&EvbTlv> {
-        self.peer_evb(EvbMode::Bridge)
-    }
-
-    /// The EVB TLV of the peer in `mode`, from its latest LLDPDU to the
-    /// nearest customer bridge.
-    fn peer_evb(&self, mode: EvbMode) -> Option<&EvbTlv> {
-        self.neighbours
-            .iter()
-            .filter(|n| n.to == NEAREST_CUSTOMER_BRIDGE)
-            .find_map(|n| n.du.evb.as_ref().filter(|e| e.mode == mode))
-    }
-}
-
-/// Every agent port's neighbours and counters.
-pub struct LinkTable {
-    ports: BTreeMap<(String, String), PortState>,
-    epoch: Instant,
-}
-
-impl Default for LinkTable {
-    fn default() -> Self {
-        LinkTable {
-            ports: BTreeMap::new(),
-            epoch: Instant::now(),
-        }
-    }
-}
-
-impl LinkTable {
-    /// The agent's clock (ms).
-    pub fn clock_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
-    /// Makes the table follow the engine's ports: new ones start with fast
-    /// transmission, gone ones are forgotten.
-    /// `ports`: switch, port, relay port?, asks for reflective relay?
-    pub fn follow(&mut self, ports: &[(String, String, bool, bool)], now_ms: u64) {
-        self.ports
-            .retain(|k, _| ports.iter().any(|(s, p, _, _)| (s, p) == (&k.0, &k.1)));
-        for (s, p, relay, rr_request) in ports {
-            let st = self
-                .ports
-                .entry((s.clone(), p.clone()))
-                .or_insert_with(|| PortState {
-                    next_tx_ms: now_ms,
-                    fast_left: TX_FAST,
-                    ..PortState::default()
-                });
-            st.relay = *relay;
-            st.rr_request = *rr_request;
-        }
-    }
-
-    /// Reads a frame the port's peer sent its agent. Anything unreadable is
-    /// counted, with why, and otherwise ignored.
-    pub fn receive(&mut self, switch: &str, port: &str, frame: &[u8], now_ms: u64) {
-        let Some(st) = self.ports.get_mut(&(switch.to_string(), port.to_string())) else {
-            return;
-        };
-        let (Some(src), Some(ethertype)) = (frame.get(6..12), frame.get(12..14)) else {
-            return st.fail(format!("a {}-byte frame", frame.len()));
-        };
-        let src = MacAddr::from_slice(src);
-        let to = MacAddr::from_slice(&frame[..6]);
-        let ethertype = u16::from_be_bytes([ethertype[0], ethertype[1]]);
-        if ethertype != LLDP_ETHERTYPE {
-            return st.fail(format!(
-                "EtherType {ethertype:#06x} from {src}: ECP and VDP are not spoken yet"
-            ));
-        }
-        let du = match Lldpdu::parse(&frame[14..]) {
-            Ok(du) => du,
-            Err(e) => return st.fail(format!("LLDPDU from {src}: {e}")),
-        };
-        st.lldp_rx += 1;
-        let peer_mode = if st.relay {
-            EvbMode::Station
-        } else {
-            EvbMode::Bridge
-        };
-        let peer_was = st.peer_evb(peer_mode).copied();
-        let at = st
-            .neighbours
-            .iter()
-            .position(|n| n.du.chassis == du.chassis && n.du.port == du.port && n.to == to);
-        if du.ttl == 0 {
-            // Shutdown: the neighbour asks to be forgotten now.
-            if let Some(i) = at {
-                st.neighbours.remove(i);
-            }
-            return;
-        }
-        let expires_ms = now_ms + u64::from(du.ttl) * 1000;
-        let evb_now = du.evb.filter(|e| e.mode == peer_mode);
-        if to == NEAREST_CUSTOMER_BRIDGE && evb_now != peer_was {
-            // What the peer said changes our EVB TLV (a station's RRSTAT,
-            // a bridge's RRCTR): say so now, not in up to 30 s.
-            st.next_tx_ms = now_ms;
-        }
-        match at {
-            Some(i) => st.neighbours[i] = Neighbour { du, to, expires_ms },
-            None if st.neighbours.len() >= MAX_NEIGHBOURS => {
-                st.fail(format!(
-                    "LLDPDU from {src}: a {}th neighbour on one port (at most {MAX_NEIGHBOURS} are kept)",
-                    MAX_NEIGHBOURS + 1
-                ));
-            }
-            None => {
-                st.neighbours.push(Neighbour { du, to, expires_ms });
-                // A new neighbour hears about us quickly (802.1AB's
-                // newNeighbour: fast transmission again).
-                st.fast_left = TX_FAST;
-                st.next_tx_ms = now_ms;
-            }
-        }
-    }
-
-    /// The EVB TLV the peer on a port's other end last sent, if any: a
-    /// bridge's on an uplink, a station's on a relay port.
-    pub fn peer_evb(&self, switch: &str, port: &str) -> Option<EvbTlv> {
-        let st = self.ports.get(&(switch.to_string(), port.to_string()))?;
-        let mode = if st.relay {
-            EvbMode::Station
-        } else {
-            EvbMode::Bridge
-        };
-        st.peer_evb(mode).copied()
-    }
-
-    /// Uplinks whose reflective relay state changed since the last call:
-    /// switch, port, the new state, and whether the switch needs relay.
-    pub fn relay_changes(&mut self) -> Vec<(String, String, &'static str, bool)> {
-        let mut out = Vec::new();
-        for ((s, p), st) in &mut self.ports {
-            if st.relay {
-                continue;
-            }
-            let now = evb::relay_state(st.rr_request, st.bridge_evb());
-            if st.relay_logged != Some(now) {
-                st.relay_logged = Some(now);
-                out.push((s.clone(), p.clone(), now, st.rr_request));
-            }
-        }
-        out
-    }
-
-    /// Forgets neighbours past their TTL.
-    pub fn age(&mut self, now_ms: u64) {
-        for st in self.ports.values_mut() {
-            let before = st.neighbours.len();
-            st.neighbours.retain(|n| n.expires_ms > now_ms);
-            st.aged_out += (before - st.neighbours.len()) as u64;
-        }
-    }
-
-    /// Whether an LLDPDU is due on the port now; if so, notes it as sent
-    /// and schedules the next.
-    pub fn due(&mut self, switch: &str, port: &str, now_ms: u64) -> bool {
-        let Some(st) = self.ports.get_mut(&(switch.to_string(), port.to_string())) else {
-            return false;
-        };
-        if now_ms < st.next_tx_ms {
-            return false;
-        }
-        st.lldp_tx += 1;
-        st.next_tx_ms = if st.fast_left > 0 {
-            st.fast_left -= 1;
-            now_ms + 1000
-        } else {
-            now_ms + TX_INTERVAL_S * 1000
-        };
-        true
-    }
-
-    /// Every agent port, as the API shows it; `over_budget` gives the
-    /// frames each dropped before the agent could read them.
-    pub fn view(&self, now_ms: u64, over_budget: impl Fn(&str, &str) -> u64) -> Vec<LinkPortView> {
-        self.ports
-            .iter()
-            .map(|((s, p), st)| LinkPortView {
-                switch: s.clone(),
-                port: p.clone(),
-                role: if st.relay { "relay" } else { "uplink" }.into(),
-                reflective_relay: (!st.relay)
-                    .then(|| evb::relay_state(st.rr_request, st.bridge_evb()).to_string()),
-                lldp_tx: st.lldp_tx,
-                lldp_rx: st.lldp_rx,
-                rx_errors: st.rx_errors,
-                last_error: st.last_error.clone(),
-                rx_over_budget: over_budget(s, p),
-                aged_out: st.aged_out,
-                neighbours: st
-                    .neighbours
-                    .iter()
-                    .map(|n| neighbour_view(n, n.expires_ms.saturating_sub(now_ms) / 1000))
-                    .collect(),
-            })
-            .collect()
-    }
-}
-
-fn neighbour_view(n: &Neighbour, expires_in: u64) -> LldpNeighbour {
-    let du = &n.du;
-    LldpNeighbour {
-        agent: match n.to {
-            NEAREST_BRIDGE => "nearest bridge".into(),
-            NEAREST_CUSTOMER_BRIDGE => "nearest customer bridge".into(),
-            NEAREST_NON_TPMR_BRIDGE => "nearest non-TPMR bridge".into(),
-            other => other.to_string(),
-        },
-        chassis_id: du.chassis.display(),
-        chassis_subtype: du.chassis.subtype,
-        port_id: du.port.display(),
-        port_subtype: du.port.subtype,
-        ttl: du.ttl,
-        expires_in,
-        system_name: du.system_name.clone(),
-        system_description: du.system_description.clone(),
-        port_description: du.port_description.clone(),
-        management: du.management.iter().map(|m| m.display()).collect(),
-        evb: du.evb.map(|e| EvbView {
-            mode: match e.mode {
-                EvbMode::Bridge => "bridge",
-                EvbMode::Station => "station",
-                EvbMode::NotSupported => "none",
-                EvbMode::Reserved => "reserved",
-            }
-            .into(),
-            rrcap: e.rrcap,
-            rrctr: e.rrctr,
-            rrreq: e.rrreq,
-            rrstat: match e.rrstat {
-                RrStatus::Off => "off",
-                RrStatus::On => "on",
-                RrStatus::Unknown => "unknown",
-                RrStatus::Reserved => "reserved",
-            }
-            .into(),
-            ecp_retries: e.retries,
-            ecp_rte: e.rte,
-            vdp_rwd: e.rwd,
-            vdp_rka: e.rka,
-        }),
-    }
 }
 
 /// This host's name, for the chassis ID and system name.
@@ -430,49 +161,72 @@ pub fn spawn(
 }
 
 /// Says what a change of reflective relay on an uplink means: a switch
-/// with `vepa` or `private` ports whose bridge refuses relay cannot switch
-/// VM to VM, and that must not be silent.
-fn log_relay(switch: &str, port: &str, state: &str, needed: bool) {
-    match state {
-        "granted" => {
-            tracing::info!(%switch, %port, "reflective relay granted by the adjacent bridge (EVB)")
+/// with `vepa` or `private` ports whose bridge does not reflect cannot
+/// switch VM to VM, and that must not be silent (unless the switch says
+/// `relay_required = "ignore"`). With `fallback-veb` it says that the
+/// switch now switches locally, or is back to pure VEPA.
+fn log_relay(c: &RelayChange) {
+    let (switch, port, state) = (&c.switch, &c.port, &c.state);
+    if !c.needed || c.policy == RelayRequired::Ignore {
+        tracing::debug!(%switch, %port, %state, "reflective relay");
+        return;
+    }
+    let fallback = c.policy == RelayRequired::FallbackVeb;
+    if evb::reflects(state) {
+        if fallback {
+            tracing::info!(%switch, %port, %state, "the adjacent bridge reflects: back to pure VEPA (relay_required = \"fallback-veb\")");
+        } else {
+            tracing::info!(%switch, %port, %state, "the adjacent bridge reflects frames (reflective relay)");
         }
-        "no EVB peer" if needed => tracing::info!(
-            %switch, %port,
-            "no 802.1Qbg EVB peer on the uplink: whether the adjacent bridge reflects frames is unknown"
-        ),
-        s if needed && s.starts_with("refused") => tracing::warn!(
-            %switch, %port, state = %s,
-            "the adjacent bridge refuses reflective relay: frames between this switch's vepa ports will not come back"
-        ),
-        _ => tracing::debug!(%switch, %port, %state, "reflective relay"),
+    } else if state == "no EVB peer" {
+        if fallback {
+            tracing::info!(%switch, %port, "no 802.1Qbg EVB peer on the uplink yet: frames between vepa ports are switched locally until the bridge grants reflective relay or the probe sees it reflect (relay_required = \"fallback-veb\")");
+        } else {
+            tracing::info!(%switch, %port, "no 802.1Qbg EVB peer on the uplink: whether the adjacent bridge reflects frames is unknown until the probe runs");
+        }
+    } else if fallback {
+        tracing::warn!(%switch, %port, %state, "the adjacent bridge does not reflect: frames between this switch's vepa ports are switched locally until it does (relay_required = \"fallback-veb\")");
+    } else {
+        tracing::warn!(%switch, %port, %state, "the adjacent bridge does not reflect: frames between this switch's vepa ports will not come back, so its VMs cannot reach each other (relay_required = \"warn\"; \"fallback-veb\" would switch them locally)");
     }
 }
 
 /// What [`LinkTable::follow`] takes of the ports.
-pub fn roles(ports: &[AgentPort]) -> Vec<(String, String, bool, bool)> {
+pub fn roles(ports: &[AgentPort]) -> Vec<Role> {
     ports
         .iter()
-        .map(|p| (p.switch.clone(), p.port.clone(), p.relay, p.rr_request))
+        .map(|p| Role {
+            switch: p.switch.clone(),
+            port: p.port.clone(),
+            relay: p.relay,
+            on_request: p.on_request,
+            rr_request: p.rr_request,
+            policy: p.policy,
+        })
         .collect()
 }
 
-/// One second of the agent: follow the ports, age neighbours, send the
-/// LLDPDUs that are due.
+/// One second of the agent: follow the ports, age neighbours and probes,
+/// send the LLDPDUs and probes that are due.
 fn tick(host: &str, ports: &[AgentPort], table: &Mutex<LinkTable>) {
     let frames: Vec<(&AgentPort, Vec<Vec<u8>>)> = {
         let mut t = lock(table);
         let now = t.clock_ms();
         t.follow(&roles(ports), now);
         t.age(now);
-        for (s, p, state, needed) in t.relay_changes() {
-            log_relay(&s, &p, state, needed);
+        for c in t.relay_changes() {
+            log_relay(&c);
         }
         let mut out = Vec::new();
-        for p in ports {
+        for p in ports.iter().filter(|p| p.lldp) {
             if t.due(&p.switch, &p.port, now) {
                 let peer = t.peer_evb(&p.switch, &p.port);
                 out.push((p, lldp_frames(host, p, peer.as_ref())));
+            }
+        }
+        for (s, port, frames) in t.probes_due(now) {
+            if let Some(p) = ports.iter().find(|p| p.switch == s && p.port == port) {
+                out.push((p, frames));
             }
         }
         out
@@ -480,7 +234,7 @@ fn tick(host: &str, ports: &[AgentPort], table: &Mutex<LinkTable>) {
     for (p, frames) in frames {
         for f in frames {
             if let Err(e) = p.device.send(&Default::default(), &f) {
-                tracing::debug!(switch = %p.switch, port = %p.port, error = %e, "LLDPDU not sent");
+                tracing::debug!(switch = %p.switch, port = %p.port, error = %e, "link agent frame not sent");
             }
         }
     }

@@ -2,6 +2,7 @@
 //! bounded, and hostile frames counted.
 
 use super::*;
+use vepa_packet::lldp::{EvbMode, RrStatus};
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -15,9 +16,20 @@ fn hex(s: &str) -> Vec<u8> {
 const LLDPAD: &str = "0180c2000000 020000000b01 88cc 0207 04020000000b01 0407 03020000000b01
     0602 0078 fe09 0080c2 0d 02 00 6e 54 14 0000 0000000000000000000000";
 
+fn role(port: &str, relay: bool, rr_request: bool) -> Role {
+    Role {
+        switch: "s".into(),
+        port: port.into(),
+        relay,
+        on_request: relay,
+        rr_request,
+        policy: RelayRequired::FallbackVeb,
+    }
+}
+
 fn table() -> LinkTable {
     let mut t = LinkTable::default();
-    t.follow(&[("s".into(), "up".into(), false, true)], 0);
+    t.follow(&[role("up", false, true)], 0);
     t
 }
 
@@ -144,7 +156,10 @@ fn port(relay: bool, rr_request: bool) -> AgentPort {
         port: "up".into(),
         id: vepa_dataplane::PortId(0),
         relay,
+        on_request: false,
         rr_request,
+        policy: RelayRequired::Warn,
+        lldp: true,
         device: Arc::new(device),
     }
 }
@@ -191,17 +206,82 @@ fn our_lldpdus_read_back() {
 #[test]
 fn relay_changes_are_reported_once_each() {
     let mut t = table();
+    let c = t.relay_changes();
     assert_eq!(
-        t.relay_changes(),
-        vec![("s".into(), "up".into(), "no EVB peer", true)]
+        (c.len(), c[0].state.as_str(), c[0].needed, c[0].policy),
+        (1, "no EVB peer", true, RelayRequired::FallbackVeb)
     );
     assert!(t.relay_changes().is_empty());
     t.receive("s", "up", &hex(LLDPAD), 0);
     let c = t.relay_changes();
     assert_eq!(c.len(), 1);
-    assert!(c[0].2.starts_with("refused"), "{c:?}");
+    assert!(c[0].state.starts_with("refused"), "{c:?}");
     t.receive("s", "up", &hex(LLDPAD), 10);
     assert!(t.relay_changes().is_empty(), "unchanged");
+}
+
+#[test]
+fn facts_follow_the_bridge_the_probe_and_the_stations() {
+    let id = |p: &str| match p {
+        "up" => Some(vepa_dataplane::PortId(0)),
+        "st" => Some(vepa_dataplane::PortId(1)),
+        _ => None,
+    };
+    let mut t = LinkTable::default();
+    t.follow(&[role("up", false, true), role("st", true, false)], 0);
+    assert_eq!(t.facts("s", id), vepa_dataplane::LinkFacts::default());
+    assert_eq!(t.facts("other", id), vepa_dataplane::LinkFacts::default());
+    // No EVB peer: the probe runs after 3 s, and its test frame comes back.
+    assert!(t.probes_due(2_999).is_empty());
+    let due = t.probes_due(3_000);
+    assert_eq!(due.len(), 1, "the uplink only");
+    let (_, _, frames) = &due[0];
+    t.receive("s", "up", &frames[1], 3_010);
+    let f = t.facts("s", id);
+    assert!(f.relay_granted, "{f:?}");
+    let v = t.view(3_010, |_, _| 0);
+    assert_eq!(
+        v[1].reflective_relay.as_deref(),
+        Some("reflecting (probe; no EVB peer)")
+    );
+    assert_eq!(v[1].relay_required.as_deref(), Some("fallback-veb"));
+    // The next one sees nothing come back.
+    let due = t.probes_due(63_000);
+    assert_eq!(due.len(), 1);
+    t.age(63_000 + 799);
+    assert!(t.facts("s", id).relay_granted, "still waiting");
+    t.age(63_800);
+    assert!(!t.facts("s", id).relay_granted);
+    // A forged test frame (another nonce) is counted, not believed.
+    let mut forged = due[0].2[1].clone();
+    forged[40] ^= 0xff;
+    t.receive("s", "up", &forged, 63_900);
+    assert!(!t.facts("s", id).relay_granted);
+    assert!(t.view(63_900, |_, _| 0)[1]
+        .last_error
+        .as_deref()
+        .unwrap_or("")
+        .contains("relay probe"));
+    // An EVB bridge that grants outranks the probe, and stops it.
+    let mut on = hex(LLDPAD);
+    on[42] = 0x03;
+    t.receive("s", "up", &on, 64_000);
+    assert!(t.facts("s", id).relay_granted);
+    assert!(
+        t.probes_due(200_000).is_empty(),
+        "no probe with an EVB peer"
+    );
+    // A station asking for relay on the relay port (lldpad's station TLV).
+    let mut st = hex(LLDPAD);
+    st[42..47].copy_from_slice(&[0x00, 0x07, 0x6e, 0x94, 0x14]);
+    t.receive("s", "st", &st, 64_000);
+    let f = t.facts("s", id);
+    assert_eq!(f.relay_requested, vec![vepa_dataplane::PortId(1)], "{f:?}");
+    let v = t.view(64_000, |_, _| 0);
+    assert_eq!(
+        v[0].reflective_relay.as_deref(),
+        Some("on (the station asks, EVB)")
+    );
 }
 
 proptest::proptest! {

@@ -47,7 +47,7 @@ pub(super) fn switch(
             }
             _ => {}
         }
-        let (name, b, relay) = (p.host_ifname().to_string(), br.clone(), p.relay);
+        let (name, b, relay) = (p.host_ifname().to_string(), br.clone(), p.relay.any());
         host::netlink(None, move |nl| {
             nl.set_master(&name, &b)?;
             nl.set_bridge_port(

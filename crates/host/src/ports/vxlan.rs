@@ -57,7 +57,7 @@ pub fn vxlan_port(p: &PortSpec, underlay: Option<std::net::IpAddr>) -> Result<ve
         remotes,
         underlay_mtu: p.mtu.unwrap_or(1500),
         vlan_vni: p.vlan_vnis(),
-        reflect: p.fabric && p.relay,
+        reflect: p.fabric && p.relay.any(),
         arp_suppress: p.fabric && p.arp_suppress,
     };
     vepa_io::VxlanPort::open(cfg).with_context(|| format!("port '{}': vxlan", p.name))

@@ -2,10 +2,70 @@
 //! their LLDPDUs say (like `lldptool -t -n`), and the agent's counters.
 
 use super::http::Client;
-use super::{print_json, Output, OutputArg};
+use super::{print_json, seg, Output, OutputArg};
 use anyhow::Result;
 use clap::Subcommand;
-use vepa_api::wire::LinkPortView;
+use hyper::Method;
+use vepa_api::wire::{LinkPortView, RelayProbeResult};
+
+#[derive(Subcommand, Debug)]
+pub enum RelayCmd {
+    /// Whether the adjacent bridge on a switch's uplink reflects frames
+    /// back down the port they came in on (reflective relay, hairpin);
+    /// exits 1 when it does not
+    ///
+    /// Sends two frames up the uplink from a pair of locally administered
+    /// MACs of the switch's own (EtherType 0x88b5): the first teaches the
+    /// bridge where one of them is, the second is addressed to it, so a
+    /// bridge sends it back only with hairpin on, and floods it nowhere.
+    /// vepa runs the same probe by itself a few seconds after an uplink
+    /// appears, and every minute, while no 802.1Qbg EVB peer answers its
+    /// LLDP; `vepa switch show` and `vepa doctor` show what it saw.
+    Probe {
+        switch: String,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+pub fn relay(c: &Client, cmd: RelayCmd) -> Result<()> {
+    let RelayCmd::Probe { switch, out } = cmd;
+    let r: RelayProbeResult = c.call(
+        Method::POST,
+        &format!("/v1/switches/{}/relay-probe", seg(&switch)),
+        None::<&()>,
+    )?;
+    match out.output {
+        Output::Json => print_json(&r)?,
+        Output::Table if r.reflecting => say!(
+            "{}: the bridge on uplink '{}' reflects: the probe came back in {} ms",
+            r.switch,
+            r.uplink,
+            r.waited_ms
+        ),
+        Output::Table => {
+            say!(
+                "{}: the bridge on uplink '{}' does not reflect: nothing came back in {} ms",
+                r.switch,
+                r.uplink,
+                r.waited_ms
+            );
+            say!("  frames between this switch's vepa ports will not come back to it. Turn reflective relay");
+            say!("  (hairpin) on at the bridge's port (a Linux bridge: `bridge link set dev PORT hairpin on`),");
+            say!("  or give the switch relay_required = \"fallback-veb\" to switch them locally meanwhile.");
+        }
+    }
+    if let Some(s) = r
+        .reflective_relay
+        .filter(|s| s.starts_with("granted") || s.starts_with("refused"))
+    {
+        say!("  (an EVB peer answers for this bridge, and its word counts: relay {s})");
+    }
+    if !r.reflecting {
+        std::process::exit(1);
+    }
+    Ok(())
+}
 
 #[derive(Subcommand, Debug)]
 pub enum LldpCmd {
@@ -45,7 +105,15 @@ pub fn lldp(c: &Client, cmd: LldpCmd) -> Result<()> {
                     p.aged_out
                 );
                 if let Some(r) = &p.reflective_relay {
-                    say!("  reflective relay: {r}");
+                    match &p.relay_required {
+                        Some(policy) => {
+                            say!("  reflective relay: {r} (relay_required = \"{policy}\")")
+                        }
+                        None => say!("  reflective relay: {r}"),
+                    }
+                }
+                if let Some(probe) = &p.probe {
+                    say!("  relay probe: {probe}");
                 }
                 if let Some(e) = &p.last_error {
                     say!("  last unreadable: {e}");

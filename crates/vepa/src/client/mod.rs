@@ -17,7 +17,7 @@ use hyper::Method;
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::PathBuf;
-use vepa_api::topology::Topology;
+use vepa_api::topology::{Relay, RelayRequired, Topology};
 use vepa_api::wire::{ApplyRequest, ApplyResult, FdbFlushed, FdbRow, PortView, Stats};
 use vepa_packet::MacAddr;
 
@@ -46,16 +46,20 @@ pub enum SwitchCmd {
         /// FDB ageing time (default 300).
         #[arg(long, value_name = "SECS")]
         ageing_secs: Option<u64>,
+        #[command(flatten)]
+        qbg: QbgFields,
     },
     /// Remove a switch and every port on it
     Del { name: String },
-    /// Change a switch's default mode or ageing time, at run time
+    /// Change a switch's default mode, ageing time or 802.1Qbg settings, at run time
     Set {
         name: String,
         #[arg(long)]
         mode: Option<String>,
         #[arg(long, value_name = "SECS")]
         ageing_secs: Option<u64>,
+        #[command(flatten)]
+        qbg: QbgFields,
     },
     /// List switches (or one)
     Show {
@@ -65,14 +69,45 @@ pub enum SwitchCmd {
     },
 }
 
+/// How a switch deals with its adjacent bridge (802.1Qbg).
+#[derive(Args, Debug)]
+pub struct QbgFields {
+    /// LLDP (with 802.1Qbg's EVB TLV) on the uplink and relay ports (default on).
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    lldp: Option<bool>,
+    /// When the adjacent bridge does not reflect frames (EVB refuses relay, or the probe does not come back): warn (log and show it; default), fallback-veb (switch frames between vepa ports locally until it does), ignore.
+    #[arg(long, value_name = "POLICY", value_parser = relay_required)]
+    relay_required: Option<RelayRequired>,
+}
+
+impl QbgFields {
+    fn is_empty(&self) -> bool {
+        self.lldp.is_none() && self.relay_required.is_none()
+    }
+
+    fn put(&self, m: &mut Map<String, Value>) {
+        put(m, "lldp", self.lldp.map(Value::from));
+        put(m, "relay_required", self.relay_required.map(|r| json!(r)));
+    }
+}
+
+fn relay_required(s: &str) -> Result<RelayRequired, String> {
+    match s {
+        "warn" => Ok(RelayRequired::Warn),
+        "fallback-veb" => Ok(RelayRequired::FallbackVeb),
+        "ignore" => Ok(RelayRequired::Ignore),
+        _ => Err(format!("'{s}': expected warn, fallback-veb or ignore")),
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct PortFields {
     /// Mode of its own (veb, vepa, private, passthru, source; `default` on set: the switch's).
     #[arg(long)]
     mode: Option<String>,
-    /// Reflective relay (hairpin): on or off.
-    #[arg(long, value_name = "on|off", value_parser = on_off)]
-    relay: Option<bool>,
+    /// Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV).
+    #[arg(long, value_name = "on|off|evb")]
+    relay: Option<Relay>,
     /// Access VLAN (untagged), 1-4094.
     #[arg(long, value_name = "VID")]
     vlan: Option<u16>,
@@ -274,7 +309,7 @@ pub(super) fn put(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
 
 fn fields_json(f: PortFields, m: &mut Map<String, Value>) {
     put(m, "mode", f.mode.map(Value::from));
-    put(m, "relay", f.relay.map(Value::from));
+    put(m, "relay", f.relay.map(|r| json!(r)));
     put(m, "vlan", f.vlan.map(Value::from));
     put(m, "trunk", f.trunk.map(|v| json!(v)));
     put(m, "native_vlan", f.native_vlan.map(Value::from));
@@ -306,11 +341,13 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
             name,
             mode,
             ageing_secs,
+            qbg,
         } => {
             let mut m = Map::new();
             m.insert("name".into(), Value::from(name));
             put(&mut m, "mode", mode.map(Value::from));
             put(&mut m, "ageing_secs", ageing_secs.map(Value::from));
+            qbg.put(&mut m);
             print_result(&c.call(Method::POST, "/v1/switches", Some(&m))?);
         }
         SwitchCmd::Del { name } => print_result(&c.call(
@@ -322,13 +359,15 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
             name,
             mode,
             ageing_secs,
+            qbg,
         } => {
-            if mode.is_none() && ageing_secs.is_none() {
-                bail!("nothing to set: give --mode or --ageing-secs");
+            if mode.is_none() && ageing_secs.is_none() && qbg.is_empty() {
+                bail!("nothing to set: give --mode, --ageing-secs, --lldp or --relay-required");
             }
             let mut m = Map::new();
             put(&mut m, "mode", mode.map(Value::from));
             put(&mut m, "ageing_secs", ageing_secs.map(Value::from));
+            qbg.put(&mut m);
             print_result(&c.call(
                 Method::PATCH,
                 &format!("/v1/switches/{}", seg(&name)),

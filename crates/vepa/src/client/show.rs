@@ -60,7 +60,14 @@ pub fn switches(list: &[SwitchSpec], stats: &Stats) -> String {
             continue;
         };
         if let Some(r) = &st.reflective_relay {
-            let _ = writeln!(out, "{} relay:    {r} (EVB, on the uplink)", s.name);
+            let _ = writeln!(out, "{} relay:    {r} (on the uplink)", s.name);
+        }
+        if st.relay_fallback {
+            let _ = writeln!(
+                out,
+                "{} fallback: frames between vepa ports are switched locally until the bridge reflects (relay_required = \"fallback-veb\")",
+                s.name
+            );
         }
         for (i, ch) in st.openflow.iter().enumerate() {
             let head = if i == 0 { "OpenFlow:" } else { "" };
@@ -163,7 +170,7 @@ pub fn ports(views: &[PortView], stats: &Stats) -> String {
                         (_, Some(m)) => mode_name(m),
                         (_, None) => "(switch)".into(),
                     },
-                    if p.relay { "on" } else { "off" }.into(),
+                    p.relay.as_str().into(),
                     vlan,
                     mtu(p),
                     p.netns.clone().unwrap_or_else(|| "-".into()),
