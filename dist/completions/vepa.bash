@@ -97,6 +97,9 @@ _vepa() {
             vepa,validate)
                 cmd="vepa__subcmd__validate"
                 ;;
+            vepa,vdp)
+                cmd="vepa__subcmd__vdp"
+                ;;
             vepa,vm-args)
                 cmd="vepa__subcmd__vm__subcmd__args"
                 ;;
@@ -313,6 +316,9 @@ _vepa() {
             vepa__subcmd__help,validate)
                 cmd="vepa__subcmd__help__subcmd__validate"
                 ;;
+            vepa__subcmd__help,vdp)
+                cmd="vepa__subcmd__help__subcmd__vdp"
+                ;;
             vepa__subcmd__help,vm-args)
                 cmd="vepa__subcmd__help__subcmd__vm__subcmd__args"
                 ;;
@@ -444,6 +450,9 @@ _vepa() {
                 ;;
             vepa__subcmd__help__subcmd__tunnel,show)
                 cmd="vepa__subcmd__help__subcmd__tunnel__subcmd__show"
+                ;;
+            vepa__subcmd__help__subcmd__vdp,show)
+                cmd="vepa__subcmd__help__subcmd__vdp__subcmd__show"
                 ;;
             vepa__subcmd__hosts,help)
                 cmd="vepa__subcmd__hosts__subcmd__help"
@@ -667,6 +676,18 @@ _vepa() {
             vepa__subcmd__tunnel__subcmd__help,show)
                 cmd="vepa__subcmd__tunnel__subcmd__help__subcmd__show"
                 ;;
+            vepa__subcmd__vdp,help)
+                cmd="vepa__subcmd__vdp__subcmd__help"
+                ;;
+            vepa__subcmd__vdp,show)
+                cmd="vepa__subcmd__vdp__subcmd__show"
+                ;;
+            vepa__subcmd__vdp__subcmd__help,help)
+                cmd="vepa__subcmd__vdp__subcmd__help__subcmd__help"
+                ;;
+            vepa__subcmd__vdp__subcmd__help,show)
+                cmd="vepa__subcmd__vdp__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -674,7 +695,7 @@ _vepa() {
 
     case "${cmd}" in
         vepa)
-            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp relay hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2028,7 +2049,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help)
-            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp relay hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3021,6 +3042,34 @@ _vepa() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vepa__subcmd__help__subcmd__vdp)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__vdp__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vepa__subcmd__help__subcmd__vm__subcmd__args)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -3568,7 +3617,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__add)
-            opts="-h --type --uplink --ifname --netns --peer-name --peer --mac --address --gateway --mtu --offload --vhost-socket --mode --relay --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
+            opts="-h --type --uplink --ifname --netns --peer-name --peer --mac --address --gateway --mtu --offload --vhost-socket --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3623,6 +3672,14 @@ _vepa() {
                     return 0
                     ;;
                 --relay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vsi)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vdp-enforce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3796,7 +3853,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__set)
-            opts="-h --mode --relay --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
+            opts="-h --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3807,6 +3864,14 @@ _vepa() {
                     return 0
                     ;;
                 --relay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vsi)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vdp-enforce)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5058,6 +5123,108 @@ _vepa() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__vdp)
+            opts="-h --socket --url --token-file --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__vdp__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__vdp__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__vdp__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__vdp__subcmd__show)
+            opts="-o -h --output --socket --url --token-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 --socket)

@@ -35,6 +35,17 @@ impl Lldpad {
     }
 
     pub fn with_config(ns: &str, config: &str) -> Lldpad {
+        Lldpad::launch(ns, config, None)
+    }
+
+    /// As [`Lldpad::with_config`], logging at debug level (`-V 7`) into
+    /// `log`: the only place lldpad as a VDP bridge shows the VSIs it
+    /// associated (`vdp22_showvsi`; its tools cannot list them).
+    pub fn with_debug_log(ns: &str, config: &str, log: &std::path::Path) -> Lldpad {
+        Lldpad::launch(ns, config, Some(log))
+    }
+
+    fn launch(ns: &str, config: &str, log: Option<&std::path::Path>) -> Lldpad {
         assert!(
             std::path::Path::new("/usr/sbin/lldpad").exists(),
             "lldpad is missing: scripts/test.sh installs it (apt-get install lldpad)"
@@ -42,13 +53,20 @@ impl Lldpad {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("lldpad.conf");
         std::fs::write(&conf, config).expect("lldpad.conf");
+        let (debug, out) = match log {
+            Some(path) => (
+                "stdbuf -oL lldpad -V 7",
+                Stdio::from(std::fs::File::create(path).expect("lldpad log")),
+            ),
+            None => ("lldpad", Stdio::null()),
+        };
         let child = Command::new("ip")
             .args(["netns", "exec", ns, "sh", "-c"])
             .arg(format!(
-                "mount -t tmpfs lldpadshm /dev/shm && exec lldpad -p -f {}",
+                "mount -t tmpfs lldpadshm /dev/shm && exec {debug} -p -f {}",
                 conf.display()
             ))
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(Stdio::null())
             .spawn()
             .expect("start lldpad");

@@ -44,6 +44,17 @@ pub struct PortPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Value>)]
     pub relay: Option<crate::topology::Relay>,
+    /// The VM's VDP identity; `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<crate::topology::VsiSpec>)]
+    pub vsi: Option<Option<crate::topology::VsiSpec>>,
+    /// On a relay port: only VDP-associated sources may send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vdp_enforce: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -660,4 +671,58 @@ pub struct RelayProbeResult {
     /// The uplink's reflective relay state as `vepa switch show` says it
     /// (an EVB peer's answer outranks the probe).
     pub reflective_relay: Option<String>,
+}
+
+/// One port's 802.1Qbg VDP: the station side on an uplink (the switch's
+/// VMs it associates with the adjacent bridge), the bridge side on a
+/// relay port (what the station behind it associated).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VdpPortView {
+    pub switch: String,
+    pub port: String,
+    /// `station` (an uplink) or `bridge` (a relay port).
+    pub role: String,
+    /// On a relay port: only associated sources may send (`vdp_enforce`).
+    #[serde(default)]
+    pub enforce: bool,
+    pub vsis: Vec<VsiView>,
+    /// ECP data units sent (retransmissions included), retransmitted,
+    /// acknowledged, given up after every retry; requests received, and
+    /// repeats among them.
+    pub ecp_tx: u64,
+    pub ecp_retransmits: u64,
+    pub ecp_acked: u64,
+    pub ecp_gave_up: u64,
+    pub ecp_rx: u64,
+    pub ecp_duplicates: u64,
+    /// VDP data units that could not be read.
+    pub vdp_errors: u64,
+    /// Requests refused (by the bridge on an uplink, by vepa on a relay port).
+    pub refused: u64,
+}
+
+/// A VSI (a VM's interface) as VDP associates it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VsiView {
+    /// The VM's port (station side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    pub mac: Vec<String>,
+    /// The VLAN of each filter entry (0: any, untagged on the wire).
+    pub vlan: Vec<u16>,
+    pub type_id: u32,
+    pub version: u8,
+    pub uuid: String,
+    /// `associated`, `asked`, `refused: ...`, `no answer from the bridge`,
+    /// `pre-associated`, ...
+    pub state: String,
+}
+
+/// A field given (even as `null`) is `Some`; left out, `None`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }

@@ -302,6 +302,66 @@ pub fn render_link(out: &mut String, ports: &[vepa_api::wire::LinkPortView]) {
     }
 }
 
+/// 802.1Qbg's VDP per agent port: VSIs by state, ECP's work.
+pub fn render_vdp(out: &mut String, ports: &[vepa_api::wire::VdpPortView]) {
+    family(
+        out,
+        "vepa_vdp_vsis",
+        "gauge",
+        "VSIs on the port (station side: the switch's VMs; bridge side: what the station associated), by state.",
+    );
+    for p in ports {
+        let mut by_state: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for v in &p.vsis {
+            let s = v.state.split(':').next().unwrap_or("");
+            *by_state.entry(s).or_default() += 1;
+        }
+        for (state, n) in by_state {
+            let _ = writeln!(
+                out,
+                "vepa_vdp_vsis{{switch=\"{}\",port=\"{}\",role=\"{}\",state=\"{}\"}} {n}",
+                esc(&p.switch),
+                esc(&p.port),
+                esc(&p.role),
+                esc(state)
+            );
+        }
+    }
+    type PerPort = fn(&vepa_api::wire::VdpPortView) -> u64;
+    let families: [(&str, &str, PerPort); 4] = [
+        (
+            "vepa_ecp_tx_total",
+            "ECP data units sent, retransmissions included.",
+            |p| p.ecp_tx,
+        ),
+        (
+            "vepa_ecp_gave_up_total",
+            "ECP requests never acknowledged after every retry.",
+            |p| p.ecp_gave_up,
+        ),
+        (
+            "vepa_vdp_errors_total",
+            "VDP data units that could not be read.",
+            |p| p.vdp_errors,
+        ),
+        ("vepa_vdp_refused_total", "VDP requests refused.", |p| {
+            p.refused
+        }),
+    ];
+    for (name, help, get) in families {
+        family(out, name, "counter", help);
+        for p in ports {
+            let _ = writeln!(
+                out,
+                "{name}{{switch=\"{}\",port=\"{}\"}} {}",
+                esc(&p.switch),
+                esc(&p.port),
+                get(p)
+            );
+        }
+    }
+}
+
 /// VXLAN ports' events and the control plane's state.
 pub fn render_tunnels(out: &mut String, tunnels: &[TunnelView], hosts: Option<&HostsView>) {
     family(

@@ -93,6 +93,9 @@ pub struct PortConfig {
     /// 802.1Qbg EVB TLV asks for it (RRREQ), as the link agent reports in
     /// [`LinkFacts::relay_requested`]; `relay = "evb"` in a topology.
     pub relay_on_request: bool,
+    /// Only sources the station associated over VDP (a VSI's MAC and VLAN,
+    /// [`LinkFacts::vdp_associated`]) may send into the switch from here.
+    pub vdp_enforce: bool,
     pub vlan: VlanMode,
     /// How many MACs this port may have learned at once; a source beyond
     /// it is forwarded but not learned.
@@ -114,6 +117,7 @@ impl PortConfig {
             role,
             relay: false,
             relay_on_request: false,
+            vdp_enforce: false,
             vlan: VlanMode::default(),
             mac_limit: match role {
                 PortRole::Uplink => NO_MAC_LIMIT,
@@ -176,6 +180,18 @@ pub struct LinkFacts {
     pub relay_granted: bool,
     /// The `relay_on_request` ports whose station asks for reflective relay.
     pub relay_requested: Vec<PortId>,
+    /// The VSIs stations associated over VDP on relay ports: port, MAC,
+    /// VLAN (0: any VLAN). What a `vdp_enforce` port admits.
+    pub vdp_associated: Vec<(PortId, MacAddr, u16)>,
+}
+
+impl LinkFacts {
+    /// Whether a VSI on `port` covers a frame from `src` in VLAN `vid`.
+    pub fn associated(&self, port: PortId, src: MacAddr, vid: u16) -> bool {
+        self.vdp_associated
+            .iter()
+            .any(|&(p, m, v)| p == port && m == src && (v == 0 || v == vid))
+    }
 }
 
 impl SwitchConfig {

@@ -62,10 +62,13 @@ pub enum DropReason {
     /// LLDP, or ECP to a link address, from a port without a link agent
     /// (a VM's): these protocols are for the link, never forwarded.
     LinkProtocol,
+    /// From a relay port with `vdp_enforce`, a source (MAC, VLAN) no VSI
+    /// the station associated over 802.1Qbg's VDP covers.
+    VdpUnassociated,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 26;
+    pub const COUNT: usize = 27;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -93,6 +96,7 @@ impl DropReason {
         DropReason::BadGso,
         DropReason::BpduGuard,
         DropReason::LinkProtocol,
+        DropReason::VdpUnassociated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -123,6 +127,7 @@ impl DropReason {
             DropReason::BadGso => "bad_gso",
             DropReason::BpduGuard => "bpdu_guard",
             DropReason::LinkProtocol => "link_protocol",
+            DropReason::VdpUnassociated => "vdp_unassociated",
         }
     }
 }

@@ -341,6 +341,19 @@ impl SwitchCore {
         if port.bpdu_guard && self.blocked_until(in_port, now_ms).is_some() {
             return self.gate_drop(counters, in_port, frame.len(), d, DropReason::BpduGuard);
         }
+        // The station's own LLDP and ECP (how it associates) always pass.
+        if port.vdp_enforce && !is_link_protocol(frame) {
+            let vid = ingress_vid(&port.vlan, frame.vlan()).unwrap_or(0);
+            if !fw.facts.associated(in_port, frame.src(), vid) {
+                return self.gate_drop(
+                    counters,
+                    in_port,
+                    frame.len(),
+                    d,
+                    DropReason::VdpUnassociated,
+                );
+            }
+        }
         let dst = frame.dst();
         if !dst.is_multicast() || port.storm.is_unlimited() {
             return Ok(());

@@ -227,6 +227,9 @@ enum Command {
     /// Whether the adjacent bridge reflects frames back (reflective relay probe) (daemon)
     #[command(subcommand)]
     Relay(client::link::RelayCmd),
+    /// VMs associated with the adjacent bridge over 802.1Qbg's VDP, per uplink and relay port (daemon)
+    #[command(subcommand)]
+    Vdp(client::link::VdpCmd),
     /// Hosts of the multi-host fabric, as etcd lists them (daemon with --etcd)
     #[command(subcommand)]
     Hosts(client::routers::HostsCmd),
@@ -425,6 +428,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Hosts(c) => client::routers::hosts(&client()?, c),
         Command::Lldp(c) => client::link::lldp(&client()?, c),
         Command::Relay(c) => client::link::relay(&client()?, c),
+        Command::Vdp(c) => client::link::vdp(&client()?, c),
         Command::VmArgs { port, memory, tcg } => {
             let tcg = tcg || !std::path::Path::new("/dev/kvm").exists();
             client::vm::vm_args(&client()?, &port, memory, tcg)

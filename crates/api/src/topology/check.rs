@@ -572,6 +572,60 @@ pub(super) fn switch_config(
             }
             c.relay_on_request = true;
         }
+        if let Some(v) = &p.vsi {
+            if is_uplink || s.uplink.is_none() {
+                return Err(invalid(
+                    at,
+                    "vsi",
+                    "a VSI is a VM's, associated over the switch's uplink: it belongs to a downlink of a switch with an uplink",
+                ));
+            }
+            if v.type_id > 0x00ff_ffff {
+                return Err(invalid(
+                    at,
+                    "vsi.type_id",
+                    format!("{} does not fit 24 bits; expected 0 to 16777215", v.type_id),
+                ));
+            }
+            match v.uuid_bytes() {
+                None => {
+                    return Err(invalid(
+                        at,
+                        "vsi.uuid",
+                        format!(
+                            "'{}': expected a UUID, 32 hex digits (dashes allowed)",
+                            v.uuid
+                        ),
+                    ))
+                }
+                Some(b) if b[..8] == [0; 8] => return Err(invalid(
+                    at,
+                    "vsi.uuid",
+                    format!(
+                        "'{}': its first half is zero, which bridges (lldpad) refuse as no UUID",
+                        v.uuid
+                    ),
+                )),
+                Some(_) => {}
+            }
+            if p.mac.is_none() && !matches!(p.kind, PortKind::Tap | PortKind::VhostUser) {
+                return Err(invalid(
+                    at,
+                    "vsi",
+                    "the VSI's filter is the VM's MAC: give the port a mac (a tap or vhost-user port's guest MAC is known without one)",
+                ));
+            }
+        }
+        if p.vdp_enforce {
+            if !p.relay.any() || p.fabric {
+                return Err(invalid(
+                    at,
+                    "vdp_enforce",
+                    "VDP associations are made with the bridge on a relay port (relay = true or \"evb\"), which this is not",
+                ));
+            }
+            c.vdp_enforce = true;
+        }
         c.vlan = vlan_mode(&at, p)?;
         match p.mac_limit {
             Some(l) => c.mac_limit = l,
@@ -594,6 +648,18 @@ pub(super) fn switch_config(
                 "static_fdb.vlan",
                 format!("VLAN ID {} is out of range; expected 1 to 4094", e.vlan),
             ));
+        }
+    }
+    let mut uuids: HashMap<[u8; 16], &str> = HashMap::new();
+    for p in &s.ports {
+        if let Some(id) = p.vsi.as_ref().and_then(|v| v.uuid_bytes()) {
+            if let Some(other) = uuids.insert(id, &p.name) {
+                return Err(invalid(
+                    format!("switch '{}', port '{}'", s.name, p.name),
+                    "vsi.uuid",
+                    format!("port '{other}' has the same VSI UUID; each VM's is its own"),
+                ));
+            }
         }
     }
     if s.relay_required != RelayRequired::Warn && s.uplink.is_none() {

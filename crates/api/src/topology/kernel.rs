@@ -125,6 +125,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
         if p.storm.is_some() {
             return Err(unfit(at, "storm", "kernel devices have no storm control"));
         }
+        if p.vsi.is_some() || p.vdp_enforce {
+            return Err(unfit(
+                at,
+                if p.vdp_enforce { "vdp_enforce" } else { "vsi" },
+                "802.1Qbg's VDP is spoken by vepa's link agent, which runs on userspace switches",
+            ));
+        }
         if p.relay == Relay::Evb {
             return Err(unfit(
                 at,

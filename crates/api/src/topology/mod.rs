@@ -25,7 +25,7 @@ use error::invalid;
 pub use error::TopologyError;
 pub use spec::{
     Backend, ModeName, PortKind, PortSpec, Relay, RelayRequired, StaticFdbSpec, StormSpec,
-    SwitchSpec, Topology, MAX_NAME, MAX_SOCKET_PATH, VHOST_USER_DIR,
+    SwitchSpec, Topology, VsiSpec, MAX_NAME, MAX_SOCKET_PATH, VHOST_USER_DIR,
 };
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -351,6 +351,14 @@ pub struct PortSpec {
     #[serde(default)]
     #[schema(value_type = Value)]
     pub relay: Relay,
+    /// The VM's identity for 802.1Qbg's VDP: the switch's uplink associates
+    /// it (its MAC and VLAN) with the adjacent bridge's port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vsi: Option<VsiSpec>,
+    /// On a relay port: only sources the station associated over VDP (a
+    /// VSI's MAC and VLAN) may send into the switch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vdp_enforce: bool,
     /// Access VLAN (untagged); default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
@@ -389,6 +397,38 @@ pub struct PortSpec {
     /// Addresses or prefixes (`10.0.0.5`, `10.0.0.0/29`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_ips: Vec<String>,
+}
+
+/// A VSI (virtual station interface) as 802.1Qbg's VDP names it to the
+/// adjacent bridge: what kind of VM it is (type and version, as the
+/// network's VSI manager knows them) and which instance (a UUID).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VsiSpec {
+    /// VSI type ID, 0 to 16777215.
+    pub type_id: u32,
+    /// VSI type version, 0 to 255.
+    #[serde(default)]
+    pub version: u8,
+    /// The VM's instance UUID (RFC 4122 text, e.g.
+    /// `a1b2c3d4-e5f6-1122-3344-556677889900`).
+    pub uuid: String,
+}
+
+impl VsiSpec {
+    /// The UUID's 16 bytes: 32 hex digits, dashes anywhere ignored.
+    pub fn uuid_bytes(&self) -> Option<[u8; 16]> {
+        let hex: Vec<u8> = self.uuid.bytes().filter(|b| *b != b'-').collect();
+        if hex.len() != 32 {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (i, pair) in hex.chunks(2).enumerate() {
+            let s = std::str::from_utf8(pair).ok()?;
+            out[i] = u8::from_str_radix(s, 16).ok()?;
+        }
+        Some(out)
+    }
 }
 
 /// A port's storm-control rates; a kind left out keeps the port's default.
@@ -457,6 +497,8 @@ impl PortSpec {
             offload: None,
             mode: None,
             relay: Relay::Off,
+            vsi: None,
+            vdp_enforce: false,
             vlan: None,
             trunk: None,
             native_vlan: None,

@@ -126,6 +126,76 @@ fn relay_on_request_and_the_relay_policy() {
     }
 }
 
+#[test]
+fn vsis_and_vdp_enforcement() {
+    let vm = "[[switch.port]]\nname = \"vm\"\ntype = \"veth\"\nmac = \"02:00:00:00:0a:02\"\n";
+    let vsi =
+        "vsi = { type_id = 4660, version = 1, uuid = \"a1b2c3d4-e5f6-1122-3344-556677889900\" }\n";
+    let host = |port: &str| {
+        format!("[[switch]]\nname = \"h\"\nmode = \"vepa\"\n[switch.uplink]\nname = \"up\"\ntype = \"veth\"\n{port}")
+    };
+    let t = Topology::parse("t.toml", &host(&format!("{vm}{vsi}"))).unwrap();
+    t.validate().unwrap();
+    let back = t.to_toml().unwrap();
+    assert_eq!(Topology::parse("x", &back).unwrap(), t);
+    let uuid = t.switches[0].ports[0]
+        .vsi
+        .as_ref()
+        .unwrap()
+        .uuid_bytes()
+        .unwrap();
+    assert_eq!(uuid[..4], [0xa1, 0xb2, 0xc3, 0xd4]);
+    let relay = "[[switch]]\nname = \"r\"\n[[switch.port]]\nname = \"st\"\ntype = \"veth\"\nrelay = true\nvdp_enforce = true\n";
+    let cfg = Topology::parse("t.toml", relay)
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert!(cfg[0].ports[0].vdp_enforce);
+    let cases = [
+        (
+            host(&format!("{vm}{}", vsi.replace("4660", "16777216"))),
+            "port 'vm': vsi.type_id: 16777216 does not fit 24 bits",
+        ),
+        (
+            host(&format!("{vm}{}", vsi.replace("a1b2c3d4-", "zz"))),
+            "vsi.uuid: 'zze5f6-1122-3344-556677889900': expected a UUID",
+        ),
+        (
+            host(&format!(
+                "{vm}{}",
+                vsi.replace("a1b2c3d4-e5f6-1122", "00000000-0000-0000")
+            )),
+            "its first half is zero",
+        ),
+        (
+            host(&format!(
+                "{}{vsi}",
+                vm.replace("mac = \"02:00:00:00:0a:02\"\n", "")
+            )),
+            "vsi: the VSI's filter is the VM's MAC",
+        ),
+        (
+            host(&format!(
+                "{vm}{vsi}{}{vsi}",
+                vm.replace("\"vm\"", "\"vm2\"").replace("0a:02", "0a:03")
+            )),
+            "port 'vm2': vsi.uuid: port 'vm' has the same VSI UUID",
+        ),
+        (
+            format!("[[switch]]\nname = \"n\"\n{vm}{vsi}"),
+            "it belongs to a downlink of a switch with an uplink",
+        ),
+        (
+            relay.replace("relay = true\n", ""),
+            "port 'st': vdp_enforce: VDP associations are made with the bridge on a relay port",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = err(&text);
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+    }
+}
+
 /// Every file in examples/ is a valid topology.
 #[test]
 fn examples_validate() {

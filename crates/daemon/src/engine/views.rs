@@ -155,6 +155,12 @@ impl Engine {
                     on_request: !uplink && p.relay == vepa_api::topology::Relay::Evb,
                     policy: s.relay_required,
                     lldp: s.lldp(),
+                    vsis: if uplink {
+                        self.vsi_wants(s)
+                    } else {
+                        Vec::new()
+                    },
+                    vdp_enforce: !uplink && p.vdp_enforce,
                     device,
                 });
             }
@@ -250,6 +256,48 @@ impl Engine {
         let now = t.clock_ms();
         t.expire_probes(now);
         (t.probe_outcome(switch, uplink, since_ms), now)
+    }
+
+    /// The VMs of switch `s` that its uplink associates over VDP: each
+    /// port with a `vsi`, its guest's MAC, and the VLAN its frames carry
+    /// on the uplink (0 when they leave untagged).
+    fn vsi_wants(&self, s: &vepa_api::topology::SwitchSpec) -> Vec<crate::link::VsiWant> {
+        let fw = self.cores.get(&s.name).map(|c| c.snapshot());
+        let uplink_vlan = fw
+            .as_ref()
+            .and_then(|fw| Some(fw.ports.get(fw.uplink()?.index())?.vlan.clone()));
+        s.ports
+            .iter()
+            .filter_map(|p| {
+                let v = p.vsi.as_ref()?;
+                let vid = p.vlan.or(p.native_vlan).unwrap_or(1);
+                let wire = uplink_vlan
+                    .as_ref()
+                    .and_then(|m| vepa_dataplane::egress_tag(m, vid))
+                    .flatten()
+                    .unwrap_or(0);
+                Some(crate::link::VsiWant {
+                    port: p.name.clone(),
+                    mac: p.guest_mac(&s.name),
+                    vid: wire,
+                    type_id: v.type_id,
+                    version: v.version,
+                    uuid: v.uuid_bytes()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every agent port's VDP (empty without an agent).
+    pub fn vdp_view(&self) -> Vec<vepa_api::wire::VdpPortView> {
+        let Some((_, table)) = &self.link else {
+            return Vec::new();
+        };
+        let ports = self.link_agent_ports();
+        let mut t = crate::link::lock(table);
+        let now = t.clock_ms();
+        t.follow(&crate::link::roles(&ports), now);
+        t.vdp_view()
     }
 
     /// Every agent port with its neighbours (empty without an agent).

@@ -7,7 +7,7 @@ use super::error::ApiError;
 use super::state::{with_engine, Shared};
 use axum::extract::{Path, State};
 use axum::Json;
-use vepa_api::wire::{ErrorBody, LinkPortView, RelayProbeResult};
+use vepa_api::wire::{ErrorBody, LinkPortView, RelayProbeResult, VdpPortView};
 
 #[utoipa::path(get, path = "/v1/lldp", responses((status = 200, body = [LinkPortView])))]
 pub(super) async fn lldp(State(st): State<Shared>) -> Result<Json<Vec<LinkPortView>>, ApiError> {
@@ -49,4 +49,9 @@ pub(super) async fn relay_probe(
             }));
         }
     }
+}
+
+#[utoipa::path(get, path = "/v1/vdp", responses((status = 200, body = [VdpPortView])))]
+pub(super) async fn vdp(State(st): State<Shared>) -> Result<Json<Vec<VdpPortView>>, ApiError> {
+    with_engine(&st, |e| Ok(e.vdp_view())).await.map(Json)
 }

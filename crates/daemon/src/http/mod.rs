@@ -92,7 +92,8 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         tunnels::list,
         tunnels::hosts,
         link::lldp,
-        link::relay_probe
+        link::relay_probe,
+        link::vdp
     ),
     components(schemas(
         ErrorBody,
@@ -211,6 +212,7 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route("/v1/conntrack/flush", post(acls::conntrack_flush))
         .route("/v1/tunnels", get(tunnels::list))
         .route("/v1/lldp", get(link::lldp))
+        .route("/v1/vdp", get(link::vdp))
         .route("/v1/switches/{switch}/relay-probe", post(link::relay_probe))
         .route("/v1/hosts", get(tunnels::hosts))
         .route("/v1/stats", get(topology::stats))

@@ -147,6 +147,12 @@ pub(super) async fn set_port(
         if let Some(r) = patch.relay {
             p.relay = r;
         }
+        if let Some(v) = patch.vsi {
+            p.vsi = v;
+        }
+        if let Some(e) = patch.vdp_enforce {
+            p.vdp_enforce = e;
+        }
         // Access (vlan) and trunk (trunk, native_vlan) exclude each other:
         // setting one kind turns the port into it.
         if let Some(v) = patch.vlan {

@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
-    let (stats, routers, tunnels, link) = with_engine(&st, |e| {
+    let (stats, routers, tunnels, (link, vdp)) = with_engine(&st, |e| {
         let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
         let routers = names
             .iter()
@@ -18,7 +18,7 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
             e.stats(),
             routers,
             super::tunnels::tunnels(e),
-            e.link_view(),
+            (e.link_view(), e.vdp_view()),
         ))
     })
     .await?;
@@ -26,6 +26,7 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
     let mut text = metrics::render(&stats, &routers, &st.requests);
     metrics::render_tunnels(&mut text, &tunnels, hosts.as_ref());
     metrics::render_link(&mut text, &link);
+    metrics::render_vdp(&mut text, &vdp);
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -22,10 +22,13 @@ use std::time::{Duration, Instant};
 use vepa_api::topology::RelayRequired;
 use vepa_io::LinkInbox;
 
+mod ecp;
 mod evb;
 mod probe;
 mod table;
+mod vdp;
 pub use table::{LinkTable, RelayChange, Role};
+pub use vdp::VsiWant;
 use vepa_packet::lldp::{EvbTlv, LldpId, Lldpdu, NEAREST_BRIDGE, NEAREST_CUSTOMER_BRIDGE};
 use vepa_packet::MacAddr;
 
@@ -59,7 +62,20 @@ pub struct AgentPort {
     pub policy: RelayRequired,
     /// Send LLDPDUs (the switch's `lldp`); received ones are read either way.
     pub lldp: bool,
+    /// On an uplink: the VMs to associate with the bridge over VDP.
+    pub vsis: Vec<VsiWant>,
+    /// On a relay port: `vdp_enforce`.
+    pub vdp_enforce: bool,
     pub device: Arc<dyn vepa_io::Port>,
+}
+
+/// The source address of what the agent sends on a port (LLDPDUs, ECP):
+/// stable per port, locally administered, from the switch and port names.
+pub fn agent_mac(switch: &str, port: &str) -> MacAddr {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (switch, port).hash(&mut h);
+    MacAddr::local_from_seed(h.finish() as u32)
 }
 
 /// This host's name, for the chassis ID and system name.
@@ -94,13 +110,7 @@ pub fn lldp_frames(host: &str, p: &AgentPort, peer: Option<&EvbTlv>) -> Vec<Vec<
         if p.relay { "relay port" } else { "uplink" },
         p.port
     ));
-    let seed = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (&p.switch, &p.port).hash(&mut h);
-        h.finish() as u32
-    };
-    let src = MacAddr::local_from_seed(seed);
+    let src = agent_mac(&p.switch, &p.port);
     let mut out: Vec<Vec<u8>> = du.frame(NEAREST_BRIDGE, src).into_iter().collect();
     du.evb = Some(if p.relay {
         evb::bridge(peer)
@@ -143,7 +153,14 @@ pub fn spawn(
                         tick(&host, ports, &table);
                     });
                 }
-                let wait = next_tick.saturating_duration_since(Instant::now());
+                // ECP's timers are milliseconds: wake for them too.
+                let wait = {
+                    let t = lock(&table);
+                    let now = t.clock_ms();
+                    let ecp = t.next_wake_ms().map(|at| at.saturating_sub(now));
+                    let tick = next_tick.saturating_duration_since(Instant::now());
+                    ecp.map_or(tick, |ms| tick.min(Duration::from_millis(ms)))
+                };
                 if let Some(f) = inbox.pop(wait) {
                     let now = lock(&table).clock_ms();
                     let from = known
@@ -152,6 +169,15 @@ pub fn spawn(
                     if let Some((s, p, _)) = from {
                         lock(&table).receive(s, p, &f.frame, now);
                     }
+                }
+                let out = {
+                    let mut t = lock(&table);
+                    let now = t.clock_ms();
+                    t.vdp_step(now);
+                    t.take_outbox()
+                };
+                if !out.is_empty() {
+                    with_ports(&mut |ports| send_all(ports, &out));
                 }
             }
         });
@@ -191,6 +217,19 @@ fn log_relay(c: &RelayChange) {
     }
 }
 
+/// Sends frames the table made (ECP, VDP) on their ports; a port gone
+/// meanwhile drops its frames.
+fn send_all(ports: &[AgentPort], frames: &[(String, String, Vec<u8>)]) {
+    for (s, port, f) in frames {
+        let Some(p) = ports.iter().find(|p| p.switch == *s && p.port == *port) else {
+            continue;
+        };
+        if let Err(e) = p.device.send(&Default::default(), f) {
+            tracing::debug!(switch = %s, port = %port, error = %e, "link agent frame not sent");
+        }
+    }
+}
+
 /// What [`LinkTable::follow`] takes of the ports.
 pub fn roles(ports: &[AgentPort]) -> Vec<Role> {
     ports
@@ -202,6 +241,8 @@ pub fn roles(ports: &[AgentPort]) -> Vec<Role> {
             on_request: p.on_request,
             rr_request: p.rr_request,
             policy: p.policy,
+            vsis: p.vsis.clone(),
+            vdp_enforce: p.vdp_enforce,
         })
         .collect()
 }

@@ -3,14 +3,17 @@
 //! switches' 802.1Qbg settings follow. Pure: frames and the clock go in,
 //! views and frames to send come out.
 
+use super::ecp::Ecp;
 use super::evb;
 use super::probe::Probe;
+use super::vdp::{BridgeSide, StationSide, Timers, VsiWant};
 use super::{MAX_NEIGHBOURS, TX_FAST, TX_INTERVAL_S};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use vepa_api::topology::RelayRequired;
-use vepa_api::wire::{EvbView, LinkPortView, LldpNeighbour};
+use vepa_api::wire::{EvbView, LinkPortView, LldpNeighbour, VdpPortView};
 use vepa_dataplane::{LinkFacts, PortId};
+use vepa_packet::ecp::{EcpHeader, VdpPdu, ECP_ETHERTYPE};
 use vepa_packet::lldp::{
     EvbMode, EvbTlv, Lldpdu, RrStatus, LLDP_ETHERTYPE, NEAREST_BRIDGE, NEAREST_CUSTOMER_BRIDGE,
     NEAREST_NON_TPMR_BRIDGE,
@@ -32,6 +35,10 @@ pub struct Role {
     pub rr_request: bool,
     /// The switch's policy when the bridge does not reflect.
     pub policy: RelayRequired,
+    /// On an uplink: the VMs to associate over VDP.
+    pub vsis: Vec<VsiWant>,
+    /// On a relay port: only associated sources may send.
+    pub vdp_enforce: bool,
 }
 
 struct Neighbour {
@@ -50,6 +57,15 @@ struct PortState {
     policy: RelayRequired,
     /// The relay probe (uplinks that need relay and hear no EVB peer).
     probe: Probe,
+    /// ECP, and VDP's station side (uplinks) or bridge side (relay ports).
+    ecp: Ecp,
+    station: StationSide,
+    bridge: BridgeSide,
+    wants: Vec<VsiWant>,
+    vdp_enforce: bool,
+    vdp_errors: u64,
+    /// ECP's give-ups the station side has heard of.
+    gave_up_seen: u64,
     lldp_tx: u64,
     lldp_rx: u64,
     rx_errors: u64,
@@ -77,6 +93,21 @@ impl PortState {
         self.peer_evb(EvbMode::Bridge)
     }
 
+    /// The negotiated timers ECP and VDP run on (as our EVB TLV says them).
+    fn timers(&self) -> Timers {
+        let t = if self.relay {
+            evb::bridge(self.peer_evb(EvbMode::Station))
+        } else {
+            evb::station(self.rr_request, self.bridge_evb())
+        };
+        Timers {
+            retries: t.retries,
+            rte: t.rte,
+            rwd: t.rwd,
+            rka: t.rka,
+        }
+    }
+
     /// Reflective relay on an uplink: what the bridge's EVB TLV says, else
     /// what the probe saw.
     fn relay_state(&self) -> String {
@@ -100,6 +131,8 @@ impl PortState {
 /// Every agent port's neighbours and counters.
 pub struct LinkTable {
     ports: BTreeMap<(String, String), PortState>,
+    /// Frames to send now (ECP acknowledgements, VDP): switch, port, frame.
+    outbox: Vec<(String, String, Vec<u8>)>,
     epoch: Instant,
 }
 
@@ -107,6 +140,7 @@ impl Default for LinkTable {
     fn default() -> Self {
         LinkTable {
             ports: BTreeMap::new(),
+            outbox: Vec::new(),
             epoch: Instant::now(),
         }
     }
@@ -135,6 +169,8 @@ impl LinkTable {
                 });
             st.relay = r.relay;
             st.on_request = r.on_request;
+            st.wants = r.vsis.clone();
+            st.vdp_enforce = r.vdp_enforce;
             st.rr_request = r.rr_request;
             st.policy = r.policy;
         }
@@ -161,6 +197,34 @@ impl LinkTable {
                 }
                 None => st.fail(format!("relay probe from {src}: unreadable")),
             };
+        }
+        if ethertype == ECP_ETHERTYPE {
+            let (h, payload) = match EcpHeader::parse(&frame[14..]) {
+                Ok(x) => x,
+                Err(e) => return st.fail(format!("ECP from {src}: {e}")),
+            };
+            let r = st.ecp.receive(h, payload, now_ms);
+            let me = super::agent_mac(switch, port);
+            if let Some(ack) = r.ack {
+                let f = ack.frame(NEAREST_CUSTOMER_BRIDGE, me, &[]);
+                self.outbox.push((switch.to_string(), port.to_string(), f));
+            }
+            let Some(p) = r.deliver else { return };
+            match VdpPdu::parse(p) {
+                Ok(pdu) if st.relay => {
+                    for answer in st.bridge.request(&pdu, now_ms) {
+                        if !st.ecp.send(answer.to_bytes()) {
+                            st.fail("VDP: ECP queue full; an answer was dropped".into());
+                        }
+                    }
+                }
+                Ok(pdu) => st.station.response(&pdu, now_ms),
+                Err(e) => {
+                    st.vdp_errors += 1;
+                    st.fail(format!("VDP from {src}: {e}"));
+                }
+            }
+            return;
         }
         if ethertype != LLDP_ETHERTYPE {
             return st.fail(format!(
@@ -261,11 +325,92 @@ impl LinkTable {
             }
             if !st.relay {
                 f.relay_granted = evb::reflects(&st.relay_state());
-            } else if st.peer_evb(EvbMode::Station).is_some_and(|e| e.rrreq) {
-                f.relay_requested.extend(port_id(p));
+                continue;
             }
+            let Some(id) = port_id(p) else { continue };
+            if st.peer_evb(EvbMode::Station).is_some_and(|e| e.rrreq) {
+                f.relay_requested.push(id);
+            }
+            f.vdp_associated.extend(
+                st.bridge
+                    .associated()
+                    .into_iter()
+                    .map(|(mac, vid)| (id, mac, vid)),
+            );
         }
         f
+    }
+
+    /// VDP's and ECP's work that is due: a station's associations (once a
+    /// bridge's EVB TLV was heard: lldpad's VDP runs on the timers it
+    /// gives), keep-alives, a bridge's expiries, and the ECP data units
+    /// that may go now, into the outbox.
+    pub fn vdp_step(&mut self, now_ms: u64) {
+        for ((s, p), st) in &mut self.ports {
+            let t = st.timers();
+            let pdus = if st.relay {
+                st.bridge.expire(&t, now_ms)
+            } else if st.bridge_evb().is_some() {
+                if st.ecp.gave_up != st.gave_up_seen {
+                    st.gave_up_seen = st.ecp.gave_up;
+                    st.station.unacknowledged(now_ms);
+                }
+                let mut v = st.station.follow(&st.wants, &t, now_ms);
+                v.extend(st.station.due(&t, now_ms));
+                v
+            } else {
+                Vec::new()
+            };
+            for pdu in pdus {
+                if !st.ecp.send(pdu.to_bytes()) {
+                    st.fail("VDP: ECP queue full; a request was dropped".into());
+                }
+            }
+            while let Some((h, payload)) = st.ecp.poll(now_ms, t.retries, t.rte) {
+                let f = h.frame(NEAREST_CUSTOMER_BRIDGE, super::agent_mac(s, p), &payload);
+                self.outbox.push((s.clone(), p.clone(), f));
+            }
+        }
+    }
+
+    /// When ECP next needs the agent (ms), if it does.
+    pub fn next_wake_ms(&self) -> Option<u64> {
+        self.ports.values().filter_map(|st| st.ecp.next_ms()).min()
+    }
+
+    /// Frames to send now, and forgets them.
+    pub fn take_outbox(&mut self) -> Vec<(String, String, Vec<u8>)> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Every agent port's VDP, as `vepa vdp show` lists it.
+    pub fn vdp_view(&self) -> Vec<VdpPortView> {
+        self.ports
+            .iter()
+            .map(|((s, p), st)| VdpPortView {
+                switch: s.clone(),
+                port: p.clone(),
+                role: if st.relay { "bridge" } else { "station" }.into(),
+                enforce: st.relay && st.vdp_enforce,
+                vsis: if st.relay {
+                    st.bridge.view()
+                } else {
+                    st.station.view()
+                },
+                ecp_tx: st.ecp.tx,
+                ecp_retransmits: st.ecp.retransmits,
+                ecp_acked: st.ecp.acked,
+                ecp_gave_up: st.ecp.gave_up,
+                ecp_rx: st.ecp.rx,
+                ecp_duplicates: st.ecp.duplicates,
+                vdp_errors: st.vdp_errors,
+                refused: if st.relay {
+                    st.bridge.refused
+                } else {
+                    st.station.refused
+                },
+            })
+            .collect()
     }
 
     /// Starts a relay probe on an uplink now; the frames to send on it.

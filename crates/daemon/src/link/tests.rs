@@ -24,6 +24,8 @@ fn role(port: &str, relay: bool, rr_request: bool) -> Role {
         on_request: relay,
         rr_request,
         policy: RelayRequired::FallbackVeb,
+        vsis: Vec::new(),
+        vdp_enforce: false,
     }
 }
 
@@ -160,6 +162,8 @@ fn port(relay: bool, rr_request: bool) -> AgentPort {
         rr_request,
         policy: RelayRequired::Warn,
         lldp: true,
+        vsis: Vec::new(),
+        vdp_enforce: false,
         device: Arc::new(device),
     }
 }

@@ -6,7 +6,80 @@ use super::{print_json, seg, Output, OutputArg};
 use anyhow::Result;
 use clap::Subcommand;
 use hyper::Method;
-use vepa_api::wire::{LinkPortView, RelayProbeResult};
+use vepa_api::wire::{LinkPortView, RelayProbeResult, VdpPortView};
+
+#[derive(Subcommand, Debug)]
+pub enum VdpCmd {
+    /// VSIs (VMs' interfaces) associated over 802.1Qbg's VDP: on each
+    /// uplink the switch's VMs and what the adjacent bridge answered, on
+    /// each relay port what the station behind it associated; with ECP's
+    /// counters
+    ///
+    /// A VM port with `vsi = { type_id, version, uuid }` is associated by
+    /// its switch's uplink (ASSOCIATE with its MAC and the VLAN it carries
+    /// on the uplink) once the bridge's EVB TLV is heard, kept alive as the
+    /// bridge's timers ask, and de-associated when it goes. A relay port
+    /// answers a station's requests; with `vdp_enforce`, only the sources
+    /// it associated may send.
+    Show {
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+pub fn vdp(c: &Client, cmd: VdpCmd) -> Result<()> {
+    let VdpCmd::Show { out } = cmd;
+    let ports: Vec<VdpPortView> = c.get("/v1/vdp")?;
+    match out.output {
+        Output::Json => print_json(&ports)?,
+        Output::Table if ports.is_empty() => {
+            say!("no uplink or relay ports (VDP runs on those of userspace switches)")
+        }
+        Output::Table => {
+            for p in &ports {
+                say!(
+                    "{}/{} (VDP {}{}): ECP sent {} (retransmitted {}, acked {}, given up {}), received {} ({} repeats), unreadable {}, refused {}",
+                    p.switch,
+                    p.port,
+                    p.role,
+                    if p.enforce { ", enforced" } else { "" },
+                    p.ecp_tx,
+                    p.ecp_retransmits,
+                    p.ecp_acked,
+                    p.ecp_gave_up,
+                    p.ecp_rx,
+                    p.ecp_duplicates,
+                    p.vdp_errors,
+                    p.refused
+                );
+                if p.vsis.is_empty() {
+                    say!("  no VSI");
+                }
+                for v in &p.vsis {
+                    let filters: Vec<String> = v
+                        .mac
+                        .iter()
+                        .zip(&v.vlan)
+                        .map(|(m, vid)| format!("{m} vlan {vid}"))
+                        .collect();
+                    say!(
+                        "  {}{} type {} v{} {}: {}",
+                        v.port
+                            .as_ref()
+                            .map(|p| format!("{p}: "))
+                            .unwrap_or_default(),
+                        v.uuid,
+                        v.type_id,
+                        v.version,
+                        filters.join(", "),
+                        v.state
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 #[derive(Subcommand, Debug)]
 pub enum RelayCmd {

@@ -108,6 +108,12 @@ pub struct PortFields {
     /// Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV).
     #[arg(long, value_name = "on|off|evb")]
     relay: Option<Relay>,
+    /// The VM's identity for 802.1Qbg's VDP, TYPE_ID:VERSION:UUID (e.g. 4660:1:a1b2c3d4-e5f6-1122-3344-556677889900), or none: the switch's uplink associates it with the adjacent bridge.
+    #[arg(long, value_name = "TYPE:VER:UUID|none", value_parser = vsi_arg)]
+    vsi: Option<Value>,
+    /// On a relay port: only sources the station associated over VDP may send (on|off).
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    vdp_enforce: Option<bool>,
     /// Access VLAN (untagged), 1-4094.
     #[arg(long, value_name = "VID")]
     vlan: Option<u16>,
@@ -138,6 +144,25 @@ pub struct PortFields {
     /// With --guard: an address or prefix it may send from (repeat; default its --address).
     #[arg(long = "allowed-ip", value_name = "IP[/LEN]")]
     allowed_ips: Vec<String>,
+}
+
+/// `--vsi TYPE_ID:VERSION:UUID` as the API's `vsi` (`none`: null); the
+/// daemon checks the values and names the field.
+fn vsi_arg(s: &str) -> Result<Value, String> {
+    if s == "none" {
+        return Ok(Value::Null);
+    }
+    let mut it = s.splitn(3, ':');
+    let (Some(t), Some(v), Some(uuid)) = (it.next(), it.next(), it.next()) else {
+        return Err(format!("'{s}': expected TYPE_ID:VERSION:UUID or none"));
+    };
+    let type_id: u32 = t
+        .parse()
+        .map_err(|_| format!("'{t}': the VSI type ID is a number, 0 to 16777215"))?;
+    let version: u8 = v
+        .parse()
+        .map_err(|_| format!("'{v}': the VSI type version is a number, 0 to 255"))?;
+    Ok(json!({ "type_id": type_id, "version": version, "uuid": uuid }))
 }
 
 fn on_off(s: &str) -> Result<bool, String> {
@@ -310,6 +335,8 @@ pub(super) fn put(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
 fn fields_json(f: PortFields, m: &mut Map<String, Value>) {
     put(m, "mode", f.mode.map(Value::from));
     put(m, "relay", f.relay.map(|r| json!(r)));
+    put(m, "vsi", f.vsi);
+    put(m, "vdp_enforce", f.vdp_enforce.map(Value::from));
     put(m, "vlan", f.vlan.map(Value::from));
     put(m, "trunk", f.trunk.map(|v| json!(v)));
     put(m, "native_vlan", f.native_vlan.map(Value::from));
