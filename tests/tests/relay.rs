@@ -128,6 +128,14 @@ fn relay_follows_an_lldpad_bridge_and_fallback_keeps_vms_talking() {
     wait_for("relay granted", Duration::from_secs(20), || {
         f.relay() == "granted"
     });
+    let peer = f.out.mac("eth0").to_string();
+    let lldp = f.d.json(&["lldp", "show"]);
+    assert!(
+        lldp[0]["neighbours"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["chassis_id"] == peer.as_str())),
+        "vepa shows lldpad as its neighbour: {lldp}"
+    );
     wait_for("lldpad turns relay on", Duration::from_secs(10), || {
         evb_view(&f.out, "eth0").contains("rrctr")
     });

@@ -598,14 +598,16 @@ pub(super) fn switch_config(
                         ),
                     ))
                 }
-                Some(b) if b[..8] == [0; 8] => return Err(invalid(
-                    at,
-                    "vsi.uuid",
-                    format!(
+                Some(b) if b[..8] == [0; 8] => {
+                    return Err(invalid(
+                        at,
+                        "vsi.uuid",
+                        format!(
                         "'{}': its first half is zero, which bridges (lldpad) refuse as no UUID",
                         v.uuid
                     ),
-                )),
+                    ))
+                }
                 Some(_) => {}
             }
             if p.mac.is_none() && !matches!(p.kind, PortKind::Tap | PortKind::VhostUser) {

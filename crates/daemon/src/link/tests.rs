@@ -225,6 +225,58 @@ fn relay_changes_are_reported_once_each() {
 }
 
 #[test]
+fn a_vdp_request_at_a_relay_port_is_acked_answered_and_counted() {
+    let id = |p: &str| (p == "st").then_some(vepa_dataplane::PortId(1));
+    let mut t = LinkTable::default();
+    t.follow(&[role("st", true, false)], 0);
+    // lldpad's station ASSOCIATE, seq 1, as captured.
+    let req = hex(
+        "0180c2000000 020000000a01 8940 1001 0001 0a10 00000000000000000000000000000000
+        0621 00 001234 01 05 a1b2c3d4e5f611223344556677889900 02 0001 02000000 0a02 0064",
+    );
+    t.receive("s", "st", &req, 0);
+    let out = t.take_outbox();
+    assert_eq!(out.len(), 1, "the ACK at once");
+    assert_eq!(&out[0].2[12..18], &[0x89, 0x40, 0x14, 0x01, 0x00, 0x01]);
+    t.vdp_step(0);
+    let out = t.take_outbox();
+    assert_eq!(out.len(), 1, "the answer");
+    let f = &out[0].2;
+    assert_eq!(
+        (&f[..6], f[14], f[38]),
+        (&[1, 0x80, 0xc2, 0, 0, 0][..], 0x10, 0x40)
+    );
+    let facts = t.facts("s", id);
+    assert_eq!(
+        facts.vdp_associated,
+        vec![(
+            vepa_dataplane::PortId(1),
+            MacAddr([2, 0, 0, 0, 0x0a, 2]),
+            100
+        )]
+    );
+    // The station acknowledges the answer (lldpad's 18-byte ACK); the
+    // same request again is acked, not answered twice.
+    t.receive(
+        "s",
+        "st",
+        &hex("0180c2000000 020000000a01 8940 1401 0001"),
+        1,
+    );
+    t.receive("s", "st", &req, 5);
+    t.vdp_step(5);
+    assert_eq!(t.take_outbox().len(), 1, "only the ACK");
+    let v = &t.vdp_view()[0];
+    assert_eq!((v.ecp_rx, v.ecp_duplicates, v.vsis.len()), (2, 1, 1));
+    // A truncated VDP payload: acked (ECP got it), counted as unreadable.
+    let mut cut = req.clone();
+    cut[17] = 2;
+    cut.truncate(40);
+    t.receive("s", "st", &cut, 10);
+    assert_eq!(t.vdp_view()[0].vdp_errors, 1);
+}
+
+#[test]
 fn facts_follow_the_bridge_the_probe_and_the_stations() {
     let id = |p: &str| match p {
         "up" => Some(vepa_dataplane::PortId(0)),
@@ -294,17 +346,33 @@ proptest::proptest! {
     #[test]
     fn random_frames_never_panic(
         frames in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), 1..20),
-        lldp in proptest::prelude::any::<bool>(),
+        kind in 0u8..5,
     ) {
-        let mut t = table();
+        // LLDP, ECP (with VDP after a valid header, so VDP's parser is
+        // reached), the relay probe, or anything, at an uplink and at a
+        // relay port (VDP's station and bridge sides).
+        let mut t = LinkTable::default();
+        t.follow(&[role("up", false, true), role("st", true, false)], 0);
         for (i, mut f) in frames.into_iter().enumerate() {
-            if lldp && f.len() >= 14 {
-                f[12..14].copy_from_slice(&[0x88, 0xcc]);
+            if f.len() >= 18 {
+                match kind {
+                    0 => f[12..14].copy_from_slice(&[0x88, 0xcc]),
+                    1 => f[12..18].copy_from_slice(&[0x89, 0x40, 0x10, 0x01, 0, i as u8]),
+                    2 => f[12..14].copy_from_slice(&[0x89, 0x40]),
+                    3 => f[12..14].copy_from_slice(&[0x88, 0xb5]),
+                    _ => {}
+                }
             }
-            t.receive("s", "up", &f, i as u64);
+            for port in ["up", "st"] {
+                t.receive("s", port, &f, i as u64);
+            }
+            t.vdp_step(i as u64);
         }
         t.age(1_000_000);
+        t.vdp_step(1_000_000);
+        let _ = t.take_outbox();
         let v = t.view(0, |_, _| 0);
-        proptest::prop_assert!(v[0].neighbours.len() <= MAX_NEIGHBOURS);
+        proptest::prop_assert!(v.iter().all(|p| p.neighbours.len() <= MAX_NEIGHBOURS));
+        let _ = t.vdp_view();
     }
 }
