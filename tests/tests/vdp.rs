@@ -17,6 +17,40 @@ fn vdp_view(d: &Daemon) -> serde_json::Value {
     d.json(&["vdp", "show"])
 }
 
+/// `vdptool` in the station's namespace: `mode` (assoc, deassoc) of the
+/// test's VSI, whose one filter is `mac` in any VLAN.
+fn vdptool(st: &Netns, mode: &str, mac: MacAddr) {
+    let (m, u, f) = (
+        format!("mode={mode}"),
+        format!("uuid={UUID}"),
+        format!("filter=0-{mac}"),
+    );
+    let o = st.exec(&[
+        "vdptool",
+        "-i",
+        "eth0",
+        "-T",
+        "-W",
+        "-V",
+        mode,
+        "-c",
+        &m,
+        "-c",
+        "mgrid2=0",
+        "-c",
+        "typeid=4660",
+        "-c",
+        "typeidver=1",
+        "-c",
+        &u,
+        "-c",
+        "hints=none",
+        "-c",
+        &f,
+    ]);
+    assert!(o.status.success(), "vdptool {mode}: {o:?}");
+}
+
 fn drops(d: &Daemon, sw: &str, port: &str, reason: &str) -> u64 {
     let stats = d.json(&["stats"]);
     stats["ports"]
@@ -76,30 +110,7 @@ fn an_lldpad_station_associates_through_a_relay_port_which_enforces_it() {
         evb_view(&st, "eth0").contains("rrstat(0x5)")
     });
     let mac = st.mac("eth0");
-    let o = st.exec(&[
-        "vdptool",
-        "-i",
-        "eth0",
-        "-T",
-        "-W",
-        "-V",
-        "assoc",
-        "-c",
-        "mode=assoc",
-        "-c",
-        "mgrid2=0",
-        "-c",
-        "typeid=4660",
-        "-c",
-        "typeidver=1",
-        "-c",
-        &format!("uuid={UUID}"),
-        "-c",
-        "hints=none",
-        "-c",
-        &format!("filter=0-{mac}"),
-    ]);
-    assert!(o.status.success(), "vdptool assoc: {o:?}");
+    vdptool(&st, "assoc", mac);
     // vepa lists it, and lldpad's station holds the bridge's answer (0: success).
     wait_for("vepa lists the VSI", Duration::from_secs(10), || {
         let v = vdp_view(&d);
@@ -151,30 +162,7 @@ fn an_lldpad_station_associates_through_a_relay_port_which_enforces_it() {
     });
 
     // De-associated: dropped again.
-    let o = st.exec(&[
-        "vdptool",
-        "-i",
-        "eth0",
-        "-T",
-        "-W",
-        "-V",
-        "deassoc",
-        "-c",
-        "mode=deassoc",
-        "-c",
-        "mgrid2=0",
-        "-c",
-        "typeid=4660",
-        "-c",
-        "typeidver=1",
-        "-c",
-        &format!("uuid={UUID}"),
-        "-c",
-        "hints=none",
-        "-c",
-        &format!("filter=0-{mac}"),
-    ]);
-    assert!(o.status.success(), "vdptool deassoc: {o:?}");
+    vdptool(&st, "deassoc", mac);
     wait_for("vepa forgets the VSI", Duration::from_secs(10), || {
         vdp_view(&d)[0]["vsis"]
             .as_array()

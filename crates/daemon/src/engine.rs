@@ -60,6 +60,14 @@ pub enum ChangeError {
     },
 }
 
+/// What the API answers for a switch that is not there (404, `switch`).
+pub fn no_switch(name: &str) -> ChangeError {
+    ChangeError::NotFound {
+        field: "switch".into(),
+        message: format!("no switch '{name}'"),
+    }
+}
+
 impl From<StoreError> for ChangeError {
     fn from(e: StoreError) -> ChangeError {
         ChangeError::Store(Box::new(e))
@@ -829,10 +837,15 @@ impl Engine {
     }
 
     fn core(&self, switch: &str) -> Result<&Arc<SwitchCore>, ChangeError> {
-        self.cores.get(switch).ok_or_else(|| ChangeError::NotFound {
-            field: "switch".into(),
-            message: format!("no switch '{switch}'"),
-        })
+        self.cores.get(switch).ok_or_else(|| no_switch(switch))
+    }
+
+    /// A switch of the desired state, or the API's "no switch" answer.
+    pub fn switch_spec(
+        &self,
+        switch: &str,
+    ) -> Result<&vepa_api::topology::SwitchSpec, ChangeError> {
+        self.desired.switch(switch).ok_or_else(|| no_switch(switch))
     }
 
     pub fn fdb(&self, switch: &str) -> Result<Vec<FdbRow>, ChangeError> {

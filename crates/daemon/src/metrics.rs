@@ -288,14 +288,29 @@ pub fn render_link(out: &mut String, ports: &[vepa_api::wire::LinkPortView]) {
             |p| p.rx_errors,
         ),
     ];
+    per_agent_port(out, ports, |p| (&p.switch, &p.port), &families);
+}
+
+/// A metric family: name, type, help, and how to read one item's number.
+type Family<T> = (&'static str, &'static str, &'static str, fn(&T) -> u64);
+
+/// Families of one number per link-agent port (`switch`, `port` labels):
+/// name, type, help, and how to read the number of a port.
+fn per_agent_port<T>(
+    out: &mut String,
+    ports: &[T],
+    key: fn(&T) -> (&String, &String),
+    families: &[Family<T>],
+) {
     for (name, kind, help, get) in families {
         family(out, name, kind, help);
         for p in ports {
+            let (switch, port) = key(p);
             let _ = writeln!(
                 out,
                 "{name}{{switch=\"{}\",port=\"{}\"}} {}",
-                esc(&p.switch),
-                esc(&p.port),
+                esc(switch),
+                esc(port),
                 get(p)
             );
         }
@@ -328,38 +343,33 @@ pub fn render_vdp(out: &mut String, ports: &[vepa_api::wire::VdpPortView]) {
         }
     }
     type PerPort = fn(&vepa_api::wire::VdpPortView) -> u64;
-    let families: [(&str, &str, PerPort); 4] = [
+    let families: [(&str, &str, &str, PerPort); 4] = [
         (
             "vepa_ecp_tx_total",
+            "counter",
             "ECP data units sent, retransmissions included.",
             |p| p.ecp_tx,
         ),
         (
             "vepa_ecp_gave_up_total",
+            "counter",
             "ECP requests never acknowledged after every retry.",
             |p| p.ecp_gave_up,
         ),
         (
             "vepa_vdp_errors_total",
+            "counter",
             "VDP data units that could not be read.",
             |p| p.vdp_errors,
         ),
-        ("vepa_vdp_refused_total", "VDP requests refused.", |p| {
-            p.refused
-        }),
+        (
+            "vepa_vdp_refused_total",
+            "counter",
+            "VDP requests refused.",
+            |p| p.refused,
+        ),
     ];
-    for (name, help, get) in families {
-        family(out, name, "counter", help);
-        for p in ports {
-            let _ = writeln!(
-                out,
-                "{name}{{switch=\"{}\",port=\"{}\"}} {}",
-                esc(&p.switch),
-                esc(&p.port),
-                get(p)
-            );
-        }
-    }
+    per_agent_port(out, ports, |p| (&p.switch, &p.port), &families);
 }
 
 /// VXLAN ports' events and the control plane's state.

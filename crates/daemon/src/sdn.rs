@@ -85,12 +85,7 @@ impl Engine {
     }
 
     fn sdn_mut(&mut self, switch: &str) -> Result<&mut Sdn, ChangeError> {
-        if self.desired.switch(switch).is_none() {
-            return Err(ChangeError::NotFound {
-                field: "switch".into(),
-                message: format!("no switch '{switch}'"),
-            });
-        }
+        self.switch_spec(switch)?;
         if self.choices.get(switch).is_some_and(|c| c.0) {
             return Err(ChangeError::Conflict {
                 field: "backend".into(),
@@ -104,13 +99,7 @@ impl Engine {
 
     /// The switch's port names, by OpenFlow number − 1.
     pub fn port_names(&self, switch: &str) -> Result<Vec<String>, ChangeError> {
-        self.desired
-            .switch(switch)
-            .map(|s| s.port_names())
-            .ok_or_else(|| ChangeError::NotFound {
-                field: "switch".into(),
-                message: format!("no switch '{switch}'"),
-            })
+        self.switch_spec(switch).map(|s| s.port_names())
     }
 
     /// Notes an edit of switch `switch`: `now` are flows as they now are
@@ -474,13 +463,7 @@ fn read_mac(ifname: &str) -> Option<[u8; 6]> {
 impl Engine {
     /// The switch's ports in OpenFlow order.
     pub fn port_infos(&self, switch: &str) -> Result<Vec<PortInfo>, ChangeError> {
-        let spec = self
-            .desired
-            .switch(switch)
-            .ok_or_else(|| ChangeError::NotFound {
-                field: "switch".into(),
-                message: format!("no switch '{switch}'"),
-            })?;
+        let spec = self.switch_spec(switch)?;
         Ok(spec
             .uplink
             .iter()

@@ -197,13 +197,7 @@ impl Engine {
     /// Sends a relay probe up `switch`'s uplink now; the uplink's name and
     /// when the probe started (on the agent's clock).
     pub fn start_relay_probe(&self, switch: &str) -> Result<(String, u64), ChangeError> {
-        let s = self
-            .desired
-            .switch(switch)
-            .ok_or_else(|| ChangeError::NotFound {
-                field: "switch".into(),
-                message: format!("no switch '{switch}'"),
-            })?;
+        let s = self.switch_spec(switch)?;
         let refuse = |why: String| ChangeError::Conflict {
             field: "switch".into(),
             message: why,

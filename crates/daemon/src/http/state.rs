@@ -81,12 +81,7 @@ pub(super) async fn edit(
     .map(Json)
 }
 
-pub(super) fn no_switch(name: &str) -> ChangeError {
-    ChangeError::NotFound {
-        field: "switch".into(),
-        message: format!("no switch '{name}'"),
-    }
-}
+pub(super) use crate::engine::no_switch;
 
 pub(super) fn no_port(switch: &str, port: &str) -> ChangeError {
     ChangeError::NotFound {
