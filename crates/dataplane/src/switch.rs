@@ -119,6 +119,24 @@ impl std::ops::Deref for Forwarding {
     }
 }
 
+/// Whether a frame leaves the pipeline for the link agent (or, from a port
+/// without one, is dropped): a link protocol's, or a relay probe coming
+/// back up the uplink or sent by a VM (a VM has no business sending
+/// vepa's probes, and reflected ones would spend the uplink agent's
+/// budget, its LLDP with it). A relay port bridges probes.
+fn for_link_agent(fw: &Forwarding, in_port: PortId, frame: &Parsed<'_>) -> bool {
+    if is_link_protocol(frame) {
+        return true;
+    }
+    is_relay_probe(frame)
+        && (fw.uplink == Some(in_port)
+            || fw
+                .config
+                .ports
+                .get(in_port.index())
+                .is_some_and(|p| !p.runs_link_agent()))
+}
+
 /// A switch as every forwarding thread shares it: the swappable forwarding
 /// snapshot and the learned state. Counters are the caller's (one set per
 /// thread, summed for display), so the per-frame path writes no shared line.
@@ -301,7 +319,7 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
-        if is_link_protocol(frame) || (fw.uplink == Some(in_port) && is_relay_probe(frame)) {
+        if for_link_agent(fw, in_port, frame) {
             return self.to_link_agent(fw, counters, in_port, frame.len(), d);
         }
         self.process_keyed(fw, counters, in_port, frame, now_ms, d, None)
@@ -370,7 +388,9 @@ impl SwitchCore {
     }
 
     /// A frame the gate drops: received, and dropped for `reason`.
-    /// A link protocol's frame: for the port's agent if it has one
+    /// A link protocol's frame, or vepa's relay probe anywhere but at a
+    /// relay port (which reflects a station's probes like any frame):
+    /// for the port's agent if it has one
     /// (counted as received), dropped otherwise. Never forwarded, whatever
     /// the flows or `group_fwd_mask` say.
     fn to_link_agent(
@@ -638,7 +658,7 @@ impl SwitchCore {
         d: &mut Decision,
     ) -> Result<(), DropReason> {
         self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
-        if is_link_protocol(frame) || (fw.uplink == Some(in_port) && is_relay_probe(frame)) {
+        if for_link_agent(fw, in_port, frame) {
             return self.to_link_agent(fw, counters, in_port, frame.len(), d);
         }
         let filters = self.filters.load();

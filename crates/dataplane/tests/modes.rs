@@ -805,14 +805,16 @@ fn link_protocols_go_to_the_agent_of_an_uplink_or_relay_port_and_nowhere_else() 
     assert!(!sw.decision().link);
     assert_eq!(sw.decision().egress, vec![Egress::new(up, None)]);
     // The relay probe: for the agent when it comes back up the uplink;
-    // elsewhere an ordinary frame (a relay port reflects another host's).
+    // bridged at a relay port (it reflects another host's), dropped from a VM.
     use vepa_packet::relay_probe::RelayProbe;
     let probe = RelayProbe { seq: 1, nonce: 7 }.frame(mac(1), mac(2));
     sw.decide(up, &probe, 0).expect("for the agent");
     assert!(sw.decision().link && sw.decision().egress.is_empty());
-    sw.decide(vm1, &probe, 0).expect("forwarded");
-    assert!(!sw.decision().link);
-    assert_eq!(sw.decision().egress, vec![Egress::new(up, None)]);
+    assert_eq!(
+        sw.decide(vm1, &probe, 0),
+        Err(DropReason::LinkProtocol),
+        "a VM's probe is dropped: reflected, it would spend the uplink agent's budget"
+    );
     let _ = sw.decide(
         relay,
         &RelayProbe { seq: 0, nonce: 1 }.frame(mac(8), mac(9)),
