@@ -52,6 +52,19 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# promtool lints /metrics. Debian ships it only inside the Prometheus server's
+# package, whose install starts a server on :9090; take the one binary out of
+# the package instead.
+promtool=/var/lib/vepa-test-tools/promtool
+if [ ! -x "$promtool" ]; then
+  echo "== fetching promtool (from Debian's prometheus package, not installed)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1 \
+     || { apt-get update -qq && apt-get download -qq prometheus >/dev/null; })
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool
+  install -D -m 0755 "$tmp/usr/bin/promtool" "$promtool"
+  rm -rf "$tmp"
+fi
 modprobe veth 2>/dev/null || true
 modprobe macvlan 2>/dev/null || true
 modprobe tun 2>/dev/null || true

@@ -1167,7 +1167,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__daemon)
-            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --workers --busy-poll --xdp --default --openflow-private-key --openflow-certificate --openflow-ca-cert --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --etcd-cacert --etcd-cert --etcd-key --etcd-user --etcd-password-file --socket --url --token-file --help"
+            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --metrics-listen --workers --busy-poll --xdp --default --openflow-private-key --openflow-certificate --openflow-ca-cert --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --etcd-cacert --etcd-cert --etcd-key --etcd-user --etcd-password-file --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1190,6 +1190,10 @@ _vepa() {
                     return 0
                     ;;
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -82,6 +82,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l group -d 'Group all
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l vhost-group -d 'Group allowed to connect a guest to a vhost-user port\'s socket, and nothing else: add QEMU\'s user (e.g. libvirt-qemu) to it, not to --group, which steers the whole daemon' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l vhost-user-dir -d 'The one directory vhost-user sockets are made in (a port\'s `socket` must be under it; default SWITCH/PORT.sock there)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l listen -d 'Also serve the API on this loopback TCP address (needs --token-file)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l metrics-listen -d 'Serve /metrics alone (read-only, no token) on this TCP address, e.g. 0.0.0.0:9464 for a Prometheus on another host. Metrics name switches and ports: firewall it as you would any exporter' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l workers -d 'Forwarding threads (default: one per core)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l openflow-private-key -d 'This daemon\'s private key (PEM) for OpenFlow over TLS' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l openflow-certificate -d 'This daemon\'s certificate (PEM) for OpenFlow over TLS' -r -F

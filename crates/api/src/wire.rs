@@ -168,6 +168,11 @@ pub struct PortStats {
     pub mac_limit_unlearned: u64,
     /// Drops counted on this port as the ingress, by reason.
     pub drops: std::collections::BTreeMap<String, u64>,
+    /// On an AF_PACKET port (veth, netdev, patch): frames the kernel
+    /// dropped on its socket before vepa read them (also in `drops` as
+    /// `kernel_rx_dropped` once there are any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_drops: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -45,6 +45,9 @@ pub struct DaemonOptions {
     pub vhost_user_dir: PathBuf,
     pub listen: Option<SocketAddr>,
     pub token_file: Option<PathBuf>,
+    /// Serve `/metrics` alone, read-only, on this TCP address (for a
+    /// Prometheus on another host).
+    pub metrics_listen: Option<SocketAddr>,
     pub workers: vepa_io::Workers,
     /// Interface ports go through AF_XDP where XDP attaches (`--xdp`).
     pub xdp: bool,
@@ -523,6 +526,15 @@ async fn serve(
         let tcp_server = axum::serve(l, app).with_graceful_shutdown(wait(stop_rx.clone()));
         tasks.spawn(async move { tcp_server.await });
         where_ += &format!(" and http://{addr} (bearer token)");
+    }
+    if let Some(addr) = o.metrics_listen {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--metrics-listen: cannot listen on {addr}"))?;
+        let server = axum::serve(l, http::metrics_only(Arc::clone(&st)))
+            .with_graceful_shutdown(wait(stop_rx.clone()));
+        tasks.spawn(async move { server.await });
+        where_ += &format!(", metrics on http://{addr}/metrics");
     }
     say!(
         "vepa daemon: serving on {where_}; state {} ({summary})",

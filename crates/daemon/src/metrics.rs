@@ -35,6 +35,17 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> String {
     let mut out = String::new();
+    family(
+        &mut out,
+        "vepa_build_info",
+        "gauge",
+        "Always 1; the running vepa's version as a label.",
+    );
+    let _ = writeln!(
+        out,
+        "vepa_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
     type Get = fn(&vepa_api::wire::PortStats) -> u64;
     let port_families: [(&str, &str, Get); 6] = [
         (
@@ -93,6 +104,22 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
                 esc(&p.switch),
                 esc(&p.port),
                 reason.as_str()
+            );
+        }
+    }
+    family(
+        &mut out,
+        "vepa_port_kernel_drops_total",
+        "counter",
+        "Frames the kernel dropped on the port's AF_PACKET socket before vepa read them (its receive queue was full).",
+    );
+    for p in &stats.ports {
+        if let Some(n) = p.kernel_drops {
+            let _ = writeln!(
+                out,
+                "vepa_port_kernel_drops_total{{switch=\"{}\",port=\"{}\"}} {n}",
+                esc(&p.switch),
+                esc(&p.port)
             );
         }
     }
@@ -317,6 +344,27 @@ fn per_agent_port<T>(
     }
 }
 
+/// Connection-tracking zones: entries in use and the most each may hold.
+pub fn render_conntrack(out: &mut String, zones: &[(String, usize, usize)]) {
+    for (name, help, get) in [
+        (
+            "vepa_conntrack_entries",
+            "Connections tracked in the zone.",
+            (|z| z.1) as fn(&(String, usize, usize)) -> usize,
+        ),
+        (
+            "vepa_conntrack_limit",
+            "The most connections the zone tracks; new ones beyond are dropped (conntrack_full).",
+            |z| z.2,
+        ),
+    ] {
+        family(out, name, "gauge", help);
+        for z in zones {
+            let _ = writeln!(out, "{name}{{zone=\"{}\"}} {}", esc(&z.0), get(z));
+        }
+    }
+}
+
 /// 802.1Qbg's VDP per agent port: VSIs by state, ECP's work.
 pub fn render_vdp(out: &mut String, ports: &[vepa_api::wire::VdpPortView]) {
     family(
@@ -374,20 +422,53 @@ pub fn render_vdp(out: &mut String, ports: &[vepa_api::wire::VdpPortView]) {
 
 /// VXLAN ports' events and the control plane's state.
 pub fn render_tunnels(out: &mut String, tunnels: &[TunnelView], hosts: Option<&HostsView>) {
+    // Each VXLAN counter is a drop (by reason) or an event of its own.
+    let events: [(&str, &str, &str); 3] = [
+        (
+            "tx_flooded",
+            "vepa_tunnel_flooded_total",
+            "Frames sent to every member VTEP (unknown destination or group).",
+        ),
+        (
+            "rx_coalesced",
+            "vepa_tunnel_coalesced_total",
+            "Received segments merged into larger frames (GRO).",
+        ),
+        (
+            "tx_arp_suppressed",
+            "vepa_tunnel_arp_suppressed_total",
+            "ARP requests answered locally instead of flooded to the fabric.",
+        ),
+    ];
     family(
         out,
-        "vepa_tunnel_events_total",
+        "vepa_tunnel_drops_total",
         "counter",
-        "VXLAN port drops, floods and coalesced segments, by kind.",
+        "VXLAN port drops, by reason.",
     );
     for t in tunnels {
         for (kind, n) in &t.counters {
+            if events.iter().any(|(k, _, _)| k == kind) {
+                continue;
+            }
             let _ = writeln!(
                 out,
-                "vepa_tunnel_events_total{{switch=\"{}\",port=\"{}\",kind=\"{}\"}} {n}",
+                "vepa_tunnel_drops_total{{switch=\"{}\",port=\"{}\",reason=\"{}\"}} {n}",
                 esc(&t.switch),
                 esc(&t.port),
                 esc(kind)
+            );
+        }
+    }
+    for (kind, name, help) in events {
+        family(out, name, "counter", help);
+        for t in tunnels {
+            let n = t.counters.get(kind).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "{name}{{switch=\"{}\",port=\"{}\"}} {n}",
+                esc(&t.switch),
+                esc(&t.port)
             );
         }
     }

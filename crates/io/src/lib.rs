@@ -35,7 +35,7 @@ pub use forwarder::{Attachment, Forwarder, LiveCounters, RouterAttachment, Worke
 pub use link_in::{LinkFrame, LinkInbox, LinkSink};
 pub use packet_in::{PacketIn, PacketInSink};
 pub use packet_ring::RingPort;
-pub use packet_socket::PacketPort;
+pub use packet_socket::{PacketPort, KERNEL_DROPS};
 pub use peer::PeerCred;
 pub use port::Port;
 pub use tap::TapPort;

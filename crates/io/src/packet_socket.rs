@@ -22,12 +22,18 @@ const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 
+/// The device-drop reason of frames the kernel dropped before vepa read them.
+pub const KERNEL_DROPS: &str = "kernel_rx_dropped";
+
 #[derive(Debug)]
 pub struct PacketPort {
     name: String,
     fd: OwnedFd,
     ifindex: i32,
     vnet: bool,
+    /// Frames the kernel dropped before we read them (its receive queue
+    /// was full), summed: `PACKET_STATISTICS` resets on each read.
+    kernel_drops: std::sync::atomic::AtomicU64,
 }
 
 /// The kernel's index for interface `name`, if it exists in this namespace.
@@ -133,7 +139,34 @@ impl PacketPort {
             fd,
             ifindex,
             vnet: offloads,
+            kernel_drops: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Frames the kernel dropped on this socket because vepa did not read
+    /// them in time, since the port was opened.
+    pub fn kernel_drops(&self) -> u64 {
+        let mut st = libc::tpacket_stats {
+            tp_packets: 0,
+            tp_drops: 0,
+        };
+        let mut len = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: `st` is a tpacket_stats the call may fill, and `len` its
+        // size; the fd is this port's open AF_PACKET socket.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut st as *mut libc::tpacket_stats).cast(),
+                &mut len,
+            )
+        };
+        let sum = &self.kernel_drops;
+        if r == 0 {
+            sum.fetch_add(u64::from(st.tp_drops), std::sync::atomic::Ordering::Relaxed);
+        }
+        sum.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn ifindex(&self) -> i32 {
@@ -191,6 +224,10 @@ impl Port for PacketPort {
 
     fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
         recv_one(self, buf)
+    }
+
+    fn device_drops(&self) -> Vec<(&'static str, u64)> {
+        vec![(KERNEL_DROPS, self.kernel_drops())]
     }
 
     fn recv_batch(&self, batch: &mut RxBatch) -> io::Result<usize> {

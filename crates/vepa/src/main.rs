@@ -161,6 +161,11 @@ enum Command {
         /// Also serve the API on this loopback TCP address (needs --token-file).
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<std::net::SocketAddr>,
+        /// Serve /metrics alone (read-only, no token) on this TCP address,
+        /// e.g. 0.0.0.0:9464 for a Prometheus on another host. Metrics name
+        /// switches and ports: firewall it as you would any exporter.
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
         /// Forwarding threads (default: one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: Option<u16>,
@@ -387,6 +392,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             vhost_group,
             vhost_user_dir,
             listen,
+            metrics_listen,
             workers,
             busy_poll,
             xdp,
@@ -407,6 +413,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 .unwrap_or_else(|| PathBuf::from(client::http::DEFAULT_SOCKET)),
             group,
             listen,
+            metrics_listen,
             token_file: cli.token_file.clone(),
             workers: vepa_io::Workers {
                 count: workers.map(usize::from).unwrap_or_else(default_workers),

@@ -99,8 +99,14 @@ impl Engine {
                     .drops()
                     .map(|(r, n)| (r.as_str().to_string(), n))
                     .collect();
+                let mut kernel_drops = None;
                 for (r, n) in opened.map(|p| p.device_drops()).unwrap_or_default() {
-                    *drops.entry(r.to_string()).or_default() += n;
+                    if r == vepa_io::KERNEL_DROPS {
+                        kernel_drops = Some(n);
+                    }
+                    if n > 0 {
+                        *drops.entry(r.to_string()).or_default() += n;
+                    }
                 }
                 out.ports.push(PortStats {
                     switch: s.name.clone(),
@@ -113,6 +119,7 @@ impl Engine {
                     tx_errors: c.tx_errors,
                     mac_limit_unlearned: c.mac_limit_unlearned,
                     drops,
+                    kernel_drops,
                 });
             }
         }

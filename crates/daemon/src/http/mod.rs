@@ -224,6 +224,14 @@ pub fn router(st: Shared) -> Router<Shared> {
 }
 
 /// Adds request counting.
+/// `/metrics` and nothing else, read-only (`--metrics-listen`): no request
+/// here can change anything, so it needs no token.
+pub fn metrics_only(st: Shared) -> Router {
+    Router::new()
+        .route("/metrics", get(prometheus::prometheus))
+        .with_state(st)
+}
+
 pub fn finish(r: Router<Shared>, st: Shared) -> Router {
     r.route_layer(middleware::from_fn_with_state(
         Arc::clone(&st),

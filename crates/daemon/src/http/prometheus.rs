@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
-    let (stats, routers, tunnels, (link, vdp)) = with_engine(&st, |e| {
+    let (stats, routers, tunnels, (link, vdp, zones)) = with_engine(&st, |e| {
         let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
         let routers = names
             .iter()
@@ -18,7 +18,14 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
             e.stats(),
             routers,
             super::tunnels::tunnels(e),
-            (e.link_view(), e.vdp_view()),
+            (
+                e.link_view(),
+                e.vdp_view(),
+                e.filters
+                    .zones()
+                    .map(|(n, z)| (n.clone(), z.len(), z.limit()))
+                    .collect::<Vec<_>>(),
+            ),
         ))
     })
     .await?;
@@ -27,6 +34,7 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
     metrics::render_tunnels(&mut text, &tunnels, hosts.as_ref());
     metrics::render_link(&mut text, &link);
     metrics::render_vdp(&mut text, &vdp);
+    metrics::render_conntrack(&mut text, &zones);
     Ok((
         [(
             header::CONTENT_TYPE,
