@@ -79,6 +79,16 @@ fn metrics_serve_read_only_on_their_own_address_and_lint_clean() {
             ip,
         ]);
     }
+    // A stateful ACL (a conntrack zone, rule hits) on vm2's port.
+    d.ok(&[
+        "acl",
+        "add",
+        &format!("a{id}"),
+        "--port",
+        &format!("{sw}/{p2}"),
+        "allow state established,related",
+        "allow icmp",
+    ]);
     assert!(ping(&vm1.name, "10.9.4.2"));
     assert!(wait_listening(port), "the metrics listener");
 
@@ -96,6 +106,8 @@ fn metrics_serve_read_only_on_their_own_address_and_lint_clean() {
         format!("vepa_port_kernel_drops_total{{switch=\"{sw}\",port=\"{p1}\"}} 0"),
         format!("vepa_port_rx_packets_total{{switch=\"{sw}\",port=\"{p1}\"}}"),
         "# TYPE vepa_conntrack_entries gauge".to_string(),
+        format!("vepa_acl_rule_packets_total{{acl=\"a{id}\",rule=\"default\"}}"),
+        "# TYPE vepa_capture_dropped_total counter".to_string(),
         "# TYPE vepa_tunnel_drops_total counter".to_string(),
     ] {
         assert!(text.contains(&want), "{want} not in the metrics");
@@ -139,5 +151,6 @@ fn metrics_serve_read_only_on_their_own_address_and_lint_clean() {
         out.status.success() && said.trim().is_empty(),
         "promtool: {said}"
     );
+    d.ok(&["acl", "del", &format!("a{id}")]);
     d.ok(&["switch", "del", &sw]);
 }

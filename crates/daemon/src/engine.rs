@@ -832,6 +832,18 @@ impl Engine {
             .cloned()
     }
 
+    /// Copies each port's capture point dropped because the capturing
+    /// client was too slow: switch, port, count (ports captured at least once).
+    pub fn capture_drops(&self) -> Vec<(String, String, u64)> {
+        let mut v: Vec<_> = self
+            .captures
+            .iter()
+            .map(|((s, p), c)| (s.clone(), p.clone(), c.dropped()))
+            .collect();
+        v.sort();
+        v
+    }
+
     pub(super) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }

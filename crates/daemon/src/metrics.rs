@@ -344,6 +344,57 @@ fn per_agent_port<T>(
     }
 }
 
+/// What each ACL rule (and each ACL's default) matched.
+pub fn render_acls(out: &mut String, acls: &[vepa_api::wire::AclView]) {
+    for (name, help, bytes) in [
+        (
+            "vepa_acl_rule_packets_total",
+            "Packets an ACL rule matched (rule=\"default\": what no rule matched).",
+            false,
+        ),
+        (
+            "vepa_acl_rule_bytes_total",
+            "Bytes an ACL rule matched (rule=\"default\": what no rule matched).",
+            true,
+        ),
+    ] {
+        family(out, name, "counter", help);
+        for a in acls {
+            let rules = a
+                .rules
+                .iter()
+                .map(|r| (r.number.to_string(), r.packets, r.bytes))
+                .chain([("default".to_string(), a.default_packets, a.default_bytes)]);
+            for (rule, packets, b) in rules {
+                let n = if bytes { b } else { packets };
+                let _ = writeln!(
+                    out,
+                    "{name}{{acl=\"{}\",rule=\"{rule}\"}} {n}",
+                    esc(&a.name)
+                );
+            }
+        }
+    }
+}
+
+/// Copies of frames a capture dropped because its client read too slowly.
+pub fn render_capture_drops(out: &mut String, captures: &[(String, String, u64)]) {
+    family(
+        out,
+        "vepa_capture_dropped_total",
+        "counter",
+        "Frames a capture of the port dropped because the capturing client read too slowly.",
+    );
+    for (s, p, n) in captures {
+        let _ = writeln!(
+            out,
+            "vepa_capture_dropped_total{{switch=\"{}\",port=\"{}\"}} {n}",
+            esc(s),
+            esc(p)
+        );
+    }
+}
+
 /// Connection-tracking zones: entries in use and the most each may hold.
 pub fn render_conntrack(out: &mut String, zones: &[(String, usize, usize)]) {
     for (name, help, get) in [

@@ -25,7 +25,7 @@ fn no_acl(name: &str) -> ChangeError {
     }
 }
 
-fn view(e: &Engine, spec: &AclSpec) -> AclView {
+pub(super) fn view(e: &Engine, spec: &AclSpec) -> AclView {
     let place = match (&spec.port, &spec.router) {
         (Some(p), _) => format!(
             "port {p} {}",

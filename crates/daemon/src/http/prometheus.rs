@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
-    let (stats, routers, tunnels, (link, vdp, zones)) = with_engine(&st, |e| {
+    let (stats, routers, tunnels, (link, vdp, zones), (acls, captures)) = with_engine(&st, |e| {
         let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
         let routers = names
             .iter()
@@ -26,6 +26,14 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
                     .map(|(n, z)| (n.clone(), z.len(), z.limit()))
                     .collect::<Vec<_>>(),
             ),
+            (
+                e.desired()
+                    .acls
+                    .iter()
+                    .map(|a| super::acls::view(e, a))
+                    .collect::<Vec<_>>(),
+                e.capture_drops(),
+            ),
         ))
     })
     .await?;
@@ -35,6 +43,8 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
     metrics::render_link(&mut text, &link);
     metrics::render_vdp(&mut text, &vdp);
     metrics::render_conntrack(&mut text, &zones);
+    metrics::render_acls(&mut text, &acls);
+    metrics::render_capture_drops(&mut text, &captures);
     Ok((
         [(
             header::CONTENT_TYPE,
