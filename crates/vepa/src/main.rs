@@ -366,7 +366,23 @@ fn main() {
         .init();
     if let Err(e) = dispatch(cli) {
         eprintln!("vepa: error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(exit_code(&e));
+    }
+}
+
+/// The exit status of a failed command, so scripts can tell failures
+/// apart: 3 the daemon cannot be reached, 4 what was named does not
+/// exist, 5 the daemon refused the request (invalid, a conflict), 1
+/// anything else. (Usage errors exit 2, from clap, before any of this.)
+fn exit_code(e: &anyhow::Error) -> i32 {
+    use client::http::{Refused, Unreachable};
+    if e.downcast_ref::<Unreachable>().is_some() {
+        return 3;
+    }
+    match e.downcast_ref::<Refused>().map(|r| r.status.as_u16()) {
+        Some(404) => 4,
+        Some(400 | 401 | 403 | 405 | 409 | 413 | 415 | 422) => 5,
+        _ => 1,
     }
 }
 

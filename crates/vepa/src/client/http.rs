@@ -53,16 +53,18 @@ impl Client {
                         p.display()
                     ),
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                        anyhow!("cannot reach the vepa daemon at {}: {e} ({hint})", p.display())
+                        Unreachable(format!("cannot reach the vepa daemon at {}: {e} ({hint})", p.display())).into()
                     }
                     _ => anyhow!("cannot connect to {}: {e}", p.display()),
                 })?;
                 handshake(s).await?
             }
             Target::Tcp(addr, _) => {
-                let s = tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| anyhow!("cannot reach the vepa daemon at http://{addr}: {e}"))?;
+                let s = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
+                    Unreachable(format!(
+                        "cannot reach the vepa daemon at http://{addr}: {e}"
+                    ))
+                })?;
                 handshake(s).await?
             }
         };
@@ -157,17 +159,32 @@ where
     Ok(sender)
 }
 
+/// The daemon answered, and refused: its words, and the status that
+/// decides the CLI's exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Refused {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+/// The daemon could not be reached at all.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
 fn api_error(status: StatusCode, bytes: &[u8]) -> anyhow::Error {
-    match serde_json::from_slice::<ErrorBody>(bytes) {
+    let message = match serde_json::from_slice::<ErrorBody>(bytes) {
         Ok(e) => match e.field {
-            Some(f) => anyhow!("{} ({status}, field '{f}')", e.error),
-            None => anyhow!("{} ({status})", e.error),
+            Some(f) => format!("{} ({status}, field '{f}')", e.error),
+            None => format!("{} ({status})", e.error),
         },
-        Err(_) => anyhow!(
+        Err(_) => format!(
             "daemon answered {status}: {}",
             String::from_utf8_lossy(bytes)
         ),
-    }
+    };
+    Refused { status, message }.into()
 }
 
 /// Where the CLI talks to: `--url` (with a token file) or the socket.
