@@ -64,6 +64,9 @@ _vepa() {
             vepa,lldp)
                 cmd="vepa__subcmd__lldp"
                 ;;
+            vepa,log)
+                cmd="vepa__subcmd__log"
+                ;;
             vepa,man)
                 cmd="vepa__subcmd__man"
                 ;;
@@ -283,6 +286,9 @@ _vepa() {
             vepa__subcmd__help,lldp)
                 cmd="vepa__subcmd__help__subcmd__lldp"
                 ;;
+            vepa__subcmd__help,log)
+                cmd="vepa__subcmd__help__subcmd__log"
+                ;;
             vepa__subcmd__help,man)
                 cmd="vepa__subcmd__help__subcmd__man"
                 ;;
@@ -378,6 +384,9 @@ _vepa() {
                 ;;
             vepa__subcmd__help__subcmd__lldp,show)
                 cmd="vepa__subcmd__help__subcmd__lldp__subcmd__show"
+                ;;
+            vepa__subcmd__help__subcmd__log,level)
+                cmd="vepa__subcmd__help__subcmd__log__subcmd__level"
                 ;;
             vepa__subcmd__help__subcmd__nic,set)
                 cmd="vepa__subcmd__help__subcmd__nic__subcmd__set"
@@ -477,6 +486,18 @@ _vepa() {
                 ;;
             vepa__subcmd__lldp__subcmd__help,show)
                 cmd="vepa__subcmd__lldp__subcmd__help__subcmd__show"
+                ;;
+            vepa__subcmd__log,help)
+                cmd="vepa__subcmd__log__subcmd__help"
+                ;;
+            vepa__subcmd__log,level)
+                cmd="vepa__subcmd__log__subcmd__level"
+                ;;
+            vepa__subcmd__log__subcmd__help,help)
+                cmd="vepa__subcmd__log__subcmd__help__subcmd__help"
+                ;;
+            vepa__subcmd__log__subcmd__help,level)
+                cmd="vepa__subcmd__log__subcmd__help__subcmd__level"
                 ;;
             vepa__subcmd__nic,help)
                 cmd="vepa__subcmd__nic__subcmd__help"
@@ -695,7 +716,7 @@ _vepa() {
 
     case "${cmd}" in
         vepa)
-            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2053,7 +2074,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help)
-            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2543,6 +2564,34 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help__subcmd__lldp__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__log)
+            opts="level"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__log__subcmd__level)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3285,6 +3334,108 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__lldp__subcmd__show)
+            opts="-o -h --output --socket --url --token-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__log)
+            opts="-h --socket --url --token-file --help level help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__log__subcmd__help)
+            opts="level help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__log__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__log__subcmd__help__subcmd__level)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__log__subcmd__level)
             opts="-o -h --output --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -47,3 +47,35 @@ fn each_kind_of_failure_has_its_own_exit_code() {
     );
     d.ok(&["switch", "del", &sw]);
 }
+
+#[test]
+fn the_log_filter_changes_without_a_restart() {
+    require_root();
+    let d = Daemon::start();
+    let before = d.json(&["log", "level"]);
+    assert!(
+        before["filter"].as_str().is_some_and(|f| !f.is_empty()),
+        "{before}"
+    );
+    // Errors only: the daemon's own "log filter changed" (info) is not written.
+    d.ok(&["log", "level", "error"]);
+    assert!(
+        !d.log().contains("filter=error"),
+        "an info line passed an error filter"
+    );
+    // Info again: it is.
+    assert_eq!(d.json(&["log", "level", "info"])["filter"], "info");
+    let start = std::time::Instant::now();
+    while !d.log().contains("filter=info") {
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "no info line after `log level info`"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // A filter the daemon cannot read is refused (5), naming the field.
+    let out = d.cli(&["log", "level", "vepa=loud"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("field 'filter'"));
+    assert_eq!(d.json(&["log", "level"])["filter"], "info", "unchanged");
+}

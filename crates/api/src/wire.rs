@@ -731,3 +731,11 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+/// The daemon's log filter: `EnvFilter` directives, e.g. `vepa=debug,warn`
+/// or just `info`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogFilterBody {
+    pub filter: String,
+}

@@ -37,6 +37,8 @@ use vepa_host::{running_as_root, PortOptions};
 /// The embedded default topology (`--default`).
 pub const DEFAULT_TOPOLOGY: &str = include_str!("../../../examples/daemon-default.toml");
 
+pub use http::LogFilter;
+
 pub struct DaemonOptions {
     pub state_dir: PathBuf,
     pub socket: PathBuf,
@@ -54,6 +56,9 @@ pub struct DaemonOptions {
     pub seed_default: bool,
     pub fabric: Option<fabric::FabricOptions>,
     pub openflow_tls: Option<tls::TlsFiles>,
+    /// Changes the log filter at run time (`vepa log level`), with the
+    /// filter in force at start.
+    pub log_filter: Option<(LogFilter, String)>,
 }
 
 /// TLS for the switches' `pssl:` listeners and `ssl:` controllers (the
@@ -446,6 +451,10 @@ async fn serve(
             .fabric
             .clone()
             .map(|f| Arc::new(fabric::ControlPlane::new(f))),
+        log_filter: o
+            .log_filter
+            .clone()
+            .map(|(set, now)| (set, std::sync::Mutex::new(now))),
     });
     let unix = bind_socket(&o.socket, gid)?;
     let unix_app = http::finish(

@@ -229,6 +229,9 @@ enum Command {
     /// LLDP neighbours of uplinks and relay ports, with their EVB TLV (daemon)
     #[command(subcommand)]
     Lldp(client::link::LldpCmd),
+    /// The daemon's log filter: show it, or change it without a restart (daemon)
+    #[command(subcommand)]
+    Log(client::link::LogCmd),
     /// Whether the adjacent bridge reflects frames back (reflective relay probe) (daemon)
     #[command(subcommand)]
     Relay(client::link::RelayCmd),
@@ -355,16 +358,29 @@ fn main() {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_filter.into()),
+    use tracing_subscriber::prelude::*;
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| tracing_subscriber::EnvFilter::try_new(f).is_ok());
+    let start = from_env.unwrap_or_else(|| default_filter.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&start)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The filter can be replaced at run time (`vepa log level`).
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Colours only for a person at a terminal, not in log files.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         )
-        .with_writer(std::io::stderr)
-        // Colours only for a person at a terminal, not in log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    if let Err(e) = dispatch(cli) {
+    let set_filter: vepa_daemon::LogFilter = std::sync::Arc::new(move |text: &str| {
+        let f = tracing_subscriber::EnvFilter::try_new(text).map_err(|e| e.to_string())?;
+        handle.reload(f).map_err(|e| e.to_string())
+    });
+    if let Err(e) = dispatch(cli, (set_filter, start)) {
         eprintln!("vepa: error: {e:#}");
         std::process::exit(exit_code(&e));
     }
@@ -393,7 +409,7 @@ fn default_workers() -> usize {
         .unwrap_or(1)
 }
 
-fn dispatch(cli: Cli) -> Result<()> {
+fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()> {
     let client = || -> Result<client::http::Client> {
         client::http::Client::new(client::http::target(
             cli.socket.clone(),
@@ -436,6 +452,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 busy_poll,
             },
             seed_default: default,
+            log_filter: Some(log_filter),
         }),
         Command::Doctor { out } => doctor::run(out.output == client::Output::Json, client().ok()),
         Command::Nic(c) => nic::run(c),
@@ -451,6 +468,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Hosts(c) => client::routers::hosts(&client()?, c),
         Command::Lldp(c) => client::link::lldp(&client()?, c),
         Command::Relay(c) => client::link::relay(&client()?, c),
+        Command::Log(c) => client::link::log(&client()?, c),
         Command::Vdp(c) => client::link::vdp(&client()?, c),
         Command::VmArgs { port, memory, tcg } => {
             let tcg = tcg || !std::path::Path::new("/dev/kvm").exists();

@@ -16,6 +16,7 @@ pub mod extract;
 mod fdb;
 mod flows;
 mod link;
+mod log;
 mod ports;
 mod prometheus;
 mod routers;
@@ -26,7 +27,7 @@ mod tunnels;
 
 pub use auth::{peer_allowed, require_group, require_token, Peer};
 pub use error::ApiError;
-pub use state::{AppState, Shared};
+pub use state::{AppState, LogFilter, Shared};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
@@ -93,7 +94,9 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         tunnels::hosts,
         link::lldp,
         link::relay_probe,
-        link::vdp
+        link::vdp,
+        log::get,
+        log::set
     ),
     components(schemas(
         ErrorBody,
@@ -213,6 +216,7 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route("/v1/tunnels", get(tunnels::list))
         .route("/v1/lldp", get(link::lldp))
         .route("/v1/vdp", get(link::vdp))
+        .route("/v1/log", get(log::get).put(log::set))
         .route("/v1/switches/{switch}/relay-probe", post(link::relay_probe))
         .route("/v1/hosts", get(tunnels::hosts))
         .route("/v1/stats", get(topology::stats))

@@ -18,7 +18,13 @@ pub struct AppState {
     pub captures: std::sync::atomic::AtomicUsize,
     /// The etcd control plane (`--etcd`), if the daemon runs one.
     pub control_plane: Option<Arc<crate::fabric::ControlPlane>>,
+    /// How to change the log filter, and the one in force.
+    pub log_filter: Option<(LogFilter, std::sync::Mutex<String>)>,
 }
+
+/// Replaces the process's log filter (an `EnvFilter` directive such as
+/// `vepa=debug,warn`); the error says what is wrong with the text.
+pub type LogFilter = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 /// At most this many captures at once.
 pub(super) const MAX_CAPTURES: usize = 8;

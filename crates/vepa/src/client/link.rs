@@ -6,7 +6,32 @@ use super::{print_json, seg, Output, OutputArg};
 use anyhow::Result;
 use clap::Subcommand;
 use hyper::Method;
-use vepa_api::wire::{LinkPortView, RelayProbeResult, VdpPortView};
+use vepa_api::wire::{LinkPortView, LogFilterBody, RelayProbeResult, VdpPortView};
+
+#[derive(Subcommand, Debug)]
+pub enum LogCmd {
+    /// Show the daemon's log filter, or replace it at run time: FILTER is
+    /// a level (error, warn, info, debug, trace) or directives per module,
+    /// as RUST_LOG takes them (e.g. `vepa=debug,warn`, `vepa_daemon::link=trace`)
+    Level {
+        filter: Option<String>,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+pub fn log(c: &Client, cmd: LogCmd) -> Result<()> {
+    let LogCmd::Level { filter, out } = cmd;
+    let now: LogFilterBody = match filter {
+        Some(f) => c.call(Method::PUT, "/v1/log", Some(&LogFilterBody { filter: f }))?,
+        None => c.get("/v1/log")?,
+    };
+    match out.output {
+        Output::Json => print_json(&now)?,
+        Output::Table => say!("log filter: {}", now.filter),
+    }
+    Ok(())
+}
 
 #[derive(Subcommand, Debug)]
 pub enum VdpCmd {
