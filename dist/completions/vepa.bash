@@ -4876,7 +4876,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__stats)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -h --output --watch --count --socket --url --token-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4888,6 +4888,14 @@ _vepa() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --socket)

@@ -588,6 +588,8 @@ complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_sub
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand stats" -l watch -d 'Print rates every SECS seconds instead of a snapshot: per port frames and bits per second each way and drops per second (with -o json, one JSON object per line), until interrupted' -r
+complete -c vepa -n "__fish_vepa_using_subcommand stats" -l count -d 'With --watch: stop after N intervals' -r
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F

@@ -152,5 +152,40 @@ fn metrics_serve_read_only_on_their_own_address_and_lint_clean() {
         "promtool: {said}"
     );
     d.ok(&["acl", "del", &format!("a{id}")]);
+
+    // `stats --watch`: rates from two snapshots, against the rate ping
+    // really sent at (20 a second asked: a timer a busy VM keeps).
+    let started = std::time::Instant::now();
+    let flood = Command::new("ip")
+        .args([
+            "netns", "exec", &vm1.name, "ping", "-q", "-i", "0.05", "-c", "100", "10.9.4.2",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ping");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let watch = d.ok(&["stats", "--watch", "1", "--count", "2", "-o", "json"]);
+    let _ = flood.wait_with_output();
+    let sent_per_s = 100.0 / started.elapsed().as_secs_f64();
+    let last: serde_json::Value =
+        serde_json::from_str(watch.lines().last().expect("two lines")).expect("JSON lines");
+    let row = last["ports"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["port"] == format!("{sw}/{p1}")))
+        .expect("vm1's port");
+    let rx = row["rx_pps"].as_f64().unwrap_or(0.0);
+    assert!(
+        (rx - sent_per_s).abs() <= sent_per_s * 0.3,
+        "rx_pps {rx} while ping sent {sent_per_s:.0} a second: {row}"
+    );
+    assert!(
+        row["rx_bps"].as_f64().unwrap_or(0.0) > rx * 8.0 * 60.0,
+        "{row}"
+    );
+    let table = d.ok(&["stats", "--watch", "1", "--count", "1"]);
+    assert!(
+        table.contains("RX PPS") && table.contains(&format!("{sw}/{p1}")),
+        "{table}"
+    );
     d.ok(&["switch", "del", &sw]);
 }

@@ -289,6 +289,15 @@ enum Command {
     Stats {
         #[command(flatten)]
         out: client::OutputArg,
+        /// Print rates every SECS seconds instead of a snapshot: per port
+        /// frames and bits per second each way and drops per second (with
+        /// -o json, one JSON object per line), until interrupted
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "1",
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        watch: Option<u64>,
+        /// With --watch: stop after N intervals
+        #[arg(long, value_name = "N", requires = "watch")]
+        count: Option<u64>,
     },
     /// Make the daemon's state equal to a topology file, whole or not at all
     ///
@@ -476,7 +485,10 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
         }
         Command::LibvirtXml { port } => client::vm::libvirt_xml(&client()?, &port),
         Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
-        Command::Stats { out } => client::stats(&client()?, out.output),
+        Command::Stats { out, watch, count } => match watch {
+            Some(secs) => client::watch_stats(&client()?, out.output, secs, count),
+            None => client::stats(&client()?, out.output),
+        },
         Command::Apply {
             file,
             dry_run,

@@ -562,6 +562,79 @@ pub fn stats(c: &Client, out: Output) -> Result<()> {
     }
 }
 
+/// `vepa stats --watch`: rates from the difference of two snapshots
+/// `secs` apart, printed each interval (`count` times, or until killed).
+pub fn watch_stats(c: &Client, out: Output, secs: u64, count: Option<u64>) -> Result<()> {
+    let per_s = |now: u64, was: u64| now.saturating_sub(was) as f64 / secs as f64;
+    let mut before: Stats = c.get("/v1/stats")?;
+    let mut n = 0;
+    while count.is_none_or(|c| n < c) {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        let now: Stats = c.get("/v1/stats")?;
+        let rows: Vec<Value> = now
+            .ports
+            .iter()
+            .map(|p| {
+                let was = before
+                    .ports
+                    .iter()
+                    .find(|q| q.switch == p.switch && q.port == p.port);
+                let get =
+                    |f: fn(&vepa_api::wire::PortStats) -> u64| per_s(f(p), was.map_or(f(p), f));
+                let drops = |s: &vepa_api::wire::PortStats| s.drops.values().sum::<u64>();
+                json!({
+                    "port": format!("{}/{}", p.switch, p.port),
+                    "rx_pps": get(|s| s.rx_frames),
+                    "tx_pps": get(|s| s.tx_frames),
+                    "rx_bps": get(|s| s.rx_bytes) * 8.0,
+                    "tx_bps": get(|s| s.tx_bytes) * 8.0,
+                    "drops_ps": per_s(drops(p), was.map_or(drops(p), drops)),
+                })
+            })
+            .collect();
+        match out {
+            Output::Json => say!("{}", json!({ "interval_s": secs, "ports": rows })),
+            Output::Table => {
+                say!(
+                    "{:<28} {:>10} {:>10} {:>12} {:>12} {:>9}",
+                    "PORT",
+                    "RX PPS",
+                    "TX PPS",
+                    "RX BIT/S",
+                    "TX BIT/S",
+                    "DROPS/S"
+                );
+                for r in &rows {
+                    let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
+                    say!(
+                        "{:<28} {:>10.0} {:>10.0} {:>12} {:>12} {:>9.0}",
+                        r["port"].as_str().unwrap_or(""),
+                        f("rx_pps"),
+                        f("tx_pps"),
+                        si(f("rx_bps")),
+                        si(f("tx_bps")),
+                        f("drops_ps")
+                    );
+                }
+                say!("");
+            }
+        }
+        before = now;
+        n += 1;
+    }
+    Ok(())
+}
+
+/// A rate as people read it: 1.5k, 940M.
+fn si(v: f64) -> String {
+    match v {
+        v if v >= 1e9 => format!("{:.1}G", v / 1e9),
+        v if v >= 1e6 => format!("{:.1}M", v / 1e6),
+        v if v >= 1e3 => format!("{:.1}k", v / 1e3),
+        v => format!("{v:.0}"),
+    }
+}
+
 pub fn apply(c: &Client, file: &std::path::Path, dry_run: bool, force: bool) -> Result<()> {
     let topology = Topology::load(file)?;
     // The same checks the daemon makes, before the request: the error then
