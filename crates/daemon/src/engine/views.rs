@@ -217,11 +217,8 @@ impl Engine {
         let Some((_, table)) = &self.link else {
             return Err(refuse("this daemon runs no link agent".into()));
         };
-        let Some(port) = self
-            .link_agent_ports()
-            .into_iter()
-            .find(|p| p.switch == switch && !p.relay)
-        else {
+        let ports = self.link_agent_ports();
+        let Some(port) = ports.iter().find(|p| p.switch == switch && !p.relay) else {
             return Err(refuse(format!(
                 "vepa's link agent does not run on switch '{switch}''s uplink '{}': it runs on interfaces of userspace switches (not a kernel switch, a vxlan or vhost-user uplink, or one whose device is down)",
                 up.name
@@ -229,7 +226,7 @@ impl Engine {
         };
         let mut t = crate::link::lock(table);
         let now = t.clock_ms();
-        t.follow(&crate::link::roles(&self.link_agent_ports()), now);
+        t.follow(&crate::link::roles(&ports), now);
         let frames = t
             .start_relay_probe(switch, &port.port, now)
             .ok_or_else(|| refuse(format!("uplink '{}' is not the link agent's", port.port)))?;
@@ -239,7 +236,7 @@ impl Engine {
                 .send(&Default::default(), &f)
                 .map_err(|e| refuse(format!("cannot send the probe on '{}': {e}", port.port)))?;
         }
-        Ok((port.port, now))
+        Ok((port.port.clone(), now))
     }
 
     /// The outcome of the relay probe started at `since_ms` on `switch`'s

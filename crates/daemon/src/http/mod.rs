@@ -229,12 +229,27 @@ pub fn router(st: Shared) -> Router<Shared> {
 
 /// Adds request counting.
 /// `/metrics` and nothing else, read-only (`--metrics-listen`): no request
-/// here can change anything, so it needs no token.
+/// here can change anything, so it needs no token. Each scrape takes the
+/// engine's lock, so at most [`METRICS_SCRAPES`] run at once and the rest
+/// get 503: whoever can reach the address cannot stall the control plane.
 pub fn metrics_only(st: Shared) -> Router {
+    let gate = Arc::new(tokio::sync::Semaphore::new(METRICS_SCRAPES));
     Router::new()
         .route("/metrics", get(prometheus::prometheus))
+        .route_layer(middleware::from_fn(move |req: Request, next: Next| {
+            let gate = Arc::clone(&gate);
+            async move {
+                match gate.try_acquire() {
+                    Ok(_scraping) => next.run(req).await,
+                    Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                }
+            }
+        }))
         .with_state(st)
 }
+
+/// Scrapes `--metrics-listen` serves at once.
+pub const METRICS_SCRAPES: usize = 2;
 
 pub fn finish(r: Router<Shared>, st: Shared) -> Router {
     r.route_layer(middleware::from_fn_with_state(
