@@ -152,7 +152,7 @@ pub mod tcp {
     pub const ACK: u8 = 0x10;
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Conntrack {
     conns: FxHashMap<Tuple, Conn>,
     /// Reply tuple → original tuple.

@@ -19,6 +19,7 @@
 use crate::flow::{Decision, ToController};
 use crate::parsed::Parsed;
 use crate::router::{Router, RouterTx};
+use crate::trace::{Delivery, Hop, HopKind, Stage, Step, Trace};
 use crate::{DropReason, FlowCache, Forwarding, PortCounters, PortId, SwitchCore};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub const MAX_WIRED: usize = 4096;
 const SPARE_BUFFERS: usize = 64;
 
 /// A router whose ports sit on switches of this datapath.
+#[derive(Clone)]
 pub struct RouterAttachment {
     pub router: Arc<Router>,
     /// For each router port, in the router's order: its switch and port
@@ -136,7 +138,9 @@ pub struct LinkCopy<'a> {
     pub frame: &'a [u8],
 }
 
-/// Switches and routers, read by every thread.
+/// Switches and routers, read by every thread. A clone shares them (a
+/// trace's [`shadow`](Datapath::shadow) copies their learned state).
+#[derive(Clone)]
 pub struct Datapath {
     cores: Vec<Arc<SwitchCore>>,
     names: Vec<Arc<str>>,
@@ -170,6 +174,8 @@ pub struct Lane {
     /// The receive slot of the frame being decided, while it is the
     /// frame as received (see [`Wired::slot`]).
     slot: Option<usize>,
+    /// While tracing: the hops so far.
+    trace: Option<Vec<Hop>>,
 }
 
 /// Where a frame enters: its switch and port, and the switch's state.
@@ -295,7 +301,77 @@ impl Datapath {
             wired: VecDeque::new(),
             spare: Vec::new(),
             slot: None,
+            trace: None,
         }
+    }
+
+    /// A datapath over copies of this one's learned state (see
+    /// [`crate::trace`]): same snapshots, devices, wires and routers.
+    pub fn shadow(&self) -> Datapath {
+        let mut copies = crate::filter::Copies::default();
+        let cores = self
+            .cores
+            .iter()
+            .map(|c| Arc::new(c.shadow(&mut copies)))
+            .collect();
+        let routers = self
+            .routers
+            .iter()
+            .map(|r| RouterAttachment {
+                router: Arc::new(r.router.shadow(&mut copies)),
+                ports: r.ports.clone(),
+            })
+            .collect();
+        Datapath {
+            cores,
+            routers,
+            ..self.clone()
+        }
+    }
+
+    /// The switch and port names of device `dev`.
+    fn device_name(&self, dev: usize) -> (String, String) {
+        let Some(&(si, id)) = self.devices.get(dev) else {
+            return (String::new(), String::new());
+        };
+        (self.names[si].to_string(), self.port_name(si, id))
+    }
+
+    fn port_name(&self, si: usize, id: PortId) -> String {
+        self.cores
+            .get(si)
+            .and_then(|c| c.snapshot().ports.get(id.index()).map(|p| p.name.clone()))
+            .unwrap_or_else(|| format!("#{}", id.0))
+    }
+
+    /// The switch index of `name`.
+    pub fn switch_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| &**n == name)
+    }
+
+    /// Runs `frame`, received on port `id` of switch `si` at `now`,
+    /// through a [`shadow`](Self::shadow) of this datapath and says what
+    /// it did at each stage, and what left where (see [`crate::trace`]).
+    pub fn trace(&self, si: usize, id: PortId, frame: &[u8], now: u64) -> Trace {
+        let shadow = self.shadow();
+        let mut lane = shadow.lane();
+        lane.trace = Some(Vec::new());
+        let mut sink = Recorder {
+            dp: &shadow,
+            trace: Trace::default(),
+        };
+        shadow.receive(
+            &mut lane,
+            si,
+            id,
+            frame,
+            VirtioNetHdr::default(),
+            now,
+            &mut sink,
+        );
+        let mut t = sink.trace;
+        t.hops = lane.trace.take().unwrap_or_default();
+        t
     }
 
     /// Ages the switches' FDBs and runs the routers' timers (whose
@@ -388,13 +464,31 @@ impl Datapath {
         let counters = &mut lane.counters[si];
         let Some(parsed) = Parsed::new(frame) else {
             let _ = core.malformed(counters, id, frame.len(), &mut lane.d);
+            if let Some(t) = lane.trace.as_mut() {
+                t.push(Hop {
+                    kind: HopKind::Switch,
+                    node: self.names[si].to_string(),
+                    port: self.port_name(si, id),
+                    steps: vec![Step::new(
+                        Stage::Drop,
+                        "malformed: shorter than an Ethernet header",
+                    )],
+                });
+            }
             return;
         };
         let flows = &mut lane.flows[si];
-        if core
-            .process_cached(from.fw, flows, counters, id, &parsed, now, &mut lane.d)
-            .is_err()
-        {
+        if lane.trace.is_some() {
+            lane.d.trace = Some(vec![Step::new(
+                Stage::Ingress,
+                crate::trace::describe_frame(&parsed),
+            )]);
+        }
+        let result = core.process_cached(from.fw, flows, counters, id, &parsed, now, &mut lane.d);
+        if lane.trace.is_some() {
+            self.trace_hop(lane, si, id, result);
+        }
+        if result.is_err() {
             return;
         }
         if lane.d.link {
@@ -415,6 +509,72 @@ impl Datapath {
             now,
         };
         self.emit(lane, at, sink);
+    }
+
+    /// Writes down a switch's decision `result` for lane's trace: the
+    /// steps the pipeline noted, then each copy and where it goes.
+    fn trace_hop(&self, lane: &mut Lane, si: usize, id: PortId, result: Result<(), DropReason>) {
+        let d = &mut lane.d;
+        let mut steps = d.trace.take().unwrap_or_default();
+        match result {
+            Err(r) => steps.push(Step::new(Stage::Drop, crate::trace::drop_detail(r))),
+            Ok(()) if d.link => steps.push(Step::new(
+                Stage::Link,
+                "for the port's link agent (LLDP, ECP or the relay probe); not forwarded",
+            )),
+            Ok(()) => {
+                for e in &d.egress {
+                    let port = self.port_name(si, e.port);
+                    let mut what = format!("port {port}");
+                    match e.tag {
+                        Some(vid) => what.push_str(&format!(" tagged {vid}")),
+                        None => what.push_str(" untagged"),
+                    }
+                    if e.rewrite != 0 {
+                        what.push_str(", rewritten by the flows");
+                    }
+                    match self.route[si].get(e.port.index()) {
+                        Some(Target::Device(_)) => what.push_str(": sent on its device"),
+                        Some(Target::Router(ri, _)) => what
+                            .push_str(&format!(": to router {}", self.routers[*ri].router.name())),
+                        Some(Target::Wire(w)) => what.push_str(&format!(
+                            ": across the wire to {}/{}",
+                            self.names[w.si],
+                            self.port_name(w.si, w.id)
+                        )),
+                        _ => what.push_str(": nothing is attached there"),
+                    }
+                    steps.push(Step::new(Stage::Output, what));
+                }
+                for g in &d.generated {
+                    steps.push(Step::new(
+                        Stage::Output,
+                        format!(
+                            "an answer the switch made, to port {}",
+                            self.port_name(si, g.port)
+                        ),
+                    ));
+                }
+                for c in &d.controller {
+                    steps.push(Step::new(
+                        Stage::Controller,
+                        format!("to the controller ({:?}, table {})", c.reason, c.table),
+                    ));
+                }
+                if d.egress.is_empty() && d.generated.is_empty() && d.controller.is_empty() {
+                    steps.push(Step::new(Stage::Drop, "no copy made"));
+                }
+            }
+        }
+        let hop = Hop {
+            kind: HopKind::Switch,
+            node: self.names[si].to_string(),
+            port: self.port_name(si, id),
+            steps,
+        };
+        if let Some(t) = lane.trace.as_mut() {
+            t.push(hop);
+        }
     }
 
     /// Runs what routers sent and what crossed wires through the switches
@@ -494,6 +654,7 @@ impl Datapath {
                         Routing {
                             routed: &mut lane.routed,
                             out: &mut lane.router_out,
+                            trace: lane.trace.as_mut(),
                         },
                         router,
                         port,
@@ -562,6 +723,7 @@ impl Datapath {
                             Routing {
                                 routed: &mut lane.routed,
                                 out: &mut lane.router_out,
+                                trace: lane.trace.as_mut(),
                             },
                             *router,
                             *port,
@@ -618,6 +780,36 @@ impl Datapath {
     }
 }
 
+/// The sink of a trace: what would have left, kept.
+struct Recorder<'d> {
+    dp: &'d Datapath,
+    trace: Trace,
+}
+
+impl Sink for Recorder<'_> {
+    fn device(&mut self, dev: usize, copy: DeviceCopy<'_>, _: &mut PortCounters) {
+        let (switch, port) = self.dp.device_name(dev);
+        self.trace.deliveries.push(Delivery {
+            switch,
+            port,
+            device: dev,
+            frame: copy.frame.to_vec(),
+        });
+    }
+
+    fn wants_controller(&self) -> bool {
+        true
+    }
+
+    fn controller(&mut self, _copy: ToControllerCopy<'_>) {
+        self.trace.to_controller += 1;
+    }
+
+    fn link(&mut self, _copy: LinkCopy<'_>) {
+        self.trace.to_link_agent += 1;
+    }
+}
+
 /// A lane's wire queue, borrowed apart from its other buffers.
 struct Wiring<'l> {
     wired: &'l mut VecDeque<Wired>,
@@ -661,6 +853,7 @@ impl Wiring<'_> {
 struct Routing<'l> {
     routed: &'l mut VecDeque<(usize, u8, RouterTx)>,
     out: &'l mut Vec<RouterTx>,
+    trace: Option<&'l mut Vec<Hop>>,
 }
 
 impl Datapath {
@@ -677,10 +870,28 @@ impl Datapath {
         at: Decided<'_, '_>,
     ) {
         if at.hops >= MAX_HOPS {
+            if let Some(t) = q.trace {
+                t.push(Hop {
+                    kind: HopKind::Router,
+                    node: self
+                        .routers
+                        .get(router)
+                        .map_or_else(String::new, |r| r.router.name()),
+                    port: String::new(),
+                    steps: vec![Step::new(
+                        Stage::Drop,
+                        format!("crossed {MAX_HOPS} routers and wires already"),
+                    )],
+                });
+            }
             return;
         }
         if let Some(r) = self.routers.get(router) {
+            let before = q.trace.is_some().then(|| r.router.counters.snapshot());
             r.router.receive(port, p, &hdr, at.now, q.out);
+            if let (Some(t), Some(before)) = (q.trace, before) {
+                t.push(r.router.trace_hop(port, p, &before, q.out));
+            }
             q.routed
                 .extend(q.out.drain(..).map(|tx| (router, at.hops + 1, tx)));
         }

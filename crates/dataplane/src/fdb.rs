@@ -97,6 +97,19 @@ impl Fdb {
         self.ageing_ms.load(Ordering::Relaxed)
     }
 
+    /// A table of its own holding the same entries (a trace learns in it).
+    pub fn copy(&self) -> Fdb {
+        let fdb = Fdb::new(self.learned_per_port.len(), self.ageing_ms());
+        for (mac, vid, e) in self.entries() {
+            if e.is_static {
+                fdb.insert_static(mac, vid, e.port);
+            } else if e.port.index() < self.learned_per_port.len() {
+                fdb.restore(mac, vid, e.port, e.last_seen_ms);
+            }
+        }
+        fdb
+    }
+
     /// Changes the ageing time; entries keep their last-seen time.
     pub fn set_ageing_ms(&self, ms: u64) {
         self.ageing_ms.store(ms, Ordering::Relaxed);

@@ -24,6 +24,7 @@ pub mod parsed;
 pub mod router;
 pub mod storm;
 mod switch;
+pub mod trace;
 mod vlan;
 
 pub use cache::FlowCache;

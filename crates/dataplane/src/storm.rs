@@ -84,7 +84,7 @@ pub(crate) enum Flood {
 }
 
 /// One port's buckets, one per kind.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct PortBuckets {
     broadcast: Bucket,
     multicast: Bucket,
@@ -115,6 +115,16 @@ pub struct Bucket {
     stamp: AtomicU64,
     /// Starts "full" whatever the rate: the first take clamps it.
     tokens: AtomicU64,
+}
+
+impl Clone for Bucket {
+    /// A bucket holding what this one holds now.
+    fn clone(&self) -> Bucket {
+        Bucket {
+            stamp: AtomicU64::new(self.stamp.load(Ordering::Relaxed)),
+            tokens: AtomicU64::new(self.tokens.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl Default for Bucket {

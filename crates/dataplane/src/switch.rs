@@ -24,6 +24,7 @@ use crate::parsed::Parsed;
 use crate::storm::{
     is_link_protocol, is_relay_probe, reserved_group, Flood, PortBuckets, BPDU_GUARD_MS,
 };
+use crate::trace::{Branch, NormalNotes};
 use crate::vlan::{egress_tag, ingress_vid};
 use crate::{ConfigError, LinkFacts, PortConfig, PortId, PortMode, PortRole, SwitchConfig};
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -178,6 +179,32 @@ impl SwitchCore {
             storm,
             blocked,
         })
+    }
+
+    /// A switch with the same forwarding state and copies of what it
+    /// learned (FDB, filters' lists and connections, storm buckets, BPDU
+    /// blocks), for a trace: what the copy does to its state stays there.
+    pub fn shadow(&self, copies: &mut crate::filter::Copies) -> SwitchCore {
+        let filters = self.filters.load_full().map(|f| {
+            Arc::new(
+                f.iter()
+                    .map(|p| p.as_ref().map(|p| Arc::new(p.copy(copies))))
+                    .collect::<PortFilters>(),
+            )
+        });
+        SwitchCore {
+            forwarding: Arc::new(ArcSwap::new(self.forwarding.load_full())),
+            fdb: self.fdb.copy(),
+            filters: ArcSwapOption::new(filters),
+            storm: self.storm.clone(),
+            blocked: self
+                .blocked
+                .iter()
+                .map(|b| {
+                    std::sync::atomic::AtomicU64::new(b.load(std::sync::atomic::Ordering::Relaxed))
+                })
+                .collect(),
+        }
     }
 
     /// The forwarding state now in force.
@@ -470,6 +497,20 @@ impl SwitchCore {
             // Each such frame takes a token.
             d.uncacheable = true;
         }
+        if let Some(t) = d.trace.as_mut() {
+            let name = |p: PortId| {
+                fw.config
+                    .ports
+                    .get(p.index())
+                    .map_or_else(|| format!("#{}", p.0), |c| c.name.clone())
+            };
+            let mode = |p: PortId| fw.mode(p);
+            t.extend(
+                notes
+                    .normal
+                    .steps(in_port, &name, &mode, fw.relay_in_force(in_port)),
+            );
+        }
         match result {
             Ok(()) => count_egress(counters, frame, &d.egress),
             Err(reason) => {
@@ -669,7 +710,11 @@ impl SwitchCore {
             filters.get(in_port.index()),
             counters.get_mut(in_port.index()),
         ) {
+            let before = d.trace.as_ref().and(f.acl_in.as_ref()).map(|a| a.hits());
             let verdict = f.ingress(frame, now_ms);
+            if let Some(t) = d.trace.as_mut() {
+                t.extend(filter_steps(f, frame, &verdict, before.as_deref(), None));
+            }
             if verdict != FilterVerdict::Pass {
                 c.rx_frames += 1;
                 c.rx_bytes += frame.len() as u64;
@@ -717,10 +762,13 @@ impl SwitchCore {
         let mut generated = Vec::new();
         let rewritten = &mut d.scratch;
         let rewrites = &d.rewrites;
+        let trace = &mut d.trace;
+        let fw = trace.is_some().then(|| self.forwarding.load_full());
         d.egress.retain(|e| {
             let Some(Some(f)) = filters.get(e.port.index()) else {
                 return true;
             };
+            let before = trace.as_ref().and(f.acl_out.as_ref()).map(|a| a.hits());
             let verdict = match (e.rewrite as usize)
                 .checked_sub(1)
                 .and_then(|i| rewrites.get(i))
@@ -735,6 +783,20 @@ impl SwitchCore {
                 }
                 None => f.egress(frame, now_ms),
             };
+            if let (Some(t), Some(fw)) = (trace.as_mut(), fw.as_ref()) {
+                let name = fw
+                    .config
+                    .ports
+                    .get(e.port.index())
+                    .map_or("?", |p| p.name.as_str());
+                t.extend(filter_steps(
+                    f,
+                    frame,
+                    &verdict,
+                    before.as_deref(),
+                    Some(name),
+                ));
+            }
             if verdict == FilterVerdict::Pass {
                 return true;
             }
@@ -781,7 +843,12 @@ impl SwitchCore {
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
-        if in_port.index() >= fw.config.ports.len() || counters.len() < fw.config.ports.len() {
+        // A trace takes the whole pipeline every time: a cached decision
+        // says nothing of why (and would count its flows' hits for real).
+        if in_port.index() >= fw.config.ports.len()
+            || counters.len() < fw.config.ports.len()
+            || d.trace.is_some()
+        {
             return self.process_keyed(fw, counters, in_port, frame, now_ms, d, None);
         }
         if fw.flows.is_active() {
@@ -945,12 +1012,15 @@ impl SwitchCore {
         }
         let port = fw.port(in_port);
         let vid = ingress_vid(&port.vlan, frame.vlan()).ok_or(DropReason::VlanIngress)?;
+        notes.normal.vid = Some(vid);
         let from_uplink = Some(in_port) == fw.uplink;
 
         // Who really sent it: a frame from the uplink whose source is one of
         // our downlinks came back from the relay.
         let limit = fw.port(in_port).mac_limit;
-        let reflected_from = match self.fdb.observe(src, vid, in_port, from_uplink, now, limit) {
+        let learned = self.fdb.observe(src, vid, in_port, from_uplink, now, limit);
+        notes.normal.learned = Some(learned);
+        let reflected_from = match learned {
             LearnOutcome::Reflected { sender } => Some(sender),
             // Forwarded all the same: a full port (a busy uplink above all)
             // must not blackhole new stations, only stop remembering them.
@@ -975,23 +1045,49 @@ impl SwitchCore {
                 out.fw.uplink.ok_or(DropReason::NoUplink)?
             };
             out.push(to);
+            notes.normal.branch = Some(Branch::Passthru);
             return Ok(reflected_from);
         }
+        notes.normal.reflected_from = reflected_from;
+        let unicast = !dst.is_multicast();
+        let role = out.fw.port(in_port).role;
+        let looks_up = matches!(role, PortRole::Uplink | PortRole::Downlink(PortMode::Veb));
+        let found = if unicast && looks_up {
+            let found = out.fdb.lookup(dst, vid, now);
+            notes.normal.lookup = Some(found);
+            found
+        } else {
+            None
+        };
 
-        match (out.fw.port(in_port).role, dst.is_multicast()) {
+        match (role, dst.is_multicast()) {
             (PortRole::Downlink(PortMode::Veb), true) => {
+                notes.normal.branch = Some(Branch::VebGroup);
                 if out.fw.uplink.is_some() {
                     out.push_uplink()?;
                 }
                 out.push_mode(PortMode::Veb, in_port);
             }
-            (PortRole::Downlink(_), true) => out.push_uplink()?,
-            (PortRole::Downlink(PortMode::Veb), false) => match out.fdb.lookup(dst, vid, now) {
-                Some(q) if q == in_port => out.hairpin(in_port)?,
-                Some(q) if out.fw.mode(q) == Some(PortMode::Veb) => out.push(q),
+            (PortRole::Downlink(_), true) => {
+                notes.normal.branch = Some(Branch::GroupToUplink);
+                out.push_uplink()?
+            }
+            (PortRole::Downlink(PortMode::Veb), false) => match found {
+                Some(q) if q == in_port => {
+                    notes.normal.branch = Some(Branch::Hairpin);
+                    out.hairpin(in_port)?
+                }
+                Some(q) if out.fw.mode(q) == Some(PortMode::Veb) => {
+                    notes.normal.branch = Some(Branch::VebLocal);
+                    out.push(q)
+                }
                 // The uplink, or a local port that is not ours to switch to (kernel: xmit_world).
-                Some(_) => out.push_uplink()?,
+                Some(_) => {
+                    notes.normal.branch = Some(Branch::VebNotLocal);
+                    out.push_uplink()?
+                }
                 None => {
+                    notes.normal.branch = Some(Branch::VebFlood);
                     notes.flooded = true;
                     if out.fw.uplink.is_some() {
                         out.push_uplink()?;
@@ -999,17 +1095,28 @@ impl SwitchCore {
                     out.push_mode(PortMode::Veb, in_port);
                 }
             },
-            (PortRole::Downlink(_), false) => out.push_uplink()?,
+            (PortRole::Downlink(_), false) => {
+                notes.normal.branch = Some(Branch::ToUplink);
+                out.push_uplink()?
+            }
             (PortRole::Uplink, true) => {
+                notes.normal.branch = Some(Branch::UplinkGroup);
                 out.flood_from_uplink(reflected_from, false);
                 if out.fw.port(in_port).relay {
                     out.push(in_port);
                 }
             }
-            (PortRole::Uplink, false) => match out.fdb.lookup(dst, vid, now) {
-                Some(q) if q == in_port => out.hairpin(in_port)?,
-                Some(q) => out.deliver_reflected_unicast(reflected_from, q)?,
+            (PortRole::Uplink, false) => match found {
+                Some(q) if q == in_port => {
+                    notes.normal.branch = Some(Branch::Hairpin);
+                    out.hairpin(in_port)?
+                }
+                Some(q) => {
+                    notes.normal.branch = Some(Branch::UplinkKnown);
+                    out.deliver_reflected_unicast(reflected_from, q)?
+                }
                 None => {
+                    notes.normal.branch = Some(Branch::UplinkFlood);
                     notes.flooded = true;
                     out.flood_from_uplink(reflected_from, true);
                     if out.fw.port(in_port).relay {
@@ -1025,6 +1132,62 @@ impl SwitchCore {
     }
 }
 
+/// What a port's filters did with a frame, for a trace: the guard's and
+/// the list's verdicts, naming the rule that decided. `out`: the
+/// receiving port, for an outbound list (`None`: the inbound side).
+fn filter_steps(
+    f: &PortFilter,
+    frame: &Parsed<'_>,
+    verdict: &FilterVerdict,
+    before: Option<&[(u64, u64)]>,
+    out: Option<&str>,
+) -> Vec<crate::trace::Step> {
+    use crate::trace::{Stage, Step};
+    let mut v = Vec::new();
+    let word = |verdict: &FilterVerdict| match verdict {
+        FilterVerdict::Pass => "allowed".to_string(),
+        FilterVerdict::Drop(r) => format!("dropped ({})", r.as_str()),
+        FilterVerdict::Reject(_) => {
+            "rejected (an ICMP error or TCP reset answers the sender)".to_string()
+        }
+    };
+    if out.is_none() {
+        if let Some(g) = &f.guard {
+            if let Err(r) = g.check(frame) {
+                v.push(Step::new(Stage::Guard, format!("dropped: {}", r.as_str())));
+                return v;
+            }
+            v.push(Step::new(
+                Stage::Guard,
+                "source MAC and address are the port's own",
+            ));
+        }
+    }
+    let acl = if out.is_some() { &f.acl_out } else { &f.acl_in };
+    let (stage, side) = match out {
+        Some(p) => (Stage::AclOut, format!("to port {p}: ")),
+        None => (Stage::AclIn, String::new()),
+    };
+    match (acl, before) {
+        (Some(acl), Some(before)) => {
+            let which = if frame.l3().is_none() {
+                "not IP: lists judge IP only".to_string()
+            } else {
+                crate::trace::acl_rule(acl, before)
+            };
+            v.push(Step::new(
+                stage,
+                format!("{side}{}: {which}", word(verdict)),
+            ));
+        }
+        _ if *verdict != FilterVerdict::Pass => {
+            v.push(Step::new(stage, format!("{side}{}", word(verdict))));
+        }
+        _ => {}
+    }
+    v
+}
+
 /// What the switch's own forwarding noticed about a frame besides where
 /// it goes.
 #[derive(Debug, Default, Clone, Copy)]
@@ -1033,6 +1196,8 @@ struct Notes {
     unlearned: bool,
     /// An unknown unicast, flooded.
     flooded: bool,
+    /// Which rule applied, for a trace.
+    normal: NormalNotes,
 }
 
 /// One switch for one thread: a [`SwitchCore`] with its own counters. The

@@ -79,6 +79,15 @@ impl Zone {
         }
     }
 
+    /// A table of its own holding the same connections, for a trace to
+    /// change without touching this one.
+    pub fn copy(&self) -> Zone {
+        Zone {
+            ct: Mutex::new(self.lock().clone()),
+            full_drops: AtomicU64::new(0),
+        }
+    }
+
     /// Every connection, for `vepa conntrack show`.
     pub fn connections(&self) -> Vec<Conn> {
         self.lock().connections()
@@ -125,6 +134,12 @@ impl Acl {
             stateful,
             hits,
         }
+    }
+
+    /// The same list with counters of its own, all zero (a trace reads
+    /// which rule it counted).
+    pub fn copy(&self) -> Acl {
+        Acl::new(&self.name, self.rules.clone(), self.default, self.stateful)
     }
 
     /// Whether any rule asks for a connection state (which makes tracking necessary).

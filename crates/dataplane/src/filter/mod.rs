@@ -37,6 +37,42 @@ pub enum FilterVerdict {
     Reject(Vec<u8>),
 }
 
+/// The lists and connection tables copied so far for one trace: a list
+/// or a table several places share is copied once and shared again.
+#[derive(Default)]
+pub struct Copies {
+    acls: Vec<(usize, Arc<Acl>)>,
+    zones: Vec<(usize, Arc<Zone>)>,
+}
+
+impl Copies {
+    pub fn acl(&mut self, a: &Arc<Acl>) -> Arc<Acl> {
+        let key = Arc::as_ptr(a) as usize;
+        if let Some((_, c)) = self.acls.iter().find(|(k, _)| *k == key) {
+            return Arc::clone(c);
+        }
+        let c = Arc::new(a.copy());
+        self.acls.push((key, Arc::clone(&c)));
+        c
+    }
+
+    pub fn zone(&mut self, z: &Arc<Zone>) -> Arc<Zone> {
+        let key = Arc::as_ptr(z) as usize;
+        if let Some((_, c)) = self.zones.iter().find(|(k, _)| *k == key) {
+            return Arc::clone(c);
+        }
+        let c = Arc::new(z.copy());
+        self.zones.push((key, Arc::clone(&c)));
+        c
+    }
+
+    /// The copy made of `a`, if one was.
+    pub fn copied_acl(&self, a: &Arc<Acl>) -> Option<&Arc<Acl>> {
+        let key = Arc::as_ptr(a) as usize;
+        self.acls.iter().find(|(k, _)| *k == key).map(|(_, c)| c)
+    }
+}
+
 /// The filters of one switch port.
 #[derive(Debug)]
 pub struct PortFilter {
@@ -52,6 +88,19 @@ pub struct PortFilter {
 }
 
 impl PortFilter {
+    /// Copies of the lists and the connection table (lists shared
+    /// between ports stay shared in the copy through `copies`, keyed by
+    /// address): what a trace runs on, so it changes nothing real.
+    pub fn copy(&self, copies: &mut Copies) -> PortFilter {
+        PortFilter {
+            guard: self.guard.clone(),
+            acl_in: self.acl_in.as_ref().map(|a| copies.acl(a)),
+            acl_out: self.acl_out.as_ref().map(|a| copies.acl(a)),
+            zone: copies.zone(&self.zone),
+            stateful: self.stateful,
+        }
+    }
+
     /// A frame the port sends into the switch.
     pub fn ingress(&self, frame: &Parsed<'_>, now: u64) -> FilterVerdict {
         if let Some(g) = &self.guard {

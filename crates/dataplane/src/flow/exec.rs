@@ -64,6 +64,9 @@ pub struct Decision {
     /// A buffer to write a rewritten copy in, to judge it (kept between
     /// frames, so nothing is allocated per frame).
     pub(crate) scratch: Vec<u8>,
+    /// While tracing: why the pipeline decided what it did (and the
+    /// flows' counters and meters are left alone). `None` when forwarding.
+    pub(crate) trace: Option<Vec<crate::trace::Step>>,
 }
 
 /// A frame the switch originates.
@@ -155,13 +158,32 @@ impl Exec<'_, '_> {
                 .and_then(|t| t.lookup(&w.key))
                 .cloned();
             let Some(rule) = rule else {
+                if let Some(t) = self.d.trace.as_mut() {
+                    t.push(crate::trace::Step::new(
+                        crate::trace::Stage::Flow,
+                        format!(
+                            "table {table}: no flow matches; the table-miss policy {}",
+                            match self.pipeline.miss {
+                                Miss::Normal => "hands it to NORMAL",
+                                Miss::Drop => "drops it",
+                            }
+                        ),
+                    ));
+                }
                 match self.pipeline.miss {
                     Miss::Normal => self.output(&mut w, OutPort::Normal, table, 0, normal),
                     Miss::Drop => {}
                 }
                 return self.verdict(DropReason::TableMiss);
             };
-            rule.stats.hit(self.frame.len(), self.now_ms);
+            match self.d.trace.as_mut() {
+                Some(t) => t.push(crate::trace::Step {
+                    stage: crate::trace::Stage::Flow,
+                    detail: format!("table {table}:"),
+                    rule: Some(Arc::clone(&rule)),
+                }),
+                None => rule.stats.hit(self.frame.len(), self.now_ms),
+            }
             self.miss_entry = rule.priority == 0 && rule.matcher.specificity() == 0;
             self.d.rules.push(Arc::clone(&rule.stats));
             let mut next = None;
@@ -180,6 +202,17 @@ impl Exec<'_, '_> {
                     Instruction::Meter(id) => {
                         // Time decides, so the decision is not cached.
                         self.d.uncacheable = true;
+                        if let Some(t) = self.d.trace.as_mut() {
+                            // A trace takes no token: it would change the
+                            // meter's rate for real traffic.
+                            t.push(crate::trace::Step::new(
+                                crate::trace::Stage::Flow,
+                                format!(
+                                    "meter {id}: not applied in a trace (assumed within its rate)"
+                                ),
+                            ));
+                            continue;
+                        }
                         let pass = self
                             .pipeline
                             .meter(*id)

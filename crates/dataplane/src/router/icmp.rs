@@ -13,7 +13,7 @@ const ICMP_BURST: u64 = 100;
 const DEFAULT_TTL: u8 = 64;
 
 /// A token bucket for ICMP errors (in thousandths of a token).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Limiter {
     tokens: u64,
     at_ms: u64,

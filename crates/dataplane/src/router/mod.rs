@@ -116,7 +116,25 @@ pub struct RouterCounters {
     pub drops: [AtomicU64; RouterDrop::COUNT],
 }
 
+/// [`RouterCounters`] read at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub forwarded: u64,
+    pub delivered: u64,
+    pub icmp_errors: u64,
+    pub drops: [u64; RouterDrop::COUNT],
+}
+
 impl RouterCounters {
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            forwarded: self.forwarded.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            icmp_errors: self.icmp_errors.load(Ordering::Relaxed),
+            drops: std::array::from_fn(|i| self.drops[i].load(Ordering::Relaxed)),
+        }
+    }
+
     fn drop(&self, r: RouterDrop) {
         self.drops[r as usize].fetch_add(1, Ordering::Relaxed);
     }
@@ -205,6 +223,122 @@ impl Router {
         n.retain_ports(t.config.ports.len());
         self.tables.store(Arc::new(t));
         Ok(())
+    }
+
+    /// A router with the same tables and copies of its neighbors, filter
+    /// and ICMP budget, counting from zero: what a trace runs, so nothing
+    /// it does reaches this one.
+    pub fn shadow(&self, copies: &mut crate::filter::Copies) -> Router {
+        let filter = self.filter.load_full().map(|f| {
+            Arc::new(RouterFilter {
+                acl: copies.acl(&f.acl),
+                zone: copies.zone(&f.zone),
+            })
+        });
+        Router {
+            tables: ArcSwap::new(self.tables.load_full()),
+            filter: ArcSwapOption::new(filter),
+            neighbors: Mutex::new(self.lock_neighbors().clone()),
+            limiter: Mutex::new(
+                self.limiter
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+            ),
+            ident: AtomicU16::new(self.ident.load(Ordering::Relaxed)),
+            counters: RouterCounters::default(),
+        }
+    }
+
+    /// What this router just did with frame `eth` on port `port`, for a
+    /// trace: its counters were `before`, and it sent `sent`.
+    pub fn trace_hop(
+        &self,
+        port: usize,
+        eth: &Parsed<'_>,
+        before: &CounterSnapshot,
+        sent: &[RouterTx],
+    ) -> crate::trace::Hop {
+        use crate::trace::{Hop, HopKind, Stage, Step};
+        let t = self.tables.load();
+        let now = self.counters.snapshot();
+        let port_name = |i: usize| {
+            t.config
+                .ports
+                .get(i)
+                .map_or_else(|| format!("#{i}"), |p| p.name.clone())
+        };
+        let mut steps = vec![Step::new(Stage::Ingress, crate::trace::describe_frame(eth))];
+        let dst = eth.l3().map(|p| p.dst);
+        if now.forwarded > before.forwarded {
+            if let Some(dst) = dst {
+                let route = match t.lookup(&dst) {
+                    Some((prefix, hop)) => match hop.via {
+                        Some(gw) => {
+                            format!("route {prefix} via {gw} out port {}", port_name(hop.port))
+                        }
+                        None => format!("route {prefix} on-link out port {}", port_name(hop.port)),
+                    },
+                    None => "no route".to_string(),
+                };
+                steps.push(Step::new(Stage::Router, route));
+            }
+            if let Some(ttl) = eth.ttl() {
+                steps.push(Step::new(
+                    Stage::Router,
+                    format!("TTL {ttl} → {}", ttl.saturating_sub(1)),
+                ));
+            }
+        }
+        if now.delivered > before.delivered {
+            steps.push(Step::new(
+                Stage::Router,
+                "addressed to the router itself: answered or taken in",
+            ));
+        }
+        if now.icmp_errors > before.icmp_errors {
+            steps.push(Step::new(
+                Stage::Router,
+                "answers the sender with an ICMP error",
+            ));
+        }
+        for r in RouterDrop::ALL {
+            if now.drops[r as usize] > before.drops[r as usize] {
+                steps.push(Step::new(Stage::Drop, r.as_str()));
+            }
+        }
+        for tx in sent {
+            let what = match Parsed::new(&tx.frame) {
+                Some(f) if f.ethertype() == EtherType::ARP => {
+                    format!(
+                        "port {}: an ARP packet ({} > {})",
+                        port_name(tx.port),
+                        f.src(),
+                        f.dst()
+                    )
+                }
+                Some(f) => format!("port {}: {} > {}", port_name(tx.port), f.src(), f.dst()),
+                None => format!("port {}", port_name(tx.port)),
+            };
+            steps.push(Step::new(Stage::Output, what));
+        }
+        if sent.is_empty() && steps.len() == 1 {
+            steps.push(Step::new(
+                Stage::Drop,
+                "ignored: not for this router's MAC, or a protocol it does not route",
+            ));
+        } else if sent.is_empty() && now.forwarded > before.forwarded {
+            steps.push(Step::new(
+                Stage::Router,
+                "the next hop's MAC is not known yet: the packet waits for its answer",
+            ));
+        }
+        Hop {
+            kind: HopKind::Router,
+            node: t.config.name.clone(),
+            port: port_name(port),
+            steps,
+        }
     }
 
     /// Filters what the router forwards (`None`: everything routable passes).

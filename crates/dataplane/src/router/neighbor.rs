@@ -66,7 +66,7 @@ impl NeighborState {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Entry {
     mac: Option<MacAddr>,
     confirmed_ms: u64,
@@ -108,7 +108,7 @@ pub struct NeighborRow {
     pub age_ms: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Neighbors {
     map: FxHashMap<(usize, IpAddr), Entry>,
     limit: usize,
@@ -120,7 +120,7 @@ pub struct Neighbors {
     queued: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct PortEntries {
     count: usize,
     order: std::collections::VecDeque<IpAddr>,
