@@ -94,6 +94,9 @@ _vepa() {
             vepa,switch)
                 cmd="vepa__subcmd__switch"
                 ;;
+            vepa,trace)
+                cmd="vepa__subcmd__trace"
+                ;;
             vepa,tunnel)
                 cmd="vepa__subcmd__tunnel"
                 ;;
@@ -315,6 +318,9 @@ _vepa() {
                 ;;
             vepa__subcmd__help,switch)
                 cmd="vepa__subcmd__help__subcmd__switch"
+                ;;
+            vepa__subcmd__help,trace)
+                cmd="vepa__subcmd__help__subcmd__trace"
                 ;;
             vepa__subcmd__help,tunnel)
                 cmd="vepa__subcmd__help__subcmd__tunnel"
@@ -716,7 +722,7 @@ _vepa() {
 
     case "${cmd}" in
         vepa)
-            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2074,7 +2080,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help)
-            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture completions man help"
+            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3042,6 +3048,20 @@ _vepa() {
         vepa__subcmd__help__subcmd__switch__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__trace)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -5144,6 +5164,48 @@ _vepa() {
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__trace)
+            opts="-o -h --pcap --packet --output --socket --url --token-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --packet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0

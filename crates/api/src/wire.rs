@@ -661,6 +661,62 @@ pub struct EvbView {
     pub vdp_rka: u8,
 }
 
+/// What to trace: a flow in `ovs-ofctl` syntax, or a frame's bytes in hex
+/// (one of the two).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TraceRequest {
+    /// e.g. `icmp,dl_src=02:00:00:00:00:01,nw_dst=10.0.0.3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+    /// The whole Ethernet frame, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<String>,
+}
+
+/// One thing the pipeline did with a traced frame, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TraceStep {
+    /// `ingress`, `guard`, `acl_in`, `vlan`, `flow`, `learn`, `fdb`,
+    /// `normal`, `router`, `acl_out`, `output`, `controller`, `link` or `drop`.
+    pub stage: String,
+    pub detail: String,
+}
+
+/// The frame (or a copy) entering one switch or router.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TraceHop {
+    /// `switch` or `router`.
+    pub kind: String,
+    pub name: String,
+    /// The port it came in by.
+    pub port: String,
+    pub steps: Vec<TraceStep>,
+}
+
+/// A copy that would leave on a port's device.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TraceOutput {
+    pub switch: String,
+    pub port: String,
+    pub bytes: usize,
+    /// The copy in one line (MACs, VLAN, addresses).
+    pub frame: String,
+}
+
+/// What `vepa trace` found: every hop in order and what would leave.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TraceResult {
+    pub switch: String,
+    pub port: String,
+    /// The traced frame in one line.
+    pub frame: String,
+    pub hops: Vec<TraceHop>,
+    pub outputs: Vec<TraceOutput>,
+    pub to_controller: usize,
+    pub to_link_agent: usize,
+}
+
 /// What `vepa relay probe` found: whether the adjacent bridge on a switch's
 /// uplink hands frames back down the port they came in on.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -36,7 +36,9 @@ use vepa_dataplane::{PortCounters, PortId, Switch, SwitchConfig, SwitchCore};
 use vepa_host::devices::{self, Device, DeviceSpec, Owner, PortKey};
 use vepa_io::{CapturePoint, Forwarder, LiveCounters};
 
+mod trace;
 mod views;
+pub use trace::frame_of as trace_frame_of;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
@@ -80,6 +82,8 @@ struct Running {
     live: Arc<LiveCounters>,
     /// Switch and port names in the forwarder's order.
     layout: Vec<(String, Vec<String>)>,
+    /// What the workers run, for `vepa trace`.
+    datapath: vepa_dataplane::Datapath,
 }
 
 /// Flow-by-flow edits of one switch not yet in the store.
@@ -789,6 +793,7 @@ impl Engine {
             fwd.set_link_inbox(Arc::clone(inbox));
         }
         let live = fwd.live();
+        let datapath = fwd.datapath();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let spawned = std::thread::Builder::new()
@@ -804,6 +809,7 @@ impl Engine {
                     thread,
                     live,
                     layout: layout(&self.desired),
+                    datapath,
                 })
             }
             Err(e) => tracing::error!(error = %e, "cannot start the forwarder thread"),

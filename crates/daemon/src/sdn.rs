@@ -33,6 +33,22 @@ fn flow_error(switch: &str, e: FlowError) -> ChangeError {
 }
 
 impl Engine {
+    /// Flow `id` of table `table` on `switch`, in `ovs-ofctl` syntax with
+    /// `names` for its ports (a trace names the flows that matched).
+    pub(crate) fn flow_text(
+        &self,
+        switch: &str,
+        table: u8,
+        id: u64,
+        names: &[String],
+    ) -> Option<String> {
+        let sdn = self.sdn.get(switch)?;
+        let r = sdn.pipeline.table(table)?.iter().find(|r| r.id == id)?;
+        Some(format_flow(&spec_of(r), PortNames(names)))
+    }
+}
+
+impl Engine {
     /// The pipelines `new` asks for: kept where a switch's flows, groups and
     /// ports are as before, rebuilt from text (counters carried over) where not.
     pub(super) fn pipelines_for(

@@ -12,11 +12,9 @@
 //! ([`Step`]s): the filters, the flows that matched, NORMAL's mode rule
 //! and FDB lookup, the router's route and next hop, the copies made.
 
-use crate::flow::Rule;
 use crate::parsed::Parsed;
 use crate::{DropReason, LearnOutcome, PortId, PortMode};
 use std::fmt::Write as _;
-use std::sync::Arc;
 use vepa_packet::EtherType;
 
 /// Where a step happens.
@@ -78,9 +76,10 @@ impl Stage {
 pub struct Step {
     pub stage: Stage,
     pub detail: String,
-    /// The flow that matched (for [`Stage::Flow`]), for the caller to
-    /// print in its own syntax after `detail`.
-    pub rule: Option<Arc<Rule>>,
+    /// The flow that matched (for [`Stage::Flow`]): its table and id
+    /// ([`Rule::id`](crate::flow::Rule)), for the caller to print in its
+    /// own syntax after `detail`.
+    pub rule: Option<(u8, u64)>,
 }
 
 impl Step {
@@ -318,7 +317,35 @@ pub fn describe_frame(p: &Parsed<'_>) -> String {
 /// A drop reason as the trace's last word (the name `vepa stats` and
 /// the metrics use).
 pub fn drop_detail(r: DropReason) -> String {
-    r.as_str().to_string()
+    use DropReason as D;
+    let why = match r {
+        D::Malformed => "shorter than its headers say",
+        D::InvalidSource => "the source MAC is a group address",
+        D::VlanIngress => "the port is not a member of the frame's VLAN",
+        D::NoHairpin => {
+            "its only way is back out its ingress port, and reflective relay is off there"
+        }
+        D::PrivateIsolation => "a reflected frame would join two local ports, one of them private",
+        D::AlreadyDelivered => "the veb ports had it already on its way out",
+        D::NoUplink => "the mode sends it to the uplink, and the switch has none",
+        D::NoDestination => "no port in its VLAN is left to send it to",
+        D::TableMiss => "no flow matched and the table-miss policy drops",
+        D::FlowDrop => "the flows sent it nowhere",
+        D::AclDrop => "an access list dropped it",
+        D::ReservedGroup => "a link-local group address the switch does not forward",
+        D::LinkProtocol => "a link protocol from a port without a link agent",
+        D::BpduGuard => "the port's BPDU guard blocks it",
+        D::VdpUnassociated => "no VSI the station associated over VDP covers its source",
+        D::StormBroadcast | D::StormMulticast | D::StormUnknownUnicast => {
+            "over the port's storm-control rate"
+        }
+        _ => "",
+    };
+    if why.is_empty() {
+        r.as_str().to_string()
+    } else {
+        format!("{}: {why}", r.as_str())
+    }
 }
 
 /// Which rule of `acl` counted a packet since `before` (its counters

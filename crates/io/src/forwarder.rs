@@ -201,6 +201,12 @@ impl Forwarder {
         self.epoch = epoch;
     }
 
+    /// The datapath the workers run (sharing its switches and routers),
+    /// for a trace to shadow.
+    pub fn datapath(&self) -> Datapath {
+        self.datapath.clone()
+    }
+
     /// Counters of the running forwarder, readable from another thread.
     pub fn live(&self) -> Arc<LiveCounters> {
         Arc::clone(&self.live)

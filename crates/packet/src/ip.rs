@@ -493,6 +493,24 @@ pub fn tcp_segment(
     t
 }
 
+/// A UDP datagram with its checksum (0 computed is sent as 0xffff).
+pub fn udp_datagram(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let len = 8 + data.len();
+    let mut u = Vec::with_capacity(len);
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&(len.min(0xffff) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(data);
+    let s = pseudo_sum(src, dst, PROTO_UDP, u.len());
+    let c = match finish(sum_words(s, &u)) {
+        0 => 0xffff,
+        c => c,
+    };
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    u
+}
+
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
 pub const TCP_RST: u8 = 0x04;

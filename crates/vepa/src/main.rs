@@ -339,6 +339,21 @@ enum Command {
         #[arg(short = 'c', value_name = "N")]
         count: Option<u64>,
     },
+    /// What forwarding would do with a frame, stage by stage, without sending it
+    ///
+    /// Runs the frame through the real pipeline (on copies of what the
+    /// switches learned, so nothing is learned, counted or sent) and prints
+    /// each stage: the port's guard and ACL, the VLAN, the flows that
+    /// matched, NORMAL's mode rule and FDB lookup, routers (route, next hop,
+    /// TTL), outbound ACLs, and the copies that would leave or the drop
+    /// reason. Like ovs-appctl ofproto/trace.
+    ///
+    /// Examples:
+    ///   vepa trace s1/vm1 icmp,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,nw_dst=10.0.0.2
+    ///   vepa trace s1/vm1 arp,dl_dst=ff:ff:ff:ff:ff:ff,arp_tpa=10.0.0.2
+    ///   vepa trace s1/up --pcap seen.pcap --packet 3 -o json
+    #[command(verbatim_doc_comment)]
+    Trace(client::trace::TraceArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     ///
     /// bash:  vepa completions bash > /etc/bash_completion.d/vepa
@@ -495,6 +510,7 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
             force,
         } => client::apply(&client()?, &file, dry_run, force),
         Command::Export => client::export(&client()?),
+        Command::Trace(a) => client::trace::trace(&client()?, a),
         Command::Capture { port, file, count } => client::capture(&client()?, &port, file, count),
         Command::Demo => demo::run(),
         Command::Completions { shell } => {

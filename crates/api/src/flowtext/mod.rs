@@ -9,6 +9,7 @@
 //! on what it writes.
 
 mod format;
+mod packet;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -16,6 +17,7 @@ mod tests;
 pub use format::{
     format_actions, format_flow, format_group, format_match, format_meter, format_out_port,
 };
+pub use packet::frame_of_flow;
 pub use parse::{parse_flow, parse_group, parse_meter, ParsedFlow};
 
 /// A flow or group text that could not be read: which part, and why.

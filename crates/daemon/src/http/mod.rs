@@ -23,6 +23,7 @@ mod routers;
 pub mod state;
 mod switches;
 mod topology;
+mod trace;
 mod tunnels;
 
 pub use auth::{peer_allowed, require_group, require_token, Peer};
@@ -95,6 +96,7 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         link::lldp,
         link::relay_probe,
         link::vdp,
+        trace::trace,
         log::get,
         log::set
     ),
@@ -218,6 +220,10 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route("/v1/vdp", get(link::vdp))
         .route("/v1/log", get(log::get).put(log::set))
         .route("/v1/switches/{switch}/relay-probe", post(link::relay_probe))
+        .route(
+            "/v1/switches/{switch}/ports/{port}/trace",
+            post(trace::trace),
+        )
         .route("/v1/hosts", get(tunnels::hosts))
         .route("/v1/stats", get(topology::stats))
         .route("/v1/topology", get(topology::topology))

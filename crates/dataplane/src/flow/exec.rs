@@ -180,7 +180,7 @@ impl Exec<'_, '_> {
                 Some(t) => t.push(crate::trace::Step {
                     stage: crate::trace::Stage::Flow,
                     detail: format!("table {table}:"),
-                    rule: Some(Arc::clone(&rule)),
+                    rule: Some((rule.table, rule.id)),
                 }),
                 None => rule.stats.hit(self.frame.len(), self.now_ms),
             }

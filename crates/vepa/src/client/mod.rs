@@ -6,8 +6,10 @@ pub mod acls;
 pub mod flows;
 pub mod http;
 pub mod link;
+mod pcapfile;
 pub mod routers;
 mod show;
+pub mod trace;
 pub mod vm;
 
 use anyhow::{bail, Context, Result};
@@ -297,7 +299,7 @@ pub enum FdbCmd {
 }
 
 /// A path segment, percent-encoded.
-fn seg(s: &str) -> String {
+pub(crate) fn seg(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -321,7 +323,7 @@ pub(super) fn print_result(r: &ApplyResult) {
     }
 }
 
-fn print_json(v: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(v: &impl serde::Serialize) -> Result<()> {
     say!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
@@ -670,23 +672,32 @@ pub fn export(c: &Client) -> Result<()> {
     Ok(())
 }
 
+/// A port named as SWITCH/PORT, or as PORT when only one switch has
+/// one of that name; `what` is the command, for its errors.
+pub fn resolve_port(c: &Client, target: &str, what: &str) -> Result<(String, String)> {
+    if let Some((s, p)) = target.split_once('/') {
+        if s.is_empty() || p.is_empty() {
+            bail!("{what}: '{target}': expected SWITCH/PORT");
+        }
+        return Ok((s.to_string(), p.to_string()));
+    }
+    let all: Vec<PortView> = c.get("/v1/ports")?;
+    let hits: Vec<&PortView> = all.iter().filter(|v| v.spec.name == target).collect();
+    match hits.as_slice() {
+        [one] => Ok((one.switch.clone(), target.to_string())),
+        [] => Err(anyhow::Error::new(http::Refused {
+            status: hyper::StatusCode::NOT_FOUND,
+            message: format!(
+                "{what}: no port '{target}' on any switch (vepa port show lists them)"
+            ),
+        })),
+        _ => bail!("{what}: several switches have a port '{target}'; say which, as SWITCH/PORT"),
+    }
+}
+
 /// `vepa capture SWITCH/PORT`: pcap to a file or stdout.
 pub fn capture(c: &Client, target: &str, file: Option<PathBuf>, count: Option<u64>) -> Result<()> {
-    let (switch, port) = match target.split_once('/') {
-        Some((s, p)) => (s.to_string(), p.to_string()),
-        None => {
-            // A bare port name is fine when one switch has it.
-            let all: Vec<PortView> = c.get("/v1/ports")?;
-            let hits: Vec<&PortView> = all.iter().filter(|v| v.spec.name == target).collect();
-            match hits.as_slice() {
-                [one] => (one.switch.clone(), target.to_string()),
-                [] => bail!("capture: no port '{target}' on any switch"),
-                _ => bail!(
-                    "capture: several switches have a port '{target}'; say which, as SWITCH/PORT"
-                ),
-            }
-        }
-    };
+    let (switch, port) = resolve_port(c, target, "capture")?;
     let (switch, port) = (switch.as_str(), port.as_str());
     let mut path = format!("/v1/switches/{}/ports/{}/capture", seg(switch), seg(port));
     if let Some(n) = count {
