@@ -229,9 +229,17 @@ fn a_trace_reads_a_flow_and_explains_each_stage() {
     );
     // A flow that matches is named as ovs-ofctl writes it, and its
     // counters do not move: a trace is not traffic.
-    b.d.ok(&["flow", "add", &b.sw, "priority=300,icmp,nw_dst=10.31.0.2,actions=drop"]);
+    b.d.ok(&[
+        "flow",
+        "add",
+        &b.sw,
+        "priority=300,icmp,nw_dst=10.31.0.2,actions=drop",
+    ]);
     let text = b.d.ok(&["trace", &port, &flow]);
-    assert!(text.contains("flow       table 0: priority=300,icmp,nw_dst=10.31.0.2"), "{text}");
+    assert!(
+        text.contains("flow       table 0: priority=300,icmp,nw_dst=10.31.0.2"),
+        "{text}"
+    );
     assert!(text.contains("Result: nothing leaves: flow_drop"), "{text}");
     let dump = b.d.ok(&["flow", "dump", &b.sw]);
     assert!(dump.contains("n_packets=0"), "{dump}");

@@ -661,6 +661,16 @@ pub struct EvbView {
     pub vdp_rka: u8,
 }
 
+/// A port mirror and what it has sent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MirrorView {
+    pub switch: String,
+    pub mirror: crate::topology::MirrorSpec,
+    /// Copies sent, and their bytes (0 on a switch the kernel forwards).
+    pub packets: u64,
+    pub bytes: u64,
+}
+
 /// What to trace: a flow in `ovs-ofctl` syntax, or a frame's bytes in hex
 /// (one of the two).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -395,6 +395,33 @@ pub fn render_capture_drops(out: &mut String, captures: &[(String, String, u64)]
     }
 }
 
+/// What each port mirror sent.
+pub fn render_mirrors(out: &mut String, mirrors: &[vepa_api::wire::MirrorView]) {
+    for (name, help, bytes) in [
+        (
+            "vepa_mirror_packets_total",
+            "Copies a port mirror sent to its output.",
+            false,
+        ),
+        (
+            "vepa_mirror_bytes_total",
+            "Bytes of the copies a port mirror sent.",
+            true,
+        ),
+    ] {
+        family(out, name, "counter", help);
+        for m in mirrors {
+            let _ = writeln!(
+                out,
+                "{name}{{switch=\"{}\",mirror=\"{}\"}} {}",
+                esc(&m.switch),
+                esc(&m.mirror.name),
+                if bytes { m.bytes } else { m.packets }
+            );
+        }
+    }
+}
+
 /// Connection-tracking zones: entries in use and the most each may hold.
 pub fn render_conntrack(out: &mut String, zones: &[(String, usize, usize)]) {
     for (name, help, get) in [

@@ -168,6 +168,30 @@ pub struct SwitchConfig {
     /// frames between them locally, as `veb` ports do, so VMs keep
     /// reaching each other (`relay_required = "fallback-veb"`).
     pub fallback_veb: bool,
+    /// Port mirrors (see [`crate::mirror`]).
+    pub mirrors: Vec<MirrorConfig>,
+}
+
+/// A port mirror: which frames it copies, and where to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorConfig {
+    pub name: String,
+    /// Ports whose received frames are copied.
+    pub select_in: Vec<String>,
+    /// Ports whose sent frames are copied.
+    pub select_out: Vec<String>,
+    /// Only frames switched in these VLANs (empty: every VLAN).
+    pub vlans: Vec<u16>,
+    pub output: MirrorOutput,
+}
+
+/// Where a mirror's copies go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorOutput {
+    /// A monitor port (SPAN), which then carries nothing else.
+    Port(String),
+    /// The uplink, tagged with this VLAN (RSPAN).
+    UplinkVlan(u16),
 }
 
 /// What the link agent knows of the bridges on a switch's edges, which the
@@ -203,6 +227,7 @@ impl SwitchConfig {
             static_fdb: Vec::new(),
             group_fwd_mask: 0,
             fallback_veb: false,
+            mirrors: Vec::new(),
         }
     }
 

@@ -65,10 +65,12 @@ pub enum DropReason {
     /// From a relay port with `vdp_enforce`, a source (MAC, VLAN) no VSI
     /// the station associated over 802.1Qbg's VDP covers.
     VdpUnassociated,
+    /// Sent by a mirror's monitor port, which is the mirror's alone.
+    MirrorPort,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 27;
+    pub const COUNT: usize = 28;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -97,6 +99,7 @@ impl DropReason {
         DropReason::BpduGuard,
         DropReason::LinkProtocol,
         DropReason::VdpUnassociated,
+        DropReason::MirrorPort,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -128,6 +131,7 @@ impl DropReason {
             DropReason::BpduGuard => "bpdu_guard",
             DropReason::LinkProtocol => "link_protocol",
             DropReason::VdpUnassociated => "vdp_unassociated",
+            DropReason::MirrorPort => "mirror_port",
         }
     }
 }

@@ -488,7 +488,7 @@ impl Datapath {
         if lane.trace.is_some() {
             self.trace_hop(lane, si, id, result);
         }
-        if result.is_err() {
+        if result.is_err() && lane.d.egress.is_empty() {
             return;
         }
         if lane.d.link {
@@ -517,12 +517,14 @@ impl Datapath {
         let d = &mut lane.d;
         let mut steps = d.trace.take().unwrap_or_default();
         match result {
-            Err(r) => steps.push(Step::new(Stage::Drop, crate::trace::drop_detail(r))),
+            Err(r) if d.egress.is_empty() => {
+                steps.push(Step::new(Stage::Drop, crate::trace::drop_detail(r)))
+            }
             Ok(()) if d.link => steps.push(Step::new(
                 Stage::Link,
                 "for the port's link agent (LLDP, ECP or the relay probe); not forwarded",
             )),
-            Ok(()) => {
+            _ => {
                 for e in &d.egress {
                     let port = self.port_name(si, e.port);
                     let mut what = format!("port {port}");
@@ -561,7 +563,9 @@ impl Datapath {
                         format!("to the controller ({:?}, table {})", c.reason, c.table),
                     ));
                 }
-                if d.egress.is_empty() && d.generated.is_empty() && d.controller.is_empty() {
+                if let Err(r) = result {
+                    steps.push(Step::new(Stage::Drop, crate::trace::drop_detail(r)));
+                } else if d.egress.is_empty() && d.generated.is_empty() && d.controller.is_empty() {
                     steps.push(Step::new(Stage::Drop, "no copy made"));
                 }
             }

@@ -20,6 +20,7 @@ pub mod filter;
 pub mod flow;
 mod key;
 pub mod l3;
+pub mod mirror;
 pub mod parsed;
 pub mod router;
 pub mod storm;
@@ -29,7 +30,8 @@ mod vlan;
 
 pub use cache::FlowCache;
 pub use config::{
-    ConfigError, LinkFacts, PortConfig, PortMode, PortRole, StaticFdbEntry, SwitchConfig,
+    ConfigError, LinkFacts, MirrorConfig, MirrorOutput, PortConfig, PortMode, PortRole,
+    StaticFdbEntry, SwitchConfig,
 };
 pub use counters::{DropReason, PortCounters};
 pub use datapath::{Datapath, Lane};

@@ -53,6 +53,7 @@ pub struct Forwarding {
     passthru: Option<PortId>,
     /// The flow tables in front of the L2 forwarding.
     flows: Arc<Pipeline>,
+    mirrors: crate::mirror::Mirrors,
 }
 
 impl Forwarding {
@@ -62,6 +63,7 @@ impl Forwarding {
         facts: LinkFacts,
     ) -> Result<Forwarding, ConfigError> {
         config.validate()?;
+        let mirrors = crate::mirror::Mirrors::new(&config)?;
         let (in_force, fallback) = config.in_force(&facts);
         let uplink = config.uplink();
         let passthru = config
@@ -79,7 +81,30 @@ impl Forwarding {
             uplink,
             passthru,
             flows,
+            mirrors,
         })
+    }
+
+    /// A snapshot replacing `old`: mirrors keep their counts.
+    fn after(mut self, old: &Forwarding) -> Forwarding {
+        self.mirrors.adopt_stats(&old.mirrors);
+        self
+    }
+
+    /// Each mirror's name and what it sent: packets, bytes.
+    pub fn mirror_stats(&self) -> Vec<(String, u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.mirrors
+            .list
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    m.stats.packets.load(Relaxed),
+                    m.stats.bytes.load(Relaxed),
+                )
+            })
+            .collect()
     }
 
     /// The flow tables in force.
@@ -248,7 +273,7 @@ impl SwitchCore {
                 problem: "ports cannot be added, removed or reordered on a running switch".into(),
             });
         }
-        let fw = Forwarding::new(config, Arc::clone(&old.flows), old.facts.clone())?;
+        let fw = Forwarding::new(config, Arc::clone(&old.flows), old.facts.clone())?.after(&old);
         // Static entries follow the new list: gone ones removed (before the
         // new snapshot, so no frame is sent by an entry the list dropped),
         // new ones pinned.
@@ -280,7 +305,7 @@ impl SwitchCore {
     pub fn set_pipeline(&self, flows: Arc<Pipeline>) {
         let old = self.forwarding.load();
         let fw = match Forwarding::new(old.config.clone(), flows, old.facts.clone()) {
-            Ok(fw) => fw,
+            Ok(fw) => fw.after(&old),
             // The config was valid when it went in; it still is.
             Err(_) => return,
         };
@@ -298,7 +323,7 @@ impl SwitchCore {
         }
         match Forwarding::new(old.config.clone(), Arc::clone(&old.flows), facts) {
             Ok(fw) => {
-                self.forwarding.store(Arc::new(fw));
+                self.forwarding.store(Arc::new(fw.after(&old)));
                 true
             }
             Err(_) => false,
@@ -383,6 +408,9 @@ impl SwitchCore {
         ) else {
             return Ok(());
         };
+        if fw.mirrors.is_monitor(in_port) {
+            return self.gate_drop(counters, in_port, frame.len(), d, DropReason::MirrorPort);
+        }
         if port.bpdu_guard && self.blocked_until(in_port, now_ms).is_some() {
             return self.gate_drop(counters, in_port, frame.len(), d, DropReason::BpduGuard);
         }
@@ -687,6 +715,9 @@ impl SwitchCore {
     ///
     /// Ports' filters run around the decision: the sending port's guard and
     /// inbound list first, each receiving port's outbound list on its copy.
+    ///
+    /// Mirrors come last: on a drop, `d.egress` may still hold the
+    /// mirrors' copies of what the port sent.
     #[allow(clippy::too_many_arguments)]
     pub fn process_cached(
         &self,
@@ -702,6 +733,37 @@ impl SwitchCore {
         if for_link_agent(fw, in_port, frame) {
             return self.to_link_agent(fw, counters, in_port, frame.len(), d);
         }
+        let r = self.process_filtered(fw, cache, counters, in_port, frame, now_ms, d);
+        if !fw.mirrors.is_empty() {
+            let vid = ingress_vid(&fw.port(in_port).vlan, frame.vlan());
+            let before = d.egress.len();
+            fw.mirrors
+                .apply(counters, in_port, vid, frame, &mut d.egress);
+            if let Some(t) = d.trace.as_mut() {
+                if d.egress.len() != before {
+                    t.push(crate::trace::Step::new(
+                        crate::trace::Stage::Mirror,
+                        "monitor ports left out; each mirror that selects the frame adds its copy",
+                    ));
+                }
+            }
+        }
+        r
+    }
+
+    /// [`process_cached`](Self::process_cached) past the gate: the
+    /// port's filters around the decision.
+    #[allow(clippy::too_many_arguments)]
+    fn process_filtered(
+        &self,
+        fw: &Arc<Forwarding>,
+        cache: &mut FlowCache,
+        counters: &mut [PortCounters],
+        in_port: PortId,
+        frame: &Parsed<'_>,
+        now_ms: u64,
+        d: &mut Decision,
+    ) -> Result<(), DropReason> {
         let filters = self.filters.load();
         let Some(filters) = filters.as_ref() else {
             return self.decide_cached(fw, cache, counters, in_port, frame, now_ms, d);

@@ -40,6 +40,8 @@ pub enum Stage {
     Router,
     /// A receiving port's outbound access list.
     AclOut,
+    /// Port mirrors.
+    Mirror,
     /// A copy leaving: to a port, a router, across a wire.
     Output,
     /// A copy for the OpenFlow controller.
@@ -63,6 +65,7 @@ impl Stage {
             Stage::Normal => "normal",
             Stage::Router => "router",
             Stage::AclOut => "acl_out",
+            Stage::Mirror => "mirror",
             Stage::Output => "output",
             Stage::Controller => "controller",
             Stage::Link => "link",
@@ -336,6 +339,7 @@ pub fn drop_detail(r: DropReason) -> String {
         D::LinkProtocol => "a link protocol from a port without a link agent",
         D::BpduGuard => "the port's BPDU guard blocks it",
         D::VdpUnassociated => "no VSI the station associated over VDP covers its source",
+        D::MirrorPort => "a mirror's monitor port forwards nothing",
         D::StormBroadcast | D::StormMulticast | D::StormUnknownUnicast => {
             "over the port's storm-control rate"
         }

@@ -354,6 +354,9 @@ enum Command {
     ///   vepa trace s1/up --pcap seen.pcap --packet 3 -o json
     #[command(verbatim_doc_comment)]
     Trace(client::trace::TraceArgs),
+    /// Port mirrors: SPAN to a monitor port, RSPAN to a VLAN on the uplink (daemon)
+    #[command(subcommand)]
+    Mirror(client::mirror::MirrorCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     ///
     /// bash:  vepa completions bash > /etc/bash_completion.d/vepa
@@ -511,6 +514,7 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
         } => client::apply(&client()?, &file, dry_run, force),
         Command::Export => client::export(&client()?),
         Command::Trace(a) => client::trace::trace(&client()?, a),
+        Command::Mirror(c) => client::mirror::mirror(&client()?, c),
         Command::Capture { port, file, count } => client::capture(&client()?, &port, file, count),
         Command::Demo => demo::run(),
         Command::Completions { shell } => {

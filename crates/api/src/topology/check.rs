@@ -694,22 +694,25 @@ pub(super) fn switch_config(
         cfg.ports.push(port);
         cfg.static_fdb.push(pin);
     }
-    cfg.validate().map_err(|e| match e {
-        vepa_dataplane::ConfigError::Invalid {
-            port,
-            field,
-            problem,
-            ..
-        } => {
-            let at = if port.is_empty() {
-                format!("switch '{}'", s.name)
-            } else {
-                format!("switch '{}', port '{port}'", s.name)
-            };
-            invalid(at, field, problem)
-        }
-        other => invalid(format!("switch '{}'", s.name), "mode", other.to_string()),
-    })?;
+    cfg.mirrors = super::check_mirror::mirrors(s)?;
+    cfg.validate()
+        .and_then(|()| vepa_dataplane::mirror::check(&cfg))
+        .map_err(|e| match e {
+            vepa_dataplane::ConfigError::Invalid {
+                port,
+                field,
+                problem,
+                ..
+            } => {
+                let at = if port.is_empty() {
+                    format!("switch '{}'", s.name)
+                } else {
+                    format!("switch '{}', port '{port}'", s.name)
+                };
+                invalid(at, field, problem)
+            }
+            other => invalid(format!("switch '{}'", s.name), "mode", other.to_string()),
+        })?;
     Ok(cfg)
 }
 

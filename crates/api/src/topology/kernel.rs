@@ -64,6 +64,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
             "an OpenFlow endpoint drives vepa's userspace flow tables",
         ));
     }
+    if !s.mirrors.is_empty() {
+        return Err(unfit(
+            None,
+            "mirror",
+            "port mirrors are vepa's userspace dataplane's",
+        ));
+    }
     if s.group_fwd_mask.is_some() {
         return Err(unfit(
             None,

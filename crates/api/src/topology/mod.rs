@@ -7,6 +7,7 @@
 
 mod check;
 mod check_filter;
+mod check_mirror;
 mod check_router;
 mod check_sdn;
 mod error;
@@ -24,8 +25,9 @@ pub use check_filter::port_guard;
 use error::invalid;
 pub use error::TopologyError;
 pub use spec::{
-    Backend, ModeName, PortKind, PortSpec, Relay, RelayRequired, StaticFdbSpec, StormSpec,
-    SwitchSpec, Topology, VsiSpec, MAX_NAME, MAX_SOCKET_PATH, VHOST_USER_DIR,
+    Backend, MirrorDirection, MirrorSpec, ModeName, PortKind, PortSpec, Relay, RelayRequired,
+    StaticFdbSpec, StormSpec, SwitchSpec, Topology, VsiSpec, MAX_NAME, MAX_SOCKET_PATH,
+    VHOST_USER_DIR,
 };
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -78,6 +78,53 @@ pub struct SwitchSpec {
     /// the bridge reflects), `ignore`.
     #[serde(default, skip_serializing_if = "RelayRequired::is_default")]
     pub relay_required: RelayRequired,
+    /// Port mirrors (`[[switch.mirror]]`): SPAN to a monitor port, or RSPAN
+    /// to a VLAN on the uplink.
+    #[serde(default, rename = "mirror", skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<MirrorSpec>,
+}
+
+/// A port mirror: the frames some ports receive, send or both (in some
+/// VLANs, if it says), copied once each to `output` (a monitor port,
+/// which then carries nothing else) or up the uplink tagged
+/// `output_vlan` (RSPAN).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorSpec {
+    pub name: String,
+    /// The ports watched.
+    pub select: Vec<String>,
+    /// `in` (what they receive from their VM or wire), `out` (what the
+    /// switch sends them) or `both` (default).
+    #[serde(default, skip_serializing_if = "MirrorDirection::is_default")]
+    pub direction: MirrorDirection,
+    /// Only frames switched in these VLANs (default: every VLAN).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vlans: Vec<u16>,
+    /// The monitor port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// RSPAN: copies go up the uplink tagged with this VLAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_vlan: Option<u16>,
+}
+
+/// Which of its ports' frames a mirror copies.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MirrorDirection {
+    /// What the ports receive (from their VM, container or wire).
+    In,
+    /// What the switch sends them.
+    Out,
+    #[default]
+    Both,
+}
+
+impl MirrorDirection {
+    pub fn is_default(&self) -> bool {
+        *self == MirrorDirection::Both
+    }
 }
 
 /// A switch's policy for an adjacent bridge that does not reflect.
@@ -205,6 +252,7 @@ impl SwitchSpec {
             flows: Vec::new(),
             lldp: None,
             relay_required: RelayRequired::default(),
+            mirrors: Vec::new(),
         }
     }
 

@@ -582,3 +582,58 @@ fn bad_storm_rates_and_masks_name_the_field() {
         assert!(e.contains(want), "{e:?} should contain {want:?}");
     }
 }
+
+#[test]
+fn mirrors_read_round_trip_and_name_their_mistakes() {
+    let with = |m: &str| {
+        format!("{GOOD}{m}").replacen(
+            "[[switch]]\nname = \"relay\"",
+            "[[switch]]\nname = \"relay\"",
+            1,
+        )
+    };
+    // A mirror goes on the last switch of the file (relay); give it an
+    // uplink-free SPAN and watch r-host.
+    let span = "[[switch.port]]\nname = \"mon\"\ntype = \"veth\"\n[[switch.mirror]]\nname = \"m\"\nselect = [\"r-host\"]\noutput = \"mon\"\n";
+    let t = Topology::parse("t.toml", &with(span)).unwrap();
+    t.validate().unwrap();
+    assert_eq!(t.switches[1].mirrors[0].direction, MirrorDirection::Both);
+    assert_eq!(Topology::parse("x", &t.to_toml().unwrap()).unwrap(), t);
+    let cases = [
+        (
+            span.replace("output = \"mon\"", "output = \"nope\""),
+            "mirror 'm': no port 'nope'",
+        ),
+        (
+            span.replace("output = \"mon\"", ""),
+            "output: give output (a monitor port) or output_vlan",
+        ),
+        (
+            span.replace("output = \"mon\"", "output = \"mon\"\noutput_vlan = 9"),
+            "not both",
+        ),
+        (
+            span.replace("output = \"mon\"", "output_vlan = 9"),
+            "RSPAN sends copies up the uplink, and this switch has none",
+        ),
+        (
+            span.replace("[\"r-host\"]", "[\"mon\"]"),
+            "cannot watch its own output",
+        ),
+        (
+            span.replace("select = [\"r-host\"]", "select = []"),
+            "select: name the ports to watch",
+        ),
+        (
+            span.replace(
+                "output = \"mon\"",
+                "output = \"mon\"\ndirection = \"sideways\"",
+            ),
+            "unknown variant `sideways`, expected one of `in`, `out`, `both`",
+        ),
+    ];
+    for (m, want) in cases {
+        let e = err(&with(&m));
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+    }
+}

@@ -317,4 +317,29 @@ impl Engine {
                 .map_or(0, |id| inbox.dropped(s, *id))
         })
     }
+
+    /// Every mirror of the desired state with what it has sent.
+    pub fn mirror_views(&self) -> Vec<vepa_api::wire::MirrorView> {
+        let mut v = Vec::new();
+        for s in &self.desired.switches {
+            let stats = self
+                .cores
+                .get(&s.name)
+                .map(|c| c.snapshot().mirror_stats())
+                .unwrap_or_default();
+            for m in &s.mirrors {
+                let (packets, bytes) = stats
+                    .iter()
+                    .find(|(n, _, _)| *n == m.name)
+                    .map_or((0, 0), |(_, p, b)| (*p, *b));
+                v.push(vepa_api::wire::MirrorView {
+                    switch: s.name.clone(),
+                    mirror: m.clone(),
+                    packets,
+                    bytes,
+                });
+            }
+        }
+        v
+    }
 }

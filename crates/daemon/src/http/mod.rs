@@ -17,6 +17,7 @@ mod fdb;
 mod flows;
 mod link;
 mod log;
+mod mirrors;
 mod ports;
 mod prometheus;
 mod routers;
@@ -97,6 +98,9 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         link::relay_probe,
         link::vdp,
         trace::trace,
+        mirrors::list,
+        mirrors::add,
+        mirrors::del,
         log::get,
         log::set
     ),
@@ -220,6 +224,12 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route("/v1/vdp", get(link::vdp))
         .route("/v1/log", get(log::get).put(log::set))
         .route("/v1/switches/{switch}/relay-probe", post(link::relay_probe))
+        .route("/v1/mirrors", get(mirrors::list))
+        .route("/v1/switches/{switch}/mirrors", post(mirrors::add))
+        .route(
+            "/v1/switches/{switch}/mirrors/{mirror}",
+            axum::routing::delete(mirrors::del),
+        )
         .route(
             "/v1/switches/{switch}/ports/{port}/trace",
             post(trace::trace),

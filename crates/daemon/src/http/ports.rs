@@ -21,6 +21,13 @@ pub(super) fn remove_port(s: &mut SwitchSpec, port: &str) -> Option<PortSpec> {
         Some(s.ports.remove(i))
     };
     s.static_fdb.retain(|e| e.port != port);
+    // Mirrors stop watching it; one left watching nothing, or whose
+    // monitor port it was, goes.
+    for m in &mut s.mirrors {
+        m.select.retain(|p| p != port);
+    }
+    s.mirrors
+        .retain(|m| !m.select.is_empty() && m.output.as_deref() != Some(port));
     gone
 }
 

@@ -8,35 +8,37 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
-    let (stats, routers, tunnels, (link, vdp, zones), (acls, captures)) = with_engine(&st, |e| {
-        let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
-        let routers = names
-            .iter()
-            .filter_map(|n| super::routers::view(e, n).ok())
-            .collect::<Vec<_>>();
-        Ok((
-            e.stats(),
-            routers,
-            super::tunnels::tunnels(e),
-            (
-                e.link_view(),
-                e.vdp_view(),
-                e.filters
-                    .zones()
-                    .map(|(n, z)| (n.clone(), z.len(), z.limit()))
-                    .collect::<Vec<_>>(),
-            ),
-            (
-                e.desired()
-                    .acls
-                    .iter()
-                    .map(|a| super::acls::view(e, a))
-                    .collect::<Vec<_>>(),
-                e.capture_drops(),
-            ),
-        ))
-    })
-    .await?;
+    let (stats, routers, tunnels, (link, vdp, zones), (acls, captures, mirrors)) =
+        with_engine(&st, |e| {
+            let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
+            let routers = names
+                .iter()
+                .filter_map(|n| super::routers::view(e, n).ok())
+                .collect::<Vec<_>>();
+            Ok((
+                e.stats(),
+                routers,
+                super::tunnels::tunnels(e),
+                (
+                    e.link_view(),
+                    e.vdp_view(),
+                    e.filters
+                        .zones()
+                        .map(|(n, z)| (n.clone(), z.len(), z.limit()))
+                        .collect::<Vec<_>>(),
+                ),
+                (
+                    e.desired()
+                        .acls
+                        .iter()
+                        .map(|a| super::acls::view(e, a))
+                        .collect::<Vec<_>>(),
+                    e.capture_drops(),
+                    e.mirror_views(),
+                ),
+            ))
+        })
+        .await?;
     let hosts = st.control_plane.as_ref().map(|cp| cp.view());
     let mut text = metrics::render(&stats, &routers, &st.requests);
     metrics::render_tunnels(&mut text, &tunnels, hosts.as_ref());
@@ -45,6 +47,7 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
     metrics::render_conntrack(&mut text, &zones);
     metrics::render_acls(&mut text, &acls);
     metrics::render_capture_drops(&mut text, &captures);
+    metrics::render_mirrors(&mut text, &mirrors);
     Ok((
         [(
             header::CONTENT_TYPE,

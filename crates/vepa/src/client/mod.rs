@@ -6,6 +6,7 @@ pub mod acls;
 pub mod flows;
 pub mod http;
 pub mod link;
+pub mod mirror;
 mod pcapfile;
 pub mod routers;
 mod show;
