@@ -109,9 +109,29 @@ fn metrics_serve_read_only_on_their_own_address_and_lint_clean() {
         format!("vepa_acl_rule_packets_total{{acl=\"a{id}\",rule=\"default\"}}"),
         "# TYPE vepa_capture_dropped_total counter".to_string(),
         "# TYPE vepa_tunnel_drops_total counter".to_string(),
+        "vepa_worker_busy_seconds_total{worker=\"0\"}".to_string(),
+        "vepa_worker_busy_ratio{worker=\"0\"}".to_string(),
+        "vepa_flow_cache_hit_ratio{worker=\"0\"}".to_string(),
+        "# TYPE vepa_mirror_packets_total counter".to_string(),
     ] {
         assert!(text.contains(&want), "{want} not in the metrics");
     }
+    // The ping went through the pipeline: the worker was busy, and its
+    // cache saw the frames (the first of each flow a miss).
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    let busy = value("vepa_worker_busy_seconds_total{worker=\"0\"}");
+    let misses = value("vepa_flow_cache_misses_total{worker=\"0\"}");
+    let ratio = value("vepa_flow_cache_hit_ratio{worker=\"0\"}");
+    assert!(
+        busy > 0.0 && misses >= 1.0 && (0.0..=1.0).contains(&ratio),
+        "{text}"
+    );
     // Nothing else is served there: no way to change anything.
     let (status, _) = get("GET", "/v1/topology");
     assert_eq!(status, 404);

@@ -214,6 +214,22 @@ pub struct SwitchStats {
 pub struct Stats {
     pub switches: Vec<SwitchStats>,
     pub ports: Vec<PortStats>,
+    /// The userspace forwarding workers now running.
+    #[serde(default)]
+    pub workers: Vec<WorkerStats>,
+}
+
+/// One forwarding worker (thread) since it started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct WorkerStats {
+    pub worker: usize,
+    /// Seconds it spent reading, deciding and sending frames.
+    pub busy_seconds: f64,
+    /// Seconds since it started.
+    pub seconds: f64,
+    /// Frames its decision caches answered without the pipeline, and the rest.
+    pub cache_hits: u64,
+    pub cache_misses: u64,
 }
 
 /// A desired state to reach, whole.

@@ -46,6 +46,7 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
         "vepa_build_info{{version=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION")
     );
+    render_workers(&mut out, &stats.workers);
     type Get = fn(&vepa_api::wire::PortStats) -> u64;
     let port_families: [(&str, &str, Get); 6] = [
         (
@@ -392,6 +393,53 @@ pub fn render_capture_drops(out: &mut String, captures: &[(String, String, u64)]
             esc(s),
             esc(p)
         );
+    }
+}
+
+/// The forwarding workers: time busy, and their decision caches (ratios
+/// since each started, and the counters to take rates of).
+fn render_workers(out: &mut String, workers: &[vepa_api::wire::WorkerStats]) {
+    type Get = fn(&vepa_api::wire::WorkerStats) -> String;
+    let families: [(&str, &str, &str, Get); 5] = [
+        (
+            "vepa_worker_busy_seconds_total",
+            "counter",
+            "Seconds the forwarding worker spent reading, deciding and sending frames.",
+            |w| w.busy_seconds.to_string(),
+        ),
+        (
+            "vepa_worker_busy_ratio",
+            "gauge",
+            "Share of its time since it started the worker was busy forwarding (rate(vepa_worker_busy_seconds_total) for now).",
+            |w| (if w.seconds > 0.0 { w.busy_seconds / w.seconds } else { 0.0 }).to_string(),
+        ),
+        (
+            "vepa_flow_cache_hits_total",
+            "counter",
+            "Frames the worker's decision caches answered without the pipeline.",
+            |w| w.cache_hits.to_string(),
+        ),
+        (
+            "vepa_flow_cache_misses_total",
+            "counter",
+            "Frames the worker's decision caches did not know, decided by the pipeline.",
+            |w| w.cache_misses.to_string(),
+        ),
+        (
+            "vepa_flow_cache_hit_ratio",
+            "gauge",
+            "Share of the frames the worker's decision caches answered, since it started.",
+            |w| {
+                let all = w.cache_hits + w.cache_misses;
+                (if all > 0 { w.cache_hits as f64 / all as f64 } else { 0.0 }).to_string()
+            },
+        ),
+    ];
+    for (name, kind, help, get) in families {
+        family(out, name, kind, help);
+        for w in workers {
+            let _ = writeln!(out, "{name}{{worker=\"{}\"}} {}", w.worker, get(w));
+        }
     }
 }
 

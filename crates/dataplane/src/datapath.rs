@@ -305,6 +305,13 @@ impl Datapath {
         }
     }
 
+    /// The lane's decision caches' hits and misses, summed.
+    pub fn cache_stats(lane: &Lane) -> (u64, u64) {
+        lane.flows
+            .iter()
+            .fold((0, 0), |(h, m), c| (h + c.hits, m + c.misses))
+    }
+
     /// A datapath over copies of this one's learned state (see
     /// [`crate::trace`]): same snapshots, devices, wires and routers.
     pub fn shadow(&self) -> Datapath {

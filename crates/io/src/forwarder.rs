@@ -88,6 +88,20 @@ pub struct Attachment {
 pub struct LiveCounters {
     /// Worker, switch, port.
     slots: Mutex<Vec<Vec<Vec<PortCounters>>>>,
+    /// Per worker: how busy it has been, and its decision caches.
+    load: Mutex<Vec<WorkerLoad>>,
+}
+
+/// One forwarding worker's work so far.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerLoad {
+    /// Time spent reading, deciding and sending frames (not waiting).
+    pub busy_ns: u64,
+    /// Time since the worker started.
+    pub alive_ns: u64,
+    /// Frames the decision caches answered, and those they did not.
+    pub cache_hits: u64,
+    pub cache_misses: u64,
 }
 
 /// How often a worker publishes its counters.
@@ -96,13 +110,28 @@ const PUBLISH_EVERY_MS: u64 = 250;
 impl LiveCounters {
     fn reset(&self, workers: usize) {
         *self.slots.lock().unwrap_or_else(|e| e.into_inner()) = vec![Vec::new(); workers];
+        *self.load.lock().unwrap_or_else(|e| e.into_inner()) = vec![WorkerLoad::default(); workers];
     }
 
-    fn publish(&self, worker: usize, counters: &[Vec<PortCounters>]) {
+    fn publish(&self, worker: usize, counters: &[Vec<PortCounters>], load: WorkerLoad) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(slot) = slots.get_mut(worker) {
             *slot = counters.to_vec();
         }
+        drop(slots);
+        if let Some(l) = self
+            .load
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(worker)
+        {
+            *l = load;
+        }
+    }
+
+    /// Each running worker's load as of its last publication.
+    pub fn workers(&self) -> Vec<WorkerLoad> {
+        self.load.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The sum over workers, per switch and port, of what the running
@@ -431,6 +460,8 @@ impl<'a> Worker<'a> {
         let mut last_tick = 0u64;
         let mut last_publish = 0u64;
         let mut last_frame = Instant::now() - SPIN;
+        let born = Instant::now();
+        let mut busy = Duration::ZERO;
         while !self.shared.stop.load(Ordering::Relaxed) {
             let mut resting = false;
             if self.resting.iter().any(|r| *r != 0) {
@@ -471,6 +502,7 @@ impl<'a> Worker<'a> {
                 continue;
             }
             let now = self.shared.start.elapsed().as_millis() as u64;
+            let work = Instant::now();
             let mut moved = 0;
             for &k in &ready {
                 if marked.get(k).copied().unwrap_or(true) || self.resting[k] != 0 {
@@ -490,10 +522,20 @@ impl<'a> Worker<'a> {
             }
             if moved > 0 {
                 last_frame = Instant::now();
+                busy += last_frame - work;
             }
             if now.saturating_sub(last_publish) >= PUBLISH_EVERY_MS {
                 last_publish = now;
-                self.shared.live.publish(self.index, &self.lane.counters);
+                let (cache_hits, cache_misses) = Datapath::cache_stats(&self.lane);
+                let load = WorkerLoad {
+                    busy_ns: busy.as_nanos() as u64,
+                    alive_ns: born.elapsed().as_nanos() as u64,
+                    cache_hits,
+                    cache_misses,
+                };
+                self.shared
+                    .live
+                    .publish(self.index, &self.lane.counters, load);
             }
             if self.ticks && now.saturating_sub(last_tick) >= 1000 {
                 last_tick = now;

@@ -31,7 +31,7 @@ mod xdp;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
 pub use capture::{pcap_header, pcap_record, CapturePoint, CapturedFrame, Direction};
-pub use forwarder::{Attachment, Forwarder, LiveCounters, RouterAttachment, Workers};
+pub use forwarder::{Attachment, Forwarder, LiveCounters, RouterAttachment, WorkerLoad, Workers};
 pub use link_in::{LinkFrame, LinkInbox, LinkSink};
 pub use packet_in::{PacketIn, PacketInSink};
 pub use packet_ring::RingPort;

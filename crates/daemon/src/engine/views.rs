@@ -123,6 +123,21 @@ impl Engine {
                 });
             }
         }
+        if let Some(r) = &self.running {
+            out.workers = r
+                .live
+                .workers()
+                .iter()
+                .enumerate()
+                .map(|(i, w)| vepa_api::wire::WorkerStats {
+                    worker: i,
+                    busy_seconds: w.busy_ns as f64 / 1e9,
+                    seconds: w.alive_ns as f64 / 1e9,
+                    cache_hits: w.cache_hits,
+                    cache_misses: w.cache_misses,
+                })
+                .collect();
+        }
         out
     }
 

@@ -254,5 +254,25 @@ pub fn stats(s: &Stats) -> String {
         }
         out.push('\n');
     }
+    for w in &s.workers {
+        let all = w.cache_hits + w.cache_misses;
+        let _ = writeln!(
+            out,
+            "worker {}: busy {:.1}% of {:.0} s, decision cache {} hits of {all} frames{}",
+            w.worker,
+            if w.seconds > 0.0 {
+                100.0 * w.busy_seconds / w.seconds
+            } else {
+                0.0
+            },
+            w.seconds,
+            w.cache_hits,
+            if all > 0 {
+                format!(" ({:.1}%)", 100.0 * w.cache_hits as f64 / all as f64)
+            } else {
+                String::new()
+            }
+        );
+    }
     out
 }
