@@ -19,6 +19,8 @@ declare -A need=(
   [/usr/bin/osken-manager]=python3-os-ken [/usr/bin/python3]=python3 [/usr/bin/traceroute.db]=traceroute
   # Test certificates for OpenFlow over TLS and etcd.
   [/usr/bin/openssl]=openssl
+  # vepa top is driven in tmux.
+  [/usr/bin/tmux]=tmux
   [/usr/sbin/nft]=nftables [/usr/bin/etcd]=etcd-server [/usr/bin/etcdctl]=etcd-client
   # LLDP and 802.1Qbg against a real peer.
   [/usr/sbin/lldpad]=lldpad [/usr/sbin/lldptool]=lldpad

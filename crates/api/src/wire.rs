@@ -217,6 +217,11 @@ pub struct Stats {
     /// The userspace forwarding workers now running.
     #[serde(default)]
     pub workers: Vec<WorkerStats>,
+    /// When the workers last published the counters above (ms on the
+    /// daemon's clock, their mean): rates are differences over this, not
+    /// over when they were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of_ms: Option<u64>,
 }
 
 /// One forwarding worker (thread) since it started.

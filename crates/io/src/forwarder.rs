@@ -102,6 +102,9 @@ pub struct WorkerLoad {
     /// Frames the decision caches answered, and those they did not.
     pub cache_hits: u64,
     pub cache_misses: u64,
+    /// When these (and the worker's port counters) were published: ms
+    /// on the forwarder's clock.
+    pub published_ms: u64,
 }
 
 /// How often a worker publishes its counters.
@@ -532,6 +535,7 @@ impl<'a> Worker<'a> {
                     alive_ns: born.elapsed().as_nanos() as u64,
                     cache_hits,
                     cache_misses,
+                    published_ms: now,
                 };
                 self.shared
                     .live

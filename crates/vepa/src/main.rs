@@ -354,6 +354,12 @@ enum Command {
     ///   vepa trace s1/up --pcap seen.pcap --packet 3 -o json
     #[command(verbatim_doc_comment)]
     Trace(client::trace::TraceArgs),
+    /// A live view: per-port rates, drops by reason, FDB sizes, each worker's load and cache hits (daemon)
+    ///
+    /// Refreshed every --interval seconds; keys sort the ports: r (rx
+    /// frames/s), t (tx frames/s), b (rx bit/s), B (tx bit/s), d (drops/s),
+    /// n (name); q or Esc quits. For scripts: vepa stats --watch.
+    Top(client::top::TopArgs),
     /// Port mirrors: SPAN to a monitor port, RSPAN to a VLAN on the uplink (daemon)
     #[command(subcommand)]
     Mirror(client::mirror::MirrorCmd),
@@ -514,6 +520,7 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
         } => client::apply(&client()?, &file, dry_run, force),
         Command::Export => client::export(&client()?),
         Command::Trace(a) => client::trace::trace(&client()?, a),
+        Command::Top(a) => client::top::top(&client()?, a),
         Command::Mirror(c) => client::mirror::mirror(&client()?, c),
         Command::Capture { port, file, count } => client::capture(&client()?, &port, file, count),
         Command::Demo => demo::run(),

@@ -124,6 +124,15 @@ impl Engine {
             }
         }
         if let Some(r) = &self.running {
+            let loads = r.live.workers();
+            let published: Vec<u64> = loads
+                .iter()
+                .map(|w| w.published_ms)
+                .filter(|&t| t > 0)
+                .collect();
+            if !published.is_empty() {
+                out.as_of_ms = Some(published.iter().sum::<u64>() / published.len() as u64);
+            }
             out.workers = r
                 .live
                 .workers()

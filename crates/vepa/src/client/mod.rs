@@ -10,6 +10,7 @@ pub mod mirror;
 mod pcapfile;
 pub mod routers;
 mod show;
+pub mod top;
 pub mod trace;
 pub mod vm;
 
@@ -568,12 +569,13 @@ pub fn stats(c: &Client, out: Output) -> Result<()> {
 /// `vepa stats --watch`: rates from the difference of two snapshots
 /// `secs` apart, printed each interval (`count` times, or until killed).
 pub fn watch_stats(c: &Client, out: Output, secs: u64, count: Option<u64>) -> Result<()> {
-    let per_s = |now: u64, was: u64| now.saturating_sub(was) as f64 / secs as f64;
     let mut before: Stats = c.get("/v1/stats")?;
     let mut n = 0;
     while count.is_none_or(|c| n < c) {
         std::thread::sleep(std::time::Duration::from_secs(secs));
         let now: Stats = c.get("/v1/stats")?;
+        let dt = interval(&before, &now, secs as f64);
+        let per_s = |now: u64, was: u64| now.saturating_sub(was) as f64 / dt;
         let rows: Vec<Value> = now
             .ports
             .iter()
@@ -628,8 +630,17 @@ pub fn watch_stats(c: &Client, out: Output, secs: u64, count: Option<u64>) -> Re
     Ok(())
 }
 
+/// Seconds between two snapshots' counters: as the workers published
+/// them when both say, else `asked` (the time between the requests).
+pub(crate) fn interval(before: &Stats, now: &Stats, asked: f64) -> f64 {
+    match (before.as_of_ms, now.as_of_ms) {
+        (Some(a), Some(b)) if b > a => (b - a) as f64 / 1000.0,
+        _ => asked,
+    }
+}
+
 /// A rate as people read it: 1.5k, 940M.
-fn si(v: f64) -> String {
+pub(crate) fn si(v: f64) -> String {
     match v {
         v if v >= 1e9 => format!("{:.1}G", v / 1e9),
         v if v >= 1e6 => format!("{:.1}M", v / 1e6),
