@@ -4176,7 +4176,7 @@ _vepa() {
                     return 0
                     ;;
                 --mode)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "veb vepa private passthru source default" -- "${cur}"))
                     return 0
                     ;;
                 --relay)
@@ -4368,7 +4368,7 @@ _vepa() {
             fi
             case "${prev}" in
                 --mode)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "veb vepa private passthru source default" -- "${cur}"))
                     return 0
                     ;;
                 --relay)
@@ -5304,7 +5304,7 @@ _vepa() {
             fi
             case "${prev}" in
                 --mode)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "veb vepa private passthru source" -- "${cur}"))
                     return 0
                     ;;
                 --ageing-secs)
@@ -5456,7 +5456,7 @@ _vepa() {
             fi
             case "${prev}" in
                 --mode)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "veb vepa private passthru source" -- "${cur}"))
                     return 0
                     ;;
                 --ageing-secs)

@@ -163,26 +163,34 @@ complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_su
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "set" -d 'Change a switch\'s default mode, ageing time or 802.1Qbg settings, at run time'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "show" -d 'List switches (or one)'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l mode -d 'Mode of the ports that do not set their own: veb (bridge), vepa, private, passthru, source' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l mode -d 'Mode of the ports that do not set their own' -r -f -a "veb\t'Local switching between the switch\'s ports (kernel: bridge)'
+vepa\t'Every frame to the uplink; VM to VM only if the adjacent bridge reflects it'
+private\t'To the uplink only, never to another local VM'
+passthru\t'One VM owns the uplink'
+source\t'Copies of frames from the MACs on the port\'s allow list'"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l ageing-secs -d 'FDB ageing time (default 300)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l lldp -d 'LLDP (with 802.1Qbg\'s EVB TLV) on the uplink and relay ports (default on)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l relay-required -d 'When the adjacent bridge does not reflect frames (EVB refuses relay, or the probe does not come back): warn (log and show it; default), fallback-veb (switch frames between vepa ports locally until it does), ignore' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l mode -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l mode -d 'The mode of the ports that do not set their own' -r -f -a "veb\t'Local switching between the switch\'s ports (kernel: bridge)'
+vepa\t'Every frame to the uplink; VM to VM only if the adjacent bridge reflects it'
+private\t'To the uplink only, never to another local VM'
+passthru\t'One VM owns the uplink'
+source\t'Copies of frames from the MACs on the port\'s allow list'"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l ageing-secs -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l lldp -d 'LLDP (with 802.1Qbg\'s EVB TLV) on the uplink and relay ports (default on)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l relay-required -d 'When the adjacent bridge does not reflect frames (EVB refuses relay, or the probe does not come back): warn (log and show it; default), fallback-veb (switch frames between vepa ports locally until it does), ignore' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
@@ -214,7 +222,12 @@ complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcomma
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mtu -d 'MTU of the port\'s devices (68-9216)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l offload -d 'Pass offloads (virtio-net header): on (default) or off' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vhost-socket -d 'For vhost-user: the socket vepa serves (an absolute path; default /run/vepa/vhost-user/SWITCH/PORT.sock; `socket` in a topology)' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mode -d 'Mode of its own (veb, vepa, private, passthru, source; `default` on set: the switch\'s)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mode -d 'Mode of its own (`default` on set: the switch\'s again)' -r -f -a "veb\t'Local switching between the switch\'s ports (kernel: bridge)'
+vepa\t'Every frame to the uplink; VM to VM only if the adjacent bridge reflects it'
+private\t'To the uplink only, never to another local VM'
+passthru\t'One VM owns the uplink'
+source\t'Copies of frames from the MACs on the port\'s allow list'
+default\t'The switch\'s mode (on `port set`: drop the port\'s own)'"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l relay -d 'Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vsi -d 'The VM\'s identity for 802.1Qbg\'s VDP, TYPE_ID:VERSION:UUID (e.g. 4660:1:a1b2c3d4-e5f6-1122-3344-556677889900), or none: the switch\'s uplink associates it with the adjacent bridge' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vdp-enforce -d 'On a relay port: only sources the station associated over VDP may send (on|off)' -r
@@ -237,7 +250,12 @@ complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcomma
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l mode -d 'Mode of its own (veb, vepa, private, passthru, source; `default` on set: the switch\'s)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l mode -d 'Mode of its own (`default` on set: the switch\'s again)' -r -f -a "veb\t'Local switching between the switch\'s ports (kernel: bridge)'
+vepa\t'Every frame to the uplink; VM to VM only if the adjacent bridge reflects it'
+private\t'To the uplink only, never to another local VM'
+passthru\t'One VM owns the uplink'
+source\t'Copies of frames from the MACs on the port\'s allow list'
+default\t'The switch\'s mode (on `port set`: drop the port\'s own)'"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l relay -d 'Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l vsi -d 'The VM\'s identity for 802.1Qbg\'s VDP, TYPE_ID:VERSION:UUID (e.g. 4660:1:a1b2c3d4-e5f6-1122-3344-556677889900), or none: the switch\'s uplink associates it with the adjacent bridge' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l vdp-enforce -d 'On a relay port: only sources the station associated over VDP may send (on|off)' -r

@@ -32,8 +32,17 @@ fn each_kind_of_failure_has_its_own_exit_code() {
     // 5: the daemon refuses (a conflict, an invalid change).
     assert_eq!(code(&d, &["switch", "add", &sw]), Some(5));
     assert_eq!(
+        code(
+            &d,
+            &["switch", "set", &sw, "--relay-required", "fallback-veb"]
+        ),
+        Some(5),
+        "a relay policy on a switch without an uplink"
+    );
+    // A mode is one of the listed values: a usage error, before any request.
+    assert_eq!(
         code(&d, &["switch", "set", &sw, "--mode", "hairpin"]),
-        Some(5)
+        Some(2)
     );
     assert_eq!(
         code(&d, &["relay", "probe", &sw]),

@@ -39,14 +39,73 @@ pub struct OutputArg {
     pub output: Output,
 }
 
+/// A switch's port mode (the Linux macvlan modes).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Mode {
+    /// Local switching between the switch's ports (kernel: bridge).
+    #[value(alias = "bridge")]
+    Veb,
+    /// Every frame to the uplink; VM to VM only if the adjacent bridge reflects it.
+    Vepa,
+    /// To the uplink only, never to another local VM.
+    Private,
+    /// One VM owns the uplink.
+    Passthru,
+    /// Copies of frames from the MACs on the port's allow list.
+    Source,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Veb => "veb",
+            Mode::Vepa => "vepa",
+            Mode::Private => "private",
+            Mode::Passthru => "passthru",
+            Mode::Source => "source",
+        }
+    }
+}
+
+/// A port's mode: one of the switch modes, or `default` (the switch's).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PortModeArg {
+    /// Local switching between the switch's ports (kernel: bridge).
+    #[value(alias = "bridge")]
+    Veb,
+    /// Every frame to the uplink; VM to VM only if the adjacent bridge reflects it.
+    Vepa,
+    /// To the uplink only, never to another local VM.
+    Private,
+    /// One VM owns the uplink.
+    Passthru,
+    /// Copies of frames from the MACs on the port's allow list.
+    Source,
+    /// The switch's mode (on `port set`: drop the port's own).
+    Default,
+}
+
+impl PortModeArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            PortModeArg::Veb => "veb",
+            PortModeArg::Vepa => "vepa",
+            PortModeArg::Private => "private",
+            PortModeArg::Passthru => "passthru",
+            PortModeArg::Source => "source",
+            PortModeArg::Default => "default",
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum SwitchCmd {
     /// Add a switch (no ports yet)
     Add {
         name: String,
-        /// Mode of the ports that do not set their own: veb (bridge), vepa, private, passthru, source.
-        #[arg(long)]
-        mode: Option<String>,
+        /// Mode of the ports that do not set their own.
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
         /// FDB ageing time (default 300).
         #[arg(long, value_name = "SECS")]
         ageing_secs: Option<u64>,
@@ -58,8 +117,9 @@ pub enum SwitchCmd {
     /// Change a switch's default mode, ageing time or 802.1Qbg settings, at run time
     Set {
         name: String,
-        #[arg(long)]
-        mode: Option<String>,
+        /// The mode of the ports that do not set their own.
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
         #[arg(long, value_name = "SECS")]
         ageing_secs: Option<u64>,
         #[command(flatten)]
@@ -106,9 +166,9 @@ fn relay_required(s: &str) -> Result<RelayRequired, String> {
 
 #[derive(Args, Debug)]
 pub struct PortFields {
-    /// Mode of its own (veb, vepa, private, passthru, source; `default` on set: the switch's).
-    #[arg(long)]
-    mode: Option<String>,
+    /// Mode of its own (`default` on set: the switch's again).
+    #[arg(long, value_enum)]
+    mode: Option<PortModeArg>,
     /// Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV).
     #[arg(long, value_name = "on|off|evb")]
     relay: Option<Relay>,
@@ -337,7 +397,7 @@ pub(super) fn put(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
 }
 
 fn fields_json(f: PortFields, m: &mut Map<String, Value>) {
-    put(m, "mode", f.mode.map(Value::from));
+    put(m, "mode", f.mode.map(|m| Value::from(m.as_str())));
     put(m, "relay", f.relay.map(|r| json!(r)));
     put(m, "vsi", f.vsi);
     put(m, "vdp_enforce", f.vdp_enforce.map(Value::from));
@@ -376,7 +436,7 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
         } => {
             let mut m = Map::new();
             m.insert("name".into(), Value::from(name));
-            put(&mut m, "mode", mode.map(Value::from));
+            put(&mut m, "mode", mode.map(|m| Value::from(m.as_str())));
             put(&mut m, "ageing_secs", ageing_secs.map(Value::from));
             qbg.put(&mut m);
             print_result(&c.call(Method::POST, "/v1/switches", Some(&m))?);
@@ -396,7 +456,7 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
                 bail!("nothing to set: give --mode, --ageing-secs, --lldp or --relay-required");
             }
             let mut m = Map::new();
-            put(&mut m, "mode", mode.map(Value::from));
+            put(&mut m, "mode", mode.map(|m| Value::from(m.as_str())));
             put(&mut m, "ageing_secs", ageing_secs.map(Value::from));
             qbg.put(&mut m);
             print_result(&c.call(
