@@ -736,16 +736,14 @@ impl SwitchCore {
         let r = self.process_filtered(fw, cache, counters, in_port, frame, now_ms, d);
         if !fw.mirrors.is_empty() {
             let vid = ingress_vid(&fw.port(in_port).vlan, frame.vlan());
-            let before = d.egress.len();
             fw.mirrors
                 .apply(counters, in_port, vid, frame, &mut d.egress);
             if let Some(t) = d.trace.as_mut() {
-                if d.egress.len() != before {
-                    t.push(crate::trace::Step::new(
-                        crate::trace::Stage::Mirror,
-                        "monitor ports left out; each mirror that selects the frame adds its copy",
-                    ));
-                }
+                // The copies themselves show as outputs to their ports.
+                t.push(crate::trace::Step::new(
+                    crate::trace::Stage::Mirror,
+                    "monitor ports take no forwarded copy; each mirror selecting the frame adds one",
+                ));
             }
         }
         r

@@ -194,15 +194,12 @@ impl NormalNotes {
         relay: bool,
     ) -> Vec<Step> {
         let mut v = Vec::new();
-        let Some(branch) = self.branch else {
-            if let Some(vid) = self.vid {
-                v.push(Step::new(Stage::Vlan, format!("switched in VLAN {vid}")));
-            }
-            return v;
-        };
         if let Some(vid) = self.vid {
             v.push(Step::new(Stage::Vlan, format!("switched in VLAN {vid}")));
         }
+        let Some(branch) = self.branch else {
+            return v;
+        };
         if let Some(l) = self.learned {
             let what = match l {
                 LearnOutcome::Refreshed => "source known on this port: age refreshed".to_string(),
