@@ -58,6 +58,9 @@ _vepa() {
             vepa,hosts)
                 cmd="vepa__subcmd__hosts"
                 ;;
+            vepa,ipfix)
+                cmd="vepa__subcmd__ipfix"
+                ;;
             vepa,libvirt-xml)
                 cmd="vepa__subcmd__libvirt__subcmd__xml"
                 ;;
@@ -289,6 +292,9 @@ _vepa() {
             vepa__subcmd__help,hosts)
                 cmd="vepa__subcmd__help__subcmd__hosts"
                 ;;
+            vepa__subcmd__help,ipfix)
+                cmd="vepa__subcmd__help__subcmd__ipfix"
+                ;;
             vepa__subcmd__help,libvirt-xml)
                 cmd="vepa__subcmd__help__subcmd__libvirt__subcmd__xml"
                 ;;
@@ -400,6 +406,15 @@ _vepa() {
             vepa__subcmd__help__subcmd__hosts,show)
                 cmd="vepa__subcmd__help__subcmd__hosts__subcmd__show"
                 ;;
+            vepa__subcmd__help__subcmd__ipfix,del)
+                cmd="vepa__subcmd__help__subcmd__ipfix__subcmd__del"
+                ;;
+            vepa__subcmd__help__subcmd__ipfix,set)
+                cmd="vepa__subcmd__help__subcmd__ipfix__subcmd__set"
+                ;;
+            vepa__subcmd__help__subcmd__ipfix,show)
+                cmd="vepa__subcmd__help__subcmd__ipfix__subcmd__show"
+                ;;
             vepa__subcmd__help__subcmd__lldp,show)
                 cmd="vepa__subcmd__help__subcmd__lldp__subcmd__show"
                 ;;
@@ -501,6 +516,30 @@ _vepa() {
                 ;;
             vepa__subcmd__hosts__subcmd__help,show)
                 cmd="vepa__subcmd__hosts__subcmd__help__subcmd__show"
+                ;;
+            vepa__subcmd__ipfix,del)
+                cmd="vepa__subcmd__ipfix__subcmd__del"
+                ;;
+            vepa__subcmd__ipfix,help)
+                cmd="vepa__subcmd__ipfix__subcmd__help"
+                ;;
+            vepa__subcmd__ipfix,set)
+                cmd="vepa__subcmd__ipfix__subcmd__set"
+                ;;
+            vepa__subcmd__ipfix,show)
+                cmd="vepa__subcmd__ipfix__subcmd__show"
+                ;;
+            vepa__subcmd__ipfix__subcmd__help,del)
+                cmd="vepa__subcmd__ipfix__subcmd__help__subcmd__del"
+                ;;
+            vepa__subcmd__ipfix__subcmd__help,help)
+                cmd="vepa__subcmd__ipfix__subcmd__help__subcmd__help"
+                ;;
+            vepa__subcmd__ipfix__subcmd__help,set)
+                cmd="vepa__subcmd__ipfix__subcmd__help__subcmd__set"
+                ;;
+            vepa__subcmd__ipfix__subcmd__help,show)
+                cmd="vepa__subcmd__ipfix__subcmd__help__subcmd__show"
                 ;;
             vepa__subcmd__lldp,help)
                 cmd="vepa__subcmd__lldp__subcmd__help"
@@ -767,7 +806,7 @@ _vepa() {
 
     case "${cmd}" in
         vepa)
-            opts="-h -V --socket --url --token-file --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help"
+            opts="-j -h -V --socket --url --token-file --json --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -793,7 +832,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__acl)
-            opts="-h --socket --url --token-file --help add del show help"
+            opts="-j -h --socket --url --token-file --json --help add del show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -819,7 +858,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__acl__subcmd__add)
-            opts="-h --port --direction --router --default --conntrack-limit --at --socket --url --token-file --help"
+            opts="-j -h --port --direction --router --default --conntrack-limit --at --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -869,7 +908,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__acl__subcmd__del)
-            opts="-h --rule --socket --url --token-file --help"
+            opts="-j -h --rule --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -969,7 +1008,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__acl__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1003,7 +1042,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__apply)
-            opts="-f -h --file --dry-run --force --socket --url --token-file --help"
+            opts="-f -j -h --file --dry-run --force --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1037,7 +1076,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__capture)
-            opts="-w -c -h --socket --url --token-file --help"
+            opts="-w -c -f -j -h --filter --drops --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1048,6 +1087,14 @@ _vepa() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1071,7 +1118,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__completions)
-            opts="-h --socket --url --token-file --help bash elvish fish powershell zsh"
+            opts="-j -h --socket --url --token-file --json --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1097,7 +1144,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__conntrack)
-            opts="-h --socket --url --token-file --help show flush help"
+            opts="-j -h --socket --url --token-file --json --help show flush help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1123,12 +1170,28 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__conntrack__subcmd__flush)
-            opts="-h --socket --url --token-file --help"
+            opts="-o -j -h --port --router --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --router)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1205,12 +1268,20 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__conntrack__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --port --router --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --router)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1239,7 +1310,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__daemon)
-            opts="-h --state-dir --group --vhost-group --vhost-user-dir --listen --metrics-listen --workers --busy-poll --xdp --default --openflow-private-key --openflow-certificate --openflow-ca-cert --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --etcd-cacert --etcd-cert --etcd-key --etcd-user --etcd-password-file --socket --url --token-file --help"
+            opts="-j -h --state-dir --group --vhost-group --vhost-user-dir --listen --metrics-listen --workers --busy-poll --xdp --default --openflow-private-key --openflow-certificate --openflow-ca-cert --etcd --host-id --underlay-ip --etcd-prefix --etcd-lease-ttl --etcd-cacert --etcd-cert --etcd-key --etcd-user --etcd-password-file --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1345,7 +1416,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__demo)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1371,7 +1442,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__doctor)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1405,7 +1476,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__export)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1431,7 +1502,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__fdb)
-            opts="-h --socket --url --token-file --help show add del flush help"
+            opts="-j -h --socket --url --token-file --json --help show add del flush help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1457,7 +1528,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__fdb__subcmd__add)
-            opts="-h --port --vlan --socket --url --token-file --help"
+            opts="-j -h --port --vlan --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1491,7 +1562,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__fdb__subcmd__del)
-            opts="-h --vlan --socket --url --token-file --help"
+            opts="-j -h --vlan --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1521,7 +1592,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__fdb__subcmd__flush)
-            opts="-h --port --socket --url --token-file --help"
+            opts="-j -h --port --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1635,7 +1706,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__fdb__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1669,7 +1740,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__flow)
-            opts="-h --socket --url --token-file --help add mod del dump help"
+            opts="-j -h --socket --url --token-file --json --help add mod del dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1695,7 +1766,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__flow__subcmd__add)
-            opts="-f -h --file --socket --url --token-file --help"
+            opts="-f -j -h --file --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1729,7 +1800,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__flow__subcmd__del)
-            opts="-h --strict --socket --url --token-file --help"
+            opts="-j -h --strict --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1755,7 +1826,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__flow__subcmd__dump)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1873,7 +1944,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__flow__subcmd__mod)
-            opts="-h --strict --socket --url --token-file --help"
+            opts="-j -h --strict --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1899,7 +1970,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__group)
-            opts="-h --socket --url --token-file --help add mod del dump help"
+            opts="-j -h --socket --url --token-file --json --help add mod del dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1925,7 +1996,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__group__subcmd__add)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1951,7 +2022,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__group__subcmd__del)
-            opts="-h --group-id --socket --url --token-file --help"
+            opts="-j -h --group-id --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1981,7 +2052,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__group__subcmd__dump)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2099,7 +2170,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__group__subcmd__mod)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2125,7 +2196,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help)
-            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help"
+            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2573,6 +2644,62 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help__subcmd__hosts__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__ipfix)
+            opts="set del show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__ipfix__subcmd__del)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__ipfix__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__ipfix__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3273,7 +3400,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__hosts)
-            opts="-h --socket --url --token-file --help show help"
+            opts="-j -h --socket --url --token-file --json --help show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3341,7 +3468,225 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__hosts__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__ipfix)
+            opts="-j -h --socket --url --token-file --json --help set del show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__ipfix__subcmd__del)
+            opts="-o -j -h --output --socket --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__ipfix__subcmd__help)
+            opts="set del show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__ipfix__subcmd__help__subcmd__del)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__ipfix__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__ipfix__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__ipfix__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__ipfix__subcmd__set)
+            opts="-o -j -h --collector --sampling --active-timeout --idle-timeout --observation-domain --output --socket --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --collector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sampling)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --active-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --observation-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__ipfix__subcmd__show)
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3375,7 +3720,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__libvirt__subcmd__xml)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3401,7 +3746,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__lldp)
-            opts="-h --socket --url --token-file --help show help"
+            opts="-j -h --socket --url --token-file --json --help show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3469,7 +3814,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__lldp__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3503,7 +3848,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__log)
-            opts="-h --socket --url --token-file --help level help"
+            opts="-j -h --socket --url --token-file --json --help level help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3571,7 +3916,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__log__subcmd__level)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3605,7 +3950,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__man)
-            opts="-h --dir --socket --url --token-file --help"
+            opts="-j -h --dir --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3635,7 +3980,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__mirror)
-            opts="-h --socket --url --token-file --help add del show help"
+            opts="-j -h --socket --url --token-file --json --help add del show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3661,7 +4006,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__mirror__subcmd__add)
-            opts="-o -h --select --direction --vlan --output-port --output-vlan --output --socket --url --token-file --help"
+            opts="-o -j -h --select --direction --vlan --output-port --output-vlan --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3715,7 +4060,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__mirror__subcmd__del)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3819,7 +4164,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__mirror__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3853,7 +4198,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__nic)
-            opts="-h --socket --url --token-file --help show set vf sriov help"
+            opts="-j -h --socket --url --token-file --json --help show set vf sriov help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3963,7 +4308,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__nic__subcmd__set)
-            opts="-h --socket --url --token-file --help hwmode veb vepa"
+            opts="-j -h --socket --url --token-file --json --help hwmode veb vepa"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3989,7 +4334,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__nic__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4023,7 +4368,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__nic__subcmd__sriov)
-            opts="-h --socket --url --token-file --help numvfs"
+            opts="-j -h --socket --url --token-file --json --help numvfs"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4049,7 +4394,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__nic__subcmd__vf)
-            opts="-h --mac --vlan --qos --spoofchk --trust --state --socket --url --token-file --help"
+            opts="-j -h --mac --vlan --qos --spoofchk --trust --state --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4068,11 +4413,11 @@ _vepa() {
                     return 0
                     ;;
                 --spoofchk)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --trust)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --state)
@@ -4099,7 +4444,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port)
-            opts="-h --socket --url --token-file --help add del set show help"
+            opts="-j -h --socket --url --token-file --json --help add del set show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4125,14 +4470,14 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__add)
-            opts="-h --type --uplink --ifname --netns --peer-name --peer --mac --address --gateway --mtu --offload --vhost-socket --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
+            opts="-j -h --type --uplink --ifname --netns --peer-name --peer --mac --address --gateway --mtu --offload --vhost-socket --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --type)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "veth tap netdev patch vhost-user" -- "${cur}"))
                     return 0
                     ;;
                 --ifname)
@@ -4168,7 +4513,7 @@ _vepa() {
                     return 0
                     ;;
                 --offload)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --vhost-socket)
@@ -4180,7 +4525,7 @@ _vepa() {
                     return 0
                     ;;
                 --relay)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off evb" -- "${cur}"))
                     return 0
                     ;;
                 --vsi)
@@ -4188,7 +4533,7 @@ _vepa() {
                     return 0
                     ;;
                 --vdp-enforce)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --vlan)
@@ -4212,7 +4557,7 @@ _vepa() {
                     return 0
                     ;;
                 --bpdu-guard)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --source-mac)
@@ -4220,7 +4565,7 @@ _vepa() {
                     return 0
                     ;;
                 --guard)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --allowed-mac)
@@ -4251,7 +4596,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__del)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4361,7 +4706,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__set)
-            opts="-h --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --help"
+            opts="-j -h --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4372,7 +4717,7 @@ _vepa() {
                     return 0
                     ;;
                 --relay)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off evb" -- "${cur}"))
                     return 0
                     ;;
                 --vsi)
@@ -4380,7 +4725,7 @@ _vepa() {
                     return 0
                     ;;
                 --vdp-enforce)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --vlan)
@@ -4404,7 +4749,7 @@ _vepa() {
                     return 0
                     ;;
                 --bpdu-guard)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --source-mac)
@@ -4412,7 +4757,7 @@ _vepa() {
                     return 0
                     ;;
                 --guard)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --allowed-mac)
@@ -4443,7 +4788,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4477,7 +4822,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__relay)
-            opts="-h --socket --url --token-file --help probe help"
+            opts="-j -h --socket --url --token-file --json --help probe help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4545,7 +4890,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__relay__subcmd__probe)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4579,7 +4924,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__route)
-            opts="-h --socket --url --token-file --help add del show help"
+            opts="-j -h --socket --url --token-file --json --help add del show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4605,7 +4950,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__route__subcmd__add)
-            opts="-h --via --port --socket --url --token-file --help"
+            opts="-j -h --via --port --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4639,7 +4984,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__route__subcmd__del)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4735,7 +5080,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__route__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4769,7 +5114,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router)
-            opts="-h --socket --url --token-file --help add del show port flush help"
+            opts="-j -h --socket --url --token-file --json --help add del show port flush help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4795,7 +5140,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router__subcmd__add)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4821,7 +5166,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router__subcmd__del)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4847,7 +5192,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router__subcmd__flush)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4999,7 +5344,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router__subcmd__port)
-            opts="-h --socket --url --token-file --help add del help"
+            opts="-j -h --socket --url --token-file --json --help add del help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5025,7 +5370,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router__subcmd__port__subcmd__add)
-            opts="-h --switch --address --mac --mtu --vlan --socket --url --token-file --help"
+            opts="-j -h --switch --address --mac --mtu --vlan --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5071,7 +5416,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router__subcmd__port__subcmd__del)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5153,7 +5498,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5187,7 +5532,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__run)
-            opts="-f -h --file --stats-json --workers --busy-poll --xdp --rx-ring --socket --url --token-file --help"
+            opts="-f -j -h --file --stats-json --workers --busy-poll --xdp --rx-ring --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5229,7 +5574,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__stats)
-            opts="-o -h --output --watch --count --socket --url --token-file --help"
+            opts="-o -j -h --output --watch --count --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5271,7 +5616,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__switch)
-            opts="-h --socket --url --token-file --help add del set show help"
+            opts="-j -h --socket --url --token-file --json --help add del set show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5297,7 +5642,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__switch__subcmd__add)
-            opts="-h --mode --ageing-secs --lldp --relay-required --socket --url --token-file --help"
+            opts="-j -h --mode --ageing-secs --lldp --relay-required --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5312,11 +5657,11 @@ _vepa() {
                     return 0
                     ;;
                 --lldp)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --relay-required)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "warn fallback-veb ignore" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -5339,7 +5684,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__switch__subcmd__del)
-            opts="-h --socket --url --token-file --help"
+            opts="-j -h --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5449,7 +5794,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__switch__subcmd__set)
-            opts="-h --mode --ageing-secs --lldp --relay-required --socket --url --token-file --help"
+            opts="-j -h --mode --ageing-secs --lldp --relay-required --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5464,11 +5809,11 @@ _vepa() {
                     return 0
                     ;;
                 --lldp)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --relay-required)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "warn fallback-veb ignore" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -5491,7 +5836,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__switch__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5525,7 +5870,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__top)
-            opts="-n -h --interval --sort --socket --url --token-file --help"
+            opts="-n -j -h --interval --sort --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5563,7 +5908,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__trace)
-            opts="-o -h --pcap --packet --output --socket --url --token-file --help"
+            opts="-o -j -h --pcap --packet --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5605,7 +5950,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__tunnel)
-            opts="-h --socket --url --token-file --help show help"
+            opts="-j -h --socket --url --token-file --json --help show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5673,7 +6018,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__tunnel__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5707,7 +6052,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__validate)
-            opts="-f -h --file --socket --url --token-file --help"
+            opts="-f -j -h --file --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5741,7 +6086,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__vdp)
-            opts="-h --socket --url --token-file --help show help"
+            opts="-j -h --socket --url --token-file --json --help show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5809,7 +6154,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__vdp__subcmd__show)
-            opts="-o -h --output --socket --url --token-file --help"
+            opts="-o -j -h --output --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5843,7 +6188,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__vm__subcmd__args)
-            opts="-h --memory --tcg --socket --url --token-file --help"
+            opts="-j -h --memory --tcg --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_vepa_global_optspecs
-    string join \n socket= url= token-file= h/help V/version
+    string join \n socket= url= token-file= j/json h/help V/version
 end
 
 function __fish_vepa_needs_command
@@ -27,6 +27,7 @@ end
 complete -c vepa -n "__fish_vepa_needs_command" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_needs_command" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_needs_command" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_needs_command" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_needs_command" -s V -l version -d 'Print version'
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "demo" -d 'Watch the modes at work in throw-away namespaces (needs root)'
@@ -55,16 +56,18 @@ complete -c vepa -n "__fish_vepa_needs_command" -f -a "conntrack" -d 'Show or fl
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "stats" -d 'Per-port counters, drops by reason, FDB sizes (daemon)'
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "apply" -d 'Make the daemon\'s state equal to a topology file, whole or not at all'
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "export" -d 'Print the daemon\'s state as a topology file (`apply` of it is an empty plan)'
-complete -c vepa -n "__fish_vepa_needs_command" -f -a "capture" -d 'Write the frames a port sends and receives as pcap (tcpdump -r reads it)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "capture" -d 'Write the frames ports send and receive as pcapng (tcpdump -r, tshark -r)'
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "trace" -d 'What forwarding would do with a frame, stage by stage, without sending it'
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "top" -d 'A live view: per-port rates, drops by reason, FDB sizes, each worker\'s load and cache hits (daemon)'
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "mirror" -d 'Port mirrors: SPAN to a monitor port, RSPAN to a VLAN on the uplink (daemon)'
+complete -c vepa -n "__fish_vepa_needs_command" -f -a "ipfix" -d 'IPFIX flow export: a record per IP flow to a collector (daemon)'
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "man" -d 'Write vepa\'s man pages (vepa.1 and one per subcommand) into a directory'
 complete -c vepa -n "__fish_vepa_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand demo" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand demo" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand demo" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand demo" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand run" -s f -l file -d 'Topology file (TOML); see examples/ and the README' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand run" -l stats-json -d 'On exit, also write the final per-port counters as JSON here' -r -F
@@ -75,11 +78,13 @@ complete -c vepa -n "__fish_vepa_using_subcommand run" -l token-file -d 'The bea
 complete -c vepa -n "__fish_vepa_using_subcommand run" -l busy-poll -d 'Workers never sleep: lowest latency, one busy core per worker even with no traffic (like Open vSwitch\'s PMD threads)'
 complete -c vepa -n "__fish_vepa_using_subcommand run" -l xdp -d 'Interface ports (veth, netdev, patch veths) receive and send through AF_XDP: an XDP program on the device hands frames to vepa\'s mapped rings. A port where XDP cannot attach natively (or with several receive queues) stays on AF_PACKET, with a warning; `vepa doctor` says whether this kernel can'
 complete -c vepa -n "__fish_vepa_using_subcommand run" -l rx-ring -d 'Experimental: AF_PACKET ports receive through a TPACKET_V3 ring (see bench/RESULTS.md)'
+complete -c vepa -n "__fish_vepa_using_subcommand run" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand validate" -s f -l file -d 'Topology file (TOML)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand validate" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand validate" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand validate" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand validate" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l state-dir -d 'Where the desired state is kept' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l group -d 'Group allowed to use the API socket (mode 0660) and the switches\' OpenFlow management sockets; default root only. Without --vhost-group, it may also connect guests to vhost-user sockets' -r
@@ -107,47 +112,56 @@ complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l token-file -d 'The 
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l busy-poll -d 'Workers never sleep: lowest latency, one busy core per worker even with no traffic (like Open vSwitch\'s PMD threads)'
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l xdp -d 'Interface ports (veth, netdev, patch veths) receive and send through AF_XDP: an XDP program on the device hands frames to vepa\'s mapped rings. A port where XDP cannot attach natively (or with several receive queues) stays on AF_PACKET, with a warning; `vepa doctor` says whether this kernel can'
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -l default -d 'On an empty store, start with the embedded default topology (examples/daemon-default.toml: switch vepa0, two VMs in namespaces)'
+complete -c vepa -n "__fish_vepa_using_subcommand daemon" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vepa -n "__fish_vepa_using_subcommand doctor" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand doctor" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand doctor" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand doctor" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand doctor" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand doctor" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "show" -d 'Physical NICs (or one device): driver, SR-IOV VFs, embedded bridge mode'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "set" -d 'Set a NIC\'s embedded bridge mode: `vepa nic set DEV hwmode vepa|veb`'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "vf" -d 'Change one virtual function: MAC, VLAN, spoof check, trust, link state'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "sriov" -d 'Set how many VFs a NIC has: `vepa nic sriov DEV numvfs N`'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and not __fish_seen_subcommand_from show set vf sriov help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from set" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from set" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from set" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from set" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l mac -r
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l mac -d 'The VF\'s MAC address' -r
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l vlan -d 'VLAN the VF\'s frames are tagged with (0: none)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l qos -d '802.1p priority with --vlan' -r
-complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l spoofchk -r
-complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l trust -r
-complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l state -r -f -a "auto\t''
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l spoofchk -d 'Drop frames the VF sends from another MAC' -r -f -a "on\t''
+off\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l trust -d 'Let the VF change its MAC and go promiscuous' -r -f -a "on\t''
+off\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l state -d 'The VF\'s link: auto (follows the PF), enable, disable' -r -f -a "auto\t''
 enable\t''
 disable\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from vf" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from sriov" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from sriov" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from sriov" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from sriov" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from sriov" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from help" -f -a "show" -d 'Physical NICs (or one device): driver, SR-IOV VFs, embedded bridge mode'
 complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set a NIC\'s embedded bridge mode: `vepa nic set DEV hwmode vepa|veb`'
@@ -157,6 +171,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand nic; and __fish_seen_subcomman
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "add" -d 'Add a switch (no ports yet)'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "del" -d 'Remove a switch and every port on it'
@@ -169,33 +184,43 @@ private\t'To the uplink only, never to another local VM'
 passthru\t'One VM owns the uplink'
 source\t'Copies of frames from the MACs on the port\'s allow list'"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l ageing-secs -d 'FDB ageing time (default 300)' -r
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l lldp -d 'LLDP (with 802.1Qbg\'s EVB TLV) on the uplink and relay ports (default on)' -r
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l relay-required -d 'When the adjacent bridge does not reflect frames (EVB refuses relay, or the probe does not come back): warn (log and show it; default), fallback-veb (switch frames between vepa ports locally until it does), ignore' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l lldp -d 'LLDP (with 802.1Qbg\'s EVB TLV) on the uplink and relay ports (default on)' -r -f -a "on\t''
+off\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l relay-required -d 'When the adjacent bridge does not reflect frames (EVB refuses relay, or the probe does not come back): warn (log and show it; default), fallback-veb (switch frames between vepa ports locally until it does), ignore' -r -f -a "warn\t''
+fallback-veb\t''
+ignore\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l mode -d 'The mode of the ports that do not set their own' -r -f -a "veb\t'Local switching between the switch\'s ports (kernel: bridge)'
 vepa\t'Every frame to the uplink; VM to VM only if the adjacent bridge reflects it'
 private\t'To the uplink only, never to another local VM'
 passthru\t'One VM owns the uplink'
 source\t'Copies of frames from the MACs on the port\'s allow list'"
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l ageing-secs -r
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l lldp -d 'LLDP (with 802.1Qbg\'s EVB TLV) on the uplink and relay ports (default on)' -r
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l relay-required -d 'When the adjacent bridge does not reflect frames (EVB refuses relay, or the probe does not come back): warn (log and show it; default), fallback-veb (switch frames between vepa ports locally until it does), ignore' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l ageing-secs -d 'FDB ageing time in seconds' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l lldp -d 'LLDP (with 802.1Qbg\'s EVB TLV) on the uplink and relay ports (default on)' -r -f -a "on\t''
+off\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l relay-required -d 'When the adjacent bridge does not reflect frames (EVB refuses relay, or the probe does not come back): warn (log and show it; default), fallback-veb (switch frames between vepa ports locally until it does), ignore' -r -f -a "warn\t''
+fallback-veb\t''
+ignore\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a switch (no ports yet)'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a switch and every port on it'
@@ -205,13 +230,18 @@ complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcom
 complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "add" -d 'Add a port: the daemon makes its device (veth, tap) or attaches to one (netdev)'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "del" -d 'Remove a port and the device vepa made for it'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "set" -d 'Change a port\'s forwarding settings at run time (traffic still allowed keeps flowing)'
-complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "show" -d 'List ports (all, one switch\'s, or one)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "show" -d 'List ports (all, one switch\'s, or one: SWITCH/PORT)'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and not __fish_seen_subcommand_from add del set show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l type -d 'veth (vepa makes a pair, moves one end into --netns), tap (a VM\'s without --netns), netdev (an existing interface), patch, vhost-user (a socket QEMU connects to)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l type -d 'What the port is' -r -f -a "veth\t'vepa makes a veth pair and moves one end into --netns'
+tap\t'A TAP device vepa owns (a VM\'s; or a container\'s with --netns)'
+netdev\t'An interface that exists already (a NIC, a veth end)'
+patch\t'A wire to another switch\'s port (--peer SWITCH/PORT)'
+vhost-user\t'A vhost-user socket QEMU connects to'"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l ifname -d 'Host interface name (default: the port name)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l netns -d 'Namespace for the far end (veth) or the device (tap); made if missing' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l peer-name -d 'Name of the far end inside --netns (default eth0)' -r
@@ -220,7 +250,8 @@ complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcomma
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l address -d 'Address with prefix length for the far end (repeat)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l gateway -d 'Default route for the far end (one per family; needs --netns), e.g. a router port\'s address' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mtu -d 'MTU of the port\'s devices (68-9216)' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l offload -d 'Pass offloads (virtio-net header): on (default) or off' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l offload -d 'Pass offloads (virtio-net header): on (default) or off' -r -f -a "on\t''
+off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vhost-socket -d 'For vhost-user: the socket vepa serves (an absolute path; default /run/vepa/vhost-user/SWITCH/PORT.sock; `socket` in a topology)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mode -d 'Mode of its own (`default` on set: the switch\'s again)' -r -f -a "veb\t'Local switching between the switch\'s ports (kernel: bridge)'
 vepa\t'Every frame to the uplink; VM to VM only if the adjacent bridge reflects it'
@@ -228,27 +259,34 @@ private\t'To the uplink only, never to another local VM'
 passthru\t'One VM owns the uplink'
 source\t'Copies of frames from the MACs on the port\'s allow list'
 default\t'The switch\'s mode (on `port set`: drop the port\'s own)'"
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l relay -d 'Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l relay -d 'Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV)' -r -f -a "on\t'always reflect (hairpin)'
+off\t'never'
+evb\t'while the station behind the port asks (EVB TLV)'"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vsi -d 'The VM\'s identity for 802.1Qbg\'s VDP, TYPE_ID:VERSION:UUID (e.g. 4660:1:a1b2c3d4-e5f6-1122-3344-556677889900), or none: the switch\'s uplink associates it with the adjacent bridge' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vdp-enforce -d 'On a relay port: only sources the station associated over VDP may send (on|off)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vdp-enforce -d 'On a relay port: only sources the station associated over VDP may send (on|off)' -r -f -a "on\t''
+off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l vlan -d 'Access VLAN (untagged), 1-4094' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l trunk -d 'Trunk: the tagged VLANs allowed, comma-separated' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l native-vlan -d 'Trunk: the VLAN of untagged frames' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l mac-limit -d 'Most MACs learned on this port (default 1024 on VM ports, none on the uplink and tunnels); a source beyond it is forwarded, not learned' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l storm -d 'Storm control: KIND=RATE with KIND broadcast, multicast or unknown_unicast and RATE like 500pps, or off (repeat). VM ports default to broadcast=1000pps, multicast=10000pps, unknown_unicast=10000pps' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l bpdu-guard -d 'BPDU guard: a spanning-tree BPDU from the port blocks it for five minutes (off lifts a block)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l bpdu-guard -d 'BPDU guard: a spanning-tree BPDU from the port blocks it for five minutes (off lifts a block)' -r -f -a "on\t''
+off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l source-mac -d 'For `source` ports: a MAC whose frames this port gets copies of (repeat)' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l guard -d 'Anti-spoofing: only the port\'s MACs and addresses as sources, no router advertisements or DHCP server replies' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l guard -d 'Anti-spoofing: only the port\'s MACs and addresses as sources, no router advertisements or DHCP server replies' -r -f -a "on\t''
+off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l allowed-mac -d 'With --guard: a MAC the port may send from (repeat; default its --mac)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l allowed-ip -d 'With --guard: an address or prefix it may send from (repeat; default its --address)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l uplink -d 'Make it the switch\'s uplink'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l mode -d 'Mode of its own (`default` on set: the switch\'s again)' -r -f -a "veb\t'Local switching between the switch\'s ports (kernel: bridge)'
 vepa\t'Every frame to the uplink; VM to VM only if the adjacent bridge reflects it'
@@ -256,64 +294,76 @@ private\t'To the uplink only, never to another local VM'
 passthru\t'One VM owns the uplink'
 source\t'Copies of frames from the MACs on the port\'s allow list'
 default\t'The switch\'s mode (on `port set`: drop the port\'s own)'"
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l relay -d 'Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l relay -d 'Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV)' -r -f -a "on\t'always reflect (hairpin)'
+off\t'never'
+evb\t'while the station behind the port asks (EVB TLV)'"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l vsi -d 'The VM\'s identity for 802.1Qbg\'s VDP, TYPE_ID:VERSION:UUID (e.g. 4660:1:a1b2c3d4-e5f6-1122-3344-556677889900), or none: the switch\'s uplink associates it with the adjacent bridge' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l vdp-enforce -d 'On a relay port: only sources the station associated over VDP may send (on|off)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l vdp-enforce -d 'On a relay port: only sources the station associated over VDP may send (on|off)' -r -f -a "on\t''
+off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l vlan -d 'Access VLAN (untagged), 1-4094' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l trunk -d 'Trunk: the tagged VLANs allowed, comma-separated' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l native-vlan -d 'Trunk: the VLAN of untagged frames' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l mac-limit -d 'Most MACs learned on this port (default 1024 on VM ports, none on the uplink and tunnels); a source beyond it is forwarded, not learned' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l storm -d 'Storm control: KIND=RATE with KIND broadcast, multicast or unknown_unicast and RATE like 500pps, or off (repeat). VM ports default to broadcast=1000pps, multicast=10000pps, unknown_unicast=10000pps' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l bpdu-guard -d 'BPDU guard: a spanning-tree BPDU from the port blocks it for five minutes (off lifts a block)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l bpdu-guard -d 'BPDU guard: a spanning-tree BPDU from the port blocks it for five minutes (off lifts a block)' -r -f -a "on\t''
+off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l source-mac -d 'For `source` ports: a MAC whose frames this port gets copies of (repeat)' -r
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l guard -d 'Anti-spoofing: only the port\'s MACs and addresses as sources, no router advertisements or DHCP server replies' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l guard -d 'Anti-spoofing: only the port\'s MACs and addresses as sources, no router advertisements or DHCP server replies' -r -f -a "on\t''
+off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l allowed-mac -d 'With --guard: a MAC the port may send from (repeat; default its --mac)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l allowed-ip -d 'With --guard: an address or prefix it may send from (repeat; default its --address)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a port: the daemon makes its device (veth, tap) or attaches to one (netdev)'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a port and the device vepa made for it'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a port\'s forwarding settings at run time (traffic still allowed keeps flowing)'
-complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "show" -d 'List ports (all, one switch\'s, or one)'
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "show" -d 'List ports (all, one switch\'s, or one: SWITCH/PORT)'
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "show" -d 'The switch\'s filtering database (learned and static)'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "add" -d 'Pin a MAC to a port (a static entry, kept in the store)'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "del" -d 'Remove a static entry'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "flush" -d 'Forget learned addresses (all, or one port\'s); static entries stay'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and not __fish_seen_subcommand_from show add del flush help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l port -r
-complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l vlan -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l port -d 'The port (of this switch)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l vlan -d 'The VLAN (1 when untagged)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -l vlan -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -l vlan -d 'The VLAN (1 when untagged)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -l port -r
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -l port -d 'The port (of this switch)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from help" -f -a "show" -d 'The switch\'s filtering database (learned and static)'
 complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcommand_from help" -f -a "add" -d 'Pin a MAC to a port (a static entry, kept in the store)'
@@ -323,6 +373,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand fdb; and __fish_seen_subcomman
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -f -a "add" -d 'Add flows (one with the same table, priority and match is replaced)'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and not __fish_seen_subcommand_from add mod del dump help" -f -a "mod" -d 'Change the actions of the flows a match selects'
@@ -333,22 +384,26 @@ complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcomma
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -l strict -d 'Only the flow with exactly this match and priority'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from mod" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -l strict -d 'Only the flow with exactly this match and priority'
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add flows (one with the same table, priority and match is replaced)'
 complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcommand_from help" -f -a "mod" -d 'Change the actions of the flows a match selects'
@@ -358,6 +413,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand flow; and __fish_seen_subcomma
 complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -f -a "add" -d 'Add groups: group_id=N,type=all|select|indirect|ff,bucket=ACTIONS,...'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_subcommand_from add mod del dump help" -f -a "mod" -d 'Replace groups of the same id'
@@ -367,21 +423,25 @@ complete -c vepa -n "__fish_vepa_using_subcommand group; and not __fish_seen_sub
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from add" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from mod" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from mod" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from mod" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from mod" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from mod" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -l group-id -r
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -l group-id -d 'Only this group' -r
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add groups: group_id=N,type=all|select|indirect|ff,bucket=ACTIONS,...'
 complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "mod" -d 'Replace groups of the same id'
@@ -391,6 +451,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand group; and __fish_seen_subcomm
 complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -f -a "add" -d 'Add a router (no ports yet; give it some with `vepa router port add`)'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_subcommand_from add del show port flush help" -f -a "del" -d 'Remove a router, its ports and routes'
@@ -401,20 +462,24 @@ complete -c vepa -n "__fish_vepa_using_subcommand router; and not __fish_seen_su
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from add" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -f -a "add" -d 'Attach a router to a switch with addresses on that subnet'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -f -a "del" -d 'Detach a router port'
@@ -422,6 +487,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcom
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a router (no ports yet; give it some with `vepa router port add`)'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a router, its ports and routes'
@@ -432,26 +498,30 @@ complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcom
 complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -f -a "add" -d 'Add a static route: to PREFIX via a gateway on one of the router\'s subnets, or out of a port'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -f -a "del" -d 'Remove a static route'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -f -a "show" -d 'A router\'s routing table: connected subnets and static routes'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and not __fish_seen_subcommand_from add del show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l via -r
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l via -d 'The next hop\'s address (on a connected subnet)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l port -d 'The router port to send out of (required without --via)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a static route: to PREFIX via a gateway on one of the router\'s subnets, or out of a port'
 complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a static route'
@@ -460,84 +530,96 @@ complete -c vepa -n "__fish_vepa_using_subcommand route; and __fish_seen_subcomm
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'VXLAN ports: VNI, local and remote VTEPs, the inner MTU, remote MACs learned (and behind which VTEP), drops'
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from help" -f -a "show" -d 'VXLAN ports: VNI, local and remote VTEPs, the inner MTU, remote MACs learned (and behind which VTEP), drops'
 complete -c vepa -n "__fish_vepa_using_subcommand tunnel; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and not __fish_seen_subcommand_from show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and not __fish_seen_subcommand_from show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and not __fish_seen_subcommand_from show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand lldp; and not __fish_seen_subcommand_from show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Neighbours per uplink and relay port: chassis and port ID, system name, TTL left, management addresses, the EVB TLV (reflective relay), and the agent\'s counters'
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand lldp; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand lldp; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand lldp; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and __fish_seen_subcommand_from help" -f -a "show" -d 'Neighbours per uplink and relay port: chassis and port ID, system name, TTL left, management addresses, the EVB TLV (reflective relay), and the agent\'s counters'
 complete -c vepa -n "__fish_vepa_using_subcommand lldp; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand log; and not __fish_seen_subcommand_from level help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand log; and not __fish_seen_subcommand_from level help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand log; and not __fish_seen_subcommand_from level help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand log; and not __fish_seen_subcommand_from level help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand log; and not __fish_seen_subcommand_from level help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand log; and not __fish_seen_subcommand_from level help" -f -a "level" -d 'Show the daemon\'s log filter, or replace it at run time: FILTER is a level (error, warn, info, debug, trace) or directives per module, as RUST_LOG takes them (e.g. `vepa=debug,warn`, `vepa_daemon::link=trace`)'
 complete -c vepa -n "__fish_vepa_using_subcommand log; and not __fish_seen_subcommand_from level help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand log; and __fish_seen_subcommand_from level" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand log; and __fish_seen_subcommand_from level" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand log; and __fish_seen_subcommand_from level" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand log; and __fish_seen_subcommand_from level" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand log; and __fish_seen_subcommand_from level" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand log; and __fish_seen_subcommand_from level" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand log; and __fish_seen_subcommand_from level" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand log; and __fish_seen_subcommand_from help" -f -a "level" -d 'Show the daemon\'s log filter, or replace it at run time: FILTER is a level (error, warn, info, debug, trace) or directives per module, as RUST_LOG takes them (e.g. `vepa=debug,warn`, `vepa_daemon::link=trace`)'
 complete -c vepa -n "__fish_vepa_using_subcommand log; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and not __fish_seen_subcommand_from probe help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and not __fish_seen_subcommand_from probe help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and not __fish_seen_subcommand_from probe help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand relay; and not __fish_seen_subcommand_from probe help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and not __fish_seen_subcommand_from probe help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and not __fish_seen_subcommand_from probe help" -f -a "probe" -d 'Whether the adjacent bridge on a switch\'s uplink reflects frames back down the port they came in on (reflective relay, hairpin); exits 1 when it does not'
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and not __fish_seen_subcommand_from probe help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand relay; and __fish_seen_subcommand_from probe" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand relay; and __fish_seen_subcommand_from probe" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and __fish_seen_subcommand_from probe" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and __fish_seen_subcommand_from probe" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and __fish_seen_subcommand_from probe" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand relay; and __fish_seen_subcommand_from probe" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and __fish_seen_subcommand_from probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "probe" -d 'Whether the adjacent bridge on a switch\'s uplink reflects frames back down the port they came in on (reflective relay, hairpin); exits 1 when it does not'
 complete -c vepa -n "__fish_vepa_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and not __fish_seen_subcommand_from show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and not __fish_seen_subcommand_from show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and not __fish_seen_subcommand_from show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand vdp; and not __fish_seen_subcommand_from show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'VSIs (VMs\' interfaces) associated over 802.1Qbg\'s VDP: on each uplink the switch\'s VMs and what the adjacent bridge answered, on each relay port what the station behind it associated; with ECP\'s counters'
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand vdp; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand vdp; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand vdp; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and __fish_seen_subcommand_from help" -f -a "show" -d 'VSIs (VMs\' interfaces) associated over 802.1Qbg\'s VDP: on each uplink the switch\'s VMs and what the adjacent bridge answered, on each relay port what the station behind it associated; with ECP\'s counters'
 complete -c vepa -n "__fish_vepa_using_subcommand vdp; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'The hosts the etcd control plane lists (the last known list while etcd is away): their underlay address, and each spanning switch\'s VNI, VTEP and VM MACs'
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from help" -f -a "show" -d 'The hosts the etcd control plane lists (the last known list while etcd is away): their underlay address, and each spanning switch\'s VNI, VTEP and VM MACs'
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -546,14 +628,17 @@ complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l socket -d 'The dae
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l tcg -d 'For a vhost-user port: the guest runs without KVM (QEMU\'s TCG emulation), so its NIC gets legacy interrupts (vectors=0): QEMU 7.2 crashes starting a vhost-user NIC with MSI-X under TCG. The default when /dev/kvm is missing'
+complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -f -a "add" -d 'Make an ACL on a switch port or a router, or add rules to one'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and not __fish_seen_subcommand_from add del show help" -f -a "del" -d 'Remove an ACL, or one of its rules'
@@ -571,17 +656,20 @@ complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcomman
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -l rule -d 'Only rule N (as `vepa acl show` numbers them)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from help" -f -a "add" -d 'Make an ACL on a switch port or a router, or add rules to one'
 complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove an ACL, or one of its rules'
@@ -590,55 +678,71 @@ complete -c vepa -n "__fish_vepa_using_subcommand acl; and __fish_seen_subcomman
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -f -a "show" -d 'Tracked connections, per table (\'port SWITCH/PORT\' or \'router NAME\')'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -f -a "show" -d 'Tracked connections, per table (a port\'s or a router\'s)'
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -f -a "flush" -d 'Forget tracked connections (of one table, or all)'
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and not __fish_seen_subcommand_from show flush help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -l port -d 'The table of a port\'s stateful ACL' -r
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -l router -d 'The table of a router\'s stateful ACL' -r
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -l port -d 'The table of a port\'s stateful ACL' -r
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -l router -d 'The table of a router\'s stateful ACL' -r
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
+json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from help" -f -a "show" -d 'Tracked connections, per table (\'port SWITCH/PORT\' or \'router NAME\')'
+complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from help" -f -a "show" -d 'Tracked connections, per table (a port\'s or a router\'s)'
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from help" -f -a "flush" -d 'Forget tracked connections (of one table, or all)'
 complete -c vepa -n "__fish_vepa_using_subcommand conntrack; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand stats" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand stats" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -l watch -d 'Print rates every SECS seconds instead of a snapshot: per port frames and bits per second each way and drops per second (with -o json, one JSON object per line), until interrupted' -r
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -l count -d 'With --watch: stop after N intervals' -r
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand stats" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand stats" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand apply" -s f -l file -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -s f -l file -d 'Topology file (TOML)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand apply" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand apply" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand apply" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
-complete -c vepa -n "__fish_vepa_using_subcommand apply" -l dry-run
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -l dry-run -d 'Print the plan and change nothing'
 complete -c vepa -n "__fish_vepa_using_subcommand apply" -l force -d 'Apply even if the file was exported at an older generation (what changed since is undone)'
+complete -c vepa -n "__fish_vepa_using_subcommand apply" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand export" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand export" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand export" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand export" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand capture" -s w -d 'File to write (default: stdout, e.g. `| tcpdump -r -`)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand capture" -s c -d 'Stop after this many frames' -r
+complete -c vepa -n "__fish_vepa_using_subcommand capture" -s f -l filter -d 'Only frames this pcap-filter expression matches (see above)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand capture" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand capture" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand capture" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand capture" -l drops -d 'Also the frames the switch drops as they enter the ports, with the reason as the packet\'s comment'
+complete -c vepa -n "__fish_vepa_using_subcommand capture" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand trace" -l pcap -d 'Trace a real frame instead: one from a capture file (pcap or pcapng, e.g. written by vepa capture or tcpdump -w)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand trace" -l packet -d 'Which frame of --pcap to trace (1: the first)' -r
-complete -c vepa -n "__fish_vepa_using_subcommand trace" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand trace" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand trace" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand trace" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand trace" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand trace" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand top" -s n -l interval -d 'Seconds between refreshes' -r
 complete -c vepa -n "__fish_vepa_using_subcommand top" -l sort -d 'The column to sort by at the start (keys change it)' -r -f -a "rx\t'Frames received per second'
@@ -650,86 +754,133 @@ name\t'SWITCH/PORT'"
 complete -c vepa -n "__fish_vepa_using_subcommand top" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand top" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand top" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand top" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and not __fish_seen_subcommand_from add del show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and not __fish_seen_subcommand_from add del show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and not __fish_seen_subcommand_from add del show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand mirror; and not __fish_seen_subcommand_from add del show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and not __fish_seen_subcommand_from add del show help" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and not __fish_seen_subcommand_from add del show help" -f -a "add" -d 'Copy the frames some ports receive and/or send to a monitor port (SPAN) or up the uplink tagged with a VLAN (RSPAN)'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and not __fish_seen_subcommand_from add del show help" -f -a "del" -d 'Remove a mirror'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and not __fish_seen_subcommand_from add del show help" -f -a "show" -d 'The mirrors and the copies each has sent'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and not __fish_seen_subcommand_from add del show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -l select -d 'The ports to watch (comma-separated or repeated)' -r
-complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -l direction -r -f -a "in\t'What the ports receive (from their VM, container or wire)'
+complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -l direction -d 'Which of the selected ports\' frames: in, out or both' -r -f -a "in\t'What the ports receive (from their VM, container or wire)'
 out\t'What the switch sends them'
 both\t'Both'"
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -l vlan -d 'Only frames switched in these VLANs (default: every VLAN)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -l output-port -d 'The monitor port the copies go to (`output` in a topology file)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -l output-vlan -d 'RSPAN: send the copies up the uplink tagged with this VLAN' -r
-complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from del" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from del" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
 json\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from help" -f -a "add" -d 'Copy the frames some ports receive and/or send to a monitor port (SPAN) or up the uplink tagged with a VLAN (RSPAN)'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from help" -f -a "del" -d 'Remove a mirror'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from help" -f -a "show" -d 'The mirrors and the copies each has sent'
 complete -c vepa -n "__fish_vepa_using_subcommand mirror; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and not __fish_seen_subcommand_from set del show help" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and not __fish_seen_subcommand_from set del show help" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and not __fish_seen_subcommand_from set del show help" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and not __fish_seen_subcommand_from set del show help" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and not __fish_seen_subcommand_from set del show help" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and not __fish_seen_subcommand_from set del show help" -f -a "set" -d 'Export a record per IP flow entering a switch to an IPFIX collector'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and not __fish_seen_subcommand_from set del show help" -f -a "del" -d 'Stop a switch\'s flow export (flows it meters are reported first)'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and not __fish_seen_subcommand_from set del show help" -f -a "show" -d 'Each switch\'s export: collector, settings and what it sent'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and not __fish_seen_subcommand_from set del show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -l collector -d 'The collector: IP:PORT, [IPv6]:PORT, or an IP (port 4739)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -l sampling -d 'Meter one packet in N [default: 1, every packet]' -r
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -l active-timeout -d 'Seconds between reports of a flow that goes on [default: 60]' -r
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -l idle-timeout -d 'Seconds without packets before a flow is reported and forgotten [default: 15]' -r
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -l observation-domain -d 'The observation domain ID [default: derived from the switch\'s name]' -r
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from del" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from del" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from del" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from del" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from del" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (-j/--json, before or after the command, is -o json for every command)' -r -f -a "table\t''
+json\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from show" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from show" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from show" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from help" -f -a "set" -d 'Export a record per IP flow entering a switch to an IPFIX collector'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from help" -f -a "del" -d 'Stop a switch\'s flow export (flows it meters are reported first)'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from help" -f -a "show" -d 'Each switch\'s export: collector, settings and what it sent'
+complete -c vepa -n "__fish_vepa_using_subcommand ipfix; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand completions" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand completions" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand completions" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand completions" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vepa -n "__fish_vepa_using_subcommand man" -l dir -d 'Where to write the pages' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand man" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand man" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand man" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
+complete -c vepa -n "__fish_vepa_using_subcommand man" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "demo" -d 'Watch the modes at work in throw-away namespaces (needs root)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "run" -d 'Run a topology file in the foreground (needs root)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "validate" -d 'Check a topology file without touching the host'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "daemon" -d 'Run the switch as a service with durable state and an API (needs root)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "doctor" -d 'What this kernel can do, tried in a scratch namespace, and what vepa uses instead (needs root)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "nic" -d 'Physical NICs: embedded bridge mode (VEB/VEPA) and SR-IOV virtual functions (needs root)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "switch" -d 'Add, remove, change or list switches (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "port" -d 'Add, remove, change or list ports (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "fdb" -d 'Show, add, remove or flush FDB entries (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "flow" -d 'Add, change, remove or list flows, in ovs-ofctl\'s syntax (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "group" -d 'Add, change, remove or list OpenFlow groups (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "router" -d 'Add, remove or show routers and their ports; neighbors and counters (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "route" -d 'Add, remove or show a router\'s static routes (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "tunnel" -d 'VXLAN tunnels: endpoints, learned remote MACs, drops (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "lldp" -d 'LLDP neighbours of uplinks and relay ports, with their EVB TLV (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "log" -d 'The daemon\'s log filter: show it, or change it without a restart (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "relay" -d 'Whether the adjacent bridge reflects frames back (reflective relay probe) (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "vdp" -d 'VMs associated with the adjacent bridge over 802.1Qbg\'s VDP, per uplink and relay port (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "hosts" -d 'Hosts of the multi-host fabric, as etcd lists them (daemon with --etcd)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "vm-args" -d 'QEMU arguments that plug a guest into a VM\'s port (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "libvirt-xml" -d 'The libvirt <interface> element for a VM\'s port (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "acl" -d 'Add, remove or show access lists on switch ports and routers (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "conntrack" -d 'Show or flush the connections stateful ACLs track (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "stats" -d 'Per-port counters, drops by reason, FDB sizes (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "apply" -d 'Make the daemon\'s state equal to a topology file, whole or not at all'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "export" -d 'Print the daemon\'s state as a topology file (`apply` of it is an empty plan)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "capture" -d 'Write the frames a port sends and receives as pcap (tcpdump -r reads it)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "trace" -d 'What forwarding would do with a frame, stage by stage, without sending it'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "top" -d 'A live view: per-port rates, drops by reason, FDB sizes, each worker\'s load and cache hits (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "mirror" -d 'Port mirrors: SPAN to a monitor port, RSPAN to a VLAN on the uplink (daemon)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "man" -d 'Write vepa\'s man pages (vepa.1 and one per subcommand) into a directory'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "demo" -d 'Watch the modes at work in throw-away namespaces (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "run" -d 'Run a topology file in the foreground (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "validate" -d 'Check a topology file without touching the host'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "daemon" -d 'Run the switch as a service with durable state and an API (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "doctor" -d 'What this kernel can do, tried in a scratch namespace, and what vepa uses instead (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "nic" -d 'Physical NICs: embedded bridge mode (VEB/VEPA) and SR-IOV virtual functions (needs root)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "switch" -d 'Add, remove, change or list switches (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "port" -d 'Add, remove, change or list ports (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "fdb" -d 'Show, add, remove or flush FDB entries (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "flow" -d 'Add, change, remove or list flows, in ovs-ofctl\'s syntax (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "group" -d 'Add, change, remove or list OpenFlow groups (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "router" -d 'Add, remove or show routers and their ports; neighbors and counters (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "route" -d 'Add, remove or show a router\'s static routes (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "tunnel" -d 'VXLAN tunnels: endpoints, learned remote MACs, drops (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "lldp" -d 'LLDP neighbours of uplinks and relay ports, with their EVB TLV (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "log" -d 'The daemon\'s log filter: show it, or change it without a restart (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "relay" -d 'Whether the adjacent bridge reflects frames back (reflective relay probe) (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "vdp" -d 'VMs associated with the adjacent bridge over 802.1Qbg\'s VDP, per uplink and relay port (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "hosts" -d 'Hosts of the multi-host fabric, as etcd lists them (daemon with --etcd)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "vm-args" -d 'QEMU arguments that plug a guest into a VM\'s port (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "libvirt-xml" -d 'The libvirt <interface> element for a VM\'s port (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "acl" -d 'Add, remove or show access lists on switch ports and routers (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "conntrack" -d 'Show or flush the connections stateful ACLs track (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "stats" -d 'Per-port counters, drops by reason, FDB sizes (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "apply" -d 'Make the daemon\'s state equal to a topology file, whole or not at all'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "export" -d 'Print the daemon\'s state as a topology file (`apply` of it is an empty plan)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "capture" -d 'Write the frames ports send and receive as pcapng (tcpdump -r, tshark -r)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "trace" -d 'What forwarding would do with a frame, stage by stage, without sending it'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "top" -d 'A live view: per-port rates, drops by reason, FDB sizes, each worker\'s load and cache hits (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "mirror" -d 'Port mirrors: SPAN to a monitor port, RSPAN to a VLAN on the uplink (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "ipfix" -d 'IPFIX flow export: a record per IP flow to a collector (daemon)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "man" -d 'Write vepa\'s man pages (vepa.1 and one per subcommand) into a directory'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and not __fish_seen_subcommand_from demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from nic" -f -a "show" -d 'Physical NICs (or one device): driver, SR-IOV VFs, embedded bridge mode'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from nic" -f -a "set" -d 'Set a NIC\'s embedded bridge mode: `vepa nic set DEV hwmode vepa|veb`'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from nic" -f -a "vf" -d 'Change one virtual function: MAC, VLAN, spoof check, trust, link state'
@@ -741,7 +892,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcomma
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from port" -f -a "add" -d 'Add a port: the daemon makes its device (veth, tap) or attaches to one (netdev)'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from port" -f -a "del" -d 'Remove a port and the device vepa made for it'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from port" -f -a "set" -d 'Change a port\'s forwarding settings at run time (traffic still allowed keeps flowing)'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from port" -f -a "show" -d 'List ports (all, one switch\'s, or one)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from port" -f -a "show" -d 'List ports (all, one switch\'s, or one: SWITCH/PORT)'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from fdb" -f -a "show" -d 'The switch\'s filtering database (learned and static)'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from fdb" -f -a "add" -d 'Pin a MAC to a port (a static entry, kept in the store)'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from fdb" -f -a "del" -d 'Remove a static entry'
@@ -771,8 +922,11 @@ complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcomma
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from acl" -f -a "add" -d 'Make an ACL on a switch port or a router, or add rules to one'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from acl" -f -a "del" -d 'Remove an ACL, or one of its rules'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from acl" -f -a "show" -d 'ACLs with their rules and what each matched'
-complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from conntrack" -f -a "show" -d 'Tracked connections, per table (\'port SWITCH/PORT\' or \'router NAME\')'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from conntrack" -f -a "show" -d 'Tracked connections, per table (a port\'s or a router\'s)'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from conntrack" -f -a "flush" -d 'Forget tracked connections (of one table, or all)'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from mirror" -f -a "add" -d 'Copy the frames some ports receive and/or send to a monitor port (SPAN) or up the uplink tagged with a VLAN (RSPAN)'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from mirror" -f -a "del" -d 'Remove a mirror'
 complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from mirror" -f -a "show" -d 'The mirrors and the copies each has sent'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from ipfix" -f -a "set" -d 'Export a record per IP flow entering a switch to an IPFIX collector'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from ipfix" -f -a "del" -d 'Stop a switch\'s flow export (flows it meters are reported first)'
+complete -c vepa -n "__fish_vepa_using_subcommand help; and __fish_seen_subcommand_from ipfix" -f -a "show" -d 'Each switch\'s export: collector, settings and what it sent'

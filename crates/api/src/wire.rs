@@ -692,6 +692,51 @@ pub struct MirrorView {
     pub bytes: u64,
 }
 
+/// A switch's IPFIX export and what it did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IpfixView {
+    pub switch: String,
+    pub ipfix: crate::topology::IpfixSpec,
+    /// The observation domain in force (the file's, or the default).
+    pub observation_domain: u32,
+    /// Packets metered (after sampling).
+    pub sampled_packets: u64,
+    /// Flow records made, sent to the collector, and lost because the
+    /// exporter was behind.
+    pub records: u64,
+    pub exported: u64,
+    pub dropped: u64,
+    /// Messages sent, and sends that failed.
+    pub messages: u64,
+    pub send_errors: u64,
+}
+
+/// Ports to capture at once, into one pcapng stream.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureRequest {
+    /// The ports, each an interface of the stream named `SWITCH/PORT`.
+    pub ports: Vec<PortRef>,
+    /// A filter in pcap-filter syntax (a subset: `vepa capture --help`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Also the frames the switch drops as they enter these ports, each
+    /// with its reason as the packet's comment.
+    #[serde(default)]
+    pub drops: bool,
+    /// Stop after this many frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+/// A port by its switch.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PortRef {
+    pub switch: String,
+    pub port: String,
+}
+
 /// What to trace: a flow in `ovs-ofctl` syntax, or a frame's bytes in hex
 /// (one of the two).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

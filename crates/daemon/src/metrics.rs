@@ -470,6 +470,49 @@ pub fn render_mirrors(out: &mut String, mirrors: &[vepa_api::wire::MirrorView]) 
     }
 }
 
+/// What each switch's IPFIX export did.
+pub fn render_ipfix(out: &mut String, views: &[vepa_api::wire::IpfixView]) {
+    type Get = fn(&vepa_api::wire::IpfixView) -> u64;
+    let families: [(&str, &str, Get); 6] = [
+        (
+            "vepa_ipfix_sampled_packets_total",
+            "Packets IPFIX metered (after sampling).",
+            |v| v.sampled_packets,
+        ),
+        (
+            "vepa_ipfix_records_total",
+            "IPFIX flow records made.",
+            |v| v.records,
+        ),
+        (
+            "vepa_ipfix_exported_records_total",
+            "IPFIX flow records sent to the collector.",
+            |v| v.exported,
+        ),
+        (
+            "vepa_ipfix_dropped_records_total",
+            "IPFIX flow records lost: the exporter was behind.",
+            |v| v.dropped,
+        ),
+        (
+            "vepa_ipfix_messages_total",
+            "IPFIX messages sent to the collector.",
+            |v| v.messages,
+        ),
+        (
+            "vepa_ipfix_send_errors_total",
+            "IPFIX messages that could not be sent.",
+            |v| v.send_errors,
+        ),
+    ];
+    for (name, help, get) in families {
+        family(out, name, "counter", help);
+        for v in views {
+            let _ = writeln!(out, "{name}{{switch=\"{}\"}} {}", esc(&v.switch), get(v));
+        }
+    }
+}
+
 /// Connection-tracking zones: entries in use and the most each may hold.
 pub fn render_conntrack(out: &mut String, zones: &[(String, usize, usize)]) {
     for (name, help, get) in [

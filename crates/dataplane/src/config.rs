@@ -170,6 +170,23 @@ pub struct SwitchConfig {
     pub fallback_veb: bool,
     /// Port mirrors (see [`crate::mirror`]).
     pub mirrors: Vec<MirrorConfig>,
+    /// IPFIX flow export (see [`crate::export`]); `None`: off.
+    pub ipfix: Option<IpfixConfig>,
+}
+
+/// IPFIX flow export from a switch: where records go and how flows are
+/// metered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpfixConfig {
+    pub collector: std::net::SocketAddr,
+    /// One packet in `sampling` is metered (1: every packet).
+    pub sampling: u32,
+    /// A flow still active is reported every this often.
+    pub active_timeout_ms: u64,
+    /// A flow is reported and forgotten after this long without packets.
+    pub idle_timeout_ms: u64,
+    /// The observation domain ID the collector files records under.
+    pub domain: u32,
 }
 
 /// A port mirror: which frames it copies, and where to.
@@ -228,6 +245,7 @@ impl SwitchConfig {
             group_fwd_mask: 0,
             fallback_veb: false,
             mirrors: Vec::new(),
+            ipfix: None,
         }
     }
 

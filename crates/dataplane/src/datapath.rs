@@ -129,6 +129,16 @@ pub trait Sink {
 
     /// A frame for the link agent of its port (LLDP, ECP), as received.
     fn link(&mut self, _copy: LinkCopy<'_>) {}
+
+    /// Whether the sink wants the frames switches drop whole as they
+    /// enter (a capture of drops is on): asked only for such a frame.
+    fn wants_drops(&self) -> bool {
+        false
+    }
+
+    /// A frame switch `si` dropped whole, for `reason`, as it entered
+    /// port `id`.
+    fn dropped(&mut self, _si: usize, _id: PortId, _reason: DropReason, _frame: &[u8]) {}
 }
 
 /// A frame of a link protocol, for the agent of the port it came in on.
@@ -352,6 +362,16 @@ impl Datapath {
     }
 
     /// The switch index of `name`.
+    /// Switch `si`'s IPFIX export, when on.
+    pub fn ipfix(&self, si: usize) -> Option<Arc<crate::export::IpfixExport>> {
+        self.cores.get(si)?.snapshot().ipfix().cloned()
+    }
+
+    /// How many switches there are.
+    pub fn switch_count(&self) -> usize {
+        self.cores.len()
+    }
+
     pub fn switch_index(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| &**n == name)
     }
@@ -448,6 +468,9 @@ impl Datapath {
                     c.rx_bytes += frame.len() as u64;
                     c.count_drop(DropReason::BadGso);
                 }
+                if sink.wants_drops() {
+                    sink.dropped(si, id, DropReason::BadGso, frame);
+                }
                 continue;
             }
             self.decide(lane, &from, frame, vnet, 0, sink);
@@ -470,7 +493,11 @@ impl Datapath {
         let (si, id, core, now) = (from.si, from.id, from.core, from.now);
         let counters = &mut lane.counters[si];
         let Some(parsed) = Parsed::new(frame) else {
-            let _ = core.malformed(counters, id, frame.len(), &mut lane.d);
+            if let Err(r) = core.malformed(counters, id, frame.len(), &mut lane.d) {
+                if sink.wants_drops() {
+                    sink.dropped(si, id, r, frame);
+                }
+            }
             if let Some(t) = lane.trace.as_mut() {
                 t.push(Hop {
                     kind: HopKind::Switch,
@@ -495,8 +522,13 @@ impl Datapath {
         if lane.trace.is_some() {
             self.trace_hop(lane, si, id, result);
         }
-        if result.is_err() && lane.d.egress.is_empty() {
-            return;
+        if let Err(r) = result {
+            if lane.d.egress.is_empty() {
+                if sink.wants_drops() {
+                    sink.dropped(si, id, r, frame);
+                }
+                return;
+            }
         }
         if lane.d.link {
             sink.link(LinkCopy {

@@ -15,6 +15,7 @@ pub mod conntrack;
 mod counters;
 pub mod datapath;
 mod egress;
+pub mod export;
 mod fdb;
 pub mod filter;
 pub mod flow;
@@ -22,6 +23,7 @@ mod key;
 pub mod l3;
 pub mod mirror;
 pub mod parsed;
+pub mod pcap_filter;
 pub mod router;
 pub mod storm;
 mod switch;
@@ -30,8 +32,8 @@ mod vlan;
 
 pub use cache::FlowCache;
 pub use config::{
-    ConfigError, LinkFacts, MirrorConfig, MirrorOutput, PortConfig, PortMode, PortRole,
-    StaticFdbEntry, SwitchConfig,
+    ConfigError, IpfixConfig, LinkFacts, MirrorConfig, MirrorOutput, PortConfig, PortMode,
+    PortRole, StaticFdbEntry, SwitchConfig,
 };
 pub use counters::{DropReason, PortCounters};
 pub use datapath::{Datapath, Lane};

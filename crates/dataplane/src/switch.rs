@@ -54,6 +54,8 @@ pub struct Forwarding {
     /// The flow tables in front of the L2 forwarding.
     flows: Arc<Pipeline>,
     mirrors: crate::mirror::Mirrors,
+    /// IPFIX export, when on.
+    ipfix: Option<Arc<crate::export::IpfixExport>>,
 }
 
 impl Forwarding {
@@ -64,6 +66,12 @@ impl Forwarding {
     ) -> Result<Forwarding, ConfigError> {
         config.validate()?;
         let mirrors = crate::mirror::Mirrors::new(&config)?;
+        let ipfix = config.ipfix.clone().map(|config| {
+            Arc::new(crate::export::IpfixExport {
+                config,
+                stats: Arc::default(),
+            })
+        });
         let (in_force, fallback) = config.in_force(&facts);
         let uplink = config.uplink();
         let passthru = config
@@ -82,13 +90,31 @@ impl Forwarding {
             passthru,
             flows,
             mirrors,
+            ipfix,
         })
     }
 
     /// A snapshot replacing `old`: mirrors keep their counts.
     fn after(mut self, old: &Forwarding) -> Forwarding {
         self.mirrors.adopt_stats(&old.mirrors);
+        // The export keeps its counts; meters see a new export (and report
+        // what they hold) only when its settings changed.
+        if let (Some(new), Some(old)) = (&mut self.ipfix, &old.ipfix) {
+            *new = if new.config == old.config {
+                Arc::clone(old)
+            } else {
+                Arc::new(crate::export::IpfixExport {
+                    config: new.config.clone(),
+                    stats: Arc::clone(&old.stats),
+                })
+            };
+        }
         self
+    }
+
+    /// The switch's IPFIX export, when on.
+    pub fn ipfix(&self) -> Option<&Arc<crate::export::IpfixExport>> {
+        self.ipfix.as_ref()
     }
 
     /// Each mirror's name and what it sent: packets, bytes.

@@ -21,6 +21,7 @@
 
 use crate::batch::{RxBatch, TxQueue, MAX_BATCH};
 use crate::capture::{CapturePoint, Direction};
+use crate::ipfix::ExportQueue;
 use crate::link_in::LinkSink;
 use crate::packet_in::{PacketIn, PacketInSink};
 use crate::port::Port;
@@ -32,7 +33,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 pub use vepa_dataplane::datapath::RouterAttachment;
 use vepa_dataplane::datapath::{DeviceCopy, LinkCopy, Sink, ToControllerCopy};
-use vepa_dataplane::{Datapath, Lane, PortCounters, PortId, Switch};
+use vepa_dataplane::export::FlowMeter;
+use vepa_dataplane::{Datapath, DropReason, Lane, PortCounters, PortId, Switch};
+use vepa_packet::ipfix::FlowRecord;
 
 /// How often the loop wakes up with no traffic to check for a stop and age the FDB.
 const IDLE_WAKEUP: Duration = Duration::from_millis(100);
@@ -42,6 +45,8 @@ const IDLE_WAKEUP: Duration = Duration::from_millis(100);
 const SPIN: Duration = Duration::from_micros(200);
 /// How long a storming port is left unread.
 pub const STORM_REST_MS: u64 = 2;
+/// How often a worker reports the flows its meters timed out.
+const EXPIRE_EVERY_MS: u64 = 1000;
 /// Bytes of changed copies and segments one port's queue may hold before
 /// it is sent, mid-batch: a batch of super-frames cut for many ports
 /// without offloads stays within this per port.
@@ -278,15 +283,23 @@ impl Forwarder {
             link: self.link.as_ref(),
         };
         self.live.reset(workers);
+        let epoch = self.epoch;
         let results: Vec<io::Result<Vec<Vec<PortCounters>>>> = std::thread::scope(|scope| {
+            // The exporter ends when the last worker drops its queue.
+            let (queue, records) = ExportQueue::new();
+            let _ = std::thread::Builder::new()
+                .name("vepa-ipfix".into())
+                .spawn_scoped(scope, move || crate::ipfix::run_exporter(records, epoch));
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
                     let shared = &shared;
+                    let queue = queue.clone();
                     std::thread::Builder::new()
                         .name(format!("vepa-worker-{w}"))
-                        .spawn_scoped(scope, move || Worker::new(shared, w, workers).run())
+                        .spawn_scoped(scope, move || Worker::new(shared, w, workers, queue).run())
                 })
                 .collect();
+            drop(queue);
             handles
                 .into_iter()
                 .map(|h| match h {
@@ -331,6 +344,57 @@ struct Worker<'a> {
     resting: Vec<u64>,
     rx: RxBatch,
     out: Outbox,
+    export: Export,
+}
+
+/// A worker's part of IPFIX export: a flow meter per exporting switch.
+struct Export {
+    queue: ExportQueue,
+    meters: Vec<Option<FlowMeter>>,
+    records: Vec<FlowRecord>,
+    /// Per rx slot of the batch: metered, and the port it left by (see
+    /// [`Emit::device`]).
+    sampled: Vec<bool>,
+    egress: Vec<u32>,
+}
+
+/// Not yet sent anywhere ([`Export::egress`]).
+const NO_EGRESS: u32 = u32::MAX;
+
+impl Export {
+    /// Makes, replaces or drops the meter of switch `si` to follow its
+    /// export settings (what the old one held is reported first).
+    fn follow(&mut self, sh: &Shared<'_>, si: usize) {
+        let want = sh.datapath.ipfix(si);
+        let Some(slot) = self.meters.get_mut(si) else {
+            return;
+        };
+        let current = slot.as_ref().map(|m| m.export());
+        let same = match (&want, current) {
+            (Some(w), Some(c)) => Arc::ptr_eq(w, c),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            if let Some(mut old) = slot.take() {
+                old.drain(&mut self.records);
+                self.queue.push(old.export(), &mut self.records);
+            }
+            *slot = want.map(FlowMeter::new);
+        }
+    }
+
+    /// Reports what every meter's timeouts say (`drain`: everything).
+    fn expire(&mut self, now: u64, drain: bool) {
+        for m in self.meters.iter_mut().flatten() {
+            if drain {
+                m.drain(&mut self.records);
+            } else {
+                m.expire(now, &mut self.records);
+            }
+            self.queue.push(m.export(), &mut self.records);
+        }
+    }
 }
 
 /// The datapath's copies onto a worker's queues.
@@ -340,6 +404,10 @@ struct Emit<'w, 'a> {
     rx: &'w RxBatch,
     /// The rx slot of the frame being decided (`None`: a router's frame).
     slot: Option<usize>,
+    /// While metering: per rx slot, the port each frame left by.
+    egress: Option<&'w mut [u32]>,
+    /// The device the batch came in on (`None`: no batch, a tick).
+    ingress: Option<usize>,
 }
 
 /// The pairs of ports that are both ends of one in-memory wire.
@@ -373,6 +441,13 @@ impl Sink for Emit<'_, '_> {
 
     fn device(&mut self, j: usize, copy: DeviceCopy<'_>, counters: &mut PortCounters) {
         let sh = self.sh;
+        if let (Some(egress), Some(k)) = (self.egress.as_deref_mut(), self.slot) {
+            // OpenFlow's port number; 0 once a frame left by several.
+            let no = sh.ports[j].id.index() as u32 + 1;
+            if let Some(e) = egress.get_mut(k) {
+                *e = if *e == NO_EGRESS || *e == no { no } else { 0 };
+            }
+        }
         let q = queue(&mut self.out.tx, &mut self.out.dirty, j);
         let from_rx = self.slot.filter(|_| copy.as_received);
         let offloads = sh.ports[j].port.offloads();
@@ -416,6 +491,24 @@ impl Sink for Emit<'_, '_> {
         }
     }
 
+    fn wants_drops(&self) -> bool {
+        true
+    }
+
+    fn dropped(&mut self, si: usize, id: PortId, reason: DropReason, frame: &[u8]) {
+        // The device of the port the frame entered: most often the batch's.
+        let at = |a: &Attachment| a.switch == si && a.id == id;
+        let dev = match self.ingress.filter(|&i| at(&self.sh.ports[i])) {
+            Some(i) => Some(i),
+            None => self.sh.ports.iter().position(at),
+        };
+        if let Some(a) = dev.map(|i| &self.sh.ports[i]) {
+            if a.capture.wants_drops() {
+                a.capture.deliver_drop(reason, frame);
+            }
+        }
+    }
+
     fn link(&mut self, c: LinkCopy<'_>) {
         if let Some(inbox) = self.sh.link {
             // Over the port's budget, the frame is lost (counted there).
@@ -425,7 +518,7 @@ impl Sink for Emit<'_, '_> {
 }
 
 impl<'a> Worker<'a> {
-    fn new(shared: &'a Shared<'a>, w: usize, workers: usize) -> Worker<'a> {
+    fn new(shared: &'a Shared<'a>, w: usize, workers: usize, queue: ExportQueue) -> Worker<'a> {
         let mine: Vec<usize> = assign(shared.ports, workers)
             .into_iter()
             .enumerate()
@@ -448,6 +541,13 @@ impl<'a> Worker<'a> {
                 dirty: Vec::with_capacity(shared.ports.len()),
                 segment: Vec::new(),
             },
+            export: Export {
+                queue,
+                meters: (0..shared.datapath.switch_count()).map(|_| None).collect(),
+                records: Vec::new(),
+                sampled: vec![false; MAX_BATCH],
+                egress: vec![NO_EGRESS; MAX_BATCH],
+            },
         }
     }
 
@@ -462,6 +562,7 @@ impl<'a> Worker<'a> {
         let mut marked = vec![false; self.mine.len()];
         let mut last_tick = 0u64;
         let mut last_publish = 0u64;
+        let mut last_expire = 0u64;
         let mut last_frame = Instant::now() - SPIN;
         let born = Instant::now();
         let mut busy = Duration::ZERO;
@@ -548,11 +649,18 @@ impl<'a> Worker<'a> {
                     out: &mut self.out,
                     rx: &self.rx,
                     slot: None,
+                    egress: None,
+                    ingress: None,
                 };
                 self.shared.datapath.tick(&mut self.lane, now, &mut sink);
                 self.flush();
             }
+            if now.saturating_sub(last_expire) >= EXPIRE_EVERY_MS {
+                last_expire = now;
+                self.export.expire(now, false);
+            }
         }
+        self.export.expire(0, true);
         Ok(self.lane.counters)
     }
 
@@ -585,11 +693,28 @@ impl<'a> Worker<'a> {
         };
         let storm_before = storm_drops(&self.lane);
         let rx = &self.rx;
+        let ex = &mut self.export;
+        ex.follow(sh, si);
+        let metering = match ex.meters.get_mut(si).and_then(Option::as_mut) {
+            Some(m) => {
+                let mut any = false;
+                for k in 0..n {
+                    let s = m.sample();
+                    ex.sampled[k] = s;
+                    ex.egress[k] = NO_EGRESS;
+                    any |= s;
+                }
+                any
+            }
+            None => false,
+        };
         let mut sink = Emit {
             sh,
             out: &mut self.out,
             rx,
             slot: None,
+            egress: metering.then_some(&mut ex.egress[..]),
+            ingress: Some(i),
         };
         let frames = (0..n).map(|k| {
             let s = rx.slot(k);
@@ -597,6 +722,20 @@ impl<'a> Worker<'a> {
         });
         sh.datapath
             .receive_batch(&mut self.lane, si, id, frames, now, &mut sink);
+        if metering {
+            if let Some(m) = ex.meters.get_mut(si).and_then(Option::as_mut) {
+                let ingress = id.index() as u32 + 1;
+                for k in (0..n).filter(|&k| ex.sampled[k]) {
+                    let s = rx.slot(k);
+                    let egress = match ex.egress[k] {
+                        NO_EGRESS => 0,
+                        e => e,
+                    };
+                    m.observe(s.frame(), &s.vnet, ingress, egress, now, &mut ex.records);
+                }
+                ex.queue.push(m.export(), &mut ex.records);
+            }
+        }
         let stormed = storm_drops(&self.lane) - storm_before;
         if n >= MAX_BATCH / 2 && stormed * 2 >= n as u64 {
             self.resting[k] = now + STORM_REST_MS;

@@ -14,6 +14,7 @@
 mod batch;
 mod capture;
 mod forwarder;
+pub mod ipfix;
 pub mod link_in;
 pub mod loopback;
 pub mod packet_in;
@@ -30,7 +31,10 @@ mod wire;
 mod xdp;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
-pub use capture::{pcap_header, pcap_record, CapturePoint, CapturedFrame, Direction};
+pub use capture::{
+    pcap_header, pcap_record, pcapng_interface, pcapng_packet, pcapng_section, CapturePoint,
+    CapturedFrame, Direction,
+};
 pub use forwarder::{Attachment, Forwarder, LiveCounters, RouterAttachment, WorkerLoad, Workers};
 pub use link_in::{LinkFrame, LinkInbox, LinkSink};
 pub use packet_in::{PacketIn, PacketInSink};

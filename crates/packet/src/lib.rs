@@ -17,6 +17,7 @@ mod ethernet;
 pub mod gso;
 mod ifname;
 pub mod ip;
+pub mod ipfix;
 pub mod lldp;
 mod mac;
 pub mod relay_probe;

@@ -99,7 +99,7 @@ pub fn run(json: bool, daemon: Option<Client>) -> Result<()> {
         if let (Some(Ok(ports)), Some(m)) = (&links, v.as_object_mut()) {
             m.insert("adjacent_bridges".into(), serde_json::to_value(ports)?);
         }
-        say!("{}", serde_json::to_string_pretty(&v)?);
+        crate::client::print_json(&v)?;
     } else {
         say_raw!("{}", table(&r));
         match links {

@@ -6,10 +6,13 @@
 
 /// `println!` that ignores a closed stdout (`vepa demo | head`): output is a
 /// courtesy, and cleanup must still run.
+/// Under `-j` it prints nothing: stdout carries only the command's JSON.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        if !crate::client::json() {
+            let _ = writeln!(std::io::stdout(), $($arg)*);
+        }
     }};
 }
 
@@ -17,7 +20,9 @@ macro_rules! say {
 macro_rules! say_raw {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = write!(std::io::stdout(), $($arg)*);
+        if !crate::client::json() {
+            let _ = write!(std::io::stdout(), $($arg)*);
+        }
     }};
 }
 
@@ -73,6 +78,10 @@ struct Cli {
     /// The bearer token for --url (or, for the daemon, for --listen).
     #[arg(long, global = true, value_name = "PATH")]
     token_file: Option<PathBuf>,
+    /// Answer in JSON (every command that answers; what streams or runs
+    /// in the foreground refuses it): one JSON document on stdout.
+    #[arg(short = 'j', long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -308,8 +317,10 @@ enum Command {
     /// the daemon's state changed since (an API call, a controller's
     /// flows), the apply is refused rather than undo those changes.
     Apply {
+        /// Topology file (TOML).
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
+        /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
         /// Apply even if the file was exported at an older generation
@@ -323,22 +334,30 @@ enum Command {
     /// state has moved on (unless --force). Delete that line to apply the
     /// file regardless, as a hand-written one.
     Export,
-    /// Write the frames a port sends and receives as pcap (tcpdump -r reads it)
+    /// Write the frames ports send and receive as pcapng (tcpdump -r, tshark -r)
     ///
-    /// Forwarding goes on; frames a slow reader cannot take are dropped
-    /// from the capture, not from the switch.
+    /// One interface per port, named SWITCH/PORT; each packet says its
+    /// direction (in: from the port's device, out: to it). With --drops,
+    /// frames the switch dropped as they entered (ACL, guard, storm...)
+    /// come too, with the reason as the packet's comment (tshark shows it
+    /// as frame.comment). Forwarding goes on; frames a slow reader cannot
+    /// take are dropped from the capture, not from the switch.
     ///
-    /// Example: vepa capture s1/vm1 -w vm1.pcap -c 10
-    Capture {
-        /// The port, as SWITCH/PORT (or PORT when only one switch has it).
-        port: String,
-        /// File to write (default: stdout, e.g. `| tcpdump -r -`).
-        #[arg(short = 'w', value_name = "FILE")]
-        file: Option<PathBuf>,
-        /// Stop after this many frames.
-        #[arg(short = 'c', value_name = "N")]
-        count: Option<u64>,
-    },
+    /// --filter takes pcap-filter syntax, a subset evaluated by the daemon:
+    ///   host ADDR, net ADDR/LEN, port N, portrange A-B (after src, dst,
+    ///   src or dst, src and dst; host/net/port also after ip, ip6, arp,
+    ///   tcp, udp), ether host|src|dst MAC, ether proto N|ip|ip6|arp,
+    ///   ip, ip6, arp, tcp, udp, icmp, icmp6, ip proto N, ip6 proto N,
+    ///   vlan [VID], broadcast, multicast, less N, greater N;
+    ///   and/&&, or/||, not/!, ( ). Headers are read through an 802.1Q
+    ///   tag (libpcap needs "vlan and ..."); no byte offsets (tcp[13]).
+    ///
+    /// Examples:
+    ///   vepa capture s1/vm1 -w vm1.pcapng -c 10
+    ///   vepa capture s1/vm1 s1/vm2 --filter 'icmp or arp' | tcpdump -nr -
+    ///   vepa capture s1/vm1 --drops -w drops.pcapng
+    #[command(verbatim_doc_comment)]
+    Capture(client::CaptureArgs),
     /// What forwarding would do with a frame, stage by stage, without sending it
     ///
     /// Runs the frame through the real pipeline (on copies of what the
@@ -363,6 +382,9 @@ enum Command {
     /// Port mirrors: SPAN to a monitor port, RSPAN to a VLAN on the uplink (daemon)
     #[command(subcommand)]
     Mirror(client::mirror::MirrorCmd),
+    /// IPFIX flow export: a record per IP flow to a collector (daemon)
+    #[command(subcommand)]
+    Ipfix(client::ipfix::IpfixCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     ///
     /// bash:  vepa completions bash > /etc/bash_completion.d/vepa
@@ -370,7 +392,10 @@ enum Command {
     /// fish:  vepa completions fish > ~/.config/fish/completions/vepa.fish
     /// (The .deb installs all three.)
     #[command(verbatim_doc_comment)]
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Write vepa's man pages (vepa.1 and one per subcommand) into a directory
     ///
     /// The .deb ships them (dist/man, made with this command; a test keeps
@@ -384,6 +409,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    client::set_json(cli.json);
     // The daemon tells what it does (adoptions, removals) by default; the
     // other commands only warn. RUST_LOG (e.g. `vepa=debug`) overrides both.
     let default_filter = if matches!(cli.command, Command::Daemon { .. }) {
@@ -415,7 +441,15 @@ fn main() {
     });
     if let Err(e) = dispatch(cli, (set_filter, start)) {
         eprintln!("vepa: error: {e:#}");
-        std::process::exit(exit_code(&e));
+        let code = exit_code(&e);
+        if client::json() && !client::printed() {
+            // A script reading stdout gets the error too, as JSON.
+            let _ = client::print_json(&serde_json::json!({
+                "error": format!("{e:#}"),
+                "exit": code,
+            }));
+        }
+        std::process::exit(code);
     }
 }
 
@@ -450,6 +484,26 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
             cli.token_file.clone(),
         )?)
     };
+    if cli.json {
+        let refused = match &cli.command {
+            Command::Daemon { .. } | Command::Run { .. } => Some("runs in the foreground"),
+            Command::Demo => Some("prints its matrix as it goes"),
+            Command::Capture(_) => Some("writes pcapng"),
+            Command::Top(_) => Some("is a live terminal view"),
+            Command::Stats { watch: Some(_), .. } => Some("--watch streams"),
+            Command::Completions { .. } => Some("prints a shell script"),
+            Command::Man { .. } => Some("writes man pages"),
+            _ => None,
+        };
+        if let Some(why) = refused {
+            <Cli as clap::CommandFactory>::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("-j/--json: this command {why}; it has no JSON answer"),
+                )
+                .exit();
+        }
+    }
     match cli.command {
         Command::Daemon {
             state_dir,
@@ -487,7 +541,7 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
             seed_default: default,
             log_filter: Some(log_filter),
         }),
-        Command::Doctor { out } => doctor::run(out.output == client::Output::Json, client().ok()),
+        Command::Doctor { out } => doctor::run(out.output() == client::Output::Json, client().ok()),
         Command::Nic(c) => nic::run(c),
         Command::Switch(c) => client::switch(&client()?, c),
         Command::Port(c) => client::port(&client()?, *c),
@@ -510,8 +564,8 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
         Command::LibvirtXml { port } => client::vm::libvirt_xml(&client()?, &port),
         Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
         Command::Stats { out, watch, count } => match watch {
-            Some(secs) => client::watch_stats(&client()?, out.output, secs, count),
-            None => client::stats(&client()?, out.output),
+            Some(secs) => client::watch_stats(&client()?, out.output(), secs, count),
+            None => client::stats(&client()?, out.output()),
         },
         Command::Apply {
             file,
@@ -522,7 +576,8 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
         Command::Trace(a) => client::trace::trace(&client()?, a),
         Command::Top(a) => client::top::top(&client()?, a),
         Command::Mirror(c) => client::mirror::mirror(&client()?, c),
-        Command::Capture { port, file, count } => client::capture(&client()?, &port, file, count),
+        Command::Ipfix(c) => client::ipfix::ipfix(&client()?, c),
+        Command::Capture(a) => client::capture(&client()?, a),
         Command::Demo => demo::run(),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -554,6 +609,14 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
             let topo = topology::Topology::load(&file)?;
             let cfgs = topo.validate()?;
             let ports: usize = cfgs.iter().map(|c| c.ports.len()).sum();
+            if cli.json {
+                return client::print_json(&serde_json::json!({
+                    "file": file.display().to_string(),
+                    "valid": true,
+                    "switches": cfgs.len(),
+                    "ports": ports,
+                }));
+            }
             say!(
                 "{}: valid: {} switch(es), {ports} port(s)",
                 file.display(),
@@ -571,6 +634,45 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    /// Every argument of every command says what it is in `--help`, and a
+    /// value written as a choice (`a|b`) is a list clap checks and shows.
+    #[test]
+    fn every_flag_is_documented_and_every_choice_listed() {
+        fn walk(cmd: &clap::Command, path: &str, bad: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                let at = format!("{path} {id}");
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    bad.push(format!("{at}: no help"));
+                }
+                // `on|off`, `a|b|c`: words to choose from (not `TYPE:VER:UUID|none`).
+                let choice = a.get_value_names().is_some_and(|v| {
+                    v.iter().any(|n| {
+                        n.contains('|')
+                            && n.chars()
+                                .all(|c| c.is_ascii_lowercase() || c == '-' || c == '|')
+                    })
+                });
+                if choice && a.get_possible_values().is_empty() {
+                    bad.push(format!("{at}: a choice with no listed values"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), bad);
+            }
+        }
+        let mut bad = Vec::new();
+        walk(
+            &<super::Cli as clap::CommandFactory>::command(),
+            "vepa",
+            &mut bad,
+        );
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
     }
 
     /// The man pages and completions the .deb ships (dist/) are what the

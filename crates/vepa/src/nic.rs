@@ -21,18 +21,11 @@ pub enum State {
     Disable,
 }
 
-fn on_off(s: &str) -> Result<bool, String> {
-    match s {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        _ => Err(format!("'{s}': expected on or off")),
-    }
-}
-
 #[derive(Subcommand, Debug)]
 pub enum NicCmd {
     /// Physical NICs (or one device): driver, SR-IOV VFs, embedded bridge mode
     Show {
+        /// Only this device (default: every physical NIC).
         dev: Option<String>,
         #[command(flatten)]
         out: crate::client::OutputArg,
@@ -43,10 +36,12 @@ pub enum NicCmd {
     /// reflect it); VEB switches it inside the NIC. Only some drivers
     /// (ixgbe, i40e, ...) have it; others answer that they do not.
     Set {
+        /// The NIC (its physical function), e.g. enp1s0f0.
         dev: String,
         /// The setting: hwmode.
         #[arg(value_parser = ["hwmode"])]
         what: String,
+        /// vepa: VF-to-VF traffic leaves for the adjacent switch; veb: the NIC switches it.
         #[arg(value_enum)]
         mode: Mode,
     },
@@ -54,8 +49,11 @@ pub enum NicCmd {
     ///
     /// Example: vepa nic vf enp1s0f0 3 --mac 02:00:00:00:00:03 --vlan 10 --spoofchk on
     Vf {
+        /// The NIC (its physical function).
         dev: String,
+        /// The VF's number, from 0.
         vf: u32,
+        /// The VF's MAC address.
         #[arg(long)]
         mac: Option<MacAddr>,
         /// VLAN the VF's frames are tagged with (0: none).
@@ -64,18 +62,24 @@ pub enum NicCmd {
         /// 802.1p priority with --vlan.
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=7))]
         qos: u8,
-        #[arg(long, value_name = "on|off", value_parser = on_off)]
+        /// Drop frames the VF sends from another MAC.
+        #[arg(long, value_parser = crate::client::on_off())]
         spoofchk: Option<bool>,
-        #[arg(long, value_name = "on|off", value_parser = on_off)]
+        /// Let the VF change its MAC and go promiscuous.
+        #[arg(long, value_parser = crate::client::on_off())]
         trust: Option<bool>,
+        /// The VF's link: auto (follows the PF), enable, disable.
         #[arg(long, value_enum)]
         state: Option<State>,
     },
     /// Set how many VFs a NIC has: `vepa nic sriov DEV numvfs N`
     Sriov {
+        /// The NIC (its physical function).
         dev: String,
+        /// The setting: numvfs.
         #[arg(value_parser = ["numvfs"])]
         what: String,
+        /// How many VFs (0 removes them; at most sriov_totalvfs).
         n: u32,
     },
 }
@@ -123,8 +127,8 @@ pub fn run(cmd: NicCmd) -> Result<()> {
                     });
                 }
             }
-            match out.output {
-                Output::Json => say!("{}", serde_json::to_string_pretty(&nics)?),
+            match out.output() {
+                Output::Json => crate::client::print_json(&nics)?,
                 Output::Table => {
                     say!("{:<16} {:<14} {:<12} HWMODE", "NIC", "DRIVER", "VFS");
                     for n in &nics {
@@ -149,6 +153,11 @@ pub fn run(cmd: NicCmd) -> Result<()> {
                 Mode::Vepa => HwMode::Vepa,
             };
             nic::set_hwmode(&dev, m)?;
+            if crate::client::json() {
+                return crate::client::print_json(
+                    &serde_json::json!({"nic": dev, "hwmode": m.as_str()}),
+                );
+            }
             say!("{dev}: hwmode {}", m.as_str());
         }
         NicCmd::Vf {
@@ -187,10 +196,18 @@ pub fn run(cmd: NicCmd) -> Result<()> {
             for s in settings {
                 nic::set_vf(&dev, vf, s)?;
             }
+            if crate::client::json() {
+                return crate::client::print_json(
+                    &serde_json::json!({"nic": dev, "vf": vf, "set": true}),
+                );
+            }
             say!("{dev}: vf {vf} set");
         }
         NicCmd::Sriov { dev, n, .. } => {
             nic::set_numvfs(&dev, n)?;
+            if crate::client::json() {
+                return crate::client::print_json(&serde_json::json!({"nic": dev, "numvfs": n}));
+            }
             say!("{dev}: {n} VFs");
         }
     }

@@ -695,6 +695,11 @@ pub(super) fn switch_config(
         cfg.static_fdb.push(pin);
     }
     cfg.mirrors = super::check_mirror::mirrors(s)?;
+    cfg.ipfix = s
+        .ipfix
+        .as_ref()
+        .map(|x| super::check_ipfix::ipfix(&s.name, x))
+        .transpose()?;
     cfg.validate()
         .and_then(|()| vepa_dataplane::mirror::check(&cfg))
         .map_err(|e| match e {

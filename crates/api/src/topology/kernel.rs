@@ -71,6 +71,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
             "port mirrors are vepa's userspace dataplane's",
         ));
     }
+    if s.ipfix.is_some() {
+        return Err(unfit(
+            None,
+            "ipfix",
+            "flow export meters vepa's userspace dataplane",
+        ));
+    }
     if s.group_fwd_mask.is_some() {
         return Err(unfit(
             None,

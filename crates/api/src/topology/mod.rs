@@ -7,6 +7,8 @@
 
 mod check;
 mod check_filter;
+mod check_ipfix;
+pub use check_ipfix::{domain_of as ipfix_domain_of, IPFIX_PORT};
 mod check_mirror;
 mod check_router;
 mod check_sdn;
@@ -25,9 +27,9 @@ pub use check_filter::port_guard;
 use error::invalid;
 pub use error::TopologyError;
 pub use spec::{
-    Backend, MirrorDirection, MirrorSpec, ModeName, PortKind, PortSpec, Relay, RelayRequired,
-    StaticFdbSpec, StormSpec, SwitchSpec, Topology, VsiSpec, MAX_NAME, MAX_SOCKET_PATH,
-    VHOST_USER_DIR,
+    Backend, IpfixSpec, MirrorDirection, MirrorSpec, ModeName, PortKind, PortSpec, Relay,
+    RelayRequired, StaticFdbSpec, StormSpec, SwitchSpec, Topology, VsiSpec, MAX_NAME,
+    MAX_SOCKET_PATH, VHOST_USER_DIR,
 };
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

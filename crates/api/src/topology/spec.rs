@@ -82,6 +82,37 @@ pub struct SwitchSpec {
     /// to a VLAN on the uplink.
     #[serde(default, rename = "mirror", skip_serializing_if = "Vec::is_empty")]
     pub mirrors: Vec<MirrorSpec>,
+    /// IPFIX flow export (`[switch.ipfix]`) of the IP flows entering the
+    /// switch's ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipfix: Option<IpfixSpec>,
+}
+
+/// IPFIX (RFC 7011) export over UDP: a record per IP flow (5-tuple,
+/// ingress and egress port as OpenFlow numbers them, VLAN, packets, IP
+/// bytes, start and end) for every flow that entered the switch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IpfixSpec {
+    /// The collector, `IP:PORT` (`[IPv6]:PORT`), or an IP for port 4739.
+    pub collector: String,
+    /// Meter one packet in this many (default 1: every packet); the
+    /// counts are of the metered packets, and the sampling options record
+    /// tells the collector the interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<u32>,
+    /// Seconds between reports of a flow that goes on (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_timeout: Option<u64>,
+    /// Seconds without a packet after which a flow is reported and
+    /// forgotten (default 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<u64>,
+    /// The observation domain the collector files the records under
+    /// (default: derived from the switch's name, so each switch's
+    /// records stay apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation_domain: Option<u32>,
 }
 
 /// A port mirror: the frames some ports receive, send or both (in some
@@ -253,6 +284,7 @@ impl SwitchSpec {
             lldp: None,
             relay_required: RelayRequired::default(),
             mirrors: Vec::new(),
+            ipfix: None,
         }
     }
 

@@ -637,3 +637,52 @@ fn mirrors_read_round_trip_and_name_their_mistakes() {
         assert!(e.contains(want), "{e:?} should contain {want:?}");
     }
 }
+
+#[test]
+fn ipfix_reads_round_trips_fills_defaults_and_names_its_mistakes() {
+    // `[switch.ipfix]` goes on the last switch of the file (relay).
+    let x = "[switch.ipfix]\ncollector = \"192.0.2.10\"\n";
+    let t = Topology::parse("t.toml", &format!("{GOOD}{x}")).unwrap();
+    let cfgs = t.validate().unwrap();
+    let relay = cfgs.iter().find(|c| c.name == "relay").unwrap();
+    let ipfix = relay.ipfix.as_ref().unwrap();
+    assert_eq!(ipfix.collector.to_string(), "192.0.2.10:4739");
+    assert_eq!(
+        (
+            ipfix.sampling,
+            ipfix.active_timeout_ms,
+            ipfix.idle_timeout_ms
+        ),
+        (1, 60_000, 15_000)
+    );
+    assert_eq!(ipfix.domain, super::ipfix_domain_of("relay"));
+    assert_eq!(Topology::parse("x", &t.to_toml().unwrap()).unwrap(), t);
+    let cases = [
+        (
+            "collector = \"collector.example\"",
+            "ipfix: collector: 'collector.example' is not IP:PORT",
+        ),
+        ("collector = \"0.0.0.0:4739\"", "not a collector's address"),
+        ("collector = \"192.0.2.1:0\"", "not a collector's address"),
+        (
+            "collector = \"[fd00::1]:4739\"\nsampling = 0",
+            "sampling: 0: one packet in N",
+        ),
+        (
+            "collector = \"192.0.2.1\"\nidle_timeout = 0",
+            "idle_timeout: 0: seconds from 1",
+        ),
+        (
+            "collector = \"192.0.2.1\"\nactive_timeout = 90000",
+            "active_timeout: 90000",
+        ),
+        (
+            "collector = \"192.0.2.1\"\nrate = 5",
+            "unknown field `rate`",
+        ),
+    ];
+    for (body, want) in cases {
+        let e = err(&format!("{GOOD}[switch.ipfix]\n{body}\n"));
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+    }
+}

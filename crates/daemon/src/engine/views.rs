@@ -366,4 +366,34 @@ impl Engine {
         }
         v
     }
+
+    /// Every switch's IPFIX export with what it did.
+    pub fn ipfix_views(&self) -> Vec<vepa_api::wire::IpfixView> {
+        use vepa_dataplane::export::IpfixStats;
+        let mut v = Vec::new();
+        for s in &self.desired.switches {
+            let Some(spec) = &s.ipfix else { continue };
+            let export = self
+                .cores
+                .get(&s.name)
+                .and_then(|c| c.snapshot().ipfix().cloned());
+            let get = |f: fn(&IpfixStats) -> &std::sync::atomic::AtomicU64| {
+                export.as_ref().map_or(0, |e| IpfixStats::get(f(&e.stats)))
+            };
+            v.push(vepa_api::wire::IpfixView {
+                switch: s.name.clone(),
+                ipfix: spec.clone(),
+                observation_domain: spec
+                    .observation_domain
+                    .unwrap_or_else(|| vepa_api::topology::ipfix_domain_of(&s.name)),
+                sampled_packets: get(|s| &s.sampled),
+                records: get(|s| &s.records),
+                exported: get(|s| &s.exported),
+                dropped: get(|s| &s.dropped),
+                messages: get(|s| &s.messages),
+                send_errors: get(|s| &s.send_errors),
+            });
+        }
+        v
+    }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 mod fdb;
 mod flows;
+mod ipfix;
 mod link;
 mod log;
 mod mirrors;
@@ -67,6 +68,7 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         topology::topology,
         topology::apply,
         capture::capture,
+        capture::many,
         flows::dump,
         flows::add,
         flows::modify,
@@ -101,6 +103,9 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         mirrors::list,
         mirrors::add,
         mirrors::del,
+        ipfix::list,
+        ipfix::set,
+        ipfix::del,
         log::get,
         log::set
     ),
@@ -224,6 +229,12 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route("/v1/vdp", get(link::vdp))
         .route("/v1/log", get(log::get).put(log::set))
         .route("/v1/switches/{switch}/relay-probe", post(link::relay_probe))
+        .route("/v1/capture", post(capture::many))
+        .route("/v1/ipfix", get(ipfix::list))
+        .route(
+            "/v1/switches/{switch}/ipfix",
+            axum::routing::put(ipfix::set).delete(ipfix::del),
+        )
         .route("/v1/mirrors", get(mirrors::list))
         .route("/v1/switches/{switch}/mirrors", post(mirrors::add))
         .route(

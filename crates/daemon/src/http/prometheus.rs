@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, ApiError> {
-    let (stats, routers, tunnels, (link, vdp, zones), (acls, captures, mirrors)) =
+    let (stats, routers, tunnels, (link, vdp, zones), (acls, captures, mirrors, ipfix)) =
         with_engine(&st, |e| {
             let names: Vec<String> = e.desired().routers.iter().map(|r| r.name.clone()).collect();
             let routers = names
@@ -35,6 +35,7 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
                         .collect::<Vec<_>>(),
                     e.capture_drops(),
                     e.mirror_views(),
+                    e.ipfix_views(),
                 ),
             ))
         })
@@ -48,6 +49,7 @@ pub(super) async fn prometheus(State(st): State<Shared>) -> Result<Response, Api
     metrics::render_acls(&mut text, &acls);
     metrics::render_capture_drops(&mut text, &captures);
     metrics::render_mirrors(&mut text, &mirrors);
+    metrics::render_ipfix(&mut text, &ipfix);
     Ok((
         [(
             header::CONTENT_TYPE,

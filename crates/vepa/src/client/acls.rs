@@ -32,6 +32,7 @@ pub enum AclCmd {
     ///   vepa acl add fw --at 1 'drop src 10.1.0.66'   (inserts before rule 1)
     #[command(verbatim_doc_comment, after_help = RULE_SYNTAX)]
     Add {
+        /// The ACL's name.
         name: String,
         /// Rules, in order.
         rules: Vec<String>,
@@ -56,6 +57,7 @@ pub enum AclCmd {
     },
     /// Remove an ACL, or one of its rules
     Del {
+        /// The ACL's name.
         name: String,
         /// Only rule N (as `vepa acl show` numbers them).
         #[arg(long, value_name = "N")]
@@ -63,6 +65,7 @@ pub enum AclCmd {
     },
     /// ACLs with their rules and what each matched
     Show {
+        /// The ACL's name.
         name: Option<String>,
         #[command(flatten)]
         out: OutputArg,
@@ -71,15 +74,44 @@ pub enum AclCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum ConntrackCmd {
-    /// Tracked connections, per table ('port SWITCH/PORT' or 'router NAME')
+    /// Tracked connections, per table (a port's or a router's)
     Show {
-        /// One table, e.g. "router r1".
-        zone: Option<String>,
+        #[command(flatten)]
+        zone: ZoneArgs,
         #[command(flatten)]
         out: OutputArg,
     },
     /// Forget tracked connections (of one table, or all)
-    Flush { zone: Option<String> },
+    Flush {
+        #[command(flatten)]
+        zone: ZoneArgs,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+/// One connection table: a port's (`--port SWITCH/PORT`) or a router's
+/// (`--router NAME`); the older positional 'port S/P' / 'router R' still works.
+#[derive(clap::Args, Debug)]
+pub struct ZoneArgs {
+    /// The table of a port's stateful ACL.
+    #[arg(long, value_name = "SWITCH/PORT", conflicts_with_all = ["router", "zone"])]
+    port: Option<String>,
+    /// The table of a router's stateful ACL.
+    #[arg(long, value_name = "NAME", conflicts_with = "zone")]
+    router: Option<String>,
+    #[arg(hide = true)]
+    zone: Option<String>,
+}
+
+impl ZoneArgs {
+    fn zone(self, c: &Client) -> Result<Option<String>> {
+        if let Some(p) = self.port {
+            let (s, p) = super::resolve_port(c, &p, "conntrack")?;
+            return Ok(Some(format!("port {s}/{p}")));
+        }
+        Ok(self.router.map(|r| format!("router {r}")).or(self.zone))
+    }
 }
 
 pub fn acl(c: &Client, cmd: AclCmd) -> Result<()> {
@@ -139,7 +171,7 @@ pub fn acl(c: &Client, cmd: AclCmd) -> Result<()> {
                 Some(n) => vec![c.get(&format!("/v1/acls/{}", seg(n)))?],
                 None => c.get("/v1/acls")?,
             };
-            match out.output {
+            match out.output() {
                 Output::Json if name.is_some() => print_json(&acls[0])?,
                 Output::Json => print_json(&acls)?,
                 Output::Table if acls.is_empty() => say!("no ACLs"),
@@ -190,8 +222,9 @@ fn zone_query(zone: &Option<String>) -> String {
 pub fn conntrack(c: &Client, cmd: ConntrackCmd) -> Result<()> {
     match cmd {
         ConntrackCmd::Show { zone, out } => {
+            let zone = zone.zone(c)?;
             let zones: Vec<ZoneView> = c.get(&format!("/v1/conntrack{}", zone_query(&zone)))?;
-            match out.output {
+            match out.output() {
                 Output::Json => print_json(&zones)?,
                 Output::Table if zones.is_empty() => say!("no connection tables (no stateful ACL)"),
                 Output::Table => {
@@ -225,13 +258,17 @@ pub fn conntrack(c: &Client, cmd: ConntrackCmd) -> Result<()> {
                 }
             }
         }
-        ConntrackCmd::Flush { zone } => {
+        ConntrackCmd::Flush { zone, out } => {
+            let zone = zone.zone(c)?;
             let f: Flushed = c.call(
                 Method::POST,
                 &format!("/v1/conntrack/flush{}", zone_query(&zone)),
                 None::<&()>,
             )?;
-            say!("flushed {} connection(s)", f.flushed);
+            match out.output() {
+                Output::Json => print_json(&f)?,
+                Output::Table => say!("flushed {} connection(s)", f.flushed),
+            }
         }
     }
     Ok(())

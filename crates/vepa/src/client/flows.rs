@@ -31,6 +31,7 @@ pub enum FlowCmd {
     /// Example: vepa flow add s1 'priority=100,icmp,in_port=vm1,actions=drop'
     #[command(after_help = FLOW_SYNTAX)]
     Add {
+        /// The switch.
         switch: String,
         /// Flows; all are added or none.
         flows: Vec<String>,
@@ -43,7 +44,9 @@ pub enum FlowCmd {
     /// Example: vepa flow mod s1 'in_port=vm1,actions=output:vm2'
     #[command(after_help = FLOW_SYNTAX)]
     Mod {
+        /// The switch.
         switch: String,
+        /// The flow, in ovs-ofctl syntax.
         flow: String,
         /// Only the flow with exactly this match and priority.
         #[arg(long)]
@@ -54,7 +57,9 @@ pub enum FlowCmd {
     /// Example: vepa flow del s1 'icmp'
     #[command(after_help = FLOW_SYNTAX)]
     Del {
+        /// The switch.
         switch: String,
+        /// A match in ovs-ofctl syntax (default: every flow).
         filter: Option<String>,
         /// Only the flow with exactly this match and priority.
         #[arg(long)]
@@ -62,7 +67,9 @@ pub enum FlowCmd {
     },
     /// List flows with their counters (the ones a match covers, or all)
     Dump {
+        /// The switch.
         switch: String,
+        /// A match in ovs-ofctl syntax (default: every flow).
         filter: Option<String>,
         #[command(flatten)]
         out: OutputArg,
@@ -74,17 +81,30 @@ pub enum GroupCmd {
     /// Add groups: group_id=N,type=all|select|indirect|ff,bucket=ACTIONS,...
     ///
     /// Example: vepa group add s1 'group_id=1,type=all,bucket=output:vm2,bucket=output:mon'
-    Add { switch: String, groups: Vec<String> },
+    Add {
+        /// The switch.
+        switch: String,
+        /// Groups in ovs-ofctl add-group syntax.
+        groups: Vec<String>,
+    },
     /// Replace groups of the same id
-    Mod { switch: String, groups: Vec<String> },
+    Mod {
+        /// The switch.
+        switch: String,
+        /// Groups in ovs-ofctl add-group syntax.
+        groups: Vec<String>,
+    },
     /// Remove a group and the flows that use it (all groups without an id)
     Del {
+        /// The switch.
         switch: String,
+        /// Only this group.
         #[arg(long = "group-id")]
         group_id: Option<u32>,
     },
     /// List groups with their counters
     Dump {
+        /// The switch.
         switch: String,
         #[command(flatten)]
         out: OutputArg,
@@ -131,6 +151,10 @@ pub fn dump_line(f: &FlowView) -> String {
 }
 
 fn changed(verb: &str, c: &FlowChange) {
+    if super::json() {
+        let _ = print_json(c);
+        return;
+    }
     say!("{verb} {} (generation {})", c.changed, c.generation);
 }
 
@@ -188,7 +212,7 @@ pub fn flow(c: &Client, cmd: FlowCmd) -> Result<()> {
                 path.push_str(&format!("?filter={}", query(&f)));
             }
             let flows: Vec<FlowView> = c.get(&path)?;
-            match out.output {
+            match out.output() {
                 Output::Json => print_json(&flows)?,
                 Output::Table => {
                     for f in &flows {
@@ -234,7 +258,7 @@ pub fn group(c: &Client, cmd: GroupCmd) -> Result<()> {
         }
         GroupCmd::Dump { switch, out } => {
             let groups: Vec<GroupView> = c.get(&format!("/v1/switches/{}/groups", seg(&switch)))?;
-            match out.output {
+            match out.output() {
                 Output::Json => print_json(&groups)?,
                 Output::Table => {
                     for g in &groups {

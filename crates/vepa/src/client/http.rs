@@ -122,9 +122,17 @@ impl Client {
         self.call(Method::GET, path, None::<&()>)
     }
 
-    /// Streams an answer's body to `sink` until it ends or `sink` says stop.
-    pub fn stream(&self, path: &str, mut sink: impl FnMut(&[u8]) -> Result<bool>) -> Result<()> {
-        let req = self.request(Method::GET, path, None)?;
+    /// Streams an answer's body to `sink` until it ends or `sink` says
+    /// stop (a request with a method and, optionally, a JSON body).
+    pub fn stream_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        mut sink: impl FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let body = body.map(serde_json::to_vec).transpose()?;
+        let req = self.request(method, path, body)?;
         self.rt.block_on(async {
             let mut conn = self.connect().await?;
             let resp = conn.send_request(req).await?;

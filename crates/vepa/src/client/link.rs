@@ -14,6 +14,7 @@ pub enum LogCmd {
     /// a level (error, warn, info, debug, trace) or directives per module,
     /// as RUST_LOG takes them (e.g. `vepa=debug,warn`, `vepa_daemon::link=trace`)
     Level {
+        /// A filter in RUST_LOG syntax (e.g. vepa=debug,warn); without one, the filter in force.
         filter: Option<String>,
         #[command(flatten)]
         out: OutputArg,
@@ -26,7 +27,7 @@ pub fn log(c: &Client, cmd: LogCmd) -> Result<()> {
         Some(f) => c.call(Method::PUT, "/v1/log", Some(&LogFilterBody { filter: f }))?,
         None => c.get("/v1/log")?,
     };
-    match out.output {
+    match out.output() {
         Output::Json => print_json(&now)?,
         Output::Table => say!("log filter: {}", now.filter),
     }
@@ -55,7 +56,7 @@ pub enum VdpCmd {
 pub fn vdp(c: &Client, cmd: VdpCmd) -> Result<()> {
     let VdpCmd::Show { out } = cmd;
     let ports: Vec<VdpPortView> = c.get("/v1/vdp")?;
-    match out.output {
+    match out.output() {
         Output::Json => print_json(&ports)?,
         Output::Table if ports.is_empty() => {
             say!("no uplink or relay ports (VDP runs on those of userspace switches)")
@@ -120,6 +121,7 @@ pub enum RelayCmd {
     /// appears, and every minute, while no 802.1Qbg EVB peer answers its
     /// LLDP; `vepa switch show` and `vepa doctor` show what it saw.
     Probe {
+        /// The switch whose uplink is probed.
         switch: String,
         #[command(flatten)]
         out: OutputArg,
@@ -133,7 +135,7 @@ pub fn relay(c: &Client, cmd: RelayCmd) -> Result<()> {
         &format!("/v1/switches/{}/relay-probe", seg(&switch)),
         None::<&()>,
     )?;
-    match out.output {
+    match out.output() {
         Output::Json => print_json(&r)?,
         Output::Table if r.reflecting => say!(
             "{}: the bridge on uplink '{}' reflects: the probe came back in {} ms",
@@ -184,7 +186,7 @@ pub enum LldpCmd {
 pub fn lldp(c: &Client, cmd: LldpCmd) -> Result<()> {
     let LldpCmd::Show { out } = cmd;
     let ports: Vec<LinkPortView> = c.get("/v1/lldp")?;
-    match out.output {
+    match out.output() {
         Output::Json => print_json(&ports)?,
         Output::Table if ports.is_empty() => {
             say!("no uplink or relay ports (LLDP runs on those of userspace switches)")

@@ -35,11 +35,14 @@ pub enum MirrorCmd {
     ///   vepa mirror add s1 to-analyzer --select vm1,vm2 --direction in --output-vlan 999
     #[command(verbatim_doc_comment)]
     Add {
+        /// The switch.
         switch: String,
+        /// The mirror's name.
         name: String,
         /// The ports to watch (comma-separated or repeated).
         #[arg(long, value_delimiter = ',', required = true, value_name = "PORT")]
         select: Vec<String>,
+        /// Which of the selected ports' frames: in, out or both.
         #[arg(long, value_enum, default_value = "both")]
         direction: Direction,
         /// Only frames switched in these VLANs (default: every VLAN).
@@ -61,7 +64,9 @@ pub enum MirrorCmd {
     },
     /// Remove a mirror
     Del {
+        /// The switch.
         switch: String,
+        /// The mirror's name.
         name: String,
         #[command(flatten)]
         out: OutputArg,
@@ -101,12 +106,12 @@ pub fn mirror(c: &Client, cmd: MirrorCmd) -> Result<()> {
             };
             let path = format!("/v1/switches/{}/mirrors", seg(&switch));
             let r: ApplyResult = c.call(Method::POST, &path, Some(&spec))?;
-            result(&r, out.output)
+            result(&r, out.output())
         }
         MirrorCmd::Del { switch, name, out } => {
             let path = format!("/v1/switches/{}/mirrors/{}", seg(&switch), seg(&name));
             let r: ApplyResult = c.call(Method::DELETE, &path, None::<&()>)?;
-            result(&r, out.output)
+            result(&r, out.output())
         }
         MirrorCmd::Show { switch, out } => {
             let all: Vec<MirrorView> = c.get("/v1/mirrors")?;
@@ -114,7 +119,7 @@ pub fn mirror(c: &Client, cmd: MirrorCmd) -> Result<()> {
                 .iter()
                 .filter(|m| switch.as_deref().is_none_or(|s| s == m.switch))
                 .collect();
-            match out.output {
+            match out.output() {
                 Output::Json => print_json(&v)?,
                 Output::Table if v.is_empty() => say!("no mirrors"),
                 Output::Table => {

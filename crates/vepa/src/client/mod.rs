@@ -5,6 +5,7 @@
 pub mod acls;
 pub mod flows;
 pub mod http;
+pub mod ipfix;
 pub mod link;
 pub mod mirror;
 mod pcapfile;
@@ -34,9 +35,41 @@ pub enum Output {
 
 #[derive(Args, Debug)]
 pub struct OutputArg {
-    /// Output format.
+    /// Output format (-j/--json, before or after the command, is -o json
+    /// for every command).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    format: Output,
+}
+
+impl OutputArg {
+    /// The format asked for: this command's `-o`, or JSON when `-j` was given.
+    pub fn output(&self) -> Output {
+        if json() {
+            Output::Json
+        } else {
+            self.format
+        }
+    }
+}
+
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-j/--json`: every command answers in JSON, and nothing else goes to
+/// stdout (the text `say!` would print is left out).
+pub fn set_json(on: bool) {
+    JSON.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn json() -> bool {
+    JSON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the command printed its JSON answer already (a command may
+/// answer and still fail, as `relay probe` does when nothing reflects).
+pub fn printed() -> bool {
+    PRINTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A switch's port mode (the Linux macvlan modes).
@@ -102,6 +135,7 @@ impl PortModeArg {
 pub enum SwitchCmd {
     /// Add a switch (no ports yet)
     Add {
+        /// The switch's name.
         name: String,
         /// Mode of the ports that do not set their own.
         #[arg(long, value_enum)]
@@ -113,13 +147,18 @@ pub enum SwitchCmd {
         qbg: QbgFields,
     },
     /// Remove a switch and every port on it
-    Del { name: String },
+    Del {
+        /// The switch's name.
+        name: String,
+    },
     /// Change a switch's default mode, ageing time or 802.1Qbg settings, at run time
     Set {
+        /// The switch's name.
         name: String,
         /// The mode of the ports that do not set their own.
         #[arg(long, value_enum)]
         mode: Option<Mode>,
+        /// FDB ageing time in seconds.
         #[arg(long, value_name = "SECS")]
         ageing_secs: Option<u64>,
         #[command(flatten)]
@@ -127,6 +166,7 @@ pub enum SwitchCmd {
     },
     /// List switches (or one)
     Show {
+        /// The switch's name.
         name: Option<String>,
         #[command(flatten)]
         out: OutputArg,
@@ -137,10 +177,10 @@ pub enum SwitchCmd {
 #[derive(Args, Debug)]
 pub struct QbgFields {
     /// LLDP (with 802.1Qbg's EVB TLV) on the uplink and relay ports (default on).
-    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    #[arg(long, value_name = "on|off", value_parser = on_off())]
     lldp: Option<bool>,
     /// When the adjacent bridge does not reflect frames (EVB refuses relay, or the probe does not come back): warn (log and show it; default), fallback-veb (switch frames between vepa ports locally until it does), ignore.
-    #[arg(long, value_name = "POLICY", value_parser = relay_required)]
+    #[arg(long, value_name = "POLICY", value_parser = relay_required())]
     relay_required: Option<RelayRequired>,
 }
 
@@ -155,12 +195,53 @@ impl QbgFields {
     }
 }
 
-fn relay_required(s: &str) -> Result<RelayRequired, String> {
-    match s {
-        "warn" => Ok(RelayRequired::Warn),
-        "fallback-veb" => Ok(RelayRequired::FallbackVeb),
-        "ignore" => Ok(RelayRequired::Ignore),
-        _ => Err(format!("'{s}': expected warn, fallback-veb or ignore")),
+fn relay_required() -> impl clap::builder::TypedValueParser<Value = RelayRequired> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new(["warn", "fallback-veb", "ignore"]).map(|s| match s.as_str() {
+        "fallback-veb" => RelayRequired::FallbackVeb,
+        "ignore" => RelayRequired::Ignore,
+        _ => RelayRequired::Warn,
+    })
+}
+
+fn relay_arg() -> impl clap::builder::TypedValueParser<Value = Relay> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new([
+        PossibleValue::new("on").help("always reflect (hairpin)"),
+        PossibleValue::new("off").help("never"),
+        PossibleValue::new("evb").help("while the station behind the port asks (EVB TLV)"),
+    ])
+    .map(|s| match s.as_str() {
+        "on" => Relay::On,
+        "evb" => Relay::Evb,
+        _ => Relay::Off,
+    })
+}
+
+/// A port's type, as `--type` takes it (listed in `--help`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PortType {
+    /// vepa makes a veth pair and moves one end into --netns.
+    Veth,
+    /// A TAP device vepa owns (a VM's; or a container's with --netns).
+    Tap,
+    /// An interface that exists already (a NIC, a veth end).
+    Netdev,
+    /// A wire to another switch's port (--peer SWITCH/PORT).
+    Patch,
+    /// A vhost-user socket QEMU connects to.
+    VhostUser,
+}
+
+impl PortType {
+    fn as_str(self) -> &'static str {
+        match self {
+            PortType::Veth => "veth",
+            PortType::Tap => "tap",
+            PortType::Netdev => "netdev",
+            PortType::Patch => "patch",
+            PortType::VhostUser => "vhost-user",
+        }
     }
 }
 
@@ -170,13 +251,13 @@ pub struct PortFields {
     #[arg(long, value_enum)]
     mode: Option<PortModeArg>,
     /// Reflective relay (hairpin): on, off, or evb (on only while the 802.1Qbg station behind the port asks for it in its EVB TLV).
-    #[arg(long, value_name = "on|off|evb")]
+    #[arg(long, value_parser = relay_arg())]
     relay: Option<Relay>,
     /// The VM's identity for 802.1Qbg's VDP, TYPE_ID:VERSION:UUID (e.g. 4660:1:a1b2c3d4-e5f6-1122-3344-556677889900), or none: the switch's uplink associates it with the adjacent bridge.
     #[arg(long, value_name = "TYPE:VER:UUID|none", value_parser = vsi_arg)]
     vsi: Option<Value>,
     /// On a relay port: only sources the station associated over VDP may send (on|off).
-    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    #[arg(long, value_name = "on|off", value_parser = on_off())]
     vdp_enforce: Option<bool>,
     /// Access VLAN (untagged), 1-4094.
     #[arg(long, value_name = "VID")]
@@ -194,13 +275,13 @@ pub struct PortFields {
     #[arg(long = "storm", value_name = "KIND=RATE", value_parser = storm_kind)]
     storm: Vec<(String, String)>,
     /// BPDU guard: a spanning-tree BPDU from the port blocks it for five minutes (off lifts a block).
-    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    #[arg(long, value_name = "on|off", value_parser = on_off())]
     bpdu_guard: Option<bool>,
     /// For `source` ports: a MAC whose frames this port gets copies of (repeat).
     #[arg(long = "source-mac", value_name = "MAC")]
     source_macs: Vec<MacAddr>,
     /// Anti-spoofing: only the port's MACs and addresses as sources, no router advertisements or DHCP server replies.
-    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    #[arg(long, value_name = "on|off", value_parser = on_off())]
     guard: Option<bool>,
     /// With --guard: a MAC the port may send from (repeat; default its --mac).
     #[arg(long = "allowed-mac", value_name = "MAC")]
@@ -229,12 +310,14 @@ fn vsi_arg(s: &str) -> Result<Value, String> {
     Ok(json!({ "type_id": type_id, "version": version, "uuid": uuid }))
 }
 
-fn on_off(s: &str) -> Result<bool, String> {
-    match s {
-        "on" | "true" | "yes" => Ok(true),
-        "off" | "false" | "no" => Ok(false),
-        _ => Err(format!("'{s}': expected on or off")),
-    }
+/// `on` or `off` (`true`/`yes`, `false`/`no` as aliases), listed in `--help`.
+pub(crate) fn on_off() -> impl clap::builder::TypedValueParser<Value = bool> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new([
+        PossibleValue::new("on").aliases(["true", "yes"]),
+        PossibleValue::new("off").aliases(["false", "no"]),
+    ])
+    .map(|s| s == "on" || s == "true" || s == "yes")
 }
 
 /// `KIND=RATE` for `--storm`; the rate itself is checked by the daemon,
@@ -263,14 +346,16 @@ pub enum PortCmd {
     ///   vepa port add s1 vm1 --type tap            (a VM's tap: see vepa vm-args)
     ///   vepa port add s1 vm2 --type vhost-user     (QEMU -netdev vhost-user)
     Add {
-        /// The switch to add the port to.
+        /// SWITCH/PORT (or SWITCH PORT): the switch to add it to, and the
+        /// port's name, also its host interface's unless --ifname is given
+        /// (15 characters at most).
+        #[arg(value_name = "SWITCH/PORT")]
         switch: String,
-        /// Port name; also the host interface name unless --ifname is given (15 characters at most).
-        port: String,
-        /// veth (vepa makes a pair, moves one end into --netns), tap (a VM's without --netns),
-        /// netdev (an existing interface), patch, vhost-user (a socket QEMU connects to).
-        #[arg(long = "type", value_name = "TYPE")]
-        kind: String,
+        #[arg(hide = true)]
+        port: Option<String>,
+        /// What the port is.
+        #[arg(long = "type", value_enum)]
+        kind: PortType,
         /// Make it the switch's uplink.
         #[arg(long)]
         uplink: bool,
@@ -299,7 +384,7 @@ pub enum PortCmd {
         #[arg(long)]
         mtu: Option<u32>,
         /// Pass offloads (virtio-net header): on (default) or off.
-        #[arg(long, value_name = "on|off", value_parser = on_off)]
+        #[arg(long, value_name = "on|off", value_parser = on_off())]
         offload: Option<bool>,
         /// For vhost-user: the socket vepa serves (an absolute path;
         /// default /run/vepa/vhost-user/SWITCH/PORT.sock; `socket` in a topology).
@@ -309,19 +394,31 @@ pub enum PortCmd {
         fields: PortFields,
     },
     /// Remove a port and the device vepa made for it
-    Del { switch: String, port: String },
+    Del {
+        /// SWITCH/PORT (or SWITCH PORT, or PORT when one switch has it).
+        #[arg(value_name = "SWITCH/PORT")]
+        switch: String,
+        #[arg(hide = true)]
+        port: Option<String>,
+    },
     /// Change a port's forwarding settings at run time (traffic still allowed keeps flowing)
     ///
-    /// Example: vepa port set s1 vm1 --mode vepa --relay off
+    /// Example: vepa port set s1/vm1 --mode vepa --relay off
     Set {
+        /// SWITCH/PORT (or SWITCH PORT, or PORT when one switch has it).
+        #[arg(value_name = "SWITCH/PORT")]
         switch: String,
-        port: String,
+        #[arg(hide = true)]
+        port: Option<String>,
         #[command(flatten)]
         fields: PortFields,
     },
-    /// List ports (all, one switch's, or one)
+    /// List ports (all, one switch's, or one: SWITCH/PORT)
     Show {
+        /// A switch, or SWITCH/PORT for one port.
+        #[arg(value_name = "SWITCH[/PORT]")]
         switch: Option<String>,
+        #[arg(hide = true)]
         port: Option<String>,
         #[command(flatten)]
         out: OutputArg,
@@ -332,29 +429,39 @@ pub enum PortCmd {
 pub enum FdbCmd {
     /// The switch's filtering database (learned and static)
     Show {
+        /// The switch.
         switch: String,
         #[command(flatten)]
         out: OutputArg,
     },
     /// Pin a MAC to a port (a static entry, kept in the store)
     Add {
+        /// The switch.
         switch: String,
+        /// The MAC address.
         mac: MacAddr,
+        /// The port (of this switch).
         #[arg(long)]
         port: String,
+        /// The VLAN (1 when untagged).
         #[arg(long, default_value_t = 1)]
         vlan: u16,
     },
     /// Remove a static entry
     Del {
+        /// The switch.
         switch: String,
+        /// The MAC address.
         mac: MacAddr,
+        /// The VLAN (1 when untagged).
         #[arg(long, default_value_t = 1)]
         vlan: u16,
     },
     /// Forget learned addresses (all, or one port's); static entries stay
     Flush {
+        /// The switch.
         switch: String,
+        /// The port (of this switch).
         #[arg(long)]
         port: Option<String>,
     },
@@ -373,6 +480,10 @@ pub(crate) fn seg(s: &str) -> String {
 }
 
 pub(super) fn print_result(r: &ApplyResult) {
+    if json() {
+        let _ = print_json(r);
+        return;
+    }
     if r.plan.is_empty() {
         say!("no change (generation {})", r.generation);
         return;
@@ -385,8 +496,11 @@ pub(super) fn print_result(r: &ApplyResult) {
     }
 }
 
+/// JSON on stdout (also under `-j`, where `say!` is silent).
 pub(crate) fn print_json(v: &impl serde::Serialize) -> Result<()> {
-    say!("{}", serde_json::to_string_pretty(v)?);
+    use std::io::Write as _;
+    PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -470,7 +584,7 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
                 Some(n) => vec![c.get(&format!("/v1/switches/{}", seg(n)))?],
                 None => c.get("/v1/switches")?,
             };
-            match out.output {
+            match out.output() {
                 Output::Json if name.is_some() => print_json(&switches[0])?,
                 Output::Json => print_json(&switches)?,
                 Output::Table => {
@@ -502,9 +616,16 @@ pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
             vhost_socket,
             fields,
         } => {
+            let (switch, port) = match port {
+                Some(p) => (switch, p),
+                None => match switch.split_once('/') {
+                    Some((s, p)) if !s.is_empty() && !p.is_empty() => (s.to_string(), p.to_string()),
+                    _ => bail!("port add: '{switch}': expected SWITCH/PORT (the switch to add the port to, and its name)"),
+                },
+            };
             let mut m = Map::new();
             m.insert("name".into(), Value::from(port));
-            m.insert("type".into(), Value::from(kind));
+            m.insert("type".into(), Value::from(kind.as_str()));
             put(&mut m, "ifname", ifname.map(Value::from));
             put(&mut m, "netns", netns.map(Value::from));
             put(&mut m, "peer_name", peer_name.map(Value::from));
@@ -527,16 +648,20 @@ pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
             );
             print_result(&c.call(Method::POST, &path, Some(&m))?);
         }
-        PortCmd::Del { switch, port } => print_result(&c.call(
-            Method::DELETE,
-            &format!("/v1/switches/{}/ports/{}", seg(&switch), seg(&port)),
-            None::<&()>,
-        )?),
+        PortCmd::Del { switch, port } => {
+            let (switch, port) = port_of(c, switch, port, "port del")?;
+            print_result(&c.call(
+                Method::DELETE,
+                &format!("/v1/switches/{}/ports/{}", seg(&switch), seg(&port)),
+                None::<&()>,
+            )?)
+        }
         PortCmd::Set {
             switch,
             port,
             fields,
         } => {
+            let (switch, port) = port_of(c, switch, port, "port set")?;
             let mut m = Map::new();
             fields_json(fields, &mut m);
             if m.is_empty() {
@@ -549,6 +674,13 @@ pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
             )?);
         }
         PortCmd::Show { switch, port, out } => {
+            let (switch, port) = match (switch, port) {
+                (Some(s), None) if s.contains('/') => {
+                    let (s, p) = resolve_port(c, &s, "port show")?;
+                    (Some(s), Some(p))
+                }
+                other => other,
+            };
             let views: Vec<PortView> = match (&switch, &port) {
                 (Some(s), Some(p)) => {
                     vec![c.get(&format!("/v1/switches/{}/ports/{}", seg(s), seg(p)))?]
@@ -557,7 +689,7 @@ pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
                 _ => c.get("/v1/ports")?,
             };
             let stats: Stats = c.get("/v1/stats")?;
-            match out.output {
+            match out.output() {
                 Output::Json if port.is_some() => print_json(&views[0])?,
                 Output::Json => print_json(&views)?,
                 Output::Table => say_raw!("{}", show::ports(&views, &stats)),
@@ -571,7 +703,7 @@ pub fn fdb(c: &Client, cmd: FdbCmd) -> Result<()> {
     match cmd {
         FdbCmd::Show { switch, out } => {
             let rows: Vec<FdbRow> = c.get(&format!("/v1/switches/{}/fdb", seg(&switch)))?;
-            match out.output {
+            match out.output() {
                 Output::Json => print_json(&rows)?,
                 Output::Table => say_raw!("{}", show::fdb(&rows)),
             }
@@ -605,6 +737,9 @@ pub fn fdb(c: &Client, cmd: FdbCmd) -> Result<()> {
                 &format!("/v1/switches/{}/fdb/flush", seg(&switch)),
                 Some(&body),
             )?;
+            if json() {
+                return print_json(&r);
+            }
             say!(
                 "{} learned entr{} removed",
                 r.removed,
@@ -723,6 +858,9 @@ pub fn apply(c: &Client, file: &std::path::Path, dry_run: bool, force: bool) -> 
             force,
         }),
     )?;
+    if dry_run && json() {
+        return print_json(&r);
+    }
     if dry_run {
         if r.plan.is_empty() {
             say!("no change: the daemon is at this state already");
@@ -740,8 +878,26 @@ pub fn apply(c: &Client, file: &std::path::Path, dry_run: bool, force: bool) -> 
 
 pub fn export(c: &Client) -> Result<()> {
     let t: Topology = c.get("/v1/topology")?;
+    if json() {
+        // The same document as JSON (`apply` takes TOML).
+        return print_json(&t);
+    }
     say_raw!("{}", t.to_toml().context("render the topology as TOML")?);
     Ok(())
+}
+
+/// A port given as `SWITCH PORT` (the older form), `SWITCH/PORT`, or
+/// `PORT` when only one switch has it.
+pub fn port_of(
+    c: &Client,
+    first: String,
+    second: Option<String>,
+    what: &str,
+) -> Result<(String, String)> {
+    match second {
+        Some(p) => Ok((first, p)),
+        None => resolve_port(c, &first, what),
+    }
 }
 
 /// A port named as SWITCH/PORT, or as PORT when only one switch has
@@ -767,52 +923,70 @@ pub fn resolve_port(c: &Client, target: &str, what: &str) -> Result<(String, Str
     }
 }
 
-/// `vepa capture SWITCH/PORT`: pcap to a file or stdout.
-pub fn capture(c: &Client, target: &str, file: Option<PathBuf>, count: Option<u64>) -> Result<()> {
-    let (switch, port) = resolve_port(c, target, "capture")?;
-    let (switch, port) = (switch.as_str(), port.as_str());
-    let mut path = format!("/v1/switches/{}/ports/{}/capture", seg(switch), seg(port));
-    if let Some(n) = count {
-        path += &format!("?count={n}");
+/// What `vepa capture` takes.
+#[derive(clap::Args, Debug)]
+pub struct CaptureArgs {
+    /// The ports, each SWITCH/PORT (or PORT when only one switch has it).
+    #[arg(required = true, value_name = "PORT")]
+    pub ports: Vec<String>,
+    /// File to write (default: stdout, e.g. `| tcpdump -r -`).
+    #[arg(short = 'w', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Stop after this many frames.
+    #[arg(short = 'c', value_name = "N")]
+    pub count: Option<u64>,
+    /// Only frames this pcap-filter expression matches (see above).
+    #[arg(short = 'f', long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Also the frames the switch drops as they enter the ports, with the
+    /// reason as the packet's comment.
+    #[arg(long)]
+    pub drops: bool,
+}
+
+/// `vepa capture PORT...`: pcapng to a file or stdout.
+pub fn capture(c: &Client, a: CaptureArgs) -> Result<()> {
+    let mut ports = Vec::new();
+    for target in &a.ports {
+        let (switch, port) = resolve_port(c, target, "capture")?;
+        ports.push(vepa_api::wire::PortRef { switch, port });
     }
-    let mut out: Box<dyn Write> = match &file {
+    let req = vepa_api::wire::CaptureRequest {
+        ports,
+        filter: a.filter.clone(),
+        drops: a.drops,
+        count: a.count,
+    };
+    let mut out: Box<dyn Write> = match &a.file {
         Some(f) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(f)
                 .with_context(|| format!("-w: cannot create {}", f.display()))?,
         )),
         None => Box::new(std::io::stdout().lock()),
     };
-    // Records are counted as they pass (24-byte file header, then 16-byte
-    // record headers), so the summary is exact without parsing twice.
+    // Packets are counted as they pass (pcapng blocks: type, then total
+    // length), so the summary is exact without parsing twice.
     let mut seen: u64 = 0;
-    let mut skip: usize = 24;
-    let mut pending = Vec::new();
-    let result = c.stream(&path, |chunk| {
+    let mut pending: Vec<u8> = Vec::new();
+    let result = c.stream_with(Method::POST, "/v1/capture", Some(&req), |chunk| {
         out.write_all(chunk)?;
         out.flush()?;
         pending.extend_from_slice(chunk);
-        loop {
-            if skip > 0 {
-                let n = skip.min(pending.len());
-                pending.drain(..n);
-                skip -= n;
-                if skip > 0 {
-                    break;
-                }
-            }
-            if pending.len() < 16 {
+        while pending.len() >= 8 {
+            let kind = u32::from_le_bytes([pending[0], pending[1], pending[2], pending[3]]);
+            let len = u32::from_le_bytes([pending[4], pending[5], pending[6], pending[7]]) as usize;
+            if len < 12 || pending.len() < len {
                 break;
             }
-            let len =
-                u32::from_le_bytes([pending[8], pending[9], pending[10], pending[11]]) as usize;
-            pending.drain(..16);
-            seen += 1;
-            skip = len;
+            if kind == 6 {
+                seen += 1;
+            }
+            pending.drain(..len);
         }
         Ok(true)
     });
-    if file.is_some() {
-        eprintln!("vepa capture: {seen} frame(s) from {target}");
+    if a.file.is_some() {
+        eprintln!("vepa capture: {seen} frame(s) from {}", a.ports.join(", "));
     }
     result
 }

@@ -16,11 +16,18 @@ pub enum RouterCmd {
     /// Add a router (no ports yet; give it some with `vepa router port add`)
     ///
     /// Example: vepa router add r1
-    Add { name: String },
+    Add {
+        /// The router's name.
+        name: String,
+    },
     /// Remove a router, its ports and routes
-    Del { name: String },
+    Del {
+        /// The router's name.
+        name: String,
+    },
     /// Show routers: ports, routes, neighbors (ARP/ND) and counters
     Show {
+        /// The router's name.
         name: Option<String>,
         #[command(flatten)]
         out: OutputArg,
@@ -29,7 +36,10 @@ pub enum RouterCmd {
     #[command(subcommand)]
     Port(RouterPortCmd),
     /// Forget every resolved neighbor (ARP and ND entries) of a router
-    Flush { name: String },
+    Flush {
+        /// The router's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -41,7 +51,9 @@ pub enum RouterPortCmd {
     ///
     /// Example: vepa router port add r1 a --switch net-a --address 10.1.0.1/24 --address fd00:1::1/64
     Add {
+        /// The router.
         router: String,
+        /// The router port's name.
         port: String,
         /// The switch the port sits on.
         #[arg(long)]
@@ -60,7 +72,12 @@ pub enum RouterPortCmd {
         vlan: Option<u16>,
     },
     /// Detach a router port
-    Del { router: String, port: String },
+    Del {
+        /// The router.
+        router: String,
+        /// The router port's name.
+        port: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,9 +90,11 @@ pub enum RouteCmd {
     ///   vepa route add r1 fd00:9::/64 --port b
     #[command(verbatim_doc_comment)]
     Add {
+        /// The router.
         router: String,
         /// 10.0.0.0/8, fd00::/16, or default (of the family of --via).
         prefix: String,
+        /// The next hop's address (on a connected subnet).
         #[arg(long)]
         via: Option<String>,
         /// The router port to send out of (required without --via).
@@ -83,9 +102,15 @@ pub enum RouteCmd {
         port: Option<String>,
     },
     /// Remove a static route
-    Del { router: String, prefix: String },
+    Del {
+        /// The router.
+        router: String,
+        /// The destination prefix (ADDR/LEN, or default).
+        prefix: String,
+    },
     /// A router's routing table: connected subnets and static routes
     Show {
+        /// The router.
         router: String,
         #[command(flatten)]
         out: OutputArg,
@@ -105,7 +130,7 @@ pub enum TunnelCmd {
 pub fn tunnel(c: &Client, cmd: TunnelCmd) -> Result<()> {
     let TunnelCmd::Show { out } = cmd;
     let tunnels: Vec<TunnelView> = c.get("/v1/tunnels")?;
-    match out.output {
+    match out.output() {
         Output::Json => print_json(&tunnels)?,
         Output::Table if tunnels.is_empty() => say!("no tunnels"),
         Output::Table => {
@@ -173,7 +198,7 @@ pub enum HostsCmd {
 pub fn hosts(c: &Client, cmd: HostsCmd) -> Result<()> {
     let HostsCmd::Show { out } = cmd;
     let v: HostsView = c.get("/v1/hosts")?;
-    match out.output {
+    match out.output() {
         Output::Json => print_json(&v)?,
         Output::Table => {
             say!(
@@ -254,7 +279,7 @@ pub fn router(c: &Client, cmd: RouterCmd) -> Result<()> {
                 Some(n) => vec![c.get(&format!("/v1/routers/{}", seg(n)))?],
                 None => c.get("/v1/routers")?,
             };
-            match out.output {
+            match out.output() {
                 Output::Json if name.is_some() => print_json(&routers[0])?,
                 Output::Json => print_json(&routers)?,
                 Output::Table if routers.is_empty() => say!("no routers"),
@@ -299,6 +324,9 @@ pub fn router(c: &Client, cmd: RouterCmd) -> Result<()> {
                 &format!("/v1/routers/{}/neighbors/flush", seg(&name)),
                 None::<&()>,
             )?;
+            if super::json() {
+                return super::print_json(&r);
+            }
             say!("flushed {} neighbor(s)", r.flushed);
         }
     }
@@ -334,7 +362,7 @@ pub fn route(c: &Client, cmd: RouteCmd) -> Result<()> {
         )?),
         RouteCmd::Show { router, out } => {
             let routes: Vec<RouteView> = c.get(&format!("/v1/routers/{}/routes", seg(&router)))?;
-            match out.output {
+            match out.output() {
                 Output::Json => print_json(&routes)?,
                 Output::Table => say_raw!("{}", route_table(&routes)),
             }

@@ -53,7 +53,7 @@ pub fn trace(c: &Client, a: TraceArgs) -> Result<()> {
     let (switch, port) = resolve_port(c, &a.port, "trace")?;
     let path = format!("/v1/switches/{}/ports/{}/trace", seg(&switch), seg(&port));
     let r: TraceResult = c.call(Method::POST, &path, Some(&req))?;
-    if a.output.output == Output::Json {
+    if a.output.output() == Output::Json {
         return print_json(&r);
     }
     print(&r);

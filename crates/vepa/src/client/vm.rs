@@ -163,7 +163,11 @@ pub fn libvirt_interface(v: &PortView) -> String {
 
 pub fn vm_args(c: &Client, name: &str, memory_mib: u32, tcg: bool) -> Result<()> {
     let v = vm_port(c, name)?;
-    say!("{}", qemu_args(&v, memory_mib, tcg).join(" "));
+    let args = qemu_args(&v, memory_mib, tcg);
+    if super::json() {
+        return super::print_json(&serde_json::json!({ "args": args }));
+    }
+    say!("{}", args.join(" "));
     Ok(())
 }
 
@@ -174,6 +178,9 @@ pub const MEMORY_BACKING: &str =
 
 pub fn libvirt_xml(c: &Client, name: &str) -> Result<()> {
     let v = vm_port(c, name)?;
+    if super::json() {
+        return super::print_json(&serde_json::json!({ "xml": libvirt_interface(&v) }));
+    }
     say!("{}", libvirt_interface(&v));
     if v.spec.kind == PortKind::VhostUser {
         eprintln!("note: the domain also needs shared memory, under <domain>: {MEMORY_BACKING}");
