@@ -362,6 +362,15 @@ impl Datapath {
     }
 
     /// The switch index of `name`.
+    /// The device behind switch `si`'s port `id` (a wire's end included).
+    pub fn device_of(&self, si: usize, id: PortId) -> Option<usize> {
+        match self.route.get(si)?.get(id.index())? {
+            Target::Device(d) => Some(*d),
+            Target::Wire(w) => Some(w.dev),
+            _ => None,
+        }
+    }
+
     /// Switch `si`'s IPFIX export, when on.
     pub fn ipfix(&self, si: usize) -> Option<Arc<crate::export::IpfixExport>> {
         self.cores.get(si)?.snapshot().ipfix().cloned()

@@ -500,7 +500,7 @@ impl Sink for Emit<'_, '_> {
         let at = |a: &Attachment| a.switch == si && a.id == id;
         let dev = match self.ingress.filter(|&i| at(&self.sh.ports[i])) {
             Some(i) => Some(i),
-            None => self.sh.ports.iter().position(at),
+            None => self.sh.datapath.device_of(si, id),
         };
         if let Some(a) = dev.map(|i| &self.sh.ports[i]) {
             if a.capture.wants_drops() {
