@@ -3720,12 +3720,16 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__libvirt__subcmd__xml)
-            opts="-j -h --socket --url --token-file --json --help"
+            opts="-j -h --model --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -W "virtio vmxnet3 e1000e" -- "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -6188,7 +6192,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__vm__subcmd__args)
-            opts="-j -h --memory --tcg --socket --url --token-file --json --help"
+            opts="-j -h --memory --tcg --model --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6196,6 +6200,10 @@ _vepa() {
             case "${prev}" in
                 --memory)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -W "virtio vmxnet3 e1000e" -- "${cur}"))
                     return 0
                     ;;
                 --socket)

@@ -624,12 +624,18 @@ complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcomm
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from help" -f -a "show" -d 'The hosts the etcd control plane lists (the last known list while etcd is away): their underlay address, and each spanning switch\'s VNI, VTEP and VM MACs'
 complete -c vepa -n "__fish_vepa_using_subcommand hosts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l memory -d 'For a vhost-user port: the guest\'s memory in MiB, the same as QEMU\'s -m (a memfd backend of that size is shared with vepa)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l model -d 'The NIC the guest sees (vmxnet3 for a VM moved from VMware)' -r -f -a "virtio\t'virtio-net: the fastest, with offloads and the port\'s MTU'
+vmxnet3\t'VMware\'s paravirtual NIC: what a VM imported from VMware expects'
+e1000e\t'Intel 82574: what a guest with no paravirtual driver has'"
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -l tcg -d 'For a vhost-user port: the guest runs without KVM (QEMU\'s TCG emulation), so its NIC gets legacy interrupts (vectors=0): QEMU 7.2 crashes starting a vhost-user NIC with MSI-X under TCG. The default when /dev/kvm is missing'
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand vm-args" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l model -d 'The NIC the guest sees (vmxnet3 for a VM moved from VMware)' -r -f -a "virtio\t'virtio-net: the fastest, with offloads and the port\'s MTU'
+vmxnet3\t'VMware\'s paravirtual NIC: what a VM imported from VMware expects'
+e1000e\t'Intel 82574: what a guest with no paravirtual driver has'"
 complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand libvirt-xml" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F

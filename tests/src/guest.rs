@@ -10,8 +10,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The modules virtio-net needs, in load order.
-const MODULES: [&str; 8] = [
+/// The modules virtio-net needs, in load order, and VMware's vmxnet3.
+const MODULES: [&str; 9] = [
     "virtio_ring",
     "virtio",
     "virtio_pci_modern_dev",
@@ -20,6 +20,7 @@ const MODULES: [&str; 8] = [
     "failover",
     "net_failover",
     "virtio_net",
+    "vmxnet3",
 ];
 
 const INIT: &str = r#"#!/bin/busybox sh
@@ -28,7 +29,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /tmp
-for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net; do
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net vmxnet3; do
   insmod /lib/modules/$m.ko 2>/dev/null
 done
 for a in $(cat /proc/cmdline); do

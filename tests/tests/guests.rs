@@ -62,9 +62,11 @@ fn guest_test(prefix: &str) -> (String, Netns, Daemon) {
 fn guests_on_a_vepa_switch_reach_what_the_mode_allows() {
     let (id, outside, mut d) = guest_test("go");
     apply(&d, &topology(&id, &outside.name, "vepa", true));
+    // Guest 3 has VMware's NIC (vmxnet3), as a VM moved from VMware does.
     let mut guests: Vec<Guest> = (1..=3)
         .map(|i| {
-            let args = d.ok(&["vm-args", &format!("g{i}{id}")]);
+            let model = if i == 3 { "vmxnet3" } else { "virtio" };
+            let args = d.ok(&["vm-args", &format!("g{i}{id}"), "--model", model]);
             let net: Vec<String> = args.split_whitespace().map(str::to_string).collect();
             Guest::boot(&format!("guest{i}"), &format!("10.0.9.{i}/24"), &net)
         })
@@ -72,6 +74,14 @@ fn guests_on_a_vepa_switch_reach_what_the_mode_allows() {
     for g in &mut guests {
         g.ready(Duration::from_secs(120));
     }
+    let driver = |g: &mut Guest| {
+        g.value(
+            "basename $(readlink /sys/class/net/eth0/device/driver)",
+            Duration::from_secs(10),
+        )
+    };
+    assert_eq!(driver(&mut guests[2]).as_deref(), Some("vmxnet3"));
+    assert_eq!(driver(&mut guests[0]).as_deref(), Some("virtio_net"));
     assert!(
         wait_reachable(&outside.name, "10.0.9.1"),
         "the outside reaches guest 1"
@@ -165,6 +175,25 @@ fn vm_args_and_libvirt_xml_describe_a_vm_port() {
     );
     let file = d.dir.path().join("domain.xml");
     valid_domain(&file, &domain);
+    // VMware's NIC for a VM moved from VMware: QEMU's vmxnet3 device (no
+    // host_mtu, which is virtio's), libvirt's vmxnet3 model.
+    let args = d.ok(&["vm-args", &format!("gx{id}/gv{id}"), "--model", "vmxnet3"]);
+    assert!(
+        args.contains(&format!(
+            "-device vmxnet3,netdev=net-gv{id},mac=52:54:00:aa:bb:01 "
+        )) || args.trim().ends_with(&format!(
+            "-device vmxnet3,netdev=net-gv{id},mac=52:54:00:aa:bb:01"
+        )),
+        "{args}"
+    );
+    let xml3 = d.ok(&["libvirt-xml", &format!("gv{id}"), "--model", "vmxnet3"]);
+    assert!(xml3.contains("<model type='vmxnet3'/>"), "{xml3}");
+    let domain3 = domain.replace(&xml, &xml3);
+    valid_domain(&file, &domain3);
+    // A vhost-user port is virtio only: another model is a usage error.
+    let out = d.cli(&["vm-args", &format!("gu{id}"), "--model", "vmxnet3"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only virtio-net"));
     // vhost-user: shared guest memory of the given size, QEMU the client
     // of vepa's socket (reconnecting), and under TCG legacy interrupts.
     let args = d.ok(&["vm-args", &format!("gu{id}"), "--memory", "256", "--tcg"]);

@@ -231,7 +231,27 @@ fn a_collector_stores_what_iperf3_sent_at_sampling_1_and_a_tenth_at_1_in_10() {
         "{shown}"
     );
 
-    // 1:10: a new collector directory, the same stream.
+    // 1:10: a new collector directory, the same stream, and a mirror of
+    // vm1's port: its copies are not where the flow went.
+    d.ok(&[
+        "port",
+        "add",
+        &format!("{sw}/m{id}"),
+        "--type",
+        "veth",
+        "--peer-name",
+        &format!("mp{id}"),
+    ]);
+    d.ok(&[
+        "mirror",
+        "add",
+        &sw,
+        "watch",
+        "--select",
+        &format!("v0{id}"),
+        "--output-port",
+        &format!("m{id}"),
+    ]);
     let dir10 = tempfile::tempdir().expect("tempdir");
     let collector = Nfcapd::start(&host.name, 4739, dir10.path());
     d.ok(&[
@@ -254,6 +274,11 @@ fn a_collector_stores_what_iperf3_sent_at_sampling_1_and_a_tenth_at_1_in_10() {
         within(pkts, udp_pkts / 10, 5.0),
         "1:10 stored {pkts} of iperf3's {udp_pkts}"
     );
+    let f = flows
+        .iter()
+        .find(|f| f.proto == "17" && f.dport == 5203)
+        .expect("a UDP record");
+    assert_eq!((f.ingress, f.egress), (1, 2), "mirrored: {f:?}");
     assert!(
         within(bytes, pkts * 1228, 1.0),
         "{bytes} IP bytes for {pkts} datagrams"

@@ -137,8 +137,13 @@ pub trait Sink {
     }
 
     /// A frame switch `si` dropped whole, for `reason`, as it entered
-    /// port `id`.
+    /// port `id` (its mirrors may still copy it).
     fn dropped(&mut self, _si: usize, _id: PortId, _reason: DropReason, _frame: &[u8]) {}
+
+    /// Where the switch a received frame entered forwarded it: the ports,
+    /// mirrors' copies left out (told for the frames of a receive batch,
+    /// before their copies; for flow export).
+    fn forwarded(&mut self, _si: usize, _ports: &[crate::Egress]) {}
 }
 
 /// A frame of a link protocol, for the agent of the port it came in on.
@@ -361,7 +366,6 @@ impl Datapath {
             .unwrap_or_else(|| format!("#{}", id.0))
     }
 
-    /// The switch index of `name`.
     /// The device behind switch `si`'s port `id` (a wire's end included).
     pub fn device_of(&self, si: usize, id: PortId) -> Option<usize> {
         match self.route.get(si)?.get(id.index())? {
@@ -381,6 +385,7 @@ impl Datapath {
         self.cores.len()
     }
 
+    /// The switch index of `name`.
     pub fn switch_index(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| &**n == name)
     }
@@ -531,13 +536,17 @@ impl Datapath {
         if lane.trace.is_some() {
             self.trace_hop(lane, si, id, result);
         }
+        let forwarded = lane.d.forwarded.min(lane.d.egress.len());
         if let Err(r) = result {
+            if forwarded == 0 && sink.wants_drops() {
+                sink.dropped(si, id, r, frame);
+            }
             if lane.d.egress.is_empty() {
-                if sink.wants_drops() {
-                    sink.dropped(si, id, r, frame);
-                }
                 return;
             }
+        }
+        if hops == 0 && lane.slot.is_some() {
+            sink.forwarded(si, &lane.d.egress[..forwarded]);
         }
         if lane.d.link {
             sink.link(LinkCopy {

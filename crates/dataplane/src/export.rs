@@ -11,10 +11,12 @@
 //! them by the interval the sampling options record announces.
 //!
 //! A frame the kernel merged (GRO/TSO, with a virtio-net header) counts as
-//! the segments it stands for. A full flow table never loses a count: the
-//! frame that finds no room is reported at once as a flow of its own
-//! (`lackOfResources`), so a tenant spraying 5-tuples costs records, not
-//! the accuracy of everyone else's. Non-IP frames are not metered.
+//! the segments it stands for. A full flow table never loses a count: a
+//! frame of a new flow that finds no room is counted in one overflow flow
+//! per ingress port and IP version (unspecified addresses, protocol 0,
+//! reported as `lackOfResources`), so a tenant spraying 5-tuples adds at
+//! most one record per port to the exporter's queue, which the switches
+//! share, and loses no count. Non-IP frames are not metered.
 //!
 //! Pure: records are handed to the caller, who sends them (`vepa-io`).
 
@@ -133,8 +135,7 @@ impl FlowMeter {
     }
 
     /// Meters a sampled frame that arrived on port `ingress` (OpenFlow
-    /// numbering) and left by `egress` (0: by none or several); a record
-    /// the table has no room for goes to `out` at once.
+    /// numbering) and left by `egress` (0: by none or several).
     pub fn observe(
         &mut self,
         frame: &[u8],
@@ -142,33 +143,42 @@ impl FlowMeter {
         ingress: u32,
         egress: u32,
         now_ms: u64,
-        out: &mut Vec<FlowRecord>,
     ) {
         let Some((key, octets, packets)) = flow_of(frame, vnet, ingress) else {
             return;
         };
         IpfixStats::add(&self.export.stats.sampled, 1);
+        let full = self.flows.len() >= self.limit;
+        let key = if full && !self.flows.contains_key(&key) {
+            overflow(&key)
+        } else {
+            key
+        };
         if let Some(c) = self.flows.get_mut(&key) {
+            if c.packets == 0 {
+                // The first packet since an active-timeout report.
+                c.first = now_ms;
+                c.egress = egress;
+            } else if egress != c.egress {
+                c.egress = 0;
+            }
             c.octets += octets;
             c.packets += packets;
             c.last = now_ms;
-            if egress != c.egress {
-                c.egress = 0;
-            }
             return;
         }
-        let counts = FlowCounts {
-            egress,
-            octets,
-            packets,
-            first: now_ms,
-            last: now_ms,
-        };
-        if self.flows.len() >= self.limit {
-            out.push(record(&key, &counts, EndReason::LackOfResources));
-            return;
-        }
-        self.flows.insert(key, counts);
+        // Past the limit only overflow flows are added: at most one per
+        // port and IP version, so the table stays bounded.
+        self.flows.insert(
+            key,
+            FlowCounts {
+                egress,
+                octets,
+                packets,
+                first: now_ms,
+                last: now_ms,
+            },
+        );
     }
 
     /// Reports the flows idle past the idle timeout (forgetting them) and
@@ -177,15 +187,27 @@ impl FlowMeter {
         let idle = self.export.config.idle_timeout_ms;
         let active = self.export.config.active_timeout_ms;
         self.flows.retain(|key, c| {
+            let why = if is_overflow(key) {
+                EndReason::LackOfResources
+            } else {
+                EndReason::IdleTimeout
+            };
             if now_ms.saturating_sub(c.last) >= idle {
-                out.push(record(key, c, EndReason::IdleTimeout));
+                // Nothing since an active-timeout report: nothing to say.
+                if c.packets > 0 {
+                    out.push(record(key, c, why));
+                }
                 false
             } else {
-                if now_ms.saturating_sub(c.first) >= active {
-                    out.push(record(key, c, EndReason::ActiveTimeout));
+                if c.packets > 0 && now_ms.saturating_sub(c.first) >= active {
+                    let why = if is_overflow(key) {
+                        EndReason::LackOfResources
+                    } else {
+                        EndReason::ActiveTimeout
+                    };
+                    out.push(record(key, c, why));
                     c.octets = 0;
                     c.packets = 0;
-                    c.first = now_ms;
                 }
                 true
             }
@@ -195,7 +217,9 @@ impl FlowMeter {
     /// Reports every flow and forgets them (the exporter stops or changes).
     pub fn drain(&mut self, out: &mut Vec<FlowRecord>) {
         for (key, c) in self.flows.drain() {
-            out.push(record(&key, &c, EndReason::ForcedEnd));
+            if c.packets > 0 {
+                out.push(record(&key, &c, EndReason::ForcedEnd));
+            }
         }
     }
 
@@ -206,6 +230,31 @@ impl FlowMeter {
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
     }
+}
+
+/// The flow that counts `key`'s packets when the table is full: its port
+/// and IP version, nothing else.
+fn overflow(key: &FlowKey) -> FlowKey {
+    let any = if key.src.is_ipv6() {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    };
+    FlowKey {
+        ingress: key.ingress,
+        vlan: 0,
+        src: any,
+        dst: any,
+        protocol: 0,
+        src_port: 0,
+        dst_port: 0,
+        icmp: 0,
+        tos: 0,
+    }
+}
+
+fn is_overflow(key: &FlowKey) -> bool {
+    key.protocol == 0 && key.src.is_unspecified() && key.dst.is_unspecified()
 }
 
 fn record(key: &FlowKey, c: &FlowCounts, end_reason: EndReason) -> FlowRecord {
@@ -371,7 +420,7 @@ mod tests {
         let f = udp(4000, 1000);
         for t in 0..100 {
             if m.sample() {
-                m.observe(&f, &VirtioNetHdr::default(), 3, 1, t, &mut out);
+                m.observe(&f, &VirtioNetHdr::default(), 3, 1, t);
             }
         }
         assert!(out.is_empty());
@@ -394,7 +443,7 @@ mod tests {
         let f = udp(4000, 100);
         for t in (0..25_000).step_by(100) {
             m.expire(t, &mut out);
-            m.observe(&f, &VirtioNetHdr::default(), 1, 2, t, &mut out);
+            m.observe(&f, &VirtioNetHdr::default(), 1, 2, t);
         }
         let packets: Vec<u64> = out.iter().map(|r| r.packets).collect();
         assert_eq!(packets, [100, 100]);
@@ -404,19 +453,50 @@ mod tests {
     }
 
     #[test]
-    fn a_full_table_reports_the_new_flow_at_once_and_loses_no_count() {
+    fn a_full_table_counts_new_flows_in_one_overflow_flow_and_loses_no_count() {
         let mut m = FlowMeter::with_limit(export(1), 4);
-        let mut out = Vec::new();
-        for port in 0..10u16 {
-            m.observe(&udp(port, 10), &VirtioNetHdr::default(), 1, 0, 0, &mut out);
+        let mut out: Vec<FlowRecord> = Vec::new();
+        for port in 0..100u16 {
+            m.observe(&udp(port, 10), &VirtioNetHdr::default(), 1, 0, 0);
         }
-        assert_eq!(m.len(), 4);
-        assert_eq!(out.len(), 6);
-        assert!(out
+        assert_eq!(m.len(), 5, "four flows and the overflow");
+        m.expire(5_000, &mut out);
+        assert_eq!(out.len(), 5);
+        let over: Vec<&FlowRecord> = out
             .iter()
-            .all(|r| r.end_reason == EndReason::LackOfResources));
+            .filter(|r| r.end_reason == EndReason::LackOfResources)
+            .collect();
+        assert_eq!(over.len(), 1);
+        assert_eq!((over[0].packets, over[0].protocol), (96, 0));
+        assert!(over[0].src.is_unspecified());
+        assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 100);
+    }
+
+    #[test]
+    fn a_flow_quiet_since_its_active_report_says_nothing_more() {
+        let mut m = FlowMeter::new(export(1));
+        let mut out: Vec<FlowRecord> = Vec::new();
+        let f = udp(4000, 100);
+        m.observe(&f, &VirtioNetHdr::default(), 1, 2, 0);
+        m.observe(&f, &VirtioNetHdr::default(), 1, 2, 900);
+        m.expire(10_000, &mut out);
+        // Idle after 1 s: reported once, as idle.
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].end_reason, EndReason::IdleTimeout);
+        out.clear();
+        // Reported at the active timeout, then quiet: no empty record.
+        for t in (0..10_000).step_by(500) {
+            m.observe(&f, &VirtioNetHdr::default(), 1, 2, t);
+        }
+        m.expire(10_000, &mut out);
+        assert_eq!(out.len(), 1);
+        m.expire(12_000, &mut out);
         m.drain(&mut out);
-        assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 10);
+        assert_eq!(out.len(), 1, "{out:?}");
+        // The next record starts at its first packet.
+        m.observe(&f, &VirtioNetHdr::default(), 1, 2, 20_000);
+        m.drain(&mut out);
+        assert_eq!((out[1].start_ms, out[1].packets), (20_000, 1));
     }
 
     #[test]
@@ -435,13 +515,12 @@ mod tests {
     #[test]
     fn non_ip_and_cut_frames_are_not_metered() {
         let mut m = FlowMeter::new(export(1));
-        let mut out = Vec::new();
         let mut arp = udp(1, 10);
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
         for f in [&arp[..], &udp(1, 10)[..20], &[][..]] {
-            m.observe(f, &VirtioNetHdr::default(), 1, 0, 0, &mut out);
+            m.observe(f, &VirtioNetHdr::default(), 1, 0, 0);
         }
-        assert!(m.is_empty() && out.is_empty());
+        assert!(m.is_empty());
     }
 
     proptest::proptest! {
@@ -458,8 +537,8 @@ mod tests {
             let vnet = VirtioNetHdr { gso_type: 1, gso_size, ..VirtioNetHdr::default() };
             let good = udp(7, 100);
             for f in &frames {
-                m.observe(f, &vnet, 1, 2, 0, &mut out);
-                m.observe(&good[..good.len().saturating_sub(cut)], &vnet, 1, 2, 0, &mut out);
+                m.observe(f, &vnet, 1, 2, 0);
+                m.observe(&good[..good.len().saturating_sub(cut)], &vnet, 1, 2, 0);
             }
             m.drain(&mut out);
             let packets: u64 = out.iter().map(|r| r.packets).sum();

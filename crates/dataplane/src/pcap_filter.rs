@@ -112,6 +112,12 @@ impl Filter {
 
     /// Whether `frame` passes.
     pub fn matches(&self, frame: &[u8]) -> bool {
+        self.matches_cut(frame, frame.len())
+    }
+
+    /// Whether a frame of `len` bytes, of which `frame` is the start kept
+    /// by a capture's snap length, passes (`less`/`greater` see `len`).
+    pub fn matches_cut(&self, frame: &[u8], len: usize) -> bool {
         let Some(p) = Parsed::new(frame) else {
             return false;
         };
@@ -119,7 +125,7 @@ impl Filter {
         let f = Frame {
             p: &p,
             key: key.as_ref(),
-            len: frame.len(),
+            len,
         };
         f.eval(&self.0)
     }

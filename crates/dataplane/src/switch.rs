@@ -755,11 +755,13 @@ impl SwitchCore {
         now_ms: u64,
         d: &mut Decision,
     ) -> Result<(), DropReason> {
+        d.forwarded = 0;
         self.storm_gate(fw, counters, in_port, frame, now_ms, d)?;
         if for_link_agent(fw, in_port, frame) {
             return self.to_link_agent(fw, counters, in_port, frame.len(), d);
         }
         let r = self.process_filtered(fw, cache, counters, in_port, frame, now_ms, d);
+        d.forwarded = if r.is_ok() { d.egress.len() } else { 0 };
         if !fw.mirrors.is_empty() {
             let vid = ingress_vid(&fw.port(in_port).vlan, frame.vlan());
             fw.mirrors

@@ -353,7 +353,7 @@ struct Export {
     meters: Vec<Option<FlowMeter>>,
     records: Vec<FlowRecord>,
     /// Per rx slot of the batch: metered, and the port it left by (see
-    /// [`Emit::device`]).
+    /// [`Emit::forwarded`]).
     sampled: Vec<bool>,
     egress: Vec<u32>,
 }
@@ -441,13 +441,6 @@ impl Sink for Emit<'_, '_> {
 
     fn device(&mut self, j: usize, copy: DeviceCopy<'_>, counters: &mut PortCounters) {
         let sh = self.sh;
-        if let (Some(egress), Some(k)) = (self.egress.as_deref_mut(), self.slot) {
-            // OpenFlow's port number; 0 once a frame left by several.
-            let no = sh.ports[j].id.index() as u32 + 1;
-            if let Some(e) = egress.get_mut(k) {
-                *e = if *e == NO_EGRESS || *e == no { no } else { 0 };
-            }
-        }
         let q = queue(&mut self.out.tx, &mut self.out.dirty, j);
         let from_rx = self.slot.filter(|_| copy.as_received);
         let offloads = sh.ports[j].port.offloads();
@@ -488,6 +481,18 @@ impl Sink for Emit<'_, '_> {
                 max_len: c.why.max_len,
                 frame: c.frame,
             });
+        }
+    }
+
+    fn forwarded(&mut self, _si: usize, ports: &[vepa_dataplane::Egress]) {
+        if let (Some(egress), Some(k)) = (self.egress.as_deref_mut(), self.slot) {
+            if let Some(e) = egress.get_mut(k) {
+                // OpenFlow's port number; 0: flooded to several, or none.
+                *e = match ports {
+                    [one] => one.port.index() as u32 + 1,
+                    _ => 0,
+                };
+            }
         }
     }
 
@@ -731,9 +736,8 @@ impl<'a> Worker<'a> {
                         NO_EGRESS => 0,
                         e => e,
                     };
-                    m.observe(s.frame(), &s.vnet, ingress, egress, now, &mut ex.records);
+                    m.observe(s.frame(), &s.vnet, ingress, egress, now);
                 }
-                ex.queue.push(m.export(), &mut ex.records);
             }
         }
         let stormed = storm_drops(&self.lane) - storm_before;

@@ -65,6 +65,8 @@ struct Collector {
     socket: UdpSocket,
     sequence: u32,
     templates_sent: Option<Instant>,
+    /// The sampling interval the last templates announced.
+    announced: u32,
     warned: bool,
 }
 
@@ -76,9 +78,11 @@ pub fn run_exporter(rx: Receiver<ExportBatch>, epoch: Instant) {
         .map_or(0, |d| d.as_millis() as u64)
         .saturating_sub(epoch.elapsed().as_millis() as u64);
     let mut collectors: HashMap<(SocketAddr, u32), Collector> = HashMap::new();
+    // Collectors no socket could be opened for (warned once each).
+    let mut unopened: HashMap<(SocketAddr, u32), Instant> = HashMap::new();
     loop {
         match rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(batch) => send(&mut collectors, batch, base_ms),
+            Ok(batch) => send(&mut collectors, &mut unopened, batch, base_ms),
             // Workers hold senders until they return (after a stop, having
             // sent what their meters held).
             Err(RecvTimeoutError::Timeout) => {}
@@ -87,25 +91,48 @@ pub fn run_exporter(rx: Receiver<ExportBatch>, epoch: Instant) {
     }
 }
 
-fn send(collectors: &mut HashMap<(SocketAddr, u32), Collector>, batch: ExportBatch, base_ms: u64) {
+fn send(
+    collectors: &mut HashMap<(SocketAddr, u32), Collector>,
+    unopened: &mut HashMap<(SocketAddr, u32), Instant>,
+    batch: ExportBatch,
+    base_ms: u64,
+) {
     let cfg = &batch.export.config;
     let stats = &batch.export.stats;
     let key = (cfg.collector, cfg.domain);
     let c = match collectors.entry(key) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(v) => match open(cfg.collector) {
-            Ok(socket) => v.insert(Collector {
-                socket,
-                sequence: 0,
-                templates_sent: None,
-                warned: false,
-            }),
-            Err(e) => {
-                IpfixStats::add(&stats.send_errors, 1);
-                tracing::warn!(collector = %cfg.collector, error = %e, "cannot open an IPFIX socket");
+        std::collections::hash_map::Entry::Vacant(v) => {
+            // A collector that could not be reached is tried again at most
+            // once a second; its records meanwhile are lost, and counted.
+            if unopened
+                .get(&key)
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+            {
+                IpfixStats::add(&stats.dropped, batch.records.len() as u64);
                 return;
             }
-        },
+            match open(cfg.collector) {
+                Ok(socket) => {
+                    unopened.remove(&key);
+                    v.insert(Collector {
+                        socket,
+                        sequence: 0,
+                        templates_sent: None,
+                        announced: 0,
+                        warned: false,
+                    })
+                }
+                Err(e) => {
+                    IpfixStats::add(&stats.send_errors, 1);
+                    IpfixStats::add(&stats.dropped, batch.records.len() as u64);
+                    if unopened.insert(key, Instant::now()).is_none() {
+                        tracing::warn!(collector = %cfg.collector, error = %e, "cannot open an IPFIX socket");
+                    }
+                    return;
+                }
+            }
+        }
     };
     let mut records = batch.records.into_iter().map(|mut r| {
         r.start_ms += base_ms;
@@ -118,11 +145,14 @@ fn send(collectors: &mut HashMap<(SocketAddr, u32), Collector>, batch: ExportBat
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as u32);
         let mut w = MessageWriter::new(cfg.domain, c.sequence, now_s, MAX_MESSAGE);
-        if c.templates_sent
-            .is_none_or(|t| t.elapsed() >= TEMPLATE_REFRESH)
-        {
-            w.templates(cfg.domain as u64, cfg.sampling.max(1));
+        let interval = cfg.sampling.max(1);
+        let due = c
+            .templates_sent
+            .is_none_or(|t| t.elapsed() >= TEMPLATE_REFRESH);
+        if due || c.announced != interval {
+            w.templates(cfg.domain as u64, interval);
             c.templates_sent = Some(Instant::now());
+            c.announced = interval;
         }
         while let Some(r) = &pending {
             if !w.record(r) {
@@ -131,8 +161,9 @@ fn send(collectors: &mut HashMap<(SocketAddr, u32), Collector>, batch: ExportBat
             pending = records.next();
         }
         let n = w.records();
+        let data = w.data_records();
         let message = w.finish();
-        c.sequence = c.sequence.wrapping_add(n);
+        c.sequence = c.sequence.wrapping_add(data);
         match c.socket.send(&message) {
             Ok(_) => {
                 IpfixStats::add(&stats.messages, 1);
@@ -141,6 +172,7 @@ fn send(collectors: &mut HashMap<(SocketAddr, u32), Collector>, batch: ExportBat
             }
             Err(e) => {
                 IpfixStats::add(&stats.send_errors, 1);
+                IpfixStats::add(&stats.dropped, n as u64);
                 if !c.warned {
                     c.warned = true;
                     tracing::warn!(collector = %cfg.collector, error = %e, "IPFIX send failed");

@@ -153,6 +153,8 @@ pub struct MessageWriter {
     /// The open set: its ID and where its header starts.
     open: Option<(u16, usize)>,
     records: u32,
+    /// Options data records written (the sampling record).
+    options: u32,
 }
 
 impl MessageWriter {
@@ -171,6 +173,7 @@ impl MessageWriter {
             max: max_len.max(HEADER_LEN + 4 + record_len(true)),
             open: None,
             records: 0,
+            options: 0,
         }
     }
 
@@ -207,6 +210,7 @@ impl MessageWriter {
         self.buf.extend_from_slice(&interval.to_be_bytes());
         self.buf.push(1);
         self.end(start);
+        self.options += 1;
     }
 
     /// Adds a flow record; `false` (and nothing written) when the message
@@ -246,9 +250,15 @@ impl MessageWriter {
         true
     }
 
-    /// Data records written so far.
+    /// Flow records written so far.
     pub fn records(&self) -> u32 {
         self.records
+    }
+
+    /// Data records of any kind written so far (flows and options), what
+    /// the next message's sequence number counts on by.
+    pub fn data_records(&self) -> u32 {
+        self.records + self.options
     }
 
     /// The message, its length filled in.
@@ -337,7 +347,7 @@ mod tests {
         assert!(w.record(&v4));
         assert!(w.record(&v4));
         assert!(w.record(&v6));
-        assert_eq!(w.records(), 3);
+        assert_eq!((w.records(), w.data_records()), (3, 4));
         let m = w.finish();
         assert_eq!(&m[0..2], &[0, 10]);
         assert_eq!(u16::from_be_bytes([m[2], m[3]]) as usize, m.len());

@@ -275,6 +275,9 @@ enum Command {
         /// The default when /dev/kvm is missing.
         #[arg(long)]
         tcg: bool,
+        /// The NIC the guest sees (vmxnet3 for a VM moved from VMware).
+        #[arg(long, value_enum, default_value = "virtio")]
+        model: client::vm::NicModel,
     },
     /// The libvirt <interface> element for a VM's port (daemon)
     ///
@@ -287,6 +290,9 @@ enum Command {
     LibvirtXml {
         /// The port, as PORT or SWITCH/PORT.
         port: String,
+        /// The NIC the guest sees (vmxnet3 for a VM moved from VMware).
+        #[arg(long, value_enum, default_value = "virtio")]
+        model: client::vm::NicModel,
     },
     /// Add, remove or show access lists on switch ports and routers (daemon)
     #[command(subcommand)]
@@ -557,11 +563,16 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
         Command::Relay(c) => client::link::relay(&client()?, c),
         Command::Log(c) => client::link::log(&client()?, c),
         Command::Vdp(c) => client::link::vdp(&client()?, c),
-        Command::VmArgs { port, memory, tcg } => {
+        Command::VmArgs {
+            port,
+            memory,
+            tcg,
+            model,
+        } => {
             let tcg = tcg || !std::path::Path::new("/dev/kvm").exists();
-            client::vm::vm_args(&client()?, &port, memory, tcg)
+            client::vm::vm_args(&client()?, &port, memory, tcg, model)
         }
-        Command::LibvirtXml { port } => client::vm::libvirt_xml(&client()?, &port),
+        Command::LibvirtXml { port, model } => client::vm::libvirt_xml(&client()?, &port, model),
         Command::Conntrack(c) => client::acls::conntrack(&client()?, c),
         Command::Stats { out, watch, count } => match watch {
             Some(secs) => client::watch_stats(&client()?, out.output(), secs, count),

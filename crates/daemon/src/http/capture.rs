@@ -9,9 +9,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use vepa_api::wire::{CaptureRequest, ErrorBody};
 use vepa_dataplane::pcap_filter::Filter;
+use vepa_io::CapturedFrame;
+
+/// Ports one capture may take at once.
+pub(super) const MAX_CAPTURE_PORTS: usize = 64;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -28,55 +34,22 @@ pub(super) async fn capture(
     Path((switch, port)): Path<(String, String)>,
     Query(q): Query<CaptureQuery>,
 ) -> Result<Response, ApiError> {
-    use std::sync::atomic::Ordering;
     let point = with_engine(&st, move |e| e.capture_point(&switch, &port)).await?;
-    if st.captures.fetch_add(1, Ordering::AcqRel) >= MAX_CAPTURES {
-        st.captures.fetch_sub(1, Ordering::AcqRel);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            None,
-            format!("{MAX_CAPTURES} captures are running already; stop one first"),
-        ));
-    }
-    let rx = point.subscribe(CAPTURE_QUEUE);
-    let st2 = Arc::clone(&st);
-    let (tx, out) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let _ = tx.try_send(Bytes::copy_from_slice(&vepa_io::pcap_header()));
-    // The frames arrive on a std channel from the forwarding threads; a
-    // blocking task moves them on until the count is reached or the client leaves.
-    tokio::task::spawn_blocking(move || {
-        let mut sent = 0u64;
-        let mut buf = Vec::new();
-        while q.count.is_none_or(|c| sent < c) && !tx.is_closed() {
-            match rx.recv_timeout(std::time::Duration::from_millis(200)) {
-                Ok(f) => {
-                    buf.clear();
-                    vepa_io::pcap_record(&f, &mut buf);
-                    if tx.blocking_send(Bytes::copy_from_slice(&buf)).is_err() {
-                        break;
-                    }
-                    sent += 1;
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        st2.captures.fetch_sub(1, Ordering::AcqRel);
-    });
-    let stream = futures_util::stream::unfold(out, |mut out| async move {
-        out.recv()
-            .await
-            .map(|b| (Ok::<Bytes, std::convert::Infallible>(b), out))
-    });
-    Ok((
-        [(header::CONTENT_TYPE, "application/vnd.tcpdump.pcap")],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    claim(&st)?;
+    let frames = point.subscribe(CAPTURE_QUEUE);
+    let head = vepa_io::pcap_header().to_vec();
+    Ok(stream(
+        st,
+        frames,
+        head,
+        q.count,
+        "application/vnd.tcpdump.pcap",
+        |f, buf| {
+            vepa_io::pcap_record(f, buf);
+            true
+        },
+    ))
 }
-
-/// Ports one capture may take at once.
-pub(super) const MAX_CAPTURE_PORTS: usize = 64;
 
 #[utoipa::path(post, path = "/v1/capture", request_body = CaptureRequest,
     responses((status = 200, description = "pcapng stream (application/x-pcapng): an interface per port, named SWITCH/PORT; each packet's direction in its flags; a drop's reason as its comment"),
@@ -85,7 +58,6 @@ pub(super) async fn many(
     State(st): State<Shared>,
     super::extract::JsonBody(req): super::extract::JsonBody<CaptureRequest>,
 ) -> Result<Response, ApiError> {
-    use std::sync::atomic::Ordering;
     if req.ports.is_empty() || req.ports.len() > MAX_CAPTURE_PORTS {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -108,6 +80,44 @@ pub(super) async fn many(
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
+    claim(&st)?;
+    // One queue for every port: frames arrive in the order they were seen.
+    let (frames_tx, frames) = std::sync::mpsc::sync_channel(CAPTURE_QUEUE);
+    let mut head = vepa_io::pcapng_section();
+    for (i, (point, p)) in points.iter().zip(&req.ports).enumerate() {
+        point.attach(frames_tx.clone(), i as u32, req.drops);
+        vepa_io::pcapng_interface(&format!("{}/{}", p.switch, p.port), &mut head);
+    }
+    drop(frames_tx);
+    Ok(stream(
+        st,
+        frames,
+        head,
+        req.count,
+        "application/x-pcapng",
+        move |f, buf| {
+            if filter
+                .as_ref()
+                .is_some_and(|flt| !flt.matches_cut(&f.frame, f.len))
+            {
+                return false;
+            }
+            let comment = f.drop.map(|r| {
+                format!(
+                    "dropped: {} ({})",
+                    r.as_str(),
+                    vepa_dataplane::trace::drop_detail(r)
+                )
+            });
+            vepa_io::pcapng_packet(f, comment.as_deref(), buf);
+            true
+        },
+    ))
+}
+
+/// Takes one of the [`MAX_CAPTURES`] capture slots (given back when its
+/// stream ends).
+fn claim(st: &Shared) -> Result<(), ApiError> {
     if st.captures.fetch_add(1, Ordering::AcqRel) >= MAX_CAPTURES {
         st.captures.fetch_sub(1, Ordering::AcqRel);
         return Err(ApiError::new(
@@ -116,56 +126,55 @@ pub(super) async fn many(
             format!("{MAX_CAPTURES} captures are running already; stop one first"),
         ));
     }
-    let (frames_tx, frames) = std::sync::mpsc::sync_channel(CAPTURE_QUEUE);
-    let mut head = vepa_io::pcapng_section();
-    for (i, (point, p)) in points.iter().zip(&req.ports).enumerate() {
-        point.attach(frames_tx.clone(), i as u32, req.drops);
-        vepa_io::pcapng_interface(&format!("{}/{}", p.switch, p.port), &mut head);
-    }
-    drop(frames_tx);
-    let st2 = Arc::clone(&st);
+    Ok(())
+}
+
+/// The response streaming `head`, then each frame `write` keeps (it
+/// returns false to leave one out), until `count` frames or the client
+/// leaves. The frames come from the forwarding threads on a std channel;
+/// a blocking task moves them on. Dropping the receiver at the end
+/// detaches it from its ports at their next frame.
+fn stream(
+    st: Shared,
+    frames: Receiver<CapturedFrame>,
+    head: Vec<u8>,
+    count: Option<u64>,
+    content_type: &'static str,
+    mut write: impl FnMut(&CapturedFrame, &mut Vec<u8>) -> bool + Send + 'static,
+) -> Response {
     let (tx, out) = tokio::sync::mpsc::channel::<Bytes>(64);
     let _ = tx.try_send(Bytes::from(head));
-    let count = req.count;
+    let st2 = Arc::clone(&st);
     tokio::task::spawn_blocking(move || {
         let mut sent = 0u64;
         let mut buf = Vec::new();
         while count.is_none_or(|c| sent < c) && !tx.is_closed() {
             match frames.recv_timeout(std::time::Duration::from_millis(200)) {
                 Ok(f) => {
-                    if filter.as_ref().is_some_and(|flt| !flt.matches(&f.frame)) {
+                    buf.clear();
+                    if !write(&f, &mut buf) {
                         continue;
                     }
-                    let comment = f.drop.map(|r| {
-                        format!(
-                            "dropped: {} ({})",
-                            r.as_str(),
-                            vepa_dataplane::trace::drop_detail(r)
-                        )
-                    });
-                    buf.clear();
-                    vepa_io::pcapng_packet(&f, comment.as_deref(), &mut buf);
                     if tx.blocking_send(Bytes::copy_from_slice(&buf)).is_err() {
                         break;
                     }
                     sent += 1;
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        // Dropping the receiver detaches it from every port at its next frame.
         drop(frames);
         st2.captures.fetch_sub(1, Ordering::AcqRel);
     });
-    let stream = futures_util::stream::unfold(out, |mut out| async move {
+    let body = futures_util::stream::unfold(out, |mut out| async move {
         out.recv()
             .await
             .map(|b| (Ok::<Bytes, std::convert::Infallible>(b), out))
     });
-    Ok((
-        [(header::CONTENT_TYPE, "application/x-pcapng")],
-        Body::from_stream(stream),
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(body),
     )
-        .into_response())
+        .into_response()
 }

@@ -42,6 +42,9 @@ pub struct ToController {
 #[derive(Debug, Default)]
 pub struct Decision {
     pub egress: Vec<Egress>,
+    /// How many of `egress` forwarding decided; the rest are mirrors'
+    /// copies.
+    pub forwarded: usize,
     /// `Egress::rewrite` n refers to `rewrites[n - 1]`.
     pub rewrites: Vec<Rewrite>,
     pub controller: Vec<ToController>,

@@ -2,7 +2,7 @@
 //! sent.
 
 use super::http::Client;
-use super::{print_json, print_result, seg, Output, OutputArg};
+use super::{print_applied, print_json, seg, Output, OutputArg};
 use anyhow::Result;
 use clap::Subcommand;
 use hyper::Method;
@@ -15,7 +15,7 @@ pub enum IpfixCmd {
     ///
     /// Records carry the 5-tuple, the IP class of service, the ingress and
     /// egress port (OpenFlow's numbers: the uplink 1, then the ports in
-    /// order; egress 0 when flooded, dropped or routed), the VLAN, packets,
+    /// order; egress 0 when flooded or dropped), the VLAN, packets,
     /// IP bytes, and start and end times. A flow is reported after
     /// --idle-timeout without packets, and every --active-timeout while
     /// it goes on. With --sampling N one packet in N is metered and the
@@ -85,12 +85,12 @@ pub fn ipfix(c: &Client, cmd: IpfixCmd) -> Result<()> {
             };
             let path = format!("/v1/switches/{}/ipfix", seg(&switch));
             let r: ApplyResult = c.call(Method::PUT, &path, Some(&spec))?;
-            result(&r, out.output())
+            print_applied(&r, out.output())
         }
         IpfixCmd::Del { switch, out } => {
             let path = format!("/v1/switches/{}/ipfix", seg(&switch));
             let r: ApplyResult = c.call(Method::DELETE, &path, None::<&()>)?;
-            result(&r, out.output())
+            print_applied(&r, out.output())
         }
         IpfixCmd::Show { switch, out } => {
             let all: Vec<IpfixView> = c.get("/v1/ipfix")?;
@@ -125,16 +125,6 @@ pub fn ipfix(c: &Client, cmd: IpfixCmd) -> Result<()> {
                     }
                 }
             }
-            Ok(())
-        }
-    }
-}
-
-fn result(r: &ApplyResult, out: Output) -> Result<()> {
-    match out {
-        Output::Json => print_json(r),
-        Output::Table => {
-            print_result(r);
             Ok(())
         }
     }

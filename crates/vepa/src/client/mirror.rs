@@ -2,7 +2,7 @@
 //! on the uplink, and what they sent.
 
 use super::http::Client;
-use super::{print_json, print_result, seg, Output, OutputArg};
+use super::{print_applied, print_json, seg, Output, OutputArg};
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use hyper::Method;
@@ -106,12 +106,12 @@ pub fn mirror(c: &Client, cmd: MirrorCmd) -> Result<()> {
             };
             let path = format!("/v1/switches/{}/mirrors", seg(&switch));
             let r: ApplyResult = c.call(Method::POST, &path, Some(&spec))?;
-            result(&r, out.output())
+            print_applied(&r, out.output())
         }
         MirrorCmd::Del { switch, name, out } => {
             let path = format!("/v1/switches/{}/mirrors/{}", seg(&switch), seg(&name));
             let r: ApplyResult = c.call(Method::DELETE, &path, None::<&()>)?;
-            result(&r, out.output())
+            print_applied(&r, out.output())
         }
         MirrorCmd::Show { switch, out } => {
             let all: Vec<MirrorView> = c.get("/v1/mirrors")?;
@@ -151,16 +151,6 @@ pub fn mirror(c: &Client, cmd: MirrorCmd) -> Result<()> {
                     }
                 }
             }
-            Ok(())
-        }
-    }
-}
-
-fn result(r: &ApplyResult, out: Output) -> Result<()> {
-    match out {
-        Output::Json => print_json(r),
-        Output::Table => {
-            print_result(r);
             Ok(())
         }
     }

@@ -496,6 +496,17 @@ pub(super) fn print_result(r: &ApplyResult) {
     }
 }
 
+/// What a change applied, as the command's output format asks.
+pub(super) fn print_applied(r: &ApplyResult, out: Output) -> Result<()> {
+    match out {
+        Output::Json => print_json(r),
+        Output::Table => {
+            print_result(r);
+            Ok(())
+        }
+    }
+}
+
 /// JSON on stdout (also under `-j`, where `say!` is silent).
 pub(crate) fn print_json(v: &impl serde::Serialize) -> Result<()> {
     use std::io::Write as _;
@@ -620,7 +631,12 @@ pub fn port(c: &Client, cmd: PortCmd) -> Result<()> {
                 Some(p) => (switch, p),
                 None => match switch.split_once('/') {
                     Some((s, p)) if !s.is_empty() && !p.is_empty() => (s.to_string(), p.to_string()),
-                    _ => bail!("port add: '{switch}': expected SWITCH/PORT (the switch to add the port to, and its name)"),
+                    // A usage error, as clap's own (exit 2).
+                    _ => clap::Error::raw(
+                        clap::error::ErrorKind::ValueValidation,
+                        format!("port add: '{switch}': expected SWITCH/PORT (the switch to add the port to, and its name)\n"),
+                    )
+                    .exit(),
                 },
             };
             let mut m = Map::new();

@@ -78,7 +78,7 @@ fn macvtap(v: &PortView) -> Option<(String, MacAddr)> {
 /// asks for legacy interrupts: QEMU 7.2 then takes an irqfd path for
 /// MSI-X vectors it never set up and crashes when the guest starts the
 /// NIC (`msix_set_vector_notifiers` from `vhost_net_start`).
-pub fn qemu_args(v: &PortView, memory_mib: u32, tcg: bool) -> Vec<String> {
+pub fn qemu_args(v: &PortView, memory_mib: u32, tcg: bool, model: NicModel) -> Vec<String> {
     let id = format!("net-{}", v.spec.name);
     if v.spec.kind == PortKind::VhostUser {
         // The guest's memory must be shared with vepa: a memfd backend of
@@ -107,16 +107,22 @@ pub fn qemu_args(v: &PortView, memory_mib: u32, tcg: bool) -> Vec<String> {
             ),
         ];
     }
+    let device = model.qemu_device();
     if let Some((dev, mac)) = macvtap(v) {
         return vec![
             "-netdev".into(),
             format!("tap,id={id},fd=3,vhost=off"),
             "-device".into(),
-            format!("virtio-net-pci,netdev={id},mac={mac}"),
+            format!("{device},netdev={id},mac={mac}"),
             format!("3<>{dev}"),
         ];
     }
     let offload = if v.spec.offload() { "on" } else { "off" };
+    // Only virtio-net tells the guest the MTU (the others' guests set it).
+    let mtu = match (model, v.spec.mtu) {
+        (NicModel::Virtio, Some(m)) => format!(",host_mtu={m}"),
+        _ => String::new(),
+    };
     vec![
         "-netdev".into(),
         format!(
@@ -124,21 +130,44 @@ pub fn qemu_args(v: &PortView, memory_mib: u32, tcg: bool) -> Vec<String> {
             v.spec.host_ifname()
         ),
         "-device".into(),
-        format!(
-            "virtio-net-pci,netdev={id},mac={}{}",
-            guest_mac(v),
-            v.spec
-                .mtu
-                .map(|m| format!(",host_mtu={m}"))
-                .unwrap_or_default()
-        ),
+        format!("{device},netdev={id},mac={}{mtu}", guest_mac(v)),
     ]
+}
+
+/// The NIC QEMU shows the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NicModel {
+    /// virtio-net: the fastest, with offloads and the port's MTU.
+    Virtio,
+    /// VMware's paravirtual NIC: what a VM imported from VMware expects.
+    Vmxnet3,
+    /// Intel 82574: what a guest with no paravirtual driver has.
+    E1000e,
+}
+
+impl NicModel {
+    fn qemu_device(self) -> &'static str {
+        match self {
+            NicModel::Virtio => "virtio-net-pci",
+            NicModel::Vmxnet3 => "vmxnet3",
+            NicModel::E1000e => "e1000e",
+        }
+    }
+
+    /// libvirt's `<model type=...>`.
+    fn libvirt(self) -> &'static str {
+        match self {
+            NicModel::Virtio => "virtio",
+            NicModel::Vmxnet3 => "vmxnet3",
+            NicModel::E1000e => "e1000e",
+        }
+    }
 }
 
 /// The `<interface>` element of a libvirt domain for the port: an
 /// `ethernet` interface on the existing tap or macvtap (`managed='no'`:
 /// libvirt opens it and leaves it be).
-pub fn libvirt_interface(v: &PortView) -> String {
+pub fn libvirt_interface(v: &PortView, model: NicModel) -> String {
     if v.spec.kind == PortKind::VhostUser {
         // QEMU is the client and reconnects when vepa restarts. (The
         // domain also needs shared memory: see MEMORY_BACKING.)
@@ -155,19 +184,38 @@ pub fn libvirt_interface(v: &PortView) -> String {
         .map(|m| format!("\n  <mtu size='{m}'/>"))
         .unwrap_or_default();
     format!(
-        "<interface type='ethernet'>\n  <mac address='{}'/>\n  <target dev='{}' managed='no'/>\n  <model type='virtio'/>{mtu}\n</interface>",
+        "<interface type='ethernet'>\n  <mac address='{}'/>\n  <target dev='{}' managed='no'/>\n  <model type='{}'/>{mtu}\n</interface>",
         mac,
-        v.spec.host_ifname()
+        v.spec.host_ifname(),
+        model.libvirt()
     )
 }
 
-pub fn vm_args(c: &Client, name: &str, memory_mib: u32, tcg: bool) -> Result<()> {
+pub fn vm_args(c: &Client, name: &str, memory_mib: u32, tcg: bool, model: NicModel) -> Result<()> {
     let v = vm_port(c, name)?;
-    let args = qemu_args(&v, memory_mib, tcg);
+    virtio_only(&v, model)?;
+    let args = qemu_args(&v, memory_mib, tcg, model);
     if super::json() {
         return super::print_json(&serde_json::json!({ "args": args }));
     }
     say!("{}", args.join(" "));
+    Ok(())
+}
+
+/// A vhost-user port is a virtio device by nature: another model for it
+/// is a usage error.
+fn virtio_only(v: &PortView, model: NicModel) -> Result<()> {
+    if v.spec.kind == PortKind::VhostUser && model != NicModel::Virtio {
+        clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "--model {}: port '{}' is vhost-user, which only virtio-net speaks; give it a tap port instead\n",
+                model.libvirt(),
+                v.spec.name
+            ),
+        )
+        .exit();
+    }
     Ok(())
 }
 
@@ -176,12 +224,13 @@ pub fn vm_args(c: &Client, name: &str, memory_mib: u32, tcg: bool) -> Result<()>
 pub const MEMORY_BACKING: &str =
     "<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>";
 
-pub fn libvirt_xml(c: &Client, name: &str) -> Result<()> {
+pub fn libvirt_xml(c: &Client, name: &str, model: NicModel) -> Result<()> {
     let v = vm_port(c, name)?;
+    virtio_only(&v, model)?;
     if super::json() {
-        return super::print_json(&serde_json::json!({ "xml": libvirt_interface(&v) }));
+        return super::print_json(&serde_json::json!({ "xml": libvirt_interface(&v, model) }));
     }
-    say!("{}", libvirt_interface(&v));
+    say!("{}", libvirt_interface(&v, model));
     if v.spec.kind == PortKind::VhostUser {
         eprintln!("note: the domain also needs shared memory, under <domain>: {MEMORY_BACKING}");
     }
