@@ -47,12 +47,13 @@ impl Runtime {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = c.spawn().expect("run vepa-cni");
-        child
+        // A plugin that stops reading (an oversized configuration) closes
+        // the pipe: what it did not read is its answer's business.
+        let _ = child
             .stdin
             .take()
             .expect("stdin")
-            .write_all(config.to_string().as_bytes())
-            .expect("config");
+            .write_all(config.to_string().as_bytes());
         let out = child.wait_with_output().expect("vepa-cni");
         let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         (out.status.success(), v)
@@ -363,4 +364,103 @@ fn containers_on_a_kernel_macvlan() {
     let mut sleeper = sleeper;
     let _ = sleeper.kill();
     let _ = sleeper.wait();
+}
+
+/// CNI 1.1's GC removes the attachments the runtime no longer lists; the
+/// `mac` capability sets the container's MAC; oversized or bad input is
+/// refused naming what was wrong.
+#[test]
+fn gc_collects_what_the_runtime_forgot_and_capabilities_apply() {
+    require_root();
+    let id = uid();
+    let d = Daemon::start();
+    let sw = format!("cg{id}");
+    d.ok(&["switch", "add", &sw, "--mode", "veb"]);
+    let rt = Runtime::new(None);
+    let ipam_dir = tempfile::tempdir().expect("tempdir");
+    let mut net = config(&format!("gc{id}"), &sw, &d, "10.26.0.0/24", ipam_dir.path());
+    net["capabilities"] = json!({"mac": true, "ips": true});
+    let c: Vec<Netns> = (1..=2).map(|i| Netns::new(&format!("cg{i}{id}"))).collect();
+    let cid = |i: usize| format!("gc{i}-{id}");
+    let mut with_mac = net.clone();
+    with_mac["runtimeConfig"] = json!({"mac": "02:aa:00:00:00:01"});
+    let (ok1, r1) = rt.attach("ADD", &with_mac, &cid(1), &c[0].name);
+    let (ok2, r2) = rt.attach("ADD", &net, &cid(2), &c[1].name);
+    assert!(ok1 && ok2, "{r1}\n{r2}");
+    assert_eq!(c[0].mac("eth0").to_string(), "02:aa:00:00:00:01");
+    assert_eq!(r1["interfaces"][1]["mac"], "02:aa:00:00:00:01", "{r1}");
+    assert!(ping(&c[0].name, &address(&r2)), "the two containers talk");
+    let ports = |d: &Daemon| d.json(&["port", "show", &sw]).to_string();
+    let host2 = r2["interfaces"][0]["name"]
+        .as_str()
+        .expect("host side")
+        .to_string();
+    assert!(ports(&d).contains(&host2));
+
+    // GC: the runtime still knows container 1 only.
+    let mut gc = net.clone();
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": cid(1), "ifname": "eth0"}]);
+    let (ok, v) = rt.call("GC", &gc, &[]);
+    assert!(ok, "GC: {v}");
+    assert!(!ports(&d).contains(&host2), "container 2's port is gone");
+    assert!(
+        !link_exists(&host2)
+            && !Command::new("ip")
+                .args(["-n", &c[1].name, "link", "show", "eth0"])
+                .stderr(Stdio::null())
+                .status()
+                .expect("ip")
+                .success(),
+        "and its veth"
+    );
+    let host1 = r1["interfaces"][0]["name"]
+        .as_str()
+        .expect("host side")
+        .to_string();
+    assert!(ports(&d).contains(&host1), "container 1 stays");
+    let (ok, v) = rt.attach(
+        "CHECK",
+        &{
+            let mut n = with_mac.clone();
+            n["prevResult"] = r1.clone();
+            n
+        },
+        &cid(1),
+        &c[0].name,
+    );
+    assert!(ok, "container 1 checks out after GC: {v}");
+    // A second GC has nothing to do.
+    let (ok, _) = rt.call("GC", &gc, &[]);
+    assert!(ok);
+
+    // Bad input, named.
+    let mut bad = net.clone();
+    bad["runtimeConfig"] = json!({"mac": "01:00:5e:00:00:01"});
+    let (ok, v) = rt.attach("ADD", &bad, &format!("gc9-{id}"), &c[1].name);
+    assert!(
+        !ok && v["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("runtimeConfig.mac"),
+        "{v}"
+    );
+    let mut bad = net.clone();
+    bad["cni.dev/valid-attachments"] = json!([{"containerID": 5}]);
+    let (ok, v) = rt.call("GC", &bad, &[]);
+    assert!(
+        !ok && v["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("valid-attachments"),
+        "{v}"
+    );
+    let mut huge = net.clone();
+    huge["padding"] = json!("x".repeat(2 << 20));
+    let (ok, v) = rt.call("VERSION", &huge, &[]);
+    assert!(
+        !ok && v["msg"].as_str().unwrap_or_default().contains("more than"),
+        "{v}"
+    );
+    let (ok, v) = rt.attach("DEL", &net, &cid(1), &c[0].name);
+    assert!(ok, "{v}");
 }

@@ -31,6 +31,13 @@ pub struct Record {
     /// Whether this plugin bind-mounted the runtime's namespace there.
     pub bound: bool,
     pub result: Value,
+    /// Whose attachment it is (for GC); empty in records made before.
+    #[serde(default)]
+    pub network: String,
+    #[serde(default)]
+    pub container_id: String,
+    #[serde(default)]
+    pub ifname: String,
 }
 
 fn hash(s: &str) -> u64 {
@@ -60,7 +67,58 @@ fn save(cfg: &Config, env: &Env, r: &Record) -> Result<()> {
     let io = |e: std::io::Error| CniError::new(code::IO, format!("{}: {e}", path.display()));
     std::fs::create_dir_all(state_dir()).map_err(io)?;
     let bytes = serde_json::to_vec(r).map_err(|e| CniError::new(code::IO, e.to_string()))?;
-    std::fs::write(&path, bytes).map_err(io)
+    // Whole or not at all: a crash mid-write must not leave a record DEL
+    // or GC cannot read.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, &bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// GC (CNI 1.1): removes this network's attachments that are not in the
+/// runtime's list of valid ones, as DEL would; returns how many.
+pub fn gc(cfg: &Config) -> Result<usize> {
+    let Ok(dir) = std::fs::read_dir(state_dir()) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for entry in dir.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let Some(rec) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+        else {
+            continue;
+        };
+        if rec.network != cfg.name || rec.container_id.is_empty() {
+            continue;
+        }
+        let valid = cfg
+            .valid_attachments
+            .iter()
+            .any(|(c, i)| *c == rec.container_id && *i == rec.ifname);
+        if valid {
+            continue;
+        }
+        let env = Env {
+            container_id: rec.container_id.clone(),
+            ifname: rec.ifname.clone(),
+            ..Env::default()
+        };
+        del(cfg, &env)?;
+        removed += 1;
+    }
+    Ok(removed)
 }
 
 fn forget(cfg: &Config, env: &Env) {
@@ -199,6 +257,9 @@ pub fn add(cfg: &Config, env: &Env, ipam: &IpamResult) -> Result<Value> {
             if let Some(m) = cfg.mtu {
                 spec["mtu"] = json!(m);
             }
+            if let Some(mac) = cfg.mac {
+                spec["mac"] = json!(mac.to_string());
+            }
             let path = format!("/v1/switches/{}/ports", cfg.switch);
             client(cfg)?
                 .call::<Value>(Method::POST, &path, Some(&spec))
@@ -250,6 +311,9 @@ pub fn add(cfg: &Config, env: &Env, ipam: &IpamResult) -> Result<Value> {
             netns: ns,
             bound,
             result: result.clone(),
+            network: cfg.name.clone(),
+            container_id: env.container_id.clone(),
+            ifname: env.ifname.clone(),
         },
     )?;
     Ok(result)
@@ -300,8 +364,15 @@ fn macvlan(
             })
         })
         .collect::<Result<_>>()?;
-    host::configure_with_gateways(Some(ns), &env.ifname, None, addresses, cfg.mtu, &gateways)
-        .map_err(|e| io("address it", e))
+    host::configure_with_gateways(
+        Some(ns),
+        &env.ifname,
+        cfg.mac.map(|m| m.0),
+        addresses,
+        cfg.mtu,
+        &gateways,
+    )
+    .map_err(|e| io("address it", e))
 }
 
 /// Removes what ADD made; what is already gone is fine.

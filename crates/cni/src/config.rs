@@ -34,6 +34,14 @@ pub struct Config {
     /// The IPAM plugin's type, when the config has one.
     pub ipam: Option<String>,
     pub prev_result: Option<Value>,
+    /// The `mac` capability: the container interface's MAC, from the
+    /// runtime (`runtimeConfig.mac`). The `ips` capability needs nothing
+    /// here: the IPAM plugin reads `runtimeConfig.ips` from the same
+    /// configuration.
+    pub mac: Option<vepa_packet::MacAddr>,
+    /// GC: the attachments the runtime still has (`cni.dev/valid-attachments`):
+    /// container ID and interface name.
+    pub valid_attachments: Vec<(String, String)>,
     /// The whole configuration, as given (for the IPAM plugin).
     pub raw: Vec<u8>,
 }
@@ -147,6 +155,47 @@ pub fn parse(raw: Vec<u8>) -> Result<Config> {
         ),
         Some(other) => return Err(invalid("ipam", format!("expected an object, got {other}"))),
     };
+    let mac = match m.get("runtimeConfig").and_then(|r| r.get("mac")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(
+            t.parse::<vepa_packet::MacAddr>()
+                .ok()
+                .filter(|a| !a.is_multicast() && *a != vepa_packet::MacAddr::ZERO)
+                .ok_or_else(|| {
+                    invalid(
+                        "runtimeConfig.mac",
+                        format!("'{t}' is not a unicast MAC (e.g. 02:00:00:00:00:01)"),
+                    )
+                })?,
+        ),
+        Some(other) => {
+            return Err(invalid(
+                "runtimeConfig.mac",
+                format!("expected a string, got {other}"),
+            ))
+        }
+    };
+    let valid_attachments = match m.get("cni.dev/valid-attachments") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|a| {
+                let field = |f: &str| a.get(f).and_then(Value::as_str).map(str::to_string);
+                field("containerID").zip(field("ifname")).ok_or_else(|| {
+                    invalid(
+                        "cni.dev/valid-attachments",
+                        "each entry needs containerID and ifname strings",
+                    )
+                })
+            })
+            .collect::<Result<_>>()?,
+        Some(other) => {
+            return Err(invalid(
+                "cni.dev/valid-attachments",
+                format!("expected an array, got {other}"),
+            ))
+        }
+    };
     Ok(Config {
         cni_version,
         name,
@@ -158,6 +207,8 @@ pub fn parse(raw: Vec<u8>) -> Result<Config> {
         mtu,
         ipam,
         prev_result: m.get("prevResult").cloned(),
+        mac,
+        valid_attachments,
         raw,
     })
 }

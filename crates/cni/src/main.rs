@@ -3,7 +3,7 @@
 //! the vepa daemon — or to a kernel macvlan in the requested mode, with
 //! addresses from the IPAM plugin the configuration names.
 //!
-//! The runtime sets `CNI_COMMAND` (ADD, DEL, CHECK, STATUS, VERSION),
+//! The runtime sets `CNI_COMMAND` (ADD, DEL, CHECK, GC, STATUS, VERSION),
 //! `CNI_CONTAINERID`, `CNI_NETNS`, `CNI_IFNAME`, `CNI_PATH`, and gives the
 //! network configuration on stdin:
 //!
@@ -30,6 +30,9 @@ use serde_json::{json, Value};
 use std::io::Read;
 use vepa_cni::{config, error, LATEST};
 
+/// The largest network configuration read from stdin.
+const MAX_CONFIG: usize = 1 << 20;
+
 fn run() -> Result<Option<Value>> {
     let command = std::env::var("CNI_COMMAND")
         .ok()
@@ -37,13 +40,21 @@ fn run() -> Result<Option<Value>> {
         .ok_or_else(|| {
             CniError::new(
                 code::INVALID_ENV,
-                "CNI_COMMAND: missing; expected ADD, DEL, CHECK, STATUS or VERSION",
+                "CNI_COMMAND: missing; expected ADD, DEL, CHECK, GC, STATUS or VERSION",
             )
         })?;
+    // A configuration is a few KiB; more is refused, not read whole.
     let mut raw = Vec::new();
     std::io::stdin()
+        .take(MAX_CONFIG as u64 + 1)
         .read_to_end(&mut raw)
         .map_err(|e| CniError::new(code::IO, format!("stdin: {e}")))?;
+    if raw.len() > MAX_CONFIG {
+        return Err(CniError::new(
+            code::DECODE,
+            format!("network configuration: more than {MAX_CONFIG} bytes on stdin"),
+        ));
+    }
     if command == "VERSION" {
         let asked = config::version_of(&raw)?.unwrap_or_else(|| LATEST.into());
         return Ok(Some(json!({
@@ -96,6 +107,21 @@ fn run() -> Result<Option<Value>> {
             ipam::exec(&cfg, &env, "CHECK").map_err(stamp)?;
             Ok(None)
         }
+        "GC" => {
+            // Only CNI_PATH (for the IPAM plugin) is given.
+            let env = config::Env {
+                path: std::env::var("CNI_PATH").unwrap_or_default(),
+                ..config::Env::default()
+            };
+            attach::gc(&cfg).map_err(stamp)?;
+            // The IPAM plugin forgets what it gave the gone ones, if it
+            // knows GC (host-local from plugins 1.5 on); one that does not
+            // leaves its leases, which is not this plugin's failure.
+            if let Err(e) = ipam::exec(&cfg, &env, "GC") {
+                eprintln!("vepa-cni: GC: the IPAM plugin did not collect: {}", e.msg);
+            }
+            Ok(None)
+        }
         "STATUS" => {
             if cfg.kind == config::Kind::Veth {
                 attach::client(&cfg)
@@ -117,7 +143,7 @@ fn run() -> Result<Option<Value>> {
         }
         other => Err(stamp(CniError::new(
             code::INVALID_ENV,
-            format!("CNI_COMMAND: '{other}' is not one of ADD, DEL, CHECK, STATUS, VERSION"),
+            format!("CNI_COMMAND: '{other}' is not one of ADD, DEL, CHECK, GC, STATUS, VERSION"),
         ))),
     }
 }
