@@ -23,6 +23,8 @@ declare -A need=(
   [/usr/bin/tmux]=tmux
   # IPFIX export against a real collector; pcapng captures read by tshark.
   [/usr/bin/nfcapd]=nfdump [/usr/bin/nfdump]=nfdump [/usr/bin/tshark]=tshark
+  # A real container runtime drives vepa-cni (runc: crun refuses hybrid cgroups).
+  [/usr/bin/podman]=podman [/usr/sbin/runc]=runc
   [/usr/sbin/nft]=nftables [/usr/bin/etcd]=etcd-server [/usr/bin/etcdctl]=etcd-client
   # LLDP and 802.1Qbg against a real peer.
   [/usr/sbin/lldpad]=lldpad [/usr/sbin/lldptool]=lldpad
