@@ -657,3 +657,22 @@ pub fn read_openflow(
     s.read_exact(&mut buf[8..]).ok()?;
     vepa_openflow::decode(&buf).ok()
 }
+
+/// A small deterministic generator (xorshift), so a failure repeats from
+/// its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// One of `from`, chosen by the next number.
+    pub fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+}

@@ -7,23 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use vepa_dataplane::pcap_filter::Filter;
 use vepa_itest::daemon::Daemon;
-use vepa_itest::{ping, require_root, sh, uid, Netns};
-
-/// A small deterministic generator (xorshift), so a failure repeats.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-}
+use vepa_itest::{ping, require_root, sh, uid, Netns, Rng};
 
 /// Frames of every kind the filters name, from small pools of addresses
 /// and ports so that expressions match some and miss others.

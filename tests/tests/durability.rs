@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vepa_itest::daemon::Daemon;
-use vepa_itest::{link_exists, ping, require_root, uid, vepa_bin, wait_reachable, Netns};
+use vepa_itest::{link_exists, ping, require_root, uid, vepa_bin, wait_reachable, Netns, Rng};
 
 const KILLS: usize = 56;
 
@@ -79,18 +79,6 @@ fn observed(d: &Daemon, sw: &str, fixed: &[&str], p2: &str) -> Model {
             })
             .unwrap_or_default(),
         ageing: s["ageing_secs"].as_u64().unwrap_or(300),
-    }
-}
-
-/// A small deterministic generator (the seed is printed, so a failure replays).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 

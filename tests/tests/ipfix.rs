@@ -141,6 +141,14 @@ fn iperf3(client: &str, server: &str, ip: &str, port: u16, udp: bool) -> (u64, u
     }
 }
 
+/// The first record of the UDP flow to `dport`.
+fn udp_record(flows: &[Flow], dport: u16) -> &Flow {
+    flows
+        .iter()
+        .find(|f| f.proto == "17" && f.dport == dport)
+        .unwrap_or_else(|| panic!("no UDP record to port {dport}: {flows:?}"))
+}
+
 fn within(got: u64, want: u64, pct: f64) -> bool {
     (got as f64 - want as f64).abs() <= want as f64 * pct / 100.0
 }
@@ -221,10 +229,7 @@ fn a_collector_stores_what_iperf3_sent_at_sampling_1_and_a_tenth_at_1_in_10() {
         "TCP bytes {tbytes} vs iperf3's {tcp_bytes}"
     );
     // Ports as OpenFlow numbers them: vm1's is 1, vm2's 2.
-    let f = flows
-        .iter()
-        .find(|f| f.proto == "17" && f.dport == 5201)
-        .expect("a UDP record");
+    let f = udp_record(&flows, 5201);
     assert_eq!((f.ingress, f.egress), (1, 2), "{f:?}");
     assert!(
         shown[0]["exported"].as_u64().unwrap_or(0) >= n as u64,
@@ -274,10 +279,7 @@ fn a_collector_stores_what_iperf3_sent_at_sampling_1_and_a_tenth_at_1_in_10() {
         within(pkts, udp_pkts / 10, 5.0),
         "1:10 stored {pkts} of iperf3's {udp_pkts}"
     );
-    let f = flows
-        .iter()
-        .find(|f| f.proto == "17" && f.dport == 5203)
-        .expect("a UDP record");
+    let f = udp_record(&flows, 5203);
     assert_eq!((f.ingress, f.egress), (1, 2), "mirrored: {f:?}");
     assert!(
         within(bytes, pkts * 1228, 1.0),

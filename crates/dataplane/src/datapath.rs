@@ -377,7 +377,7 @@ impl Datapath {
 
     /// Switch `si`'s IPFIX export, when on.
     pub fn ipfix(&self, si: usize) -> Option<Arc<crate::export::IpfixExport>> {
-        self.cores.get(si)?.snapshot().ipfix().cloned()
+        self.cores.get(si)?.ipfix()
     }
 
     /// How many switches there are.

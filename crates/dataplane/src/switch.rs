@@ -263,6 +263,12 @@ impl SwitchCore {
         self.forwarding.load_full()
     }
 
+    /// The IPFIX export in force, read without taking a reference to the
+    /// whole snapshot (a worker asks once per receive batch).
+    pub fn ipfix(&self) -> Option<Arc<crate::export::IpfixExport>> {
+        self.forwarding.load().ipfix.clone()
+    }
+
     /// Until when (ms on the forwarding clock) `port`'s BPDU guard blocks
     /// it, if it does at `now_ms`.
     pub fn blocked_until(&self, port: PortId, now_ms: u64) -> Option<u64> {
