@@ -32,6 +32,9 @@ declare -A need=(
   [/usr/share/libvirt/schemas/domain.rng]=libvirt-clients [/usr/bin/xmllint]=libxml2-utils
   # The CNI tests delegate addresses to host-local, as a runtime would.
   [/usr/lib/cni/host-local]=containernetworking-plugins
+  # The OpenStack integrations' tests run in a virtualenv of their own
+  # (Debian 12's Python 3.11 makes one only with its venv package).
+  [/usr/lib/python3.11/ensurepip/__init__.py]=python3-venv
   # The package checks: the unit (systemd-analyze), man pages (man -l), the
   # maintainer scripts' systemd helper.
   [/usr/bin/systemd-analyze]=systemd [/usr/bin/man]=man-db [/usr/bin/groff]=groff-base
@@ -101,6 +104,21 @@ echo "== package: cargo deb; install, upgrade, remove, purge"
 # cargo-deb 3 builds every binary the package ships (vepa-cni too).
 cargo deb --version 2>/dev/null | grep -q '^cargo-deb 3\.' || cargo install cargo-deb --version 3.8.0 --locked --quiet
 scripts/package-test.sh
+
+echo "== OpenStack: the os-vif plugin and the ML2 driver (pytest, against real daemons)"
+# A virtualenv under target/ with the pinned os-vif, Neutron and test tools
+# and both packages installed editable; made again when a pin or a
+# package's pyproject.toml changes.
+venv=target/openstack-venv
+stamp=$(cat integrations/openstack/requirements-test.txt integrations/openstack/*/pyproject.toml | sha256sum | cut -c1-16)
+if [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$stamp" ]; then
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r integrations/openstack/requirements-test.txt \
+    -e integrations/openstack/vif_plug_vepa -e integrations/openstack/networking_vepa
+  echo "$stamp" >"$venv/.stamp"
+fi
+PYTHONWARNINGS=ignore "$venv/bin/pytest" -q -p no:cacheprovider integrations/openstack
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
