@@ -56,6 +56,19 @@ impl Drop for Podman {
     }
 }
 
+/// host-local's leases in its data directory: files named by the address.
+fn leases(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// vepa-cni's records of network `name`'s attachments, in its own state
 /// directory (podman's cleanup process runs the plugin with podman's
 /// environment, not this test's, so the default directory is the one).
@@ -174,6 +187,9 @@ fn podman_containers_on_a_vepa_cni_network_ping_and_leave_nothing() {
     ]);
     let pinged = p.ok(&run_b);
     assert!(pinged.contains("2 packets received"), "{pinged}");
+    // b ran with --rm: its lease went with it, a's stays.
+    let held = leases(&t.join("ipam").join(&network));
+    assert_eq!(held, vec![ip.clone()], "a's lease alone");
     // Container b is gone with its port; then a, then the network.
     let ports = d.json(&["port", "show", &sw]);
     assert_eq!(ports.as_array().map(Vec::len), Some(1), "{ports}");
@@ -183,6 +199,8 @@ fn podman_containers_on_a_vepa_cni_network_ping_and_leave_nothing() {
     assert_eq!(ports.as_array().map(Vec::len), Some(0), "{ports}");
     let left = records(&network);
     assert!(left.is_empty(), "attachment records left: {left:?}");
+    let left = leases(&t.join("ipam").join(&network));
+    assert!(left.is_empty(), "address leases left: {left:?}");
     assert!(
         sandbox.is_empty() || !Path::new(&sandbox).exists(),
         "the container's namespace {sandbox} is gone"
