@@ -65,12 +65,12 @@ class Daemon:
         self.ns = Netns("vos")
         self.socket = os.path.join(self.dir, "vepa.sock")
         self.vhost_dir = os.path.join(self.dir, "vu")
-        log = open(os.path.join(self.dir, "daemon.log"), "ab")
-        self.proc = subprocess.Popen(
-            self.ns.cmd(vepa_bin(), "--socket", self.socket, "daemon",
-                        "--state-dir", os.path.join(self.dir, "state"), "--workers", "1",
-                        "--vhost-user-dir", self.vhost_dir),
-            stdout=log, stderr=log, env=dict(os.environ, RUST_LOG="vepa=info"))
+        with open(os.path.join(self.dir, "daemon.log"), "ab") as log:
+            self.proc = subprocess.Popen(
+                self.ns.cmd(vepa_bin(), "--socket", self.socket, "daemon",
+                            "--state-dir", os.path.join(self.dir, "state"), "--workers", "1",
+                            "--vhost-user-dir", self.vhost_dir),
+                stdout=log, stderr=log, env=dict(os.environ, RUST_LOG="vepa=info"))
         self.client = vepa.VepaClient(self.socket, timeout=30)
         deadline = time.time() + 30
         while True:
@@ -121,16 +121,21 @@ class Guest:
         self.relay = subprocess.Popen(
             daemon.ns.cmd(sys.executable, os.path.join(HERE, "taprelay.py"), tap, inner),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.relay.stdout.readline()
-        if line.strip() != "ready":
+        try:
+            line = self.relay.stdout.readline()
+            if line.strip() != "ready":
+                raise AssertionError("tap relay did not start: %s%s"
+                                     % (line, self.relay.stderr.read()))
+            daemon.ns.sh("ip link set %s netns %s && ip link set %s up"
+                         % (inner, self.ns.name, tap))
+            self.ns.sh("ip link set %s name eth0 && ip link set eth0 address %s && "
+                       "ip addr add %s dev eth0 && ip link set eth0 up"
+                       % (inner, mac, address))
+            if gateway:
+                self.ns.sh("ip route add default via %s" % gateway)
+        except BaseException:
             self.stop()
-            raise AssertionError("tap relay did not start: %s%s" % (line, self.relay.stderr.read()))
-        daemon.ns.sh("ip link set %s netns %s && ip link set %s up" % (inner, self.ns.name, tap))
-        self.ns.sh("ip link set %s name eth0 && ip link set eth0 address %s && "
-                   "ip addr add %s dev eth0 && ip link set eth0 up"
-                   % (inner, mac, address))
-        if gateway:
-            self.ns.sh("ip route add default via %s" % gateway)
+            raise
 
     def ping(self, address, count=3, check=True):
         return self.ns.run("ping", "-c", str(count), "-i", "0.2", "-W", "1", address,

@@ -32,6 +32,9 @@ OPTS = [
                     "socket vepa serves (QEMU connects as the client)."),
     cfg.StrOpt("vhost_user_dir", default="/run/vepa/vhost-user",
                help="The daemons' --vhost-user-dir."),
+    cfg.IntOpt("sync_interval", default=60, min=0,
+               help="Seconds between syncs that make every host's daemon hold "
+                    "exactly its bound ports (and retry what failed); 0: never."),
 ]
 
 

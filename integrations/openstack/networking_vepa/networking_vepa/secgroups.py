@@ -2,15 +2,19 @@
 
 A port's groups become two lists on its vepa port: ``in`` (what the VM
 sends: the groups' egress rules) and ``out`` (what it receives: their
-ingress rules). Both track connections (``allow state
-established,related`` first), so replies to what a rule allowed come back,
-and both drop what no rule allows, as Neutron's firewall drivers do. DHCP
-to and from the VM passes; ARP and neighbour discovery always pass vepa's
-lists; spoofing is the port guard's job (``guard``, ``allowed_ips``).
+ingress rules). Both drop what no rule allows, as Neutron's firewall
+drivers do. For stateful groups (Neutron's default) both track
+connections: ``drop state invalid``, then ``allow state
+established,related``, so replies to what a rule allowed come back;
+stateless groups get neither, and their replies need rules of their own.
+DHCP to and from the VM and the VM's multicast listener reports (MLD)
+pass; ARP and neighbour discovery always pass vepa's lists; spoofing is
+the port guard's job (``guard``, ``allowed_ips``).
 
 Rules vepa cannot express exactly are left out, never widened: a port
 range on a protocol other than TCP or UDP (SCTP, DCCP, UDP-Lite), and
-remote address groups.
+remote address groups. Protocol 0 (and ``ip``) means any, as in Neutron's
+firewall drivers.
 """
 
 import ipaddress
@@ -23,7 +27,10 @@ PROTOCOLS = {
     "sctp": 132, "udplite": 136, "vrrp": 112, "encap": 98,
 }
 
+INVALID = "drop state invalid"
 ESTABLISHED = "allow state established,related"
+# The VM's MLD reports and queries (ICMPv6 130, 131, 132, 143), as Neutron allows.
+MLD_FROM_VM = ["allow ip6 icmp6 type %d" % t for t in (130, 131, 132, 143)]
 # DHCP between the VM (client) and the network's server, both families.
 DHCP_TO_VM = ["allow ip udp sport 67 dport 68", "allow ip6 udp sport 547 dport 546"]
 DHCP_FROM_VM = ["allow ip udp sport 68 dport 67", "allow ip6 udp sport 546 dport 547"]
@@ -36,7 +43,7 @@ class Skipped(Exception):
 def _protocol(rule, v6):
     """The rule's protocol as vepa's rule words."""
     p = rule.get("protocol")
-    if p in (None, "", "any"):
+    if p in (None, "", "any", "ip", "0", 0):
         return []
     p = str(p).lower()
     if p.isdigit():
@@ -96,10 +103,19 @@ def rule_lines(rule, remote_ips=None):
     return [" ".join(words)]
 
 
-def port_lists(rules, members, log=None):
+def prefix(address):
+    """An allowed address pair's address as vepa takes it: a prefix with
+    its host bits cleared (Neutron keeps ``10.0.0.5/24`` as given)."""
+    if "/" not in str(address):
+        return str(address)
+    return str(ipaddress.ip_network(address, strict=False))
+
+
+def port_lists(rules, members, stateful=True, log=None):
     """(in rules, out rules) for a port whose groups hold ``rules``;
     ``members`` maps a remote group's id to its ports' addresses."""
-    lists = {"egress": [ESTABLISHED] + DHCP_FROM_VM, "ingress": [ESTABLISHED] + DHCP_TO_VM}
+    state = [INVALID, ESTABLISHED] if stateful else []
+    lists = {"egress": state + DHCP_FROM_VM + MLD_FROM_VM, "ingress": state + DHCP_TO_VM}
     for r in rules:
         try:
             lines = rule_lines(r, members.get(r.get("remote_group_id"), []))

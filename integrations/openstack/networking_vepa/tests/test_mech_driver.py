@@ -134,6 +134,13 @@ class VepaMl2TestCase(test_plugin.Ml2PluginV2TestCase):
     def pings(self, guest, ip):
         return guest.ping(ip, count=2, check=False).returncode == 0
 
+    def acl(self, port, which):
+        """A bound port's list (``ingress`` or ``egress``) as vepa shows it;
+        rule counters are published every 250 ms, so wait that long first."""
+        time.sleep(0.3)
+        name = port[portbindings.VIF_DETAILS]["vepa_port"] + "-" + which
+        return self.daemon.client.get("/v1/acls/" + name)
+
     def drops(self, port, reason):
         """A bound port's drops for ``reason`` (counters are published
         every 250 ms: wait for a count up to 2 s)."""
@@ -241,9 +248,7 @@ class VepaMl2TestCase(test_plugin.Ml2PluginV2TestCase):
         self.rule(sg["id"], protocol="icmp", remote_group_id=sg["id"])
         a = self.bound_port(net, sub, "10.72.0.11", [sg])
         b = self.bound_port(net, sub, "10.72.0.12", [sg])
-        ingress = {x["name"]: x for x in self.daemon.client.get("/v1/acls")}[
-            a[portbindings.VIF_DETAILS]["vepa_port"] + "-ingress"]
-        rules = [r["rule"] for r in ingress["rules"]]
+        rules = [r["rule"] for r in self.acl(a, "ingress")["rules"]]
         self.assertIn("allow icmp src 10.72.0.12", rules)
         ga, gb = self.guest(a), self.guest(b)
         self.assertTrue(self.pings(gb, "10.72.0.11"))
@@ -251,7 +256,12 @@ class VepaMl2TestCase(test_plugin.Ml2PluginV2TestCase):
         other = self.secgroup("other")
         self._update("ports", b["id"], {"port": {"security_groups": [other["id"]]}},
                      as_admin=True)
+        rules = [r["rule"] for r in self.acl(a, "ingress")["rules"]]
+        self.assertNotIn("allow icmp src 10.72.0.12", rules)
+        self.assertIn("allow icmp src 10.72.0.11", rules)
+        dropped = self.acl(a, "ingress")["default_packets"]
         self.assertFalse(self.pings(gb, "10.72.0.11"))
+        self.assertGreater(self.acl(a, "ingress")["default_packets"], dropped)
 
     def test_hosts_vepa_does_not_know_are_left_unbound(self):
         net, sub = self.network("vlan", 44, "10.73.0.0/24")
@@ -262,9 +272,10 @@ class VepaMl2TestCase(test_plugin.Ml2PluginV2TestCase):
         self.assertEqual([], [p for p in self.daemon.client.get("/v1/ports")])
 
     def test_vhostuser_binding_and_os_vif_plug_agree(self):
-        """What the driver binds is what the os-vif plugin, given the VIF
-        Nova builds from the binding, would make: plugging it changes
-        nothing; unplugging removes the port and its ACLs."""
+        """What the driver binds is what the os-vif plugin would make from
+        the binding's vif_details (bridge_name, vlan, vhostuser_socket and
+        mode): plugging that VIF changes nothing; unplugging removes the
+        port and its ACLs."""
         import os_vif
         from os_vif import objects as osv
         from os_vif.objects import fields as osv_fields
@@ -299,6 +310,8 @@ class VepaMl2TestCase(test_plugin.Ml2PluginV2TestCase):
             has_traffic_filtering=True)
         inst = osv.instance_info.InstanceInfo(uuid=port["device_id"] or port["id"],
                                               name="vm", project_id="p")
+        self.assertEqual(2, len([a for a in self.daemon.client.get("/v1/acls")
+                                 if a["place"].startswith("port provider/%s " % name)]))
         before = self.daemon.client.topology()["generation"]
         os_vif.plug(vif, inst)
         self.assertEqual(before, self.daemon.client.topology()["generation"])
@@ -307,3 +320,70 @@ class VepaMl2TestCase(test_plugin.Ml2PluginV2TestCase):
         self.assertIsNone(self.vepa_port("provider", name))
         self.assertEqual([], [a for a in self.daemon.client.get("/v1/acls")
                               if a["place"].startswith("port provider/%s " % name)])
+
+    def test_stateless_groups_need_rules_for_replies(self):
+        net, sub = self.network("vlan", 46, "10.75.0.0/24")
+        stateless = self._sg_stateful(False)
+        stateful = self._sg_stateful(True)
+        b = self.bound_port(net, sub, "10.75.0.12", [self.secgroup("client")])
+        a = self.bound_port(net, sub, "10.75.0.11", [stateless])
+        c = self.bound_port(net, sub, "10.75.0.13", [stateful])
+        self.assertFalse(any("state" in r["rule"] for r in self.acl(a, "ingress")["rules"]))
+        self.assertIn("allow state established,related",
+                      [r["rule"] for r in self.acl(c, "ingress")["rules"]])
+        ga, gb, gc = self.guest(a), self.guest(b), self.guest(c)
+        self.serve(ga, 8080)
+        self.serve(gc, 8080)
+        # Both groups let 8080 in and nothing out; only the stateful one
+        # lets the answer out.
+        self.assertTrue(self.connects(gb, "10.75.0.13", 8080))
+        self.assertFalse(self.connects(gb, "10.75.0.11", 8080))
+        self.assertGreater(self.acl(a, "egress")["default_packets"], 0)
+        # A rule for the replies (source port 8080 is not expressible as a
+        # group rule; all TCP out is) and the stateless one answers too.
+        self.rule(stateless["id"], direction="egress", protocol="tcp")
+        self.assertTrue(self.connects(gb, "10.75.0.11", 8080))
+
+    def _sg_stateful(self, stateful):
+        body = {"security_group": {"name": "sg-%s" % stateful, "stateful": stateful}}
+        res = self.new_create_request("security-groups", body, self.fmt).get_response(self.api)
+        self.assertEqual(201, res.status_int, res.body)
+        sg = self.deserialize(self.fmt, res)["security_group"]
+        self.rule(sg["id"], protocol="tcp", port_range_min=8080, port_range_max=8080)
+        return sg
+
+    def test_sync_makes_each_host_hold_exactly_its_bound_ports(self):
+        net, sub = self.network("vlan", 47, "10.76.0.0/24")
+        a = self.bound_port(net, sub, "10.76.0.11", [self.secgroup("sg")])
+        name = a[portbindings.VIF_DETAILS]["vepa_port"]
+        d = self.daemon
+        # Lost out of band (a daemon reset, a failed change): made again,
+        # with its lists.
+        d.client.transact(lambda t: vepa_testing.vepa.remove_port(t, "provider", name))
+        self.assertIsNone(self.vepa_port("provider", name))
+        self.assertEqual([], d.client.get("/v1/acls"))
+        # A Neutron-named port no bound port owns (a binding thrown away),
+        # and a port of the operator's.
+        d.cli("port", "add", "provider/tap00000000-00", "--type", "tap")
+        d.cli("port", "add", "provider/mine", "--type", "tap")
+        driver = self.driver.mechanism_manager.mech_drivers["vepa"].obj
+        driver.sync_all()
+        self.assertEqual("tap", self.vepa_port("provider", name)["type"])
+        self.assertEqual(2, len([x for x in d.client.get("/v1/acls")
+                                 if x["place"].startswith("port provider/%s " % name)]))
+        self.assertIsNone(self.vepa_port("provider", "tap00000000-00"))
+        self.assertIsNotNone(self.vepa_port("provider", "mine"))
+        # In step: a second sync changes nothing.
+        before = d.client.topology()["generation"]
+        driver.sync_all()
+        self.assertEqual(before, d.client.topology()["generation"])
+        # The driver's worker runs it on its own, every sync_interval.
+        cfg.CONF.set_override("sync_interval", 1, group="ml2_vepa")
+        d.client.transact(lambda t: vepa_testing.vepa.remove_port(t, "provider", name))
+        (w,) = driver.get_workers()
+        w.start()
+        self.addCleanup(w.stop)
+        deadline = time.time() + 10
+        while self.vepa_port("provider", name) is None and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertIsNotNone(self.vepa_port("provider", name))

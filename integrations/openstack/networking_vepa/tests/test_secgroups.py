@@ -31,6 +31,9 @@ def rule(**kw):
     (rule(ethertype="IPv6", protocol="58"), ["allow ip6 icmp6"]),
     (rule(protocol="gre"), ["allow ip proto 47"]),
     (rule(protocol="112"), ["allow ip proto 112"]),
+    # 0 and "ip" are any protocol, as Neutron's firewall drivers read them.
+    (rule(protocol="0"), ["allow ip"]),
+    (rule(protocol="ip", remote_ip_prefix="10.9.0.0/16"), ["allow ip src 10.9.0.0/16"]),
     # /0 is everything of the family: no prefix.
     (rule(remote_ip_prefix="0.0.0.0/0"), ["allow ip"]),
     (rule(ethertype="IPv6", remote_ip_prefix="::/0", protocol="tcp"), ["allow ip6 tcp"]),
@@ -49,6 +52,7 @@ def test_rule_lines(given, want):
     rule(protocol="dccp", port_range_min=1),
     rule(remote_address_group_id="ag"),
     rule(protocol="300"),
+    rule(protocol="hopopt"),
     rule(protocol="made-up"),
     rule(ethertype="IPv6", remote_ip_prefix="10.0.0.0/8"),
 ])
@@ -65,11 +69,25 @@ def test_port_lists_are_stateful_allow_dhcp_and_drop_the_rest():
          rule(protocol="tcp", port_range_min=22, port_range_max=22),  # twice: once
          rule(protocol="sctp", port_range_min=1, port_range_max=2, id="bad")],
         {}, log=seen.append)
-    assert egress == [secgroups.ESTABLISHED] + secgroups.DHCP_FROM_VM + [
+    state = [secgroups.INVALID, secgroups.ESTABLISHED]
+    assert egress == state + secgroups.DHCP_FROM_VM + secgroups.MLD_FROM_VM + [
         "allow ip", "allow ip6"]
-    assert ingress == [secgroups.ESTABLISHED] + secgroups.DHCP_TO_VM + [
-        "allow ip tcp dport 22"]
+    assert ingress == state + secgroups.DHCP_TO_VM + ["allow ip tcp dport 22"]
     assert len(seen) == 1 and "bad" in seen[0]
+
+
+def test_stateless_groups_track_nothing():
+    egress, ingress = secgroups.port_lists([rule(protocol="udp")], {}, stateful=False)
+    assert not any("state" in line for line in egress + ingress)
+    assert ingress == secgroups.DHCP_TO_VM + ["allow ip udp"]
+
+
+@pytest.mark.parametrize("given,want", [
+    ("10.0.0.5", "10.0.0.5"), ("10.0.0.5/24", "10.0.0.0/24"), ("fd00::5/64", "fd00::/64"),
+    ("10.0.0.5/32", "10.0.0.5/32"),
+])
+def test_pair_prefixes_lose_their_host_bits(given, want):
+    assert secgroups.prefix(given) == want
 
 
 def test_vepa_takes_every_line():
@@ -78,7 +96,8 @@ def test_vepa_takes_every_line():
     members = ["10.0.0.5", "fd00::5"]
     for case in test_rule_lines.pytestmark[0].args[1]:
         lines += secgroups.rule_lines(case[0], members)
-    lines += [secgroups.ESTABLISHED] + secgroups.DHCP_TO_VM + secgroups.DHCP_FROM_VM
+    lines += [secgroups.INVALID, secgroups.ESTABLISHED] + secgroups.DHCP_TO_VM
+    lines += secgroups.DHCP_FROM_VM + secgroups.MLD_FROM_VM
     d = vepa_testing.Daemon()
     try:
         d.cli("switch", "add", "s1")

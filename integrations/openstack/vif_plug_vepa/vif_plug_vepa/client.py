@@ -132,6 +132,9 @@ class VepaClient:
             try:
                 doc = json.loads(raw.decode("utf-8"))
             except ValueError:
+                if 200 <= resp.status < 300:
+                    raise VepaError("%s %s: the answer is not JSON" % (method, path),
+                                    status=resp.status)
                 doc = {"error": raw.decode("utf-8", "replace")[:500]}
         if 200 <= resp.status < 300:
             return doc

@@ -14,6 +14,14 @@ unplugging one that is gone succeeds.
 The switch is the VIF's ``network.bridge`` (else ``[os_vif_vepa] switch``),
 its access VLAN ``network.vlan`` when set, its MAC ``address`` and its MTU
 ``network.mtu``.
+
+A VIF whose network filters its traffic (``has_traffic_filtering``, what
+Neutron's ``port_filter`` says) is never left unfiltered: when ``plug``
+has to make its port, the port comes with its guard (the VIF's MAC and
+fixed IPs) and both of its lists dropping everything, named as the ML2
+driver ``vepa`` names them, in the same change; the driver's next change
+or sync fills them with the port's security groups. A port that exists
+already keeps the guard and lists it has.
 """
 
 from os_vif import exception as osv_exception
@@ -24,6 +32,29 @@ from oslo_config import cfg
 from vif_plug_vepa import client as vepa
 
 PLUGIN_NAME = "vepa"
+
+
+def closed_guard(vif, spec):
+    """The guard of a filtered VIF's new port: its MAC and fixed IPs."""
+    ips = []
+    net = vif.network if "network" in vif and vif.network else None
+    if net is not None and "subnets" in net and net.subnets:
+        for sub in net.subnets.objects:
+            if "ips" in sub and sub.ips:
+                ips += [str(ip.address) for ip in sub.ips.objects if "address" in ip]
+    if "mac" not in spec:
+        raise ValueError("address: a filtered VIF's port is bound to its MAC; the VIF has none")
+    return {"guard": True, "allowed_macs": [spec["mac"]], "allowed_ips": ips}
+
+
+def closed_acls(switch, name):
+    """Both lists of a filtered VIF's new port, dropping everything until
+    the ML2 driver fills them (its names: PORT-egress, PORT-ingress)."""
+    where = "%s/%s" % (switch, name)
+    return [{"name": name + "-egress", "port": where, "direction": "in",
+             "default": "drop", "rules": []},
+            {"name": name + "-ingress", "port": where, "direction": "out",
+             "default": "drop", "rules": []}]
 
 
 class VepaPlugin(plugin.PluginBase):
@@ -104,6 +135,7 @@ class VepaPlugin(plugin.PluginBase):
     # The plugin's contract.
 
     def plug(self, vif, instance_info):
+        filtered = "has_traffic_filtering" in vif and vif.has_traffic_filtering
         try:
             switch, spec = self.port_of(vif)
             # What another party set on the port (the ML2 driver's guard,
@@ -117,6 +149,13 @@ class VepaPlugin(plugin.PluginBase):
                         raise ValueError(
                             "vif_name: switch '%s' has a port '%s' already"
                             % (s.get("name"), spec["name"]))
+                sw = vepa.find_switch(topo, switch)
+                new = sw is not None and vepa.find_port(sw, spec["name"]) is None
+                if new and filtered:
+                    vepa.put_port(topo, switch, dict(spec, **closed_guard(vif, spec)))
+                    for acl in closed_acls(switch, spec["name"]):
+                        vepa.put_acl(topo, acl)
+                    return True
                 return vepa.put_port(topo, switch, spec, keep=keep)
 
             self.client().transact(change)
