@@ -73,6 +73,9 @@ _vepa() {
             vepa,man)
                 cmd="vepa__subcmd__man"
                 ;;
+            vepa,mdb)
+                cmd="vepa__subcmd__mdb"
+                ;;
             vepa,mirror)
                 cmd="vepa__subcmd__mirror"
                 ;;
@@ -307,6 +310,9 @@ _vepa() {
             vepa__subcmd__help,man)
                 cmd="vepa__subcmd__help__subcmd__man"
                 ;;
+            vepa__subcmd__help,mdb)
+                cmd="vepa__subcmd__help__subcmd__mdb"
+                ;;
             vepa__subcmd__help,mirror)
                 cmd="vepa__subcmd__help__subcmd__mirror"
                 ;;
@@ -420,6 +426,9 @@ _vepa() {
                 ;;
             vepa__subcmd__help__subcmd__log,level)
                 cmd="vepa__subcmd__help__subcmd__log__subcmd__level"
+                ;;
+            vepa__subcmd__help__subcmd__mdb,show)
+                cmd="vepa__subcmd__help__subcmd__mdb__subcmd__show"
                 ;;
             vepa__subcmd__help__subcmd__mirror,add)
                 cmd="vepa__subcmd__help__subcmd__mirror__subcmd__add"
@@ -564,6 +573,18 @@ _vepa() {
                 ;;
             vepa__subcmd__log__subcmd__help,level)
                 cmd="vepa__subcmd__log__subcmd__help__subcmd__level"
+                ;;
+            vepa__subcmd__mdb,help)
+                cmd="vepa__subcmd__mdb__subcmd__help"
+                ;;
+            vepa__subcmd__mdb,show)
+                cmd="vepa__subcmd__mdb__subcmd__show"
+                ;;
+            vepa__subcmd__mdb__subcmd__help,help)
+                cmd="vepa__subcmd__mdb__subcmd__help__subcmd__help"
+                ;;
+            vepa__subcmd__mdb__subcmd__help,show)
+                cmd="vepa__subcmd__mdb__subcmd__help__subcmd__show"
                 ;;
             vepa__subcmd__mirror,add)
                 cmd="vepa__subcmd__mirror__subcmd__add"
@@ -806,7 +827,7 @@ _vepa() {
 
     case "${cmd}" in
         vepa)
-            opts="-j -h -V --socket --url --token-file --json --help --version demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
+            opts="-j -h -V --socket --url --token-file --json --help --version demo run validate daemon doctor nic switch port fdb mdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2196,7 +2217,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help)
-            opts="demo run validate daemon doctor nic switch port fdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
+            opts="demo run validate daemon doctor nic switch port fdb mdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2786,6 +2807,34 @@ _vepa() {
         vepa__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__mdb)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__mdb__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3962,6 +4011,108 @@ _vepa() {
             case "${prev}" in
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__mdb)
+            opts="-j -h --socket --url --token-file --json --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__mdb__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__mdb__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__mdb__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__mdb__subcmd__show)
+            opts="-o -j -h --output --socket --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 --socket)

@@ -62,6 +62,7 @@ fn every_command_answers_json_under_j() {
         ("port-show", vec!["port", "show"]),
         ("fdb-add", vec!["fdb", "add", &sw, mac, "--port", &p]),
         ("fdb-show", vec!["fdb", "show", &sw]),
+        ("mdb-show", vec!["mdb", "show", &sw]),
         ("fdb-del", vec!["fdb", "del", &sw, mac]),
         ("fdb-flush", vec!["fdb", "flush", &sw]),
         (

@@ -121,6 +121,22 @@ pub struct FdbRow {
     pub age_secs: Option<u64>,
 }
 
+/// One row of a switch's multicast group database (`vepa mdb show`): a
+/// port that asked for a group, or a port that leads to a router.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MdbRow {
+    pub vlan: u16,
+    /// The group, or `router` for a router port.
+    pub group: String,
+    pub port: String,
+    /// `member` (a report), `router` (a query came from it) or
+    /// `router (static)` (the uplink, a tunnel or patch, or named).
+    pub kind: String,
+    /// Seconds until it lapses unless refreshed (none for static).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_secs: Option<u64>,
+}
+
 /// A static FDB entry to add.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

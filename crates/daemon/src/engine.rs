@@ -29,7 +29,7 @@ use vepa_api::plan::diff;
 use vepa_api::topology::kernel::KernelShape;
 use vepa_api::topology::router::switch_port_name;
 use vepa_api::topology::{PortKind, Topology, TopologyError};
-use vepa_api::wire::{ApplyResult, FdbRow, PortStats, Stats, SwitchStats};
+use vepa_api::wire::{ApplyResult, FdbRow, MdbRow, PortStats, Stats, SwitchStats};
 use vepa_dataplane::flow::Pipeline;
 use vepa_dataplane::router::{Router, RouterConfig};
 use vepa_dataplane::{PortCounters, PortId, Switch, SwitchConfig, SwitchCore};
@@ -887,6 +887,53 @@ impl Engine {
                 age_secs: (!e.is_static).then(|| now.saturating_sub(e.last_seen_ms) / 1000),
             })
             .collect())
+    }
+
+    /// The switch's multicast memberships and router ports.
+    pub fn mdb(&self, switch: &str) -> Result<Vec<MdbRow>, ChangeError> {
+        let core = self.core(switch)?;
+        let fw = core.snapshot();
+        let now = self.now_ms();
+        let name = |p: vepa_dataplane::PortId| {
+            fw.ports
+                .get(p.index())
+                .map(|c| c.name.clone())
+                .unwrap_or_default()
+        };
+        let mut rows: Vec<MdbRow> = core
+            .mdb()
+            .rows(now)
+            .into_iter()
+            .map(|r| MdbRow {
+                vlan: r.vid,
+                group: r.group.to_string(),
+                port: name(r.port),
+                kind: "member".into(),
+                expires_secs: Some(r.expires_in_ms.div_ceil(1000)),
+            })
+            .collect();
+        rows.extend(
+            core.mdb()
+                .routers(now)
+                .into_iter()
+                .map(|(vid, p, left)| MdbRow {
+                    vlan: vid,
+                    group: "router".into(),
+                    port: name(p),
+                    kind: "router".into(),
+                    expires_secs: Some(left.div_ceil(1000)),
+                }),
+        );
+        if fw.snoop.enabled {
+            rows.extend(fw.snoop.router_ports.iter().map(|p| MdbRow {
+                vlan: 0,
+                group: "router".into(),
+                port: name(*p),
+                kind: "router (static)".into(),
+                expires_secs: None,
+            }));
+        }
+        Ok(rows)
     }
 
     /// Forgets learned addresses (all, or one port's).

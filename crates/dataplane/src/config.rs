@@ -172,6 +172,8 @@ pub struct SwitchConfig {
     pub mirrors: Vec<MirrorConfig>,
     /// IPFIX flow export (see [`crate::export`]); `None`: off.
     pub ipfix: Option<IpfixConfig>,
+    /// IGMP/MLD snooping (see [`crate::mdb`]).
+    pub snoop: crate::mdb::SnoopConfig,
 }
 
 /// IPFIX flow export from a switch: where records go and how flows are
@@ -246,6 +248,7 @@ impl SwitchConfig {
             fallback_veb: false,
             mirrors: Vec::new(),
             ipfix: None,
+            snoop: crate::mdb::SnoopConfig::default(),
         }
     }
 

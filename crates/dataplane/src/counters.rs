@@ -67,10 +67,13 @@ pub enum DropReason {
     VdpUnassociated,
     /// Sent by a mirror's monitor port, which is the mirror's alone.
     MirrorPort,
+    /// An IGMP or MLD message a snooping switch could not read (cut short,
+    /// a bad checksum, a group that is not multicast).
+    BadGroupMessage,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 28;
+    pub const COUNT: usize = 29;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -100,6 +103,7 @@ impl DropReason {
         DropReason::LinkProtocol,
         DropReason::VdpUnassociated,
         DropReason::MirrorPort,
+        DropReason::BadGroupMessage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +136,7 @@ impl DropReason {
             DropReason::LinkProtocol => "link_protocol",
             DropReason::VdpUnassociated => "vdp_unassociated",
             DropReason::MirrorPort => "mirror_port",
+            DropReason::BadGroupMessage => "bad_group_message",
         }
     }
 }

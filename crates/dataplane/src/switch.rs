@@ -20,7 +20,8 @@ use crate::fdb::{Fdb, LearnOutcome};
 use crate::filter::{FilterVerdict, PortFilter};
 use crate::flow::Generated;
 use crate::flow::{Decision, Exec, Pipeline};
-use crate::parsed::Parsed;
+use crate::mdb::{Delivery, Mdb};
+use crate::parsed::{Network, Parsed};
 use crate::storm::{
     is_link_protocol, is_relay_probe, reserved_group, Flood, PortBuckets, BPDU_GUARD_MS,
 };
@@ -203,6 +204,8 @@ pub struct SwitchCore {
     storm: Box<[PortBuckets]>,
     /// Until when (ms) each port's BPDU guard blocks it; 0: not blocked.
     blocked: Box<[std::sync::atomic::AtomicU64]>,
+    /// IGMP/MLD snooping's memberships and router ports.
+    mdb: Mdb,
 }
 
 /// Every port's filters, by port index (`None`: none on that port).
@@ -229,6 +232,7 @@ impl SwitchCore {
             filters: ArcSwapOption::empty(),
             storm,
             blocked,
+            mdb: Mdb::new(),
         })
     }
 
@@ -255,6 +259,7 @@ impl SwitchCore {
                     std::sync::atomic::AtomicU64::new(b.load(std::sync::atomic::Ordering::Relaxed))
                 })
                 .collect(),
+            mdb: self.mdb.copy(),
         }
     }
 
@@ -377,6 +382,17 @@ impl SwitchCore {
                 self.fdb.restore(mac, vid, id, e.last_seen_ms);
             }
         }
+        self.mdb.restore_from(&old.mdb, |p| {
+            was.config
+                .ports
+                .get(p.index())
+                .and_then(|c| now.config.port_id(&c.name))
+        });
+    }
+
+    /// IGMP/MLD snooping's table.
+    pub fn mdb(&self) -> &Mdb {
+        &self.mdb
     }
 
     pub fn fdb(&self) -> &Fdb {
@@ -385,6 +401,7 @@ impl SwitchCore {
 
     /// Ages the FDB; call about once a second (from one thread).
     pub fn tick(&self, now_ms: u64) -> usize {
+        self.mdb.expire(now_ms);
         self.fdb.age(now_ms)
     }
 
@@ -555,6 +572,9 @@ impl SwitchCore {
         }
         if notes.flooded && fw.port(in_port).storm.unknown_unicast.is_some() {
             // Each such frame takes a token.
+            d.uncacheable = true;
+        }
+        if notes.snooped {
             d.uncacheable = true;
         }
         if let Some(t) = d.trace.as_mut() {
@@ -1090,6 +1110,7 @@ impl SwitchCore {
         if src.is_multicast() {
             return Err(DropReason::InvalidSource);
         }
+        let first = out.len();
         if let Some(n) = reserved_group(dst) {
             if n == 0 && fw.port(in_port).bpdu_guard {
                 // Something behind this edge port bridges: block it.
@@ -1108,6 +1129,12 @@ impl SwitchCore {
         let vid = ingress_vid(&port.vlan, frame.vlan()).ok_or(DropReason::VlanIngress)?;
         notes.normal.vid = Some(vid);
         let from_uplink = Some(in_port) == fw.uplink;
+        let snooped = if fw.config.snoop.enabled && dst.is_multicast() && !dst.is_broadcast() {
+            notes.snooped = true;
+            self.snoop(fw, in_port, vid, frame, now)?
+        } else {
+            None
+        };
 
         // Who really sent it: a frame from the uplink whose source is one of
         // our downlinks came back from the relay.
@@ -1219,11 +1246,121 @@ impl SwitchCore {
                 }
             },
         }
+        if let Some(kind) = snooped {
+            self.narrow(fw, kind, vid, now, out.out, first);
+        }
         if from_uplink {
             out.source_copies(src);
         }
         Ok(reflected_from)
     }
+
+    /// Reads a group frame for snooping: learns from an IGMP/MLD message
+    /// (a report or leave joins or takes `in_port` out of its groups; a
+    /// query from a router port marks it heard) and says how the frame's
+    /// copies are to be narrowed. `None`: as the modes say (a query, a
+    /// link-local group, non-IP multicast).
+    fn snoop(
+        &self,
+        fw: &Forwarding,
+        in_port: PortId,
+        vid: u16,
+        frame: &Parsed<'_>,
+        now: u64,
+    ) -> Result<Option<Snooped>, DropReason> {
+        use vepa_packet::igmp::{self, GroupMessage, Membership};
+        let (msg, group) = match frame.network() {
+            Network::Ipv4(Some(v)) => {
+                let group = std::net::IpAddr::V4(v.dst());
+                if v.protocol() == igmp::PROTO_IGMP && v.fragment_offset() == 0 {
+                    (Some(igmp::parse_igmp(v.payload())), group)
+                } else {
+                    (None, group)
+                }
+            }
+            Network::Ipv6(Some(v)) => {
+                let group = std::net::IpAddr::V6(v.dst());
+                match v.upper() {
+                    Some((vepa_packet::ip::PROTO_ICMPV6, msg)) => {
+                        match igmp::parse_mld(v.src(), v.dst(), msg) {
+                            Err(igmp::GroupError::NotGroup) => (None, group),
+                            m => (Some(m), group),
+                        }
+                    }
+                    _ => (None, group),
+                }
+            }
+            _ => return Ok(None),
+        };
+        let snoop = &fw.config.snoop;
+        let mdb = &self.mdb;
+        let apply = |m: Membership| match m {
+            Membership::Join(g) if !igmp::always_flooded(g) => mdb.join(vid, g, in_port, now),
+            Membership::Leave(g) => mdb.leave(vid, g, in_port),
+            Membership::Join(_) => {}
+        };
+        match msg {
+            None if igmp::always_flooded(group) => Ok(None),
+            None => Ok(Some(Snooped::Data(group))),
+            Some(Err(_)) => Err(DropReason::BadGroupMessage),
+            Some(Ok(GroupMessage::Query { max_resp_ms, .. })) => {
+                if snoop.routers_from_any_port || snoop.router_ports.contains(&in_port) {
+                    mdb.query_from(vid, in_port, now, max_resp_ms as u64);
+                }
+                Ok(None)
+            }
+            Some(Ok(GroupMessage::One(m))) => {
+                apply(m);
+                Ok(Some(Snooped::Report))
+            }
+            Some(Ok(GroupMessage::Records(r))) => {
+                r.iter().for_each(apply);
+                Ok(Some(Snooped::Report))
+            }
+        }
+    }
+
+    /// Keeps, of the copies `forward` made from `first` on, those snooping
+    /// lets through: a group's members and router ports (all of them while
+    /// no querier is heard), and reports to router ports only.
+    fn narrow(
+        &self,
+        fw: &Forwarding,
+        kind: Snooped,
+        vid: u16,
+        now: u64,
+        egress: &mut Vec<Egress>,
+        first: usize,
+    ) {
+        let snoop = &fw.config.snoop;
+        let mut ports: Vec<PortId> = egress[first..].iter().map(|e| e.port).collect();
+        let delivery = match kind {
+            Snooped::Data(g) => self.mdb.narrow(snoop, vid, g, now, &mut ports),
+            // Reports only ever go to router ports, querier or not: a host
+            // that heard another's IGMPv2/MLDv1 report for its group would
+            // hold back its own, and the switch would never learn it.
+            Snooped::Report => {
+                ports.retain(|q| self.mdb.is_router(snoop, vid, *q, now));
+                Delivery::Snooped
+            }
+        };
+        if delivery == Delivery::Snooped {
+            let kept: Vec<Egress> = egress
+                .drain(first..)
+                .filter(|e| ports.contains(&e.port))
+                .collect();
+            egress.extend(kept);
+        }
+    }
+}
+
+/// How snooping treats a group frame.
+#[derive(Debug, Clone, Copy)]
+enum Snooped {
+    /// Traffic for a group: to its members and router ports.
+    Data(std::net::IpAddr),
+    /// A report or leave: to router ports.
+    Report,
 }
 
 /// What a port's filters did with a frame, for a trace: the guard's and
@@ -1288,6 +1425,9 @@ fn filter_steps(
 struct Notes {
     /// Its source was not learned: the port (or the table) is full.
     unlearned: bool,
+    /// A group frame a snooping switch judged by its memberships (which
+    /// the decision cache does not key on).
+    snooped: bool,
     /// An unknown unicast, flooded.
     flooded: bool,
     /// Which rule applied, for a trace.

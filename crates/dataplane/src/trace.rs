@@ -337,6 +337,9 @@ pub fn drop_detail(r: DropReason) -> String {
         D::BpduGuard => "the port's BPDU guard blocks it",
         D::VdpUnassociated => "no VSI the station associated over VDP covers its source",
         D::MirrorPort => "a mirror's monitor port forwards nothing",
+        D::BadGroupMessage => {
+            "an IGMP or MLD message that does not read (a snooping switch drops it)"
+        }
         D::StormBroadcast | D::StormMulticast | D::StormUnknownUnicast => {
             "over the port's storm-control rate"
         }

@@ -16,6 +16,7 @@ pub mod ecp;
 mod ethernet;
 pub mod gso;
 mod ifname;
+pub mod igmp;
 pub mod ip;
 pub mod ipfix;
 pub mod lldp;

@@ -220,6 +220,9 @@ enum Command {
     /// Show, add, remove or flush FDB entries (daemon)
     #[command(subcommand)]
     Fdb(client::FdbCmd),
+    /// Show IGMP/MLD snooping's groups and router ports (daemon)
+    #[command(subcommand)]
+    Mdb(client::MdbCmd),
     /// Add, change, remove or list flows, in ovs-ofctl's syntax (daemon)
     #[command(subcommand)]
     Flow(client::flows::FlowCmd),
@@ -552,6 +555,7 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
         Command::Switch(c) => client::switch(&client()?, c),
         Command::Port(c) => client::port(&client()?, *c),
         Command::Fdb(c) => client::fdb(&client()?, c),
+        Command::Mdb(c) => client::mdb(&client()?, c),
         Command::Flow(c) => client::flows::flow(&client()?, c),
         Command::Group(c) => client::flows::group(&client()?, c),
         Command::Router(c) => client::routers::router(&client()?, c),

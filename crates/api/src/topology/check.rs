@@ -700,6 +700,9 @@ pub(super) fn switch_config(
         .as_ref()
         .map(|x| super::check_ipfix::ipfix(&s.name, x))
         .transpose()?;
+    if let Some(m) = s.multicast.as_ref().filter(|m| m.snooping) {
+        cfg.snoop = snoop_config(s, m, &cfg)?;
+    }
     cfg.validate()
         .and_then(|()| vepa_dataplane::mirror::check(&cfg))
         .map_err(|e| match e {
@@ -779,4 +782,42 @@ pub fn parse_rate(text: &str) -> Result<Option<u32>, String> {
 /// `.` or `..`, no `/` and no control characters (NUL included).
 pub fn path_component(s: &str) -> bool {
     !s.is_empty() && s != "." && s != ".." && !s.chars().any(|c| c == '/' || c.is_control())
+}
+
+/// A switch's `[switch.multicast]` as its dataplane takes it: the router
+/// ports are the uplink, tunnels and patches (they face other switches,
+/// which snoop for themselves) and those named.
+fn snoop_config(
+    s: &SwitchSpec,
+    m: &super::MulticastSpec,
+    cfg: &SwitchConfig,
+) -> Result<vepa_dataplane::mdb::SnoopConfig, TopologyError> {
+    let at = format!("switch '{}'", s.name);
+    let mut routers = Vec::new();
+    for p in s.uplink.iter().chain(&s.ports) {
+        if s.uplink.as_ref().is_some_and(|u| u.name == p.name)
+            || matches!(p.kind, PortKind::Vxlan | PortKind::Patch)
+        {
+            routers.extend(cfg.port_id(&p.name));
+        }
+    }
+    for (i, name) in m.router_ports.iter().enumerate() {
+        let id = cfg.port_id(name).ok_or_else(|| {
+            invalid(
+                &at,
+                format!("multicast.router_ports[{}]", i + 1),
+                format!("switch '{}' has no port '{name}'", s.name),
+            )
+        })?;
+        if !routers.contains(&id) {
+            routers.push(id);
+        }
+    }
+    Ok(vepa_dataplane::mdb::SnoopConfig {
+        enabled: true,
+        flood_unregistered: m.flood_unregistered,
+        router_ports: routers,
+        without_querier: false,
+        routers_from_any_port: m.routers_from_any_port,
+    })
 }

@@ -78,6 +78,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
             "flow export meters vepa's userspace dataplane",
         ));
     }
+    if s.multicast.is_some() {
+        return Err(unfit(
+            None,
+            "multicast",
+            "IGMP/MLD snooping is vepa's userspace dataplane's",
+        ));
+    }
     if s.group_fwd_mask.is_some() {
         return Err(unfit(
             None,

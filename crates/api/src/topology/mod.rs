@@ -27,8 +27,8 @@ pub use check_filter::port_guard;
 use error::invalid;
 pub use error::TopologyError;
 pub use spec::{
-    Backend, IpfixSpec, MirrorDirection, MirrorSpec, ModeName, PortKind, PortSpec, Relay,
-    RelayRequired, StaticFdbSpec, StormSpec, SwitchSpec, Topology, VsiSpec, MAX_NAME,
+    Backend, IpfixSpec, MirrorDirection, MirrorSpec, ModeName, MulticastSpec, PortKind, PortSpec,
+    Relay, RelayRequired, StaticFdbSpec, StormSpec, SwitchSpec, Topology, VsiSpec, MAX_NAME,
     MAX_SOCKET_PATH, VHOST_USER_DIR,
 };
 use std::collections::{HashMap, HashSet};

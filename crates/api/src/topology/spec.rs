@@ -86,6 +86,40 @@ pub struct SwitchSpec {
     /// switch's ports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipfix: Option<IpfixSpec>,
+    /// IGMP/MLD snooping (`[switch.multicast]`): group traffic only to the
+    /// ports that asked for it and to router ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multicast: Option<MulticastSpec>,
+}
+
+/// IGMP (v1-v3) and MLD (v1, v2) snooping on a switch.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MulticastSpec {
+    /// Snoop (default true once the table is given).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub snooping: bool,
+    /// Group traffic no port asked for goes to every port the mode allows
+    /// (`true`) or to router ports only (`false`, the default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flood_unregistered: bool,
+    /// Ports that lead to a multicast router besides the uplink, tunnels
+    /// and patches (which always do): they hear every group and report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub router_ports: Vec<String>,
+    /// Believe queries from any port (by default only router ports may
+    /// make themselves heard as queriers: a tenant that could would hear
+    /// every group of its VLAN).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub routers_from_any_port: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// IPFIX (RFC 7011) export over UDP: a record per IP flow (5-tuple,
@@ -285,6 +319,7 @@ impl SwitchSpec {
             relay_required: RelayRequired::default(),
             mirrors: Vec::new(),
             ipfix: None,
+            multicast: None,
         }
     }
 

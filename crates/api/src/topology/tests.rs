@@ -686,3 +686,33 @@ fn ipfix_reads_round_trips_fills_defaults_and_names_its_mistakes() {
         assert!(e.contains(want), "{e:?} should contain {want:?}");
     }
 }
+
+#[test]
+fn multicast_snooping_reads_its_router_ports_and_names_its_mistakes() {
+    // `[switch.multicast]` on the relay switch: its patch is a router port
+    // by default, r-host again when named changes nothing.
+    let x = "[switch.multicast]\nrouter_ports = [\"r-host\"]\n";
+    let t = Topology::parse("t.toml", &format!("{GOOD}{x}")).unwrap();
+    let cfgs = t.validate().unwrap();
+    let relay = cfgs.iter().find(|c| c.name == "relay").unwrap();
+    assert!(relay.snoop.enabled && !relay.snoop.flood_unregistered);
+    assert_eq!(relay.snoop.router_ports, vec![relay.port_id("r-host").unwrap()]);
+    let host = cfgs.iter().find(|c| c.name == "host").unwrap();
+    assert!(!host.snoop.enabled);
+    assert_eq!(Topology::parse("x", &t.to_toml().unwrap()).unwrap(), t);
+    // snooping = false: the table is kept, snooping is off.
+    let off = "[switch.multicast]\nsnooping = false\n";
+    let t = Topology::parse("t.toml", &format!("{GOOD}{off}")).unwrap();
+    let cfgs = t.validate().unwrap();
+    assert!(!cfgs.iter().any(|c| c.snoop.enabled));
+    for (body, want) in [
+        (
+            "router_ports = [\"nope\"]",
+            "multicast.router_ports[1]: switch 'relay' has no port 'nope'",
+        ),
+        ("querier = true", "unknown field `querier`"),
+    ] {
+        let e = err(&format!("{GOOD}[switch.multicast]\n{body}\n"));
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+    }
+}

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use vepa_api::topology::TopologyError;
-use vepa_api::wire::{ApplyResult, ErrorBody, FdbAdd, FdbFlush, FdbFlushed, FdbRow};
+use vepa_api::wire::{ApplyResult, ErrorBody, FdbAdd, FdbFlush, FdbFlushed, FdbRow, MdbRow};
 use vepa_packet::MacAddr;
 
 #[utoipa::path(get, path = "/v1/switches/{switch}/fdb", params(("switch" = String, Path)),
@@ -19,6 +19,15 @@ pub(super) async fn fdb_show(
     Path(switch): Path<String>,
 ) -> Result<Json<Vec<FdbRow>>, ApiError> {
     with_engine(&st, move |e| e.fdb(&switch)).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/v1/switches/{switch}/mdb", params(("switch" = String, Path)),
+    responses((status = 200, body = [MdbRow]), (status = 404, body = ErrorBody)))]
+pub(super) async fn mdb_show(
+    State(st): State<Shared>,
+    Path(switch): Path<String>,
+) -> Result<Json<Vec<MdbRow>>, ApiError> {
+    with_engine(&st, move |e| e.mdb(&switch)).await.map(Json)
 }
 
 #[utoipa::path(post, path = "/v1/switches/{switch}/fdb", params(("switch" = String, Path)), request_body = FdbAdd,

@@ -61,6 +61,7 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         ports::set_port,
         ports::del_port,
         fdb::fdb_show,
+        fdb::mdb_show,
         fdb::fdb_add,
         fdb::fdb_del,
         fdb::fdb_flush,
@@ -178,6 +179,7 @@ pub fn router(st: Shared) -> Router<Shared> {
             get(fdb::fdb_show).post(fdb::fdb_add),
         )
         .route("/v1/switches/{switch}/fdb/flush", post(fdb::fdb_flush))
+        .route("/v1/switches/{switch}/mdb", get(fdb::mdb_show))
         .route(
             "/v1/switches/{switch}/fdb/{mac}",
             axum::routing::delete(fdb::fdb_del),

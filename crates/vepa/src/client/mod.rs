@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::PathBuf;
 use vepa_api::topology::{Relay, RelayRequired, Topology};
-use vepa_api::wire::{ApplyRequest, ApplyResult, FdbFlushed, FdbRow, PortView, Stats};
+use vepa_api::wire::{ApplyRequest, ApplyResult, FdbFlushed, FdbRow, MdbRow, PortView, Stats};
 use vepa_packet::MacAddr;
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
@@ -465,6 +465,33 @@ pub enum FdbCmd {
         #[arg(long)]
         port: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MdbCmd {
+    /// The switch's multicast groups: which ports asked for which group in
+    /// which VLAN (IGMP/MLD reports), and which ports lead to a router
+    /// (queries came from them, or they are the uplink, a tunnel, a patch
+    /// or named in [switch.multicast] router_ports), as `bridge mdb show`
+    Show {
+        /// The switch.
+        switch: String,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+}
+
+pub fn mdb(c: &Client, cmd: MdbCmd) -> Result<()> {
+    match cmd {
+        MdbCmd::Show { switch, out } => {
+            let rows: Vec<MdbRow> = c.get(&format!("/v1/switches/{}/mdb", seg(&switch)))?;
+            match out.output() {
+                Output::Json => print_json(&rows)?,
+                Output::Table => say_raw!("{}", show::mdb(&rows)),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A path segment, percent-encoded.

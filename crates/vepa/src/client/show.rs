@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use vepa_api::topology::{PortKind, SwitchSpec};
-use vepa_api::wire::{FdbRow, PortView, Stats};
+use vepa_api::wire::{FdbRow, MdbRow, PortView, Stats};
 
 /// Left-aligned columns, two spaces apart.
 pub(super) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
@@ -195,6 +195,32 @@ pub fn fdb(rows: &[FdbRow]) -> String {
                     r.port.clone(),
                     if r.is_static { "static" } else { "learned" }.into(),
                     r.age_secs
+                        .map(|a| format!("{a}s"))
+                        .unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub fn mdb(rows: &[MdbRow]) -> String {
+    if rows.is_empty() {
+        return "no groups (is [switch.multicast] set?)\n".into();
+    }
+    table(
+        &["VLAN", "GROUP", "PORT", "KIND", "EXPIRES"],
+        rows.iter()
+            .map(|r| {
+                vec![
+                    if r.vlan == 0 {
+                        "*".into()
+                    } else {
+                        r.vlan.to_string()
+                    },
+                    r.group.clone(),
+                    r.port.clone(),
+                    r.kind.clone(),
+                    r.expires_secs
                         .map(|a| format!("{a}s"))
                         .unwrap_or_else(|| "-".into()),
                 ]
