@@ -201,6 +201,12 @@ pub struct SwitchStats {
     pub why: String,
     pub fdb_entries: usize,
     pub learning_events: u64,
+    /// IGMP/MLD snooping: memberships held, and joins not learned because
+    /// a port's or the switch's bound was reached.
+    #[serde(default)]
+    pub mdb_memberships: usize,
+    #[serde(default)]
+    pub mdb_over_limit: u64,
     /// Flows in its tables.
     #[serde(default)]
     pub flows: usize,

@@ -140,7 +140,7 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
         );
     }
     type PerSwitch = fn(&vepa_api::wire::SwitchStats) -> u64;
-    let switch_families: [(&str, &str, &str, PerSwitch); 4] = [
+    let switch_families: [(&str, &str, &str, PerSwitch); 6] = [
         (
             "vepa_fdb_entries",
             "gauge",
@@ -152,6 +152,18 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
             "counter",
             "Addresses learned or moved since the switch started.",
             |s| s.learning_events,
+        ),
+        (
+            "vepa_mdb_memberships",
+            "gauge",
+            "IGMP/MLD snooping: group memberships the switch holds.",
+            |s| s.mdb_memberships as u64,
+        ),
+        (
+            "vepa_mdb_over_limit_total",
+            "counter",
+            "IGMP/MLD snooping: joins not learned, a port's or the switch's bound reached.",
+            |s| s.mdb_over_limit,
         ),
         (
             "vepa_flows",

@@ -106,6 +106,15 @@ impl Mdb {
         self.generation.load(Ordering::Relaxed)
     }
 
+    /// Memberships held.
+    pub fn len(&self) -> usize {
+        self.read().total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn over_limit(&self) -> u64 {
         self.over_limit.load(Ordering::Relaxed)
     }

@@ -696,7 +696,10 @@ fn multicast_snooping_reads_its_router_ports_and_names_its_mistakes() {
     let cfgs = t.validate().unwrap();
     let relay = cfgs.iter().find(|c| c.name == "relay").unwrap();
     assert!(relay.snoop.enabled && !relay.snoop.flood_unregistered);
-    assert_eq!(relay.snoop.router_ports, vec![relay.port_id("r-host").unwrap()]);
+    assert_eq!(
+        relay.snoop.router_ports,
+        vec![relay.port_id("r-host").unwrap()]
+    );
     let host = cfgs.iter().find(|c| c.name == "host").unwrap();
     assert!(!host.snoop.enabled);
     assert_eq!(Topology::parse("x", &t.to_toml().unwrap()).unwrap(), t);

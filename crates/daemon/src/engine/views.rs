@@ -36,6 +36,8 @@ impl Engine {
                     .unwrap_or_default(),
                 fdb_entries: core.map(|c| c.fdb().len()).unwrap_or(0),
                 learning_events: core.map(|c| c.fdb().learning_events()).unwrap_or(0),
+                mdb_memberships: core.map(|c| c.mdb().len()).unwrap_or(0),
+                mdb_over_limit: core.map(|c| c.mdb().over_limit()).unwrap_or(0),
                 flows: self.sdn.get(&s.name).map_or(0, |x| x.pipeline.len()),
                 controller_connected: s
                     .openflow
