@@ -123,60 +123,41 @@ fn run(h: &Hosts<'_>, tag: &str) -> Matrix {
     std::thread::sleep(Duration::from_millis(1500));
     let vm3_mac = h.vms[2].mac("eth0");
     let mut matrix = Matrix::new();
-    let mut stream = |name: &str, from: &Netns, frames: Vec<Vec<u8>>, marker: &str| {
+    // Each stream: 10 UDP datagrams with a marker of their own, counted in
+    // each VM.
+    let mut stream = |name: &str, from: &Netns, frame: &dyn Fn(&str) -> Vec<u8>| {
+        let marker = format!("mc-{tag}-{}", matrix.len());
         let caps: Vec<Capture> = h
             .vms
             .iter()
             .map(|v| Capture::start(&v.name, "eth0"))
             .collect();
-        send_frames(&from.name, "eth0", frames);
+        send_frames(&from.name, "eth0", vec![frame(&marker); 10]);
         std::thread::sleep(Duration::from_millis(300));
         let got: Vec<usize> = caps
             .into_iter()
-            .map(|c| count(&c.finish(), marker))
+            .map(|c| count(&c.finish(), &marker))
             .collect();
         matrix.push((name.to_string(), [got[0], got[1], got[2]]));
     };
-    let ten = |f: &dyn Fn(usize) -> Vec<u8>| (0..10).map(f).collect::<Vec<_>>();
-    let m = format!("mc-{tag}-a");
-    stream(
-        "router -> 239.1.1.1",
-        h.router,
-        ten(&|_| udp4(ROUTER_MAC, Ipv4Addr::new(10, 88, 0, 254), G4, &m)),
-        &m,
-    );
-    let m = format!("mc-{tag}-b");
-    stream(
-        "router -> ff3e::1",
-        h.router,
-        ten(&|_| udp6(ROUTER_MAC, g6(), &m)),
-        &m,
-    );
-    let m = format!("mc-{tag}-c");
-    stream(
-        "vm3 -> 239.1.1.1",
-        h.vms[2],
-        ten(&|_| udp4(vm3_mac, Ipv4Addr::new(10, 88, 0, 3), G4, &m)),
-        &m,
-    );
-    let m = format!("mc-{tag}-d");
-    stream(
-        "router -> 239.9.9.9 (no member)",
-        h.router,
-        ten(&|_| udp4(ROUTER_MAC, Ipv4Addr::new(10, 88, 0, 254), UNREGISTERED, &m)),
-        &m,
-    );
+    let router_ip = Ipv4Addr::new(10, 88, 0, 254);
+    let (router, vm3) = (h.router, h.vms[2]);
+    stream("router -> 239.1.1.1", router, &|m| {
+        udp4(ROUTER_MAC, router_ip, G4, m)
+    });
+    stream("router -> ff3e::1", router, &|m| udp6(ROUTER_MAC, g6(), m));
+    let vm3_ip = Ipv4Addr::new(10, 88, 0, 3);
+    stream("vm3 -> 239.1.1.1", vm3, &|m| udp4(vm3_mac, vm3_ip, G4, m));
+    stream("router -> 239.9.9.9 (no member)", router, &|m| {
+        udp4(ROUTER_MAC, router_ip, UNREGISTERED, m)
+    });
     // vm2 leaves (an IGMPv2 leave: the hosts answer the router's v2 query
     // in kind).
     h.vms[1].exec(&["ip", "addr", "del", "239.1.1.1/32", "dev", "eth0"]);
     std::thread::sleep(Duration::from_millis(500));
-    let m = format!("mc-{tag}-e");
-    stream(
-        "router -> 239.1.1.1 after vm2 left",
-        h.router,
-        ten(&|_| udp4(ROUTER_MAC, Ipv4Addr::new(10, 88, 0, 254), G4, &m)),
-        &m,
-    );
+    stream("router -> 239.1.1.1 after vm2 left", router, &|m| {
+        udp4(ROUTER_MAC, router_ip, G4, m)
+    });
     matrix
 }
 
