@@ -19,6 +19,7 @@ mod ifname;
 pub mod igmp;
 pub mod ip;
 pub mod ipfix;
+pub mod lacp;
 pub mod lldp;
 mod mac;
 pub mod relay_probe;
