@@ -21,6 +21,7 @@ pub mod filter;
 pub mod flow;
 mod key;
 pub mod l3;
+pub mod lacp;
 pub mod mdb;
 pub mod mirror;
 pub mod parsed;
