@@ -23,6 +23,7 @@ pub const HOST_FIELDS: &[&str] = &[
     "gateway",
     "mtu",
     "offload",
+    "bond",
 ];
 
 /// The fields that shape a VXLAN port's socket and endpoints, and a

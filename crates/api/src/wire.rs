@@ -189,6 +189,65 @@ pub struct PortStats {
     /// `kernel_rx_dropped` once there are any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_drops: Option<u64>,
+    /// A bonded uplink: its members, who carries traffic, LACP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond: Option<BondStats>,
+}
+
+/// A bonded uplink now.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct BondStats {
+    /// `active-backup`, `balance-tcp` or `balance-slb`.
+    pub mode: String,
+    /// `off`, `active` or `passive`.
+    pub lacp: String,
+    /// LACP: the bond's system ID (priority and MAC) and key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub members: Vec<BondMemberStats>,
+    /// Times a new member became active (active-backup).
+    pub failovers: u64,
+    /// Announcements (RARPs) sent for local MACs at failovers.
+    pub announced: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct BondMemberStats {
+    pub member: String,
+    pub ifname: String,
+    /// Carrier up.
+    pub link_up: bool,
+    /// Carries traffic now.
+    pub carrying: bool,
+    /// The active member of an active-backup bond.
+    pub active: bool,
+    /// Times it stopped carrying traffic.
+    pub failures: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lacp: Option<LacpMemberStats>,
+}
+
+/// A member's LACP: its machines' states, what it says of itself and what
+/// it heard of its partner (state as flags: activity, timeout,
+/// aggregation, synchronization, collecting, distributing, defaulted,
+/// expired).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LacpMemberStats {
+    /// `current`, `expired` or `defaulted`.
+    pub receive: String,
+    /// `detached`, `waiting`, `attached` or `collecting-distributing`.
+    pub mux: String,
+    pub actor_port: u16,
+    pub actor_state: Vec<String>,
+    /// The partner's system (`priority,MAC`), absent while none answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_key: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partner_state: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -724,6 +724,54 @@ impl Engine {
         std::mem::take(&mut self.cores)
     }
 
+    /// Tells each bonded uplink where its switch's local MACs are, for
+    /// the announcements a failover sends: what the FDB learned on the
+    /// switch's own ports (not the uplink's, not a tunnel's), each with
+    /// the tag it leaves the uplink with.
+    fn wire_bonds(&self) {
+        for s in &self.desired.switches {
+            let Some(up) = s.uplink.as_ref().filter(|u| u.kind == PortKind::Bond) else {
+                continue;
+            };
+            let Some(dev) = self.port_device(&s.name, &up.name) else {
+                continue;
+            };
+            let (Some(bond), Some(core)) =
+                (vepa_io::BondPort::of(dev.as_ref()), self.cores.get(&s.name))
+            else {
+                continue;
+            };
+            let local: Vec<bool> = s
+                .uplink
+                .iter()
+                .chain(&s.ports)
+                .map(|p| !matches!(p.kind, PortKind::Bond | PortKind::Vxlan))
+                .collect();
+            let core = Arc::downgrade(core);
+            bond.set_local_macs(Box::new(move || {
+                let Some(core) = core.upgrade() else {
+                    return Vec::new();
+                };
+                let fw = core.snapshot();
+                let Some(uplink) = fw.ports.first() else {
+                    return Vec::new();
+                };
+                let mut out: Vec<_> = core
+                    .fdb()
+                    .entries()
+                    .into_iter()
+                    .filter(|(_, _, e)| local.get(e.port.index()).copied().unwrap_or(true))
+                    .filter_map(|(mac, vid, _)| {
+                        Some((mac, vepa_dataplane::egress_tag(&uplink.vlan, vid)?))
+                    })
+                    .collect();
+                out.sort();
+                out.dedup();
+                out
+            }));
+        }
+    }
+
     fn start_forwarder(
         &mut self,
         configs: Vec<SwitchConfig>,
@@ -776,6 +824,7 @@ impl Engine {
                 Some((port, Arc::clone(captures.entry(key).or_default())))
             },
         );
+        self.wire_bonds();
         fwd.set_workers(self.workers);
         fwd.set_epoch(self.epoch);
         if let Some(sink) = &self.packet_in {

@@ -71,6 +71,9 @@ pub struct LacpPort {
     need_to_transmit: bool,
     tx_window_ms: u64,
     tx_in_window: u32,
+    /// The bond chose this member's partner as its aggregator's (members
+    /// whose partner is another system or key stay out).
+    selectable: bool,
 }
 
 impl LacpPort {
@@ -93,6 +96,7 @@ impl LacpPort {
             need_to_transmit: false,
             tx_window_ms: 0,
             tx_in_window: 0,
+            selectable: true,
         }
     }
 
@@ -112,12 +116,32 @@ impl LacpPort {
         self.mux
     }
 
+    /// Whether the bond lets this member join its aggregator (its partner
+    /// is the one the aggregator chose); the mux machine runs at `now_ms`.
+    pub fn set_selectable(&mut self, on: bool, now_ms: u64) {
+        if self.selectable != on {
+            self.selectable = on;
+            self.run_mux(now_ms);
+        }
+    }
+
+    /// A current partner that aggregates: the member could join an
+    /// aggregator with it.
+    pub fn aggregatable(&self) -> bool {
+        self.link_up
+            && self.receive == Receive::Current
+            && self
+                .partner
+                .is_some_and(|p| p.state.has(LacpState::AGGREGATION))
+    }
+
     /// Whether frames may be sent and received on this member.
     pub fn distributing(&self) -> bool {
         self.link_up && self.mux == Mux::CollectingDistributing
     }
 
-    fn info(&self) -> PortInfo {
+    /// What this member says of itself.
+    pub fn actor_info(&self) -> PortInfo {
         PortInfo {
             system_priority: self.config.system_priority,
             system: self.config.system,
@@ -190,7 +214,7 @@ impl LacpPort {
             self.set_sync(false);
         }
         // What the partner believes of us is stale: tell it again.
-        let mine = self.info();
+        let mine = self.actor_info();
         let theirs = pdu.partner;
         if (theirs.system, theirs.key, theirs.port, theirs.state)
             != (mine.system, mine.key, mine.port, mine.state)
@@ -257,7 +281,7 @@ impl LacpPort {
         self.tx_in_window += 1;
         self.need_to_transmit = false;
         Some(Lacpdu {
-            actor: self.info(),
+            actor: self.actor_info(),
             partner: self.partner.unwrap_or_default(),
             collector_max_delay: 0,
         })
@@ -265,10 +289,7 @@ impl LacpPort {
 
     /// Selected: a current partner that aggregates, as we do.
     fn selected(&self) -> bool {
-        self.receive == Receive::Current
-            && self
-                .partner
-                .is_some_and(|p| p.state.has(LacpState::AGGREGATION))
+        self.selectable && self.aggregatable()
     }
 
     fn run_mux(&mut self, now_ms: u64) {

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bond;
 mod cache;
 mod config;
 pub mod conntrack;

@@ -127,7 +127,11 @@ pub fn devices(topo: &Topology, kernel: &HashMap<String, KernelShape>) -> Vec<De
         }
         // A tap that exists already (a persistent one, not ours) is
         // attached rather than made; that is found out when it is opened.
-        let owned = driver(p).owns_devices();
+        let owned = if p.kind == PortKind::Bond {
+            !p.made_ifnames().is_empty()
+        } else {
+            driver(p).owns_devices()
+        };
         out.push(DeviceSpec {
             key: me,
             members: vec![key],
@@ -174,6 +178,19 @@ pub fn devices(topo: &Topology, kernel: &HashMap<String, KernelShape>) -> Vec<De
     out
 }
 
+/// The namespaces a port puts something in: its own, its bond members'.
+fn port_namespaces(p: &PortSpec) -> Vec<&str> {
+    p.netns
+        .as_deref()
+        .into_iter()
+        .chain(
+            p.bond
+                .iter()
+                .flat_map(|b| b.members.iter().filter_map(|m| m.netns.as_deref())),
+        )
+        .collect()
+}
+
 /// Marks and sweeps on behalf of one daemon instance.
 #[derive(Debug, Clone)]
 pub struct Owner {
@@ -214,7 +231,7 @@ impl Owner {
             .iter()
             .chain(&d.closed)
             .filter_map(|k| find(topo, k))
-            .map(|(_, p)| p.host_ifname().to_string())
+            .flat_map(|(_, p)| p.made_ifnames())
             .collect()
     }
 
@@ -250,7 +267,13 @@ impl Owner {
         Some(Ok(Device {
             spec: d.clone(),
             ports,
-            links: names[..1].to_vec(),
+            // Deleting one end of a veth pair deletes both; a bond's
+            // members are pairs of their own.
+            links: if d.kind == PortKind::Bond {
+                names
+            } else {
+                names[..1].to_vec()
+            },
             links_in: Vec::new(),
         }))
     }
@@ -351,8 +374,10 @@ impl Owner {
         let closed: Vec<(&SwitchSpec, &PortSpec)> =
             d.closed.iter().filter_map(|k| find(topo, k)).collect();
         for (s, p) in members.iter().chain(&closed) {
-            if d.owned && self.owns_link(p.host_ifname()) {
-                let _ = host::del_link(p.host_ifname());
+            for name in p.made_ifnames() {
+                if d.owned && self.owns_link(&name) {
+                    let _ = host::del_link(&name);
+                }
             }
             preflight_port(s, p)?;
         }
@@ -384,7 +409,11 @@ impl Owner {
         // Whether what was made carries the mark is the drivers' to say
         // (a VM's tap only when vepa made it: one a VM manager made stays
         // theirs, never removed, never adopted).
-        let made = |p: &PortSpec| state.links().any(|l| l == p.host_ifname());
+        let made = |p: &PortSpec| {
+            p.made_ifnames()
+                .iter()
+                .all(|n| state.links().any(|l| l == n))
+        };
         if !d.in_memory()
             && members
                 .iter()
@@ -392,8 +421,10 @@ impl Owner {
                 .all(|(_, p)| driver(p).marked(p, made(p)))
         {
             for (s, p) in members.iter().chain(&closed) {
-                host::set_alias(None, p.host_ifname(), &alias)
-                    .with_context(|| format!("switch '{}', port '{}': mark", s.name, p.name))?;
+                for name in p.made_ifnames() {
+                    host::set_alias(None, &name, &alias)
+                        .with_context(|| format!("switch '{}', port '{}': mark", s.name, p.name))?;
+                }
             }
         }
         for ns in state.namespaces() {
@@ -456,13 +487,20 @@ impl Owner {
             .chain(&d.closed)
             .filter_map(|k| find(topo, k))
         {
-            let name = p.host_ifname();
-            if d.owned && !d.in_memory() && (!host::link_exists(name) || self.owns_link(name)) {
-                links.push(name.to_string());
+            for name in p.made_ifnames() {
+                if d.owned && !d.in_memory() && (!host::link_exists(&name) || self.owns_link(&name))
+                {
+                    links.push(name);
+                }
             }
-            if let Some(ns) = &p.netns {
-                if !host::netns_exists(ns) {
-                    netns.push(ns.clone());
+            for ns in p
+                .netns
+                .iter()
+                .cloned()
+                .chain(p.member_ports().into_iter().filter_map(|m| m.netns))
+            {
+                if !host::netns_exists(&ns) {
+                    netns.push(ns);
                 }
             }
         }
@@ -500,7 +538,7 @@ impl Owner {
         }
         let used: HashSet<&str> = topo
             .ports()
-            .filter_map(|(_, _, p)| p.netns.as_deref())
+            .flat_map(|(_, _, p)| port_namespaces(p))
             .collect();
         for ns in netns {
             if host::netns_clear_stale(ns) {
@@ -568,7 +606,7 @@ impl Owner {
         }
         let used: HashSet<&str> = topo
             .ports()
-            .filter_map(|(_, _, p)| p.netns.as_deref())
+            .flat_map(|(_, _, p)| port_namespaces(p))
             .collect();
         let mark = self.netns_mark();
         for ns in host::namespaces() {

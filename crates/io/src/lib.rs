@@ -12,6 +12,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod batch;
+pub mod bond;
 mod capture;
 mod forwarder;
 pub mod ipfix;
@@ -31,6 +32,7 @@ mod wire;
 mod xdp;
 
 pub use batch::{RxBatch, RxSlot, MAX_BATCH};
+pub use bond::{BondPort, BondSetup, BondStatus, LocalMacs, MemberStatus};
 pub use capture::{
     pcap_header, pcap_record, pcapng_interface, pcapng_packet, pcapng_section, CapturePoint,
     CapturedFrame, Direction,

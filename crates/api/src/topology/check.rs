@@ -33,6 +33,9 @@ pub(super) fn check_port(
     };
     check_names(at, p)?;
     check_addressing(at, p)?;
+    if p.bond.is_some() && p.kind != PortKind::Bond {
+        return not_for("bond", true);
+    }
     match p.kind {
         PortKind::Vxlan => check_vxlan(at, p, &not_for),
         PortKind::VhostUser => check_vhost_user(at, p, &not_for),
@@ -44,7 +47,121 @@ pub(super) fn check_port(
         PortKind::Tap => check_tap(at, p, &not_for),
         PortKind::Netdev => check_netdev(at, p, &not_for),
         PortKind::Patch => check_patch(at, s, p, by_name, &not_for),
+        PortKind::Bond => check_bond(at, s, p, by_name, &not_for),
     }
+}
+
+/// A bond: a switch's uplink, with its members (each checked as a port of
+/// its kind), a mode LACP can serve and ARP monitoring's addresses.
+fn check_bond(
+    at: &str,
+    s: &SwitchSpec,
+    p: &PortSpec,
+    by_name: &HashMap<(&str, &str), &PortSpec>,
+    not_for: &dyn Fn(&str, bool) -> Result<(), TopologyError>,
+) -> Result<(), TopologyError> {
+    use super::spec::{BondModeName, LacpMode};
+    if s.uplink.as_ref().is_none_or(|u| u.name != p.name) {
+        return Err(invalid(
+            at,
+            "type",
+            "a bond is a switch's uplink: put it in [switch.uplink]",
+        ));
+    }
+    for (field, set) in [
+        ("ifname", p.ifname.is_some()),
+        ("netns", p.netns.is_some()),
+        ("peer_name", p.peer_name.is_some()),
+        ("peer", p.peer.is_some()),
+        ("mac", p.mac.is_some()),
+        ("address", !p.address.is_empty()),
+        ("gateway", !p.gateway.is_empty()),
+        ("mtu", p.mtu.is_some()),
+    ] {
+        not_for(field, set)?;
+    }
+    let Some(b) = &p.bond else {
+        return Err(invalid(
+            at,
+            "bond",
+            "a bond needs its [switch.uplink.bond] table with at least one [[switch.uplink.bond.member]]",
+        ));
+    };
+    let max = vepa_dataplane::bond::MAX_MEMBERS;
+    if b.members.is_empty() || b.members.len() > max {
+        return Err(invalid(
+            at,
+            "bond.member",
+            format!("expected 1 to {max} members, got {}", b.members.len()),
+        ));
+    }
+    if b.mode == BondModeName::BalanceTcp && b.lacp == LacpMode::Off {
+        return Err(invalid(
+            at,
+            "bond.lacp",
+            "balance-tcp spreads one VM's flows over several members, which only a partner that aggregates them (LACP) takes without relearning its MAC at every flow: set lacp = \"active\" or \"passive\", or use balance-slb",
+        ));
+    }
+    let mut targets = Vec::new();
+    for t in &b.arp_targets {
+        let ip: std::net::Ipv4Addr = t.parse().map_err(|_| {
+            invalid(
+                at,
+                "bond.arp_targets",
+                format!("'{t}' is not an IPv4 address"),
+            )
+        })?;
+        if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+            return Err(invalid(
+                at,
+                "bond.arp_targets",
+                format!("'{t}' is not a host's address"),
+            ));
+        }
+        targets.push(ip);
+    }
+    if targets.len() > 16 {
+        return Err(invalid(at, "bond.arp_targets", "at most 16 targets"));
+    }
+    if targets.is_empty() && (b.arp_interval_ms.is_some() || b.arp_source.is_some()) {
+        let field = if b.arp_source.is_some() {
+            "bond.arp_source"
+        } else {
+            "bond.arp_interval_ms"
+        };
+        return Err(invalid(
+            at,
+            field,
+            "ARP monitoring is on only with arp_targets",
+        ));
+    }
+    if let Some(ms) = b.arp_interval_ms {
+        if !(10..=60_000).contains(&ms) {
+            return Err(invalid(
+                at,
+                "bond.arp_interval_ms",
+                format!("expected 10 to 60000 milliseconds, got {ms}"),
+            ));
+        }
+    }
+    if let Some(src) = &b.arp_source {
+        src.parse::<std::net::Ipv4Addr>().map_err(|_| {
+            invalid(
+                at,
+                "bond.arp_source",
+                format!("'{src}' is not an IPv4 address"),
+            )
+        })?;
+    }
+    let mut names = std::collections::HashSet::new();
+    for m in &b.members {
+        let mat = format!("{at}, member '{}'", m.name);
+        if !names.insert(m.name.as_str()) {
+            return Err(invalid(mat, "name", "duplicate member name in this bond"));
+        }
+        check_port(&mat, s, &m.port(p), by_name)?;
+    }
+    Ok(())
 }
 
 /// The port's own name, its interface's, its namespace's and its peer's.
@@ -62,7 +179,7 @@ fn check_names(at: &str, p: &PortSpec) -> Result<(), TopologyError> {
     if p.ifname.is_none()
         && !matches!(
             p.kind,
-            PortKind::Netdev | PortKind::Vxlan | PortKind::VhostUser
+            PortKind::Netdev | PortKind::Vxlan | PortKind::VhostUser | PortKind::Bond
         )
         && !valid_ifname(&p.name)
     {
@@ -302,6 +419,7 @@ fn kind_name(k: PortKind) -> &'static str {
         PortKind::Patch => "patch",
         PortKind::Vxlan => "vxlan",
         PortKind::VhostUser => "vhost-user",
+        PortKind::Bond => "bond",
     }
 }
 

@@ -115,6 +115,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
                 "a vhost-user port is served by vepa's userspace dataplane",
             ));
         }
+        if p.kind == PortKind::Bond {
+            return Err(unfit(
+                at,
+                "type",
+                "vepa's kernel backend makes no bond device (this kernel has no bonding driver): a bonded uplink is vepa's userspace dataplane's",
+            ));
+        }
         if p.kind == PortKind::Vxlan {
             return Err(unfit(
                 at,

@@ -27,9 +27,10 @@ pub use check_filter::port_guard;
 use error::invalid;
 pub use error::TopologyError;
 pub use spec::{
-    Backend, IpfixSpec, MirrorDirection, MirrorSpec, ModeName, MulticastSpec, PortKind, PortSpec,
-    Relay, RelayRequired, StaticFdbSpec, StormSpec, SwitchSpec, Topology, VsiSpec, MAX_NAME,
-    MAX_SOCKET_PATH, VHOST_USER_DIR,
+    Backend, BondModeName, BondSpec, IpfixSpec, LacpMode, LacpRate, MemberKind, MemberSpec,
+    MirrorDirection, MirrorSpec, ModeName, MulticastSpec, PortKind, PortSpec, Relay, RelayRequired,
+    StaticFdbSpec, StormSpec, SwitchSpec, Topology, VsiSpec, MAX_NAME, MAX_SOCKET_PATH,
+    VHOST_USER_DIR,
 };
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -208,6 +209,22 @@ impl Topology {
                         if p.local.is_some() { "local" } else { "dstport" },
                         format!("{local} port {port} is already {prev}'s tunnel socket; one VXLAN port per address and UDP port (a trunk with vlan_vni carries several VNIs)"),
                     ));
+                }
+                continue;
+            }
+            if p.kind == PortKind::Bond {
+                // No interface of its own; its members' are.
+                for m in p.bond.iter().flat_map(|b| &b.members) {
+                    let ifname = m.ifname.as_deref().unwrap_or(&m.name);
+                    let mat = format!("{at}, member '{}'", m.name);
+                    if let Some(prev) = ifnames.insert(ifname, mat.clone()) {
+                        let field = if m.ifname.is_some() { "ifname" } else { "name" };
+                        return Err(invalid(
+                            mat,
+                            field,
+                            format!("interface '{ifname}' is already used by {prev}"),
+                        ));
+                    }
                 }
                 continue;
             }

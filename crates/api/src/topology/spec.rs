@@ -392,6 +392,9 @@ pub enum PortKind {
     /// `-netdev vhost-user`; no interface.
     #[serde(rename = "vhost-user")]
     VhostUser,
+    /// A switch's uplink over several links (`[switch.uplink.bond]`):
+    /// active-backup, or flows spread over the members with LACP.
+    Bond,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -512,6 +515,142 @@ pub struct PortSpec {
     /// Addresses or prefixes (`10.0.0.5`, `10.0.0.0/29`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_ips: Vec<String>,
+    /// For `bond` (an uplink only): its members, mode and LACP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond: Option<BondSpec>,
+}
+
+/// A bonded uplink: one switch port over several links.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BondSpec {
+    /// `active-backup` (default: one member carries everything, the next
+    /// takes over when it fails), `balance-tcp` (each flow, by addresses
+    /// and ports, on one member; needs LACP) or `balance-slb` (each source
+    /// MAC and VLAN on one member).
+    #[serde(default)]
+    pub mode: BondModeName,
+    /// LACP (IEEE 802.1AX) with the switch at the other end: `off`
+    /// (default), `active` (speaks first) or `passive` (answers). With
+    /// LACP a member carries traffic only while its partner answers.
+    #[serde(default)]
+    pub lacp: LacpMode,
+    /// `fast` (default: the partner sends every second and a silent member
+    /// is out after 3 s) or `slow` (every 30 s, out after 90 s).
+    #[serde(default)]
+    pub lacp_rate: LacpRate,
+    /// ARP monitoring: addresses to ask on every member; a member none of
+    /// them answers on for three intervals is down. Off when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arp_targets: Vec<String>,
+    /// Milliseconds between ARP monitoring's requests (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arp_interval_ms: Option<u64>,
+    /// The sender address of ARP monitoring's requests (default 0.0.0.0,
+    /// an ARP probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arp_source: Option<String>,
+    /// The links (`[[switch.uplink.bond.member]]`), 1 to 16.
+    #[serde(default, rename = "member")]
+    pub members: Vec<MemberSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BondModeName {
+    #[default]
+    ActiveBackup,
+    BalanceTcp,
+    BalanceSlb,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LacpMode {
+    #[default]
+    Off,
+    Active,
+    Passive,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LacpRate {
+    #[default]
+    Fast,
+    Slow,
+}
+
+/// One link of a bond: an interface that exists (`netdev`) or a veth pair
+/// vepa makes (`veth`, its far end in `netns`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: MemberKind,
+    /// The host interface; defaults to the member name (required for `netdev`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ifname: Option<String>,
+    /// `veth`: the namespace of the far end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// `veth`: the far end's name inside `netns` (default `eth0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberKind {
+    Netdev,
+    Veth,
+}
+
+impl MemberSpec {
+    /// The member as a port of its kind, for the checks and drivers
+    /// ports share (it takes the bond's `offload`).
+    pub fn port(&self, bond: &PortSpec) -> PortSpec {
+        let mut p = PortSpec::new(
+            &self.name,
+            match self.kind {
+                MemberKind::Netdev => PortKind::Netdev,
+                MemberKind::Veth => PortKind::Veth,
+            },
+        );
+        p.ifname = self.ifname.clone();
+        p.netns = self.netns.clone();
+        p.peer_name = self.peer_name.clone();
+        p.mtu = self.mtu;
+        p.offload = bond.offload;
+        p
+    }
+}
+
+impl PortSpec {
+    /// A bond's members as ports (none for other kinds).
+    pub fn member_ports(&self) -> Vec<PortSpec> {
+        self.bond
+            .iter()
+            .flat_map(|b| b.members.iter().map(|m| m.port(self)))
+            .collect()
+    }
+
+    /// The host interfaces vepa makes for this port and marks as its own:
+    /// its interface, or a bond's veth members'.
+    pub fn made_ifnames(&self) -> Vec<String> {
+        if self.kind == PortKind::Bond {
+            return self
+                .member_ports()
+                .iter()
+                .filter(|m| m.kind == PortKind::Veth)
+                .map(|m| m.host_ifname().to_string())
+                .collect();
+        }
+        vec![self.host_ifname().to_string()]
+    }
 }
 
 /// A VSI (virtual station interface) as 802.1Qbg's VDP names it to the
@@ -624,6 +763,7 @@ impl PortSpec {
             guard: false,
             allowed_macs: Vec::new(),
             allowed_ips: Vec::new(),
+            bond: None,
         }
     }
 

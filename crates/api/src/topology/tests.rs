@@ -719,3 +719,41 @@ fn multicast_snooping_reads_its_router_ports_and_names_its_mistakes() {
         assert!(e.contains(want), "{e:?} should contain {want:?}");
     }
 }
+
+const BOND: &str = "[[switch]]\nname = \"s\"\nmode = \"vepa\"\n[switch.uplink]\nname = \"up\"\ntype = \"bond\"\n[switch.uplink.bond]\nmode = \"balance-tcp\"\nlacp = \"active\"\n[[switch.uplink.bond.member]]\nname = \"a\"\ntype = \"netdev\"\nifname = \"eth1\"\n[[switch.uplink.bond.member]]\nname = \"b\"\ntype = \"veth\"\nnetns = \"tor\"\n[[switch.port]]\nname = \"vm1\"\ntype = \"tap\"\n";
+
+#[test]
+fn a_bonded_uplink_reads_back_and_its_errors_name_the_field() {
+    let t = Topology::parse("t.toml", BOND).unwrap();
+    t.validate().unwrap();
+    assert_eq!(Topology::parse("x", &t.to_toml().unwrap()).unwrap(), t);
+    let up = t.switches[0].uplink.as_ref().unwrap();
+    assert_eq!(up.made_ifnames(), vec!["b".to_string()]);
+    let cases = [
+        (BOND.replace("lacp = \"active\"\n", ""), "port 'up': bond.lacp: balance-tcp spreads"),
+        (BOND.replace("lacp = \"active\"", "lacp = \"on\""), "unknown variant `on`"),
+        (BOND.replace("name = \"b\"", "name = \"a\""), "port 'up', member 'a': name: duplicate member name"),
+        (BOND.replace("ifname = \"eth1\"\n", ""), "member 'a': ifname: a netdev port names the existing interface"),
+        (BOND.replace("type = \"veth\"\nnetns", "type = \"tap\"\nnetns"), "unknown variant `tap`"),
+        (BOND.replace("name = \"vm1\"", "name = \"vm1\"\nifname = \"eth1\""), "port 'vm1': ifname: interface 'eth1' is already used by switch 's', port 'up', member 'a'"),
+        (BOND.replace("mode = \"balance-tcp\"", "arp_targets = [\"10.0.0.300\"]"), "bond.arp_targets: '10.0.0.300' is not an IPv4 address"),
+        (BOND.replace("mode = \"balance-tcp\"", "arp_interval_ms = 100"), "bond.arp_interval_ms: ARP monitoring is on only with arp_targets"),
+        (BOND.replace("mode = \"balance-tcp\"", "arp_targets = [\"10.0.0.1\"]\narp_interval_ms = 1"), "bond.arp_interval_ms: expected 10 to 60000"),
+        (BOND.replace("type = \"bond\"", "type = \"bond\"\nmac = \"02:00:00:00:00:01\""), "port 'up': mac: not used by a port of type \"bond\""),
+        (BOND.replace("type = \"tap\"\n", "type = \"tap\"\n[switch.port.bond]\n"), "port 'vm1': bond: not used"),
+        (BOND.replace("[switch.uplink.bond]\nmode = \"balance-tcp\"\nlacp = \"active\"\n[[switch.uplink.bond.member]]\nname = \"a\"\ntype = \"netdev\"\nifname = \"eth1\"\n[[switch.uplink.bond.member]]\nname = \"b\"\ntype = \"veth\"\nnetns = \"tor\"\n", ""), "port 'up': bond: a bond needs"),
+        (BOND.replace("[[switch.uplink.bond.member]]\nname = \"a\"\ntype = \"netdev\"\nifname = \"eth1\"\n[[switch.uplink.bond.member]]\nname = \"b\"\ntype = \"veth\"\nnetns = \"tor\"\n", ""), "bond.member: expected 1 to 16 members, got 0"),
+    ];
+    for (text, want) in cases {
+        let e = err(&text);
+        assert!(e.contains(want), "{e:?} should contain {want:?}");
+        assert!(!e.contains('\n'), "one line: {e:?}");
+    }
+    // A bond is an uplink only; the kernel backend leaves it to userspace.
+    let down = "[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"b\"\ntype = \"bond\"\n[switch.port.bond]\n[[switch.port.bond.member]]\nname = \"a\"\ntype = \"netdev\"\nifname = \"eth1\"\n";
+    assert!(err(down).contains("port 'b': type: a bond is a switch's uplink"));
+    let kernel = BOND.replace("mode = \"vepa\"", "mode = \"vepa\"\nbackend = \"kernel\"");
+    let t = Topology::parse("t.toml", &kernel).unwrap();
+    let e = super::kernel::kernel_shape(&t.switches[0]);
+    assert!(format!("{e:?}").contains("no bond device"), "{e:?}");
+}

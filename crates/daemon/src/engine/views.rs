@@ -122,6 +122,9 @@ impl Engine {
                     mac_limit_unlearned: c.mac_limit_unlearned,
                     drops,
                     kernel_drops,
+                    bond: opened
+                        .and_then(|p| vepa_io::BondPort::of(p.as_ref()))
+                        .map(|b| bond_stats(&b.status())),
                 });
             }
         }
@@ -397,5 +400,79 @@ impl Engine {
             });
         }
         v
+    }
+}
+
+/// A bond's state as the API shows it.
+fn bond_stats(b: &vepa_io::BondStatus) -> vepa_api::wire::BondStats {
+    use vepa_dataplane::lacp::{Mux, Receive};
+    use vepa_packet::lacp::LacpState;
+    let flags = |s: LacpState| -> Vec<String> {
+        [
+            (LacpState::ACTIVITY, "activity"),
+            (LacpState::TIMEOUT, "timeout"),
+            (LacpState::AGGREGATION, "aggregation"),
+            (LacpState::SYNCHRONIZATION, "synchronization"),
+            (LacpState::COLLECTING, "collecting"),
+            (LacpState::DISTRIBUTING, "distributing"),
+            (LacpState::DEFAULTED, "defaulted"),
+            (LacpState::EXPIRED, "expired"),
+        ]
+        .into_iter()
+        .filter(|(bit, _)| s.has(*bit))
+        .map(|(_, n)| n.to_string())
+        .collect()
+    };
+    vepa_api::wire::BondStats {
+        mode: b.mode.name().into(),
+        lacp: match b.lacp {
+            None => "off".into(),
+            Some(c) if c.active => "active".into(),
+            Some(_) => "passive".into(),
+        },
+        system: b
+            .lacp
+            .map(|c| format!("{},{} key {}", c.system_priority, c.system, c.key)),
+        failovers: b.failovers,
+        announced: b.announced,
+        members: b
+            .members
+            .iter()
+            .map(|m| vepa_api::wire::BondMemberStats {
+                member: m.name.clone(),
+                ifname: m.ifname.clone(),
+                link_up: m.view.link_up,
+                carrying: m.view.enabled,
+                active: m.view.active,
+                failures: m.view.failures,
+                lacp: m
+                    .view
+                    .lacp
+                    .as_ref()
+                    .map(|l| vepa_api::wire::LacpMemberStats {
+                        receive: match l.receive {
+                            Receive::Current => "current",
+                            Receive::Expired => "expired",
+                            Receive::Defaulted => "defaulted",
+                        }
+                        .into(),
+                        mux: match l.mux {
+                            Mux::Detached => "detached",
+                            Mux::Waiting { .. } => "waiting",
+                            Mux::Attached => "attached",
+                            Mux::CollectingDistributing => "collecting-distributing",
+                        }
+                        .into(),
+                        actor_port: l.actor.port,
+                        actor_state: flags(l.actor.state),
+                        partner_system: l
+                            .partner
+                            .map(|p| format!("{},{}", p.system_priority, p.system)),
+                        partner_key: l.partner.map(|p| p.key),
+                        partner_port: l.partner.map(|p| p.port),
+                        partner_state: l.partner.map(|p| flags(p.state)).unwrap_or_default(),
+                    }),
+            })
+            .collect(),
     }
 }

@@ -15,6 +15,7 @@
 //! checked in [`preflight_port`] (interfaces that must exist do, those
 //! vepa will create do not).
 
+mod bond;
 mod driver;
 mod netdev;
 mod patch;
@@ -50,6 +51,7 @@ pub fn driver_of(kind: PortKind, in_netns: bool) -> &'static dyn PortDriver {
         PortKind::Patch => &patch::Patch,
         PortKind::Vxlan => &vxlan::Vxlan,
         PortKind::VhostUser => &vhost_user::VhostUser,
+        PortKind::Bond => &bond::Bond,
     }
 }
 

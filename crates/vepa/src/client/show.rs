@@ -40,6 +40,7 @@ fn kind(k: PortKind) -> &'static str {
         PortKind::Patch => "patch",
         PortKind::Vxlan => "vxlan",
         PortKind::VhostUser => "vhost-user",
+        PortKind::Bond => "bond",
     }
 }
 
