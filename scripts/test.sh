@@ -26,6 +26,10 @@ declare -A need=(
   # A real container runtime drives vepa-cni (runc: crun refuses hybrid cgroups).
   [/usr/bin/podman]=podman [/usr/sbin/runc]=runc
   [/usr/sbin/nft]=nftables [/usr/bin/etcd]=etcd-server [/usr/bin/etcdctl]=etcd-client
+  # Bonded uplinks against Open vSwitch's userspace LACP bond (its daemons
+  # and schema), with a server whose checksums ethtool makes complete.
+  [/usr/sbin/ovs-vswitchd]=openvswitch-switch [/usr/bin/ovs-vsctl]=openvswitch-switch
+  [/usr/share/openvswitch/vswitch.ovsschema]=openvswitch-switch [/usr/sbin/ethtool]=ethtool
   # LLDP and 802.1Qbg against a real peer.
   [/usr/sbin/lldpad]=lldpad [/usr/sbin/lldptool]=lldpad
   [/usr/bin/qemu-system-x86_64]=qemu-system-x86 [/usr/bin/virt-xml-validate]=libvirt-clients

@@ -47,6 +47,7 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
         env!("CARGO_PKG_VERSION")
     );
     render_workers(&mut out, &stats.workers);
+    render_bonds(&mut out, &stats.ports);
     type Get = fn(&vepa_api::wire::PortStats) -> u64;
     let port_families: [(&str, &str, Get); 6] = [
         (
@@ -276,6 +277,106 @@ pub fn render(stats: &Stats, routers: &[RouterView], requests: &Requests) -> Str
 /// The link agent's ports: reflective relay as the adjacent bridge's EVB
 /// TLV says (one series per state, 1 for the current one, as a state set),
 /// neighbours, and LLDP counters.
+/// Bonded uplinks: each member's link and whether it carries traffic (and
+/// is in sync with its LACP partner), failovers, the bond's own drops.
+fn render_bonds(out: &mut String, ports: &[vepa_api::wire::PortStats]) {
+    let bonds: Vec<(&vepa_api::wire::PortStats, &vepa_api::wire::BondStats)> = ports
+        .iter()
+        .filter_map(|p| Some((p, p.bond.as_ref()?)))
+        .collect();
+    if bonds.is_empty() {
+        return;
+    }
+    type Get = fn(&vepa_api::wire::BondMemberStats) -> bool;
+    let members: [(&str, &str, Get); 3] = [
+        (
+            "vepa_bond_member_link_up",
+            "1 while the member's carrier is up.",
+            |m| m.link_up,
+        ),
+        (
+            "vepa_bond_member_carrying",
+            "1 while the member carries traffic (the active one of an active-backup bond; with LACP, collecting and distributing).",
+            |m| m.carrying,
+        ),
+        (
+            "vepa_bond_member_lacp_current",
+            "1 while the member's LACP partner answers (receive machine CURRENT).",
+            |m| m.lacp.as_ref().is_some_and(|l| l.receive == "current"),
+        ),
+    ];
+    for (name, help, get) in members {
+        family(out, name, "gauge", help);
+        for (p, b) in &bonds {
+            for m in &b.members {
+                let _ = writeln!(
+                    out,
+                    "{name}{{switch=\"{}\",port=\"{}\",member=\"{}\"}} {}",
+                    esc(&p.switch),
+                    esc(&p.port),
+                    esc(&m.member),
+                    u8::from(get(m))
+                );
+            }
+        }
+    }
+    family(
+        out,
+        "vepa_bond_member_failures_total",
+        "counter",
+        "Times the member stopped carrying traffic.",
+    );
+    for (p, b) in &bonds {
+        for m in &b.members {
+            let _ = writeln!(
+                out,
+                "vepa_bond_member_failures_total{{switch=\"{}\",port=\"{}\",member=\"{}\"}} {}",
+                esc(&p.switch),
+                esc(&p.port),
+                esc(&m.member),
+                m.failures
+            );
+        }
+    }
+    family(
+        out,
+        "vepa_bond_failovers_total",
+        "counter",
+        "Times an active-backup bond made another member active.",
+    );
+    for (p, b) in &bonds {
+        let _ = writeln!(
+            out,
+            "vepa_bond_failovers_total{{switch=\"{}\",port=\"{}\"}} {}",
+            esc(&p.switch),
+            esc(&p.port),
+            b.failovers
+        );
+    }
+    family(
+        out,
+        "vepa_bond_drops_total",
+        "counter",
+        "Frames a bond dropped, by reason: from a member carrying no traffic, bad or unexpected LACPDUs, LACPDUs beyond the control queue, with no member to send on.",
+    );
+    for (p, _) in &bonds {
+        for reason in [
+            "bond_inactive_member",
+            "bad_lacpdu",
+            "bond_control_overflow",
+            "bond_no_member",
+        ] {
+            let _ = writeln!(
+                out,
+                "vepa_bond_drops_total{{switch=\"{}\",port=\"{}\",reason=\"{reason}\"}} {}",
+                esc(&p.switch),
+                esc(&p.port),
+                p.drops.get(reason).copied().unwrap_or(0)
+            );
+        }
+    }
+}
+
 pub fn render_link(out: &mut String, ports: &[vepa_api::wire::LinkPortView]) {
     family(
         out,

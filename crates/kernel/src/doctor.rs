@@ -296,6 +296,14 @@ fn device_checks() -> Vec<Feature> {
         "vxlan (geneve is not used)",
     ));
     out.push(feature(
+        "bonding",
+        nl.add(NewLink::Bond { name: "dbond" })
+            .map(|_| "made".to_string())
+            .map_err(why),
+        "bonded uplinks in the userspace dataplane (vepa does not use the kernel's bond)",
+        "bonded uplinks in the userspace dataplane (active-backup, balance-tcp/slb with LACP)",
+    ));
+    out.push(feature(
         "dummy",
         nl.add(NewLink::Dummy { name: "ddum" })
             .map(|_| "made".to_string())

@@ -189,6 +189,10 @@ pub enum NewLink<'a> {
     Dummy {
         name: &'a str,
     },
+    /// A bonding device (for `vepa doctor`: vepa bonds in userspace).
+    Bond {
+        name: &'a str,
+    },
     Geneve {
         name: &'a str,
         vni: u32,
@@ -207,6 +211,7 @@ impl NewLink<'_> {
             | NewLink::Vlan { name, .. }
             | NewLink::Ipvlan { name, .. }
             | NewLink::Dummy { name }
+            | NewLink::Bond { name }
             | NewLink::Geneve { name, .. } => name,
         }
     }
@@ -386,6 +391,7 @@ impl Netlink {
                     .build()
             }
             NewLink::Dummy { name } => rtnetlink::LinkDummy::new(name).build(),
+            NewLink::Bond { name } => rtnetlink::LinkBond::new(name).build(),
             NewLink::Geneve { name, vni, remote } => {
                 use rtnetlink::packet_route::link::InfoGeneve;
                 rtnetlink::LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Geneve)

@@ -623,11 +623,35 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
                 None => c.get("/v1/switches")?,
             };
             match out.output() {
-                Output::Json if name.is_some() => print_json(&switches[0])?,
+                Output::Json if name.is_some() => {
+                    // A bonded uplink's state goes with the switch.
+                    let mut v = serde_json::to_value(&switches[0])?;
+                    if switches[0]
+                        .uplink
+                        .as_ref()
+                        .is_some_and(|u| u.kind == vepa_api::topology::PortKind::Bond)
+                    {
+                        let stats: Stats = c.get("/v1/stats")?;
+                        let bond = stats
+                            .ports
+                            .iter()
+                            .find(|p| p.switch == switches[0].name && p.bond.is_some())
+                            .and_then(|p| p.bond.clone());
+                        if let (Some(o), Some(b)) = (v.as_object_mut(), bond) {
+                            o.insert("uplink_bond".into(), serde_json::to_value(b)?);
+                        }
+                    }
+                    print_json(&v)?
+                }
                 Output::Json => print_json(&switches)?,
                 Output::Table => {
                     let stats: Stats = c.get("/v1/stats")?;
-                    say_raw!("{}", show::switches(&switches, &stats))
+                    let names: Vec<&str> = switches.iter().map(|s| s.name.as_str()).collect();
+                    say_raw!(
+                        "{}{}",
+                        show::switches(&switches, &stats),
+                        show::bonds(&names, &stats)
+                    )
                 }
             }
         }

@@ -135,6 +135,54 @@ fn mtu(p: &vepa_api::topology::PortSpec) -> String {
     p.mtu.map_or_else(|| "-".into(), |m| m.to_string())
 }
 
+/// The members of each bonded uplink in `stats` of switches `names`.
+pub fn bonds(names: &[&str], stats: &Stats) -> String {
+    let mut rows = Vec::new();
+    for p in stats
+        .ports
+        .iter()
+        .filter(|p| names.contains(&p.switch.as_str()))
+    {
+        let Some(b) = &p.bond else { continue };
+        for m in &b.members {
+            let (lacp, partner) = match &m.lacp {
+                None => ("-".to_string(), "-".to_string()),
+                Some(l) => (
+                    format!("{} {}", l.receive, l.mux),
+                    match (&l.partner_system, l.partner_key, l.partner_port) {
+                        (Some(s), Some(k), Some(n)) => format!("{s} key {k} port {n}"),
+                        _ => "-".into(),
+                    },
+                ),
+            };
+            rows.push(vec![
+                p.switch.clone(),
+                format!("{} ({}, lacp {})", p.port, b.mode, b.lacp),
+                m.member.clone(),
+                m.ifname.clone(),
+                if m.link_up { "up" } else { "down" }.into(),
+                match (m.carrying, m.active) {
+                    (true, true) => "yes (active)".into(),
+                    (true, false) => "yes".into(),
+                    (false, _) => "no".into(),
+                },
+                lacp,
+                partner,
+                m.failures.to_string(),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    table(
+        &[
+            "SWITCH", "BOND", "MEMBER", "IFNAME", "LINK", "CARRYING", "LACP", "PARTNER", "FAILURES",
+        ],
+        rows,
+    )
+}
+
 pub fn ports(views: &[PortView], stats: &Stats) -> String {
     if views.is_empty() {
         return "no ports\n".into();
