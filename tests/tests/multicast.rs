@@ -362,3 +362,64 @@ fn a_private_switch_delivers_no_group_traffic_between_its_vms() {
         .expect("stream");
     assert_eq!(from_router.1, [10, 10, 0], "{m:?}");
 }
+
+#[test]
+fn the_switch_s_own_querier_lets_snooping_filter_where_no_router_queries() {
+    require_root();
+    let id = uid();
+    let mut d = Daemon::start();
+    let sw = format!("mq{id}");
+    let ns: Vec<Netns> = ["a", "b", "c", "r"]
+        .iter()
+        .map(|t| Netns::new(&format!("mq{t}{id}")))
+        .collect();
+    let names = ["a", "b", "c", "r"].map(|t| format!("mq{t}{id}"));
+    d.links = names.to_vec();
+    let refs = [&ns[0], &ns[1], &ns[2], &ns[3]];
+    // No namespace queries here: the switch does.
+    let text = topology(&sw, "veb", &id, &names, &refs).replace(
+        "[switch.multicast]\n",
+        "[switch.multicast]\nquerier = true\nquery_interval_secs = 5\n",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("mq.toml");
+    std::fs::write(&file, text).expect("topology");
+    d.ok(&["apply", "-f", &file.to_string_lossy()]);
+    let started = std::time::Instant::now();
+    let cap = Capture::start(&ns[2].name, "eth0");
+    for vm in &ns[..2] {
+        vm.exec(&[
+            "ip",
+            "addr",
+            "add",
+            "239.1.1.1/32",
+            "dev",
+            "eth0",
+            "autojoin",
+        ]);
+    }
+    // The querier's first query asks for answers within 10 s; snooping
+    // filters from then on. It queries every 5 s: the capture hears one.
+    std::thread::sleep(Duration::from_secs(11).saturating_sub(started.elapsed()));
+    let queries = cap
+        .finish()
+        .iter()
+        .filter(|f| f.len() > 34 && f[12..14] == [0x08, 0x00] && f[23] == 2 && f[34] == 0x11)
+        .count();
+    let caps: Vec<Capture> = ns[..3]
+        .iter()
+        .map(|v| Capture::start(&v.name, "eth0"))
+        .collect();
+    let marker = format!("mq-{id}");
+    let frame = udp4(ROUTER_MAC, Ipv4Addr::new(10, 88, 0, 254), G4, &marker);
+    send_frames(&ns[3].name, "eth0", vec![frame; 10]);
+    std::thread::sleep(Duration::from_millis(300));
+    let got: Vec<usize> = caps
+        .into_iter()
+        .map(|c| count(&c.finish(), &marker))
+        .collect();
+    assert_eq!(got, vec![10, 10, 0], "only the members hear the group");
+    assert!(queries >= 1, "the third VM heard the switch's IGMP queries");
+    let mdb = d.json(&["mdb", "show", &sw]).to_string();
+    assert!(mdb.contains(&names[0]) && mdb.contains(&names[1]), "{mdb}");
+}

@@ -36,6 +36,7 @@ use vepa_dataplane::{PortCounters, PortId, Switch, SwitchConfig, SwitchCore};
 use vepa_host::devices::{self, Device, DeviceSpec, Owner, PortKey};
 use vepa_io::{CapturePoint, Forwarder, LiveCounters};
 
+mod querier;
 mod trace;
 mod views;
 pub use trace::frame_of as trace_frame_of;
@@ -136,6 +137,8 @@ pub struct Engine {
     /// agent made of them.
     pub(super) link: Option<(vepa_io::LinkSink, Arc<Mutex<crate::link::LinkTable>>)>,
     captures: HashMap<PortKey, Arc<CapturePoint>>,
+    /// When each switch's querier last queried each VLAN (ms of `epoch`).
+    pub(super) queried: HashMap<(String, u16), u64>,
     /// Counters of forwarders that have stopped.
     base: HashMap<PortKey, PortCounters>,
     running: Option<Running>,
@@ -215,6 +218,7 @@ impl Engine {
             store,
             workers,
             epoch: Instant::now(),
+            queried: HashMap::new(),
             flows_edited_ms: 0,
             flows_flushed_ms: 0,
             desired: stored.topology,

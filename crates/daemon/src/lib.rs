@@ -389,9 +389,10 @@ pub fn run(o: DaemonOptions) -> Result<()> {
     if let Some(table) = link_table {
         let e = Arc::clone(&engine);
         let with_ports = move |f: &mut dyn FnMut(&[link::AgentPort])| {
-            let e = link::lock(&e);
+            let mut e = link::lock(&e);
             f(&e.link_agent_ports());
             e.apply_link_facts();
+            e.run_queriers();
         };
         link::spawn(with_ports, link_inbox, table);
     }

@@ -447,3 +447,101 @@ mod tests {
         assert_eq!(a.enabled().count_ones(), 1, "{:?}", a.enabled());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use vepa_packet::lacp::{LacpState, PortInfo};
+    use vepa_packet::MacAddr;
+
+    fn info() -> impl Strategy<Value = PortInfo> {
+        (
+            any::<u16>(),
+            any::<[u8; 6]>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<u8>(),
+        )
+            .prop_map(|(prio, sys, key, port, state)| PortInfo {
+                system_priority: prio,
+                system: MacAddr(sys),
+                key,
+                port_priority: 0,
+                port,
+                state: LacpState(state),
+            })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Ev {
+        Link(usize, bool),
+        Pdu(usize, PortInfo, PortInfo),
+        Arp(usize),
+        Tick(u64),
+    }
+
+    fn ev() -> impl Strategy<Value = Ev> {
+        prop_oneof![
+            (0..5usize, any::<bool>()).prop_map(|(i, u)| Ev::Link(i, u)),
+            (0..5usize, info(), info()).prop_map(|(i, a, p)| Ev::Pdu(i, a, p)),
+            (0..5usize).prop_map(Ev::Arp),
+            (0..5_000u64).prop_map(Ev::Tick),
+        ]
+    }
+
+    proptest! {
+        /// Whatever a partner says (any state bits, systems, keys, on any
+        /// member, even one past the last), the bond never panics, carries
+        /// traffic only on members whose link is up, one member at most in
+        /// active-backup, and with LACP only on members in sync with a
+        /// partner that answers.
+        #[test]
+        fn any_partner_input_keeps_the_bond_sound(
+            events in proptest::collection::vec(ev(), 0..200),
+            lacp in any::<bool>(),
+            backup in any::<bool>(),
+        ) {
+            let mode = if backup { BondMode::ActiveBackup } else { BondMode::BalanceTcp };
+            let cfg = lacp.then_some(LacpConfig {
+                system: MacAddr([2, 0, 0, 0, 0, 1]),
+                system_priority: 1,
+                key: 1,
+                active: true,
+                fast: true,
+            });
+            let mut b = Bond::new(mode, cfg, None, 4);
+            let mut now = 0;
+            for e in events {
+                match e {
+                    Ev::Link(i, up) => b.link(i, up, now),
+                    Ev::Pdu(i, actor, partner) => b.receive(i, &Lacpdu { actor, partner, collector_max_delay: 0 }, now),
+                    Ev::Arp(i) => b.arp_seen(i, now),
+                    Ev::Tick(dt) => {
+                        now += dt;
+                        for (i, pdu) in b.tick(now) {
+                            prop_assert!(i < 4);
+                            prop_assert_eq!(pdu.actor.port, i as u16 + 1);
+                        }
+                    }
+                }
+                let mask = b.enabled();
+                prop_assert_eq!(mask >> 4, 0);
+                if backup {
+                    prop_assert!(mask.count_ones() <= 1);
+                }
+                for i in 0..4 {
+                    if mask & (1 << i) == 0 {
+                        continue;
+                    }
+                    let m = b.member(i).expect("member");
+                    prop_assert!(m.link_up);
+                    if let Some(l) = m.lacp {
+                        prop_assert_eq!(l.receive, Receive::Current);
+                        prop_assert_eq!(l.mux, Mux::CollectingDistributing);
+                    }
+                }
+            }
+        }
+    }
+}

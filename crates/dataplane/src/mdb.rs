@@ -51,6 +51,9 @@ pub struct SnoopConfig {
     /// default, so a tenant cannot make its port a router port (which
     /// hears every group and every report of the VLAN).
     pub routers_from_any_port: bool,
+    /// The switch queries while no other querier is heard; its queries
+    /// come from this MAC (one reflected back is not another querier).
+    pub querier: Option<vepa_packet::MacAddr>,
 }
 
 /// One (VLAN, group)'s members: a port and when its membership lapses.
@@ -65,6 +68,8 @@ struct Tables {
     /// first query's response time, once the hosts had time to report
     /// (before, memberships are not all known; the Linux bridge waits so).
     heard_from: FxHashMap<u16, u64>,
+    /// Per VLAN, until when the switch's own last query counts.
+    own: FxHashMap<u16, u64>,
     per_port: FxHashMap<PortId, usize>,
     total: usize,
 }
@@ -184,10 +189,7 @@ impl Mdb {
     pub fn query_from(&self, vid: u16, port: PortId, now: u64, max_resp_ms: u64) {
         let until = now + ROUTER_MS;
         let mut t = self.write();
-        let alive = t
-            .routers
-            .get(&vid)
-            .is_some_and(|r| r.iter().any(|(_, u)| *u > now));
+        let alive = Self::other_querier(&t, vid, now) || t.own.get(&vid).is_some_and(|u| *u > now);
         if !alive {
             t.heard_from.insert(vid, now + max_resp_ms);
         }
@@ -232,9 +234,11 @@ impl Mdb {
         let Tables {
             routers,
             heard_from,
+            own,
             ..
         } = &mut *t;
-        heard_from.retain(|vid, _| routers.contains_key(vid));
+        own.retain(|_, until| *until > now);
+        heard_from.retain(|vid, _| routers.contains_key(vid) || own.contains_key(vid));
         if gone > 0 {
             self.generation.fetch_add(1, Ordering::Relaxed);
         }
@@ -248,10 +252,31 @@ impl Mdb {
     }
 
     fn heard(t: &Tables, vid: u16, now: u64) -> bool {
+        (Self::other_querier(t, vid, now) || t.own.get(&vid).is_some_and(|u| *u > now))
+            && t.heard_from.get(&vid).is_some_and(|at| now >= *at)
+    }
+
+    fn other_querier(t: &Tables, vid: u16, now: u64) -> bool {
         t.routers
             .get(&vid)
             .is_some_and(|r| r.iter().any(|(_, until)| *until > now))
-            && t.heard_from.get(&vid).is_some_and(|at| now >= *at)
+    }
+
+    /// Whether a querier other than the switch itself is heard in `vid`
+    /// (the switch's own querier then keeps quiet).
+    pub fn other_querier_present(&self, vid: u16, now: u64) -> bool {
+        Self::other_querier(&self.read(), vid, now)
+    }
+
+    /// The switch sent its own general query in `vid`, asking for answers
+    /// within `max_resp_ms`: a querier is heard as from a port's query.
+    pub fn own_query(&self, vid: u16, now: u64, max_resp_ms: u64) {
+        let mut t = self.write();
+        let alive = Self::other_querier(&t, vid, now) || t.own.get(&vid).is_some_and(|u| *u > now);
+        if !alive {
+            t.heard_from.insert(vid, now + max_resp_ms);
+        }
+        t.own.insert(vid, now + ROUTER_MS);
     }
 
     /// Narrows `ports` (what the modes would send a frame for `group` in
@@ -304,6 +329,7 @@ impl Mdb {
                 groups: t.groups.clone(),
                 routers: t.routers.clone(),
                 heard_from: t.heard_from.clone(),
+                own: t.own.clone(),
                 per_port: t.per_port.clone(),
                 total: t.total,
             }),
@@ -332,6 +358,7 @@ impl Mdb {
         }
         t.heard_from
             .extend(o.heard_from.iter().map(|(v, at)| (*v, *at)));
+        t.own.extend(o.own.iter().map(|(v, u)| (*v, *u)));
         for (vid, r) in &o.routers {
             for (p, until) in r {
                 if let Some(q) = map(*p) {
@@ -394,6 +421,28 @@ mod tests {
             router_ports: vec![PortId(0)],
             ..SnoopConfig::default()
         }
+    }
+
+    #[test]
+    fn the_switch_s_own_querier_counts_until_another_is_heard() {
+        let m = Mdb::new();
+        let c = SnoopConfig {
+            enabled: true,
+            ..SnoopConfig::default()
+        };
+        let g: IpAddr = "239.1.1.1".parse().unwrap();
+        m.join(1, g, PortId(2), 0);
+        m.own_query(1, 0, 1000);
+        let mut ports = vec![PortId(1), PortId(2), PortId(3)];
+        assert_eq!(m.narrow(&c, 1, g, 500, &mut ports), Delivery::Unsnooped);
+        assert_eq!(m.narrow(&c, 1, g, 1000, &mut ports), Delivery::Snooped);
+        assert_eq!(ports, vec![PortId(2)]);
+        assert!(!m.other_querier_present(1, 1000));
+        m.query_from(1, PortId(1), 2000, 1000);
+        assert!(m.other_querier_present(1, 2000));
+        // Its own query lapses; another VLAN never heard one.
+        m.expire(ROUTER_MS + 1);
+        assert!(!m.querier_present(2, 10));
     }
 
     #[test]

@@ -1304,7 +1304,9 @@ impl SwitchCore {
             None => Ok(Some(Snooped::Data(group))),
             Some(Err(_)) => Err(DropReason::BadGroupMessage),
             Some(Ok(GroupMessage::Query { max_resp_ms, .. })) => {
-                if snoop.routers_from_any_port || snoop.router_ports.contains(&in_port) {
+                // The switch's own query, reflected back, is not another querier.
+                let own = snoop.querier.is_some_and(|m| frame.src() == m);
+                if !own && (snoop.routers_from_any_port || snoop.router_ports.contains(&in_port)) {
                     mdb.query_from(vid, in_port, now, max_resp_ms as u64);
                 }
                 Ok(None)

@@ -931,11 +931,28 @@ fn snoop_config(
             routers.push(id);
         }
     }
+    if let Some(secs) = m.query_interval_secs {
+        if !m.querier {
+            return Err(invalid(
+                &at,
+                "multicast.query_interval_secs",
+                "used only with querier = true",
+            ));
+        }
+        if !(2..=3600).contains(&secs) {
+            return Err(invalid(
+                &at,
+                "multicast.query_interval_secs",
+                format!("expected 2 to 3600 seconds, got {secs}"),
+            ));
+        }
+    }
     Ok(vepa_dataplane::mdb::SnoopConfig {
         enabled: true,
         flood_unregistered: m.flood_unregistered,
         router_ports: routers,
         without_querier: false,
         routers_from_any_port: m.routers_from_any_port,
+        querier: m.querier.then(|| super::spec::querier_mac(&s.name)),
     })
 }

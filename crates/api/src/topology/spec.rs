@@ -112,6 +112,14 @@ pub struct MulticastSpec {
     /// every group of its VLAN).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub routers_from_any_port: bool,
+    /// Send IGMP and MLD general queries in each VLAN of the switch while
+    /// no other querier is heard there (a network without a multicast
+    /// router), so memberships are refreshed and snooping can filter.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub querier: bool,
+    /// Seconds between the querier's queries (default 125, RFC 3376's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_interval_secs: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -821,3 +829,14 @@ pub const VHOST_USER_DIR: &str = "/run/vepa/vhost-user";
 /// The longest socket path a unix socket address holds (sun_path, less
 /// its terminating zero).
 pub const MAX_SOCKET_PATH: usize = 107;
+
+/// The source MAC of a switch's own IGMP/MLD queries: locally
+/// administered, stable, from the switch's name.
+pub fn querier_mac(switch: &str) -> vepa_packet::MacAddr {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in "querier/".bytes().chain(switch.bytes()) {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    vepa_packet::MacAddr::local_from_seed(h)
+}

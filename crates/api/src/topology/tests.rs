@@ -713,7 +713,14 @@ fn multicast_snooping_reads_its_router_ports_and_names_its_mistakes() {
             "router_ports = [\"nope\"]",
             "multicast.router_ports[1]: switch 'relay' has no port 'nope'",
         ),
-        ("querier = true", "unknown field `querier`"),
+        (
+            "querier = true\nquery_interval_secs = 1",
+            "multicast.query_interval_secs: expected 2 to 3600 seconds",
+        ),
+        (
+            "query_interval_secs = 30",
+            "multicast.query_interval_secs: used only with querier = true",
+        ),
     ] {
         let e = err(&format!("{GOOD}[switch.multicast]\n{body}\n"));
         assert!(e.contains(want), "{e:?} should contain {want:?}");
