@@ -509,3 +509,139 @@ fn active_backup_fails_over_and_the_linux_bridge_relearns_at_once() {
     drop(srv);
     let _ = sh(&["true"]);
 }
+
+/// A MAC whose balance-slb hash puts its frames on member `want` of two.
+fn mac_on_member(prefix: u8, want: usize) -> String {
+    use vepa_dataplane::bond::{pick, BondMode};
+    (1..=255u8)
+        .map(|n| [0x02, 0x77, prefix, 0, 0, n])
+        .find(|m| {
+            let mut f = vec![0xffu8; 6];
+            f.extend_from_slice(m);
+            f.extend_from_slice(&[0x08, 0x06]);
+            pick(0b11, vepa_io::bond::flow_hash(BondMode::BalanceSlb, &f)) == Some(want)
+        })
+        .map(|m| {
+            m.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+        .expect("a MAC on that member")
+}
+
+fn rx_packets(ifname: &str) -> u64 {
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/statistics/rx_packets"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn reflections_come_back_on_either_member_of_a_balance_slb_bond() {
+    require_root();
+    let id = uid();
+    let partner = Netns::new(&format!("bR{id}"));
+    let vm1 = Netns::new(&format!("bX{id}"));
+    let vm2 = Netns::new(&format!("bY{id}"));
+    // The adjacent bridge reflects (hairpin) on both links.
+    partner.exec(&["ip", "link", "add", "br0", "type", "bridge"]);
+    partner.exec(&["ip", "link", "set", "br0", "up"]);
+    let mut d = Daemon::start();
+    let sw = format!("br{id}");
+    // vm1's frames leave by member 0, vm2's by member 1: each reply and
+    // each echo comes back on the other member than it left by.
+    let (mac1, mac2) = (mac_on_member(1, 0), mac_on_member(2, 1));
+    let mut text = format!(
+        "[[switch]]\nname = \"{sw}\"\nmode = \"vepa\"\n[switch.uplink]\nname = \"up\"\ntype = \"bond\"\n\
+         [switch.uplink.bond]\nmode = \"balance-slb\"\n"
+    );
+    for m in ["m0", "m1"] {
+        text += &format!(
+            "[[switch.uplink.bond.member]]\nname = \"{m}\"\ntype = \"veth\"\nifname = \"b{m}{id}\"\n\
+             netns = \"{}\"\npeer_name = \"{m}\"\n",
+            partner.name
+        );
+    }
+    for (i, (vm, mac)) in [(&vm1, &mac1), (&vm2, &mac2)].into_iter().enumerate() {
+        text += &format!(
+            "[[switch.port]]\nname = \"b{}{id}\"\ntype = \"veth\"\nnetns = \"{}\"\nmac = \"{mac}\"\naddress = [\"10.77.0.{}/24\"]\n",
+            ["x", "y"][i],
+            vm.name,
+            i + 1
+        );
+    }
+    let (m0, m1) = (format!("bm0{id}"), format!("bm1{id}"));
+    apply(
+        &mut d,
+        &text,
+        vec![m0.clone(), m1.clone(), format!("bx{id}"), format!("by{id}")],
+    );
+    for m in ["m0", "m1"] {
+        partner.exec(&["ip", "link", "set", m, "master", "br0", "up"]);
+        partner.exec(&["bridge", "link", "set", "dev", m, "hairpin", "on"]);
+    }
+    wait_until("both members carrying", Duration::from_secs(5), || {
+        carrying(&bond(&d, &sw)) == vec![m0.clone(), m1.clone()]
+    });
+    let before = (rx_packets(&m0), rx_packets(&m1));
+    assert!(
+        vepa_itest::wait_reachable(&vm1.name, "10.77.0.2"),
+        "vm1 reaches vm2 through the bridge's reflection"
+    );
+    let p = ping_100pps(&vm1.name, "10.77.0.2", 50);
+    let (sent, got) = ping_result(p);
+    assert_eq!(sent, got, "every echo and reply comes back");
+    let after = (rx_packets(&m0), rx_packets(&m1));
+    // Replies to vm1 come back on member 0, echoes to vm2 on member 1.
+    assert!(after.0 - before.0 >= 50, "{before:?} -> {after:?}");
+    assert!(after.1 - before.1 >= 50, "{before:?} -> {after:?}");
+    // vm1's MAC stays on its own port: a reflection is not a move.
+    let fdb = d.json(&["fdb", "show", &sw]).to_string();
+    assert!(fdb.contains(&format!("\"port\":\"bx{id}\"")), "{fdb}");
+}
+
+#[test]
+fn arp_monitoring_fails_over_from_a_link_whose_carrier_stays_up() {
+    require_root();
+    let id = uid();
+    let partner = Netns::new(&format!("bA{id}"));
+    let vm = Netns::new(&format!("bZ{id}"));
+    partner.exec(&["ip", "link", "add", "br0", "type", "bridge"]);
+    partner.exec(&["ip", "link", "set", "br0", "up"]);
+    let srv = server(&partner, &id);
+    partner.exec(&["ip", "link", "set", "s0", "master", "br0"]);
+    let mut d = Daemon::start();
+    let sw = format!("bq{id}");
+    apply(
+        &mut d,
+        &topology(
+            &sw,
+            &id,
+            &vm,
+            &partner,
+            "mode = \"active-backup\"\narp_targets = [\"10.77.0.100\"]\narp_interval_ms = 100",
+        ),
+        vec![format!("bm0{id}"), format!("bm1{id}"), format!("bv{id}")],
+    );
+    for m in ["m0", "m1"] {
+        partner.exec(&["ip", "link", "set", m, "master", "br0", "up"]);
+    }
+    let (m0, m1) = (format!("bm0{id}"), format!("bm1{id}"));
+    wait_until("the server answers on m0", Duration::from_secs(5), || {
+        carrying(&bond(&d, &sw)) == vec![m0.clone()]
+    });
+    assert!(vepa_itest::wait_reachable(&vm.name, "10.77.0.100"));
+    // m0's path dies with its carrier up: the bridge stops forwarding on it.
+    partner.exec(&["bridge", "link", "set", "dev", "m0", "state", "0"]);
+    wait_until("ARP monitoring moves to m1", Duration::from_secs(2), || {
+        carrying(&bond(&d, &sw)) == vec![m1.clone()]
+    });
+    let b = bond(&d, &sw);
+    assert_eq!(
+        b["members"][0]["link_up"], true,
+        "the carrier stayed up: {b}"
+    );
+    assert!(vepa_itest::ping(&vm.name, "10.77.0.100"));
+    drop(srv);
+}

@@ -783,8 +783,11 @@ impl Engine {
     ) {
         let topo = &self.desired;
         let mut switches = Vec::new();
-        for cfg in configs {
+        for mut cfg in configs {
             let name = cfg.name.clone();
+            if cfg.snoop.querier.is_some() {
+                cfg.snoop.querier = Some(self.querier_mac(&name));
+            }
             match Switch::new(cfg) {
                 Ok(sw) => {
                     if let Some(old) = old_cores.get(&name) {

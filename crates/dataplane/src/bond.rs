@@ -87,6 +87,8 @@ pub struct Bond {
     /// The partner (system priority, system, key) the aggregator formed with.
     aggregator: Option<(u16, vepa_packet::MacAddr, u16)>,
     failover: bool,
+    /// The carrying mask the last selection published.
+    last_mask: u64,
 }
 
 impl Bond {
@@ -114,6 +116,7 @@ impl Bond {
             active: None,
             aggregator: None,
             failover: false,
+            last_mask: 0,
         }
     }
 
@@ -242,13 +245,40 @@ impl Bond {
         let next = keep.or_else(|| flags.iter().position(|e| *e));
         if next != self.active {
             // A new active member: the network must learn where the
-            // local MACs are now (active-backup; a balance bond's
-            // partner sees one aggregated link and needs no telling).
+            // local MACs are now (active-backup).
             if next.is_some() && self.mode == BondMode::ActiveBackup {
                 self.failover = true;
             }
             self.active = next;
         }
+        // Static balance-slb: the switch beyond sees separate links, and
+        // a changed set of members moves MACs between them; an LACP
+        // partner sees one aggregated link and needs no telling.
+        let mask = self.enabled();
+        if mask != self.last_mask
+            && mask != 0
+            && self.mode == BondMode::BalanceSlb
+            && self.lacp.is_none()
+        {
+            self.failover = true;
+        }
+        self.last_mask = mask;
+    }
+
+    /// The members frames are taken from: those that carry traffic, and
+    /// with LACP in active-backup every member collecting (the partner
+    /// spreads its frames over the whole aggregation; the bond sends on
+    /// the active member only).
+    pub fn collecting(&self) -> u64 {
+        if self.mode == BondMode::ActiveBackup && self.lacp.is_some() {
+            return self
+                .members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.eligible)
+                .fold(0, |acc, (i, _)| acc | 1 << i);
+        }
+        self.enabled()
     }
 
     /// The members that carry traffic now, as a mask (bit i: member i).
@@ -271,8 +301,9 @@ impl Bond {
         self.active
     }
 
-    /// Whether a new member became active since the last call: the
-    /// caller announces the local MACs on it.
+    /// Whether the local MACs must be announced again (a new active
+    /// member, or a static balance-slb bond's members changed) since the
+    /// last call.
     pub fn take_failover(&mut self) -> bool {
         std::mem::take(&mut self.failover)
     }

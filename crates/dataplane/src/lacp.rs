@@ -74,6 +74,9 @@ pub struct LacpPort {
     /// The bond chose this member's partner as its aggregator's (members
     /// whose partner is another system or key stay out).
     selectable: bool,
+    /// The partner's last LACPDU described us as we are (802.1AX's
+    /// "matched"): its sync bit counts only then.
+    matched: bool,
 }
 
 impl LacpPort {
@@ -97,6 +100,7 @@ impl LacpPort {
             tx_window_ms: 0,
             tx_in_window: 0,
             selectable: true,
+            matched: false,
         }
     }
 
@@ -170,6 +174,7 @@ impl LacpPort {
 
     fn default_partner(&mut self) {
         self.partner = None;
+        self.matched = false;
         self.receive = Receive::Defaulted;
         self.actor = self
             .actor
@@ -216,6 +221,21 @@ impl LacpPort {
         // What the partner believes of us is stale: tell it again.
         let mine = self.actor_info();
         let theirs = pdu.partner;
+        self.matched = (
+            theirs.system_priority,
+            theirs.system,
+            theirs.key,
+            theirs.port_priority,
+            theirs.port,
+            theirs.state.has(LacpState::AGGREGATION),
+        ) == (
+            mine.system_priority,
+            mine.system,
+            mine.key,
+            mine.port_priority,
+            mine.port,
+            mine.state.has(LacpState::AGGREGATION),
+        );
         if (theirs.system, theirs.key, theirs.port, theirs.state)
             != (mine.system, mine.key, mine.port, mine.state)
         {
@@ -294,9 +314,10 @@ impl LacpPort {
 
     fn run_mux(&mut self, now_ms: u64) {
         let selected = self.selected();
-        let partner_sync = self
-            .partner
-            .is_some_and(|p| p.state.has(LacpState::SYNCHRONIZATION));
+        let partner_sync = self.matched
+            && self
+                .partner
+                .is_some_and(|p| p.state.has(LacpState::SYNCHRONIZATION));
         let next = match self.mux {
             Mux::Detached if selected => Mux::Waiting {
                 until_ms: now_ms + AGGREGATE_WAIT_MS,

@@ -1304,9 +1304,18 @@ impl SwitchCore {
             None => Ok(Some(Snooped::Data(group))),
             Some(Err(_)) => Err(DropReason::BadGroupMessage),
             Some(Ok(GroupMessage::Query { max_resp_ms, .. })) => {
-                // The switch's own query, reflected back, is not another querier.
-                let own = snoop.querier.is_some_and(|m| frame.src() == m);
-                if !own && (snoop.routers_from_any_port || snoop.router_ports.contains(&in_port)) {
+                let src = frame.src();
+                // The switch's own query reflected back: not another
+                // querier, and the VMs had it already.
+                if snoop.querier.is_some_and(|m| src == m) {
+                    return Ok(Some(Snooped::Report));
+                }
+                // A query from a MAC learned on another port (a tenant's,
+                // reflected by the adjacent bridge) is no router's.
+                let elsewhere = self.fdb.lookup(src, vid, now).is_some_and(|p| p != in_port);
+                if !elsewhere
+                    && (snoop.routers_from_any_port || snoop.router_ports.contains(&in_port))
+                {
                     mdb.query_from(vid, in_port, now, max_resp_ms as u64);
                 }
                 Ok(None)

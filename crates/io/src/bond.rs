@@ -23,14 +23,14 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use vepa_dataplane::bond::{pick, Bond, BondMode, MemberView};
 use vepa_dataplane::lacp::LacpConfig;
-use vepa_packet::lacp::{Lacpdu, SLOW_PROTOCOLS, SUBTYPE_LACP};
+use vepa_packet::lacp::{Lacpdu, SLOW_PROTOCOLS, SLOW_PROTOCOLS_DST, SUBTYPE_LACP};
 use vepa_packet::{MacAddr, VirtioNetHdr};
 
 /// How often the bond's thread runs its machines.
 const TICK: Duration = Duration::from_millis(50);
-/// LACPDUs waiting for the bond's thread at most (a member flooding
-/// Slow Protocols frames loses its own, nothing else).
-const CONTROL_QUEUE: usize = 64;
+/// LACPDUs waiting for the bond's thread at most, per member (a partner
+/// flooding LACPDUs on one member loses its own, nothing else).
+const CONTROL_QUEUE: usize = 8;
 
 /// The local MACs to announce after a failover, each with the VLAN tag
 /// it leaves the uplink with (`None`: untagged).
@@ -44,7 +44,7 @@ pub struct BondSetup {
     pub arp_targets: Vec<Ipv4Addr>,
     pub arp_interval: Duration,
     pub arp_source: Ipv4Addr,
-    /// The source MAC of what the bond itself sends (LACPDUs, ARP probes).
+    /// The bond's LACP system ID (a member interface's MAC).
     pub mac: MacAddr,
     /// Each member's name, interface and port.
     pub members: Vec<(String, String, Arc<dyn Port>)>,
@@ -76,8 +76,14 @@ struct Shared {
     /// The member flooded frames are taken from in a balance bond without
     /// LACP (the switch beyond sends each to one of the links, or to all).
     active: AtomicUsize,
+    /// Bit i: frames from member i go on into the switch.
+    collecting: AtomicU64,
     next_rx: AtomicUsize,
-    control: Mutex<VecDeque<(usize, Vec<u8>)>>,
+    /// Each member's own MAC: the source of what the bond sends on it
+    /// (LACPDUs, ARP probes), so answers come back on that member.
+    member_macs: Vec<MacAddr>,
+    /// LACPDUs waiting for the bond's thread, per member.
+    control: Mutex<Vec<VecDeque<Vec<u8>>>>,
     arp_targets: Vec<Ipv4Addr>,
     arp_seen: Vec<AtomicBool>,
     drops: Drops,
@@ -115,6 +121,13 @@ impl BondPort {
     /// Opens the bond over its members and starts its thread, which ends
     /// when the port is dropped.
     pub fn open(setup: BondSetup) -> io::Result<BondPort> {
+        let max = vepa_dataplane::bond::MAX_MEMBERS;
+        if setup.members.is_empty() || setup.members.len() > max {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a bond has 1 to {max} members"),
+            ));
+        }
         // SAFETY: epoll_create1 takes no pointers; a valid descriptor it
         // returns is owned by nobody else.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -149,8 +162,21 @@ impl BondPort {
             epoll,
             enabled: AtomicU64::new(0),
             active: AtomicUsize::new(usize::MAX),
+            collecting: AtomicU64::new(0),
             next_rx: AtomicUsize::new(0),
-            control: Mutex::new(VecDeque::new()),
+            member_macs: setup
+                .members
+                .iter()
+                .enumerate()
+                .map(|(i, (_, ifname, _))| {
+                    interface_mac(ifname).unwrap_or_else(|| {
+                        let mut m = setup.mac;
+                        m.0[5] ^= i as u8 + 1;
+                        m
+                    })
+                })
+                .collect(),
+            control: Mutex::new(vec![VecDeque::new(); n]),
             arp_seen: (0..n).map(|_| AtomicBool::new(false)).collect(),
             arp_targets: setup.arp_targets.clone(),
             drops: Drops::default(),
@@ -233,17 +259,23 @@ fn run(weak: Weak<Shared>, (targets, interval, source): (Vec<Ipv4Addr>, Duration
                 m.arp_seen(i, now);
             }
         }
-        let frames: Vec<(usize, Vec<u8>)> = lock(&sh.control).drain(..).collect();
+        let frames: Vec<(usize, Vec<u8>)> = lock(&sh.control)
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(i, q)| q.drain(..).map(move |f| (i, f)))
+            .collect();
         for (i, f) in frames {
             match f.get(14..).map(Lacpdu::parse) {
-                Some(Ok(pdu)) => m.receive(i, &pdu, now),
+                // Our own LACPDU come back (a partner that reflects) is
+                // no partner.
+                Some(Ok(pdu)) if pdu.actor.system != sh.mac => m.receive(i, &pdu, now),
                 _ => {
                     sh.drops.bad_lacpdu.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
         for (i, pdu) in m.tick(now) {
-            let frame = pdu.frame(sh.mac);
+            let frame = pdu.frame(sh.member_macs[i]);
             let _ = sh.members[i].2.send(&VirtioNetHdr::default(), &frame);
         }
         let before = sh.enabled.load(Ordering::Relaxed);
@@ -256,6 +288,7 @@ fn run(weak: Weak<Shared>, (targets, interval, source): (Vec<Ipv4Addr>, Duration
             tracing::info!(bond = %sh.name, mode = sh.mode.name(), carrying = ?names, "bond members carrying traffic");
         }
         sh.enabled.store(enabled, Ordering::Relaxed);
+        sh.collecting.store(m.collecting(), Ordering::Relaxed);
         sh.active
             .store(m.active().unwrap_or(usize::MAX), Ordering::Relaxed);
         let failover = m.take_failover().then(|| m.active()).flatten();
@@ -263,16 +296,17 @@ fn run(weak: Weak<Shared>, (targets, interval, source): (Vec<Ipv4Addr>, Duration
         if let Some(a) = failover {
             // The first member to come up is no failover, but the network
             // learns where the MACs are all the same.
-            if was_active.is_some() {
+            if was_active.is_some() && sh.mode == BondMode::ActiveBackup {
                 sh.failovers.fetch_add(1, Ordering::Relaxed);
             }
             announce(&sh, a);
         }
         if !targets.is_empty() && Instant::now() >= next_arp {
             next_arp = Instant::now() + interval;
-            for (_, _, port) in &sh.members {
+            for (i, (_, _, port)) in sh.members.iter().enumerate() {
                 for t in &targets {
-                    let _ = port.send(&VirtioNetHdr::default(), &arp_request(sh.mac, source, *t));
+                    let src = sh.member_macs[i];
+                    let _ = port.send(&VirtioNetHdr::default(), &arp_request(src, source, *t));
                 }
             }
         }
@@ -288,18 +322,33 @@ fn announce(sh: &Shared, a: usize) {
         Some(f) => f(),
         None => Vec::new(),
     };
-    let port = &sh.members[a].2;
+    let mask = sh.enabled.load(Ordering::Relaxed);
     let mut sent = 0;
     for (mac, vlan) in &macs {
-        if port
-            .send(&VirtioNetHdr::default(), &rarp(*mac, *vlan))
-            .is_ok()
-        {
+        let frame = rarp(*mac, *vlan);
+        // Each MAC on the member its own frames leave by.
+        let on = match sh.mode {
+            BondMode::ActiveBackup => Some(a),
+            _ => pick(mask, flow_hash(sh.mode, &frame)),
+        };
+        let Some(port) = on.and_then(|i| sh.members.get(i)) else {
+            continue;
+        };
+        if port.2.send(&VirtioNetHdr::default(), &frame).is_ok() {
             sent += 1;
         }
     }
     sh.announced.fetch_add(sent, Ordering::Relaxed);
     tracing::info!(bond = %sh.name, member = %sh.members[a].1, macs = macs.len(), "bond failover: announced the local MACs on the new active member");
+}
+
+/// An interface's MAC (in vepa's namespace), from sysfs.
+pub fn interface_mac(ifname: &str) -> Option<MacAddr> {
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/address"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// A reverse ARP request from `mac`, tagged with `vlan` if given.
@@ -406,25 +455,43 @@ impl Shared {
             return false;
         };
         if t == SLOW_PROTOCOLS {
-            if f.get(at) == Some(&SUBTYPE_LACP) && self.lacp {
+            // A LACPDU is untagged and addressed to the Slow Protocols
+            // group, which no bridge forwards: nothing beyond the partner
+            // (a tenant's frame reflected, a host elsewhere) can make one.
+            let lacpdu = at == 14
+                && f.get(..6) == Some(&SLOW_PROTOCOLS_DST.0[..])
+                && f.get(at) == Some(&SUBTYPE_LACP);
+            if lacpdu && self.lacp {
                 let mut q = lock(&self.control);
-                if q.len() < CONTROL_QUEUE {
-                    q.push_back((i, f.to_vec()));
-                } else {
-                    self.drops.control_overflow.fetch_add(1, Ordering::Relaxed);
+                match q.get_mut(i) {
+                    Some(q) if q.len() < CONTROL_QUEUE => q.push_back(f.to_vec()),
+                    _ => {
+                        self.drops.control_overflow.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             } else {
                 self.drops.bad_lacpdu.fetch_add(1, Ordering::Relaxed);
             }
             return false;
         }
-        if t == 0x0806 && !self.arp_targets.is_empty() {
-            if let Some(spa) = f.get(at + 14..at + 18) {
+        // Addressed to the member itself: an answer to the bond's own ARP
+        // probes, never the switch's.
+        if let Some(own) = self
+            .member_macs
+            .get(i)
+            .filter(|m| f.get(..6) == Some(&m.0[..]))
+        {
+            let reply = t == 0x0806
+                && at == 14
+                && f.get(at + 6..at + 8) == Some(&[0, 2][..])
+                && f.get(at + 18..at + 24) == Some(&own.0[..]);
+            if let Some(spa) = f.get(at + 14..at + 18).filter(|_| reply) {
                 let spa = Ipv4Addr::new(spa[0], spa[1], spa[2], spa[3]);
                 if self.arp_targets.contains(&spa) {
                     self.arp_seen[i].store(true, Ordering::Relaxed);
                 }
             }
+            return false;
         }
         if enabled & (1 << i) == 0 {
             self.drops.inactive_member.fetch_add(1, Ordering::Relaxed);
@@ -520,7 +587,7 @@ impl Port for BondPort {
         let sh = &self.shared;
         let n = sh.members.len();
         let start = sh.next_rx.fetch_add(1, Ordering::Relaxed);
-        let enabled = sh.enabled.load(Ordering::Relaxed);
+        let enabled = sh.collecting.load(Ordering::Relaxed);
         let active = sh.active.load(Ordering::Relaxed);
         for k in 0..n {
             let i = (start + k) % n;

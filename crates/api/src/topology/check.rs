@@ -939,11 +939,13 @@ fn snoop_config(
                 "used only with querier = true",
             ));
         }
-        if !(2..=3600).contains(&secs) {
+        // Memberships last 260 s (two default intervals and the response
+        // time): a longer interval would let them lapse between queries.
+        if !(2..=125).contains(&secs) {
             return Err(invalid(
                 &at,
                 "multicast.query_interval_secs",
-                format!("expected 2 to 3600 seconds, got {secs}"),
+                format!("expected 2 to 125 seconds, got {secs}"),
             ));
         }
     }

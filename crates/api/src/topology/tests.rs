@@ -715,7 +715,7 @@ fn multicast_snooping_reads_its_router_ports_and_names_its_mistakes() {
         ),
         (
             "querier = true\nquery_interval_secs = 1",
-            "multicast.query_interval_secs: expected 2 to 3600 seconds",
+            "multicast.query_interval_secs: expected 2 to 125 seconds",
         ),
         (
             "query_interval_secs = 30",

@@ -100,8 +100,7 @@ fn bond_port(p: &PortSpec, members: Vec<(String, String, Arc<dyn Port>)>) -> Res
             arp_source: None,
             members: Vec::new(),
         });
-    // The bond's system ID: stable across restarts and distinct per host
-    // bond (its members' interfaces are the host's alone).
+    // The bond's system ID, stable across restarts.
     let mut h: u32 = 0x811c_9dc5;
     for (_, ifname, _) in &members {
         for byte in ifname.bytes().chain([0]) {
@@ -109,7 +108,12 @@ fn bond_port(p: &PortSpec, members: Vec<(String, String, Arc<dyn Port>)>) -> Res
             h = h.wrapping_mul(0x0100_0193);
         }
     }
-    let mac = MacAddr::local_from_seed(h);
+    // The first member's own MAC when it has one: unique to this host
+    // (a NIC's, or the random one of a veth vepa made).
+    let mac = members
+        .first()
+        .and_then(|(_, ifname, _)| vepa_io::bond::interface_mac(ifname))
+        .unwrap_or_else(|| MacAddr::local_from_seed(h));
     let lacp = (b.lacp != LacpMode::Off).then_some(LacpConfig {
         system: mac,
         system_priority: SYSTEM_PRIORITY,
