@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vepa_itest::daemon::Daemon;
-use vepa_itest::{iperf3, require_root, send_frames, sh, uid, Netns};
+use vepa_itest::{iperf3, require_root, send_frames, uid, Netns};
 
 /// Most pings of 100 a second a member's failure may cost (≤ 1 s).
 const MAX_LOST: u64 = 100;
@@ -431,30 +431,56 @@ fn lacp_bond_forms_with_open_vswitch_carries_tcp_and_survives_a_member() {
     drop(ovs);
 }
 
-#[test]
-fn active_backup_fails_over_and_the_linux_bridge_relearns_at_once() {
-    require_root();
+/// A Linux bridge `br0` in `partner` with the server on it, and a vepa
+/// switch with one VM whose bond (`bond` options) has its two members on
+/// the bridge. Dropped in field order: the daemon first.
+struct BridgeRig {
+    d: Daemon,
+    sw: String,
+    m0: String,
+    m1: String,
+    _srv: Netns,
+    vm: Netns,
+    partner: Netns,
+}
+
+fn bridge_rig(tag: &str, bond: &str) -> BridgeRig {
     let id = uid();
-    let partner = Netns::new(&format!("bB{id}"));
-    let vm = Netns::new(&format!("bW{id}"));
+    let partner = Netns::new(&format!("b{tag}{id}"));
+    let vm = Netns::new(&format!("b{tag}v{id}"));
     partner.exec(&["ip", "link", "add", "br0", "type", "bridge"]);
     partner.exec(&["ip", "link", "set", "br0", "up"]);
     let srv = server(&partner, &id);
     partner.exec(&["ip", "link", "set", "s0", "master", "br0"]);
     let mut d = Daemon::start();
-    let sw = format!("ba{id}");
+    let sw = format!("b{tag}s{id}");
     apply(
         &mut d,
-        &topology(&sw, &id, &vm, &partner, "mode = \"active-backup\""),
+        &topology(&sw, &id, &vm, &partner, bond),
         vec![format!("bm0{id}"), format!("bm1{id}"), format!("bv{id}")],
     );
     for m in ["m0", "m1"] {
         partner.exec(&["ip", "link", "set", m, "master", "br0", "up"]);
     }
+    BridgeRig {
+        d,
+        sw,
+        m0: format!("bm0{id}"),
+        m1: format!("bm1{id}"),
+        _srv: srv,
+        vm,
+        partner,
+    }
+}
+
+#[test]
+fn active_backup_fails_over_and_the_linux_bridge_relearns_at_once() {
+    require_root();
+    let r = bridge_rig("B", "mode = \"active-backup\"");
+    let (partner, vm, d, sw, m0, m1) = (&r.partner, &r.vm, &r.d, &r.sw, &r.m0, &r.m1);
     vm.exec(&["sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"]);
-    let (m0, m1) = (format!("bm0{id}"), format!("bm1{id}"));
     wait_until("the first member active", Duration::from_secs(5), || {
-        carrying(&bond(&d, &sw)) == vec![m0.clone()]
+        carrying(&bond(d, sw)) == vec![m0.clone()]
     });
     assert!(vepa_itest::wait_reachable(&vm.name, "10.77.0.100"));
     let vm_mac = vm.mac("eth0").to_string();
@@ -475,7 +501,7 @@ fn active_backup_fails_over_and_the_linux_bridge_relearns_at_once() {
     let lost = sent - got;
     eprintln!("active-backup: active member down under a 100 pkt/s ping: {lost} of {sent} lost");
     assert!(lost <= MAX_LOST, "lost {lost} of {sent} pings");
-    let b = bond(&d, &sw);
+    let b = bond(d, sw);
     assert_eq!(carrying(&b), vec![m1.clone()], "{b}");
     assert_eq!(b["failovers"], 1, "{b}");
     assert_eq!(fdb_port().as_deref(), Some("m1"));
@@ -485,11 +511,11 @@ fn active_backup_fails_over_and_the_linux_bridge_relearns_at_once() {
     // move the VM's MAC in the bridge, and it does so at once.
     partner.exec(&["ip", "link", "set", "m0", "up"]);
     wait_until("m0 up again", Duration::from_secs(3), || {
-        bond(&d, &sw)["members"][0]["link_up"] == true
+        bond(d, sw)["members"][0]["link_up"] == true
     });
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(carrying(&bond(&d, &sw)), vec![m1.clone()]);
-    let announced = bond(&d, &sw)["announced"].as_u64().unwrap_or(0);
+    assert_eq!(carrying(&bond(d, sw)), vec![m1.clone()]);
+    let announced = bond(d, sw)["announced"].as_u64().unwrap_or(0);
     let t0 = Instant::now();
     partner.exec(&["ip", "link", "set", "m1", "down"]);
     wait_until(
@@ -501,13 +527,14 @@ fn active_backup_fails_over_and_the_linux_bridge_relearns_at_once() {
         "active-backup: the bridge's FDB moved to the new member {} ms after the link went down",
         t0.elapsed().as_millis()
     );
-    let b = bond(&d, &sw);
+    let b = bond(d, sw);
     assert!(b["announced"].as_u64().unwrap_or(0) > announced, "{b}");
     assert!(vepa_itest::ping(&vm.name, "10.77.0.100"));
-    let show = d.ok(&["switch", "show", &sw]);
-    assert!(show.contains("MEMBER") && show.contains(&m0), "{show}");
-    drop(srv);
-    let _ = sh(&["true"]);
+    let show = d.ok(&["switch", "show", sw]);
+    assert!(
+        show.contains("MEMBER") && show.contains(m0.as_str()),
+        "{show}"
+    );
 }
 
 /// A MAC whose balance-slb hash puts its frames on member `want` of two.
@@ -604,44 +631,24 @@ fn reflections_come_back_on_either_member_of_a_balance_slb_bond() {
 #[test]
 fn arp_monitoring_fails_over_from_a_link_whose_carrier_stays_up() {
     require_root();
-    let id = uid();
-    let partner = Netns::new(&format!("bA{id}"));
-    let vm = Netns::new(&format!("bZ{id}"));
-    partner.exec(&["ip", "link", "add", "br0", "type", "bridge"]);
-    partner.exec(&["ip", "link", "set", "br0", "up"]);
-    let srv = server(&partner, &id);
-    partner.exec(&["ip", "link", "set", "s0", "master", "br0"]);
-    let mut d = Daemon::start();
-    let sw = format!("bq{id}");
-    apply(
-        &mut d,
-        &topology(
-            &sw,
-            &id,
-            &vm,
-            &partner,
-            "mode = \"active-backup\"\narp_targets = [\"10.77.0.100\"]\narp_interval_ms = 100",
-        ),
-        vec![format!("bm0{id}"), format!("bm1{id}"), format!("bv{id}")],
+    let r = bridge_rig(
+        "A",
+        "mode = \"active-backup\"\narp_targets = [\"10.77.0.100\"]\narp_interval_ms = 100",
     );
-    for m in ["m0", "m1"] {
-        partner.exec(&["ip", "link", "set", m, "master", "br0", "up"]);
-    }
-    let (m0, m1) = (format!("bm0{id}"), format!("bm1{id}"));
+    let (partner, vm, d, sw, m0, m1) = (&r.partner, &r.vm, &r.d, &r.sw, &r.m0, &r.m1);
     wait_until("the server answers on m0", Duration::from_secs(5), || {
-        carrying(&bond(&d, &sw)) == vec![m0.clone()]
+        carrying(&bond(d, sw)) == vec![m0.clone()]
     });
     assert!(vepa_itest::wait_reachable(&vm.name, "10.77.0.100"));
     // m0's path dies with its carrier up: the bridge stops forwarding on it.
     partner.exec(&["bridge", "link", "set", "dev", "m0", "state", "0"]);
     wait_until("ARP monitoring moves to m1", Duration::from_secs(2), || {
-        carrying(&bond(&d, &sw)) == vec![m1.clone()]
+        carrying(&bond(d, sw)) == vec![m1.clone()]
     });
-    let b = bond(&d, &sw);
+    let b = bond(d, sw);
     assert_eq!(
         b["members"][0]["link_up"], true,
         "the carrier stayed up: {b}"
     );
     assert!(vepa_itest::ping(&vm.name, "10.77.0.100"));
-    drop(srv);
 }
