@@ -193,21 +193,33 @@ fn topology(sw: &str, mode: &str, id: &str, names: &[String; 4], ns: &[&Netns; 4
     t
 }
 
-fn vepa_run(mode: &str) -> (Matrix, u64) {
+/// A daemon with switch `{prefix}{id}` in `mode` (its `[switch.multicast]`
+/// table given `multicast` too), three VMs and the router namespace.
+fn vepa_hosts(
+    prefix: &str,
+    mode: &str,
+    multicast: &str,
+) -> (Daemon, String, Vec<Netns>, [String; 4]) {
     let id = uid();
     let mut d = Daemon::start();
-    let sw = format!("mc{id}");
-    let ns: Vec<Netns> = ["a", "b", "c", "r"]
-        .iter()
-        .map(|t| Netns::new(&format!("mc{t}{id}")))
-        .collect();
-    let names = ["a", "b", "c", "r"].map(|t| format!("mc{t}{id}"));
+    let sw = format!("{prefix}{id}");
+    let names = ["a", "b", "c", "r"].map(|t| format!("{prefix}{t}{id}"));
+    let ns: Vec<Netns> = names.iter().map(|n| Netns::new(n)).collect();
     d.links = names.to_vec();
     let refs = [&ns[0], &ns[1], &ns[2], &ns[3]];
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("mc.toml");
-    std::fs::write(&file, topology(&sw, mode, &id, &names, &refs)).expect("topology");
+    let text = topology(&sw, mode, &id, &names, &refs).replace(
+        "[switch.multicast]\n",
+        &format!("[switch.multicast]\n{multicast}"),
+    );
+    let file = d.dir.path().join("mc.toml");
+    std::fs::write(&file, text).expect("topology");
     d.ok(&["apply", "-f", &file.to_string_lossy()]);
+    (d, sw, ns, names)
+}
+
+fn vepa_run(mode: &str) -> (Matrix, u64) {
+    let (d, sw, ns, names) = vepa_hosts("mc", mode, "");
+    let id = &sw[2..];
     let hosts = Hosts {
         vms: [&ns[0], &ns[1], &ns[2]],
         router: &ns[3],
@@ -366,25 +378,9 @@ fn a_private_switch_delivers_no_group_traffic_between_its_vms() {
 #[test]
 fn the_switch_s_own_querier_lets_snooping_filter_where_no_router_queries() {
     require_root();
-    let id = uid();
-    let mut d = Daemon::start();
-    let sw = format!("mq{id}");
-    let ns: Vec<Netns> = ["a", "b", "c", "r"]
-        .iter()
-        .map(|t| Netns::new(&format!("mq{t}{id}")))
-        .collect();
-    let names = ["a", "b", "c", "r"].map(|t| format!("mq{t}{id}"));
-    d.links = names.to_vec();
-    let refs = [&ns[0], &ns[1], &ns[2], &ns[3]];
     // No namespace queries here: the switch does.
-    let text = topology(&sw, "veb", &id, &names, &refs).replace(
-        "[switch.multicast]\n",
-        "[switch.multicast]\nquerier = true\nquery_interval_secs = 5\n",
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("mq.toml");
-    std::fs::write(&file, text).expect("topology");
-    d.ok(&["apply", "-f", &file.to_string_lossy()]);
+    let (d, sw, ns, names) = vepa_hosts("mq", "veb", "querier = true\nquery_interval_secs = 5\n");
+    let id = &sw[2..];
     let started = std::time::Instant::now();
     let cap = Capture::start(&ns[2].name, "eth0");
     for vm in &ns[..2] {

@@ -493,7 +493,11 @@ impl Engine {
                     mac: p
                         .mac
                         .map(|m| m.0)
-                        .or_else(|| read_mac(p.host_ifname()))
+                        // A bond has no interface of its own: its first member's.
+                        .or_else(|| {
+                            let ports = p.member_ports();
+                            read_mac(ports.first().map_or(p.host_ifname(), |m| m.host_ifname()))
+                        })
                         .unwrap_or([0; 6]),
                     up,
                 }
