@@ -7,7 +7,9 @@
 use crate::storm::{StormLimits, GROUP_FWD_RESTRICTED};
 use crate::vlan::{egress_tag, VlanMode};
 use crate::{PortId, DEFAULT_AGEING_MS, DEFAULT_MAC_LIMIT, NO_MAC_LIMIT};
+use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 use vepa_packet::MacAddr;
 
@@ -174,6 +176,9 @@ pub struct SwitchConfig {
     pub ipfix: Option<IpfixConfig>,
     /// IGMP/MLD snooping (see [`crate::mdb`]).
     pub snoop: crate::mdb::SnoopConfig,
+    /// An ipvlan switch (see [`crate::ipvlan`]): its ports share one MAC
+    /// and are told apart by address. `None`: a MAC-learning switch.
+    pub ipvlan: Option<IpvlanConfig>,
 }
 
 /// IPFIX flow export from a switch: where records go and how flows are
@@ -249,6 +254,7 @@ impl SwitchConfig {
             mirrors: Vec::new(),
             ipfix: None,
             snoop: crate::mdb::SnoopConfig::default(),
+            ipvlan: None,
         }
     }
 
@@ -306,6 +312,9 @@ impl SwitchConfig {
                 "ports",
                 format!("{} ports; at most {} fit", self.ports.len(), u16::MAX),
             ));
+        }
+        if let Some(ipvlan) = &self.ipvlan {
+            ipvlan.validate(self)?;
         }
         if self.group_fwd_mask & GROUP_FWD_RESTRICTED != 0 {
             return Err(err(
@@ -404,6 +413,144 @@ impl SwitchConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// How an ipvlan switch carries its ports' traffic, as the kernel's
+/// `mode` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpvlanMode {
+    /// Ports see broadcast and multicast; unicast is told apart by IP.
+    L2,
+    /// No broadcast or multicast to or from a port; unicast by IP.
+    L3,
+    /// L3 where the kernel would run the host's netfilter hooks on the
+    /// ports' traffic; vepa forwards as L3 and filters with the ports'
+    /// own access lists and guards, which apply in every mode.
+    L3s,
+}
+
+impl IpvlanMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpvlanMode::L2 => "l2",
+            IpvlanMode::L3 => "l3",
+            IpvlanMode::L3s => "l3s",
+        }
+    }
+
+    pub(crate) fn routed(self) -> bool {
+        self != IpvlanMode::L2
+    }
+}
+
+/// An ipvlan switch's settings (see [`crate::SwitchConfig::ipvlan`]); the
+/// flag (`bridge`, `private`, `vepa`) is its ports' mode (`veb`,
+/// `private`, `vepa`), one for all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpvlanConfig {
+    pub mode: IpvlanMode,
+    /// The one MAC of the switch's ports and its uplink on the wire.
+    pub mac: MacAddr,
+    /// Which port owns which address (port names, as the switch has them).
+    pub addresses: Vec<(IpAddr, String)>,
+}
+
+impl IpvlanConfig {
+    /// Checks the ipvlan rules on top of the switch's own: one flag that
+    /// is bridge, private or vepa; each address owned once, by a port
+    /// that is there; every port addressed in L3.
+    pub(crate) fn validate(&self, sw: &SwitchConfig) -> Result<(), ConfigError> {
+        let err = |port: &str, field: &'static str, problem: String| ConfigError::Invalid {
+            switch: sw.name.clone(),
+            port: port.to_string(),
+            field,
+            problem,
+        };
+        if self.mac.is_multicast() || self.mac == MacAddr::ZERO {
+            return Err(err(
+                "",
+                "mac",
+                format!("{} is not a station's MAC", self.mac),
+            ));
+        }
+        let mut flag = None;
+        for p in &sw.ports {
+            let Some(mode) = p.mode() else { continue };
+            if !matches!(mode, PortMode::Veb | PortMode::Vepa | PortMode::Private) {
+                return Err(err(
+                    &p.name,
+                    "mode",
+                    format!("an ipvlan switch's ports are bridge, private or vepa, not \"{mode}\""),
+                ));
+            }
+            match flag {
+                None => flag = Some(mode),
+                Some(f) if f != mode => {
+                    return Err(err(
+                        &p.name,
+                        "mode",
+                        format!(
+                            "an ipvlan switch has one flag for all its ports (\"{}\" on the others, \"{}\" here)",
+                            f.kernel_name(),
+                            mode.kernel_name()
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        let mut seen: HashMap<IpAddr, &str> = HashMap::new();
+        for (ip, port) in &self.addresses {
+            let Some(id) = sw.port_id(port) else {
+                return Err(err(
+                    port,
+                    "address",
+                    format!("no port named '{port}' on this switch"),
+                ));
+            };
+            if sw.ports[id.index()].mode().is_none() {
+                return Err(err(
+                    port,
+                    "address",
+                    "the uplink owns no ports' address".into(),
+                ));
+            }
+            if !is_station_address(*ip) {
+                return Err(err(
+                    port,
+                    "address",
+                    format!("{ip} is not a station's address"),
+                ));
+            }
+            if let Some(other) = seen.insert(*ip, port) {
+                return Err(err(
+                    port,
+                    "address",
+                    format!("{ip} is port '{other}''s already; an address has one owner on an ipvlan switch"),
+                ));
+            }
+        }
+        if self.mode.routed() {
+            for p in &sw.ports {
+                if p.mode().is_some() && !self.addresses.iter().any(|(_, q)| *q == p.name) {
+                    return Err(err(
+                        &p.name,
+                        "address",
+                        format!("an {} ipvlan port is reached by its addresses alone; give it at least one", self.mode.as_str()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An address a station may own: not unspecified, multicast or broadcast.
+fn is_station_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()),
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
     }
 }
 

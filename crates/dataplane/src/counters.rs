@@ -70,10 +70,19 @@ pub enum DropReason {
     /// An IGMP or MLD message a snooping switch could not read (cut short,
     /// a bad checksum, a group that is not multicast).
     BadGroupMessage,
+    /// From an ipvlan port, sent from a MAC other than the switch's one
+    /// shared MAC (which is all the wire may see).
+    IpvlanMac,
+    /// To the shared MAC of an ipvlan switch, for an address none of its
+    /// ports owns.
+    IpvlanNoOwner,
+    /// A broadcast or multicast on an L3 ipvlan switch, whose ports send
+    /// and receive none.
+    IpvlanGroup,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 29;
+    pub const COUNT: usize = 32;
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
         DropReason::InvalidSource,
@@ -104,6 +113,9 @@ impl DropReason {
         DropReason::VdpUnassociated,
         DropReason::MirrorPort,
         DropReason::BadGroupMessage,
+        DropReason::IpvlanMac,
+        DropReason::IpvlanNoOwner,
+        DropReason::IpvlanGroup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +149,9 @@ impl DropReason {
             DropReason::VdpUnassociated => "vdp_unassociated",
             DropReason::MirrorPort => "mirror_port",
             DropReason::BadGroupMessage => "bad_group_message",
+            DropReason::IpvlanMac => "ipvlan_mac",
+            DropReason::IpvlanNoOwner => "ipvlan_no_owner",
+            DropReason::IpvlanGroup => "ipvlan_group",
         }
     }
 }

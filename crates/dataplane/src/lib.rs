@@ -20,6 +20,7 @@ pub mod export;
 mod fdb;
 pub mod filter;
 pub mod flow;
+pub mod ipvlan;
 mod key;
 pub mod l3;
 pub mod lacp;

@@ -57,6 +57,8 @@ pub struct Forwarding {
     mirrors: crate::mirror::Mirrors,
     /// IPFIX export, when on.
     ipfix: Option<Arc<crate::export::IpfixExport>>,
+    /// An ipvlan switch's address owners; `None`: a MAC-learning switch.
+    ipvlan: Option<crate::ipvlan::Ipvlan>,
 }
 
 impl Forwarding {
@@ -80,6 +82,10 @@ impl Forwarding {
             .iter()
             .position(|p| p.role == PortRole::Downlink(PortMode::Passthru))
             .map(|i| PortId(i as u16));
+        let ipvlan = config
+            .ipvlan
+            .as_ref()
+            .map(|i| crate::ipvlan::Ipvlan::new(i, &config));
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Forwarding {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -92,6 +98,7 @@ impl Forwarding {
             flows,
             mirrors,
             ipfix,
+            ipvlan,
         })
     }
 
@@ -574,8 +581,21 @@ impl SwitchCore {
             // Each such frame takes a token.
             d.uncacheable = true;
         }
-        if notes.snooped {
+        if notes.snooped || fw.ipvlan.is_some() {
+            // An ipvlan switch decides by address, which the cache's
+            // MAC key does not hold.
             d.uncacheable = true;
+        }
+        if let Some(frame) = notes.answer.take() {
+            d.generated.push(Generated {
+                port: in_port,
+                tag: notes
+                    .normal
+                    .vid
+                    .and_then(|vid| egress_tag(&fw.port(in_port).vlan, vid))
+                    .flatten(),
+                frame,
+            });
         }
         if let Some(t) = d.trace.as_mut() {
             let name = |p: PortId| {
@@ -590,6 +610,16 @@ impl SwitchCore {
                     .normal
                     .steps(in_port, &name, &mode, fw.relay_in_force(in_port)),
             );
+            if let (Some(rule), Some(i)) = (notes.ipvlan_rule, fw.ipvlan.as_ref()) {
+                t.push(crate::trace::Step::new(
+                    crate::trace::Stage::Normal,
+                    format!(
+                        "ipvlan {} {}: {rule}",
+                        i.mode.as_str(),
+                        i.flag.kernel_name()
+                    ),
+                ));
+            }
         }
         match result {
             Ok(()) => count_egress(counters, frame, &d.egress),
@@ -627,6 +657,7 @@ impl SwitchCore {
             Ok(Some(sender)) if out.len() == first && fw.mode(sender) == Some(PortMode::Veb) => {
                 Err(DropReason::AlreadyDelivered)
             }
+            Ok(_) if out.len() == first && notes.answer.is_some() => Ok(()),
             Ok(_) if out.len() == first => Err(DropReason::NoDestination),
             Ok(_) => Ok(()),
             Err(e) => {
@@ -1128,6 +1159,9 @@ impl SwitchCore {
         let port = fw.port(in_port);
         let vid = ingress_vid(&port.vlan, frame.vlan()).ok_or(DropReason::VlanIngress)?;
         notes.normal.vid = Some(vid);
+        if let Some(ipvlan) = &fw.ipvlan {
+            return forward_ipvlan(fw, ipvlan, in_port, vid, frame, out, notes);
+        }
         let from_uplink = Some(in_port) == fw.uplink;
         let snooped = if fw.config.snoop.enabled && dst.is_multicast() && !dst.is_broadcast() {
             notes.snooped = true;
@@ -1151,12 +1185,7 @@ impl SwitchCore {
             }
             _ => None,
         };
-        let mut out = Out {
-            fw,
-            fdb: &self.fdb,
-            vid,
-            out,
-        };
+        let mut out = Out { fw, vid, out };
 
         if let Some(owner) = out.fw.passthru {
             // The passthru port and the uplink are one wire.
@@ -1174,7 +1203,7 @@ impl SwitchCore {
         let role = out.fw.port(in_port).role;
         let looks_up = matches!(role, PortRole::Uplink | PortRole::Downlink(PortMode::Veb));
         let found = if unicast && looks_up {
-            let found = out.fdb.lookup(dst, vid, now);
+            let found = self.fdb.lookup(dst, vid, now);
             notes.normal.lookup = Some(found);
             found
         } else {
@@ -1432,7 +1461,7 @@ fn filter_steps(
 
 /// What the switch's own forwarding noticed about a frame besides where
 /// it goes.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 struct Notes {
     /// Its source was not learned: the port (or the table) is full.
     unlearned: bool,
@@ -1443,6 +1472,11 @@ struct Notes {
     flooded: bool,
     /// Which rule applied, for a trace.
     normal: NormalNotes,
+    /// An ipvlan switch's rule, for a trace.
+    ipvlan_rule: Option<&'static str>,
+    /// A frame the switch answers with (an ipvlan switch's ARP or ND
+    /// answer), out the ingress port.
+    answer: Option<Vec<u8>>,
 }
 
 /// One switch for one thread: a [`SwitchCore`] with its own counters. The
@@ -1559,6 +1593,43 @@ impl Switch {
     }
 }
 
+/// An ipvlan switch's forwarding (see [`crate::ipvlan`]): no learning,
+/// no FDB; the frame goes where its addresses say.
+fn forward_ipvlan(
+    fw: &Forwarding,
+    ipvlan: &crate::ipvlan::Ipvlan,
+    in_port: PortId,
+    vid: u16,
+    frame: &Parsed<'_>,
+    out: &mut Vec<Egress>,
+    notes: &mut Notes,
+) -> Result<Option<PortId>, DropReason> {
+    use crate::ipvlan::Verdict;
+    let verdict = ipvlan.decide(fw.uplink, in_port, frame);
+    notes.ipvlan_rule = Some(verdict.rule());
+    let mut out = Out { fw, vid, out };
+    match verdict {
+        // A port's frame to its own address comes back to it, as the
+        // kernel's ipvlan_rcv_frame does.
+        Verdict::To(q) => out.push(q),
+        Verdict::Uplink => out.push_uplink()?,
+        Verdict::Flood { except, uplink } => {
+            for i in 0..fw.config.ports.len() {
+                let q = PortId(i as u16);
+                if Some(q) != except && fw.mode(q).is_some() {
+                    out.push(q);
+                }
+            }
+            if uplink {
+                out.push_uplink()?;
+            }
+        }
+        Verdict::Answer(f) => notes.answer = Some(f),
+        Verdict::Drop(r) => return Err(r),
+    }
+    Ok(None)
+}
+
 /// Counts the copies of a forwarded frame on their ports (a tag pushed or
 /// popped changes their size).
 fn count_egress(counters: &mut [PortCounters], frame: &Parsed<'_>, out: &[Egress]) {
@@ -1573,7 +1644,6 @@ fn count_egress(counters: &mut [PortCounters], frame: &Parsed<'_>, out: &[Egress
 /// The egress list under construction for one frame in one VLAN.
 struct Out<'a> {
     fw: &'a Forwarding,
-    fdb: &'a Fdb,
     vid: u16,
     out: &'a mut Vec<Egress>,
 }

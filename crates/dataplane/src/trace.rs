@@ -340,6 +340,11 @@ pub fn drop_detail(r: DropReason) -> String {
         D::BadGroupMessage => {
             "an IGMP or MLD message that does not read (a snooping switch drops it)"
         }
+        D::IpvlanMac => "an ipvlan port sent from a MAC other than the switch's shared one",
+        D::IpvlanNoOwner => "no port of the ipvlan switch owns its destination address",
+        D::IpvlanGroup => {
+            "an L3 ipvlan switch carries no broadcast or multicast to or from its ports"
+        }
         D::StormBroadcast | D::StormMulticast | D::StormUnknownUnicast => {
             "over the port's storm-control rate"
         }

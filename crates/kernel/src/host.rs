@@ -38,6 +38,29 @@ fn with<T: Send + 'static>(
     netns::run_in(netns, move || f(&Netlink::new()?))
 }
 
+/// Gives `ifname` (in `netns`, or vepa's) random IPv6 interface
+/// identifiers (`addr_gen_mode` 3) instead of its MAC's EUI-64: devices
+/// that share one MAC (an ipvlan switch's ports) would otherwise all make
+/// the same link-local address and fail each other's duplicate address
+/// detection. Takes effect when the device next comes up.
+pub fn random_interface_ids(netns: Option<&str>, ifname: &str) -> Result<(), KernelError> {
+    let n = ifname.to_string();
+    with(netns, move |_| {
+        // /proc/sys/net is the namespace of the thread that opens it.
+        let path = format!("/proc/sys/net/ipv6/conf/{n}/addr_gen_mode");
+        match std::fs::write(&path, "3") {
+            Ok(()) => Ok(()),
+            // No IPv6 on this host or device: nothing to keep apart.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(KernelError::Os {
+                op: "set addr_gen_mode of",
+                name: n,
+                source,
+            }),
+        }
+    })
+}
+
 /// Whether interface `name` exists in vepa's own namespace.
 pub fn link_exists(name: &str) -> bool {
     let Ok(c) = CString::new(name) else {

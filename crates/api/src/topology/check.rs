@@ -33,6 +33,18 @@ pub(super) fn check_port(
     };
     check_names(at, p)?;
     check_addressing(at, p)?;
+    // An ipvlan port's addresses say what it owns, whoever sets them on
+    // the device (vepa, or the guest behind a VM's tap or socket).
+    let owned_only;
+    let p = if super::check_ipvlan::shares_mac(s, p) && p.netns.is_none() && !p.address.is_empty() {
+        owned_only = PortSpec {
+            address: Vec::new(),
+            ..p.clone()
+        };
+        &owned_only
+    } else {
+        p
+    };
     if p.bond.is_some() && p.kind != PortKind::Bond {
         return not_for("bond", true);
     }
@@ -626,6 +638,7 @@ pub(super) fn switch_config(
     s: &SwitchSpec,
     routers: Vec<(PortConfig, StaticFdbEntry)>,
 ) -> Result<SwitchConfig, TopologyError> {
+    let ipvlan = super::check_ipvlan::ipvlan_config(s, routers.len())?;
     let mut ports = Vec::new();
     for (p, is_uplink) in s
         .uplink
@@ -812,6 +825,7 @@ pub(super) fn switch_config(
         cfg.ports.push(port);
         cfg.static_fdb.push(pin);
     }
+    cfg.ipvlan = ipvlan;
     cfg.mirrors = super::check_mirror::mirrors(s)?;
     cfg.ipfix = s
         .ipfix

@@ -57,6 +57,13 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
             "flow tables are vepa's userspace dataplane",
         ));
     }
+    if s.kind == super::spec::SwitchKind::Ipvlan {
+        return Err(unfit(
+            None,
+            "kind",
+            "vepa's kernel backend makes no ipvlan devices yet: its userspace dataplane is the ipvlan switch",
+        ));
+    }
     if s.openflow.is_some() {
         return Err(unfit(
             None,

@@ -7,6 +7,8 @@
 
 mod check;
 mod check_filter;
+mod check_ipvlan;
+pub use check_ipvlan::{ipvlan_mac, shares_mac};
 mod check_ipfix;
 pub use check_ipfix::{domain_of as ipfix_domain_of, IPFIX_PORT};
 mod check_mirror;
@@ -28,10 +30,10 @@ use error::invalid;
 pub use error::TopologyError;
 pub use spec::querier_mac;
 pub use spec::{
-    Backend, BondModeName, BondSpec, IpfixSpec, LacpMode, LacpRate, MemberKind, MemberSpec,
-    MirrorDirection, MirrorSpec, ModeName, MulticastSpec, PortKind, PortSpec, Relay, RelayRequired,
-    StaticFdbSpec, StormSpec, SwitchSpec, Topology, VsiSpec, MAX_NAME, MAX_SOCKET_PATH,
-    VHOST_USER_DIR,
+    Backend, BondModeName, BondSpec, IpfixSpec, IpvlanModeName, LacpMode, LacpRate, MemberKind,
+    MemberSpec, MirrorDirection, MirrorSpec, ModeName, MulticastSpec, PortKind, PortSpec, Relay,
+    RelayRequired, StaticFdbSpec, StormSpec, SwitchKind, SwitchSpec, Topology, VsiSpec, MAX_NAME,
+    MAX_SOCKET_PATH, VHOST_USER_DIR,
 };
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -32,6 +32,18 @@ pub struct Topology {
 #[serde(deny_unknown_fields)]
 pub struct SwitchSpec {
     pub name: String,
+    /// `macvlan` (default): each port has its own MAC, which the switch
+    /// learns. `ipvlan`: every port carries the uplink's one MAC and is
+    /// told apart by its addresses (`address`), for a network that accepts
+    /// one MAC per port; `mode` is then its flag (bridge, private, vepa).
+    #[serde(default, skip_serializing_if = "SwitchKind::is_default")]
+    pub kind: SwitchKind,
+    /// An ipvlan switch's mode: `l2` (default: ports see broadcast and
+    /// multicast), `l3` (none; unicast by address alone) or `l3s` (as
+    /// `l3`; vepa filters with the ports' access lists, where the kernel
+    /// would run the host's netfilter hooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipvlan_mode: Option<IpvlanModeName>,
     /// The mode of every downlink that does not set its own.
     #[serde(default)]
     pub mode: ModeName,
@@ -312,6 +324,8 @@ impl SwitchSpec {
     pub fn new(name: &str) -> SwitchSpec {
         SwitchSpec {
             name: name.to_string(),
+            kind: SwitchKind::default(),
+            ipvlan_mode: None,
             mode: ModeName::default(),
             ageing_secs: None,
             uplink: None,
@@ -334,6 +348,43 @@ impl SwitchSpec {
     /// Whether the link agent (LLDP, EVB) runs on this switch's ports.
     pub fn lldp(&self) -> bool {
         self.lldp.unwrap_or(true)
+    }
+}
+
+/// What a switch tells its ports apart by.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SwitchKind {
+    /// By MAC, learned: the macvlan modes, a bridge.
+    #[default]
+    Macvlan,
+    /// By IP address: the ports share the uplink's MAC.
+    Ipvlan,
+}
+
+impl SwitchKind {
+    pub fn is_default(&self) -> bool {
+        *self == SwitchKind::Macvlan
+    }
+}
+
+/// An ipvlan switch's mode, as the kernel names it.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IpvlanModeName {
+    #[default]
+    L2,
+    L3,
+    L3s,
+}
+
+impl From<IpvlanModeName> for vepa_dataplane::ipvlan::IpvlanMode {
+    fn from(m: IpvlanModeName) -> Self {
+        match m {
+            IpvlanModeName::L2 => Self::L2,
+            IpvlanModeName::L3 => Self::L3,
+            IpvlanModeName::L3s => Self::L3s,
+        }
     }
 }
 

@@ -43,7 +43,16 @@ pub(super) fn views(t: &Topology, switch: Option<&str>, vhost_user_dir: &str) ->
                 role: role.into(),
                 socket: (p.kind == vepa_api::topology::PortKind::VhostUser)
                     .then(|| p.vhost_user_socket_in(vhost_user_dir, &s.name)),
-                spec: p.clone(),
+                // An ipvlan port's MAC is the switch's one (a guest must
+                // use it: `vepa vm-args` hands it to QEMU).
+                spec: if vepa_api::topology::shares_mac(s, p) {
+                    vepa_api::topology::PortSpec {
+                        mac: Some(vepa_api::topology::ipvlan_mac(s)),
+                        ..p.clone()
+                    }
+                } else {
+                    p.clone()
+                },
             })
         })
         .collect()

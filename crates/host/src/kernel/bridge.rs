@@ -43,7 +43,7 @@ pub(super) fn switch(
                 .with_context(|| at.clone())?,
             PortKind::Veth => {
                 maker.ensure_netns(state, p).with_context(|| at.clone())?;
-                make_veth(state, p, &temp_ifname()).with_context(|| at.clone())?;
+                make_veth(state, p, &temp_ifname(), false).with_context(|| at.clone())?;
             }
             _ => {}
         }

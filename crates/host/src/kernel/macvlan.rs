@@ -38,7 +38,7 @@ pub(super) fn switch(
         PortKind::Patch => {}
         PortKind::Veth => {
             maker.ensure_netns(state, up).context(at_up.clone())?;
-            make_veth(state, up, &temp_ifname()).context(at_up.clone())?;
+            make_veth(state, up, &temp_ifname(), false).context(at_up.clone())?;
         }
         _ => host::configure(None, up.host_ifname(), None, &[], None).context(at_up.clone())?,
     }

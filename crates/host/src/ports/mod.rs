@@ -82,6 +82,18 @@ impl PortMaker<'_> {
         p: &PortSpec,
     ) -> Result<Arc<dyn Port>> {
         self.ensure_netns(state, p)?;
+        // An ipvlan switch's ports carry its one MAC, as the kernel's
+        // ipvlan devices carry their master's.
+        let shared;
+        let p = if vepa_api::topology::shares_mac(s, p) {
+            shared = PortSpec {
+                mac: Some(vepa_api::topology::ipvlan_mac(s)),
+                ..p.clone()
+            };
+            &shared
+        } else {
+            p
+        };
         let d = driver(p);
         d.create(self, state, s, p)?;
         if let Some(end) = self.wires.remove(&(s.name.clone(), p.name.clone())) {

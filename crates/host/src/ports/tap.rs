@@ -7,7 +7,7 @@
 use super::driver::{validate_tap, PortDriver, PortOptions};
 use anyhow::Result;
 use std::sync::Arc;
-use vepa_api::topology::{PortSpec, SwitchSpec};
+use vepa_api::topology::{shares_mac, PortSpec, SwitchSpec};
 use vepa_io::{Port, TapPort};
 use vepa_kernel::host;
 
@@ -18,7 +18,7 @@ impl PortDriver for Tap {
         validate_tap(at, p)
     }
 
-    fn open(&self, _opts: PortOptions, _s: &SwitchSpec, p: &PortSpec) -> Result<Arc<dyn Port>> {
+    fn open(&self, _opts: PortOptions, s: &SwitchSpec, p: &PortSpec) -> Result<Arc<dyn Port>> {
         if host::is_tap(p.host_ifname()) {
             return Ok(Arc::new(TapPort::attach(p.host_ifname(), p.offload())?));
         }
@@ -26,6 +26,9 @@ impl PortDriver for Tap {
         let mac = p.mac.map(|m| m.0);
         if let Some(ns) = &p.netns {
             host::move_to_netns(p.host_ifname(), ns)?;
+        }
+        if shares_mac(s, p) {
+            host::random_interface_ids(p.netns.as_deref(), p.host_ifname())?;
         }
         host::configure_with_gateways(
             p.netns.as_deref(),

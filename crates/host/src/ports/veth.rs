@@ -7,7 +7,7 @@ use super::driver::{
 use crate::state::{temp_ifname, HostState};
 use anyhow::{bail, Result};
 use std::sync::Arc;
-use vepa_api::topology::{PortSpec, SwitchSpec};
+use vepa_api::topology::{shares_mac, PortSpec, SwitchSpec};
 use vepa_io::Port;
 use vepa_kernel::host;
 
@@ -28,10 +28,10 @@ impl PortDriver for Veth {
         &self,
         _maker: &mut PortMaker<'_>,
         state: &mut HostState,
-        _s: &SwitchSpec,
+        s: &SwitchSpec,
         p: &PortSpec,
     ) -> Result<()> {
-        make_veth(state, p, &temp_ifname())
+        make_veth(state, p, &temp_ifname(), shares_mac(s, p))
     }
 
     fn open(&self, opts: PortOptions, _s: &SwitchSpec, p: &PortSpec) -> Result<Arc<dyn Port>> {
@@ -49,7 +49,9 @@ impl PortDriver for Veth {
 
 /// Makes `p`'s veth pair (the far end under `temp` first when it goes
 /// into a namespace) and configures both ends.
-pub fn make_veth(state: &mut HostState, p: &PortSpec, temp: &str) -> Result<()> {
+/// `shared_mac`: the far end carries a MAC other devices carry too (an
+/// ipvlan switch's port), so its IPv6 interface identifiers are random.
+pub fn make_veth(state: &mut HostState, p: &PortSpec, temp: &str, shared_mac: bool) -> Result<()> {
     let ifname = p.host_ifname();
     let peer = p.peer_ifname();
     // The far end is created under a temporary name: its final name (eth0)
@@ -68,9 +70,17 @@ pub fn make_veth(state: &mut HostState, p: &PortSpec, temp: &str) -> Result<()> 
         Some(ns) => {
             host::move_to_netns(first_name, ns)?;
             host::rename(Some(ns), first_name, peer)?;
+            if shared_mac {
+                host::random_interface_ids(Some(ns), peer)?;
+            }
             host::configure_with_gateways(Some(ns), peer, mac, &p.address, p.mtu, &p.gateways())?;
         }
-        None => host::configure(None, peer, mac, &p.address, p.mtu)?,
+        None => {
+            if shared_mac {
+                host::random_interface_ids(None, peer)?;
+            }
+            host::configure(None, peer, mac, &p.address, p.mtu)?
+        }
     }
     Ok(())
 }

@@ -1,0 +1,334 @@
+//! ipvlan: a switch whose ports all carry one MAC (the uplink's) and are
+//! told apart by IP address, for networks that accept one MAC per port.
+//!
+//! The rules are the kernel's (`drivers/net/ipvlan/ipvlan_core.c`), with
+//! vepa playing the master device:
+//!
+//! - **L2**: a port's group frame goes to every other port (whatever the
+//!   flag) and out the uplink; a unicast addressed to the shared MAC is for
+//!   a sibling, found by its destination address (IPv4/IPv6 destination,
+//!   ARP target), delivered (`bridge`), dropped (`private`) or sent up the
+//!   uplink for the adjacent bridge to reflect (`vepa`); any other unicast
+//!   goes out the uplink. From the wire, a unicast to the shared MAC goes to
+//!   the port owning its destination address, a group frame to every port.
+//! - **L3** (and **L3S**): no broadcast or multicast reaches or leaves a
+//!   port. The kernel's slaves do no ARP and the master routes for them;
+//!   vepa has no routing table of the host to lean on, so it resolves for
+//!   its ports the way the master would: a port's ARP request or neighbor
+//!   solicitation for an address off the switch goes out the uplink alone
+//!   (from the shared MAC, as the master's would be) and the answer comes
+//!   back by its target address; one for a sibling's address the switch
+//!   answers itself.
+//!
+//! In every mode the switch answers ARP requests and neighbor
+//! solicitations from the wire for its ports' addresses with the shared
+//! MAC (defending them against another station's duplicate address
+//! detection too), and drops its own frames when a hairpinning bridge
+//! reflects them back (the kernel's `ipvlan_external_frame`). A `private`
+//! switch also drops a reflected unicast whose source is one of its
+//! ports, as `private` macvlan ports do in vepa (docs/design.md §2).
+
+pub use crate::config::{IpvlanConfig, IpvlanMode};
+use crate::{DropReason, PortId, PortMode};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use vepa_packet::ip::{NdMessage, NA_OVERRIDE, NA_SOLICITED, ND_NEIGHBOR_ADVERT};
+use vepa_packet::{ArpOperation, MacAddr};
+
+use crate::parsed::{Network, Parsed};
+
+/// An ipvlan switch as it forwards: its settings and who owns what.
+#[derive(Debug)]
+pub(crate) struct Ipvlan {
+    pub mode: IpvlanMode,
+    pub mac: MacAddr,
+    /// The ports' flag.
+    pub flag: PortMode,
+    owners: HashMap<IpAddr, PortId>,
+}
+
+/// Where an ipvlan switch sends a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// To this port.
+    To(PortId),
+    /// Out the uplink.
+    Uplink,
+    /// To every port but `except`, and out the uplink when `uplink`.
+    Flood {
+        except: Option<PortId>,
+        uplink: bool,
+    },
+    /// The switch answers it: this frame goes back out the ingress port.
+    Answer(Vec<u8>),
+    Drop(DropReason),
+}
+
+impl Verdict {
+    /// The rule that decided, in words, for a trace.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Verdict::To(_) => "delivered to the port owning the destination address",
+            Verdict::Uplink => "out the uplink",
+            Verdict::Flood { uplink: true, .. } => {
+                "a group frame goes to every other port and the uplink"
+            }
+            Verdict::Flood { .. } => "a group frame goes to every port",
+            Verdict::Answer(_) => "the switch answers for its port's address with the shared MAC",
+            Verdict::Drop(_) => "dropped",
+        }
+    }
+}
+
+/// An ARP request or a neighbor solicitation: who asks, for what.
+struct Solicitation {
+    target: IpAddr,
+    /// The asker's address (unspecified for DAD and ARP probes).
+    asker: IpAddr,
+    asker_mac: MacAddr,
+}
+
+impl Ipvlan {
+    pub fn new(cfg: &IpvlanConfig, sw: &crate::SwitchConfig) -> Ipvlan {
+        let owners = cfg
+            .addresses
+            .iter()
+            .filter_map(|(ip, port)| Some((*ip, sw.port_id(port)?)))
+            .collect();
+        let flag = sw
+            .ports
+            .iter()
+            .find_map(|p| p.mode())
+            .unwrap_or(PortMode::Veb);
+        Ipvlan {
+            mode: cfg.mode,
+            mac: cfg.mac,
+            flag,
+            owners,
+        }
+    }
+
+    fn owner(&self, ip: IpAddr) -> Option<PortId> {
+        self.owners.get(&ip).copied()
+    }
+
+    /// Where `frame`, from `in_port`, goes; `uplink` is the switch's.
+    pub fn decide(&self, uplink: Option<PortId>, in_port: PortId, frame: &Parsed<'_>) -> Verdict {
+        if Some(in_port) == uplink {
+            self.inbound(frame)
+        } else {
+            self.outbound(uplink, in_port, frame)
+        }
+    }
+
+    fn inbound(&self, frame: &Parsed<'_>) -> Verdict {
+        let (src, dst) = (frame.src(), frame.dst());
+        if src == self.mac {
+            // Sent from our MAC: one of our ports' frames, back from a
+            // bridge that hairpins. A group frame had its copies already;
+            // a private switch lets no port reach another this way.
+            let ours = source_address(frame)
+                .is_none_or(|ip| ip.is_unspecified() || self.owner(ip).is_some());
+            if dst.is_multicast() && ours {
+                return Verdict::Drop(DropReason::AlreadyDelivered);
+            }
+            if self.flag == PortMode::Private && ours {
+                return Verdict::Drop(DropReason::PrivateIsolation);
+            }
+        }
+        if let Some(s) = solicitation(frame) {
+            if self.owner(s.target).is_some() {
+                return self.answer(&s);
+            }
+        }
+        if dst.is_multicast() {
+            return if self.mode.routed() {
+                Verdict::Drop(DropReason::IpvlanGroup)
+            } else {
+                Verdict::Flood {
+                    except: None,
+                    uplink: false,
+                }
+            };
+        }
+        if dst != self.mac {
+            // Another station's unicast, seen because the uplink listens
+            // to everything.
+            return Verdict::Drop(DropReason::NoDestination);
+        }
+        match destination_address(frame).and_then(|ip| self.owner(ip)) {
+            Some(q) => Verdict::To(q),
+            None => Verdict::Drop(DropReason::IpvlanNoOwner),
+        }
+    }
+
+    fn outbound(&self, uplink: Option<PortId>, in_port: PortId, frame: &Parsed<'_>) -> Verdict {
+        let up = || match uplink {
+            Some(_) => Verdict::Uplink,
+            None => Verdict::Drop(DropReason::NoUplink),
+        };
+        if frame.src() != self.mac {
+            return Verdict::Drop(DropReason::IpvlanMac);
+        }
+        let routed = self.mode.routed();
+        if routed {
+            if let Some(s) = solicitation(frame) {
+                return match self.owner(s.target) {
+                    // Its own address: nobody else may answer (its DAD
+                    // passes), and there is nobody to announce it to.
+                    Some(q) if q == in_port => Verdict::Drop(DropReason::IpvlanGroup),
+                    Some(_) if self.flag == PortMode::Private => {
+                        Verdict::Drop(DropReason::PrivateIsolation)
+                    }
+                    Some(_) => self.answer(&s),
+                    // The master resolves on its ports' behalf: the wire
+                    // alone hears it.
+                    None => up(),
+                };
+            }
+        }
+        if frame.dst().is_multicast() {
+            if routed {
+                return Verdict::Drop(DropReason::IpvlanGroup);
+            }
+            return Verdict::Flood {
+                except: Some(in_port),
+                uplink: uplink.is_some(),
+            };
+        }
+        // L2: a unicast to the shared MAC is for a sibling (the kernel's
+        // "dst MAC equals src MAC"); L3 looks at every unicast's address.
+        if routed || frame.dst() == self.mac {
+            if self.flag == PortMode::Vepa {
+                return up();
+            }
+            match destination_address(frame).and_then(|ip| self.owner(ip)) {
+                Some(q) if self.flag == PortMode::Private && q != in_port => {
+                    return Verdict::Drop(DropReason::PrivateIsolation)
+                }
+                Some(q) => return Verdict::To(q),
+                // For the master's own stack, which vepa has none of.
+                None if !routed => return Verdict::Drop(DropReason::IpvlanNoOwner),
+                None => {}
+            }
+        }
+        up()
+    }
+
+    /// The answer to `s` for a port's address: an ARP reply or a neighbor
+    /// advertisement from the shared MAC, back to the asker.
+    fn answer(&self, s: &Solicitation) -> Verdict {
+        let mut f = Vec::with_capacity(90);
+        match (s.target, s.asker) {
+            (IpAddr::V4(target), IpAddr::V4(asker)) => {
+                vepa_packet::ip::write_ethernet(&mut f, s.asker_mac, self.mac, 0x0806);
+                f.extend_from_slice(&vepa_packet::ip::arp(
+                    2,
+                    self.mac,
+                    target,
+                    s.asker_mac,
+                    asker,
+                ));
+                f.resize(60, 0);
+            }
+            (IpAddr::V6(target), IpAddr::V6(asker)) => {
+                // DAD (from ::) is answered to all nodes, unsolicited.
+                let (dst, dst_mac, flags) = if asker.is_unspecified() {
+                    let all = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+                    (all, vepa_packet::ip::ipv6_multicast_mac(all), NA_OVERRIDE)
+                } else {
+                    (asker, s.asker_mac, NA_SOLICITED | NA_OVERRIDE)
+                };
+                let body = vepa_packet::ip::nd_body(ND_NEIGHBOR_ADVERT, target, self.mac);
+                let msg = vepa_packet::ip::icmpv6(
+                    target,
+                    dst,
+                    ND_NEIGHBOR_ADVERT,
+                    0,
+                    [flags, 0, 0, 0],
+                    &body,
+                );
+                vepa_packet::ip::write_ethernet(&mut f, dst_mac, self.mac, 0x86dd);
+                vepa_packet::ip::push_ipv6(&mut f, target, dst, 58, 255, &msg);
+            }
+            _ => return Verdict::Drop(DropReason::Malformed),
+        }
+        Verdict::Answer(f)
+    }
+}
+
+/// The address a frame is for: IPv4 or IPv6 destination, ARP target; a
+/// neighbor solicitation for DAD (from ::), its target.
+fn destination_address(frame: &Parsed<'_>) -> Option<IpAddr> {
+    match frame.network() {
+        Network::Ipv4(Some(v)) => Some(v.dst().into()),
+        Network::Ipv6(Some(v)) => {
+            if v.src().is_unspecified() {
+                if let Some(nd) = neighbor_solicitation(frame) {
+                    return Some(nd.target.into());
+                }
+            }
+            Some(v.dst().into())
+        }
+        Network::Arp(Some(a)) => Some(a.target_ip().into()),
+        _ => None,
+    }
+}
+
+/// The address a frame is from: IPv4 or IPv6 source, ARP sender.
+fn source_address(frame: &Parsed<'_>) -> Option<IpAddr> {
+    match frame.network() {
+        Network::Ipv4(Some(v)) => Some(v.src().into()),
+        Network::Ipv6(Some(v)) => Some(v.src().into()),
+        Network::Arp(Some(a)) => Some(a.sender_ip().into()),
+        _ => None,
+    }
+}
+
+fn neighbor_solicitation(frame: &Parsed<'_>) -> Option<NdMessage> {
+    let v = frame.ipv6()?;
+    let (proto, msg) = v.upper()?;
+    if proto != 58 || v.hop_limit() != 255 {
+        return None;
+    }
+    NdMessage::parse(msg).filter(|m| m.ty == vepa_packet::ip::ND_NEIGHBOR_SOLICIT)
+}
+
+/// An ARP request (probes included) or a neighbor solicitation.
+fn solicitation(frame: &Parsed<'_>) -> Option<Solicitation> {
+    if let Some(a) = frame.arp() {
+        if a.operation() != ArpOperation::Request {
+            return None;
+        }
+        let asker_mac = a.sender_mac();
+        if asker_mac.is_multicast() {
+            return None;
+        }
+        return Some(Solicitation {
+            target: a.target_ip().into(),
+            asker: a.sender_ip().into(),
+            asker_mac,
+        });
+    }
+    let nd = neighbor_solicitation(frame)?;
+    let src = frame.ipv6()?.src();
+    if nd.target.is_multicast() {
+        return None;
+    }
+    Some(Solicitation {
+        target: nd.target.into(),
+        asker: src.into(),
+        asker_mac: nd.lladdr.unwrap_or_else(|| frame.src()),
+    })
+}
+
+/// A stable, locally administered MAC for an ipvlan switch without an
+/// interface to take one from (derived from its name).
+pub fn derived_mac(switch: &str) -> MacAddr {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in "ipvlan/".bytes().chain(switch.bytes()) {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    MacAddr::local_from_seed(h)
+}

@@ -1,0 +1,334 @@
+//! ipvlan switches with real traffic: three containers behind one uplink
+//! into a Linux bridge, where an outside host sits. The network beyond the
+//! uplink must only ever see the uplink's MAC; each flag's reachability is
+//! the kernel documentation's (Documentation/networking/ipvlan.rst); L3
+//! mode carries no broadcast to a port.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use vepa_itest::{
+    reach_matrix, require_root, send_frames, sh, uid, wait_reachable, Capture, Links, Netns, Vepa,
+};
+use vepa_packet::MacAddr;
+
+/// p1, p2, p3 (vepa's ports) and the outside host, each a namespace with
+/// eth0 in 10.0.0.0/24 (and fd00::/64).
+struct Rig {
+    hosts: Vec<Netns>,
+    relay: Netns,
+    /// The uplink: our end of a veth pair whose far end is on the bridge.
+    uplink: String,
+    vepa: Option<Vepa>,
+    _links: Links,
+}
+
+const IPS: [&str; 4] = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.100"];
+
+impl Rig {
+    fn build(ipvlan_mode: &str, flag: &str, hairpin: bool) -> Rig {
+        let id = uid();
+        let hosts: Vec<Netns> = ["1", "2", "3", "o"]
+            .iter()
+            .map(|h| Netns::new(&format!("ipv{id}{h}")))
+            .collect();
+        let relay = Netns::new(&format!("ipv{id}r"));
+        let r = relay.name.clone();
+        let uplink = format!("ipv{id}u");
+        let links = Links(vec![uplink.clone()]);
+        sh(&[
+            "ip", "link", "add", &uplink, "type", "veth", "peer", "name", "rl", "netns", &r,
+        ]);
+        // Nothing of the host's own on the wire: the switch alone speaks there.
+        let _ = std::fs::write(
+            format!("/proc/sys/net/ipv6/conf/{uplink}/disable_ipv6"),
+            "1",
+        );
+        sh(&["ip", "link", "set", &uplink, "up"]);
+        sh(&["ip", "-n", &r, "link", "add", "br0", "type", "bridge"]);
+        sh(&["ip", "-n", &r, "link", "set", "rl", "master", "br0"]);
+        let out = &hosts[3].name;
+        sh(&[
+            "ip", "-n", &r, "link", "add", "ro", "type", "veth", "peer", "name", "eth0", "netns",
+            out,
+        ]);
+        sh(&["ip", "-n", &r, "link", "set", "ro", "master", "br0"]);
+        for l in ["rl", "ro", "br0"] {
+            sh(&["ip", "-n", &r, "link", "set", l, "up"]);
+        }
+        sh(&[
+            "ip",
+            "-n",
+            out,
+            "addr",
+            "add",
+            "10.0.0.100/24",
+            "dev",
+            "eth0",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            out,
+            "addr",
+            "add",
+            "fd00::100/64",
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
+        sh(&["ip", "-n", out, "link", "set", "eth0", "up"]);
+        let mut rig = Rig {
+            hosts,
+            relay,
+            uplink,
+            vepa: None,
+            _links: links,
+        };
+        rig.hairpin(hairpin);
+        let mut t = String::new();
+        let _ = write!(
+            t,
+            "[[switch]]\nname = \"edge\"\nkind = \"ipvlan\"\nipvlan_mode = \"{ipvlan_mode}\"\nmode = \"{flag}\"\n[switch.uplink]\nname = \"up\"\ntype = \"netdev\"\nifname = \"{}\"\n",
+            rig.uplink
+        );
+        let mut ports = Vec::new();
+        for (i, ip) in IPS[..3].iter().enumerate() {
+            let port = format!("ipv{id}p{}", i + 1);
+            let _ = write!(
+                t,
+                "[[switch.port]]\nname = \"{port}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"{}/24\", \"fd00::{}/64\"]\n",
+                rig.hosts[i].name,
+                ip,
+                i + 1
+            );
+            ports.push(port);
+        }
+        rig.vepa = Some(Vepa::start(&t, &ports));
+        assert!(
+            wait_reachable(&rig.hosts[0].name, IPS[3]),
+            "{ipvlan_mode} {flag}: p1 never reached the outside host"
+        );
+        rig
+    }
+
+    fn hairpin(&self, on: bool) {
+        sh(&[
+            "ip",
+            "-n",
+            &self.relay.name,
+            "link",
+            "set",
+            "rl",
+            "type",
+            "bridge_slave",
+            "hairpin",
+            if on { "on" } else { "off" },
+        ]);
+    }
+
+    fn endpoints(&self) -> Vec<(String, String)> {
+        self.hosts
+            .iter()
+            .map(|h| h.name.clone())
+            .zip(IPS.iter().map(|s| s.to_string()))
+            .collect()
+    }
+
+    /// The uplink's MAC: the one the wire may see.
+    fn shared_mac(&self) -> MacAddr {
+        std::fs::read_to_string(format!("/sys/class/net/{}/address", self.uplink))
+            .expect("uplink MAC")
+            .trim()
+            .parse()
+            .expect("a MAC")
+    }
+
+    /// The outside host's neighbour table: address → MAC.
+    fn outside_neighbours(&self) -> Vec<(String, String)> {
+        let out = self.hosts[3].exec(&["ip", "neigh", "show", "dev", "eth0"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                let at = w.iter().position(|x| *x == "lladdr")?;
+                Some((w[0].to_string(), w.get(at + 1)?.to_string()))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        drop(self.vepa.take());
+    }
+}
+
+fn show(m: &[Vec<bool>]) -> String {
+    let names = ["p1", "p2", "p3", "out"];
+    let mut s = String::from("\n      p1  p2  p3  out\n");
+    for (a, row) in m.iter().enumerate() {
+        let _ = write!(s, "{:<5}", names[a]);
+        for (b, ok) in row.iter().enumerate() {
+            s.push_str(if a == b {
+                "  · "
+            } else if *ok {
+                "  ✓ "
+            } else {
+                "  ✗ "
+            });
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn l2_bridge_shows_the_wire_one_mac() {
+    require_root();
+    let rig = Rig::build("l2", "bridge", false);
+    let shared = rig.shared_mac();
+    for h in &rig.hosts[..3] {
+        assert_eq!(
+            h.mac("eth0"),
+            shared,
+            "{}: a port carries the uplink's MAC",
+            h.name
+        );
+    }
+    let wire = Capture::start(&rig.relay.name, "rl");
+    let m = reach_matrix(&rig.endpoints());
+    assert!(
+        m.iter().flatten().all(|ok| *ok),
+        "bridge: all reach{}",
+        show(&m)
+    );
+    // IPv6 too: the switch answers the outside's solicitations, the
+    // ports' own go out and their answers come back by address.
+    for (i, h) in rig.hosts[..3].iter().enumerate() {
+        let ip6 = format!("fd00::{}", i + 1);
+        // (Its address may still be tentative: DAD takes a second.)
+        assert!(
+            wait_reachable(&rig.hosts[3].name, &ip6),
+            "outside cannot ping {ip6}"
+        );
+        let addrs = h.exec(&["ip", "-6", "addr", "show", "dev", "eth0"]);
+        let text = String::from_utf8_lossy(&addrs.stdout);
+        assert!(
+            !text.contains("dadfailed"),
+            "{}: an address failed DAD although the ports share a MAC:\n{text}",
+            h.name
+        );
+    }
+    let frames = wire.finish();
+    let sources: BTreeSet<String> = frames
+        .iter()
+        .map(|f| MacAddr::from_slice(&f[6..12]).to_string())
+        .collect();
+    assert!(
+        frames.len() > 20,
+        "the wire saw the traffic ({} frames)",
+        frames.len()
+    );
+    assert_eq!(
+        sources,
+        BTreeSet::from([shared.to_string()]),
+        "the far side saw only the uplink's MAC"
+    );
+    let neigh = rig.outside_neighbours();
+    for ip in &IPS[..3] {
+        let mac = neigh.iter().find(|(a, _)| a == ip).map(|(_, m)| m.clone());
+        assert_eq!(
+            mac.as_deref(),
+            Some(shared.to_string().as_str()),
+            "outside's neighbour entry for {ip}: {neigh:?}"
+        );
+    }
+}
+
+/// The kernel's reachability for each flag: the outside always; ports
+/// with each other in bridge mode, in vepa mode only where the bridge
+/// hairpins, in private mode never.
+fn expected(flag: &str, hairpin: bool, a: usize, b: usize) -> bool {
+    let outside = a == 3 || b == 3;
+    match flag {
+        "bridge" => true,
+        "vepa" => outside || hairpin,
+        _ => outside,
+    }
+}
+
+#[test]
+fn each_flag_reaches_what_the_kernel_documents() {
+    require_root();
+    for (mode, flag) in ["l2", "l3"]
+        .into_iter()
+        .flat_map(|m| ["bridge", "private", "vepa"].map(|f| (m, f)))
+    {
+        let rig = Rig::build(mode, flag, false);
+        for hairpin in [false, true] {
+            rig.hairpin(hairpin);
+            let m = reach_matrix(&rig.endpoints());
+            for (a, row) in m.iter().enumerate() {
+                for (b, ok) in row.iter().enumerate() {
+                    if a != b {
+                        assert_eq!(
+                            *ok,
+                            expected(flag, hairpin, a, b),
+                            "{mode} {flag}, hairpin {hairpin}: {a}->{b}{}",
+                            show(&m)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn l3_carries_no_broadcast_to_a_port() {
+    require_root();
+    let rig = Rig::build("l3", "bridge", false);
+    let m = reach_matrix(&rig.endpoints());
+    assert!(
+        m.iter().flatten().all(|ok| *ok),
+        "l3 bridge: all reach{}",
+        show(&m)
+    );
+    let p2 = Capture::start(&rig.hosts[1].name, "eth0");
+    // A broadcast ping from a port, an ARP request for nobody and a UDP
+    // broadcast from the outside host.
+    for h in [&rig.hosts[0], &rig.hosts[3]] {
+        // No host answers a broadcast ping by default: it fails, and sends.
+        let _ = std::process::Command::new("ip")
+            .args([
+                "netns", "exec", &h.name, "ping", "-b", "-c", "2", "-i", "0.2", "-W", "1",
+            ])
+            .arg("10.0.0.255")
+            .output();
+    }
+    let asks = vepa_itest::arp_request(
+        rig.hosts[3].mac("eth0"),
+        [10, 0, 0, 100],
+        [10, 0, 0, 77],
+        None,
+    );
+    send_frames(&rig.hosts[3].name, "eth0", vec![asks.clone(), asks]);
+    let got = p2.finish();
+    let group: Vec<String> = got
+        .iter()
+        .filter(|f| f[0] & 1 == 1)
+        .map(|f| format!("{:02x?}", &f[..14]))
+        .collect();
+    assert!(
+        group.is_empty(),
+        "p2 received group frames in l3 mode: {group:?}"
+    );
+    let shared = rig.shared_mac().to_string();
+    let neigh = rig.outside_neighbours();
+    for ip in &IPS[..3] {
+        assert!(
+            neigh.iter().any(|(a, m)| a == ip && *m == shared),
+            "outside's neighbour entry for {ip} is the uplink's MAC: {neigh:?}"
+        );
+    }
+}
