@@ -5797,7 +5797,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__switch__subcmd__add)
-            opts="-j -h --mode --ageing-secs --lldp --relay-required --socket --url --token-file --json --help"
+            opts="-j -h --mode --ageing-secs --kind --ipvlan-mode --lldp --relay-required --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5809,6 +5809,14 @@ _vepa() {
                     ;;
                 --ageing-secs)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -W "macvlan ipvlan" -- "${cur}"))
+                    return 0
+                    ;;
+                --ipvlan-mode)
+                    COMPREPLY=($(compgen -W "l2 l3 l3s" -- "${cur}"))
                     return 0
                     ;;
                 --lldp)

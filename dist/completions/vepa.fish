@@ -179,12 +179,17 @@ complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_su
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "set" -d 'Change a switch\'s default mode, ageing time or 802.1Qbg settings, at run time'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "show" -d 'List switches (or one)'
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and not __fish_seen_subcommand_from add del set show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l mode -d 'Mode of the ports that do not set their own' -r -f -a "veb\t'Local switching between the switch\'s ports (kernel: bridge)'
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l mode -d 'Mode of the ports that do not set their own (an ipvlan switch\'s flag: bridge, private or vepa)' -r -f -a "veb\t'Local switching between the switch\'s ports (kernel: bridge)'
 vepa\t'Every frame to the uplink; VM to VM only if the adjacent bridge reflects it'
 private\t'To the uplink only, never to another local VM'
 passthru\t'One VM owns the uplink'
 source\t'Copies of frames from the MACs on the port\'s allow list'"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l ageing-secs -d 'FDB ageing time (default 300)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l kind -d 'macvlan (default: ports have MACs of their own, learned) or ipvlan (ports share the uplink\'s MAC and are told apart by their addresses, for a network that accepts one MAC per port)' -r -f -a "macvlan\t''
+ipvlan\t''"
+complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l ipvlan-mode -d 'An ipvlan switch\'s mode: l2 (default; ports see broadcast and multicast), l3 (none; unicast by address) or l3s (as l3; the ports\' access lists filter, where the kernel runs netfilter)' -r -f -a "l2\t''
+l3\t''
+l3s\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l lldp -d 'LLDP (with 802.1Qbg\'s EVB TLV) on the uplink and relay ports (default on)' -r -f -a "on\t''
 off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand switch; and __fish_seen_subcommand_from add" -l relay-required -d 'When the adjacent bridge does not reflect frames (EVB refuses relay, or the probe does not come back): warn (log and show it; default), fallback-veb (switch frames between vepa ports locally until it does), ignore' -r -f -a "warn\t''

@@ -37,6 +37,16 @@ fn doctor_tries_each_feature_and_both_outputs_agree() {
     }
     assert!(available("veth") && available("macvtap") && available("bridge hairpin"));
     assert!(!available("ipvlan"), "ipvlan is absent here");
+    let ipvlan = features
+        .iter()
+        .find(|f| f["name"] == "ipvlan")
+        .expect("ipvlan row");
+    assert!(
+        ipvlan["vepa_uses"]
+            .as_str()
+            .is_some_and(|u| u.contains("kind = \"ipvlan\"") && u.contains("userspace dataplane")),
+        "the ipvlan row says what provides it: {ipvlan}"
+    );
     assert!(!available("802.1q"), "802.1Q is absent here");
     // Every JSON feature is a table row with the same verdict, and back.
     assert!(table.starts_with(&format!("kernel {}", report["kernel"].as_str().unwrap())));

@@ -332,3 +332,117 @@ fn l3_carries_no_broadcast_to_a_port() {
         );
     }
 }
+
+/// Through the daemon: the API takes an ipvlan switch, `switch show` has its
+/// MAC and owners, a VM's port is handed the shared MAC, export applies
+/// back as no change, and bad ports are refused naming the field.
+#[test]
+fn the_daemon_keeps_an_ipvlan_switch() {
+    require_root();
+    let id = uid();
+    let ns = Netns::new(&format!("ipd{id}"));
+    let relay = Netns::new(&format!("ipd{id}r"));
+    let uplink = format!("ipd{id}u");
+    let (c1, vm) = (format!("ipd{id}c"), format!("ipd{id}v"));
+    let mut d = vepa_itest::daemon::Daemon::start();
+    d.links = vec![uplink.clone(), c1.clone(), vm.clone()];
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        &uplink,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "rl",
+        "netns",
+        &relay.name,
+    ]);
+    sh(&["ip", "link", "set", &uplink, "up"]);
+    let shared = std::fs::read_to_string(format!("/sys/class/net/{uplink}/address"))
+        .expect("uplink MAC")
+        .trim()
+        .to_string();
+    let sw = format!("ipd{id}");
+    let file = d.dir.path().join("ipvlan.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[switch]]\nname = \"{sw}\"\nkind = \"ipvlan\"\nipvlan_mode = \"l3\"\nmode = \"private\"\n\
+             [switch.uplink]\nname = \"up\"\ntype = \"netdev\"\nifname = \"{uplink}\"\n\
+             [[switch.port]]\nname = \"{c1}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.9.0.1/24\"]\n\
+             [[switch.port]]\nname = \"{vm}\"\ntype = \"tap\"\naddress = [\"10.9.0.2/24\"]\n",
+            ns.name
+        ),
+    )
+    .expect("write topology");
+    d.ok(&["apply", "-f", &file.to_string_lossy()]);
+    let show = d.json(&["switch", "show", &sw]);
+    assert_eq!(show["kind"], "ipvlan", "{show}");
+    assert_eq!(show["ipvlan"]["mode"], "l3", "{show}");
+    assert_eq!(show["ipvlan"]["flag"], "private", "{show}");
+    assert_eq!(show["ipvlan"]["mac"], shared.as_str(), "{show}");
+    let owners = show["ipvlan"]["addresses"].to_string();
+    assert!(
+        owners.contains("10.9.0.1") && owners.contains(&c1),
+        "{owners}"
+    );
+    let table = d.ok(&["switch", "show", &sw]);
+    assert!(
+        table.contains(&format!("l3 private, every port as {shared}")),
+        "{table}"
+    );
+    assert_eq!(
+        ns.mac("eth0").to_string(),
+        shared,
+        "the container's device carries it"
+    );
+    let args = d.ok(&["vm-args", &vm]);
+    assert!(args.contains(&format!("mac={shared}")), "{args}");
+    // Export, apply again: nothing to do.
+    let exported = d.ok(&["export"]);
+    let again = d.dir.path().join("again.toml");
+    std::fs::write(&again, &exported).expect("write export");
+    let plan = d.ok(&["apply", "-f", &again.to_string_lossy(), "--dry-run"]);
+    assert!(plan.contains("no change"), "{plan}");
+    // Bad ports, refused whole, naming the field.
+    let dup = d.fails(&[
+        "port",
+        "add",
+        &format!("{sw}/x{id}"),
+        "--type",
+        "veth",
+        "--netns",
+        &ns.name,
+        "--address",
+        "10.9.0.1/24",
+        "--peer-name",
+        "eth1",
+    ]);
+    assert!(
+        dup.contains("address") && dup.contains(&format!("port '{c1}''s")),
+        "{dup}"
+    );
+    let mac = d.fails(&[
+        "port",
+        "add",
+        &format!("{sw}/y{id}"),
+        "--type",
+        "tap",
+        "--mac",
+        "02:00:00:00:00:07",
+        "--address",
+        "10.9.0.7/24",
+    ]);
+    assert!(mac.contains("mac: an ipvlan port carries"), "{mac}");
+    let bare = d.fails(&["port", "add", &format!("{sw}/z{id}"), "--type", "tap"]);
+    assert!(bare.contains("address: an l3 ipvlan port"), "{bare}");
+    let ports = d.json(&["port", "show"]).to_string();
+    for p in [format!("x{id}"), format!("y{id}"), format!("z{id}")] {
+        assert!(
+            !ports.contains(&format!("\"{p}\"")),
+            "{p} half-added: {ports}"
+        );
+    }
+}

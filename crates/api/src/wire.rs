@@ -289,6 +289,29 @@ pub struct SwitchStats {
     /// (`relay_required = "fallback-veb"`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub relay_fallback: bool,
+    /// An ipvlan switch as it forwards: its mode, flag, the one MAC its
+    /// ports carry and who owns which address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipvlan: Option<IpvlanView>,
+}
+
+/// An ipvlan switch in force.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct IpvlanView {
+    /// `l2`, `l3` or `l3s`.
+    pub mode: String,
+    /// `bridge`, `private` or `vepa`.
+    pub flag: String,
+    /// The MAC every port carries on the wire (the uplink's).
+    pub mac: String,
+    /// Each owned address and its port.
+    pub addresses: Vec<OwnedAddress>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct OwnedAddress {
+    pub address: String,
+    pub port: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -58,7 +58,7 @@ pub struct Forwarding {
     /// IPFIX export, when on.
     ipfix: Option<Arc<crate::export::IpfixExport>>,
     /// An ipvlan switch's address owners; `None`: a MAC-learning switch.
-    ipvlan: Option<crate::ipvlan::Ipvlan>,
+    by_address: Option<crate::ipvlan::Ipvlan>,
 }
 
 impl Forwarding {
@@ -82,7 +82,7 @@ impl Forwarding {
             .iter()
             .position(|p| p.role == PortRole::Downlink(PortMode::Passthru))
             .map(|i| PortId(i as u16));
-        let ipvlan = config
+        let by_address = config
             .ipvlan
             .as_ref()
             .map(|i| crate::ipvlan::Ipvlan::new(i, &config));
@@ -98,7 +98,7 @@ impl Forwarding {
             flows,
             mirrors,
             ipfix,
-            ipvlan,
+            by_address,
         })
     }
 
@@ -581,7 +581,7 @@ impl SwitchCore {
             // Each such frame takes a token.
             d.uncacheable = true;
         }
-        if notes.snooped || fw.ipvlan.is_some() {
+        if notes.snooped || fw.by_address.is_some() {
             // An ipvlan switch decides by address, which the cache's
             // MAC key does not hold.
             d.uncacheable = true;
@@ -610,7 +610,7 @@ impl SwitchCore {
                     .normal
                     .steps(in_port, &name, &mode, fw.relay_in_force(in_port)),
             );
-            if let (Some(rule), Some(i)) = (notes.ipvlan_rule, fw.ipvlan.as_ref()) {
+            if let (Some(rule), Some(i)) = (notes.ipvlan_rule, fw.by_address.as_ref()) {
                 t.push(crate::trace::Step::new(
                     crate::trace::Stage::Normal,
                     format!(
@@ -1159,7 +1159,7 @@ impl SwitchCore {
         let port = fw.port(in_port);
         let vid = ingress_vid(&port.vlan, frame.vlan()).ok_or(DropReason::VlanIngress)?;
         notes.normal.vid = Some(vid);
-        if let Some(ipvlan) = &fw.ipvlan {
+        if let Some(ipvlan) = &fw.by_address {
             return forward_ipvlan(fw, ipvlan, in_port, vid, frame, out, notes);
         }
         let from_uplink = Some(in_port) == fw.uplink;

@@ -229,8 +229,8 @@ fn device_checks() -> Vec<Feature> {
             })
             .map(|_| "made (l2)".to_string())
             .map_err(why),
-        "kernel backend: ipvlan",
-        "userspace switch",
+        "the kernel's ipvlan is here (vepa's ipvlan switches still run in its userspace dataplane)",
+        "ipvlan switches (kind = \"ipvlan\": l2, l3, l3s; bridge, private, vepa) in the userspace dataplane",
     ));
     out.push(feature(
         "802.1q",

@@ -48,6 +48,7 @@ impl Engine {
                 packet_in_dropped: self.packet_in.as_ref().map_or(0, |q| q.dropped(&s.name)),
                 reflective_relay: relay.get(&s.name).cloned(),
                 relay_fallback: core.is_some_and(|c| c.snapshot().falls_back()),
+                ipvlan: core.and_then(|c| ipvlan_view(&c.snapshot())),
             });
             let names = s
                 .uplink
@@ -475,4 +476,27 @@ fn bond_stats(b: &vepa_io::BondStatus) -> vepa_api::wire::BondStats {
             })
             .collect(),
     }
+}
+
+/// An ipvlan switch's settings as its snapshot holds them.
+fn ipvlan_view(fw: &vepa_dataplane::Forwarding) -> Option<vepa_api::wire::IpvlanView> {
+    let i = fw.ipvlan.as_ref()?;
+    let flag = fw
+        .ports
+        .iter()
+        .find_map(|p| p.mode())
+        .map_or("bridge", |m| m.kernel_name());
+    Some(vepa_api::wire::IpvlanView {
+        mode: i.mode.as_str().into(),
+        flag: flag.into(),
+        mac: i.mac.to_string(),
+        addresses: i
+            .addresses
+            .iter()
+            .map(|(ip, port)| vepa_api::wire::OwnedAddress {
+                address: ip.to_string(),
+                port: port.clone(),
+            })
+            .collect(),
+    })
 }

@@ -137,12 +137,23 @@ pub enum SwitchCmd {
     Add {
         /// The switch's name.
         name: String,
-        /// Mode of the ports that do not set their own.
+        /// Mode of the ports that do not set their own (an ipvlan switch's
+        /// flag: bridge, private or vepa).
         #[arg(long, value_enum)]
         mode: Option<Mode>,
         /// FDB ageing time (default 300).
         #[arg(long, value_name = "SECS")]
         ageing_secs: Option<u64>,
+        /// macvlan (default: ports have MACs of their own, learned) or
+        /// ipvlan (ports share the uplink's MAC and are told apart by
+        /// their addresses, for a network that accepts one MAC per port).
+        #[arg(long, value_name = "KIND", value_parser = ["macvlan", "ipvlan"])]
+        kind: Option<String>,
+        /// An ipvlan switch's mode: l2 (default; ports see broadcast and
+        /// multicast), l3 (none; unicast by address) or l3s (as l3; the
+        /// ports' access lists filter, where the kernel runs netfilter).
+        #[arg(long, value_name = "MODE", value_parser = ["l2", "l3", "l3s"])]
+        ipvlan_mode: Option<String>,
         #[command(flatten)]
         qbg: QbgFields,
     },
@@ -584,12 +595,16 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
             name,
             mode,
             ageing_secs,
+            kind,
+            ipvlan_mode,
             qbg,
         } => {
             let mut m = Map::new();
             m.insert("name".into(), Value::from(name));
             put(&mut m, "mode", mode.map(|m| Value::from(m.as_str())));
             put(&mut m, "ageing_secs", ageing_secs.map(Value::from));
+            put(&mut m, "kind", kind.map(Value::from));
+            put(&mut m, "ipvlan_mode", ipvlan_mode.map(Value::from));
             qbg.put(&mut m);
             print_result(&c.call(Method::POST, "/v1/switches", Some(&m))?);
         }
@@ -624,8 +639,20 @@ pub fn switch(c: &Client, cmd: SwitchCmd) -> Result<()> {
             };
             match out.output() {
                 Output::Json if name.is_some() => {
-                    // A bonded uplink's state goes with the switch.
+                    // A bonded uplink's state, an ipvlan switch's MAC and
+                    // owners go with the switch.
                     let mut v = serde_json::to_value(&switches[0])?;
+                    if switches[0].kind == vepa_api::topology::SwitchKind::Ipvlan {
+                        let stats: Stats = c.get("/v1/stats")?;
+                        let ipvlan = stats
+                            .switches
+                            .iter()
+                            .find(|s| s.switch == switches[0].name)
+                            .and_then(|s| s.ipvlan.clone());
+                        if let (Some(o), Some(i)) = (v.as_object_mut(), ipvlan) {
+                            o.insert("ipvlan".into(), serde_json::to_value(i)?);
+                        }
+                    }
                     if switches[0]
                         .uplink
                         .as_ref()

@@ -63,6 +63,26 @@ pub fn switches(list: &[SwitchSpec], stats: &Stats) -> String {
         if let Some(r) = &st.reflective_relay {
             let _ = writeln!(out, "{} relay:    {r} (on the uplink)", s.name);
         }
+        if let Some(i) = &st.ipvlan {
+            let owners: Vec<String> = i
+                .addresses
+                .iter()
+                .map(|a| format!("{} {}", a.address, a.port))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{} ipvlan:   {} {}, every port as {} on the wire; owners: {}",
+                s.name,
+                i.mode,
+                i.flag,
+                i.mac,
+                if owners.is_empty() {
+                    "none".to_string()
+                } else {
+                    owners.join(", ")
+                }
+            );
+        }
         if st.relay_fallback {
             let _ = writeln!(
                 out,
