@@ -433,6 +433,17 @@ impl Engine {
         }
         let configs = new.check()?;
         new.check_vhost_user_dir(self.owner.opts.vhost_user_dir())?;
+        if let Some((r, p)) = new.tun_ports().next() {
+            // The daemon does not make TUN devices yet (`vepa run` does):
+            // refused, rather than a router port that goes nowhere.
+            return Err(ChangeError::Conflict {
+                field: "type".into(),
+                message: format!(
+                    "router '{}', port '{}': type: the daemon does not serve tun ports yet; run the topology with `vepa run -f FILE`",
+                    r.name, p.name
+                ),
+            });
+        }
         if !self.openflow_tls {
             if let Some(s) = new
                 .switches
@@ -823,6 +834,7 @@ impl Engine {
         let mut fwd = vepa_host::assemble(
             &self.desired,
             switches,
+            Vec::new(),
             &self.routers,
             &mut self.filters,
             |s, p| {

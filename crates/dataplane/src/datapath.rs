@@ -1030,6 +1030,7 @@ mod tests {
             mac,
             addresses: vec![addr.parse().expect("address")],
             mtu: 1500,
+            peer_mac: None,
         };
         let router = Router::new(&RouterConfig {
             name: "r".into(),

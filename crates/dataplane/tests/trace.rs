@@ -111,6 +111,7 @@ fn routed() -> (Datapath, Vec<Arc<SwitchCore>>) {
         mac,
         addresses: vec![addr.parse().expect("address")],
         mtu: 1500,
+        peer_mac: None,
     };
     let router = Router::new(&RouterConfig {
         name: "r".into(),

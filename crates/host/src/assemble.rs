@@ -14,8 +14,9 @@ use crate::state::{running_as_root, HostState};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
-use vepa_api::topology::router::switch_port_name;
+use vepa_api::topology::router::{switch_port_name, RouterPortKind};
 use vepa_api::topology::sdn::with_mode;
+use vepa_api::topology::TUN_DEVICE_PORT;
 use vepa_api::topology::{PortKind, PortSpec, SwitchSpec, Topology};
 use vepa_dataplane::router::{Router, RouterConfig};
 use vepa_dataplane::{Switch, SwitchConfig, SwitchCore};
@@ -45,8 +46,13 @@ pub fn router_attachment(
         .ports
         .iter()
         .map(|p| {
-            let sw = &spec?.ports.iter().find(|q| q.name == p.name)?.switch;
-            let si = configs.iter().position(|c| &c.name == sw)?;
+            let q = spec?.ports.iter().find(|q| q.name == p.name)?;
+            // A TUN port's link is a switch of its own, named after it.
+            let sw = match q.kind {
+                RouterPortKind::Tun => switch_port_name(&cfg.name, &p.name),
+                RouterPortKind::Switch => q.switch.clone(),
+            };
+            let si = configs.iter().position(|c| c.name == sw)?;
             let id = configs[si].port_id(&switch_port_name(&cfg.name, &p.name))?;
             Some((si, id))
         })
@@ -54,16 +60,22 @@ pub fn router_attachment(
     RouterAttachment { router, ports }
 }
 
+/// A TUN router port's open device, by its link's name
+/// ([`Topology::tun_links`]), with its capture point.
+pub type TunDevice = (String, Arc<dyn Port>, Arc<CapturePoint>);
+
 /// Builds the forwarder of `topo`, the one way both `vepa run` and the
 /// daemon do: `switches` made from its switch configs (pipelines set; a
-/// switch that refused its config is simply not there), each port
-/// `port_of` opens (a port it gives none for is left out: a kernel
-/// switch's, a device that is down) with the capture point `vepa capture`
-/// listens on, the topology's `routers` attached where their ports sit,
-/// and its ACLs and port guards installed through `filters`.
+/// switch that refused its config is simply not there) and its TUN
+/// ports' links after them, each port `port_of` opens (a port it gives
+/// none for is left out: a kernel switch's, a device that is down) with
+/// the capture point `vepa capture` listens on, the TUN devices `tuns`
+/// on their links, the topology's `routers` attached where their ports
+/// sit, and its ACLs and port guards installed through `filters`.
 pub fn assemble(
     topo: &Topology,
     switches: Vec<Switch>,
+    tuns: Vec<TunDevice>,
     routers: &HashMap<String, Arc<Router>>,
     filters: &mut Filters,
     mut port_of: impl FnMut(&SwitchSpec, &PortSpec) -> Option<(Arc<dyn Port>, Arc<CapturePoint>)>,
@@ -89,6 +101,21 @@ pub fn assemble(
             switch: si,
             id,
             affinity,
+            capture,
+        });
+    }
+    for (link, port, capture) in tuns {
+        let Some(si) = configs.iter().position(|c| c.name == link) else {
+            continue;
+        };
+        let Some(id) = configs[si].port_id(TUN_DEVICE_PORT) else {
+            continue;
+        };
+        attachments.push(Attachment {
+            port,
+            switch: si,
+            id,
+            affinity: None,
             capture,
         });
     }
@@ -153,7 +180,12 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
             maker.open(&mut state, s, p)?,
         );
     }
-    let switches = configs
+    let mut tuns = Vec::new();
+    for (r, p) in topo.tun_ports() {
+        let port = crate::ports::open_tun(&mut state, r, p)?;
+        tuns.push((switch_port_name(&r.name, &p.name), port, Arc::default()));
+    }
+    let mut switches = configs
         .into_iter()
         .zip(&topo.switches)
         .map(|(c, spec)| {
@@ -163,13 +195,16 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
             Ok(sw)
         })
         .collect::<Result<Vec<_>>>()?;
+    for link in topo.tun_links() {
+        switches.push(Switch::new(link).context("tun link")?);
+    }
     let mut routers = HashMap::new();
     for cfg in topo.router_configs()? {
         let r = Router::new(&cfg).context("router")?;
         routers.insert(cfg.name.clone(), Arc::new(r));
     }
     let mut filters = Filters::default();
-    let forwarder = assemble(topo, switches, &routers, &mut filters, |s, p| {
+    let forwarder = assemble(topo, switches, tuns, &routers, &mut filters, |s, p| {
         let port = ports.remove(&(s.name.clone(), p.name.clone()))?;
         Some((port, Arc::default()))
     });

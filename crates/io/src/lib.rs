@@ -26,6 +26,7 @@ mod port;
 mod readiness;
 mod sys;
 mod tap;
+mod tun;
 mod vhost_user;
 mod vxlan;
 mod wire;
@@ -45,6 +46,7 @@ pub use packet_socket::{PacketPort, KERNEL_DROPS};
 pub use peer::PeerCred;
 pub use port::Port;
 pub use tap::TapPort;
+pub use tun::TunPort;
 pub use vepa_packet::valid_ifname;
 #[doc(hidden)]
 pub use vhost_user::fuzz_guest_tx;

@@ -46,53 +46,66 @@ impl TapPort {
     }
 
     fn open(name: &str, vnet: bool, what: &'static str) -> Result<TapPort, IoError> {
-        if !valid_ifname(name) {
-            return Err(IoError::BadInterfaceName(name.to_string()));
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open("/dev/net/tun")
-            .map_err(|source| IoError::Os {
-                what: "open /dev/net/tun for tap",
-                name: name.to_string(),
-                source,
-            })?;
-        let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
-        if vnet {
-            flags |= libc::IFF_VNET_HDR;
-        }
-        let fd = file.as_raw_fd();
-        vepa_kernel::tun::set_iff(fd, name, flags).map_err(|source| IoError::Os {
-            what,
-            name: name.to_string(),
-            source,
-        })?;
-        if vnet {
-            let size = VirtioNetHdr::LEN as libc::c_int;
-            // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer.
-            if unsafe { libc::ioctl(fd, TUNSETVNETHDRSZ as _, &size) } < 0 {
-                return Err(IoError::os("set the vnet header size of tap", name));
-            }
-            // UDP segmentation offload (kernel 6.2+) where the kernel has it;
-            // without, TCP segmentation and checksum offload alone.
-            let tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
-            let set = |flags: libc::c_uint| {
-                // SAFETY: TUNSETOFFLOAD takes the flags by value.
-                let rc = unsafe { libc::ioctl(fd, TUNSETOFFLOAD as _, flags as libc::c_ulong) };
-                rc == 0
-            };
-            if !set(tcp | TUN_F_USO4 | TUN_F_USO6) && !set(tcp) {
-                return Err(IoError::os("enable offloads on tap", name));
-            }
-        }
+        let file = open_device(name, libc::IFF_TAP, vnet, what)?;
         Ok(TapPort {
             name: name.to_string(),
             file,
             vnet,
         })
     }
+}
+
+/// Opens `/dev/net/tun` non-blocking and binds it to device `name` of
+/// kind `iff` (`IFF_TAP` or `IFF_TUN`), with the virtio-net header and
+/// checksum and segmentation offloads when `vnet`.
+pub(crate) fn open_device(
+    name: &str,
+    iff: libc::c_int,
+    vnet: bool,
+    what: &'static str,
+) -> Result<File, IoError> {
+    if !valid_ifname(name) {
+        return Err(IoError::BadInterfaceName(name.to_string()));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open("/dev/net/tun")
+        .map_err(|source| IoError::Os {
+            what: "open /dev/net/tun",
+            name: name.to_string(),
+            source,
+        })?;
+    let mut flags = iff | libc::IFF_NO_PI;
+    if vnet {
+        flags |= libc::IFF_VNET_HDR;
+    }
+    let fd = file.as_raw_fd();
+    vepa_kernel::tun::set_iff(fd, name, flags).map_err(|source| IoError::Os {
+        what,
+        name: name.to_string(),
+        source,
+    })?;
+    if vnet {
+        let size = VirtioNetHdr::LEN as libc::c_int;
+        // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer.
+        if unsafe { libc::ioctl(fd, TUNSETVNETHDRSZ as _, &size) } < 0 {
+            return Err(IoError::os("set the vnet header size of", name));
+        }
+        // UDP segmentation offload (kernel 6.2+) where the kernel has it;
+        // without, TCP segmentation and checksum offload alone.
+        let tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+        let set = |flags: libc::c_uint| {
+            // SAFETY: TUNSETOFFLOAD takes the flags by value.
+            let rc = unsafe { libc::ioctl(fd, TUNSETOFFLOAD as _, flags as libc::c_ulong) };
+            rc == 0
+        };
+        if !set(tcp | TUN_F_USO4 | TUN_F_USO6) && !set(tcp) {
+            return Err(IoError::os("enable offloads on", name));
+        }
+    }
+    Ok(file)
 }
 
 impl Port for TapPort {

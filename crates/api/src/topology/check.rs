@@ -49,6 +49,11 @@ pub(super) fn check_port(
         return not_for("bond", true);
     }
     match p.kind {
+        PortKind::Tun => Err(invalid(
+            at,
+            "type",
+            "a tun device carries IP packets without Ethernet headers, which no switch can forward: make it a router's port ([[router.port]] type = \"tun\")",
+        )),
         PortKind::Vxlan => check_vxlan(at, p, &not_for),
         PortKind::VhostUser => check_vhost_user(at, p, &not_for),
         _ if p.socket.is_some() => not_for("socket", true),
@@ -432,6 +437,7 @@ fn kind_name(k: PortKind) -> &'static str {
         PortKind::Vxlan => "vxlan",
         PortKind::VhostUser => "vhost-user",
         PortKind::Bond => "bond",
+        PortKind::Tun => "tun",
     }
 }
 

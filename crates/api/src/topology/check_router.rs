@@ -5,7 +5,7 @@ use super::error::{invalid, TopologyError};
 use super::router::*;
 use super::spec::{SwitchSpec, Topology, MAX_NAME};
 use vepa_dataplane::router::RouterConfig;
-use vepa_dataplane::{PortConfig, PortMode, PortRole, StaticFdbEntry, VlanMode};
+use vepa_dataplane::{PortConfig, PortMode, PortRole, StaticFdbEntry, SwitchConfig, VlanMode};
 
 impl Topology {
     pub fn router(&self, name: &str) -> Option<&RouterSpec> {
@@ -24,7 +24,7 @@ impl Topology {
         self.routers.iter().flat_map(move |r| {
             r.ports
                 .iter()
-                .filter(move |p| p.switch == s)
+                .filter(move |p| p.kind == RouterPortKind::Switch && p.switch == s)
                 .map(move |p| (r, p))
         })
     }
@@ -74,6 +74,31 @@ impl Topology {
                 if p.name.is_empty() || p.name.len() > MAX_NAME || p.name.contains(['/', ':']) {
                     return Err(invalid(pat, "name", format!("expected a non-empty name of at most {MAX_NAME} bytes without '/' or ':'")));
                 }
+                if p.kind == RouterPortKind::Tun {
+                    check_tun(&pat, p)?;
+                    continue;
+                }
+                for (field, set) in [
+                    ("ifname", p.ifname.is_some()),
+                    ("netns", p.netns.is_some()),
+                    ("peer_address", !p.peer_address.is_empty()),
+                    ("offload", p.offload.is_some()),
+                ] {
+                    if set {
+                        return Err(invalid(
+                            pat,
+                            field,
+                            "only a port of type \"tun\" has one (this port sits on a switch)",
+                        ));
+                    }
+                }
+                if p.switch.is_empty() {
+                    return Err(invalid(
+                        pat,
+                        "switch",
+                        "a router port sits on a switch: name it (or set type = \"tun\" for a point-to-point TUN device)",
+                    ));
+                }
                 let Some(s) = self.switch(&p.switch) else {
                     return Err(invalid(pat, "switch", format!("no switch '{}'", p.switch)));
                 };
@@ -104,4 +129,103 @@ impl Topology {
         }
         Ok(out)
     }
+
+    /// The TUN ports of the routers: router, port.
+    pub fn tun_ports(&self) -> impl Iterator<Item = (&RouterSpec, &RouterPortSpec)> + '_ {
+        self.routers.iter().flat_map(|r| {
+            r.ports
+                .iter()
+                .filter(|p| p.kind == RouterPortKind::Tun)
+                .map(move |p| (r, p))
+        })
+    }
+
+    /// Each TUN port's link, as the dataplane runs it: a switch of its own
+    /// named `ROUTER:PORT` (no switch of the file can have the name) with
+    /// the device's port ([`TUN_DEVICE_PORT`]) and the router's, each
+    /// MAC pinned. The device puts the far end's MAC on what it reads.
+    pub fn tun_links(&self) -> Vec<SwitchConfig> {
+        self.tun_ports()
+            .map(|(r, p)| {
+                let name = switch_port_name(&r.name, &p.name);
+                let device = PortConfig::new(TUN_DEVICE_PORT, PortRole::Downlink(PortMode::Veb));
+                let router = PortConfig::new(name.clone(), PortRole::Downlink(PortMode::Veb));
+                let mut c = SwitchConfig::new(name.clone(), vec![device, router]);
+                c.static_fdb = vec![
+                    StaticFdbEntry {
+                        mac: p.mac.unwrap_or_else(|| derived_mac(&r.name, &p.name)),
+                        vid: 1,
+                        port: name,
+                    },
+                    StaticFdbEntry {
+                        mac: tun_peer_mac(&r.name, &p.name),
+                        vid: 1,
+                        port: TUN_DEVICE_PORT.into(),
+                    },
+                ];
+                c
+            })
+            .collect()
+    }
+}
+
+/// The device's port on a TUN link (see [`Topology::tun_links`]).
+pub const TUN_DEVICE_PORT: &str = "tun";
+
+/// A TUN router port: a device name, its namespace, the far end's
+/// addresses; nothing of a switch's.
+fn check_tun(at: &str, p: &RouterPortSpec) -> Result<(), TopologyError> {
+    if !p.switch.is_empty() {
+        return Err(invalid(
+            at,
+            "switch",
+            "a tun port is a device of its own, on no switch: remove switch",
+        ));
+    }
+    if p.vlan.is_some() {
+        return Err(invalid(
+            at,
+            "vlan",
+            "a tun port carries IP packets, untagged",
+        ));
+    }
+    let ifname = p.tun_ifname();
+    if !vepa_packet::valid_ifname(ifname) {
+        return Err(invalid(
+            at,
+            if p.ifname.is_some() { "ifname" } else { "name" },
+            format!("'{ifname}' is not an interface name (1 to 15 bytes, no '/', ':' or spaces): set ifname"),
+        ));
+    }
+    if p.address.is_empty() {
+        return Err(invalid(
+            at,
+            "address",
+            "a tun port routes by its addresses: give it at least one (10.8.0.1/30)",
+        ));
+    }
+    for a in &p.peer_address {
+        use vepa_dataplane::router::IfAddr;
+        let ok = a.parse::<IfAddr>().is_ok_and(|x| {
+            p.address.iter().any(|m| {
+                m.parse::<IfAddr>()
+                    .is_ok_and(|m| m.subnet().contains(&x.addr) && m.addr != x.addr)
+            })
+        });
+        if !ok {
+            return Err(invalid(
+                at,
+                "peer_address",
+                format!("'{a}': expected ADDRESS/LENGTH on one of the port's subnets ({}), other than the port's own", p.address.join(", ")),
+            ));
+        }
+    }
+    if !p.peer_address.is_empty() && p.netns.is_none() {
+        return Err(invalid(
+            at,
+            "peer_address",
+            "the far end's addresses go on the device inside netns: set netns (without it, the far end is whatever opens the device)",
+        ));
+    }
+    Ok(())
 }

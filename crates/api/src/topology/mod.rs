@@ -13,6 +13,7 @@ mod check_ipfix;
 pub use check_ipfix::{domain_of as ipfix_domain_of, IPFIX_PORT};
 mod check_mirror;
 mod check_router;
+pub use check_router::TUN_DEVICE_PORT;
 mod check_sdn;
 mod error;
 pub mod filter;

@@ -38,8 +38,33 @@ pub struct RouterSpec {
 #[serde(deny_unknown_fields)]
 pub struct RouterPortSpec {
     pub name: String,
-    /// The switch this port sits on.
+    /// `switch` (default: a port on `switch`) or `tun`: a point-to-point
+    /// port over a TUN device vepa makes (IP packets, no Ethernet), for a
+    /// namespace or a userspace VPN to join the fabric at L3.
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "RouterPortKind::is_default"
+    )]
+    pub kind: RouterPortKind,
+    /// The switch this port sits on (a `switch` port's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub switch: String,
+    /// `tun`: the device's name (default: the port's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ifname: Option<String>,
+    /// `tun`: the namespace the device goes into, addressed there with
+    /// `peer_address` and routed through this port (made if missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// `tun`: the far end's addresses, on the device in `netns`
+    /// (`10.8.0.2/30`); its default routes go through this port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_address: Vec<String>,
+    /// `tun`: pass partial checksums and GSO super-packets through the
+    /// device (virtio-net header); default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offload: Option<bool>,
     /// The router's addresses on this port, with their subnet length
     /// (`10.1.0.1/24`, `fd00:1::1/64`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -54,6 +79,30 @@ pub struct RouterPortSpec {
     /// The access VLAN on the switch; default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
+}
+
+/// What a router port is on.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RouterPortKind {
+    /// A port of a switch (Ethernet: ARP, ND, the switch's VLAN).
+    #[default]
+    Switch,
+    /// A TUN device: IP packets to and from the far end, nothing else.
+    Tun,
+}
+
+impl RouterPortKind {
+    pub fn is_default(&self) -> bool {
+        *self == RouterPortKind::Switch
+    }
+}
+
+impl RouterPortSpec {
+    /// A TUN port's device.
+    pub fn tun_ifname(&self) -> &str {
+        self.ifname.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -130,6 +179,8 @@ impl RouterSpec {
                 mac: p.mac.unwrap_or_else(|| derived_mac(&self.name, &p.name)),
                 addresses,
                 mtu,
+                peer_mac: (p.kind == RouterPortKind::Tun)
+                    .then(|| tun_peer_mac(&self.name, &p.name)),
             });
         }
         let mut routes = Vec::new();
@@ -169,6 +220,12 @@ pub fn derived_mac(router: &str, port: &str) -> MacAddr {
     }
     let b = h.to_be_bytes();
     MacAddr([0x02, 0x76, b[0], b[1], b[2], b[3]])
+}
+
+/// The MAC standing for the far end of TUN port `port` of `router` (the
+/// device has none: its packets carry no Ethernet header).
+pub fn tun_peer_mac(router: &str, port: &str) -> MacAddr {
+    derived_mac(router, &format!("{port}/tun"))
 }
 
 /// The name a router port has on its switch.
@@ -233,6 +290,66 @@ address = ["10.2.0.1/24"]
         assert_eq!(r[0].routes[0].prefix.to_string(), "0.0.0.0/0");
         let again = Topology::parse("t.toml", &t.to_toml().unwrap()).unwrap();
         assert_eq!(again, t, "export reads back the same");
+    }
+
+    #[test]
+    fn a_tun_port_has_a_link_of_its_own() {
+        let t = topo(
+            "[[router.port]]\nname = \"vpn\"\ntype = \"tun\"\nnetns = \"v1\"\naddress = [\"10.8.0.1/30\"]\npeer_address = [\"10.8.0.2/30\"]\n",
+        );
+        let configs = t.check().unwrap();
+        assert!(
+            configs.iter().all(|c| c.port_id("r1:vpn").is_none()),
+            "on no switch of the file"
+        );
+        let links = t.tun_links();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].name, "r1:vpn");
+        assert!(links[0].port_id(super::super::TUN_DEVICE_PORT).is_some());
+        let r = t.router_configs().unwrap();
+        let vpn = r[0].ports.iter().find(|p| p.name == "vpn").unwrap();
+        assert_eq!(vpn.peer_mac, Some(tun_peer_mac("r1", "vpn")));
+        let again = Topology::parse("t.toml", &t.to_toml().unwrap()).unwrap();
+        assert_eq!(again, t, "export reads back the same");
+    }
+
+    #[test]
+    fn bad_tun_ports_name_the_field() {
+        let tun = |extra: &str| {
+            format!("[[router.port]]\nname = \"vpn\"\ntype = \"tun\"\naddress = [\"10.8.0.1/30\"]\n{extra}")
+        };
+        let cases = [
+            (
+                tun("switch = \"net-a\"\n"),
+                "switch: a tun port is a device of its own",
+            ),
+            (tun("vlan = 5\n"), "vlan:"),
+            (
+                tun("netns = \"v\"\npeer_address = [\"10.9.0.2/30\"]\n"),
+                "peer_address: '10.9.0.2/30'",
+            ),
+            (
+                tun("peer_address = [\"10.8.0.2/30\"]\n"),
+                "peer_address: the far end's addresses go on the device inside netns",
+            ),
+            (tun("ifname = \"much-too-long-name\"\n"), "ifname:"),
+            (
+                "[[router.port]]\nname = \"vpn\"\ntype = \"tun\"\n".to_string(),
+                "address: a tun port routes",
+            ),
+            (
+                "[[router.port]]\nname = \"c\"\nswitch = \"net-a\"\nnetns = \"x\"\n".to_string(),
+                "netns: only a port of type \"tun\"",
+            ),
+            (
+                "[[router.port]]\nname = \"c\"\n".to_string(),
+                "switch: a router port sits on a switch",
+            ),
+        ];
+        for (extra, want) in cases {
+            let e = topo(&extra).check().unwrap_err().to_string();
+            assert!(e.contains(want), "{e} (wanted {want})");
+        }
     }
 
     #[test]

@@ -454,6 +454,10 @@ pub enum PortKind {
     /// A switch's uplink over several links (`[switch.uplink.bond]`):
     /// active-backup, or flows spread over the members with LACP.
     Bond,
+    /// Not a switch's: a TUN device carries IP packets without Ethernet
+    /// headers, so it is a router's port (`[[router.port]] type = "tun"`);
+    /// named here to be refused with that said.
+    Tun,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]

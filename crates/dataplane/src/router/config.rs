@@ -70,6 +70,9 @@ pub struct RouterPortConfig {
     pub addresses: Vec<IfAddr>,
     /// The largest IP packet this port sends (bytes, L3).
     pub mtu: u16,
+    /// A point-to-point port (a TUN device's): every packet out of it goes
+    /// to this MAC, the far end's, with no ARP or neighbor discovery.
+    pub peer_mac: Option<MacAddr>,
 }
 
 /// A static route: to `prefix` via the gateway `via`, or on-link out of `port`.
@@ -410,6 +413,7 @@ mod tests {
             mac: MacAddr([2, 0, 0, 0, 0, name.len() as u8]),
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             mtu: 1500,
+            peer_mac: None,
         }
     }
 

@@ -178,6 +178,12 @@ impl Router {
         };
         frame[6..12].copy_from_slice(&mac.0);
         frame[12..14].copy_from_slice(&ethertype.to_be_bytes());
+        if let Some(peer) = t.config.ports[port].peer_mac {
+            // Point to point: whatever the next hop, it is the far end.
+            frame[..6].copy_from_slice(&peer.0);
+            out.push(RouterTx { port, frame, hdr });
+            return;
+        }
         let mut pending = None;
         let r = self.lock_neighbors().resolve(port, next, now, || {
             let q = Queued {

@@ -31,12 +31,14 @@ fn config(mtu_b: u16, default: bool) -> RouterConfig {
                 mac: RA,
                 addresses: addrs(&["10.1.0.1/24", "fd00:1::1/64"]),
                 mtu: 1500,
+                peer_mac: None,
             },
             RouterPortConfig {
                 name: "b".into(),
                 mac: RB,
                 addresses: addrs(&["10.2.0.1/24", "fd00:2::1/64"]),
                 mtu: mtu_b,
+                peer_mac: None,
             },
         ],
         routes: if default {
@@ -844,4 +846,34 @@ fn a_port_cannot_fill_the_neighbor_table_for_the_others() {
     let out = run(&r, 1, &arp(2, HB, "10.2.0.2", "10.2.0.1", RB), 30_005);
     assert_eq!(out.len(), 1, "the waiting packet goes out");
     assert_eq!(eth(&out[0]).dst(), HB);
+}
+
+#[test]
+fn a_point_to_point_port_sends_to_its_peer_without_asking() {
+    // Port b is a TUN device's: what leaves it goes to the far end's MAC
+    // at once, whatever the next hop, and no ARP or ND is ever sent there.
+    let peer = MacAddr([2, 0, 0, 0, 0xb, 0xee]);
+    let mut cfg = config(1500, false);
+    cfg.ports[1].peer_mac = Some(peer);
+    cfg.routes.push(RouteConfig {
+        prefix: "192.168.50.0/24".parse().unwrap(),
+        via: None,
+        port: Some("b".into()),
+    });
+    let r = Router::new(&cfg).unwrap();
+    for dst in ["10.2.0.9", "192.168.50.7"] {
+        let out = run(
+            &r,
+            0,
+            &v4(HA, RA, "10.1.0.2", dst, 64, 1, &echo(), false),
+            0,
+        );
+        assert_eq!(out.len(), 1, "{dst}: one packet, no solicitation");
+        assert_eq!(out[0].port, 1);
+        assert_eq!(&out[0].frame[..6], &peer.0, "{dst}: to the peer");
+        assert_eq!(&out[0].frame[6..12], &RB.0);
+    }
+    let out = run(&r, 0, &v6(HA, RA, "fd00:1::2", "fd00:2::9", 64, 59, b""), 0);
+    assert_eq!(out.len(), 1);
+    assert_eq!(&out[0].frame[..6], &peer.0, "IPv6 too");
 }

@@ -20,6 +20,7 @@ mod driver;
 mod netdev;
 mod patch;
 mod tap;
+mod tun;
 mod veth;
 mod vhost_user;
 mod vm_tap;
@@ -33,6 +34,7 @@ use vepa_io::Port;
 
 pub use driver::{PortDriver, PortMaker, PortOptions};
 pub use patch::patch_key;
+pub use tun::open_tun;
 pub use veth::make_veth;
 pub use vxlan::vxlan_port;
 
@@ -52,6 +54,7 @@ pub fn driver_of(kind: PortKind, in_netns: bool) -> &'static dyn PortDriver {
         PortKind::Vxlan => &vxlan::Vxlan,
         PortKind::VhostUser => &vhost_user::VhostUser,
         PortKind::Bond => &bond::Bond,
+        PortKind::Tun => &tun::TunOnSwitch,
     }
 }
 

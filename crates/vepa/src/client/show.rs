@@ -41,6 +41,7 @@ fn kind(k: PortKind) -> &'static str {
         PortKind::Vxlan => "vxlan",
         PortKind::VhostUser => "vhost-user",
         PortKind::Bond => "bond",
+        PortKind::Tun => "tun",
     }
 }
 
