@@ -5525,13 +5525,25 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router__subcmd__port__subcmd__add)
-            opts="-j -h --switch --address --mac --mtu --vlan --socket --url --token-file --json --help"
+            opts="-j -h --switch --tun --ifname --netns --peer-address --address --mac --mtu --vlan --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --switch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ifname)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer-address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -503,7 +503,7 @@ complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcom
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -s j -l json -d 'Answer in JSON (every command that answers; what streams or runs in the foreground refuses it): one JSON document on stdout'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -s h -l help -d 'Print help'
-complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -f -a "add" -d 'Attach a router to a switch with addresses on that subnet'
+complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -f -a "add" -d 'Attach a router to a switch with addresses on that subnet, or give it a TUN device'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -f -a "del" -d 'Detach a router port'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from port" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vepa -n "__fish_vepa_using_subcommand router; and __fish_seen_subcommand_from flush" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F

@@ -93,3 +93,86 @@ fn a_tun_port_on_a_switch_is_refused() {
         "{err}"
     );
 }
+
+/// The daemon makes the TUN device (`router port add --tun`), routes
+/// through it, refuses a device name that is taken, and removes the device
+/// when the port goes.
+#[test]
+fn the_daemon_serves_a_tun_port() {
+    require_root();
+    let id = uid();
+    let vpn = Netns::new(&format!("td{id}v"));
+    let vm = Netns::new(&format!("td{id}m"));
+    let mut d = vepa_itest::daemon::Daemon::start();
+    d.links = vec![format!("tv{id}")];
+    let text = topology(&id, &vpn.name, &vm.name, true);
+    let cut = text
+        .find("[[router.port]]\nname = \"vpn\"")
+        .expect("the tun port");
+    let file = d.dir.path().join("lan.toml");
+    std::fs::write(&file, &text[..cut]).expect("write");
+    d.ok(&["apply", "-f", &file.to_string_lossy()]);
+    let r = format!("r{id}");
+    // A taken name is refused, and nothing is added.
+    let err = d.fails(&[
+        "router",
+        "port",
+        "add",
+        &r,
+        "vpn",
+        "--tun",
+        "--ifname",
+        &format!("tv{id}"),
+        "--address",
+        "10.8.0.1/30",
+    ]);
+    assert!(
+        err.contains(&format!("interface 'tv{id}' exists already")),
+        "{err}"
+    );
+    assert!(
+        !d.ok(&["router", "show", &r]).contains("vpn"),
+        "nothing half-added"
+    );
+    d.ok(&[
+        "router",
+        "port",
+        "add",
+        &r,
+        "vpn",
+        "--tun",
+        "--ifname",
+        &format!("tun{id}"),
+        "--netns",
+        &vpn.name,
+        "--address",
+        "10.8.0.1/30",
+        "--address",
+        "fd08::1/64",
+        "--peer-address",
+        "10.8.0.2/30",
+        "--peer-address",
+        "fd08::2/64",
+    ]);
+    assert!(wait_reachable(&vm.name, "10.8.0.2"), "container -> tun");
+    assert!(ping(&vpn.name, "10.60.0.10"), "tun -> container");
+    let show = d.ok(&["router", "show", &r]);
+    assert!(
+        show.contains(&format!("tun tun{id}@{}", vpn.name)),
+        "{show}"
+    );
+    // Export and apply: no change (the port is in the desired state whole).
+    let exported = d.ok(&["export"]);
+    let again = d.dir.path().join("again.toml");
+    std::fs::write(&again, &exported).expect("write export");
+    let plan = d.ok(&["apply", "-f", &again.to_string_lossy(), "--dry-run"]);
+    assert!(plan.contains("no change"), "{plan}");
+    // Without the port, the device goes.
+    d.ok(&["router", "port", "del", &r, "vpn"]);
+    let left = vpn.exec(&["ip", "-o", "link", "show"]);
+    let links = String::from_utf8_lossy(&left.stdout);
+    assert!(
+        !links.contains(&format!("tun{id}")),
+        "the tun device went: {links}"
+    );
+}

@@ -472,6 +472,10 @@ pub struct RouterPortView {
     pub addresses: Vec<String>,
     pub mtu: u16,
     pub vlan: u16,
+    /// A TUN port's device, `IFNAME` or `IFNAME@NETNS` (no switch then:
+    /// its link is the switch `ROUTER:PORT` of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tun: Option<String>,
 }
 
 /// One entry of a routing table.

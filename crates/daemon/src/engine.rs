@@ -27,7 +27,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 use vepa_api::plan::diff;
 use vepa_api::topology::kernel::KernelShape;
-use vepa_api::topology::router::switch_port_name;
+use vepa_api::topology::router::{switch_port_name, RouterPortSpec};
 use vepa_api::topology::{PortKind, Topology, TopologyError};
 use vepa_api::wire::{ApplyResult, FdbRow, MdbRow, PortStats, Stats, SwitchStats};
 use vepa_dataplane::flow::Pipeline;
@@ -137,6 +137,9 @@ pub struct Engine {
     /// agent made of them.
     pub(super) link: Option<(vepa_io::LinkSink, Arc<Mutex<crate::link::LinkTable>>)>,
     captures: HashMap<PortKey, Arc<CapturePoint>>,
+    /// Routers' TUN ports, open (router, port): the spec they were made
+    /// from and the device, which lives as long as it is held.
+    tuns: HashMap<PortKey, (RouterPortSpec, Arc<dyn vepa_io::Port>)>,
     /// When each switch's querier last queried each VLAN (ms of `epoch`).
     pub(super) queried: HashMap<(String, u16), u64>,
     /// Counters of forwarders that have stopped.
@@ -182,6 +185,14 @@ fn backends(topo: &Topology, strict: bool) -> Result<Backends, ChangeError> {
 }
 
 /// Switch and port names in dataplane order (router ports last).
+/// The routers' TUN ports as their devices are made: a change to one
+/// makes its device again.
+fn tun_layout(topo: &Topology) -> Vec<(String, RouterPortSpec)> {
+    topo.tun_ports()
+        .map(|(r, p)| (r.name.clone(), p.clone()))
+        .collect()
+}
+
 fn layout(topo: &Topology) -> Vec<(String, Vec<String>)> {
     topo.switches
         .iter()
@@ -227,6 +238,7 @@ impl Engine {
             failed: BTreeMap::new(),
             cores: HashMap::new(),
             captures: HashMap::new(),
+            tuns: HashMap::new(),
             base: HashMap::new(),
             running: None,
             choices: HashMap::new(),
@@ -433,17 +445,7 @@ impl Engine {
         }
         let configs = new.check()?;
         new.check_vhost_user_dir(self.owner.opts.vhost_user_dir())?;
-        if let Some((r, p)) = new.tun_ports().next() {
-            // The daemon does not make TUN devices yet (`vepa run` does):
-            // refused, rather than a router port that goes nowhere.
-            return Err(ChangeError::Conflict {
-                field: "type".into(),
-                message: format!(
-                    "router '{}', port '{}': type: the daemon does not serve tun ports yet; run the topology with `vepa run -f FILE`",
-                    r.name, p.name
-                ),
-            });
-        }
+        self.check_tuns(&new)?;
         if !self.openflow_tls {
             if let Some(s) = new
                 .switches
@@ -520,7 +522,8 @@ impl Engine {
         let structural = !to_create.is_empty()
             || !to_remove.is_empty()
             || layout(&new) != layout(&self.desired)
-            || router_layout(&new) != router_layout(&self.desired);
+            || router_layout(&new) != router_layout(&self.desired)
+            || tun_layout(&new) != tun_layout(&self.desired);
         let old_sdn = std::mem::replace(&mut self.sdn, pipelines);
         let r = if structural {
             self.change_structure(new, configs, to_create, to_remove)
@@ -819,6 +822,14 @@ impl Engine {
                 Err(e) => tracing::error!(switch = %name, error = %e, "switch refused its config"),
             }
         }
+        // Each TUN port's link: a switch of its own, after the file's.
+        for link in topo.tun_links() {
+            match Switch::new(link) {
+                Ok(sw) => switches.push(sw),
+                Err(e) => tracing::error!(error = %e, "a tun port's link refused its config"),
+            }
+        }
+        self.sync_tuns();
         // New switches start from what the link agent knows, not from
         // nothing (a granted relay stays granted across a restart).
         self.apply_link_facts();
@@ -831,10 +842,23 @@ impl Engine {
             .flat_map(|d| d.ports.iter().map(|(k, p)| (k, p)))
             .collect();
         let captures = &mut self.captures;
+        let tuns = self
+            .tuns
+            .iter()
+            .map(|(k, (_, port))| {
+                let link = switch_port_name(&k.0, &k.1);
+                let capture = Arc::clone(
+                    captures
+                        .entry((link.clone(), vepa_api::topology::TUN_DEVICE_PORT.into()))
+                        .or_default(),
+                );
+                (link, Arc::clone(port), capture)
+            })
+            .collect();
         let mut fwd = vepa_host::assemble(
             &self.desired,
             switches,
-            Vec::new(),
+            tuns,
             &self.routers,
             &mut self.filters,
             |s, p| {
@@ -881,6 +905,60 @@ impl Engine {
                 })
             }
             Err(e) => tracing::error!(error = %e, "cannot start the forwarder thread"),
+        }
+    }
+
+    /// Refuses TUN ports whose device cannot be made: its name taken by an
+    /// interface that is not one of ours already (checked before anything
+    /// changes, so nothing is half-applied).
+    fn check_tuns(&self, new: &Topology) -> Result<(), ChangeError> {
+        for (r, p) in new.tun_ports() {
+            let ours = self
+                .tuns
+                .get(&(r.name.clone(), p.name.clone()))
+                .is_some_and(|(spec, _)| {
+                    spec.tun_ifname() == p.tun_ifname() && spec.netns == p.netns
+                });
+            let ifname = p.tun_ifname();
+            if vepa_host::ports::tun_name_taken(p) && !ours {
+                return Err(ChangeError::Conflict {
+                    field: if p.ifname.is_some() { "ifname" } else { "name" }.into(),
+                    message: format!(
+                        "router '{}', port '{}': interface '{ifname}' exists already; a tun port's device is vepa's to make: set a free ifname",
+                        r.name, p.name
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the desired TUN ports' devices that are missing or changed,
+    /// and closes (so removes) those no longer desired. A device that
+    /// cannot be made leaves its port down, said in the log.
+    fn sync_tuns(&mut self) {
+        let want: HashMap<PortKey, RouterPortSpec> = self
+            .desired
+            .tun_ports()
+            .map(|(r, p)| ((r.name.clone(), p.name.clone()), p.clone()))
+            .collect();
+        self.tuns
+            .retain(|k, (spec, _)| want.get(k).is_some_and(|w| w == spec));
+        for (k, spec) in want {
+            if self.tuns.contains_key(&k) {
+                continue;
+            }
+            let Some(r) = self.desired.router(&k.0) else {
+                continue;
+            };
+            match self.owner.open_tun(r, &spec) {
+                Ok(port) => {
+                    self.tuns.insert(k, (spec, port));
+                }
+                Err(e) => {
+                    tracing::error!(router = %k.0, port = %k.1, error = %format!("{e:#}"), "cannot make the tun device; the port is down")
+                }
+            }
         }
     }
 

@@ -539,6 +539,7 @@ impl Owner {
         let used: HashSet<&str> = topo
             .ports()
             .flat_map(|(_, _, p)| port_namespaces(p))
+            .chain(topo.tun_ports().filter_map(|(_, p)| p.netns.as_deref()))
             .collect();
         for ns in netns {
             if host::netns_clear_stale(ns) {
@@ -569,6 +570,23 @@ impl Owner {
 
     /// Removes marked interfaces that no live device accounts for, and
     /// marked namespaces no port of `topo` uses.
+    /// Makes router `r`'s TUN port `p` and opens it (its namespace made
+    /// and marked as ours if missing). The device goes when the port is
+    /// dropped.
+    pub fn open_tun(
+        &self,
+        r: &vepa_api::topology::router::RouterSpec,
+        p: &vepa_api::topology::router::RouterPortSpec,
+    ) -> Result<Arc<dyn Port>> {
+        if let Some(ns) = &p.netns {
+            if !host::netns_exists(ns) {
+                host::add_netns(ns).with_context(|| format!("netns '{ns}'"))?;
+                let _ = host::set_alias(Some(ns), "lo", &self.netns_mark());
+            }
+        }
+        crate::ports::open_tun(&mut HostState::default(), r, p)
+    }
+
     pub fn sweep(&self, topo: &Topology, live: &[&DeviceSpec]) {
         let keep: HashSet<String> = live.iter().map(|d| self.alias(d)).collect();
         let prefix = self.prefix();

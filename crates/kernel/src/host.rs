@@ -233,6 +233,15 @@ pub fn link_running(name: &str) -> Option<bool> {
 }
 
 /// Every interface in vepa's namespace.
+/// Whether interface `name` exists inside namespace `netns`.
+pub fn link_exists_in(netns: &str, name: &str) -> bool {
+    let n = name.to_string();
+    with(Some(netns), move |nl| {
+        Ok(nl.links()?.into_iter().any(|l| l.name == n))
+    })
+    .unwrap_or(false)
+}
+
 pub fn links() -> Vec<String> {
     with(None, |nl| {
         Ok(nl.links()?.into_iter().map(|l| l.name).collect())

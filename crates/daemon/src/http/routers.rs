@@ -78,6 +78,12 @@ pub(super) fn view(e: &Engine, name: &str) -> Result<RouterView, ChangeError> {
                 addresses: p.addresses.iter().map(|a| a.to_string()).collect(),
                 mtu: p.mtu,
                 vlan: s.and_then(|s| s.vlan).unwrap_or(1),
+                tun: s
+                    .filter(|s| s.kind == vepa_api::topology::router::RouterPortKind::Tun)
+                    .map(|s| match &s.netns {
+                        Some(ns) => format!("{}@{ns}", s.tun_ifname()),
+                        None => s.tun_ifname().to_string(),
+                    }),
             }
         })
         .collect();

@@ -91,3 +91,13 @@ fn open_inner(state: &mut HostState, r: &RouterSpec, p: &RouterPortSpec) -> Resu
     )?;
     Ok(Arc::new(tun))
 }
+
+/// Whether `p`'s device name is taken: by an interface in vepa's
+/// namespace (where the device is made) or in `netns` (where it goes).
+pub fn tun_name_taken(p: &RouterPortSpec) -> bool {
+    let ifname = p.tun_ifname();
+    host::link_exists(ifname)
+        || p.netns
+            .as_deref()
+            .is_some_and(|ns| host::netns_exists(ns) && host::link_exists_in(ns, ifname))
+}

@@ -44,20 +44,37 @@ pub enum RouterCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum RouterPortCmd {
-    /// Attach a router to a switch with addresses on that subnet
+    /// Attach a router to a switch with addresses on that subnet, or give it a TUN device
     ///
     /// The port appears on the switch as ROUTER:PORT; hosts on the switch use
-    /// its address as their gateway.
+    /// its address as their gateway. With --tun the port is a TUN device
+    /// instead (IP packets, no Ethernet): a point-to-point link for a
+    /// namespace or a userspace VPN (OpenVPN, wireguard-go).
     ///
     /// Example: vepa router port add r1 a --switch net-a --address 10.1.0.1/24 --address fd00:1::1/64
+    ///
+    /// Example: vepa router port add r1 vpn --tun --netns vpn --address 10.8.0.1/30 --peer-address 10.8.0.2/30
     Add {
         /// The router.
         router: String,
         /// The router port's name.
         port: String,
         /// The switch the port sits on.
+        #[arg(long, required_unless_present = "tun", conflicts_with = "tun")]
+        switch: Option<String>,
+        /// A TUN device instead of a switch port.
         #[arg(long)]
-        switch: String,
+        tun: bool,
+        /// --tun: the device's name (default: the port's).
+        #[arg(long, requires = "tun")]
+        ifname: Option<String>,
+        /// --tun: the namespace the device goes into (made if missing).
+        #[arg(long, requires = "tun")]
+        netns: Option<String>,
+        /// --tun: the far end's address in the namespace, with its length
+        /// (repeat); its default routes go through this port.
+        #[arg(long = "peer-address", value_name = "ADDR/LEN", requires = "tun")]
+        peer_address: Vec<String>,
         /// The router's address on this subnet, with its length (repeat).
         #[arg(long = "address", value_name = "ADDR/LEN")]
         address: Vec<String>,
@@ -293,6 +310,10 @@ pub fn router(c: &Client, cmd: RouterCmd) -> Result<()> {
             router,
             port,
             switch,
+            tun,
+            ifname,
+            netns,
+            peer_address,
             address,
             mac,
             mtu,
@@ -300,7 +321,15 @@ pub fn router(c: &Client, cmd: RouterCmd) -> Result<()> {
         }) => {
             let mut m = Map::new();
             m.insert("name".into(), Value::from(port));
-            m.insert("switch".into(), Value::from(switch));
+            put(&mut m, "switch", switch.map(Value::from));
+            if tun {
+                m.insert("type".into(), Value::from("tun"));
+            }
+            put(&mut m, "ifname", ifname.map(Value::from));
+            put(&mut m, "netns", netns.map(Value::from));
+            if !peer_address.is_empty() {
+                m.insert("peer_address".into(), json!(peer_address));
+            }
             if !address.is_empty() {
                 m.insert("address".into(), json!(address));
             }
@@ -397,7 +426,10 @@ fn show(r: &RouterView) -> String {
             .map(|p| {
                 vec![
                     p.name.clone(),
-                    p.switch.clone(),
+                    match &p.tun {
+                        Some(t) => format!("tun {t}"),
+                        None => p.switch.clone(),
+                    },
                     p.mac.to_string(),
                     p.mtu.to_string(),
                     p.vlan.to_string(),
