@@ -4625,7 +4625,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__add)
-            opts="-j -h --type --uplink --ifname --netns --peer-name --peer --mac --address --gateway --mtu --offload --vhost-socket --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --json --help"
+            opts="-j -h --type --uplink --ifname --netns --peer-name --peer --mac --address --gateway --mtu --offload --vhost-socket --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --learn-addresses --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4729,6 +4729,10 @@ _vepa() {
                     ;;
                 --allowed-ip)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --learn-addresses)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -4861,7 +4865,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__port__subcmd__set)
-            opts="-j -h --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --socket --url --token-file --json --help"
+            opts="-j -h --mode --relay --vsi --vdp-enforce --vlan --trunk --native-vlan --mac-limit --storm --bpdu-guard --source-mac --guard --allowed-mac --allowed-ip --learn-addresses --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4921,6 +4925,10 @@ _vepa() {
                     ;;
                 --allowed-ip)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --learn-addresses)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
                     return 0
                     ;;
                 --socket)

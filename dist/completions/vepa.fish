@@ -283,6 +283,8 @@ complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcomma
 off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l allowed-mac -d 'With --guard: a MAC the port may send from (repeat; default its --mac)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l allowed-ip -d 'With --guard: an address or prefix it may send from (repeat; default its --address)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l learn-addresses -d 'On an ipvlan switch: the port also owns the addresses it sends from (up to 64, aged)' -r -f -a "on\t''
+off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from add" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F
@@ -318,6 +320,8 @@ complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcomma
 off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l allowed-mac -d 'With --guard: a MAC the port may send from (repeat; default its --mac)' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l allowed-ip -d 'With --guard: an address or prefix it may send from (repeat; default its --address)' -r
+complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l learn-addresses -d 'On an ipvlan switch: the port also owns the addresses it sends from (up to 64, aged)' -r -f -a "on\t''
+off\t''"
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l socket -d 'The daemon\'s socket (default /run/vepa/vepa.sock, or VEPA_SOCKET)' -r -F
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l url -d 'Talk to the daemon over TCP instead (e.g. http://127.0.0.1:7070); needs --token-file' -r
 complete -c vepa -n "__fish_vepa_using_subcommand port; and __fish_seen_subcommand_from set" -l token-file -d 'The bearer token for --url (or, for the daemon, for --listen)' -r -F

@@ -400,6 +400,33 @@ fn the_daemon_keeps_an_ipvlan_switch() {
     );
     let args = d.ok(&["vm-args", &vm]);
     assert!(args.contains(&format!("mac={shared}")), "{args}");
+    // A learning port: its address is the one it sends from.
+    let ns3 = Netns::new(&format!("ipd{id}l"));
+    let c3 = format!("ipd{id}l");
+    d.links.push(c3.clone());
+    d.ok(&[
+        "port",
+        "add",
+        &format!("{sw}/{c3}"),
+        "--type",
+        "veth",
+        "--netns",
+        &ns3.name,
+        "--learn-addresses",
+        "on",
+    ]);
+    ns3.exec(&["ip", "addr", "add", "10.9.0.3/24", "dev", "eth0"]);
+    let _ = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &ns3.name, "ping", "-c", "1", "-W", "1", "10.9.0.1",
+        ])
+        .output();
+    let show = d.json(&["switch", "show", &sw]);
+    let learned = show["ipvlan"]["learned"].to_string();
+    assert!(
+        learned.contains("10.9.0.3") && learned.contains(&c3),
+        "{show}"
+    );
     // Export, apply again: nothing to do.
     let exported = d.ok(&["export"]);
     let again = d.dir.path().join("again.toml");

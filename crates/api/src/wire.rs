@@ -69,6 +69,9 @@ pub struct PortPatch {
     /// BPDU guard on or off (off lifts a block).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bpdu_guard: Option<bool>,
+    /// On an ipvlan switch: whether the port owns the addresses it sends from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learn_addresses: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>)]
     pub source_macs: Option<Vec<MacAddr>>,
@@ -306,6 +309,9 @@ pub struct IpvlanView {
     pub mac: String,
     /// Each owned address and its port.
     pub addresses: Vec<OwnedAddress>,
+    /// Addresses learning ports (`learn_addresses`) were seen sending from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learned: Vec<OwnedAddress>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

@@ -454,6 +454,10 @@ pub struct IpvlanConfig {
     pub mac: MacAddr,
     /// Which port owns which address (port names, as the switch has them).
     pub addresses: Vec<(IpAddr, String)>,
+    /// Ports that also own the addresses they are seen sending from (up
+    /// to [`LEARNED_PER_PORT`](crate::ipvlan::LEARNED_PER_PORT) each,
+    /// aged as the FDB is).
+    pub learn: Vec<String>,
 }
 
 impl IpvlanConfig {
@@ -531,13 +535,29 @@ impl IpvlanConfig {
                 ));
             }
         }
+        for port in &self.learn {
+            match sw.port_id(port) {
+                Some(id) if sw.ports[id.index()].mode().is_some() => {}
+                _ => {
+                    return Err(err(
+                        port,
+                        "learn_addresses",
+                        "only a port of the switch other than its uplink learns its addresses"
+                            .into(),
+                    ))
+                }
+            }
+        }
         if self.mode.routed() {
             for p in &sw.ports {
-                if p.mode().is_some() && !self.addresses.iter().any(|(_, q)| *q == p.name) {
+                if p.mode().is_some()
+                    && !self.learn.contains(&p.name)
+                    && !self.addresses.iter().any(|(_, q)| *q == p.name)
+                {
                     return Err(err(
                         &p.name,
                         "address",
-                        format!("an {} ipvlan port is reached by its addresses alone; give it at least one", self.mode.as_str()),
+                        format!("an {} ipvlan port is reached by its addresses alone; give it at least one (or learn_addresses = true)", self.mode.as_str()),
                     ));
                 }
             }
@@ -547,7 +567,7 @@ impl IpvlanConfig {
 }
 
 /// An address a station may own: not unspecified, multicast or broadcast.
-fn is_station_address(ip: IpAddr) -> bool {
+pub(crate) fn is_station_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()),
         IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),

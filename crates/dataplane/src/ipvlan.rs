@@ -45,6 +45,88 @@ pub(crate) struct Ipvlan {
     /// The ports' flag.
     pub flag: PortMode,
     owners: HashMap<IpAddr, PortId>,
+    /// By port index: whether it learns the addresses it sends from.
+    learns: Vec<bool>,
+    /// How long a learned address lasts unseen (the switch's ageing time).
+    ageing_ms: u64,
+}
+
+/// The most addresses one port may have learned at once: a tenant cannot
+/// claim a whole subnet by sending from it.
+pub const LEARNED_PER_PORT: usize = 64;
+
+/// Addresses ports of an ipvlan switch were seen sending from
+/// (`learn_addresses`), each with its port and when it was last seen;
+/// aged as the FDB is. Configured addresses always win over learned ones,
+/// and a learned address is another port's only once it has aged out.
+#[derive(Debug, Default)]
+pub struct LearnedAddresses {
+    map: std::sync::RwLock<HashMap<IpAddr, (PortId, u64)>>,
+}
+
+impl LearnedAddresses {
+    fn owner(&self, ip: IpAddr, now: u64, ageing_ms: u64) -> Option<PortId> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&ip)
+            .filter(|(_, seen)| now.saturating_sub(*seen) < ageing_ms)
+            .map(|(p, _)| *p)
+    }
+
+    /// `port` sent from `ip` at `now`: learned (or refreshed) unless
+    /// another port holds it or `port` is at its limit.
+    fn learn(&self, ip: IpAddr, port: PortId, now: u64, ageing_ms: u64) {
+        if self.owner(ip, now, ageing_ms) == Some(port) {
+            // Refreshed below only every second: no write lock per packet.
+            let fresh = {
+                let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+                map.get(&ip)
+                    .is_some_and(|(_, seen)| now.saturating_sub(*seen) < 1000)
+            };
+            if fresh {
+                return;
+            }
+        }
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        match map.get(&ip) {
+            Some((p, seen)) if *p != port && now.saturating_sub(*seen) < ageing_ms => return,
+            Some((p, _)) if *p == port => {
+                map.insert(ip, (port, now));
+                return;
+            }
+            _ => {}
+        }
+        let held = map
+            .values()
+            .filter(|(p, seen)| *p == port && now.saturating_sub(*seen) < ageing_ms)
+            .count();
+        if held < LEARNED_PER_PORT {
+            map.insert(ip, (port, now));
+        }
+    }
+
+    /// Forgets what was not seen for `ageing_ms`; how many went.
+    pub fn age(&self, now: u64, ageing_ms: u64) -> usize {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        let before = map.len();
+        map.retain(|_, (_, seen)| now.saturating_sub(*seen) < ageing_ms);
+        before - map.len()
+    }
+
+    /// A copy, for a trace's shadow switch.
+    pub fn copy(&self) -> LearnedAddresses {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        LearnedAddresses {
+            map: std::sync::RwLock::new(map.clone()),
+        }
+    }
+
+    /// Every learned address and its port.
+    pub fn entries(&self) -> Vec<(IpAddr, PortId)> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = map.iter().map(|(ip, (p, _))| (*ip, *p)).collect();
+        v.sort();
+        v
+    }
 }
 
 /// Where an ipvlan switch sends a frame.
@@ -100,25 +182,86 @@ impl Ipvlan {
             .iter()
             .find_map(|p| p.mode())
             .unwrap_or(PortMode::Veb);
+        let mut learns = vec![false; sw.ports.len()];
+        for name in &cfg.learn {
+            if let Some(id) = sw.port_id(name) {
+                learns[id.index()] = true;
+            }
+        }
         Ipvlan {
             mode: cfg.mode,
             mac: cfg.mac,
             flag,
             owners,
+            learns,
+            ageing_ms: sw.ageing_ms,
         }
     }
 
-    fn owner(&self, ip: IpAddr) -> Option<PortId> {
-        self.owners.get(&ip).copied()
-    }
-
-    /// Where `frame`, from `in_port`, goes; `uplink` is the switch's.
-    pub fn decide(&self, uplink: Option<PortId>, in_port: PortId, frame: &Parsed<'_>) -> Verdict {
+    /// Where `frame`, from `in_port` at `now`, goes; `uplink` is the
+    /// switch's, `learned` what its ports were seen using.
+    pub fn decide(
+        &self,
+        learned: &LearnedAddresses,
+        now: u64,
+        uplink: Option<PortId>,
+        in_port: PortId,
+        frame: &Parsed<'_>,
+    ) -> Verdict {
+        let at = Lookup {
+            ipvlan: self,
+            learned,
+            now,
+        };
         if Some(in_port) == uplink {
-            self.inbound(frame)
+            at.inbound(frame)
         } else {
-            self.outbound(uplink, in_port, frame)
+            if self.learns.get(in_port.index()).copied().unwrap_or(false) {
+                self.learn_source(learned, now, in_port, frame);
+            }
+            at.outbound(uplink, in_port, frame)
         }
+    }
+
+    /// Learns the address a learning port sends from, when it is a
+    /// station's and not configured as another port's.
+    fn learn_source(&self, learned: &LearnedAddresses, now: u64, port: PortId, frame: &Parsed<'_>) {
+        if frame.src() != self.mac {
+            return;
+        }
+        let Some(ip) = source_address(frame) else {
+            return;
+        };
+        if !crate::config::is_station_address(ip) || self.owners.contains_key(&ip) {
+            return;
+        }
+        learned.learn(ip, port, now, self.ageing_ms);
+    }
+}
+
+/// Who owns what at one moment: the configured owners, then the learned.
+struct Lookup<'a> {
+    ipvlan: &'a Ipvlan,
+    learned: &'a LearnedAddresses,
+    now: u64,
+}
+
+impl std::ops::Deref for Lookup<'_> {
+    type Target = Ipvlan;
+    fn deref(&self) -> &Ipvlan {
+        self.ipvlan
+    }
+}
+
+impl Lookup<'_> {
+    fn owner(&self, ip: IpAddr) -> Option<PortId> {
+        self.ipvlan.owners.get(&ip).copied().or_else(|| {
+            if self.ipvlan.learns.iter().any(|l| *l) {
+                self.learned.owner(ip, self.now, self.ipvlan.ageing_ms)
+            } else {
+                None
+            }
+        })
     }
 
     fn inbound(&self, frame: &Parsed<'_>) -> Verdict {

@@ -213,6 +213,8 @@ pub struct SwitchCore {
     blocked: Box<[std::sync::atomic::AtomicU64]>,
     /// IGMP/MLD snooping's memberships and router ports.
     mdb: Mdb,
+    /// The addresses an ipvlan switch's learning ports were seen using.
+    addresses: crate::ipvlan::LearnedAddresses,
 }
 
 /// Every port's filters, by port index (`None`: none on that port).
@@ -240,6 +242,7 @@ impl SwitchCore {
             storm,
             blocked,
             mdb: Mdb::new(),
+            addresses: Default::default(),
         })
     }
 
@@ -267,6 +270,7 @@ impl SwitchCore {
                 })
                 .collect(),
             mdb: self.mdb.copy(),
+            addresses: self.addresses.copy(),
         }
     }
 
@@ -397,6 +401,17 @@ impl SwitchCore {
         });
     }
 
+    /// The addresses an ipvlan switch's learning ports were seen using,
+    /// by port name.
+    pub fn learned_addresses(&self) -> Vec<(std::net::IpAddr, String)> {
+        let fw = self.snapshot();
+        self.addresses
+            .entries()
+            .into_iter()
+            .filter_map(|(ip, p)| Some((ip, fw.config.ports.get(p.index())?.name.clone())))
+            .collect()
+    }
+
     /// IGMP/MLD snooping's table.
     pub fn mdb(&self) -> &Mdb {
         &self.mdb
@@ -409,6 +424,8 @@ impl SwitchCore {
     /// Ages the FDB; call about once a second (from one thread).
     pub fn tick(&self, now_ms: u64) -> usize {
         self.mdb.expire(now_ms);
+        self.addresses
+            .age(now_ms, self.forwarding.load().config.ageing_ms);
         self.fdb.age(now_ms)
     }
 
@@ -1160,7 +1177,8 @@ impl SwitchCore {
         let vid = ingress_vid(&port.vlan, frame.vlan()).ok_or(DropReason::VlanIngress)?;
         notes.normal.vid = Some(vid);
         if let Some(ipvlan) = &fw.by_address {
-            return forward_ipvlan(fw, ipvlan, in_port, vid, frame, out, notes);
+            let verdict = ipvlan.decide(&self.addresses, now, fw.uplink, in_port, frame);
+            return forward_ipvlan(fw, verdict, vid, out, notes);
         }
         let from_uplink = Some(in_port) == fw.uplink;
         let snooped = if fw.config.snoop.enabled && dst.is_multicast() && !dst.is_broadcast() {
@@ -1597,15 +1615,12 @@ impl Switch {
 /// no FDB; the frame goes where its addresses say.
 fn forward_ipvlan(
     fw: &Forwarding,
-    ipvlan: &crate::ipvlan::Ipvlan,
-    in_port: PortId,
+    verdict: crate::ipvlan::Verdict,
     vid: u16,
-    frame: &Parsed<'_>,
     out: &mut Vec<Egress>,
     notes: &mut Notes,
 ) -> Result<Option<PortId>, DropReason> {
     use crate::ipvlan::Verdict;
-    let verdict = ipvlan.decide(fw.uplink, in_port, frame);
     notes.ipvlan_rule = Some(verdict.rule());
     let mut out = Out { fw, vid, out };
     match verdict {

@@ -47,6 +47,7 @@ fn config(mode: IpvlanMode, flag: PortMode) -> SwitchConfig {
             (v6(2).into(), "p2".into()),
             (v4(3).into(), "p3".into()),
         ],
+        learn: Vec::new(),
     });
     cfg
 }
@@ -416,4 +417,59 @@ fn bad_configurations_name_the_field() {
         let e = Switch::new(cfg).unwrap_err().to_string();
         assert!(e.contains(want), "{e} (wanted {want})");
     }
+}
+
+#[test]
+fn learning_ports_own_what_they_send_from_until_it_ages() {
+    // p3 learns; p1 and p2 own what they are configured with.
+    let mut cfg = config(IpvlanMode::L2, PortMode::Veb);
+    cfg.ageing_ms = 10_000;
+    cfg.ipvlan.as_mut().unwrap().learn = vec!["p3".into()];
+    let mut sw = Switch::new(cfg).unwrap();
+    let up = sw.config().port_id("up").unwrap();
+    let p3 = sw.config().port_id("p3").unwrap();
+    let to = |sw: &mut Switch, ip: Ipv4Addr, now: u64| {
+        let r = sw.decide(up, &udp(S, O, v4(9), ip), now);
+        let names: Vec<String> = sw
+            .decision()
+            .egress
+            .iter()
+            .map(|e| sw.config().ports[e.port.index()].name.clone())
+            .collect();
+        (r, names)
+    };
+    assert_eq!(
+        to(&mut sw, v4(33), 0),
+        (Err(DropReason::IpvlanNoOwner), vec![]),
+        "nobody owns .33 yet"
+    );
+    sw.decide(p3, &udp(O, S, v4(33), v4(9)), 100).unwrap();
+    assert_eq!(
+        to(&mut sw, v4(33), 200),
+        (Ok(()), vec!["p3".to_string()]),
+        "learned"
+    );
+    // A configured address is never taken by learning.
+    sw.decide(p3, &udp(O, S, v4(2), v4(9)), 300).unwrap();
+    assert_eq!(
+        to(&mut sw, v4(2), 400).1,
+        vec!["p2".to_string()],
+        "p2's stays p2's"
+    );
+    // Unseen for the ageing time, it is forgotten.
+    sw.tick(20_000);
+    assert_eq!(
+        to(&mut sw, v4(33), 20_001).0,
+        Err(DropReason::IpvlanNoOwner),
+        "aged out"
+    );
+    // At most LEARNED_PER_PORT addresses per port.
+    for i in 0..(vepa_dataplane::ipvlan::LEARNED_PER_PORT + 10) {
+        let ip = Ipv4Addr::new(10, 1, (i / 200) as u8, (i % 200) as u8 + 1);
+        sw.decide(p3, &udp(O, S, ip, v4(9)), 30_000).unwrap();
+    }
+    assert_eq!(
+        sw.core().learned_addresses().len(),
+        vepa_dataplane::ipvlan::LEARNED_PER_PORT
+    );
 }

@@ -33,6 +33,13 @@ pub(super) fn ipvlan_config(
 ) -> Result<Option<IpvlanConfig>, TopologyError> {
     let at = format!("switch '{}'", s.name);
     if s.kind != SwitchKind::Ipvlan {
+        if let Some(p) = s.uplink.iter().chain(&s.ports).find(|p| p.learn_addresses) {
+            return Err(invalid(
+                format!("switch '{}', port '{}'", s.name, p.name),
+                "learn_addresses",
+                "only an ipvlan switch's ports own addresses (a macvlan switch learns MACs)",
+            ));
+        }
         if s.ipvlan_mode.is_some() {
             return Err(invalid(
                 at,
@@ -63,8 +70,19 @@ pub(super) fn ipvlan_config(
             "an ipvlan switch gives every port the group frames (l2) or none (l3); snooping is a MAC-learning switch's",
         ));
     }
+    if let Some(u) = s.uplink.as_ref().filter(|u| u.learn_addresses) {
+        return Err(invalid(
+            format!("switch '{}', port '{}'", s.name, u.name),
+            "learn_addresses",
+            "the uplink owns no address of the switch's ports",
+        ));
+    }
     let mut addresses = Vec::new();
+    let mut learn = Vec::new();
     for p in &s.ports {
+        if p.learn_addresses {
+            learn.push(p.name.clone());
+        }
         let pat = format!("switch '{}', port '{}'", s.name, p.name);
         if matches!(p.kind, PortKind::Patch | PortKind::Vxlan | PortKind::Bond) {
             return Err(invalid(
@@ -102,6 +120,7 @@ pub(super) fn ipvlan_config(
         mode: s.ipvlan_mode.unwrap_or_default().into(),
         mac: ipvlan_mac(s),
         addresses,
+        learn,
     }))
 }
 
@@ -243,8 +262,14 @@ netns = "c2"
             let e = topo(sw, port).check().unwrap_err().to_string();
             assert!(e.contains(want), "{e} (wanted {want})");
         }
-        let mut t = topo("", "");
+        let mut t = topo("", "learn_addresses = true");
         t.switches[0].kind = SwitchKind::Macvlan;
+        let e = t.check().unwrap_err().to_string();
+        assert!(
+            e.contains("port 'c2': learn_addresses: only an ipvlan switch"),
+            "{e}"
+        );
+        t.switches[0].ports[1].learn_addresses = false;
         t.switches[0].ipvlan_mode = Some(super::super::spec::IpvlanModeName::L3);
         let e = t.check().unwrap_err().to_string();
         assert!(e.contains("ipvlan_mode: only an ipvlan switch"), "{e}");

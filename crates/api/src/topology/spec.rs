@@ -581,6 +581,12 @@ pub struct PortSpec {
     /// For `bond` (an uplink only): its members, mode and LACP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bond: Option<BondSpec>,
+    /// On an ipvlan switch: the port also owns the addresses it sends
+    /// from (up to 64, forgotten after the switch's ageing time unseen),
+    /// besides its `address`. Another port's address is never taken; with
+    /// `guard = true` only its `allowed_ips` can be learned.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub learn_addresses: bool,
 }
 
 /// A bonded uplink: one switch port over several links.
@@ -827,6 +833,7 @@ impl PortSpec {
             allowed_macs: Vec::new(),
             allowed_ips: Vec::new(),
             bond: None,
+            learn_addresses: false,
         }
     }
 

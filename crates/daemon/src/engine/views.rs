@@ -48,7 +48,7 @@ impl Engine {
                 packet_in_dropped: self.packet_in.as_ref().map_or(0, |q| q.dropped(&s.name)),
                 reflective_relay: relay.get(&s.name).cloned(),
                 relay_fallback: core.is_some_and(|c| c.snapshot().falls_back()),
-                ipvlan: core.and_then(|c| ipvlan_view(&c.snapshot())),
+                ipvlan: core.and_then(|c| ipvlan_view(c)),
             });
             let names = s
                 .uplink
@@ -479,7 +479,8 @@ fn bond_stats(b: &vepa_io::BondStatus) -> vepa_api::wire::BondStats {
 }
 
 /// An ipvlan switch's settings as its snapshot holds them.
-fn ipvlan_view(fw: &vepa_dataplane::Forwarding) -> Option<vepa_api::wire::IpvlanView> {
+fn ipvlan_view(core: &vepa_dataplane::SwitchCore) -> Option<vepa_api::wire::IpvlanView> {
+    let fw = core.snapshot();
     let i = fw.ipvlan.as_ref()?;
     let flag = fw
         .ports
@@ -496,6 +497,14 @@ fn ipvlan_view(fw: &vepa_dataplane::Forwarding) -> Option<vepa_api::wire::Ipvlan
             .map(|(ip, port)| vepa_api::wire::OwnedAddress {
                 address: ip.to_string(),
                 port: port.clone(),
+            })
+            .collect(),
+        learned: core
+            .learned_addresses()
+            .into_iter()
+            .map(|(ip, port)| vepa_api::wire::OwnedAddress {
+                address: ip.to_string(),
+                port,
             })
             .collect(),
     })

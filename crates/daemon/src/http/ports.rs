@@ -190,6 +190,9 @@ pub(super) async fn set_port(
         if let Some(v) = patch.bpdu_guard {
             p.bpdu_guard = v;
         }
+        if let Some(v) = patch.learn_addresses {
+            p.learn_addresses = v;
+        }
         if let Some(v) = patch.storm {
             let s = p.storm.get_or_insert_with(Default::default);
             for (to, from) in [

@@ -300,6 +300,9 @@ pub struct PortFields {
     /// With --guard: an address or prefix it may send from (repeat; default its --address).
     #[arg(long = "allowed-ip", value_name = "IP[/LEN]")]
     allowed_ips: Vec<String>,
+    /// On an ipvlan switch: the port also owns the addresses it sends from (up to 64, aged).
+    #[arg(long, value_name = "on|off", value_parser = on_off())]
+    learn_addresses: Option<bool>,
 }
 
 /// `--vsi TYPE_ID:VERSION:UUID` as the API's `vsi` (`none`: null); the
@@ -569,6 +572,7 @@ fn fields_json(f: PortFields, m: &mut Map<String, Value>) {
     put(m, "native_vlan", f.native_vlan.map(Value::from));
     put(m, "mac_limit", f.mac_limit.map(Value::from));
     put(m, "bpdu_guard", f.bpdu_guard.map(Value::from));
+    put(m, "learn_addresses", f.learn_addresses.map(Value::from));
     if !f.storm.is_empty() {
         let kinds: Map<String, Value> = f
             .storm

@@ -69,6 +69,11 @@ pub fn switches(list: &[SwitchSpec], stats: &Stats) -> String {
                 .addresses
                 .iter()
                 .map(|a| format!("{} {}", a.address, a.port))
+                .chain(
+                    i.learned
+                        .iter()
+                        .map(|a| format!("{} {} (learned)", a.address, a.port)),
+                )
                 .collect();
             let _ = writeln!(
                 out,
