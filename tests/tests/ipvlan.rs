@@ -414,6 +414,10 @@ fn the_daemon_keeps_an_ipvlan_switch() {
         &ns3.name,
         "--learn-addresses",
         "on",
+        "--guard",
+        "on",
+        "--allowed-ip",
+        "10.9.0.0/28",
     ]);
     ns3.exec(&["ip", "addr", "add", "10.9.0.3/24", "dev", "eth0"]);
     let _ = std::process::Command::new("ip")
@@ -463,6 +467,19 @@ fn the_daemon_keeps_an_ipvlan_switch() {
         "10.9.0.7/24",
     ]);
     assert!(mac.contains("mac: an ipvlan port carries"), "{mac}");
+    let unbounded = d.fails(&[
+        "port",
+        "add",
+        &format!("{sw}/w{id}"),
+        "--type",
+        "tap",
+        "--learn-addresses",
+        "on",
+    ]);
+    assert!(
+        unbounded.contains("learn_addresses: a learning port claims only"),
+        "{unbounded}"
+    );
     let bare = d.fails(&["port", "add", &format!("{sw}/z{id}"), "--type", "tap"]);
     assert!(bare.contains("address: an l3 ipvlan port"), "{bare}");
     let ports = d.json(&["port", "show"]).to_string();

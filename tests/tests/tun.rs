@@ -167,6 +167,42 @@ fn the_daemon_serves_a_tun_port() {
     std::fs::write(&again, &exported).expect("write export");
     let plan = d.ok(&["apply", "-f", &again.to_string_lossy(), "--dry-run"]);
     assert!(plan.contains("no change"), "{plan}");
+    // A namespace the daemon makes for a tun port stays while the port
+    // does (the sweep after each change counts it), and goes with it.
+    let made = format!("td{id}n");
+    d.ok(&[
+        "router",
+        "port",
+        "add",
+        &r,
+        "vpn2",
+        "--tun",
+        "--ifname",
+        &format!("tuo{id}"),
+        "--netns",
+        &made,
+        "--address",
+        "10.8.1.1/30",
+        "--peer-address",
+        "10.8.1.2/30",
+    ]);
+    d.ok(&[
+        "port",
+        "set",
+        &format!("lan{id}/tv{id}"),
+        "--mac-limit",
+        "9",
+    ]);
+    assert!(
+        vepa_itest::netns_exists(&made),
+        "the daemon's namespace stays"
+    );
+    assert!(
+        wait_reachable(&vm.name, "10.8.1.2"),
+        "container -> the second tun"
+    );
+    d.ok(&["router", "port", "del", &r, "vpn2"]);
+    assert!(!vepa_itest::netns_exists(&made), "and goes with its port");
     // Without the port, the device goes.
     d.ok(&["router", "port", "del", &r, "vpn"]);
     let left = vpn.exec(&["ip", "-o", "link", "show"]);

@@ -625,6 +625,8 @@ impl Engine {
             }
         }
         let result = self.make_devices(&new, &to_create, true).map(|_| ());
+        // The routers' TUN devices too, before anything is committed.
+        let result = result.and_then(|()| self.tuns_for(&new).map_err(ChangeError::Host));
         // What this change made (all of it on success, some on a failure).
         let made: Vec<String> = to_create
             .iter()
@@ -653,6 +655,10 @@ impl Engine {
                         || desired
                             .router_ports_on(&k.0)
                             .any(|(r, p)| switch_port_name(&r.name, &p.name) == k.1)
+                        || (k.1 == vepa_api::topology::TUN_DEVICE_PORT
+                            && desired
+                                .tun_ports()
+                                .any(|(r, p)| switch_port_name(&r.name, &p.name) == k.0))
                 };
                 self.captures.retain(|k, _| kept(k));
                 // A port added again later starts from zero.
@@ -935,31 +941,48 @@ impl Engine {
 
     /// Makes the desired TUN ports' devices that are missing or changed,
     /// and closes (so removes) those no longer desired. A device that
-    /// cannot be made leaves its port down, said in the log.
+    /// cannot be made leaves its port down, said in the log (a change
+    /// made them already, or failed whole: see [`Self::tuns_for`]).
     fn sync_tuns(&mut self) {
-        let want: HashMap<PortKey, RouterPortSpec> = self
-            .desired
+        let desired = self.desired.clone();
+        if let Err(e) = self.tuns_for(&desired) {
+            tracing::error!(error = %format!("{e:#}"), "cannot make a tun device; its port is down");
+        }
+    }
+
+    /// Makes `topo`'s TUN devices (closing the ones it no longer has or
+    /// has changed first, so their names are free). On an error the
+    /// devices this call made are closed again and the error says which
+    /// port; the caller puts the old ones back by syncing to its old state.
+    fn tuns_for(&mut self, topo: &Topology) -> anyhow::Result<()> {
+        let want: Vec<(PortKey, RouterPortSpec)> = topo
             .tun_ports()
             .map(|(r, p)| ((r.name.clone(), p.name.clone()), p.clone()))
             .collect();
         self.tuns
-            .retain(|k, (spec, _)| want.get(k).is_some_and(|w| w == spec));
+            .retain(|k, (spec, _)| want.iter().any(|(w, ws)| w == k && ws == spec));
+        let mut made = Vec::new();
         for (k, spec) in want {
             if self.tuns.contains_key(&k) {
                 continue;
             }
-            let Some(r) = self.desired.router(&k.0) else {
+            let Some(r) = topo.router(&k.0) else {
                 continue;
             };
             match self.owner.open_tun(r, &spec) {
                 Ok(port) => {
+                    made.push(k.clone());
                     self.tuns.insert(k, (spec, port));
                 }
                 Err(e) => {
-                    tracing::error!(router = %k.0, port = %k.1, error = %format!("{e:#}"), "cannot make the tun device; the port is down")
+                    for m in &made {
+                        self.tuns.remove(m);
+                    }
+                    return Err(e);
                 }
             }
         }
+        Ok(())
     }
 
     /// Stops forwarding; devices stay for the next start to adopt.

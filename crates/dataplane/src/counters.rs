@@ -76,8 +76,9 @@ pub enum DropReason {
     /// To the shared MAC of an ipvlan switch, for an address none of its
     /// ports owns.
     IpvlanNoOwner,
-    /// A broadcast or multicast on an L3 ipvlan switch, whose ports send
-    /// and receive none.
+    /// What an L3 ipvlan switch carries to or from none of its ports: a
+    /// broadcast or multicast, ARP other than the requests it handles,
+    /// neither IP nor ARP.
     IpvlanGroup,
 }
 

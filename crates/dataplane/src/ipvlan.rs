@@ -61,69 +61,119 @@ pub const LEARNED_PER_PORT: usize = 64;
 /// and a learned address is another port's only once it has aged out.
 #[derive(Debug, Default)]
 pub struct LearnedAddresses {
-    map: std::sync::RwLock<HashMap<IpAddr, (PortId, u64)>>,
+    inner: std::sync::RwLock<Learned>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Learned {
+    map: HashMap<IpAddr, (PortId, u64)>,
+    /// How many entries each port holds (aged ones until `age` runs), so
+    /// the limit is checked without a walk of the table.
+    held: HashMap<PortId, usize>,
+}
+
+impl Learned {
+    fn insert(&mut self, ip: IpAddr, port: PortId, seen: u64) {
+        if let Some((was, _)) = self.map.insert(ip, (port, seen)) {
+            if let Some(n) = self.held.get_mut(&was) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        *self.held.entry(port).or_default() += 1;
+    }
+
+    fn full(&self, port: PortId) -> bool {
+        self.held.get(&port).copied().unwrap_or(0) >= LEARNED_PER_PORT
+    }
 }
 
 impl LearnedAddresses {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Learned> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Learned> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn owner(&self, ip: IpAddr, now: u64, ageing_ms: u64) -> Option<PortId> {
-        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        map.get(&ip)
+        self.read()
+            .map
+            .get(&ip)
             .filter(|(_, seen)| now.saturating_sub(*seen) < ageing_ms)
             .map(|(p, _)| *p)
     }
 
-    /// `port` sent from `ip` at `now`: learned (or refreshed) unless
-    /// another port holds it or `port` is at its limit.
+    /// `port` sent from `ip` at `now`: learned (or refreshed, at most once
+    /// a second) unless another port holds it or `port` is at its limit.
     fn learn(&self, ip: IpAddr, port: PortId, now: u64, ageing_ms: u64) {
-        if self.owner(ip, now, ageing_ms) == Some(port) {
-            // Refreshed below only every second: no write lock per packet.
-            let fresh = {
-                let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-                map.get(&ip)
-                    .is_some_and(|(_, seen)| now.saturating_sub(*seen) < 1000)
-            };
-            if fresh {
-                return;
+        let live = |seen: u64| now.saturating_sub(seen) < ageing_ms;
+        {
+            let r = self.read();
+            match r.map.get(&ip) {
+                Some((p, seen)) if *p == port && now.saturating_sub(*seen) < 1000 => return,
+                Some((p, seen)) if *p != port && live(*seen) => return,
+                None if r.full(port) => return,
+                _ => {}
             }
         }
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        match map.get(&ip) {
-            Some((p, seen)) if *p != port && now.saturating_sub(*seen) < ageing_ms => return,
-            Some((p, _)) if *p == port => {
-                map.insert(ip, (port, now));
-                return;
-            }
-            _ => {}
+        let mut w = self.write();
+        match w.map.get(&ip).copied() {
+            Some((p, seen)) if p != port && live(seen) => {}
+            Some((p, _)) if p == port => w.insert(ip, port, now),
+            _ if w.full(port) => {}
+            _ => w.insert(ip, port, now),
         }
-        let held = map
-            .values()
-            .filter(|(p, seen)| *p == port && now.saturating_sub(*seen) < ageing_ms)
-            .count();
-        if held < LEARNED_PER_PORT {
-            map.insert(ip, (port, now));
+    }
+
+    /// Puts back what another table had learned (a restarted switch's),
+    /// `port` mapping each entry's port here (`None`: it does not learn).
+    pub fn restore_from(&self, old: &LearnedAddresses, port: impl Fn(PortId) -> Option<PortId>) {
+        let entries: Vec<(IpAddr, PortId, u64)> = old
+            .read()
+            .map
+            .iter()
+            .map(|(ip, (p, seen))| (*ip, *p, *seen))
+            .collect();
+        let mut w = self.write();
+        for (ip, p, seen) in entries {
+            if let Some(to) = port(p) {
+                if !w.full(to) {
+                    w.insert(ip, to, seen);
+                }
+            }
         }
     }
 
     /// Forgets what was not seen for `ageing_ms`; how many went.
     pub fn age(&self, now: u64, ageing_ms: u64) -> usize {
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        let before = map.len();
-        map.retain(|_, (_, seen)| now.saturating_sub(*seen) < ageing_ms);
-        before - map.len()
+        let mut w = self.write();
+        let before = w.map.len();
+        w.map
+            .retain(|_, (_, seen)| now.saturating_sub(*seen) < ageing_ms);
+        let mut held: HashMap<PortId, usize> = HashMap::new();
+        for (p, _) in w.map.values() {
+            *held.entry(*p).or_default() += 1;
+        }
+        w.held = held;
+        before - w.map.len()
     }
 
     /// A copy, for a trace's shadow switch.
     pub fn copy(&self) -> LearnedAddresses {
-        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         LearnedAddresses {
-            map: std::sync::RwLock::new(map.clone()),
+            inner: std::sync::RwLock::new(self.read().clone()),
         }
     }
 
     /// Every learned address and its port.
     pub fn entries(&self) -> Vec<(IpAddr, PortId)> {
-        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<_> = map.iter().map(|(ip, (p, _))| (*ip, *p)).collect();
+        let mut v: Vec<_> = self
+            .read()
+            .map
+            .iter()
+            .map(|(ip, (p, _))| (*ip, *p))
+            .collect();
         v.sort();
         v
     }
@@ -256,11 +306,13 @@ impl std::ops::Deref for Lookup<'_> {
 impl Lookup<'_> {
     fn owner(&self, ip: IpAddr) -> Option<PortId> {
         self.ipvlan.owners.get(&ip).copied().or_else(|| {
-            if self.ipvlan.learns.iter().any(|l| *l) {
-                self.learned.owner(ip, self.now, self.ipvlan.ageing_ms)
-            } else {
-                None
+            if !self.ipvlan.learns.iter().any(|l| *l) {
+                return None;
             }
+            // Only while its port still learns.
+            self.learned
+                .owner(ip, self.now, self.ipvlan.ageing_ms)
+                .filter(|p| self.ipvlan.learns.get(p.index()).copied().unwrap_or(false))
         })
     }
 
@@ -314,6 +366,36 @@ impl Lookup<'_> {
             return Verdict::Drop(DropReason::IpvlanMac);
         }
         let routed = self.mode.routed();
+        // What a port says of itself in ARP and ND must be true: the
+        // shared MAC, and an address of its own (or none, probing).
+        match frame.network() {
+            crate::parsed::Network::Arp(Some(a)) => {
+                if a.sender_mac() != self.mac {
+                    return Verdict::Drop(DropReason::IpvlanMac);
+                }
+                let spa = IpAddr::from(a.sender_ip());
+                if !spa.is_unspecified() && self.owner(spa) != Some(in_port) {
+                    return Verdict::Drop(DropReason::SpoofedArp);
+                }
+                // The kernel's L3 ports send no ARP; here only requests,
+                // which the switch handles below.
+                if routed && a.operation() != ArpOperation::Request {
+                    return Verdict::Drop(DropReason::IpvlanGroup);
+                }
+            }
+            crate::parsed::Network::Arp(None) => return Verdict::Drop(DropReason::Malformed),
+            crate::parsed::Network::Ipv4(_) | crate::parsed::Network::Ipv6(_) => {
+                if let Some(nd) = neighbor_message(frame) {
+                    if nd.lladdr.is_some_and(|m| m != self.mac) {
+                        return Verdict::Drop(DropReason::IpvlanMac);
+                    }
+                }
+            }
+            crate::parsed::Network::Other if routed => {
+                return Verdict::Drop(DropReason::IpvlanGroup)
+            }
+            crate::parsed::Network::Other => {}
+        }
         if routed {
             if let Some(s) = solicitation(frame) {
                 return match self.owner(s.target) {
@@ -428,13 +510,18 @@ fn source_address(frame: &Parsed<'_>) -> Option<IpAddr> {
     }
 }
 
-fn neighbor_solicitation(frame: &Parsed<'_>) -> Option<NdMessage> {
+/// A neighbor solicitation or advertisement (hop limit 255, as ND's).
+fn neighbor_message(frame: &Parsed<'_>) -> Option<NdMessage> {
     let v = frame.ipv6()?;
     let (proto, msg) = v.upper()?;
     if proto != 58 || v.hop_limit() != 255 {
         return None;
     }
-    NdMessage::parse(msg).filter(|m| m.ty == vepa_packet::ip::ND_NEIGHBOR_SOLICIT)
+    NdMessage::parse(msg)
+}
+
+fn neighbor_solicitation(frame: &Parsed<'_>) -> Option<NdMessage> {
+    neighbor_message(frame).filter(|m| m.ty == vepa_packet::ip::ND_NEIGHBOR_SOLICIT)
 }
 
 /// An ARP request (probes included) or a neighbor solicitation.
@@ -455,13 +542,14 @@ fn solicitation(frame: &Parsed<'_>) -> Option<Solicitation> {
     }
     let nd = neighbor_solicitation(frame)?;
     let src = frame.ipv6()?.src();
-    if nd.target.is_multicast() {
+    let asker_mac = nd.lladdr.unwrap_or_else(|| frame.src());
+    if nd.target.is_multicast() || asker_mac.is_multicast() || src.is_multicast() {
         return None;
     }
     Some(Solicitation {
         target: nd.target.into(),
         asker: src.into(),
-        asker_mac: nd.lladdr.unwrap_or_else(|| frame.src()),
+        asker_mac,
     })
 }
 

@@ -399,6 +399,20 @@ impl SwitchCore {
                 .get(p.index())
                 .and_then(|c| now.config.port_id(&c.name))
         });
+        // Learned addresses stay with their port, while it still learns.
+        let learns = now
+            .config
+            .ipvlan
+            .as_ref()
+            .map(|i| i.learn.clone())
+            .unwrap_or_default();
+        self.addresses.restore_from(&old.addresses, |p| {
+            let name = &was.config.ports.get(p.index())?.name;
+            learns
+                .contains(name)
+                .then(|| now.config.port_id(name))
+                .flatten()
+        });
     }
 
     /// The addresses an ipvlan switch's learning ports were seen using,

@@ -339,6 +339,56 @@ fn l3_modes_carry_no_group_frames() {
 }
 
 #[test]
+fn a_port_tells_no_lies_in_arp_or_nd() {
+    for mode in [IpvlanMode::L2, IpvlanMode::L3] {
+        let mut sw = switch(mode, PortMode::Veb);
+        let p1 = sw.config().port_id("p1").unwrap();
+        let cases: Vec<(&str, Vec<u8>, DropReason)> = vec![
+            (
+                "ARP from the shared MAC, sender MAC another",
+                {
+                    let mut f = arp_request(S, v4(1), v4(9));
+                    f[22..28].copy_from_slice(&mac(7).0);
+                    f
+                },
+                DropReason::IpvlanMac,
+            ),
+            (
+                "ARP claiming a sibling's address",
+                arp_request(S, v4(2), v4(9)),
+                DropReason::SpoofedArp,
+            ),
+            (
+                "a solicitation with another link-layer address",
+                neighbor_solicitation(mac(7), v6(1), v6(9)),
+                DropReason::IpvlanMac,
+            ),
+        ];
+        for (what, frame, reason) in cases {
+            let mut f = frame;
+            // From the port, whatever the builder put as the source MAC.
+            f[6..12].copy_from_slice(&S.0);
+            assert_eq!(
+                sw.decide(p1, &f, 0),
+                Err(reason),
+                "{}: {what}",
+                mode.as_str()
+            );
+        }
+    }
+    // L3 carries no ARP reply and nothing that is neither IP nor ARP.
+    let mut sw = switch(IpvlanMode::L3, PortMode::Veb);
+    let p1 = sw.config().port_id("p1").unwrap();
+    let mut reply = arp_request(S, v4(1), v4(9));
+    reply[21] = 2;
+    reply[..6].copy_from_slice(&O.0);
+    assert_eq!(sw.decide(p1, &reply, 0), Err(DropReason::IpvlanGroup));
+    let mut other = frame(O, S, None);
+    other[12..14].copy_from_slice(&[0x88, 0xb5]);
+    assert_eq!(sw.decide(p1, &other, 0), Err(DropReason::IpvlanGroup));
+}
+
+#[test]
 fn answers_are_well_formed() {
     let mut sw = switch(IpvlanMode::L2, PortMode::Veb);
     let up = sw.config().port_id("up").unwrap();

@@ -568,8 +568,6 @@ impl Owner {
         driver_of(dev.spec.kind, false).remove(&dev.links);
     }
 
-    /// Removes marked interfaces that no live device accounts for, and
-    /// marked namespaces no port of `topo` uses.
     /// Makes router `r`'s TUN port `p` and opens it (its namespace made
     /// and marked as ours if missing). The device goes when the port is
     /// dropped.
@@ -587,6 +585,9 @@ impl Owner {
         crate::ports::open_tun(&mut HostState::default(), r, p)
     }
 
+    /// Removes marked interfaces that no live device accounts for, and
+    /// marked namespaces no port of `topo` uses (its routers' TUN ports
+    /// included).
     pub fn sweep(&self, topo: &Topology, live: &[&DeviceSpec]) {
         let keep: HashSet<String> = live.iter().map(|d| self.alias(d)).collect();
         let prefix = self.prefix();
@@ -625,6 +626,7 @@ impl Owner {
         let used: HashSet<&str> = topo
             .ports()
             .flat_map(|(_, _, p)| port_namespaces(p))
+            .chain(topo.tun_ports().filter_map(|(_, p)| p.netns.as_deref()))
             .collect();
         let mark = self.netns_mark();
         for ns in host::namespaces() {

@@ -93,7 +93,7 @@ impl Filters {
                     .map(|pc| {
                         let spec = s.uplink.iter().chain(&s.ports).find(|p| p.name == pc.name);
                         let at = format!("switch '{}', port '{}'", s.name, pc.name);
-                        let guard = spec.and_then(|p| port_guard(&at, p).ok().flatten());
+                        let guard = spec.and_then(|p| port_guard(&at, s, p).ok().flatten());
                         let zone = format!("port {}/{}", s.name, pc.name);
                         let (acl_in, acl_out) = (list_at(&zone, false), list_at(&zone, true));
                         if guard.is_none() && acl_in.is_none() && acl_out.is_none() {

@@ -40,7 +40,14 @@ impl TunPort {
         router: MacAddr,
         peer: MacAddr,
     ) -> Result<TunPort, IoError> {
-        let file = crate::tap::open_device(name, libc::IFF_TUN, offloads, "create tun")?;
+        // Exclusive: never take over a device that exists (someone else's
+        // persistent TUN) and readdress it.
+        let file = crate::tap::open_device(
+            name,
+            libc::IFF_TUN | libc::IFF_TUN_EXCL,
+            offloads,
+            "create tun",
+        )?;
         let mut header = [0u8; ETH_HEADER_LEN];
         header[..6].copy_from_slice(&router.0);
         header[6..12].copy_from_slice(&peer.0);
@@ -120,6 +127,11 @@ impl Port for TunPort {
             Some([0x08, 0x00]) | Some([0x86, 0xdd]) => &frame[ETH_HEADER_LEN..],
             _ => return Ok(()),
         };
+        // A partial checksum must start in the IP packet, past the header
+        // taken off.
+        if self.vnet && vnet.needs_csum() && usize::from(vnet.csum_start) < ETH_HEADER_LEN {
+            return Ok(());
+        }
         let n = if self.vnet {
             let hdr = vnet.shifted(-(ETH_HEADER_LEN as i32)).to_bytes();
             let iov = [iovec(&hdr), iovec(ip)];

@@ -232,7 +232,6 @@ pub fn link_running(name: &str) -> Option<bool> {
     Some(flags & libc::IFF_UP != 0 && flags & libc::IFF_RUNNING != 0)
 }
 
-/// Every interface in vepa's namespace.
 /// Whether interface `name` exists inside namespace `netns`.
 pub fn link_exists_in(netns: &str, name: &str) -> bool {
     let n = name.to_string();
@@ -242,6 +241,7 @@ pub fn link_exists_in(netns: &str, name: &str) -> bool {
     .unwrap_or(false)
 }
 
+/// Every interface in vepa's namespace.
 pub fn links() -> Vec<String> {
     with(None, |nl| {
         Ok(nl.links()?.into_iter().map(|l| l.name).collect())

@@ -77,7 +77,7 @@ impl VirtioNetHdr {
             if v == 0 {
                 0
             } else {
-                (v as i32 + delta).max(0) as u16
+                (v as i32 + delta).clamp(0, i32::from(u16::MAX)) as u16
             }
         };
         VirtioNetHdr {

@@ -7,8 +7,13 @@ use super::spec::{Backend, PortSpec, Topology};
 use vepa_dataplane::filter::PortGuard;
 use vepa_dataplane::router::Prefix;
 
-/// The addresses a port may send from, when it has a guard.
-pub fn port_guard(at: &str, p: &PortSpec) -> Result<Option<PortGuard>, TopologyError> {
+/// The addresses a port `p` of switch `s` may send from, when it has a
+/// guard (an ipvlan switch's port is bound to the switch's one MAC).
+pub fn port_guard(
+    at: &str,
+    s: &super::spec::SwitchSpec,
+    p: &PortSpec,
+) -> Result<Option<PortGuard>, TopologyError> {
     if !p.guard {
         if !p.allowed_macs.is_empty() || !p.allowed_ips.is_empty() {
             return Err(invalid(
@@ -20,6 +25,9 @@ pub fn port_guard(at: &str, p: &PortSpec) -> Result<Option<PortGuard>, TopologyE
         return Ok(None);
     }
     let mut macs = p.allowed_macs.clone();
+    if macs.is_empty() && super::check_ipvlan::shares_mac(s, p) {
+        macs.push(super::check_ipvlan::ipvlan_mac(s));
+    }
     if macs.is_empty() {
         match p.mac {
             Some(m) => macs.push(m),
@@ -164,7 +172,7 @@ impl Topology {
             a.parsed_rules()?;
         }
         for (_, s, p) in self.ports() {
-            port_guard(&format!("switch '{}', port '{}'", s.name, p.name), p)?;
+            port_guard(&format!("switch '{}', port '{}'", s.name, p.name), s, p)?;
         }
         Ok(())
     }

@@ -81,6 +81,13 @@ pub(super) fn ipvlan_config(
     let mut learn = Vec::new();
     for p in &s.ports {
         if p.learn_addresses {
+            if !p.guard || p.allowed_ips.is_empty() {
+                return Err(invalid(
+                    format!("switch '{}', port '{}'", s.name, p.name),
+                    "learn_addresses",
+                    "a learning port claims only what its guard lets it send from: set guard = true and allowed_ips (the addresses or prefixes it may claim)",
+                ));
+            }
             learn.push(p.name.clone());
         }
         let pat = format!("switch '{}', port '{}'", s.name, p.name);
@@ -252,6 +259,11 @@ netns = "c2"
                 "port 'c2': mode: an ipvlan switch has one flag",
             ),
             ("", "relay = true", "port 'c2': relay:"),
+            (
+                "",
+                "learn_addresses = true",
+                "port 'c2': learn_addresses: a learning port claims only",
+            ),
             (
                 "[[switch.static_fdb]]\nmac = \"02:00:00:00:00:01\"\nport = \"c1\"",
                 "",

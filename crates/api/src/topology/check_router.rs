@@ -189,6 +189,15 @@ fn check_tun(at: &str, p: &RouterPortSpec) -> Result<(), TopologyError> {
             "a tun port carries IP packets, untagged",
         ));
     }
+    if let Some(ns) = &p.netns {
+        if ns.is_empty() || ns.contains('/') || ns.len() > 200 || ns == "." || ns == ".." {
+            return Err(invalid(
+                at,
+                "netns",
+                format!("'{ns}' is not a namespace name"),
+            ));
+        }
+    }
     let ifname = p.tun_ifname();
     if !vepa_packet::valid_ifname(ifname) {
         return Err(invalid(

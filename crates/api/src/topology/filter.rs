@@ -131,7 +131,9 @@ address = ["10.0.0.1/24"]
         let ok = topo("guard = true\n[[acl]]\nname = \"a\"\nport = \"s/vm1\"\ndefault = \"drop\"\nrules = [\"allow state established\", \"allow tcp dport 80\"]\n");
         ok.check().unwrap();
         assert!(ok.zone_stateful("port s/vm1"));
-        let g = port_guard("x", &ok.switches[0].ports[0]).unwrap().unwrap();
+        let g = port_guard("x", &ok.switches[0], &ok.switches[0].ports[0])
+            .unwrap()
+            .unwrap();
         assert_eq!(g.ips[0].to_string(), "10.0.0.1/32");
         let cases = [
             ("[[acl]]\nname = \"a\"\nport = \"s/vm9\"\n", "no port 'vm9'"),

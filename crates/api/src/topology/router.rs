@@ -325,6 +325,10 @@ address = ["10.2.0.1/24"]
             ),
             (tun("vlan = 5\n"), "vlan:"),
             (
+                tun("netns = \"/proc/1/ns/net\"\n"),
+                "netns: '/proc/1/ns/net' is not a namespace name",
+            ),
+            (
                 tun("netns = \"v\"\npeer_address = [\"10.9.0.2/30\"]\n"),
                 "peer_address: '10.9.0.2/30'",
             ),
