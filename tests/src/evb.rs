@@ -194,9 +194,18 @@ pub fn expected_reach(mode: &str, relay: bool, from: usize, to: usize) -> bool {
 
 /// A matrix as text, for assertion messages.
 pub fn show(m: &[Vec<bool>]) -> String {
-    let mut s = String::from("\n         vm1 vm2 vm3 out\n");
+    show_named(&NAMES, m)
+}
+
+/// A reachability matrix as text, rows and columns named `names`.
+pub fn show_named(names: &[&str], m: &[Vec<bool>]) -> String {
+    let mut s = String::from("\n       ");
+    for n in names {
+        let _ = write!(s, " {n:>3}");
+    }
+    s.push('\n');
     for (a, row) in m.iter().enumerate() {
-        let _ = write!(s, "{:<8}", NAMES[a]);
+        let _ = write!(s, "{:<8}", names.get(a).copied().unwrap_or("?"));
         for (b, ok) in row.iter().enumerate() {
             s.push_str(if a == b {
                 "  · "

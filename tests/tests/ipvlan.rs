@@ -164,22 +164,7 @@ impl Drop for Rig {
 }
 
 fn show(m: &[Vec<bool>]) -> String {
-    let names = ["p1", "p2", "p3", "out"];
-    let mut s = String::from("\n      p1  p2  p3  out\n");
-    for (a, row) in m.iter().enumerate() {
-        let _ = write!(s, "{:<5}", names[a]);
-        for (b, ok) in row.iter().enumerate() {
-            s.push_str(if a == b {
-                "  · "
-            } else if *ok {
-                "  ✓ "
-            } else {
-                "  ✗ "
-            });
-        }
-        s.push('\n');
-    }
-    s
+    vepa_itest::evb::show_named(&["p1", "p2", "p3", "out"], m)
 }
 
 #[test]

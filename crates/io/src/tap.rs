@@ -122,50 +122,62 @@ impl Port for TapPort {
     }
 
     fn recv<'a>(&self, buf: &'a mut [u8]) -> io::Result<Option<(VirtioNetHdr, &'a [u8])>> {
-        let mut hdr = [0u8; VirtioNetHdr::LEN];
-        let n = if self.vnet {
-            let iov = [iovec_mut(&mut hdr), iovec_mut(buf)];
-            // SAFETY: both iovecs point at live buffers of the stated lengths.
-            unsafe { libc::readv(self.file.as_raw_fd(), iov.as_ptr(), 2) }
-        } else {
-            // SAFETY: buf is live and its length is passed.
-            unsafe {
-                libc::read(
-                    self.file.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                )
-            }
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if is_retry(&e) { Ok(None) } else { Err(e) };
-        }
-        let skip = if self.vnet { VirtioNetHdr::LEN } else { 0 };
-        let len = (n as usize).saturating_sub(skip);
-        Ok(Some((VirtioNetHdr::parse(&hdr), &buf[..len])))
+        let got = read_device(self.file.as_raw_fd(), self.vnet, buf)?;
+        Ok(got.map(|(hdr, len)| (hdr, &buf[..len])))
     }
 
     fn send(&self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()> {
-        let n = if self.vnet {
-            let hdr = vnet.to_bytes();
-            let iov = [iovec(&hdr), iovec(frame)];
-            // SAFETY: both iovecs point at live buffers of the stated lengths.
-            unsafe { libc::writev(self.file.as_raw_fd(), iov.as_ptr(), 2) }
-        } else {
-            // SAFETY: frame is live and its length is passed.
-            unsafe {
-                libc::write(
-                    self.file.as_raw_fd(),
-                    frame.as_ptr() as *const libc::c_void,
-                    frame.len(),
-                )
-            }
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        write_device(self.file.as_raw_fd(), self.vnet, vnet, frame)
+    }
+}
+
+/// Reads one packet from a TUN/TAP descriptor into `buf` (the virtio-net
+/// header apart, when `vnet`): the header and the packet's length;
+/// `Ok(None)` when nothing is waiting.
+pub(crate) fn read_device(
+    fd: RawFd,
+    vnet: bool,
+    buf: &mut [u8],
+) -> io::Result<Option<(VirtioNetHdr, usize)>> {
+    let mut hdr = [0u8; VirtioNetHdr::LEN];
+    let n = if vnet {
+        let iov = [iovec_mut(&mut hdr), iovec_mut(buf)];
+        // SAFETY: both iovecs point at live buffers of the stated lengths.
+        unsafe { libc::readv(fd, iov.as_ptr(), 2) }
+    } else {
+        // SAFETY: buf is live and its length is passed.
+        unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) }
+    };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if is_retry(&e) { Ok(None) } else { Err(e) };
+    }
+    let skip = if vnet { VirtioNetHdr::LEN } else { 0 };
+    Ok(Some((
+        VirtioNetHdr::parse(&hdr),
+        (n as usize).saturating_sub(skip),
+    )))
+}
+
+/// Writes one packet to a TUN/TAP descriptor, `hdr` first when `vnet`.
+pub(crate) fn write_device(
+    fd: RawFd,
+    vnet: bool,
+    hdr: &VirtioNetHdr,
+    packet: &[u8],
+) -> io::Result<()> {
+    let n = if vnet {
+        let hdr = hdr.to_bytes();
+        let iov = [iovec(&hdr), iovec(packet)];
+        // SAFETY: both iovecs point at live buffers of the stated lengths.
+        unsafe { libc::writev(fd, iov.as_ptr(), 2) }
+    } else {
+        // SAFETY: packet is live and its length is passed.
+        unsafe { libc::write(fd, packet.as_ptr() as *const libc::c_void, packet.len()) }
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
     }
 }

@@ -14,7 +14,7 @@
 //! tap is).
 
 use crate::port::Port;
-use crate::sys::{iovec, iovec_mut, is_retry};
+use crate::tap::{read_device, write_device};
 use crate::IoError;
 use std::fs::File;
 use std::io;
@@ -86,29 +86,12 @@ impl Port for TunPort {
         if buf.len() <= ETH_HEADER_LEN {
             return Ok(None);
         }
+        let fd = self.file.as_raw_fd();
         loop {
-            let mut hdr = [0u8; VirtioNetHdr::LEN];
             let (head, body) = buf.split_at_mut(ETH_HEADER_LEN);
-            let n = if self.vnet {
-                let iov = [iovec_mut(&mut hdr), iovec_mut(body)];
-                // SAFETY: both iovecs point at live buffers of the stated lengths.
-                unsafe { libc::readv(self.file.as_raw_fd(), iov.as_ptr(), 2) }
-            } else {
-                // SAFETY: body is live and its length is passed.
-                unsafe {
-                    libc::read(
-                        self.file.as_raw_fd(),
-                        body.as_mut_ptr() as *mut libc::c_void,
-                        body.len(),
-                    )
-                }
+            let Some((hdr, len)) = read_device(fd, self.vnet, body)? else {
+                return Ok(None);
             };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                return if is_retry(&e) { Ok(None) } else { Err(e) };
-            }
-            let skip = if self.vnet { VirtioNetHdr::LEN } else { 0 };
-            let len = (n as usize).saturating_sub(skip);
             // Neither IPv4 nor IPv6 (nothing else comes from a TUN
             // device without packet info): read the next one.
             let Some(et) = ethertype(&body[..len]) else {
@@ -116,7 +99,7 @@ impl Port for TunPort {
             };
             head.copy_from_slice(&self.header);
             head[12..14].copy_from_slice(&et.to_be_bytes());
-            let vnet = VirtioNetHdr::parse(&hdr).shifted(ETH_HEADER_LEN as i32);
+            let vnet = hdr.shifted(ETH_HEADER_LEN as i32);
             return Ok(Some((vnet, &buf[..ETH_HEADER_LEN + len])));
         }
     }
@@ -132,26 +115,8 @@ impl Port for TunPort {
         if self.vnet && vnet.needs_csum() && usize::from(vnet.csum_start) < ETH_HEADER_LEN {
             return Ok(());
         }
-        let n = if self.vnet {
-            let hdr = vnet.shifted(-(ETH_HEADER_LEN as i32)).to_bytes();
-            let iov = [iovec(&hdr), iovec(ip)];
-            // SAFETY: both iovecs point at live buffers of the stated lengths.
-            unsafe { libc::writev(self.file.as_raw_fd(), iov.as_ptr(), 2) }
-        } else {
-            // SAFETY: ip is live and its length is passed.
-            unsafe {
-                libc::write(
-                    self.file.as_raw_fd(),
-                    ip.as_ptr() as *const libc::c_void,
-                    ip.len(),
-                )
-            }
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        let hdr = vnet.shifted(-(ETH_HEADER_LEN as i32));
+        write_device(self.file.as_raw_fd(), self.vnet, &hdr, ip)
     }
 }
 
