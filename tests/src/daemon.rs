@@ -228,6 +228,17 @@ impl Daemon {
         http_on(s, method, path, body, None)
     }
 
+    /// `vepa export`, checked to apply back as no change (`--dry-run`);
+    /// the exported text, for more assertions.
+    pub fn export_reapplies(&self) -> String {
+        let export = self.ok(&["export"]);
+        let again = self.dir.path().join("again.toml");
+        std::fs::write(&again, &export).expect("write export");
+        let plan = self.ok(&["apply", "-f", &again.to_string_lossy(), "--dry-run"]);
+        assert!(plan.contains("no change"), "{plan}");
+        export
+    }
+
     /// The desired state as the daemon reports it.
     pub fn topology(&self) -> serde_json::Value {
         let (status, body) = self

@@ -417,11 +417,7 @@ fn the_daemon_keeps_an_ipvlan_switch() {
         "{show}"
     );
     // Export, apply again: nothing to do.
-    let exported = d.ok(&["export"]);
-    let again = d.dir.path().join("again.toml");
-    std::fs::write(&again, &exported).expect("write export");
-    let plan = d.ok(&["apply", "-f", &again.to_string_lossy(), "--dry-run"]);
-    assert!(plan.contains("no change"), "{plan}");
+    d.export_reapplies();
     // Bad ports, refused whole, naming the field.
     let dup = d.fails(&[
         "port",

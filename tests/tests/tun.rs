@@ -162,11 +162,7 @@ fn the_daemon_serves_a_tun_port() {
         "{show}"
     );
     // Export and apply: no change (the port is in the desired state whole).
-    let exported = d.ok(&["export"]);
-    let again = d.dir.path().join("again.toml");
-    std::fs::write(&again, &exported).expect("write export");
-    let plan = d.ok(&["apply", "-f", &again.to_string_lossy(), "--dry-run"]);
-    assert!(plan.contains("no change"), "{plan}");
+    d.export_reapplies();
     // A namespace the daemon makes for a tun port stays while the port
     // does (the sweep after each change counts it), and goes with it.
     let made = format!("td{id}n");
