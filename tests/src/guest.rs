@@ -32,14 +32,21 @@ mkdir -p /tmp
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net vmxnet3; do
   insmod /lib/modules/$m.ko 2>/dev/null
 done
+for m in /lib/modules/extra/*.ko; do
+  [ -e "$m" ] && insmod "$m"
+done
+mkdir -p /run
+mount -t tmpfs run /run
 for a in $(cat /proc/cmdline); do
-  case $a in vepa.ip=*) IP=${a#vepa.ip=} ;; esac
+  case $a in vepa.ip=*) IP=${a#vepa.ip=} ;; vepa.nonet) NONET=1 ;; esac
 done
 ip link set lo up
-n=0
-while ! ip link show eth0 >/dev/null 2>&1 && [ $n -lt 50 ]; do sleep 0.1; n=$((n+1)); done
-ip link set eth0 up
-[ -n "$IP" ] && ip addr add $IP dev eth0
+if [ -z "$NONET" ]; then
+  n=0
+  while ! ip link show eth0 >/dev/null 2>&1 && [ $n -lt 50 ]; do sleep 0.1; n=$((n+1)); done
+  ip link set eth0 up
+  [ -n "$IP" ] && ip addr add $IP dev eth0
+fi
 echo "VEPA-GUEST-READY"
 exec sh
 "#;
@@ -106,10 +113,51 @@ pub struct Image {
 /// installs them).
 pub fn image() -> Result<&'static Image, String> {
     static IMAGE: OnceLock<Result<Image, String>> = OnceLock::new();
-    IMAGE.get_or_init(build).as_ref().map_err(|e| e.clone())
+    IMAGE
+        .get_or_init(|| build(&Extra::default()))
+        .as_ref()
+        .map_err(|e| e.clone())
 }
 
-fn build() -> Result<Image, String> {
+/// What a guest image holds beyond busybox, the virtio modules and iperf3.
+#[derive(Default)]
+pub struct Extra {
+    /// More of the kernel's modules (by name), loaded at boot in this order.
+    pub modules: Vec<String>,
+    /// Host programs, copied with the libraries they link to the same paths.
+    pub programs: Vec<String>,
+    /// Files: (path in the guest, contents).
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// An image of its own with `extra` (built each call).
+pub fn image_with(extra: &Extra) -> Result<Image, String> {
+    build(extra)
+}
+
+/// Appends `path` and the directories above it (not yet in `dirs`).
+fn cpio_file(
+    cpio: &mut Vec<u8>,
+    dirs: &mut std::collections::BTreeSet<String>,
+    rel: &str,
+    mode: u32,
+    data: &[u8],
+) {
+    let mut parent = Path::new(rel).parent();
+    let mut chain = Vec::new();
+    while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+        chain.push(p.to_string_lossy().into_owned());
+        parent = p.parent();
+    }
+    for d in chain.into_iter().rev() {
+        if dirs.insert(d.clone()) {
+            cpio_entry(cpio, &d, 0o040755, &[]);
+        }
+    }
+    cpio_entry(cpio, rel, mode, data);
+}
+
+fn build(extra: &Extra) -> Result<Image, String> {
     let (kernel, modules) =
         kernel().ok_or("no /boot/vmlinuz-* with its /lib/modules (linux-image-amd64)")?;
     let busybox = std::fs::read("/bin/busybox").map_err(|e| format!("/bin/busybox: {e}"))?;
@@ -119,8 +167,10 @@ fn build() -> Result<Image, String> {
         );
     }
     let mut cpio = Vec::new();
+    let mut dirs = std::collections::BTreeSet::new();
     for d in ["bin", "dev", "proc", "sys", "lib", "lib/modules"] {
         cpio_entry(&mut cpio, d, 0o040755, &[]);
+        dirs.insert(d.to_string());
     }
     cpio_entry(&mut cpio, "bin/busybox", 0o100755, &busybox);
     cpio_entry(&mut cpio, "init", 0o100755, INIT.as_bytes());
@@ -130,30 +180,51 @@ fn build() -> Result<Image, String> {
         let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         cpio_entry(&mut cpio, &format!("lib/modules/{m}.ko"), 0o100644, &data);
     }
-    // iperf3 and the libraries it links, where its loader looks for them
-    // (for the benchmark; tests do without it).
-    if let Ok(libs) = libraries("/usr/bin/iperf3") {
-        let mut dirs = std::collections::BTreeSet::new();
-        for path in std::iter::once("/usr/bin/iperf3".to_string()).chain(libs) {
-            let Ok(data) = std::fs::read(&path) else {
+    for (i, m) in extra.modules.iter().enumerate() {
+        let path =
+            find_module(&modules, m).ok_or(format!("module {m} under {}", modules.display()))?;
+        let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // Numbered, so that the init's glob loads them in the order given.
+        let rel = format!("lib/modules/extra/{i:02}-{m}.ko");
+        cpio_file(&mut cpio, &mut dirs, &rel, 0o100644, &data);
+    }
+    // iperf3 (for the benchmark; tests do without it) and the programs
+    // asked for, with the libraries they link where their loader looks.
+    let mut copied = std::collections::BTreeSet::new();
+    for (bin, needed) in std::iter::once(("/usr/bin/iperf3", false))
+        .chain(extra.programs.iter().map(|p| (p.as_str(), true)))
+    {
+        let libs = match libraries(bin) {
+            Ok(l) => l,
+            Err(e) if needed => return Err(e),
+            Err(_) => continue,
+        };
+        for path in std::iter::once(bin.to_string()).chain(libs) {
+            if !copied.insert(path.clone()) {
                 continue;
+            }
+            let data = match std::fs::read(&path) {
+                Ok(d) => d,
+                Err(e) if needed => return Err(format!("{path}: {e}")),
+                Err(_) => continue,
             };
-            let rel = path.trim_start_matches('/');
-            let mut parent = Path::new(rel).parent();
-            let mut chain = Vec::new();
-            while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
-                chain.push(p.to_string_lossy().into_owned());
-                parent = p.parent();
-            }
-            for d in chain.into_iter().rev() {
-                if dirs.insert(d.clone())
-                    && !["bin", "lib", "dev", "proc", "sys"].contains(&d.as_str())
-                {
-                    cpio_entry(&mut cpio, &d, 0o040755, &[]);
-                }
-            }
-            cpio_entry(&mut cpio, rel, 0o100755, &data);
+            cpio_file(
+                &mut cpio,
+                &mut dirs,
+                path.trim_start_matches('/'),
+                0o100755,
+                &data,
+            );
         }
+    }
+    for (path, data) in &extra.files {
+        cpio_file(
+            &mut cpio,
+            &mut dirs,
+            path.trim_start_matches('/'),
+            0o100644,
+            data,
+        );
     }
     cpio_entry(&mut cpio, "TRAILER!!!", 0, &[]);
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -241,13 +312,17 @@ impl Guest {
     /// QEMU's arguments for a guest at `ip`, but the network's.
     fn base_args(ip: &str) -> Vec<String> {
         let img = image().unwrap_or_else(|e| panic!("guest image: {e}"));
+        Guest::args_for(img, "192", ip)
+    }
+
+    fn args_for(img: &Image, memory_mib: &str, ip: &str) -> Vec<String> {
         let mut a: Vec<String> = [
             "-machine",
             "accel=tcg",
             "-cpu",
             "max",
             "-m",
-            "192",
+            memory_mib,
             "-smp",
             "1",
             "-nodefaults",
@@ -266,6 +341,18 @@ impl Guest {
         a.push("-append".into());
         a.push(format!("console=ttyS0 quiet panic=-1 vepa.ip={ip}"));
         a
+    }
+
+    /// Boots image `img` (see [`image_with`]) with `memory_mib` of memory
+    /// and no network: a machine of its own for the test to drive.
+    pub fn boot_image(name: &str, img: &Image, memory_mib: u32) -> Guest {
+        let mut cmd = Command::new("qemu-system-x86_64");
+        let mut args = Guest::args_for(img, &memory_mib.to_string(), "");
+        if let Some(a) = args.last_mut() {
+            a.push_str(" vepa.nonet");
+        }
+        cmd.args(args);
+        Guest::spawn(name, cmd)
     }
 
     /// [`Guest::boot`] with QEMU started inside namespace `netns`.

@@ -471,3 +471,172 @@ fn the_daemon_keeps_an_ipvlan_switch() {
         );
     }
 }
+
+/// The guest's topology: an ipvlan switch of kernel devices on a veth whose
+/// far end (namespace `out`, 10.0.0.100) stands for the wire.
+fn kernel_topology(ipvlan_mode: &str, flag: &str) -> String {
+    let port = |n: &str, ip: &str| {
+        format!("[[switch.port]]\nname = \"{n}\"\ntype = \"veth\"\nnetns = \"{n}\"\naddress = [\"{ip}/24\"]\n")
+    };
+    format!(
+        "[[switch]]\nname = \"kv\"\nkind = \"ipvlan\"\nbackend = \"kernel\"\nipvlan_mode = \"{ipvlan_mode}\"\nmode = \"{flag}\"\n\
+         [switch.uplink]\nname = \"up\"\ntype = \"veth\"\nifname = \"kvup\"\nnetns = \"out\"\naddress = [\"10.0.0.100/24\"]\n{}{}",
+        port("c1", "10.0.0.1"),
+        port("c2", "10.0.0.2")
+    )
+}
+
+/// This kernel has no ipvlan module: `backend = "kernel"` is refused
+/// naming what is missing, and `auto` says the userspace switch is it.
+#[test]
+fn without_the_module_the_userspace_switch_is_the_ipvlan_switch() {
+    require_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("k.toml");
+    let id = uid();
+    let text = kernel_topology("l2", "bridge")
+        .replace("\"kv\"", &format!("\"kv{id}\""))
+        .replace("\"kvup\"", &format!("\"kv{id}u\""))
+        .replace("\"out\"", &format!("\"kv{id}o\""))
+        .replace("\"c1\"\n", &format!("\"kv{id}a\"\n"))
+        .replace("\"c2\"\n", &format!("\"kv{id}b\"\n"));
+    std::fs::write(&file, &text).expect("write");
+    let out = std::process::Command::new(vepa_itest::vepa_bin())
+        .args(["run", "--file"])
+        .arg(&file)
+        .output()
+        .expect("run vepa");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!(
+            "switch 'kv{id}': backend: this kernel lacks ipvlan"
+        )),
+        "{err}"
+    );
+}
+
+/// The kernel backend makes real ipvlan devices where the module is: a
+/// QEMU guest running Debian's kernel (which has it) runs `vepa run` with
+/// `backend = "kernel"`. Both containers' devices are ipvlan devices
+/// carrying the uplink's MAC; bridge lets them reach each other and the
+/// wire, private only the wire, and l3 carries unicast between them.
+#[test]
+fn the_kernel_backend_makes_ipvlan_devices_in_a_guest() {
+    use std::time::Duration;
+    use vepa_itest::guest::{image_with, Extra, Guest};
+    require_root();
+    let bin = vepa_itest::vepa_bin().display().to_string();
+    let cases = [("l2", "bridge"), ("l2", "private"), ("l3", "bridge")];
+    let extra = Extra {
+        modules: vec!["veth".into(), "ipvlan".into()],
+        // iproute2's ip, which (unlike busybox's) names a link's kind.
+        programs: vec![bin.clone(), "/usr/sbin/ip".into()],
+        files: cases
+            .iter()
+            .map(|(m, f)| {
+                (
+                    format!("/t-{m}-{f}.toml"),
+                    kernel_topology(m, f).into_bytes(),
+                )
+            })
+            .collect(),
+    };
+    let img = image_with(&extra).unwrap_or_else(|e| {
+        panic!("guest image ({e}); scripts/test.sh installs qemu-system-x86, linux-image-amd64 and busybox-static")
+    });
+    let mut g = Guest::boot_image("kernel-ipvlan", &img, 512);
+    g.ready(Duration::from_secs(120));
+    let t = Duration::from_secs(60);
+    let reaches = |g: &mut Guest, from: &str, to: &str| {
+        g.run(
+            &format!("nsenter --net=/run/netns/{from} ping -c 2 -W 1 {to} >/dev/null 2>&1"),
+            Duration::from_secs(20),
+        ) == Some(0)
+    };
+    let mac_of = |g: &mut Guest, ns: Option<&str>, dev: &str| -> String {
+        let enter = ns.map_or(String::new(), |n| format!("nsenter --net=/run/netns/{n} "));
+        let line = g
+            .value(&format!("{enter}ip link show {dev}"), t)
+            .unwrap_or_default();
+        line.split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    for (mode, flag) in cases {
+        let what = format!("{mode} {flag}");
+        assert_eq!(
+            g.run(
+                &format!(
+                    "{bin} run --file /t-{mode}-{flag}.toml >/tmp/v.log 2>&1 & echo $! >/tmp/v.pid"
+                ),
+                t
+            ),
+            Some(0)
+        );
+        let up = g.run(
+            "i=0; until grep -q forwarding /tmp/v.log || ! kill -0 $(cat /tmp/v.pid) || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done; grep -q forwarding /tmp/v.log",
+            Duration::from_secs(90),
+        );
+        let log = g.value("tr '\\n' '|' </tmp/v.log", t).unwrap_or_default();
+        assert_eq!(up, Some(0), "{what}: vepa run did not start: {log}");
+        assert!(
+            log.contains(&format!(
+                "switch kv: kernel: ipvlan devices ({mode}) on the uplink"
+            )),
+            "{what}: {log}"
+        );
+        let kind = g
+            .value(
+                "nsenter --net=/run/netns/c1 /usr/sbin/ip -d link show eth0 | grep -o 'ipvlan .*'",
+                t,
+            )
+            .unwrap_or_default();
+        let words: Vec<&str> = kind.split_whitespace().collect();
+        assert!(
+            words.starts_with(&["ipvlan", "mode", mode, flag]),
+            "{what}: c1's eth0 is no such ipvlan device: {kind:?}"
+        );
+        let shared = mac_of(&mut g, None, "kvup");
+        assert!(!shared.is_empty(), "{what}: the uplink's MAC");
+        for c in ["c1", "c2"] {
+            assert_eq!(
+                mac_of(&mut g, Some(c), "eth0"),
+                shared,
+                "{what}: {c} carries the uplink's MAC"
+            );
+        }
+        let got = [
+            reaches(&mut g, "c1", "10.0.0.2"),
+            reaches(&mut g, "c2", "10.0.0.1"),
+            mode == "l2" && reaches(&mut g, "c1", "10.0.0.100"),
+            mode == "l2" && reaches(&mut g, "out", "10.0.0.2"),
+        ];
+        let want = match (mode, flag) {
+            ("l2", "bridge") => [true, true, true, true],
+            ("l2", _) => [false, false, true, true],
+            _ => [true, true, false, false],
+        };
+        assert_eq!(got, want, "{what}: c1->c2, c2->c1, c1->wire, wire->c2");
+        // Stopping removes the devices and namespaces it made.
+        assert_eq!(
+            g.run(
+                "p=$(cat /tmp/v.pid); kill -INT $p; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; ! kill -0 $p 2>/dev/null",
+                Duration::from_secs(60)
+            ),
+            Some(0),
+            "{what}: vepa run stops"
+        );
+        assert_eq!(
+            g.run(
+                "[ ! -e /run/netns/c1 ] && ! ip link show kvup >/dev/null 2>&1",
+                t
+            ),
+            Some(0),
+            "{what}: all removed"
+        );
+    }
+    g.stop();
+}

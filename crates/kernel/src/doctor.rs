@@ -229,7 +229,7 @@ fn device_checks() -> Vec<Feature> {
             })
             .map(|_| "made (l2)".to_string())
             .map_err(why),
-        "the kernel's ipvlan is here (vepa's ipvlan switches still run in its userspace dataplane)",
+        "kernel backend: ipvlan devices for ipvlan switches with veth ports (tap ports and learning stay in the userspace dataplane)",
         "ipvlan switches (kind = \"ipvlan\": l2, l3, l3s; bridge, private, vepa) in the userspace dataplane",
     ));
     out.push(feature(

@@ -2,7 +2,8 @@
 //!
 //! A switch with an uplink becomes macvlan devices (veth ports: moved into
 //! their namespace) or macvtap devices (tap ports) on the uplink's
-//! interface, each in its port's mode. A switch without one becomes a
+//! interface, each in its port's mode; an ipvlan switch becomes ipvlan
+//! devices there, one per (veth) port, in the switch's mode and flag. A switch without one becomes a
 //! Linux bridge with hairpin on the ports that have relay. What the kernel
 //! devices cannot do (VLANs here, MAC limits, static entries, relay on a
 //! macvlan port) keeps the switch in userspace, and the reason names the
@@ -14,6 +15,9 @@ use super::spec::{ModeName, PortKind, Relay, RelayRequired, SwitchSpec};
 pub enum KernelShape {
     Macvlan,
     Bridge,
+    /// ipvlan devices on the uplink's interface, one per (veth) port, in
+    /// the switch's ipvlan mode and flag.
+    Ipvlan,
 }
 
 /// Why a switch cannot be a kernel switch.
@@ -55,13 +59,6 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
                 "meters"
             },
             "flow tables are vepa's userspace dataplane",
-        ));
-    }
-    if s.kind == super::spec::SwitchKind::Ipvlan {
-        return Err(unfit(
-            None,
-            "kind",
-            "vepa's kernel backend makes no ipvlan devices yet: its userspace dataplane is the ipvlan switch",
         ));
     }
     if s.openflow.is_some() {
@@ -175,6 +172,9 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
             ));
         }
     }
+    if s.kind == super::spec::SwitchKind::Ipvlan {
+        return ipvlan_shape(s);
+    }
     match &s.uplink {
         Some(up) => {
             if up.kind == PortKind::Tap {
@@ -238,10 +238,50 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
     }
 }
 
+/// An ipvlan switch as the kernel's ipvlan devices: a container's port
+/// (veth) becomes an ipvlan device made in its namespace on the uplink's
+/// interface, owning the addresses configured on it, as the kernel's
+/// ipvlan owns every address of a slave. The kernel learns nothing else.
+fn ipvlan_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
+    let Some(up) = &s.uplink else {
+        return Err(unfit(
+            None,
+            "uplink",
+            "the kernel's ipvlan devices hang on an interface: give the switch an uplink",
+        ));
+    };
+    if !matches!(up.kind, PortKind::Netdev | PortKind::Veth | PortKind::Patch) {
+        return Err(unfit(
+            Some(&up.name),
+            "type",
+            "a kernel switch's uplink must be a netdev, veth or patch",
+        ));
+    }
+    for p in &s.ports {
+        let at = Some(p.name.as_str());
+        if p.kind != PortKind::Veth {
+            return Err(unfit(
+                at,
+                "type",
+                "a kernel ipvlan switch's ports are veth (an ipvlan device in the container); vepa makes no ipvtap for a VM",
+            ));
+        }
+        if p.learn_addresses {
+            return Err(unfit(
+                at,
+                "learn_addresses",
+                "the kernel's ipvlan owns the addresses configured on a port and learns none",
+            ));
+        }
+    }
+    Ok(KernelShape::Ipvlan)
+}
+
 /// The kernel features (as `vepa doctor` names them) a kernel switch of this shape needs.
 pub fn features_needed(s: &SwitchSpec, shape: KernelShape) -> Vec<String> {
     let mut out: Vec<String> = match shape {
         KernelShape::Bridge => vec!["bridge hairpin".into()],
+        KernelShape::Ipvlan => vec!["ipvlan".into()],
         KernelShape::Macvlan => s
             .ports
             .iter()
@@ -312,6 +352,25 @@ mod tests {
             kernel_shape(&switch(&with_static)).unwrap_err().field,
             "static_fdb"
         );
+    }
+
+    #[test]
+    fn ipvlan_switches_are_ipvlan_devices() {
+        let ipv = HOST.replacen(
+            "mode = \"vepa\"\n",
+            "mode = \"vepa\"\nkind = \"ipvlan\"\nipvlan_mode = \"l3\"\n",
+            1,
+        ) + "address = [\"10.0.0.2/24\"]\n";
+        let s = switch(&ipv);
+        assert_eq!(kernel_shape(&s), Ok(KernelShape::Ipvlan));
+        assert_eq!(features_needed(&s, KernelShape::Ipvlan), ["ipvlan"]);
+        let tap = format!(
+            "{ipv}[[switch.port]]\nname = \"vm2\"\ntype = \"tap\"\naddress = [\"10.0.0.3/24\"]\n"
+        );
+        let e = kernel_shape(&switch(&tap)).unwrap_err();
+        assert_eq!((e.field, e.port.as_deref()), ("type", Some("vm2")));
+        let none = "[[switch]]\nname = \"i\"\nkind = \"ipvlan\"\n[[switch.port]]\nname = \"a\"\ntype = \"veth\"\n";
+        assert_eq!(kernel_shape(&switch(none)).unwrap_err().field, "uplink");
     }
 
     #[test]

@@ -378,6 +378,12 @@ pub enum IpvlanModeName {
     L3s,
 }
 
+impl IpvlanModeName {
+    pub fn as_str(self) -> &'static str {
+        vepa_dataplane::ipvlan::IpvlanMode::from(self).as_str()
+    }
+}
+
 impl From<IpvlanModeName> for vepa_dataplane::ipvlan::IpvlanMode {
     fn from(m: IpvlanModeName) -> Self {
         match m {
@@ -395,7 +401,8 @@ pub enum Backend {
     /// The kernel when the switch needs nothing it lacks, else userspace.
     Auto,
     /// Kernel devices: macvlan/macvtap on the uplink for a switch with
-    /// one, a Linux bridge (hairpin for relay) for one without.
+    /// one (ipvlan for an ipvlan switch), a Linux bridge (hairpin for
+    /// relay) for one without.
     Kernel,
     /// vepa's own dataplane.
     #[default]

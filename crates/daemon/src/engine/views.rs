@@ -48,7 +48,11 @@ impl Engine {
                 packet_in_dropped: self.packet_in.as_ref().map_or(0, |q| q.dropped(&s.name)),
                 reflective_relay: relay.get(&s.name).cloned(),
                 relay_fallback: core.is_some_and(|c| c.snapshot().falls_back()),
-                ipvlan: core.and_then(|c| ipvlan_view(c)),
+                ipvlan: core.and_then(|c| ipvlan_view(c)).or_else(|| {
+                    matches!(self.choices.get(&s.name), Some((true, _)))
+                        .then(|| kernel_ipvlan_view(s))
+                        .flatten()
+                }),
             });
             let names = s
                 .uplink
@@ -476,6 +480,34 @@ fn bond_stats(b: &vepa_io::BondStatus) -> vepa_api::wire::BondStats {
             })
             .collect(),
     }
+}
+
+/// A kernel ipvlan switch's settings: the devices own the addresses
+/// configured on them and carry their uplink interface's MAC.
+fn kernel_ipvlan_view(s: &vepa_api::topology::SwitchSpec) -> Option<vepa_api::wire::IpvlanView> {
+    if s.kind != vepa_api::topology::SwitchKind::Ipvlan {
+        return None;
+    }
+    let up = s.uplink.as_ref()?.host_ifname();
+    let mac = std::fs::read_to_string(format!("/sys/class/net/{up}/address"))
+        .map(|m| m.trim().to_string())
+        .unwrap_or_default();
+    Some(vepa_api::wire::IpvlanView {
+        mode: s.ipvlan_mode.unwrap_or_default().as_str().into(),
+        flag: vepa_api::topology::kernel::kernel_mode(s.mode).into(),
+        mac,
+        addresses: s
+            .ports
+            .iter()
+            .flat_map(|p| {
+                p.address.iter().map(|a| vepa_api::wire::OwnedAddress {
+                    address: a.split('/').next().unwrap_or(a).to_string(),
+                    port: p.name.clone(),
+                })
+            })
+            .collect(),
+        learned: Vec::new(),
+    })
 }
 
 /// An ipvlan switch's settings as its snapshot holds them.

@@ -19,16 +19,19 @@ fn macvlan_mode(m: ModeName) -> MacvlanMode {
     }
 }
 
-/// Makes switch `s`: its uplink's device (a patch end or veth it hangs
-/// on, or an interface brought up), then a macvlan or macvtap per port.
-pub(super) fn switch(
+/// Makes the device switch `s`'s devices hang on (a patch end or veth,
+/// or an interface brought up), and returns its name.
+pub(super) fn uplink(
     maker: &mut PortMaker,
     state: &mut HostState,
     s: &SwitchSpec,
     make_patches: bool,
-) -> Result<()> {
+) -> Result<String> {
     let Some(up) = &s.uplink else {
-        bail!("switch '{}': a macvlan switch needs an uplink", s.name);
+        bail!(
+            "switch '{}': uplink: a kernel switch of macvlan or ipvlan devices needs one",
+            s.name
+        );
     };
     let at_up = format!("switch '{}', port '{}'", s.name, up.name);
     match up.kind {
@@ -42,7 +45,18 @@ pub(super) fn switch(
         }
         _ => host::configure(None, up.host_ifname(), None, &[], None).context(at_up.clone())?,
     }
-    let lower = up.host_ifname().to_string();
+    Ok(up.host_ifname().to_string())
+}
+
+/// Makes switch `s`: its uplink's device (a patch end or veth it hangs
+/// on, or an interface brought up), then a macvlan or macvtap per port.
+pub(super) fn switch(
+    maker: &mut PortMaker,
+    state: &mut HostState,
+    s: &SwitchSpec,
+    make_patches: bool,
+) -> Result<()> {
+    let lower = uplink(maker, state, s, make_patches)?;
     for p in &s.ports {
         let at = format!("switch '{}', port '{}'", s.name, p.name);
         maker.ensure_netns(state, p).with_context(|| at.clone())?;

@@ -1,11 +1,13 @@
 //! Switches made of the kernel's own devices (`backend = "kernel"`, or
 //! `"auto"` when it fits): macvlan/macvtap devices on the uplink's
-//! interface, or a Linux bridge with hairpin for relay. Which switches can
+//! interface, ipvlan devices for an ipvlan switch, or a Linux bridge with
+//! hairpin for relay. Which switches can
 //! be, and why not, is `vepa_api::topology::kernel`; this module decides
 //! for each switch of a topology and makes the devices, recording each in
 //! the run's [`HostState`] so that it goes as exactly as the userspace ports.
 
 mod bridge;
+mod ipvlan;
 mod macvlan;
 
 use crate::ports::PortMaker;
@@ -15,6 +17,7 @@ use vepa_api::topology::kernel::{features_needed, kernel_shape, KernelShape};
 use vepa_api::topology::{Backend, ModeName, PortKind, SwitchSpec, Topology};
 
 pub use bridge::bridge_name;
+pub use ipvlan::mode_and_flag as ipvlan_mode_and_flag;
 
 /// How one switch is realized, and why.
 #[derive(Debug, Clone)]
@@ -153,6 +156,10 @@ pub fn decide_with(topo: &Topology, strict: bool) -> Result<Vec<Choice>> {
             why: match shape {
                 KernelShape::Macvlan => "kernel: macvlan/macvtap on the uplink".into(),
                 KernelShape::Bridge => "kernel: Linux bridge".into(),
+                KernelShape::Ipvlan => format!(
+                    "kernel: ipvlan devices ({}) on the uplink",
+                    s.ipvlan_mode.unwrap_or_default().as_str()
+                ),
             },
         });
     }
@@ -164,7 +171,7 @@ pub fn decide_with(topo: &Topology, strict: bool) -> Result<Vec<Choice>> {
 pub fn links_of(s: &SwitchSpec, shape: KernelShape) -> Vec<(Option<String>, String)> {
     let mut out = Vec::new();
     match shape {
-        KernelShape::Macvlan => {
+        KernelShape::Macvlan | KernelShape::Ipvlan => {
             if let Some(up) = s.uplink.as_ref().filter(|u| u.kind == PortKind::Veth) {
                 out.push((None, up.host_ifname().to_string()));
             }
@@ -200,5 +207,6 @@ pub fn realize(
     match shape {
         KernelShape::Macvlan => macvlan::switch(maker, state, s, make_patches),
         KernelShape::Bridge => bridge::switch(maker, state, s, make_patches),
+        KernelShape::Ipvlan => ipvlan::switch(maker, state, s, make_patches),
     }
 }
