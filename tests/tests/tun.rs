@@ -208,3 +208,264 @@ fn the_daemon_serves_a_tun_port() {
         "the tun device went: {links}"
     );
 }
+
+/// A real OpenVPN tunnel (point-to-point, static key) between namespace
+/// `host`, where it opens vepa's persistent device by name, and `remote`,
+/// whose own tun device is the far end: 10.8.0.2 and fd08::2, routed to
+/// the LAN 10.61.0.0/24 and fd61::/64 through the tunnel. Both processes
+/// are killed on drop.
+struct OpenVpn {
+    children: Vec<std::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl OpenVpn {
+    /// The UDP underlay between the namespaces (192.168.77.1 and .2 on a
+    /// veth pair made inside them), then both ends.
+    fn start(id: &str, host: &Netns, remote: &Netns, device: &str) -> OpenVpn {
+        assert!(
+            std::path::Path::new("/usr/sbin/openvpn").exists(),
+            "openvpn is missing; scripts/test.sh installs the openvpn package"
+        );
+        let (x, y) = (format!("ov{id}x"), format!("ov{id}y"));
+        vepa_itest::sh(&[
+            "ip",
+            "link",
+            "add",
+            &x,
+            "netns",
+            &host.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &y,
+            "netns",
+            &remote.name,
+        ]);
+        for (ns, dev, ip) in [
+            (host, &x, "192.168.77.1/24"),
+            (remote, &y, "192.168.77.2/24"),
+        ] {
+            ns.exec(&["ip", "addr", "add", ip, "dev", dev]);
+            ns.exec(&["ip", "link", "set", dev, "up"]);
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("key").display().to_string();
+        vepa_itest::sh(&["openvpn", "--genkey", "secret", &key]);
+        let common = [
+            "--dev-type",
+            "tun",
+            "--proto",
+            "udp",
+            "--port",
+            "11940",
+            "--cipher",
+            "AES-256-CBC",
+            "--auth",
+            "SHA256",
+            "--verb",
+            "1",
+            "--ping",
+            "1",
+        ];
+        let run = |ns: &Netns, args: &[&str]| {
+            std::process::Command::new("ip")
+                .args(["netns", "exec", &ns.name, "openvpn"])
+                .args(common)
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start openvpn")
+        };
+        let children = vec![
+            // vepa's side: the device exists; openvpn only opens it.
+            run(
+                host,
+                &[
+                    "--dev",
+                    device,
+                    "--local",
+                    "192.168.77.1",
+                    "--remote",
+                    "192.168.77.2",
+                    "--secret",
+                    &key,
+                    "0",
+                ],
+            ),
+            run(
+                remote,
+                &[
+                    "--dev",
+                    &format!("ovt{id}"),
+                    "--local",
+                    "192.168.77.2",
+                    "--remote",
+                    "192.168.77.1",
+                    "--secret",
+                    &key,
+                    "1",
+                    "--ifconfig",
+                    "10.8.0.2",
+                    "10.8.0.1",
+                    "--route",
+                    "10.61.0.0",
+                    "255.255.255.0",
+                    "--ifconfig-ipv6",
+                    "fd08::2/64",
+                    "fd08::1",
+                    "--route-ipv6",
+                    "fd61::/64",
+                ],
+            ),
+        ];
+        OpenVpn {
+            children,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for OpenVpn {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn persistent_topology(id: &str, host: &str, vm: &str) -> String {
+    format!(
+        r#"
+[[switch]]
+name = "pl{id}"
+[[switch.port]]
+name = "pv{id}"
+type = "veth"
+netns = "{vm}"
+address = ["10.61.0.10/24", "fd61::10/64"]
+gateway = ["10.61.0.1", "fd61::1"]
+
+[[router]]
+name = "pr{id}"
+[[router.port]]
+name = "lan"
+switch = "pl{id}"
+address = ["10.61.0.1/24", "fd61::1/64"]
+[[router.port]]
+name = "vpn"
+type = "tun"
+persist = true
+ifname = "pt{id}"
+netns = "{host}"
+address = ["10.8.0.1/24", "fd08::1/64"]
+"#
+    )
+}
+
+/// Waits until `ns` has interface `dev`.
+fn wait_link(ns: &Netns, dev: &str) -> bool {
+    (0..100).any(|_| {
+        let ok = std::process::Command::new("ip")
+            .args(["-n", &ns.name, "link", "show", dev])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        ok
+    })
+}
+
+/// Runs `args` in `ns`, whatever its exit status.
+fn try_exec(ns: &Netns, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("ip")
+        .args(["netns", "exec", &ns.name])
+        .args(args)
+        .output()
+        .expect("ip netns exec")
+}
+
+/// What `ip -d link show dev` says in `ns` (empty: no such device).
+fn link_text(ns: &Netns, dev: &str) -> String {
+    String::from_utf8_lossy(&try_exec(ns, &["ip", "-d", "link", "show", "dev", dev]).stdout)
+        .into_owned()
+}
+
+/// The namespace behind a persistent device gets nothing of what comes in
+/// through it: an address of its own (on lo, routed back through the
+/// tunnel) does not answer, while the router does ("unreachable"), so the
+/// packets did arrive.
+fn assert_isolated(host: &Netns, remote: &Netns, device: &str) {
+    host.exec(&["ip", "addr", "add", "10.99.0.1/32", "dev", "lo"]);
+    host.exec(&["ip", "route", "add", "10.8.0.2/32", "dev", device]);
+    remote.exec(&["ip", "route", "add", "10.99.0.1/32", "via", "10.8.0.1"]);
+    let out = try_exec(remote, &["ping", "-c", "2", "-W", "1", "10.99.0.1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "the namespace's own stack answered through the device: {text}"
+    );
+    assert!(
+        text.contains("From 10.8.0.1") && text.contains("Unreachable"),
+        "the router should answer: {text}"
+    );
+}
+
+/// OpenVPN opens a persistent TUN device vepa made, and the namespace
+/// beyond the tunnel routes through a vepa router to a container: ping,
+/// IPv6 and 8 MiB of TCP each way. The namespace the device is in gets
+/// none of the tunnel's packets, and the device goes with vepa.
+#[test]
+fn openvpn_opens_a_persistent_tun_port() {
+    require_root();
+    let id = uid();
+    let host = Netns::new(&format!("tp{id}h"));
+    let remote = Netns::new(&format!("tp{id}r"));
+    let vm = Netns::new(&format!("tp{id}m"));
+    let device = format!("pt{id}");
+    let vepa = Vepa::start(
+        &persistent_topology(&id, &host.name, &vm.name),
+        &[format!("pv{id}")],
+    );
+    assert!(
+        wait_link(&host, &device),
+        "the persistent device in its namespace"
+    );
+    let text = link_text(&host, &device);
+    assert!(
+        text.contains("tun type tun")
+            && text.contains("persist on")
+            && text.contains(&format!("alias vepa tun pr{id}:vpn")),
+        "{text}"
+    );
+    let _vpn = OpenVpn::start(&id, &host, &remote, &device);
+    assert!(
+        vepa_itest::wait_reachable_for(
+            &remote.name,
+            "10.61.0.10",
+            std::time::Duration::from_secs(20)
+        ),
+        "the VPN's far end never reached the container"
+    );
+    assert!(ping(&vm.name, "10.8.0.2"), "container -> the VPN's far end");
+    assert!(
+        wait_reachable(&remote.name, "fd61::10"),
+        "IPv6 far end -> container"
+    );
+    assert!(
+        wait_reachable(&vm.name, "fd08::2"),
+        "IPv6 container -> far end"
+    );
+    let len = 8 << 20;
+    let got = tcp_transfer(&remote.name, &vm.name, "10.61.0.10", free_port(), len);
+    assert_eq!(got, len, "TCP far end -> container");
+    let got = tcp_transfer(&vm.name, &remote.name, "10.8.0.2", free_port(), len);
+    assert_eq!(got, len, "TCP container -> far end");
+    assert_isolated(&host, &remote, &device);
+    drop(vepa);
+    assert_eq!(link_text(&host, &device), "", "the device goes with vepa");
+}

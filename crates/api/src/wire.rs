@@ -482,6 +482,9 @@ pub struct RouterPortView {
     /// its link is the switch `ROUTER:PORT` of its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tun: Option<String>,
+    /// A TUN port's device is persistent, for a VPN daemon to open.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub persist: bool,
 }
 
 /// One entry of a routing table.

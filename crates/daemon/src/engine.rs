@@ -926,7 +926,7 @@ impl Engine {
                     spec.tun_ifname() == p.tun_ifname() && spec.netns == p.netns
                 });
             let ifname = p.tun_ifname();
-            if vepa_host::ports::tun_name_taken(p) && !ours {
+            if vepa_host::ports::tun_name_taken(&r.name, p) && !ours {
                 return Err(ChangeError::Conflict {
                     field: if p.ifname.is_some() { "ifname" } else { "name" }.into(),
                     message: format!(
@@ -959,8 +959,15 @@ impl Engine {
             .tun_ports()
             .map(|(r, p)| ((r.name.clone(), p.name.clone()), p.clone()))
             .collect();
-        self.tuns
-            .retain(|k, (spec, _)| want.iter().any(|(w, ws)| w == k && ws == spec));
+        self.tuns.retain(|k, (spec, _)| {
+            let keep = want.iter().any(|(w, ws)| w == k && ws == spec);
+            if !keep && spec.persist {
+                // Closing our socket leaves a persistent device (and the
+                // VPN holding it): remove it, as closing removes the others.
+                vepa_host::ports::remove_persistent_tun(spec);
+            }
+            keep
+        });
         let mut made = Vec::new();
         for (k, spec) in want {
             if self.tuns.contains_key(&k) {

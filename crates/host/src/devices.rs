@@ -582,7 +582,11 @@ impl Owner {
                 let _ = host::set_alias(Some(ns), "lo", &self.netns_mark());
             }
         }
-        crate::ports::open_tun(&mut HostState::default(), r, p)
+        let mut state = HostState::default();
+        let port = crate::ports::open_tun(&mut state, r, p)?;
+        // A persistent device stays with the port, not with this call.
+        state.keep();
+        Ok(port)
     }
 
     /// Removes marked interfaces that no live device accounts for, and

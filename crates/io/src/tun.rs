@@ -9,22 +9,36 @@
 //! sent. With offloads the device is opened with `IFF_VNET_HDR`, as a
 //! tap is, and the header's offsets move by the Ethernet header's length.
 //!
-//! vepa holds the device's only descriptor: the device lives as long as
-//! the port (moved into a namespace and addressed there, as a container's
-//! tap is).
+//! Either vepa holds the device's only descriptor, and the device lives
+//! as long as the port (moved into a namespace and addressed there, as a
+//! container's tap is); or the device is persistent and a VPN daemon holds
+//! it, and the port is an AF_PACKET socket on the device's kernel side
+//! ([`TunPort::attach`]): what the daemon writes, the device receives and
+//! the socket reads; what the socket sends, the device hands the daemon.
 
 use crate::port::Port;
+use crate::sys::{is_retry, setsockopt};
 use crate::tap::{read_device, write_device};
 use crate::IoError;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::mem::size_of;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use vepa_packet::{EtherType, MacAddr, VirtioNetHdr, ETH_HEADER_LEN};
+
+/// Where the port's packets come from and go.
+#[derive(Debug)]
+enum Side {
+    /// The device's descriptor.
+    Device(File),
+    /// A packet socket on the device (whose descriptor a VPN holds).
+    Socket { fd: OwnedFd, ifindex: i32 },
+}
 
 #[derive(Debug)]
 pub struct TunPort {
     name: String,
-    file: File,
+    side: Side,
     vnet: bool,
     /// The Ethernet header put on what the device sends: to the router
     /// port, from the far end (the ethertype follows the IP version).
@@ -48,16 +62,164 @@ impl TunPort {
             offloads,
             "create tun",
         )?;
-        let mut header = [0u8; ETH_HEADER_LEN];
-        header[..6].copy_from_slice(&router.0);
-        header[6..12].copy_from_slice(&peer.0);
         Ok(TunPort {
             name: name.to_string(),
-            file,
+            side: Side::Device(file),
             vnet: offloads,
-            header,
+            header: header(router, peer),
         })
     }
+
+    /// Opens the kernel side of TUN device `name` (in the calling thread's
+    /// namespace), which another program holds: an AF_PACKET datagram
+    /// socket that reads what the device receives and sends through it,
+    /// never its own packets back.
+    pub fn attach(name: &str, router: MacAddr, peer: MacAddr) -> Result<TunPort, IoError> {
+        if !vepa_packet::valid_ifname(name) {
+            return Err(IoError::BadInterfaceName(name.to_string()));
+        }
+        let ifindex = crate::packet_socket::ifindex(name)
+            .ok_or_else(|| IoError::NoSuchInterface(name.to_string()))?;
+        // Protocol 0 receives nothing until bind names the device.
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if raw < 0 {
+            return Err(IoError::os("open AF_PACKET socket on", name));
+        }
+        // SAFETY: raw is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            PACKET_IGNORE_OUTGOING,
+            &1i32,
+        )
+        .map_err(|_| IoError::os("ignore outgoing packets on", name))?;
+        let _ = setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &(4i32 << 20),
+        );
+        // Straight to the device: with no VPN attached it drops at once,
+        // instead of a queue filling up to flush stale packets later.
+        let _ = setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_QDISC_BYPASS,
+            &1i32,
+        );
+        let sll = sockaddr(ifindex, libc::ETH_P_ALL as u16);
+        // SAFETY: sll is a valid sockaddr_ll and its size is passed.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(IoError::os("bind AF_PACKET socket to", name));
+        }
+        Ok(TunPort {
+            name: name.to_string(),
+            side: Side::Socket { fd, ifindex },
+            vnet: false,
+            header: header(router, peer),
+        })
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        match &self.side {
+            Side::Device(f) => f.as_raw_fd(),
+            Side::Socket { fd, .. } => fd.as_raw_fd(),
+        }
+    }
+
+    /// Reads one packet into `body`: its virtio-net header and length.
+    fn read(&self, body: &mut [u8]) -> io::Result<Option<(VirtioNetHdr, usize)>> {
+        let Side::Socket { fd, .. } = &self.side else {
+            return read_device(self.raw_fd(), self.vnet, body);
+        };
+        loop {
+            // SAFETY: all-zero is a valid sockaddr_ll for recvfrom to fill.
+            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let mut len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            // SAFETY: body is a writable buffer of the length passed; from
+            // and len describe a sockaddr_ll the call may fill.
+            let n = unsafe {
+                libc::recvfrom(
+                    fd.as_raw_fd(),
+                    body.as_mut_ptr().cast(),
+                    body.len(),
+                    libc::MSG_TRUNC,
+                    (&mut from as *mut libc::sockaddr_ll).cast(),
+                    &mut len,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return if is_retry(&e) { Ok(None) } else { Err(e) };
+            }
+            let n = n as usize;
+            // Our own (should IGNORE_OUTGOING be missing) or cut short.
+            if from.sll_pkttype == libc::PACKET_OUTGOING || n > body.len() {
+                continue;
+            }
+            return Ok(Some((VirtioNetHdr::default(), n)));
+        }
+    }
+
+    /// Sends IP packet `ip` (ethertype `et`) to the far end.
+    fn write(&self, hdr: &VirtioNetHdr, et: u16, ip: &[u8]) -> io::Result<()> {
+        let Side::Socket { fd, ifindex } = &self.side else {
+            return write_device(self.raw_fd(), self.vnet, hdr, ip);
+        };
+        let to = sockaddr(*ifindex, et);
+        // SAFETY: ip is a readable buffer of the length passed; to is a
+        // valid sockaddr_ll and its size is passed.
+        let n = unsafe {
+            libc::sendto(
+                fd.as_raw_fd(),
+                ip.as_ptr().cast(),
+                ip.len(),
+                0,
+                (&to as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+/// A link-layer address naming device `ifindex` and `protocol` (host order).
+fn sockaddr(ifindex: i32, protocol: u16) -> libc::sockaddr_ll {
+    // SAFETY: all-zero is a valid sockaddr_ll; fields are set below.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = protocol.to_be();
+    sll.sll_ifindex = ifindex;
+    sll
+}
+
+/// The Ethernet header put on what the device sends: to the router port,
+/// from the far end (the ethertype is filled in per packet).
+fn header(router: MacAddr, peer: MacAddr) -> [u8; ETH_HEADER_LEN] {
+    let mut h = [0u8; ETH_HEADER_LEN];
+    h[..6].copy_from_slice(&router.0);
+    h[6..12].copy_from_slice(&peer.0);
+    h
 }
 
 /// The ethertype of an IP packet, by its version.
@@ -75,7 +237,7 @@ impl Port for TunPort {
     }
 
     fn fd(&self) -> RawFd {
-        self.file.as_raw_fd()
+        self.raw_fd()
     }
 
     fn offloads(&self) -> bool {
@@ -86,10 +248,9 @@ impl Port for TunPort {
         if buf.len() <= ETH_HEADER_LEN {
             return Ok(None);
         }
-        let fd = self.file.as_raw_fd();
         loop {
             let (head, body) = buf.split_at_mut(ETH_HEADER_LEN);
-            let Some((hdr, len)) = read_device(fd, self.vnet, body)? else {
+            let Some((hdr, len)) = self.read(body)? else {
                 return Ok(None);
             };
             // Neither IPv4 nor IPv6 (nothing else comes from a TUN
@@ -106,8 +267,9 @@ impl Port for TunPort {
 
     fn send(&self, vnet: &VirtioNetHdr, frame: &[u8]) -> io::Result<()> {
         // Only IP crosses; a tagged frame never reaches a TUN's switch.
-        let ip = match frame.get(12..14) {
-            Some([0x08, 0x00]) | Some([0x86, 0xdd]) => &frame[ETH_HEADER_LEN..],
+        let (et, ip) = match frame.get(12..14) {
+            Some([0x08, 0x00]) => (EtherType::IPV4, &frame[ETH_HEADER_LEN..]),
+            Some([0x86, 0xdd]) => (EtherType::IPV6, &frame[ETH_HEADER_LEN..]),
             _ => return Ok(()),
         };
         // A partial checksum must start in the IP packet, past the header
@@ -116,7 +278,7 @@ impl Port for TunPort {
             return Ok(());
         }
         let hdr = vnet.shifted(-(ETH_HEADER_LEN as i32));
-        write_device(self.file.as_raw_fd(), self.vnet, &hdr, ip)
+        self.write(&hdr, et, ip)
     }
 }
 

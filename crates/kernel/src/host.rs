@@ -306,6 +306,29 @@ pub fn create_persistent_tap(
     owner: Option<u32>,
     vnet_hdr: bool,
 ) -> Result<(), KernelError> {
+    let mut flags = libc::IFF_TAP;
+    if vnet_hdr {
+        flags |= libc::IFF_VNET_HDR;
+    }
+    create_persistent(name, flags, owner)
+}
+
+/// Makes a persistent TUN device in namespace `netns` (or vepa's), for
+/// a VPN daemon there to open by name; only `owner` (uid), when given,
+/// may open it without CAP_NET_ADMIN. Never one that exists.
+pub fn create_persistent_tun(
+    netns: Option<&str>,
+    name: &str,
+    owner: Option<u32>,
+) -> Result<(), KernelError> {
+    let n = name.to_string();
+    // The device is made in the namespace of whoever opens /dev/net/tun.
+    crate::netns::run_in(netns, move || create_persistent(&n, libc::IFF_TUN, owner))
+}
+
+/// A persistent TUN or TAP device (`kind`: IFF_TUN or IFF_TAP, with
+/// IFF_VNET_HDR when wanted), made exclusively.
+fn create_persistent(name: &str, kind: libc::c_int, owner: Option<u32>) -> Result<(), KernelError> {
     let os = |op| KernelError::Os {
         op,
         name: name.to_string(),
@@ -323,11 +346,9 @@ pub fn create_persistent_tap(
             "'{name}' is not a tap name (1 to 15 characters, no '%', '/' or ':')"
         )));
     }
-    // IFF_TUN_EXCL: never take over a tap that exists (someone's QEMU).
-    let mut flags = libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_TUN_EXCL;
-    if vnet_hdr {
-        flags |= libc::IFF_VNET_HDR;
-    }
+    // IFF_TUN_EXCL: never take over a device that exists (someone's
+    // QEMU, someone's VPN).
+    let flags = kind | libc::IFF_NO_PI | libc::IFF_TUN_EXCL;
     if crate::tun::set_iff(fd.as_raw_fd(), name, flags).is_err() {
         return Err(os("TUNSETIFF"));
     }
@@ -343,6 +364,40 @@ pub fn create_persistent_tap(
         return Err(os("TUNSETPERSIST"));
     }
     Ok(())
+}
+
+/// Keeps namespace `netns`'s stack out of `ifname` there: no IPv6 on it
+/// (so the kernel sends nothing of its own into it either), and every
+/// packet it receives dropped after packet sockets have seen it
+/// ([`crate::tcx::drop_ingress`]).
+pub fn isolate(netns: Option<&str>, ifname: &str) -> Result<(), KernelError> {
+    let n = ifname.to_string();
+    crate::netns::run_in(netns, move || {
+        let path = format!("/proc/sys/net/ipv6/conf/{n}/disable_ipv6");
+        match std::fs::write(&path, "1") {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(KernelError::Os {
+                    op: "turn IPv6 off on",
+                    name: n,
+                    source,
+                })
+            }
+        }
+        let c = std::ffi::CString::new(n.as_str())
+            .map_err(|_| KernelError::Invalid(format!("'{n}' is not an interface name")))?;
+        // SAFETY: c is a valid NUL-terminated string for the call.
+        let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+        if index == 0 {
+            return Err(KernelError::Os {
+                op: "find",
+                name: n,
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        crate::tcx::drop_ingress(&n, index)
+    })
 }
 
 /// The uid owning a TUN/TAP device (None: no owner set, or not a tap).

@@ -12,6 +12,7 @@ pub mod host;
 pub mod netlink;
 pub mod netns;
 pub mod nic;
+pub mod tcx;
 pub mod tun;
 pub mod xdp;
 

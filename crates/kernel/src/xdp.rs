@@ -24,7 +24,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-const BPF_PROG_LOAD: libc::c_long = 5;
+pub(crate) const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_LINK_CREATE: libc::c_long = 28;
 const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 const BPF_PROG_TYPE_XDP: u32 = 6;
@@ -39,23 +39,23 @@ const XDP_MD_RX_QUEUE_INDEX: i16 = 16;
 /// The part of `union bpf_attr` the commands here use, zero beyond it
 /// (the kernel checks that bytes it does not know are zero).
 #[repr(C, align(8))]
-struct Attr([u8; 128]);
+pub(crate) struct Attr(pub(crate) [u8; 128]);
 
 impl Attr {
-    fn new() -> Attr {
+    pub(crate) fn new() -> Attr {
         Attr([0; 128])
     }
-    fn u32(&mut self, at: usize, v: u32) -> &mut Attr {
+    pub(crate) fn u32(&mut self, at: usize, v: u32) -> &mut Attr {
         self.0[at..at + 4].copy_from_slice(&v.to_ne_bytes());
         self
     }
-    fn u64(&mut self, at: usize, v: u64) -> &mut Attr {
+    pub(crate) fn u64(&mut self, at: usize, v: u64) -> &mut Attr {
         self.0[at..at + 8].copy_from_slice(&v.to_ne_bytes());
         self
     }
 }
 
-fn bpf(cmd: libc::c_long, attr: &mut Attr) -> std::io::Result<i64> {
+pub(crate) fn bpf(cmd: libc::c_long, attr: &mut Attr) -> std::io::Result<i64> {
     // SAFETY: `attr` is a live, 8-byte aligned buffer of the size passed;
     // every pointer stored in it points at memory that outlives the call.
     let rc = unsafe {
@@ -73,13 +73,13 @@ fn bpf(cmd: libc::c_long, attr: &mut Attr) -> std::io::Result<i64> {
     }
 }
 
-fn owned(fd: i64) -> OwnedFd {
+pub(crate) fn owned(fd: i64) -> OwnedFd {
     // SAFETY: bpf(2) just returned this descriptor; nothing else owns it.
     unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
 }
 
 /// One eBPF instruction (`struct bpf_insn`).
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
+pub(crate) fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
     let mut b = [0u8; 8];
     b[0] = code;
     b[1] = (src << 4) | (dst & 0x0f);

@@ -83,6 +83,8 @@ impl Topology {
                     ("netns", p.netns.is_some()),
                     ("peer_address", !p.peer_address.is_empty()),
                     ("offload", p.offload.is_some()),
+                    ("persist", p.persist),
+                    ("owner", p.owner.is_some()),
                 ] {
                     if set {
                         return Err(invalid(
@@ -228,6 +230,24 @@ fn check_tun(at: &str, p: &RouterPortSpec) -> Result<(), TopologyError> {
                 format!("'{a}': expected ADDRESS/LENGTH on one of the port's subnets ({}), other than the port's own", p.address.join(", ")),
             ));
         }
+    }
+    if p.persist {
+        // The device is a pipe between the VPN's descriptor and vepa; an
+        // address on it would hand the namespace's stack a part in it.
+        for (field, set, why) in [
+            ("peer_address", !p.peer_address.is_empty(), "the far end's addresses are the VPN peer's own, beyond the VPN; vepa puts none on a persistent device"),
+            ("offload", p.offload.is_some(), "the VPN daemon that opens a persistent device chooses its virtio-net header; remove offload"),
+        ] {
+            if set {
+                return Err(invalid(at, field, why));
+            }
+        }
+    } else if p.owner.is_some() {
+        return Err(invalid(
+            at,
+            "owner",
+            "only a persistent device (persist = true) is opened by another program",
+        ));
     }
     if !p.peer_address.is_empty() && p.netns.is_none() {
         return Err(invalid(

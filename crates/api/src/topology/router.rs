@@ -65,6 +65,16 @@ pub struct RouterPortSpec {
     /// device (virtio-net header); default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offload: Option<bool>,
+    /// `tun`: make the device persistent, for a VPN daemon (OpenVPN,
+    /// wireguard-go, anything that speaks tun) in `netns` (default: vepa's
+    /// namespace) to open by name. vepa takes its packets at the device,
+    /// and nothing that comes in reaches that namespace's own stack.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub persist: bool,
+    /// `tun` with `persist`: the uid that may open the device without
+    /// CAP_NET_ADMIN (default: only a privileged process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<u32>,
     /// The router's addresses on this port, with their subnet length
     /// (`10.1.0.1/24`, `fd00:1::1/64`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -337,6 +347,19 @@ address = ["10.2.0.1/24"]
                 "peer_address: the far end's addresses go on the device inside netns",
             ),
             (tun("ifname = \"much-too-long-name\"\n"), "ifname:"),
+            (
+                tun("persist = true\nnetns = \"v\"\npeer_address = [\"10.8.0.2/30\"]\n"),
+                "peer_address: the far end's addresses are the VPN peer's own",
+            ),
+            (
+                tun("persist = true\noffload = false\n"),
+                "offload: the VPN daemon that opens a persistent device chooses",
+            ),
+            (tun("owner = 1000\n"), "owner: only a persistent device"),
+            (
+                "[[router.port]]\nname = \"c\"\nswitch = \"net-a\"\npersist = true\n".to_string(),
+                "persist: only a port of type \"tun\"",
+            ),
             (
                 "[[router.port]]\nname = \"vpn\"\ntype = \"tun\"\n".to_string(),
                 "address: a tun port routes",

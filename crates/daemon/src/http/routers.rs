@@ -84,6 +84,7 @@ pub(super) fn view(e: &Engine, name: &str) -> Result<RouterView, ChangeError> {
                         Some(ns) => format!("{}@{ns}", s.tun_ifname()),
                         None => s.tun_ifname().to_string(),
                     }),
+                persist: s.is_some_and(|s| s.persist),
             }
         })
         .collect();

@@ -49,6 +49,9 @@ fn open_inner(state: &mut HostState, r: &RouterSpec, p: &RouterPortSpec) -> Resu
         }
     }
     let router_mac = p.mac.unwrap_or_else(|| derived_mac(&r.name, &p.name));
+    if p.persist {
+        return open_persistent(state, r, p, router_mac);
+    }
     let tun = TunPort::create(
         ifname,
         p.offload.unwrap_or(true),
@@ -92,10 +95,86 @@ fn open_inner(state: &mut HostState, r: &RouterSpec, p: &RouterPortSpec) -> Resu
     Ok(Arc::new(tun))
 }
 
+/// The alias a persistent TUN device of router `r`'s port `p` carries:
+/// how a later run knows the device (and the VPN holding it) is its own.
+pub fn persist_mark(r: &str, p: &RouterPortSpec) -> String {
+    format!("vepa tun {r}:{}", p.name)
+}
+
+/// The alias of `ifname` in `netns` (or vepa's namespace).
+fn alias_in(netns: Option<&str>, ifname: &str) -> Option<String> {
+    let n = ifname.to_string();
+    host::netlink(netns, move |nl| Ok(nl.link(&n)?.and_then(|l| l.alias)))
+        .ok()
+        .flatten()
+}
+
+/// A persistent device: made in `netns` (or adopted, when one of ours
+/// from an earlier run is there, with whatever VPN holds it), up, kept
+/// from the namespace's stack, and read and written through a packet
+/// socket on its kernel side.
+fn open_persistent(
+    state: &mut HostState,
+    r: &RouterSpec,
+    p: &RouterPortSpec,
+    router_mac: vepa_packet::MacAddr,
+) -> Result<Arc<dyn Port>> {
+    let ifname = p.tun_ifname().to_string();
+    let ns = p.netns.as_deref();
+    let mark = persist_mark(&r.name, p);
+    let exists = match ns {
+        Some(ns) => host::link_exists_in(ns, &ifname),
+        None => host::link_exists(&ifname),
+    };
+    if exists && alias_in(ns, &ifname).as_deref() != Some(mark.as_str()) {
+        bail!("{}: interface '{ifname}' exists already and is not this port's device: set a free ifname", if p.ifname.is_some() { "ifname" } else { "name" });
+    }
+    if !exists {
+        host::create_persistent_tun(ns, &ifname, p.owner)
+            .context("make the persistent tun device")?;
+        match ns {
+            Some(ns) => state.link_in(ns, &ifname),
+            None => state.link(&ifname),
+        }
+        host::set_alias(ns, &ifname, &mark)?;
+    }
+    // Isolated before it comes up, so the namespace never sees a packet.
+    host::isolate(ns, &ifname).context("persist")?;
+    host::configure(ns, &ifname, None, &[], p.mtu)?;
+    let peer = tun_peer_mac(&r.name, &p.name);
+    let n = ifname.clone();
+    let port = vepa_kernel::netns::run_in(ns, move || {
+        TunPort::attach(&n, router_mac, peer)
+            .map_err(|e| vepa_kernel::KernelError::Invalid(e.to_string()))
+    })?;
+    Ok(Arc::new(port))
+}
+
+/// Removes port `p`'s persistent device (closing its socket leaves it,
+/// and the VPN holding it, in place).
+pub fn remove_persistent_tun(p: &RouterPortSpec) {
+    if p.persist {
+        if let Err(e) = host::del_link_in(p.netns.as_deref(), p.tun_ifname()) {
+            tracing::warn!(device = p.tun_ifname(), error = %e, "cannot remove a persistent tun device");
+        }
+    }
+}
+
 /// Whether `p`'s device name is taken: by an interface in vepa's
 /// namespace (where the device is made) or in `netns` (where it goes).
-pub fn tun_name_taken(p: &RouterPortSpec) -> bool {
+/// A persistent device of this port's, from an earlier run, is not in
+/// the way: it is adopted.
+pub fn tun_name_taken(r: &str, p: &RouterPortSpec) -> bool {
     let ifname = p.tun_ifname();
+    if p.persist {
+        let ns = p.netns.as_deref().filter(|n| host::netns_exists(n));
+        let exists = match (&p.netns, ns) {
+            (Some(_), None) => false,
+            (_, Some(ns)) => host::link_exists_in(ns, ifname),
+            (None, None) => host::link_exists(ifname),
+        };
+        return exists && alias_in(ns, ifname).as_deref() != Some(persist_mark(r, p).as_str());
+    }
     host::link_exists(ifname)
         || p.netns
             .as_deref()

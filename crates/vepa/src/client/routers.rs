@@ -54,6 +54,8 @@ pub enum RouterPortCmd {
     /// Example: vepa router port add r1 a --switch net-a --address 10.1.0.1/24 --address fd00:1::1/64
     ///
     /// Example: vepa router port add r1 vpn --tun --netns vpn --address 10.8.0.1/30 --peer-address 10.8.0.2/30
+    ///
+    /// Example: vepa router port add r1 ovpn --tun --persist --ifname tun-vpn --address 10.8.0.1/24
     Add {
         /// The router.
         router: String,
@@ -75,6 +77,14 @@ pub enum RouterPortCmd {
         /// (repeat); its default routes go through this port.
         #[arg(long = "peer-address", value_name = "ADDR/LEN", requires = "tun")]
         peer_address: Vec<String>,
+        /// --tun: a persistent device for a VPN daemon (OpenVPN,
+        /// wireguard-go...) in --netns to open by name; nothing it
+        /// receives reaches that namespace's own stack.
+        #[arg(long, requires = "tun", conflicts_with = "peer_address")]
+        persist: bool,
+        /// --persist: the uid that may open the device without CAP_NET_ADMIN.
+        #[arg(long, value_name = "UID", requires = "persist")]
+        owner: Option<u32>,
         /// The router's address on this subnet, with its length (repeat).
         #[arg(long = "address", value_name = "ADDR/LEN")]
         address: Vec<String>,
@@ -314,6 +324,8 @@ pub fn router(c: &Client, cmd: RouterCmd) -> Result<()> {
             ifname,
             netns,
             peer_address,
+            persist,
+            owner,
             address,
             mac,
             mtu,
@@ -330,6 +342,10 @@ pub fn router(c: &Client, cmd: RouterCmd) -> Result<()> {
             if !peer_address.is_empty() {
                 m.insert("peer_address".into(), json!(peer_address));
             }
+            if persist {
+                m.insert("persist".into(), Value::from(true));
+            }
+            put(&mut m, "owner", owner.map(Value::from));
             if !address.is_empty() {
                 m.insert("address".into(), json!(address));
             }
@@ -427,6 +443,7 @@ fn show(r: &RouterView) -> String {
                 vec![
                     p.name.clone(),
                     match &p.tun {
+                        Some(t) if p.persist => format!("tun {t}, persistent"),
                         Some(t) => format!("tun {t}"),
                         None => p.switch.clone(),
                     },
