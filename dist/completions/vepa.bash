@@ -5533,7 +5533,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__router__subcmd__port__subcmd__add)
-            opts="-j -h --switch --tun --ifname --netns --peer-address --address --mac --mtu --vlan --socket --url --token-file --json --help"
+            opts="-j -h --switch --tun --ifname --netns --peer-address --persist --owner --address --mac --mtu --vlan --socket --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5552,6 +5552,10 @@ _vepa() {
                     return 0
                     ;;
                 --peer-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --owner)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -37,6 +37,10 @@ fn doctor_tries_each_feature_and_both_outputs_agree() {
     }
     assert!(available("veth") && available("macvtap") && available("bridge hairpin"));
     assert!(!available("ipvlan"), "ipvlan is absent here");
+    assert!(
+        available("tcx"),
+        "tcx (Linux 6.6+) keeps persistent tun devices' namespaces out"
+    );
     let ipvlan = features
         .iter()
         .find(|f| f["name"] == "ipvlan")

@@ -469,3 +469,122 @@ fn openvpn_opens_a_persistent_tun_port() {
     drop(vepa);
     assert_eq!(link_text(&host, &device), "", "the device goes with vepa");
 }
+
+/// Through the daemon: `router port add --tun --persist`; OpenVPN opens
+/// the device; a restart of the daemon (even a crash) adopts the device
+/// with OpenVPN still holding it, and traffic flows again without
+/// touching the VPN; a name that is taken, and a peer address, are
+/// refused naming the field with nothing added; removing the port removes
+/// the device.
+#[test]
+fn the_daemon_keeps_a_persistent_tun_port_across_restarts() {
+    require_root();
+    let id = uid();
+    let host = Netns::new(&format!("tq{id}h"));
+    let remote = Netns::new(&format!("tq{id}r"));
+    let vm = Netns::new(&format!("tq{id}m"));
+    let device = format!("pt{id}");
+    let mut d = vepa_itest::daemon::Daemon::start();
+    d.links = vec![format!("pv{id}")];
+    let text = persistent_topology(&id, &host.name, &vm.name);
+    let cut = text
+        .find("[[router.port]]\nname = \"vpn\"")
+        .expect("the tun port");
+    let file = d.dir.path().join("lan.toml");
+    std::fs::write(&file, &text[..cut]).expect("write");
+    d.ok(&["apply", "-f", &file.to_string_lossy()]);
+    let r = format!("pr{id}");
+    let add = |extra: &[&str]| -> Vec<String> {
+        [
+            "router",
+            "port",
+            "add",
+            &r,
+            "vpn",
+            "--tun",
+            "--persist",
+            "--netns",
+            &host.name,
+            "--address",
+            "10.8.0.1/24",
+            "--address",
+            "fd08::1/64",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(extra.iter().map(|s| s.to_string()))
+        .collect()
+    };
+    let run = |d: &vepa_itest::daemon::Daemon, v: Vec<String>, ok: bool| -> String {
+        let a: Vec<&str> = v.iter().map(String::as_str).collect();
+        if ok {
+            d.ok(&a)
+        } else {
+            d.fails(&a)
+        }
+    };
+    // The loopback is taken in every namespace.
+    let err = run(&d, add(&["--ifname", "lo"]), false);
+    assert!(err.contains("interface 'lo' exists already"), "{err}");
+    assert!(err.contains("ifname"), "{err}");
+    assert!(
+        !d.ok(&["router", "show", &r]).contains("vpn"),
+        "nothing half-added"
+    );
+    let err = d.fails(&[
+        "router",
+        "port",
+        "add",
+        &r,
+        "vpn",
+        "--tun",
+        "--persist",
+        "--address",
+        "10.8.0.1/24",
+        "--peer-address",
+        "10.8.0.2/24",
+    ]);
+    assert!(err.contains("--peer-address"), "{err}");
+    run(&d, add(&["--ifname", &device]), true);
+    assert!(wait_link(&host, &device), "the persistent device");
+    let show = d.ok(&["router", "show", &r]);
+    assert!(
+        show.contains(&format!("tun {device}@{}, persistent", host.name)),
+        "{show}"
+    );
+    assert_eq!(d.json(&["router", "show", &r])["ports"][1]["persist"], true);
+    d.export_reapplies();
+    let _vpn = OpenVpn::start(&id, &host, &remote, &device);
+    let far = |d: &vepa_itest::daemon::Daemon, what: &str| {
+        assert!(
+            vepa_itest::wait_reachable_for(
+                &remote.name,
+                "10.61.0.10",
+                std::time::Duration::from_secs(20)
+            ),
+            "{what}: far end -> container\n{}",
+            d.log()
+        );
+        assert!(ping(&vm.name, "10.8.0.2"), "{what}: container -> far end");
+    };
+    far(&d, "first start");
+    // A crash, then a start on the stored state: the device (and the VPN
+    // holding it) is adopted, not made again.
+    d.kill9();
+    assert!(
+        link_text(&host, &device).contains("persist on"),
+        "the device outlives the daemon"
+    );
+    d.launch();
+    far(&d, "after a crash");
+    d.stop();
+    d.launch();
+    far(&d, "after a restart");
+    assert_isolated(&host, &remote, &device);
+    d.ok(&["router", "port", "del", &r, "vpn"]);
+    assert_eq!(
+        link_text(&host, &device),
+        "",
+        "the device goes with its port"
+    );
+}

@@ -311,6 +311,14 @@ fn device_checks() -> Vec<Feature> {
         "dummy devices in tests",
         "veth pairs",
     ));
+    out.push(feature(
+        "tcx",
+        crate::tcx::available()
+            .map(|n| format!("ingress programs can be attached ({n} on lo)"))
+            .map_err(|e| format!("absent (Linux 6.6 and later have it): {e}")),
+        "persistent tun router ports (persist = true): the device's namespace gets none of its packets",
+        "no persistent tun router ports (vepa cannot keep the namespace's stack out of the device)",
+    ));
     out.extend(tap_checks());
     out
 }

@@ -33,6 +33,12 @@ fn ingress_programs(ifindex: u32) -> std::io::Result<u32> {
     Ok(u32::from_ne_bytes([a.0[24], a.0[25], a.0[26], a.0[27]]))
 }
 
+/// Whether this kernel has tcx: how many ingress programs the loopback
+/// (index 1 in every namespace) has, or why none can be.
+pub fn available() -> std::io::Result<u32> {
+    ingress_programs(1)
+}
+
 /// Drops everything `ifname` (index `ifindex`, in the calling thread's
 /// namespace) receives, after packet sockets have seen it. A device that
 /// has an ingress program already (ours, from an earlier run) is left as

@@ -65,8 +65,8 @@ pub struct RouterPortSpec {
     /// device (virtio-net header); default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offload: Option<bool>,
-    /// `tun`: make the device persistent, for a VPN daemon (OpenVPN,
-    /// wireguard-go, anything that speaks tun) in `netns` (default: vepa's
+    /// `tun`: make the device persistent, for a VPN daemon (OpenVPN, or
+    /// any program that opens a TUN device by name) in `netns` (default: vepa's
     /// namespace) to open by name. vepa takes its packets at the device,
     /// and nothing that comes in reaches that namespace's own stack.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

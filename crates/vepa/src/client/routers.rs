@@ -49,7 +49,7 @@ pub enum RouterPortCmd {
     /// The port appears on the switch as ROUTER:PORT; hosts on the switch use
     /// its address as their gateway. With --tun the port is a TUN device
     /// instead (IP packets, no Ethernet): a point-to-point link for a
-    /// namespace or a userspace VPN (OpenVPN, wireguard-go).
+    /// namespace, or with --persist for a userspace VPN (OpenVPN) to open.
     ///
     /// Example: vepa router port add r1 a --switch net-a --address 10.1.0.1/24 --address fd00:1::1/64
     ///
@@ -77,8 +77,8 @@ pub enum RouterPortCmd {
         /// (repeat); its default routes go through this port.
         #[arg(long = "peer-address", value_name = "ADDR/LEN", requires = "tun")]
         peer_address: Vec<String>,
-        /// --tun: a persistent device for a VPN daemon (OpenVPN,
-        /// wireguard-go...) in --netns to open by name; nothing it
+        /// --tun: a persistent device for a VPN daemon (OpenVPN, or any
+        /// program that opens a TUN device) in --netns to open by name; nothing it
         /// receives reaches that namespace's own stack.
         #[arg(long, requires = "tun", conflicts_with = "peer_address")]
         persist: bool,
