@@ -163,6 +163,28 @@ impl Drop for Rig {
     }
 }
 
+/// The link-local address of `h`'s eth0, once it is no longer tentative.
+fn link_local(h: &Netns) -> String {
+    for _ in 0..100 {
+        let out = h.exec(&[
+            "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !text.contains("tentative") {
+            if let Some(a) = text
+                .split_whitespace()
+                .skip_while(|w| *w != "inet6")
+                .nth(1)
+                .and_then(|a| a.split('/').next())
+            {
+                return a.to_string();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{}: no link-local address on eth0", h.name);
+}
+
 fn show(m: &[Vec<bool>]) -> String {
     vepa_itest::evb::show_named(&["p1", "p2", "p3", "out"], m)
 }
@@ -201,6 +223,22 @@ fn l2_bridge_shows_the_wire_one_mac() {
         assert!(
             !text.contains("dadfailed"),
             "{}: an address failed DAD although the ports share a MAC:\n{text}",
+            h.name
+        );
+    }
+    // Link-local addresses too: each port owns the ones it sends from, as
+    // a router's neighbor discovery and routes via link-local need.
+    let out_ll = link_local(&rig.hosts[3]);
+    for h in &rig.hosts[..3] {
+        let mine = link_local(h);
+        assert!(
+            wait_reachable(&h.name, &format!("{out_ll}%eth0")),
+            "{} cannot ping the outside's link-local {out_ll}",
+            h.name
+        );
+        assert!(
+            wait_reachable(&rig.hosts[3].name, &format!("{mine}%eth0")),
+            "the outside cannot ping {}'s link-local {mine}",
             h.name
         );
     }

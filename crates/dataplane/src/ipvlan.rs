@@ -27,6 +27,10 @@
 //! reflects them back (the kernel's `ipvlan_external_frame`). A `private`
 //! switch also drops a reflected unicast whose source is one of its
 //! ports, as `private` macvlan ports do in vepa (docs/design.md §2).
+//!
+//! A port owns its configured addresses, the ones it sends from when it
+//! learns (`learn_addresses`), and the IPv6 link-local ones it sends from
+//! whether it learns or not.
 
 pub use crate::config::{IpvlanConfig, IpvlanMode};
 use crate::{DropReason, PortId, PortMode};
@@ -266,15 +270,14 @@ impl Ipvlan {
         if Some(in_port) == uplink {
             at.inbound(frame)
         } else {
-            if self.learns.get(in_port.index()).copied().unwrap_or(false) {
-                self.learn_source(learned, now, in_port, frame);
-            }
+            self.learn_source(learned, now, in_port, frame);
             at.outbound(uplink, in_port, frame)
         }
     }
 
-    /// Learns the address a learning port sends from, when it is a
-    /// station's and not configured as another port's.
+    /// Learns the address a port sends from, when it is a station's and
+    /// not configured as another port's: any such address for a learning
+    /// port, an IPv6 link-local one for every port.
     fn learn_source(&self, learned: &LearnedAddresses, now: u64, port: PortId, frame: &Parsed<'_>) {
         if frame.src() != self.mac {
             return;
@@ -282,6 +285,10 @@ impl Ipvlan {
         let Some(ip) = source_address(frame) else {
             return;
         };
+        let learns = self.learns.get(port.index()).copied().unwrap_or(false);
+        if !(learns || is_link_local(ip)) {
+            return;
+        }
         if !crate::config::is_station_address(ip) || self.owners.contains_key(&ip) {
             return;
         }
@@ -306,13 +313,17 @@ impl std::ops::Deref for Lookup<'_> {
 impl Lookup<'_> {
     fn owner(&self, ip: IpAddr) -> Option<PortId> {
         self.ipvlan.owners.get(&ip).copied().or_else(|| {
-            if !self.ipvlan.learns.iter().any(|l| *l) {
+            let link_local = is_link_local(ip);
+            if !link_local && !self.ipvlan.learns.iter().any(|l| *l) {
                 return None;
             }
-            // Only while its port still learns.
+            // A learned address only while its port still learns; a
+            // link-local one whatever the port.
             self.learned
                 .owner(ip, self.now, self.ipvlan.ageing_ms)
-                .filter(|p| self.ipvlan.learns.get(p.index()).copied().unwrap_or(false))
+                .filter(|p| {
+                    link_local || self.ipvlan.learns.get(p.index()).copied().unwrap_or(false)
+                })
         })
     }
 
@@ -501,6 +512,16 @@ fn destination_address(frame: &Parsed<'_>) -> Option<IpAddr> {
 }
 
 /// The address a frame is from: IPv4 or IPv6 source, ARP sender.
+/// An IPv6 link-local unicast address (fe80::/10). Every port owns the
+/// ones it sends from, as the kernel's ipvlan owns every address of a
+/// slave: neighbor discovery with a router, and routes via its
+/// link-local address, need them. One reaches nothing off the link, so
+/// no guard is asked for; the first port to use one holds it until it
+/// ages out, and the per-port limit bounds them.
+fn is_link_local(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80)
+}
+
 fn source_address(frame: &Parsed<'_>) -> Option<IpAddr> {
     match frame.network() {
         Network::Ipv4(Some(v)) => Some(v.src().into()),

@@ -415,8 +415,8 @@ impl SwitchCore {
         });
     }
 
-    /// The addresses an ipvlan switch's learning ports were seen using,
-    /// by port name.
+    /// The addresses an ipvlan switch's learning ports were seen using
+    /// (and the link-local ones of any port), by port name.
     pub fn learned_addresses(&self) -> Vec<(std::net::IpAddr, String)> {
         let fw = self.snapshot();
         self.addresses

@@ -523,3 +523,57 @@ fn learning_ports_own_what_they_send_from_until_it_ages() {
         vepa_dataplane::ipvlan::LEARNED_PER_PORT
     );
 }
+
+fn udp6(dst_mac: MacAddr, src_mac: MacAddr, src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
+    let mut f = Vec::new();
+    ip::write_ethernet(&mut f, dst_mac, src_mac, 0x86dd);
+    let seg = ip::udp_datagram(src.into(), dst.into(), 1000, 2000, b"hello");
+    ip::push_ipv6(&mut f, src, dst, 17, 64, &seg);
+    f
+}
+
+#[test]
+fn every_port_owns_the_link_local_addresses_it_sends_from() {
+    // No port learns; link-local addresses are owned all the same, as
+    // the kernel's ipvlan owns every address of a slave.
+    let mut cfg = config(IpvlanMode::L2, PortMode::Veb);
+    cfg.ageing_ms = 10_000;
+    let mut sw = Switch::new(cfg).unwrap();
+    let id = |sw: &Switch, n: &str| sw.config().port_id(n).unwrap();
+    let (up, p1, p2) = (id(&sw, "up"), id(&sw, "p1"), id(&sw, "p2"));
+    let ll = |x: u16| Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, x);
+    let router = ll(0x99);
+    let to = |sw: &mut Switch, dst: Ipv6Addr, now: u64| {
+        let r = sw.decide(up, &udp6(S, O, router, dst), now);
+        let names: Vec<String> = sw
+            .decision()
+            .egress
+            .iter()
+            .map(|e| sw.config().ports[e.port.index()].name.clone())
+            .collect();
+        (r, names)
+    };
+    assert_eq!(
+        to(&mut sw, ll(1), 0),
+        (Err(DropReason::IpvlanNoOwner), vec![]),
+        "unseen yet"
+    );
+    // p1 asks for the router's link-local address from its own.
+    sw.decide(p1, &neighbor_solicitation(S, ll(1), router), 100)
+        .unwrap();
+    assert_eq!(to(&mut sw, ll(1), 200), (Ok(()), vec!["p1".to_string()]));
+    // p2 cannot take it while p1 holds it.
+    sw.decide(p2, &udp6(O, S, ll(1), router), 300).unwrap();
+    assert_eq!(to(&mut sw, ll(1), 400).1, vec!["p1".to_string()]);
+    // A global address is still not learned by a port that does not learn.
+    sw.decide(p2, &udp6(O, S, v6(77), v6(9)), 500).unwrap();
+    assert_eq!(
+        sw.decide(up, &udp6(S, O, v6(9), v6(77)), 600),
+        Err(DropReason::IpvlanNoOwner)
+    );
+    // Unseen for the ageing time, it goes; then p2 may have it.
+    sw.tick(20_000);
+    assert_eq!(to(&mut sw, ll(1), 20_001).0, Err(DropReason::IpvlanNoOwner));
+    sw.decide(p2, &udp6(O, S, ll(1), router), 20_100).unwrap();
+    assert_eq!(to(&mut sw, ll(1), 20_200).1, vec!["p2".to_string()]);
+}
