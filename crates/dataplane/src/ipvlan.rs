@@ -59,6 +59,10 @@ pub(crate) struct Ipvlan {
 /// claim a whole subnet by sending from it.
 pub const LEARNED_PER_PORT: usize = 64;
 
+/// The most link-local addresses of stations beyond the uplink the switch
+/// remembers (so that no port can claim theirs).
+pub const WIRE_LINK_LOCALS: usize = 1024;
+
 /// Addresses ports of an ipvlan switch were seen sending from
 /// (`learn_addresses`), each with its port and when it was last seen;
 /// aged as the FDB is. Configured addresses always win over learned ones,
@@ -86,8 +90,8 @@ impl Learned {
         *self.held.entry(port).or_default() += 1;
     }
 
-    fn full(&self, port: PortId) -> bool {
-        self.held.get(&port).copied().unwrap_or(0) >= LEARNED_PER_PORT
+    fn full(&self, port: PortId, limit: usize) -> bool {
+        self.held.get(&port).copied().unwrap_or(0) >= limit
     }
 }
 
@@ -109,30 +113,35 @@ impl LearnedAddresses {
     }
 
     /// `port` sent from `ip` at `now`: learned (or refreshed, at most once
-    /// a second) unless another port holds it or `port` is at its limit.
-    fn learn(&self, ip: IpAddr, port: PortId, now: u64, ageing_ms: u64) {
+    /// a second) unless another holds it (`take`: even then) or `port`
+    /// holds `limit` addresses already.
+    fn learn(&self, ip: IpAddr, port: PortId, now: u64, ageing_ms: u64, limit: usize, take: bool) {
         let live = |seen: u64| now.saturating_sub(seen) < ageing_ms;
         {
             let r = self.read();
             match r.map.get(&ip) {
                 Some((p, seen)) if *p == port && now.saturating_sub(*seen) < 1000 => return,
-                Some((p, seen)) if *p != port && live(*seen) => return,
-                None if r.full(port) => return,
+                Some((p, seen)) if *p != port && live(*seen) && !take => return,
+                None if r.full(port, limit) => return,
                 _ => {}
             }
         }
         let mut w = self.write();
         match w.map.get(&ip).copied() {
-            Some((p, seen)) if p != port && live(seen) => {}
+            Some((p, seen)) if p != port && live(seen) && !take => {}
             Some((p, _)) if p == port => w.insert(ip, port, now),
-            _ if w.full(port) => {}
+            _ if w.full(port, limit) => {}
             _ => w.insert(ip, port, now),
         }
     }
 
     /// Puts back what another table had learned (a restarted switch's),
     /// `port` mapping each entry's port here (`None`: it does not learn).
-    pub fn restore_from(&self, old: &LearnedAddresses, port: impl Fn(PortId) -> Option<PortId>) {
+    pub fn restore_from(
+        &self,
+        old: &LearnedAddresses,
+        port: impl Fn(IpAddr, PortId) -> Option<PortId>,
+    ) {
         let entries: Vec<(IpAddr, PortId, u64)> = old
             .read()
             .map
@@ -141,8 +150,8 @@ impl LearnedAddresses {
             .collect();
         let mut w = self.write();
         for (ip, p, seen) in entries {
-            if let Some(to) = port(p) {
-                if !w.full(to) {
+            if let Some(to) = port(ip, p) {
+                if !w.full(to, WIRE_LINK_LOCALS) {
                     w.insert(ip, to, seen);
                 }
             }
@@ -266,8 +275,10 @@ impl Ipvlan {
             ipvlan: self,
             learned,
             now,
+            uplink,
         };
         if Some(in_port) == uplink {
+            self.learn_wire(learned, now, in_port, frame);
             at.inbound(frame)
         } else {
             self.learn_source(learned, now, in_port, frame);
@@ -292,7 +303,23 @@ impl Ipvlan {
         if !crate::config::is_station_address(ip) || self.owners.contains_key(&ip) {
             return;
         }
-        learned.learn(ip, port, now, self.ageing_ms);
+        learned.learn(ip, port, now, self.ageing_ms, LEARNED_PER_PORT, false);
+    }
+
+    /// Remembers the link-local address a station beyond the uplink sends
+    /// from, as the uplink's: no port may claim it while it is seen (a
+    /// port that did, before the station spoke, loses it now).
+    fn learn_wire(&self, learned: &LearnedAddresses, now: u64, uplink: PortId, frame: &Parsed<'_>) {
+        if frame.src() == self.mac {
+            return;
+        }
+        let Some(ip) = source_address(frame).filter(|ip| is_link_local(*ip)) else {
+            return;
+        };
+        if self.owners.contains_key(&ip) {
+            return;
+        }
+        learned.learn(ip, uplink, now, self.ageing_ms, WIRE_LINK_LOCALS, true);
     }
 }
 
@@ -301,6 +328,8 @@ struct Lookup<'a> {
     ipvlan: &'a Ipvlan,
     learned: &'a LearnedAddresses,
     now: u64,
+    /// The uplink, whose entries are stations beyond it: no port's.
+    uplink: Option<PortId>,
 }
 
 impl std::ops::Deref for Lookup<'_> {
@@ -321,10 +350,20 @@ impl Lookup<'_> {
             // link-local one whatever the port.
             self.learned
                 .owner(ip, self.now, self.ipvlan.ageing_ms)
+                .filter(|p| Some(*p) != self.uplink)
                 .filter(|p| {
                     link_local || self.ipvlan.learns.get(p.index()).copied().unwrap_or(false)
                 })
         })
+    }
+
+    /// Whether the switch answers solicitations for `ip` itself: for a
+    /// port's configured address, or one a learning port (whose guard
+    /// vets its sources) sends from. A link-local address a port merely
+    /// used is left to the port to answer (in l2 the solicitation reaches
+    /// every port), so the switch never vouches for an unvetted claim.
+    fn answers_for(&self, ip: IpAddr) -> bool {
+        self.ipvlan.owners.contains_key(&ip) || (!is_link_local(ip) && self.owner(ip).is_some())
     }
 
     fn inbound(&self, frame: &Parsed<'_>) -> Verdict {
@@ -343,7 +382,7 @@ impl Lookup<'_> {
             }
         }
         if let Some(s) = solicitation(frame) {
-            if self.owner(s.target).is_some() {
+            if self.answers_for(s.target) {
                 return self.answer(&s);
             }
         }
@@ -399,6 +438,11 @@ impl Lookup<'_> {
                 if let Some(nd) = neighbor_message(frame) {
                     if nd.lladdr.is_some_and(|m| m != self.mac) {
                         return Verdict::Drop(DropReason::IpvlanMac);
+                    }
+                    // An advertisement speaks for its target: the port's own.
+                    if nd.ty == ND_NEIGHBOR_ADVERT && self.owner(nd.target.into()) != Some(in_port)
+                    {
+                        return Verdict::Drop(DropReason::SpoofedArp);
                     }
                 }
             }
@@ -518,7 +562,7 @@ fn destination_address(frame: &Parsed<'_>) -> Option<IpAddr> {
 /// link-local address, need them. One reaches nothing off the link, so
 /// no guard is asked for; the first port to use one holds it until it
 /// ages out, and the per-port limit bounds them.
-fn is_link_local(ip: IpAddr) -> bool {
+pub(crate) fn is_link_local(ip: IpAddr) -> bool {
     matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80)
 }
 

@@ -406,10 +406,11 @@ impl SwitchCore {
             .as_ref()
             .map(|i| i.learn.clone())
             .unwrap_or_default();
-        self.addresses.restore_from(&old.addresses, |p| {
+        // A learning port's addresses, and every link-local owner's
+        // (ports' and the wire's), by port name.
+        self.addresses.restore_from(&old.addresses, |ip, p| {
             let name = &was.config.ports.get(p.index())?.name;
-            learns
-                .contains(name)
+            (learns.contains(name) || crate::ipvlan::is_link_local(ip))
                 .then(|| now.config.port_id(name))
                 .flatten()
         });
@@ -422,6 +423,7 @@ impl SwitchCore {
         self.addresses
             .entries()
             .into_iter()
+            .filter(|(_, p)| Some(*p) != fw.uplink)
             .filter_map(|(ip, p)| Some((ip, fw.config.ports.get(p.index())?.name.clone())))
             .collect()
     }

@@ -577,3 +577,69 @@ fn every_port_owns_the_link_local_addresses_it_sends_from() {
     sw.decide(p2, &udp6(O, S, ll(1), router), 20_100).unwrap();
     assert_eq!(to(&mut sw, ll(1), 20_200).1, vec!["p2".to_string()]);
 }
+
+fn neighbor_advertisement(
+    from: MacAddr,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    target: Ipv6Addr,
+) -> Vec<u8> {
+    let mut body = target.octets().to_vec();
+    body.extend_from_slice(&[2, 1]);
+    body.extend_from_slice(&from.0);
+    let msg = ip::icmpv6(src, dst, 136, 0, [0x60, 0, 0, 0], &body);
+    let mut f = Vec::new();
+    ip::write_ethernet(&mut f, O, from, 0x86dd);
+    ip::push_ipv6(&mut f, src, dst, 58, 255, &msg);
+    f
+}
+
+#[test]
+fn no_port_can_claim_a_link_local_address_it_does_not_hold() {
+    let mut sw = switch(IpvlanMode::L2, PortMode::Veb);
+    let id = |sw: &Switch, n: &str| sw.config().port_id(n).unwrap();
+    let (up, p1, p2) = (id(&sw, "up"), id(&sw, "p1"), id(&sw, "p2"));
+    let ll = |x: u16| Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, x);
+    let router = ll(0x99);
+    // p2 sends from the router's link-local before the router speaks...
+    sw.decide(p2, &udp6(O, S, router, ll(0x50)), 0).unwrap();
+    // ...and loses it the moment the router does.
+    sw.decide(up, &udp6(S, O, router, ll(1)), 10).ok();
+    assert!(
+        sw.core().learned_addresses().is_empty(),
+        "the wire's address is no port's: {:?}",
+        sw.core().learned_addresses()
+    );
+    // Now p2 cannot take it back, and cannot advertise it.
+    sw.decide(p2, &udp6(O, S, router, ll(0x50)), 20).unwrap();
+    assert!(sw.core().learned_addresses().is_empty());
+    assert_eq!(
+        sw.decide(p2, &neighbor_advertisement(S, router, ll(0x50), router), 30),
+        Err(DropReason::SpoofedArp),
+        "an advertisement for another's address"
+    );
+    // A port's own link-local: advertised, and learned by sending it.
+    sw.decide(p1, &neighbor_advertisement(S, ll(1), router, ll(1)), 40)
+        .unwrap();
+    assert_eq!(
+        sw.core().learned_addresses(),
+        vec![(IpAddr::V6(ll(1)), "p1".to_string())]
+    );
+    // The wire's solicitation for it is not answered by the switch (the
+    // claim is unvetted): it reaches the ports, and p1 answers itself.
+    check(
+        &mut sw,
+        "NS from the wire for a port's link-local",
+        "up",
+        &neighbor_solicitation(O, router, ll(1)),
+        &To(&["p1", "p2", "p3"]),
+    );
+    // One for a configured address is answered by the switch.
+    check(
+        &mut sw,
+        "NS from the wire for a configured address",
+        "up",
+        &neighbor_solicitation(O, ll(0x99), v6(2)),
+        &Answer(O),
+    );
+}
