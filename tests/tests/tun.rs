@@ -439,7 +439,7 @@ fn openvpn_opens_a_persistent_tun_port() {
     assert!(
         text.contains("tun type tun")
             && text.contains("persist on")
-            && text.contains(&format!("alias vepa tun pr{id}:vpn")),
+            && text.contains(&format!("alias vepa run tun pr{id}:vpn")),
         "{text}"
     );
     let _vpn = OpenVpn::start(&id, &host, &remote, &device);
@@ -580,6 +580,23 @@ fn the_daemon_keeps_a_persistent_tun_port_across_restarts() {
     d.stop();
     d.launch();
     far(&d, "after a restart");
+    // A change to the router's side of the port (here its MTU) adopts the
+    // same device again: the VPN keeps it, and traffic flows on.
+    let export = d.ok(&["export"]);
+    assert!(export.contains("persist = true"), "{export}");
+    let changed = d.dir.path().join("mtu.toml");
+    std::fs::write(
+        &changed,
+        export.replace("persist = true", "persist = true\nmtu = 1400"),
+    )
+    .expect("write");
+    d.ok(&["apply", "-f", &changed.to_string_lossy()]);
+    assert!(
+        link_text(&host, &device).contains("mtu 1400"),
+        "{}",
+        link_text(&host, &device)
+    );
+    far(&d, "after a change to the port");
     assert_isolated(&host, &remote, &device);
     d.ok(&["router", "port", "del", &r, "vpn"]);
     assert_eq!(

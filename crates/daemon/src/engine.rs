@@ -926,7 +926,7 @@ impl Engine {
                     spec.tun_ifname() == p.tun_ifname() && spec.netns == p.netns
                 });
             let ifname = p.tun_ifname();
-            if vepa_host::ports::tun_name_taken(&r.name, p) && !ours {
+            if self.owner.tun_taken(&r.name, p) && !ours {
                 return Err(ChangeError::Conflict {
                     field: if p.ifname.is_some() { "ifname" } else { "name" }.into(),
                     message: format!(
@@ -959,12 +959,32 @@ impl Engine {
             .tun_ports()
             .map(|(r, p)| ((r.name.clone(), p.name.clone()), p.clone()))
             .collect();
+        // A persistent device is the same device while its name, namespace
+        // and owner are: a change to the router's side of the port (its
+        // addresses, MTU, MAC) adopts it again, with the VPN holding it.
+        let device = |s: &RouterPortSpec| {
+            (
+                s.persist,
+                s.tun_ifname().to_string(),
+                s.netns.clone(),
+                s.owner,
+            )
+        };
+        let before: HashMap<PortKey, RouterPortSpec> = self
+            .tuns
+            .iter()
+            .map(|(k, (spec, _))| (k.clone(), spec.clone()))
+            .collect();
+        let owner = &self.owner;
         self.tuns.retain(|k, (spec, _)| {
             let keep = want.iter().any(|(w, ws)| w == k && ws == spec);
-            if !keep && spec.persist {
+            let same_device = want
+                .iter()
+                .any(|(w, ws)| w == k && device(ws) == device(spec));
+            if !keep && !same_device {
                 // Closing our socket leaves a persistent device (and the
                 // VPN holding it): remove it, as closing removes the others.
-                vepa_host::ports::remove_persistent_tun(spec);
+                owner.remove_tun(&k.0, spec);
             }
             keep
         });
@@ -982,8 +1002,14 @@ impl Engine {
                     self.tuns.insert(k, (spec, port));
                 }
                 Err(e) => {
+                    // Persistent devices made here go too; one adopted
+                    // (the same device as before) stays for the old state.
                     for m in &made {
-                        self.tuns.remove(m);
+                        if let Some((spec, _)) = self.tuns.remove(m) {
+                            if before.get(m).is_none_or(|b| device(b) != device(&spec)) {
+                                self.owner.remove_tun(&m.0, &spec);
+                            }
+                        }
                     }
                     return Err(e);
                 }

@@ -182,7 +182,8 @@ pub fn realize(topo: &Topology, configs: Vec<SwitchConfig>, opts: PortOptions) -
     }
     let mut tuns = Vec::new();
     for (r, p) in topo.tun_ports() {
-        let port = crate::ports::open_tun(&mut state, r, p)?;
+        let mark = crate::ports::persist_mark(&r.name, p);
+        let port = crate::ports::open_tun(&mut state, r, p, &mark)?;
         tuns.push((switch_port_name(&r.name, &p.name), port, Arc::default()));
     }
     let mut switches = configs

@@ -207,6 +207,25 @@ impl Owner {
         format!("{}{}#{}", self.prefix(), d.key, d.fingerprint)
     }
 
+    /// The alias of router `r`'s persistent TUN device `p`: this
+    /// instance's, so the sweep removes one no desired port accounts for
+    /// (left by a crash or a failed change) and another instance never
+    /// adopts it.
+    pub fn tun_mark(&self, r: &str, p: &vepa_api::topology::router::RouterPortSpec) -> String {
+        format!("{}tun {r}:{}", self.prefix(), p.name)
+    }
+
+    /// Whether router `r`'s TUN port `p` cannot have its device: the name
+    /// is taken by an interface that is not this instance's device for it.
+    pub fn tun_taken(&self, r: &str, p: &vepa_api::topology::router::RouterPortSpec) -> bool {
+        crate::ports::tun_name_taken(p, &self.tun_mark(r, p))
+    }
+
+    /// Removes router `r`'s persistent TUN device `p`, if it is ours.
+    pub fn remove_tun(&self, r: &str, p: &vepa_api::topology::router::RouterPortSpec) {
+        crate::ports::remove_persistent_tun(p, &self.tun_mark(r, p));
+    }
+
     fn netns_mark(&self) -> String {
         format!("{}netns", self.prefix())
     }
@@ -583,7 +602,7 @@ impl Owner {
             }
         }
         let mut state = HostState::default();
-        let port = crate::ports::open_tun(&mut state, r, p)?;
+        let port = crate::ports::open_tun(&mut state, r, p, &self.tun_mark(&r.name, p))?;
         // A persistent device stays with the port, not with this call.
         state.keep();
         Ok(port)
@@ -593,7 +612,15 @@ impl Owner {
     /// marked namespaces no port of `topo` uses (its routers' TUN ports
     /// included).
     pub fn sweep(&self, topo: &Topology, live: &[&DeviceSpec]) {
-        let keep: HashSet<String> = live.iter().map(|d| self.alias(d)).collect();
+        let keep: HashSet<String> = live
+            .iter()
+            .map(|d| self.alias(d))
+            .chain(
+                topo.tun_ports()
+                    .filter(|(_, p)| p.persist)
+                    .map(|(r, p)| self.tun_mark(&r.name, p)),
+            )
+            .collect();
         let prefix = self.prefix();
         for l in host::links() {
             if let Some(a) = host::alias(&l) {

@@ -17,7 +17,7 @@
 //! the socket reads; what the socket sends, the device hands the daemon.
 
 use crate::port::Port;
-use crate::sys::{is_retry, setsockopt};
+use crate::sys::{iovec, setsockopt};
 use crate::tap::{read_device, write_device};
 use crate::IoError;
 use std::fs::File;
@@ -71,9 +71,13 @@ impl TunPort {
     }
 
     /// Opens the kernel side of TUN device `name` (in the calling thread's
-    /// namespace), which another program holds: an AF_PACKET datagram
-    /// socket that reads what the device receives and sends through it,
-    /// never its own packets back.
+    /// namespace), which another program holds: an AF_PACKET socket that
+    /// reads what the device receives and sends through it, never its own
+    /// packets back (raw: the device has no link-layer header, so a packet
+    /// is its IP packet; the ethertype goes in the address sent to). It speaks the virtio-net header
+    /// (`PACKET_VNET_HDR`) whatever the program chose: partial checksums
+    /// and GSO super-packets it writes arrive whole, and the kernel
+    /// finishes what vepa sends before the device takes it.
     pub fn attach(name: &str, router: MacAddr, peer: MacAddr) -> Result<TunPort, IoError> {
         if !vepa_packet::valid_ifname(name) {
             return Err(IoError::BadInterfaceName(name.to_string()));
@@ -85,7 +89,7 @@ impl TunPort {
         let raw = unsafe {
             libc::socket(
                 libc::AF_PACKET,
-                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
                 0,
             )
         };
@@ -101,20 +105,23 @@ impl TunPort {
             &1i32,
         )
         .map_err(|_| IoError::os("ignore outgoing packets on", name))?;
+        setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_VNET_HDR,
+            &1i32,
+        )
+        .map_err(|_| IoError::os("enable PACKET_VNET_HDR on", name))?;
         let _ = setsockopt(
             fd.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_RCVBUF,
             &(4i32 << 20),
         );
-        // Straight to the device: with no VPN attached it drops at once,
-        // instead of a queue filling up to flush stale packets later.
-        let _ = setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_PACKET,
-            libc::PACKET_QDISC_BYPASS,
-            &1i32,
-        );
+        // Through the device's queue, not around it (PACKET_QDISC_BYPASS):
+        // a GSO super-packet is cut to size there for a VPN that takes no
+        // offloads, where the bypass would drop it. With no VPN attached
+        // the device has no carrier, and its queue drops at once.
         let sll = sockaddr(ifindex, libc::ETH_P_ALL as u16);
         // SAFETY: sll is a valid sockaddr_ll and its size is passed.
         let rc = unsafe {
@@ -130,7 +137,7 @@ impl TunPort {
         Ok(TunPort {
             name: name.to_string(),
             side: Side::Socket { fd, ifindex },
-            vnet: false,
+            vnet: true,
             header: header(router, peer),
         })
     }
@@ -143,37 +150,10 @@ impl TunPort {
     }
 
     /// Reads one packet into `body`: its virtio-net header and length.
+    /// (A socket ignores what it sent itself, so every packet read is the
+    /// far end's.)
     fn read(&self, body: &mut [u8]) -> io::Result<Option<(VirtioNetHdr, usize)>> {
-        let Side::Socket { fd, .. } = &self.side else {
-            return read_device(self.raw_fd(), self.vnet, body);
-        };
-        loop {
-            // SAFETY: all-zero is a valid sockaddr_ll for recvfrom to fill.
-            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            // SAFETY: body is a writable buffer of the length passed; from
-            // and len describe a sockaddr_ll the call may fill.
-            let n = unsafe {
-                libc::recvfrom(
-                    fd.as_raw_fd(),
-                    body.as_mut_ptr().cast(),
-                    body.len(),
-                    libc::MSG_TRUNC,
-                    (&mut from as *mut libc::sockaddr_ll).cast(),
-                    &mut len,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                return if is_retry(&e) { Ok(None) } else { Err(e) };
-            }
-            let n = n as usize;
-            // Our own (should IGNORE_OUTGOING be missing) or cut short.
-            if from.sll_pkttype == libc::PACKET_OUTGOING || n > body.len() {
-                continue;
-            }
-            return Ok(Some((VirtioNetHdr::default(), n)));
-        }
+        read_device(self.raw_fd(), self.vnet, body)
     }
 
     /// Sends IP packet `ip` (ethertype `et`) to the far end.
@@ -181,19 +161,18 @@ impl TunPort {
         let Side::Socket { fd, ifindex } = &self.side else {
             return write_device(self.raw_fd(), self.vnet, hdr, ip);
         };
-        let to = sockaddr(*ifindex, et);
-        // SAFETY: ip is a readable buffer of the length passed; to is a
-        // valid sockaddr_ll and its size is passed.
-        let n = unsafe {
-            libc::sendto(
-                fd.as_raw_fd(),
-                ip.as_ptr().cast(),
-                ip.len(),
-                0,
-                (&to as *const libc::sockaddr_ll).cast(),
-                size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
+        let mut to = sockaddr(*ifindex, et);
+        let head = hdr.to_bytes();
+        let mut iov = [iovec(&head), iovec(ip)];
+        // SAFETY: all-zero is a valid msghdr; its fields are set below.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut to as *mut libc::sockaddr_ll).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_ll>() as u32;
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = iov.len();
+        // SAFETY: msg points at a live address and two iovecs over live
+        // buffers of the stated lengths, all outliving the call.
+        let n = unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }

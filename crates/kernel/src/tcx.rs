@@ -6,7 +6,7 @@
 //!
 //! It is attached without a link, so it stays on the device as long as
 //! the device exists, whether vepa runs or not: a persistent TUN device
-//! that a VPN daemon keeps open between two runs of vepa hands the
+//! that a VPN daemon keeps open while vepa's daemon restarts hands the
 //! namespace nothing in between either.
 //!
 //! ```text
@@ -23,6 +23,8 @@ const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
 const BPF_TCX_INGRESS: u32 = 46;
 const TCX_DROP: i32 = 2;
+/// Attach before every other program (with no program named: first).
+const BPF_F_BEFORE: u32 = 1 << 3;
 
 /// How many programs sit on `ifindex`'s ingress (in the calling thread's
 /// namespace).
@@ -41,8 +43,9 @@ pub fn available() -> std::io::Result<u32> {
 
 /// Drops everything `ifname` (index `ifindex`, in the calling thread's
 /// namespace) receives, after packet sockets have seen it. A device that
-/// has an ingress program already (ours, from an earlier run) is left as
-/// it is.
+/// has an ingress program already is left as it is: it is one vepa made
+/// and marked (adopted, never someone else's), and the program went on
+/// first when vepa made it.
 pub fn drop_ingress(ifname: &str, ifindex: u32) -> Result<(), KernelError> {
     let os = |op: &'static str| {
         let name = ifname.to_string();
@@ -64,9 +67,11 @@ pub fn drop_ingress(ifname: &str, ifindex: u32) -> Result<(), KernelError> {
     a.0[48..61].copy_from_slice(b"vepa_tun_drop");
     let prog = owned(bpf(BPF_PROG_LOAD, &mut a).map_err(os("load the ingress drop program for"))?);
     let mut a = Attr::new();
+    // First, so no program before it can pass a packet to the stack.
     a.u32(0, ifindex)
         .u32(4, prog.as_raw_fd() as u32)
-        .u32(8, BPF_TCX_INGRESS);
+        .u32(8, BPF_TCX_INGRESS)
+        .u32(12, BPF_F_BEFORE);
     bpf(BPF_PROG_ATTACH, &mut a).map_err(os("attach the ingress drop program (tcx) to"))?;
     Ok(())
 }

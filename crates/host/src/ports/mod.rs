@@ -34,7 +34,7 @@ use vepa_io::Port;
 
 pub use driver::{PortDriver, PortMaker, PortOptions};
 pub use patch::patch_key;
-pub use tun::{open_tun, remove_persistent_tun, tun_name_taken};
+pub use tun::{open_tun, persist_mark, remove_persistent_tun, tun_name_taken};
 pub use veth::make_veth;
 pub use vxlan::vxlan_port;
 

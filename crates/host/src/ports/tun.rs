@@ -31,16 +31,25 @@ impl PortDriver for TunOnSwitch {
 /// Makes router `r`'s TUN port `p` and opens it: the device, its
 /// namespace (made if missing, recorded in `state`), the far end's
 /// addresses and default routes there.
+///
+/// A persistent device is marked with `mark` ([`persist_mark`] for
+/// `vepa run`, the daemon's own with its instance) and adopted by it.
 pub fn open_tun(
     state: &mut HostState,
     r: &RouterSpec,
     p: &RouterPortSpec,
+    mark: &str,
 ) -> Result<Arc<dyn Port>> {
     let at = format!("router '{}', port '{}'", r.name, p.name);
-    open_inner(state, r, p).with_context(|| at)
+    open_inner(state, r, p, mark).with_context(|| at)
 }
 
-fn open_inner(state: &mut HostState, r: &RouterSpec, p: &RouterPortSpec) -> Result<Arc<dyn Port>> {
+fn open_inner(
+    state: &mut HostState,
+    r: &RouterSpec,
+    p: &RouterPortSpec,
+    mark: &str,
+) -> Result<Arc<dyn Port>> {
     let ifname = p.tun_ifname();
     if let Some(ns) = &p.netns {
         if !host::netns_exists(ns) {
@@ -50,7 +59,7 @@ fn open_inner(state: &mut HostState, r: &RouterSpec, p: &RouterPortSpec) -> Resu
     }
     let router_mac = p.mac.unwrap_or_else(|| derived_mac(&r.name, &p.name));
     if p.persist {
-        return open_persistent(state, r, p, router_mac);
+        return open_persistent(state, r, p, router_mac, mark);
     }
     let tun = TunPort::create(
         ifname,
@@ -95,18 +104,19 @@ fn open_inner(state: &mut HostState, r: &RouterSpec, p: &RouterPortSpec) -> Resu
     Ok(Arc::new(tun))
 }
 
-/// The alias a persistent TUN device of router `r`'s port `p` carries:
-/// how a later run knows the device (and the VPN holding it) is its own.
+/// The alias `vepa run` marks a persistent TUN device of router `r`'s
+/// port `p` with: how a later run knows the device (and the VPN holding
+/// it) is its own. The daemon's marks carry its instance instead.
 pub fn persist_mark(r: &str, p: &RouterPortSpec) -> String {
-    format!("vepa tun {r}:{}", p.name)
+    format!("vepa run tun {r}:{}", p.name)
 }
 
-/// The alias of `ifname` in `netns` (or vepa's namespace).
-fn alias_in(netns: Option<&str>, ifname: &str) -> Option<String> {
+/// Whether `ifname` in `netns` (or vepa's namespace) is a TUN device
+/// marked `mark`; None when there is no such interface.
+fn ours(netns: Option<&str>, ifname: &str, mark: &str) -> Option<bool> {
     let n = ifname.to_string();
-    host::netlink(netns, move |nl| Ok(nl.link(&n)?.and_then(|l| l.alias)))
-        .ok()
-        .flatten()
+    let link = host::netlink(netns, move |nl| nl.link(&n)).ok().flatten()?;
+    Some(link.kind.as_deref() == Some("tun") && link.alias.as_deref() == Some(mark))
 }
 
 /// A persistent device: made in `netns` (or adopted, when one of ours
@@ -118,25 +128,29 @@ fn open_persistent(
     r: &RouterSpec,
     p: &RouterPortSpec,
     router_mac: vepa_packet::MacAddr,
+    mark: &str,
 ) -> Result<Arc<dyn Port>> {
     let ifname = p.tun_ifname().to_string();
     let ns = p.netns.as_deref();
-    let mark = persist_mark(&r.name, p);
-    let exists = match ns {
-        Some(ns) => host::link_exists_in(ns, &ifname),
-        None => host::link_exists(&ifname),
-    };
-    if exists && alias_in(ns, &ifname).as_deref() != Some(mark.as_str()) {
-        bail!("{}: interface '{ifname}' exists already and is not this port's device: set a free ifname", if p.ifname.is_some() { "ifname" } else { "name" });
+    let exists = ours(ns, &ifname, mark);
+    if exists == Some(false) {
+        bail!(
+            "{}: interface '{ifname}' exists already and is not this port's device: set a free ifname",
+            if p.ifname.is_some() { "ifname" } else { "name" }
+        );
     }
-    if !exists {
+    if exists.is_none() {
         host::create_persistent_tun(ns, &ifname, p.owner)
             .context("make the persistent tun device")?;
-        match ns {
-            Some(ns) => state.link_in(ns, &ifname),
-            None => state.link(&ifname),
-        }
-        host::set_alias(ns, &ifname, &mark)?;
+    }
+    // Recorded whether made or adopted: `vepa run` removes it when it ends
+    // (the daemon keeps its state, and the device, across restarts).
+    match ns {
+        Some(ns) => state.link_in(ns, &ifname),
+        None => state.link(&ifname),
+    }
+    if exists.is_none() {
+        host::set_alias(ns, &ifname, mark)?;
     }
     // Isolated before it comes up, so the namespace never sees a packet.
     host::isolate(ns, &ifname).context("persist")?;
@@ -150,10 +164,10 @@ fn open_persistent(
     Ok(Arc::new(port))
 }
 
-/// Removes port `p`'s persistent device (closing its socket leaves it,
-/// and the VPN holding it, in place).
-pub fn remove_persistent_tun(p: &RouterPortSpec) {
-    if p.persist {
+/// Removes port `p`'s persistent device, when it is the one marked `mark`
+/// (closing its socket leaves it, and the VPN holding it, in place).
+pub fn remove_persistent_tun(p: &RouterPortSpec, mark: &str) {
+    if p.persist && ours(p.netns.as_deref(), p.tun_ifname(), mark) == Some(true) {
         if let Err(e) = host::del_link_in(p.netns.as_deref(), p.tun_ifname()) {
             tracing::warn!(device = p.tun_ifname(), error = %e, "cannot remove a persistent tun device");
         }
@@ -164,16 +178,13 @@ pub fn remove_persistent_tun(p: &RouterPortSpec) {
 /// namespace (where the device is made) or in `netns` (where it goes).
 /// A persistent device of this port's, from an earlier run, is not in
 /// the way: it is adopted.
-pub fn tun_name_taken(r: &str, p: &RouterPortSpec) -> bool {
+pub fn tun_name_taken(p: &RouterPortSpec, mark: &str) -> bool {
     let ifname = p.tun_ifname();
     if p.persist {
-        let ns = p.netns.as_deref().filter(|n| host::netns_exists(n));
-        let exists = match (&p.netns, ns) {
-            (Some(_), None) => false,
-            (_, Some(ns)) => host::link_exists_in(ns, ifname),
-            (None, None) => host::link_exists(ifname),
+        return match &p.netns {
+            Some(ns) if !host::netns_exists(ns) => false,
+            ns => ours(ns.as_deref(), ifname, mark) == Some(false),
         };
-        return exists && alias_in(ns, ifname).as_deref() != Some(persist_mark(r, p).as_str());
     }
     host::link_exists(ifname)
         || p.netns
