@@ -203,7 +203,7 @@ fn build(extra: &Extra) -> Result<Image, String> {
             if !copied.insert(path.clone()) {
                 continue;
             }
-            let data = match std::fs::read(&path) {
+            let data = match read_stripped(&path) {
                 Ok(d) => d,
                 Err(e) if needed => return Err(format!("{path}: {e}")),
                 Err(_) => continue,
@@ -235,6 +235,28 @@ fn build(extra: &Extra) -> Result<Image, String> {
         initramfs,
         _dir: dir,
     })
+}
+
+/// A program or library without its debug information (binutils'
+/// `strip`, which gcc brings): a release vepa is mostly debug info, and
+/// the guest's memory holds its whole initramfs. The file itself if
+/// `strip` cannot.
+fn read_stripped(path: &str) -> std::io::Result<Vec<u8>> {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("stripped");
+    let ok = Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&out)
+        .arg(path)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        std::fs::read(&out)
+    } else {
+        std::fs::read(path)
+    }
 }
 
 /// The shared libraries (and loader) `bin` links, as `ldd` finds them.

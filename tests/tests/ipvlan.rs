@@ -676,5 +676,56 @@ fn the_kernel_backend_makes_ipvlan_devices_in_a_guest() {
             "{what}: all removed"
         );
     }
+    // The daemon makes the same devices (its own kernel-switch path) and
+    // shows the switch: kernel backend, mode, flag, the uplink's MAC, owners.
+    let cli = format!("{bin} --socket /run/v.sock");
+    assert_eq!(
+        g.run(
+            &format!("{cli} daemon --state-dir /tmp/state --workers 1 --vhost-user-dir /tmp/vh >/tmp/d.log 2>&1 & echo $! >/tmp/d.pid"),
+            t
+        ),
+        Some(0)
+    );
+    let up = g.run(
+        "i=0; until [ -S /run/v.sock ] || ! kill -0 $(cat /tmp/d.pid) || [ $i -ge 300 ]; do sleep 0.2; i=$((i+1)); done; [ -S /run/v.sock ]",
+        Duration::from_secs(90),
+    );
+    let log = [
+        "tail -n 20 /tmp/d.log | tr '\\n' '|'",
+        "kill -0 $(cat /tmp/d.pid) && echo alive || echo dead",
+        "ls /run /tmp | tr '\\n' ' '",
+    ]
+    .map(|c| g.value(c, t).unwrap_or_default())
+    .join(" / ");
+    assert_eq!(up, Some(0), "the daemon did not start: {log}");
+    assert_eq!(
+        g.run(
+            &format!("{cli} apply -f /t-l2-bridge.toml >/tmp/a.log 2>&1"),
+            t
+        ),
+        Some(0),
+        "apply: {}",
+        g.value("tr '\\n' '|' </tmp/a.log", t).unwrap_or_default()
+    );
+    let show = g
+        .value(&format!("{cli} switch show kv -o json"), t)
+        .unwrap_or_default();
+    let v: serde_json::Value =
+        serde_json::from_str(&show).unwrap_or_else(|e| panic!("switch show: {e}: {show}"));
+    let shared = mac_of(&mut g, None, "kvup");
+    assert_eq!(v["backend"], "kernel", "{v}");
+    assert_eq!(v["ipvlan"]["mode"], "l2", "{v}");
+    assert_eq!(v["ipvlan"]["flag"], "bridge", "{v}");
+    assert_eq!(v["ipvlan"]["mac"], shared.as_str(), "{v}");
+    assert!(
+        v["ipvlan"]["addresses"].to_string().contains("10.0.0.2"),
+        "{v}"
+    );
+    assert!(reaches(&mut g, "c1", "10.0.0.2"), "daemon: c1 -> c2");
+    assert_eq!(
+        mac_of(&mut g, Some("c2"), "eth0"),
+        shared,
+        "daemon: c2 carries it"
+    );
     g.stop();
 }

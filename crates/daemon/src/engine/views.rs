@@ -48,11 +48,12 @@ impl Engine {
                 packet_in_dropped: self.packet_in.as_ref().map_or(0, |q| q.dropped(&s.name)),
                 reflective_relay: relay.get(&s.name).cloned(),
                 relay_fallback: core.is_some_and(|c| c.snapshot().falls_back()),
-                ipvlan: core.and_then(|c| ipvlan_view(c)).or_else(|| {
-                    matches!(self.choices.get(&s.name), Some((true, _)))
-                        .then(|| kernel_ipvlan_view(s))
-                        .flatten()
-                }),
+                // A kernel switch's devices are the truth (its core, if
+                // any, forwards nothing).
+                ipvlan: match self.choices.get(&s.name) {
+                    Some((true, _)) => kernel_ipvlan_view(s),
+                    _ => core.and_then(|c| ipvlan_view(c)),
+                },
             });
             let names = s
                 .uplink
