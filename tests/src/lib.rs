@@ -195,6 +195,24 @@ pub fn send_frames(ns: &str, ifname: &str, frames: Vec<Vec<u8>>) {
     .expect("sender thread");
 }
 
+/// `vepa run` on `topology`, which it must refuse: what it said on stderr.
+pub fn run_refused(topology: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("refused.toml");
+    std::fs::write(&file, topology).expect("write topology");
+    let out = Command::new(vepa_bin())
+        .args(["run", "--file"])
+        .arg(&file)
+        .output()
+        .expect("run vepa");
+    assert!(
+        !out.status.success(),
+        "vepa run took it: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Everything received (inbound only) on one interface until stopped.
 pub struct Capture {
     stop: Arc<AtomicBool>,

@@ -525,12 +525,11 @@ fn kernel_topology(ipvlan_mode: &str, flag: &str) -> String {
 }
 
 /// This kernel has no ipvlan module: `backend = "kernel"` is refused
-/// naming what is missing, and `auto` says the userspace switch is it.
+/// naming what is missing (`vepa doctor`'s row says the userspace switch
+/// provides ipvlan; `tests/tests/doctor.rs`).
 #[test]
 fn without_the_module_the_userspace_switch_is_the_ipvlan_switch() {
     require_root();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("k.toml");
     let id = uid();
     let text = kernel_topology("l2", "bridge")
         .replace("\"kv\"", &format!("\"kv{id}\""))
@@ -538,14 +537,7 @@ fn without_the_module_the_userspace_switch_is_the_ipvlan_switch() {
         .replace("\"out\"", &format!("\"kv{id}o\""))
         .replace("\"c1\"\n", &format!("\"kv{id}a\"\n"))
         .replace("\"c2\"\n", &format!("\"kv{id}b\"\n"));
-    std::fs::write(&file, &text).expect("write");
-    let out = std::process::Command::new(vepa_itest::vepa_bin())
-        .args(["run", "--file"])
-        .arg(&file)
-        .output()
-        .expect("run vepa");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = vepa_itest::run_refused(&text);
     assert!(
         err.contains(&format!(
             "switch 'kv{id}': backend: this kernel lacks ipvlan"

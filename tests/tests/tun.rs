@@ -2,9 +2,7 @@
 //! is to the fabric) routes through a vepa router to a container on a
 //! switch, ping and TCP both ways; a tun port on a switch is refused.
 
-use vepa_itest::{
-    free_port, ping, require_root, tcp_transfer, uid, vepa_bin, wait_reachable, Netns, Vepa,
-};
+use vepa_itest::{free_port, ping, require_root, tcp_transfer, uid, wait_reachable, Netns, Vepa};
 
 fn topology(id: &str, vpn: &str, vm: &str, offload: bool) -> String {
     format!(
@@ -74,20 +72,9 @@ fn a_tun_namespace_routes_to_a_container_both_ways() {
 #[test]
 fn a_tun_port_on_a_switch_is_refused() {
     require_root();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("t.toml");
-    std::fs::write(
-        &file,
+    let err = vepa_itest::run_refused(
         "[[switch]]\nname = \"s\"\n[[switch.port]]\nname = \"t0\"\ntype = \"tun\"\n",
-    )
-    .expect("write");
-    let out = std::process::Command::new(vepa_bin())
-        .args(["run", "-f"])
-        .arg(&file)
-        .output()
-        .expect("run vepa");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    );
     assert!(
         err.contains("port 't0': type: a tun device carries IP packets"),
         "{err}"
@@ -106,9 +93,7 @@ fn the_daemon_serves_a_tun_port() {
     let mut d = vepa_itest::daemon::Daemon::start();
     d.links = vec![format!("tv{id}")];
     let text = topology(&id, &vpn.name, &vm.name, true);
-    let cut = text
-        .find("[[router.port]]\nname = \"vpn\"")
-        .expect("the tun port");
+    let cut = lan_only(&text);
     let file = d.dir.path().join("lan.toml");
     std::fs::write(&file, &text[..cut]).expect("write");
     d.ok(&["apply", "-f", &file.to_string_lossy()]);
@@ -212,7 +197,7 @@ fn the_daemon_serves_a_tun_port() {
 /// A real OpenVPN tunnel (point-to-point, static key) between namespace
 /// `host`, where it opens vepa's persistent device by name, and `remote`,
 /// whose own tun device is the far end: 10.8.0.2 and fd08::2, routed to
-/// the LAN 10.61.0.0/24 and fd61::/64 through the tunnel. Both processes
+/// the LAN 10.60.0.0/24 and fd60::/64 through the tunnel. Both processes
 /// are killed on drop.
 struct OpenVpn {
     children: Vec<std::process::Child>,
@@ -311,13 +296,13 @@ impl OpenVpn {
                     "10.8.0.2",
                     "10.8.0.1",
                     "--route",
-                    "10.61.0.0",
+                    "10.60.0.0",
                     "255.255.255.0",
                     "--ifconfig-ipv6",
                     "fd08::2/64",
                     "fd08::1",
                     "--route-ipv6",
-                    "fd61::/64",
+                    "fd60::/64",
                 ],
             ),
         ];
@@ -337,32 +322,20 @@ impl Drop for OpenVpn {
     }
 }
 
-fn persistent_topology(id: &str, host: &str, vm: &str) -> String {
-    format!(
-        r#"
-[[switch]]
-name = "pl{id}"
-[[switch.port]]
-name = "pv{id}"
-type = "veth"
-netns = "{vm}"
-address = ["10.61.0.10/24", "fd61::10/64"]
-gateway = ["10.61.0.1", "fd61::1"]
+/// Where `text`'s tun port starts: what comes before is the LAN and the
+/// router's port on it.
+fn lan_only(text: &str) -> usize {
+    text.find("[[router.port]]\nname = \"vpn\"")
+        .expect("the tun port")
+}
 
-[[router]]
-name = "pr{id}"
-[[router.port]]
-name = "lan"
-switch = "pl{id}"
-address = ["10.61.0.1/24", "fd61::1/64"]
-[[router.port]]
-name = "vpn"
-type = "tun"
-persist = true
-ifname = "pt{id}"
-netns = "{host}"
-address = ["10.8.0.1/24", "fd08::1/64"]
-"#
+/// [`topology`], its tun port persistent (`pt{id}` in `host`) for OpenVPN.
+fn persistent_topology(id: &str, host: &str, vm: &str) -> String {
+    let text = topology(id, host, vm, true);
+    let cut = lan_only(&text);
+    format!(
+        "{}[[router.port]]\nname = \"vpn\"\ntype = \"tun\"\npersist = true\nifname = \"pt{id}\"\nnetns = \"{host}\"\naddress = [\"10.8.0.1/24\", \"fd08::1/64\"]\n",
+        &text[..cut]
     )
 }
 
@@ -429,7 +402,7 @@ fn openvpn_opens_a_persistent_tun_port() {
     let device = format!("pt{id}");
     let vepa = Vepa::start(
         &persistent_topology(&id, &host.name, &vm.name),
-        &[format!("pv{id}")],
+        &[format!("tv{id}")],
     );
     assert!(
         wait_link(&host, &device),
@@ -439,21 +412,21 @@ fn openvpn_opens_a_persistent_tun_port() {
     assert!(
         text.contains("tun type tun")
             && text.contains("persist on")
-            && text.contains(&format!("alias vepa run tun pr{id}:vpn")),
+            && text.contains(&format!("alias vepa run tun r{id}:vpn")),
         "{text}"
     );
     let _vpn = OpenVpn::start(&id, &host, &remote, &device);
     assert!(
         vepa_itest::wait_reachable_for(
             &remote.name,
-            "10.61.0.10",
+            "10.60.0.10",
             std::time::Duration::from_secs(20)
         ),
         "the VPN's far end never reached the container"
     );
     assert!(ping(&vm.name, "10.8.0.2"), "container -> the VPN's far end");
     assert!(
-        wait_reachable(&remote.name, "fd61::10"),
+        wait_reachable(&remote.name, "fd60::10"),
         "IPv6 far end -> container"
     );
     assert!(
@@ -461,7 +434,7 @@ fn openvpn_opens_a_persistent_tun_port() {
         "IPv6 container -> far end"
     );
     let len = 8 << 20;
-    let got = tcp_transfer(&remote.name, &vm.name, "10.61.0.10", free_port(), len);
+    let got = tcp_transfer(&remote.name, &vm.name, "10.60.0.10", free_port(), len);
     assert_eq!(got, len, "TCP far end -> container");
     let got = tcp_transfer(&vm.name, &remote.name, "10.8.0.2", free_port(), len);
     assert_eq!(got, len, "TCP container -> far end");
@@ -485,15 +458,13 @@ fn the_daemon_keeps_a_persistent_tun_port_across_restarts() {
     let vm = Netns::new(&format!("tq{id}m"));
     let device = format!("pt{id}");
     let mut d = vepa_itest::daemon::Daemon::start();
-    d.links = vec![format!("pv{id}")];
+    d.links = vec![format!("tv{id}")];
     let text = persistent_topology(&id, &host.name, &vm.name);
-    let cut = text
-        .find("[[router.port]]\nname = \"vpn\"")
-        .expect("the tun port");
+    let cut = lan_only(&text);
     let file = d.dir.path().join("lan.toml");
     std::fs::write(&file, &text[..cut]).expect("write");
     d.ok(&["apply", "-f", &file.to_string_lossy()]);
-    let r = format!("pr{id}");
+    let r = format!("r{id}");
     let add = |extra: &[&str]| -> Vec<String> {
         [
             "router",
@@ -559,7 +530,7 @@ fn the_daemon_keeps_a_persistent_tun_port_across_restarts() {
         assert!(
             vepa_itest::wait_reachable_for(
                 &remote.name,
-                "10.61.0.10",
+                "10.60.0.10",
                 std::time::Duration::from_secs(20)
             ),
             "{what}: far end -> container\n{}",

@@ -469,6 +469,24 @@ fn bad_configurations_name_the_field() {
     }
 }
 
+/// What the switch does with `frame` from `at` at `now`: the result and
+/// the ports it goes to.
+fn outcome(
+    sw: &mut Switch,
+    at: vepa_dataplane::PortId,
+    frame: &[u8],
+    now: u64,
+) -> (Result<(), DropReason>, Vec<String>) {
+    let r = sw.decide(at, frame, now);
+    let names = sw
+        .decision()
+        .egress
+        .iter()
+        .map(|e| sw.config().ports[e.port.index()].name.clone())
+        .collect();
+    (r, names)
+}
+
 #[test]
 fn learning_ports_own_what_they_send_from_until_it_ages() {
     // p3 learns; p1 and p2 own what they are configured with.
@@ -478,16 +496,7 @@ fn learning_ports_own_what_they_send_from_until_it_ages() {
     let mut sw = Switch::new(cfg).unwrap();
     let up = sw.config().port_id("up").unwrap();
     let p3 = sw.config().port_id("p3").unwrap();
-    let to = |sw: &mut Switch, ip: Ipv4Addr, now: u64| {
-        let r = sw.decide(up, &udp(S, O, v4(9), ip), now);
-        let names: Vec<String> = sw
-            .decision()
-            .egress
-            .iter()
-            .map(|e| sw.config().ports[e.port.index()].name.clone())
-            .collect();
-        (r, names)
-    };
+    let to = |sw: &mut Switch, ip: Ipv4Addr, now: u64| outcome(sw, up, &udp(S, O, v4(9), ip), now);
     assert_eq!(
         to(&mut sw, v4(33), 0),
         (Err(DropReason::IpvlanNoOwner), vec![]),
@@ -543,16 +552,8 @@ fn every_port_owns_the_link_local_addresses_it_sends_from() {
     let (up, p1, p2) = (id(&sw, "up"), id(&sw, "p1"), id(&sw, "p2"));
     let ll = |x: u16| Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, x);
     let router = ll(0x99);
-    let to = |sw: &mut Switch, dst: Ipv6Addr, now: u64| {
-        let r = sw.decide(up, &udp6(S, O, router, dst), now);
-        let names: Vec<String> = sw
-            .decision()
-            .egress
-            .iter()
-            .map(|e| sw.config().ports[e.port.index()].name.clone())
-            .collect();
-        (r, names)
-    };
+    let to =
+        |sw: &mut Switch, dst: Ipv6Addr, now: u64| outcome(sw, up, &udp6(S, O, router, dst), now);
     assert_eq!(
         to(&mut sw, ll(1), 0),
         (Err(DropReason::IpvlanNoOwner), vec![]),
