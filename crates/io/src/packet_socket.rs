@@ -44,29 +44,35 @@ pub fn ifindex(name: &str) -> Option<i32> {
     (idx != 0).then_some(idx as i32)
 }
 
+/// A raw, non-blocking AF_PACKET socket for interface `name` (in the
+/// calling thread's namespace), not bound yet, and the interface's index.
+/// Its protocol is 0, which receives nothing until bind names the
+/// interface, so no frame of another interface slips in between.
+pub(crate) fn unbound_socket(name: &str) -> Result<(OwnedFd, i32), IoError> {
+    if !valid_ifname(name) {
+        return Err(IoError::BadInterfaceName(name.to_string()));
+    }
+    let ifindex = ifindex(name).ok_or_else(|| IoError::NoSuchInterface(name.to_string()))?;
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if raw < 0 {
+        return Err(IoError::os("open AF_PACKET socket on", name));
+    }
+    // SAFETY: raw is a fresh descriptor that nothing else owns.
+    Ok((unsafe { OwnedFd::from_raw_fd(raw) }, ifindex))
+}
+
 impl PacketPort {
     /// Opens interface `name` for raw frames; with `offloads`, frames carry
     /// a virtio-net header (`PACKET_VNET_HDR`) and GSO super-frames pass whole.
     pub fn open(name: &str, offloads: bool) -> Result<PacketPort, IoError> {
-        if !valid_ifname(name) {
-            return Err(IoError::BadInterfaceName(name.to_string()));
-        }
-        let ifindex = ifindex(name).ok_or_else(|| IoError::NoSuchInterface(name.to_string()))?;
-        // Protocol 0 receives nothing until bind names the interface, so no
-        // frame of another interface slips in between.
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        };
-        if raw < 0 {
-            return Err(IoError::os("open AF_PACKET socket on", name));
-        }
-        // SAFETY: raw is a fresh descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let (fd, ifindex) = unbound_socket(name)?;
         let os = |what| {
             let e = IoError::os(what, name);
             move |_| e

@@ -23,7 +23,7 @@ use crate::IoError;
 use std::fs::File;
 use std::io;
 use std::mem::size_of;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use vepa_packet::{EtherType, MacAddr, VirtioNetHdr, ETH_HEADER_LEN};
 
 /// Where the port's packets come from and go.
@@ -79,25 +79,7 @@ impl TunPort {
     /// and GSO super-packets it writes arrive whole, and the kernel
     /// finishes what vepa sends before the device takes it.
     pub fn attach(name: &str, router: MacAddr, peer: MacAddr) -> Result<TunPort, IoError> {
-        if !vepa_packet::valid_ifname(name) {
-            return Err(IoError::BadInterfaceName(name.to_string()));
-        }
-        let ifindex = crate::packet_socket::ifindex(name)
-            .ok_or_else(|| IoError::NoSuchInterface(name.to_string()))?;
-        // Protocol 0 receives nothing until bind names the device.
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        };
-        if raw < 0 {
-            return Err(IoError::os("open AF_PACKET socket on", name));
-        }
-        // SAFETY: raw is a fresh descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let (fd, ifindex) = crate::packet_socket::unbound_socket(name)?;
         setsockopt(
             fd.as_raw_fd(),
             libc::SOL_PACKET,

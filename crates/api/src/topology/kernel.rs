@@ -177,13 +177,7 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
     }
     match &s.uplink {
         Some(up) => {
-            if up.kind == PortKind::Tap {
-                return Err(unfit(
-                    Some(&up.name),
-                    "type",
-                    "a kernel switch's uplink must be a netdev, veth or patch",
-                ));
-            }
+            kernel_uplink(up)?;
             for p in &s.ports {
                 let at = Some(p.name.as_str());
                 if !matches!(p.kind, PortKind::Veth | PortKind::Tap) {
@@ -238,6 +232,19 @@ pub fn kernel_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
     }
 }
 
+/// What a kernel switch's devices can hang on.
+fn kernel_uplink(up: &super::spec::PortSpec) -> Result<(), Unfit> {
+    if matches!(up.kind, PortKind::Netdev | PortKind::Veth | PortKind::Patch) {
+        Ok(())
+    } else {
+        Err(unfit(
+            Some(&up.name),
+            "type",
+            "a kernel switch's uplink must be a netdev, veth or patch",
+        ))
+    }
+}
+
 /// An ipvlan switch as the kernel's ipvlan devices: a container's port
 /// (veth) becomes an ipvlan device made in its namespace on the uplink's
 /// interface, owning the addresses configured on it, as the kernel's
@@ -250,13 +257,7 @@ fn ipvlan_shape(s: &SwitchSpec) -> Result<KernelShape, Unfit> {
             "the kernel's ipvlan devices hang on an interface: give the switch an uplink",
         ));
     };
-    if !matches!(up.kind, PortKind::Netdev | PortKind::Veth | PortKind::Patch) {
-        return Err(unfit(
-            Some(&up.name),
-            "type",
-            "a kernel switch's uplink must be a netdev, veth or patch",
-        ));
-    }
+    kernel_uplink(up)?;
     for p in &s.ports {
         let at = Some(p.name.as_str());
         if p.kind != PortKind::Veth {
