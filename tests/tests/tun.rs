@@ -576,3 +576,67 @@ fn the_daemon_keeps_a_persistent_tun_port_across_restarts() {
         "the device goes with its port"
     );
 }
+
+/// A VM (a QEMU guest on a tap port of the LAN switch) and the far end of
+/// a real OpenVPN tunnel reach each other through the vepa router and the
+/// persistent TUN port: ping both ways, and TCP both ways (iperf3 in the
+/// guest, 2 MiB each way).
+#[test]
+fn a_vm_reaches_the_vpn_through_the_router() {
+    use std::time::Duration;
+    use vepa_itest::guest::{image, Guest};
+    require_root();
+    if let Err(e) = image() {
+        panic!("guest image ({e}); scripts/test.sh installs qemu-system-x86, linux-image-amd64 and busybox-static");
+    }
+    let id = uid();
+    let host = Netns::new(&format!("tg{id}h"));
+    let remote = Netns::new(&format!("tg{id}r"));
+    let vm = Netns::new(&format!("tg{id}m"));
+    let device = format!("pt{id}");
+    let mut d = vepa_itest::daemon::Daemon::start();
+    let tap = format!("tg{id}g");
+    d.links = vec![format!("tv{id}"), tap.clone()];
+    let text = persistent_topology(&id, &host.name, &vm.name).replacen(
+        "[[router]]",
+        &format!("[[switch.port]]\nname = \"{tap}\"\ntype = \"tap\"\n\n[[router]]"),
+        1,
+    );
+    let file = d.dir.path().join("vm.toml");
+    std::fs::write(&file, &text).expect("write");
+    d.ok(&["apply", "-f", &file.to_string_lossy()]);
+    assert!(wait_link(&host, &device), "the persistent device");
+    let _vpn = OpenVpn::start(&id, &host, &remote, &device);
+    let args = d.ok(&["vm-args", &tap]);
+    let net: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+    let mut g = Guest::boot("tun-vm", "10.60.0.20/24", &net);
+    g.ready(Duration::from_secs(120));
+    let t = Duration::from_secs(30);
+    assert_eq!(g.run("ip route add default via 10.60.0.1", t), Some(0));
+    assert!(
+        vepa_itest::wait_reachable_for(&remote.name, "10.60.0.20", Duration::from_secs(30)),
+        "the VPN's far end never reached the VM"
+    );
+    assert!(g.reaches("10.8.0.2"), "VM -> the VPN's far end");
+    // TCP both ways: a one-off iperf3 server beyond the VPN, the client in
+    // the VM sending (then, with -R, receiving) 2 MiB.
+    for (what, reverse) in [("VM -> far end", ""), ("far end -> VM", " -R")] {
+        let port = free_port();
+        let mut server = std::process::Command::new("ip")
+            .args(["netns", "exec", &remote.name, "iperf3", "-s", "-1", "-p"])
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("iperf3 server");
+        std::thread::sleep(Duration::from_millis(500));
+        let rc = g.run(
+            &format!("iperf3 -c 10.8.0.2 -p {port} -n 2M{reverse} >/dev/null 2>&1"),
+            Duration::from_secs(120),
+        );
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(rc, Some(0), "TCP {what}");
+    }
+    g.stop();
+}
