@@ -34,6 +34,8 @@ declare -A need=(
   [/usr/sbin/lldpad]=lldpad [/usr/sbin/lldptool]=lldpad
   # A userspace VPN opening a persistent TUN device vepa routes.
   [/usr/sbin/openvpn]=openvpn
+  # vepa graph's drawings are rendered by Graphviz.
+  [/usr/bin/dot]=graphviz
   [/usr/bin/qemu-system-x86_64]=qemu-system-x86 [/usr/bin/virt-xml-validate]=libvirt-clients
   [/usr/share/libvirt/schemas/domain.rng]=libvirt-clients [/usr/bin/xmllint]=libxml2-utils
   # The CNI tests delegate addresses to host-local, as a runtime would.

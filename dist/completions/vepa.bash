@@ -49,6 +49,9 @@ _vepa() {
             vepa,flow)
                 cmd="vepa__subcmd__flow"
                 ;;
+            vepa,graph)
+                cmd="vepa__subcmd__graph"
+                ;;
             vepa,group)
                 cmd="vepa__subcmd__group"
                 ;;
@@ -285,6 +288,9 @@ _vepa() {
                 ;;
             vepa__subcmd__help,flow)
                 cmd="vepa__subcmd__help__subcmd__flow"
+                ;;
+            vepa__subcmd__help,graph)
+                cmd="vepa__subcmd__help__subcmd__graph"
                 ;;
             vepa__subcmd__help,group)
                 cmd="vepa__subcmd__help__subcmd__group"
@@ -827,7 +833,7 @@ _vepa() {
 
     case "${cmd}" in
         vepa)
-            opts="-j -h -V --socket --url --token-file --json --help --version demo run validate daemon doctor nic switch port fdb mdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
+            opts="-j -h -V --socket --url --token-file --json --help --version demo run graph validate daemon doctor nic switch port fdb mdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1990,6 +1996,48 @@ _vepa() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vepa__subcmd__graph)
+            opts="-f -o -j -h --file --output --socket --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "dot svg json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "dot svg json" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vepa__subcmd__group)
             opts="-j -h --socket --url --token-file --json --help add mod del dump help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2217,7 +2265,7 @@ _vepa() {
             return 0
             ;;
         vepa__subcmd__help)
-            opts="demo run validate daemon doctor nic switch port fdb mdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
+            opts="demo run graph validate daemon doctor nic switch port fdb mdb flow group router route tunnel lldp log relay vdp hosts vm-args libvirt-xml acl conntrack stats apply export capture trace top mirror ipfix completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2555,6 +2603,20 @@ _vepa() {
         vepa__subcmd__help__subcmd__flow__subcmd__mod)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vepa__subcmd__help__subcmd__graph)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod flowtext;
+pub mod graph;
 pub mod plan;
 pub mod topology;
 pub mod wire;

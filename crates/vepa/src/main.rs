@@ -128,6 +128,27 @@ enum Command {
         #[arg(long, hide = true)]
         rx_ring: bool,
     },
+    /// Draw the fabric: switches, ports, routers, and what lies beyond
+    ///
+    /// Switches (kind, mode, backend, whether the adjacent bridge reflects)
+    /// with their ports (kind, mode, VLANs, relay, state, frames a second
+    /// and drops), routers and the switches they sit on, and beyond each
+    /// uplink or tunnel the wire, a namespace, a patch's far switch or the
+    /// VTEPs. From the daemon (traffic measured over one second), or from a
+    /// topology file with -f (no daemon needed). DOT for Graphviz, SVG drawn
+    /// by Graphviz's `dot` (Debian: graphviz), or JSON for other tools.
+    ///
+    /// Example: vepa graph -o svg > fabric.svg
+    ///
+    /// Example: vepa graph -f examples/vepa.toml | dot -Tpng > vepa.png
+    Graph {
+        /// A topology file to draw instead of the daemon's state.
+        #[arg(short = 'f', long = "file")]
+        file: Option<PathBuf>,
+        /// dot (default), svg or json (-j is json too).
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = client::graph::GraphFormat::Dot)]
+        format: client::graph::GraphFormat,
+    },
     /// Check a topology file without touching the host
     ///
     /// Reports the first mistake as file:line:column or switch/port/field.
@@ -588,6 +609,14 @@ fn dispatch(cli: Cli, log_filter: (vepa_daemon::LogFilter, String)) -> Result<()
             force,
         } => client::apply(&client()?, &file, dry_run, force),
         Command::Export => client::export(&client()?),
+        Command::Graph { file, format } => {
+            let format = if cli.json {
+                client::graph::GraphFormat::Json
+            } else {
+                format
+            };
+            client::graph::graph(client, file.as_deref(), format)
+        }
         Command::Trace(a) => client::trace::trace(&client()?, a),
         Command::Top(a) => client::top::top(&client()?, a),
         Command::Mirror(c) => client::mirror::mirror(&client()?, c),

@@ -4,6 +4,7 @@
 
 pub mod acls;
 pub mod flows;
+pub mod graph;
 pub mod http;
 pub mod ipfix;
 pub mod link;

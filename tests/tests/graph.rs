@@ -1,0 +1,176 @@
+//! `vepa graph`: every example draws through Graphviz, the JSON model
+//! reads back as it was written, and from the daemon a busy port shows its
+//! rate.
+
+use std::process::{Command, Stdio};
+use vepa_api::graph::Graph;
+use vepa_itest::{require_root, uid, vepa_bin, Netns};
+
+fn examples() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .expect("examples/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 10, "examples: {v:?}");
+    v
+}
+
+fn graph(args: &[&str]) -> std::process::Output {
+    Command::new(vepa_bin())
+        .arg("graph")
+        .args(args)
+        .output()
+        .expect("run vepa graph")
+}
+
+#[test]
+fn every_example_draws_through_graphviz() {
+    assert!(
+        std::path::Path::new("/usr/bin/dot").exists(),
+        "Graphviz's dot is missing; scripts/test.sh installs graphviz"
+    );
+    for f in examples() {
+        let file = f.to_string_lossy();
+        let out = graph(&["-f", &file, "-o", "dot"]);
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // `vepa graph -o dot | dot -Tsvg`, as the README shows.
+        let mut dot = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run dot");
+        std::io::Write::write_all(&mut dot.stdin.take().expect("stdin"), &out.stdout)
+            .expect("feed dot");
+        let svg = dot.wait_with_output().expect("dot");
+        assert!(
+            svg.status.success(),
+            "{file}: dot: {}",
+            String::from_utf8_lossy(&svg.stderr)
+        );
+        // (Graphviz writes '-' as an entity.)
+        let text = String::from_utf8_lossy(&svg.stdout).replace("&#45;", "-");
+        let model: Graph = serde_json::from_slice(&graph(&["-f", &file, "-o", "json"]).stdout)
+            .unwrap_or_else(|e| panic!("{file}: JSON: {e}"));
+        for s in &model.switches {
+            assert!(text.contains(&s.name), "{file}: switch {} drawn", s.name);
+            for p in &s.ports {
+                assert!(text.contains(&p.name), "{file}: port {} drawn", p.name);
+            }
+        }
+        // -o svg draws the same through dot itself.
+        let direct = graph(&["-f", &file, "-o", "svg"]);
+        assert!(
+            direct.status.success() && direct.stdout.starts_with(b"<?xml"),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn the_json_model_reads_back_as_written() {
+    for f in examples() {
+        let file = f.to_string_lossy();
+        let out = graph(&["-f", &file, "-o", "json"]);
+        assert!(out.status.success(), "{file}");
+        let g: Graph = serde_json::from_slice(&out.stdout).expect("a graph");
+        let again: Graph =
+            serde_json::from_str(&serde_json::to_string(&g).expect("write")).expect("read back");
+        assert_eq!(g, again, "{file}");
+        // -j is -o json.
+        let j = Command::new(vepa_bin())
+            .args(["-j", "graph", "-f", &file])
+            .output()
+            .expect("vepa -j graph");
+        assert_eq!(j.stdout, out.stdout, "{file}");
+        // Every link joins nodes the graph has.
+        let mut ids: Vec<&str> = g.remotes.iter().map(|r| r.id.as_str()).collect();
+        ids.extend(g.routers.iter().map(|r| r.id.as_str()));
+        ids.extend(
+            g.switches
+                .iter()
+                .flat_map(|s| s.ports.iter().map(|p| p.id.as_str())),
+        );
+        for l in &g.links {
+            assert!(
+                ids.contains(&l.from.as_str()) && ids.contains(&l.to.as_str()),
+                "{file}: a link to nowhere: {l:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_bad_file_is_refused_naming_it() {
+    let out = graph(&["-f", "/nonexistent/t.toml"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/t.toml"));
+}
+
+/// From the daemon: a port with a ping going through it shows a rate, and
+/// the switch its realized backend.
+#[test]
+fn the_daemons_graph_shows_a_busy_port() {
+    require_root();
+    let id = uid();
+    let a = Netns::new(&format!("gr{id}a"));
+    let b = Netns::new(&format!("gr{id}b"));
+    let mut d = vepa_itest::daemon::Daemon::start();
+    let (pa, pb) = (format!("gr{id}a"), format!("gr{id}b"));
+    d.links = vec![pa.clone(), pb.clone()];
+    let file = d.dir.path().join("g.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[switch]]\nname = \"gr{id}\"\n\
+             [[switch.port]]\nname = \"{pa}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.77.0.1/24\"]\n\
+             [[switch.port]]\nname = \"{pb}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.77.0.2/24\"]\n",
+            a.name, b.name
+        ),
+    )
+    .expect("write");
+    d.ok(&["apply", "-f", &file.to_string_lossy()]);
+    assert!(vepa_itest::wait_reachable(&a.name, "10.77.0.2"));
+    let mut ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &a.name,
+            "ping",
+            "-i",
+            "0.05",
+            "-c",
+            "100",
+            "-q",
+            "10.77.0.2",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ping");
+    let g: Graph = serde_json::from_str(&d.ok(&["graph", "-o", "json"])).expect("a graph");
+    let _ = ping.kill();
+    let _ = ping.wait();
+    let s = g
+        .switches
+        .iter()
+        .find(|s| s.name == format!("gr{id}"))
+        .expect("the switch");
+    assert_eq!(s.backend, "userspace", "{s:?}");
+    let port = s.ports.iter().find(|p| p.name == pa).expect("the port");
+    assert!(
+        port.state.as_deref().is_some_and(|x| x.starts_with("up")),
+        "{port:?}"
+    );
+    let fps = port.traffic.as_ref().and_then(|t| t.rx_fps).unwrap_or(0.0);
+    assert!(fps >= 5.0, "20 pings a second should show: {port:?}");
+    let dot = d.ok(&["graph"]);
+    assert!(dot.contains("rx ") && dot.contains(&pa), "{dot}");
+}
