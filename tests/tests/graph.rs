@@ -173,4 +173,60 @@ fn the_daemons_graph_shows_a_busy_port() {
     assert!(fps >= 5.0, "20 pings a second should show: {port:?}");
     let dot = d.ok(&["graph"]);
     assert!(dot.contains("rx ") && dot.contains(&pa), "{dot}");
+    // The API serves the same model (for pages that draw it), and the
+    // OpenAPI document describes it: every object of the graph has the
+    // properties its schema requires and none the schema lacks.
+    let (status, body) = d.http("GET", "/v1/graph", None).expect("GET /v1/graph");
+    assert_eq!(status, 200, "{body}");
+    let live: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let _: Graph = serde_json::from_value(live.clone()).expect("a graph");
+    let (_, doc) = d.http("GET", "/v1/openapi.json", None).expect("openapi");
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("JSON");
+    assert!(
+        doc["paths"].get("/v1/graph").is_some(),
+        "/v1/graph in the OpenAPI document"
+    );
+    let schemas = &doc["components"]["schemas"];
+    let file_graph: serde_json::Value = serde_json::to_value(Graph::from_topology(
+        &serde_json::from_value(d.topology()).expect("topology"),
+    ))
+    .expect("JSON");
+    for g in [&live, &file_graph] {
+        conforms(schemas, "Graph", g);
+        for s in g["switches"].as_array().into_iter().flatten() {
+            conforms(schemas, "GraphSwitch", s);
+            for p in s["ports"].as_array().into_iter().flatten() {
+                conforms(schemas, "GraphPort", p);
+                if !p["traffic"].is_null() {
+                    conforms(schemas, "GraphTraffic", &p["traffic"]);
+                }
+            }
+        }
+        for (key, name) in [
+            ("remotes", "GraphRemote"),
+            ("links", "GraphLink"),
+            ("routers", "GraphRouter"),
+        ] {
+            for x in g[key].as_array().into_iter().flatten() {
+                conforms(schemas, name, x);
+            }
+        }
+    }
+}
+
+/// `value` has every property schema `name` requires, and none it lacks.
+fn conforms(schemas: &serde_json::Value, name: &str, value: &serde_json::Value) {
+    let schema = &schemas[name];
+    assert!(
+        schema.is_object(),
+        "no schema {name} in the OpenAPI document"
+    );
+    let props = schema["properties"].as_object().expect("properties");
+    for r in schema["required"].as_array().into_iter().flatten() {
+        let r = r.as_str().expect("a name");
+        assert!(value.get(r).is_some(), "{name}: {r} missing in {value}");
+    }
+    for k in value.as_object().expect("an object").keys() {
+        assert!(props.contains_key(k), "{name}: {k} is not in its schema");
+    }
 }

@@ -67,6 +67,7 @@ use vepa_api::wire::{ApplyResult, ErrorBody};
         fdb::fdb_flush,
         topology::stats,
         topology::topology,
+        topology::graph,
         topology::apply,
         capture::capture,
         capture::many,
@@ -250,6 +251,7 @@ pub fn router(st: Shared) -> Router<Shared> {
         .route("/v1/hosts", get(tunnels::hosts))
         .route("/v1/stats", get(topology::stats))
         .route("/v1/topology", get(topology::topology))
+        .route("/v1/graph", get(topology::graph))
         .route("/v1/apply", post(topology::apply))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(prometheus::prometheus))

@@ -1,4 +1,4 @@
-//! `/v1/stats`, `/v1/topology` and `/v1/apply`: the state whole.
+//! `/v1/stats`, `/v1/topology`, `/v1/graph` and `/v1/apply`: the state whole.
 
 use super::error::ApiError;
 use super::extract::JsonBody;
@@ -23,6 +23,22 @@ pub(super) async fn topology(State(st): State<Shared>) -> Result<Json<Topology>,
             generation: Some(e.generation()),
             ..e.desired().clone()
         })
+    })
+    .await
+    .map(Json)
+}
+
+/// The fabric as a graph (what `vepa graph` draws): the desired state
+/// with each port's state, counters and drops. Rates are the caller's to
+/// take, from two reads.
+#[utoipa::path(get, path = "/v1/graph", responses((status = 200, body = vepa_api::graph::Graph)))]
+pub(super) async fn graph(
+    State(st): State<Shared>,
+) -> Result<Json<vepa_api::graph::Graph>, ApiError> {
+    with_engine(&st, |e| {
+        let mut g = vepa_api::graph::Graph::from_topology(e.desired());
+        g.add_stats(&e.stats());
+        Ok(g)
     })
     .await
     .map(Json)
