@@ -60,10 +60,20 @@ fn every_example_draws_through_graphviz() {
         let text = String::from_utf8_lossy(&svg.stdout).replace("&#45;", "-");
         let model: Graph = serde_json::from_slice(&graph(&["-f", &file, "-o", "json"]).stdout)
             .unwrap_or_else(|e| panic!("{file}: JSON: {e}"));
+        // Each label's first line is its own <text>: the switch's title,
+        // each port's name.
         for s in &model.switches {
-            assert!(text.contains(&s.name), "{file}: switch {} drawn", s.name);
+            assert!(
+                text.contains(&format!(">{} ({} {}", s.name, s.kind, s.mode)),
+                "{file}: switch {} drawn",
+                s.name
+            );
             for p in &s.ports {
-                assert!(text.contains(&p.name), "{file}: port {} drawn", p.name);
+                assert!(
+                    text.contains(&format!(">{}<", p.name)),
+                    "{file}: port {} drawn",
+                    p.name
+                );
             }
         }
         // -o svg draws the same through dot itself.
@@ -132,7 +142,8 @@ fn the_daemons_graph_shows_a_busy_port() {
         format!(
             "[[switch]]\nname = \"gr{id}\"\n\
              [[switch.port]]\nname = \"{pa}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.77.0.1/24\"]\n\
-             [[switch.port]]\nname = \"{pb}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.77.0.2/24\"]\n",
+             [[switch.port]]\nname = \"{pb}\"\ntype = \"veth\"\nnetns = \"{}\"\naddress = [\"10.77.0.2/24\"]\n\
+             [[router]]\nname = \"gr{id}r\"\n[[router.port]]\nname = \"a\"\nswitch = \"gr{id}\"\naddress = [\"10.77.0.254/24\"]\n",
             a.name, b.name
         ),
     )
@@ -156,6 +167,7 @@ fn the_daemons_graph_shows_a_busy_port() {
         .spawn()
         .expect("ping");
     let g: Graph = serde_json::from_str(&d.ok(&["graph", "-o", "json"])).expect("a graph");
+    let dot = d.ok(&["graph"]);
     let _ = ping.kill();
     let _ = ping.wait();
     let s = g
@@ -171,8 +183,16 @@ fn the_daemons_graph_shows_a_busy_port() {
     );
     let fps = port.traffic.as_ref().and_then(|t| t.rx_fps).unwrap_or(0.0);
     assert!(fps >= 5.0, "20 pings a second should show: {port:?}");
-    let dot = d.ok(&["graph"]);
-    assert!(dot.contains("rx ") && dot.contains(&pa), "{dot}");
+    // The DOT label carries a rate that is not zero.
+    let line = dot
+        .lines()
+        .find(|l| l.contains(&format!("\"port:gr{id}/{pa}\" [")))
+        .unwrap_or_else(|| panic!("{dot}"));
+    assert!(line.contains("rx ") && !line.contains("rx 0/s"), "{line}");
+    assert!(
+        g.routers.iter().any(|r| r.name == format!("gr{id}r")),
+        "{g:?}"
+    );
     // The API serves the same model (for pages that draw it), and the
     // OpenAPI document describes it: every object of the graph has the
     // properties its schema requires and none the schema lacks.

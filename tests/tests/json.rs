@@ -169,6 +169,7 @@ fn every_command_answers_json_under_j() {
         ("vm-args", vec!["vm-args", &format!("{sw}/{t}")]),
         ("libvirt-xml", vec!["libvirt-xml", &format!("{sw}/{t}")]),
         ("export", vec!["export"]),
+        ("graph", vec!["graph"]),
         ("validate", vec!["validate", "-f", &topo_s]),
         ("apply", vec!["apply", "-f", &topo_s, "--dry-run"]),
         ("apply", vec!["apply", "-f", &topo_s]),

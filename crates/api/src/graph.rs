@@ -286,9 +286,18 @@ impl Graph {
                 }
             }
             PortKind::Vxlan => {
-                let vni = p.vni.map(|v| format!("VNI {v}"));
+                // One VNI, or a trunk's VLAN:VNI pairs.
+                let vnis: Vec<u32> = p
+                    .vni
+                    .into_iter()
+                    .chain(p.vlan_vnis().into_iter().map(|(_, n)| n))
+                    .collect();
+                let vni = (!vnis.is_empty()).then(|| {
+                    let list: Vec<String> = vnis.iter().map(u32::to_string).collect();
+                    format!("VNI {}", list.join(","))
+                });
                 if p.fabric {
-                    let r = format!("remote:fabric:{}", p.vni.unwrap_or(0));
+                    let r = format!("remote:fabric:{}", sw);
                     self.remote(&r, "fabric", "fabric hosts (etcd)");
                     self.link(id, &r, vni.clone());
                 }
@@ -300,8 +309,16 @@ impl Graph {
             }
             PortKind::Bond => {
                 for m in p.member_ports() {
-                    let r = format!("remote:wire:{}", m.host_ifname());
-                    self.remote(&r, "wire", &format!("network on {}", m.host_ifname()));
+                    let (r, label) = match &m.netns {
+                        // A veth member's far end is in its namespace.
+                        Some(ns) => (format!("remote:netns:{ns}"), format!("netns {ns}")),
+                        None => (
+                            format!("remote:wire:{}", m.host_ifname()),
+                            format!("network on {}", m.host_ifname()),
+                        ),
+                    };
+                    let kind = if m.netns.is_some() { "netns" } else { "wire" };
+                    self.remote(&r, kind, &label);
                     self.link(id, &r, Some(format!("member {}", m.name)));
                 }
             }
@@ -313,7 +330,6 @@ impl Graph {
                 }
             }
         }
-        let _ = sw;
     }
 
     /// Adds what the daemon's counters say: each port's state, traffic and
@@ -379,14 +395,17 @@ impl Graph {
             "digraph vepa {\n  rankdir=LR;\n  compound=true;\n  node [fontname=\"Helvetica\", fontsize=10];\n  edge [dir=none, fontname=\"Helvetica\", fontsize=9];\n",
         );
         for (i, s) in self.switches.iter().enumerate() {
-            let mut title = format!("{} ({} {}, {})", s.name, s.kind, s.mode, s.backend);
+            // Escaped part by part: the line break is DOT's own.
+            let mut title = esc(&format!(
+                "{} ({} {}, {})",
+                s.name, s.kind, s.mode, s.backend
+            ));
             if let Some(r) = &s.reflective_relay {
-                let _ = write!(title, "\\nadjacent bridge reflects: {r}");
+                let _ = write!(title, "\\nadjacent bridge reflects: {}", esc(r));
             }
             let _ = writeln!(
                 out,
-                "  subgraph cluster_{i} {{\n    label=\"{}\";\n    style=rounded;\n    color=\"#3465a4\";",
-                esc(&title)
+                "  subgraph cluster_{i} {{\n    label=\"{title}\";\n    style=rounded;\n    color=\"#3465a4\";"
             );
             for p in &s.ports {
                 let mut label = format!("{}\\n{}", esc(&p.name), esc(&p.kind));
@@ -470,9 +489,42 @@ impl Graph {
     }
 }
 
-/// A DOT string's contents: quotes and backslashes escaped, newlines as `\n`.
+/// A DOT string's contents: quotes and backslashes escaped, newlines as
+/// `\n`, any other control character a space.
 fn esc(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+        .replace(|c: char| c.is_control(), " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_break_lines_once_and_escape_the_rest() {
+        let mut g = Graph::default();
+        g.switches.push(GraphSwitch {
+            id: "switch:s".into(),
+            name: "s".into(),
+            kind: "macvlan".into(),
+            mode: "vepa".into(),
+            backend: "userspace".into(),
+            reflective_relay: Some("on".into()),
+            ports: vec![GraphPort {
+                id: "port:s/a".into(),
+                name: "a\"b\\c\u{7}".into(),
+                role: "port".into(),
+                kind: "veth".into(),
+                ..Default::default()
+            }],
+        });
+        let dot = g.to_dot();
+        assert!(
+            dot.contains("label=\"s (macvlan vepa, userspace)\\nadjacent bridge reflects: on\""),
+            "{dot}"
+        );
+        assert!(dot.contains("label=\"a\\\"b\\\\c \\nveth\""), "{dot}");
+    }
 }

@@ -29,7 +29,13 @@ pub fn graph(
     format: GraphFormat,
 ) -> Result<()> {
     let g = match file {
-        Some(f) => Graph::from_topology(&Topology::load(f)?),
+        Some(f) => {
+            // Checked as `vepa validate` checks it: a patch to nowhere or
+            // a router on a missing switch is an error, not a missing line.
+            let topo = Topology::load(f)?;
+            topo.validate()?;
+            Graph::from_topology(&topo)
+        }
         None => {
             let c = client()?;
             let topo: Topology = c.get("/v1/topology")?;
@@ -77,15 +83,16 @@ fn svg(dot: &str) -> Result<String> {
     let text = dot.to_string();
     let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
     let out = child.wait_with_output().context("run dot")?;
-    writer
+    let written = writer
         .join()
-        .map_err(|_| anyhow::anyhow!("writing to dot failed"))?
-        .context("write to dot")?;
+        .map_err(|_| anyhow::anyhow!("writing to dot failed"))?;
+    // dot's own word first: a write it cut short is only the symptom.
     if !out.status.success() {
         bail!(
             "dot failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
+    written.context("write to dot")?;
     String::from_utf8(out.stdout).context("dot's SVG is not UTF-8")
 }
