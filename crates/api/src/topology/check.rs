@@ -218,13 +218,7 @@ fn check_names(at: &str, p: &PortSpec) -> Result<(), TopologyError> {
         }
     }
     if let Some(ns) = &p.netns {
-        if ns.is_empty() || ns.contains('/') || ns.len() > 200 || ns == "." || ns == ".." {
-            return Err(invalid(
-                at,
-                "netns",
-                format!("'{ns}' is not a namespace name"),
-            ));
-        }
+        check_netns(at, ns)?;
     }
     if let Some(n) = &p.peer_name {
         if !valid_ifname(n) {
@@ -977,4 +971,23 @@ fn snoop_config(
         routers_from_any_port: m.routers_from_any_port,
         querier: m.querier.then(|| super::spec::querier_mac(&s.name)),
     })
+}
+
+/// A namespace name as `ip netns` takes it: a file under /run/netns (no
+/// path, no control characters).
+pub(super) fn check_netns(at: &str, ns: &str) -> Result<(), TopologyError> {
+    if ns.is_empty()
+        || ns.contains('/')
+        || ns.len() > 200
+        || ns == "."
+        || ns == ".."
+        || ns.chars().any(char::is_control)
+    {
+        return Err(invalid(
+            at,
+            "netns",
+            format!("'{}' is not a namespace name", ns.escape_debug()),
+        ));
+    }
+    Ok(())
 }

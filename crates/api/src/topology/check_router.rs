@@ -192,13 +192,7 @@ fn check_tun(at: &str, p: &RouterPortSpec) -> Result<(), TopologyError> {
         ));
     }
     if let Some(ns) = &p.netns {
-        if ns.is_empty() || ns.contains('/') || ns.len() > 200 || ns == "." || ns == ".." {
-            return Err(invalid(
-                at,
-                "netns",
-                format!("'{ns}' is not a namespace name"),
-            ));
-        }
+        super::check::check_netns(at, ns)?;
     }
     let ifname = p.tun_ifname();
     if !vepa_packet::valid_ifname(ifname) {

@@ -339,6 +339,10 @@ address = ["10.2.0.1/24"]
                 "netns: '/proc/1/ns/net' is not a namespace name",
             ),
             (
+                tun("netns = \"v\\u0007x\"\n"),
+                "netns: 'v\\u{7}x' is not a namespace name",
+            ),
+            (
                 tun("netns = \"v\"\npeer_address = [\"10.9.0.2/30\"]\n"),
                 "peer_address: '10.9.0.2/30'",
             ),
