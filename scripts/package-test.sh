@@ -24,7 +24,9 @@ contents=$(dpkg-deb -c "$deb")
 for f in ./usr/bin/vepa ./usr/lib/cni/vepa-cni ./usr/lib/systemd/system/vepa.service \
   ./usr/share/man/man1/vepa.1.gz ./usr/share/man/man1/vepa-daemon.1.gz \
   ./usr/share/bash-completion/completions/vepa ./usr/share/zsh/vendor-completions/_vepa \
-  ./usr/share/fish/vendor_completions.d/vepa.fish; do
+  ./usr/share/fish/vendor_completions.d/vepa.fish \
+  ./usr/share/cockpit/vepa/manifest.json ./usr/share/cockpit/vepa/index.html \
+  ./usr/share/cockpit/vepa/vepa.js ./usr/share/cockpit/vepa/vepa.css; do
   grep -q " $f\$" <<<"$contents" || fail "$deb lacks $f"
 done
 
@@ -44,6 +46,24 @@ vepa completions bash | bash -n || fail "bash completions do not parse"
 bash -n /usr/share/bash-completion/completions/vepa || fail "installed bash completions do not parse"
 man -l /usr/share/man/man1/vepa-daemon.1.gz 2>/dev/null | grep -q -- '--state-dir' || fail "man vepa-daemon does not render"
 MANPATH=/usr/share/man man -w vepa-port-add >/dev/null || fail "man cannot find vepa-port-add"
+python3 -c 'import json,sys; m = json.load(open(sys.argv[1])); assert "index" in m["menu"]' \
+  /usr/share/cockpit/vepa/manifest.json || fail "the Cockpit manifest does not parse or has no menu entry"
+# Cockpit itself serves the installed page (a local session on a loopback port).
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+/usr/lib/cockpit/cockpit-ws --no-tls --local-session=cockpit-bridge --address 127.0.0.1 --port "$port" >/dev/null 2>&1 &
+ws=$!
+page=$(python3 - "$port" <<'PY'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        print(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/cockpit/@localhost/vepa/index.html").read().decode())
+        break
+    except OSError:
+        time.sleep(0.1)
+PY
+) || true
+kill "$ws" 2>/dev/null; wait "$ws" 2>/dev/null || true
+grep -q 'src="vepa.js"' <<<"$page" || fail "cockpit-ws does not serve the installed page"
 
 # The daemon's state lives on across an upgrade and a removal...
 mkdir -p /var/lib/vepa && echo kept >/var/lib/vepa/package-test
@@ -52,9 +72,10 @@ dpkg -i "$upgrade" >/dev/null
 dpkg -r vepa >/dev/null
 [ ! -e /usr/bin/vepa ] || fail "dpkg -r left /usr/bin/vepa"
 [ ! -e /usr/lib/systemd/system/vepa.service ] || fail "dpkg -r left the unit"
+[ ! -e /usr/share/cockpit/vepa ] || fail "dpkg -r left the Cockpit page"
 [ "$(cat /var/lib/vepa/package-test 2>/dev/null)" = kept ] || fail "dpkg -r removed the state directory"
 # ...and goes with a purge.
 dpkg -P vepa >/dev/null
 [ ! -e /var/lib/vepa ] || fail "dpkg -P left /var/lib/vepa"
 [ ! -e /etc/systemd/system/multi-user.target.wants/vepa.service ] || fail "dpkg -P left the unit enabled"
-echo "package-test: install, --version, doctor, unit verified and enabled, man pages, completions, upgrade to ${version}-2, remove (state kept), purge (state gone): ok"
+echo "package-test: install, --version, doctor, unit verified and enabled, man pages, completions, Cockpit page, upgrade to ${version}-2, remove (state kept), purge (state gone): ok"

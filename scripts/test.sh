@@ -36,6 +36,10 @@ declare -A need=(
   [/usr/sbin/openvpn]=openvpn
   # vepa graph's drawings are rendered by Graphviz.
   [/usr/bin/dot]=graphviz
+  # The Cockpit page is driven in headless Chromium, served by cockpit-ws
+  # with a bridge and the base1 scripts the page loads.
+  [/usr/lib/cockpit/cockpit-ws]=cockpit-ws [/usr/bin/cockpit-bridge]=cockpit-bridge
+  [/usr/share/cockpit/base1/cockpit.js.gz]=cockpit-bridge [/usr/bin/chromium]=chromium
   [/usr/bin/qemu-system-x86_64]=qemu-system-x86 [/usr/bin/virt-xml-validate]=libvirt-clients
   [/usr/share/libvirt/schemas/domain.rng]=libvirt-clients [/usr/bin/xmllint]=libxml2-utils
   # The CNI tests delegate addresses to host-local, as a runtime would.

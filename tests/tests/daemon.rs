@@ -363,9 +363,15 @@ fn capture_writes_pcap_that_tcpdump_reads_and_metrics_count() {
 fn the_embedded_default_forwards_and_the_api_describes_itself() {
     require_root();
     let mut d = Daemon::start_with(&["--default"]);
-    d.links = vec!["vepa0-vm1".into(), "vepa0-vm2".into()];
+    d.links = vec!["vepa0-vm1".into(), "vepa0-vm2".into(), "vepa0-up".into()];
     assert!(wait_reachable("vepa-vm1", "10.77.0.2"), "{}", d.log());
     assert!(d.ok(&["port", "show"]).contains("vepa0-vm2"));
+    // What the file's comment promises: in vepa mode with nothing on the
+    // wire to reflect, vm1 and vm2 stop talking; back in veb they talk.
+    d.ok(&["switch", "set", "vepa0", "--mode", "vepa"]);
+    assert!(!ping("vepa-vm1", "10.77.0.2"), "vepa mode without relay");
+    d.ok(&["switch", "set", "vepa0", "--mode", "veb"]);
+    assert!(wait_reachable("vepa-vm1", "10.77.0.2"), "{}", d.log());
     // Its one OpenFlow channel is the management socket: root's (and the
     // group's), nobody's even with every mode loosened.
     let mgmt = d.socket.with_file_name("vepa0.mgmt");

@@ -27,6 +27,10 @@ pub struct Graph {
     /// Who is wired to whom, by node id (a port's, a router's, a remote's).
     #[serde(default)]
     pub links: Vec<GraphLink>,
+    /// When the counters were published (ms on the daemon's clock, as
+    /// `Stats::as_of_ms`): a client that polls takes rates over this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -335,6 +339,7 @@ impl Graph {
     /// Adds what the daemon's counters say: each port's state, traffic and
     /// drops, each switch's realized backend and reflective relay.
     pub fn add_stats(&mut self, stats: &Stats) {
+        self.as_of_ms = stats.as_of_ms;
         for s in &mut self.switches {
             if let Some(x) = stats.switches.iter().find(|x| x.switch == s.name) {
                 s.backend = x.backend.clone();
