@@ -72,6 +72,12 @@ if ((${#missing[@]})); then
   echo "== installing: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # cockpit-ws is here for the browser test alone: the login service its
+  # package enables (cockpit.socket, port 9090 on every address) stays off.
+  if [[ " ${missing[*]} " == *" cockpit-ws "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now cockpit.socket >/dev/null 2>&1 || true
+    echo "== cockpit-ws installed for the tests; its login service (cockpit.socket) left disabled"
+  fi
 fi
 # promtool lints /metrics. Debian ships it only inside the Prometheus server's
 # package, whose install starts a server on :9090; take the one binary out of

@@ -15,7 +15,12 @@
 "use strict";
 
 (function () {
-    const SOCKET = new URLSearchParams(window.location.search).get("socket") || "/run/vepa/vepa.sock";
+    // Another daemon's socket may be named on the page's address
+    // (?socket=/path/vepa.sock), but only a vepa socket: a crafted link
+    // must not point the page, acting as its user, at some other service.
+    const ASKED = new URLSearchParams(window.location.search).get("socket");
+    const SOCKET_OK = ASKED === null || /^\/(?:[^/\0]+\/)*vepa\.sock$/.test(ASKED) && !ASKED.split("/").includes("..");
+    const SOCKET = ASKED !== null ? ASKED : "/run/vepa/vepa.sock";
     const SVG = "http://www.w3.org/2000/svg";
 
     // One line per mode, in the words of DESIGN.md's forwarding contract.
@@ -154,16 +159,16 @@
         }
         if (t > last.t) {
             const dt = (t - last.t) / 1000;
+            // Rebuilt each window: a port gone or re-added keeps nothing.
+            rates.clear();
             for (const [id, c] of now) {
                 const b = last.counters.get(id);
                 if (!b)
                     continue;
                 // A counter that went back (a restarted worker counts
                 // afresh): no rate until the next window.
-                if (c.rx_frames < b.rx_frames || c.tx_frames < b.tx_frames) {
-                    rates.delete(id);
+                if (c.rx_frames < b.rx_frames || c.tx_frames < b.tx_frames)
                     continue;
-                }
                 const drops = {};
                 for (const [reason, n] of Object.entries(c.drops || {}))
                     drops[reason] = Math.max(0, n - ((b.drops || {})[reason] || 0)) / dt;
@@ -388,7 +393,9 @@
             h("td", {}, select, h("span", { class: "field-error", "data-for": "mode" })),
             h("td", { "data-cell": "backend" }),
             h("td", { "data-cell": "relay" }),
-            h("td", { "data-cell": "policy", class: "policy-line" }),
+            h("td", { "data-cell": "policy", class: "policy-line" },
+                h("span", { "data-line": "" }),
+                h("span", { class: "field-error", "data-for": "" })),
         );
         select.addEventListener("change", () => {
             change(row, "PATCH", "/v1/switches/" + encodeURIComponent(sw.name), { mode: select.value });
@@ -412,7 +419,7 @@
                 select.value = sw.mode;
             row.querySelector('[data-cell="backend"]').textContent = sw.backend;
             row.querySelector('[data-cell="relay"]').textContent = sw.reflective_relay || "–";
-            row.querySelector('[data-cell="policy"]').textContent = POLICY_OF[sw.mode] || "";
+            row.querySelector('[data-cell="policy"] [data-line]').textContent = POLICY_OF[sw.mode] || "";
         }
         for (const [name, row] of switchRows) {
             if (!seen.has(name)) {
@@ -438,18 +445,24 @@
     /* A change from a row or form: the API's field error lands next to
      * its field; success refreshes at once. */
     function change(scope, method, path, body) {
+        if (scope.dataset.busy)
+            return Promise.resolve(false);
         clearErrors(scope);
         scope.dataset.busy = "1";
+        const buttons = Array.from(scope.querySelectorAll("button"));
+        buttons.forEach(b => { b.disabled = true });
+        const done = ok => {
+            delete scope.dataset.busy;
+            buttons.forEach(b => { b.disabled = b.dataset.locked === "1" });
+            changes += 1;
+            refresh();
+            return ok;
+        };
         return call(method, path, body).then(
-            () => {
-                delete scope.dataset.busy;
-                refresh();
-                return true;
-            },
+            () => done(true),
             err => {
-                delete scope.dataset.busy;
                 showError(scope, err);
-                return false;
+                return done(false);
             });
     }
 
@@ -481,6 +494,15 @@
         );
         if (p.role === "uplink")
             mode.disabled = true;
+        // A router's leg on the switch is the router's: `vepa router`
+        // changes it, not a switch port's controls.
+        if (p.role === "router") {
+            for (const c of [mode, relay, vlan, setVlan, remove]) {
+                c.disabled = true;
+                c.dataset.locked = "1";
+                c.title = "a router's port: change it with vepa router port";
+            }
+        }
         mode.addEventListener("change", () => change(row, "PATCH", path, { mode: mode.value }));
         relay.addEventListener("change", () => {
             const v = { off: false, on: true, evb: "evb" }[relay.value];
@@ -504,15 +526,17 @@
         setVlan.addEventListener("click", sendVlan);
         remove.addEventListener("click", () => {
             // Two clicks: the first arms the button.
+            const disarm = () => {
+                clearTimeout(Number(remove.dataset.armed));
+                delete remove.dataset.armed;
+                remove.textContent = "Remove";
+            };
             if (!remove.dataset.armed) {
-                remove.dataset.armed = "1";
+                remove.dataset.armed = String(setTimeout(disarm, 4000));
                 remove.textContent = "Remove: sure?";
-                setTimeout(() => {
-                    delete remove.dataset.armed;
-                    remove.textContent = "Remove";
-                }, 4000);
                 return;
             }
+            disarm();
             change(row, "DELETE", path);
         });
         return row;
@@ -522,16 +546,27 @@
         const body = document.querySelector("#ports tbody");
         const spec = new Map(views.map(v => [v.switch + "/" + v.spec.name, v.spec]));
         const seen = new Set();
+        let at = 0;
         for (const sw of graph.switches) {
             for (const p of sw.ports) {
                 const key = sw.name + "/" + p.name;
                 seen.add(key);
                 let row = portRows.get(key);
+                // A port re-added as something else gets a new row.
+                if (row && row.dataset.sig !== p.role + " " + p.kind) {
+                    row.remove();
+                    row = null;
+                }
                 if (!row) {
                     row = portRow(sw, p);
+                    row.dataset.sig = p.role + " " + p.kind;
                     portRows.set(key, row);
                 }
-                body.append(row); // keeps the graph's order
+                // In the graph's order, moving a row only when it is out
+                // of place (a moved row would lose the user's focus).
+                if (body.children[at] !== row)
+                    body.insertBefore(row, body.children[at] || null);
+                at += 1;
                 const own = spec.get(key) || {};
                 const idle = el => document.activeElement !== el && !row.dataset.busy;
                 const mode = row.querySelector('select[data-field="mode"]');
@@ -541,9 +576,17 @@
                 if (idle(relay))
                     relay.value = own.relay === true ? "on" : own.relay === "evb" ? "evb" : "off";
                 const vlan = row.querySelector('input[data-field="vlan"]');
-                if (idle(vlan) && !vlan.dataset.dirty) {
+                if (idle(vlan) && !vlan.dataset.dirty && p.role !== "router") {
                     vlan.value = own.trunk ? "" : String(own.vlan || 1);
                     vlan.placeholder = own.trunk ? "trunk " + own.trunk.join(",") : "";
+                    // A VLAN set here would make a trunk an access port.
+                    const trunk = own.trunk ? "1" : "";
+                    const set = row.querySelector('button[data-action="set-vlan"]');
+                    for (const c of [vlan, set]) {
+                        c.disabled = !!trunk;
+                        c.dataset.locked = trunk;
+                        c.title = trunk ? "a trunk port: vepa port set --trunk changes its VLANs" : "";
+                    }
                 }
                 row.querySelector('[data-cell="state"]').textContent = p.state || "–";
                 row.classList.toggle("down", !!p.state && p.state !== "up");
@@ -591,6 +634,9 @@
 
     let drawn = null;
     let polling = false;
+    // Changes made from the page: a poll that began before the latest
+    // one finished may carry the old state, and is read again.
+    let changes = 0;
 
     function showProblem(err) {
         const box = document.getElementById("problem");
@@ -630,9 +676,14 @@
         if (polling)
             return;
         polling = true;
+        const began = changes;
         Promise.all([call("GET", "/v1/graph"), call("GET", "/v1/ports")]).then(
             ([graph, views]) => {
                 polling = false;
+                if (began !== changes) {
+                    refresh();
+                    return;
+                }
                 try {
                     show(graph, views);
                 } catch (e) {
@@ -651,6 +702,10 @@
         document.getElementById("policy").replaceChildren(...POLICY.flatMap(([m, line]) =>
             [h("dt", {}, m), h("dd", { "data-mode": m }, line)]));
         document.getElementById("add-port").addEventListener("submit", addPort);
+        if (!SOCKET_OK) {
+            showProblem({ error: "socket: the page's address may name only a vepa socket (an absolute path ending in /vepa.sock), not " + JSON.stringify(ASKED) });
+            return;
+        }
         refresh();
         setInterval(refresh, 1000);
     });

@@ -1,29 +1,44 @@
 //! vepa's Cockpit page (`integrations/cockpit/`) in a real browser.
-//! cockpit-ws serves the page from this checkout (through XDG_DATA_DIRS:
-//! nothing is installed) with a bridge of the user it runs as; headless
-//! Chromium loads it and is driven over the DevTools protocol; the page
-//! talks to a daemon on its embedded default topology.
+//! cockpit-ws serves a copy of this checkout's page (found through
+//! XDG_DATA_DIRS: nothing is installed) with a bridge of the user it runs
+//! as; headless Chromium loads it and is driven over the DevTools protocol;
+//! the page talks to a daemon on its embedded default topology.
+//!
+//! A local session has no login, so cockpit-ws and Chromium run in a
+//! network namespace of the test's own, with only its loopback: no other
+//! user of the machine can reach that session. The DevTools protocol runs
+//! over a pipe (`--remote-debugging-pipe`), not a port. The daemon's API
+//! is a unix socket, reached by path from any namespace.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
 use vepa_itest::daemon::Daemon;
-use vepa_itest::{free_port, netns_exists, require_root, uid, wait_listening, wait_reachable};
+use vepa_itest::{netns_exists, require_root, uid, wait_reachable, Netns};
 
 /// A process group killed whole when dropped (Chromium and cockpit-ws
 /// both start children of their own).
 struct Group(Child);
 
+impl Group {
+    fn spawn(cmd: &mut Command, what: &str) -> Group {
+        let child = cmd
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
+        Group(child)
+    }
+}
+
 impl Drop for Group {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on the group this test started; no memory involved.
+        // SAFETY: kill(2) on the process group this test started; no memory involved.
         unsafe {
             libc::kill(-(self.0.id() as i32), libc::SIGKILL);
         }
@@ -31,36 +46,37 @@ impl Drop for Group {
     }
 }
 
-/// cockpit-ws on a loopback port with a local session (no login), run
-/// through `wrap` (e.g. setpriv to another user), serving this
-/// checkout's page as package "vepa".
+/// cockpit-ws on `port` of namespace `ns`'s loopback with a local session
+/// (no login), run through `wrap` (e.g. setpriv to another user), serving
+/// a copy of this checkout's page as package "vepa".
 struct Cockpit {
     _ws: Group,
     port: u16,
     _data: tempfile::TempDir,
 }
 
-fn cockpit(wrap: &[&str]) -> Cockpit {
+fn cockpit(ns: &Netns, port: u16, wrap: &[&str]) -> Cockpit {
     let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("../integrations/cockpit");
-    let page = page.canonicalize().expect("integrations/cockpit");
     let data = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(data.path().join("cockpit")).expect("mkdir");
-    std::os::unix::fs::symlink(&page, data.path().join("cockpit/vepa")).expect("symlink");
-    // Another user must be able to read the package through the link.
-    chmod(data.path(), 0o755);
-    chmod(&data.path().join("cockpit"), 0o755);
-    let port = free_port();
+    let pkg = data.path().join("cockpit/vepa");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    // A copy, not a link: another user must read it, and a checkout under
+    // /root is closed to others.
+    for f in ["manifest.json", "index.html", "vepa.js", "vepa.css"] {
+        std::fs::copy(page.join(f), pkg.join(f)).expect("copy the page");
+    }
+    for d in [data.path(), &data.path().join("cockpit"), &pkg] {
+        chmod(d, 0o755);
+    }
     let ws = "/usr/lib/cockpit/cockpit-ws";
     assert!(
         Path::new(ws).exists(),
         "{ws} is missing: scripts/test.sh installs cockpit-ws and cockpit-bridge"
     );
-    let (prog, args) = match wrap.split_first() {
-        Some((p, rest)) => (*p, [rest, &[ws]].concat()),
-        None => (ws, vec![]),
-    };
-    let child = Command::new(prog)
-        .args(args)
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &ns.name])
+        .args(wrap)
+        .arg(ws)
         .args(["--no-tls", "--local-session=cockpit-bridge", "--address"])
         .args(["127.0.0.1", "--port", &port.to_string()])
         .env(
@@ -70,16 +86,37 @@ fn cockpit(wrap: &[&str]) -> Cockpit {
         .env("HOME", data.path())
         .current_dir(data.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("start cockpit-ws");
-    let ws = Group(child);
-    assert!(wait_listening(port), "cockpit-ws did not listen on {port}");
+        .stderr(Stdio::null());
+    let ws = Group::spawn(&mut cmd, "cockpit-ws");
+    let probe = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ns.exec_ok(&["bash", "-c", &probe]) {
+        assert!(
+            Instant::now() < deadline,
+            "cockpit-ws did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Cockpit {
         _ws: ws,
         port,
         _data: data,
+    }
+}
+
+trait ExecOk {
+    fn exec_ok(&self, args: &[&str]) -> bool;
+}
+
+impl ExecOk for Netns {
+    fn exec_ok(&self, args: &[&str]) -> bool {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 }
 
@@ -88,21 +125,36 @@ fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-/// Headless Chromium with one page, driven over the DevTools protocol
-/// (a flat session on the browser's WebSocket).
+/// A pipe's two ends (close-on-exec).
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two-element array it is given.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just made by pipe2 and are owned here alone.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Headless Chromium with one page, driven over the DevTools protocol on
+/// its pipe (NUL-separated JSON; one flat session for the page).
 struct Browser {
-    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    to: File,
+    from: mpsc::Receiver<Value>,
     session: String,
     next: u64,
     _chromium: Group,
     _profile: tempfile::TempDir,
-    stderr: mpsc::Receiver<String>,
 }
 
 impl Browser {
-    fn start() -> Browser {
+    fn start(ns: &Netns) -> Browser {
         let profile = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new("chromium")
+        // Chromium reads commands on fd 3 and writes answers on fd 4.
+        let (cmd_r, cmd_w) = pipe();
+        let (ans_r, ans_w) = pipe();
+        let (r, w) = (cmd_r.as_raw_fd(), ans_w.as_raw_fd());
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name, "chromium"])
             .args([
                 "--headless=new",
                 "--no-sandbox",
@@ -110,56 +162,54 @@ impl Browser {
                 "--disable-dev-shm-usage",
                 "--no-first-run",
                 "--hide-scrollbars",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
+                "--remote-debugging-pipe",
                 "--window-size=1360,1020",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .expect("start chromium (scripts/test.sh installs it)");
-        let stderr = child.stderr.take().expect("stderr");
-        let chromium = Group(child);
-        // Chromium names its DevTools endpoint on stderr; the rest of what
-        // it says is kept for a failure's message (and the pipe drained).
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
+            .stderr(Stdio::null());
+        // SAFETY: between fork and exec only async-signal-safe calls
+        // (fcntl, dup2) on descriptors this process owns; each end is
+        // first copied above 9 so that the dup2s cannot overwrite it.
+        unsafe {
+            cmd.pre_exec(move || {
+                let hi_r = libc::fcntl(r, libc::F_DUPFD_CLOEXEC, 10);
+                let hi_w = libc::fcntl(w, libc::F_DUPFD_CLOEXEC, 10);
+                if hi_r < 0 || hi_w < 0 || libc::dup2(hi_r, 3) < 0 || libc::dup2(hi_w, 4) < 0 {
+                    return Err(std::io::Error::last_os_error());
                 }
+                Ok(())
+            });
+        }
+        let chromium = Group::spawn(&mut cmd, "chromium (scripts/test.sh installs it)");
+        drop((cmd_r, ans_w));
+        // Answers are read on a thread, so that a silent browser is a
+        // timeout, not a hang.
+        let (tx, rx) = mpsc::channel();
+        let answers = File::from(ans_r);
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(answers);
+            let mut buf = Vec::new();
+            while r.read_until(0, &mut buf).is_ok_and(|n| n > 0) {
+                if buf.last() == Some(&0) {
+                    buf.pop();
+                }
+                if let Ok(v) = serde_json::from_slice::<Value>(&buf) {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+                buf.clear();
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut said = String::new();
-        let url = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(u) = line.strip_prefix("DevTools listening on ") {
-                        break u.trim().to_string();
-                    }
-                    said.push_str(&line);
-                    said.push('\n');
-                }
-                Err(_) => panic!("chromium named no DevTools endpoint within 30 s:\n{said}"),
-            }
-        };
-        let (ws, _) = tungstenite::connect(url.as_str()).expect("DevTools WebSocket");
-        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
-            s.set_read_timeout(Some(Duration::from_secs(30)))
-                .expect("read timeout");
-        }
         let mut b = Browser {
-            ws,
+            to: File::from(cmd_w),
+            from: rx,
             session: String::new(),
             next: 0,
             _chromium: chromium,
             _profile: profile,
-            stderr: rx,
         };
         let target = b.call("Target.createTarget", json!({"url": "about:blank"}));
         let target = target["targetId"].as_str().expect("targetId").to_string();
@@ -175,33 +225,37 @@ impl Browser {
         b
     }
 
-    /// One DevTools command and its result (events in between are skipped).
-    fn call(&mut self, method: &str, params: Value) -> Value {
+    /// One DevTools command: its result, or the protocol's error.
+    fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next += 1;
         let id = self.next;
         let mut msg = json!({"id": id, "method": method, "params": params});
         if !self.session.is_empty() {
             msg["sessionId"] = json!(self.session);
         }
-        self.ws
-            .send(Message::text(msg.to_string()))
-            .expect("send to DevTools");
+        let mut bytes = msg.to_string().into_bytes();
+        bytes.push(0);
+        self.to.write_all(&bytes).expect("write to chromium");
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let m = self.ws.read().expect("DevTools answer");
-            let Message::Text(text) = m else { continue };
-            let v: Value = serde_json::from_str(text.as_str()).expect("DevTools JSON");
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = self
+                .from
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("chromium did not answer {method} within 30 s"));
             if v["id"].as_u64() != Some(id) {
-                continue;
+                continue; // an event
             }
-            if let Some(e) = v.get("error") {
-                panic!("DevTools {method}: {e}\n{}", self.said());
-            }
-            return v["result"].clone();
+            return match v.get("error") {
+                Some(e) => Err(e.clone()),
+                None => Ok(v["result"].clone()),
+            };
         }
     }
 
-    fn said(&self) -> String {
-        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.try_call(method, params)
+            .unwrap_or_else(|e| panic!("DevTools {method}: {e}"))
     }
 
     /// Opens `url` and waits until it has loaded.
@@ -222,12 +276,13 @@ impl Browser {
             .unwrap_or_else(|e| panic!("in the page, {expr}: {e}"))
     }
 
-    /// The value, or the exception it threw.
+    /// The value, or what went wrong: an exception it threw, or the
+    /// protocol's error (no page context yet, during a navigation).
     fn try_eval(&mut self, expr: &str) -> Result<Value, Value> {
-        let r = self.call(
+        let r = self.try_call(
             "Runtime.evaluate",
             json!({"expression": expr, "returnByValue": true, "awaitPromise": true}),
-        );
+        )?;
         match r.get("exceptionDetails") {
             Some(e) => Err(e.clone()),
             None => Ok(r["result"]["value"].clone()),
@@ -281,6 +336,16 @@ fn mode_shown(d: &Daemon, port: &str) -> String {
         .unwrap_or_else(|| panic!("no {port} in:\n{out}"))
 }
 
+/// 20 pings a second from vm1 to vm2 (stopped when dropped).
+fn steady_ping() -> Group {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", "vepa-vm1", "ping", "-q", "-i", "0.05"])
+        .args(["-w", "30", "10.77.0.2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Group::spawn(&mut cmd, "ping")
+}
+
 fn page_url(ck: &Cockpit, socket: &Path) -> String {
     format!(
         "http://127.0.0.1:{}/cockpit/@localhost/vepa/index.html?socket={}",
@@ -296,8 +361,9 @@ fn the_cockpit_page_drives_the_embedded_default() {
     let mut d = Daemon::start_with(&["--default"]);
     d.links = vec!["vepa0-vm1".into(), "vepa0-vm2".into(), "vepa0-up".into()];
     assert!(wait_reachable("vepa-vm1", "10.77.0.2"), "{}", d.log());
-    let ck = cockpit(&[]);
-    let mut b = Browser::start();
+    let ns = Netns::new(&format!("ck{id}w"));
+    let ck = cockpit(&ns, 9090, &[]);
+    let mut b = Browser::start(&ns);
     b.open(&page_url(&ck, &d.socket));
 
     // The picture: the switch and both VM ports, with their names.
@@ -334,15 +400,7 @@ fn the_cockpit_page_drives_the_embedded_default() {
         Duration::from_secs(15),
         "vm1's rate settles at 0",
     );
-    let mut ping = Command::new("ip")
-        .args([
-            "netns", "exec", "vepa-vm1", "ping", "-q", "-i", "0.05", "-w", "30",
-        ])
-        .arg("10.77.0.2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ping");
+    let mut ping = steady_ping();
     let started = Instant::now();
     let fps = b.wait(
         &format!("{rx} > 0 && {rx}"),
@@ -384,9 +442,24 @@ fn the_cockpit_page_drives_the_embedded_default() {
     );
 
     // An invalid VLAN: the API's error next to the field, nothing applied.
+    // While it is typed, the page's refreshes leave the field alone.
     b.eval(&format!(
-        "(() => {{ const r = {}; const i = r.querySelector('input[data-field=\"vlan\"]'); i.focus(); i.value = '5000';
-          i.dispatchEvent(new Event('input')); r.querySelector('button[data-action=\"set-vlan\"]').click(); return true }})()",
+        "(() => {{ const i = {}.querySelector('input[data-field=\"vlan\"]'); i.focus(); i.value = '5000';
+          i.dispatchEvent(new Event('input')); return true }})()",
+        row("vepa0-vm2")
+    ));
+    std::thread::sleep(Duration::from_millis(2500));
+    let kept = b.eval(&format!(
+        "(() => {{ const i = {}.querySelector('input[data-field=\"vlan\"]'); return document.activeElement === i && i.value }})()",
+        row("vepa0-vm2")
+    ));
+    assert_eq!(
+        kept,
+        json!("5000"),
+        "two refreshes kept the field's focus and text"
+    );
+    b.eval(&format!(
+        "{}.querySelector('button[data-action=\"set-vlan\"]').click()",
         row("vepa0-vm2")
     ));
     let err = b.wait(
@@ -464,18 +537,9 @@ fn the_cockpit_page_drives_the_embedded_default() {
         row("vepa0-vm1")
     ));
     // (A fresh ping: the first one's neighbour entry failed in vepa mode.)
-    let _ = ping.kill();
-    let _ = ping.wait();
+    drop(ping);
     assert!(wait_reachable("vepa-vm1", "10.77.0.2"), "veb again");
-    ping = Command::new("ip")
-        .args([
-            "netns", "exec", "vepa-vm1", "ping", "-q", "-i", "0.05", "-w", "30",
-        ])
-        .arg("10.77.0.2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ping");
+    ping = steady_ping();
     let tx = rx.replace("\"rx\"", "\"tx\"");
     b.wait(
         &format!("{rx} > 5 && {tx} > 5"),
@@ -494,8 +558,7 @@ fn the_cockpit_page_drives_the_embedded_default() {
         let to = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(to);
         std::fs::copy(&shot, &to).expect("copy the screenshot");
     }
-    let _ = ping.kill();
-    let _ = ping.wait();
+    drop(ping);
 }
 
 /// The page sees what the API lets its user see: a user outside the
@@ -511,14 +574,19 @@ fn the_cockpit_page_shows_only_what_the_api_allows() {
     // The socket's mode lets anyone connect: the API's own check decides.
     chmod(d.dir.path(), 0o711);
     chmod(&d.socket, 0o666);
-    let mut b = Browser::start();
+    let ns = Netns::new(&format!("cka{id}w"));
+    let mut b = Browser::start(&ns);
     {
-        let ck = cockpit(&[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ]);
+        let ck = cockpit(
+            &ns,
+            9090,
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ],
+        );
         b.open(&page_url(&ck, &d.socket));
         let problem = b.wait(
             "(() => { const p = document.getElementById('problem'); return !p.hidden && p.textContent })()",
@@ -536,11 +604,32 @@ fn the_cockpit_page_shows_only_what_the_api_allows() {
         ));
         assert_eq!(leaked, json!(true), "nothing of the fabric on the page");
     }
-    let ck = cockpit(&["setpriv", "--reuid=65534", "--regid=65534", "--groups=1"]);
+    let ck = cockpit(
+        &ns,
+        9091,
+        &["setpriv", "--reuid=65534", "--regid=65534", "--groups=1"],
+    );
     b.open(&page_url(&ck, &d.socket));
     b.wait(
         &format!("document.querySelector('#graph g[data-id=\"switch:{sw}\"]')"),
         Duration::from_secs(20),
         "the daemon's group sees the switch",
+    );
+    // A crafted address cannot point the page at another service's socket.
+    let elsewhere = format!(
+        "http://127.0.0.1:{}/cockpit/@localhost/vepa/index.html?socket=/run/dbus/system_bus_socket",
+        ck.port
+    );
+    b.open(&elsewhere);
+    let problem = b.wait(
+        "(() => { const p = document.getElementById('problem'); return !p.hidden && p.textContent })()",
+        Duration::from_secs(10),
+        "the refusal of another socket",
+    );
+    assert!(
+        problem.as_str().is_some_and(
+            |p| p.starts_with("socket: the page's address may name only a vepa socket")
+        ),
+        "{problem}"
     );
 }
