@@ -311,6 +311,16 @@ impl Browser {
         }
     }
 
+    /// The page's problem line, once it shows one.
+    fn problem(&mut self, what: &str) -> String {
+        let v = self.wait(
+            "(() => { const p = document.getElementById('problem'); return !p.hidden && p.textContent })()",
+            Duration::from_secs(20),
+            what,
+        );
+        v.as_str().unwrap_or_default().to_string()
+    }
+
     fn screenshot(&mut self, to: &Path) {
         let r = self.call("Page.captureScreenshot", json!({"format": "png"}));
         use base64::Engine;
@@ -418,6 +428,21 @@ fn the_cockpit_page_drives_the_embedded_default() {
         "{svg_rate}"
     );
     eprintln!("vm1's rate read {fps} frames/s {took:?} after the ping started");
+
+    // Drops by reason: a flow that drops ICMP shows on vm1's row, with
+    // its rate, while the ping goes on.
+    d.ok(&["flow", "add", "vepa0", "priority=100,icmp,actions=drop"]);
+    let dropped = b.wait(
+        &format!(
+            "(() => {{ const e = {}.querySelector('[data-cell=\"drops\"] [data-reason=\"flow_drop\"]');
+              return e && /^flow_drop [0-9]+ \\(\\+[0-9.]+\\/s\\)$/.test(e.textContent) && e.textContent }})()",
+            row("vepa0-vm1")
+        ),
+        Duration::from_secs(5),
+        "vm1's flow_drop count and rate",
+    );
+    eprintln!("vm1's drops read {dropped}");
+    d.ok(&["flow", "del", "vepa0"]);
 
     // A mode chosen in the page is the port's in `vepa port show`, and
     // it forwards so: vepa with nothing reflecting on the wire.
@@ -588,15 +613,9 @@ fn the_cockpit_page_shows_only_what_the_api_allows() {
             ],
         );
         b.open(&page_url(&ck, &d.socket));
-        let problem = b.wait(
-            "(() => { const p = document.getElementById('problem'); return !p.hidden && p.textContent })()",
-            Duration::from_secs(20),
-            "the refusal",
-        );
+        let problem = b.problem("the refusal");
         assert!(
-            problem.as_str().is_some_and(
-                |p| p.contains("uid 65534 is not root and not in the socket's group (gid 1)")
-            ),
+            problem.contains("uid 65534 is not root and not in the socket's group (gid 1)"),
             "{problem}"
         );
         let leaked = b.eval(&format!(
@@ -621,15 +640,9 @@ fn the_cockpit_page_shows_only_what_the_api_allows() {
         ck.port
     );
     b.open(&elsewhere);
-    let problem = b.wait(
-        "(() => { const p = document.getElementById('problem'); return !p.hidden && p.textContent })()",
-        Duration::from_secs(10),
-        "the refusal of another socket",
-    );
+    let problem = b.problem("the refusal of another socket");
     assert!(
-        problem.as_str().is_some_and(
-            |p| p.starts_with("socket: the page's address may name only a vepa socket")
-        ),
+        problem.starts_with("socket: the page's address may name only a vepa socket"),
         "{problem}"
     );
 }
