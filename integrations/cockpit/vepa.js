@@ -165,8 +165,8 @@
                 const b = last.counters.get(id);
                 if (!b)
                     continue;
-                // A counter that went back (a restarted worker counts
-                // afresh): no rate until the next window.
+                // A counter that went back (the daemon restarted and
+                // counts afresh): no rate until the next window.
                 if (c.rx_frames < b.rx_frames || c.tx_frames < b.tx_frames)
                     continue;
                 const drops = {};
