@@ -40,6 +40,8 @@ declare -A need=(
   # with a bridge and the base1 scripts the page loads.
   [/usr/lib/cockpit/cockpit-ws]=cockpit-ws [/usr/bin/cockpit-bridge]=cockpit-bridge
   [/usr/share/cockpit/base1/cockpit.js.gz]=cockpit-bridge [/usr/bin/chromium]=chromium
+  # ...and inside Cockpit's own shell (menu, frame).
+  [/usr/share/cockpit/shell/index.html]=cockpit-system
   [/usr/bin/qemu-system-x86_64]=qemu-system-x86 [/usr/bin/virt-xml-validate]=libvirt-clients
   [/usr/share/libvirt/schemas/domain.rng]=libvirt-clients [/usr/bin/xmllint]=libxml2-utils
   # The CNI tests delegate addresses to host-local, as a runtime would.

@@ -16,9 +16,12 @@
 
 (function () {
     // Another daemon's socket may be named on the page's address
-    // (?socket=/path/vepa.sock), but only a vepa socket: a crafted link
-    // must not point the page, acting as its user, at some other service.
-    const ASKED = new URLSearchParams(window.location.search).get("socket");
+    // (?socket=/path/vepa.sock, or in Cockpit's shell /vepa#/?socket=...),
+    // but only a vepa socket: a crafted link must not point the page,
+    // acting as its user, at some other service.
+    const fromShell = cockpit.location.options.socket;
+    const ASKED = new URLSearchParams(window.location.search).get("socket") ??
+        (typeof fromShell === "string" ? fromShell : null);
     const SOCKET_OK = ASKED === null || /^\/(?:[^/\0]+\/)*vepa\.sock$/.test(ASKED) && !ASKED.split("/").includes("..");
     const SOCKET = ASKED !== null ? ASKED : "/run/vepa/vepa.sock";
     const SVG = "http://www.w3.org/2000/svg";

@@ -646,3 +646,35 @@ fn the_cockpit_page_shows_only_what_the_api_allows() {
         "{problem}"
     );
 }
+
+/// In Cockpit's own shell: the page is in the menu and runs in the shell's
+/// frame (the shell's transport, its content-security policy).
+#[test]
+fn the_cockpit_shell_lists_and_hosts_the_page() {
+    require_root();
+    let id = uid();
+    let d = Daemon::start();
+    let sw = format!("cks{id}");
+    d.ok(&["switch", "add", &sw]);
+    let ns = Netns::new(&format!("cks{id}w"));
+    let ck = cockpit(&ns, 9090, &[]);
+    let mut b = Browser::start(&ns);
+    b.open(&format!(
+        "http://127.0.0.1:{}/vepa#/?socket={}",
+        ck.port,
+        d.socket.display()
+    ));
+    b.wait(
+        "[...document.querySelectorAll('nav a')].some(a => a.textContent.trim() === 'vepa')",
+        Duration::from_secs(20),
+        "vepa in the shell's menu",
+    );
+    b.wait(
+        &format!(
+            "(() => {{ const f = document.querySelector('iframe[name=\"cockpit1:localhost/vepa\"]');
+              return f && f.contentDocument && f.contentDocument.querySelector('#graph g[data-id=\"switch:{sw}\"]') !== null }})()"
+        ),
+        Duration::from_secs(20),
+        "the page in the shell's frame draws the switch",
+    );
+}
