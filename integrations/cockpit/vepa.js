@@ -51,7 +51,6 @@
             api.request(req).then(
                 data => {
                     try {
-
                         resolve(data ? JSON.parse(data) : null);
                     } catch (e) {
                         reject({ error: "the daemon's answer is not JSON: " + e.message });
@@ -88,8 +87,6 @@
         for (const [k, v] of Object.entries(attrs || {})) {
             if (k === "class")
                 e.className = v;
-            else if (k.startsWith("on"))
-                e.addEventListener(k.slice(2), v);
             else if (v !== undefined && v !== null)
                 e.setAttribute(k, v);
         }
@@ -176,8 +173,8 @@
                 for (const [reason, n] of Object.entries(c.drops || {}))
                     drops[reason] = Math.max(0, n - ((b.drops || {})[reason] || 0)) / dt;
                 rates.set(id, {
-                    rx: Math.max(0, c.rx_frames - b.rx_frames) / dt,
-                    tx: Math.max(0, c.tx_frames - b.tx_frames) / dt,
+                    rx: (c.rx_frames - b.rx_frames) / dt,
+                    tx: (c.tx_frames - b.tx_frames) / dt,
                     drops,
                 });
             }
@@ -192,9 +189,10 @@
     const GAP = 28; const PAD = 14; const TITLE = 44;
 
     function shape(graph) {
-        // What the layout depends on: everything but counters and states.
+        // What the drawing depends on: everything but counters, states and
+        // the adjacent bridge's answer (refreshPicture writes those).
         return JSON.stringify([
-            graph.switches.map(sw => [sw.id, sw.kind, sw.mode, sw.backend, sw.reflective_relay,
+            graph.switches.map(sw => [sw.id, sw.kind, sw.mode, sw.backend,
                 sw.ports.map(p => [p.id, p.role, p.kind, p.mode, p.vlan, p.relay, p.netns])]),
             graph.routers, graph.remotes, graph.links,
         ]);
@@ -210,8 +208,6 @@
         for (const sw of graph.switches)
             for (const p of sw.ports)
                 role.set(p.id, p.role);
-        const routerIds = new Set(graph.routers.map(r => r.id));
-        const remoteIds = new Set(graph.remotes.map(r => r.id));
         // Each remote's row, by what it is linked to.
         const rowOf = new Map();
         const neighbours = new Map();
@@ -296,7 +292,7 @@
         let width = x;
         for (const p of pos.values())
             width = Math.max(width, p.x + p.w + 16);
-        return { pos, boxes, width, height: y + 8, routerIds, remoteIds };
+        return { pos, boxes, width, height: y + 8 };
     }
 
     function draw(graph) {
@@ -365,6 +361,12 @@
             small(r.id, r.label, "remote");
     }
 
+    /* Down as `vepa graph` draws it: "down: why" (not "up (...)" of a
+     * bond, nor a BPDU guard's "blocked"). */
+    function isDown(p) {
+        return !!p.state && p.state.startsWith("down");
+    }
+
     function refreshPicture(graph) {
         const svg = document.getElementById("graph");
         for (const sw of graph.switches) {
@@ -375,7 +377,7 @@
                 const g = svg.querySelector(`g[data-id="${CSS.escape(p.id)}"]`);
                 if (!g)
                     continue;
-                g.classList.toggle("down", !!p.state && p.state !== "up");
+                g.classList.toggle("down", isDown(p));
                 const r = rates.get(p.id);
                 const t = g.querySelector("[data-rate-for]");
                 t.textContent = r ? `rx ${rate(r.rx)}/s · tx ${rate(r.tx)}/s` : (p.state || "");
@@ -592,7 +594,7 @@
                     }
                 }
                 row.querySelector('[data-cell="state"]').textContent = p.state || "–";
-                row.classList.toggle("down", !!p.state && p.state !== "up");
+                row.classList.toggle("down", isDown(p));
                 const r = rates.get(p.id);
                 row.querySelector('[data-cell="rx"]').textContent = r ? rate(r.rx) : "–";
                 row.querySelector('[data-cell="tx"]').textContent = r ? rate(r.tx) : "–";

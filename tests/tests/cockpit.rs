@@ -410,7 +410,7 @@ fn the_cockpit_page_drives_the_embedded_default() {
         Duration::from_secs(15),
         "vm1's rate settles at 0",
     );
-    let mut ping = steady_ping();
+    let ping = steady_ping();
     let started = Instant::now();
     let fps = b.wait(
         &format!("{rx} > 0 && {rx}"),
@@ -464,6 +464,11 @@ fn the_cockpit_page_drives_the_embedded_default() {
         ),
         Duration::from_secs(5),
         "the page shows vm1 in vepa mode",
+    );
+    drop(ping);
+    assert!(
+        !vepa_itest::ping("vepa-vm1", "10.77.0.2"),
+        "vm1 in vepa mode reaches vm2 with nothing reflecting"
     );
 
     // An invalid VLAN: the API's error next to the field, nothing applied.
@@ -561,10 +566,8 @@ fn the_cockpit_page_drives_the_embedded_default() {
           s.dispatchEvent(new Event('change')); return true }})()",
         row("vepa0-vm1")
     ));
-    // (A fresh ping: the first one's neighbour entry failed in vepa mode.)
-    drop(ping);
     assert!(wait_reachable("vepa-vm1", "10.77.0.2"), "veb again");
-    ping = steady_ping();
+    let ping = steady_ping();
     let tx = rx.replace("\"rx\"", "\"tx\"");
     b.wait(
         &format!("{rx} > 5 && {tx} > 5"),
