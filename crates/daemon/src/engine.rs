@@ -978,10 +978,11 @@ impl Engine {
         let owner = &self.owner;
         self.tuns.retain(|k, (spec, _)| {
             let keep = want.iter().any(|(w, ws)| w == k && ws == spec);
+            // (A kept spec is the same device too.)
             let same_device = want
                 .iter()
                 .any(|(w, ws)| w == k && device(ws) == device(spec));
-            if !keep && !same_device {
+            if !same_device {
                 // Closing our socket leaves a persistent device (and the
                 // VPN holding it): remove it, as closing removes the others.
                 owner.remove_tun(&k.0, spec);

@@ -139,17 +139,15 @@ fn open_persistent(
             if p.ifname.is_some() { "ifname" } else { "name" }
         );
     }
+    let record = |state: &mut HostState| match ns {
+        Some(ns) => state.link_in(ns, &ifname),
+        None => state.link(&ifname),
+    };
     if exists.is_none() {
         host::create_persistent_tun(ns, &ifname, p.owner)
             .context("make the persistent tun device")?;
-    }
-    // Recorded whether made or adopted: `vepa run` removes it when it ends
-    // (the daemon keeps its state, and the device, across restarts).
-    match ns {
-        Some(ns) => state.link_in(ns, &ifname),
-        None => state.link(&ifname),
-    }
-    if exists.is_none() {
+        // Made here: a failure below takes it away again.
+        record(state);
         host::set_alias(ns, &ifname, mark)?;
     }
     // Isolated before it comes up, so the namespace never sees a packet.
@@ -161,6 +159,12 @@ fn open_persistent(
         TunPort::attach(&n, router_mac, peer)
             .map_err(|e| vepa_kernel::KernelError::Invalid(e.to_string()))
     })?;
+    // Adopted: recorded only now, so that a failed open never removes a
+    // device a VPN holds. `vepa run` removes it when it ends; the daemon
+    // keeps its state, and the device, across restarts.
+    if exists.is_some() {
+        record(state);
+    }
     Ok(Arc::new(port))
 }
 
