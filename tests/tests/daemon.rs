@@ -369,7 +369,20 @@ fn the_embedded_default_forwards_and_the_api_describes_itself() {
     // What the file's comment promises: in vepa mode with nothing on the
     // wire to reflect, vm1 and vm2 stop talking; back in veb they talk.
     d.ok(&["switch", "set", "vepa0", "--mode", "vepa"]);
+    let uplink_tx = |d: &Daemon| {
+        let (_, body) = d.http("GET", "/v1/stats", None).expect("stats");
+        let stats: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        stats["ports"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["port"] == "vepa0-up"))
+            .and_then(|p| p["tx_frames"].as_u64())
+            .expect("the uplink's counters")
+    };
+    let sent = uplink_tx(&d);
     assert!(!ping("vepa-vm1", "10.77.0.2"), "vepa mode without relay");
+    // ...because the frames went up the uplink, not for any other reason.
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(uplink_tx(&d) > sent, "vm1's frames went out the uplink");
     d.ok(&["switch", "set", "vepa0", "--mode", "veb"]);
     assert!(wait_reachable("vepa-vm1", "10.77.0.2"), "{}", d.log());
     // Its one OpenFlow channel is the management socket: root's (and the

@@ -95,6 +95,10 @@ fn the_json_model_reads_back_as_written() {
         let again: Graph =
             serde_json::from_str(&serde_json::to_string(&g).expect("write")).expect("read back");
         assert_eq!(g, again, "{file}");
+        // Nothing printed is lost on the way in: the model written again
+        // is the JSON as printed, field for field.
+        let raw: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(serde_json::to_value(&g).expect("a value"), raw, "{file}");
         // -j is -o json.
         let j = Command::new(vepa_bin())
             .args(["-j", "graph", "-f", &file])

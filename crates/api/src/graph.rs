@@ -8,8 +8,8 @@
 //! counters add each port's state, traffic and drops ([`Graph::add_stats`]),
 //! and two samples add rates ([`Graph::add_rates`]).
 
-use crate::topology::router::RouterPortKind;
-use crate::topology::{PortKind, PortSpec, SwitchKind, SwitchSpec, Topology};
+use crate::topology::router::{switch_port_name, RouterPortKind};
+use crate::topology::{spelled, PortKind, PortSpec, SwitchKind, SwitchSpec, Topology};
 use crate::wire::Stats;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -131,30 +131,13 @@ pub struct GraphLink {
     pub label: Option<String>,
 }
 
-/// A value's name as the topology file spells it.
-fn name_of<T: Serialize + std::fmt::Debug>(v: T) -> String {
-    serde_json::to_value(&v)
-        .ok()
-        .and_then(|j| j.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{v:?}").to_lowercase())
-}
-
 fn port_id(s: &str, p: &str) -> String {
     format!("port:{s}/{p}")
 }
 
+/// A port's VLANs, when they are other than access VLAN 1.
 fn vlan_of(p: &PortSpec) -> Option<String> {
-    match (&p.trunk, p.native_vlan, p.vlan) {
-        (Some(t), native, _) => {
-            let list: Vec<String> = t.iter().map(u16::to_string).collect();
-            Some(match native {
-                Some(n) => format!("trunk {} native {n}", list.join(",")),
-                None => format!("trunk {}", list.join(",")),
-            })
-        }
-        (None, _, Some(v)) if v != 1 => Some(v.to_string()),
-        _ => None,
-    }
+    (p.trunk.is_some() || p.vlan.is_some_and(|v| v != 1)).then(|| p.vlan_text())
 }
 
 impl Graph {
@@ -179,7 +162,7 @@ impl Graph {
                 } else {
                     g.link(
                         &rid,
-                        &port_id(&p.switch, &format!("{}:{}", r.name, p.name)),
+                        &port_id(&p.switch, &switch_port_name(&r.name, &p.name)),
                         None,
                     );
                 }
@@ -239,8 +222,8 @@ impl Graph {
                 id,
                 name: p.name.clone(),
                 role: role.into(),
-                kind: name_of(p.kind),
-                mode: (role == "port").then(|| name_of(p.mode.unwrap_or(s.mode))),
+                kind: spelled(p.kind),
+                mode: (role == "port").then(|| spelled(p.mode.unwrap_or(s.mode))),
                 vlan: vlan_of(p),
                 relay: p.relay.any().then(|| p.relay.as_str().to_string()),
                 netns: p.netns.clone(),
@@ -250,11 +233,11 @@ impl Graph {
         }
         for (r, p) in topo.router_ports_on(&s.name) {
             ports.push(GraphPort {
-                id: port_id(&s.name, &format!("{}:{}", r.name, p.name)),
-                name: format!("{}:{}", r.name, p.name),
+                id: port_id(&s.name, &switch_port_name(&r.name, &p.name)),
+                name: switch_port_name(&r.name, &p.name),
                 role: "router".into(),
                 kind: "router".into(),
-                mode: Some(name_of(s.mode)),
+                mode: Some(spelled(s.mode)),
                 vlan: p.vlan.filter(|v| *v != 1).map(|v| v.to_string()),
                 ..Default::default()
             });
@@ -267,8 +250,8 @@ impl Graph {
                 SwitchKind::Ipvlan => "ipvlan",
             }
             .into(),
-            mode: name_of(s.mode),
-            backend: name_of(s.backend),
+            mode: spelled(s.mode),
+            backend: spelled(s.backend),
             reflective_relay: None,
             ports,
         });

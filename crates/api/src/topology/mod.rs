@@ -29,7 +29,7 @@ use check::{check_port, switch_config};
 pub use check_filter::port_guard;
 use error::invalid;
 pub use error::TopologyError;
-pub use spec::querier_mac;
+pub use spec::{querier_mac, spelled};
 pub use spec::{
     Backend, BondModeName, BondSpec, IpfixSpec, IpvlanModeName, LacpMode, LacpRate, MemberKind,
     MemberSpec, MirrorDirection, MirrorSpec, ModeName, MulticastSpec, PortKind, PortSpec, Relay,

@@ -705,7 +705,31 @@ impl MemberSpec {
     }
 }
 
+/// A value's name as the topology file spells it (its serde name; the
+/// lowercased Debug form for a value serde does not spell as a string).
+pub fn spelled<T: Serialize + std::fmt::Debug>(v: T) -> String {
+    serde_json::to_value(&v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{v:?}").to_lowercase())
+}
+
 impl PortSpec {
+    /// Its VLANs in words: "trunk 10,20 native 5", or the access VLAN
+    /// (1 when none is set).
+    pub fn vlan_text(&self) -> String {
+        match &self.trunk {
+            Some(t) => format!(
+                "trunk {}{}",
+                t.iter().map(u16::to_string).collect::<Vec<_>>().join(","),
+                self.native_vlan
+                    .map(|n| format!(" native {n}"))
+                    .unwrap_or_default()
+            ),
+            None => self.vlan.unwrap_or(1).to_string(),
+        }
+    }
+
     /// A bond's members as ports (none for other kinds).
     pub fn member_ports(&self) -> Vec<PortSpec> {
         self.bond

@@ -37,19 +37,18 @@ pub fn graph(
             Graph::from_topology(&topo)
         }
         None => {
+            // The daemon's graph (as a page reads it), with rates over
+            // the second since an earlier sample of its counters.
             let c = client()?;
-            let topo: Topology = c.get("/v1/topology")?;
             let before: Stats = c.get("/v1/stats")?;
             let started = std::time::Instant::now();
             std::thread::sleep(std::time::Duration::from_secs(1));
-            let now: Stats = c.get("/v1/stats")?;
+            let mut g: Graph = c.get("/v1/graph")?;
             // Over the workers' own publication times when both have them.
-            let secs = match (before.as_of_ms, now.as_of_ms) {
+            let secs = match (before.as_of_ms, g.as_of_ms) {
                 (Some(a), Some(b)) if b > a => (b - a) as f64 / 1000.0,
                 _ => started.elapsed().as_secs_f64(),
             };
-            let mut g = Graph::from_topology(&topo);
-            g.add_stats(&now);
             g.add_rates(&before, secs);
             g
         }

@@ -46,10 +46,7 @@ fn kind(k: PortKind) -> &'static str {
 }
 
 fn mode_name(m: vepa_api::topology::ModeName) -> String {
-    serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    vepa_api::topology::spelled(m)
 }
 
 pub fn switches(list: &[SwitchSpec], stats: &Stats) -> String {
@@ -221,14 +218,7 @@ pub fn ports(views: &[PortView], stats: &Stats) -> String {
             .iter()
             .map(|v| {
                 let p = &v.spec;
-                let vlan = match (&p.trunk, p.native_vlan) {
-                    (Some(t), n) => format!(
-                        "trunk {}{}",
-                        t.iter().map(u16::to_string).collect::<Vec<_>>().join(","),
-                        n.map(|n| format!(" native {n}")).unwrap_or_default()
-                    ),
-                    (None, _) => p.vlan.unwrap_or(1).to_string(),
-                };
+                let vlan = p.vlan_text();
                 let state = stats
                     .ports
                     .iter()
