@@ -133,7 +133,9 @@ impl TunPort {
 
     /// Reads one packet into `body`: its virtio-net header and length.
     /// (A socket ignores what it sent itself, so every packet read is the
-    /// far end's.)
+    /// far end's. A packet socket would cut a packet longer than `body`
+    /// without a word; bodies are `MAX_FRAME`, above the 64 KiB a GSO
+    /// packet can reach, so none is.)
     fn read(&self, body: &mut [u8]) -> io::Result<Option<(VirtioNetHdr, usize)>> {
         read_device(self.raw_fd(), self.vnet, body)
     }
